@@ -1,0 +1,40 @@
+/// The wire protocol family a model is reached through.
+///
+/// `xai` speaks OpenAI Chat Completions at its own base URL; `ollama` has its native
+/// `/api/chat` protocol (and an OpenAI-compatible `/v1`, reached with `openai` and an endpoint).
+public enum ProviderKind: String, Sendable, Codable, CaseIterable, Hashable {
+    case anthropic
+    case openai
+    case google
+    case xai
+    case ollama
+    /// fleetd's built-in offline responder: the clearly labelled local default that answers
+    /// when no provider is configured or reachable. It calls no model.
+    case builtin
+
+    /// A provider that runs on the operator's own machine, so a `privacy: local-only` task may see it.
+    public var isLocal: Bool { self == .ollama || self == .builtin }
+
+    /// The environment variable that holds this provider's API key unless a model names its own.
+    public var defaultAPIKeyVariable: String? {
+        switch self {
+        case .anthropic: "ANTHROPIC_API_KEY"
+        case .openai: "OPENAI_API_KEY"
+        case .google: "GOOGLE_API_KEY"
+        case .xai: "XAI_API_KEY"
+        case .ollama, .builtin: nil
+        }
+    }
+
+    /// The base URL as each provider's official SDK takes it.
+    public var defaultBaseURL: String {
+        switch self {
+        case .anthropic: "https://api.anthropic.com"
+        case .openai: "https://api.openai.com/v1"
+        case .google: "https://generativelanguage.googleapis.com"
+        case .xai: "https://api.x.ai/v1"
+        case .ollama: "http://localhost:11434"
+        case .builtin: "builtin:"
+        }
+    }
+}
