@@ -1,0 +1,157 @@
+import Agents
+import Streaming
+import Yams
+
+// Reading the config document into `FleetConfig`, one section at a time. Every reader reports
+// problems into the shared sink and falls back to the default, so one pass finds them all.
+
+extension FleetConfig {
+    /// Decodes a composed YAML document. Problems go to `sink`; the result holds defaults where
+    /// values were missing or bad, and is only meaningful when the sink has no errors.
+    static func decode(_ root: Node, sink: DiagnosticSink) -> FleetConfig {
+        var config = FleetConfig()
+        guard var top = MappingReader(root, path: "", sink: sink) else { return config }
+        config.fleet = decodeFleet(top.section("fleet"))
+        config.agents = decodeAgents(&top, sink: sink)
+        config.database = decodeDatabase(top.section("database"))
+        config.logging = decodeLogging(top.section("logging"))
+        config.api = decodeAPI(top.section("api"))
+        config.security = decodeSecurity(top.section("security"))
+        if var ai = top.mapping("ai") {
+            config.legacyAIModel = ai.string("model")
+            ai.finish()
+        }
+        config.features = decodeFeatures(&top)
+        decodeComponents(into: &config, &top, sink: sink)
+        top.finish()
+        return config
+    }
+
+    private static func decodeFleet(_ reader: MappingReader) -> FleetSection {
+        var r = reader
+        var fleet = FleetSection()
+        fleet.id = r.string("id", default: fleet.id)
+        fleet.name = r.string("name", default: fleet.name)
+        fleet.maxAgents = r.int("maxAgents", default: fleet.maxAgents, in: 1...10_000)
+        fleet.heartbeatInterval = r.int("heartbeatInterval", default: fleet.heartbeatInterval, in: 1...Int.max)
+        fleet.taskTimeout = r.int("taskTimeout", default: fleet.taskTimeout, in: 1...Int.max)
+        r.finish()
+        return fleet
+    }
+
+    private static func decodeAgents(_ top: inout MappingReader, sink: DiagnosticSink) -> [AgentSpec] {
+        guard let items = top.list("agents") else { return [] }
+        var specs: [AgentSpec] = []
+        var seen: [String: Mark?] = [:]
+        for (path, node) in items {
+            guard var r = MappingReader(node, path: path, sink: sink) else { continue }
+            let type = r.string("type")
+            let count = r.int("count", default: 1, in: 0...10_000)
+            var config: [String: ConfigValue] = [:]
+            if let configNode = r.node("config") {
+                if case .mapping = configNode, case .map(let map) = ConfigValue(configNode) {
+                    config = map
+                } else {
+                    sink.error("\(path).config", at: configNode.mark, "expected a mapping, got \(configNode.yamlDescription)")
+                }
+            }
+            r.finish()
+            guard let type, !type.isEmpty else {
+                sink.error("\(path).type", at: node.mark, "every agent needs a 'type'")
+                continue
+            }
+            if seen[type] != nil {
+                sink.error("\(path).type", at: r.keyMark("type"), "agent type '\(type)' is listed twice; use one entry with a count")
+            }
+            seen[type] = r.keyMark("type")
+            specs.append(AgentSpec(type: type, count: count, config: config))
+        }
+        return specs
+    }
+
+    private static func decodeDatabase(_ reader: MappingReader) -> DatabaseSection {
+        var r = reader
+        var db = DatabaseSection()
+        db.type = r.choice("type", default: db.type)
+        db.filename = r.string("filename", default: db.filename)
+        db.host = r.string("host")
+        db.port = r.int("port", in: 1...65_535)
+        db.database = r.string("database")
+        db.username = r.string("username")
+        db.password = r.string("password")
+        if db.password != nil {
+            r.sink.warning(r.child("password"), at: r.keyMark("password"),
+                           "a secret in the config file; set the DB_PASSWORD environment variable instead")
+        }
+        if db.type != .sqlite {
+            r.sink.warning(r.child("type"), at: r.keyMark("type"),
+                           "'\(db.type.rawValue)' is accepted for v1.0.4 compatibility but fleetd's store runs on SQLite only for now; set database.type: sqlite (with database.filename) to run")
+        }
+        r.finish()
+        return db
+    }
+
+    private static func decodeLogging(_ reader: MappingReader) -> LoggingSection {
+        var r = reader
+        var logging = LoggingSection()
+        logging.level = r.choice("level", default: logging.level)
+        logging.format = r.choice("format", default: logging.format)
+        if let outputs = r.stringList("outputs") {
+            logging.outputs = []
+            for output in outputs {
+                if let parsed = LoggingSection.Output(rawValue: output) {
+                    logging.outputs.append(parsed)
+                } else {
+                    r.sink.error(r.child("outputs"), at: r.keyMark("outputs"), "unknown output '\(output)'; expected 'console' or 'file'")
+                }
+            }
+        }
+        logging.file = r.string("file", default: logging.file)
+        r.finish()
+        return logging
+    }
+
+    private static func decodeAPI(_ reader: MappingReader) -> APISection {
+        var r = reader
+        var api = APISection()
+        api.host = r.string("host", default: api.host)
+        api.port = r.int("port", default: api.port, in: 0...65_535)
+        if let cors = r.node("cors") {
+            if cors.tagName == .bool, let enabled = cors.bool {
+                api.corsOrigins = enabled ? ["*"] : []
+            } else if let origins = r.stringList("cors") {
+                api.corsOrigins = origins
+            }
+        }
+        if var limit = r.mapping("rateLimit") {
+            api.rateLimit.windowMs = limit.int("windowMs", default: api.rateLimit.windowMs, in: 1...Int.max)
+            api.rateLimit.max = limit.int("max", default: api.rateLimit.max, in: 0...Int.max)
+            limit.finish()
+        }
+        api.maxBodyBytes = r.int("maxBodyBytes", default: api.maxBodyBytes, in: 1...Int.max)
+        api.maxQueuedTasks = r.int("maxQueuedTasks", default: api.maxQueuedTasks, in: 1...1_000_000)
+        api.drainTimeoutSeconds = r.int("drainTimeoutSeconds", default: api.drainTimeoutSeconds, in: 0...3_600)
+        r.finish()
+        return api
+    }
+
+    private static func decodeSecurity(_ reader: MappingReader) -> SecuritySection {
+        var r = reader
+        var security = SecuritySection()
+        for (key, variable) in [("apiKey", "API_KEY"), ("jwtSecret", "JWT_SECRET")] {
+            guard let value = r.string(key) else { continue }
+            if key == "apiKey" { security.apiKey = value } else { security.jwtSecret = value }
+            r.sink.warning(r.child(key), at: r.keyMark(key),
+                           "a secret in the config file; set the \(variable) environment variable instead")
+        }
+        if var encryption = r.mapping("encryption") {
+            var section = SecuritySection.Encryption()
+            section.algorithm = encryption.string("algorithm", default: section.algorithm)
+            section.keyLength = encryption.int("keyLength", default: section.keyLength, in: 1...1_024)
+            encryption.finish()
+            security.encryption = section
+        }
+        r.finish()
+        return security
+    }
+}

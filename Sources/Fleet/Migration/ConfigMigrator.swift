@@ -1,0 +1,160 @@
+import Foundation
+import Streaming
+import Yams
+
+/// Migrates a v1.0.4 config to v1.0.5 (seed 001 §9.3).
+///
+/// Every existing key is kept as it was. `features` is added with every flag off; `routing` is
+/// built from `ai.model` when there is one (that model as the only and default model, weights
+/// 0.4/0.3/0.3, cost tracking off, routing off); `streaming` gets its defaults with a retry
+/// policy. With the flags off the result behaves exactly as v1.0.4: one model, synchronous calls.
+///
+/// Block-style YAML is migrated by appending the new sections to the original text, so comments,
+/// key order and formatting survive byte for byte. JSON (or flow-style YAML) input is rewritten
+/// as YAML, since JSON cannot hold the appended sections' comments.
+public enum ConfigMigrator {
+    /// What a migration did.
+    public enum Outcome: Sendable, Equatable {
+        /// The input was v1.0.4; `text` is the v1.0.5 config and `added` names the new sections.
+        case migrated(text: String, added: [String])
+        /// The input already is v1.0.5: nothing to do.
+        case alreadyCurrent
+    }
+
+    /// Why an input cannot be migrated.
+    public struct MigrationError: Error, Sendable, CustomStringConvertible {
+        public static let code = "MIGRATE_001"
+        public var message: String
+        public var description: String { message }
+        public var shortDescription: String { "migration_refused" }
+    }
+
+    /// Keys a v1.0.4 config may hold at its top level.
+    static let v104Keys: Set<String> = ["fleet", "agents", "database", "logging", "api", "security", "ai"]
+    /// Keys that only v1.0.5 has.
+    static let v105Keys: Set<String> = ["features", "featureOverrides", "routing", "streaming", "memory"]
+
+    public static func migrate(text: String, file: String = "<input>") throws -> Outcome {
+        let root: Node
+        do {
+            root = try ConfigLoader.parse(text: text, file: file)
+        } catch let error as ConfigError {
+            throw MigrationError(message: "\(file) is not a config fleetd can read:\n\(error)")
+        }
+        guard case .mapping(let mapping) = root else {
+            throw MigrationError(message: "\(file): expected a v1.0.4 config (a mapping with fleet, agents, database, logging, api, security), got \(root.yamlDescription)")
+        }
+        let keys = mapping.keys.compactMap { $0.scalar?.string }
+        if keys.contains(where: v105Keys.contains) {
+            return .alreadyCurrent
+        }
+        let unknown = keys.filter { !v104Keys.contains($0) }
+        guard unknown.isEmpty, keys.contains("fleet") || keys.contains("agents") else {
+            let detail = unknown.isEmpty ? "it has none of the v1.0.4 sections" : "unexpected top-level keys: \(unknown.joined(separator: ", "))"
+            throw MigrationError(message: "\(file) does not look like a v1.0.4 fleet config (\(detail)); nothing was written")
+        }
+
+        let aiModel = root["ai"]?["model"]?.string
+        var sections: [(String, Node)] = [("features", featuresNode())]
+        if let aiModel { sections.append(("routing", routingNode(model: aiModel))) }
+        sections.append(("streaming", streamingNode()))
+
+        let output: String
+        if case .mapping(let block) = root, block.style != .flow {
+            output = try appendSections(sections, to: text, aiModel: aiModel)
+        } else {
+            var pairs = Array(mapping.map { ($0.key, $0.value) })
+            pairs.append(contentsOf: sections.map { (Node($0.0), $0.1) })
+            output = "# Migrated from v1.0.4 to v1.0.5 by fleetd migrate-config.\n"
+                + (try Yams.serialize(node: Node(pairs), sortKeys: false))
+        }
+        try verify(output, keepsEverythingIn: mapping, file: file)
+        return .migrated(text: output, added: sections.map(\.0))
+    }
+
+    private static func appendSections(_ sections: [(String, Node)], to text: String, aiModel: String?) throws -> String {
+        var result = text
+        if !result.hasSuffix("\n") { result += "\n" }
+        result += "\n# --- Added by fleetd migrate-config (v1.0.4 -> v1.0.5). Every flag is off, so fleetd\n"
+        result += "# --- behaves exactly as v1.0.4 did: one default model, synchronous calls.\n"
+        if let aiModel {
+            result += "# --- routing holds ai.model (\(aiModel)) as the only and default model.\n"
+        }
+        for (key, node) in sections {
+            result += try Yams.serialize(node: Node([(Node(key), node)]), sortKeys: false)
+        }
+        return result
+    }
+
+    /// The migrated text must parse, keep every original key with its value, and validate.
+    private static func verify(_ output: String, keepsEverythingIn original: Node.Mapping, file: String) throws {
+        guard case .mapping(let migrated) = try ConfigLoader.parse(text: output, file: file) else {
+            throw MigrationError(message: "internal error: the migrated config is not a mapping; nothing was written")
+        }
+        for (key, value) in original where migrated[key] != value {
+            throw MigrationError(message: "internal error: the migration changed '\(key.string ?? "?")'; nothing was written")
+        }
+        do {
+            _ = try ConfigLoader.load(text: output, file: file)
+        } catch let error as ConfigError {
+            throw MigrationError(message: "the input has problems that v1.0.5 rejects; fix them and migrate again (nothing was written):\n\(error)")
+        }
+    }
+
+    private static func featuresNode() -> Node {
+        Node([(Node("multiModelRouter"), Node("false")), (Node("streaming"), Node("false"))])
+    }
+
+    private static func routingNode(model: String) -> Node {
+        let pricing = Node([(Node("input"), Node("3.0")), (Node("output"), Node("15.0"))])
+        let capabilities = Node([
+            (Node("maxTokens"), Node("200000")),
+            (Node("supportsStreaming"), Node("true")),
+            (Node("costPer1kTokens"), pricing),
+        ])
+        let modelNode = Node([
+            (Node("name"), Node(model, .implicit, .doubleQuoted)),
+            (Node("provider"), Node(inferProvider(model).rawValue)),
+            (Node("model"), Node(model, .implicit, .doubleQuoted)),
+            (Node("capabilities"), capabilities),
+            (Node("complexityRange"), Node([(Node("min"), Node("0.0")), (Node("max"), Node("1.0"))])),
+            (Node("enabled"), Node("true")),
+        ])
+        return Node([
+            (Node("enabled"), Node("false")),
+            (Node("defaultModel"), Node(model, .implicit, .doubleQuoted)),
+            (Node("models"), Node([modelNode])),
+            (Node("complexity"), Node([
+                (Node("tokenWeighting"), Node("0.4")),
+                (Node("structureWeighting"), Node("0.3")),
+                (Node("contextWeighting"), Node("0.3")),
+            ])),
+            (Node("costTracking"), Node([(Node("enabled"), Node("false"))])),
+        ])
+    }
+
+    private static func streamingNode() -> Node {
+        Node([
+            (Node("enabled"), Node("false")),
+            (Node("bufferSize"), Node("1024")),
+            (Node("backpressureThreshold"), Node("0.8")),
+            (Node("timeoutMs"), Node("30000")),
+            (Node("retryConfig"), Node([
+                (Node("maxRetries"), Node("3")),
+                (Node("backoffMs"), Node("1000")),
+                (Node("backoffMultiplier"), Node("2")),
+            ])),
+        ])
+    }
+
+    /// v1.0.4 only named a model; the seed assumed Anthropic. Infer the provider from the
+    /// model id's well-known prefixes, falling back to Anthropic as the seed did.
+    static func inferProvider(_ model: String) -> ProviderKind {
+        let id = model.lowercased()
+        if id.hasPrefix("gpt") || id.hasPrefix("o1") || id.hasPrefix("o3") || id.hasPrefix("o4") { return .openai }
+        if id.hasPrefix("gemini") { return .google }
+        if id.hasPrefix("grok") { return .xai }
+        if id.hasPrefix("llama") || id.hasPrefix("qwen") || id.hasPrefix("mistral") || id.hasPrefix("gemma") || id.contains(":") { return .ollama }
+        return .anthropic
+    }
+}
