@@ -1,13 +1,57 @@
 import ArgumentParser
+import Foundation
 
-/// The `fleetd` command: runs the service, and the operator subcommands.
+/// The `fleetd` command: runs the service (the default), and the operator subcommands.
+///
+/// Exit codes: 0 success; 1 a user error (bad config, missing file …) with a clear message;
+/// 2 a usage error (unknown option, missing argument).
 @main
 struct FleetdCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleetd",
         abstract: "A feature-flagged runtime for fleets of LLM-backed agents.",
         subcommands: [
+            ServeCommand.self,
+            ValidateCommand.self,
+            FlagsCommand.self,
+            MigrateConfigCommand.self,
             BenchCommand.self,
-        ]
+        ],
+        defaultSubcommand: ServeCommand.self
     )
+
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as UserError {
+            FileHandle.standardError.write(Data("fleetd: \(error.message)\n".utf8))
+            Foundation.exit(1)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || code == .failure {
+                // Help and version (0), or an ExitCode a command chose (1).
+                let message = fullMessage(for: error)
+                if !message.isEmpty { print(message) }
+                Foundation.exit(code.rawValue)
+            }
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            FileHandle.standardError.write(Data("fleetd: \(fullMessage(for: error))\n".utf8))
+            Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
+        }
+    }
+}
+
+/// A problem the operator can fix: printed as one line, exit status 1.
+struct UserError: Error, CustomStringConvertible {
+    var message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
 }

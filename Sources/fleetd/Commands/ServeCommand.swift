@@ -1,0 +1,67 @@
+import ArgumentParser
+import Fleet
+import Foundation
+import Logging
+
+/// `fleetd [serve] --config PATH`: runs fleetd as a long-running service.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the fleet service (the default command)."
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "Address to listen on (overrides api.host).")
+    var host: String?
+
+    @Option(help: "Port to listen on (overrides api.port; 0 picks a free port).")
+    var port: Int?
+
+    @Option(help: "Environment whose flag overrides apply (default: $FLEETD_ENVIRONMENT).")
+    var environment: String?
+
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Where the database and runtime state live.", valueName: "dir"))
+    var dataDir: String = "data"
+
+    func run() async throws {
+        let loaded = try options.load()
+        var config = loaded.config
+        if let host { config.api.host = host }
+        if let port {
+            guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+            config.api.port = port
+        }
+        let dataDirectory = URL(fileURLWithPath: dataDir, isDirectory: true)
+        do {
+            try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw UserError("cannot create the data directory \(dataDir): \(error.localizedDescription)")
+        }
+        guard config.database.type == .sqlite else {
+            throw UserError("database.type '\(config.database.type.rawValue)' is not supported yet: fleetd's store runs on SQLite. Set database.type: sqlite (and database.filename) in \(options.path)")
+        }
+        try LoggingSetup.bootstrap(config.logging, dataDirectory: dataDirectory)
+        var logger = Logger(label: "fleetd")
+        logger.logLevel = config.logging.level.swiftLogLevel
+        for warning in loaded.warnings {
+            logger.warning("\(warning)")
+        }
+        let settings = ServiceSettings(
+            configPath: options.path,
+            environment: environment ?? ProcessInfo.processInfo.environment["FLEETD_ENVIRONMENT"],
+            dataDirectory: dataDirectory
+        )
+        let app = try await buildApplication(config: config, settings: settings, logger: logger)
+        try await app.runService()
+        logger.info("fleetd stopped")
+    }
+}
+
+/// What the service was started with, beyond the config file.
+struct ServiceSettings: Sendable {
+    var configPath: String
+    /// Selects the flags' environment overrides; `nil` applies none.
+    var environment: String?
+    var dataDirectory: URL
+}

@@ -1,0 +1,46 @@
+import Fleet
+import Foundation
+import Logging
+
+/// Installs fleetd's log handler once per process, from the `logging` section.
+enum LoggingSetup {
+    static func bootstrap(_ logging: LoggingSection, dataDirectory: URL) throws {
+        var handles: [FileHandle] = []
+        if logging.outputs.contains(.console) { handles.append(.standardError) }
+        if logging.outputs.contains(.file) {
+            let url = logging.file.hasPrefix("/") ? URL(fileURLWithPath: logging.file) : dataDirectory.appendingPathComponent(logging.file)
+            if !FileManager.default.fileExists(atPath: url.path) {
+                FileManager.default.createFile(atPath: url.path, contents: nil)
+            }
+            guard let handle = FileHandle(forWritingAtPath: url.path) else {
+                throw UserError("cannot open the log file \(url.path) for writing")
+            }
+            handle.seekToEndOfFile()
+            handles.append(handle)
+        }
+        let sink = LogSink(handles: handles)
+        let level = logging.level.swiftLogLevel
+        let json = logging.format == .json
+        LoggingSystem.bootstrap({ label, provider in
+            var handler: any LogHandler = json
+                ? JSONLogHandler(label: label, sink: sink, metadataProvider: provider)
+                : TextLogHandler(metadataProvider: provider, label: label, sink: sink)
+            handler.logLevel = level
+            return handler
+        }, metadataProvider: nil)
+    }
+}
+
+extension LoggingSection.Level {
+    var swiftLogLevel: Logger.Level {
+        switch self {
+        case .trace: .trace
+        case .debug: .debug
+        case .info: .info
+        case .notice: .notice
+        case .warning, .warn: .warning
+        case .error: .error
+        case .critical: .critical
+        }
+    }
+}
