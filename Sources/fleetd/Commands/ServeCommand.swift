@@ -50,9 +50,12 @@ struct ServeCommand: AsyncParsableCommand {
         let settings = ServiceSettings(
             configPath: options.path,
             environment: environment ?? ProcessInfo.processInfo.environment["FLEETD_ENVIRONMENT"],
-            dataDirectory: dataDirectory
+            dataDirectory: dataDirectory,
+            adminToken: ProcessInfo.processInfo.environment["FLEETD_ADMIN_TOKEN"]
         )
-        let app = try await buildApplication(config: config, settings: settings, logger: logger)
+        var effective = loaded
+        effective.config = config
+        let app = try await buildApplication(loaded: effective, settings: settings, logger: logger)
         try await app.runService()
         logger.info("fleetd stopped")
     }
@@ -64,4 +67,6 @@ struct ServiceSettings: Sendable {
     /// Selects the flags' environment overrides; `nil` applies none.
     var environment: String?
     var dataDirectory: URL
+    /// Bearer token for admin routes; `nil` turns them off.
+    var adminToken: String?
 }

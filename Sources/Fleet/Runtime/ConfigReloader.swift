@@ -1,0 +1,111 @@
+import Foundation
+
+/// The running configuration and how it changes: atomically, or not at all.
+///
+/// A new config is loaded and validated first; only a valid one replaces the running one, in
+/// one step, with a new generation number. Readers always see one whole config. Runtime flag
+/// changes are layered on top (see ``RuntimeFlagStore``).
+public actor ConfigReloader {
+    /// What a reload did.
+    public struct Outcome: Sendable {
+        public var generation: Int
+        public var changed: Bool
+        public var warnings: [ConfigDiagnostic]
+    }
+
+    /// A config in force: the file's values with runtime flag changes applied.
+    public struct Snapshot: Sendable {
+        public var config: FleetConfig
+        public var generation: Int
+        public var loadedAt: Date
+        public var runtimeFlagChanges: [RuntimeFlagStore.Change]
+    }
+
+    public let path: String?
+    private let environment: [String: String]
+    private let flagStore: RuntimeFlagStore
+    private var fileConfig: FleetConfig
+    private var fileText: String?
+    /// The text of the last reload attempt, valid or not, so a bad file is reported once.
+    private var lastSeenText: String?
+    private var runtimeChanges: [RuntimeFlagStore.Change]
+    private(set) public var snapshot: Snapshot
+    private var listeners: [UUID: AsyncStream<Snapshot>.Continuation] = [:]
+
+    public init(loaded: LoadedConfig, environment: [String: String] = ProcessInfo.processInfo.environment,
+                flagStore: RuntimeFlagStore = RuntimeFlagStore(url: nil)) throws {
+        self.path = loaded.path
+        self.environment = environment
+        self.flagStore = flagStore
+        self.fileConfig = loaded.config
+        self.fileText = loaded.path.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+        self.lastSeenText = fileText
+        let changes = try flagStore.load()
+        self.runtimeChanges = changes
+        self.snapshot = Snapshot(config: Self.apply(changes, to: loaded.config), generation: 1, loadedAt: Date(), runtimeFlagChanges: changes)
+    }
+
+    /// Reloads from the file. Throws ``ConfigError`` (the running config stays) when the new file
+    /// is invalid. Unchanged text is a no-op unless `force` is set.
+    @discardableResult
+    public func reload(keepRuntimeFlags: Bool = false, force: Bool = true) throws -> Outcome {
+        guard let path else {
+            return Outcome(generation: snapshot.generation, changed: false, warnings: [])
+        }
+        let text = try? String(contentsOfFile: path, encoding: .utf8)
+        if !force, let text, text == fileText {
+            return Outcome(generation: snapshot.generation, changed: false, warnings: [])
+        }
+        lastSeenText = text
+        let loaded = try ConfigLoader.load(path: path, environment: environment)
+        fileConfig = loaded.config
+        fileText = text
+        if !keepRuntimeFlags, !runtimeChanges.isEmpty {
+            runtimeChanges = []
+            try? flagStore.save([])
+        }
+        publish(Self.apply(runtimeChanges, to: fileConfig))
+        return Outcome(generation: snapshot.generation, changed: true, warnings: loaded.warnings)
+    }
+
+    /// Whether the file's text differs from the last text loaded or rejected (for the file watcher).
+    public func fileChanged() -> Bool {
+        guard let path, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return false }
+        return text != lastSeenText
+    }
+
+    /// Changes one flag at runtime and keeps the change across restarts.
+    public func setFlag(_ flag: String, scope: FlagScope, to setting: FlagSetting) throws -> Snapshot {
+        runtimeChanges.removeAll { $0.flag == flag && $0.scope == scope }
+        runtimeChanges.append(RuntimeFlagStore.Change(flag: flag, scope: scope, setting: setting))
+        try flagStore.save(runtimeChanges)
+        publish(Self.apply(runtimeChanges, to: fileConfig))
+        return snapshot
+    }
+
+    /// Every new snapshot, from now on.
+    public func updates() -> AsyncStream<Snapshot> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Snapshot.self, bufferingPolicy: .bufferingNewest(1))
+        let id = UUID()
+        listeners[id] = continuation
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.removeListener(id) }
+        }
+        return stream
+    }
+
+    private func removeListener(_ id: UUID) {
+        listeners[id] = nil
+    }
+
+    private func publish(_ config: FleetConfig) {
+        snapshot = Snapshot(config: config, generation: snapshot.generation + 1, loadedAt: Date(), runtimeFlagChanges: runtimeChanges)
+        for continuation in listeners.values { continuation.yield(snapshot) }
+    }
+
+    private static func apply(_ changes: [RuntimeFlagStore.Change], to config: FleetConfig) -> FleetConfig {
+        var config = config
+        for change in changes { config.features = config.features.applying(change) }
+        return config
+    }
+}

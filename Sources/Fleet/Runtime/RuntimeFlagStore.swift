@@ -1,0 +1,95 @@
+import Foundation
+
+/// Flag changes made at runtime (`PUT /v1/flags/{name}`), kept in a small JSON file in the data
+/// directory so a restart does not lose them.
+///
+/// The rule: runtime changes are layered over the file's flags and survive restarts; a reload
+/// (file edit, SIGHUP, `POST /v1/admin/reload`) returns to the file and clears them, unless
+/// the operator asks to keep them (`?keepRuntimeFlags=true`).
+public struct RuntimeFlagStore: Sendable {
+    /// One runtime change: which level it sets and the new setting.
+    public struct Change: Sendable, Hashable, Codable {
+        public var flag: String
+        public var scope: FlagScope
+        public var setting: FlagSetting
+        public var changedAt: Date
+
+        public init(flag: String, scope: FlagScope, setting: FlagSetting, changedAt: Date = Date()) {
+            self.flag = flag
+            self.scope = scope
+            self.setting = setting
+            self.changedAt = changedAt
+        }
+    }
+
+    public let url: URL?
+
+    /// `url == nil` keeps changes in memory only (tests, `--data-dir` unset).
+    public init(url: URL?) {
+        self.url = url
+    }
+
+    public func load() throws -> [Change] {
+        guard let url, FileManager.default.fileExists(atPath: url.path) else { return [] }
+        let data = try Data(contentsOf: url)
+        return try JSONDecoder.fleetd.decode([Change].self, from: data)
+    }
+
+    /// Writes atomically: a temporary file renamed over the old one.
+    public func save(_ changes: [Change]) throws {
+        guard let url else { return }
+        let encoder = JSONEncoder.fleetd
+        let data = try encoder.encode(changes)
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp")
+        try data.write(to: temporary)
+        guard rename(temporary.path, url.path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+        }
+    }
+}
+
+/// Where a flag setting applies.
+public enum FlagScope: Sendable, Hashable, Codable, CustomStringConvertible {
+    case global
+    case agentType(String)
+    case environment(String)
+
+    public var description: String {
+        switch self {
+        case .global: "global"
+        case .agentType(let type): "agent type '\(type)'"
+        case .environment(let name): "environment '\(name)'"
+        }
+    }
+}
+
+extension FeatureFlags {
+    /// These flags with a runtime change applied on top.
+    public func applying(_ change: RuntimeFlagStore.Change) -> FeatureFlags {
+        var flags = self
+        switch change.scope {
+        case .global: flags.global[change.flag] = change.setting
+        case .agentType(let type): flags.agentTypes[type, default: [:]][change.flag] = change.setting
+        case .environment(let name): flags.environments[name, default: [:]][change.flag] = change.setting
+        }
+        return flags
+    }
+}
+
+extension JSONEncoder {
+    /// Sorted keys and ISO 8601 dates: stable files and readable output.
+    static var fleetd: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }
+}
+
+extension JSONDecoder {
+    static var fleetd: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

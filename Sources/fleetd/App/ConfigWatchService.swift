@@ -1,0 +1,59 @@
+import Fleet
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Reloads the config when its file changes or the process gets SIGHUP.
+///
+/// The file is polled (every 250 ms by default) by comparing its text with the loaded one:
+/// portable, robust to editors that replace files by rename, and well inside the one-second
+/// budget for a change to take effect.
+struct ConfigWatchService: Service {
+    let reloader: ConfigReloader
+    let logger: Logger
+    var pollInterval: Duration = .milliseconds(250)
+
+    func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await watchFile() }
+            group.addTask { await watchSignal() }
+        }
+    }
+
+    private func watchFile() async {
+        guard await reloader.path != nil else { return }
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                try await Task.sleep(for: pollInterval)
+            } catch {
+                return
+            }
+            if await reloader.fileChanged() {
+                await reload(trigger: "file change", force: false)
+            }
+        }
+    }
+
+    private func watchSignal() async {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in signals.cancelOnGracefulShutdown() {
+            await reload(trigger: "SIGHUP", force: true)
+        }
+    }
+
+    private func reload(trigger: String, force: Bool) async {
+        do {
+            let outcome = try await reloader.reload(force: force)
+            guard outcome.changed else { return }
+            logger.notice("config reloaded", metadata: ["trigger": "\(trigger)", "generation": "\(outcome.generation)"])
+            for warning in outcome.warnings { logger.warning("\(warning)") }
+        } catch let error as ConfigError {
+            logger.error("config reload rejected; the running config stays", metadata: [
+                "trigger": "\(trigger)", "code": "\(ConfigError.code)", "errors": .array(error.diagnostics.map { .string($0.description) }),
+            ])
+        } catch {
+            logger.error("config reload failed; the running config stays", metadata: ["trigger": "\(trigger)", "error": "\(error)"])
+        }
+    }
+}

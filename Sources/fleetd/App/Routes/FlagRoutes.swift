@@ -1,0 +1,101 @@
+import Fleet
+import Foundation
+import Hummingbird
+
+/// `GET /v1/flags` (anyone) and `PUT /v1/flags/{name}` (admin).
+struct FlagRoutes {
+    let reloader: ConfigReloader
+    let environment: String?
+    let bodyLimit: Int
+
+    func register(public router: some RouterMethods<BasicRequestContext>, admin: some RouterMethods<BasicRequestContext>) {
+        router.get("v1/flags") { request, _ -> FlagsResponse in
+            let snapshot = await reloader.snapshot
+            return FlagsResponse(snapshot, context: flagContext(from: request))
+        }
+        admin.put("v1/flags/:name") { request, context -> FlagsResponse in
+            let name = try context.parameters.require("name")
+            guard FeatureFlags.known.contains(name) else {
+                throw APIError(.notFound, code: "UNKNOWN_FLAG", message: "no flag '\(name)'; known flags: \(FeatureFlags.known.joined(separator: ", "))", field: "name")
+            }
+            let change = try await JSONBody.decode(FlagChangeRequest.self, from: request, limit: bodyLimit)
+            let (scope, setting) = try change.validated()
+            let snapshot = try await reloader.setFlag(name, scope: scope, to: setting)
+            return FlagsResponse(snapshot, context: flagContext(from: request))
+        }
+    }
+
+    private func flagContext(from request: Request) -> FlagContext {
+        var properties: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters where key != "agentType" && key != "environment" {
+            properties[String(key)] = String(value)
+        }
+        return FlagContext(
+            agentType: request.uri.queryParameters["agentType"].map(String.init),
+            environment: request.uri.queryParameters["environment"].map(String.init) ?? environment,
+            properties: properties
+        )
+    }
+}
+
+/// The body of `PUT /v1/flags/{name}`.
+struct FlagChangeRequest: Decodable {
+    var enabled: Bool
+    var rollout: Rollout?
+    /// Set the override for this agent type instead of the global value.
+    var agentType: String?
+    /// Set the override for this environment instead of the global value.
+    var environment: String?
+
+    struct Rollout: Decodable {
+        var percentage: Int
+        var stickiness: String?
+        var groupId: String?
+    }
+
+    func validated() throws -> (FlagScope, FlagSetting) {
+        if agentType != nil, environment != nil {
+            throw APIError(.badRequest, code: "INVALID_VALUE", message: "give either 'agentType' or 'environment', not both", field: "environment")
+        }
+        var setting = FlagSetting(enabled: enabled)
+        if let rollout {
+            guard (0...100).contains(rollout.percentage) else {
+                throw APIError(.badRequest, code: "INVALID_VALUE", message: "'rollout.percentage' must be between 0 and 100", field: "rollout.percentage")
+            }
+            setting.rollout = Fleet.Rollout(percentage: rollout.percentage, stickiness: rollout.stickiness ?? Stickiness.defaultName, groupId: rollout.groupId)
+        }
+        let scope: FlagScope = agentType.map(FlagScope.agentType) ?? environment.map(FlagScope.environment) ?? .global
+        return (scope, setting)
+    }
+}
+
+/// `GET /v1/flags`: each flag's verdict for the query's context, and the settings behind them.
+struct FlagsResponse: ResponseEncodable {
+    struct Verdict: Encodable {
+        var enabled: Bool
+        var rule: String
+    }
+    struct Context: Encodable {
+        var agentType: String?
+        var environment: String?
+        var properties: [String: String]
+    }
+    var flags: [String: Verdict]
+    var context: Context
+    var global: [String: FlagSetting]
+    var agentTypeOverrides: [String: [String: FlagSetting]]
+    var environmentOverrides: [String: [String: FlagSetting]]
+    var runtimeChanges: [RuntimeFlagStore.Change]
+    var configGeneration: Int
+
+    init(_ snapshot: ConfigReloader.Snapshot, context: FlagContext) {
+        let features = snapshot.config.features
+        flags = Dictionary(uniqueKeysWithValues: features.evaluateAll(in: context).map { ($0.name, Verdict(enabled: $0.enabled, rule: $0.rule)) })
+        self.context = Context(agentType: context.agentType, environment: context.environment, properties: context.properties)
+        global = features.global
+        agentTypeOverrides = features.agentTypes
+        environmentOverrides = features.environments
+        runtimeChanges = snapshot.runtimeFlagChanges
+        configGeneration = snapshot.generation
+    }
+}
