@@ -89,5 +89,14 @@ let package = Package(
         .testTarget(name: "StreamingTests", dependencies: ["Streaming", "FakeProvider"], swiftSettings: swiftSettings),
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "Streaming"], swiftSettings: swiftSettings),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Agents", "Streaming"], swiftSettings: swiftSettings),
+        // End to end: starts the real `fleetd` binary (built alongside the tests) and talks HTTP to it.
+        .testTarget(
+            name: "FleetdTests",
+            dependencies: [
+                "FakeProvider",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+/// The one-shot subcommands, through the real binary: output and exit codes.
+@Suite struct CommandLineTests {
+    let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func validateTheExampleConfig() throws {
+        let result = try FleetdProcess.run(["validate", "--config", repository.appendingPathComponent("config/fleet.yaml").path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("valid."))
+    }
+
+    @Test func validateReportsEveryErrorAndExits1() throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("bad.yaml")
+        try "fleet:\n  maxAgents: lots\nfeatures:\n  streming: true\n".write(to: file, atomically: true, encoding: .utf8)
+        let result = try FleetdProcess.run(["validate", "--config", file.path])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("bad.yaml:2:14: error: fleet.maxAgents: expected an integer, got the string \"lots\""))
+        #expect(result.stderr.contains("bad.yaml:4:3: error: features.streming: unknown feature flag 'streming' (did you mean 'streaming'?)"))
+    }
+
+    @Test func usageErrorsExit2() throws {
+        #expect(try FleetdProcess.run(["validate", "--no-such-option"]).status == 2)
+        #expect(try FleetdProcess.run(["flags", "--config"]).status == 2)
+    }
+
+    @Test func flagsJSONShape() throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("f.yaml")
+        try """
+        features:
+          streaming: {enabled: true, rollout: {percentage: 100, stickiness: tenantId}}
+        featureOverrides:
+          agentType: {coder: {multiModelRouter: true}}
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let result = try FleetdProcess.run(["flags", "--config", file.path, "--agent-type", "coder", "--context", "tenantId=acme", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let flags = try #require(object["flags"] as? [String: [String: Any]])
+        #expect(flags["multiModelRouter"]?["enabled"] as? Bool == true)
+        #expect(flags["multiModelRouter"]?["rule"] as? String == "agent type 'coder': on")
+        #expect(flags["streaming"]?["enabled"] as? Bool == true)
+        #expect((flags["streaming"]?["rule"] as? String)?.hasPrefix("global: rollout 100% by tenantId: bucket") == true)
+        #expect(flags.count == 5)
+    }
+
+    @Test func migrateConfigWritesAtomicallyAndRefusesToClobber() throws {
+        let directory = try temporaryDirectory()
+        let old = directory.appendingPathComponent("old.yaml")
+        let new = directory.appendingPathComponent("new.yaml")
+        try "fleet:\n  id: legacy\nai:\n  model: claude-3-5-sonnet\n".write(to: old, atomically: true, encoding: .utf8)
+        let check = try FleetdProcess.run(["migrate-config", old.path, "--check"])
+        #expect(check.status == 1)
+        let first = try FleetdProcess.run(["migrate-config", old.path, "--output", new.path])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try String(contentsOf: old, encoding: .utf8) == "fleet:\n  id: legacy\nai:\n  model: claude-3-5-sonnet\n")
+        let migrated = try String(contentsOf: new, encoding: .utf8)
+        #expect(migrated.contains("multiModelRouter: false"))
+        let again = try FleetdProcess.run(["migrate-config", old.path, "--output", new.path])
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("exists; pass --force"))
+        let current = try FleetdProcess.run(["migrate-config", new.path])
+        #expect(current.status == 0)
+        #expect(current.stderr.contains("already a v1.0.5 config; nothing changed"))
+        #expect(try FleetdProcess.run(["migrate-config", new.path, "--check"]).status == 0)
+        #expect(try FleetdProcess.run(["validate", "--config", new.path]).status == 0)
+    }
+
+    @Test func migrationScriptWrapsTheCommand() throws {
+        let directory = try temporaryDirectory()
+        let old = directory.appendingPathComponent("old.json")
+        try #"{"fleet": {"id": "j"}, "agents": [{"type": "a", "count": 1}]}"#.write(to: old, atomically: true, encoding: .utf8)
+        let script = Process()
+        script.executableURL = URL(fileURLWithPath: "/bin/bash")
+        script.arguments = [repository.appendingPathComponent("migrations/1.0.4-to-1.0.5.sh").path, old.path]
+        script.environment = FleetdProcess.baseEnvironment.merging(["FLEETD": FleetdProcess.binary.path]) { $1 }
+        let out = Pipe()
+        script.standardOutput = out
+        script.standardError = FileHandle.nullDevice
+        try script.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        script.waitUntilExit()
+        #expect(script.terminationStatus == 0)
+        #expect(text.contains("streaming:") && text.contains("features:") && text.contains("id: j"))
+    }
+}

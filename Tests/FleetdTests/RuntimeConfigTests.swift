@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+
+/// fleetd as a service: health, hot reload from the file, SIGHUP, the admin API, runtime flag
+/// changes that survive a restart, and a clean exit on SIGTERM.
+@Suite(.serialized) struct RuntimeConfigTests {
+    let token = "test-admin-token"
+
+    func writeConfig(_ text: String, to url: URL) throws {
+        // Write then rename, as editors do, so the watcher never reads half a file.
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".tmp-\(UUID().uuidString)")
+        try text.write(to: temporary, atomically: false, encoding: .utf8)
+        #expect(rename(temporary.path, url.path) == 0)
+    }
+
+    func config(streaming: String) -> String {
+        """
+        fleet: {id: runtime-test, maxAgents: 2}
+        api: {host: 127.0.0.1}
+        features:
+          multiModelRouter: false
+          streaming: \(streaming)
+        """
+    }
+
+    func streamingFlag(_ fleetd: FleetdProcess, query: String = "") async throws -> (enabled: Bool, rule: String) {
+        let result = try await http(.GET, "\(fleetd.baseURL)/v1/flags\(query)")
+        let flags = result.json["flags"] as? [String: [String: Any]]
+        return (flags?["streaming"]?["enabled"] as? Bool ?? false, flags?["streaming"]?["rule"] as? String ?? "")
+    }
+
+    @Test func fileEditsApplyWithoutRestartAndBadFilesAreRejected() async throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try writeConfig(config(streaming: "false"), to: file)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"))
+
+        #expect(try await http(.GET, "\(fleetd.baseURL)/healthz").status == 200)
+        #expect(try await streamingFlag(fleetd).enabled == false)
+
+        let start = ContinuousClock.now
+        try writeConfig(config(streaming: "true"), to: file)
+        let applied = try await eventually(timeout: .seconds(1)) { try await streamingFlag(fleetd).enabled }
+        #expect(applied, "the change must apply within one second (took \(ContinuousClock.now - start))")
+
+        try writeConfig(config(streaming: "maybe"), to: file)
+        #expect(try await eventually { fleetd.logText.contains("config reload rejected") })
+        #expect(try await streamingFlag(fleetd).enabled == true, "the old config keeps running")
+        #expect(fleetd.logText.contains("fleet.yaml:5:14: error: features.streaming"))
+
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+    }
+
+    @Test func sighupAndAdminReload() async throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try writeConfig(config(streaming: "false"), to: file)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"),
+                                             environment: ["FLEETD_ADMIN_TOKEN": token])
+
+        // Admin routes need the token.
+        #expect(try await http(.POST, "\(fleetd.baseURL)/v1/admin/reload").status == 401)
+        #expect(try await http(.POST, "\(fleetd.baseURL)/v1/admin/reload", headers: [("Authorization", "Bearer wrong")]).status == 401)
+
+        // An invalid file: the admin reload answers 422 with the errors; the old config stays.
+        try "features:\n  streaming: [1]\n".write(to: file, atomically: true, encoding: .utf8)
+        let rejected = try await http(.POST, "\(fleetd.baseURL)/v1/admin/reload", headers: [("Authorization", "Bearer \(token)")])
+        #expect(rejected.status == 422)
+        #expect(rejected.body.contains("features.streaming: expected true, false or {enabled, rollout}"))
+        #expect(try await streamingFlag(fleetd).enabled == false)
+
+        try writeConfig(config(streaming: "true"), to: file)
+        fleetd.signal(SIGHUP)
+        #expect(try await eventually { try await streamingFlag(fleetd).enabled })
+        #expect(fleetd.logText.contains("\"trigger\":\"SIGHUP\"") || fleetd.logText.contains("\"trigger\":\"file change\""))
+
+        let reloaded = try await http(.POST, "\(fleetd.baseURL)/v1/admin/reload", headers: [("Authorization", "Bearer \(token)")])
+        #expect(reloaded.status == 200)
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+    }
+
+    @Test func adminRoutesAreOffWithoutAToken() async throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try writeConfig(config(streaming: "false"), to: file)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"))
+        let result = try await http(.PUT, "\(fleetd.baseURL)/v1/flags/streaming", body: #"{"enabled": true}"#,
+                                    headers: [("Authorization", "Bearer anything")])
+        #expect(result.status == 403)
+        fleetd.signal(SIGINT)
+        #expect(await fleetd.waitForExit() == 0)
+    }
+
+    @Test func runtimeFlagChangesSurviveARestartUntilTheFileIsReloaded() async throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        let data = directory.appendingPathComponent("data")
+        try writeConfig(config(streaming: "false"), to: file)
+        let auth = [("Authorization", "Bearer \(token)")]
+        var fleetd = try await FleetdProcess(config: file, dataDirectory: data, environment: ["FLEETD_ADMIN_TOKEN": token])
+
+        // Bad input gets a 4xx naming the field.
+        let wrongType = try await http(.PUT, "\(fleetd.baseURL)/v1/flags/streaming", body: #"{"enabled": "yes"}"#, headers: auth)
+        #expect(wrongType.status == 400)
+        #expect((wrongType.json["error"] as? [String: Any])?["field"] as? String == "enabled")
+        #expect(try await http(.PUT, "\(fleetd.baseURL)/v1/flags/streaming", body: "{not json", headers: auth).status == 400)
+        #expect(try await http(.PUT, "\(fleetd.baseURL)/v1/flags/teleport", body: #"{"enabled": true}"#, headers: auth).status == 404)
+        let tooBig = String(repeating: " ", count: 2_000_000) + "{}"
+        #expect(try await http(.PUT, "\(fleetd.baseURL)/v1/flags/streaming", body: tooBig, headers: auth).status == 413)
+
+        let changed = try await http(.PUT, "\(fleetd.baseURL)/v1/flags/streaming",
+                                     body: #"{"enabled": true, "rollout": {"percentage": 100, "stickiness": "tenantId"}}"#, headers: auth)
+        #expect(changed.status == 200, "\(changed.body)")
+        #expect(try await streamingFlag(fleetd, query: "?tenantId=acme").enabled)
+        #expect(try await streamingFlag(fleetd).rule == "global: rollout 100% by tenantId: no tenantId in context")
+
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        fleetd = try await FleetdProcess(config: file, dataDirectory: data, environment: ["FLEETD_ADMIN_TOKEN": token])
+        #expect(try await streamingFlag(fleetd, query: "?tenantId=acme").enabled, "a restart keeps the runtime change")
+
+        // A reload returns to the file.
+        #expect(try await http(.POST, "\(fleetd.baseURL)/v1/admin/reload", headers: auth).status == 200)
+        #expect(try await streamingFlag(fleetd, query: "?tenantId=acme").enabled == false)
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+    }
+}
