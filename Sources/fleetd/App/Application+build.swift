@@ -5,7 +5,7 @@ import Logging
 
 /// Builds the fleetd HTTP application: routes, middleware and services. Testable: tests call it
 /// with a config and run it on port 0.
-func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, logger: Logger) async throws -> some ApplicationProtocol {
+func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, logger: Logger) async throws -> some ApplicationProtocol {
     let config = loaded.config
     let reloader = try ConfigReloader(
         loaded: loaded,
@@ -20,7 +20,12 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, logger: L
     ])
 
     let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: RequestLogMiddleware(metrics: metrics))
     router.get("healthz") { _, _ in HealthResponse(status: "ok") }
+    router.get("metrics") { _, _ -> Response in
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+    }
     router.get("readyz") { _, _ in HealthResponse(status: "ready") }
     let admin = router.group().add(middleware: AdminAuthMiddleware(token: settings.adminToken))
     FlagRoutes(reloader: reloader, environment: settings.environment, bodyLimit: config.api.maxBodyBytes)

@@ -55,7 +55,9 @@ struct ServeCommand: AsyncParsableCommand {
         )
         var effective = loaded
         effective.config = config
-        let app = try await buildApplication(loaded: effective, settings: settings, logger: logger)
+        let metrics = FleetMetrics()
+        metrics.bootstrapMetricsSystem()
+        let app = try await buildApplication(loaded: effective, settings: settings, metrics: metrics, logger: logger)
         try await app.runService()
         logger.info("fleetd stopped")
     }

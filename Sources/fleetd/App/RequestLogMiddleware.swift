@@ -1,0 +1,49 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Gives every request an id (the client's `X-Request-Id` when it sends a sane one), puts it on
+/// every log line written for the request, returns it in the response, logs one access line and
+/// records the request's duration.
+struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: FleetMetrics
+
+    static var requestIDHeader: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let requestID = request.headers[Self.requestIDHeader].flatMap(Self.sanitized) ?? context.id
+        context.logger[metadataKey: "hb.request.id"] = nil
+        context.logger[metadataKey: "requestId"] = .string(requestID)
+        let start = ContinuousClock.now
+        let route = context.endpointPath ?? "unmatched"
+        do {
+            var response = try await next(request, context)
+            response.headers[Self.requestIDHeader] = requestID
+            finish(request, context, route: route, status: response.status.code, start: start)
+            return response
+        } catch {
+            let status = (error as? any HTTPResponseError)?.status.code ?? 500
+            finish(request, context, route: route, status: status, start: start)
+            throw error
+        }
+    }
+
+    private func finish(_ request: Request, _ context: Context, route: String, status: Int, start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        metrics.httpRequest(method: request.method.rawValue, route: route, status: status, duration: elapsed)
+        context.logger.info("request", metadata: [
+            "method": "\(request.method.rawValue)",
+            "path": "\(request.uri.path)",
+            "status": "\(status)",
+            "durationMs": "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1_000)",
+        ])
+    }
+
+    /// Accepts 1–128 visible ASCII characters; anything else is replaced by our own id.
+    static func sanitized(_ value: String) -> String? {
+        guard (1...128).contains(value.utf8.count), value.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else { return nil }
+        return value
+    }
+}
