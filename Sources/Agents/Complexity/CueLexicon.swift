@@ -34,12 +34,14 @@ struct Cue: Sendable {
 /// apostrophes, punctuation) separates words, so "trade-off" is the phrase "trade off" and "don't"
 /// is "don t".
 struct CueLexicon: Sendable {
-    /// Single-word cues by word hash.
-    let words: [UInt64: Cue]
-    /// Multi-word cues by phrase key (see ``phraseKey(_:)``), per phrase length 2…4.
-    let phrases: [UInt64: Cue]
+    /// Every cue, one per word or phrase key.
+    let cues: [Cue]
+    /// Single-word cues: word hash → index into ``cues``.
+    let words: HashIndex
+    /// Multi-word cues: phrase key (see ``phraseKey(_:)``) → index into ``cues``.
+    let phrases: HashIndex
     /// Hashes of words that end at least one phrase, to skip phrase lookups for most words.
-    let phraseTails: Set<UInt64>
+    let phraseTails: HashIndex
     /// Number of distinct cue ids.
     let cueCount: Int
 
@@ -67,9 +69,15 @@ struct CueLexicon: Sendable {
                 }
             }
         }
-        self.words = words
-        self.phrases = phrases
-        self.phraseTails = tails
+        var cues: [Cue] = []
+        var wordIndex: [UInt64: Int32] = [:]
+        var phraseIndex: [UInt64: Int32] = [:]
+        for (key, cue) in words.sorted(by: { $0.key < $1.key }) { wordIndex[key] = Int32(cues.count); cues.append(cue) }
+        for (key, cue) in phrases.sorted(by: { $0.key < $1.key }) { phraseIndex[key] = Int32(cues.count); cues.append(cue) }
+        self.cues = cues
+        self.words = HashIndex(wordIndex)
+        self.phrases = HashIndex(phraseIndex)
+        self.phraseTails = HashIndex(Dictionary(uniqueKeysWithValues: tails.map { ($0, Int32(0)) }))
         self.cueCount = id
     }
 

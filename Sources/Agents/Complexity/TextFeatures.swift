@@ -49,7 +49,29 @@ struct TextFeatures: Sendable {
     /// Looks like a multiple-choice question: at least three lettered option lines.
     var isMultipleChoice: Bool { optionLines >= 3 }
 
-    mutating func vote(_ type: TaskType, _ weight: Double) {
-        if let i = TaskType.allCases.firstIndex(of: type) { votes[i] += weight }
+    @inline(__always)
+    mutating func vote(_ type: TaskType, _ weight: Double) { votes[type.ordinal] += weight }
+}
+
+extension TaskType {
+    /// Position in `allCases`, without allocating the array.
+    var ordinal: Int {
+        switch self {
+        case .code: return 0
+        case .reasoning: return 1
+        case .math: return 2
+        case .text: return 3
+        case .creative: return 4
+        case .analysis: return 5
+        case .documentation: return 6
+        case .debugging: return 7
+        case .testing: return 8
+        case .translation: return 9
+        case .summarization: return 10
+        case .chat: return 11
+        case .image: return 12
+        case .audio: return 13
+        case .video: return 14
+        }
     }
 }

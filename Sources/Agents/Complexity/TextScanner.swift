@@ -207,9 +207,9 @@ private struct ScanState {
             features.letterWords += 1
             if wordLength == 1 { singleLetter(h, firstOnLine: firstOnLine, next: nextByte) }
             if firstOnLine { firstWordOfLine(h, length: wordLength, next: nextByte) }
-            if let cue = lexicon.words[h] { apply(cue, hash: h) }
+            if let index = lexicon.words[h] { apply(lexicon.cues[Int(index)], hash: h, firstOnLine: firstOnLine) }
         }
-        if lexicon.phraseTails.contains(h) { matchPhrases(ending: h) }
+        if lexicon.phraseTails[h] != nil { matchPhrases(ending: h) }
         previous = (h, previous.0, previous.1)
         previousCount += 1
         wordHash = 0xcbf2_9ce4_8422_2325
@@ -222,16 +222,16 @@ private struct ScanState {
         let k0: UInt64 = 0x9e37_79b9_7f4a_7c15
         if previousCount >= 1 {
             let key = CueLexicon.combine(CueLexicon.combine(k0 &* 2, previous.0), h)
-            if let cue = lexicon.phrases[key] { apply(cue, hash: key) }
+            if let index = lexicon.phrases[key] { apply(lexicon.cues[Int(index)], hash: key, firstOnLine: false) }
         }
         if previousCount >= 2 {
             let key = CueLexicon.combine(CueLexicon.combine(CueLexicon.combine(k0 &* 3, previous.1), previous.0), h)
-            if let cue = lexicon.phrases[key] { apply(cue, hash: key) }
+            if let index = lexicon.phrases[key] { apply(lexicon.cues[Int(index)], hash: key, firstOnLine: false) }
         }
         if previousCount >= 3 {
             var key = CueLexicon.combine(k0 &* 4, previous.2)
             key = CueLexicon.combine(CueLexicon.combine(CueLexicon.combine(key, previous.1), previous.0), h)
-            if let cue = lexicon.phrases[key] { apply(cue, hash: key) }
+            if let index = lexicon.phrases[key] { apply(lexicon.cues[Int(index)], hash: key, firstOnLine: false) }
         }
     }
 
@@ -246,11 +246,10 @@ private struct ScanState {
         let letterOption = length == 1 && (lastByte >= 65 && lastByte <= 69 || lastByte >= 97 && lastByte <= 101)
         if letterOption, let next, next == 46 || next == 41 || next == 58 { lineFlags.option = true }
         if length <= 3, let next, next == 41 || next == 46,
-           [ScanState.romanI, ScanState.romanII, ScanState.romanIII, ScanState.romanIV].contains(h) {
+           h == ScanState.romanI || h == ScanState.romanII || h == ScanState.romanIII || h == ScanState.romanIV {
             lineFlags.roman = true
         }
-        if let next, next == 58, ScanState.turnWords.contains(h) { lineFlags.turn = true }
-        if let cue = lexicon.words[h], cue.codeStart { lineFirstWordCodeStart = true }
+        if let next, next == 58, ScanState.turnWords[h] != nil { lineFlags.turn = true }
     }
 
     static let wordA = CueLexicon.wordHash([97])
@@ -258,10 +257,11 @@ private struct ScanState {
     static let romanII = CueLexicon.wordHash(Array("ii".utf8))
     static let romanIII = CueLexicon.wordHash(Array("iii".utf8))
     static let romanIV = CueLexicon.wordHash(Array("iv".utf8))
-    static let turnWords: Set<UInt64> = Set(["user", "assistant", "human", "ai", "system", "bot", "me", "you"]
-        .map { CueLexicon.wordHash(Array($0.utf8)) })
+    static let turnWords = HashIndex(Dictionary(uniqueKeysWithValues: ["user", "assistant", "human", "ai", "system", "bot", "me", "you"]
+        .map { (CueLexicon.wordHash(Array($0.utf8)), Int32(0)) }))
 
-    mutating func apply(_ cue: Cue, hash: UInt64) {
+    mutating func apply(_ cue: Cue, hash: UInt64, firstOnLine: Bool) {
+        if firstOnLine && cue.codeStart { lineFirstWordCodeStart = true }
         if cue.quantity { features.quantityWords += 1 }
         if cue.operation { features.operationWords += 1 }
         if cue.constraint { features.constraints += 1 }

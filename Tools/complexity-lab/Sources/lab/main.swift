@@ -88,6 +88,18 @@ case "bench":
     let t2 = clock.measure { for _ in 0..<100 { for i in allInputs { sink += analyzer.analyze(i).overall } } }
     let per2 = (Double(t2.components.attoseconds) / 1e12 + Double(t2.components.seconds) * 1e6) / Double(100 * allInputs.count)
     print(String(format: "labelled prompts (avg %d bytes): %.2f µs per analyze()", allInputs.map { $0.prompt.utf8.count }.reduce(0, +) / allInputs.count, per2))
+case "explain":
+    // lab explain "prompt" [--context-bytes N] [--attach image,file]
+    let rest = Array(args.dropFirst())
+    let prompt = rest.first ?? ""
+    let ctxBytes = rest.firstIndex(of: "--context-bytes").flatMap { Int(rest[$0 + 1]) } ?? 0
+    let attach = rest.firstIndex(of: "--attach").map { rest[$0 + 1].split(separator: ",").compactMap { AttachmentKind(rawValue: String($0)) } } ?? []
+    let input = ComplexityInput(prompt: prompt, context: ctxBytes > 0 ? String(repeating: "x", count: ctxBytes) : nil, attachments: attach)
+    let s = analyzer.analyze(input)
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+    print(String(decoding: try enc.encode(s), as: UTF8.self))
+    print(String(decoding: try enc.encode(analyzer.signals(input)), as: UTF8.self))
 default:
     print("usage: lab [eval|dump|bench] [--all|--tune|--holdout] [--category C]")
 }
