@@ -64,7 +64,7 @@ extension CueLexicon {
         ("must|exactly|at least|at most|no more than|under|without|without using|do not|don t|only|ensure|keep|keeping|include|including|handle|handling|avoid|stay|while|maximum|minimum|minimize|maximize|sorted|in order of|return them|as json|json|as a table|table|bullet|bullets|words|sentences|lines|rhyme scheme|iambic|pentameter|in the style of|tone|in character|persona|whole conversation|each one|for each|both sides|now|also|and then|rewrite it|modify it|recompute|adapt", constraint()),
         // MARK: easy, social, everyday
         ("hi|hello|hey|thanks|thank you|how are you|good morning|fun fact|joke|jokes|what s a good|recommend|recommendation|suggest|suggestions|tips|favorite|favourite|quick|briefly|basic|beginner|kid|kids|ten year old|year old s|for a child|everyday|cozy|birthday|dinner|weekend|movie|friendly|short message|thank you note", easy(0.3)),
-        ("what is the capital|capital of|who wrote|who was|who is|what does|what is|what are|stand for|symbol|known as|largest|longest|closest|how many continents", easy(0.25, nil)),
+        ("what is the capital|capital of|who wrote|who was|who is|stand for|known as|how many continents|fun facts|trivia", easy(0.25, nil)),
         // MARK: creativity
         ("poem|poems|poetry|haiku|limerick|sonnet|verse|verses|lyrics|song|rhyme|rhymes|stanza", creative(0.8, 2.5)),
         ("story|short story|stories|fiction|write a novel|tale|fairy tale|scene|character|characters|narrative|plot|twist|noir|dialogue|screenplay|monologue|fable|myth", creative(0.6, 1.5)),

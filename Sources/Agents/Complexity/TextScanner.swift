@@ -77,6 +77,7 @@ private struct ScanState {
     var braceDepth = 0
     var backticks = 0
     var lastByte: UInt8 = 0x20
+    var byteBeforeWord: UInt8 = 0x20
 
     init(lexicon: CueLexicon) {
         self.lexicon = lexicon
@@ -173,7 +174,7 @@ private struct ScanState {
             if isMath { features.mathSymbols += 1; lineCodePunctuation += 1 }
             lineNonSpace += 1
             lineStarted = true
-            lastByte = 0x2E
+            lastByte = scalar == 0x2019 ? 39 : 0x2E
             return
         }
         if wordLength > 0 && wordIsDigits { finishWord(nextByte: nil) }
@@ -186,6 +187,7 @@ private struct ScanState {
 
     @inline(__always)
     mutating func addToWord(_ lower: UInt8, upper: Bool) {
+        if wordLength == 0 { byteBeforeWord = lastByte }
         wordHash = (wordHash ^ UInt64(lower)) &* 0x0000_0100_0000_01b3
         wordLength += 1
         if !upper { wordAllCaps = false }
@@ -237,7 +239,8 @@ private struct ScanState {
 
     mutating func singleLetter(_ h: UInt64, firstOnLine: Bool, next: UInt8?) {
         // "a" and "i" are English words; an option letter at the start of a line is not a variable.
-        if h == ScanState.wordA || h == ScanState.romanI { return }
+        if h == ScanState.wordA || h == ScanState.romanI || byteBeforeWord == 39 { return } // not "'s", "n't"
+
         if firstOnLine, let next, next == 46 || next == 41 || next == 58 { return }
         features.singleLetterVariables += 1
     }

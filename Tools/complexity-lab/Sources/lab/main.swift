@@ -44,8 +44,9 @@ func report(_ name: String, _ xs: [Example], score: (Example) -> Double) {
     let graded = APGR.compute(scores: s, gaps: xs.map { APGR.gradedStrong[$0.difficulty] - APGR.gradedWeak[$0.difficulty] })
     let hard = xs.filter(\.hard).count
     let ceiling = APGR.compute(scores: xs.map { $0.hard ? 1 : 0 }, gaps: xs.map { $0.hard ? 1 : 0 })
-    print(String(format: "%-10@ n=%3d hard=%3d  APGR binary %.3f (ceiling %.3f, normalised %.2f)  graded %.3f",
-                 name as NSString, xs.count, hard, binary, ceiling, (binary - 0.5) / (ceiling - 0.5), graded))
+    let strict = APGR.compute(scores: s, gaps: xs.map { $0.difficulty == 3 ? 1 : 0 })
+    print(String(format: "%-10@ n=%3d hard=%3d  APGR binary %.3f (ceiling %.3f, normalised %.2f)  graded %.3f  strict(d3) %.3f",
+                 name as NSString, xs.count, hard, binary, ceiling, (binary - 0.5) / (ceiling - 0.5), graded, strict))
 }
 
 switch command {
