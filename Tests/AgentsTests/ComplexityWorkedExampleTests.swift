@@ -81,7 +81,7 @@ struct ComplexityWorkedExampleTests {
         #expect(Self.near(s.overall, 0.3028))
         #expect(s.taskType == .summarization)
         #expect(s.estimatedInputTokens == 52_016)
-        #expect(s.estimatedOutputTokens == 482)
+        #expect(s.estimatedOutputTokens == 600)
     }
 
     static let goPrompt = """

@@ -33,8 +33,8 @@ extension ComplexityAnalyzer {
         return best
     }
 
-    /// Expected answer length: a base per task type, scaled by `0.5 + overall`.
-    /// Translation answers about as long as the input; summaries about a quarter of it.
+    /// Expected answer length: a base per task type, scaled by `0.5 + overall`. Translations
+    /// (1.2 × input + 20) and summaries (input / 4 + 60, at most 600) follow the input instead.
     static func outputTokens(type: TaskType, inputTokens: Int, overall: Double) -> Int {
         let base: Double
         switch type {
@@ -48,8 +48,8 @@ extension ComplexityAnalyzer {
         case .analysis: base = 700
         case .reasoning: base = 600
         case .math: base = 450
-        case .translation: base = 1.2 * Double(inputTokens) + 20
-        case .summarization: base = min(600, Double(inputTokens) / 4 + 60)
+        case .translation: return max(16, Int((1.2 * Double(inputTokens) + 20).rounded()))
+        case .summarization: return max(16, Int(min(600, Double(inputTokens) / 4 + 60).rounded()))
         case .image: base = 300
         case .audio, .video: base = 400
         }
