@@ -26,14 +26,14 @@ struct StoreMemoryTests {
 
     @Test func partitionDefaultsFollowSeed001() {
         let config = MemoryStoreConfiguration()
-        #expect(config.ttl(forPartition: "routing/costs") == 30 * 86_400)
-        #expect(config.ttl(forPartition: "routing/selections") == 7 * 86_400)
+        #expect(config.ttl(forPartition: "routing/costs") == TimeInterval(30 * 86_400))
+        #expect(config.ttl(forPartition: "routing/selections") == TimeInterval(7 * 86_400))
         #expect(config.ttl(forPartition: "routing/stats") == nil)
         #expect(config.ttl(forPartition: "streaming/sessions") == 3_600)
         #expect(config.ttl(forPartition: "streaming/buffer") == 300)
         #expect(config.ttl(forPartition: "streaming/metadata") == 86_400)
-        #expect(config.ttl(forPartition: "performance/router") == 7 * 86_400)
-        #expect(config.ttl(forPartition: "performance/streaming/x") == 7 * 86_400)
+        #expect(config.ttl(forPartition: "performance/router") == TimeInterval(7 * 86_400))
+        #expect(config.ttl(forPartition: "performance/streaming/x") == TimeInterval(7 * 86_400))
         #expect(config.ttl(forPartition: "elsewhere") == nil)
         let custom = MemoryStoreConfiguration(partitionTTLOverrides: ["streaming/buffer": 60, "routing/costs": 0], defaultTTL: 10)
         #expect(custom.ttl(forPartition: "streaming/buffer") == 60)

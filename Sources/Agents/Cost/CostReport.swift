@@ -66,7 +66,9 @@ public struct CostReport: Sendable, Hashable, Codable {
     /// - Throws: ``CostError`` `.invalidConfiguration` for an unknown identifier.
     public static func load(database: StoreDatabase, period: BudgetPeriod, now: Date = Date(), timeZoneIdentifier: String) async throws -> CostReport {
         let calendar = try PeriodCalendar(timeZoneIdentifier: timeZoneIdentifier)
-        return try await load(database: database, period: period, now: now, timeZone: calendar.timeZone)
+        var report = try await load(database: database, period: period, now: now, timeZone: calendar.timeZone)
+        report.timeZone = timeZoneIdentifier // Foundation may canonicalise (UTC → GMT); keep the configured name
+        return report
     }
 
     /// Sections in output order with their titles.
