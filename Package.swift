@@ -87,7 +87,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "StreamingTests", dependencies: ["Streaming", "FakeProvider"], swiftSettings: swiftSettings),
-        .testTarget(name: "AgentsTests", dependencies: ["Agents", "Streaming"], swiftSettings: swiftSettings),
+        // Test support: writes ledger entries until SIGKILLed, for the store's crash test.
+        .executableTarget(
+            name: "StoreCrashWriter",
+            dependencies: ["Agents", "Streaming"],
+            path: "Tests/Support/StoreCrashWriter",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AgentsTests",
+            dependencies: ["Agents", "Streaming", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Agents", "Streaming"], swiftSettings: swiftSettings),
         // End to end: starts the real `fleetd` binary (built alongside the tests) and talks HTTP to it.
         .testTarget(

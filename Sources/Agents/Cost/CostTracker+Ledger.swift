@@ -1,0 +1,163 @@
+import Foundation
+import GRDB
+
+/// Settled spend of one period, overall.
+struct PeriodSpend: Sendable, Hashable {
+    var key: String
+    var spent: Double
+}
+
+/// What one ledger transaction did.
+struct LedgerWriteOutcome: Sendable {
+    var entries: [CostLedgerEntry]
+    /// Overall settled spend per period after the transaction, for the keys it wrote.
+    var spend: [BudgetPeriod: PeriodSpend]
+    var alerts: [CostAlert]
+}
+
+/// The period rows a ledger entry adds to: day, week, month, and all-time (`all`/`all`).
+struct LedgerPeriodKeys: Sendable {
+    var keys: [BudgetPeriod: String]
+    var dayKey: String { keys[.day] ?? "" }
+}
+
+extension CostTracker {
+    /// The shared scope name for totals over every model.
+    static let overallScope = "overall"
+
+    /// Writes ledger rows, running totals, alert marks and memory mirrors in ONE transaction.
+    /// A row whose entry id is already in the ledger is returned as stored and adds nothing.
+    static func writeLedger(
+        _ entries: [CostLedgerEntry],
+        keys: LedgerPeriodKeys,
+        configuration: CostConfiguration,
+        memory: MemoryStore,
+        now: Date,
+        in db: Database
+    ) throws -> LedgerWriteOutcome {
+        var stored: [CostLedgerEntry] = []
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO cost_ledger (entry_id, model, provider, task_id, agent_id, task_type,
+                                     input_tokens, output_tokens, cached_tokens, cost, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(entry_id) DO NOTHING
+            """)
+        let addTotal = try db.cachedStatement(sql: """
+            INSERT INTO cost_totals (period, period_key, scope, cost, entries, input_tokens, output_tokens, cached_tokens)
+            VALUES (?, ?, ?, ?, 1, ?, ?, ?)
+            ON CONFLICT(period, period_key, scope) DO UPDATE SET
+                cost = cost + excluded.cost, entries = entries + 1,
+                input_tokens = input_tokens + excluded.input_tokens,
+                output_tokens = output_tokens + excluded.output_tokens,
+                cached_tokens = cached_tokens + excluded.cached_tokens
+            """)
+        var touchedModels = Set<String>()
+        for entry in entries {
+            let u = entry.usage
+            try insert.execute(arguments: [entry.entryId, entry.call.model, entry.call.provider, entry.call.taskId,
+                                           entry.call.agentId, entry.call.taskType, u.inputTokens, u.outputTokens,
+                                           u.cachedTokens, entry.cost, entry.timestamp.timeIntervalSince1970])
+            guard db.changesCount == 1 else {
+                // Already settled: return the stored row, count nothing again.
+                if let row = try Row.fetchOne(db, sql: "SELECT * FROM cost_ledger WHERE entry_id = ?", arguments: [entry.entryId]) {
+                    stored.append(ledgerEntry(row))
+                }
+                continue
+            }
+            stored.append(entry)
+            touchedModels.insert(entry.call.model)
+            var rows = BudgetPeriod.allCases.compactMap { p in keys.keys[p].map { (p.rawValue, $0) } }
+            rows.append(("all", "all"))
+            for (period, key) in rows {
+                for scope in [overallScope, "model:\(entry.call.model)"] {
+                    try addTotal.execute(arguments: [period, key, scope, entry.cost, u.inputTokens, u.outputTokens, u.cachedTokens])
+                }
+            }
+            try MemoryStore.upsert(
+                MemoryEntry(partition: "routing/costs", key: "\(Int64((entry.timestamp.timeIntervalSince1970 * 1000).rounded()))-\(entry.call.taskId)",
+                            value: try MemoryStore.encode(entry, context: "routing/costs entry \(entry.entryId)"),
+                            owner: "system", accessLevel: .system, createdAt: now,
+                            expiresAt: try memory.expiryDate(.partitionDefault, partition: "routing/costs", now: now)),
+                writer: .system, now: now, in: db)
+        }
+
+        var spend: [BudgetPeriod: PeriodSpend] = [:]
+        for period in BudgetPeriod.allCases {
+            guard let key = keys.keys[period] else { continue }
+            spend[period] = PeriodSpend(key: key, spent: try totalCost(period: period.rawValue, key: key, scope: overallScope, in: db))
+        }
+        guard !touchedModels.isEmpty else { return LedgerWriteOutcome(entries: stored, spend: spend, alerts: []) }
+
+        try mirrorSummaries(keys: keys, models: touchedModels, memory: memory, now: now, in: db)
+        let alerts = try markAlerts(spend: spend, configuration: configuration, now: now, in: db)
+        return LedgerWriteOutcome(entries: stored, spend: spend, alerts: alerts)
+    }
+
+    /// Seed 001 §5.2 summaries: `routing/costs/daily/<day>` and `routing/costs/model/<name>/total`.
+    private static func mirrorSummaries(keys: LedgerPeriodKeys, models: Set<String>, memory: MemoryStore, now: Date, in db: Database) throws {
+        let expiry = try memory.expiryDate(.partitionDefault, partition: "routing/costs", now: now)
+        let day = try Row.fetchOne(db, sql: "SELECT cost, entries FROM cost_totals WHERE period = 'day' AND period_key = ? AND scope = ?",
+                                   arguments: [keys.dayKey, overallScope])
+        let summary = DailyCostSummary(date: keys.dayKey, total: day?["cost"] ?? 0, entries: day?["entries"] ?? 0)
+        try MemoryStore.upsert(
+            MemoryEntry(partition: "routing/costs", key: "daily/\(keys.dayKey)", value: try MemoryStore.encode(summary, context: "daily summary"),
+                        owner: "system", accessLevel: .system, createdAt: now, expiresAt: expiry),
+            writer: .system, now: now, in: db)
+        for model in models {
+            let total = try totalCost(period: "all", key: "all", scope: "model:\(model)", in: db)
+            try MemoryStore.upsert(
+                MemoryEntry(partition: "routing/costs", key: "model/\(model)/total", value: try MemoryStore.encode(total, context: "model total"),
+                            owner: "system", accessLevel: .system, createdAt: now, expiresAt: expiry),
+                writer: .system, now: now, in: db)
+        }
+    }
+
+    /// Records each crossed threshold (configured percent and 100%) once per period key.
+    private static func markAlerts(spend: [BudgetPeriod: PeriodSpend], configuration: CostConfiguration, now: Date, in db: Database) throws -> [CostAlert] {
+        var alerts: [CostAlert] = []
+        for period in BudgetPeriod.allCases {
+            guard let limit = configuration.budgetLimits.limit(for: period), let current = spend[period] else { continue }
+            let thresholds = Set([configuration.alertThresholds.percent(for: period), 100].compactMap { $0 }).sorted()
+            for threshold in thresholds where current.spent >= limit * threshold / 100 - 1e-9 {
+                try db.execute(sql: """
+                    INSERT INTO cost_alerts (period, period_key, threshold_percent, spent, limit_amount, raised_at)
+                    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                    """, arguments: [period.rawValue, current.key, threshold, current.spent, limit, now.timeIntervalSince1970])
+                if db.changesCount == 1 {
+                    alerts.append(CostAlert(period: period, periodKey: current.key, thresholdPercent: threshold,
+                                            spent: current.spent, limit: limit, raisedAt: now))
+                }
+            }
+        }
+        return alerts
+    }
+
+    static func totalCost(period: String, key: String, scope: String, in db: Database) throws -> Double {
+        try Double.fetchOne(db, sql: "SELECT cost FROM cost_totals WHERE period = ? AND period_key = ? AND scope = ?",
+                            arguments: [period, key, scope]) ?? 0
+    }
+
+    static func ledgerEntry(_ row: Row) -> CostLedgerEntry {
+        CostLedgerEntry(
+            entryId: row["entry_id"],
+            call: CostCall(model: row["model"], provider: row["provider"], taskId: row["task_id"], agentId: row["agent_id"], taskType: row["task_type"]),
+            usage: CostUsage(inputTokens: row["input_tokens"], outputTokens: row["output_tokens"], cachedTokens: row["cached_tokens"]),
+            cost: row["cost"],
+            timestamp: Date(timeIntervalSince1970: row["created_at"])
+        )
+    }
+}
+
+/// The value of `routing/costs/daily/<YYYY-MM-DD>`.
+public struct DailyCostSummary: Sendable, Hashable, Codable {
+    /// The day key in the cost time zone.
+    public var date: String
+    /// US dollars settled that day.
+    public var total: Double
+    public var entries: Int
+
+    public init(date: String, total: Double, entries: Int) {
+        self.date = date
+        self.total = total
+        self.entries = entries
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import GRDB
+
+/// One provider's counters for its current day and month, and its unavailability window.
+public struct ProviderQuotaUsage: Sendable, Hashable, Codable {
+    public var provider: String
+    public var dayKey: String
+    public var dayRequests: Int
+    public var dayTokens: Int
+    public var monthKey: String
+    public var monthRequests: Int
+    public var monthTokens: Int
+    /// Not usable before this instant; `nil` when available.
+    public var unavailableUntil: Date?
+    public var unavailableReason: String?
+
+    public init(provider: String, dayKey: String, monthKey: String) {
+        self.provider = provider
+        self.dayKey = dayKey
+        self.dayRequests = 0
+        self.dayTokens = 0
+        self.monthKey = monthKey
+        self.monthRequests = 0
+        self.monthTokens = 0
+    }
+
+    /// The counters as they stand at the period keys given: a changed key means a new period, so zero.
+    public func current(dayKey: String, monthKey: String) -> ProviderQuotaUsage {
+        var usage = self
+        if usage.dayKey != dayKey {
+            usage.dayKey = dayKey
+            usage.dayRequests = 0
+            usage.dayTokens = 0
+        }
+        if usage.monthKey != monthKey {
+            usage.monthKey = monthKey
+            usage.monthRequests = 0
+            usage.monthTokens = 0
+        }
+        return usage
+    }
+
+    init(row: Row) {
+        provider = row["provider"]
+        dayKey = row["day_key"]
+        dayRequests = row["day_requests"]
+        dayTokens = row["day_tokens"]
+        monthKey = row["month_key"]
+        monthRequests = row["month_requests"]
+        monthTokens = row["month_tokens"]
+        unavailableUntil = (row["unavailable_until"] as Double?).map { Date(timeIntervalSince1970: $0) }
+        unavailableReason = row["unavailable_reason"]
+    }
+
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// Memory store settings: TTL per partition (`memory.partitionTTLs` in the config file).
+public struct MemoryStoreConfiguration: Sendable, Hashable {
+    /// Seed 001 §5.1 defaults, in seconds. A `/*` suffix covers every partition under that prefix.
+    /// A value of 0 or less means entries never expire.
+    public static let defaultPartitionTTLs: [String: TimeInterval] = [
+        "routing/costs": 30 * 86_400,
+        "routing/selections": 7 * 86_400,
+        "routing/stats": 0,
+        "streaming/sessions": 3_600,
+        "streaming/buffer": 300,
+        "streaming/metadata": 86_400,
+        "performance/*": 7 * 86_400,
+    ]
+
+    /// Partition (or `prefix/*`) → TTL in seconds; ≤ 0 means never. Entries given here replace
+    /// the defaults of the same name; others keep their default.
+    public var partitionTTLs: [String: TimeInterval]
+    /// TTL for partitions no rule covers, in seconds; `nil` (default) means never.
+    public var defaultTTL: TimeInterval?
+
+    /// - Parameter partitionTTLOverrides: merged over ``defaultPartitionTTLs``.
+    public init(partitionTTLOverrides: [String: TimeInterval] = [:], defaultTTL: TimeInterval? = nil) {
+        self.partitionTTLs = Self.defaultPartitionTTLs.merging(partitionTTLOverrides) { _, new in new }
+        self.defaultTTL = defaultTTL
+    }
+
+    /// The TTL for a partition in seconds, `nil` when its entries never expire.
+    ///
+    /// An exact rule wins; otherwise the longest `prefix/*` rule whose prefix is a parent of the
+    /// partition; otherwise ``defaultTTL``.
+    public func ttl(forPartition partition: String) -> TimeInterval? {
+        if let exact = partitionTTLs[partition] { return exact > 0 ? exact : nil }
+        var segments = partition.split(separator: "/", omittingEmptySubsequences: false)
+        while segments.count > 1 {
+            segments.removeLast()
+            if let rule = partitionTTLs[segments.joined(separator: "/") + "/*"] { return rule > 0 ? rule : nil }
+        }
+        if let defaultTTL, defaultTTL > 0 { return defaultTTL }
+        return nil
+    }
+}

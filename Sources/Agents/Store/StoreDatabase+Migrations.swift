@@ -1,0 +1,88 @@
+import GRDB
+
+extension StoreDatabase {
+    /// The schema, as named, append-only migrations. Never edit or reorder a shipped migration:
+    /// add a new one at the end.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+
+        // Memory entries: partition + key → JSON value, owner, access level, created, expiry.
+        // WITHOUT ROWID so a key-prefix query is a range scan on the primary key.
+        migrator.registerMigration("v1-memory-entries") { db in
+            try db.execute(sql: """
+                CREATE TABLE memory_entries (
+                    partition    TEXT NOT NULL,
+                    key          TEXT NOT NULL,
+                    value        BLOB NOT NULL,
+                    owner        TEXT NOT NULL,
+                    access_level TEXT NOT NULL,
+                    created_at   REAL NOT NULL,
+                    expires_at   REAL,
+                    PRIMARY KEY (partition, key)
+                ) WITHOUT ROWID;
+                CREATE INDEX memory_entries_expiry ON memory_entries(expires_at) WHERE expires_at IS NOT NULL;
+                """)
+        }
+
+        // Cost ledger: one row per settled call; running totals per period, period key and
+        // scope ('overall' or 'model:<name>'); alerts already raised (so a restart never repeats one).
+        migrator.registerMigration("v2-cost-ledger") { db in
+            try db.execute(sql: """
+                CREATE TABLE cost_ledger (
+                    entry_id      TEXT PRIMARY KEY NOT NULL,
+                    model         TEXT NOT NULL,
+                    provider      TEXT NOT NULL,
+                    task_id       TEXT NOT NULL,
+                    agent_id      TEXT NOT NULL,
+                    task_type     TEXT NOT NULL,
+                    input_tokens  INTEGER NOT NULL,
+                    output_tokens INTEGER NOT NULL,
+                    cached_tokens INTEGER NOT NULL,
+                    cost          REAL NOT NULL,
+                    created_at    REAL NOT NULL
+                );
+                CREATE INDEX cost_ledger_created_at ON cost_ledger(created_at);
+                CREATE TABLE cost_totals (
+                    period        TEXT NOT NULL,
+                    period_key    TEXT NOT NULL,
+                    scope         TEXT NOT NULL,
+                    cost          REAL NOT NULL DEFAULT 0,
+                    entries       INTEGER NOT NULL DEFAULT 0,
+                    input_tokens  INTEGER NOT NULL DEFAULT 0,
+                    output_tokens INTEGER NOT NULL DEFAULT 0,
+                    cached_tokens INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (period, period_key, scope)
+                ) WITHOUT ROWID;
+                CREATE TABLE cost_alerts (
+                    period            TEXT NOT NULL,
+                    period_key        TEXT NOT NULL,
+                    threshold_percent REAL NOT NULL,
+                    spent             REAL NOT NULL,
+                    limit_amount      REAL NOT NULL,
+                    raised_at         REAL NOT NULL,
+                    PRIMARY KEY (period, period_key, threshold_percent)
+                ) WITHOUT ROWID;
+                """)
+        }
+
+        // Provider quotas: counters per provider for the current day and month (by period key,
+        // so a new key resets), and an unavailability window.
+        migrator.registerMigration("v3-provider-quotas") { db in
+            try db.execute(sql: """
+                CREATE TABLE provider_quotas (
+                    provider           TEXT PRIMARY KEY NOT NULL,
+                    day_key            TEXT NOT NULL,
+                    day_requests       INTEGER NOT NULL DEFAULT 0,
+                    day_tokens         INTEGER NOT NULL DEFAULT 0,
+                    month_key          TEXT NOT NULL,
+                    month_requests     INTEGER NOT NULL DEFAULT 0,
+                    month_tokens       INTEGER NOT NULL DEFAULT 0,
+                    unavailable_until  REAL,
+                    unavailable_reason TEXT,
+                    updated_at         REAL NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+}
