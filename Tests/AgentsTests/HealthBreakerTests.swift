@@ -28,15 +28,20 @@ struct HealthBreakerTests {
     func halfOpenProbe() {
         var b = CircuitBreaker(policy: policy)
         b.recordFailure("x", at: t0, openFor: 30)
-        #expect(!b.acquire(at: t0.addingTimeInterval(10)))
+        let ok1 = b.acquire(at: t0.addingTimeInterval(10))
+        #expect(!ok1)
         let later = t0.addingTimeInterval(30)
         #expect(b.availability(at: later) == .probe)
-        #expect(b.acquire(at: later))
+        let ok2 = b.acquire(at: later)
+        #expect(ok2)
         #expect(b.state == .halfOpen)
-        #expect(!b.acquire(at: later))  // the one probe slot is taken
+        let second = b.acquire(at: later)
+        #expect(!second)  // the one probe slot is taken
         b.recordSuccess(at: later.addingTimeInterval(1))
         #expect(b.state == .closed)
-        #expect(b.acquire(at: later.addingTimeInterval(1)) && b.acquire(at: later.addingTimeInterval(1)))
+        let ok3a = b.acquire(at: later.addingTimeInterval(1)), ok3b = b.acquire(at: later.addingTimeInterval(1))
+        let ok3 = ok3a && ok3b
+        #expect(ok3)
     }
 
     @Test("a failed probe opens the breaker again for a full cooldown")
@@ -44,7 +49,8 @@ struct HealthBreakerTests {
         var b = CircuitBreaker(policy: policy)
         b.recordFailure("x", at: t0, openFor: 30)
         let later = t0.addingTimeInterval(31)
-        #expect(b.acquire(at: later))
+        let ok4 = b.acquire(at: later)
+        #expect(ok4)
         b.recordFailure("still down", at: later)
         #expect(b.state == .open)
         #expect(b.availability(at: later.addingTimeInterval(29)) == .blocked(until: later.addingTimeInterval(30)))
@@ -56,9 +62,12 @@ struct HealthBreakerTests {
         var b = CircuitBreaker(policy: policy)
         b.recordFailure("x", at: t0, openFor: 1)
         let later = t0.addingTimeInterval(1)
-        #expect(b.acquire(at: later))
-        #expect(!b.acquire(at: later.addingTimeInterval(29)))
-        #expect(b.acquire(at: later.addingTimeInterval(30)))
+        let ok5 = b.acquire(at: later)
+        #expect(ok5)
+        let ok6 = b.acquire(at: later.addingTimeInterval(29))
+        #expect(!ok6)
+        let ok7 = b.acquire(at: later.addingTimeInterval(30))
+        #expect(ok7)
     }
 
     @Test("Retry-After is capped by maxRetryAfter; a later open-until is not shortened")

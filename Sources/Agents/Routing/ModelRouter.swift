@@ -167,13 +167,13 @@ public final class ModelRouter: Sendable {
     /// The engine and a snapshot of every input, for batch routing (no probe, no recording).
     func batchContext() async -> (engine: RoutingEngine, inputs: RoutingInputs) {
         let engine = state.withLock { $0.engine }
-        return (engine, await inputs(for: engine, useRouter: true))
+        return (engine, await gatherInputs(for: engine, useRouter: true))
     }
 
     /// Scores a task with the router's scorer.
     func score(_ task: RoutingTask) -> ComplexityScore { scorer.score(task) }
 
-    private func inputs(for engine: RoutingEngine, useRouter: Bool) async -> RoutingInputs {
+    private func gatherInputs(for engine: RoutingEngine, useRouter: Bool) async -> RoutingInputs {
         let stats = state.withLock { $0.stats }
         let routed = useRouter && engine.configuration.enabled
         let budgetStatus = routed ? (await budget?.budgetStatus() ?? .unlimited) : .unlimited
@@ -191,7 +191,7 @@ public final class ModelRouter: Sendable {
     private func decide(_ task: RoutingTask, useRouter: Bool, live: Bool) async throws(RouterError) -> ModelSelection {
         let engine = state.withLock { $0.engine }
         let score = scorer.score(task)
-        var inputs = await inputs(for: engine, useRouter: useRouter)
+        var inputs = await gatherInputs(for: engine, useRouter: useRouter)
         guard useRouter && engine.configuration.enabled else {
             return try engine.decideDefault(task, score: score, inputs: inputs)
         }

@@ -76,8 +76,11 @@ extension RoutingEngine {
             var tiers: [Int] = []
             tiers.append(task.preferredModel == model.name ? 0 : 1)
             if case .probe? = inputs.health[model.name] { tiers.append(1) } else { tiers.append(0) }
-            let quotaUsed = inputs.quotas[model.provider]?.usedFraction ?? 0
-            tiers.append(configuration.quotaPreferenceThreshold < 1 && quotaUsed >= configuration.quotaPreferenceThreshold ? 1 : 0)
+            // Only an allowed provider is demoted: a refused one keeps its place so the quota filter
+            // shows it as skipped ahead of the pick.
+            let quota = inputs.quotas[model.provider]
+            let pressed = quota.map { $0.allowed && $0.usedFraction >= configuration.quotaPreferenceThreshold } ?? false
+            tiers.append(configuration.quotaPreferenceThreshold < 1 && pressed ? 1 : 0)
             tiers.append(task.preferredProvider.map { $0 == model.provider ? 0 : 1 } ?? 0)
             let cost = Self.estimatedCost(model, inputTokens: inputTokens, outputTokens: outputTokens)
             let failures = Double(inputs.stats[model.name]?.consecutiveFailures ?? 0)
