@@ -58,4 +58,13 @@ struct RegistryConfigurationTests {
         let round = try JSONDecoder().decode(RoutingConfiguration.self, from: JSONEncoder().encode(config))
         #expect(round == config)
     }
+
+    @Test("a task decodes with only taskId and prompt; privacy uses its wire name")
+    func taskDecoding() throws {
+        let minimal = try JSONDecoder().decode(RoutingTask.self, from: Data(#"{"taskId": "t", "prompt": "p"}"#.utf8))
+        #expect(minimal == RoutingTask(taskId: "t", prompt: "p"))
+        let full = try JSONDecoder().decode(RoutingTask.self, from: Data(#"{"taskId": "t", "prompt": "p", "privacy": "local-only", "constraints": {"maxCost": 0.5}, "attachments": ["image"], "preferredProvider": "ollama"}"#.utf8))
+        #expect(full.privacy == .localOnly && full.constraints.maxCost == 0.5 && full.attachments == [.image] && full.preferredProvider == .ollama)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(RoutingTask.self, from: Data(#"{"taskId": "t"}"#.utf8)) }
+    }
 }

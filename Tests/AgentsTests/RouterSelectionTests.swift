@@ -152,6 +152,16 @@ struct RouterSelectionTests {
         #expect(s.trace.candidates.first { $0.modelName == "batchy" }?.exclusion?.detail == "task needs streaming; the model does not stream")
         #expect(s.trace.candidates.first { $0.modelName == "small" }?.exclusion?.detail.contains("context window is 800") == true)
 
+        var tools = Seed.task()
+        tools.needsTools = true
+        tools.estimatedInputTokens = 100
+        var noTools = vision
+        noTools.capabilities.supportsTools = false
+        let toolRouter = ModelRouter(configuration: Seed.configuration([noTools, small], strategy: .cost), scorer: FixedScorer())
+        let t = try await toolRouter.select(tools)
+        #expect(t.modelName == "small")
+        #expect(t.trace.candidates[0].exclusion?.detail == "task uses tools; the model cannot call tools")
+
         var image = Seed.task()
         image.attachments = [.image]
         image.estimatedInputTokens = 100

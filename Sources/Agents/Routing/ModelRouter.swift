@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Streaming
 import Synchronization
 
@@ -15,6 +16,9 @@ import Synchronization
 /// - ``explain(_:useRouter:)``: the same decision without side effects (`fleetd route`, `/v1/route-explain`).
 /// - ``recordOutcome(model:success:latency:error:)``: after each attempt, feeds stats and breakers.
 /// - ``beginAttempt(model:)``: before trying a fallback, takes its breaker (and probe slot) or refuses.
+///
+/// Metrics (swift-metrics): `fleetd_routing_selections_total{model,routed,fallback}` and
+/// `fleetd_routing_errors_total{code}` from ``select(_:useRouter:)``.
 public final class ModelRouter: Sendable {
     private struct State {
         var engine: RoutingEngine
@@ -95,7 +99,16 @@ public final class ModelRouter: Sendable {
     ///   the task to `defaultModel` as v1.0.4 did.
     /// - Throws: ``RouterError`` ROUTER_001 when no model can serve, ROUTER_002 / ROUTER_003 from the budget.
     public func select(_ task: RoutingTask, useRouter: Bool = true) async throws(RouterError) -> ModelSelection {
-        let selection = try await decide(task, useRouter: useRouter, live: true)
+        let selection: ModelSelection
+        do {
+            selection = try await decide(task, useRouter: useRouter, live: true)
+        } catch {
+            Counter(label: "fleetd_routing_errors_total", dimensions: [("code", error.code.rawValue)]).increment()
+            throw error
+        }
+        Counter(label: "fleetd_routing_selections_total",
+                dimensions: [("model", selection.modelName), ("routed", selection.routed ? "true" : "false"),
+                             ("fallback", selection.fallbackChain.isEmpty ? "none" : "available")]).increment()
         if let recorder {
             do {
                 try await recorder.record(selection)

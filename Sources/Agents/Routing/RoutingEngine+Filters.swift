@@ -16,6 +16,10 @@ extension RoutingEngine {
             decisions.append(.init(stage: .capabilities, passed: false, detail: "task needs streaming; the model does not stream"))
             return false
         }
+        if task.needsTools && !caps.supportsTools {
+            decisions.append(.init(stage: .capabilities, passed: false, detail: "task uses tools; the model cannot call tools"))
+            return false
+        }
         let needed = inputTokens + outputTokens
         if needed > caps.maxTokens {
             decisions.append(.init(stage: .capabilities, passed: false,

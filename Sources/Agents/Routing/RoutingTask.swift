@@ -22,6 +22,8 @@ public struct RoutingTask: Sendable, Codable, Hashable {
     public var privacy: RoutingPrivacy
     /// Whether the caller will consume the answer as a stream.
     public var needsStreaming: Bool
+    /// Whether the task gives the model tools to call.
+    public var needsTools: Bool
     /// Kinds of non-text input attached to the task.
     public var attachments: [InputModality]
     /// Overrides the scorer's input-token estimate.
@@ -40,6 +42,7 @@ public struct RoutingTask: Sendable, Codable, Hashable {
         constraints: RoutingConstraints = RoutingConstraints(),
         privacy: RoutingPrivacy = .standard,
         needsStreaming: Bool = false,
+        needsTools: Bool = false,
         attachments: [InputModality] = [],
         estimatedInputTokens: Int? = nil,
         estimatedOutputTokens: Int? = nil
@@ -54,9 +57,37 @@ public struct RoutingTask: Sendable, Codable, Hashable {
         self.constraints = constraints
         self.privacy = privacy
         self.needsStreaming = needsStreaming
+        self.needsTools = needsTools
         self.attachments = attachments
         self.estimatedInputTokens = estimatedInputTokens
         self.estimatedOutputTokens = estimatedOutputTokens
+    }
+}
+
+extension RoutingTask {
+    private enum CodingKeys: String, CodingKey {
+        case taskId, prompt, context, type, agentType, preferredProvider, preferredModel, constraints, privacy
+        case needsStreaming, needsTools, attachments, estimatedInputTokens, estimatedOutputTokens
+    }
+
+    /// Decodes a task; only `taskId` and `prompt` are required, every other field takes its default.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            taskId: try c.decode(String.self, forKey: .taskId),
+            prompt: try c.decode(String.self, forKey: .prompt),
+            context: try c.decodeIfPresent(String.self, forKey: .context),
+            type: try c.decodeIfPresent(TaskType.self, forKey: .type),
+            agentType: try c.decodeIfPresent(String.self, forKey: .agentType),
+            preferredProvider: try c.decodeIfPresent(ProviderKind.self, forKey: .preferredProvider),
+            preferredModel: try c.decodeIfPresent(String.self, forKey: .preferredModel),
+            constraints: try c.decodeIfPresent(RoutingConstraints.self, forKey: .constraints) ?? RoutingConstraints(),
+            privacy: try c.decodeIfPresent(RoutingPrivacy.self, forKey: .privacy) ?? .standard,
+            needsStreaming: try c.decodeIfPresent(Bool.self, forKey: .needsStreaming) ?? false,
+            needsTools: try c.decodeIfPresent(Bool.self, forKey: .needsTools) ?? false,
+            attachments: try c.decodeIfPresent([InputModality].self, forKey: .attachments) ?? [],
+            estimatedInputTokens: try c.decodeIfPresent(Int.self, forKey: .estimatedInputTokens),
+            estimatedOutputTokens: try c.decodeIfPresent(Int.self, forKey: .estimatedOutputTokens))
     }
 }
 
