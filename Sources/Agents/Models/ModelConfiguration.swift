@@ -13,6 +13,14 @@ public struct ModelConfiguration: Sendable, Codable, Hashable {
     public var enabled: Bool
     /// Where and how to reach it; `nil` means the provider's defaults.
     public var credentials: ModelCredentials?
+    /// How good the model's answers are, 0 (weak) … 1 (strongest), for the router's quality factor
+    /// and `minQuality` constraints. `nil` derives it from the complexity range (its midpoint).
+    public var qualityScore: Double?
+    /// Typical time to a complete answer in milliseconds, used until outcomes have been observed.
+    /// `nil` means ``RoutingConfiguration/assumedLatencyMs``.
+    public var typicalLatencyMs: Double?
+    /// Task types the model is especially good at (the capability factor); empty means a generalist.
+    public var strengths: [TaskType]
 
     public init(
         name: String,
@@ -21,7 +29,10 @@ public struct ModelConfiguration: Sendable, Codable, Hashable {
         capabilities: ModelCapabilities = ModelCapabilities(),
         complexityRange: ComplexityRange = ComplexityRange(),
         enabled: Bool = true,
-        credentials: ModelCredentials? = nil
+        credentials: ModelCredentials? = nil,
+        qualityScore: Double? = nil,
+        typicalLatencyMs: Double? = nil,
+        strengths: [TaskType] = []
     ) {
         self.name = name
         self.provider = provider
@@ -30,6 +41,34 @@ public struct ModelConfiguration: Sendable, Codable, Hashable {
         self.complexityRange = complexityRange
         self.enabled = enabled
         self.credentials = credentials
+        self.qualityScore = qualityScore
+        self.typicalLatencyMs = typicalLatencyMs
+        self.strengths = strengths
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case name, provider, model, capabilities, complexityRange, enabled, credentials
+        case qualityScore, typicalLatencyMs, strengths
+    }
+
+    /// Decodes a model; every field but `name`, `provider` and `model` may be absent and takes its default.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        provider = try c.decode(ProviderKind.self, forKey: .provider)
+        model = try c.decode(String.self, forKey: .model)
+        capabilities = try c.decodeIfPresent(ModelCapabilities.self, forKey: .capabilities) ?? ModelCapabilities()
+        complexityRange = try c.decodeIfPresent(ComplexityRange.self, forKey: .complexityRange) ?? ComplexityRange()
+        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
+        credentials = try c.decodeIfPresent(ModelCredentials.self, forKey: .credentials)
+        qualityScore = try c.decodeIfPresent(Double.self, forKey: .qualityScore)
+        typicalLatencyMs = try c.decodeIfPresent(Double.self, forKey: .typicalLatencyMs)
+        strengths = try c.decodeIfPresent([TaskType].self, forKey: .strengths) ?? []
+    }
+
+    /// The quality the router assumes: ``qualityScore`` or the midpoint of the complexity range.
+    public var effectiveQuality: Double {
+        qualityScore ?? (complexityRange.min + complexityRange.max) / 2
     }
 }
 
@@ -39,11 +78,42 @@ public struct ModelCapabilities: Sendable, Codable, Hashable {
     public var maxTokens: Int
     public var supportsStreaming: Bool
     public var costPer1kTokens: ModelPricing
+    /// Whether the model can call tools.
+    public var supportsTools: Bool
+    /// The kinds of input the model accepts; a task with other attachments cannot go to it.
+    public var inputModalities: Set<InputModality>
+    /// The longest answer the model gives, in tokens; `nil` when only the context window limits it.
+    public var maxOutputTokens: Int?
 
-    public init(maxTokens: Int = 128_000, supportsStreaming: Bool = true, costPer1kTokens: ModelPricing = ModelPricing()) {
+    public init(
+        maxTokens: Int = 128_000,
+        supportsStreaming: Bool = true,
+        costPer1kTokens: ModelPricing = ModelPricing(),
+        supportsTools: Bool = true,
+        inputModalities: Set<InputModality> = [.text],
+        maxOutputTokens: Int? = nil
+    ) {
         self.maxTokens = maxTokens
         self.supportsStreaming = supportsStreaming
         self.costPer1kTokens = costPer1kTokens
+        self.supportsTools = supportsTools
+        self.inputModalities = inputModalities
+        self.maxOutputTokens = maxOutputTokens
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case maxTokens, supportsStreaming, costPer1kTokens, supportsTools, inputModalities, maxOutputTokens
+    }
+
+    /// Decodes capabilities; absent fields take their defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        maxTokens = try c.decodeIfPresent(Int.self, forKey: .maxTokens) ?? 128_000
+        supportsStreaming = try c.decodeIfPresent(Bool.self, forKey: .supportsStreaming) ?? true
+        costPer1kTokens = try c.decodeIfPresent(ModelPricing.self, forKey: .costPer1kTokens) ?? ModelPricing()
+        supportsTools = try c.decodeIfPresent(Bool.self, forKey: .supportsTools) ?? true
+        inputModalities = try c.decodeIfPresent(Set<InputModality>.self, forKey: .inputModalities) ?? [.text]
+        maxOutputTokens = try c.decodeIfPresent(Int.self, forKey: .maxOutputTokens)
     }
 }
 

@@ -1,0 +1,125 @@
+import Agents
+import Foundation
+import Streaming
+
+/// `fleetd bench routing`: decision latency for a 2 KB prompt over 50 models, and `--jsonl` throughput.
+///
+/// The real `ComplexityAnalyzer` is not in this tree yet, so the suite scores with ``BenchScorer``, a simple
+/// in-file scorer (one pass over the prompt); it says so in its output. Swap it for the analyzer at integration.
+struct RoutingBench: BenchSuite {
+    let name = "routing"
+    let summary = "router decision latency (2 KB prompt, 50 models) and JSONL batch throughput"
+
+    func run(scale: Double) async throws {
+        print("scorer: BenchScorer (simple in-file scorer; the real ComplexityAnalyzer is not in this tree)")
+        let config = Self.configuration(models: 50)
+        let router = ModelRouter(configuration: config, scorer: BenchScorer(),
+                                 budget: BenchBudget(), quota: BenchQuota())
+        let prompt = Self.prompt(bytes: 2_048)
+
+        // Decision latency: the live select path (budget and quota awaits, filters, ranking, probe claim).
+        let decisions = max(100, Int(20_000 * scale))
+        for i in 0..<200 { _ = try await router.select(RoutingTask(taskId: "warm-\(i)", prompt: prompt)) }
+        let clock = ContinuousClock()
+        var samples: [Duration] = []
+        samples.reserveCapacity(decisions)
+        var picks: [String: Int] = [:]
+        for i in 0..<decisions {
+            let task = RoutingTask(taskId: "t\(i)", prompt: prompt, type: i % 3 == 0 ? .code : nil)
+            let start = clock.now
+            let s = try await router.select(task)
+            samples.append(clock.now - start)
+            picks[s.modelName, default: 0] += 1
+        }
+        samples.sort()
+        func pct(_ p: Double) -> Double {
+            let d = samples[min(samples.count - 1, Int(Double(samples.count - 1) * p))]
+            return Double(d.components.attoseconds) / 1e12 + Double(d.components.seconds) * 1e6
+        }
+        print(String(format: "decision latency, 2 KB prompt, 50 models, %d selects: p50 %.1f µs, p99 %.1f µs, max %.1f µs",
+                     decisions, pct(0.5), pct(0.99), pct(1.0)))
+        print("distinct picks: \(picks.count)")
+
+        // JSONL throughput: a generated file of `lines` prompts through RoutingBatch (order kept).
+        let lines = max(1_000, Int(100_000 * scale))
+        var input = Data()
+        input.reserveCapacity(lines * 120)
+        let words = ["fix the bug in the parser", "write a haiku about rain", "prove that the sum of two even numbers is even",
+                     "design the architecture of a multi-region queue", "summarise this paragraph", "refactor the retry logic to handle the race condition"]
+        for i in 0..<lines {
+            let text = words[i % words.count] + " #\(i)"
+            input.append(contentsOf: "{\"id\":\(i),\"prompt\":\"\(text)\"\(i % 4 == 0 ? ",\"type\":\"code\"" : "")}\n".utf8)
+        }
+        let batch = RoutingBatch(router: router)
+        let start = clock.now
+        let output = await batch.run(input)
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let outLines = output.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        print(String(format: "jsonl: %d prompts (%.1f MB in, %.1f MB out) in %.2f s = %.0f prompts/s, %d output lines",
+                     lines, Double(input.count) / 1e6, Double(output.count) / 1e6, seconds, Double(lines) / seconds, outLines))
+    }
+
+    /// 50 models over five providers with staggered, overlapping ranges and prices.
+    static func configuration(models count: Int) -> RoutingConfiguration {
+        let providers: [ProviderKind] = [.anthropic, .openai, .google, .xai, .ollama]
+        var models: [ModelConfiguration] = []
+        for i in 0..<count {
+            let low = Double(i % 10) / 10
+            let provider = providers[i % providers.count]
+            models.append(ModelConfiguration(
+                name: "model-\(i)", provider: provider, model: "m\(i)",
+                capabilities: ModelCapabilities(maxTokens: 32_000 + 8_000 * (i % 20),
+                                                costPer1kTokens: provider.isLocal ? ModelPricing() : ModelPricing(input: 0.1 * Double(i % 10 + 1), output: 0.4 * Double(i % 10 + 1))),
+                complexityRange: ComplexityRange(min: max(0, low - 0.15), max: min(1, low + 0.25)),
+                typicalLatencyMs: 300 + 100 * Double(i % 7),
+                strengths: i % 4 == 0 ? [.code] : []))
+        }
+        return RoutingConfiguration(defaultModel: "model-5", models: models, lastResort: "model-4")
+    }
+
+    static func prompt(bytes: Int) -> String {
+        let base = "Refactor the following function so that the retry loop handles the race condition between the timer and the cancellation. "
+            + "```swift\nfunc retry() async throws { for attempt in 0..<3 { if try await call() { return } } }\n```\n"
+        var s = ""
+        while s.utf8.count < bytes { s += base }
+        return String(s.utf8.prefix(bytes)) ?? s
+    }
+}
+
+/// A deliberately simple scorer for the benchmark: length, code fences and a few reasoning cues, one pass.
+struct BenchScorer: ComplexityScoring {
+    func score(_ task: RoutingTask) -> ComplexityScore {
+        var fences = 0, cues = 0, words = 0
+        var previousSpace = true
+        for byte in task.prompt.utf8 {
+            let space = byte == 0x20 || byte == 0x0A
+            if !space && previousSpace { words += 1 }
+            previousSpace = space
+            if byte == 0x60 { fences += 1 }
+        }
+        let lower = task.prompt.lowercased()
+        for cue in ["prove", "design", "architecture", "race condition", "why"] where lower.contains(cue) { cues += 1 }
+        let tokens = Int(Double(words) * 1.3)
+        let tokenFactor = min(1, Double(tokens) / 2_000)
+        let code = min(1, Double(fences / 3) * 0.25)
+        let reasoning = min(1, Double(cues) * 0.35)
+        let overall = min(1, 0.4 * tokenFactor + 0.3 * code + 0.3 * reasoning + 0.1)
+        return ComplexityScore(overall: overall,
+                               factors: ComplexityFactors(tokenCount: tokenFactor, codeComplexity: code, contextSize: 0, requiresReasoning: reasoning),
+                               taskType: task.type ?? (fences > 0 ? .code : .text),
+                               estimatedInputTokens: tokens, estimatedOutputTokens: max(100, tokens / 2))
+    }
+}
+
+struct BenchBudget: BudgetStatusProviding {
+    func budgetStatus() async -> BudgetStatus {
+        BudgetStatus(enabled: true, policy: .cheaperOnly, periods: [PeriodBudgetStatus(period: .day, limit: 100, spent: 40, reserved: 1)])
+    }
+}
+
+struct BenchQuota: QuotaChecking {
+    func check(provider: String) async -> QuotaDecision {
+        QuotaDecision(provider: provider, allowed: true, usedFraction: provider == "openai" ? 0.85 : 0.2)
+    }
+}
