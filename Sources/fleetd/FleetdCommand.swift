@@ -8,6 +8,7 @@ struct FleetdCommand: AsyncParsableCommand {
         abstract: "A feature-flagged runtime for fleets of LLM-backed agents.",
         subcommands: [
             BenchCommand.self,
+            SSECommand.self,
         ]
     )
 }

@@ -13,4 +13,5 @@ protocol BenchSuite: Sendable {
 
 /// Every suite, in the order `fleetd bench all` runs them. Add new suites here.
 let benchSuites: [any BenchSuite] = [
+    StreamingBench(),
 ]
