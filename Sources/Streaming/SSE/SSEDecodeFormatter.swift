@@ -10,36 +10,25 @@ public struct SSEDecodeFormatter: Sendable {
 
     public init() {}
 
-    private struct Line: Encodable {
-        let event: String
-        let data: String
-        let id: String
-    }
-
-    private struct Retry: Encodable {
-        let retry: Int
-    }
-
-    private static func encoder() -> JSONEncoder {
+    /// A JSON string literal for `text` (JSONEncoder's escaping, keys written in a fixed order by hand).
+    private static func quoted(_ text: String) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
-        return encoder
+        return (try? encoder.encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
     }
 
-    /// The JSON lines (each without its line end) for the events these bytes dispatch.
+    /// The JSON lines (each without its line end) for the events these bytes dispatch,
+    /// keys in the order `event`, `data`, `id`.
     public mutating func feed(_ bytes: some Collection<UInt8>) -> [String] {
-        let encoder = Self.encoder()
-        return parser.parse(bytes).map { event in
-            let json = (try? encoder.encode(Line(event: event.type, data: event.data, id: event.lastEventID))) ?? Data()
-            return String(decoding: json, as: UTF8.self)
+        parser.parse(bytes).map { event in
+            "{\"event\":\(Self.quoted(event.type)),\"data\":\(Self.quoted(event.data)),\"id\":\(Self.quoted(event.lastEventID))}"
         }
     }
 
     /// The closing line: `{"retry":N}` if a valid retry was seen, otherwise nothing.
     /// An unterminated last event is not dispatched, so it prints nothing.
     public func finish() -> [String] {
-        guard let retry = parser.retry,
-              let json = try? Self.encoder().encode(Retry(retry: retry)) else { return [] }
-        return [String(decoding: json, as: UTF8.self)]
+        guard let retry = parser.retry else { return [] }
+        return ["{\"retry\":\(retry)}"]
     }
 }
