@@ -35,11 +35,11 @@ struct CapturingLogHandler: LogHandler {
 }
 
 /// A factory whose environment holds `testKey` under every provider's default variable.
-func makeFactory(logger: Logger = Logger(label: "test"), environment: [String: String]? = nil) -> ProviderClientFactory {
+func makeFactory(logger: Logger = Logger(label: "test"), environment: [String: String]? = nil, headTimeout: Duration = .seconds(10)) -> ProviderClientFactory {
     let env = environment ?? [
         "ANTHROPIC_API_KEY": testKey, "OPENAI_API_KEY": testKey, "GOOGLE_API_KEY": testKey, "XAI_API_KEY": testKey,
     ]
-    return ProviderClientFactory(credentials: ProviderCredentials(environment: env), logger: logger, headTimeout: .seconds(10))
+    return ProviderClientFactory(credentials: ProviderCredentials(environment: env), logger: logger, headTimeout: headTimeout)
 }
 
 func endpoint(_ provider: ProviderKind, _ server: FakeProviderServer, model: String = "test-model", supportsStreaming: Bool = true) -> ModelEndpoint {

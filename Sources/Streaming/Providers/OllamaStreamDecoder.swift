@@ -9,16 +9,14 @@ struct OllamaStreamDecoder: ProviderStreamDecoder {
     private var toolCalls = 0
     private var done = false
 
-    mutating func decode(_ buffer: ByteBuffer) throws -> [ProviderEvent] {
+    mutating func decode(_ buffer: ByteBuffer, into out: inout [ProviderEvent]) throws {
         let lines: [[UInt8]]
         do {
             lines = try reader.read(buffer)
         } catch {
             throw ProviderError(kind: .invalidResponse, provider: .ollama, message: "\(error)")
         }
-        var out: [ProviderEvent] = []
         for line in lines { try handle(line, into: &out) }
-        return out
     }
 
     mutating func finish() throws -> [ProviderEvent] {

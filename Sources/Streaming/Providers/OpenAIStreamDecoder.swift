@@ -17,10 +17,8 @@ struct OpenAIStreamDecoder: ProviderStreamDecoder {
         self.secret = secret
     }
 
-    mutating func decode(_ buffer: ByteBuffer) throws -> [ProviderEvent] {
-        var out: [ProviderEvent] = []
+    mutating func decode(_ buffer: ByteBuffer, into out: inout [ProviderEvent]) throws {
         for event in parser.parse(buffer) { try handle(event, into: &out) }
-        return out
     }
 
     mutating func finish() throws -> [ProviderEvent] {

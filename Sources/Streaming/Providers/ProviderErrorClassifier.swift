@@ -87,7 +87,8 @@ public enum ProviderErrorClassifier {
         var all: [Duration] = []
         for (name, value) in headers {
             let lower = name.lowercased()
-            guard lower.hasSuffix("-reset"), lower.hasPrefix("anthropic-ratelimit-") || lower.hasPrefix("x-ratelimit-reset-") else { continue }
+            let isAnthropic = lower.hasPrefix("anthropic-ratelimit-") && lower.hasSuffix("-reset")
+            guard isAnthropic || lower.hasPrefix("x-ratelimit-reset-") else { continue }
             let delay: Duration?
             if lower.hasPrefix("anthropic-") {
                 delay = rfc3339(value).map { .milliseconds(max(0, Int64($0.timeIntervalSince(now) * 1000))) }

@@ -4,8 +4,9 @@ import NIOCore
 
 /// Turns a provider's response body bytes into normalised events.
 protocol ProviderStreamDecoder: Sendable {
-    /// Events completed by these bytes. Throws ``ProviderError`` for an error the provider sent in the stream.
-    mutating func decode(_ buffer: ByteBuffer) throws -> [ProviderEvent]
+    /// Appends the events completed by these bytes. Throws ``ProviderError`` for an error the
+    /// provider sent in the stream; events appended before the error are kept and delivered first.
+    mutating func decode(_ buffer: ByteBuffer, into out: inout [ProviderEvent]) throws
     /// Called once when the body ended cleanly: the last events (finish reason, usage), or an
     /// error when the stream stopped before the provider said it was done.
     mutating func finish() throws -> [ProviderEvent]
@@ -66,6 +67,8 @@ public struct ProviderEventStream: AsyncSequence, Sendable {
         let secret: String?
         var pending = Deque<ProviderEvent>()
         var ended = false
+        /// A provider error met while decoding, thrown once the events before it are delivered.
+        var deferredError: (any Error)?
         /// Body bytes read so far.
         public private(set) var bytesRead = 0
 
@@ -77,6 +80,10 @@ public struct ProviderEventStream: AsyncSequence, Sendable {
 
         public mutating func next() async throws -> ProviderEvent? {
             while pending.isEmpty {
+                if let error = deferredError {
+                    deferredError = nil
+                    throw error
+                }
                 if ended { return nil }
                 switch kind {
                 case .moving:
@@ -101,18 +108,20 @@ public struct ProviderEventStream: AsyncSequence, Sendable {
                         if Task.isCancelled { throw CancellationError() }
                         throw ProviderErrorClassifier.transport(error, provider: provider, secret: secret)
                     }
+                    var produced: [ProviderEvent] = []
                     do {
                         if let buffer {
                             bytesRead += buffer.readableBytes
-                            pending.append(contentsOf: try decoder.decode(buffer))
+                            try decoder.decode(buffer, into: &produced)
                         } else {
                             ended = true
-                            pending.append(contentsOf: try decoder.finish())
+                            produced = try decoder.finish()
                         }
                     } catch {
                         ended = true
-                        throw error
+                        deferredError = error
                     }
+                    pending.append(contentsOf: produced)
                 }
             }
             return pending.popFirst()

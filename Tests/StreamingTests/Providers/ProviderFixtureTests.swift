@@ -107,7 +107,8 @@ struct ProviderFixtureTests {
 
 
         """
-        let events = try decoder.decode(.init(string: text))
+        var events: [ProviderEvent] = []
+        try decoder.decode(.init(string: text), into: &events)
         #expect(events.contains(.usage(TokenUsage(inputTokens: 115, outputTokens: 20, cachedInputTokens: 100))))
         #expect(try decoder.finish().isEmpty)
     }
@@ -115,7 +116,8 @@ struct ProviderFixtureTests {
     @Test func geminiThoughtsAreReasoningAndOutput() throws {
         var decoder = GeminiStreamDecoder(secret: nil)
         let text = #"data: {"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":4,"thoughtsTokenCount":9,"cachedContentTokenCount":2}}"# + "\r\n\r\n"
-        let events = try decoder.decode(.init(string: text))
+        var events: [ProviderEvent] = []
+        try decoder.decode(.init(string: text), into: &events)
         #expect(events == [.textDelta("x")])
         #expect(try decoder.finish() == [.finish(reason: "STOP"), .usage(TokenUsage(inputTokens: 3, outputTokens: 13, cachedInputTokens: 2, reasoningTokens: 9))])
     }
