@@ -20,63 +20,55 @@ enum TimeoutKind: String, Sendable {
     case total = "the whole call"
 }
 
-/// Fires when the current deadline passes without being moved. The deadline is re-armed on
-/// every chunk (idle gap), paused while the consumer holds the producer back, and always capped
-/// by the total deadline.
+/// Fires when the current deadline passes. The deadline is re-armed on every chunk (idle gap),
+/// suspended while the consumer holds the producer back, and always capped by the total deadline.
+///
+/// It never sleeps longer than `maxSleep` (the idle timeout) at a time, so a deadline that moves
+/// earlier (first chunk → idle) is still met exactly: a sleep that began before `arm(after: idle)`
+/// ends no later than the new deadline. Re-arming costs no wake-up and no allocation.
 final class StreamWatchdog: Sendable {
     private struct State {
-        var deadline: Duration?
+        var deadline: Duration
         var kind: TimeoutKind = .firstChunk
-        var generation = 0
+        var paused = false
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let clock: StreamClock
     private let totalDeadline: Duration
+    private let maxSleep: Duration
 
-    init(clock: StreamClock, totalDeadline: Duration) {
+    init(clock: StreamClock, totalDeadline: Duration, maxSleep: Duration) {
         self.clock = clock
         self.totalDeadline = totalDeadline
+        self.maxSleep = max(.milliseconds(1), maxSleep)
+        self.state = Mutex(State(deadline: totalDeadline))
     }
 
-    /// Sets the deadline to `clock.elapsed() + after` (capped by the total deadline).
+    /// Sets the deadline to `clock.elapsed() + after` (capped by the total deadline) and resumes timing.
     func arm(after: Duration, kind: TimeoutKind) {
         let now = clock.elapsed()
         state.withLock {
-            if now + after < totalDeadline {
-                $0.deadline = now + after
-                $0.kind = kind
-            } else {
-                $0.deadline = totalDeadline
-                $0.kind = .total
-            }
-            $0.generation += 1
+            $0.deadline = now + after
+            $0.kind = kind
+            $0.paused = false
         }
     }
 
-    /// No deadline but the total one (while waiting for the consumer).
+    /// Only the total deadline counts until the next `arm` (while waiting for the consumer).
     func pause() {
-        state.withLock {
-            $0.deadline = totalDeadline
-            $0.kind = .total
-            $0.generation += 1
-        }
+        state.withLock { $0.paused = true }
     }
 
-    /// Sleeps until the deadline passes unmoved; returns which timeout fired.
-    /// Throws `CancellationError` when cancelled first.
+    /// Sleeps until a deadline passes; returns which one. Throws `CancellationError` when cancelled first.
     func run() async throws -> TimeoutKind {
         while true {
-            let (deadline, kind, generation) = state.withLock { ($0.deadline ?? totalDeadline, $0.kind, $0.generation) }
+            let (deadline, kind, paused) = state.withLock { ($0.deadline, $0.kind, $0.paused) }
             let now = clock.elapsed()
-            if now >= deadline {
-                let unchanged = state.withLock { $0.generation == generation }
-                if unchanged { return kind }
-                continue
-            }
-            try await clock.sleep(deadline - now)
-            let unchanged = state.withLock { $0.generation == generation }
-            if unchanged, clock.elapsed() >= deadline { return kind }
+            if now >= totalDeadline { return .total }
+            if !paused, now >= deadline { return deadline >= totalDeadline ? .total : kind }
+            let wake = paused ? totalDeadline : min(deadline, totalDeadline)
+            try await clock.sleep(min(wake - now, maxSleep))
         }
     }
 }

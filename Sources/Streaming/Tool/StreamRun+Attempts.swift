@@ -3,7 +3,7 @@ import Foundation
 extension StreamRun {
     /// One streaming call, raced against the watchdog.
     func streamAttempt(target: StreamTarget, request: ProviderRequest, clock: StreamClock) async -> Outcome {
-        let watchdog = StreamWatchdog(clock: clock, totalDeadline: total)
+        let watchdog = StreamWatchdog(clock: clock, totalDeadline: total, maxSleep: idleTimeout)
         watchdog.arm(after: firstChunkTimeout, kind: .firstChunk)
         return await race(watchdog: watchdog, target: target) {
             await pull(target: target, request: request, watchdog: watchdog)
@@ -12,7 +12,7 @@ extension StreamRun {
 
     /// One synchronous call, bounded by the total deadline.
     func syncAttempt(target: StreamTarget, request: ProviderRequest, clock: StreamClock) async -> Outcome {
-        let watchdog = StreamWatchdog(clock: clock, totalDeadline: total)
+        let watchdog = StreamWatchdog(clock: clock, totalDeadline: total, maxSleep: idleTimeout)
         watchdog.pause()
         return await race(watchdog: watchdog, target: target) {
             do {

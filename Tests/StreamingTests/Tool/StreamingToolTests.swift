@@ -230,14 +230,14 @@ struct StreamingToolTests {
         let tool = StreamingTool(configuration: config())
         let builtin = StreamTarget(endpoint: ModelEndpoint(name: "local-default", provider: .builtin, model: "builtin"), client: BuiltinProvider())
         var got: [StreamEvent] = []
-        for await e in tool.executeStreaming(ProviderRequest(model: "x", prompt: "count these five words"), targets: [builtin]) { got.append(e) }
+        for await e in tool.executeStreaming(ProviderRequest(model: "x", prompt: "count these five words please"), targets: [builtin]) { got.append(e) }
         let result = try #require(got.result)
         #expect(result.text.hasPrefix(BuiltinProvider.label))
         #expect(result.text.contains("5 words"))
         #expect(got.chunks.count == result.text.split(separator: " ").count)
         #expect(result.usage?.outputTokens == BuiltinProvider.approximateTokens(result.text))
         #expect(result.metadata.provider == .builtin)
-        let again = try await BuiltinProvider().complete(ProviderRequest(model: "x", prompt: "count these five words"))
+        let again = try await BuiltinProvider().complete(ProviderRequest(model: "x", prompt: "count these five words please"))
         #expect(again.text == result.text) // deterministic
     }
 
