@@ -44,6 +44,7 @@ struct BackpressureLoopbackTests {
             let first = try await Self.plateau { server.bytesWritten }
             try await Task.sleep(for: .milliseconds(700))
             let second = server.bytesWritten
+            print("backpressure (provider stream): \(first) of \(total) bytes written while the reader was stalled")
             #expect(second == first, "writes must stop while nobody reads")
             #expect(first < total / 4, "only socket buffers' worth went out: \(first) of \(total)")
             // Reading again makes the writer move again.
@@ -64,6 +65,7 @@ struct BackpressureLoopbackTests {
             try await Task.sleep(for: .milliseconds(700))
             #expect(server.bytesWritten == first)
             #expect(first < total / 4, "\(first) of \(total) bytes written while the consumer was stalled")
+            print("backpressure (StreamingTool): \(first) of \(total) bytes written while the consumer was stalled; peak buffer \(session.peakBufferDepth)")
             #expect(session.peakBufferDepth <= 51) // high watermark = 0.8 × 64
             #expect(session.backpressureEvents >= 1)
             #expect(Self.residentKiB() - rssBefore < 50_000, "memory stays flat while stalled")

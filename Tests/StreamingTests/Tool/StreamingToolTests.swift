@@ -149,11 +149,15 @@ struct StreamingToolTests {
     }
 
     @Test func totalTimeoutCapsASlowDrip() async throws {
-        let words = (0..<200).map { "w\($0) " }
-        let slow = openAIStream(words).dripped(size: 40, delay: .milliseconds(20))
+        // ≈ 6 s of stream at 40 bytes per 10 ms; the whole call may take 1.5 s.
+        let words = (0..<400).map { "w\($0) " }
+        let slow = openAIStream(words).dripped(size: 40, delay: .milliseconds(10))
+        let clock = ContinuousClock()
+        let start = clock.now
         let got = try await withServer(.always(slow)) { server in
-            await events(StreamingTool(configuration: config(idleMs: 500, totalMs: 600)), [try target(.openai, server)])
+            await events(StreamingTool(configuration: config(idleMs: 1000, totalMs: 1500)), [try target(.openai, server)])
         }
+        #expect(clock.now - start < .seconds(4))
         #expect(!got.chunks.isEmpty)
         #expect(got.failures.last?.code == "STREAM_002")
         #expect(got.result == nil)
