@@ -175,7 +175,11 @@ final class LoopbackUpstream: Sendable {
                 ready.continuation.yield(channel.localAddress?.port ?? 0)
                 ready.continuation.finish()
             },
-            logger: Logger(label: "bench.upstream")
+            logger: {
+                var logger = Logger(label: "bench.upstream")
+                logger.logLevel = .warning
+                return logger
+            }()
         )
         upstream.task.withLock { $0 = Task { try await app.run() } }
         var iterator = ready.stream.makeAsyncIterator()
