@@ -16,6 +16,7 @@ struct FleetdCommand: AsyncParsableCommand {
             FlagsCommand.self,
             MigrateConfigCommand.self,
             BenchCommand.self,
+            SSECommand.self,
         ],
         defaultSubcommand: ServeCommand.self
     )

@@ -15,4 +15,5 @@ protocol BenchSuite: Sendable {
 let benchSuites: [any BenchSuite] = [
     StoreBench(),
     RoutingBench(),
+    StreamingBench(),
 ]

@@ -1,0 +1,129 @@
+/// One message of a conversation sent to a model.
+public struct ProviderMessage: Sendable, Hashable, Codable {
+    /// Who said it.
+    public enum Role: String, Sendable, Hashable, Codable {
+        case user, assistant
+    }
+
+    public var role: Role
+    public var content: String
+
+    public init(role: Role, content: String) {
+        self.role = role
+        self.content = content
+    }
+}
+
+/// A model call, in provider-neutral terms; each client maps it to its wire format.
+public struct ProviderRequest: Sendable, Hashable {
+    /// The provider's model id sent on the wire (e.g. `claude-sonnet-4-5`).
+    public var model: String
+    /// The system prompt, if any.
+    public var system: String?
+    public var messages: [ProviderMessage]
+    /// The most output tokens to generate.
+    public var maxTokens: Int
+    /// Sampling temperature; `nil` leaves the provider's default.
+    public var temperature: Double?
+
+    public init(model: String, system: String? = nil, messages: [ProviderMessage], maxTokens: Int = 1024, temperature: Double? = nil) {
+        self.model = model
+        self.system = system
+        self.messages = messages
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+    }
+
+    /// A single user prompt.
+    public init(model: String, prompt: String, system: String? = nil, maxTokens: Int = 1024) {
+        self.init(model: model, system: system, messages: [ProviderMessage(role: .user, content: prompt)], maxTokens: maxTokens)
+    }
+}
+
+/// Token counts for one call, taken once from wherever the provider reports them.
+public struct TokenUsage: Sendable, Hashable, Codable {
+    /// Prompt tokens (for Anthropic: not counting cache reads/writes, which are separate).
+    public var inputTokens: Int
+    /// Generated tokens (including reasoning tokens where the provider counts them there).
+    public var outputTokens: Int
+    /// Input tokens served from the provider's prompt cache (cache reads).
+    public var cachedInputTokens: Int
+    /// Reasoning / thinking tokens where reported.
+    public var reasoningTokens: Int
+
+    public init(inputTokens: Int = 0, outputTokens: Int = 0, cachedInputTokens: Int = 0, reasoningTokens: Int = 0) {
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.cachedInputTokens = cachedInputTokens
+        self.reasoningTokens = reasoningTokens
+    }
+
+    /// Input plus output.
+    public var totalTokens: Int { inputTokens + outputTokens }
+}
+
+/// A piece of a tool call as it streams in.
+public struct ToolCallDelta: Sendable, Hashable {
+    /// Which tool call of the response this belongs to (0-based).
+    public var index: Int
+    /// The call id, on the first delta of a call.
+    public var id: String?
+    /// The tool name, on the first delta of a call.
+    public var name: String?
+    /// A fragment of the JSON arguments (concatenate the fragments of one index).
+    public var argumentsFragment: String
+
+    public init(index: Int, id: String? = nil, name: String? = nil, argumentsFragment: String = "") {
+        self.index = index
+        self.id = id
+        self.name = name
+        self.argumentsFragment = argumentsFragment
+    }
+}
+
+/// A complete tool call.
+public struct ToolCall: Sendable, Hashable, Codable {
+    public var id: String?
+    public var name: String
+    /// The arguments as JSON text.
+    public var arguments: String
+
+    public init(id: String? = nil, name: String, arguments: String) {
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+    }
+}
+
+/// One normalised event of a streaming model response.
+public enum ProviderEvent: Sendable, Hashable {
+    /// More answer text.
+    case textDelta(String)
+    /// A piece of a tool call.
+    case toolCallDelta(ToolCallDelta)
+    /// Why generation stopped, in the provider's own words (`end_turn`, `stop`, `STOP`, `tool_calls`…).
+    case finish(reason: String)
+    /// The call's token usage; sent once, at the end of the stream.
+    case usage(TokenUsage)
+    /// A chunk that could not be understood (e.g. malformed JSON); the stream goes on without it
+    /// (``StreamingTool`` reports it as STREAM_003 ChunkValidationFailed).
+    case invalidChunk(reason: String)
+}
+
+/// The whole answer of a non-streaming call (or an assembled stream).
+public struct ProviderResponse: Sendable, Hashable {
+    public var text: String
+    public var toolCalls: [ToolCall]
+    public var finishReason: String?
+    public var usage: TokenUsage?
+    /// The model that answered, as the provider reports it (may differ from the requested alias).
+    public var model: String?
+
+    public init(text: String, toolCalls: [ToolCall] = [], finishReason: String? = nil, usage: TokenUsage? = nil, model: String? = nil) {
+        self.text = text
+        self.toolCalls = toolCalls
+        self.finishReason = finishReason
+        self.usage = usage
+        self.model = model
+    }
+}

@@ -1,0 +1,46 @@
+import Synchronization
+
+/// What a stream has produced so far, shared by the attempt task and the watchdog's owner.
+final class StreamAccumulator: Sendable {
+    struct State {
+        var text = ""
+        var chunks = 0
+        var toolCalls: [Int: (id: String?, name: String, arguments: String)] = [:]
+        var finishReason: String?
+        var usage: TokenUsage?
+        var discarded = 0
+        var attempts = 0
+        var progressSent = 0
+    }
+
+    let state = Mutex(State())
+
+    var deliveredOutput: Bool { state.withLock { $0.chunks > 0 } }
+
+    /// Appends text; returns the chunk's sequence number.
+    func appendText(_ text: String) -> Int {
+        state.withLock {
+            $0.text += text
+            $0.chunks += 1
+            return $0.chunks - 1
+        }
+    }
+
+    func add(_ delta: ToolCallDelta) {
+        state.withLock {
+            var call = $0.toolCalls[delta.index] ?? (id: nil, name: "", arguments: "")
+            if let id = delta.id { call.id = id }
+            if let name = delta.name { call.name = name }
+            call.arguments += delta.argumentsFragment
+            $0.toolCalls[delta.index] = call
+        }
+    }
+
+    var toolCalls: [ToolCall] {
+        state.withLock { s in
+            s.toolCalls.keys.sorted().compactMap { key in
+                s.toolCalls[key].map { ToolCall(id: $0.id, name: $0.name, arguments: $0.arguments) }
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+
+/// One event of a streamed call, as ``StreamingTool/executeStreaming(_:targets:)`` emits them:
+/// `start`, then `chunk`s (with `progress` now and then), then exactly one of `complete` or a
+/// terminal `error`. A non-terminal `error` (STREAM_003) reports a discarded chunk.
+public enum StreamEvent: Sendable, Hashable {
+    case start(StreamStartMetadata)
+    case chunk(StreamChunk)
+    case progress(StreamProgress)
+    case error(StreamFailure)
+    case complete(StreamResult)
+
+    /// The SSE event name fleetd uses for it on the wire.
+    public var name: String {
+        switch self {
+        case .start: "start"
+        case .chunk: "chunk"
+        case .progress: "progress"
+        case .error: "error"
+        case .complete: "complete"
+        }
+    }
+}
+
+/// Sent first.
+public struct StreamStartMetadata: Sendable, Hashable, Codable {
+    /// e.g. `stream-1729080000000-x7k2q9`.
+    public var streamId: String
+    /// The model name (config name) of the first target.
+    public var model: String
+    public var provider: ProviderKind
+    public var startedAt: Date
+    public var bufferSize: Int
+    public var backpressureThreshold: Double
+    public var timeoutMs: Int
+}
+
+/// A piece of answer text.
+public struct StreamChunk: Sendable, Hashable, Codable {
+    public var streamId: String
+    /// 0, 1, 2… in the order the consumer receives them.
+    public var sequence: Int
+    public var text: String
+}
+
+/// How far the answer got.
+public struct StreamProgress: Sendable, Hashable, Codable {
+    public var streamId: String
+    public var chunks: Int
+    /// Output tokens so far: approximate (≈ 4 characters per token) until the provider reports usage.
+    public var tokensSoFar: Int
+}
+
+/// An error: terminal (the stream ends) or not (a discarded chunk, STREAM_003).
+public struct StreamFailure: Sendable, Hashable, Codable {
+    /// A stable code: STREAM_001/002/003 or a provider code such as `PROVIDER_RATE_LIMITED`.
+    public var code: String
+    public var message: String
+    /// A label fit for a metric.
+    public var shortDescription: String
+    /// Whether the stream ends with this error.
+    public var terminal: Bool
+    /// Whether the caller may try again later.
+    public var retryable: Bool
+    /// The model the failure came from, if any.
+    public var model: String?
+}
+
+/// The assembled answer, sent last.
+public struct StreamResult: Sendable, Hashable {
+    public var text: String
+    public var toolCalls: [ToolCall]
+    public var finishReason: String?
+    /// As reported by the provider; `nil` if it reported none.
+    public var usage: TokenUsage?
+    public var metadata: StreamResultMetadata
+}
+
+/// What happened during the call.
+public struct StreamResultMetadata: Sendable, Hashable, Codable {
+    public var streamId: String
+    /// The model (config name) that produced the answer.
+    public var model: String
+    public var provider: ProviderKind
+    public var totalChunks: Int
+    /// Total tokens (input + output) from the provider's usage, or approximated when it reported none.
+    public var totalTokens: Int
+    public var duration: Duration
+    /// Calls made, including retries and fallbacks.
+    public var attempts: Int
+    /// Whether the answer came from a synchronous call rather than a stream.
+    public var synchronousFallback: Bool
+    /// Chunks dropped as invalid (STREAM_003).
+    public var discardedChunks: Int
+    /// How many times reading from the provider paused for the consumer.
+    public var backpressureEvents: Int
+}

@@ -1,0 +1,158 @@
+import Foundation
+
+extension StreamRun {
+    /// One streaming call, raced against the watchdog.
+    func streamAttempt(target: StreamTarget, request: ProviderRequest, clock: StreamClock) async -> Outcome {
+        let watchdog = StreamWatchdog(clock: clock, totalDeadline: total, maxSleep: idleTimeout)
+        watchdog.arm(after: firstChunkTimeout, kind: .firstChunk)
+        return await race(watchdog: watchdog, target: target) {
+            await pull(target: target, request: request, watchdog: watchdog)
+        }
+    }
+
+    /// One synchronous call, bounded by the total deadline.
+    func syncAttempt(target: StreamTarget, request: ProviderRequest, clock: StreamClock) async -> Outcome {
+        let watchdog = StreamWatchdog(clock: clock, totalDeadline: total, maxSleep: idleTimeout)
+        watchdog.pause()
+        return await race(watchdog: watchdog, target: target) {
+            do {
+                let response = try await target.client.complete(request)
+                if Task.isCancelled { return .failed(CancellationError()) }
+                accumulator.state.withLock {
+                    $0.finishReason = response.finishReason
+                    $0.usage = response.usage
+                }
+                for (index, call) in response.toolCalls.enumerated() {
+                    accumulator.add(ToolCallDelta(index: index, id: call.id, name: call.name, argumentsFragment: call.arguments))
+                }
+                if !response.text.isEmpty {
+                    guard await deliver(response.text, target: target) else { return .consumerGone }
+                }
+                return .completed(model: target, synchronous: true)
+            } catch {
+                return .failed(error)
+            }
+        }
+    }
+
+    /// Runs `body` and the watchdog; whichever ends first wins and the other is cancelled.
+    private func race(watchdog: StreamWatchdog, target: StreamTarget, _ body: @escaping @Sendable () async -> Outcome) async -> Outcome {
+        let model = target.endpoint.name
+        return await withTaskGroup(of: Outcome?.self) { group in
+            group.addTask {
+                do {
+                    let kind = try await watchdog.run()
+                    return .failed(StreamingError(.timeout, "\(model): \(kind.rawValue) within its time limit"))
+                } catch {
+                    return nil
+                }
+            }
+            group.addTask { await body() }
+            var result: Outcome = .consumerGone
+            if let first = await group.next(), let first {
+                result = first
+            }
+            group.cancelAll()
+            // Wait for the loser; if it is the body, a late outcome is ignored.
+            while await group.next() != nil {}
+            return result
+        }
+    }
+
+    /// Reads the provider's stream into the output buffer.
+    private func pull(target: StreamTarget, request: ProviderRequest, watchdog: StreamWatchdog) async -> Outcome {
+        do {
+            let stream = try await target.client.stream(request)
+            var iterator = stream.makeAsyncIterator()
+            while let event = try await iterator.next() {
+                switch event {
+                case .textDelta(let text):
+                    if let reason = tool.chunkValidator(text) {
+                        guard await discard(reason, target: target) else { return .consumerGone }
+                        continue
+                    }
+                    watchdog.pause()
+                    guard await deliver(text, target: target) else { return .consumerGone }
+                    watchdog.arm(after: idleTimeout, kind: .idle)
+                case .toolCallDelta(let delta):
+                    accumulator.add(delta)
+                    watchdog.arm(after: idleTimeout, kind: .idle)
+                case .finish(let reason):
+                    accumulator.state.withLock { $0.finishReason = reason }
+                case .usage(let usage):
+                    accumulator.state.withLock { $0.usage = usage }
+                case .invalidChunk(let reason):
+                    guard await discard(reason, target: target) else { return .consumerGone }
+                }
+                if Task.isCancelled { return .failed(CancellationError()) }
+            }
+            return .completed(model: target, synchronous: false)
+        } catch {
+            return .failed(error)
+        }
+    }
+
+    /// Sends a chunk (and a progress event every few chunks). `false` when the consumer is gone.
+    func deliver(_ text: String, target: StreamTarget) async -> Bool {
+        let sequence = accumulator.appendText(text)
+        guard await output.send(.chunk(StreamChunk(streamId: streamId, sequence: sequence, text: text))) else { return false }
+        let chunks = sequence + 1
+        if chunks % tool.progressInterval == 0 {
+            let tokens = accumulator.state.withLock { BuiltinProvider.approximateTokens($0.text) }
+            return await output.send(.progress(StreamProgress(streamId: streamId, chunks: chunks, tokensSoFar: tokens)))
+        }
+        return true
+    }
+
+    /// Reports a discarded chunk (STREAM_003, not terminal).
+    private func discard(_ reason: String, target: StreamTarget) async -> Bool {
+        accumulator.state.withLock { $0.discarded += 1 }
+        logger(target).notice("discarded an invalid chunk", metadata: ["stream": "\(streamId)", "reason": "\(reason)"])
+        let error = StreamingError(.chunkValidationFailed, "\(target.endpoint.name): \(reason)")
+        return await output.send(.error(StreamFailure(error, terminal: false, model: target.endpoint.name)))
+    }
+
+    /// Sends `complete` and records the session.
+    func complete(_ session: StreamSessionRecord, target: StreamTarget, synchronous: Bool, clock: StreamClock) async {
+        let snapshot = accumulator.state.withLock { $0 }
+        let tokens = snapshot.usage?.totalTokens
+            ?? BuiltinProvider.approximateTokens(snapshot.text) + BuiltinProvider.approximateTokens(request.messages.map(\.content).joined())
+        let metadata = StreamResultMetadata(
+            streamId: streamId, model: target.endpoint.name, provider: target.endpoint.provider,
+            totalChunks: snapshot.chunks, totalTokens: tokens, duration: clock.elapsed(), attempts: snapshot.attempts,
+            synchronousFallback: synchronous, discardedChunks: snapshot.discarded, backpressureEvents: output.backpressureEvents
+        )
+        let result = StreamResult(
+            text: snapshot.text, toolCalls: accumulator.toolCalls, finishReason: snapshot.finishReason,
+            usage: snapshot.usage, metadata: metadata
+        )
+        _ = await output.send(.complete(result))
+        output.finish()
+        var ended = session
+        ended.model = target.endpoint.name
+        ended.provider = target.endpoint.provider
+        await end(ended, state: .completed, code: nil)
+        if let recorder = tool.recorder {
+            do { try await recorder.recordMetadata(metadata) } catch {
+                tool.logger.warning("could not record stream metadata", metadata: ["stream": "\(streamId)", "error": "\(error)"])
+            }
+        }
+    }
+
+    func end(_ session: StreamSessionRecord, state: StreamSessionRecord.State, code: String?) async {
+        var ended = session
+        ended.state = state
+        ended.endedAt = tool.wallClock.now
+        ended.errorCode = code
+        ended.chunks = accumulator.state.withLock { $0.chunks }
+        if state == .cancelled { output.finish() }
+        await record(ended)
+    }
+
+    func record(_ session: StreamSessionRecord) async {
+        guard let recorder = tool.recorder else { return }
+        do { try await recorder.recordSession(session) } catch {
+            tool.logger.warning("could not record stream session", metadata: ["stream": "\(streamId)", "error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Wraps a provider call (or any ``ProviderClient``-shaped tool) with streaming, a bounded
+/// buffer with backpressure, timeouts, retries and fallback.
+///
+/// - ``executeStreaming(_:targets:)`` returns the events as an `AsyncSequence`: `start`, `chunk`s
+///   (with `progress` every few chunks), then `complete` or a terminal `error`.
+/// - ``execute(_:targets:)`` returns the assembled result (or throws the terminal ``StreamFailure``).
+///
+/// Targets are tried in order (the router's choice, then its fallbacks). For each: a streaming
+/// call, retried with exponential backoff and jitter (a provider's Retry-After wins when longer)
+/// while nothing has reached the consumer; then one synchronous call when streaming failed for a
+/// reason a synchronous call may not share; a model with `supportsStreaming: false` is called
+/// synchronously (with retries). Once a chunk reached the consumer, a failure ends the stream with
+/// an `error` event: output is never duplicated.
+///
+/// Timeouts (STREAM_002): no first chunk within `firstChunkTimeoutMs`, a gap longer than
+/// `idleTimeoutMs` between chunks (time spent waiting for a slow consumer does not count), and
+/// `timeoutMs` for the whole call including retries.
+public struct StreamingTool: Sendable {
+    public let configuration: StreamingConfiguration
+    let clock: any Clock<Duration>
+    let wallClock: any WallClock
+    let recorder: (any StreamSessionRecorder)?
+    let logger: Logger
+    let progressInterval: Int
+    let random: @Sendable () -> Double
+    let chunkValidator: @Sendable (String) -> String?
+
+    /// - Parameters:
+    ///   - clock: measures timeouts and backoff; inject a test clock or use short real durations in tests.
+    ///   - wallClock: dates in start metadata and session records.
+    ///   - recorder: where session state and metadata go (`streaming/sessions`, `streaming/metadata`).
+    ///   - progressInterval: a `progress` event every this many chunks.
+    ///   - random: jitter source in [0, 1).
+    ///   - chunkValidator: returns why a chunk is invalid (STREAM_003: it is discarded), or nil.
+    ///     The default rejects chunks holding NUL or longer than 1 MiB.
+    public init(
+        configuration: StreamingConfiguration = StreamingConfiguration(),
+        clock: any Clock<Duration> = ContinuousClock(),
+        wallClock: any WallClock = SystemWallClock(),
+        recorder: (any StreamSessionRecorder)? = nil,
+        logger: Logger = Logger(label: "fleetd.streaming"),
+        progressInterval: Int = 10,
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        chunkValidator: @escaping @Sendable (String) -> String? = StreamingTool.defaultChunkValidator
+    ) {
+        self.configuration = configuration
+        self.clock = clock
+        self.wallClock = wallClock
+        self.recorder = recorder
+        self.logger = logger
+        self.progressInterval = max(1, progressInterval)
+        self.random = random
+        self.chunkValidator = chunkValidator
+    }
+
+    /// Rejects a chunk holding NUL or longer than 1 MiB.
+    public static let defaultChunkValidator: @Sendable (String) -> String? = { text in
+        if text.utf8.count > 1 << 20 { return "chunk longer than 1 MiB (\(text.utf8.count) bytes)" }
+        if text.utf8.contains(0) { return "chunk holds a NUL character" }
+        return nil
+    }
+
+    /// Streams the answer of the first target that gives one.
+    public func executeStreaming(_ request: ProviderRequest, targets: [StreamTarget]) -> StreamingSession {
+        let buffer = BackpressureBuffer<StreamEvent>(capacity: configuration.bufferSize, threshold: configuration.backpressureThreshold)
+        let run = StreamRun(tool: self, request: request, targets: targets, output: buffer)
+        return StreamingSession(buffer: buffer) { await run.run() }
+    }
+
+    /// The assembled answer of the first target that gives one.
+    /// - Throws: the terminal ``StreamFailure``.
+    public func execute(_ request: ProviderRequest, targets: [StreamTarget]) async throws -> StreamResult {
+        for try await event in executeStreaming(request, targets: targets) {
+            switch event {
+            case .complete(let result): return result
+            case .error(let failure) where failure.terminal: throw failure
+            default: continue
+            }
+        }
+        throw CancellationError()
+    }
+}
+
+extension StreamFailure: Error {}
+
+/// The events of one streamed call. Iterate it once; the call starts when iteration starts and
+/// is cancelled when the iterator is dropped or the iterating task is cancelled.
+public struct StreamingSession: AsyncSequence, Sendable {
+    public typealias Element = StreamEvent
+    let buffer: BackpressureBuffer<StreamEvent>
+    let body: @Sendable () async -> Void
+
+    init(buffer: BackpressureBuffer<StreamEvent>, body: @escaping @Sendable () async -> Void) {
+        self.buffer = buffer
+        self.body = body
+    }
+
+    /// How many times reading from the provider paused for the consumer (so far).
+    public var backpressureEvents: Int { buffer.backpressureEvents }
+    /// The most events ever buffered at once (never above the high watermark).
+    public var peakBufferDepth: Int { buffer.peakDepth }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(handle: Handle(buffer: buffer, body: body))
+    }
+
+    /// Cancels the producer when the last copy of the iterator goes away.
+    final class Handle: Sendable {
+        let buffer: BackpressureBuffer<StreamEvent>
+        let task: Task<Void, Never>
+
+        init(buffer: BackpressureBuffer<StreamEvent>, body: @escaping @Sendable () async -> Void) {
+            self.buffer = buffer
+            self.task = Task { await body() }
+        }
+
+        deinit {
+            buffer.cancel()
+            task.cancel()
+        }
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let handle: Handle
+
+        /// The next event; `nil` after `complete` or a terminal `error`.
+        public mutating func next() async -> StreamEvent? {
+            (try? await handle.buffer.next()) ?? nil
+        }
+    }
+}

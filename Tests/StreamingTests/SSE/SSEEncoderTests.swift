@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+@testable import Streaming
+
+@Suite("SSE encoder, NDJSON reader, sse decode formatter")
+struct SSEEncoderTests {
+    @Test func multiLineDataBecomesSeveralDataLines() {
+        let text = SSEEncoder.encode(event: "chunk", data: "a\nb\r\nc\rd", id: "7")
+        #expect(text == "event: chunk\nid: 7\ndata: a\ndata: b\ndata: c\ndata: d\n\n")
+    }
+
+    @Test func encoderRoundTripsThroughParser() {
+        let payloads = ["", "plain", "two\nlines", "trailing\n", "\n\nleading", " space", ": colon", "é😀"]
+        var parser = SSEParser()
+        for (index, data) in payloads.enumerated() {
+            let text = SSEEncoder.encode(event: "e\n\(index)", data: data, id: "i\(index)")
+            let events = parser.parse(Array(text.utf8))
+            #expect(events == [SSEEvent(type: "e\(index)", data: data, lastEventID: "i\(index)")])
+        }
+    }
+
+    @Test func commentIsIgnoredByParser() {
+        var parser = SSEParser()
+        #expect(parser.parse(Array((SSEEncoder.comment("ping") + "data: x\n\n").utf8)) == [SSEEvent(data: "x")])
+    }
+
+    @Test func ndjsonLinesAcrossReads() throws {
+        var reader = NDJSONLineReader()
+        let bytes = Array("{\"a\":1}\r\n\n{\"b\":2}\n{\"c\"".utf8)
+        var lines: [[UInt8]] = []
+        for byte in bytes { lines += try [byte].withUnsafeBytes { try reader.read($0) } }
+        lines += try Array(":3}".utf8).withUnsafeBytes { try reader.read($0) }
+        let last = reader.finish()
+        #expect(lines.map { String(decoding: $0, as: UTF8.self) } == ["{\"a\":1}", "{\"b\":2}"])
+        #expect(last.map { String(decoding: $0, as: UTF8.self) } == "{\"c\":3}")
+    }
+
+    @Test func ndjsonLineLimit() {
+        var reader = NDJSONLineReader(maximumLineLength: 8)
+        #expect(throws: NDJSONLineReader.LineTooLong.self) {
+            _ = try Array("0123456789".utf8).withUnsafeBytes { try reader.read($0) }
+        }
+    }
+
+    @Test func decodeFormatterPrintsEventsThenRetry() {
+        var formatter = SSEDecodeFormatter()
+        var lines = formatter.feed(Array("retry: 3000\nid: 1\nevent: a\ndata: x/y\n\ndata: \"q\"\n\ndata: unterminated\n".utf8))
+        lines += formatter.finish()
+        #expect(lines == [
+            #"{"event":"a","data":"x/y","id":"1"}"#,
+            #"{"event":"message","data":"\"q\"","id":"1"}"#,
+            #"{"retry":3000}"#,
+        ])
+    }
+
+    @Test func decodeFormatterWithoutRetryPrintsNoRetryLine() {
+        var formatter = SSEDecodeFormatter()
+        _ = formatter.feed(Array("retry: x\ndata: a\n\n".utf8))
+        #expect(formatter.finish().isEmpty)
+    }
+}

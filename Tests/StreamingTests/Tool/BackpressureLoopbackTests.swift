@@ -1,0 +1,100 @@
+import FakeProvider
+import Foundation
+import Testing
+@testable import Streaming
+
+/// Backpressure over real loopback: a consumer that stops reading stops the socket reads,
+/// so the fake upstream's completed writes plateau far below the stream's size.
+@Suite("Backpressure over loopback", .serialized)
+struct BackpressureLoopbackTests {
+    static let unit = Array(#"data: {"choices":[{"index":0,"delta":{"content":"token "}}]}"#.utf8) + Array("\n\n".utf8)
+    static let times = 1_000_000 // ≈ 62 MB
+
+    static func hugeStream() -> FakeResponse {
+        FakeResponse(headers: [("content-type", "text/event-stream")], body: .repeated(unit, times: times))
+    }
+
+    /// Waits until `value` stops growing for `quiet`, up to `limit`.
+    static func plateau(_ value: @Sendable () -> Int, quiet: Duration = .milliseconds(500), limit: Duration = .seconds(10)) async throws -> Int {
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        var last = value()
+        while clock.now < deadline {
+            try await Task.sleep(for: quiet)
+            let now = value()
+            if now == last { return now }
+            last = now
+        }
+        return last
+    }
+
+    static func residentKiB() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    @Test func providerStreamReadsNothingAhead() async throws {
+        try await withServer(.always(Self.hugeStream())) { server in
+            let client = try makeFactory().makeClient(for: endpoint(.openai, server))
+            let stream = try await client.stream(ProviderRequest(model: "m", prompt: "x"))
+            var iterator = stream.makeAsyncIterator()
+            _ = try await iterator.next()
+            let total = Self.unit.count * Self.times
+            let first = try await Self.plateau { server.bytesWritten }
+            try await Task.sleep(for: .milliseconds(700))
+            let second = server.bytesWritten
+            print("backpressure (provider stream): \(first) of \(total) bytes written while the reader was stalled")
+            #expect(second == first, "writes must stop while nobody reads")
+            #expect(first < total / 4, "only socket buffers' worth went out: \(first) of \(total)")
+            // Reading again makes the writer move again.
+            for _ in 0..<50_000 { _ = try await iterator.next() }
+            #expect(server.bytesWritten > first)
+        }
+    }
+
+    @Test func stalledConsumerOfStreamingToolStopsUpstream() async throws {
+        try await withServer(.always(Self.hugeStream())) { server in
+            let tool = StreamingTool(configuration: config(idleMs: 60_000, totalMs: 120_000, bufferSize: 64), progressInterval: 1_000_000)
+            let session = tool.executeStreaming(ProviderRequest(model: "m", prompt: "x"), targets: [try target(.openai, server)])
+            var iterator = session.makeAsyncIterator()
+            for _ in 0..<10 { _ = await iterator.next() } // start + 9 chunks, then stop reading
+            let rssBefore = Self.residentKiB()
+            let total = Self.unit.count * Self.times
+            let first = try await Self.plateau { server.bytesWritten }
+            try await Task.sleep(for: .milliseconds(700))
+            #expect(server.bytesWritten == first)
+            #expect(first < total / 4, "\(first) of \(total) bytes written while the consumer was stalled")
+            print("backpressure (StreamingTool): \(first) of \(total) bytes written while the consumer was stalled; peak buffer \(session.peakBufferDepth)")
+            #expect(session.peakBufferDepth <= 51) // high watermark = 0.8 × 64
+            #expect(session.backpressureEvents >= 1)
+            #expect(Self.residentKiB() - rssBefore < 50_000, "memory stays flat while stalled")
+            // Resume reading: chunks flow again, in order.
+            var last = -1
+            for _ in 0..<20_000 {
+                if case .chunk(let c) = await iterator.next() {
+                    #expect(c.sequence == last + 1 || last == -1)
+                    last = c.sequence
+                }
+            }
+            #expect(server.bytesWritten > first)
+            #expect(session.backpressureEvents > 1)
+        }
+    }
+
+    @Test func droppingTheSessionClosesTheUpstreamConnection() async throws {
+        try await withServer(.always(Self.hugeStream())) { server in
+            do {
+                let tool = StreamingTool(configuration: config(bufferSize: 16))
+                let session = tool.executeStreaming(ProviderRequest(model: "m", prompt: "x"), targets: [try target(.openai, server)])
+                var iterator = session.makeAsyncIterator()
+                for _ in 0..<5 { _ = await iterator.next() }
+                #expect(server.openConnections == 1)
+            }
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(5)
+            while server.openConnections > 0, clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(server.openConnections == 0)
+        }
+    }
+}

@@ -1,0 +1,158 @@
+import NIOCore
+import NIOHTTP1
+
+/// Reads requests on one connection and plays the script's answer for each.
+/// Lives on its channel's event loop (NIO handlers are not shared across threads).
+final class FakeConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+
+    private let holder: ServerHolder
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    /// The writer of the previous answer on this connection: the next one waits for it.
+    private var previous: Task<Bool, Never>?
+
+    init(server: ServerHolder) {
+        self.holder = server
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let channel = context.channel
+        holder.value?.state.withLock {
+            $0.children[ObjectIdentifier(channel)] = channel
+            $0.connectionsAccepted += 1
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let channel = context.channel
+        holder.value?.state.withLock { _ = $0.children.removeValue(forKey: ObjectIdentifier(channel)) }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body = []
+        case .body(var buffer):
+            body += buffer.readBytes(length: buffer.readableBytes) ?? []
+        case .end:
+            guard let head, let server = holder.value else { return }
+            let request = RecordedRequest(
+                method: head.method.rawValue, uri: head.uri,
+                headers: head.headers.map { ($0.name, $0.value) }, body: body
+            )
+            let index = server.state.withLock { state -> Int in
+                state.requests.append(request)
+                return state.requests.count - 1
+            }
+            let response = server.script.respond(request, index)
+            let channel = context.channel
+            let before = previous
+            let writer = Task<Bool, Never> {
+                guard await before?.value ?? true else { return false }
+                return await FakeResponseWriter(server: server, channel: channel).play(response)
+            }
+            previous = writer
+            server.state.withLock { $0.writers.append(Task { _ = await writer.value }) }
+            self.head = nil
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// Writes one scripted answer, piece by piece, waiting for each write to complete.
+struct FakeResponseWriter: Sendable {
+    let server: FakeProviderServer
+    let channel: any Channel
+
+    /// Returns whether the connection is still usable for another answer.
+    func play(_ response: FakeResponse) async -> Bool {
+        var head: [UInt8] = []
+        if !response.raw {
+            var text = "HTTP/1.1 \(response.status) \(response.reason)\r\n"
+            for (name, value) in response.headers { text += "\(name): \(value)\r\n" }
+            if !response.headers.contains(where: { $0.0.lowercased() == "content-length" }) {
+                text += "content-length: \(response.body.count)\r\n"
+            }
+            text += "\r\n"
+            head = Array(text.utf8)
+        }
+        let pieceSize = max(1, response.chunkSize ?? 65_536)
+        var sent = 0
+        var first = true
+        let limit: Int? = switch response.fault {
+        case .cutAfter(let n), .stallAfter(let n): n
+        case nil: nil
+        }
+
+        func write(_ bytes: ArraySlice<UInt8>) async -> Bool {
+            var bytes = bytes
+            if let limit {
+                let room = limit - sent
+                if room <= 0 { return false }
+                if bytes.count > room { bytes = bytes.prefix(room) }
+            }
+            if !first, response.delay > .zero {
+                do { try await Task.sleep(for: response.delay) } catch { return false }
+            }
+            first = false
+            if Task.isCancelled { return false }
+            server.state.withLock { $0.bytesQueued += bytes.count }
+            do {
+                try await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get()
+            } catch {
+                return false
+            }
+            sent += bytes.count
+            server.state.withLock { $0.bytesWritten += bytes.count }
+            return limit.map { sent < $0 } ?? true
+        }
+
+        func writeAll(_ bytes: [UInt8]) async -> Bool {
+            var offset = 0
+            while offset < bytes.count {
+                let end = min(bytes.count, offset + pieceSize)
+                guard await write(bytes[offset..<end]) else { return false }
+                offset = end
+            }
+            return true
+        }
+
+        var completed = await writeAll(head)
+        if completed {
+            switch response.body {
+            case .bytes(let bytes):
+                completed = await writeAll(bytes)
+            case .repeated(let unit, let times):
+                // Group units into pieces of about pieceSize to keep writes few.
+                let perPiece = max(1, pieceSize / max(1, unit.count))
+                let block = Array([[UInt8]](repeating: unit, count: perPiece).joined())
+                var remaining = times
+                while completed, remaining > 0 {
+                    let n = min(perPiece, remaining)
+                    completed = await writeAll(n == perPiece ? block : Array(block.prefix(n * unit.count)))
+                    remaining -= n
+                }
+            }
+        }
+        switch response.fault {
+        case .cutAfter:
+            try? await channel.close()
+            return false
+        case .stallAfter:
+            return false // keep the socket open, write nothing more
+        case nil:
+            if response.raw || !completed {
+                // A raw answer may not frame itself for keep-alive: close after it, as its headers permit.
+                if !completed { try? await channel.close() }
+            }
+            return completed
+        }
+    }
+}
