@@ -68,6 +68,10 @@ public enum ConfigLoader {
         }
     }
 
+    static func isMalformed(_ error: ConfigError) -> Bool {
+        error.diagnostics.contains { $0.message.hasPrefix("malformed YAML") }
+    }
+
     static func diagnostic(for error: YamlError, file: String) -> ConfigDiagnostic {
         func make(_ problem: String, _ context: YamlError.Context?, _ mark: Mark) -> ConfigDiagnostic {
             var message = "malformed YAML: \(problem)"

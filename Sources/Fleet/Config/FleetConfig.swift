@@ -16,6 +16,16 @@ public struct FleetConfig: Sendable {
     /// v1.0.4's `ai.model`: the one model v1.0.4 called. Kept; `routing.defaultModel` supersedes it.
     public var legacyAIModel: String?
     public var features: FeatureFlags
+    /// `routing`: models, strategy, health, the default model and the last resort.
+    public var routing: RoutingConfiguration
+    /// `routing.costTracking`: budgets and alerts.
+    public var cost: CostConfiguration
+    /// `routing.quotas`: per-provider request and token limits.
+    public var quotas: QuotaConfiguration
+    /// `streaming`: buffers, backpressure, timeouts, retries.
+    public var streaming: StreamingConfiguration
+    /// `memory`: per-partition TTL overrides for the memory store.
+    public var memory: MemoryStoreConfiguration
 
     public init(
         fleet: FleetSection = FleetSection(),
@@ -25,7 +35,12 @@ public struct FleetConfig: Sendable {
         api: APISection = APISection(),
         security: SecuritySection = SecuritySection(),
         legacyAIModel: String? = nil,
-        features: FeatureFlags = .allOff
+        features: FeatureFlags = .allOff,
+        routing: RoutingConfiguration = RoutingConfiguration(enabled: false),
+        cost: CostConfiguration = CostConfiguration(enabled: false),
+        quotas: QuotaConfiguration = QuotaConfiguration(),
+        streaming: StreamingConfiguration = StreamingConfiguration(),
+        memory: MemoryStoreConfiguration = MemoryStoreConfiguration()
     ) {
         self.fleet = fleet
         self.agents = agents
@@ -35,6 +50,11 @@ public struct FleetConfig: Sendable {
         self.security = security
         self.legacyAIModel = legacyAIModel
         self.features = features
+        self.routing = routing
+        self.cost = cost
+        self.quotas = quotas
+        self.streaming = streaming
+        self.memory = memory
     }
 }
 

@@ -60,10 +60,10 @@ public enum ConfigMigrator {
         sections.append(("streaming", streamingNode()))
 
         let output: String
-        if case .mapping(let block) = root, block.style != .flow {
+        if isBlockStyle(text) {
             output = try appendSections(sections, to: text, aiModel: aiModel)
         } else {
-            var pairs = Array(mapping.map { ($0.key, $0.value) })
+            var pairs = Array(mapping.map { (blockStyled($0.key), blockStyled($0.value)) })
             pairs.append(contentsOf: sections.map { (Node($0.0), $0.1) })
             output = "# Migrated from v1.0.4 to v1.0.5 by fleetd migrate-config.\n"
                 + (try Yams.serialize(node: Node(pairs), sortKeys: false))
@@ -96,8 +96,37 @@ public enum ConfigMigrator {
         }
         do {
             _ = try ConfigLoader.load(text: output, file: file)
+        } catch let error as ConfigError where ConfigLoader.isMalformed(error) {
+            throw MigrationError(message: "internal error: the migrated config does not parse (\(error)); nothing was written")
         } catch let error as ConfigError {
             throw MigrationError(message: "the input has problems that v1.0.5 rejects; fix them and migrate again (nothing was written):\n\(error)")
+        }
+    }
+
+    /// Whether the document's top level is a block mapping (so sections can be appended), judged
+    /// by its first significant character: Yams does not report a composed node's flow style.
+    private static func isBlockStyle(_ text: String) -> Bool {
+        for line in text.split(whereSeparator: \.isNewline) {
+            let trimmed = line.drop { $0 == " " || $0 == "\t" || $0 == "\u{FEFF}" }
+            if trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed.hasPrefix("---") || trimmed.hasPrefix("%") { continue }
+            return !(trimmed.hasPrefix("{") || trimmed.hasPrefix("["))
+        }
+        return false
+    }
+
+    /// The same values with every mapping and list in block style (JSON input is all flow style).
+    private static func blockStyled(_ node: Node) -> Node {
+        switch node {
+        case .mapping(let mapping):
+            return Node(mapping.map { (blockStyled($0.key), blockStyled($0.value)) }, mapping.tag, .block)
+        case .sequence(let sequence):
+            return Node(sequence.map(blockStyled), sequence.tag, .block)
+        case .scalar(let scalar):
+            // JSON quotes every string; drop the quotes where the value keeps its type without them.
+            let plain = Node(scalar.string)
+            return plain.tagName == node.tagName ? plain : node
+        case .alias:
+            return node
         }
     }
 
