@@ -1,0 +1,39 @@
+import Agents
+import Foundation
+import Logging
+import Streaming
+
+/// The data-plane services one fleetd process shares, wired from a config: the SQLite store,
+/// the cost tracker with its budgets, provider quotas and the model router.
+public struct DataPlane: Sendable {
+    public let database: StoreDatabase
+    public let memory: MemoryStore
+    public let costs: CostTracker
+    public let quotas: QuotaManager
+    public let router: ModelRouter
+    public let analyzer: ComplexityAnalyzer
+
+    /// The SQLite file for a config: `database.filename`, relative to the data directory.
+    public static func databaseURL(for config: FleetConfig, dataDirectory: URL) -> URL {
+        let name = config.database.filename
+        return name.hasPrefix("/") ? URL(fileURLWithPath: name) : dataDirectory.appendingPathComponent(name)
+    }
+
+    /// Opens (creating if needed) the store and builds the services on it.
+    public static func open(config: FleetConfig, dataDirectory: URL, clock: any WallClock = SystemWallClock(),
+                            logger: Logger = Logger(label: "fleetd")) async throws -> DataPlane {
+        let database = try await StoreDatabase(path: databaseURL(for: config, dataDirectory: dataDirectory).path)
+        let memory = MemoryStore(database: database, configuration: config.memory, clock: clock)
+        let costs = try CostTracker(database: database, configuration: config.cost, memoryConfiguration: config.memory,
+                                    clock: clock, logger: Logger(label: "fleetd.cost"))
+        let quotas = try await QuotaManager(database: database, configuration: config.quotas, clock: clock)
+        let analyzer = ComplexityAnalyzer(weights: config.routing.complexity)
+        let router = ModelRouter(
+            configuration: config.routing, scorer: analyzer,
+            budget: config.cost.enabled ? costs : nil, quota: quotas,
+            statsStore: memory, recorder: memory, clock: clock, logger: Logger(label: "fleetd.routing")
+        )
+        try await router.loadStats()
+        return DataPlane(database: database, memory: memory, costs: costs, quotas: quotas, router: router, analyzer: analyzer)
+    }
+}
