@@ -65,7 +65,15 @@ public actor CostTracker: BudgetStatusProviding {
         }
         let reservation = CostReservation(id: "cost-\(UUID().uuidString.lowercased())", call: call, estimatedCost: estimatedCost, createdAt: clock.now)
         guard configuration.enabled else { return reservation }
-        try await refreshSpend()
+        do {
+            try await refreshSpend()
+        } catch {
+            // A failing store must not stop routing: decide on the last known totals (from an
+            // earlier period they are only higher, so the check stays conservative). With no
+            // totals at all there is nothing safe to decide on.
+            guard spentCache.count == BudgetPeriod.allCases.count else { throw error }
+            logger.error("budget check uses cached totals: store failed", metadata: ["error": "\(error)"])
+        }
         // No suspension from here to the insert: the check and the hold are atomic in the actor.
         let reserved = reservedTotal
         for period in BudgetPeriod.allCases {

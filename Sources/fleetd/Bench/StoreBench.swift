@@ -60,21 +60,22 @@ struct StoreBench: BenchSuite {
         let groups = max(1, rows / 1_000)
         let generation = try await load(store, partition: "bench/prefix", rows: rows, expiresAt: nil)
         print(String(format: "generate %d entries (100k per transaction, prepared statement): %.2f s", rows, generation.seconds))
-        var random = SystemRandomNumberGenerator()
-        for (label, makePrefix) in [
-            ("~10 rows", { (r: inout SystemRandomNumberGenerator) in String(format: "agent-%05d/item-%05d", Int.random(in: 0..<groups, using: &r), Int.random(in: 0..<100, using: &r) * 10) }),
-            ("~1,000 rows", { (r: inout SystemRandomNumberGenerator) in String(format: "agent-%05d/", Int.random(in: 0..<groups, using: &r)) }),
-        ] as [(String, (inout SystemRandomNumberGenerator) -> String)] {
+        // Keys are agent-NNNNN/item-NNNNN: "agent-00042/item-0001" matches 10 keys, "agent-00042/" 1,000.
+        let shapes: [(label: String, prefix: () -> String)] = [
+            ("~10 rows", { String(format: "agent-%05d/item-%04d", Int.random(in: 0..<groups), Int.random(in: 0..<100)) }),
+            ("~1,000 rows", { String(format: "agent-%05d/", Int.random(in: 0..<groups)) }),
+        ]
+        for shape in shapes {
             var samples: [Duration] = []
             var returned = 0
             for _ in 0..<1_000 {
-                let prefix = makePrefix(&random)
+                let prefix = shape.prefix()
                 let start = ContinuousClock.now
-                returned += try await store.query(partition: "bench/prefix", prefix: String(prefix.dropLast(label == "~10 rows" ? 1 : 0))).count
+                returned += try await store.query(partition: "bench/prefix", prefix: prefix).count
                 samples.append(ContinuousClock.now - start)
             }
             samples.sort()
-            print("prefix query (\(label), \(returned / 1_000) rows returned on average) over \(rows) entries: "
+            print("prefix query (\(shape.label), \(returned / 1_000) rows returned on average) over \(rows) entries: "
                 + String(format: "p50 %.3f ms, p99 %.3f ms, max %.3f ms", samples[499].milliseconds, samples[989].milliseconds, samples[999].milliseconds))
         }
     }
