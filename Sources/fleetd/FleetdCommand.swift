@@ -15,6 +15,8 @@ struct FleetdCommand: AsyncParsableCommand {
             ValidateCommand.self,
             FlagsCommand.self,
             MigrateConfigCommand.self,
+            RouteCommand.self,
+            CostsCommand.self,
             BenchCommand.self,
             SSECommand.self,
         ],

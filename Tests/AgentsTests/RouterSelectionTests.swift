@@ -227,8 +227,10 @@ struct RouterSelectionTests {
         let lowConfig = Seed.configuration([Seed.opus, Seed.sonnet, Seed.haiku, Seed.ollama], strategy: .cost,
                                            defaultModel: "claude-opus-4", lastResort: "qwen-local")
         let low = try await ModelRouter(configuration: lowConfig, scorer: FixedScorer(defaultScore: 0.2)).select(Seed.task())
-        #expect(low.fallbackModels == ["claude-haiku-4", "claude-opus-4"])  // qwen (free) first, opus as default
-        #expect(low.modelName == "qwen-local")
+        // The last resort is never ranked, even when it is in range and free: it comes after the default.
+        #expect(low.modelName == "claude-haiku-4")
+        #expect(low.fallbackModels == ["claude-opus-4", "qwen-local"])
+        #expect(low.fallbackChain.map(\.role) == [.defaultModel, .lastResort])
     }
 
     @Test("ROUTER_001 names every model and why it was excluded")

@@ -59,7 +59,12 @@ public struct RoutingEngine: Sendable {
             if hardOK {
                 let range = model.complexityRange
                 let rangeText = "\(fmt(range.min))–\(fmt(range.max))"
-                if range.contains(score.overall) {
+                if model.name == configuration.lastResort, model.name != task.preferredModel {
+                    // The last resort is never ranked: it is tried only after everything else.
+                    trace.role = .lastResort
+                    trace.decisions.append(.init(stage: .complexityRange, passed: true, detail: "kept as the last resort (never ranked)"))
+                    extras.append((model, .lastResort))
+                } else if range.contains(score.overall) {
                     trace.decisions.append(.init(stage: .complexityRange, passed: true, detail: "score \(fmt(score.overall)) in \(rangeText)"))
                     pool.append(model)
                 } else if model.name == task.preferredModel {
@@ -70,10 +75,6 @@ public struct RoutingEngine: Sendable {
                     trace.role = .defaultModel
                     trace.decisions.append(.init(stage: .complexityRange, passed: true, detail: "score \(fmt(score.overall)) outside \(rangeText); kept as the default model"))
                     extras.append((model, .defaultModel))
-                } else if model.name == configuration.lastResort {
-                    trace.role = .lastResort
-                    trace.decisions.append(.init(stage: .complexityRange, passed: true, detail: "score \(fmt(score.overall)) outside \(rangeText); kept as the last resort"))
-                    extras.append((model, .lastResort))
                 } else {
                     trace.decisions.append(.init(stage: .complexityRange, passed: false, detail: "score \(fmt(score.overall)) outside \(rangeText)"))
                 }

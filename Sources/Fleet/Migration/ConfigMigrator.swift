@@ -135,7 +135,9 @@ public enum ConfigMigrator {
     }
 
     private static func routingNode(model: String) -> Node {
-        let pricing = Node([(Node("input"), Node("3.0")), (Node("output"), Node("15.0"))])
+        // Seed 001 §9.3 writes 3.00 / 15.00, which are Sonnet's prices per million tokens; the
+        // field is per 1,000 tokens, so fleetd writes 0.003 / 0.015.
+        let pricing = Node([(Node("input"), Node("0.003")), (Node("output"), Node("0.015"))])
         let capabilities = Node([
             (Node("maxTokens"), Node("200000")),
             (Node("supportsStreaming"), Node("true")),

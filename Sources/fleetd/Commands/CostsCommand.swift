@@ -1,0 +1,37 @@
+import Agents
+import ArgumentParser
+import Fleet
+import Foundation
+
+/// `fleetd costs`: spend for the current day, week or month, by model, provider, task type and agent.
+struct CostsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "costs",
+        abstract: "Report spend for the current period from the cost ledger."
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "day, week or month.")
+    var period: BudgetPeriod = .day
+
+    @Option(help: "table, json or csv (RFC 4180).")
+    var format: CostReportFormat = .table
+
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Where fleetd keeps its database.", valueName: "dir"))
+    var dataDir: String = "data"
+
+    func run() async throws {
+        let config = try options.load().config
+        let url = DataPlane.databaseURL(for: config, dataDirectory: URL(fileURLWithPath: dataDir))
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw UserError("no cost data: \(url.path) does not exist (has fleetd run with --data-dir \(dataDir)?)")
+        }
+        let database = try await StoreDatabase(path: url.path)
+        let report = try await CostReport.load(database: database, period: period, timeZoneIdentifier: config.cost.timeZone)
+        print(try CostReportFormatter.render(report, format: format), terminator: format == .csv ? "" : "\n")
+    }
+}
+
+extension BudgetPeriod: ExpressibleByArgument {}
+extension CostReportFormat: ExpressibleByArgument {}

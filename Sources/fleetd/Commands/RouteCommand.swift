@@ -1,0 +1,72 @@
+import Agents
+import ArgumentParser
+import Fleet
+import Foundation
+
+/// `fleetd route`: explain a routing decision without calling any model.
+struct RouteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "route",
+        abstract: "Explain which model a task would go to, and why, without calling any model.",
+        discussion: """
+        With TEXT: the selection and its full reasoning (complexity factors, every candidate and why \
+        it was kept or excluded, the fallback chain). With --jsonl FILE: one task per line \
+        ({"id": …, "prompt": …, "type"?: …}) in, one selection per line out, in input order. \
+        Budgets and quotas are those of --data-dir when given; otherwise none apply.
+        """
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    @Argument(help: "The task's text.")
+    var text: String?
+
+    @Option(help: ArgumentHelp("The task type (code, reasoning, math, …); inferred when absent.", valueName: "type"))
+    var type: String?
+
+    @Flag(help: "Print the selection as JSON.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Route every task in a JSON-lines file ('-' for standard input).", valueName: "file"))
+    var jsonl: String?
+
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Use this data directory's budgets, quotas and routing history.", valueName: "dir"))
+    var dataDir: String?
+
+    func validate() throws {
+        if (text == nil) == (jsonl == nil) { throw ValidationError("give either the task's TEXT or --jsonl FILE") }
+        if let type, TaskType(rawValue: type) == nil {
+            throw ValidationError("unknown --type '\(type)'; known: \(TaskType.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func run() async throws {
+        var config = try options.load().config
+        config.routing.enabled = true
+        let router: ModelRouter
+        if let dataDir {
+            router = try await DataPlane.open(config: config, dataDirectory: URL(fileURLWithPath: dataDir)).router
+        } else {
+            router = ModelRouter(configuration: config.routing, scorer: ComplexityAnalyzer(weights: config.routing.complexity))
+        }
+        if let jsonl {
+            let data: Data
+            if jsonl == "-" {
+                data = FileHandle.standardInput.readDataToEndOfFile()
+            } else {
+                guard let contents = FileManager.default.contents(atPath: jsonl) else { throw UserError("cannot read \(jsonl)") }
+                data = contents
+            }
+            FileHandle.standardOutput.write(await RoutingBatch(router: router).run(data))
+            return
+        }
+        let task = RoutingTask(taskId: "explain-\(UUID().uuidString.prefix(8).lowercased())", prompt: text ?? "", type: type.flatMap(TaskType.init))
+        do {
+            let selection = try await router.explain(task)
+            print(json ? try SelectionRenderer.json(selection) : SelectionRenderer.text(selection))
+        } catch let error as RouterError {
+            if json { print(try SelectionRenderer.json(error)) }
+            throw UserError(SelectionRenderer.text(error))
+        }
+    }
+}
