@@ -63,7 +63,7 @@ struct StreamRun: Sendable {
             var streamingFailed = false
             if target.endpoint.supportsStreaming {
                 let outcome = await withRetries(clock: clock) {
-                    await streamAttempt(target: target, request: callRequest, clock: clock)
+                    await observed(target, synchronous: false) { await streamAttempt(target: target, request: callRequest, clock: clock) }
                 }
                 switch outcome {
                 case .completed(let model, let sync):
@@ -83,11 +83,11 @@ struct StreamRun: Sendable {
             let outcome: Outcome
             if streamingFailed {
                 accumulator.state.withLock { $0.attempts += 1 }
-                let single = await syncAttempt(target: target, request: callRequest, clock: clock)
+                let single = await observed(target, synchronous: true) { await syncAttempt(target: target, request: callRequest, clock: clock) }
                 outcome = Task.isCancelled ? .consumerGone : single
             } else {
                 outcome = await withRetries(clock: clock) {
-                    await syncAttempt(target: target, request: callRequest, clock: clock)
+                    await observed(target, synchronous: true) { await syncAttempt(target: target, request: callRequest, clock: clock) }
                 }
             }
             switch outcome {
@@ -128,6 +128,25 @@ struct StreamRun: Sendable {
             tool.logger.debug("retrying", metadata: ["stream": "\(streamId)", "retry": "\(retry)", "delay": "\(delay)", "error": "\(error)"])
             do { try await clock.sleep(delay) } catch { return .consumerGone }
         }
+    }
+
+    /// Runs one attempt and reports its outcome to ``StreamingTool/onAttempt``.
+    func observed(_ target: StreamTarget, synchronous: Bool, _ attempt: () async -> Outcome) async -> Outcome {
+        let start = ContinuousClock.now
+        let outcome = await attempt()
+        guard let onAttempt = tool.onAttempt else { return outcome }
+        let duration = ContinuousClock.now - start
+        switch outcome {
+        case .completed:
+            await onAttempt(StreamAttemptReport(model: target.endpoint.name, provider: target.endpoint.provider,
+                                                synchronous: synchronous, duration: duration, error: nil))
+        case .failed(let error):
+            await onAttempt(StreamAttemptReport(model: target.endpoint.name, provider: target.endpoint.provider,
+                                                synchronous: synchronous, duration: duration, error: error))
+        case .consumerGone:
+            break
+        }
+        return outcome
     }
 
     func isTotalTimeout(_ error: any Error, clock: StreamClock) -> Bool {

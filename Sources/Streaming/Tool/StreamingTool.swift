@@ -28,6 +28,8 @@ public struct StreamingTool: Sendable {
     let progressInterval: Int
     let random: @Sendable () -> Double
     let chunkValidator: @Sendable (String) -> String?
+    /// Called after every attempt with its outcome (not for attempts the consumer cancelled).
+    public var onAttempt: (@Sendable (StreamAttemptReport) async -> Void)?
 
     /// - Parameters:
     ///   - clock: measures timeouts and backoff; inject a test clock or use short real durations in tests.

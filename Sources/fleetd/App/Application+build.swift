@@ -1,15 +1,30 @@
+import Agents
 import Fleet
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
+import Streaming
 
-/// Builds the fleetd HTTP application: routes, middleware and services. Testable: tests call it
-/// with a config and run it on port 0.
+/// Builds the fleetd HTTP application: data plane, fleet manager, routes, middleware and the
+/// background services (config watcher, config follower, heartbeats, expired-entry sweeper).
+/// Testable: tests call it with a config and run it on port 0.
 func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, logger: Logger) async throws -> some ApplicationProtocol {
     let config = loaded.config
     let reloader = try ConfigReloader(
         loaded: loaded,
         flagStore: RuntimeFlagStore(url: settings.dataDirectory.appendingPathComponent("runtime-flags.json"))
+    )
+    let dataPlane: DataPlane
+    do {
+        dataPlane = try await DataPlane.open(config: config, dataDirectory: settings.dataDirectory, logger: logger)
+    } catch let error as StoreError {
+        throw UserError("cannot open the database \(DataPlane.databaseURL(for: config, dataDirectory: settings.dataDirectory).path): \(error)")
+    }
+    let manager = await FleetManager(
+        reloader: reloader, dataPlane: dataPlane,
+        clients: ProviderClientFactory(logger: Logger(label: "fleetd.provider")),
+        environmentName: settings.environment, logger: logger
     )
     let flags = await reloader.snapshot.config.features.evaluateAll(in: FlagContext(environment: settings.environment))
     logger.info("fleetd starting", metadata: [
@@ -17,25 +32,33 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
         "config": "\(settings.configPath)",
         "environment": "\(settings.environment ?? "(none)")",
         "flags": .dictionary(Dictionary(uniqueKeysWithValues: flags.map { ($0.name, .string("\($0.enabled ? "on" : "off") [\($0.rule)]")) })),
+        "defaultModel": "\(dataPlane.router.configuration.defaultModel ?? "(none)")",
     ])
 
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: RequestLogMiddleware(metrics: metrics))
     router.get("healthz") { _, _ in HealthResponse(status: "ok") }
+    router.get("readyz") { _, _ in HealthResponse(status: "ready") }
     router.get("metrics") { _, _ -> Response in
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                  body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
     }
-    router.get("readyz") { _, _ in HealthResponse(status: "ready") }
     let admin = router.group().add(middleware: AdminAuthMiddleware(token: settings.adminToken))
     FlagRoutes(reloader: reloader, environment: settings.environment, bodyLimit: config.api.maxBodyBytes)
         .register(public: router, admin: admin)
     AdminRoutes(reloader: reloader, logger: logger).register(admin: admin)
+    TaskRoutes(manager: manager, metrics: metrics, bodyLimit: config.api.maxBodyBytes).register(router)
+    FleetRoutes(manager: manager).register(router)
 
     return Application(
         router: router,
         configuration: .init(address: .hostname(config.api.host, port: config.api.port), serverName: "fleetd"),
-        services: [ConfigWatchService(reloader: reloader, logger: logger)],
+        services: [
+            ConfigWatchService(reloader: reloader, logger: logger),
+            ConfigFollowerService(manager: manager),
+            HeartbeatService(manager: manager),
+            ExpiredEntrySweeper(store: dataPlane.memory),
+        ],
         onServerRunning: { channel in
             logger.info("fleetd listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         },

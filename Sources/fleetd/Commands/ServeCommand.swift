@@ -2,6 +2,7 @@ import ArgumentParser
 import Fleet
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// `fleetd [serve] --config PATH`: runs fleetd as a long-running service.
 struct ServeCommand: AsyncParsableCommand {
@@ -58,7 +59,10 @@ struct ServeCommand: AsyncParsableCommand {
         let metrics = FleetMetrics()
         metrics.bootstrapMetricsSystem()
         let app = try await buildApplication(loaded: effective, settings: settings, metrics: metrics, logger: logger)
-        try await app.runService()
+        // SIGTERM/SIGINT: stop accepting, give in-flight tasks and streams the drain timeout, then stop.
+        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = .seconds(config.api.drainTimeoutSeconds)
+        try await ServiceGroup(configuration: group).run()
         logger.info("fleetd stopped")
     }
 }

@@ -38,3 +38,38 @@ final class FleetMetrics: Sendable {
         ).record(duration)
     }
 }
+
+import Agents
+
+extension FleetMetrics {
+    func taskFinished(_ result: TaskResult) {
+        let labels = [("model", result.model), ("provider", result.provider.rawValue)]
+        registry.makeDurationHistogram(name: "model_request_duration_seconds", labels: labels, buckets: Self.latencyBuckets,
+                                       help: "Time from a task's start to its complete answer, per model.")
+            .record(.milliseconds(Int64(result.durationMs)))
+        for (kind, count) in [("input", result.usage.inputTokens), ("output", result.usage.outputTokens), ("cached", result.usage.cachedTokens)] {
+            registry.makeCounter(name: "model_tokens_used_total", labels: labels + [("kind", kind)],
+                                 help: "Tokens used, per model and kind (input includes cached).").increment(by: Int64(count))
+        }
+        registry.makeGauge(name: "model_cost_usd_total", labels: labels, help: "US dollars spent per model since start.")
+            .increment(by: result.cost)
+        registry.makeCounter(name: "fleetd_tasks_total", labels: [("outcome", "completed")], help: "Tasks finished, by outcome.").increment()
+        if result.selection.modelName != result.model {
+            registry.makeCounter(name: "routing_fallbacks_total", labels: [("from", result.selection.modelName), ("to", result.model)],
+                                 help: "Tasks answered by a fallback model instead of the router's pick.").increment()
+        }
+        if result.synchronousFallback {
+            registry.makeCounter(name: "stream_sync_fallbacks_total", help: "Streams that fell back to a synchronous call.").increment()
+        }
+    }
+
+    func taskFailed(code: String) {
+        registry.makeCounter(name: "fleetd_tasks_total", labels: [("outcome", "failed")], help: "Tasks finished, by outcome.").increment()
+        registry.makeCounter(name: "model_errors_total", labels: [("code", code)], help: "Failed tasks, by error code.").increment()
+    }
+
+    func timeToFirstChunk(_ duration: Duration) {
+        registry.makeDurationHistogram(name: "stream_time_to_first_chunk_seconds", buckets: Self.latencyBuckets,
+                                       help: "Time from an SSE task's start to its first chunk.").record(duration)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Streaming
+
+/// A task as submitted to fleetd (`POST /v1/tasks`).
+public struct AgentTask: Sendable, Codable, Hashable {
+    public var id: String
+    public var prompt: String
+    /// Extra material the task is about (a document, code); counts toward context size.
+    public var context: String?
+    public var type: TaskType?
+    /// Which kind of agent runs it; `nil` uses the first configured type.
+    public var agentType: String?
+    public var preferredProvider: ProviderKind?
+    public var preferredModel: String?
+    public var constraints: RoutingConstraints
+    public var privacy: RoutingPrivacy
+    public var tenantId: String?
+    public var userId: String?
+    public var sessionId: String?
+    /// Longest answer wanted, in tokens.
+    public var maxTokens: Int?
+    /// Parts that run in parallel (each may name its own model); partial failure is allowed.
+    public var subtasks: [AgentTask]?
+    /// Stream the answer (SSE) when the `streaming` flag allows it.
+    public var stream: Bool
+
+    public init(id: String = AgentTask.makeID(), prompt: String, context: String? = nil, type: TaskType? = nil,
+                agentType: String? = nil, preferredProvider: ProviderKind? = nil, preferredModel: String? = nil,
+                constraints: RoutingConstraints = RoutingConstraints(), privacy: RoutingPrivacy = .standard,
+                tenantId: String? = nil, userId: String? = nil, sessionId: String? = nil, maxTokens: Int? = nil,
+                subtasks: [AgentTask]? = nil, stream: Bool = false) {
+        self.id = id
+        self.prompt = prompt
+        self.context = context
+        self.type = type
+        self.agentType = agentType
+        self.preferredProvider = preferredProvider
+        self.preferredModel = preferredModel
+        self.constraints = constraints
+        self.privacy = privacy
+        self.tenantId = tenantId
+        self.userId = userId
+        self.sessionId = sessionId
+        self.maxTokens = maxTokens
+        self.subtasks = subtasks
+        self.stream = stream
+    }
+
+    /// `task-<millis>-<random>`: sortable and unique enough for keys.
+    public static func makeID() -> String {
+        "task-\(Int(Date().timeIntervalSince1970 * 1000))-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// The stickiness values rollout may use for this task.
+    public var stickinessProperties: [String: String] {
+        var properties = ["taskId": id]
+        if let tenantId { properties["tenantId"] = tenantId }
+        if let userId { properties["userId"] = userId }
+        if let sessionId { properties["sessionId"] = sessionId }
+        return properties
+    }
+}
+
+/// The flags resolved for one task, as plain values: agents never read flags themselves.
+public struct TaskSettings: Sendable, Hashable, Codable {
+    /// `multiModelRouter` (and `routing.enabled`): route, or use the default model as v1.0.4 did.
+    public var useRouter: Bool
+    /// `streaming`: stream when the model supports it, or make one synchronous call as v1.0.4 did.
+    public var useStreaming: Bool
+
+    public init(useRouter: Bool, useStreaming: Bool) {
+        self.useRouter = useRouter
+        self.useStreaming = useStreaming
+    }
+
+    /// Every flag off: the v1.0.4 path.
+    public static let legacy = TaskSettings(useRouter: false, useStreaming: false)
+}
+
+/// What gives an agent type its role: `agents[].config` in the config file.
+public struct AgentRole: Sendable, Hashable, Codable {
+    public var systemPrompt: String?
+    /// Used when a task names no type.
+    public var defaultTaskType: TaskType?
+    /// Longest answer, in tokens, unless the task asks for less.
+    public var maxTokens: Int
+
+    public init(systemPrompt: String? = nil, defaultTaskType: TaskType? = nil, maxTokens: Int = 1_024) {
+        self.systemPrompt = systemPrompt
+        self.defaultTaskType = defaultTaskType
+        self.maxTokens = maxTokens
+    }
+}

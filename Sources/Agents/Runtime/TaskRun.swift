@@ -1,0 +1,221 @@
+import Foundation
+import Logging
+import Streaming
+
+/// One task's execution as a sequence of ``TaskEvent``s: seed 001's `performTask`.
+///
+/// Iterating it selects the model (the router when `useRouter`, else the default model as v1.0.4
+/// did), reserves the estimated cost, calls the model through the ``StreamingTool`` (streamed when
+/// `useStreaming` and the model supports it, else one synchronous call; fallbacks in the
+/// selection's order), then settles the real cost and records usage. Events come as the consumer
+/// asks for them, so a slow consumer slows the provider read (backpressure end to end). A consumer
+/// that stops iterating cancels the provider call and releases the reservation.
+public struct TaskRun: AsyncSequence, Sendable {
+    public typealias Element = TaskEvent
+    let task: AgentTask
+    let settings: TaskSettings
+    let runtime: TaskRuntime
+    let agent: Agent
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(driver: TaskDriver(run: self))
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let driver: TaskDriver
+        public mutating func next() async -> TaskEvent? { await driver.next() }
+    }
+
+    /// Runs the task to the end and returns its result, or throws its terminal failure.
+    public func result() async throws(TaskFailure) -> TaskResult {
+        var iterator = makeAsyncIterator()
+        while let event = await iterator.next() {
+            switch event {
+            case .complete(let result): return result
+            case .error(let failure) where failure.terminal: throw failure
+            default: continue
+            }
+        }
+        throw TaskFailure(code: "TASK_CANCELLED", message: "the task was cancelled before it finished")
+    }
+}
+
+/// The state behind one ``TaskRun`` iteration. Used by one consumer at a time, so it is not
+/// Sendable; the reservation it may hold is released if it is dropped before the end.
+final class TaskDriver {
+    private enum State {
+        case initial
+        case running(StreamingSession.AsyncIterator, Running)
+        case finished
+    }
+
+    struct Running {
+        var selection: ModelSelection
+        var reservation: CostReservation?
+        var streaming: Bool
+        var started: ContinuousClock.Instant
+    }
+
+    private let run: TaskRun
+    private var state: State = .initial
+    private var pendingReservation: CostReservation?
+
+    init(run: TaskRun) {
+        self.run = run
+    }
+
+    deinit {
+        if let reservation = pendingReservation, let costs = run.runtime.costs {
+            Task { await costs.release(reservation) }
+        }
+    }
+
+    private var runtime: TaskRuntime { run.runtime }
+    private var task: AgentTask { run.task }
+
+    func next() async -> TaskEvent? {
+        switch state {
+        case .finished:
+            return nil
+        case .initial:
+            return await start()
+        case .running(var iterator, let running):
+            let event = await iterator.next()
+            state = .running(iterator, running)
+            return await handle(event, running)
+        }
+    }
+
+    private func start() async -> TaskEvent? {
+        await run.agent.began(task.id)
+        let routingTask = RoutingTask(
+            taskId: task.id, prompt: task.prompt, context: task.context, type: task.type ?? run.agent.role.defaultTaskType,
+            agentType: run.agent.type, preferredProvider: task.preferredProvider, preferredModel: task.preferredModel,
+            constraints: task.constraints, privacy: task.privacy, needsStreaming: false
+        )
+        let selection: ModelSelection
+        do {
+            selection = try await runtime.router.select(routingTask, useRouter: run.settings.useRouter)
+        } catch {
+            return await fail(TaskFailure(code: error.code.rawValue, message: error.message))
+        }
+        var reservation: CostReservation?
+        if let costs = runtime.costs {
+            do {
+                let call = CostCall(model: selection.modelName, provider: selection.modelConfig.provider.rawValue,
+                                    taskId: task.id, agentId: run.agent.id, taskType: selection.complexity.taskType.rawValue)
+                reservation = try await costs.reserve(call, estimatedCost: selection.estimatedCost,
+                                                      isCheaperAlternative: selection.isCheaperAlternative)
+                pendingReservation = reservation
+            } catch let error as CostError {
+                return await fail(TaskFailure(code: error.code.rawValue, message: error.message, model: selection.modelName))
+            } catch {
+                return await fail(TaskFailure(code: "COST_001", message: "the cost could not be reserved: \(error)", model: selection.modelName))
+            }
+        }
+        let streaming = run.settings.useStreaming && task.stream
+        let targets: [StreamTarget]
+        do {
+            targets = try runtime.targets(for: selection, streaming: streaming)
+        } catch {
+            return await fail(error)
+        }
+        let request = ProviderRequest(model: selection.modelConfig.model, prompt: task.prompt, system: run.agent.role.systemPrompt,
+                                      maxTokens: min(task.maxTokens ?? run.agent.role.maxTokens, run.agent.role.maxTokens))
+        let session = runtime.tool.executeStreaming(withContext(request), targets: targets)
+        let running = Running(selection: selection, reservation: reservation, streaming: streaming, started: .now)
+        var iterator = session.makeAsyncIterator()
+        let first = await iterator.next()
+        state = .running(iterator, running)
+        return await handle(first, running)
+    }
+
+    /// The task's context goes before the prompt, as one user message.
+    private func withContext(_ request: ProviderRequest) -> ProviderRequest {
+        guard let context = task.context, !context.isEmpty else { return request }
+        var request = request
+        request.messages = [ProviderMessage(role: .user, content: "\(context)\n\n\(task.prompt)")]
+        return request
+    }
+
+    private func handle(_ event: StreamEvent?, _ running: Running) async -> TaskEvent? {
+        guard let event else {
+            // The session ended without a result: the consumer went away.
+            await release()
+            await run.agent.ended(success: false)
+            state = .finished
+            return nil
+        }
+        switch event {
+        case .start(let meta):
+            let selection = running.selection
+            return .start(TaskStart(
+                taskId: task.id, agentId: run.agent.id, agentType: run.agent.type, model: meta.model, provider: meta.provider,
+                streaming: running.streaming, routed: selection.routed, reason: selection.reason,
+                fallbackModels: selection.fallbackModels, complexity: selection.complexity.overall,
+                localDefault: meta.provider == .builtin))
+        case .chunk(let chunk):
+            return .chunk(chunk)
+        case .progress(let progress):
+            return .progress(progress)
+        case .error(let failure) where !failure.terminal:
+            return .error(TaskFailure(code: failure.code, message: failure.message, terminal: false, model: failure.model))
+        case .error(let failure):
+            return await fail(TaskFailure(code: failure.code, message: failure.message, model: failure.model))
+        case .complete(let result):
+            return await complete(result, running)
+        }
+    }
+
+    private func complete(_ result: StreamResult, _ running: Running) async -> TaskEvent {
+        let registry = runtime.router.registry
+        let model = registry.model(named: result.metadata.model) ?? running.selection.modelConfig
+        let reported = result.usage
+        let usage = CostUsage.fromProviderReport(model.provider, inputTokens: reported?.inputTokens ?? 0,
+                                                 outputTokens: reported?.outputTokens ?? 0,
+                                                 cacheReadTokens: reported?.cachedInputTokens ?? 0)
+        var cost = (try? usage.cost(pricing: model.capabilities.costPer1kTokens)) ?? 0
+        if let costs = runtime.costs, let reservation = running.reservation {
+            do {
+                cost = try await costs.settle(reservation, usage: usage, pricing: model.capabilities.costPer1kTokens).cost
+                pendingReservation = nil
+            } catch {
+                runtime.logger.error("cost settlement failed; the reservation stays held until retried",
+                                     metadata: ["task": "\(task.id)", "error": "\(error)"])
+            }
+        }
+        try? await runtime.quotas?.record(provider: model.provider.rawValue, requests: 0, tokens: usage.inputTokens + usage.outputTokens)
+        await run.agent.ended(success: true)
+        state = .finished
+        let elapsed = ContinuousClock.now - running.started
+        return .complete(TaskResult(
+            taskId: task.id, status: "completed", output: result.text, model: model.name, provider: model.provider,
+            agentId: run.agent.id, usage: usage, cost: cost, streamed: running.streaming && !result.metadata.synchronousFallback,
+            synchronousFallback: result.metadata.synchronousFallback, attempts: result.metadata.attempts,
+            durationMs: Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15,
+            localDefault: model.provider == .builtin, selection: SelectionSummary(running.selection), subtasks: nil))
+    }
+
+    private func fail(_ failure: TaskFailure) async -> TaskEvent {
+        await release()
+        await run.agent.ended(success: false)
+        state = .finished
+        runtime.logger.warning("task failed", metadata: ["task": "\(task.id)", "code": "\(failure.code)", "error": "\(failure.message)"])
+        return .error(failure)
+    }
+
+    private func release() async {
+        if let reservation = pendingReservation, let costs = runtime.costs {
+            await costs.release(reservation)
+        }
+        pendingReservation = nil
+    }
+}
+
+extension ModelSelection {
+    /// Whether the budget made the router pick a cheaper model (policy `cheaper-only`).
+    var isCheaperAlternative: Bool {
+        trace.candidates.first { $0.modelName == modelName }?.decisions
+            .contains { $0.stage == .budget && $0.passed && $0.detail.contains("cheaper-only") } ?? false
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+import Streaming
+
+/// The services tasks run with under one configuration generation. A task keeps the runtime it
+/// started with, so a reload never changes a task half way.
+public struct TaskRuntime: Sendable {
+    public let generation: Int
+    public let router: ModelRouter
+    public let tool: StreamingTool
+    public let clients: ProviderClientFactory
+    /// `nil` when cost tracking is off.
+    public let costs: CostTracker?
+    public let quotas: QuotaManager?
+    public let logger: Logger
+
+    /// Wires the tool's attempt reports into the router's breakers and history, and counts each
+    /// attempt against the provider's request quota.
+    public init(generation: Int, router: ModelRouter, tool: StreamingTool, clients: ProviderClientFactory,
+                costs: CostTracker?, quotas: QuotaManager?, logger: Logger = Logger(label: "fleetd.agent")) {
+        var tool = tool
+        tool.onAttempt = { [router, quotas] report in
+            await router.recordOutcome(model: report.model, success: report.succeeded, latency: report.duration,
+                                       error: report.error.map(CallFailure.init))
+            try? await quotas?.record(provider: report.provider.rawValue, requests: 1, tokens: 0)
+        }
+        self.generation = generation
+        self.router = router
+        self.tool = tool
+        self.clients = clients
+        self.costs = costs
+        self.quotas = quotas
+        self.logger = logger
+    }
+
+    /// How the streaming tool reaches a configured model.
+    public static func endpoint(for model: ModelConfiguration, streaming: Bool) -> ModelEndpoint {
+        ModelEndpoint(name: model.name, provider: model.provider, model: model.model,
+                      baseURL: model.credentials?.endpoint, apiKeyVariable: model.credentials?.apiKeyEnv,
+                      supportsStreaming: streaming && model.capabilities.supportsStreaming)
+    }
+
+    /// The selection's model and then its fallbacks, as call targets. A model whose client cannot
+    /// be made (its key is missing) is skipped with a log line; none left is a failure.
+    func targets(for selection: ModelSelection, streaming: Bool) throws(TaskFailure) -> [StreamTarget] {
+        let registry = router.registry
+        let models = [selection.modelConfig] + selection.fallbackModels.compactMap { registry.model(named: $0) }
+        var targets: [StreamTarget] = []
+        var skipped: [String] = []
+        for model in models {
+            do {
+                targets.append(try StreamTarget(endpoint: Self.endpoint(for: model, streaming: streaming), factory: clients))
+            } catch {
+                skipped.append("\(model.name): \(error)")
+            }
+        }
+        if !skipped.isEmpty {
+            logger.warning("models skipped for this task", metadata: ["task": "\(selection.taskId)", "skipped": "\(skipped.joined(separator: "; "))"])
+        }
+        guard !targets.isEmpty else {
+            throw TaskFailure(code: "ROUTER_001", message: "no selected model can be called: \(skipped.joined(separator: "; "))")
+        }
+        return targets
+    }
+}
+
+extension CallFailure {
+    /// The router's view of a failed call.
+    init(_ error: any Error) {
+        if let error = error as? ProviderError {
+            let retryAfter = error.retryAfter.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+            switch error.kind {
+            case .rateLimited: self = .rateLimited(retryAfter: retryAfter)
+            case .overloaded: self = .overloaded(retryAfter: retryAfter)
+            case .auth, .missingCredentials: self = .authentication
+            case .badRequest: self = .badRequest(status: error.status ?? 400)
+            case .server: self = .server(status: error.status ?? 500)
+            case .network: self = .network
+            case .timeout: self = .timeout
+            case .midStream, .invalidResponse: self = .other(error.kind.rawValue)
+            }
+        } else if let error = error as? StreamingError, error.code == .timeout {
+            self = .timeout
+        } else {
+            self = .other(String(describing: type(of: error)))
+        }
+    }
+}

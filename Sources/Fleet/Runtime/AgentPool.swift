@@ -1,0 +1,99 @@
+import Agents
+import DequeModule
+import Foundation
+
+/// The agents of a fleet, by type, and the bounded queue of tasks waiting for one.
+///
+/// Kept inside ``FleetManager`` (actor-isolated there): a pure bookkeeping struct plus the
+/// continuations of waiting tasks, resumed outside any lock because the actor has none.
+struct AgentPool {
+    struct Waiter {
+        let id: UUID
+        let continuation: CheckedContinuation<Agent, any Error>
+    }
+
+    private(set) var agents: [String: Agent] = [:]
+    private var idle: [String: [Agent]] = [:]
+    private var waiters: [String: Deque<Waiter>] = [:]
+    private var retired: Set<String> = []
+    private var sequence = 0
+
+    var waitingCount: Int { waiters.values.reduce(0) { $0 + $1.count } }
+
+    func count(of type: String) -> Int {
+        agents.values.filter { $0.type == type && !retired.contains($0.id) }.count
+    }
+
+    var types: Set<String> { Set(agents.values.filter { !retired.contains($0.id) }.map(\.type)) }
+
+    /// An idle agent of `type`, if one is free now.
+    mutating func takeIdle(_ type: String) -> Agent? {
+        idle[type]?.popLast()
+    }
+
+    mutating func enqueue(_ type: String, _ waiter: Waiter) {
+        waiters[type, default: []].append(waiter)
+    }
+
+    /// Removes a waiter that gave up (cancelled); returns it so it can be resumed with an error.
+    mutating func removeWaiter(_ id: UUID) -> Waiter? {
+        for (type, queue) in waiters {
+            if let index = queue.firstIndex(where: { $0.id == id }) {
+                return waiters[type]?.remove(at: index)
+            }
+        }
+        return nil
+    }
+
+    /// Gives the agent back: to the first task waiting for its type, or to the idle list.
+    /// Returns the waiter to resume, if any. A retired agent is dropped.
+    mutating func release(_ agent: Agent) -> Waiter? {
+        if retired.contains(agent.id) {
+            retired.remove(agent.id)
+            agents[agent.id] = nil
+            return nil
+        }
+        if let waiter = waiters[agent.type]?.popFirst() {
+            return waiter
+        }
+        idle[agent.type, default: []].append(agent)
+        return nil
+    }
+
+    mutating func spawn(type: String, role: AgentRole) -> Agent {
+        sequence += 1
+        let agent = Agent(id: "\(type)-\(sequence)", type: type, role: role)
+        agents[agent.id] = agent
+        return agent
+    }
+
+    /// Retires agents of `type` beyond `keep`: idle ones at once, busy ones when they come back.
+    mutating func retire(type: String, keep: Int) {
+        var excess = count(of: type) - keep
+        guard excess > 0 else { return }
+        while excess > 0, let agent = idle[type]?.popLast() {
+            agents[agent.id] = nil
+            excess -= 1
+        }
+        for agent in agents.values where excess > 0 && agent.type == type && !retired.contains(agent.id) {
+            retired.insert(agent.id)
+            excess -= 1
+        }
+    }
+
+    /// Replaces a hung agent: the old one is retired, a new one takes its place.
+    mutating func replace(_ agent: Agent) -> Agent {
+        retired.insert(agent.id)
+        return spawn(type: agent.type, role: agent.role)
+    }
+
+    /// The waiters of types that no longer exist, to be failed.
+    mutating func dropWaiters(notIn types: Set<String>) -> [Waiter] {
+        var dropped: [Waiter] = []
+        for (type, queue) in waiters where !types.contains(type) {
+            dropped.append(contentsOf: queue)
+            waiters[type] = nil
+        }
+        return dropped
+    }
+}

@@ -1,0 +1,303 @@
+import Agents
+import Foundation
+import Logging
+import Streaming
+
+/// Runs the fleet: owns the agents, resolves each task's flags, dispatches tasks to idle agents
+/// of the right type through a bounded queue, enforces the task timeout, watches agents with
+/// heartbeats, and applies a new configuration atomically (agents added or retired to match,
+/// router, streaming and budgets updated; tasks already running keep the runtime they began with).
+public actor FleetManager {
+    /// A task handed to an agent. Iterate ``run`` to execute it, then call ``finish()``.
+    public struct Dispatched: Sendable {
+        public let run: TaskRun
+        public let agent: Agent
+        public let settings: TaskSettings
+        public let flags: [FlagDecision]
+        let manager: FleetManager
+
+        /// Returns the agent to the pool. Call exactly once, when the run ended or was abandoned.
+        public func finish() async {
+            await manager.release(agent)
+        }
+    }
+
+    public nonisolated let dataPlane: DataPlane
+    private let reloader: ConfigReloader
+    private let clients: ProviderClientFactory
+    private let environmentName: String?
+    private let processEnvironment: [String: String]
+    private let logger: Logger
+    private var pool = AgentPool()
+    private var snapshot: ConfigReloader.Snapshot
+    private var runtime: TaskRuntime
+    private var defaultAgentType = "default"
+    private var tasks: [String: TaskRecord] = [:]
+
+    /// What `GET /v1/tasks/{id}` shows.
+    public struct TaskRecord: Sendable, Codable {
+        public var id: String
+        public var status: String
+        public var agentId: String?
+        public var model: String?
+        public var submittedAt: Date
+        public var finishedAt: Date?
+        public var result: TaskResult?
+        public var error: TaskFailure?
+    }
+
+    public init(reloader: ConfigReloader, dataPlane: DataPlane, clients: ProviderClientFactory,
+                environmentName: String?, processEnvironment: [String: String] = ProcessInfo.processInfo.environment,
+                logger: Logger = Logger(label: "fleetd")) async {
+        self.reloader = reloader
+        self.dataPlane = dataPlane
+        self.clients = clients
+        self.environmentName = environmentName
+        self.processEnvironment = processEnvironment
+        self.logger = logger
+        let snapshot = await reloader.snapshot
+        self.snapshot = snapshot
+        self.runtime = Self.makeRuntime(snapshot, dataPlane: dataPlane, clients: clients, environment: processEnvironment, logger: logger)
+        reconcileAgents()
+    }
+
+    /// Follows the reloader: every new config is applied here. Returns when the stream ends.
+    public func followConfigChanges() async {
+        for await next in await reloader.updates() {
+            apply(next)
+        }
+    }
+
+    /// The config in force.
+    public var config: FleetConfig { snapshot.config }
+    public var generation: Int { snapshot.generation }
+
+    // MARK: Dispatch
+
+    /// Resolves the task's flags: the environment's override, then its agent type's, then global.
+    public func settings(for task: AgentTask) -> (TaskSettings, [FlagDecision]) {
+        let context = FlagContext(agentType: task.agentType ?? defaultAgentType, environment: environmentName,
+                                  properties: task.stickinessProperties)
+        let flags = snapshot.config.features.evaluateAll(in: context)
+        let on = { (name: String) in flags.first { $0.name == name }?.enabled ?? false }
+        let settings = TaskSettings(useRouter: on("multiModelRouter") && snapshot.config.routing.enabled,
+                                    useStreaming: on("streaming") && snapshot.config.streaming.enabled)
+        return (settings, flags)
+    }
+
+    /// Waits for an idle agent of the task's type and hands it the task. A full queue refuses at
+    /// once (`QUEUE_FULL`, retry after a few seconds) rather than growing.
+    public func dispatch(_ task: AgentTask) async throws(TaskFailure) -> Dispatched {
+        var task = task
+        let type = task.agentType ?? defaultAgentType
+        guard pool.types.contains(type) else {
+            throw TaskFailure(code: "UNKNOWN_AGENT_TYPE", message: "no agent type '\(type)'; configured: \(pool.types.sorted().joined(separator: ", "))")
+        }
+        task.agentType = type
+        let (settings, flags) = settings(for: task)
+        let runtime = self.runtime
+        let agent: Agent
+        if let idle = pool.takeIdle(type) {
+            agent = idle
+        } else {
+            guard pool.waitingCount < snapshot.config.api.maxQueuedTasks else {
+                throw TaskFailure(code: "QUEUE_FULL", message: "all \(pool.count(of: type)) '\(type)' agents are busy and \(pool.waitingCount) tasks are waiting",
+                                  retryAfterSeconds: 1)
+            }
+            let id = UUID()
+            do {
+                agent = try await withTaskCancellationHandler {
+                    try await withCheckedThrowingContinuation { continuation in
+                        pool.enqueue(type, AgentPool.Waiter(id: id, continuation: continuation))
+                    }
+                } onCancel: {
+                    Task { await self.cancelWaiter(id) }
+                }
+            } catch let failure as TaskFailure {
+                throw failure
+            } catch {
+                throw TaskFailure(code: "TASK_CANCELLED", message: "the task was cancelled while waiting for an agent")
+            }
+        }
+        tasks[task.id] = TaskRecord(id: task.id, status: "running", agentId: agent.id, submittedAt: Date())
+        return Dispatched(run: agent.run(task, settings: settings, runtime: runtime), agent: agent, settings: settings, flags: flags, manager: self)
+    }
+
+    /// Runs a task to its result (the JSON API), with its subtasks in parallel and the task timeout.
+    public func execute(_ task: AgentTask) async throws(TaskFailure) -> TaskResult {
+        let dispatched = try await dispatch(task)
+        let timeout = Duration.milliseconds(snapshot.config.fleet.taskTimeout)
+        let outcome: Result<TaskResult, TaskFailure> = await Self.withTimeout(timeout, taskId: task.id) { () async throws(TaskFailure) -> TaskResult in
+            var result = try await dispatched.run.result()
+            if let subtasks = task.subtasks, !subtasks.isEmpty {
+                result.subtasks = await Self.runSubtasks(subtasks, parent: task, agent: dispatched.agent, manager: self)
+            }
+            return result
+        }
+        await dispatched.finish()
+        record(task.id, outcome)
+        return try outcome.get()
+    }
+
+    /// Remembers how a task ended (for `GET /v1/tasks/{id}`).
+    public func record(_ taskId: String, _ outcome: Result<TaskResult, TaskFailure>) {
+        guard var record = tasks[taskId] else { return }
+        record.finishedAt = Date()
+        switch outcome {
+        case .success(let result):
+            record.status = "completed"
+            record.model = result.model
+            record.result = result
+        case .failure(let failure):
+            record.status = "failed"
+            record.error = failure
+        }
+        tasks[taskId] = record
+        if tasks.count > 10_000, let oldest = tasks.values.min(by: { $0.submittedAt < $1.submittedAt }) {
+            tasks[oldest.id] = nil
+        }
+    }
+
+    /// A task's record (running, completed or failed), while fleetd remembers it.
+    public func taskRecord(_ id: String) -> TaskRecord? { tasks[id] }
+
+    private static func runSubtasks(_ subtasks: [AgentTask], parent: AgentTask, agent: Agent, manager: FleetManager) async -> [SubtaskOutcome] {
+        await withTaskGroup(of: (Int, SubtaskOutcome).self) { group in
+            for (index, var subtask) in subtasks.enumerated() {
+                if subtask.id.isEmpty { subtask.id = "\(parent.id).\(index + 1)" }
+                subtask.agentType = subtask.agentType ?? parent.agentType
+                subtask.tenantId = subtask.tenantId ?? parent.tenantId
+                let child = subtask
+                group.addTask {
+                    let (settings, _) = await manager.settings(for: child)
+                    let runtime = await manager.currentRuntime
+                    do throws(TaskFailure) {
+                        let result = try await agent.run(child, settings: settings, runtime: runtime).result()
+                        return (index, SubtaskOutcome(taskId: child.id, succeeded: true, result: result, error: nil))
+                    } catch {
+                        return (index, SubtaskOutcome(taskId: child.id, succeeded: false, result: nil, error: error))
+                    }
+                }
+            }
+            var outcomes: [(Int, SubtaskOutcome)] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+    }
+
+    var currentRuntime: TaskRuntime { runtime }
+
+    static func withTimeout(_ timeout: Duration, taskId: String,
+                            _ body: @escaping @Sendable () async throws(TaskFailure) -> TaskResult) async -> Result<TaskResult, TaskFailure> {
+        await withTaskGroup(of: Result<TaskResult, TaskFailure>?.self) { group in
+            group.addTask {
+                do throws(TaskFailure) { return .success(try await body()) } catch { return .failure(error) }
+            }
+            group.addTask {
+                do { try await Task.sleep(for: timeout) } catch { return nil }
+                return .failure(TaskFailure(code: "TASK_TIMEOUT", message: "task \(taskId) ran longer than fleet.taskTimeout (\(timeout))"))
+            }
+            var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: "TASK_CANCELLED", message: "cancelled"))
+            for await next in group {
+                if let next {
+                    outcome = next
+                    group.cancelAll()
+                    break
+                }
+            }
+            return outcome
+        }
+    }
+
+    func release(_ agent: Agent) {
+        if let waiter = pool.release(agent) {
+            waiter.continuation.resume(returning: agent)
+        }
+    }
+
+    private func cancelWaiter(_ id: UUID) {
+        pool.removeWaiter(id)?.continuation.resume(throwing: CancellationError())
+    }
+
+    // MARK: Agents
+
+    /// Every agent's status (answers their heartbeats).
+    public func agentStatuses() async -> [AgentStatus] {
+        var statuses: [AgentStatus] = []
+        for agent in pool.agents.values { statuses.append(await agent.heartbeat()) }
+        return statuses.sorted { $0.id < $1.id }
+    }
+
+    /// Heartbeat round: an agent busy far longer than the task timeout is taken as hung and
+    /// replaced by a fresh one of the same type.
+    public func checkAgents(now: Date = Date()) async {
+        let limit = Double(snapshot.config.fleet.taskTimeout) / 1_000 * 2
+        for agent in pool.agents.values {
+            let status = await agent.heartbeat(now: now)
+            if let since = status.busySince, now.timeIntervalSince(since) > limit {
+                let replacement = pool.replace(agent)
+                logger.warning("agent hung; replaced", metadata: ["agent": "\(agent.id)", "replacement": "\(replacement.id)", "task": "\(status.currentTask ?? "-")"])
+                release(replacement)
+            }
+        }
+    }
+
+    // MARK: Configuration
+
+    private func apply(_ next: ConfigReloader.Snapshot) {
+        let previous = snapshot.config
+        snapshot = next
+        runtime = Self.makeRuntime(next, dataPlane: dataPlane, clients: clients, environment: processEnvironment, logger: logger,
+                                   previousCost: previous.cost, currentRuntime: runtime)
+        reconcileAgents()
+        logger.notice("configuration applied", metadata: ["generation": "\(next.generation)", "agents": "\(pool.agents.count)"])
+    }
+
+    /// Spawns or retires agents so each type has its configured count, within `fleet.maxAgents`.
+    private func reconcileAgents() {
+        let config = snapshot.config
+        var specs = config.agents.map { ($0.type, $0.count, AgentRole(config: $0.config)) }
+        if specs.isEmpty { specs = [("default", config.fleet.maxAgents, AgentRole())] }
+        defaultAgentType = specs[0].0
+        var budget = config.fleet.maxAgents
+        var wanted: Set<String> = []
+        for (type, count, role) in specs {
+            let target = min(count, budget)
+            budget -= target
+            wanted.insert(type)
+            pool.retire(type: type, keep: target)
+            for _ in pool.count(of: type)..<max(target, pool.count(of: type)) {
+                release(pool.spawn(type: type, role: role))
+            }
+        }
+        for type in pool.types where !wanted.contains(type) {
+            pool.retire(type: type, keep: 0)
+        }
+        for waiter in pool.dropWaiters(notIn: wanted) {
+            waiter.continuation.resume(throwing: TaskFailure(code: "UNKNOWN_AGENT_TYPE", message: "the agent type was removed by a config reload"))
+        }
+    }
+
+    private static func makeRuntime(_ snapshot: ConfigReloader.Snapshot, dataPlane: DataPlane, clients: ProviderClientFactory,
+                                    environment: [String: String], logger: Logger,
+                                    previousCost: CostConfiguration? = nil, currentRuntime: TaskRuntime? = nil) -> TaskRuntime {
+        let config = snapshot.config
+        let (routing, notes) = EffectiveModels.routing(for: config.routing, environment: environment)
+        for note in notes { logger.notice("\(note)") }
+        dataPlane.router.update(configuration: routing)
+        let tool = StreamingTool(configuration: config.streaming, recorder: dataPlane.memory, logger: Logger(label: "fleetd.streaming"))
+        return TaskRuntime(generation: snapshot.generation, router: dataPlane.router, tool: tool, clients: clients,
+                           costs: config.cost.enabled ? dataPlane.costs : nil, quotas: dataPlane.quotas, logger: logger)
+    }
+}
+
+extension AgentRole {
+    /// A role from an agent type's free-form `config` (`systemPrompt`, `taskType`, `maxTokens`).
+    init(config: [String: ConfigValue]) {
+        var maxTokens = 1_024
+        if case .int(let value)? = config["maxTokens"], value > 0 { maxTokens = value }
+        self.init(systemPrompt: config["systemPrompt"]?.stringValue,
+                  defaultTaskType: config["taskType"]?.stringValue.flatMap(TaskType.init),
+                  maxTokens: maxTokens)
+    }
+}

@@ -1,0 +1,32 @@
+import Fleet
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Applies every new config to the fleet manager.
+struct ConfigFollowerService: Service {
+    let manager: FleetManager
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            await manager.followConfigChanges()
+        }
+    }
+}
+
+/// Every `fleet.heartbeatInterval`, checks every agent and replaces hung ones.
+struct HeartbeatService: Service {
+    let manager: FleetManager
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            let interval = await manager.config.fleet.heartbeatInterval
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(interval)) }
+            } catch {
+                return
+            }
+            await manager.checkAgents()
+        }
+    }
+}

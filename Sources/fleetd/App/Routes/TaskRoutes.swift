@@ -1,0 +1,145 @@
+import Agents
+import Fleet
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Streaming
+
+/// `POST /v1/tasks` (one JSON result, or SSE events), `GET /v1/tasks/{id}`, `POST /v1/route`.
+struct TaskRoutes {
+    let manager: FleetManager
+    let metrics: FleetMetrics
+    let bodyLimit: Int
+
+    func register(_ router: some RouterMethods<BasicRequestContext>) {
+        router.post("v1/tasks") { request, context -> Response in
+            let body = try await JSONBody.decode(TaskRequest.self, from: request, limit: bodyLimit)
+            var task = try body.task()
+            let wantsSSE = request.headers[.accept]?.contains("text/event-stream") == true
+            task.stream = task.stream || wantsSSE
+            if task.stream, task.subtasks?.isEmpty ?? true {
+                return try await stream(task, logger: context.logger)
+            }
+            let result: TaskResult
+            do throws(TaskFailure) {
+                result = try await manager.execute(task)
+            } catch {
+                metrics.taskFailed(code: error.code)
+                throw APIError(task: error)
+            }
+            metrics.taskFinished(result)
+            return try jsonResponse(result)
+        }
+        router.get("v1/tasks/:id") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            guard let record = await manager.taskRecord(id) else {
+                throw APIError(.notFound, code: "UNKNOWN_TASK", message: "no task '\(id)' (fleetd remembers the last 10,000 tasks)", field: "id")
+            }
+            return try jsonResponse(record)
+        }
+        router.post("v1/route") { request, _ -> Response in
+            let body = try await JSONBody.decode(TaskRequest.self, from: request, limit: bodyLimit)
+            let task = try body.task()
+            let (settings, _) = await manager.settings(for: task)
+            let routingTask = RoutingTask(taskId: task.id, prompt: task.prompt, context: task.context, type: task.type,
+                                          agentType: task.agentType, preferredProvider: task.preferredProvider,
+                                          preferredModel: task.preferredModel, constraints: task.constraints, privacy: task.privacy)
+            let selection: ModelSelection
+            do throws(RouterError) {
+                selection = try await manager.dataPlane.router.explain(routingTask, useRouter: settings.useRouter)
+            } catch {
+                throw APIError(task: TaskFailure(code: error.code.rawValue, message: error.message))
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(string: try SelectionRenderer.json(selection, pretty: false))))
+        }
+    }
+
+    /// SSE: `start`, `chunk`, `progress`, `error`, `complete`. Each awaited write is the client's
+    /// backpressure: a slow reader slows the provider read; a reader that goes away ends the
+    /// iteration, which cancels the provider call and releases the cost reservation.
+    private func stream(_ task: AgentTask, logger: Logger) async throws -> Response {
+        let dispatched: FleetManager.Dispatched
+        do {
+            dispatched = try await manager.dispatch(task)
+        } catch {
+            metrics.taskFailed(code: error.code)
+            throw APIError(task: error)
+        }
+        let manager = self.manager
+        let metrics = self.metrics
+        let body = ResponseBody { writer in
+            var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: "TASK_CANCELLED", message: "the client went away"))
+            let started = ContinuousClock.now
+            var sawFirstChunk = false
+            do {
+                for await event in dispatched.run {
+                    if case .chunk = event, !sawFirstChunk {
+                        sawFirstChunk = true
+                        metrics.timeToFirstChunk(ContinuousClock.now - started)
+                    }
+                    if case .complete(let result) = event { outcome = .success(result) }
+                    if case .error(let failure) = event, failure.terminal { outcome = .failure(failure) }
+                    try await writer.write(ByteBuffer(string: SSEEncoder.encode(event: event.name, data: try event.jsonData())))
+                }
+                try await writer.finish(nil)
+            } catch {
+                logger.info("SSE client went away; the task is cancelled", metadata: ["task": "\(task.id)"])
+            }
+            await dispatched.finish()
+            await manager.record(task.id, outcome)
+            switch outcome {
+            case .success(let result): metrics.taskFinished(result)
+            case .failure(let failure): metrics.taskFailed(code: failure.code)
+            }
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+}
+
+func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: try encoder.encode(value))))
+}
+
+extension TaskEvent {
+    /// The event's payload as one line of JSON.
+    func jsonData() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        let data: Data
+        switch self {
+        case .start(let start): data = try encoder.encode(start)
+        case .chunk(let chunk): data = try encoder.encode(chunk)
+        case .progress(let progress): data = try encoder.encode(progress)
+        case .error(let failure): data = try encoder.encode(failure)
+        case .complete(let result): data = try encoder.encode(result)
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension APIError {
+    /// The HTTP status for a task failure's code.
+    init(task failure: TaskFailure) {
+        let status: HTTPResponse.Status
+        switch failure.code {
+        case "QUEUE_FULL": status = .tooManyRequests
+        case "ROUTER_002", "ROUTER_003": status = .init(code: 402, reasonPhrase: "Payment Required")
+        case "ROUTER_001": status = .serviceUnavailable
+        case "UNKNOWN_AGENT_TYPE": status = .badRequest
+        case "TASK_TIMEOUT", "STREAM_002", "PROVIDER_TIMEOUT": status = .gatewayTimeout
+        case "TASK_CANCELLED": status = .init(code: 499, reasonPhrase: "Client Closed Request")
+        default: status = failure.code.hasPrefix("PROVIDER_") || failure.code.hasPrefix("STREAM_") ? .badGateway : .internalServerError
+        }
+        self.init(status, code: failure.code, message: failure.message, field: failure.code == "UNKNOWN_AGENT_TYPE" ? "agentType" : nil)
+        if let seconds = failure.retryAfterSeconds {
+            headers[.retryAfter] = String(seconds)
+        }
+    }
+}
