@@ -27,8 +27,18 @@ public struct BuiltinProvider: ProviderClient {
 
     /// Approximate token count: one token per 4 characters, at least one per word.
     public static func approximateTokens(_ text: String) -> Int {
-        let words = text.split(whereSeparator: { $0.isWhitespace || $0.isNewline }).count
-        return max(words, (text.unicodeScalars.count + 3) / 4)
+        // One pass over the UTF-8 bytes: scalars are the non-continuation bytes; words start
+        // after ASCII whitespace.
+        var scalars = 0
+        var words = 0
+        var inWord = false
+        for byte in text.utf8 {
+            if byte & 0xC0 != 0x80 { scalars += 1 }
+            let space = byte == 0x20 || (byte >= 0x09 && byte <= 0x0D)
+            if !space, !inWord { words += 1 }
+            inWord = !space
+        }
+        return max(words, (scalars + 3) / 4)
     }
 
     private func usage(for request: ProviderRequest, answer: String) -> TokenUsage {

@@ -24,6 +24,17 @@ public struct ProviderClientFactory: Sendable {
         self.wallClock = wallClock
     }
 
+    /// An HTTP client for provider traffic. AsyncHTTPClient's default pool allows 8 HTTP/1.1
+    /// connections per host, which would queue concurrent streams to one plain-HTTP host (Ollama, a
+    /// gateway); this one allows `maxConnectionsPerHost`. The caller owns it: `try await client.shutdown()`.
+    public static func makeHTTPClient(maxConnectionsPerHost: Int = 1024, connectTimeout: Duration = .seconds(10)) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, maxConnectionsPerHost)
+        let millis = connectTimeout.components.seconds * 1000 + connectTimeout.components.attoseconds / 1_000_000_000_000_000
+        configuration.timeout.connect = .milliseconds(max(1, millis))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
     /// A client for the endpoint.
     /// - Throws: ``ProviderError`` `.missingCredentials` naming the variable when a needed key is not set.
     public func makeClient(for endpoint: ModelEndpoint) throws -> any ProviderClient {

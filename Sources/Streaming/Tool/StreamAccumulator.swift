@@ -5,6 +5,8 @@ final class StreamAccumulator: Sendable {
     struct State {
         var text = ""
         var chunks = 0
+        /// Approximate output tokens so far (summed per chunk, for progress events).
+        var approximateTokens = 0
         var toolCalls: [Int: (id: String?, name: String, arguments: String)] = [:]
         var finishReason: String?
         var usage: TokenUsage?
@@ -17,11 +19,22 @@ final class StreamAccumulator: Sendable {
 
     var deliveredOutput: Bool { state.withLock { $0.chunks > 0 } }
 
+    /// Forgets what a failed attempt gathered but never delivered (tool calls, finish reason, usage),
+    /// so a retry or fallback starts clean. Delivered text is kept.
+    func resetUndelivered() {
+        state.withLock {
+            $0.toolCalls = [:]
+            $0.finishReason = nil
+            $0.usage = nil
+        }
+    }
+
     /// Appends text; returns the chunk's sequence number.
     func appendText(_ text: String) -> Int {
         state.withLock {
             $0.text += text
             $0.chunks += 1
+            $0.approximateTokens += BuiltinProvider.approximateTokens(text)
             return $0.chunks - 1
         }
     }

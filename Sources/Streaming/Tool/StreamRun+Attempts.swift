@@ -3,6 +3,7 @@ import Foundation
 extension StreamRun {
     /// One streaming call, raced against the watchdog.
     func streamAttempt(target: StreamTarget, request: ProviderRequest, clock: StreamClock) async -> Outcome {
+        accumulator.resetUndelivered()
         let watchdog = StreamWatchdog(clock: clock, totalDeadline: total, maxSleep: idleTimeout)
         watchdog.arm(after: firstChunkTimeout, kind: .firstChunk)
         return await race(watchdog: watchdog, target: target) {
@@ -12,6 +13,7 @@ extension StreamRun {
 
     /// One synchronous call, bounded by the total deadline.
     func syncAttempt(target: StreamTarget, request: ProviderRequest, clock: StreamClock) async -> Outcome {
+        accumulator.resetUndelivered()
         let watchdog = StreamWatchdog(clock: clock, totalDeadline: total, maxSleep: idleTimeout)
         watchdog.pause()
         return await race(watchdog: watchdog, target: target) {
@@ -98,7 +100,7 @@ extension StreamRun {
         guard await output.send(.chunk(StreamChunk(streamId: streamId, sequence: sequence, text: text))) else { return false }
         let chunks = sequence + 1
         if chunks % tool.progressInterval == 0 {
-            let tokens = accumulator.state.withLock { BuiltinProvider.approximateTokens($0.text) }
+            let tokens = accumulator.state.withLock { $0.approximateTokens }
             return await output.send(.progress(StreamProgress(streamId: streamId, chunks: chunks, tokensSoFar: tokens)))
         }
         return true
@@ -126,8 +128,7 @@ extension StreamRun {
             text: snapshot.text, toolCalls: accumulator.toolCalls, finishReason: snapshot.finishReason,
             usage: snapshot.usage, metadata: metadata
         )
-        _ = await output.send(.complete(result))
-        output.finish()
+        // Records first, so they are in the store by the time the consumer sees `complete`.
         var ended = session
         ended.model = target.endpoint.name
         ended.provider = target.endpoint.provider
@@ -137,6 +138,8 @@ extension StreamRun {
                 tool.logger.warning("could not record stream metadata", metadata: ["stream": "\(streamId)", "error": "\(error)"])
             }
         }
+        _ = await output.send(.complete(result))
+        output.finish()
     }
 
     func end(_ session: StreamSessionRecord, state: StreamSessionRecord.State, code: String?) async {

@@ -104,9 +104,9 @@ struct StreamRun: Sendable {
         }
         let failure = Self.failure(from: lastError, model: lastTarget.endpoint.name)
         logger(lastTarget).warning("stream failed", metadata: ["code": "\(failure.code)", "stream": "\(streamId)"])
+        await end(session, state: .failed, code: failure.code)
         _ = await output.send(.error(failure))
         output.finish()
-        await end(session, state: .failed, code: failure.code)
     }
 
     /// Runs `attempt` until it completes, fails for good, or the retries run out. Retries only

@@ -19,9 +19,7 @@ struct StreamingBench: BenchSuite {
         parserThroughput(megabytes: max(1, Int(64 * scale)))
         let upstream = try await LoopbackUpstream.start()
         defer { upstream.stop() }
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 4096
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let client = ProviderClientFactory.makeHTTPClient(maxConnectionsPerHost: 4096)
         do {
             try await relay(upstream: upstream, client: client, chunks: max(1000, Int(200_000 * scale)))
             try await openStreams(upstream: upstream, client: client, count: max(10, Int(1000 * min(1, scale))))

@@ -98,6 +98,24 @@ struct StreamingToolTests {
         #expect(got.failures.isEmpty)
     }
 
+    @Test func retryStartsCleanWhenOnlyToolCallsStreamedBeforeTheFailure() async throws {
+        let partialTool = FakeResponse.sse([
+            #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","function":{"name":"first_try","arguments":"{\"a\":"}}]}}]}"#,
+        ]).with(.cutAfter(bytes: 200))
+        let whole = FakeResponse.sse([
+            #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_2","function":{"name":"second_try","arguments":"{}"}}]}}]}"#,
+            #"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+            "[DONE]",
+        ])
+        let got = try await withServer(.sequence([partialTool, whole])) { server in
+            await events(StreamingTool(configuration: config(retries: 2)), [try target(.openai, server)])
+        }
+        let result = try #require(got.result)
+        #expect(result.toolCalls == [ToolCall(id: "call_2", name: "second_try", arguments: "{}")])
+        #expect(result.finishReason == "tool_calls")
+        #expect(result.metadata.attempts == 2)
+    }
+
     @Test func failureAfterOutputEndsWithErrorAndNoRetry() async throws {
         let (got, requests) = try await withServer(.always(try .fixture("providers/anthropic-stream-error-midstream-composed.sse"))) { server in
             (await events(StreamingTool(configuration: config(retries: 3)), [try target(.anthropic, server)]), server.requests.count)

@@ -139,6 +139,9 @@ public struct FakeScript: Sendable {
 
     /// Answers in order; the last one repeats.
     public static func sequence(_ responses: [FakeResponse]) -> FakeScript {
-        FakeScript { _, index in responses[min(index, responses.count - 1)] }
+        FakeScript { _, index in
+            guard let last = responses.last else { return .status(500, body: "{\"error\":\"empty fake script\"}") }
+            return index < responses.count ? responses[index] : last
+        }
     }
 }
