@@ -64,6 +64,7 @@ let package = Package(
         .executableTarget(
             name: "fleetd",
             dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 "Fleet",
                 "Agents",
                 "Streaming",

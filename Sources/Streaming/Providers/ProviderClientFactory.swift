@@ -32,6 +32,10 @@ public struct ProviderClientFactory: Sendable {
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, maxConnectionsPerHost)
         let millis = connectTimeout.components.seconds * 1000 + connectTimeout.components.attoseconds / 1_000_000_000_000_000
         configuration.timeout.connect = .milliseconds(max(1, millis))
+        // A refused or failed connection fails the attempt at once: StreamingTool retries with
+        // backoff and falls back to the next model itself. AsyncHTTPClient's own re-dialling would
+        // hide a provider that is down until the request deadline (60 s).
+        configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

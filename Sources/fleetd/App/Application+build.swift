@@ -1,4 +1,5 @@
 import Agents
+import AsyncHTTPClient
 import Fleet
 import Foundation
 import Hummingbird
@@ -9,7 +10,8 @@ import Streaming
 /// Builds the fleetd HTTP application: data plane, fleet manager, routes, middleware and the
 /// background services (config watcher, config follower, heartbeats, expired-entry sweeper).
 /// Testable: tests call it with a config and run it on port 0.
-func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, logger: Logger) async throws -> some ApplicationProtocol {
+func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, httpClient: HTTPClient,
+                      logger: Logger) async throws -> some ApplicationProtocol {
     let config = loaded.config
     let reloader = try ConfigReloader(
         loaded: loaded,
@@ -23,7 +25,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     }
     let manager = await FleetManager(
         reloader: reloader, dataPlane: dataPlane,
-        clients: ProviderClientFactory(logger: Logger(label: "fleetd.provider")),
+        clients: ProviderClientFactory(httpClient: httpClient, logger: Logger(label: "fleetd.provider")),
         environmentName: settings.environment, logger: logger
     )
     let flags = await reloader.snapshot.config.features.evaluateAll(in: FlagContext(environment: settings.environment))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fleet
+import Streaming
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -58,11 +59,18 @@ struct ServeCommand: AsyncParsableCommand {
         effective.config = config
         let metrics = FleetMetrics()
         metrics.bootstrapMetricsSystem()
-        let app = try await buildApplication(loaded: effective, settings: settings, metrics: metrics, logger: logger)
+        let httpClient = ProviderClientFactory.makeHTTPClient()
+        let app = try await buildApplication(loaded: effective, settings: settings, metrics: metrics, httpClient: httpClient, logger: logger)
         // SIGTERM/SIGINT: stop accepting, give in-flight tasks and streams the drain timeout, then stop.
         var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(config.api.drainTimeoutSeconds)
-        try await ServiceGroup(configuration: group).run()
+        do {
+            try await ServiceGroup(configuration: group).run()
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+        try await httpClient.shutdown()
         logger.info("fleetd stopped")
     }
 }
