@@ -13,6 +13,7 @@ protocol BenchSuite: Sendable {
 
 /// Every suite, in the order `fleetd bench all` runs them. Add new suites here.
 let benchSuites: [any BenchSuite] = [
+    ConfigBench(),
     StoreBench(),
     RoutingBench(),
     StreamingBench(),
