@@ -160,7 +160,7 @@ extension RoutingEngine {
             let used = Int((q.usedFraction * 100).rounded())
             if q.usedFraction >= configuration.quotaPreferenceThreshold && configuration.quotaPreferenceThreshold < 1 {
                 record(m.name, .init(stage: .quota, passed: true, detail: "\(m.provider.rawValue) quota \(used)% used"))
-                note(m.name, "\(m.provider.rawValue) quota \(used)% used, past the \(Int((configuration.quotaPreferenceThreshold * 100).rounded()))% threshold: ranked after other providers")
+                note(m.name, "\(m.provider.rawValue) quota \(used)% used, past the \(Int((configuration.quotaPreferenceThreshold * 100).rounded()))% threshold: other providers are preferred")
             } else {
                 record(m.name, .init(stage: .quota, passed: true, detail: "\(m.provider.rawValue) quota \(used)% used"))
             }

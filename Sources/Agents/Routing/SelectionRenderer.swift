@@ -13,7 +13,16 @@ public enum SelectionRenderer {
         out.append("  strategy: \(s.strategy?.rawValue ?? "none (router off)"); budget: \(s.trace.budget)")
         out.append("")
         out.append("Candidates:")
-        for t in s.trace.candidates {
+        // The chain first (pick, then fallbacks in order), then the excluded models in configuration order.
+        let ordered = s.trace.candidates.enumerated().sorted { a, b in
+            switch (a.element.position, b.element.position) {
+            case let (x?, y?): return x < y
+            case (_?, nil): return true
+            case (nil, _?): return false
+            case (nil, nil): return a.offset < b.offset
+            }
+        }.map(\.element)
+        for t in ordered {
             let mark: String
             if let position = t.position { mark = position == 1 ? "PICK" : "#\(position)" } else { mark = "out" }
             var head = "  [\(mark)] \(t.modelName) (\(t.provider))"
