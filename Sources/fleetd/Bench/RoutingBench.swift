@@ -4,16 +4,15 @@ import Streaming
 
 /// `fleetd bench routing`: decision latency for a 2 KB prompt over 50 models, and `--jsonl` throughput.
 ///
-/// The real `ComplexityAnalyzer` is not in this tree yet, so the suite scores with ``BenchScorer``, a simple
-/// in-file scorer (one pass over the prompt); it says so in its output. Swap it for the analyzer at integration.
+/// Scores with the real ``ComplexityAnalyzer``, so the figures include complexity analysis.
 struct RoutingBench: BenchSuite {
     let name = "routing"
     let summary = "router decision latency (2 KB prompt, 50 models) and JSONL batch throughput"
 
     func run(scale: Double) async throws {
-        print("scorer: BenchScorer (simple in-file scorer; the real ComplexityAnalyzer is not in this tree)")
+        print("scorer: ComplexityAnalyzer (the production analyzer)")
         let config = Self.configuration(models: 50)
-        let router = ModelRouter(configuration: config, scorer: BenchScorer(),
+        let router = ModelRouter(configuration: config, scorer: ComplexityAnalyzer(),
                                  budget: BenchBudget(), quota: BenchQuota())
         let prompt = Self.prompt(bytes: 2_048)
 
@@ -87,30 +86,6 @@ struct RoutingBench: BenchSuite {
     }
 }
 
-/// A deliberately simple scorer for the benchmark: length, code fences and a few reasoning cues, one pass.
-struct BenchScorer: ComplexityScoring {
-    func score(_ task: RoutingTask) -> ComplexityScore {
-        var fences = 0, cues = 0, words = 0
-        var previousSpace = true
-        for byte in task.prompt.utf8 {
-            let space = byte == 0x20 || byte == 0x0A
-            if !space && previousSpace { words += 1 }
-            previousSpace = space
-            if byte == 0x60 { fences += 1 }
-        }
-        let lower = task.prompt.lowercased()
-        for cue in ["prove", "design", "architecture", "race condition", "why"] where lower.contains(cue) { cues += 1 }
-        let tokens = Int(Double(words) * 1.3)
-        let tokenFactor = min(1, Double(tokens) / 2_000)
-        let code = min(1, Double(fences / 3) * 0.25)
-        let reasoning = min(1, Double(cues) * 0.35)
-        let overall = min(1, 0.4 * tokenFactor + 0.3 * code + 0.3 * reasoning + 0.1)
-        return ComplexityScore(overall: overall,
-                               factors: ComplexityFactors(tokenCount: tokenFactor, codeComplexity: code, contextSize: 0, requiresReasoning: reasoning),
-                               taskType: task.type ?? (fences > 0 ? .code : .text),
-                               estimatedInputTokens: tokens, estimatedOutputTokens: max(100, tokens / 2))
-    }
-}
 
 struct BenchBudget: BudgetStatusProviding {
     func budgetStatus() async -> BudgetStatus {
