@@ -62,7 +62,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
             ExpiredEntrySweeper(store: dataPlane.memory),
         ],
         onServerRunning: { channel in
-            logger.info("fleetd listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            logger.notice("fleetd listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         },
         logger: logger
     )

@@ -3,10 +3,12 @@ import Hummingbird
 
 /// Reads a JSON request body with a size limit, turning every failure into a 4xx naming the field.
 enum JSONBody {
-    static func decode<Value: Decodable>(_ type: Value.Type, from request: Request, limit: Int) async throws -> Value {
+    /// Collects the body into the request (`Request.collectBody`), so a streamed response can still
+    /// watch the connection for the client going away.
+    static func decode<Value: Decodable>(_ type: Value.Type, from request: inout Request, limit: Int) async throws -> Value {
         let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: limit)
+            buffer = try await request.collectBody(upTo: limit)
         } catch {
             throw APIError(.contentTooLarge, code: "BODY_TOO_LARGE", message: "the request body is larger than \(limit) bytes")
         }

@@ -17,4 +17,5 @@ let benchSuites: [any BenchSuite] = [
     StoreBench(),
     RoutingBench(),
     StreamingBench(),
+    ServeBench(),
 ]

@@ -26,9 +26,7 @@ struct JSONLogHandler: LogHandler {
 
     func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
              source: String, file: String, function: String, line: UInt) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let explicit { merged.merge(explicit) { $1 } }
+        let merged = mergedMetadata(metadata, metadataProvider, explicit)
         var object: [String: Any] = [
             "ts": logTimestampStyle.format(Date()),
             "level": level.rawValue,
@@ -56,13 +54,19 @@ struct TextLogHandler: LogHandler {
 
     func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
              source: String, file: String, function: String, line: UInt) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let explicit { merged.merge(explicit) { $1 } }
+        let merged = mergedMetadata(metadata, metadataProvider, explicit)
         let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let line = "\(logTimestampStyle.format(Date())) \(level.rawValue) \(label): \(message)\(fields.isEmpty ? "" : " " + fields)\n"
         sink.write(Data(line.utf8))
     }
+}
+
+/// The handler's metadata, then the provider's, then the call's: later ones win.
+private func mergedMetadata(_ own: Logger.Metadata, _ provider: Logger.MetadataProvider?, _ explicit: Logger.Metadata?) -> Logger.Metadata {
+    var merged = own
+    if let provided = provider?.get() { merged.merge(provided) { $1 } }
+    if let explicit { merged.merge(explicit) { $1 } }
+    return merged
 }
 
 /// Where log lines go: standard error and/or a file, written whole under a lock so lines from

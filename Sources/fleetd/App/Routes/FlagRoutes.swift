@@ -14,11 +14,12 @@ struct FlagRoutes {
             return FlagsResponse(snapshot, context: flagContext(from: request))
         }
         admin.put("v1/flags/:name") { request, context -> FlagsResponse in
+            var request = request
             let name = try context.parameters.require("name")
             guard FeatureFlags.known.contains(name) else {
                 throw APIError(.notFound, code: "UNKNOWN_FLAG", message: "no flag '\(name)'; known flags: \(FeatureFlags.known.joined(separator: ", "))", field: "name")
             }
-            let change = try await JSONBody.decode(FlagChangeRequest.self, from: request, limit: bodyLimit)
+            let change = try await JSONBody.decode(FlagChangeRequest.self, from: &request, limit: bodyLimit)
             let (scope, setting) = try change.validated()
             let snapshot = try await reloader.setFlag(name, scope: scope, to: setting)
             return FlagsResponse(snapshot, context: flagContext(from: request))

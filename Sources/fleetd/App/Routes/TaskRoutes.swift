@@ -15,12 +15,13 @@ struct TaskRoutes {
 
     func register(_ router: some RouterMethods<BasicRequestContext>) {
         router.post("v1/tasks") { request, context -> Response in
-            let body = try await JSONBody.decode(TaskRequest.self, from: request, limit: bodyLimit)
+            var request = request
+            let body = try await JSONBody.decode(TaskRequest.self, from: &request, limit: bodyLimit)
             var task = try body.task()
             let wantsSSE = request.headers[.accept]?.contains("text/event-stream") == true
             task.stream = task.stream || wantsSSE
             if task.stream, task.subtasks?.isEmpty ?? true {
-                return try await stream(task, logger: context.logger)
+                return try await stream(task, request: request, logger: context.logger)
             }
             let result: TaskResult
             do throws(TaskFailure) {
@@ -40,7 +41,8 @@ struct TaskRoutes {
             return try jsonResponse(record)
         }
         router.post("v1/route") { request, _ -> Response in
-            let body = try await JSONBody.decode(TaskRequest.self, from: request, limit: bodyLimit)
+            var request = request
+            let body = try await JSONBody.decode(TaskRequest.self, from: &request, limit: bodyLimit)
             let task = try body.task()
             let (settings, _) = await manager.settings(for: task)
             let routingTask = RoutingTask(taskId: task.id, prompt: task.prompt, context: task.context, type: task.type,
@@ -60,7 +62,7 @@ struct TaskRoutes {
     /// SSE: `start`, `chunk`, `progress`, `error`, `complete`. Each awaited write is the client's
     /// backpressure: a slow reader slows the provider read; a reader that goes away ends the
     /// iteration, which cancels the provider call and releases the cost reservation.
-    private func stream(_ task: AgentTask, logger: Logger) async throws -> Response {
+    private func stream(_ task: AgentTask, request: Request, logger: Logger) async throws -> Response {
         let dispatched: FleetManager.Dispatched
         do {
             dispatched = try await manager.dispatch(task)
@@ -73,18 +75,23 @@ struct TaskRoutes {
         let body = ResponseBody { writer in
             var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: "TASK_CANCELLED", message: "the client went away"))
             let started = ContinuousClock.now
-            var sawFirstChunk = false
             do {
-                for await event in dispatched.run {
-                    if case .chunk = event, !sawFirstChunk {
-                        sawFirstChunk = true
-                        metrics.timeToFirstChunk(ContinuousClock.now - started)
+                // A client that closes its connection cancels the relay, and with it the provider call.
+                outcome = try await request.body.consumeWithCancellationOnInboundClose { _ in
+                    var outcome = outcome
+                    var sawFirstChunk = false
+                    for await event in dispatched.run {
+                        if case .chunk = event, !sawFirstChunk {
+                            sawFirstChunk = true
+                            metrics.timeToFirstChunk(ContinuousClock.now - started)
+                        }
+                        if case .complete(let result) = event { outcome = .success(result) }
+                        if case .error(let failure) = event, failure.terminal { outcome = .failure(failure) }
+                        try await writer.write(ByteBuffer(string: SSEEncoder.encode(event: event.name, data: try event.jsonData())))
                     }
-                    if case .complete(let result) = event { outcome = .success(result) }
-                    if case .error(let failure) = event, failure.terminal { outcome = .failure(failure) }
-                    try await writer.write(ByteBuffer(string: SSEEncoder.encode(event: event.name, data: try event.jsonData())))
+                    try await writer.finish(nil)
+                    return outcome
                 }
-                try await writer.finish(nil)
             } catch {
                 logger.info("SSE client went away; the task is cancelled", metadata: ["task": "\(task.id)"])
             }

@@ -1,0 +1,172 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// An OpenAI Chat Completions server on loopback that answers at once: JSON, or 10 SSE chunks.
+/// Model `hold` sends one chunk and then holds the stream open while ``hold(_:)`` is on.
+final class ProxyUpstream: Sendable {
+    private let state = Mutex<(port: Int, holding: Bool)>((0, false))
+    private let task = Mutex<Task<Void, any Error>?>(nil)
+
+    var port: Int { state.withLock { $0.port } }
+    var holding: Bool { state.withLock { $0.holding } }
+    func hold(_ on: Bool) { state.withLock { $0.holding = on } }
+
+    static let chunk = #"data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"token "}}]}"# + "\n\n"
+    static let tail = #"data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"# + "\n\n"
+        + #"data: {"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":10,"total_tokens":22}}"# + "\n\n"
+        + "data: [DONE]\n\n"
+    static let json = #"{"id":"c","object":"chat.completion","model":"fast","choices":[{"index":0,"message":{"role":"assistant","content":"token token token token token token token token token token"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":10,"total_tokens":22}}"#
+
+    static func start() async throws -> ProxyUpstream {
+        let upstream = ProxyUpstream()
+        let router = Router()
+        router.post("/v1/chat/completions") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
+            guard object["stream"] as? Bool == true else {
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
+            }
+            let hold = object["model"] as? String == "hold"
+            return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: ResponseBody { writer in
+                if hold {
+                    try await writer.write(ByteBuffer(string: chunk))
+                    while upstream.holding { try await Task.sleep(for: .milliseconds(50)) }
+                } else {
+                    try await writer.write(ByteBuffer(string: String(repeating: chunk, count: 10)))
+                }
+                try await writer.write(ByteBuffer(string: tail))
+                try await writer.finish(nil)
+            })
+        }
+        let ready = AsyncStream<Int>.makeStream()
+        var logger = Logger(label: "bench.upstream")
+        logger.logLevel = .warning
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { channel in
+                                  ready.continuation.yield(channel.localAddress?.port ?? 0)
+                                  ready.continuation.finish()
+                              }, logger: logger)
+        upstream.task.withLock { $0 = Task { try await app.run() } }
+        var iterator = ready.stream.makeAsyncIterator()
+        let port = await iterator.next() ?? 0
+        upstream.state.withLock { $0.port = port }
+        return upstream
+    }
+
+    /// The same call fleetd makes, straight to the upstream.
+    func call(_ http: HTTPClient, stream: Bool) async throws {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        let streamPart = stream ? #","stream":true,"stream_options":{"include_usage":true}"# : ""
+        request.body = .bytes(ByteBuffer(string: #"{"model":"fast","messages":[{"role":"user","content":"Say ten tokens."}],"max_tokens":64"# + streamPart + "}"))
+        let response = try await http.execute(request, timeout: .seconds(60))
+        guard response.status == .ok else { throw BenchError(description: "upstream answered \(response.status)") }
+        for try await _ in response.body {}
+    }
+
+    func stop() {
+        hold(false)
+        task.withLock { $0?.cancel() }
+    }
+}
+
+/// This binary, run as `fleetd serve` against the upstream.
+final class ChildFleetd: Sendable {
+    let port: Int
+    private let process: Process
+
+    static func start(upstreamPort: Int, directory: URL, agents: Int, costTracking: Bool) async throws -> ChildFleetd {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let config = directory.appendingPathComponent("fleet.yaml")
+        let endpoint = "http://127.0.0.1:\(upstreamPort)/v1"
+        try """
+        fleet: {id: bench, maxAgents: \(agents), taskTimeout: 600000}
+        agents: [{type: bench, count: \(agents)}]
+        api: {host: 127.0.0.1, maxQueuedTasks: 100000}
+        logging: {level: notice}
+        features: {multiModelRouter: true, streaming: true}
+        routing:
+          enabled: true
+          defaultModel: up
+          strategy: cost
+          models:
+            - {name: up, provider: openai, model: fast, credentials: {endpoint: "\(endpoint)"}, capabilities: {costPer1kTokens: {input: 0.001, output: 0.002}}}
+            - {name: hold, provider: openai, model: hold, credentials: {endpoint: "\(endpoint)"}, capabilities: {costPer1kTokens: {input: 0.01, output: 0.02}}}
+          costTracking: {enabled: \(costTracking)}
+        streaming: {enabled: true, timeoutMs: 600000, firstChunkTimeoutMs: 60000, idleTimeoutMs: 600000}
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["serve", "--config", config.path, "--port", "0", "--data-dir", directory.appendingPathComponent("data").path]
+        process.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        let log = Mutex("")
+        errors.fileHandleForReading.readabilityHandler = { handle in
+            let text = String(decoding: handle.availableData, as: UTF8.self)
+            log.withLock { $0 += text }
+        }
+        try process.run()
+        for _ in 0..<600 {
+            try await Task.sleep(for: .milliseconds(25))
+            let text = log.withLock { $0 }
+            if let line = text.split(separator: "\n").first(where: { $0.contains("fleetd listening") }),
+               let range = line.range(of: #":(\d+)""#, options: .regularExpression), let port = Int(line[range].dropFirst().dropLast()) {
+                errors.fileHandleForReading.readabilityHandler = { handle in _ = handle.availableData }
+                return ChildFleetd(port: port, process: process)
+            }
+            if !process.isRunning { break }
+        }
+        process.terminate()
+        throw BenchError(description: "fleetd did not start: \(log.withLock { $0 })")
+    }
+
+    private init(port: Int, process: Process) {
+        self.port = port
+        self.process = process
+    }
+
+    /// One task; for SSE, `onFirstChunk` runs when the first chunk arrives and the stream is read to its end.
+    func task(_ http: HTTPClient, stream: Bool, model: String? = nil, onFirstChunk: @Sendable () -> Void = {}) async throws {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/tasks")
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        let preferred = model.map { #","preferredModel":"\#($0)""# } ?? ""
+        request.body = .bytes(ByteBuffer(string: #"{"prompt":"Say ten tokens.","stream":\#(stream)\#(preferred)}"#))
+        let response = try await http.execute(request, timeout: .seconds(600))
+        guard response.status == .ok else { throw BenchError(description: "fleetd answered \(response.status)") }
+        var seenChunk = false
+        for try await buffer in response.body where stream && !seenChunk {
+            if buffer.readableBytesView.firstRange(of: Array("event: chunk".utf8)) != nil {
+                seenChunk = true
+                onFirstChunk()
+            }
+        }
+        if stream && !seenChunk { throw BenchError(description: "the stream ended without a chunk") }
+    }
+
+    /// VmRSS and VmHWM (peak) of the fleetd process, in KiB.
+    func memoryKiB() -> (rss: Int, hwm: Int) {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        func value(_ key: String) -> Int {
+            let line = status.split(separator: "\n").first { $0.hasPrefix(key) } ?? ""
+            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        }
+        return (value("VmRSS:"), value("VmHWM:"))
+    }
+
+    func stop() {
+        process.interrupt()
+        process.waitUntilExit()
+    }
+}

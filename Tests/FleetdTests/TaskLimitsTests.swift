@@ -1,0 +1,111 @@
+import AsyncHTTPClient
+import FakeProvider
+import Foundation
+import NIOCore
+import Testing
+
+/// Subtasks, the bounded queue, and a client that walks away mid-stream.
+@Suite(.serialized) struct TaskLimitsTests {
+    func start(_ script: FakeScript, agents: Int = 2, queue: Int = 1000, streaming: String = "true")
+        async throws -> (FakeProviderServer, FleetdProcess) {
+        let fake = try await FakeProviderServer.start(script: script)
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        var config = TaskPathTests.config(baseURL: fake.baseURL, router: "true", streaming: streaming)
+        config = config.replacingOccurrences(of: "  - {type: general, count: 2}", with: "  - {type: general, count: \(agents)}")
+        config = config.replacingOccurrences(of: "api: {host: 127.0.0.1}", with: "api: {host: 127.0.0.1, maxQueuedTasks: \(queue)}")
+        try config.write(to: file, atomically: true, encoding: .utf8)
+        return (fake, try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data")))
+    }
+
+    @Test func subtasksRunInParallelOnDifferentModelsWithPartialFailure() async throws {
+        let (fake, fleetd) = try await start(TaskPathTests.script())
+        let body = """
+        {"prompt": "Review this change", "id": "review-1", "subtasks": [
+          {"prompt": "Check the style", "preferredModel": "cheap"},
+          {"prompt": "Check the concurrency", "preferredModel": "strong"},
+          {"prompt": "Only a local model may see this", "privacy": "local-only"}
+        ]}
+        """
+        let result = try await http(.POST, "\(fleetd.baseURL)/v1/tasks", body: body)
+        #expect(result.status == 200, "\(result.body)")
+        let subtasks = try #require(result.json["subtasks"] as? [[String: Any]])
+        #expect(subtasks.count == 3)
+        #expect(subtasks.map { $0["taskId"] as? String } == ["review-1.1", "review-1.2", "review-1.3"])
+        #expect(subtasks.map { $0["succeeded"] as? Bool } == [true, true, false])
+        #expect((subtasks[0]["result"] as? [String: Any])?["model"] as? String == "cheap")
+        #expect((subtasks[1]["result"] as? [String: Any])?["model"] as? String == "strong")
+        #expect((subtasks[2]["error"] as? [String: Any])?["code"] as? String == "ROUTER_001")
+        let record = try await http(.GET, "\(fleetd.baseURL)/v1/tasks/review-1")
+        #expect(record.json["status"] as? String == "completed")
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+
+    @Test func aFullQueueAnswers429WithRetryAfter() async throws {
+        // One agent, one queue slot, and a provider that takes about a second per answer.
+        let slow = FakeScript { _, _ in
+            (try? FakeResponse.fixture("providers/anthropic-nonstream-docs-example.json").dripped(size: 16, delay: .milliseconds(60)))
+                ?? .status(500, body: "{}")
+        }
+        let (fake, fleetd) = try await start(slow, agents: 1, queue: 1, streaming: "false")
+        let statuses = await withTaskGroup(of: (Int, String?).self) { group in
+            for index in 0..<3 {
+                group.addTask {
+                    try? await Task.sleep(for: .milliseconds(150 * index))
+                    let response = try? await http(.POST, "\(fleetd.baseURL)/v1/tasks", body: #"{"prompt": "hello \#(index)"}"#)
+                    return (response?.status ?? 0, response?.headers["retry-after"].first)
+                }
+            }
+            var all: [(Int, String?)] = []
+            for await status in group { all.append(status) }
+            return all
+        }
+        #expect(statuses.filter { $0.0 == 200 }.count == 2, "\(statuses)")
+        let refused = statuses.filter { $0.0 == 429 }
+        #expect(refused.count == 1, "\(statuses)")
+        #expect(refused.first?.1 == "1")
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+
+    @Test func aClientThatWalksAwayCancelsTheUpstreamCallAndItsReservation() async throws {
+        // The transcript stalls after its first text chunk and keeps the connection open.
+        let stalling = FakeScript { _, _ in
+            (try? FakeResponse.fixture("providers/anthropic-stream-sdkfixture-basic.sse").with(.stallAfter(bytes: 720)))
+                ?? .status(500, body: "{}")
+        }
+        let (fake, fleetd) = try await start(stalling)
+        let sawChunk = LogBuffer()
+        let reader = Task {
+            var request = HTTPClientRequest(url: "\(fleetd.baseURL)/v1/tasks")
+            request.method = .POST
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: #"{"prompt": "hello", "stream": true}"#))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            // Read until the first chunk, then keep the stream open until this task is cancelled.
+            for try await buffer in response.body {
+                if String(buffer: buffer).contains("event: chunk") { sawChunk.append(Data("chunk".utf8)) }
+            }
+        }
+        #expect(try await eventually(timeout: .seconds(5)) { sawChunk.text == "chunk" }, "the first chunk arrives")
+        #expect(fake.openConnections == 1)
+        let reservedWhileOpen = try await reserved(fleetd)
+        #expect(reservedWhileOpen > 0, "the estimated cost is reserved while the call runs")
+        reader.cancel()
+        #expect(try await eventually(timeout: .seconds(5)) { fake.openConnections == 0 }, "fleetd cancels the upstream call")
+        #expect(try await eventually(timeout: .seconds(5)) { try await reserved(fleetd) == 0 }, "and releases the reservation")
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+
+    /// Dollars reserved for calls in flight, today.
+    func reserved(_ fleetd: FleetdProcess) async throws -> Double {
+        let costs = try await http(.GET, "\(fleetd.baseURL)/v1/costs")
+        let periods = (costs.json["budget"] as? [String: Any])?["periods"] as? [[String: Any]] ?? []
+        return periods.first { $0["period"] as? String == "day" }?["reserved"] as? Double ?? -1
+    }
+}
