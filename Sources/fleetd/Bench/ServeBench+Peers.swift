@@ -89,7 +89,7 @@ final class ChildFleetd: Sendable {
         let config = directory.appendingPathComponent("fleet.yaml")
         let endpoint = "http://127.0.0.1:\(upstreamPort)/v1"
         try """
-        fleet: {id: bench, maxAgents: \(agents), taskTimeout: 600000}
+        fleet: {id: bench, maxAgents: \(agents), taskTimeout: 120000}
         agents: [{type: bench, count: \(agents)}]
         api: {host: 127.0.0.1, maxQueuedTasks: 100000}
         logging: {level: notice}
@@ -102,7 +102,7 @@ final class ChildFleetd: Sendable {
             - {name: up, provider: openai, model: fast, credentials: {endpoint: "\(endpoint)"}, capabilities: {costPer1kTokens: {input: 0.001, output: 0.002}}}
             - {name: hold, provider: openai, model: hold, credentials: {endpoint: "\(endpoint)"}, capabilities: {costPer1kTokens: {input: 0.01, output: 0.02}}}
           costTracking: {enabled: \(costTracking)}
-        streaming: {enabled: true, timeoutMs: 600000, firstChunkTimeoutMs: 60000, idleTimeoutMs: 600000}
+        streaming: {enabled: true, timeoutMs: 120000, firstChunkTimeoutMs: 20000, idleTimeoutMs: 120000, retryConfig: {maxRetries: 0}}
         """.write(to: config, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -111,15 +111,14 @@ final class ChildFleetd: Sendable {
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
-        let log = Mutex("")
+        let log = TextBuffer()
         errors.fileHandleForReading.readabilityHandler = { handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            log.withLock { $0 += text }
+            log.append(String(decoding: handle.availableData, as: UTF8.self))
         }
         try process.run()
         for _ in 0..<600 {
             try await Task.sleep(for: .milliseconds(25))
-            let text = log.withLock { $0 }
+            let text = log.text
             if let line = text.split(separator: "\n").first(where: { $0.contains("fleetd listening") }),
                let range = line.range(of: #":(\d+)""#, options: .regularExpression), let port = Int(line[range].dropFirst().dropLast()) {
                 errors.fileHandleForReading.readabilityHandler = { handle in _ = handle.availableData }
@@ -128,7 +127,7 @@ final class ChildFleetd: Sendable {
             if !process.isRunning { break }
         }
         process.terminate()
-        throw BenchError(description: "fleetd did not start: \(log.withLock { $0 })")
+        throw BenchError(description: "fleetd did not start: \(log.text)")
     }
 
     private init(port: Int, process: Process) {
@@ -143,7 +142,7 @@ final class ChildFleetd: Sendable {
         request.headers.add(name: "content-type", value: "application/json")
         let preferred = model.map { #","preferredModel":"\#($0)""# } ?? ""
         request.body = .bytes(ByteBuffer(string: #"{"prompt":"Say ten tokens.","stream":\#(stream)\#(preferred)}"#))
-        let response = try await http.execute(request, timeout: .seconds(600))
+        let response = try await http.execute(request, timeout: .seconds(stream && model == "hold" ? 180 : 20))
         guard response.status == .ok else { throw BenchError(description: "fleetd answered \(response.status)") }
         var seenChunk = false
         for try await buffer in response.body where stream && !seenChunk {
@@ -169,4 +168,11 @@ final class ChildFleetd: Sendable {
         process.interrupt()
         process.waitUntilExit()
     }
+}
+
+/// Text that arrives from another thread (a child's standard error).
+final class TextBuffer: Sendable {
+    private let storage = Mutex("")
+    func append(_ text: String) { storage.withLock { $0 += text } }
+    var text: String { storage.withLock { $0 } }
 }

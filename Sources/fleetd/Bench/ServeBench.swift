@@ -120,7 +120,10 @@ enum Load {
                     var errors = 0
                     while ContinuousClock.now < deadline {
                         let begin = ContinuousClock.now
-                        do { try await body(); latencies.append(ContinuousClock.now - begin) } catch { errors += 1 }
+                        do { try await body(); latencies.append(ContinuousClock.now - begin) } catch {
+                            errors += 1
+                            if errors == 1 { print("  first error: \(error)") }
+                        }
                     }
                     return (latencies, errors)
                 }

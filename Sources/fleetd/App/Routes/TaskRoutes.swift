@@ -102,7 +102,9 @@ struct TaskRoutes {
             case .failure(let failure): metrics.taskFailed(code: failure.code)
             }
         }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+        // The connection closes when the stream ends (Hummingbird closes it after watching for the
+        // client leaving); saying so stops clients from reusing it for their next request.
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close"], body: body)
     }
 }
 
