@@ -184,7 +184,9 @@ final class TaskDriver {
                                      metadata: ["task": "\(task.id)", "error": "\(error)"])
             }
         }
-        try? await runtime.quotas?.record(provider: model.provider.rawValue, requests: 0, tokens: usage.inputTokens + usage.outputTokens)
+        if let quotas = runtime.quotas, quotas.configuration.providers[model.provider.rawValue] != nil {
+            try? await quotas.record(provider: model.provider.rawValue, requests: 0, tokens: usage.inputTokens + usage.outputTokens)
+        }
         await run.agent.ended(success: true)
         state = .finished
         let elapsed = ContinuousClock.now - running.started

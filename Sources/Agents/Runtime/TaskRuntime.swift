@@ -22,7 +22,10 @@ public struct TaskRuntime: Sendable {
         tool.onAttempt = { [router, quotas] report in
             await router.recordOutcome(model: report.model, success: report.succeeded, latency: report.duration,
                                        error: report.error.map(CallFailure.init))
-            try? await quotas?.record(provider: report.provider.rawValue, requests: 1, tokens: 0)
+            // Only providers with limits are counted: nothing else is enforced or reported.
+            if let quotas, quotas.configuration.providers[report.provider.rawValue] != nil {
+                try? await quotas.record(provider: report.provider.rawValue, requests: 1, tokens: 0)
+            }
         }
         self.generation = generation
         self.router = router

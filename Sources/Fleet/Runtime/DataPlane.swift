@@ -8,6 +8,8 @@ import Streaming
 public struct DataPlane: Sendable {
     public let database: StoreDatabase
     public let memory: MemoryStore
+    /// Batches the records nobody waits for (selections, stats, stream sessions); run it as a service.
+    public let records: WriteBehindRecorder
     public let costs: CostTracker
     public let quotas: QuotaManager
     public let router: ModelRouter
@@ -27,13 +29,14 @@ public struct DataPlane: Sendable {
         let costs = try CostTracker(database: database, configuration: config.cost, memoryConfiguration: config.memory,
                                     clock: clock, logger: Logger(label: "fleetd.cost"))
         let quotas = try await QuotaManager(database: database, configuration: config.quotas, clock: clock)
+        let records = WriteBehindRecorder(store: memory)
         let analyzer = ComplexityAnalyzer(weights: config.routing.complexity)
         let router = ModelRouter(
             configuration: config.routing, scorer: analyzer,
             budget: config.cost.enabled ? costs : nil, quota: quotas,
-            statsStore: memory, recorder: memory, clock: clock, logger: Logger(label: "fleetd.routing")
+            statsStore: records, recorder: records, clock: clock, logger: Logger(label: "fleetd.routing")
         )
         try await router.loadStats()
-        return DataPlane(database: database, memory: memory, costs: costs, quotas: quotas, router: router, analyzer: analyzer)
+        return DataPlane(database: database, memory: memory, records: records, costs: costs, quotas: quotas, router: router, analyzer: analyzer)
     }
 }

@@ -285,7 +285,7 @@ public actor FleetManager {
         let (routing, notes) = EffectiveModels.routing(for: config.routing, environment: environment)
         for note in notes { logger.notice("\(note)") }
         dataPlane.router.update(configuration: routing)
-        let tool = StreamingTool(configuration: config.streaming, recorder: dataPlane.memory, logger: Logger(label: "fleetd.streaming"))
+        let tool = StreamingTool(configuration: config.streaming, recorder: dataPlane.records, logger: Logger(label: "fleetd.streaming"))
         return TaskRuntime(generation: snapshot.generation, router: dataPlane.router, tool: tool, clients: clients,
                            costs: config.cost.enabled ? dataPlane.costs : nil, quotas: dataPlane.quotas, logger: logger)
     }

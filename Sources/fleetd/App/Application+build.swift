@@ -60,6 +60,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
             ConfigFollowerService(manager: manager),
             HeartbeatService(manager: manager),
             ExpiredEntrySweeper(store: dataPlane.memory),
+            dataPlane.records,
         ],
         onServerRunning: { channel in
             logger.notice("fleetd listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])

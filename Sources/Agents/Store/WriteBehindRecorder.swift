@@ -1,0 +1,94 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Streaming
+
+/// Writes the records nobody waits for (routing selections and stats, stream sessions and
+/// metadata) in batches: one transaction every `interval`, or sooner when `batchSize` wait.
+///
+/// Each task used to make several small SQLite transactions on its hot path, and the single
+/// writer serialised every task behind them. Bounded, never growing: when `capacity` records
+/// wait, the next writer flushes them itself, so a store that cannot keep up slows its callers.
+/// A later record for the same key replaces the waiting one. Runs as a `Service`; on shutdown it
+/// flushes what is left. Cost ledger and quota writes do not go through here: they stay
+/// synchronous because budgets depend on them.
+public actor WriteBehindRecorder: Service {
+    public nonisolated let store: MemoryStore
+    private let batchSize: Int
+    private let capacity: Int
+    private let interval: Duration
+    private let logger: Logger
+    private var pending: [String: MemoryEntry] = [:]
+    private var order: [String] = []
+
+    public init(store: MemoryStore, batchSize: Int = 512, capacity: Int = 10_000, interval: Duration = .milliseconds(50),
+                logger: Logger = Logger(label: "fleetd.store.write-behind")) {
+        self.store = store
+        self.batchSize = max(1, batchSize)
+        self.capacity = max(self.batchSize, capacity)
+        self.interval = interval
+        self.logger = logger
+    }
+
+    /// Queues a value for `partition`/`key` with the partition's default TTL.
+    public func enqueue<Value: Encodable>(_ value: Value, partition: String, key: String, owner: String,
+                                          accessLevel: MemoryAccessLevel) async throws {
+        let now = store.clock.now
+        let entry = MemoryEntry(partition: partition, key: key, value: try MemoryStore.encode(value, context: "\(partition)/\(key)"),
+                                owner: owner, accessLevel: accessLevel, createdAt: now,
+                                expiresAt: try store.expiryDate(.partitionDefault, partition: partition, now: now))
+        let address = entry.address
+        if pending.updateValue(entry, forKey: address) == nil { order.append(address) }
+        if pending.count >= capacity { await flush() }
+    }
+
+    /// Writes everything waiting, in one transaction.
+    public func flush() async {
+        guard !pending.isEmpty else { return }
+        let batch = order.compactMap { pending[$0] }
+        pending.removeAll(keepingCapacity: true)
+        order.removeAll(keepingCapacity: true)
+        do {
+            try await store.storeAll(batch)
+        } catch {
+            logger.error("write-behind batch lost", metadata: ["entries": "\(batch.count)", "error": "\(error)"])
+        }
+    }
+
+    public func run() async throws {
+        let interval = self.interval
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            } catch {
+                break
+            }
+            await flush()
+        }
+        await flush()
+    }
+}
+
+extension WriteBehindRecorder: SelectionRecorder, RoutingStatsStore, StreamSessionRecorder {
+    /// `routing/selections/<taskId>`, swarm level.
+    public func record(_ selection: ModelSelection) async throws {
+        try await enqueue(selection, partition: MemoryPartitions.selections, key: selection.taskId, owner: "router", accessLevel: .swarm)
+    }
+
+    public func loadStats() async throws -> [ModelStats] {
+        await flush()
+        return try await store.loadStats()
+    }
+
+    public func saveStats(_ stats: ModelStats) async throws {
+        try await enqueue(stats, partition: MemoryPartitions.stats, key: stats.model, owner: "system", accessLevel: .system)
+    }
+
+    public func recordSession(_ session: StreamSessionRecord) async throws {
+        try await enqueue(session, partition: MemoryPartitions.streamSessions, key: session.streamId, owner: "system", accessLevel: .swarm)
+    }
+
+    public func recordMetadata(_ metadata: StreamResultMetadata) async throws {
+        try await enqueue(metadata, partition: MemoryPartitions.streamMetadata, key: metadata.streamId, owner: "system", accessLevel: .swarm)
+    }
+}
