@@ -1,4 +1,5 @@
 import Agents
+import DequeModule
 import Foundation
 import Logging
 import Streaming
@@ -33,6 +34,9 @@ public actor FleetManager {
     private var runtime: TaskRuntime
     private var defaultAgentType = "default"
     private var tasks: [String: TaskRecord] = [:]
+    /// Task ids in submission order, to forget the oldest beyond ``rememberedTasks`` in O(1).
+    private var taskOrder = Deque<String>()
+    private let rememberedTasks = 10_000
 
     /// What `GET /v1/tasks/{id}` shows.
     public struct TaskRecord: Sendable, Codable {
@@ -119,7 +123,12 @@ public actor FleetManager {
                 throw TaskFailure(code: "TASK_CANCELLED", message: "the task was cancelled while waiting for an agent")
             }
         }
-        tasks[task.id] = TaskRecord(id: task.id, status: "running", agentId: agent.id, submittedAt: Date())
+        if tasks.updateValue(TaskRecord(id: task.id, status: "running", agentId: agent.id, submittedAt: Date()), forKey: task.id) == nil {
+            taskOrder.append(task.id)
+            while taskOrder.count > rememberedTasks, let oldest = taskOrder.popFirst() {
+                tasks[oldest] = nil
+            }
+        }
         return Dispatched(run: agent.run(task, settings: settings, runtime: runtime), agent: agent, settings: settings, flags: flags, manager: self)
     }
 
@@ -153,9 +162,6 @@ public actor FleetManager {
             record.error = failure
         }
         tasks[taskId] = record
-        if tasks.count > 10_000, let oldest = tasks.values.min(by: { $0.submittedAt < $1.submittedAt }) {
-            tasks[oldest.id] = nil
-        }
     }
 
     /// A task's record (running, completed or failed), while fleetd remembers it.

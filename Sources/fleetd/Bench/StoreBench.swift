@@ -14,7 +14,7 @@ struct StoreBench: BenchSuite {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let rows = max(1_000, Int(1_000_000 * scale))
-        print("file: \(directory.path)/bench.sqlite (WAL, synchronous=FULL default), rows: \(rows)")
+        print("file: \(directory.path)/bench.sqlite (WAL, synchronous=NORMAL), rows: \(rows)")
         let database = try await StoreDatabase(path: directory.appendingPathComponent("bench.sqlite").path)
         try await settles(database, count: max(200, Int(2_000 * scale)), batched: max(1_000, Int(50_000 * scale)))
         try await prefixQueries(database, rows: rows)
