@@ -70,9 +70,13 @@ public actor WriteBehindRecorder: Service {
 }
 
 extension WriteBehindRecorder: SelectionRecorder, RoutingStatsStore, StreamSessionRecorder {
-    /// `routing/selections/<taskId>`, swarm level.
+    /// `routing/selections/<taskId>`, swarm level, in seed 001's appendix A shape: the pick, its
+    /// config, the complexity, the reason and the fallbacks. The per-candidate trace is left out
+    /// (it was the largest part of every task's JSON); `fleetd route` and `POST /v1/route` show it.
     public func record(_ selection: ModelSelection) async throws {
-        try await enqueue(selection, partition: MemoryPartitions.selections, key: selection.taskId, owner: "router", accessLevel: .swarm)
+        var stored = selection
+        stored.trace.candidates = []
+        try await enqueue(stored, partition: MemoryPartitions.selections, key: selection.taskId, owner: "router", accessLevel: .swarm)
     }
 
     public func loadStats() async throws -> [ModelStats] {
