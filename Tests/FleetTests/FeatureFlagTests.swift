@@ -80,3 +80,25 @@ import Testing
         #expect(config.features.environments["production"]?["streaming"] == .off)
     }
 }
+
+@Suite struct AgentTypeFlagTests {
+    @Test func anAgentTypesOwnFeaturesOverrideGlobalButNotFeatureOverrides() throws {
+        let config = try ConfigLoader.load(text: """
+        features: {streaming: true, multiModelRouter: true}
+        agents:
+          - type: reviewer
+            config: {systemPrompt: Review carefully., features: {streaming: false, multiModelRouter: false}}
+        featureOverrides:
+          agentType: {reviewer: {multiModelRouter: true}}
+        """).config
+        let reviewer = FlagContext(agentType: "reviewer")
+        #expect(config.features.evaluate("streaming", in: reviewer) == FlagDecision(name: "streaming", enabled: false, rule: "agent type 'reviewer': off"))
+        #expect(config.features.isEnabled("multiModelRouter", in: reviewer))
+        #expect(config.features.isEnabled("streaming", in: FlagContext(agentType: "other")))
+    }
+
+    @Test func anAgentTypesFeaturesAreValidated() {
+        let out = rendered("agents:\n  - type: coder\n    config: {features: {streamin: true}}\n")
+        #expect(out == ["fleet.yaml:3:25: error: agents[0].config.features.streamin: unknown feature flag 'streamin' (did you mean 'streaming'?)"])
+    }
+}

@@ -250,6 +250,11 @@ import Testing
         let models = try await http(.GET, "\(fleetd.baseURL)/v1/models")
         #expect(models.body.contains("\"name\":\"flaky\""))
         #expect(models.body.contains("open"), "\(models.body)")
+        // /metrics shows the open breaker (2) and the budget in use.
+        let metrics = try await http(.GET, "\(fleetd.baseURL)/metrics")
+        #expect(metrics.body.contains(#"provider_breaker_state{scope="model",name="flaky"} 2"#), "\(metrics.body)")
+        #expect(metrics.body.contains(#"budget_utilization_percent{period="day"}"#))
+        #expect(metrics.body.contains("routing_fallbacks_total"))
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)
         await fake.shutdown()

@@ -74,6 +74,8 @@ public struct TaskResult: Sendable, Codable {
     public var attempts: Int
     public var durationMs: Double
     public var localDefault: Bool
+    /// Times the stream paused the provider read because the consumer was slow.
+    public var backpressureEvents: Int
     public var selection: SelectionSummary
     /// Each subtask's outcome, when the task had subtasks.
     public var subtasks: [SubtaskOutcome]?

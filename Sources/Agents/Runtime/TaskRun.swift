@@ -195,7 +195,8 @@ final class TaskDriver {
             agentId: run.agent.id, usage: usage, cost: cost, streamed: running.streaming && !result.metadata.synchronousFallback,
             synchronousFallback: result.metadata.synchronousFallback, attempts: result.metadata.attempts,
             durationMs: Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15,
-            localDefault: model.provider == .builtin, selection: SelectionSummary(running.selection), subtasks: nil))
+            localDefault: model.provider == .builtin, backpressureEvents: result.metadata.backpressureEvents,
+            selection: SelectionSummary(running.selection), subtasks: nil))
     }
 
     private func fail(_ failure: TaskFailure) async -> TaskEvent {

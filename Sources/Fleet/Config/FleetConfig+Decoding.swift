@@ -12,7 +12,8 @@ extension FleetConfig {
         var config = FleetConfig()
         guard var top = MappingReader(root, path: "", sink: sink) else { return config }
         config.fleet = decodeFleet(top.section("fleet"))
-        config.agents = decodeAgents(&top, sink: sink)
+        let (agents, agentFlags) = decodeAgents(&top, sink: sink)
+        config.agents = agents
         config.database = decodeDatabase(top.section("database"))
         config.logging = decodeLogging(top.section("logging"))
         config.api = decodeAPI(top.section("api"))
@@ -22,6 +23,10 @@ extension FleetConfig {
             ai.finish()
         }
         config.features = decodeFeatures(&top)
+        // An agent type's own `config.features`; `featureOverrides.agentType` wins where both set a flag.
+        for (type, flags) in agentFlags {
+            config.features.agentTypes[type] = flags.merging(config.features.agentTypes[type] ?? [:]) { $1 }
+        }
         decodeComponents(into: &config, &top, sink: sink)
         top.finish()
         return config
@@ -39,18 +44,24 @@ extension FleetConfig {
         return fleet
     }
 
-    private static func decodeAgents(_ top: inout MappingReader, sink: DiagnosticSink) -> [AgentSpec] {
-        guard let items = top.list("agents") else { return [] }
+    private static func decodeAgents(_ top: inout MappingReader, sink: DiagnosticSink) -> ([AgentSpec], [String: [String: FlagSetting]]) {
+        guard let items = top.list("agents") else { return ([], [:]) }
         var specs: [AgentSpec] = []
+        var flags: [String: [String: FlagSetting]] = [:]
         var seen: [String: Mark?] = [:]
         for (path, node) in items {
             guard var r = MappingReader(node, path: path, sink: sink) else { continue }
             let type = r.string("type")
             let count = r.int("count", default: 1, in: 0...10_000)
             var config: [String: ConfigValue] = [:]
+            var ownFlags: [String: FlagSetting]?
             if let configNode = r.node("config") {
                 if case .mapping = configNode, case .map(let map) = ConfigValue(configNode) {
                     config = map
+                    if let featuresNode = configNode["features"],
+                       let features = MappingReader(featuresNode, path: "\(path).config.features", sink: sink) {
+                        ownFlags = decodeFlagMap(features)
+                    }
                 } else {
                     sink.error("\(path).config", at: configNode.mark, "expected a mapping, got \(configNode.yamlDescription)")
                 }
@@ -65,8 +76,9 @@ extension FleetConfig {
             }
             seen[type] = r.keyMark("type")
             specs.append(AgentSpec(type: type, count: count, config: config))
+            if let ownFlags { flags[type] = ownFlags }
         }
-        return specs
+        return (specs, flags)
     }
 
     private static func decodeDatabase(_ reader: MappingReader) -> DatabaseSection {

@@ -42,7 +42,8 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     router.get("healthz") { _, _ in HealthResponse(status: "ok") }
     router.get("readyz") { _, _ in HealthResponse(status: "ready") }
     router.get("metrics") { _, _ -> Response in
-        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+        await metrics.refreshGauges(manager)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                  body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
     }
     let admin = router.group().add(middleware: AdminAuthMiddleware(token: settings.adminToken))

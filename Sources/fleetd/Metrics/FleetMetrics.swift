@@ -58,6 +58,7 @@ extension FleetMetrics {
             registry.makeCounter(name: "routing_fallbacks_total", labels: [("from", result.selection.modelName), ("to", result.model)],
                                  help: "Tasks answered by a fallback model instead of the router's pick.").increment()
         }
+        if result.backpressureEvents > 0 { streamFinished(backpressureEvents: result.backpressureEvents) }
         if result.synchronousFallback {
             registry.makeCounter(name: "stream_sync_fallbacks_total", help: "Streams that fell back to a synchronous call.").increment()
         }
@@ -71,5 +72,45 @@ extension FleetMetrics {
     func timeToFirstChunk(_ duration: Duration) {
         registry.makeDurationHistogram(name: "stream_time_to_first_chunk_seconds", buckets: Self.latencyBuckets,
                                        help: "Time from an SSE task's start to its first chunk.").record(duration)
+    }
+}
+
+import Fleet
+
+extension FleetMetrics {
+    /// Gauges read at scrape time: each breaker's state (0 closed, 1 half-open, 2 open) and each
+    /// budget period's use in percent.
+    func refreshGauges(_ manager: FleetManager) async {
+        let plane = manager.dataPlane
+        for status in plane.router.modelStatuses() {
+            if let breaker = status.breaker {
+                registry.makeGauge(name: "provider_breaker_state", labels: [("scope", "model"), ("name", status.name)],
+                                   help: "Circuit breaker state: 0 closed, 1 half-open, 2 open.").set(Self.value(breaker.state))
+            }
+            if let breaker = status.providerBreaker {
+                registry.makeGauge(name: "provider_breaker_state", labels: [("scope", "provider"), ("name", status.provider)],
+                                   help: "Circuit breaker state: 0 closed, 1 half-open, 2 open.").set(Self.value(breaker.state))
+            }
+        }
+        let budget = await plane.costs.budgetStatus()
+        for period in budget.periods {
+            guard let used = period.usedFraction else { continue }
+            registry.makeGauge(name: "budget_utilization_percent", labels: [("period", period.period.rawValue)],
+                               help: "Spent plus reserved, as a percentage of the period's budget.").set(used * 100)
+        }
+    }
+
+    func streamFinished(backpressureEvents: Int) {
+        registry.makeCounter(name: "stream_backpressure_events_total",
+                             help: "Times a stream stopped reading from its provider because its buffer reached the high mark.")
+            .increment(by: Int64(backpressureEvents))
+    }
+
+    private static func value(_ state: CircuitBreaker.State) -> Double {
+        switch state {
+        case .closed: 0
+        case .halfOpen: 1
+        case .open: 2
+        }
     }
 }
