@@ -128,3 +128,24 @@ import Testing
         #expect(await fleetd.waitForExit() == 0)
     }
 }
+
+/// v1.0.4's `api.rateLimit`, enforced per client address.
+@Suite struct RateLimitTests {
+    @Test func theFourthRequestInAWindowGets429WithRetryAfter() async throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try "fleet: {id: limited}\napi: {host: 127.0.0.1, rateLimit: {windowMs: 60000, max: 3}}\n".write(to: file, atomically: true, encoding: .utf8)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"))
+        var statuses: [Int] = []
+        for _ in 0..<4 { statuses.append(try await http(.GET, "\(fleetd.baseURL)/v1/flags").status) }
+        #expect(statuses == [200, 200, 200, 429])
+        let refused = try await http(.GET, "\(fleetd.baseURL)/v1/agents")
+        #expect(refused.status == 429)
+        #expect((refused.json["error"] as? [String: Any])?["code"] as? String == "RATE_LIMITED")
+        #expect(Int(refused.headers["retry-after"].first ?? "") ?? 0 > 0)
+        // Health and metrics are never limited.
+        #expect(try await http(.GET, "\(fleetd.baseURL)/healthz").status == 200)
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+    }
+}

@@ -37,8 +37,9 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
         "defaultModel": "\(dataPlane.router.configuration.defaultModel ?? "(none)")",
     ])
 
-    let router = Router(context: BasicRequestContext.self)
+    let router = Router(context: FleetRequestContext.self)
     router.add(middleware: RequestLogMiddleware(metrics: metrics))
+    router.add(middleware: RateLimitMiddleware(windowMs: config.api.rateLimit.windowMs, max: config.api.rateLimit.max))
     router.get("healthz") { _, _ in HealthResponse(status: "ok") }
     router.get("readyz") { _, _ in HealthResponse(status: "ready") }
     router.get("metrics") { _, _ -> Response in

@@ -15,7 +15,7 @@ struct AdminRoutes {
         var warnings: [String]
     }
 
-    func register(admin: some RouterMethods<BasicRequestContext>) {
+    func register(admin: some RouterMethods<FleetRequestContext>) {
         admin.post("v1/admin/reload") { request, _ -> ReloadResponse in
             let keep = request.uri.queryParameters["keepRuntimeFlags"] == "true"
             do {

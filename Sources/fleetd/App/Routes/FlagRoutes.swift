@@ -8,7 +8,7 @@ struct FlagRoutes {
     let environment: String?
     let bodyLimit: Int
 
-    func register(public router: some RouterMethods<BasicRequestContext>, admin: some RouterMethods<BasicRequestContext>) {
+    func register(public router: some RouterMethods<FleetRequestContext>, admin: some RouterMethods<FleetRequestContext>) {
         router.get("v1/flags") { request, _ -> FlagsResponse in
             let snapshot = await reloader.snapshot
             return FlagsResponse(snapshot, context: flagContext(from: request))

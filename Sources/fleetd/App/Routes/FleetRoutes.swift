@@ -18,7 +18,7 @@ struct FleetRoutes {
         var alerts: [CostAlert]
     }
 
-    func register(_ router: some RouterMethods<BasicRequestContext>) {
+    func register(_ router: some RouterMethods<FleetRequestContext>) {
         router.get("v1/models") { _, _ -> Response in
             let plane = manager.dataPlane
             var views: [ModelView] = []

@@ -13,7 +13,7 @@ struct TaskRoutes {
     let metrics: FleetMetrics
     let bodyLimit: Int
 
-    func register(_ router: some RouterMethods<BasicRequestContext>) {
+    func register(_ router: some RouterMethods<FleetRequestContext>) {
         router.post("v1/tasks") { request, context -> Response in
             var request = request
             let body = try await JSONBody.decode(TaskRequest.self, from: &request, limit: bodyLimit)
