@@ -9,6 +9,7 @@ import Testing
         let result = try FleetdProcess.run(["validate", "--config", repository.appendingPathComponent("config/fleet.yaml").path])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("valid."))
+        #expect(result.stdout.contains("10 models (9 enabled), default model claude-sonnet-4.5"), "\(result.stdout)")
     }
 
     @Test func validateReportsEveryErrorAndExits1() throws {

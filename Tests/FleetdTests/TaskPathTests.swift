@@ -98,6 +98,11 @@ import Testing
         #expect(simple.status == 200, "\(simple.body)")
         #expect(simple.json["model"] as? String == "cheap")
         #expect(simple.json["output"] as? String == "Hi! My name is Claude.")
+        // POST /v1/route explains the same pick without calling the provider.
+        let requestsBefore = fake.requests.count
+        let explained = try await http(.POST, "\(fleetd.baseURL)/v1/route", body: #"{"prompt": "\#(Self.complexPrompt)"}"#)
+        #expect(explained.json["modelName"] as? String == "strong", "\(explained.body)")
+        #expect(fake.requests.count == requestsBefore)
         let complex = try await task(fleetd, #"{"prompt": "\#(Self.complexPrompt)"}"#)
         #expect(complex.json["model"] as? String == "strong", "\(complex.body)")
         let selection = complex.json["selection"] as? [String: Any]

@@ -11,6 +11,11 @@ import Streaming
 /// marked unavailable for a while (e.g. after a 429 with retry-after).
 public actor QuotaManager: QuotaChecking {
     public nonisolated let configuration: QuotaConfiguration
+
+    /// Whether `provider` has limits. Only those are counted: nothing else is enforced or reported.
+    public nonisolated func tracks(provider: String) -> Bool {
+        configuration.providers[provider] != nil
+    }
     public nonisolated let calendar: PeriodCalendar
     private let database: StoreDatabase
     private let clock: any WallClock

@@ -51,6 +51,14 @@ public struct AgentTask: Sendable, Codable, Hashable {
         "task-\(Int(Date().timeIntervalSince1970 * 1000))-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
+    /// What the router sees of this task; `defaultType` (the agent type's role) applies when the
+    /// task names no type.
+    public func routingTask(agentType: String?, defaultType: TaskType? = nil) -> RoutingTask {
+        RoutingTask(taskId: id, prompt: prompt, context: context, type: type ?? defaultType, agentType: agentType,
+                    preferredProvider: preferredProvider, preferredModel: preferredModel,
+                    constraints: constraints, privacy: privacy, needsStreaming: false)
+    }
+
     /// The stickiness values rollout may use for this task.
     public var stickinessProperties: [String: String] {
         var properties = ["taskId": id]

@@ -88,11 +88,7 @@ final class TaskDriver {
 
     private func start() async -> TaskEvent? {
         await run.agent.began(task.id)
-        let routingTask = RoutingTask(
-            taskId: task.id, prompt: task.prompt, context: task.context, type: task.type ?? run.agent.role.defaultTaskType,
-            agentType: run.agent.type, preferredProvider: task.preferredProvider, preferredModel: task.preferredModel,
-            constraints: task.constraints, privacy: task.privacy, needsStreaming: false
-        )
+        let routingTask = task.routingTask(agentType: run.agent.type, defaultType: run.agent.role.defaultTaskType)
         let selection: ModelSelection
         do {
             selection = try await runtime.router.select(routingTask, useRouter: run.settings.useRouter)
@@ -184,7 +180,7 @@ final class TaskDriver {
                                      metadata: ["task": "\(task.id)", "error": "\(error)"])
             }
         }
-        if let quotas = runtime.quotas, quotas.configuration.providers[model.provider.rawValue] != nil {
+        if let quotas = runtime.quotas, quotas.tracks(provider: model.provider.rawValue) {
             try? await quotas.record(provider: model.provider.rawValue, requests: 0, tokens: usage.inputTokens + usage.outputTokens)
         }
         await run.agent.ended(success: true)

@@ -22,8 +22,7 @@ public struct TaskRuntime: Sendable {
         tool.onAttempt = { [router, quotas] report in
             await router.recordOutcome(model: report.model, success: report.succeeded, latency: report.duration,
                                        error: report.error.map(CallFailure.init))
-            // Only providers with limits are counted: nothing else is enforced or reported.
-            if let quotas, quotas.configuration.providers[report.provider.rawValue] != nil {
+            if let quotas, quotas.tracks(provider: report.provider.rawValue) {
                 try? await quotas.record(provider: report.provider.rawValue, requests: 1, tokens: 0)
             }
         }

@@ -89,6 +89,16 @@ public actor FleetManager {
         return (settings, flags)
     }
 
+    /// The routing decision a task would get now, without running it: the same flags, agent type
+    /// and role (its default task type) as ``dispatch(_:)``.
+    public func explainRoute(_ task: AgentTask) async throws(RouterError) -> ModelSelection {
+        let type = task.agentType ?? defaultAgentType
+        let role = snapshot.config.agents.first { $0.type == type }.map { AgentRole(config: $0.config) }
+        let (settings, _) = settings(for: task)
+        return try await dataPlane.router.explain(task.routingTask(agentType: type, defaultType: role?.defaultTaskType),
+                                                  useRouter: settings.useRouter)
+    }
+
     /// Waits for an idle agent of the task's type and hands it the task. A full queue refuses at
     /// once (`QUEUE_FULL`, retry after a few seconds) rather than growing.
     public func dispatch(_ task: AgentTask) async throws(TaskFailure) -> Dispatched {
@@ -251,10 +261,8 @@ public actor FleetManager {
     // MARK: Configuration
 
     private func apply(_ next: ConfigReloader.Snapshot) {
-        let previous = snapshot.config
         snapshot = next
-        runtime = Self.makeRuntime(next, dataPlane: dataPlane, clients: clients, environment: processEnvironment, logger: logger,
-                                   previousCost: previous.cost, currentRuntime: runtime)
+        runtime = Self.makeRuntime(next, dataPlane: dataPlane, clients: clients, environment: processEnvironment, logger: logger)
         reconcileAgents()
         logger.notice("configuration applied", metadata: ["generation": "\(next.generation)", "agents": "\(pool.agents.count)"])
     }
@@ -285,8 +293,7 @@ public actor FleetManager {
     }
 
     private static func makeRuntime(_ snapshot: ConfigReloader.Snapshot, dataPlane: DataPlane, clients: ProviderClientFactory,
-                                    environment: [String: String], logger: Logger,
-                                    previousCost: CostConfiguration? = nil, currentRuntime: TaskRuntime? = nil) -> TaskRuntime {
+                                    environment: [String: String], logger: Logger) -> TaskRuntime {
         let config = snapshot.config
         let (routing, notes) = EffectiveModels.routing(for: config.routing, environment: environment)
         for note in notes { logger.notice("\(note)") }

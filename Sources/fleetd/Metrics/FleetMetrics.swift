@@ -1,3 +1,5 @@
+import Agents
+import Fleet
 import Metrics
 import Prometheus
 
@@ -39,7 +41,6 @@ final class FleetMetrics: Sendable {
     }
 }
 
-import Agents
 
 extension FleetMetrics {
     func taskFinished(_ result: TaskResult) {
@@ -75,7 +76,6 @@ extension FleetMetrics {
     }
 }
 
-import Fleet
 
 extension FleetMetrics {
     /// Gauges read at scrape time: each breaker's state (0 closed, 1 half-open, 2 open) and each

@@ -44,13 +44,9 @@ struct TaskRoutes {
             var request = request
             let body = try await JSONBody.decode(TaskRequest.self, from: &request, limit: bodyLimit)
             let task = try body.task()
-            let (settings, _) = await manager.settings(for: task)
-            let routingTask = RoutingTask(taskId: task.id, prompt: task.prompt, context: task.context, type: task.type,
-                                          agentType: task.agentType, preferredProvider: task.preferredProvider,
-                                          preferredModel: task.preferredModel, constraints: task.constraints, privacy: task.privacy)
             let selection: ModelSelection
             do throws(RouterError) {
-                selection = try await manager.dataPlane.router.explain(routingTask, useRouter: settings.useRouter)
+                selection = try await manager.explainRoute(task)
             } catch {
                 throw APIError(task: TaskFailure(code: error.code.rawValue, message: error.message))
             }
@@ -108,19 +104,23 @@ struct TaskRoutes {
     }
 }
 
-func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+/// The encoder for every JSON body fleetd answers: sorted keys, ISO 8601 dates.
+func responseEncoder() -> JSONEncoder {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     encoder.dateEncodingStrategy = .iso8601
-    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: try encoder.encode(value))))
+    return encoder
+}
+
+func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    Response(status: status, headers: [.contentType: "application/json"],
+             body: .init(byteBuffer: ByteBuffer(data: try responseEncoder().encode(value))))
 }
 
 extension TaskEvent {
     /// The event's payload as one line of JSON.
     func jsonData() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
+        let encoder = responseEncoder()
         let data: Data
         switch self {
         case .start(let start): data = try encoder.encode(start)
