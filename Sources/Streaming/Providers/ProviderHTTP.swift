@@ -22,9 +22,9 @@ struct ProviderHTTP: Sendable {
         request.headers = headers
         request.headers.replaceOrAdd(name: "content-type", value: "application/json")
         request.headers.replaceOrAdd(name: "accept", value: streaming ? "text/event-stream, application/x-ndjson" : "application/json")
-        let encoded: Data
+        let encoded: [UInt8]
         do {
-            encoded = try JSONEncoder().encode(body)
+            encoded = try FastJSONEncoder().encode(body)
         } catch {
             throw ProviderError(kind: .badRequest, provider: provider, message: "cannot encode the request: \(error)")
         }

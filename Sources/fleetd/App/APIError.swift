@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Streaming
 
 /// An error answered as JSON: `{"error": {"code": …, "message": …, "field": …}}`.
 struct APIError: HTTPResponseError {
@@ -30,7 +31,7 @@ struct APIError: HTTPResponseError {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = (try? JSONEncoder().encode(Body(error: .init(code: code, message: message, field: field, details: details)))) ?? Data()
+        let data = (try? FastJSONEncoder().encode(Body(error: .init(code: code, message: message, field: field, details: details)))) ?? []
         var fields = headers
         fields[.contentType] = "application/json"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))

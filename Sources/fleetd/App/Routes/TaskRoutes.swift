@@ -104,32 +104,24 @@ struct TaskRoutes {
     }
 }
 
-/// The encoder for every JSON body fleetd answers: sorted keys, ISO 8601 dates.
-func responseEncoder() -> JSONEncoder {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    encoder.dateEncodingStrategy = .iso8601
-    return encoder
-}
-
+/// Every JSON body fleetd answers: ISO 8601 dates, members in declaration order, map keys sorted
+/// (``FastJSONEncoder``, hand-written because Foundation's encoder was a fifth of fleetd's CPU).
 func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
     Response(status: status, headers: [.contentType: "application/json"],
-             body: .init(byteBuffer: ByteBuffer(data: try responseEncoder().encode(value))))
+             body: .init(byteBuffer: ByteBuffer(bytes: try FastJSONEncoder().encode(value))))
 }
 
 extension TaskEvent {
     /// The event's payload as one line of JSON.
     func jsonData() throws -> String {
-        let encoder = responseEncoder()
-        let data: Data
+        let encoder = FastJSONEncoder()
         switch self {
-        case .start(let start): data = try encoder.encode(start)
-        case .chunk(let chunk): data = try encoder.encode(chunk)
-        case .progress(let progress): data = try encoder.encode(progress)
-        case .error(let failure): data = try encoder.encode(failure)
-        case .complete(let result): data = try encoder.encode(result)
+        case .start(let start): return try encoder.encodeToString(start)
+        case .chunk(let chunk): return try encoder.encodeToString(chunk)
+        case .progress(let progress): return try encoder.encodeToString(progress)
+        case .error(let failure): return try encoder.encodeToString(failure)
+        case .complete(let result): return try encoder.encodeToString(result)
         }
-        return String(decoding: data, as: UTF8.self)
     }
 }
 
