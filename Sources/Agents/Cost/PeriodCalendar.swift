@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Budget and quota period boundaries in one time zone.
 ///
@@ -8,6 +9,9 @@ import Foundation
 public struct PeriodCalendar: Sendable, Hashable {
     public let timeZone: TimeZone
     private let calendar: Calendar
+    /// The last period seen of each kind and its key: every reserve, settle and quota check asks
+    /// for the current keys, and Foundation's calendar arithmetic was 2% of fleetd's CPU under load.
+    private let recent = RecentPeriods()
 
     public init(timeZone: TimeZone = TimeZone(identifier: "UTC") ?? .gmt) {
         self.timeZone = timeZone
@@ -28,8 +32,23 @@ public struct PeriodCalendar: Sendable, Hashable {
         self.init(timeZone: zone)
     }
 
+    public static func == (lhs: PeriodCalendar, rhs: PeriodCalendar) -> Bool {
+        lhs.timeZone == rhs.timeZone
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(timeZone)
+    }
+
     /// The key of the period containing `date`.
     public func key(_ period: BudgetPeriod, at date: Date) -> String {
+        if let key = recent.key(period, at: date) { return key }
+        let key = computeKey(period, at: date)
+        recent.remember(period, interval: interval(period, containing: date), key: key)
+        return key
+    }
+
+    private func computeKey(_ period: BudgetPeriod, at date: Date) -> String {
         switch period {
         case .day:
             let c = calendar.dateComponents([.year, .month, .day], from: date)
@@ -59,5 +78,21 @@ public struct PeriodCalendar: Sendable, Hashable {
         case .month: 31 * 86_400
         }
         return DateInterval(start: date.addingTimeInterval(-length), duration: length)
+    }
+}
+
+/// The most recent period of each kind with its key (a cache for ``PeriodCalendar/key(_:at:)``).
+private final class RecentPeriods: Sendable {
+    private let periods = Mutex<[BudgetPeriod: (interval: DateInterval, key: String)]>([:])
+
+    func key(_ period: BudgetPeriod, at date: Date) -> String? {
+        periods.withLock { periods in
+            guard let recent = periods[period], recent.interval.start <= date, date < recent.interval.end else { return nil }
+            return recent.key
+        }
+    }
+
+    func remember(_ period: BudgetPeriod, interval: DateInterval, key: String) {
+        periods.withLock { $0[period] = (interval, key) }
     }
 }

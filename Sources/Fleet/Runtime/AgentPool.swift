@@ -16,15 +16,21 @@ struct AgentPool {
     private var idle: [String: [Agent]] = [:]
     private var waiters: [String: Deque<Waiter>] = [:]
     private var retired: Set<String> = []
+    /// Agents of each type that are not retired (kept, because dispatch asks on every task).
+    private var live: [String: Int] = [:]
     private var sequence = 0
 
     var waitingCount: Int { waiters.values.reduce(0) { $0 + $1.count } }
 
     func count(of type: String) -> Int {
-        agents.values.filter { $0.type == type && !retired.contains($0.id) }.count
+        live[type] ?? 0
     }
 
-    var types: Set<String> { Set(agents.values.filter { !retired.contains($0.id) }.map(\.type)) }
+    func hasType(_ type: String) -> Bool {
+        count(of: type) > 0
+    }
+
+    var types: Set<String> { Set(live.filter { $0.value > 0 }.keys) }
 
     /// An idle agent of `type`, if one is free now.
     mutating func takeIdle(_ type: String) -> Agent? {
@@ -64,6 +70,7 @@ struct AgentPool {
         sequence += 1
         let agent = Agent(id: "\(type)-\(sequence)", type: type, role: role)
         agents[agent.id] = agent
+        live[type, default: 0] += 1
         return agent
     }
 
@@ -73,17 +80,19 @@ struct AgentPool {
         guard excess > 0 else { return }
         while excess > 0, let agent = idle[type]?.popLast() {
             agents[agent.id] = nil
+            live[type, default: 0] -= 1
             excess -= 1
         }
         for agent in agents.values where excess > 0 && agent.type == type && !retired.contains(agent.id) {
             retired.insert(agent.id)
+            live[type, default: 0] -= 1
             excess -= 1
         }
     }
 
     /// Replaces a hung agent: the old one is retired, a new one takes its place.
     mutating func replace(_ agent: Agent) -> Agent {
-        retired.insert(agent.id)
+        if retired.insert(agent.id).inserted { live[agent.type, default: 0] -= 1 }
         return spawn(type: agent.type, role: agent.role)
     }
 

@@ -205,24 +205,13 @@ public actor FleetManager {
 
     static func withTimeout(_ timeout: Duration, taskId: String,
                             _ body: @escaping @Sendable () async throws(TaskFailure) -> TaskResult) async -> Result<TaskResult, TaskFailure> {
-        await withTaskGroup(of: Result<TaskResult, TaskFailure>?.self) { group in
-            group.addTask {
-                do throws(TaskFailure) { return .success(try await body()) } catch { return .failure(error) }
-            }
-            group.addTask {
-                do { try await Task.sleep(for: timeout) } catch { return nil }
-                return .failure(TaskFailure(code: "TASK_TIMEOUT", message: "task \(taskId) ran longer than fleet.taskTimeout (\(timeout))"))
-            }
-            var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: "TASK_CANCELLED", message: "cancelled"))
-            for await next in group {
-                if let next {
-                    outcome = next
-                    group.cancelAll()
-                    break
-                }
-            }
-            return outcome
+        let (outcome, timedOut) = await withTimeLimit(timeout) { () async -> Result<TaskResult, TaskFailure> in
+            do throws(TaskFailure) { return .success(try await body()) } catch { return .failure(error) }
         }
+        if timedOut, case .failure = outcome {
+            return .failure(TaskFailure(code: "TASK_TIMEOUT", message: "task \(taskId) ran longer than fleet.taskTimeout (\(timeout))"))
+        }
+        return outcome
     }
 
     func release(_ agent: Agent) {

@@ -37,28 +37,18 @@ extension StreamRun {
         }
     }
 
-    /// Runs `body` and the watchdog; whichever ends first wins and the other is cancelled.
+    /// Runs `body` in a task the watchdog cancels when a deadline passes. A body that completed
+    /// wins over a deadline that passed at the same moment; otherwise the timeout is the outcome.
     private func race(watchdog: StreamWatchdog, target: StreamTarget, _ body: @escaping @Sendable () async -> Outcome) async -> Outcome {
-        let model = target.endpoint.name
-        return await withTaskGroup(of: Outcome?.self) { group in
-            group.addTask {
-                do {
-                    let kind = try await watchdog.run()
-                    return .failed(StreamingError(.timeout, "\(model): \(kind.rawValue) within its time limit"))
-                } catch {
-                    return nil
-                }
-            }
-            group.addTask { await body() }
-            var result: Outcome = .consumerGone
-            if let first = await group.next(), let first {
-                result = first
-            }
-            group.cancelAll()
-            // Wait for the loser; if it is the body, a late outcome is ignored.
-            while await group.next() != nil {}
-            return result
+        let task = Task { await body() }
+        watchdog.start { _ in task.cancel() }
+        let outcome = await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+        watchdog.stop()
+        if case .completed = outcome { return outcome }
+        if let kind = watchdog.fired {
+            return .failed(StreamingError(.timeout, "\(target.endpoint.name): \(kind.rawValue) within its time limit"))
         }
+        return outcome
     }
 
     /// Reads the provider's stream into the output buffer.

@@ -1,0 +1,56 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A one-shot timer on one of NIO's event loops, cancellable from anywhere.
+///
+/// Why not a child task that sleeps: on Linux every `Task.sleep` arms a Dispatch timer through
+/// Dispatch's manager thread (a `write(2)` and a thread wake-up each), and racing it needs a task
+/// group with a second child task. fleetd armed two per task (the task timeout and the stream
+/// watchdog); replacing them with event-loop timers took about 14% off the CPU of a JSON task
+/// under load (`fleetd bench serve`, see docs/performance.md). An event loop keeps its timers in
+/// a heap and is awake anyway while fleetd is busy.
+public struct LoopTimer: Sendable {
+    private let scheduled: Scheduled<Void>
+
+    /// Runs `action` on an event loop after `delay` unless cancelled first.
+    public static func after(_ delay: Duration, _ action: @escaping @Sendable () -> Void) -> LoopTimer {
+        let nanoseconds = delay.components.seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let amount: TimeAmount = nanoseconds.overflow
+            ? .hours(24 * 365)
+            : .nanoseconds(max(0, nanoseconds.partialValue + delay.components.attoseconds / 1_000_000_000))
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        return LoopTimer(scheduled: loop.scheduleTask(in: amount) { action() })
+    }
+
+    /// Stops the timer; harmless when it already fired.
+    public func cancel() {
+        scheduled.cancel()
+    }
+}
+
+/// Runs `body` in a task that is cancelled when `limit` passes first (or when the calling task
+/// is cancelled). Returns the body's value and whether the limit cut it short.
+///
+/// The body still returns (cancellation is cooperative); `timedOut` says whether the timer fired
+/// before it did.
+public func withTimeLimit<Value: Sendable>(
+    _ limit: Duration, _ body: @escaping @Sendable () async -> Value
+) async -> (value: Value, timedOut: Bool) {
+    let task = Task { await body() }
+    let fired = AtomicFlag()
+    let timer = LoopTimer.after(limit) {
+        fired.set()
+        task.cancel()
+    }
+    let value = await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+    timer.cancel()
+    return (value, fired.isSet)
+}
+
+/// A flag set once from any thread (a timer's action) and read by the waiting task.
+final class AtomicFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
+}
