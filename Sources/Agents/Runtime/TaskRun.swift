@@ -24,6 +24,10 @@ public struct TaskRun: AsyncSequence, Sendable {
     public struct Iterator: AsyncIteratorProtocol {
         let driver: TaskDriver
         public mutating func next() async -> TaskEvent? { await driver.next() }
+
+        /// The next event if it is ready now (already produced); `nil` when the next one is not
+        /// there yet (call ``next()`` to wait for it). A relay gathers ready events into one write.
+        public mutating func nextIfReady() async -> TaskEvent? { await driver.nextIfReady() }
     }
 
     /// Runs the task to the end and returns its result, or throws its terminal failure.
@@ -84,6 +88,12 @@ final class TaskDriver {
             state = .running(iterator, running)
             return await handle(event, running)
         }
+    }
+
+    func nextIfReady() async -> TaskEvent? {
+        guard case .running(var iterator, let running) = state, let event = iterator.nextIfBuffered() else { return nil }
+        state = .running(iterator, running)
+        return await handle(event, running)
     }
 
     private func start() async -> TaskEvent? {

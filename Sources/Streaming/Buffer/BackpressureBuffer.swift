@@ -103,6 +103,15 @@ public final class BackpressureBuffer<Element: Sendable>: AsyncSequence, Sendabl
         }
     }
 
+    /// The next element if one is buffered now, without waiting; `nil` when none is (the end of
+    /// the stream is left for ``next()``). Lets a consumer gather what is ready into one write.
+    public func nextIfBuffered() -> Element? {
+        let action: Machine.NextAction? = state.withLock { $0.count > 0 ? $0.next() : nil }
+        guard case .returnElement(let element, let producer)? = action else { return nil }
+        producer?.resume(returning: true)
+        return element
+    }
+
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(buffer: self)
     }

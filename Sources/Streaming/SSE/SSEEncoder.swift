@@ -33,6 +33,32 @@ public enum SSEEncoder {
         return buffer
     }
 
+    /// Appends one event to `buffer`: the hot path of fleetd's SSE output (no intermediate
+    /// string; lines split on the bytes CR, LF and CRLF, which never occur inside a UTF-8 sequence).
+    public static func write(event: String, data: [UInt8], into buffer: inout ByteBuffer) {
+        if !event.isEmpty {
+            buffer.writeStaticString("event: ")
+            buffer.writeString(event.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) ? singleLine(event) : event)
+            buffer.writeStaticString("\n")
+        }
+        var start = 0
+        var index = 0
+        while index < data.count {
+            let byte = data[index]
+            if byte == 0x0A || byte == 0x0D {
+                buffer.writeStaticString("data: ")
+                buffer.writeBytes(data[start..<index])
+                buffer.writeStaticString("\n")
+                if byte == 0x0D, index + 1 < data.count, data[index + 1] == 0x0A { index += 1 }
+                start = index + 1
+            }
+            index += 1
+        }
+        buffer.writeStaticString("data: ")
+        buffer.writeBytes(data[start..<data.count])
+        buffer.writeStaticString("\n\n")
+    }
+
     /// A comment line (ignored by clients), e.g. a keep-alive.
     public static func comment(_ text: String = "") -> String {
         lines(of: text).map { ":" + ($0.isEmpty ? "" : " " + $0) + "\n" }.joined()

@@ -133,5 +133,10 @@ public struct StreamingSession: AsyncSequence, Sendable {
         public mutating func next() async -> StreamEvent? {
             (try? await handle.buffer.next()) ?? nil
         }
+
+        /// The next event if the producer has already buffered it; `nil` when none is waiting.
+        public mutating func nextIfBuffered() -> StreamEvent? {
+            handle.buffer.nextIfBuffered()
+        }
     }
 }

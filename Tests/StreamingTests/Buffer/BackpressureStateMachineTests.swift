@@ -166,4 +166,27 @@ struct BackpressureBufferTests {
         #expect(buffer.count == 0)
         #expect(await buffer.send(99) == false)
     }
+
+    @Test func pollingTakesOnlyWhatIsBufferedAndWakesTheProducer() async throws {
+        let buffer = BackpressureBuffer<Int>(capacity: 4, threshold: 1.0) // high 4, low 2
+        #expect(buffer.nextIfBuffered() == nil)
+        let producer = Task {
+            for i in 0..<6 { _ = await buffer.send(i) }
+            buffer.finish()
+        }
+        while buffer.count < 4 { try await Task.sleep(for: .milliseconds(5)) }
+        // The producer waits at the high watermark; polling down to the low one wakes it.
+        #expect(buffer.nextIfBuffered() == 0)
+        #expect(buffer.nextIfBuffered() == 1)
+        var rest: [Int] = []
+        let deadline = ContinuousClock.now + .seconds(10)
+        while rest.count < 4, ContinuousClock.now < deadline {
+            if let value = buffer.nextIfBuffered() { rest.append(value) } else { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        await producer.value
+        #expect(rest == [2, 3, 4, 5])
+        // The end is not an element: polling says nothing is there, next() says it is over.
+        #expect(buffer.nextIfBuffered() == nil)
+        #expect(try await buffer.next() == nil)
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Testing
 @testable import Streaming
 
@@ -17,6 +18,20 @@ struct SSEEncoderTests {
             let events = parser.parse(Array(text.utf8))
             #expect(events == [SSEEvent(type: "e\(index)", data: data, lastEventID: "i\(index)")])
         }
+    }
+
+    @Test func byteWriterMatchesTheStringEncoder() {
+        let payloads = ["", "plain", #"{"a":"b\\n"}"#, "two\nlines", "cr\rlf\r\ncrlf", "trailing\n", "\r\n", "é😀\n\n"]
+        for data in payloads {
+            var buffer = ByteBuffer()
+            SSEEncoder.write(event: "chunk", data: Array(data.utf8), into: &buffer)
+            #expect(String(buffer: buffer) == SSEEncoder.encode(event: "chunk", data: data), "\(data.debugDescription)")
+        }
+        var two = ByteBuffer()
+        SSEEncoder.write(event: "start", data: Array("1".utf8), into: &two)
+        SSEEncoder.write(event: "bad\nname", data: Array("2".utf8), into: &two)
+        var parser = SSEParser()
+        #expect(parser.parse(Array(two.readableBytesView)) == [SSEEvent(type: "start", data: "1"), SSEEvent(type: "badname", data: "2")])
     }
 
     @Test func commentIsIgnoredByParser() {

@@ -76,14 +76,25 @@ struct TaskRoutes {
                 outcome = try await request.body.consumeWithCancellationOnInboundClose { _ in
                     var outcome = outcome
                     var sawFirstChunk = false
-                    for await event in dispatched.run {
-                        if case .chunk = event, !sawFirstChunk {
-                            sawFirstChunk = true
-                            metrics.timeToFirstChunk(ContinuousClock.now - started)
+                    var events = dispatched.run.makeAsyncIterator()
+                    var pending = ByteBuffer()
+                    // Every event already produced goes out in one write (the upstream often
+                    // delivers several chunks in one read); waiting for the next one never
+                    // delays what is ready.
+                    while var event = await events.next() {
+                        pending.clear()
+                        while true {
+                            if case .chunk = event, !sawFirstChunk {
+                                sawFirstChunk = true
+                                metrics.timeToFirstChunk(ContinuousClock.now - started)
+                            }
+                            if case .complete(let result) = event { outcome = .success(result) }
+                            if case .error(let failure) = event, failure.terminal { outcome = .failure(failure) }
+                            SSEEncoder.write(event: event.name, data: try event.jsonBytes(), into: &pending)
+                            guard let ready = await events.nextIfReady() else { break }
+                            event = ready
                         }
-                        if case .complete(let result) = event { outcome = .success(result) }
-                        if case .error(let failure) = event, failure.terminal { outcome = .failure(failure) }
-                        try await writer.write(ByteBuffer(string: SSEEncoder.encode(event: event.name, data: try event.jsonData())))
+                        try await writer.write(pending)
                     }
                     try await writer.finish(nil)
                     return outcome
@@ -113,14 +124,14 @@ func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) th
 
 extension TaskEvent {
     /// The event's payload as one line of JSON.
-    func jsonData() throws -> String {
+    func jsonBytes() throws -> [UInt8] {
         let encoder = FastJSONEncoder()
         switch self {
-        case .start(let start): return try encoder.encodeToString(start)
-        case .chunk(let chunk): return try encoder.encodeToString(chunk)
-        case .progress(let progress): return try encoder.encodeToString(progress)
-        case .error(let failure): return try encoder.encodeToString(failure)
-        case .complete(let result): return try encoder.encodeToString(result)
+        case .start(let start): return try encoder.encode(start)
+        case .chunk(let chunk): return try encoder.encode(chunk)
+        case .progress(let progress): return try encoder.encode(progress)
+        case .error(let failure): return try encoder.encode(failure)
+        case .complete(let result): return try encoder.encode(result)
         }
     }
 }
