@@ -63,7 +63,7 @@ public actor CostTracker: BudgetStatusProviding {
         guard estimatedCost.isFinite, estimatedCost >= 0 else {
             throw CostError(.costCalculationFailed, "estimated cost for \(call.model) must be a finite, non-negative amount, got \(estimatedCost)")
         }
-        let reservation = CostReservation(id: "cost-\(UUID().uuidString.lowercased())", call: call, estimatedCost: estimatedCost, createdAt: clock.now)
+        let reservation = CostReservation(id: "cost-\(LocalID.text(length: 12))", call: call, estimatedCost: estimatedCost, createdAt: clock.now)
         guard configuration.enabled else { return reservation }
         do {
             try await refreshSpend()

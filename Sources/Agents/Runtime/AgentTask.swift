@@ -48,7 +48,7 @@ public struct AgentTask: Sendable, Codable, Hashable {
 
     /// `task-<millis>-<random>`: sortable and unique enough for keys.
     public static func makeID() -> String {
-        "task-\(Int(Date().timeIntervalSince1970 * 1000))-\(UUID().uuidString.prefix(8).lowercased())"
+        "task-\(Int(Date().timeIntervalSince1970 * 1000))-\(LocalID.text(length: 8))"
     }
 
     /// What the router sees of this task; `defaultType` (the agent type's role) applies when the

@@ -18,8 +18,7 @@ struct StreamRun: Sendable {
 
     static func makeStreamId() -> String {
         let millis = Int(Date().timeIntervalSince1970 * 1000)
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
-        return "stream-\(millis)-" + String((0..<8).map { _ in alphabet.randomElement() ?? "x" })
+        return "stream-\(millis)-" + LocalID.text(length: 8)
     }
 
     var configuration: StreamingConfiguration { tool.configuration }
