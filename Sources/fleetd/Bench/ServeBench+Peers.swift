@@ -61,16 +61,12 @@ final class ProxyUpstream: Sendable {
         return upstream
     }
 
-    /// The same call fleetd makes, straight to the upstream.
-    func call(_ http: HTTPClient, stream: Bool) async throws {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
-        request.method = .POST
-        request.headers.add(name: "content-type", value: "application/json")
+    var url: String { "http://127.0.0.1:\(port)/v1/chat/completions" }
+
+    /// The body of the call fleetd makes, for calling the upstream directly.
+    static func body(stream: Bool) -> String {
         let streamPart = stream ? #","stream":true,"stream_options":{"include_usage":true}"# : ""
-        request.body = .bytes(ByteBuffer(string: #"{"model":"fast","messages":[{"role":"user","content":"Say ten tokens."}],"max_tokens":64"# + streamPart + "}"))
-        let response = try await http.execute(request, timeout: .seconds(60))
-        guard response.status == .ok else { throw BenchError(description: "upstream answered \(response.status)") }
-        for try await _ in response.body {}
+        return #"{"model":"fast","messages":[{"role":"user","content":"Say ten tokens."}],"max_tokens":64"# + streamPart + "}"
     }
 
     func stop() {
@@ -133,6 +129,31 @@ final class ChildFleetd: Sendable {
     private init(port: Int, process: Process) {
         self.port = port
         self.process = process
+    }
+
+    var tasksURL: String { "http://127.0.0.1:\(port)/v1/tasks" }
+
+    static func taskBody(stream: Bool) -> String {
+        #"{"prompt":"Say ten tokens.","stream":\#(stream)}"#
+    }
+
+    /// CPU time (user + system) and context switches of the fleetd process so far.
+    func usage() -> (cpuSeconds: Double, contextSwitches: Int) {
+        let pid = process.processIdentifier
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        // Fields after the command name (which is in parentheses and may hold spaces).
+        let fields = stat.split(separator: ")").last.map { $0.split(separator: " ") } ?? []
+        let ticks = fields.count > 12 ? (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0) : 0
+        var switches = 0
+        if let threads = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") {
+            for thread in threads {
+                let status = (try? String(contentsOfFile: "/proc/\(pid)/task/\(thread)/status", encoding: .utf8)) ?? ""
+                for line in status.split(separator: "\n") where line.contains("ctxt_switches") {
+                    switches += Int(line.split(separator: "\t").last?.trimmingCharacters(in: .whitespaces) ?? "") ?? 0
+                }
+            }
+        }
+        return (ticks / Double(sysconf(Int32(_SC_CLK_TCK))), switches)
     }
 
     /// One task; for SSE, `onFirstChunk` runs when the first chunk arrives and the stream is read to its end.

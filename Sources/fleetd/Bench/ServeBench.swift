@@ -37,28 +37,37 @@ struct ServeBench: BenchSuite {
     private func measure(upstream: ProxyUpstream, http: HTTPClient, directory: URL, streams: Int, scale: Double) async throws {
         let seconds = max(2.0, 8 * scale)
         let callers = 32
-        print("load: \(callers) concurrent callers, \(String(format: "%.0f", seconds)) s per run; upstream answers at once (10 chunks when streaming)")
-        let directJSON = try await Load.run(http, seconds: seconds, callers: callers) {
-            try await upstream.call(http, stream: false)
+        let wrk = WrkLoad.find(directory: directory)
+        let generator = wrk.map { "wrk at \($0.executable), one thread" } ?? "AsyncHTTPClient in this process (install wrk for a lighter load generator)"
+        print("load generator: \(generator); 1 caller for 3 s (latency), then \(callers) concurrent callers for \(String(format: "%.0f", seconds)) s; the upstream answers at once (10 chunks when streaming)")
+        let load = Loader(wrk: wrk, http: http)
+        var direct: [String: LoadFigures] = [:]
+        for stream in [false, true] {
+            for concurrency in [1, callers] {
+                let figures = try await load.run(url: upstream.url, body: ProxyUpstream.body(stream: stream), stream: stream,
+                                                 connections: concurrency, seconds: concurrency == 1 ? 3 : seconds)
+                direct["\(stream)-\(concurrency)"] = figures
+                print("direct to upstream, \(stream ? "SSE " : "JSON"), \(concurrency) caller\(concurrency == 1 ? ": " : "s:") \(figures)")
+            }
         }
-        let directSSE = try await Load.run(http, seconds: seconds, callers: callers) {
-            try await upstream.call(http, stream: true)
-        }
-        print("direct to upstream, JSON: \(directJSON)")
-        print("direct to upstream, SSE:  \(directSSE)")
-
         for costTracking in [false, true] {
             let fleetd = try await ChildFleetd.start(upstreamPort: upstream.port, directory: directory.appendingPathComponent("run-\(costTracking)"),
                                                      agents: streams + 16, costTracking: costTracking)
-            let json = try await Load.run(http, seconds: seconds, callers: callers) {
-                try await fleetd.task(http, stream: false)
+            let label = costTracking ? "cost tracking on (a ledger reserve and settle per task)" : "cost tracking off"
+            for stream in [false, true] {
+                for concurrency in [1, callers] {
+                    let before = fleetd.usage()
+                    let figures = try await load.run(url: fleetd.tasksURL, body: ChildFleetd.taskBody(stream: stream), stream: stream,
+                                                     connections: concurrency, seconds: concurrency == 1 ? 3 : seconds)
+                    let after = fleetd.usage()
+                    let base = direct["\(stream)-\(concurrency)"]!
+                    let cpu = (after.cpuSeconds - before.cpuSeconds) * 1_000 / Double(max(1, figures.requests))
+                    let switches = Double(after.contextSwitches - before.contextSwitches) / Double(max(1, figures.requests))
+                    print("through fleetd, \(stream ? "SSE " : "JSON"), \(concurrency) caller\(concurrency == 1 ? ", " : "s,") \(label): \(figures); "
+                        + "added p50 \(Load.ms(figures.p50 - base.p50)) ms, p99 \(Load.ms(figures.p99 - base.p99)) ms; "
+                        + "fleetd CPU \(String(format: "%.3f", cpu)) ms and \(String(format: "%.1f", switches)) context switches per task")
+                }
             }
-            let sse = try await Load.run(http, seconds: seconds, callers: callers) {
-                try await fleetd.task(http, stream: true)
-            }
-            let label = costTracking ? "cost tracking on (one SQLite ledger transaction per task)" : "cost tracking off"
-            print("through fleetd, JSON, \(label): \(json); added p50 \(Load.ms(json.p50 - directJSON.p50)) ms, p99 \(Load.ms(json.p99 - directJSON.p99)) ms")
-            print("through fleetd, SSE,  \(label): \(sse); added p50 \(Load.ms(sse.p50 - directSSE.p50)) ms, p99 \(Load.ms(sse.p99 - directSSE.p99)) ms")
             if !costTracking {
                 try await openStreams(fleetd: fleetd, upstream: upstream, http: http, count: streams)
             }
@@ -86,6 +95,32 @@ struct ServeBench: BenchSuite {
             print("open SSE streams through fleetd: \(open) of \(count) open at once (in \(Load.ms(ContinuousClock.now - start)) ms); fleetd VmRSS \(before.rss) KiB before, \(during.rss) KiB with them open (\((during.rss - before.rss) / max(1, open)) KiB per stream), VmHWM \(during.hwm) KiB")
             upstream.hold(false)
             try await group.waitForAll()
+        }
+    }
+}
+
+/// Runs load with wrk when it is installed, else with concurrent AsyncHTTPClient callers.
+struct Loader {
+    let wrk: WrkLoad?
+    let http: HTTPClient
+
+    func run(url: String, body: String, stream: Bool, connections: Int, seconds: Double) async throws -> LoadFigures {
+        if let wrk {
+            return try await Task.detached { try wrk.run(url: url, body: body, connections: connections, seconds: seconds) }.value
+        }
+        let http = self.http
+        return try await Load.run(http, seconds: seconds, callers: connections) {
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+            let response = try await http.execute(request, timeout: .seconds(30))
+            guard response.status == .ok else { throw BenchError(description: "\(url) answered \(response.status)") }
+            var sawChunk = !stream
+            for try await buffer in response.body where !sawChunk {
+                sawChunk = buffer.readableBytesView.firstRange(of: Array("data:".utf8)) != nil
+            }
+            if !sawChunk { throw BenchError(description: "the stream from \(url) ended without a chunk") }
         }
     }
 }
