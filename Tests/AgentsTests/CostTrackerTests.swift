@@ -181,6 +181,46 @@ struct CostTrackerTests {
         #expect(await tracker.activeReservations == 0)
     }
 
+    @Test func concurrentSettlementsAreGroupCommittedWithExactTotals() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        let tracker = try CostTracker(database: db, clock: ManualWallClock(storeTestDate("2026-03-10T12:00:00Z")))
+        let models = ["a", "b", "c"]
+        let reservations = try await withThrowingTaskGroup(of: CostReservation.self) { group in
+            for i in 0..<300 {
+                group.addTask {
+                    let call = CostCall(model: models[i % 3], provider: "p", taskId: "t\(i)", agentId: "a", taskType: "group")
+                    return try await tracker.reserve(call, estimatedCost: 0.001)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        // Every reservation settled at once, some twice: each counts exactly once.
+        let entries = try await withThrowingTaskGroup(of: CostLedgerEntry.self) { group in
+            for (index, reservation) in reservations.enumerated() {
+                for _ in 0..<(index % 10 == 0 ? 2 : 1) {
+                    group.addTask { try await tracker.settle(reservation, usage: CostUsage(inputTokens: 1_000, outputTokens: 0), pricing: Self.dollarPerK) }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(entries.count == 330)
+        #expect(Set(entries.map(\.entryId)).count == 300)
+        let (rows, total, count, perModel) = try await db.read("test") { db in
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM cost_ledger") ?? -1,
+             try Double.fetchOne(db, sql: "SELECT cost FROM cost_totals WHERE period = 'day' AND period_key = '2026-03-10' AND scope = 'overall'") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT entries FROM cost_totals WHERE period = 'all' AND scope = 'overall'") ?? -1,
+             try Int.fetchAll(db, sql: "SELECT entries FROM cost_totals WHERE period = 'month' AND scope LIKE 'model:%' ORDER BY scope"))
+        }
+        #expect(rows == 300)
+        #expect(abs(total - 300) < 1e-9)
+        #expect(count == 300)
+        #expect(perModel == [100, 100, 100])
+        #expect(await tracker.activeReservations == 0)
+        #expect(await tracker.budgetStatus().periods.allSatisfy { abs($0.spent - 300) < 1e-9 })
+    }
+
     @Test func periodKeysFollowTheTimeZoneAndISOWeeks() throws {
         let utc = PeriodCalendar()
         #expect(utc.key(.week, at: storeTestDate("2026-01-01T12:00:00Z")) == "2026-W01")   // Thursday

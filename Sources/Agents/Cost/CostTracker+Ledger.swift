@@ -15,6 +15,30 @@ struct LedgerWriteOutcome: Sendable {
     var alerts: [CostAlert]
 }
 
+/// One `cost_totals` row.
+private struct TotalKey: Hashable {
+    var period: String
+    var key: String
+    var scope: String
+}
+
+/// What a batch of ledger entries adds to one `cost_totals` row.
+private struct TotalAddition {
+    var cost = 0.0
+    var entries = 0
+    var inputTokens = 0
+    var outputTokens = 0
+    var cachedTokens = 0
+
+    mutating func add(_ entry: CostLedgerEntry) {
+        cost += entry.cost
+        entries += 1
+        inputTokens += entry.usage.inputTokens
+        outputTokens += entry.usage.outputTokens
+        cachedTokens += entry.usage.cachedTokens
+    }
+}
+
 /// The period rows a ledger entry adds to: day, week, month, and all-time (`all`/`all`).
 struct LedgerPeriodKeys: Sendable {
     var keys: [BudgetPeriod: String]
@@ -43,14 +67,18 @@ extension CostTracker {
             """)
         let addTotal = try db.cachedStatement(sql: """
             INSERT INTO cost_totals (period, period_key, scope, cost, entries, input_tokens, output_tokens, cached_tokens)
-            VALUES (?, ?, ?, ?, 1, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(period, period_key, scope) DO UPDATE SET
-                cost = cost + excluded.cost, entries = entries + 1,
+                cost = cost + excluded.cost, entries = entries + excluded.entries,
                 input_tokens = input_tokens + excluded.input_tokens,
                 output_tokens = output_tokens + excluded.output_tokens,
                 cached_tokens = cached_tokens + excluded.cached_tokens
             """)
         var touchedModels = Set<String>()
+        // The batch's additions per total row, written once each after the ledger rows.
+        var additions: [TotalKey: TotalAddition] = [:]
+        var periods = BudgetPeriod.allCases.compactMap { p in keys.keys[p].map { (p.rawValue, $0) } }
+        periods.append(("all", "all"))
         for entry in entries {
             let u = entry.usage
             try insert.execute(arguments: [entry.entryId, entry.call.model, entry.call.provider, entry.call.taskId,
@@ -65,11 +93,9 @@ extension CostTracker {
             }
             stored.append(entry)
             touchedModels.insert(entry.call.model)
-            var rows = BudgetPeriod.allCases.compactMap { p in keys.keys[p].map { (p.rawValue, $0) } }
-            rows.append(("all", "all"))
-            for (period, key) in rows {
+            for (period, key) in periods {
                 for scope in [overallScope, "model:\(entry.call.model)"] {
-                    try addTotal.execute(arguments: [period, key, scope, entry.cost, u.inputTokens, u.outputTokens, u.cachedTokens])
+                    additions[TotalKey(period: period, key: key, scope: scope), default: TotalAddition()].add(entry)
                 }
             }
             try MemoryStore.upsert(
@@ -78,6 +104,11 @@ extension CostTracker {
                             owner: "system", accessLevel: .system, createdAt: now,
                             expiresAt: try memory.expiryDate(.partitionDefault, partition: "routing/costs", now: now)),
                 writer: .system, now: now, in: db)
+        }
+
+        for (row, addition) in additions {
+            try addTotal.execute(arguments: [row.period, row.key, row.scope, addition.cost, addition.entries,
+                                             addition.inputTokens, addition.outputTokens, addition.cachedTokens])
         }
 
         var spend: [BudgetPeriod: PeriodSpend] = [:]

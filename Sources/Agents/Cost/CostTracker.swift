@@ -28,6 +28,14 @@ public actor CostTracker: BudgetStatusProviding {
     private let logger: Logger
     private var reservations: [String: CostReservation] = [:]
     private var spentCache: [BudgetPeriod: PeriodSpend] = [:]
+    /// Settlements that arrived while another was being written (see ``settle(_:usage:pricing:)``).
+    private var queuedSettlements: [QueuedSettlement] = []
+    private var settling = false
+
+    private struct QueuedSettlement {
+        var entry: CostLedgerEntry
+        var continuation: CheckedContinuation<CostLedgerEntry, any Error>
+    }
 
     /// - Parameters:
     ///   - memoryConfiguration: TTLs for the `routing/costs` mirrors.
@@ -107,9 +115,46 @@ public actor CostTracker: BudgetStatusProviding {
     /// Idempotent: settling the same reservation again returns the stored entry and adds nothing.
     /// When it throws (COST_001 for bad usage, ``StoreError`` for the database) the reservation
     /// stays held, keeping the budget conservative: retry, or ``release(_:)``.
+    ///
+    /// Group commit: while one settlement is being written, the ones that arrive wait and are
+    /// then written together, in one transaction, by the caller that was writing. Under load a
+    /// transaction carries many entries and their totals are added once per period.
     @discardableResult
     public func settle(_ reservation: CostReservation, usage: CostUsage, pricing: ModelPricing) async throws -> CostLedgerEntry {
-        try await settleAll([CostSettlement(reservation: reservation, usage: usage, pricing: pricing)])[0]
+        let entry = CostLedgerEntry(entryId: reservation.id, call: reservation.call, usage: usage,
+                                    cost: try usage.cost(pricing: pricing), timestamp: clock.now)
+        guard configuration.enabled else {
+            reservations.removeValue(forKey: reservation.id)
+            return entry
+        }
+        if settling {
+            return try await withCheckedThrowingContinuation { continuation in
+                queuedSettlements.append(QueuedSettlement(entry: entry, continuation: continuation))
+            }
+        }
+        settling = true
+        defer { settling = false }
+        let own: Result<CostLedgerEntry, any Error>
+        do {
+            own = .success(try await write([entry], now: clock.now)[0])
+            reservations.removeValue(forKey: reservation.id)
+        } catch {
+            own = .failure(error)
+        }
+        while !queuedSettlements.isEmpty {
+            let batch = queuedSettlements
+            queuedSettlements.removeAll()
+            do {
+                let stored = try await write(batch.map(\.entry), now: clock.now)
+                for (queued, entry) in zip(batch, stored) {
+                    reservations.removeValue(forKey: queued.entry.entryId)
+                    queued.continuation.resume(returning: entry)
+                }
+            } catch {
+                for queued in batch { queued.continuation.resume(throwing: error) }
+            }
+        }
+        return try own.get()
     }
 
     /// Settles many reservations in one transaction (faster; all or nothing).
