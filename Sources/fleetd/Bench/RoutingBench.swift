@@ -9,6 +9,28 @@ struct RoutingBench: BenchSuite {
     let name = "routing"
     let summary = "router decision latency (2 KB prompt, 50 models) and JSONL batch throughput"
 
+    /// A routing selection (the record stored for every task) as JSON: fleetd's FastJSONEncoder
+    /// against Foundation's JSONEncoder with the settings fleetd used before.
+    private func measureEncoding(_ selection: ModelSelection, runs: Int) throws {
+        let foundation = JSONEncoder()
+        foundation.outputFormatting = [.sortedKeys]
+        foundation.dateEncodingStrategy = .iso8601
+        let fast = FastJSONEncoder()
+        let clock = ContinuousClock()
+        var bytes = 0
+        func microseconds(_ body: () throws -> Int) rethrows -> Double {
+            for _ in 0..<100 { bytes = try body() }
+            let start = clock.now
+            for _ in 0..<runs { bytes = try body() }
+            let elapsed = clock.now - start
+            return (Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12) / Double(runs)
+        }
+        let foundationTime = try microseconds { try foundation.encode(selection).count }
+        let fastTime = try microseconds { try fast.encode(selection).count }
+        print(String(format: "selection record as JSON (%d bytes, %d runs): FastJSONEncoder %.1f µs, Foundation JSONEncoder %.1f µs",
+                     bytes, runs, fastTime, foundationTime))
+    }
+
     func run(scale: Double) async throws {
         print("scorer: ComplexityAnalyzer (the production analyzer)")
         let config = Self.configuration(models: 50)
@@ -38,6 +60,7 @@ struct RoutingBench: BenchSuite {
         print(String(format: "decision latency, 2 KB prompt, 50 models, %d selects: p50 %.1f µs, p99 %.1f µs, max %.1f µs",
                      decisions, pct(0.5), pct(0.99), pct(1.0)))
         print("distinct picks: \(picks.count)")
+        try measureEncoding(try await router.select(RoutingTask(taskId: "encode", prompt: prompt)), runs: max(1_000, Int(20_000 * scale)))
 
         // JSONL throughput: a generated file of `lines` prompts through RoutingBatch (order kept).
         let lines = max(1_000, Int(100_000 * scale))
