@@ -62,6 +62,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
             ConfigFollowerService(manager: manager),
             HeartbeatService(manager: manager),
             ExpiredEntrySweeper(store: dataPlane.memory),
+            WALCheckpointer(database: dataPlane.memory.database, logger: logger),
             dataPlane.records,
         ],
         onServerRunning: { channel in
