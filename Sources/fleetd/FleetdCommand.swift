@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NIOCore
+import NIOPosix
 
 /// The `fleetd` command: runs the service (the default), and the operator subcommands.
 ///
@@ -24,6 +26,17 @@ struct FleetdCommand: AsyncParsableCommand {
     )
 
     static func main() async {
+        // Swift concurrency's global executor becomes NIO's event loops, so the HTTP server's
+        // connection tasks, actors and NIO I/O share two threads instead of handing work between
+        // two pools; with each request also preferring its connection's loop
+        // (EventLoopTaskExecutor) a task through fleetd crossed threads 1.7 times instead of 6
+        // and took 0.38 instead of 0.50 ms of CPU (fleetd bench serve, docs/performance.md).
+        // NIO asks for this to be called once, first, from the main thread: here. Nothing in
+        // fleetd blocks a thread for long (SQLite runs on GRDB's own queues).
+        // FLEETD_EVENT_LOOP_EXECUTOR=off keeps Swift's default pool (for comparison or trouble).
+        if ProcessInfo.processInfo.environment["FLEETD_EVENT_LOOP_EXECUTOR"] != "off" {
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

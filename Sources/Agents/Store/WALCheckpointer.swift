@@ -44,10 +44,6 @@ public struct WALCheckpointer: Service {
             logger.warning("background checkpoints are off; SQLite checkpoints on commit", metadata: ["error": "\(error)"])
             return
         }
-        defer {
-            // Back to SQLite's default, so a writer left running does not grow the WAL forever.
-            try? database.pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_autocheckpoint = 1000") }
-        }
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
                 try await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
@@ -57,6 +53,11 @@ public struct WALCheckpointer: Service {
             await checkpoint(connection)
         }
         await checkpoint(connection)
+        // Back to SQLite's default, so a writer left running does not grow the WAL forever. In a
+        // task of its own, which a cancellation of this one does not reach (GRDB refuses to start
+        // work in a cancelled task).
+        let pool = database.pool
+        _ = await Task { try? await pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_autocheckpoint = 1000") } }.value
     }
 
     private func checkpoint(_ connection: DatabaseQueue) async {

@@ -37,7 +37,7 @@ public struct LoopTimer: Sendable {
 public func withTimeLimit<Value: Sendable>(
     _ limit: Duration, _ body: @escaping @Sendable () async -> Value
 ) async -> (value: Value, timedOut: Bool) {
-    let task = Task { await body() }
+    let task = ExecutorAffinity.task { await body() }
     let fired = AtomicFlag()
     let timer = LoopTimer.after(limit) {
         fired.set()

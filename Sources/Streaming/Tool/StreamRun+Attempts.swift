@@ -40,7 +40,7 @@ extension StreamRun {
     /// Runs `body` in a task the watchdog cancels when a deadline passes. A body that completed
     /// wins over a deadline that passed at the same moment; otherwise the timeout is the outcome.
     private func race(watchdog: StreamWatchdog, target: StreamTarget, _ body: @escaping @Sendable () async -> Outcome) async -> Outcome {
-        let task = Task { await body() }
+        let task = ExecutorAffinity.task { await body() }
         watchdog.start { _ in task.cancel() }
         let outcome = await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
         watchdog.stop()

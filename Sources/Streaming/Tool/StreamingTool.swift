@@ -117,7 +117,7 @@ public struct StreamingSession: AsyncSequence, Sendable {
 
         init(buffer: BackpressureBuffer<StreamEvent>, body: @escaping @Sendable () async -> Void) {
             self.buffer = buffer
-            self.task = Task { await body() }
+            self.task = ExecutorAffinity.task { await body() }
         }
 
         deinit {

@@ -15,23 +15,7 @@ struct TaskRoutes {
 
     func register(_ router: some RouterMethods<FleetRequestContext>) {
         router.post("v1/tasks") { request, context -> Response in
-            var request = request
-            let body = try await JSONBody.decode(TaskRequest.self, from: &request, limit: bodyLimit)
-            var task = try body.task()
-            let wantsSSE = request.headers[.accept]?.contains("text/event-stream") == true
-            task.stream = task.stream || wantsSSE
-            if task.stream, task.subtasks?.isEmpty ?? true {
-                return try await stream(task, request: request, logger: context.logger)
-            }
-            let result: TaskResult
-            do throws(TaskFailure) {
-                result = try await manager.execute(task)
-            } catch {
-                metrics.taskFailed(code: error.code)
-                throw APIError(task: error)
-            }
-            metrics.taskFinished(result)
-            return try jsonResponse(result)
+            try await ExecutorAffinity.run(on: context.taskExecutor) { try await task(request, context: context) }
         }
         router.get("v1/tasks/:id") { _, context -> Response in
             let id = try context.parameters.require("id")
@@ -55,10 +39,33 @@ struct TaskRoutes {
         }
     }
 
+    /// `POST /v1/tasks`, on the connection's event loop (see ``EventLoopTaskExecutor``).
+    private func task(_ request: Request, context: FleetRequestContext) async throws -> Response {
+        var request = request
+        let body = try await JSONBody.decode(TaskRequest.self, from: &request, limit: bodyLimit)
+        var task = try body.task()
+        let wantsSSE = request.headers[.accept]?.contains("text/event-stream") == true
+        task.stream = task.stream || wantsSSE
+        if task.stream, task.subtasks?.isEmpty ?? true {
+            return try await stream(task, request: request, context: context)
+        }
+        let result: TaskResult
+        do throws(TaskFailure) {
+            result = try await manager.execute(task)
+        } catch {
+            metrics.taskFailed(code: error.code)
+            throw APIError(task: error)
+        }
+        metrics.taskFinished(result)
+        return try jsonResponse(result)
+    }
+
     /// SSE: `start`, `chunk`, `progress`, `error`, `complete`. Each awaited write is the client's
     /// backpressure: a slow reader slows the provider read; a reader that goes away ends the
     /// iteration, which cancels the provider call and releases the cost reservation.
-    private func stream(_ task: AgentTask, request: Request, logger: Logger) async throws -> Response {
+    private func stream(_ task: AgentTask, request: Request, context: FleetRequestContext) async throws -> Response {
+        let logger = context.logger
+        let executor = context.taskExecutor
         let dispatched: FleetManager.Dispatched
         do {
             dispatched = try await manager.dispatch(task)
@@ -68,7 +75,7 @@ struct TaskRoutes {
         }
         let manager = self.manager
         let metrics = self.metrics
-        let body = ResponseBody { writer in
+        let body = ResponseBody { writer in try await ExecutorAffinity.run(on: executor) {
             var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: "TASK_CANCELLED", message: "the client went away"))
             let started = ContinuousClock.now
             do {
@@ -108,7 +115,7 @@ struct TaskRoutes {
             case .success(let result): metrics.taskFinished(result)
             case .failure(let failure): metrics.taskFailed(code: failure.code)
             }
-        }
+        } }
         // The connection closes when the stream ends (Hummingbird closes it after watching for the
         // client leaving); saying so stops clients from reusing it for their next request.
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close"], body: body)
