@@ -26,19 +26,9 @@ struct FleetdCommand: AsyncParsableCommand {
     )
 
     static func main() async {
-        // Swift concurrency's global executor becomes NIO's event loops, so the HTTP server's
-        // connection tasks, actors and NIO I/O share two threads instead of handing work between
-        // two pools; with each request also preferring its connection's loop
-        // (EventLoopTaskExecutor) a task through fleetd crossed threads 1.7 times instead of 6
-        // and took 0.38 instead of 0.50 ms of CPU (fleetd bench serve, docs/performance.md).
-        // NIO asks for this to be called once, first, from the main thread: here. Nothing in
-        // fleetd blocks a thread for long (SQLite runs on GRDB's own queues).
-        // FLEETD_EVENT_LOOP_EXECUTOR=off keeps Swift's default pool (for comparison or trouble).
-        if ProcessInfo.processInfo.environment["FLEETD_EVENT_LOOP_EXECUTOR"] != "off" {
-            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        }
         do {
             var command = try parseAsRoot()
+            if command is ServeCommand { useEventLoopsForConcurrency() }
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -63,6 +53,21 @@ struct FleetdCommand: AsyncParsableCommand {
             Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
         }
     }
+}
+
+/// Makes Swift concurrency's global executor NIO's event loops, for `serve`.
+///
+/// The HTTP server's connection tasks, actors and NIO I/O then share the event-loop threads
+/// instead of handing work between two pools; with each request also preferring its
+/// connection's loop (``EventLoopTaskExecutor``) a JSON task through fleetd crossed threads 1.7
+/// times instead of 6 and took 0.38 instead of 0.50 ms of CPU (`fleetd bench serve`,
+/// docs/performance.md). NIO asks for this once, before any other concurrency work, from the main
+/// thread: `main` calls it right after parsing the arguments. Only `serve`, which never blocks a
+/// thread for long (SQLite runs on GRDB's own queues); the other commands wait on child processes
+/// and files. `FLEETD_EVENT_LOOP_EXECUTOR=off` keeps Swift's default pool.
+func useEventLoopsForConcurrency() {
+    guard ProcessInfo.processInfo.environment["FLEETD_EVENT_LOOP_EXECUTOR"] != "off" else { return }
+    NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 }
 
 /// A problem the operator can fix: printed as one line, exit status 1.
