@@ -59,8 +59,8 @@ struct FleetdCommand: AsyncParsableCommand {
 ///
 /// The HTTP server's connection tasks, actors and NIO I/O then share the event-loop threads
 /// instead of handing work between two pools; with each request also preferring its
-/// connection's loop (``EventLoopTaskExecutor``) a JSON task through fleetd crossed threads 1.7
-/// times instead of 6 and took 0.38 instead of 0.50 ms of CPU (`fleetd bench serve`,
+/// connection's loop (``EventLoopTaskExecutor``) a JSON task through fleetd made 1.9 context
+/// switches instead of 5.8 and took 0.37 instead of 0.46 ms of CPU (`fleetd bench serve`,
 /// docs/performance.md). NIO asks for this once, before any other concurrency work, from the main
 /// thread: `main` calls it right after parsing the arguments. Only `serve`, which never blocks a
 /// thread for long (SQLite runs on GRDB's own queues); the other commands wait on child processes
