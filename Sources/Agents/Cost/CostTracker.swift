@@ -145,7 +145,9 @@ public actor CostTracker: BudgetStatusProviding {
             let batch = queuedSettlements
             queuedSettlements.removeAll()
             do {
-                let stored = try await write(batch.map(\.entry), now: clock.now)
+                // In a task of its own: these settlements belong to other callers, and a
+                // cancellation of this one (its client left) must not fail them.
+                let stored = try await Task { try await self.write(batch.map(\.entry), now: self.clock.now) }.value
                 for (queued, entry) in zip(batch, stored) {
                     reservations.removeValue(forKey: queued.entry.entryId)
                     queued.continuation.resume(returning: entry)
