@@ -71,8 +71,6 @@ final class JSONByteWriter {
         frames.reserveCapacity(8)
     }
 
-    var openCount: Int { frames.count }
-
     func count(at depth: Int) -> Int {
         depth > 0 && depth <= frames.count ? frames[depth - 1].count : 0
     }
