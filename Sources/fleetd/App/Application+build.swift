@@ -56,7 +56,10 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
 
     return Application(
         router: router,
-        configuration: .init(address: .hostname(config.api.host, port: config.api.port), serverName: "fleetd"),
+        // A backlog of 4,096 pending connections (Linux caps it at net.core.somaxconn): with
+        // Hummingbird's 256, a burst of a thousand new streams overflowed the accept queue and
+        // clients waited for SYN retransmits.
+        configuration: .init(address: .hostname(config.api.host, port: config.api.port), serverName: "fleetd", backlog: 4_096),
         services: [
             ConfigWatchService(reloader: reloader, logger: logger),
             ConfigFollowerService(manager: manager),

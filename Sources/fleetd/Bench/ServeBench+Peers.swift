@@ -49,7 +49,7 @@ final class ProxyUpstream: Sendable {
         let ready = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "bench.upstream")
         logger.logLevel = .warning
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0), backlog: 4_096),
                               onServerRunning: { channel in
                                   ready.continuation.yield(channel.localAddress?.port ?? 0)
                                   ready.continuation.finish()

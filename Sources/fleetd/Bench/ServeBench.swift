@@ -79,19 +79,26 @@ struct ServeBench: BenchSuite {
     private func openStreams(fleetd: ChildFleetd, upstream: ProxyUpstream, http: HTTPClient, count: Int) async throws {
         let before = fleetd.memoryKiB()
         let opened = OpenCounter()
+        let failed = OpenCounter()
         upstream.hold(true)
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<count {
                 group.addTask {
-                    try await fleetd.task(http, stream: true, model: "hold") { opened.increment() }
+                    do {
+                        try await fleetd.task(http, stream: true, model: "hold") { opened.increment() }
+                    } catch {
+                        if failed.value == 0 { print("  first failed stream: \(error)") }
+                        failed.increment()
+                    }
                 }
             }
-            while opened.value < count, ContinuousClock.now - start < .seconds(120) {
+            while opened.value + failed.value < count, ContinuousClock.now - start < .seconds(120) {
                 try await Task.sleep(for: .milliseconds(50))
             }
             let open = opened.value
             let during = fleetd.memoryKiB()
+            if failed.value > 0 { print("  \(failed.value) of \(count) streams failed before their first chunk") }
             print("open SSE streams through fleetd: \(open) of \(count) open at once (in \(Load.ms(ContinuousClock.now - start)) ms); fleetd VmRSS \(before.rss) KiB before, \(during.rss) KiB with them open (\((during.rss - before.rss) / max(1, open)) KiB per stream), VmHWM \(during.hwm) KiB")
             upstream.hold(false)
             try await group.waitForAll()
