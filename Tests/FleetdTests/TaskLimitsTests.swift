@@ -102,10 +102,76 @@ import Testing
         await fake.shutdown()
     }
 
+    @Test func sseStreamsKeepTheConnectionForTheNextRequest() async throws {
+        let (fake, fleetd) = try await start(TaskPathTests.script())
+        let connection = try RawConnection(port: fleetd.port)
+        defer { connection.close() }
+        let body = #"{"prompt": "hello", "stream": true}"#
+        let request = "POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        for round in 1...3 {
+            try connection.send(request)
+            // A chunked SSE response ends with the zero-length chunk.
+            let response = try connection.read(until: "\r\n0\r\n\r\n", timeout: .seconds(10))
+            #expect(response.hasPrefix("HTTP/1.1 200"), "round \(round): \(response.prefix(200))")
+            #expect(response.contains("event: complete"), "round \(round)")
+            #expect(!response.lowercased().contains("connection: close"), "round \(round)")
+        }
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+
     /// Dollars reserved for calls in flight, today.
     func reserved(_ fleetd: FleetdProcess) async throws -> Double {
         let costs = try await http(.GET, "\(fleetd.baseURL)/v1/costs")
         let periods = (costs.json["budget"] as? [String: Any])?["periods"] as? [[String: Any]] ?? []
         return periods.first { $0["period"] as? String == "day" }?["reserved"] as? Double ?? -1
+    }
+}
+
+/// A plain TCP connection, to see what HTTP clients hide: whether the server keeps it open.
+final class RawConnection {
+    private let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
+    }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { throw POSIXError(.EPIPE) }
+            sent += n
+        }
+    }
+
+    /// Reads until `marker` arrives; throws when the server closes first or time runs out.
+    func read(until marker: String, timeout: Duration) throws -> String {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        let deadline = ContinuousClock.now + timeout
+        while !String(decoding: received, as: UTF8.self).contains(marker) {
+            guard ContinuousClock.now < deadline else { throw POSIXError(.ETIMEDOUT) }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 100) > 0 else { continue }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { throw POSIXError(.ECONNRESET) }
+            received += buffer[0..<n]
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    func close() {
+        _ = Glibc.close(fd)
     }
 }

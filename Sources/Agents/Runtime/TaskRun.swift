@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Streaming
+import Synchronization
 
 /// One task's execution as a sequence of ``TaskEvent``s: seed 001's `performTask`.
 ///
@@ -16,6 +17,13 @@ public struct TaskRun: AsyncSequence, Sendable {
     let settings: TaskSettings
     let runtime: TaskRuntime
     let agent: Agent
+    let cancellation = RunCancellation()
+
+    /// Stops the run from outside its consumer (a client that left): the provider call is
+    /// cancelled and the consumer's next event is the end. Harmless after the run ended.
+    public func cancel() {
+        cancellation.cancel()
+    }
 
     public func makeAsyncIterator() -> Iterator {
         Iterator(driver: TaskDriver(run: self))
@@ -91,12 +99,17 @@ final class TaskDriver {
     }
 
     func nextIfReady() async -> TaskEvent? {
-        guard case .running(var iterator, let running) = state, let event = iterator.nextIfBuffered() else { return nil }
+        guard case .running(var iterator, let running) = state, !run.cancellation.isCancelled,
+              let event = iterator.nextIfBuffered() else { return nil }
         state = .running(iterator, running)
         return await handle(event, running)
     }
 
     private func start() async -> TaskEvent? {
+        if run.cancellation.isCancelled {
+            state = .finished
+            return nil
+        }
         await run.agent.began(task.id)
         let routingTask = task.routingTask(agentType: run.agent.type, defaultType: run.agent.role.defaultTaskType)
         let selection: ModelSelection
@@ -131,6 +144,7 @@ final class TaskDriver {
         let session = runtime.tool.executeStreaming(withContext(request), targets: targets)
         let running = Running(selection: selection, reservation: reservation, streaming: streaming, started: .now)
         var iterator = session.makeAsyncIterator()
+        run.cancellation.onCancel(iterator.canceller)
         let first = await iterator.next()
         state = .running(iterator, running)
         return await handle(first, running)
@@ -226,5 +240,36 @@ extension ModelSelection {
     var isCheaperAlternative: Bool {
         trace.candidates.first { $0.modelName == modelName }?.decisions
             .contains { $0.stage == .budget && $0.passed && $0.detail.contains("cheaper-only") } ?? false
+    }
+}
+
+/// The outside handle on a ``TaskRun``: set once; runs the session's cancel when it is (or was) set.
+final class RunCancellation: Sendable {
+    private struct State {
+        var cancelled = false
+        var action: (@Sendable () -> Void)?
+    }
+
+    private let state = Mutex(State())
+
+    var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+    func cancel() {
+        let action = state.withLock { state -> (@Sendable () -> Void)? in
+            state.cancelled = true
+            defer { state.action = nil }
+            return state.action
+        }
+        action?()
+    }
+
+    /// Runs `action` on cancellation, or now if the run was cancelled already.
+    func onCancel(_ action: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state -> Bool in
+            if state.cancelled { return true }
+            state.action = action
+            return false
+        }
+        if now { action() }
     }
 }

@@ -17,6 +17,11 @@ public actor FleetManager {
         public let flags: [FlagDecision]
         let manager: FleetManager
 
+        /// Stops the run (its client left): the provider call is cancelled, the consumer sees the end.
+        public func cancel() {
+            run.cancel()
+        }
+
         /// Returns the agent to the pool. Call exactly once, when the run ended or was abandoned.
         public func finish() async {
             await manager.release(agent)

@@ -134,6 +134,16 @@ public struct StreamingSession: AsyncSequence, Sendable {
             (try? await handle.buffer.next()) ?? nil
         }
 
+        /// A function that stops the call from any task: the producer is cancelled and ``next()``
+        /// returns `nil`. It does not keep the iterator alive (dropping the iterator still cancels).
+        public var canceller: @Sendable () -> Void {
+            let buffer = handle.buffer, task = handle.task
+            return {
+                buffer.cancel()
+                task.cancel()
+            }
+        }
+
         /// The next event if the producer has already buffered it; `nil` when none is waiting.
         public mutating func nextIfBuffered() -> StreamEvent? {
             handle.buffer.nextIfBuffered()

@@ -56,6 +56,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
 
     return Application(
         router: router,
+        server: .http1(configuration: .init(additionalChannelHandlers: [ClientDisconnect.Handler()])),
         // A backlog of 4,096 pending connections (Linux caps it at net.core.somaxconn): with
         // Hummingbird's 256, a burst of a thousand new streams overflowed the accept queue and
         // clients waited for SYN retransmits.

@@ -8,10 +8,13 @@ struct FleetRequestContext: RequestContext, RemoteAddressRequestContext {
     let remoteAddress: SocketAddress?
     /// The connection's event loop as a task executor (see ``EventLoopTaskExecutor``).
     let taskExecutor: EventLoopTaskExecutor
+    /// Says when the client has gone (see ``ClientDisconnect``); nil outside fleetd's server.
+    let disconnect: ClientDisconnect?
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
         taskExecutor = .of(source.channel.eventLoop)
+        disconnect = ClientDisconnect.of(source.channel)
     }
 }

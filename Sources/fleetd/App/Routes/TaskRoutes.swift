@@ -61,11 +61,14 @@ struct TaskRoutes {
     }
 
     /// SSE: `start`, `chunk`, `progress`, `error`, `complete`. Each awaited write is the client's
-    /// backpressure: a slow reader slows the provider read; a reader that goes away ends the
-    /// iteration, which cancels the provider call and releases the cost reservation.
+    /// backpressure: a slow reader slows the provider read. A client that goes away (seen by
+    /// ``ClientDisconnect`` even while nothing is written, or by a failed write) cancels the run:
+    /// the provider call stops and the cost reservation is released. The connection stays open
+    /// for the client's next request.
     private func stream(_ task: AgentTask, request: Request, context: FleetRequestContext) async throws -> Response {
         let logger = context.logger
         let executor = context.taskExecutor
+        let disconnect = context.disconnect
         let dispatched: FleetManager.Dispatched
         do {
             dispatched = try await manager.dispatch(task)
@@ -78,35 +81,33 @@ struct TaskRoutes {
         let body = ResponseBody { writer in try await ExecutorAffinity.run(on: executor) {
             var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: "TASK_CANCELLED", message: "the client went away"))
             let started = ContinuousClock.now
+            let token = disconnect?.onDisconnect { dispatched.cancel() }
+            defer { if let token { disconnect?.remove(token) } }
             do {
-                // A client that closes its connection cancels the relay, and with it the provider call.
-                outcome = try await request.body.consumeWithCancellationOnInboundClose { _ in
-                    var outcome = outcome
-                    var sawFirstChunk = false
-                    var events = dispatched.run.makeAsyncIterator()
-                    var pending = ByteBuffer()
-                    // Every event already produced goes out in one write (the upstream often
-                    // delivers several chunks in one read); waiting for the next one never
-                    // delays what is ready.
-                    while var event = await events.next() {
-                        pending.clear()
-                        while true {
-                            if case .chunk = event, !sawFirstChunk {
-                                sawFirstChunk = true
-                                metrics.timeToFirstChunk(ContinuousClock.now - started)
-                            }
-                            if case .complete(let result) = event { outcome = .success(result) }
-                            if case .error(let failure) = event, failure.terminal { outcome = .failure(failure) }
-                            SSEEncoder.write(event: event.name, data: try event.jsonBytes(), into: &pending)
-                            guard let ready = await events.nextIfReady() else { break }
-                            event = ready
+                var sawFirstChunk = false
+                var events = dispatched.run.makeAsyncIterator()
+                var pending = ByteBuffer()
+                // Every event already produced goes out in one write (the upstream often
+                // delivers several chunks in one read); waiting for the next one never
+                // delays what is ready.
+                while var event = await events.next() {
+                    pending.clear()
+                    while true {
+                        if case .chunk = event, !sawFirstChunk {
+                            sawFirstChunk = true
+                            metrics.timeToFirstChunk(ContinuousClock.now - started)
                         }
-                        try await writer.write(pending)
+                        if case .complete(let result) = event { outcome = .success(result) }
+                        if case .error(let failure) = event, failure.terminal { outcome = .failure(failure) }
+                        SSEEncoder.write(event: event.name, data: try event.jsonBytes(), into: &pending)
+                        guard let ready = await events.nextIfReady() else { break }
+                        event = ready
                     }
-                    try await writer.finish(nil)
-                    return outcome
+                    try await writer.write(pending)
                 }
+                try await writer.finish(nil)
             } catch {
+                dispatched.cancel()
                 logger.info("SSE client went away; the task is cancelled", metadata: ["task": "\(task.id)"])
             }
             await dispatched.finish()
@@ -116,9 +117,7 @@ struct TaskRoutes {
             case .failure(let failure): metrics.taskFailed(code: failure.code)
             }
         } }
-        // The connection closes when the stream ends (Hummingbird closes it after watching for the
-        // client leaving); saying so stops clients from reusing it for their next request.
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close"], body: body)
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
     }
 }
 
