@@ -97,6 +97,11 @@ import Testing
         reader.cancel()
         #expect(try await eventually(timeout: .seconds(5)) { fake.openConnections == 0 }, "fleetd cancels the upstream call")
         #expect(try await eventually(timeout: .seconds(5)) { try await reserved(fleetd) == 0 }, "and releases the reservation")
+        // A client leaving says nothing about the provider: no failure counts against its breakers.
+        let models = try await http(.GET, "\(fleetd.baseURL)/v1/models")
+        #expect(models.status == 200)
+        #expect(!models.body.contains("CancellationError"), "\(models.body)")
+        #expect(!models.body.contains(#""consecutiveFailures":1"#), "\(models.body)")
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)
         await fake.shutdown()

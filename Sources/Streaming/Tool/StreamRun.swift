@@ -129,7 +129,8 @@ struct StreamRun: Sendable {
         }
     }
 
-    /// Runs one attempt and reports its outcome to ``StreamingTool/onAttempt``.
+    /// Runs one attempt and reports its outcome to ``StreamingTool/onAttempt`` (not when the
+    /// consumer went away).
     func observed(_ target: StreamTarget, synchronous: Bool, _ attempt: () async -> Outcome) async -> Outcome {
         let start = ContinuousClock.now
         let outcome = await attempt()
@@ -140,6 +141,9 @@ struct StreamRun: Sendable {
             await onAttempt(StreamAttemptReport(model: target.endpoint.name, provider: target.endpoint.provider,
                                                 synchronous: synchronous, duration: duration, error: nil))
         case .failed(let error):
+            // A call cut short because its consumer went away says nothing about the provider:
+            // reporting it would open breakers whenever clients leave mid-stream.
+            if Task.isCancelled || error is CancellationError { break }
             await onAttempt(StreamAttemptReport(model: target.endpoint.name, provider: target.endpoint.provider,
                                                 synchronous: synchronous, duration: duration, error: error))
         case .consumerGone:

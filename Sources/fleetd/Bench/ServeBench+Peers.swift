@@ -117,8 +117,14 @@ final class ChildFleetd: Sendable {
             let text = log.text
             if let line = text.split(separator: "\n").first(where: { $0.contains("fleetd listening") }),
                let range = line.range(of: #":(\d+)""#, options: .regularExpression), let port = Int(line[range].dropFirst().dropLast()) {
-                errors.fileHandleForReading.readabilityHandler = { handle in _ = handle.availableData }
-                return ChildFleetd(port: port, process: process)
+                // Keep the warnings and errors fleetd logs (the level is notice: no line per request).
+                errors.fileHandleForReading.readabilityHandler = { handle in
+                    let text = String(decoding: handle.availableData, as: UTF8.self)
+                    for line in text.split(separator: "\n") where line.contains("\"warning\"") || line.contains("\"error\"") {
+                        log.append(String(line) + "\n")
+                    }
+                }
+                return ChildFleetd(port: port, process: process, log: log)
             }
             if !process.isRunning { break }
         }
@@ -126,9 +132,17 @@ final class ChildFleetd: Sendable {
         throw BenchError(description: "fleetd did not start: \(log.text)")
     }
 
-    private init(port: Int, process: Process) {
+    private let log: TextBuffer
+
+    private init(port: Int, process: Process, log: TextBuffer) {
         self.port = port
         self.process = process
+        self.log = log
+    }
+
+    /// The last warning and error lines fleetd logged.
+    func problems(last count: Int) -> [String] {
+        Array(log.text.split(separator: "\n").suffix(count).map(String.init))
     }
 
     var tasksURL: String { "http://127.0.0.1:\(port)/v1/tasks" }

@@ -98,7 +98,10 @@ struct ServeBench: BenchSuite {
             }
             let open = opened.value
             let during = fleetd.memoryKiB()
-            if failed.value > 0 { print("  \(failed.value) of \(count) streams failed before their first chunk") }
+            if failed.value > 0 {
+                print("  \(failed.value) of \(count) streams failed before their first chunk; fleetd's last warnings:")
+                for line in fleetd.problems(last: 3) { print("    \(line)") }
+            }
             print("open SSE streams through fleetd: \(open) of \(count) open at once (in \(Load.ms(ContinuousClock.now - start)) ms); fleetd VmRSS \(before.rss) KiB before, \(during.rss) KiB with them open (\((during.rss - before.rss) / max(1, open)) KiB per stream), VmHWM \(during.hwm) KiB")
             upstream.hold(false)
             try await group.waitForAll()
