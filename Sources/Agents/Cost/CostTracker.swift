@@ -121,8 +121,7 @@ public actor CostTracker: BudgetStatusProviding {
     /// transaction carries many entries and their totals are added once per period.
     @discardableResult
     public func settle(_ reservation: CostReservation, usage: CostUsage, pricing: ModelPricing) async throws -> CostLedgerEntry {
-        let entry = CostLedgerEntry(entryId: reservation.id, call: reservation.call, usage: usage,
-                                    cost: try usage.cost(pricing: pricing), timestamp: clock.now)
+        let entry = try ledgerEntry(CostSettlement(reservation: reservation, usage: usage, pricing: pricing), at: clock.now)
         guard configuration.enabled else {
             reservations.removeValue(forKey: reservation.id)
             return entry
@@ -162,10 +161,7 @@ public actor CostTracker: BudgetStatusProviding {
     /// Settles many reservations in one transaction (faster; all or nothing).
     public func settleAll(_ settlements: [CostSettlement]) async throws -> [CostLedgerEntry] {
         let now = clock.now
-        let entries = try settlements.map { s in
-            CostLedgerEntry(entryId: s.reservation.id, call: s.reservation.call, usage: s.usage,
-                            cost: try s.usage.cost(pricing: s.pricing), timestamp: now)
-        }
+        let entries = try settlements.map { try ledgerEntry($0, at: now) }
         guard configuration.enabled else {
             for s in settlements { reservations.removeValue(forKey: s.reservation.id) }
             return entries
@@ -173,6 +169,12 @@ public actor CostTracker: BudgetStatusProviding {
         let stored = try await write(entries, now: now)
         for s in settlements { reservations.removeValue(forKey: s.reservation.id) }
         return stored
+    }
+
+    /// The ledger entry of a settlement: its reservation's id and call, its real cost.
+    private func ledgerEntry(_ settlement: CostSettlement, at now: Date) throws -> CostLedgerEntry {
+        CostLedgerEntry(entryId: settlement.reservation.id, call: settlement.reservation.call, usage: settlement.usage,
+                        cost: try settlement.usage.cost(pricing: settlement.pricing), timestamp: now)
     }
 
     /// Records a call that was not reserved, under a caller-chosen unique `entryId`.

@@ -4,8 +4,8 @@ import Foundation
 /// response, every SSE event, every provider request and every stored record.
 ///
 /// Why by hand: Foundation's `JSONEncoder` first builds a tree of boxed values and dictionaries
-/// and then serialises it; under load that was about a fifth of fleetd's CPU (measured with
-/// `perf` during `fleetd bench serve`), and none of the packages fleetd may use offers a faster
+/// and then serialises it; under load that was about a sixth of fleetd's CPU (a `perf` profile
+/// of `fleetd serve` while wrk drove JSON tasks through it), and none of the packages fleetd may use offers a faster
 /// `Encodable` JSON encoder. This one appends to one byte array as `encode(to:)` runs: a
 /// container is closed when its parent writes again or when the value that opened it returns.
 ///
@@ -162,16 +162,9 @@ final class JSONByteWriter {
         writeRaw(value.description)
     }
 
-    func writeDouble(_ value: Double) throws {
-        guard value.isFinite else {
-            throw EncodingError.invalidValue(value, EncodingError.Context(codingPath: [], debugDescription: "\(value) is not valid in JSON"))
-        }
-        var text = value.description
-        if text.hasSuffix(".0") { text.removeLast(2) }
-        writeRaw(text)
-    }
-
-    func writeFloat(_ value: Float) throws {
+    /// The shortest text that reads back as `value` (its own type's, so a `Float` 0.1 is `0.1`),
+    /// without a trailing `.0`.
+    func writeNumber<Number: BinaryFloatingPoint & CustomStringConvertible & Sendable>(_ value: Number) throws {
         guard value.isFinite else {
             throw EncodingError.invalidValue(value, EncodingError.Context(codingPath: [], debugDescription: "\(value) is not valid in JSON"))
         }
@@ -300,8 +293,8 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encodeNil(forKey key: Key) throws { member(key); writer.writeNull() }
     mutating func encode(_ value: Bool, forKey key: Key) throws { member(key); writer.writeBool(value) }
     mutating func encode(_ value: String, forKey key: Key) throws { member(key); writer.writeString(value) }
-    mutating func encode(_ value: Double, forKey key: Key) throws { member(key); try writer.writeDouble(value) }
-    mutating func encode(_ value: Float, forKey key: Key) throws { member(key); try writer.writeFloat(value) }
+    mutating func encode(_ value: Double, forKey key: Key) throws { member(key); try writer.writeNumber(value) }
+    mutating func encode(_ value: Float, forKey key: Key) throws { member(key); try writer.writeNumber(value) }
     mutating func encode(_ value: Int, forKey key: Key) throws { member(key); writer.writeInteger(value) }
     mutating func encode(_ value: Int8, forKey key: Key) throws { member(key); writer.writeInteger(value) }
     mutating func encode(_ value: Int16, forKey key: Key) throws { member(key); writer.writeInteger(value) }
@@ -352,8 +345,8 @@ private struct UnkeyedContainer: UnkeyedEncodingContainer {
     mutating func encodeNil() throws { element(); writer.writeNull() }
     mutating func encode(_ value: Bool) throws { element(); writer.writeBool(value) }
     mutating func encode(_ value: String) throws { element(); writer.writeString(value) }
-    mutating func encode(_ value: Double) throws { element(); try writer.writeDouble(value) }
-    mutating func encode(_ value: Float) throws { element(); try writer.writeFloat(value) }
+    mutating func encode(_ value: Double) throws { element(); try writer.writeNumber(value) }
+    mutating func encode(_ value: Float) throws { element(); try writer.writeNumber(value) }
     mutating func encode(_ value: Int) throws { element(); writer.writeInteger(value) }
     mutating func encode(_ value: Int8) throws { element(); writer.writeInteger(value) }
     mutating func encode(_ value: Int16) throws { element(); writer.writeInteger(value) }
@@ -396,8 +389,8 @@ private struct SingleValueContainer: SingleValueEncodingContainer {
     mutating func encodeNil() throws { writer.writeNull() }
     mutating func encode(_ value: Bool) throws { writer.writeBool(value) }
     mutating func encode(_ value: String) throws { writer.writeString(value) }
-    mutating func encode(_ value: Double) throws { try writer.writeDouble(value) }
-    mutating func encode(_ value: Float) throws { try writer.writeFloat(value) }
+    mutating func encode(_ value: Double) throws { try writer.writeNumber(value) }
+    mutating func encode(_ value: Float) throws { try writer.writeNumber(value) }
     mutating func encode(_ value: Int) throws { writer.writeInteger(value) }
     mutating func encode(_ value: Int8) throws { writer.writeInteger(value) }
     mutating func encode(_ value: Int16) throws { writer.writeInteger(value) }

@@ -57,9 +57,9 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     return Application(
         router: router,
         server: .http1(configuration: .init(additionalChannelHandlers: [ClientDisconnect.Handler()])),
-        // A backlog of 4,096 pending connections (Linux caps it at net.core.somaxconn): with
-        // Hummingbird's 256, a burst of a thousand new streams overflowed the accept queue and
-        // clients waited for SYN retransmits.
+        // A backlog of 4,096 pending connections (Linux caps it at net.core.somaxconn).
+        // Hummingbird's default of 256 overflowed during the serve bench's bursts (the kernel
+        // counted dropped SYNs; a client then waits for its retransmit).
         configuration: .init(address: .hostname(config.api.host, port: config.api.port), serverName: "fleetd", backlog: 4_096),
         services: [
             ConfigWatchService(reloader: reloader, logger: logger),
