@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "fleetd", targets: ["fleetd"]),
+        .executable(name: "fleetd-bench", targets: ["Benchmarks"]),
         .library(name: "Fleet", targets: ["Fleet"]),
     ],
     dependencies: [
@@ -25,50 +26,85 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
-        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
     ],
     targets: [
+        // The module layout: each folder's name says what it holds, and `Tests/FleetdTests/
+        // ModuleBoundaryTests.swift` fails when a file imports a module its folder may not.
+        // Dependencies point one way: FleetSupport ← Providers ← Streaming; FleetSupport ← Store ←
+        // Routing; Agents composes both; Fleet sits on Agents; fleetd on everything.
+        .target(
+            name: "FleetSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Providers",
+            dependencies: [
+                "FleetSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Streaming",
             dependencies: [
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                "FleetSupport",
+                "Providers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Store",
+            dependencies: [
+                "FleetSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Routing",
+            dependencies: [
+                "FleetSupport",
+                "Store",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Agents",
             dependencies: [
-                "Streaming",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "FleetSupport", "Providers", "Streaming", "Store", "Routing",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Fleet",
             dependencies: [
-                "Agents",
-                "Streaming",
+                "FleetSupport", "Providers", "Streaming", "Store", "Routing", "Agents",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "fleetd",
             dependencies: [
+                "FleetSupport", "Providers", "Streaming", "Store", "Routing", "Agents", "Fleet",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                "Fleet",
-                "Agents",
-                "Streaming",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -80,11 +116,28 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Test support: a local fake provider server that replays recorded wire transcripts
-        // (Tests/Fixtures/providers) byte for byte and injects faults. Never linked into fleetd.
+        // `fleetd-bench SUITE`: the benchmarks, never linked into `fleetd`. The serve suite runs
+        // the `fleetd` binary built beside it.
+        .executableTarget(
+            name: "Benchmarks",
+            dependencies: [
+                "FleetSupport", "Providers", "Streaming", "Store", "Routing", "Fleet", "FakeProvider",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Test support: the one fake upstream, a loopback server that replays recorded provider
+        // transcripts (Tests/Fixtures/providers) byte for byte, injects faults, and serves the
+        // benchmarks' canned answers. Never linked into fleetd.
         .target(
             name: "FakeProvider",
             dependencies: [
+                "FleetSupport", "Providers",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -92,26 +145,41 @@ let package = Package(
             path: "Tests/Support/FakeProvider",
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "StreamingTests", dependencies: ["Streaming", "FakeProvider"], swiftSettings: swiftSettings),
         // Test support: writes ledger entries until SIGKILLed, for the store's crash test.
         .executableTarget(
             name: "StoreCrashWriter",
-            dependencies: ["Agents", "Streaming"],
+            dependencies: ["Store", "FleetSupport"],
             path: "Tests/Support/StoreCrashWriter",
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "FleetSupportTests", dependencies: ["FleetSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "FleetSupport", "FakeProvider"], swiftSettings: swiftSettings),
+        .testTarget(name: "StreamingTests", dependencies: ["Streaming", "Providers", "FleetSupport", "FakeProvider"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "AgentsTests",
-            dependencies: ["Agents", "Streaming", .product(name: "GRDB", package: "GRDB.swift")],
+            name: "StoreTests",
+            dependencies: ["Store", "FleetSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "FleetTests", dependencies: ["Fleet", "Agents", "Streaming"], swiftSettings: swiftSettings),
-        // End to end: starts the real `fleetd` binary (built alongside the tests) and talks HTTP to it.
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "Store", "FleetSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AgentsTests",
+            dependencies: ["Agents", "Routing", "Store", "Streaming", "Providers", "FleetSupport", "FakeProvider"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FleetTests",
+            dependencies: ["Fleet", "Agents", "Routing", "Store", "Streaming", "Providers", "FleetSupport", "FakeProvider"],
+            swiftSettings: swiftSettings
+        ),
+        // The HTTP API in-process (HummingbirdTesting) and end to end: starts the real `fleetd`
+        // binary (built alongside the tests) and talks HTTP to it.
         .testTarget(
             name: "FleetdTests",
             dependencies: [
-                "FakeProvider",
+                "fleetd", "Fleet", "Agents", "Routing", "Store", "Streaming", "Providers", "FleetSupport", "FakeProvider",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -19,7 +19,6 @@ struct FleetdCommand: AsyncParsableCommand {
             MigrateConfigCommand.self,
             RouteCommand.self,
             CostsCommand.self,
-            BenchCommand.self,
             SSECommand.self,
         ],
         defaultSubcommand: ServeCommand.self

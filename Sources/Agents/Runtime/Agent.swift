@@ -1,5 +1,4 @@
 import Foundation
-import Streaming
 
 /// One agent: a worker of one type with its role. It runs one task at a time (the fleet manager
 /// hands it a task only when it is idle) and keeps its own record for heartbeats and `/v1/agents`.

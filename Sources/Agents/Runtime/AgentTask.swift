@@ -1,5 +1,6 @@
+import FleetSupport
 import Foundation
-import Streaming
+import Routing
 
 /// A task as submitted to fleetd (`POST /v1/tasks`).
 public struct AgentTask: Sendable, Codable, Hashable {

@@ -1,4 +1,7 @@
+import FleetSupport
 import Foundation
+import Routing
+import Store
 import Streaming
 
 /// What a running task reports, in order: `start`, `chunk`s and `progress`, then `complete` or a
@@ -40,14 +43,14 @@ public struct TaskStart: Sendable, Codable {
 
 /// A task that failed, with the product's error code (ROUTER_*, STREAM_*, COST_*, PROVIDER_*).
 public struct TaskFailure: Error, Sendable, Codable, Hashable, CustomStringConvertible {
-    public var code: String
+    public var code: ErrorCode
     public var message: String
     public var terminal: Bool
     public var model: String?
     /// Seconds to wait before retrying, when known (budget or queue limits).
     public var retryAfterSeconds: Int?
 
-    public init(code: String, message: String, terminal: Bool = true, model: String? = nil, retryAfterSeconds: Int? = nil) {
+    public init(code: ErrorCode, message: String, terminal: Bool = true, model: String? = nil, retryAfterSeconds: Int? = nil) {
         self.code = code
         self.message = message
         self.terminal = terminal
@@ -55,7 +58,7 @@ public struct TaskFailure: Error, Sendable, Codable, Hashable, CustomStringConve
         self.retryAfterSeconds = retryAfterSeconds
     }
 
-    public var description: String { "\(code): \(message)" }
+    public var description: String { "\(code.rawValue): \(message)" }
 }
 
 /// A finished task.

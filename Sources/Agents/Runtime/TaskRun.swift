@@ -1,5 +1,8 @@
 import Foundation
 import Logging
+import Providers
+import Routing
+import Store
 import Streaming
 import Synchronization
 
@@ -48,7 +51,7 @@ public struct TaskRun: AsyncSequence, Sendable {
             default: continue
             }
         }
-        throw TaskFailure(code: "TASK_CANCELLED", message: "the task was cancelled before it finished")
+        throw TaskFailure(code: .taskCancelled, message: "the task was cancelled before it finished")
     }
 }
 
@@ -116,7 +119,7 @@ final class TaskDriver {
         do {
             selection = try await runtime.router.select(routingTask, useRouter: run.settings.useRouter)
         } catch {
-            return await fail(TaskFailure(code: error.code.rawValue, message: error.message))
+            return await fail(TaskFailure(code: error.code.errorCode, message: error.message))
         }
         var reservation: CostReservation?
         if let costs = runtime.costs {
@@ -127,9 +130,9 @@ final class TaskDriver {
                                                       isCheaperAlternative: selection.isCheaperAlternative)
                 pendingReservation = reservation
             } catch let error as CostError {
-                return await fail(TaskFailure(code: error.code.rawValue, message: error.message, model: selection.modelName))
+                return await fail(TaskFailure(code: error.errorCode, message: error.message, model: selection.modelName))
             } catch {
-                return await fail(TaskFailure(code: "COST_001", message: "the cost could not be reserved: \(error)", model: selection.modelName))
+                return await fail(TaskFailure(code: .costCalculationFailed, message: "the cost could not be reserved: \(error)", model: selection.modelName))
             }
         }
         let streaming = run.settings.useStreaming && task.stream
@@ -223,7 +226,7 @@ final class TaskDriver {
         await release()
         await run.agent.ended(success: false)
         state = .finished
-        runtime.logger.warning("task failed", metadata: ["task": "\(task.id)", "code": "\(failure.code)", "error": "\(failure.message)"])
+        runtime.logger.warning("task failed", metadata: ["task": "\(task.id)", "code": "\(failure.code.rawValue)", "error": "\(failure.message)"])
         return .error(failure)
     }
 
@@ -236,10 +239,11 @@ final class TaskDriver {
 }
 
 extension ModelSelection {
-    /// Whether the budget made the router pick a cheaper model (policy `cheaper-only`).
+    /// Whether the budget let the pick through as cheaper than routing's first choice
+    /// (policy `cheaper-only`): the cost tracker's reservation admits it by the same rule.
     var isCheaperAlternative: Bool {
         trace.candidates.first { $0.modelName == modelName }?.decisions
-            .contains { $0.stage == .budget && $0.passed && $0.detail.contains("cheaper-only") } ?? false
+            .contains { $0.stage == .budget && $0.admission == .cheaperThanPick } ?? false
     }
 }
 

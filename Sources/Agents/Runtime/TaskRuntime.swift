@@ -1,5 +1,8 @@
 import Foundation
 import Logging
+import Providers
+import Routing
+import Store
 import Streaming
 
 /// The services tasks run with under one configuration generation. A task keeps the runtime it
@@ -60,7 +63,7 @@ public struct TaskRuntime: Sendable {
             logger.warning("models skipped for this task", metadata: ["task": "\(selection.taskId)", "skipped": "\(skipped.joined(separator: "; "))"])
         }
         guard !targets.isEmpty else {
-            throw TaskFailure(code: "ROUTER_001", message: "no selected model can be called: \(skipped.joined(separator: "; "))")
+            throw TaskFailure(code: .modelSelectionFailed, message: "no selected model can be called: \(skipped.joined(separator: "; "))")
         }
         return targets
     }

@@ -1,5 +1,7 @@
-import Agents
+import FleetSupport
 import Foundation
+import Routing
+import Store
 import Streaming
 import Yams
 

@@ -1,5 +1,3 @@
-import Agents
-import Streaming
 import Yams
 
 // Reading the config document into `FleetConfig`, one section at a time. Every reader reports

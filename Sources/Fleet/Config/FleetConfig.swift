@@ -1,4 +1,5 @@
-import Agents
+import Routing
+import Store
 import Streaming
 
 /// The whole v1.0.5 configuration file, composed from the components' own configurations.

@@ -1,5 +1,5 @@
+import FleetSupport
 import Foundation
-import Streaming
 import Yams
 
 /// Migrates a v1.0.4 config to v1.0.5 (seed 001 §9.3).

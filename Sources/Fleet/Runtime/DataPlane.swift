@@ -1,7 +1,8 @@
-import Agents
+import FleetSupport
 import Foundation
 import Logging
-import Streaming
+import Routing
+import Store
 
 /// The data-plane services one fleetd process shares, wired from a config: the SQLite store,
 /// the cost tracker with its budgets, provider quotas and the model router.

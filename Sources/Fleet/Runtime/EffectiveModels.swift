@@ -1,6 +1,6 @@
 import Agents
 import Foundation
-import Streaming
+import Routing
 
 /// Which configured models can actually be called here, and the routing configuration that
 /// follows: a model whose API key is not in the environment is switched off (with a note), and

@@ -1,7 +1,10 @@
 import Agents
 import DequeModule
+import FleetSupport
 import Foundation
 import Logging
+import Providers
+import Routing
 import Streaming
 
 /// Runs the fleet: owns the agents, resolves each task's flags, dispatches tasks to idle agents
@@ -110,7 +113,7 @@ public actor FleetManager {
         var task = task
         let type = task.agentType ?? defaultAgentType
         guard pool.types.contains(type) else {
-            throw TaskFailure(code: "UNKNOWN_AGENT_TYPE", message: "no agent type '\(type)'; configured: \(pool.types.sorted().joined(separator: ", "))")
+            throw TaskFailure(code: .unknownAgentType, message: "no agent type '\(type)'; configured: \(pool.types.sorted().joined(separator: ", "))")
         }
         task.agentType = type
         let (settings, flags) = settings(for: task)
@@ -120,7 +123,7 @@ public actor FleetManager {
             agent = idle
         } else {
             guard pool.waitingCount < snapshot.config.api.maxQueuedTasks else {
-                throw TaskFailure(code: "QUEUE_FULL", message: "all \(pool.count(of: type)) '\(type)' agents are busy and \(pool.waitingCount) tasks are waiting",
+                throw TaskFailure(code: .queueFull, message: "all \(pool.count(of: type)) '\(type)' agents are busy and \(pool.waitingCount) tasks are waiting",
                                   retryAfterSeconds: 1)
             }
             let id = UUID()
@@ -135,7 +138,7 @@ public actor FleetManager {
             } catch let failure as TaskFailure {
                 throw failure
             } catch {
-                throw TaskFailure(code: "TASK_CANCELLED", message: "the task was cancelled while waiting for an agent")
+                throw TaskFailure(code: .taskCancelled, message: "the task was cancelled while waiting for an agent")
             }
         }
         if tasks.updateValue(TaskRecord(id: task.id, status: "running", agentId: agent.id, submittedAt: Date()), forKey: task.id) == nil {
@@ -214,7 +217,7 @@ public actor FleetManager {
             do throws(TaskFailure) { return .success(try await body()) } catch { return .failure(error) }
         }
         if timedOut, case .failure = outcome {
-            return .failure(TaskFailure(code: "TASK_TIMEOUT", message: "task \(taskId) ran longer than fleet.taskTimeout (\(timeout))"))
+            return .failure(TaskFailure(code: .taskTimeout, message: "task \(taskId) ran longer than fleet.taskTimeout (\(timeout))"))
         }
         return outcome
     }
@@ -282,7 +285,7 @@ public actor FleetManager {
             pool.retire(type: type, keep: 0)
         }
         for waiter in pool.dropWaiters(notIn: wanted) {
-            waiter.continuation.resume(throwing: TaskFailure(code: "UNKNOWN_AGENT_TYPE", message: "the agent type was removed by a config reload"))
+            waiter.continuation.resume(throwing: TaskFailure(code: .unknownAgentType, message: "the agent type was removed by a config reload"))
         }
     }
 

@@ -1,3 +1,4 @@
+import Providers
 import Synchronization
 
 /// What a stream has produced so far, shared by the attempt task and the watchdog's owner.

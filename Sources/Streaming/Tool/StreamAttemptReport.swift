@@ -1,3 +1,6 @@
+import FleetSupport
+import Providers
+
 /// The outcome of one call to one model inside a ``StreamingTool`` run (a try, a retry, or a
 /// synchronous fallback). The router feeds these to its breakers and routing history.
 public struct StreamAttemptReport: Sendable {

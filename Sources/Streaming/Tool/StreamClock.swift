@@ -1,3 +1,4 @@
+import FleetSupport
 import Synchronization
 
 /// An `any Clock<Duration>` opened into plain functions, measuring from the moment it was made.

@@ -1,4 +1,6 @@
+import FleetSupport
 import Foundation
+import Providers
 
 /// One event of a streamed call, as ``StreamingTool/executeStreaming(_:targets:)`` emits them:
 /// `start`, then `chunk`s (with `progress` now and then), then exactly one of `complete` or a
@@ -54,7 +56,7 @@ public struct StreamProgress: Sendable, Hashable, Codable {
 /// An error: terminal (the stream ends) or not (a discarded chunk, STREAM_003).
 public struct StreamFailure: Sendable, Hashable, Codable {
     /// A stable code: STREAM_001/002/003 or a provider code such as `PROVIDER_RATE_LIMITED`.
-    public var code: String
+    public var code: ErrorCode
     public var message: String
     /// A label fit for a metric.
     public var shortDescription: String

@@ -1,4 +1,6 @@
+import FleetSupport
 import Foundation
+import Providers
 
 extension StreamRun {
     /// One streaming call, raced against the watchdog.
@@ -132,7 +134,7 @@ extension StreamRun {
         output.finish()
     }
 
-    func end(_ session: StreamSessionRecord, state: StreamSessionRecord.State, code: String?) async {
+    func end(_ session: StreamSessionRecord, state: StreamSessionRecord.State, code: ErrorCode?) async {
         var ended = session
         ended.state = state
         ended.endedAt = tool.wallClock.now

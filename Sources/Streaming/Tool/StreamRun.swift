@@ -1,5 +1,7 @@
+import FleetSupport
 import Foundation
 import Logging
+import Providers
 
 /// One execution of ``StreamingTool/executeStreaming(_:targets:)``: the producer side.
 struct StreamRun: Sendable {
@@ -31,7 +33,7 @@ struct StreamRun: Sendable {
         let startedAt = tool.wallClock.now
         guard let first = targets.first else {
             _ = await output.send(.error(StreamFailure(
-                code: "ROUTER_001", message: "no model to call: the target list is empty",
+                code: .modelSelectionFailed, message: "no model to call: the target list is empty",
                 shortDescription: "model_selection_failed", terminal: true, retryable: false, model: nil
             )))
             output.finish()
@@ -173,11 +175,11 @@ struct StreamRun: Sendable {
         case let error as StreamingError: StreamFailure(error, terminal: true, model: model)
         case let error as ProviderError: StreamFailure(error, model: model)
         case let error?: StreamFailure(
-            code: "PROVIDER_NETWORK", message: String(describing: error), shortDescription: "network",
+            code: .providerNetwork, message: String(describing: error), shortDescription: "network",
             terminal: true, retryable: true, model: model
         )
         case nil: StreamFailure(
-            code: "ROUTER_001", message: "no model could be called", shortDescription: "model_selection_failed",
+            code: .modelSelectionFailed, message: "no model could be called", shortDescription: "model_selection_failed",
             terminal: true, retryable: false, model: model
         )
         }

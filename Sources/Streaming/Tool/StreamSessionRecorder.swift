@@ -1,3 +1,4 @@
+import FleetSupport
 import Foundation
 
 /// Where ``StreamingTool`` writes session state and metadata. Module Agents implements it on its
@@ -22,7 +23,7 @@ public struct StreamSessionRecord: Sendable, Hashable, Codable {
     public var startedAt: Date
     public var endedAt: Date?
     /// The terminal error's code, when it failed.
-    public var errorCode: String?
+    public var errorCode: ErrorCode?
     public var chunks: Int
     public var bufferSize: Int
     public var backpressureThreshold: Double
@@ -30,7 +31,7 @@ public struct StreamSessionRecord: Sendable, Hashable, Codable {
 
     public init(
         streamId: String, state: State, model: String, provider: ProviderKind, startedAt: Date, endedAt: Date? = nil,
-        errorCode: String? = nil, chunks: Int = 0, bufferSize: Int, backpressureThreshold: Double, timeoutMs: Int
+        errorCode: ErrorCode? = nil, chunks: Int = 0, bufferSize: Int, backpressureThreshold: Double, timeoutMs: Int
     ) {
         self.streamId = streamId
         self.state = state

@@ -1,3 +1,5 @@
+import Providers
+
 /// One model to try: where it is and the client that speaks its protocol. The router supplies an
 /// ordered list of these (choice first, then fallbacks); ``StreamingTool`` tries them in order.
 public struct StreamTarget: Sendable {

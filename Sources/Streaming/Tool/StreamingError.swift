@@ -1,3 +1,6 @@
+import FleetSupport
+import Providers
+
 /// The streaming product errors (seed 001, appendix B).
 public struct StreamingError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Code: String, Sendable, Hashable, Codable {
@@ -11,6 +14,15 @@ public struct StreamingError: Error, Sendable, Hashable, CustomStringConvertible
 
     public var code: Code
     public var message: String
+
+    /// The code in the product's vocabulary.
+    public var errorCode: ErrorCode {
+        switch code {
+        case .bufferOverflow: .bufferOverflow
+        case .timeout: .streamTimeout
+        case .chunkValidationFailed: .chunkValidationFailed
+        }
+    }
 
     public init(_ code: Code, _ message: String) {
         self.code = code
@@ -32,7 +44,7 @@ public struct StreamingError: Error, Sendable, Hashable, CustomStringConvertible
 extension StreamFailure {
     init(_ error: StreamingError, terminal: Bool, model: String?) {
         self.init(
-            code: error.code.rawValue, message: error.message, shortDescription: error.shortDescription,
+            code: error.errorCode, message: error.message, shortDescription: error.shortDescription,
             terminal: terminal, retryable: error.code == .timeout, model: model
         )
     }

@@ -1,5 +1,7 @@
+import FleetSupport
 import Foundation
 import Logging
+import Providers
 import Synchronization
 
 /// Wraps a provider call (or any ``ProviderClient``-shaped tool) with streaming, a bounded

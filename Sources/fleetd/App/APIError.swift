@@ -1,7 +1,7 @@
+import FleetSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Streaming
 
 /// An error answered as JSON: `{"error": {"code": …, "message": …, "field": …}}`.
 struct APIError: HTTPResponseError {

@@ -1,11 +1,11 @@
-import Agents
 import AsyncHTTPClient
 import Fleet
 import Foundation
 import Hummingbird
 import Logging
+import Providers
 import ServiceLifecycle
-import Streaming
+import Store
 
 /// Builds the fleetd HTTP application: data plane, fleet manager, routes, middleware and the
 /// background services (config watcher, config follower, heartbeats, expired-entry sweeper).

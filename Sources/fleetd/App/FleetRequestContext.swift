@@ -1,6 +1,6 @@
+import FleetSupport
 import Hummingbird
 import NIOCore
-import Streaming
 
 /// fleetd's request context: Hummingbird's core storage plus the client's address (for rate limits).
 struct FleetRequestContext: RequestContext, RemoteAddressRequestContext {

@@ -1,7 +1,7 @@
-import Agents
 import ArgumentParser
 import Fleet
 import Foundation
+import Store
 
 /// `fleetd costs`: spend for the current day, week or month, by model, provider, task type and agent.
 struct CostsCommand: AsyncParsableCommand {

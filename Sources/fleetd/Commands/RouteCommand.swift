@@ -1,7 +1,7 @@
-import Agents
 import ArgumentParser
 import Fleet
 import Foundation
+import Routing
 
 /// `fleetd route`: explain a routing decision without calling any model.
 struct RouteCommand: AsyncParsableCommand {

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Streaming
 
 /// `fleetd sse …`: tools for looking at server-sent event streams.
 struct SSECommand: AsyncParsableCommand {

@@ -1,8 +1,7 @@
 import ArgumentParser
-import Fleet
-import Streaming
 import Foundation
 import Logging
+import Providers
 import ServiceLifecycle
 
 /// `fleetd [serve] --config PATH`: runs fleetd as a long-running service.

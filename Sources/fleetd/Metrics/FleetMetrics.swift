@@ -1,7 +1,9 @@
+import FleetSupport
 import Agents
 import Fleet
 import Metrics
 import Prometheus
+import Routing
 
 /// fleetd's Prometheus metrics, with help text, plus the registry `/metrics` renders.
 ///
@@ -65,9 +67,9 @@ extension FleetMetrics {
         }
     }
 
-    func taskFailed(code: String) {
+    func taskFailed(code: ErrorCode) {
         registry.makeCounter(name: "fleetd_tasks_total", labels: [("outcome", "failed")], help: "Tasks finished, by outcome.").increment()
-        registry.makeCounter(name: "model_errors_total", labels: [("code", code)], help: "Failed tasks, by error code.").increment()
+        registry.makeCounter(name: "model_errors_total", labels: [("code", code.rawValue)], help: "Failed tasks, by error code.").increment()
     }
 
     func timeToFirstChunk(_ duration: Duration) {

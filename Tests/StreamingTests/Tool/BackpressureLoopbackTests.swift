@@ -1,5 +1,6 @@
 import FakeProvider
 import Foundation
+import Providers
 import Testing
 @testable import Streaming
 

@@ -1,6 +1,8 @@
 import FakeProvider
+import FleetSupport
 import Foundation
 import Logging
+import Providers
 import Testing
 @testable import Streaming
 
@@ -30,7 +32,7 @@ struct KeyHygieneTests {
                     texts.append(String(describing: error))
                     texts.append(String(reflecting: error))
                     if let error = error as? ProviderError {
-                        texts += [error.message, error.providerCode ?? "", error.code, error.shortDescription]
+                        texts += [error.message, error.providerCode ?? "", error.code.rawValue, error.shortDescription]
                     }
                 }
             }
@@ -57,7 +59,7 @@ struct KeyHygieneTests {
             Issue.record("a blank key must count as missing")
         } catch let error as ProviderError {
             #expect(error.message.contains("ANTHROPIC_API_KEY"))
-            #expect(error.code == "PROVIDER_MISSING_CREDENTIALS")
+            #expect(error.code == .providerMissingCredentials)
         }
     }
 

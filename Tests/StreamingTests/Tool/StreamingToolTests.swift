@@ -1,5 +1,7 @@
 import FakeProvider
+import FleetSupport
 import Foundation
+import Providers
 import Synchronization
 import Testing
 @testable import Streaming
@@ -124,7 +126,7 @@ struct StreamingToolTests {
         #expect(got.chunks.map(\.text) == ["Hello"])
         #expect(got.result == nil)
         let failure = try #require(got.failures.last)
-        #expect(failure.code == "PROVIDER_OVERLOADED")
+        #expect(failure.code == .providerOverloaded)
         #expect(failure.terminal)
         #expect(got.last?.name == "error")
     }
@@ -161,7 +163,7 @@ struct StreamingToolTests {
         #expect(requests == 1)
         #expect(got.chunks.map(\.text) == ["x"])
         let failure = try #require(got.failures.last)
-        #expect(failure.code == "STREAM_002")
+        #expect(failure.code == .streamTimeout)
         #expect(failure.shortDescription == "stream_timeout")
         #expect(failure.terminal)
     }
@@ -177,7 +179,7 @@ struct StreamingToolTests {
         }
         #expect(clock.now - start < .seconds(4))
         #expect(!got.chunks.isEmpty)
-        #expect(got.failures.last?.code == "STREAM_002")
+        #expect(got.failures.last?.code == .streamTimeout)
         #expect(got.result == nil)
     }
 
@@ -199,7 +201,7 @@ struct StreamingToolTests {
         let got = try await withServer(.always(.status(400))) { server in
             await events(StreamingTool(configuration: config()), [try target(.openai, server)])
         }
-        #expect(got.failures.map(\.code) == ["PROVIDER_BAD_REQUEST"])
+        #expect(got.failures.map(\.code) == [.providerBadRequest])
         #expect(got.failures.first?.retryable == false)
     }
 
@@ -225,7 +227,7 @@ struct StreamingToolTests {
             let tool = StreamingTool(configuration: config(), chunkValidator: { $0 == "REJECT" ? "rejected by test" : nil })
             return await events(tool, [try target(.openai, server)])
         }
-        #expect(got.failures.map(\.code) == ["STREAM_003", "STREAM_003"])
+        #expect(got.failures.map(\.code) == [.chunkValidationFailed, .chunkValidationFailed])
         #expect(got.failures.allSatisfy { !$0.terminal })
         #expect(got.result?.text == "ab")
         #expect(got.result?.metadata.discardedChunks == 2)
@@ -245,7 +247,7 @@ struct StreamingToolTests {
 
     @Test func emptyTargetListIsModelSelectionFailure() async {
         let got = await events(StreamingTool(configuration: config()), [])
-        #expect(got.failures.map(\.code) == ["ROUTER_001"])
+        #expect(got.failures.map(\.code) == [.modelSelectionFailed])
     }
 
     @Test func builtinProviderIsLabelledAndStreamsWordByWord() async throws {

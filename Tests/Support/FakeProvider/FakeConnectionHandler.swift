@@ -44,9 +44,11 @@ final class FakeConnectionHandler: ChannelInboundHandler {
                 method: head.method.rawValue, uri: head.uri,
                 headers: head.headers.map { ($0.name, $0.value) }, body: body
             )
+            let record = server.recordsRequests
             let index = server.state.withLock { state -> Int in
-                state.requests.append(request)
-                return state.requests.count - 1
+                if record { state.requests.append(request) }
+                state.requestCount += 1
+                return state.requestCount - 1
             }
             let response = server.script.respond(request, index)
             let channel = context.channel
@@ -56,7 +58,14 @@ final class FakeConnectionHandler: ChannelInboundHandler {
                 return await FakeResponseWriter(server: server, channel: channel).play(response)
             }
             previous = writer
-            server.state.withLock { $0.writers.append(Task { _ = await writer.value }) }
+            server.state.withLock { state in
+                let id = state.nextWriter
+                state.nextWriter += 1
+                state.writers[id] = Task {
+                    _ = await writer.value
+                    server.state.withLock { _ = $0.writers.removeValue(forKey: id) }
+                }
+            }
             self.head = nil
         }
     }
@@ -129,6 +138,10 @@ struct FakeResponseWriter: Sendable {
             switch response.body {
             case .bytes(let bytes):
                 completed = await writeAll(bytes)
+            case .held(let before, let gate, let after):
+                completed = await writeAll(before)
+                if completed { completed = await gate.wait() }
+                if completed { completed = await writeAll(after) }
             case .repeated(let unit, let times):
                 // Group units into pieces of about pieceSize to keep writes few.
                 let perPiece = max(1, pieceSize / max(1, unit.count))

@@ -18,30 +18,37 @@ public final class FakeProviderServer: Sendable {
     private let serverChannel: any Channel
     let state: Mutex<State>
     let script: FakeScript
+    /// Whether ``requests`` keeps every request (off for benchmarks: it would grow without bound).
+    let recordsRequests: Bool
 
     struct State {
         var requests: [RecordedRequest] = []
         var bytesWritten = 0
         var bytesQueued = 0
         var children: [ObjectIdentifier: any Channel] = [:]
-        var writers: [Task<Void, Never>] = []
+        /// Writers still playing an answer, by id; each removes itself when done.
+        var writers: [Int: Task<Void, Never>] = [:]
+        var nextWriter = 0
+        var requestCount = 0
         var connectionsAccepted = 0
     }
 
-    private init(channel: any Channel, script: FakeScript) throws {
+    private init(channel: any Channel, script: FakeScript, recordsRequests: Bool) throws {
         guard let port = channel.localAddress?.port else { throw FakeProviderError.noPort }
         self.serverChannel = channel
         self.port = port
         self.baseURL = "http://127.0.0.1:\(port)"
         self.script = script
+        self.recordsRequests = recordsRequests
         self.state = Mutex(State())
     }
 
-    /// Starts a server on a free loopback port.
-    public static func start(script: FakeScript) async throws -> FakeProviderServer {
+    /// Starts a server on a free loopback port. `recordsRequests: false` keeps only a count (for
+    /// benchmarks, which send more requests than are worth keeping).
+    public static func start(script: FakeScript, recordsRequests: Bool = true) async throws -> FakeProviderServer {
         let holder = ServerHolder()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.backlog, value: 4_096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { child in
                 child.eventLoop.makeCompletedFuture {
@@ -51,13 +58,16 @@ public final class FakeProviderServer: Sendable {
             }
             .bind(host: "127.0.0.1", port: 0)
             .get()
-        let server = try FakeProviderServer(channel: channel, script: script)
+        let server = try FakeProviderServer(channel: channel, script: script, recordsRequests: recordsRequests)
         holder.set(server)
         return server
     }
 
     /// Every request received so far, in order.
     public var requests: [RecordedRequest] { state.withLock { $0.requests } }
+
+    /// How many requests arrived, recorded or not.
+    public var requestCount: Int { state.withLock { $0.requestCount } }
 
     /// Bytes whose write completed (handed to the kernel). Plateaus when the client stops reading.
     public var bytesWritten: Int { state.withLock { $0.bytesWritten } }
@@ -73,7 +83,7 @@ public final class FakeProviderServer: Sendable {
 
     /// Stops writing, closes every connection and the listening socket.
     public func shutdown() async {
-        let (children, writers) = state.withLock { ($0.children.values.map { $0 }, $0.writers) }
+        let (children, writers) = state.withLock { ($0.children.values.map { $0 }, Array($0.writers.values)) }
         for writer in writers { writer.cancel() }
         for child in children { try? await child.close() }
         try? await serverChannel.close()

@@ -7,10 +7,13 @@ public struct FakeResponse: Sendable {
         case bytes([UInt8])
         /// `unit` written `times` times (large streams without holding them in memory).
         case repeated([UInt8], times: Int)
+        /// `before`, then nothing until `gate` opens, then `after` (a stream held open).
+        case held([UInt8], gate: FakeGate, then: [UInt8])
 
         var count: Int {
             switch self {
             case .bytes(let bytes): bytes.count
+            case .held(let before, _, let after): before.count + after.count
             case .repeated(let unit, let times): unit.count * times
             }
         }

@@ -1,5 +1,5 @@
-import Agents
 import Foundation
+import Store
 
 /// Writes cost ledger entries (each with its totals and memory mirrors, one transaction per
 /// entry) to the database at `argv[1]`, printing each entry id on stdout after its commit,

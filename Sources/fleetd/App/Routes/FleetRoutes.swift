@@ -1,7 +1,8 @@
-import Agents
 import Fleet
 import Foundation
 import Hummingbird
+import Routing
+import Store
 
 /// `GET /v1/models`, `GET /v1/costs`, `GET /v1/agents`: what the fleet is and what it spent.
 struct FleetRoutes {

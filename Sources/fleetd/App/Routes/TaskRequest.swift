@@ -1,6 +1,7 @@
 import Agents
+import FleetSupport
 import Foundation
-import Streaming
+import Routing
 
 /// The body of `POST /v1/tasks` and `POST /v1/route`. Every field but `prompt` is optional.
 struct TaskRequest: Decodable {

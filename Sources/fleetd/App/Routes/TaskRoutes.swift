@@ -1,11 +1,12 @@
 import Agents
 import Fleet
+import FleetSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import Streaming
+import Routing
 
 /// `POST /v1/tasks` (one JSON result, or SSE events), `GET /v1/tasks/{id}`, `POST /v1/route`.
 struct TaskRoutes {
@@ -32,7 +33,7 @@ struct TaskRoutes {
             do throws(RouterError) {
                 selection = try await manager.explainRoute(task)
             } catch {
-                throw APIError(task: TaskFailure(code: error.code.rawValue, message: error.message))
+                throw APIError(task: TaskFailure(code: error.code.errorCode, message: error.message))
             }
             return Response(status: .ok, headers: [.contentType: "application/json"],
                             body: .init(byteBuffer: ByteBuffer(string: try SelectionRenderer.json(selection, pretty: false))))
@@ -79,7 +80,7 @@ struct TaskRoutes {
         let manager = self.manager
         let metrics = self.metrics
         let body = ResponseBody { writer in try await ExecutorAffinity.run(on: executor) {
-            var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: "TASK_CANCELLED", message: "the client went away"))
+            var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: .taskCancelled, message: "the client went away"))
             let started = ContinuousClock.now
             let token = disconnect?.onDisconnect { dispatched.cancel() }
             defer { if let token { disconnect?.remove(token) } }
@@ -145,17 +146,8 @@ extension TaskEvent {
 extension APIError {
     /// The HTTP status for a task failure's code.
     init(task failure: TaskFailure) {
-        let status: HTTPResponse.Status
-        switch failure.code {
-        case "QUEUE_FULL": status = .tooManyRequests
-        case "ROUTER_002", "ROUTER_003": status = .init(code: 402, reasonPhrase: "Payment Required")
-        case "ROUTER_001": status = .serviceUnavailable
-        case "UNKNOWN_AGENT_TYPE": status = .badRequest
-        case "TASK_TIMEOUT", "STREAM_002", "PROVIDER_TIMEOUT": status = .gatewayTimeout
-        case "TASK_CANCELLED": status = .init(code: 499, reasonPhrase: "Client Closed Request")
-        default: status = failure.code.hasPrefix("PROVIDER_") || failure.code.hasPrefix("STREAM_") ? .badGateway : .internalServerError
-        }
-        self.init(status, code: failure.code, message: failure.message, field: failure.code == "UNKNOWN_AGENT_TYPE" ? "agentType" : nil)
+        self.init(HTTPResponse.Status(code: failure.code.httpStatus), code: failure.code.rawValue, message: failure.message,
+                  field: failure.code.field)
         if let seconds = failure.retryAfterSeconds {
             headers[.retryAfter] = String(seconds)
         }

@@ -1,0 +1,38 @@
+import Foundation
+import Routing
+import Store
+import Streaming
+
+// The memory store backs the router's and the streaming tool's persistence seams, in the
+// partitions of seed 001 §5.2.
+
+extension MemoryStore: SelectionRecorder {
+    /// `routing/selections/<taskId>`, swarm level: agents may read why a model was chosen.
+    public func record(_ selection: ModelSelection) async throws {
+        try await store(selection, partition: MemoryPartitions.selections, key: selection.taskId,
+                        as: MemoryReader(agentId: "router", isSystem: true), accessLevel: .swarm)
+    }
+}
+
+extension MemoryStore: RoutingStatsStore {
+    /// `routing/stats/<model>`: never expires by default.
+    public func loadStats() async throws -> [ModelStats] {
+        try await query(partition: MemoryPartitions.stats, prefix: "").map { try $0.decode(ModelStats.self) }
+    }
+
+    public func saveStats(_ stats: ModelStats) async throws {
+        try await store(stats, partition: MemoryPartitions.stats, key: stats.model, accessLevel: .system)
+    }
+}
+
+extension MemoryStore: StreamSessionRecorder {
+    /// `streaming/sessions/<streamId>` (1 hour by default).
+    public func recordSession(_ session: StreamSessionRecord) async throws {
+        try await store(session, partition: MemoryPartitions.streamSessions, key: session.streamId, accessLevel: .swarm)
+    }
+
+    /// `streaming/metadata/<streamId>` (24 hours by default).
+    public func recordMetadata(_ metadata: StreamResultMetadata) async throws {
+        try await store(metadata, partition: MemoryPartitions.streamMetadata, key: metadata.streamId, accessLevel: .swarm)
+    }
+}

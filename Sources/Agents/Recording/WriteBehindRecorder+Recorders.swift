@@ -1,0 +1,33 @@
+import Routing
+import Store
+import Streaming
+
+// The write-behind recorder backs the router's and the streaming tool's persistence seams.
+
+extension WriteBehindRecorder: SelectionRecorder, RoutingStatsStore, StreamSessionRecorder {
+    /// `routing/selections/<taskId>`, swarm level, in seed 001's appendix A shape: the pick, its
+    /// config, the complexity, the reason and the fallbacks. The per-candidate trace is left out
+    /// (it was the largest part of every task's JSON); `fleetd route` and `POST /v1/route` show it.
+    public func record(_ selection: ModelSelection) async throws {
+        var stored = selection
+        stored.trace.candidates = []
+        try await enqueue(stored, partition: MemoryPartitions.selections, key: selection.taskId, owner: "router", accessLevel: .swarm)
+    }
+
+    public func loadStats() async throws -> [ModelStats] {
+        await flush()
+        return try await store.loadStats()
+    }
+
+    public func saveStats(_ stats: ModelStats) async throws {
+        try await enqueue(stats, partition: MemoryPartitions.stats, key: stats.model, owner: "system", accessLevel: .system)
+    }
+
+    public func recordSession(_ session: StreamSessionRecord) async throws {
+        try await enqueue(session, partition: MemoryPartitions.streamSessions, key: session.streamId, owner: "system", accessLevel: .swarm)
+    }
+
+    public func recordMetadata(_ metadata: StreamResultMetadata) async throws {
+        try await enqueue(metadata, partition: MemoryPartitions.streamMetadata, key: metadata.streamId, owner: "system", accessLevel: .swarm)
+    }
+}

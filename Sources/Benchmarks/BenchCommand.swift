@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+
+/// `fleetd-bench [SUITE…]`: prints performance figures. Build with `-c release` for real numbers.
+@main
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fleetd-bench",
+        abstract: "Run benchmarks and print their figures (use a release build: swift run -c release fleetd-bench).",
+        discussion: "Suites: " + benchSuites.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ")
+    )
+
+    @Argument(help: "Suites to run; none or 'all' runs every suite.")
+    var suites: [String] = []
+
+    @Option(help: "Size factor: 1 is the documented size, 0.01 a quick smoke run.")
+    var scale: Double = 1
+
+    func run() async throws {
+        let wanted = suites.isEmpty || suites == ["all"] ? benchSuites.map(\.name) : suites
+        for name in wanted {
+            guard let suite = benchSuites.first(where: { $0.name == name }) else {
+                throw ValidationError("unknown suite '\(name)'; known: \(benchSuites.map(\.name).joined(separator: ", "))")
+            }
+            #if DEBUG
+            print("note: this is a debug build; figures are not representative (use -c release)")
+            #endif
+            print("== \(suite.name): \(suite.summary)")
+            try await suite.run(scale: scale)
+        }
+    }
+}

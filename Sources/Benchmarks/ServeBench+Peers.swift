@@ -1,0 +1,150 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// The `fleetd` binary built beside this one, run as `fleetd serve` against the upstream.
+final class ChildFleetd: Sendable {
+    let port: Int
+    private let process: Process
+
+    static func start(upstreamPort: Int, directory: URL, agents: Int, costTracking: Bool) async throws -> ChildFleetd {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let config = directory.appendingPathComponent("fleet.yaml")
+        let endpoint = "http://127.0.0.1:\(upstreamPort)/v1"
+        try """
+        fleet: {id: bench, maxAgents: \(agents), taskTimeout: 120000}
+        agents: [{type: bench, count: \(agents)}]
+        api: {host: 127.0.0.1, maxQueuedTasks: 100000}
+        logging: {level: notice}
+        features: {multiModelRouter: true, streaming: true}
+        routing:
+          enabled: true
+          defaultModel: up
+          strategy: cost
+          models:
+            - {name: up, provider: openai, model: fast, credentials: {endpoint: "\(endpoint)"}, capabilities: {costPer1kTokens: {input: 0.001, output: 0.002}}}
+            - {name: hold, provider: openai, model: hold, credentials: {endpoint: "\(endpoint)"}, capabilities: {costPer1kTokens: {input: 0.01, output: 0.02}}}
+          costTracking: {enabled: \(costTracking)}
+        streaming: {enabled: true, timeoutMs: 120000, firstChunkTimeoutMs: 20000, idleTimeoutMs: 120000, retryConfig: {maxRetries: 0}}
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let process = Process()
+        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("fleetd")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw BenchError(description: "no fleetd binary beside fleetd-bench at \(binary.path): build both with `swift build -c release`")
+        }
+        process.executableURL = binary
+        process.arguments = ["serve", "--config", config.path, "--port", "0", "--data-dir", directory.appendingPathComponent("data").path]
+        process.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        let log = TextBuffer()
+        errors.fileHandleForReading.readabilityHandler = { handle in
+            log.append(String(decoding: handle.availableData, as: UTF8.self))
+        }
+        try process.run()
+        for _ in 0..<600 {
+            try await Task.sleep(for: .milliseconds(25))
+            let text = log.text
+            if let line = text.split(separator: "\n").first(where: { $0.contains("fleetd listening") }),
+               let range = line.range(of: #":(\d+)""#, options: .regularExpression), let port = Int(line[range].dropFirst().dropLast()) {
+                // Keep the warnings and errors fleetd logs (the level is notice: no line per request).
+                errors.fileHandleForReading.readabilityHandler = { handle in
+                    let text = String(decoding: handle.availableData, as: UTF8.self)
+                    for line in text.split(separator: "\n") where line.contains("\"warning\"") || line.contains("\"error\"") {
+                        log.append(String(line) + "\n")
+                    }
+                }
+                return ChildFleetd(port: port, process: process, log: log)
+            }
+            if !process.isRunning { break }
+        }
+        process.terminate()
+        throw BenchError(description: "fleetd did not start: \(log.text)")
+    }
+
+    private let log: TextBuffer
+
+    private init(port: Int, process: Process, log: TextBuffer) {
+        self.port = port
+        self.process = process
+        self.log = log
+    }
+
+    /// The last warning and error lines fleetd logged.
+    func problems(last count: Int) -> [String] {
+        Array(log.text.split(separator: "\n").suffix(count).map(String.init))
+    }
+
+    var tasksURL: String { "http://127.0.0.1:\(port)/v1/tasks" }
+
+    static func taskBody(stream: Bool) -> String {
+        #"{"prompt":"Say ten tokens.","stream":\#(stream)}"#
+    }
+
+    /// CPU time (user + system) and context switches of the fleetd process so far.
+    func usage() -> (cpuSeconds: Double, contextSwitches: Int) {
+        let pid = process.processIdentifier
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        // Fields after the command name (which is in parentheses and may hold spaces).
+        let fields = stat.split(separator: ")").last.map { $0.split(separator: " ") } ?? []
+        let ticks = fields.count > 12 ? (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0) : 0
+        var switches = 0
+        if let threads = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") {
+            for thread in threads {
+                let status = (try? String(contentsOfFile: "/proc/\(pid)/task/\(thread)/status", encoding: .utf8)) ?? ""
+                for line in status.split(separator: "\n") where line.contains("ctxt_switches") {
+                    switches += Int(line.split(separator: "\t").last?.trimmingCharacters(in: .whitespaces) ?? "") ?? 0
+                }
+            }
+        }
+        return (ticks / Double(sysconf(Int32(_SC_CLK_TCK))), switches)
+    }
+
+    /// One task; for SSE, `onFirstChunk` runs when the first chunk arrives and the stream is read to its end.
+    func task(_ http: HTTPClient, stream: Bool, model: String? = nil, onFirstChunk: @Sendable () -> Void = {}) async throws {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/tasks")
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        let preferred = model.map { #","preferredModel":"\#($0)""# } ?? ""
+        request.body = .bytes(ByteBuffer(string: #"{"prompt":"Say ten tokens.","stream":\#(stream)\#(preferred)}"#))
+        let response = try await http.execute(request, timeout: .seconds(stream && model == "hold" ? 180 : 20))
+        guard response.status == .ok else { throw BenchError(description: "fleetd answered \(response.status)") }
+        var seenChunk = false
+        for try await buffer in response.body where stream && !seenChunk {
+            if buffer.readableBytesView.firstRange(of: Array("event: chunk".utf8)) != nil {
+                seenChunk = true
+                onFirstChunk()
+            }
+        }
+        if stream && !seenChunk { throw BenchError(description: "the stream ended without a chunk") }
+    }
+
+    /// VmRSS and VmHWM (peak) of the fleetd process, in KiB.
+    func memoryKiB() -> (rss: Int, hwm: Int) {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        func value(_ key: String) -> Int {
+            let line = status.split(separator: "\n").first { $0.hasPrefix(key) } ?? ""
+            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        }
+        return (value("VmRSS:"), value("VmHWM:"))
+    }
+
+    func stop() {
+        process.interrupt()
+        process.waitUntilExit()
+    }
+}
+
+/// Text that arrives from another thread (a child's standard error).
+final class TextBuffer: Sendable {
+    private let storage = Mutex("")
+    func append(_ text: String) { storage.withLock { $0 += text } }
+    var text: String { storage.withLock { $0 } }
+}

@@ -1,0 +1,187 @@
+import AsyncHTTPClient
+import FakeProvider
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+
+/// fleetd as a proxy under load: requests/s and added latency (p50/p99) over calling the
+/// upstream directly, for JSON and SSE tasks, and fleetd's memory with 1,000 concurrent streams.
+///
+/// The upstream is the fake provider (``BenchUpstream``) on loopback in this process; fleetd is the
+/// `fleetd` binary built beside this one, run as a child process (`serve`) with a generated config;
+/// the load generator is wrk when installed, else AsyncHTTPClient with concurrent callers.
+struct ServeBench: BenchSuite {
+    let name = "serve"
+    let summary = "fleetd over a loopback provider: req/s and added latency (JSON, SSE); memory with 1,000 open streams"
+
+    func run(scale: Double) async throws {
+        let upstream = try await BenchUpstream.start()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleetd-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let streams = max(10, Int(1_000 * scale))
+        var client = HTTPClient.Configuration()
+        client.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = streams + 64
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: client)
+        do {
+            try await measure(upstream: upstream, http: http, directory: directory, streams: streams, scale: scale)
+        } catch {
+            try? await http.shutdown()
+            await upstream.stop()
+            throw error
+        }
+        try await http.shutdown()
+        await upstream.stop()
+    }
+
+    private func measure(upstream: BenchUpstream, http: HTTPClient, directory: URL, streams: Int, scale: Double) async throws {
+        let seconds = max(2.0, 8 * scale)
+        let callers = 32
+        let wrk = WrkLoad.find(directory: directory)
+        let generator = wrk.map { "wrk at \($0.executable), one thread" } ?? "AsyncHTTPClient in this process (install wrk for a lighter load generator)"
+        print("load generator: \(generator); 1 caller for 3 s (latency), then \(callers) concurrent callers for \(String(format: "%.0f", seconds)) s; the upstream answers at once (10 chunks when streaming)")
+        let load = Loader(wrk: wrk, http: http)
+        var direct: [String: LoadFigures] = [:]
+        for stream in [false, true] {
+            for concurrency in [1, callers] {
+                let figures = try await load.run(url: upstream.url, body: FakeResponse.openAIRequestBody(stream: stream), stream: stream,
+                                                 connections: concurrency, seconds: concurrency == 1 ? 3 : seconds)
+                direct["\(stream)-\(concurrency)"] = figures
+                print("direct to upstream, \(stream ? "SSE " : "JSON"), \(concurrency) caller\(concurrency == 1 ? ": " : "s:") \(figures)")
+            }
+        }
+        for costTracking in [false, true] {
+            let fleetd = try await ChildFleetd.start(upstreamPort: upstream.port, directory: directory.appendingPathComponent("run-\(costTracking)"),
+                                                     agents: streams + 16, costTracking: costTracking)
+            let label = costTracking ? "cost tracking on (a ledger reserve and settle per task)" : "cost tracking off"
+            for stream in [false, true] {
+                for concurrency in [1, callers] {
+                    let before = fleetd.usage()
+                    let figures = try await load.run(url: fleetd.tasksURL, body: ChildFleetd.taskBody(stream: stream), stream: stream,
+                                                     connections: concurrency, seconds: concurrency == 1 ? 3 : seconds)
+                    let after = fleetd.usage()
+                    let base = direct["\(stream)-\(concurrency)"]!
+                    let cpu = (after.cpuSeconds - before.cpuSeconds) * 1_000 / Double(max(1, figures.requests))
+                    let switches = Double(after.contextSwitches - before.contextSwitches) / Double(max(1, figures.requests))
+                    print("through fleetd, \(stream ? "SSE " : "JSON"), \(concurrency) caller\(concurrency == 1 ? ", " : "s,") \(label): \(figures); "
+                        + "added p50 \(Load.ms(figures.p50 - base.p50)) ms, p99 \(Load.ms(figures.p99 - base.p99)) ms; "
+                        + "fleetd CPU \(String(format: "%.3f", cpu)) ms and \(String(format: "%.1f", switches)) context switches per task")
+                }
+            }
+            if !costTracking {
+                try await openStreams(fleetd: fleetd, upstream: upstream, http: http, count: streams)
+            }
+            fleetd.stop()
+        }
+    }
+
+    /// Opens `count` SSE tasks whose upstream holds after one chunk, then reads fleetd's memory.
+    private func openStreams(fleetd: ChildFleetd, upstream: BenchUpstream, http: HTTPClient, count: Int) async throws {
+        let before = fleetd.memoryKiB()
+        let opened = OpenCounter()
+        let failed = OpenCounter()
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<count {
+                group.addTask {
+                    do {
+                        try await fleetd.task(http, stream: true, model: "hold") { opened.increment() }
+                    } catch {
+                        if failed.value == 0 { print("  first failed stream: \(error)") }
+                        failed.increment()
+                    }
+                }
+            }
+            while opened.value + failed.value < count, ContinuousClock.now - start < .seconds(120) {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let open = opened.value
+            let during = fleetd.memoryKiB()
+            if failed.value > 0 {
+                print("  \(failed.value) of \(count) streams failed before their first chunk; fleetd's last warnings:")
+                for line in fleetd.problems(last: 3) { print("    \(line)") }
+            }
+            print("open SSE streams through fleetd: \(open) of \(count) open at once (in \(Load.ms(ContinuousClock.now - start)) ms); fleetd VmRSS \(before.rss) KiB before, \(during.rss) KiB with them open (\((during.rss - before.rss) / max(1, open)) KiB per stream), VmHWM \(during.hwm) KiB")
+            upstream.release()
+            try await group.waitForAll()
+        }
+    }
+}
+
+/// Runs load with wrk when it is installed, else with concurrent AsyncHTTPClient callers.
+struct Loader {
+    let wrk: WrkLoad?
+    let http: HTTPClient
+
+    func run(url: String, body: String, stream: Bool, connections: Int, seconds: Double) async throws -> LoadFigures {
+        if let wrk {
+            return try await Task.detached { try wrk.run(url: url, body: body, connections: connections, seconds: seconds) }.value
+        }
+        let http = self.http
+        return try await Load.run(http, seconds: seconds, callers: connections) {
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+            let response = try await http.execute(request, timeout: .seconds(30))
+            guard response.status == .ok else { throw BenchError(description: "\(url) answered \(response.status)") }
+            var sawChunk = !stream
+            for try await buffer in response.body where !sawChunk {
+                sawChunk = buffer.readableBytesView.firstRange(of: Array("data:".utf8)) != nil
+            }
+            if !sawChunk { throw BenchError(description: "the stream from \(url) ended without a chunk") }
+        }
+    }
+}
+
+/// Latency figures of one load run.
+struct LoadFigures: CustomStringConvertible {
+    var requests: Int
+    var errors: Int
+    var seconds: Double
+    var p50: Duration
+    var p99: Duration
+
+    var description: String {
+        "\(Int(Double(requests) / seconds)) req/s, p50 \(Load.ms(p50)) ms, p99 \(Load.ms(p99)) ms (\(requests) requests, \(errors) errors)"
+    }
+}
+
+enum Load {
+    static func ms(_ duration: Duration) -> String {
+        let value = Double(duration.components.seconds) * 1_000 + Double(duration.components.attoseconds) / 1e15
+        return String(format: "%.3f", value)
+    }
+
+    /// `callers` tasks call `body` in a loop for `seconds`.
+    static func run(_ http: HTTPClient, seconds: Double, callers: Int, _ body: @escaping @Sendable () async throws -> Void) async throws -> LoadFigures {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
+        let start = ContinuousClock.now
+        let results = await withTaskGroup(of: ([Duration], Int).self) { group in
+            for _ in 0..<callers {
+                group.addTask {
+                    var latencies: [Duration] = []
+                    var errors = 0
+                    while ContinuousClock.now < deadline {
+                        let begin = ContinuousClock.now
+                        do { try await body(); latencies.append(ContinuousClock.now - begin) } catch {
+                            errors += 1
+                            if errors == 1 { print("  first error: \(error)") }
+                        }
+                    }
+                    return (latencies, errors)
+                }
+            }
+            var all: ([Duration], Int) = ([], 0)
+            for await (latencies, errors) in group { all.0 += latencies; all.1 += errors }
+            return all
+        }
+        let elapsed = ContinuousClock.now - start
+        let sorted = results.0.sorted()
+        let pick = { (q: Double) in sorted.isEmpty ? Duration.zero : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
+        return LoadFigures(requests: sorted.count, errors: results.1,
+                           seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                           p50: pick(0.5), p99: pick(0.99))
+    }
+}

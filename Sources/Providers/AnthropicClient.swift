@@ -1,0 +1,84 @@
+import FleetSupport
+import Foundation
+import NIOHTTP1
+
+/// Anthropic Messages API: `POST {base}/v1/messages` with `x-api-key` and
+/// `anthropic-version: 2023-06-01`.
+public struct AnthropicClient: ProviderClient {
+    public var kind: ProviderKind { .anthropic }
+    let endpoint: ModelEndpoint
+    let http: ProviderHTTP
+
+    init(endpoint: ModelEndpoint, http: ProviderHTTP) {
+        self.endpoint = endpoint
+        self.http = http
+    }
+
+    private var url: String { endpoint.resolvedBaseURL + "/v1/messages" }
+
+    private var headers: HTTPHeaders {
+        var headers = HTTPHeaders()
+        if let key = http.secret { headers.add(name: "x-api-key", value: key) }
+        headers.add(name: "anthropic-version", value: "2023-06-01")
+        return headers
+    }
+
+    public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
+        let answer = try await http.sendAndDecode(Wire.Message.self, url: url, headers: headers, body: Wire.Request(request, stream: false))
+        var text = ""
+        var calls: [ToolCall] = []
+        for block in answer.content ?? [] {
+            if block.type == "text", let t = block.text { text += t }
+            if block.type == "tool_use", let name = block.name {
+                let args = block.input.flatMap { try? String(decoding: JSONEncoder().encode($0), as: UTF8.self) } ?? "{}"
+                calls.append(ToolCall(id: block.id, name: name, arguments: args))
+            }
+        }
+        let u = answer.usage
+        let usage = u.map {
+            TokenUsage(
+                inputTokens: ($0.input_tokens ?? 0) + ($0.cache_read_input_tokens ?? 0) + ($0.cache_creation_input_tokens ?? 0),
+                outputTokens: $0.output_tokens ?? 0, cachedInputTokens: $0.cache_read_input_tokens ?? 0
+            )
+        }
+        return ProviderResponse(text: text, toolCalls: calls, finishReason: answer.stop_reason, usage: usage, model: answer.model)
+    }
+
+    public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
+        let response = try await http.send(url: url, headers: headers, body: Wire.Request(request, stream: true), streaming: true)
+        return ProviderEventStream(body: response.body, decoder: AnthropicStreamDecoder(secret: http.secret), provider: .anthropic, secret: http.secret)
+    }
+
+    enum Wire {
+        struct Request: Encodable {
+            var model: String
+            var max_tokens: Int
+            var system: String?
+            var messages: [ProviderMessage]
+            var temperature: Double?
+            var stream: Bool
+
+            init(_ request: ProviderRequest, stream: Bool) {
+                model = request.model
+                max_tokens = request.maxTokens
+                system = request.system
+                messages = request.messages
+                temperature = request.temperature
+                self.stream = stream
+            }
+        }
+        struct Message: Decodable {
+            var model: String?
+            var content: [Block]?
+            var stop_reason: String?
+            var usage: AnthropicStreamDecoder.Wire.Usage?
+        }
+        struct Block: Decodable {
+            var type: String
+            var text: String?
+            var id: String?
+            var name: String?
+            var input: JSONValue?
+        }
+    }
+}

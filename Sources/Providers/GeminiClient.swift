@@ -1,0 +1,80 @@
+import FleetSupport
+import Foundation
+import NIOHTTP1
+
+/// Google Gemini: `POST {base}/v1beta/models/{model}:streamGenerateContent?alt=sse` and
+/// `:generateContent`, key in the `x-goog-api-key` header (never in the URL).
+public struct GeminiClient: ProviderClient {
+    public var kind: ProviderKind { .google }
+    let endpoint: ModelEndpoint
+    let http: ProviderHTTP
+
+    init(endpoint: ModelEndpoint, http: ProviderHTTP) {
+        self.endpoint = endpoint
+        self.http = http
+    }
+
+    private func url(_ model: String, method: String) -> String {
+        let escaped = model.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#:"))) ?? model
+        return endpoint.resolvedBaseURL + "/v1beta/models/\(escaped):\(method)"
+    }
+
+    private var headers: HTTPHeaders {
+        var headers = HTTPHeaders()
+        if let key = http.secret { headers.add(name: "x-goog-api-key", value: key) }
+        return headers
+    }
+
+    public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
+        let answer = try await http.sendAndDecode(
+            GeminiWire.Response.self, url: url(request.model, method: "generateContent"), headers: headers, body: Wire.Request(request)
+        )
+        var base = 0
+        var text = ""
+        var calls: [ToolCall] = []
+        for event in answer.events(toolCallBase: &base) {
+            switch event {
+            case .textDelta(let t): text += t
+            case .toolCallDelta(let d): calls.append(ToolCall(id: d.id, name: d.name ?? "", arguments: d.argumentsFragment))
+            default: break
+            }
+        }
+        return ProviderResponse(
+            text: text, toolCalls: calls, finishReason: answer.candidates?.first?.finishReason,
+            usage: answer.usageMetadata?.normalised, model: answer.modelVersion
+        )
+    }
+
+    public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
+        let response = try await http.send(
+            url: url(request.model, method: "streamGenerateContent") + "?alt=sse", headers: headers,
+            body: Wire.Request(request), streaming: true
+        )
+        return ProviderEventStream(body: response.body, decoder: GeminiStreamDecoder(secret: http.secret), provider: .google, secret: http.secret)
+    }
+
+    enum Wire {
+        struct Part: Encodable { var text: String }
+        struct Content: Encodable {
+            var role: String?
+            var parts: [Part]
+        }
+        struct GenerationConfig: Encodable {
+            var maxOutputTokens: Int
+            var temperature: Double?
+        }
+        struct Request: Encodable {
+            var contents: [Content]
+            var systemInstruction: Content?
+            var generationConfig: GenerationConfig
+
+            init(_ request: ProviderRequest) {
+                contents = request.messages.map {
+                    Content(role: $0.role == .assistant ? "model" : "user", parts: [Part(text: $0.content)])
+                }
+                systemInstruction = request.system.map { Content(role: nil, parts: [Part(text: $0)]) }
+                generationConfig = GenerationConfig(maxOutputTokens: request.maxTokens, temperature: request.temperature)
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import FleetSupport
+import Foundation
+import NIOCore
+
+/// Gemini `streamGenerateContent?alt=sse`: each `data:` is a whole GenerateContentResponse
+/// (text parts, `functionCall` parts, `finishReason`, cumulative `usageMetadata`). The last
+/// usage wins; the finish reason is sent once at the end (Gemini may repeat it on every chunk).
+/// An error after the stream started arrives as bare JSON lines, not as an SSE field.
+struct GeminiStreamDecoder: ProviderStreamDecoder {
+    let secret: String?
+    private var parser = SSEParser(captureUnknownLines: true)
+    private var usage: TokenUsage?
+    private var finishReason: String?
+    private var toolCalls = 0
+    private var done = false
+
+    init(secret: String?) {
+        self.secret = secret
+    }
+
+    mutating func decode(_ buffer: ByteBuffer, into out: inout [ProviderEvent]) throws {
+        for event in parser.parse(buffer) { try handle(event, into: &out) }
+    }
+
+    mutating func finish() throws -> [ProviderEvent] {
+        if done { return [] }
+        done = true
+        if !parser.unknownLines.isEmpty {
+            let json = Array(parser.unknownLines.joined(separator: "\n").utf8)
+            throw ProviderErrorClassifier.midStream(json: json, provider: .google, secret: secret)
+        }
+        guard let finishReason else {
+            throw ProviderError(kind: .network, provider: .google, message: "the stream ended without a finishReason")
+        }
+        return [.finish(reason: finishReason)] + (usage.map { [.usage($0)] } ?? [])
+    }
+
+    private mutating func handle(_ event: SSEEvent, into out: inout [ProviderEvent]) throws {
+        let response: GeminiWire.Response
+        do {
+            response = try JSONDecoder().decode(GeminiWire.Response.self, from: Data(event.data.utf8))
+        } catch {
+            out.append(.invalidChunk(reason: "undecodable chunk: \(error)"))
+            return
+        }
+        if response.error != nil {
+            throw ProviderErrorClassifier.midStream(json: Array(event.data.utf8), provider: .google, secret: secret)
+        }
+        out += response.events(toolCallBase: &toolCalls)
+        if let reason = response.candidates?.first?.finishReason { finishReason = reason }
+        if let u = response.usageMetadata { usage = u.normalised }
+    }
+}
+
+/// Gemini's response shapes, shared by the streaming and the unary call.
+enum GeminiWire {
+    struct Response: Decodable {
+        var candidates: [Candidate]?
+        var usageMetadata: Usage?
+        var modelVersion: String?
+        var error: ErrorField?
+
+        /// Text and tool-call events of the first candidate.
+        func events(toolCallBase: inout Int) -> [ProviderEvent] {
+            var out: [ProviderEvent] = []
+            for part in candidates?.first?.content?.parts ?? [] {
+                if part.thought == true { continue }
+                if let text = part.text, !text.isEmpty { out.append(.textDelta(text)) }
+                if let call = part.functionCall {
+                    let arguments = call.args.flatMap { try? String(decoding: JSONEncoder().encode($0), as: UTF8.self) } ?? "{}"
+                    out.append(.toolCallDelta(ToolCallDelta(index: toolCallBase, id: call.id, name: call.name, argumentsFragment: arguments)))
+                    toolCallBase += 1
+                }
+            }
+            return out
+        }
+    }
+    struct ErrorField: Decodable {}
+    struct Candidate: Decodable {
+        var content: Content?
+        var finishReason: String?
+    }
+    struct Content: Decodable { var parts: [Part]? }
+    struct Part: Decodable {
+        var text: String?
+        var thought: Bool?
+        var functionCall: FunctionCall?
+    }
+    struct FunctionCall: Decodable {
+        var id: String?
+        var name: String
+        var args: JSONValue?
+    }
+    struct Usage: Decodable {
+        var promptTokenCount: Int?
+        var candidatesTokenCount: Int?
+        var cachedContentTokenCount: Int?
+        var thoughtsTokenCount: Int?
+
+        /// Thoughts are billed as output: output = candidates + thoughts.
+        var normalised: TokenUsage {
+            TokenUsage(
+                inputTokens: promptTokenCount ?? 0,
+                outputTokens: (candidatesTokenCount ?? 0) + (thoughtsTokenCount ?? 0),
+                cachedInputTokens: cachedContentTokenCount ?? 0,
+                reasoningTokens: thoughtsTokenCount ?? 0
+            )
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import FleetSupport
+import Foundation
+import NIOHTTP1
+
+/// Ollama's native chat API: `POST {base}/api/chat`, NDJSON when streaming. Takes no key
+/// unless the model names a variable (e.g. for Ollama Cloud), then sent as `Authorization: Bearer`.
+public struct OllamaChatClient: ProviderClient {
+    public var kind: ProviderKind { .ollama }
+    let endpoint: ModelEndpoint
+    let http: ProviderHTTP
+
+    init(endpoint: ModelEndpoint, http: ProviderHTTP) {
+        self.endpoint = endpoint
+        self.http = http
+    }
+
+    private var url: String { endpoint.resolvedBaseURL + "/api/chat" }
+
+    private var headers: HTTPHeaders {
+        var headers = HTTPHeaders()
+        if let key = http.secret { headers.add(name: "authorization", value: "Bearer \(key)") }
+        return headers
+    }
+
+    public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
+        let answer = try await http.sendAndDecode(OllamaWire.ChatResponse.self, url: url, headers: headers, body: Wire.Request(request, stream: false))
+        if let error = answer.error {
+            throw ProviderError(kind: .server, provider: .ollama, message: ProviderErrorClassifier.redact(error, secret: http.secret))
+        }
+        var base = 0
+        var text = ""
+        var calls: [ToolCall] = []
+        for event in answer.events(toolCallBase: &base) {
+            switch event {
+            case .textDelta(let t): text += t
+            case .toolCallDelta(let d): calls.append(ToolCall(id: d.id, name: d.name ?? "", arguments: d.argumentsFragment))
+            default: break
+            }
+        }
+        return ProviderResponse(text: text, toolCalls: calls, finishReason: answer.done_reason, usage: answer.usage, model: answer.model)
+    }
+
+    public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
+        let response = try await http.send(url: url, headers: headers, body: Wire.Request(request, stream: true), streaming: true)
+        return ProviderEventStream(body: response.body, decoder: OllamaStreamDecoder(), provider: .ollama, secret: http.secret)
+    }
+
+    enum Wire {
+        struct Message: Encodable {
+            var role: String
+            var content: String
+        }
+        struct Options: Encodable {
+            var num_predict: Int
+            var temperature: Double?
+        }
+        struct Request: Encodable {
+            var model: String
+            var messages: [Message]
+            var stream: Bool
+            var options: Options
+
+            init(_ request: ProviderRequest, stream: Bool) {
+                model = request.model
+                messages = (request.system.map { [Message(role: "system", content: $0)] } ?? [])
+                    + request.messages.map { Message(role: $0.role.rawValue, content: $0.content) }
+                self.stream = stream
+                options = Options(num_predict: request.maxTokens, temperature: request.temperature)
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import AsyncHTTPClient
+import FleetSupport
+import Logging
+import NIOCore
+
+/// Builds the right ``ProviderClient`` for a model endpoint, with its key read from the
+/// injected environment.
+public struct ProviderClientFactory: Sendable {
+    public let httpClient: HTTPClient
+    public let credentials: ProviderCredentials
+    public let logger: Logger
+    /// Time allowed until a response head arrives (the body is timed by ``StreamingTool``).
+    public let headTimeout: Duration
+    public let wallClock: any WallClock
+
+    public init(
+        httpClient: HTTPClient = .shared, credentials: ProviderCredentials = ProviderCredentials(),
+        logger: Logger = Logger(label: "fleetd.provider"), headTimeout: Duration = .seconds(60),
+        wallClock: any WallClock = SystemWallClock()
+    ) {
+        self.httpClient = httpClient
+        self.credentials = credentials
+        self.logger = logger
+        self.headTimeout = headTimeout
+        self.wallClock = wallClock
+    }
+
+    /// An HTTP client for provider traffic. AsyncHTTPClient's default pool allows 8 HTTP/1.1
+    /// connections per host, which would queue concurrent streams to one plain-HTTP host (Ollama, a
+    /// gateway); this one allows `maxConnectionsPerHost`. The caller owns it: `try await client.shutdown()`.
+    public static func makeHTTPClient(maxConnectionsPerHost: Int = 1024, connectTimeout: Duration = .seconds(10)) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, maxConnectionsPerHost)
+        let millis = connectTimeout.components.seconds * 1000 + connectTimeout.components.attoseconds / 1_000_000_000_000_000
+        configuration.timeout.connect = .milliseconds(max(1, millis))
+        // A refused or failed connection fails the attempt at once: StreamingTool retries with
+        // backoff and falls back to the next model itself. AsyncHTTPClient's own re-dialling would
+        // hide a provider that is down until the request deadline (60 s).
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// A client for the endpoint.
+    /// - Throws: ``ProviderError`` `.missingCredentials` naming the variable when a needed key is not set.
+    public func makeClient(for endpoint: ModelEndpoint) throws -> any ProviderClient {
+        if endpoint.provider == .builtin { return BuiltinProvider() }
+        let secret = try credentials.apiKey(for: endpoint)
+        let nanos = headTimeout.components.seconds * 1_000_000_000 + headTimeout.components.attoseconds / 1_000_000_000
+        var logger = logger
+        logger[metadataKey: "model"] = "\(endpoint.name)"
+        let http = ProviderHTTP(
+            httpClient: httpClient, provider: endpoint.provider, secret: secret, logger: logger,
+            headTimeout: .nanoseconds(nanos), wallClock: wallClock
+        )
+        switch endpoint.provider {
+        case .anthropic: return AnthropicClient(endpoint: endpoint, http: http)
+        case .openai, .xai: return OpenAIChatClient(endpoint: endpoint, http: http)
+        case .google: return GeminiClient(endpoint: endpoint, http: http)
+        case .ollama: return OllamaChatClient(endpoint: endpoint, http: http)
+        case .builtin: return BuiltinProvider()
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import AsyncHTTPClient
+import DequeModule
+import FleetSupport
+import NIOCore
+
+/// Turns a provider's response body bytes into normalised events.
+protocol ProviderStreamDecoder: Sendable {
+    /// Appends the events completed by these bytes. Throws ``ProviderError`` for an error the
+    /// provider sent in the stream; events appended before the error are kept and delivered first.
+    mutating func decode(_ buffer: ByteBuffer, into out: inout [ProviderEvent]) throws
+    /// Called once when the body ended cleanly: the last events (finish reason, usage), or an
+    /// error when the stream stopped before the provider said it was done.
+    mutating func finish() throws -> [ProviderEvent]
+}
+
+/// The events of one streaming model answer.
+///
+/// Pull-based: the iterator reads the next piece of the HTTP body only when its buffered events
+/// are used up, so no bytes are read ahead of the consumer (real TCP backpressure). Iterate it once.
+public struct ProviderEventStream: AsyncSequence, Sendable {
+    public typealias Element = ProviderEvent
+
+    enum Source: Sendable {
+        case http(body: HTTPClientResponse.Body, decoder: any ProviderStreamDecoder, provider: ProviderKind, secret: String?)
+        case stream(AsyncThrowingStream<ProviderEvent, any Error>)
+    }
+
+    let source: Source
+
+    init(body: HTTPClientResponse.Body, decoder: any ProviderStreamDecoder, provider: ProviderKind, secret: String?) {
+        source = .http(body: body, decoder: decoder, provider: provider, secret: secret)
+    }
+
+    /// A stream of events from any source, e.g. a tool that is not an HTTP provider.
+    /// Use `AsyncThrowingStream(unfolding:)` to keep it pull-based.
+    public init(_ stream: AsyncThrowingStream<ProviderEvent, any Error>) {
+        source = .stream(stream)
+    }
+
+    /// A stream of fixed events (tests, the built-in responder).
+    public init(events: [ProviderEvent]) {
+        var remaining = events[...]
+        source = .stream(AsyncThrowingStream(unfolding: {
+            remaining.popFirst()
+        }))
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        switch source {
+        case .http(let body, let decoder, let provider, let secret):
+            AsyncIterator(kind: .http(body.makeAsyncIterator(), decoder), provider: provider, secret: secret)
+        case .stream(let stream):
+            AsyncIterator(kind: .stream(stream.makeAsyncIterator()), provider: .builtin, secret: nil)
+        }
+    }
+
+    /// Iterates the events; each `next()` reads at most one more piece of the body.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        enum Kind {
+            case http(HTTPClientResponse.Body.AsyncIterator, any ProviderStreamDecoder)
+            case stream(AsyncThrowingStream<ProviderEvent, any Error>.AsyncIterator)
+            /// Placeholder while the real state is taken out to be mutated (avoids copy-on-write).
+            case moving
+        }
+
+        var kind: Kind
+        let provider: ProviderKind
+        let secret: String?
+        var pending = Deque<ProviderEvent>()
+        var ended = false
+        /// A provider error met while decoding, thrown once the events before it are delivered.
+        var deferredError: (any Error)?
+        /// Body bytes read so far.
+        public private(set) var bytesRead = 0
+
+        init(kind: Kind, provider: ProviderKind, secret: String?) {
+            self.kind = kind
+            self.provider = provider
+            self.secret = secret
+        }
+
+        public mutating func next() async throws -> ProviderEvent? {
+            while pending.isEmpty {
+                if let error = deferredError {
+                    deferredError = nil
+                    throw error
+                }
+                if ended { return nil }
+                switch kind {
+                case .moving:
+                    return nil
+                case .stream(var iterator):
+                    kind = .moving
+                    defer { kind = .stream(iterator) }
+                    let event = try await iterator.next()
+                    if event == nil { ended = true }
+                    return event
+                case .http(var body, var decoder):
+                    kind = .moving
+                    defer { kind = .http(body, decoder) }
+                    let buffer: ByteBuffer?
+                    do {
+                        buffer = try await body.next()
+                    } catch is CancellationError {
+                        ended = true
+                        throw CancellationError()
+                    } catch {
+                        ended = true
+                        if Task.isCancelled { throw CancellationError() }
+                        throw ProviderErrorClassifier.transport(error, provider: provider, secret: secret)
+                    }
+                    var produced: [ProviderEvent] = []
+                    do {
+                        if let buffer {
+                            bytesRead += buffer.readableBytes
+                            try decoder.decode(buffer, into: &produced)
+                        } else {
+                            ended = true
+                            produced = try decoder.finish()
+                        }
+                    } catch {
+                        ended = true
+                        deferredError = error
+                    }
+                    pending.append(contentsOf: produced)
+                }
+            }
+            return pending.popFirst()
+        }
+    }
+}

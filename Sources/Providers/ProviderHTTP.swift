@@ -1,0 +1,73 @@
+import AsyncHTTPClient
+import FleetSupport
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The HTTP part every provider client shares: sends a JSON request, turns a non-2xx answer
+/// into a classified ``ProviderError``, logs without headers (keys never reach a log line).
+struct ProviderHTTP: Sendable {
+    let httpClient: HTTPClient
+    let provider: ProviderKind
+    let secret: String?
+    let logger: Logger
+    /// Time allowed until the response head arrives.
+    let headTimeout: TimeAmount
+    let wallClock: any WallClock
+
+    /// Sends `body` to `url` and returns the response once its head arrived with a 2xx status.
+    func send(url: String, headers: HTTPHeaders, body: some Encodable, streaming: Bool) async throws -> HTTPClientResponse {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers = headers
+        request.headers.replaceOrAdd(name: "content-type", value: "application/json")
+        request.headers.replaceOrAdd(name: "accept", value: streaming ? "text/event-stream, application/x-ndjson" : "application/json")
+        let encoded: [UInt8]
+        do {
+            encoded = try FastJSONEncoder().encode(body)
+        } catch {
+            throw ProviderError(kind: .badRequest, provider: provider, message: "cannot encode the request: \(error)")
+        }
+        request.body = .bytes(ByteBuffer(bytes: encoded))
+        logger.debug("provider request", metadata: [
+            "provider": "\(provider.rawValue)", "url": "\(url)", "streaming": "\(streaming)", "bytes": "\(encoded.count)",
+        ])
+        let response: HTTPClientResponse
+        do {
+            response = try await httpClient.execute(request, timeout: headTimeout, logger: logger)
+        } catch {
+            if error is CancellationError || Task.isCancelled { throw CancellationError() }
+            let classified = ProviderErrorClassifier.transport(error, provider: provider, secret: secret)
+            logger.warning("provider call failed", metadata: ["provider": "\(provider.rawValue)", "error": "\(classified)"])
+            throw classified
+        }
+        guard (200..<300).contains(Int(response.status.code)) else {
+            let bytes = (try? await response.body.collect(upTo: 1 << 20)).map { Array($0.readableBytesView) } ?? []
+            let error = ProviderErrorClassifier.classify(
+                status: Int(response.status.code), headers: response.headers, body: bytes,
+                provider: provider, secret: secret, now: wallClock.now
+            )
+            logger.warning("provider answered with an error", metadata: ["provider": "\(provider.rawValue)", "error": "\(error)"])
+            throw error
+        }
+        return response
+    }
+
+    /// Sends a request and decodes the whole JSON answer.
+    func sendAndDecode<Response: Decodable>(_ type: Response.Type, url: String, headers: HTTPHeaders, body: some Encodable) async throws -> Response {
+        let response = try await send(url: url, headers: headers, body: body, streaming: false)
+        let bytes: ByteBuffer
+        do {
+            bytes = try await response.body.collect(upTo: 64 << 20)
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw ProviderErrorClassifier.transport(error, provider: provider, secret: secret)
+        }
+        do {
+            return try JSONDecoder().decode(Response.self, from: Data(bytes.readableBytesView))
+        } catch {
+            throw ProviderError(kind: .invalidResponse, provider: provider, message: "undecodable answer: \(error)")
+        }
+    }
+}

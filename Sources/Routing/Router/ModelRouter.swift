@@ -1,0 +1,234 @@
+import FleetSupport
+import Foundation
+import Logging
+import Metrics
+import Store
+import Synchronization
+
+/// Picks a model for every task and learns from outcomes.
+///
+/// A `final class` with `Mutex`-guarded state rather than an actor: a selection is a short synchronous
+/// computation (the pure ``RoutingEngine``) around a few awaits on budget and quota, and batch routing runs
+/// many decisions in parallel; an actor would serialise them all for no benefit. No lock is held across an
+/// `await`: the router snapshots configuration, stats and health, awaits budget and quota, then decides.
+///
+/// - ``select(_:useRouter:)``: the live path. Takes the primary model's breaker probe when half-open and
+///   records the selection through the ``SelectionRecorder``.
+/// - ``explain(_:useRouter:)``: the same decision without side effects (`fleetd route`, `/v1/route-explain`).
+/// - ``recordOutcome(model:success:latency:error:)``: after each attempt, feeds stats and breakers.
+/// - ``beginAttempt(model:)``: before trying a fallback, takes its breaker (and probe slot) or refuses.
+///
+/// Metrics (swift-metrics): `fleetd_routing_selections_total{model,routed,fallback}` and
+/// `fleetd_routing_errors_total{code}` from ``select(_:useRouter:)``.
+public final class ModelRouter: Sendable {
+    private struct State {
+        var engine: RoutingEngine
+        var stats: [String: ModelStats]
+    }
+
+    private let state: Mutex<State>
+    /// The breakers of every model and provider.
+    public let health: HealthMonitor
+    private let scorer: any ComplexityScoring
+    private let budget: (any BudgetStatusProviding)?
+    private let quota: (any QuotaChecking)?
+    private let statsStore: (any RoutingStatsStore)?
+    private let recorder: (any SelectionRecorder)?
+    private let clock: any WallClock
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - configuration: the routing configuration (validate it first; the router is defensive anyway).
+    ///   - scorer: complexity analysis (the real ``ComplexityAnalyzer`` in production).
+    ///   - budget: the cost tracker's budget status; `nil` means no budget.
+    ///   - quota: the quota manager; `nil` means no quotas.
+    ///   - statsStore: where stats persist (`routing/stats`); `nil` keeps them in memory only.
+    ///   - recorder: where selections persist (`routing/selections/<taskId>`); `nil` records nothing.
+    ///   - clock: time for timestamps and breakers.
+    public init(
+        configuration: RoutingConfiguration,
+        scorer: any ComplexityScoring,
+        budget: (any BudgetStatusProviding)? = nil,
+        quota: (any QuotaChecking)? = nil,
+        statsStore: (any RoutingStatsStore)? = nil,
+        recorder: (any SelectionRecorder)? = nil,
+        clock: any WallClock = SystemWallClock(),
+        logger: Logger = Logger(label: "fleetd.routing")
+    ) {
+        state = Mutex(State(engine: RoutingEngine(configuration: configuration), stats: [:]))
+        health = HealthMonitor(configuration: configuration.health, clock: clock)
+        self.scorer = scorer
+        self.budget = budget
+        self.quota = quota
+        self.statsStore = statsStore
+        self.recorder = recorder
+        self.clock = clock
+        self.logger = logger
+        for issue in RoutingEngine(configuration: configuration).registry.issues {
+            logger.warning("routing configuration: \(issue.description)")
+        }
+    }
+
+    /// The configuration in use.
+    public var configuration: RoutingConfiguration { state.withLock { $0.engine.configuration } }
+    /// The models in use.
+    public var registry: ModelRegistry { state.withLock { $0.engine.registry } }
+
+    /// Replaces the configuration atomically (SIGHUP reload). Stats and breaker states are kept.
+    public func update(configuration: RoutingConfiguration) {
+        state.withLock { $0.engine = RoutingEngine(configuration: configuration) }
+        health.update(configuration: configuration.health)
+    }
+
+    /// Loads persisted stats from the store, merging over what is in memory. Call once at start-up.
+    public func loadStats() async throws {
+        guard let statsStore else { return }
+        let loaded = try await statsStore.loadStats()
+        state.withLock { s in
+            for stat in loaded { s.stats[stat.model] = stat }
+        }
+    }
+
+    /// The observed stats of every model that has had an outcome.
+    public func stats() -> [ModelStats] {
+        state.withLock { Array($0.stats.values) }.sorted { $0.model < $1.model }
+    }
+
+    /// Selects a model for a task (the live path).
+    ///
+    /// - Parameter useRouter: the resolved `multiModelRouter` flag. `false` (or `routing.enabled: false`) sends
+    ///   the task to `defaultModel` as v1.0.4 did.
+    /// - Throws: ``RouterError`` ROUTER_001 when no model can serve, ROUTER_002 / ROUTER_003 from the budget.
+    public func select(_ task: RoutingTask, useRouter: Bool = true) async throws(RouterError) -> ModelSelection {
+        let selection: ModelSelection
+        do {
+            selection = try await decide(task, useRouter: useRouter, live: true)
+        } catch {
+            Counter(label: "fleetd_routing_errors_total", dimensions: [("code", error.code.rawValue)]).increment()
+            throw error
+        }
+        Counter(label: "fleetd_routing_selections_total",
+                dimensions: [("model", selection.modelName), ("routed", selection.routed ? "true" : "false"),
+                             ("fallback", selection.fallbackChain.isEmpty ? "none" : "available")]).increment()
+        if let recorder {
+            do {
+                try await recorder.record(selection)
+            } catch {
+                // A store failure must not stop the task: routing degrades to unrecorded selections.
+                logger.warning("could not record selection", metadata: ["taskId": "\(task.taskId)", "error": "\(error)"])
+            }
+        }
+        return selection
+    }
+
+    /// The decision ``select(_:useRouter:)`` would make, without taking a probe or recording anything.
+    public func explain(_ task: RoutingTask, useRouter: Bool = true) async throws(RouterError) -> ModelSelection {
+        try await decide(task, useRouter: useRouter, live: false)
+    }
+
+    /// Takes `model`'s breakers for one call (a probe slot when half-open). Call before trying a fallback;
+    /// `false` means skip it. The selection's primary model already holds its slot.
+    public func beginAttempt(model: String) -> Bool {
+        guard let config = registry.model(named: model) else { return false }
+        return health.acquire(model: model, provider: config.provider)
+    }
+
+    /// Records how a call to `model` went: updates its stats (persisted) and breakers.
+    /// - Parameters:
+    ///   - latency: time to the complete answer (or to the failure).
+    ///   - error: how it failed; `nil` with `success: false` counts as ``CallFailure/other(_:)``.
+    public func recordOutcome(model: String, success: Bool, latency: Duration, error: CallFailure? = nil) async {
+        let now = clock.now
+        let ms = Double(latency.components.seconds) * 1_000 + Double(latency.components.attoseconds) / 1e15
+        let failure = success ? nil : (error ?? .other("failed"))
+        let counts = failure?.countsAgainstHealth ?? true
+        let (provider, updated): (ProviderKind?, ModelStats?) = state.withLock { s in
+            let provider = s.engine.registry.model(named: model)?.provider
+            guard counts else { return (provider, nil) }
+            var stat = s.stats[model] ?? ModelStats(model: model)
+            stat.record(success: success, latencyMs: ms, error: failure?.description, at: now)
+            s.stats[model] = stat
+            return (provider, stat)
+        }
+        if let provider {
+            if let failure {
+                health.recordFailure(model: model, provider: provider, failure: failure)
+            } else {
+                health.recordSuccess(model: model, provider: provider)
+            }
+        } else {
+            logger.warning("outcome for an unknown model", metadata: ["model": "\(model)"])
+        }
+        if let updated, let statsStore {
+            do {
+                try await statsStore.saveStats(updated)
+            } catch {
+                logger.warning("could not persist routing stats", metadata: ["model": "\(model)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// What `GET /v1/models` shows: each model with its breaker and stats.
+    public func modelStatuses() -> [ModelStatus] {
+        let (models, stats) = state.withLock { ($0.engine.registry.models, $0.stats) }
+        let snapshot = health.snapshot()
+        return models.map { m in
+            ModelStatus(name: m.name, provider: m.provider.rawValue, model: m.model, enabled: m.enabled,
+                        breaker: snapshot.model(m.name), providerBreaker: snapshot.provider(m.provider.rawValue), stats: stats[m.name])
+        }
+    }
+
+    /// The engine and a snapshot of every input, for batch routing (no probe, no recording).
+    func batchContext() async -> (engine: RoutingEngine, inputs: RoutingInputs) {
+        let engine = state.withLock { $0.engine }
+        return (engine, await gatherInputs(for: engine, useRouter: true))
+    }
+
+    /// Scores a task with the router's scorer.
+    func score(_ task: RoutingTask) -> ComplexityScore { scorer.score(task) }
+
+    private func gatherInputs(for engine: RoutingEngine, useRouter: Bool) async -> RoutingInputs {
+        let stats = state.withLock { $0.stats }
+        let routed = useRouter && engine.configuration.enabled
+        let budgetStatus = routed ? (await budget?.budgetStatus() ?? .unlimited) : .unlimited
+        var quotas: [ProviderKind: QuotaDecision] = [:]
+        if routed, let quota {
+            var seen = Set<ProviderKind>()
+            for m in engine.registry.models where m.enabled && seen.insert(m.provider).inserted {
+                quotas[m.provider] = await quota.check(provider: m.provider.rawValue)
+            }
+        }
+        return RoutingInputs(budget: budgetStatus, quotas: quotas, health: health.availability(of: engine.registry.models),
+                             stats: stats, now: clock.now)
+    }
+
+    private func decide(_ task: RoutingTask, useRouter: Bool, live: Bool) async throws(RouterError) -> ModelSelection {
+        let engine = state.withLock { $0.engine }
+        let score = scorer.score(task)
+        var inputs = await gatherInputs(for: engine, useRouter: useRouter)
+        guard useRouter && engine.configuration.enabled else {
+            return try engine.decideDefault(task, score: score, inputs: inputs)
+        }
+        // Another task may take the last probe slot between the snapshot and the claim: decide again.
+        for _ in 0..<8 {
+            let selection = try engine.decide(task, score: score, inputs: inputs)
+            guard live else { return selection }
+            if health.acquire(model: selection.modelName, provider: selection.modelConfig.provider) { return selection }
+            inputs.health = health.availability(of: engine.registry.models)
+        }
+        return try engine.decide(task, score: score, inputs: inputs)
+    }
+}
+
+/// One model as `GET /v1/models` shows it.
+public struct ModelStatus: Sendable, Codable, Hashable {
+    public var name: String
+    public var provider: String
+    public var model: String
+    public var enabled: Bool
+    /// The model's breaker; `nil` when it has seen no call (closed).
+    public var breaker: BreakerSnapshot?
+    /// The provider's breaker; `nil` when it has seen no call (closed).
+    public var providerBreaker: BreakerSnapshot?
+    public var stats: ModelStats?
+}

@@ -1,0 +1,204 @@
+import FleetSupport
+import Foundation
+import Store
+
+extension RoutingEngine {
+    /// Enabled, capabilities, privacy and constraints. Appends a decision per stage until one fails.
+    func hardFilters(_ model: ModelConfiguration, task: RoutingTask, inputTokens: Int, outputTokens: Int, cost: Double,
+                     stats: [String: ModelStats], into decisions: inout [FilterDecision]) -> Bool {
+        guard model.enabled else {
+            decisions.append(.init(stage: .enabled, passed: false, detail: "disabled in the configuration"))
+            return false
+        }
+        decisions.append(.init(stage: .enabled, passed: true, detail: "enabled"))
+
+        let caps = model.capabilities
+        if task.needsStreaming && !caps.supportsStreaming {
+            decisions.append(.init(stage: .capabilities, passed: false, detail: "task needs streaming; the model does not stream"))
+            return false
+        }
+        if task.needsTools && !caps.supportsTools {
+            decisions.append(.init(stage: .capabilities, passed: false, detail: "task uses tools; the model cannot call tools"))
+            return false
+        }
+        let needed = inputTokens + outputTokens
+        if needed > caps.maxTokens {
+            decisions.append(.init(stage: .capabilities, passed: false,
+                                   detail: "needs ~\(needed) tokens (\(inputTokens) in + \(outputTokens) out); context window is \(caps.maxTokens)"))
+            return false
+        }
+        let missing = Set(task.attachments).subtracting(caps.inputModalities).subtracting([.text]).sorted()
+        if !missing.isEmpty {
+            decisions.append(.init(stage: .capabilities, passed: false,
+                                   detail: "cannot take \(missing.map(\.rawValue).joined(separator: ", ")) input"))
+            return false
+        }
+        decisions.append(.init(stage: .capabilities, passed: true, detail: "~\(needed) of \(caps.maxTokens) tokens" + (task.needsStreaming ? ", streams" : "")))
+
+        if task.privacy == .localOnly && !model.provider.isLocal {
+            decisions.append(.init(stage: .privacy, passed: false, detail: "task is local-only and \(model.provider.rawValue) is not a local provider"))
+            return false
+        }
+        decisions.append(.init(stage: .privacy, passed: true, detail: task.privacy == .localOnly ? "local provider" : "standard task"))
+
+        let c = task.constraints
+        if let maxCost = c.maxCost, cost > maxCost {
+            decisions.append(.init(stage: .constraints, passed: false, detail: "estimated cost \(money(cost)) above maxCost \(money(maxCost))"))
+            return false
+        }
+        if let minQuality = c.minQuality, model.effectiveQuality < minQuality {
+            decisions.append(.init(stage: .constraints, passed: false, detail: "quality \(fmt(model.effectiveQuality)) below minQuality \(fmt(minQuality))"))
+            return false
+        }
+        let latency = expectedLatency(model, stats)
+        if let maxLatency = c.maxLatencyMs, latency > maxLatency {
+            decisions.append(.init(stage: .constraints, passed: false, detail: "expected latency \(Int(latency)) ms above maxLatencyMs \(Int(maxLatency))"))
+            return false
+        }
+        if c.maxCost != nil || c.minQuality != nil || c.maxLatencyMs != nil {
+            decisions.append(.init(stage: .constraints, passed: true, detail: "cost \(money(cost)), quality \(fmt(model.effectiveQuality)), latency \(Int(latency)) ms within limits"))
+        }
+        return true
+    }
+
+    /// Budget, then quota, then health over the chain, in order. Returns the survivors in chain order.
+    /// Throws ROUTER_002 / ROUTER_003 when the budget leaves nothing that could otherwise have served.
+    func applyOperationalFilters(
+        _ chain: [(model: ModelConfiguration, role: FallbackEntry.Role)], task: RoutingTask, inputs: RoutingInputs,
+        traces: inout [CandidateTrace], traceIndex: [String: Int], alerts: inout [RoutingAlert]
+    ) throws(RouterError) -> [(model: ModelConfiguration, role: FallbackEntry.Role)] {
+        let costs = Dictionary(chain.map { ($0.model.name, traces[traceIndex[$0.model.name] ?? 0].estimatedCost) }, uniquingKeysWith: { a, _ in a })
+        func record(_ name: String, _ decision: FilterDecision) {
+            if let i = traceIndex[name] { traces[i].decisions.append(decision) }
+        }
+        func note(_ name: String, _ text: String) {
+            if let i = traceIndex[name] { traces[i].notes.append(text) }
+        }
+        func quotaDecision(_ m: ModelConfiguration) -> QuotaDecision? { inputs.quotas[m.provider] }
+        func quotaOK(_ m: ModelConfiguration) -> Bool { quotaDecision(m)?.allowed ?? true }
+        func healthOK(_ m: ModelConfiguration) -> Bool {
+            if case .blocked? = inputs.health[m.name] { return false }
+            return true
+        }
+
+        // 1. Budget.
+        let budget = inputs.budget
+        var afterBudget: [(model: ModelConfiguration, role: FallbackEntry.Role)] = []
+        var budgetExcluded = 0
+        if !budget.enabled || budget.remaining == nil {
+            for entry in chain {
+                record(entry.model.name, .init(stage: .budget, passed: true, detail: budget.enabled ? "no limit set" : "budget off"))
+            }
+            afterBudget = chain
+        } else {
+            let remaining = budget.remaining ?? 0
+            // The model routing would pick without the budget: the reference for `cheaper-only`.
+            let reference = chain.first { quotaOK($0.model) && healthOK($0.model) }
+            let referenceCost = reference.map { costs[$0.model.name] ?? 0 }
+            var alerted = false
+            for entry in chain {
+                let cost = costs[entry.model.name] ?? 0
+                let overBudget = budget.isExhausted || cost > remaining
+                if cost == 0 {
+                    record(entry.model.name, .init(stage: .budget, passed: true, detail: "free model: spends no budget"))
+                    afterBudget.append(entry)
+                } else if !overBudget {
+                    record(entry.model.name, .init(stage: .budget, passed: true, detail: "estimated \(money(cost)) within remaining \(money(remaining))"))
+                    afterBudget.append(entry)
+                } else {
+                    let over = budget.isExhausted ? "budget used up (remaining \(money(remaining)))" : "estimated \(money(cost)) exceeds remaining \(money(remaining))"
+                    let cheaper = referenceCost.map { cost < $0 } ?? false
+                    switch budget.policy.admission(cheaperThanPick: cheaper) {
+                    case .refused where budget.policy == .block:
+                        record(entry.model.name, .init(stage: .budget, passed: false, detail: "\(over); policy block"))
+                        budgetExcluded += 1
+                    case .refused:
+                        let than = reference.map { "not cheaper than the pick \($0.model.name) (\(money(referenceCost ?? 0)))" } ?? "no pick to compare with"
+                        record(entry.model.name, .init(stage: .budget, passed: false, detail: "\(over); \(than); policy cheaper-only"))
+                        budgetExcluded += 1
+                    case .withAlert:
+                        record(entry.model.name, .init(stage: .budget, passed: true, detail: "\(over); allowed with an alert (policy allow-with-alert)",
+                                                       admission: .withAlert))
+                        if !alerted {
+                            alerts.append(RoutingAlert(code: .budgetAlertTriggered, message: "BudgetAlertTriggered: \(over); task \(task.taskId) allowed by policy allow-with-alert"))
+                            alerted = true
+                        }
+                        afterBudget.append(entry)
+                    case .cheaperThanPick:
+                        let name = reference?.model.name ?? ""
+                        record(entry.model.name, .init(stage: .budget, passed: true, detail: "\(over); cheaper than \(name) (\(money(referenceCost ?? 0))), allowed by policy cheaper-only",
+                                                       admission: .cheaperThanPick))
+                        afterBudget.append(entry)
+                    }
+                }
+            }
+        }
+        if afterBudget.isEmpty && budgetExcluded > 0 {
+            let status = budgetLine(budget)
+            switch budget.policy {
+            case .cheaperOnly:
+                throw RouterError(code: .noAffordableModel,
+                                  message: "no model cheaper than the pick can serve task \(task.taskId) within the budget (\(status)); raise the budget or simplify the task",
+                                  exclusions: exclusions(traces), taskId: task.taskId)
+            default:
+                throw RouterError(code: .budgetExceeded,
+                                  message: "budget exceeded for task \(task.taskId) (\(status)); policy block refuses paid models",
+                                  exclusions: exclusions(traces), taskId: task.taskId)
+            }
+        }
+
+        // 2. Quota.
+        var afterQuota: [(model: ModelConfiguration, role: FallbackEntry.Role)] = []
+        for entry in afterBudget {
+            let m = entry.model
+            guard let q = quotaDecision(m) else {
+                record(m.name, .init(stage: .quota, passed: true, detail: "no quota tracked for \(m.provider.rawValue)"))
+                afterQuota.append(entry)
+                continue
+            }
+            if !q.allowed {
+                record(m.name, .init(stage: .quota, passed: false, detail: "\(m.provider.rawValue) quota: \(q.reason ?? "not allowed")"))
+                continue
+            }
+            let used = Int((q.usedFraction * 100).rounded())
+            if q.usedFraction >= configuration.quotaPreferenceThreshold && configuration.quotaPreferenceThreshold < 1 {
+                record(m.name, .init(stage: .quota, passed: true, detail: "\(m.provider.rawValue) quota \(used)% used"))
+                note(m.name, "\(m.provider.rawValue) quota \(used)% used, past the \(Int((configuration.quotaPreferenceThreshold * 100).rounded()))% threshold: other providers are preferred")
+            } else {
+                record(m.name, .init(stage: .quota, passed: true, detail: "\(m.provider.rawValue) quota \(used)% used"))
+            }
+            afterQuota.append(entry)
+        }
+
+        // 3. Health.
+        var survivors: [(model: ModelConfiguration, role: FallbackEntry.Role)] = []
+        for entry in afterQuota {
+            switch inputs.health[entry.model.name] ?? .available {
+            case .available:
+                record(entry.model.name, .init(stage: .health, passed: true, detail: "breakers closed"))
+                survivors.append(entry)
+            case .probe(let detail):
+                record(entry.model.name, .init(stage: .health, passed: true, detail: detail))
+                note(entry.model.name, detail)
+                survivors.append(entry)
+            case .blocked(_, let detail):
+                record(entry.model.name, .init(stage: .health, passed: false, detail: detail))
+            }
+        }
+        return survivors
+    }
+
+    func exclusions(_ traces: [CandidateTrace]) -> [ModelExclusion] {
+        traces.compactMap { t in t.exclusion.map { ModelExclusion(model: t.modelName, stage: $0.stage, reason: $0.detail) } }
+    }
+
+    /// One line on the budget, e.g. "day $98.00 of $100.00 used; policy block".
+    func budgetLine(_ budget: BudgetStatus) -> String {
+        guard budget.enabled else { return "budget off" }
+        let periods = budget.periods.compactMap { p -> String? in
+            guard let limit = p.limit else { return nil }
+            return "\(p.period.rawValue) \(money(p.spent + p.reserved)) of \(money(limit)) used"
+        }
+        return (periods.isEmpty ? "no limit set" : periods.joined(separator: ", ")) + "; policy \(budget.policy.rawValue)"
+    }
+}

@@ -1,0 +1,27 @@
+import FleetSupport
+import Foundation
+import Store
+
+/// Everything outside the task that a routing decision depends on, taken as one snapshot.
+///
+/// ``ModelRouter`` gathers it (budget and quota asynchronously, health and stats under their locks) and hands
+/// it to the pure ``RoutingEngine``; tests build it by hand.
+public struct RoutingInputs: Sendable {
+    public var budget: BudgetStatus
+    /// Quota decisions per provider; a provider not in the map is allowed.
+    public var quotas: [ProviderKind: QuotaDecision]
+    /// Breaker verdicts per model name; a model not in the map is available.
+    public var health: [String: HealthVerdict]
+    /// Observed stats per model name.
+    public var stats: [String: ModelStats]
+    public var now: Date
+
+    public init(budget: BudgetStatus = .unlimited, quotas: [ProviderKind: QuotaDecision] = [:],
+                health: [String: HealthVerdict] = [:], stats: [String: ModelStats] = [:], now: Date = Date()) {
+        self.budget = budget
+        self.quotas = quotas
+        self.health = health
+        self.stats = stats
+        self.now = now
+    }
+}

@@ -1,0 +1,117 @@
+import FleetSupport
+
+/// What the router sees of one task.
+public struct RoutingTask: Sendable, Codable, Hashable {
+    /// The task's id; selections are recorded under `routing/selections/<taskId>`.
+    public var taskId: String
+    /// The task text.
+    public var prompt: String
+    /// Extra context (documents, history) sent along with the prompt.
+    public var context: String?
+    /// The caller's task type; `nil` lets the complexity scorer infer one.
+    public var type: TaskType?
+    /// The kind of agent running the task (for logs and per-agent-type flags).
+    public var agentType: String?
+    /// A provider the caller prefers: its models rank first when they can serve.
+    public var preferredProvider: ProviderKind?
+    /// A model the caller prefers: it is picked when it can serve, even outside its complexity range.
+    public var preferredModel: String?
+    /// Hard limits on cost, quality and latency.
+    public var constraints: RoutingConstraints
+    /// Who may see the task.
+    public var privacy: RoutingPrivacy
+    /// Whether the caller will consume the answer as a stream.
+    public var needsStreaming: Bool
+    /// Whether the task gives the model tools to call.
+    public var needsTools: Bool
+    /// Kinds of non-text input attached to the task.
+    public var attachments: [InputModality]
+    /// Overrides the scorer's input-token estimate.
+    public var estimatedInputTokens: Int?
+    /// Overrides the scorer's output-token estimate.
+    public var estimatedOutputTokens: Int?
+
+    public init(
+        taskId: String,
+        prompt: String,
+        context: String? = nil,
+        type: TaskType? = nil,
+        agentType: String? = nil,
+        preferredProvider: ProviderKind? = nil,
+        preferredModel: String? = nil,
+        constraints: RoutingConstraints = RoutingConstraints(),
+        privacy: RoutingPrivacy = .standard,
+        needsStreaming: Bool = false,
+        needsTools: Bool = false,
+        attachments: [InputModality] = [],
+        estimatedInputTokens: Int? = nil,
+        estimatedOutputTokens: Int? = nil
+    ) {
+        self.taskId = taskId
+        self.prompt = prompt
+        self.context = context
+        self.type = type
+        self.agentType = agentType
+        self.preferredProvider = preferredProvider
+        self.preferredModel = preferredModel
+        self.constraints = constraints
+        self.privacy = privacy
+        self.needsStreaming = needsStreaming
+        self.needsTools = needsTools
+        self.attachments = attachments
+        self.estimatedInputTokens = estimatedInputTokens
+        self.estimatedOutputTokens = estimatedOutputTokens
+    }
+}
+
+extension RoutingTask {
+    private enum CodingKeys: String, CodingKey {
+        case taskId, prompt, context, type, agentType, preferredProvider, preferredModel, constraints, privacy
+        case needsStreaming, needsTools, attachments, estimatedInputTokens, estimatedOutputTokens
+    }
+
+    /// Decodes a task; only `taskId` and `prompt` are required, every other field takes its default.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            taskId: try c.decode(String.self, forKey: .taskId),
+            prompt: try c.decode(String.self, forKey: .prompt),
+            context: try c.decodeIfPresent(String.self, forKey: .context),
+            type: try c.decodeIfPresent(TaskType.self, forKey: .type),
+            agentType: try c.decodeIfPresent(String.self, forKey: .agentType),
+            preferredProvider: try c.decodeIfPresent(ProviderKind.self, forKey: .preferredProvider),
+            preferredModel: try c.decodeIfPresent(String.self, forKey: .preferredModel),
+            constraints: try c.decodeIfPresent(RoutingConstraints.self, forKey: .constraints) ?? RoutingConstraints(),
+            privacy: try c.decodeIfPresent(RoutingPrivacy.self, forKey: .privacy) ?? .standard,
+            needsStreaming: try c.decodeIfPresent(Bool.self, forKey: .needsStreaming) ?? false,
+            needsTools: try c.decodeIfPresent(Bool.self, forKey: .needsTools) ?? false,
+            attachments: try c.decodeIfPresent([InputModality].self, forKey: .attachments) ?? [],
+            estimatedInputTokens: try c.decodeIfPresent(Int.self, forKey: .estimatedInputTokens),
+            estimatedOutputTokens: try c.decodeIfPresent(Int.self, forKey: .estimatedOutputTokens))
+    }
+}
+
+/// Hard limits a task puts on the model that serves it. `nil` means no limit.
+public struct RoutingConstraints: Sendable, Codable, Hashable {
+    /// Highest estimated cost of this task in US dollars.
+    public var maxCost: Double?
+    /// Lowest model quality, 0…1 (see ``ModelConfiguration/effectiveQuality``).
+    public var minQuality: Double?
+    /// Highest expected latency in milliseconds (observed average, or the configured typical latency).
+    public var maxLatencyMs: Double?
+
+    public init(maxCost: Double? = nil, minQuality: Double? = nil, maxLatencyMs: Double? = nil) {
+        self.maxCost = maxCost
+        self.minQuality = minQuality
+        self.maxLatencyMs = maxLatencyMs
+    }
+}
+
+/// Who may see a task's content.
+public enum RoutingPrivacy: String, Sendable, Codable, CaseIterable, Hashable {
+    /// Any configured provider.
+    case standard
+    /// Only providers on the operator's machine (``ProviderKind/isLocal``); never a cloud API,
+    /// not even as a fallback.
+    case localOnly = "local-only"
+}

@@ -1,0 +1,292 @@
+import FleetSupport
+import Foundation
+import GRDB
+import Logging
+
+/// The cost ledger and budget enforcer.
+///
+/// A call reserves its estimated cost first (``reserve(_:estimatedCost:isCheaperAlternative:)``),
+/// is settled with its real usage after (``settle(_:usage:pricing:)``), or released when it failed
+/// (``release(_:)``). Reservations are held in this actor only (lost on a crash, when nothing was
+/// spent on them) and count against every limit until settled, so concurrent calls together never
+/// overshoot a limit by more than one call's estimate (when estimates are not below real costs).
+///
+/// Each settlement writes one ledger row, the running totals (day, week, month, all time; overall
+/// and per model), the alert marks and the `routing/costs` memory mirrors in ONE transaction, and
+/// is idempotent on the entry id. Alerts (COST_002) go to ``alerts`` and the log, once per period
+/// and threshold, remembered in the database across restarts.
+public actor CostTracker: BudgetStatusProviding {
+    public nonisolated let configuration: CostConfiguration
+    public nonisolated let database: StoreDatabase
+    public nonisolated let calendar: PeriodCalendar
+    /// COST_002 events. Buffers the newest 256 until someone iterates; one subscriber.
+    public nonisolated let alerts: AsyncStream<CostAlert>
+
+    private let alertContinuation: AsyncStream<CostAlert>.Continuation
+    private let memory: MemoryStore
+    private let clock: any WallClock
+    private let logger: Logger
+    private var reservations: [String: CostReservation] = [:]
+    private var spentCache: [BudgetPeriod: PeriodSpend] = [:]
+    /// Settlements that arrived while another was being written (see ``settle(_:usage:pricing:)``).
+    private var queuedSettlements: [QueuedSettlement] = []
+    private var settling = false
+
+    private struct QueuedSettlement {
+        var entry: CostLedgerEntry
+        var continuation: CheckedContinuation<CostLedgerEntry, any Error>
+    }
+
+    /// - Parameters:
+    ///   - memoryConfiguration: TTLs for the `routing/costs` mirrors.
+    /// - Throws: ``CostError`` `.invalidConfiguration` when the configuration is out of range.
+    public init(
+        database: StoreDatabase,
+        configuration: CostConfiguration = CostConfiguration(),
+        memoryConfiguration: MemoryStoreConfiguration = MemoryStoreConfiguration(),
+        clock: any WallClock = SystemWallClock(),
+        logger: Logger = Logger(label: "fleetd.cost")
+    ) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.database = database
+        self.calendar = try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)
+        self.memory = MemoryStore(database: database, configuration: memoryConfiguration, clock: clock)
+        self.clock = clock
+        self.logger = logger
+        (alerts, alertContinuation) = AsyncStream.makeStream(of: CostAlert.self, bufferingPolicy: .bufferingNewest(256))
+    }
+
+    deinit { alertContinuation.finish() }
+
+    // MARK: - Reservations
+
+    /// Holds `estimatedCost` for a call about to be made.
+    ///
+    /// When spent + reserved + estimate would pass a limit: `block` throws ROUTER_002;
+    /// `cheaper-only` throws ROUTER_002 unless `isCheaperAlternative` (the router picked a model
+    /// cheaper than its first choice because of the budget); `allow-with-alert` lets it through
+    /// (the 100% alert is raised when the spend settles).
+    public func reserve(_ call: CostCall, estimatedCost: Double, isCheaperAlternative: Bool = false) async throws -> CostReservation {
+        guard estimatedCost.isFinite, estimatedCost >= 0 else {
+            throw CostError(.costCalculationFailed, "estimated cost for \(call.model) must be a finite, non-negative amount, got \(estimatedCost)")
+        }
+        let reservation = CostReservation(id: "cost-\(LocalID.text(length: 12))", call: call, estimatedCost: estimatedCost, createdAt: clock.now)
+        guard configuration.enabled else { return reservation }
+        do {
+            try await refreshSpend()
+        } catch {
+            // A failing store must not stop routing: decide on the last known totals (from an
+            // earlier period they are only higher, so the check stays conservative). With no
+            // totals at all there is nothing safe to decide on.
+            guard spentCache.count == BudgetPeriod.allCases.count else { throw error }
+            logger.error("budget check uses cached totals: store failed", metadata: ["error": "\(error)"])
+        }
+        // No suspension from here to the insert: the check and the hold are atomic in the actor.
+        let reserved = reservedTotal
+        for period in BudgetPeriod.allCases {
+            guard let limit = configuration.budgetLimits.limit(for: period) else { continue }
+            let spent = spentCache[period]?.spent ?? 0
+            guard spent + reserved + estimatedCost > limit + 1e-12 else { continue }
+            let detail = "\(period.rawValue) budget \(spentCache[period]?.key ?? "") has $\(Self.money(limit - spent - reserved)) left "
+                + "(limit $\(Self.money(limit)), spent $\(Self.money(spent)), reserved $\(Self.money(reserved))); \(call.model) needs about $\(Self.money(estimatedCost))"
+            switch configuration.policy.admission(cheaperThanPick: isCheaperAlternative) {
+            case .refused:
+                let rule = configuration.policy == .block ? "policy block" : "policy cheaper-only admits only a cheaper model"
+                throw CostError(.budgetExceeded, "BudgetExceeded: \(detail); \(rule)", period: period)
+            case .cheaperThanPick, .withAlert:
+                logger.warning("budget limit passed, call allowed by policy", metadata: [
+                    "period": "\(period.rawValue)", "policy": "\(configuration.policy.rawValue)", "model": "\(call.model)",
+                ])
+            }
+        }
+        reservations[reservation.id] = reservation
+        return reservation
+    }
+
+    /// Frees a reservation whose call failed. Releasing twice, or after settling, does nothing.
+    public func release(_ reservation: CostReservation) {
+        reservations.removeValue(forKey: reservation.id)
+    }
+
+    /// Records the real usage of a reserved call and frees the reservation.
+    ///
+    /// Idempotent: settling the same reservation again returns the stored entry and adds nothing.
+    /// When it throws (COST_001 for bad usage, ``StoreError`` for the database) the reservation
+    /// stays held, keeping the budget conservative: retry, or ``release(_:)``.
+    ///
+    /// Group commit: while one settlement is being written, the ones that arrive wait and are
+    /// then written together, in one transaction, by the caller that was writing. Under load a
+    /// transaction carries many entries and their totals are added once per period.
+    @discardableResult
+    public func settle(_ reservation: CostReservation, usage: CostUsage, pricing: ModelPricing) async throws -> CostLedgerEntry {
+        let entry = try ledgerEntry(CostSettlement(reservation: reservation, usage: usage, pricing: pricing), at: clock.now)
+        guard configuration.enabled else {
+            reservations.removeValue(forKey: reservation.id)
+            return entry
+        }
+        if settling {
+            return try await withCheckedThrowingContinuation { continuation in
+                queuedSettlements.append(QueuedSettlement(entry: entry, continuation: continuation))
+            }
+        }
+        settling = true
+        defer { settling = false }
+        let own: Result<CostLedgerEntry, any Error>
+        do {
+            own = .success(try await write([entry], now: clock.now)[0])
+            reservations.removeValue(forKey: reservation.id)
+        } catch {
+            own = .failure(error)
+        }
+        while !queuedSettlements.isEmpty {
+            let batch = queuedSettlements
+            queuedSettlements.removeAll()
+            do {
+                // In a task of its own: these settlements belong to other callers, and a
+                // cancellation of this one (its client left) must not fail them.
+                let stored = try await Task { try await self.write(batch.map(\.entry), now: self.clock.now) }.value
+                for (queued, entry) in zip(batch, stored) {
+                    reservations.removeValue(forKey: queued.entry.entryId)
+                    queued.continuation.resume(returning: entry)
+                }
+            } catch {
+                for queued in batch { queued.continuation.resume(throwing: error) }
+            }
+        }
+        return try own.get()
+    }
+
+    /// Settles many reservations in one transaction (faster; all or nothing).
+    public func settleAll(_ settlements: [CostSettlement]) async throws -> [CostLedgerEntry] {
+        let now = clock.now
+        let entries = try settlements.map { try ledgerEntry($0, at: now) }
+        guard configuration.enabled else {
+            for s in settlements { reservations.removeValue(forKey: s.reservation.id) }
+            return entries
+        }
+        let stored = try await write(entries, now: now)
+        for s in settlements { reservations.removeValue(forKey: s.reservation.id) }
+        return stored
+    }
+
+    /// The ledger entry of a settlement: its reservation's id and call, its real cost.
+    private func ledgerEntry(_ settlement: CostSettlement, at now: Date) throws -> CostLedgerEntry {
+        CostLedgerEntry(entryId: settlement.reservation.id, call: settlement.reservation.call, usage: settlement.usage,
+                        cost: try settlement.usage.cost(pricing: settlement.pricing), timestamp: now)
+    }
+
+    /// Records a call that was not reserved, under a caller-chosen unique `entryId`.
+    @discardableResult
+    public func record(_ call: CostCall, usage: CostUsage, pricing: ModelPricing, entryId: String) async throws -> CostLedgerEntry {
+        guard !entryId.isEmpty else { throw CostError(.costCalculationFailed, "ledger entry id is empty for task \(call.taskId)") }
+        let now = clock.now
+        let entry = CostLedgerEntry(entryId: entryId, call: call, usage: usage, cost: try usage.cost(pricing: pricing), timestamp: now)
+        guard configuration.enabled else { return entry }
+        return try await write([entry], now: now)[0]
+    }
+
+    // MARK: - Status
+
+    /// Spent and reserved per period with the limits and policy. On a database failure the
+    /// last known figures are returned (and the failure logged).
+    public func budgetStatus() async -> BudgetStatus {
+        guard configuration.enabled else { return .unlimited }
+        do {
+            try await refreshSpend()
+        } catch {
+            logger.error("budget status uses cached figures: store failed", metadata: ["error": "\(error)"])
+        }
+        let reserved = reservedTotal
+        let periods = BudgetPeriod.allCases.map { period in
+            PeriodBudgetStatus(period: period, limit: configuration.budgetLimits.limit(for: period),
+                               spent: spentCache[period]?.spent ?? 0, reserved: reserved)
+        }
+        return BudgetStatus(enabled: true, policy: configuration.policy, periods: periods)
+    }
+
+    /// Reservations currently held.
+    public var activeReservations: Int { reservations.count }
+
+    /// Alerts already raised for the current periods (from the database).
+    public func raisedAlerts() async throws -> [CostAlert] {
+        let now = clock.now
+        let keys = BudgetPeriod.allCases.map { ($0, calendar.key($0, at: now)) }
+        return try await database.read("reading raised budget alerts") { db in
+            try keys.flatMap { period, key in
+                try Row.fetchAll(db, sql: "SELECT * FROM cost_alerts WHERE period = ? AND period_key = ? ORDER BY threshold_percent",
+                                 arguments: [period.rawValue, key]).map { row in
+                    CostAlert(period: period, periodKey: key, thresholdPercent: row["threshold_percent"], spent: row["spent"],
+                              limit: row["limit_amount"], raisedAt: Date(timeIntervalSince1970: row["raised_at"]))
+                }
+            }
+        }
+    }
+
+    // MARK: - Internals
+
+    private var reservedTotal: Double { reservations.values.reduce(0) { $0 + $1.estimatedCost } }
+
+    private func keys(at date: Date) -> LedgerPeriodKeys {
+        LedgerPeriodKeys(keys: Dictionary(uniqueKeysWithValues: BudgetPeriod.allCases.map { ($0, calendar.key($0, at: date)) }))
+    }
+
+    private func write(_ entries: [CostLedgerEntry], now: Date) async throws -> [CostLedgerEntry] {
+        let keys = keys(at: now)
+        let configuration = configuration
+        let memory = memory
+        let outcome = try await database.write("settling \(entries.count) ledger entr\(entries.count == 1 ? "y" : "ies")") { db in
+            try Self.writeLedger(entries, keys: keys, configuration: configuration, memory: memory, now: now, in: db)
+        }
+        merge(outcome.spend)
+        for alert in outcome.alerts {
+            logger.warning("\(alert.message)", metadata: ["code": "\(ErrorCode.budgetAlertTriggered.rawValue)", "period": "\(alert.period.rawValue)"])
+            alertContinuation.yield(alert)
+        }
+        return outcome.entries
+    }
+
+    /// Totals only grow within a period key, so the larger figure is the newer one: settlements
+    /// that resume out of order never make the cache go back.
+    private func merge(_ spend: [BudgetPeriod: PeriodSpend]) {
+        for (period, value) in spend {
+            if let cached = spentCache[period], cached.key == value.key {
+                spentCache[period]?.spent = max(cached.spent, value.spent)
+            } else {
+                spentCache[period] = value
+            }
+        }
+    }
+
+    /// Loads settled totals for periods whose key changed (first use, or a period boundary).
+    private func refreshSpend() async throws {
+        while true {
+            let current = keys(at: clock.now)
+            let stale = BudgetPeriod.allCases.compactMap { p in spentCache[p]?.key == current.keys[p] ? nil : (p, current.keys[p] ?? "") }
+            if stale.isEmpty { return }
+            let loaded = try await database.read("loading budget totals") { db in
+                try stale.map { period, key in
+                    (period, PeriodSpend(key: key, spent: try Self.totalCost(period: period.rawValue, key: key, scope: Self.overallScope, in: db)))
+                }
+            }
+            for (period, value) in loaded where spentCache[period]?.key != value.key {
+                spentCache[period] = value
+            }
+        }
+    }
+
+    static func money(_ amount: Double) -> String { String(format: "%.4f", amount) }
+}
+
+/// One reservation with its real usage, for ``CostTracker/settleAll(_:)``.
+public struct CostSettlement: Sendable {
+    public var reservation: CostReservation
+    public var usage: CostUsage
+    public var pricing: ModelPricing
+
+    public init(reservation: CostReservation, usage: CostUsage, pricing: ModelPricing) {
+        self.reservation = reservation
+        self.usage = usage
+        self.pricing = pricing
+    }
+}

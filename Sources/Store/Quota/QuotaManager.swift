@@ -1,0 +1,164 @@
+import FleetSupport
+import Foundation
+import GRDB
+import Logging
+
+/// Per-provider request and token quotas for the day and the month, persisted in SQLite.
+///
+/// Counters belong to a period key (`2026-01-31`, `2026-01`) in the configured time zone; when
+/// the key of "now" differs from the stored one the counter starts again at zero, so a month
+/// change with the same day number, or a year change, resets correctly. A provider can also be
+/// marked unavailable for a while (e.g. after a 429 with retry-after).
+public actor QuotaManager: QuotaChecking {
+    public nonisolated let configuration: QuotaConfiguration
+
+    /// Whether `provider` has limits. Only those are counted: nothing else is enforced or reported.
+    public nonisolated func tracks(provider: String) -> Bool {
+        configuration.providers[provider] != nil
+    }
+    public nonisolated let calendar: PeriodCalendar
+    private let database: StoreDatabase
+    private let clock: any WallClock
+    private let logger: Logger
+    private var usage: [String: ProviderQuotaUsage]
+
+    /// Loads persisted counters.
+    /// - Throws: ``QuotaError`` for a bad configuration, ``StoreError`` when the store fails.
+    public init(database: StoreDatabase, configuration: QuotaConfiguration = QuotaConfiguration(),
+                clock: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "fleetd.quota")) async throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.calendar = try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)
+        self.database = database
+        self.clock = clock
+        self.logger = logger
+        let rows = try await database.read("loading provider quotas") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM provider_quotas").map(ProviderQuotaUsage.init(row:))
+        }
+        self.usage = Dictionary(rows.map { ($0.provider, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Counts a call against `provider`'s quotas.
+    ///
+    /// The count is applied in memory first, then added in the database with an atomic
+    /// increment. If the store fails the error is thrown and the in-memory count stays (the
+    /// call did happen; this keeps routing conservative until restart).
+    public func record(provider: String, requests: Int = 1, tokens: Int = 0) async throws {
+        guard !provider.isEmpty else { throw QuotaError(.invalidArgument, "record: provider name is empty") }
+        guard requests >= 0, tokens >= 0 else {
+            throw QuotaError(.invalidArgument, "record(\(provider)): requests (\(requests)) and tokens (\(tokens)) must not be negative")
+        }
+        let now = clock.now
+        var current = currentUsage(provider, at: now)
+        current.dayRequests += requests
+        current.monthRequests += requests
+        current.dayTokens += tokens
+        current.monthTokens += tokens
+        usage[provider] = current
+        let dayKey = current.dayKey, monthKey = current.monthKey
+        try await database.write("recording quota use for \(provider)") { db in
+            try db.execute(sql: """
+                INSERT INTO provider_quotas (provider, day_key, day_requests, day_tokens, month_key, month_requests, month_tokens, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(provider) DO UPDATE SET
+                    day_requests = CASE WHEN day_key = excluded.day_key THEN day_requests + excluded.day_requests ELSE excluded.day_requests END,
+                    day_tokens = CASE WHEN day_key = excluded.day_key THEN day_tokens + excluded.day_tokens ELSE excluded.day_tokens END,
+                    day_key = excluded.day_key,
+                    month_requests = CASE WHEN month_key = excluded.month_key THEN month_requests + excluded.month_requests ELSE excluded.month_requests END,
+                    month_tokens = CASE WHEN month_key = excluded.month_key THEN month_tokens + excluded.month_tokens ELSE excluded.month_tokens END,
+                    month_key = excluded.month_key,
+                    updated_at = excluded.updated_at
+                """, arguments: [provider, dayKey, requests, tokens, monthKey, requests, tokens, now.timeIntervalSince1970])
+        }
+    }
+
+    /// Makes `provider` unusable for `duration` seconds (e.g. a rate limit's retry-after).
+    public func markUnavailable(_ provider: String, for duration: TimeInterval, reason: String) async throws {
+        guard !provider.isEmpty else { throw QuotaError(.invalidArgument, "markUnavailable: provider name is empty") }
+        guard duration.isFinite, duration > 0 else {
+            throw QuotaError(.invalidArgument, "markUnavailable(\(provider)): duration must be a positive number of seconds, got \(duration)")
+        }
+        let now = clock.now
+        var current = currentUsage(provider, at: now)
+        current.unavailableUntil = now.addingTimeInterval(duration)
+        current.unavailableReason = reason
+        try await setAvailability(current, now: now)
+        logger.notice("provider marked unavailable", metadata: ["provider": "\(provider)", "seconds": "\(Int(duration))", "reason": "\(reason)"])
+    }
+
+    /// Makes `provider` usable again at once.
+    public func markAvailable(_ provider: String) async throws {
+        let now = clock.now
+        var current = currentUsage(provider, at: now)
+        current.unavailableUntil = nil
+        current.unavailableReason = nil
+        try await setAvailability(current, now: now)
+    }
+
+    /// Whether `provider` can be used now, why not, how much is used, and which others can.
+    public func check(provider: String) async -> QuotaDecision {
+        let now = clock.now
+        var decision = evaluate(provider, at: now)
+        if !decision.allowed {
+            let others = Set(configuration.providers.keys).union(usage.keys).subtracting([provider])
+            decision.alternatives = others.map { evaluate($0, at: now) }
+                .filter(\.allowed)
+                .sorted { ($0.usedFraction, $0.provider) < ($1.usedFraction, $1.provider) }
+                .map(\.provider)
+        }
+        return decision
+    }
+
+    /// The provider's counters for the current day and month.
+    public func usage(of provider: String) -> ProviderQuotaUsage {
+        currentUsage(provider, at: clock.now)
+    }
+
+    // MARK: - Internals
+
+    private func currentUsage(_ provider: String, at now: Date) -> ProviderQuotaUsage {
+        let dayKey = calendar.key(.day, at: now), monthKey = calendar.key(.month, at: now)
+        return (usage[provider] ?? ProviderQuotaUsage(provider: provider, dayKey: dayKey, monthKey: monthKey))
+            .current(dayKey: dayKey, monthKey: monthKey)
+    }
+
+    private func evaluate(_ provider: String, at now: Date) -> QuotaDecision {
+        let current = currentUsage(provider, at: now)
+        let limits = configuration.providers[provider] ?? QuotaConfiguration.Limits()
+        let measures: [(String, Int, Int?)] = [
+            ("daily request", current.dayRequests, limits.requestsPerDay),
+            ("monthly request", current.monthRequests, limits.requestsPerMonth),
+            ("daily token", current.dayTokens, limits.tokensPerDay),
+            ("monthly token", current.monthTokens, limits.tokensPerMonth),
+        ]
+        let fraction = measures.compactMap { _, used, limit in limit.map { Double(used) / Double($0) } }.max() ?? 0
+        if let until = current.unavailableUntil, until > now {
+            let reason = "provider \(provider) is unavailable until \(until.formatted(.iso8601))"
+                + (current.unavailableReason.map { ": \($0)" } ?? "")
+            return QuotaDecision(provider: provider, allowed: false, reason: reason, usedFraction: fraction)
+        }
+        for (name, used, limit) in measures {
+            if let limit, used >= limit {
+                let key = name.hasPrefix("daily") ? current.dayKey : current.monthKey
+                return QuotaDecision(provider: provider, allowed: false,
+                                     reason: "\(name) limit reached for \(provider) (\(used) of \(limit) in \(key))",
+                                     usedFraction: fraction)
+            }
+        }
+        return QuotaDecision(provider: provider, allowed: true, usedFraction: fraction)
+    }
+
+    private func setAvailability(_ current: ProviderQuotaUsage, now: Date) async throws {
+        usage[current.provider] = current
+        try await database.write("saving availability of \(current.provider)") { db in
+            try db.execute(sql: """
+                INSERT INTO provider_quotas (provider, day_key, month_key, unavailable_until, unavailable_reason, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(provider) DO UPDATE SET
+                    unavailable_until = excluded.unavailable_until, unavailable_reason = excluded.unavailable_reason,
+                    updated_at = excluded.updated_at
+                """, arguments: [current.provider, current.dayKey, current.monthKey,
+                                 current.unavailableUntil?.timeIntervalSince1970, current.unavailableReason, now.timeIntervalSince1970])
+        }
+    }
+}

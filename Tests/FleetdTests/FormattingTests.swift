@@ -1,0 +1,97 @@
+import Fleet
+import FleetSupport
+import Foundation
+import Routing
+import Store
+import Testing
+@testable import fleetd
+
+/// The CLI's formatters: `fleetd costs` (table, JSON, CSV), `fleetd route` (text, JSON) and
+/// `fleetd sse decode`.
+@Suite("CLI formatters")
+struct FormattingTests {
+    @Test func costReportAsTableJSONAndCSV() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleetd-fmt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let start = try #require(ISO8601DateFormatter().date(from: "2026-02-27T10:00:00Z"))
+        let clock = ManualWallClock(start)
+        let db = try await StoreDatabase(path: directory.appendingPathComponent("fleet.sqlite").path)
+        let tracker = try CostTracker(database: db, clock: clock)
+        let pricing = ModelPricing(input: 1, output: 2)
+        let odd = "review, \"quick\"\nsecond line"
+        try await tracker.record(CostCall(model: "opus", provider: "anthropic", taskId: "t1", agentId: "a1", taskType: odd),
+                                 usage: CostUsage(inputTokens: 1_000, outputTokens: 1_000), pricing: pricing, entryId: "e1")   // $3
+        try await tracker.record(CostCall(model: "gpt", provider: "openai", taskId: "t2", agentId: "a2", taskType: "plain"),
+                                 usage: CostUsage(inputTokens: 500, outputTokens: 0, cachedTokens: 100), pricing: pricing, entryId: "e2") // $0.5
+        clock.advance(by: 2 * 86_400)
+        try await tracker.record(CostCall(model: "opus", provider: "anthropic", taskId: "t3", agentId: "a1", taskType: "plain"),
+                                 usage: CostUsage(inputTokens: 1_000, outputTokens: 0), pricing: pricing, entryId: "e3")     // $1
+        let feb = try await CostReport.load(database: db, period: .month, now: start)
+        let march = try await CostReport.load(database: db, period: .day, now: clock.now, timeZoneIdentifier: "UTC")
+
+        let csv = try CostReportFormatter.render(feb, format: .csv)
+        #expect(csv.hasPrefix("period,period_key,section,name,cost_usd,entries,input_tokens,output_tokens,cached_tokens\r\n"))
+        #expect(csv.hasSuffix("\r\n"))
+        #expect(csv.contains("month,2026-02,task type,\"review, \"\"quick\"\"\nsecond line\",3.000000,1,1000,1000,0\r\n"))
+        #expect(csv.contains("month,2026-02,total,total,3.500000,2,1500,1000,100\r\n"))
+        // Every record break is CRLF (the one bare LF is inside the quoted field).
+        #expect(csv.replacingOccurrences(of: "\r\n", with: "").filter { $0 == "\r" }.isEmpty)
+
+        let json = try CostReportFormatter.render(feb, format: .json)
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        #expect(try decoder.decode(CostReport.self, from: Data(json.utf8)) == feb)
+
+        let table = try CostReportFormatter.render(march, format: .table)
+        let lines = table.split(separator: "\n").dropFirst()
+        #expect(Set(lines.map(\.count)).count == 1)  // aligned: every row as wide as the header
+        #expect(table.contains("Costs for day 2026-03-01 (UTC)"))
+    }
+
+    @Test func csvFieldQuotingFollowsRFC4180() {
+        #expect(CostReportFormatter.csvField("plain") == "plain")
+        #expect(CostReportFormatter.csvField("a,b") == "\"a,b\"")
+        #expect(CostReportFormatter.csvField("say \"hi\"") == "\"say \"\"hi\"\"\"")
+        #expect(CostReportFormatter.csvField("line\r\nbreak") == "\"line\r\nbreak\"")
+        #expect(CostReportFormatter.csvField("cr\ronly") == "\"cr\ronly\"")
+    }
+
+    @Test("the route explanation lists score, factors, the pick and the fallbacks; errors list each exclusion")
+    func routeExplanation() async throws {
+        let loaded = try ConfigLoader.load(path: "config/fleet.yaml", environment: [:])
+        let router = ModelRouter(configuration: loaded.config.routing, scorer: ComplexityAnalyzer(weights: loaded.config.routing.complexity))
+        let selection = try await router.explain(RoutingTask(taskId: "x", prompt: "Explain the race condition in this code and fix it"))
+        let text = SelectionRenderer.text(selection)
+        #expect(text.hasPrefix("Task x: complexity "))
+        #expect(text.contains("[PICK] \(selection.modelName) ("))
+        #expect(text.contains("Fallbacks:\n  1. \(selection.fallbackModels[0]): "))
+
+        let json = try SelectionRenderer.json(selection)
+        let object = try #require(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(object["modelName"] as? String == selection.modelName)
+        #expect(object["fallbackModels"] as? [String] == selection.fallbackModels)
+        #expect((object["timestamp"] as? String)?.hasSuffix("Z") == true)
+
+        let error = RouterError(code: .budgetExceeded, message: "m", exclusions: [ModelExclusion(model: "a", stage: .budget, reason: "r")])
+        #expect(SelectionRenderer.text(error) == "ROUTER_002 BudgetExceeded: m\n  a: budget: r")
+        #expect(try SelectionRenderer.json(error, pretty: false) == #"{"error":{"code":"ROUTER_002","exclusions":[{"model":"a","reason":"r","stage":"budget"}],"message":"m","name":"BudgetExceeded"}}"#)
+    }
+
+    @Test func decodeFormatterPrintsEventsThenRetry() {
+        var formatter = SSEDecodeFormatter()
+        var lines = formatter.feed(Array("retry: 3000\nid: 1\nevent: a\ndata: x/y\n\ndata: \"q\"\n\ndata: unterminated\n".utf8))
+        lines += formatter.finish()
+        #expect(lines == [
+            #"{"event":"a","data":"x/y","id":"1"}"#,
+            #"{"event":"message","data":"\"q\"","id":"1"}"#,
+            #"{"retry":3000}"#,
+        ])
+    }
+
+    @Test func decodeFormatterWithoutRetryPrintsNoRetryLine() {
+        var formatter = SSEDecodeFormatter()
+        _ = formatter.feed(Array("retry: x\ndata: a\n\n".utf8))
+        #expect(formatter.finish().isEmpty)
+    }
+}

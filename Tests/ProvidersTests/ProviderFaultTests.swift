@@ -1,0 +1,186 @@
+import FakeProvider
+import FleetSupport
+import Foundation
+import NIOHTTP1
+import Testing
+@testable import Providers
+
+/// Each fault maps to the right ``ProviderError`` and retry decision.
+@Suite("Provider faults")
+struct ProviderFaultTests {
+    private func streamError(_ provider: ProviderKind, _ response: FakeResponse) async throws -> (ProviderError, String) {
+        try await withServer(.always(response)) { server in
+            let client = try makeFactory().makeClient(for: endpoint(provider, server))
+            var text = ""
+            do {
+                for try await event in try await client.stream(ProviderRequest(model: "test-model", prompt: "hi")) {
+                    if case .textDelta(let t) = event { text += t }
+                }
+            } catch let error as ProviderError {
+                return (error, text)
+            }
+            Issue.record("expected an error")
+            throw CancellationError()
+        }
+    }
+
+    @Test func anthropic429FromRecordedHeaders() async throws {
+        let (error, _) = try await streamError(.anthropic, try .fixture("providers/anthropic-error-429-rate-limit.http"))
+        #expect(error.kind == .rateLimited)
+        #expect(error.status == 429)
+        #expect(error.retryAfter == .seconds(17))
+        #expect(error.isRetryable)
+        #expect(error.providerCode == "rate_limit_error")
+        #expect(error.code == .providerRateLimited)
+        #expect(error.shortDescription == "rate_limited")
+    }
+
+    @Test func anthropic529Overloaded() async throws {
+        let (error, _) = try await streamError(.anthropic, try .fixture("providers/anthropic-error-529-overloaded.http"))
+        #expect(error.kind == .overloaded)
+        #expect(error.status == 529)
+        #expect(error.isRetryable)
+        #expect(error.message == "Overloaded")
+    }
+
+    @Test func openAI429UsesResetHeaders() async throws {
+        let (error, _) = try await streamError(.openai, try .fixture("providers/openai-error-429-rate-limit.http"))
+        #expect(error.kind == .rateLimited)
+        #expect(error.retryAfter == .seconds(1)) // soonest of x-ratelimit-reset-requests 1s / -tokens 6m0s
+        #expect(error.isRetryable)
+        #expect(error.providerCode == "rate_limit_exceeded")
+    }
+
+    @Test func openAIInsufficientQuotaIsNotRetryable() async throws {
+        let (error, _) = try await streamError(.openai, try .fixture("providers/openai-error-429-insufficient-quota.http"))
+        #expect(error.kind == .rateLimited)
+        #expect(!error.isRetryable)
+        #expect(error.providerCode == "insufficient_quota")
+    }
+
+    @Test func gemini429Body() async throws {
+        let (error, _) = try await streamError(.google, try .fixture("providers/gemini-error-429-quota-exceeded-firebase.json", status: 429))
+        #expect(error.kind == .rateLimited)
+        #expect(error.providerCode == "RESOURCE_EXHAUSTED")
+    }
+
+    @Test("status codes", arguments: [
+        (500, ProviderError.Kind.server, true), (503, .server, true), (401, .auth, false), (403, .auth, false),
+        (400, .badRequest, false), (404, .badRequest, false), (408, .server, true), (529, .overloaded, true),
+    ])
+    func statusCodes(_ status: Int, _ kind: ProviderError.Kind, _ retryable: Bool) async throws {
+        let (error, _) = try await streamError(.openai, .status(status))
+        #expect(error.kind == kind)
+        #expect(error.isRetryable == retryable)
+        #expect(error.status == status)
+    }
+
+    @Test func retryAfterMsWinsAndShouldRetryOverrides() async throws {
+        let (error, _) = try await streamError(.anthropic, .status(500, headers: [
+            ("retry-after-ms", "250"), ("retry-after", "9"), ("x-should-retry", "false"),
+        ]))
+        #expect(error.retryAfter == .milliseconds(250))
+        #expect(!error.isRetryable)
+    }
+
+    @Test func retryDelayHeaderForms() {
+        let now = Date(timeIntervalSince1970: 1_755_780_000) // 2025-08-21T12:40:00Z
+        func delay(_ pairs: [(String, String)]) -> Duration? {
+            ProviderErrorClassifier.retryDelay(headers: HTTPHeaders(pairs), now: now)
+        }
+        #expect(delay([("retry-after", "2.5")]) == .milliseconds(2500))
+        #expect(delay([("retry-after", "Thu, 21 Aug 2025 12:40:30 GMT")]) == .seconds(30))
+        #expect(delay([
+            ("anthropic-ratelimit-requests-remaining", "0"), ("anthropic-ratelimit-requests-reset", "2025-08-21T12:41:16Z"),
+            ("anthropic-ratelimit-tokens-remaining", "5"), ("anthropic-ratelimit-tokens-reset", "2025-08-21T12:40:05Z"),
+        ]) == .seconds(76))
+        #expect(delay([("x-ratelimit-reset-tokens", "1h2m3.5s")]) == .milliseconds(3_723_500))
+        #expect(delay([("x-ratelimit-reset-requests", "174ms")]) == .milliseconds(174))
+        #expect(delay([("retry-after", "soon")]) == nil)
+        #expect(delay([]) == nil)
+    }
+
+    @Test func anthropicMidStreamErrorAfterText() async throws {
+        let (error, text) = try await streamError(.anthropic, try .fixture("providers/anthropic-stream-error-midstream-composed.sse"))
+        #expect(text == "Hello")
+        #expect(error.kind == .overloaded)
+        #expect(error.providerCode == "overloaded_error")
+    }
+
+    @Test func anthropicErrorEventAlone() async throws {
+        let (error, text) = try await streamError(.anthropic, try .fixture("providers/anthropic-stream-error-sdktest.sse"))
+        #expect(text.isEmpty)
+        #expect(error.kind == .overloaded)
+    }
+
+    @Test func geminiBareJSONErrorMidStream() async throws {
+        let (error, text) = try await streamError(.google, try .fixture("providers/gemini-stream-error-midstream-firebase.sse"))
+        #expect(text == "First Second ")
+        #expect(error.kind == .midStream)
+        #expect(error.providerCode == "CANCELLED")
+        #expect(error.message == "The operation was cancelled.")
+    }
+
+    @Test func ollamaErrorLineMidStream() async throws {
+        let (error, text) = try await streamError(.ollama, try .fixture("providers/ollama-chat-stream-error-midstream.ndjson"))
+        #expect(text == "The")
+        #expect(error.kind == .midStream)
+        #expect(error.message.contains("unexpected EOF"))
+    }
+
+    @Test func connectionCutMidStreamIsNetwork() async throws {
+        let full = try FakeResponse.fixture("providers/openai-chat-stream-sdksnapshot-text-usage.sse")
+        let (error, text) = try await streamError(.openai, full.dripped(size: 200).with(.cutAfter(bytes: 1500)))
+        #expect(!text.isEmpty)
+        #expect(error.kind == .network)
+        #expect(error.isRetryable)
+    }
+
+    @Test func refusedConnectionIsNetwork() async throws {
+        // Bind a server, learn its port, shut it: nothing listens there any more.
+        let server = try await FakeProviderServer.start(script: .always(.status(200)))
+        let dead = endpoint(.anthropic, server)
+        await server.shutdown()
+        // AsyncHTTPClient keeps retrying a refused connect until the request's deadline.
+        let client = try makeFactory(headTimeout: .milliseconds(500)).makeClient(for: dead)
+        await #expect(throws: ProviderError.self) {
+            _ = try await client.complete(ProviderRequest(model: "m", prompt: "x"))
+        }
+        do {
+            _ = try await client.stream(ProviderRequest(model: "m", prompt: "x"))
+            Issue.record("expected a connection error")
+        } catch let error as ProviderError {
+            #expect(error.kind == .network || error.kind == .timeout)
+            #expect(error.isRetryable)
+        }
+    }
+
+    @Test func malformedChunkIsReportedAndSkipped() async throws {
+        let response = FakeResponse.sse([
+            #"{"choices":[{"index":0,"delta":{"content":"a"}}]}"#,
+            #"{"choices":[{"index":0,"delta":{"content": BROKEN"#,
+            #"{"choices":[{"index":0,"delta":{"content":"b"},"finish_reason":"stop"}]}"#,
+            "[DONE]",
+        ])
+        let got = try await withServer(.always(response)) { server in
+            try await collect(makeFactory().makeClient(for: endpoint(.openai, server)).stream(ProviderRequest(model: "m", prompt: "x")))
+        }
+        #expect(got.text == "ab")
+        #expect(got.invalid == 1)
+    }
+
+    @Test func missingKeyNamesTheVariable() throws {
+        let factory = makeFactory(environment: ["OTHER": "x"])
+        #expect {
+            _ = try factory.makeClient(for: ModelEndpoint(name: "claude", provider: .anthropic, model: "c"))
+        } throws: { error in
+            guard let error = error as? ProviderError else { return false }
+            return error.kind == .missingCredentials && error.message.contains("ANTHROPIC_API_KEY") && !error.isRetryable
+        }
+        #expect(throws: ProviderError.self) {
+            _ = try factory.makeClient(for: ModelEndpoint(provider: .openai, model: "m", apiKeyVariable: "MY_GATEWAY_KEY"))
+        }
+        // Local providers need none.
+        _ = try factory.makeClient(for: ModelEndpoint(provider: .ollama, model: "llama3.2"))
+    }
+}

@@ -1,0 +1,125 @@
+import FakeProvider
+import FleetSupport
+import Foundation
+import Testing
+@testable import Providers
+
+/// Each recorded/documented transcript, replayed byte for byte over loopback, decodes to the
+/// right text, tool calls, finish reason and usage (usage exactly once).
+@Suite("Provider transcripts decode")
+struct ProviderFixtureTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var fixture: String
+        var provider: ProviderKind
+        var text: String
+        var usage: TokenUsage
+        var finish: String
+        var tool: (name: String, arguments: String)? = nil
+        var testDescription: String { fixture }
+    }
+
+    static let streamCases: [Case] = [
+        Case(fixture: "anthropic-stream-sdkfixture-basic.sse", provider: .anthropic, text: "Hello there!",
+             usage: TokenUsage(inputTokens: 11, outputTokens: 6), finish: "end_turn"),
+        Case(fixture: "anthropic-stream-docs-basic.sse", provider: .anthropic, text: "Hello!",
+             usage: TokenUsage(inputTokens: 25, outputTokens: 15), finish: "end_turn"),
+        Case(fixture: "anthropic-stream-sdkfixture-tool-use.sse", provider: .anthropic,
+             text: "I'll check the current weather in Paris for you.",
+             usage: TokenUsage(inputTokens: 377, outputTokens: 65), finish: "tool_use",
+             tool: ("get_weather", #"{"location": "Paris"}"#)),
+        Case(fixture: "openai-chat-stream-sdksnapshot-text-usage.sse", provider: .openai,
+             text: "I'm unable to provide real-time weather updates. To get the current weather in San Francisco, I recommend checking a reliable weather website or a weather app.",
+             usage: TokenUsage(inputTokens: 14, outputTokens: 30), finish: "stop"),
+        Case(fixture: "openai-chat-stream-sdksnapshot-toolcall-usage.sse", provider: .openai, text: "",
+             usage: TokenUsage(inputTokens: 44, outputTokens: 16), finish: "tool_calls",
+             tool: ("get_weather", #"{"city":"New York City"}"#)),
+        Case(fixture: "ollama-openai-compat-stream-derived.sse", provider: .openai, text: "The",
+             usage: TokenUsage(inputTokens: 26, outputTokens: 282), finish: "stop"),
+        Case(fixture: "gemini-stream-firebase-basic-short.sse", provider: .google,
+             text: "The capital of Wyoming is **Cheyenne**.\n",
+             usage: TokenUsage(inputTokens: 7, outputTokens: 10), finish: "STOP"),
+        Case(fixture: "ollama-chat-stream-docs.ndjson", provider: .ollama, text: "The",
+             usage: TokenUsage(inputTokens: 26, outputTokens: 282), finish: "stop"),
+        Case(fixture: "ollama-chat-stream-observed.ndjson", provider: .ollama, text: "4",
+             usage: TokenUsage(inputTokens: 17, outputTokens: 2), finish: "stop"),
+        Case(fixture: "ollama-chat-stream-tools-docs.ndjson", provider: .ollama, text: "",
+             usage: TokenUsage(inputTokens: 169, outputTokens: 15), finish: "stop",
+             tool: ("get_weather", #"{"city":"Tokyo"}"#)),
+    ]
+
+    @Test("streamed transcript, whole and dripped 7 bytes at a time", arguments: streamCases)
+    func streamed(_ c: Case) async throws {
+        for drip in [nil, 7] as [Int?] {
+            var response = try FakeResponse.fixture("providers/\(c.fixture)")
+            if let drip { response = response.dripped(size: drip) }
+            let got = try await withServer(.always(response)) { server in
+                let client = try makeFactory().makeClient(for: endpoint(c.provider, server))
+                return try await collect(client.stream(ProviderRequest(model: "test-model", prompt: "hi")))
+            }
+            #expect(got.text == c.text)
+            #expect(got.usage == [c.usage], "usage exactly once")
+            #expect(got.finish == [c.finish])
+            #expect(got.invalid == 0)
+            if let tool = c.tool {
+                #expect(got.toolNames[0] == tool.name)
+                #expect(got.toolArguments[0] == tool.arguments)
+            } else {
+                #expect(got.toolArguments.isEmpty)
+            }
+        }
+    }
+
+    static let unaryCases: [Case] = [
+        Case(fixture: "anthropic-nonstream-docs-example.json", provider: .anthropic, text: "Hi! My name is Claude.",
+             usage: TokenUsage(inputTokens: 2095, outputTokens: 503), finish: "end_turn"),
+        Case(fixture: "openai-chat-nonstream-sdksnapshot.json", provider: .openai,
+             text: "I'm unable to provide real-time weather updates. To get the current weather in San Francisco, I recommend checking a reliable weather website or app like the Weather Channel or a local news station.",
+             usage: TokenUsage(inputTokens: 14, outputTokens: 37), finish: "stop"),
+        Case(fixture: "ollama-openai-compat-nonstream-derived.json", provider: .openai, text: "Hello! How are you today?",
+             usage: TokenUsage(inputTokens: 26, outputTokens: 298), finish: "stop"),
+        Case(fixture: "gemini-nonstream-firebase-basic-short.json", provider: .google,
+             text: "Google's headquarters, also known as the Googleplex, is located in **Mountain View, California**.\n",
+             usage: TokenUsage(inputTokens: 7, outputTokens: 22), finish: "STOP"),
+        Case(fixture: "ollama-chat-nonstream-docs.json", provider: .ollama, text: "Hello! How are you today?",
+             usage: TokenUsage(inputTokens: 26, outputTokens: 298), finish: "stop"),
+    ]
+
+    @Test("non-streaming answer", arguments: unaryCases)
+    func unary(_ c: Case) async throws {
+        let response = try await withServer(.always(try FakeResponse.fixture("providers/\(c.fixture)"))) { server in
+            try await makeFactory().makeClient(for: endpoint(c.provider, server)).complete(ProviderRequest(model: "test-model", prompt: "hi"))
+        }
+        #expect(response.text == c.text)
+        #expect(response.usage == c.usage)
+        #expect(response.finishReason == c.finish)
+    }
+
+    @Test func anthropicCacheTokensCountAsInput() throws {
+        var decoder = AnthropicStreamDecoder(secret: nil)
+        let text = """
+        event: message_start
+        data: {"type":"message_start","message":{"usage":{"input_tokens":10,"cache_read_input_tokens":100,"cache_creation_input_tokens":5,"output_tokens":1}}}
+
+        event: message_delta
+        data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":20}}
+
+        event: message_stop
+        data: {"type":"message_stop"}
+
+
+        """
+        var events: [ProviderEvent] = []
+        try decoder.decode(.init(string: text), into: &events)
+        #expect(events.contains(.usage(TokenUsage(inputTokens: 115, outputTokens: 20, cachedInputTokens: 100))))
+        #expect(try decoder.finish().isEmpty)
+    }
+
+    @Test func geminiThoughtsAreReasoningAndOutput() throws {
+        var decoder = GeminiStreamDecoder(secret: nil)
+        let text = #"data: {"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":4,"thoughtsTokenCount":9,"cachedContentTokenCount":2}}"# + "\r\n\r\n"
+        var events: [ProviderEvent] = []
+        try decoder.decode(.init(string: text), into: &events)
+        #expect(events == [.textDelta("x")])
+        #expect(try decoder.finish() == [.finish(reason: "STOP"), .usage(TokenUsage(inputTokens: 3, outputTokens: 13, cachedInputTokens: 2, reasoningTokens: 9))])
+    }
+}

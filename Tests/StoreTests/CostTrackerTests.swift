@@ -1,0 +1,239 @@
+import FleetSupport
+import Foundation
+import GRDB
+import Store
+import Testing
+
+@Suite("CostTracker: ledger, budgets, policies, reservations")
+struct CostTrackerTests {
+    static let call = CostCall(model: "sonnet", provider: "anthropic", taskId: "task-1", agentId: "agent-1", taskType: "test-generation")
+    /// $1 per 1,000 input tokens: usage of N input tokens costs N/1000 dollars.
+    static let dollarPerK = ModelPricing(input: 1, output: 0)
+
+    static func usage(dollars: Double) -> CostUsage { CostUsage(inputTokens: Int((dollars * 1000).rounded()), outputTokens: 0) }
+
+    @Test func costFormulaAndCachedTokens() throws {
+        let pricing = ModelPricing(input: 3, output: 15, cached: 0.3)
+        #expect(try CostUsage(inputTokens: 1_000, outputTokens: 500).cost(pricing: pricing) == 10.5)
+        // 600 uncached at $3/k + 400 cached at $0.3/k + 500 out at $15/k
+        let cached = try CostUsage(inputTokens: 1_000, outputTokens: 500, cachedTokens: 400).cost(pricing: pricing)
+        #expect(abs(cached - (1.8 + 0.12 + 7.5)) < 1e-12)
+        // No cached price: cached tokens bill as input, once.
+        #expect(try CostUsage(inputTokens: 1_000, outputTokens: 0, cachedTokens: 400).cost(pricing: ModelPricing(input: 3, output: 15)) == 3)
+        // Anthropic reports cache reads outside input_tokens; OpenAI inside prompt_tokens.
+        #expect(CostUsage.fromProviderReport(.anthropic, inputTokens: 600, outputTokens: 5, cacheReadTokens: 400)
+                == CostUsage(inputTokens: 1_000, outputTokens: 5, cachedTokens: 400))
+        #expect(CostUsage.fromProviderReport(.openai, inputTokens: 1_000, outputTokens: 5, cacheReadTokens: 400)
+                == CostUsage(inputTokens: 1_000, outputTokens: 5, cachedTokens: 400))
+        for bad in [CostUsage(inputTokens: -1, outputTokens: 0), CostUsage(inputTokens: 10, outputTokens: 0, cachedTokens: 11)] {
+            #expect { try bad.cost(pricing: pricing) } throws: { ($0 as? CostError)?.code == .costCalculationFailed }
+        }
+        #expect { try CostUsage(inputTokens: 1, outputTokens: 1).cost(pricing: ModelPricing(input: .nan)) }
+            throws: { ($0 as? CostError)?.code == .costCalculationFailed }
+    }
+
+    @Test func settleWritesLedgerTotalsAndMirrorsOnceEvenWhenRetried() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let clock = ManualWallClock(storeTestDate("2026-03-10T12:00:00Z"))
+        let db = try await StoreDatabase(path: dir.path())
+        let tracker = try CostTracker(database: db, clock: clock)
+        let reservation = try await tracker.reserve(Self.call, estimatedCost: 3)
+        #expect(await tracker.budgetStatus().periods.allSatisfy { $0.reserved == 3 })
+        let entry = try await tracker.settle(reservation, usage: CostUsage(inputTokens: 2_000, outputTokens: 100), pricing: ModelPricing(input: 1, output: 10))
+        #expect(entry.cost == 3)
+        let again = try await tracker.settle(reservation, usage: CostUsage(inputTokens: 9_000, outputTokens: 0), pricing: Self.dollarPerK)
+        #expect(again == entry)
+        #expect(await tracker.activeReservations == 0)
+
+        let (ledgerRows, dayTotal, modelAll) = try await db.read("test") { db in
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM cost_ledger") ?? -1,
+             try Double.fetchOne(db, sql: "SELECT cost FROM cost_totals WHERE period = 'day' AND period_key = '2026-03-10' AND scope = 'overall'"),
+             try Double.fetchOne(db, sql: "SELECT cost FROM cost_totals WHERE period = 'all' AND scope = 'model:sonnet'"))
+        }
+        #expect(ledgerRows == 1)
+        #expect(dayTotal == 3)
+        #expect(modelAll == 3)
+        let status = await tracker.budgetStatus()
+        #expect(status.periods.map(\.spent) == [3, 3, 3])
+        #expect(status.periods.allSatisfy { $0.reserved == 0 })
+
+        let store = MemoryStore(database: db, clock: clock)
+        let daily = try await store.retrieve(DailyCostSummary.self, partition: "routing/costs", key: "daily/2026-03-10")
+        #expect(daily == DailyCostSummary(date: "2026-03-10", total: 3, entries: 1))
+        #expect(try await store.retrieve(Double.self, partition: "routing/costs", key: "model/sonnet/total") == 3)
+        let mirrored = try await store.query(partition: "routing/costs", pattern: try MemoryPattern("*-task-1"))
+        #expect(try mirrored.map { try $0.decode(CostLedgerEntry.self) } == [entry])
+        await #expect { _ = try await store.retrieve(partition: "routing/costs", key: "daily/2026-03-10", as: .agent("agent-1")) }
+            throws: { ($0 as? StoreError)?.code == .accessDenied }
+    }
+
+    @Test func thresholdAlertsFireOncePerPeriodAcrossRestarts() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let clock = ManualWallClock(storeTestDate("2026-03-10T08:00:00Z"))
+        let db = try await StoreDatabase(path: dir.path())
+        let config = CostConfiguration(budgetLimits: .init(daily: 10, monthly: 1_000),
+                                       alertThresholds: .init(dailyPercent: 80, monthlyPercent: 90), policy: .allowWithAlert)
+        var tracker = try CostTracker(database: db, configuration: config, clock: clock)
+        var alerts = tracker.alerts.makeAsyncIterator()
+        func spend(_ dollars: Double, _ id: String) async throws {
+            try await tracker.record(Self.call, usage: Self.usage(dollars: dollars), pricing: Self.dollarPerK, entryId: id)
+        }
+        try await spend(7, "e1")
+        #expect(try await tracker.raisedAlerts().isEmpty)
+        try await spend(1.5, "e2")                 // 8.5 of 10: crosses 80%
+        let first = await alerts.next()
+        #expect(first?.period == .day && first?.thresholdPercent == 80 && first?.periodKey == "2026-03-10")
+        #expect(first?.code == "COST_002")
+        try await spend(0.5, "e3")                 // 9.0: nothing new
+        #expect(try await tracker.raisedAlerts().count == 1)
+
+        // A restart: a new tracker on the same file must not repeat the 80% alert.
+        tracker = try CostTracker(database: db, configuration: config, clock: clock)
+        alerts = tracker.alerts.makeAsyncIterator()
+        try await spend(0.5, "e4")                 // 9.5
+        #expect(try await tracker.raisedAlerts().count == 1)
+        try await spend(1, "e5")                   // 10.5: 100%
+        let second = await alerts.next()
+        #expect(second?.thresholdPercent == 100 && second?.period == .day)
+        #expect(try await tracker.raisedAlerts().map(\.thresholdPercent) == [80, 100])
+
+        // The next day is a new period: 80% fires again, once.
+        clock.advance(by: 86_400)
+        try await spend(9, "e6")
+        let third = await alerts.next()
+        #expect(third?.periodKey == "2026-03-11" && third?.thresholdPercent == 80)
+        try await spend(0.1, "e7")
+        #expect(try await tracker.raisedAlerts().count == 1)
+    }
+
+    @Test func blockPolicyRefusesPastTheLimit() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        let tracker = try CostTracker(database: db, configuration: CostConfiguration(budgetLimits: .init(daily: 1), policy: .block), clock: ManualWallClock())
+        let first = try await tracker.reserve(Self.call, estimatedCost: 0.6)
+        await #expect { _ = try await tracker.reserve(Self.call, estimatedCost: 0.6) } throws: { error in
+            guard let error = error as? CostError else { return false }
+            return error.code == .budgetExceeded && error.code.rawValue == "ROUTER_002" && error.period == .day
+        }
+        await tracker.release(first)
+        let second = try await tracker.reserve(Self.call, estimatedCost: 0.6)   // room again after release
+        try await tracker.settle(second, usage: Self.usage(dollars: 1), pricing: Self.dollarPerK)
+        #expect(await tracker.budgetStatus().isExhausted)
+        await #expect { _ = try await tracker.reserve(Self.call, estimatedCost: 0.01) } throws: { ($0 as? CostError)?.code == .budgetExceeded }
+    }
+
+    @Test func cheaperOnlyPolicyAdmitsOnlyCheaperAlternatives() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        let tracker = try CostTracker(database: db, configuration: CostConfiguration(budgetLimits: .init(daily: 1), policy: .cheaperOnly), clock: ManualWallClock())
+        let r = try await tracker.reserve(Self.call, estimatedCost: 0.9)
+        try await tracker.settle(r, usage: Self.usage(dollars: 0.9), pricing: Self.dollarPerK)
+        await #expect { _ = try await tracker.reserve(Self.call, estimatedCost: 0.5) } throws: { error in
+            (error as? CostError)?.code == .budgetExceeded && "\(error)".contains("cheaper-only")
+        }
+        let cheaper = try await tracker.reserve(Self.call, estimatedCost: 0.5, isCheaperAlternative: true)
+        #expect(await tracker.budgetStatus().policy == .cheaperOnly)
+        try await tracker.settle(cheaper, usage: Self.usage(dollars: 0.5), pricing: Self.dollarPerK)
+    }
+
+    @Test func allowWithAlertPolicyLetsCallsThroughAndAlertsAtTheLimit() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        let config = CostConfiguration(budgetLimits: .init(weekly: 1), alertThresholds: .init(dailyPercent: nil, monthlyPercent: nil), policy: .allowWithAlert)
+        let tracker = try CostTracker(database: db, configuration: config, clock: ManualWallClock())
+        var alerts = tracker.alerts.makeAsyncIterator()
+        let a = try await tracker.reserve(Self.call, estimatedCost: 0.8)
+        let b = try await tracker.reserve(Self.call, estimatedCost: 0.8)   // past the limit: allowed
+        _ = try await tracker.settleAll([CostSettlement(reservation: a, usage: Self.usage(dollars: 0.8), pricing: Self.dollarPerK),
+                                         CostSettlement(reservation: b, usage: Self.usage(dollars: 0.8), pricing: Self.dollarPerK)])
+        let alert = await alerts.next()
+        #expect(alert?.period == .week && alert?.thresholdPercent == 100 && alert?.periodKey == "2026-W01")
+        #expect(abs((await tracker.budgetStatus().periods.first { $0.period == .week }?.spent ?? 0) - 1.6) < 1e-9)
+    }
+
+    @Test func concurrentReservationsNeverOvershootTheLimit() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        let limit = 10.0, estimate = 0.1
+        let tracker = try CostTracker(database: db, configuration: CostConfiguration(budgetLimits: .init(daily: limit)), clock: ManualWallClock())
+        let admitted = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<500 {
+                group.addTask {
+                    let call = CostCall(model: "m", provider: "p", taskId: "t\(i)", agentId: "a", taskType: "race")
+                    guard let r = try? await tracker.reserve(call, estimatedCost: estimate) else { return false }
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 0...3)))
+                    try await tracker.settle(r, usage: Self.usage(dollars: estimate), pricing: Self.dollarPerK)
+                    return true
+                }
+            }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        let spent = try await db.read("test") { try Double.fetchOne($0, sql: "SELECT TOTAL(cost) FROM cost_ledger") ?? -1 }
+        #expect(spent <= limit + estimate + 1e-9)
+        #expect(admitted >= 99)
+        #expect(admitted <= 101)
+        #expect(await tracker.activeReservations == 0)
+    }
+
+    @Test func concurrentSettlementsAreGroupCommittedWithExactTotals() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        let tracker = try CostTracker(database: db, clock: ManualWallClock(storeTestDate("2026-03-10T12:00:00Z")))
+        let models = ["a", "b", "c"]
+        let reservations = try await withThrowingTaskGroup(of: CostReservation.self) { group in
+            for i in 0..<300 {
+                group.addTask {
+                    let call = CostCall(model: models[i % 3], provider: "p", taskId: "t\(i)", agentId: "a", taskType: "group")
+                    return try await tracker.reserve(call, estimatedCost: 0.001)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        // Every reservation settled at once, some twice: each counts exactly once.
+        let entries = try await withThrowingTaskGroup(of: CostLedgerEntry.self) { group in
+            for (index, reservation) in reservations.enumerated() {
+                for _ in 0..<(index % 10 == 0 ? 2 : 1) {
+                    group.addTask { try await tracker.settle(reservation, usage: CostUsage(inputTokens: 1_000, outputTokens: 0), pricing: Self.dollarPerK) }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(entries.count == 330)
+        #expect(Set(entries.map(\.entryId)).count == 300)
+        let (rows, total, count, perModel) = try await db.read("test") { db in
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM cost_ledger") ?? -1,
+             try Double.fetchOne(db, sql: "SELECT cost FROM cost_totals WHERE period = 'day' AND period_key = '2026-03-10' AND scope = 'overall'") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT entries FROM cost_totals WHERE period = 'all' AND scope = 'overall'") ?? -1,
+             try Int.fetchAll(db, sql: "SELECT entries FROM cost_totals WHERE period = 'month' AND scope LIKE 'model:%' ORDER BY scope"))
+        }
+        #expect(rows == 300)
+        #expect(abs(total - 300) < 1e-9)
+        #expect(count == 300)
+        #expect(perModel == [100, 100, 100])
+        #expect(await tracker.activeReservations == 0)
+        #expect(await tracker.budgetStatus().periods.allSatisfy { abs($0.spent - 300) < 1e-9 })
+    }
+
+    @Test func periodKeysFollowTheTimeZoneAndISOWeeks() throws {
+        let utc = PeriodCalendar()
+        #expect(utc.key(.week, at: storeTestDate("2026-01-01T12:00:00Z")) == "2026-W01")   // Thursday
+        #expect(utc.key(.week, at: storeTestDate("2027-01-01T12:00:00Z")) == "2026-W53")   // Friday
+        #expect(utc.key(.week, at: storeTestDate("2024-12-30T12:00:00Z")) == "2025-W01")   // Monday
+        let week = utc.interval(.week, containing: storeTestDate("2026-03-11T12:00:00Z"))
+        #expect(week.start == storeTestDate("2026-03-09T00:00:00Z"))                       // a Monday
+        let newYork = try PeriodCalendar(timeZoneIdentifier: "America/New_York")
+        #expect(newYork.key(.day, at: storeTestDate("2026-01-01T04:59:00Z")) == "2025-12-31")
+        #expect(newYork.key(.month, at: storeTestDate("2026-01-01T04:59:00Z")) == "2025-12")
+        #expect(newYork.key(.day, at: storeTestDate("2026-01-01T05:00:00Z")) == "2026-01-01")
+        #expect { try PeriodCalendar(timeZoneIdentifier: "Mars/Olympus") } throws: { ($0 as? CostError)?.code == .invalidConfiguration }
+        #expect { try CostConfiguration(budgetLimits: .init(daily: -1)).validate() } throws: { "\($0)".contains("budgetLimits.daily") }
+        #expect { try CostConfiguration(alertThresholds: .init(dailyPercent: 150)).validate() } throws: { "\($0)".contains("dailyPercent") }
+    }
+}

@@ -1,0 +1,129 @@
+import FleetSupport
+import Foundation
+import Store
+import Testing
+
+@Suite("QuotaManager: limits, resets, unavailability, persistence")
+struct QuotaManagerTests {
+    static let config = QuotaConfiguration(providers: [
+        "anthropic": .init(requestsPerDay: 2, requestsPerMonth: 3, tokensPerDay: 10_000),
+        "openai": .init(requestsPerDay: 100),
+        "google": .init(tokensPerMonth: 50),
+    ])
+
+    @Test func dailyLimitBlocksAndNamesAlternativesThenResetsNextDay() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let clock = ManualWallClock(storeTestDate("2026-01-10T09:00:00Z"))
+        let db = try await StoreDatabase(path: dir.path())
+        let quotas = try await QuotaManager(database: db, configuration: Self.config, clock: clock)
+        try await quotas.record(provider: "google", requests: 1, tokens: 50)          // google used up for the month
+        try await quotas.record(provider: "anthropic", tokens: 100)
+        var decision = await quotas.check(provider: "anthropic")
+        #expect(decision.allowed && decision.usedFraction == 0.5)
+        try await quotas.record(provider: "anthropic", tokens: 100)
+        decision = await quotas.check(provider: "anthropic")
+        #expect(!decision.allowed)
+        #expect(decision.reason?.contains("daily request limit reached for anthropic (2 of 2 in 2026-01-10)") == true)
+        #expect(decision.alternatives == ["openai"])                                    // google is out too
+        clock.set(storeTestDate("2026-01-11T00:00:00Z"))
+        #expect(await quotas.check(provider: "anthropic").allowed)
+        #expect(await quotas.usage(of: "anthropic").monthRequests == 2)
+        #expect(await quotas.check(provider: "unconfigured").allowed)
+    }
+
+    @Test func monthEndResetsAtTheBoundary() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let clock = ManualWallClock(storeTestDate("2026-01-30T12:00:00Z"))
+        let db = try await StoreDatabase(path: dir.path())
+        let quotas = try await QuotaManager(database: db, configuration: Self.config, clock: clock)
+        try await quotas.record(provider: "anthropic", requests: 1)
+        clock.set(storeTestDate("2026-01-31T23:59:59Z"))
+        try await quotas.record(provider: "anthropic", requests: 2)
+        #expect(await quotas.check(provider: "anthropic").reason?.contains("request limit reached") == true)
+        clock.set(storeTestDate("2026-02-01T00:00:00Z"))
+        #expect(await quotas.check(provider: "anthropic").allowed)
+        #expect(await quotas.usage(of: "anthropic").monthRequests == 0)
+    }
+
+    @Test func sameDayNumberInTheNextMonthResets() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let clock = ManualWallClock(storeTestDate("2026-03-15T10:00:00Z"))
+        let db = try await StoreDatabase(path: dir.path())
+        let quotas = try await QuotaManager(database: db, configuration: Self.config, clock: clock)
+        try await quotas.record(provider: "anthropic", requests: 3)
+        #expect(await !quotas.check(provider: "anthropic").allowed)
+        clock.set(storeTestDate("2026-04-15T10:00:00Z"))
+        let usage = await quotas.usage(of: "anthropic")
+        #expect(usage.dayRequests == 0 && usage.monthRequests == 0 && usage.dayKey == "2026-04-15")
+        #expect(await quotas.check(provider: "anthropic").allowed)
+    }
+
+    @Test func yearChangeResetsEvenForTheSameMonthAndDay() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let clock = ManualWallClock(storeTestDate("2026-12-31T23:00:00Z"))
+        let db = try await StoreDatabase(path: dir.path())
+        let quotas = try await QuotaManager(database: db, configuration: Self.config, clock: clock)
+        try await quotas.record(provider: "anthropic", requests: 3)
+        clock.set(storeTestDate("2027-01-01T00:00:01Z"))
+        #expect(await quotas.check(provider: "anthropic").allowed)
+        try await quotas.record(provider: "anthropic", requests: 3)
+        clock.set(storeTestDate("2028-01-01T00:00:01Z"))   // a year later, same month and day
+        #expect(await quotas.usage(of: "anthropic").monthRequests == 0)
+    }
+
+    @Test func dayBoundaryFollowsTheConfiguredTimeZone() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let clock = ManualWallClock(storeTestDate("2026-05-10T14:59:00Z"))       // 23:59 in Tokyo
+        let db = try await StoreDatabase(path: dir.path())
+        let config = QuotaConfiguration(providers: ["anthropic": .init(requestsPerDay: 1)], timeZone: "Asia/Tokyo")
+        let quotas = try await QuotaManager(database: db, configuration: config, clock: clock)
+        try await quotas.record(provider: "anthropic")
+        #expect(await !quotas.check(provider: "anthropic").allowed)
+        clock.set(storeTestDate("2026-05-10T15:00:00Z"))                          // midnight in Tokyo
+        #expect(await quotas.check(provider: "anthropic").allowed)
+    }
+
+    @Test func countsAndUnavailabilitySurviveARestart() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let clock = ManualWallClock(storeTestDate("2026-06-01T10:00:00Z"))
+        do {
+            let db = try await StoreDatabase(path: dir.path())
+            let quotas = try await QuotaManager(database: db, configuration: Self.config, clock: clock)
+            try await quotas.record(provider: "anthropic", tokens: 400)
+            try await quotas.record(provider: "openai", requests: 5, tokens: 7)
+            try await quotas.markUnavailable("openai", for: 60, reason: "rate limited (429), retry-after 60")
+            try db.pool.close()
+        }
+        let db = try await StoreDatabase(path: dir.path())
+        let quotas = try await QuotaManager(database: db, configuration: Self.config, clock: clock)
+        let anthropic = await quotas.usage(of: "anthropic")
+        #expect(anthropic.dayRequests == 1 && anthropic.dayTokens == 400)
+        let openai = await quotas.check(provider: "openai")
+        #expect(!openai.allowed && openai.reason?.contains("retry-after 60") == true && openai.alternatives.contains("anthropic"))
+        #expect(await quotas.usage(of: "openai").monthRequests == 5)
+        clock.advance(by: 61)
+        #expect(await quotas.check(provider: "openai").allowed)
+        try await quotas.markUnavailable("openai", for: 10, reason: "overloaded")
+        try await quotas.markAvailable("openai")
+        #expect(await quotas.check(provider: "openai").allowed)
+    }
+
+    @Test func badConfigurationAndArgumentsAreTypedErrors() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        await #expect { _ = try await QuotaManager(database: db, configuration: QuotaConfiguration(providers: ["x": .init(requestsPerDay: 0)])) }
+            throws: { "\($0)".contains("quotas.x.requestsPerDay") }
+        await #expect { _ = try await QuotaManager(database: db, configuration: QuotaConfiguration(timeZone: "Nowhere/Else")) }
+            throws: { ($0 as? QuotaError)?.code == .invalidConfiguration }
+        let quotas = try await QuotaManager(database: db)
+        await #expect { try await quotas.record(provider: "x", requests: -1) } throws: { ($0 as? QuotaError)?.code == .invalidArgument }
+        await #expect { try await quotas.markUnavailable("x", for: 0, reason: "r") } throws: { ($0 as? QuotaError)?.code == .invalidArgument }
+    }
+}
