@@ -3,7 +3,7 @@ import Foundation
 import Routing
 import Store
 
-/// `fleetd bench routing`: decision latency for a 2 KB prompt over 50 models, and `--jsonl` throughput.
+/// `fleetd-bench routing`: decision latency for a 2 KB prompt over 50 models, and `--jsonl` throughput.
 ///
 /// Scores with the real ``ComplexityAnalyzer``, so the figures include complexity analysis.
 struct RoutingBench: BenchSuite {

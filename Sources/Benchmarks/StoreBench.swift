@@ -3,7 +3,7 @@ import Foundation
 import Store
 import Synchronization
 
-/// `fleetd bench store`: ledger settle throughput, prefix-query latency on 1M entries, and a
+/// `fleetd-bench store`: ledger settle throughput, prefix-query latency on 1M entries, and a
 /// sweep of 1M expired entries with the longest wait a concurrent reader saw. Temporary file.
 struct StoreBench: BenchSuite {
     let name = "store"

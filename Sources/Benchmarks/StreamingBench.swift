@@ -7,7 +7,7 @@ import Providers
 import Streaming
 import Synchronization
 
-/// `fleetd bench streaming`: SSE parser throughput, chunks relayed end to end through
+/// `fleetd-bench streaming`: SSE parser throughput, chunks relayed end to end through
 /// StreamingTool over loopback, and resident memory per open stream with many streams open.
 ///
 /// The loopback upstream is the fake provider (``BenchUpstream``) in this process, speaking OpenAI's

@@ -1,5 +1,5 @@
-/// Where and how to reach one model: what a provider client needs, in Streaming's own terms
-/// (module Agents maps its `ModelConfiguration` onto this).
+/// Where and how to reach one model: what a provider client needs, in Providers' own terms
+/// (module Agents maps Routing's `ModelConfiguration` onto this: `TaskRuntime.endpoint(for:streaming:)`).
 public struct ModelEndpoint: Sendable, Hashable, Codable {
     /// The name tasks, logs and metrics use (the config's model name).
     public var name: String

@@ -31,8 +31,7 @@ public struct ProviderClientFactory: Sendable {
     public static func makeHTTPClient(maxConnectionsPerHost: Int = 1024, connectTimeout: Duration = .seconds(10)) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, maxConnectionsPerHost)
-        let millis = connectTimeout.components.seconds * 1000 + connectTimeout.components.attoseconds / 1_000_000_000_000_000
-        configuration.timeout.connect = .milliseconds(max(1, millis))
+        configuration.timeout.connect = TimeAmount(max(.milliseconds(1), connectTimeout))
         // A refused or failed connection fails the attempt at once: StreamingTool retries with
         // backoff and falls back to the next model itself. AsyncHTTPClient's own re-dialling would
         // hide a provider that is down until the request deadline (60 s).
@@ -45,12 +44,11 @@ public struct ProviderClientFactory: Sendable {
     public func makeClient(for endpoint: ModelEndpoint) throws -> any ProviderClient {
         if endpoint.provider == .builtin { return BuiltinProvider() }
         let secret = try credentials.apiKey(for: endpoint)
-        let nanos = headTimeout.components.seconds * 1_000_000_000 + headTimeout.components.attoseconds / 1_000_000_000
         var logger = logger
         logger[metadataKey: "model"] = "\(endpoint.name)"
         let http = ProviderHTTP(
             httpClient: httpClient, provider: endpoint.provider, secret: secret, logger: logger,
-            headTimeout: .nanoseconds(nanos), wallClock: wallClock
+            headTimeout: TimeAmount(headTimeout), wallClock: wallClock
         )
         switch endpoint.provider {
         case .anthropic: return AnthropicClient(endpoint: endpoint, http: http)

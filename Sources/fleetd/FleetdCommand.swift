@@ -58,12 +58,11 @@ struct FleetdCommand: AsyncParsableCommand {
 ///
 /// The HTTP server's connection tasks, actors and NIO I/O then share the event-loop threads
 /// instead of handing work between two pools; with each request also preferring its
-/// connection's loop (``EventLoopTaskExecutor``) a JSON task through fleetd made 1.9 context
-/// switches instead of 5.8 and took 0.37 instead of 0.46 ms of CPU (`fleetd bench serve`,
-/// docs/performance.md). NIO asks for this once, before any other concurrency work, from the main
-/// thread: `main` calls it right after parsing the arguments. Only `serve`, which never blocks a
-/// thread for long (SQLite runs on GRDB's own queues); the other commands wait on child processes
-/// and files. `FLEETD_EVENT_LOOP_EXECUTOR=off` keeps Swift's default pool.
+/// connection's loop (``EventLoopTaskExecutor``) a task through fleetd makes fewer context
+/// switches and takes less CPU (measured with `fleetd-bench serve`: see docs/performance.md).
+/// NIO asks for this once, before any other concurrency work, from the main thread: `main` calls
+/// it right after parsing the arguments. Only `serve`, which never blocks a thread for long
+/// (SQLite runs on GRDB's own queues); the other commands wait on child processes and files. `FLEETD_EVENT_LOOP_EXECUTOR=off` keeps Swift's default pool.
 func useEventLoopsForConcurrency() {
     guard ProcessInfo.processInfo.environment["FLEETD_EVENT_LOOP_EXECUTOR"] != "off" else { return }
     NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()

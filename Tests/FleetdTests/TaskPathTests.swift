@@ -277,7 +277,8 @@ import Testing
         let fleetd = try await FleetdProcess(config: file, dataDirectory: data)
 
         async let streamed = streamedEvents(fleetd, #"{"prompt": "hello", "stream": true, "id": "drain-task"}"#)
-        try await Task.sleep(for: .milliseconds(400))
+        // SIGTERM once the provider has begun streaming the answer: the task is in flight.
+        #expect(await eventually(timeout: .seconds(10)) { fake.bytesWritten > 0 })
         fleetd.signal(SIGTERM)
         let events = try await streamed
         #expect(events.last?.0 == "complete", "the in-flight stream finishes during the drain: \(events.map(\.0))")

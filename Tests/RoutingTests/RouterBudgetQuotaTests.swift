@@ -82,7 +82,7 @@ struct RouterBudgetQuotaTests {
         #expect(s.reason.contains("COST_002"))
     }
 
-    // Seed 000's failover decision matrix, row by row. Tier 1 is the preferred provider (Claude),
+    // The failover matrix of docs/routing.md ("Failover"), row by row. Tier 1 is the preferred provider (Claude),
     // tier 2 the other cloud providers in rank order, tier 3 the local Ollama last resort.
     static let claude = ModelConfiguration(name: "claude", provider: .anthropic, model: "claude-sonnet-4-5",
                                            capabilities: ModelCapabilities(costPer1kTokens: ModelPricing(input: 3, output: 15)),

@@ -58,7 +58,7 @@ struct FailingStatsStore: RoutingStatsStore {
 }
 
 enum Seed {
-    /// Seed 001 §6.3's three Anthropic models.
+    /// Three Anthropic models, those of docs/routing.md's example (ranges 0.7–1.0, 0.3–0.8, 0–0.4).
     static let opus = ModelConfiguration(
         name: "claude-opus-4", provider: .anthropic, model: "claude-opus-4-20250514",
         capabilities: ModelCapabilities(maxTokens: 200_000, costPer1kTokens: ModelPricing(input: 15, output: 75)),

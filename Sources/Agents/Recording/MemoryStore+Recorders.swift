@@ -4,7 +4,7 @@ import Store
 import Streaming
 
 // The memory store backs the router's and the streaming tool's persistence seams, in the
-// partitions of seed 001 §5.2.
+// `routing/*` and `streaming/*` partitions (docs/store.md, "Partition TTLs").
 
 extension MemoryStore: SelectionRecorder {
     /// `routing/selections/<taskId>`, swarm level: agents may read why a model was chosen.

@@ -5,7 +5,7 @@ import Streaming
 // The write-behind recorder backs the router's and the streaming tool's persistence seams.
 
 extension WriteBehindRecorder: SelectionRecorder, RoutingStatsStore, StreamSessionRecorder {
-    /// `routing/selections/<taskId>`, swarm level, in seed 001's appendix A shape: the pick, its
+    /// `routing/selections/<taskId>`, swarm level, as ``ModelSelection``'s JSON: the pick, its
     /// config, the complexity, the reason and the fallbacks. The per-candidate trace is left out
     /// (it was the largest part of every task's JSON); `fleetd route` and `POST /v1/route` show it.
     public func record(_ selection: ModelSelection) async throws {

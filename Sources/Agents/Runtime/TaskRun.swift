@@ -6,7 +6,7 @@ import Store
 import Streaming
 import Synchronization
 
-/// One task's execution as a sequence of ``TaskEvent``s: seed 001's `performTask`.
+/// One task's execution as a sequence of ``TaskEvent``s (README.md, "How a task runs").
 ///
 /// Iterating it selects the model (the router when `useRouter`, else the default model as v1.0.4
 /// did), reserves the estimated cost, calls the model through the ``StreamingTool`` (streamed when

@@ -1,5 +1,5 @@
 /// Environment variables that override the file: v1.0.4's (which keep working) and v1.0.5's
-/// (seed 001 §8.2). The environment wins over the file.
+/// (README.md, "Environment variables"). The environment wins over the file.
 enum EnvironmentOverrides {
     /// Every variable fleetd reads from the environment for its config, for the docs and `--help`.
     static let legacyVariables = [

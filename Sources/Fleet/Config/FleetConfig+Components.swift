@@ -276,7 +276,7 @@ extension FleetConfig {
 }
 
 extension EnvironmentOverrides {
-    /// v1.0.5's variables (seed 001 §8.2).
+    /// v1.0.5's variables (README.md, "Environment variables").
     static func applyComponents(_ env: EnvironmentReader, to config: inout FleetConfig) {
         if let on = env.bool("ROUTING_ENABLED") { config.routing.enabled = on }
         if let model = env.string("ROUTING_DEFAULT_MODEL") {

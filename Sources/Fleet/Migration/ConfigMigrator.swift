@@ -2,7 +2,7 @@ import FleetSupport
 import Foundation
 import Yams
 
-/// Migrates a v1.0.4 config to v1.0.5 (seed 001 §9.3).
+/// Migrates a v1.0.4 config to v1.0.5 (README.md, "Migrating from v1.0.4").
 ///
 /// Every existing key is kept as it was. `features` is added with every flag off; `routing` is
 /// built from `ai.model` when there is one (that model as the only and default model, weights
@@ -135,8 +135,8 @@ public enum ConfigMigrator {
     }
 
     private static func routingNode(model: String) -> Node {
-        // Seed 001 §9.3 writes 3.00 / 15.00, which are Sonnet's prices per million tokens; the
-        // field is per 1,000 tokens, so fleetd writes 0.003 / 0.015.
+        // Claude Sonnet's list prices, $3.00 / $15.00 per million tokens, in the field's unit
+        // (per 1,000 tokens): 0.003 / 0.015. The same prices whatever provider is inferred.
         let pricing = Node([(Node("input"), Node("0.003")), (Node("output"), Node("0.015"))])
         let capabilities = Node([
             (Node("maxTokens"), Node("200000")),
@@ -178,8 +178,8 @@ public enum ConfigMigrator {
         ])
     }
 
-    /// v1.0.4 only named a model; the seed assumed Anthropic. Infer the provider from the
-    /// model id's well-known prefixes, falling back to Anthropic as the seed did.
+    /// v1.0.4 only named a model (`ai.model`) and called Anthropic. Infer the provider from the
+    /// model id's well-known prefixes, falling back to Anthropic.
     static func inferProvider(_ model: String) -> ProviderKind {
         let id = model.lowercased()
         if id.hasPrefix("gpt") || id.hasPrefix("o1") || id.hasPrefix("o3") || id.hasPrefix("o4") { return .openai }

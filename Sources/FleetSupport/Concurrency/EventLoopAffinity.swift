@@ -3,13 +3,13 @@ import Synchronization
 
 /// Runs a request's tasks on the event loop of its connection.
 ///
-/// Why: every `await` that resumes on another thread costs a wake-up, and on a small VM a
-/// wake-up is tens of microseconds. A task that runs on the global pool and calls a provider
-/// through AsyncHTTPClient crosses threads at least twice per call (pool → loop to write,
-/// loop → pool when the answer arrives), and again for every task it starts. Preferring the
-/// connection's event loop as the task executor (SE-0417) keeps a request on one thread:
-/// AsyncHTTPClient picks a connection on the loop it is called from, and its answer resumes the
-/// task right there. Actor-isolated code still runs on its actor.
+/// Why: every `await` that resumes on another thread costs a wake-up (a context switch). A task
+/// that runs on the global pool and calls a provider through AsyncHTTPClient crosses threads at
+/// least twice per call (pool → loop to write, loop → pool when the answer arrives), and again
+/// for every task it starts. Preferring the connection's event loop as the task executor
+/// (SE-0417) keeps a request on one thread: AsyncHTTPClient picks a connection on the loop it is
+/// called from, and its answer resumes the task right there. Actor-isolated code still runs on
+/// its actor. The measured effect is in docs/performance.md.
 public final class EventLoopTaskExecutor: TaskExecutor {
     public let eventLoop: any EventLoop
 

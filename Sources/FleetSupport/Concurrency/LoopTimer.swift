@@ -6,19 +6,15 @@ import Synchronization
 ///
 /// Why not a child task that sleeps: on Linux every `Task.sleep` arms a Dispatch timer through
 /// Dispatch's manager thread (a `write(2)` and a thread wake-up each), and racing it needs a task
-/// group with a second child task. fleetd armed two per task (the task timeout and the stream
-/// watchdog). Measured ad hoc with wrk against an nginx upstream: about 0.62 ms of fleetd CPU per
-/// JSON task with sleeping child tasks, 0.55 ms with these timers. An event loop keeps its timers
-/// in a heap and is awake anyway while fleetd is busy.
+/// group with a second child task. fleetd needs two per task (the task timeout and the stream
+/// watchdog), so sleeping child tasks cost CPU on every task (see docs/performance.md). An event
+/// loop keeps its timers in a heap and is awake anyway while fleetd is busy.
 public struct LoopTimer: Sendable {
     private let scheduled: Scheduled<Void>
 
     /// Runs `action` on an event loop after `delay` unless cancelled first.
     public static func after(_ delay: Duration, _ action: @escaping @Sendable () -> Void) -> LoopTimer {
-        let nanoseconds = delay.components.seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        let amount: TimeAmount = nanoseconds.overflow
-            ? .hours(24 * 365)
-            : .nanoseconds(max(0, nanoseconds.partialValue + delay.components.attoseconds / 1_000_000_000))
+        let amount = TimeAmount(max(.zero, delay)) // clamped to Int64.max nanoseconds
         let loop = MultiThreadedEventLoopGroup.singleton.any()
         return LoopTimer(scheduled: loop.scheduleTask(in: amount) { action() })
     }

@@ -4,10 +4,10 @@ import Foundation
 /// response, every SSE event, every provider request and every stored record.
 ///
 /// Why by hand: Foundation's `JSONEncoder` first builds a tree of boxed values and dictionaries
-/// and then serialises it; under load that was about a sixth of fleetd's CPU (a `perf` profile
-/// of `fleetd serve` while wrk drove JSON tasks through it), and none of the packages fleetd may use offers a faster
-/// `Encodable` JSON encoder. This one appends to one byte array as `encode(to:)` runs: a
-/// container is closed when its parent writes again or when the value that opened it returns.
+/// and then serialises it, which made it one of the largest costs of a task under load (see
+/// docs/performance.md), and none of the packages fleetd may use offers a faster `Encodable`
+/// JSON encoder. This one appends to one byte array as `encode(to:)` runs: a container is closed
+/// when its parent writes again or when the value that opened it returns.
 ///
 /// Output is what `JSONEncoder` with `.iso8601` dates and `.withoutEscapingSlashes` writes, except
 /// that a struct's keys come in declaration order (dictionary keys are sorted): `Date` as

@@ -5,7 +5,7 @@
 /// `ProviderError`, `TaskFailure`) carries one of these, and the HTTP status comes from
 /// ``httpStatus``, never from matching the string.
 public enum ErrorCode: String, Sendable, Codable, Hashable, CaseIterable, CustomStringConvertible {
-    // Routing (seed 001, appendix B)
+    // Routing
     /// ModelSelectionFailed: no model can serve the task.
     case modelSelectionFailed = "ROUTER_001"
     /// BudgetExceeded: the budget has no room and its policy is `block`.

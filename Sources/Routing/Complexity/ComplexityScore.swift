@@ -5,7 +5,7 @@ public enum TaskType: String, Sendable, Codable, CaseIterable, Hashable {
     case image, audio, video
 }
 
-/// The weights `routing.complexity` sets (seed 001 §8.1). They need not sum to 1; the analyzer normalises.
+/// The weights `routing.complexity` sets (docs/complexity.md). They need not sum to 1; the analyzer normalises.
 public struct ComplexityWeights: Sendable, Codable, Hashable {
     /// Weight of the token-count factor.
     public var tokenWeighting: Double

@@ -2,7 +2,8 @@ import Foundation
 
 /// How a model call failed, as the router's health tracking needs to know it.
 ///
-/// The caller maps the Streaming module's provider error classification onto this.
+/// The caller maps the Providers module's error classification (`ProviderError`) onto this
+/// (module Agents does: `TaskRuntime.swift`).
 public enum CallFailure: Sendable, Codable, Hashable, CustomStringConvertible {
     /// HTTP 429: rate limited. Opens the model's breaker at once, for `retryAfter` seconds or the cooldown.
     case rateLimited(retryAfter: TimeInterval?)

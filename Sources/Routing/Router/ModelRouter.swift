@@ -14,7 +14,7 @@ import Synchronization
 ///
 /// - ``select(_:useRouter:)``: the live path. Takes the primary model's breaker probe when half-open and
 ///   records the selection through the ``SelectionRecorder``.
-/// - ``explain(_:useRouter:)``: the same decision without side effects (`fleetd route`, `/v1/route-explain`).
+/// - ``explain(_:useRouter:)``: the same decision without side effects (`fleetd route`, `POST /v1/route`).
 /// - ``recordOutcome(model:success:latency:error:)``: after each attempt, feeds stats and breakers.
 /// - ``beginAttempt(model:)``: before trying a fallback, takes its breaker (and probe slot) or refuses.
 ///

@@ -2,7 +2,8 @@ import FleetSupport
 import Foundation
 import Store
 
-/// The router's answer for one task (seed 001 appendix A, plus cost, chain and trace).
+/// The router's answer for one task: the pick, its config, the complexity, the reason and the
+/// fallbacks, plus the estimated cost, the fallback chain and the trace (docs/routing.md).
 public struct ModelSelection: Sendable, Codable, Hashable {
     /// The task it is for.
     public var taskId: String

@@ -1,4 +1,4 @@
-/// The router's settings: `routing:` in the config file (seed 001 §8.1 plus the v1.0.5 additions).
+/// The router's settings: `routing:` in the config file (docs/routing.md, "Configuration reference").
 ///
 /// Every field has a default, so `RoutingConfiguration()` is a valid (if empty) configuration.
 public struct RoutingConfiguration: Sendable, Codable, Hashable {
@@ -85,7 +85,8 @@ public enum RoutingStrategy: String, Sendable, Codable, CaseIterable, Hashable {
     case availability
 }
 
-/// Weights of the `balanced` strategy's factors (seed 004). They need not sum to 1: the router normalises.
+/// Weights of the `balanced` strategy's factors (docs/routing.md, "How a model is chosen"). They need
+/// not sum to 1: the router normalises.
 /// Each must be ≥ 0 and at least one > 0.
 public struct BalancedWeights: Sendable, Codable, Hashable {
     /// Fit of the model to the task: position of the score in its complexity range and task-type strengths.

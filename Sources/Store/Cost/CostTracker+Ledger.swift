@@ -123,7 +123,8 @@ extension CostTracker {
         return LedgerWriteOutcome(entries: stored, spend: spend, alerts: alerts)
     }
 
-    /// Seed 001 §5.2 summaries: `routing/costs/daily/<day>` and `routing/costs/model/<name>/total`.
+    /// The summary mirrors in the memory store: `routing/costs/daily/<day>` and
+    /// `routing/costs/model/<name>/total` (docs/store.md, "Cost ledger and budgets").
     private static func mirrorSummaries(keys: LedgerPeriodKeys, models: Set<String>, memory: MemoryStore, now: Date, in db: Database) throws {
         let expiry = try memory.expiryDate(.partitionDefault, partition: "routing/costs", now: now)
         let day = try Row.fetchOne(db, sql: "SELECT cost, entries FROM cost_totals WHERE period = 'day' AND period_key = ? AND scope = ?",

@@ -10,7 +10,8 @@ public struct PeriodCalendar: Sendable, Hashable {
     public let timeZone: TimeZone
     private let calendar: Calendar
     /// The last period seen of each kind and its key: every reserve, settle and quota check asks
-    /// for the current keys, and Foundation's calendar arithmetic was 2% of fleetd's CPU under load.
+    /// for the current keys, and Foundation's calendar arithmetic is costly on that path (see
+    /// docs/performance.md).
     private let recent = RecentPeriods()
 
     public init(timeZone: TimeZone = TimeZone(identifier: "UTC") ?? .gmt) {

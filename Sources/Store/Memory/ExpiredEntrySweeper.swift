@@ -1,3 +1,4 @@
+import FleetSupport
 import Logging
 import ServiceLifecycle
 
@@ -32,14 +33,7 @@ public struct ExpiredEntrySweeper: Service {
     }
 
     public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            await sweepOnce()
-            do {
-                try await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
-            } catch {
-                return // cancelled or shutting down
-            }
-        }
+        await runPeriodically(every: interval, tickFirst: true) { await self.sweepOnce() }
     }
 
     /// Runs one sweep now; returns rows removed (0 when it failed, after logging).

@@ -26,7 +26,7 @@ public struct MemoryEntry: Sendable, Hashable {
         self.expiresAt = expiresAt
     }
 
-    /// `partition/key`, the address seed 001 §5.2 writes, e.g. `routing/costs/daily/2026-01-31`.
+    /// `partition/key`, the entry's full address, e.g. `routing/costs/daily/2026-01-31` (docs/store.md).
     public var address: String { "\(partition)/\(key)" }
 
     /// Decodes the JSON value.

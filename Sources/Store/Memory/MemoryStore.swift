@@ -2,7 +2,7 @@ import FleetSupport
 import Foundation
 import GRDB
 
-/// Partitioned key/value memory on SQLite with TTLs, owners and access levels (seed 001 §5).
+/// Partitioned key/value memory on SQLite with TTLs, owners and access levels (docs/store.md).
 ///
 /// Expired entries are invisible to every read at once (each query filters `expires_at > now`);
 /// ``cleanExpired(batchSize:pause:)`` and ``ExpiredEntrySweeper`` remove them from disk.

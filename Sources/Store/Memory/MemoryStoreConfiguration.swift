@@ -1,8 +1,9 @@
 import Foundation
 
-/// Memory store settings: TTL per partition (`memory.partitionTTLs` in the config file).
+/// Memory store settings: TTL per partition (`memory.ttl` in the config file).
 public struct MemoryStoreConfiguration: Sendable, Hashable {
-    /// Seed 001 §5.1 defaults, in seconds. A `/*` suffix covers every partition under that prefix.
+    /// Default TTLs in seconds (docs/store.md, "Partition TTLs"). A `/*` suffix covers every
+    /// partition under that prefix.
     /// A value of 0 or less means entries never expire.
     public static let defaultPartitionTTLs: [String: TimeInterval] = [
         "routing/costs": 30 * 86_400,

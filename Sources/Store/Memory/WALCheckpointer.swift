@@ -1,3 +1,4 @@
+import FleetSupport
 import GRDB
 import Logging
 import ServiceLifecycle
@@ -6,10 +7,10 @@ import ServiceLifecycle
 ///
 /// With `synchronous = NORMAL` a commit does not wait for the disk, but SQLite's automatic
 /// checkpoint (run by whichever commit pushes the WAL past 1,000 pages) does: it syncs the file,
-/// and every task waiting for its cost settlement waited with it. The serve bench showed 115 ms
-/// at the 99th percentile on this VM's disk, with single `fsync` calls up to 1.9 s. While this
-/// service runs, the pool's writer does not checkpoint; this service runs a PASSIVE checkpoint
-/// every ``interval`` on a connection of its own, which never blocks the writer or a reader.
+/// and every task waiting for its cost settlement waited with it, for as long as the disk took
+/// to sync (see docs/performance.md). While this service runs, the pool's writer does not
+/// checkpoint; this service runs a PASSIVE checkpoint every ``interval`` on a connection of its
+/// own, which never blocks the writer or a reader.
 /// Under a steady stream of writes a PASSIVE checkpoint never catches up with the end of the WAL,
 /// so when more than ``restartFrames`` remain it runs a RESTART checkpoint, which waits for the
 /// writer once and lets the WAL start over (kept to 64 MiB on disk by `journal_size_limit`).
@@ -44,14 +45,7 @@ public struct WALCheckpointer: Service {
             logger.warning("background checkpoints are off; SQLite checkpoints on commit", metadata: ["error": "\(error)"])
             return
         }
-        while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            do {
-                try await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
-            } catch {
-                break
-            }
-            await checkpoint(connection)
-        }
+        await runPeriodically(every: interval) { await self.checkpoint(connection) }
         await checkpoint(connection)
         // Back to SQLite's default, so a writer left running does not grow the WAL forever. In a
         // task of its own, which a cancellation of this one does not reach (GRDB refuses to start

@@ -1,3 +1,4 @@
+import FleetSupport
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -5,9 +6,10 @@ import ServiceLifecycle
 /// Writes the records nobody waits for (routing selections and stats, stream sessions and
 /// metadata) in batches: one transaction every `interval`, or sooner when `batchSize` wait.
 ///
-/// Each task used to make several small SQLite transactions on its hot path, and the single
-/// writer serialised every task behind them. Bounded, never growing: when `capacity` records
-/// wait, the next writer flushes them itself, so a store that cannot keep up slows its callers.
+/// Written at once, these records would be several small SQLite transactions on every task's hot
+/// path, and the single writer would serialise every task behind them. Bounded, never growing:
+/// when `capacity` records wait, the next writer flushes them itself, so a store that cannot keep
+/// up slows its callers.
 /// A later record for the same key replaces the waiting one. Runs as a `Service`; on shutdown it
 /// flushes what is left. Cost ledger and quota writes do not go through here: they stay
 /// synchronous because budgets depend on them.
@@ -84,15 +86,7 @@ public actor WriteBehindRecorder: Service {
     }
 
     public func run() async throws {
-        let interval = self.interval
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                break
-            }
-            await flush()
-        }
+        await runPeriodically(every: interval) { await self.flush() }
         await flush()
     }
 }

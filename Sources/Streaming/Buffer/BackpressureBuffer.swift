@@ -32,6 +32,8 @@ public final class BackpressureBuffer<Element: Sendable>: AsyncSequence, Sendabl
     public var backpressureEvents: Int { state.withLock { $0.backpressureEvents } }
     /// The most elements ever buffered at once.
     public var peakDepth: Int { state.withLock { $0.peakDepth } }
+    /// Whether the producer is suspended at the high watermark, waiting for the consumer.
+    public var isProducerSuspended: Bool { state.withLock { $0.isProducerSuspended } }
 
     /// Adds an element, suspending while the buffer is full.
     /// - Returns: `false` when the consumer is gone (stop producing; the element was dropped).

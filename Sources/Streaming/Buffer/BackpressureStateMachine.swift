@@ -16,6 +16,8 @@ struct BackpressureStateMachine<Element, Producer, Consumer> {
 
     private(set) var buffer = Deque<Element>()
     private var producer: Producer?
+    /// Whether the producer is suspended, waiting for the consumer to drain to the low watermark.
+    public var isProducerSuspended: Bool { producer != nil }
     private var consumer: Consumer?
     private var finished = false
     private var failure: (any Error)?

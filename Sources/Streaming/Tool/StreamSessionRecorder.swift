@@ -1,8 +1,9 @@
 import FleetSupport
 import Foundation
 
-/// Where ``StreamingTool`` writes session state and metadata. Module Agents implements it on its
-/// MemoryStore (`streaming/sessions` and `streaming/metadata` partitions); Streaming only knows this seam.
+/// Where ``StreamingTool`` writes session state and metadata. Module Agents implements it on
+/// Store's `MemoryStore` and `WriteBehindRecorder` (`streaming/sessions` and `streaming/metadata`
+/// partitions); Streaming only knows this seam.
 public protocol StreamSessionRecorder: Sendable {
     /// A session's state, written when it starts and again when it ends (same `streamId`).
     func recordSession(_ session: StreamSessionRecord) async throws

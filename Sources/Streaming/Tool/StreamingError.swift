@@ -1,7 +1,7 @@
 import FleetSupport
 import Providers
 
-/// The streaming product errors (seed 001, appendix B).
+/// The streaming product errors: STREAM_001–003 of ``ErrorCode`` (docs/streaming.md).
 public struct StreamingError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Code: String, Sendable, Hashable, Codable {
         /// STREAM_001 BufferOverflow: the stream buffer is full.

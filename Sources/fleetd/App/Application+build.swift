@@ -9,7 +9,8 @@ import Store
 
 /// Builds the fleetd HTTP application: data plane, fleet manager, routes, middleware and the
 /// background services (config watcher, config follower, heartbeats, expired-entry sweeper).
-/// Testable: tests call it with a config and run it on port 0.
+/// Called by `fleetd serve`; the HTTP tests run the real `fleetd` binary instead
+/// (`Tests/FleetdTests/FleetdProcess.swift`).
 func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, httpClient: HTTPClient,
                       logger: Logger) async throws -> some ApplicationProtocol {
     let config = loaded.config
@@ -58,8 +59,8 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
         router: router,
         server: .http1(configuration: .init(additionalChannelHandlers: [ClientDisconnect.Handler()])),
         // A backlog of 4,096 pending connections (Linux caps it at net.core.somaxconn).
-        // Hummingbird's default of 256 overflowed during the serve bench's bursts (the kernel
-        // counted dropped SYNs; a client then waits for its retransmit).
+        // Hummingbird's default is too small for bursts of new connections: the kernel drops the
+        // SYNs that overflow it and a client then waits for its retransmit (docs/performance.md).
         configuration: .init(address: .hostname(config.api.host, port: config.api.port), serverName: "fleetd", backlog: 4_096),
         services: [
             ConfigWatchService(reloader: reloader, logger: logger),

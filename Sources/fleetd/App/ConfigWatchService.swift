@@ -1,3 +1,4 @@
+import FleetSupport
 import Fleet
 import Foundation
 import Logging
@@ -23,12 +24,7 @@ struct ConfigWatchService: Service {
 
     private func watchFile() async {
         guard await reloader.path != nil else { return }
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            do {
-                try await Task.sleep(for: pollInterval)
-            } catch {
-                return
-            }
+        await runPeriodically(every: pollInterval) {
             if await reloader.fileChanged() {
                 await reload(trigger: "file change", force: false)
             }

@@ -1,3 +1,4 @@
+import FleetSupport
 import Fleet
 import Foundation
 import Logging
@@ -19,13 +20,8 @@ struct HeartbeatService: Service {
     let manager: FleetManager
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            let interval = await manager.config.fleet.heartbeatInterval
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(interval)) }
-            } catch {
-                return
-            }
+        let manager = self.manager
+        await runPeriodically(every: { .milliseconds(await manager.config.fleet.heartbeatInterval) }) {
             await manager.checkAgents()
         }
     }

@@ -7,8 +7,8 @@ import Routing
 
 /// fleetd's Prometheus metrics, with help text, plus the registry `/metrics` renders.
 ///
-/// Names follow seed 002's (`model_request_duration_seconds`, `model_tokens_used_total`,
-/// `model_cost_usd_total`, `budget_utilization_percent` …). Metrics emitted through the
+/// Names are the ones README.md's HTTP API table lists for `/metrics` (`model_request_duration_seconds`,
+/// `model_tokens_used_total`, `model_cost_usd_total`, `budget_utilization_percent` …). Metrics emitted through the
 /// swift-metrics API by the library modules land in the same registry.
 final class FleetMetrics: Sendable {
     let registry: PrometheusCollectorRegistry

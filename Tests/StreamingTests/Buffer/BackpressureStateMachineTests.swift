@@ -141,7 +141,7 @@ struct BackpressureBufferTests {
             buffer.finish()
             return 100
         }
-        try await Task.sleep(for: .milliseconds(50))
+        try await until { buffer.isProducerSuspended }
         #expect(buffer.count == 8) // stopped at the high watermark
         var received: [Int] = []
         for try await value in buffer { received.append(value) }
@@ -158,7 +158,7 @@ struct BackpressureBufferTests {
             while await buffer.send(i) { i += 1 }
             return i
         }
-        try await Task.sleep(for: .milliseconds(20))
+        try await until { buffer.isProducerSuspended }
         buffer.cancel()
         // Three sends returned at once; the fourth filled the buffer and waited until the cancel.
         let stoppedAt = await producer.value
@@ -174,19 +174,34 @@ struct BackpressureBufferTests {
             for i in 0..<6 { _ = await buffer.send(i) }
             buffer.finish()
         }
-        while buffer.count < 4 { try await Task.sleep(for: .milliseconds(5)) }
+        try await until { buffer.isProducerSuspended }
+        #expect(buffer.count == 4)
         // The producer waits at the high watermark; polling down to the low one wakes it.
         #expect(buffer.nextIfBuffered() == 0)
         #expect(buffer.nextIfBuffered() == 1)
         var rest: [Int] = []
         let deadline = ContinuousClock.now + .seconds(10)
         while rest.count < 4, ContinuousClock.now < deadline {
-            if let value = buffer.nextIfBuffered() { rest.append(value) } else { try await Task.sleep(for: .milliseconds(1)) }
+            if let value = buffer.nextIfBuffered() { rest.append(value) } else { await Task.yield() }
         }
         await producer.value
         #expect(rest == [2, 3, 4, 5])
         // The end is not an element: polling says nothing is there, next() says it is over.
         #expect(buffer.nextIfBuffered() == nil)
         #expect(try await buffer.next() == nil)
+    }
+}
+
+/// Waits until `condition` holds, yielding between checks; fails the test after `limit`.
+/// The condition is a state the code under test reaches by itself (a producer suspended at the
+/// high watermark), so the wait ends on that signal, not on a guessed delay.
+func until(_ limit: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + limit
+    while !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("condition not reached within \(limit)")
+            throw CancellationError()
+        }
+        await Task.yield()
     }
 }

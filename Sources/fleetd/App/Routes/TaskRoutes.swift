@@ -123,7 +123,8 @@ struct TaskRoutes {
 }
 
 /// Every JSON body fleetd answers: ISO 8601 dates, members in declaration order, map keys sorted
-/// (``FastJSONEncoder``, hand-written because Foundation's encoder was a fifth of fleetd's CPU).
+/// (``FastJSONEncoder``, hand-written because Foundation's encoder cost too much CPU per task:
+/// see docs/performance.md).
 func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
     Response(status: status, headers: [.contentType: "application/json"],
              body: .init(byteBuffer: ByteBuffer(bytes: try FastJSONEncoder().encode(value))))
