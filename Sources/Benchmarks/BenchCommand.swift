@@ -6,7 +6,7 @@ import Foundation
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleetd-bench",
-        abstract: "Run benchmarks and print their figures (use a release build: swift run -c release fleetd-bench).",
+        abstract: "Run benchmarks and print their figures (use a release build: swift build -c release && .build/release/fleetd-bench).",
         discussion: "Suites: " + benchSuites.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ")
     )
 

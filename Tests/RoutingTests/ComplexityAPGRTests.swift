@@ -4,8 +4,8 @@ import Testing
 
 /// Quality floor on the hand-written labelled set (Tests/Fixtures/complexity/labelled.jsonl):
 /// sending the highest-scored prompts to the strong model must recover the quality gap well above
-/// chance (0.5) and above prompt length alone. Measured when written (Tools/complexity-lab):
-/// all 0.659 (ceiling 0.677), held-back third 0.645 (ceiling 0.657), length alone 0.637.
+/// chance (0.5) and above prompt length alone. The figures and how they were measured:
+/// docs/complexity.md, "Quality: APGR on a hand-written labelled set".
 @Suite("Complexity APGR on the labelled set")
 struct ComplexityAPGRTests {
     struct Example: Decodable {

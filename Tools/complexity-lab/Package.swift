@@ -1,6 +1,6 @@
 // swift-tools-version: 6.1
 // Scratch package for tuning the complexity analyzer in seconds instead of minutes.
-// `ComplexityCore` is a symlink to ../../Sources/Agents/Complexity: the lab compiles the real files.
+// `ComplexityCore` is a symlink to ../../Sources/Routing/Complexity: the lab compiles the real files.
 import PackageDescription
 
 let package = Package(

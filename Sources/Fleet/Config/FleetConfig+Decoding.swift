@@ -26,6 +26,12 @@ extension FleetConfig {
             config.features.agentTypes[type] = flags.merging(config.features.agentTypes[type] ?? [:]) { $1 }
         }
         decodeComponents(into: &config, &top, sink: sink)
+        // A v1.0.4 file: no models, `ai.model` names the one model it called. It stays the default
+        // model, as the migration writes it (routing stays off unless the file turns it on).
+        if config.routing.models.isEmpty, let id = config.legacyAIModel, !id.isEmpty {
+            config.routing.models = [LegacyAIModel.model(id: id)]
+            if config.routing.defaultModel == nil { config.routing.defaultModel = id }
+        }
         top.finish()
         return config
     }

@@ -135,11 +135,11 @@ public enum ConfigMigrator {
     }
 
     private static func routingNode(model: String) -> Node {
-        // Claude Sonnet's list prices, $3.00 / $15.00 per million tokens, in the field's unit
-        // (per 1,000 tokens): 0.003 / 0.015. The same prices whatever provider is inferred.
-        let pricing = Node([(Node("input"), Node("0.003")), (Node("output"), Node("0.015"))])
+        // The model fleetd runs for an unmigrated file (``LegacyAIModel``), written out.
+        let prices = LegacyAIModel.pricing
+        let pricing = Node([(Node("input"), Node(String(prices.input))), (Node("output"), Node(String(prices.output)))])
         let capabilities = Node([
-            (Node("maxTokens"), Node("200000")),
+            (Node("maxTokens"), Node(String(LegacyAIModel.contextWindow))),
             (Node("supportsStreaming"), Node("true")),
             (Node("costPer1kTokens"), pricing),
         ])
@@ -178,14 +178,6 @@ public enum ConfigMigrator {
         ])
     }
 
-    /// v1.0.4 only named a model (`ai.model`) and called Anthropic. Infer the provider from the
-    /// model id's well-known prefixes, falling back to Anthropic.
-    static func inferProvider(_ model: String) -> ProviderKind {
-        let id = model.lowercased()
-        if id.hasPrefix("gpt") || id.hasPrefix("o1") || id.hasPrefix("o3") || id.hasPrefix("o4") { return .openai }
-        if id.hasPrefix("gemini") { return .google }
-        if id.hasPrefix("grok") { return .xai }
-        if id.hasPrefix("llama") || id.hasPrefix("qwen") || id.hasPrefix("mistral") || id.hasPrefix("gemma") || id.contains(":") { return .ollama }
-        return .anthropic
-    }
+    /// v1.0.4 only named a model (`ai.model`): see ``LegacyAIModel/inferProvider(_:)``.
+    static func inferProvider(_ model: String) -> ProviderKind { LegacyAIModel.inferProvider(model) }
 }

@@ -25,7 +25,10 @@ public struct DataPlane: Sendable {
     /// Opens (creating if needed) the store and builds the services on it.
     public static func open(config: FleetConfig, dataDirectory: URL, clock: any WallClock = SystemWallClock(),
                             logger: Logger = Logger(label: "fleetd")) async throws -> DataPlane {
-        let database = try await StoreDatabase(path: databaseURL(for: config, dataDirectory: dataDirectory).path)
+        let url = databaseURL(for: config, dataDirectory: dataDirectory)
+        // `database.filename` may name folders (`./data/fleet-eu.db`, as v1.0.4 files do): create them.
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let database = try await StoreDatabase(path: url.path)
         let memory = MemoryStore(database: database, configuration: config.memory, clock: clock)
         let costs = try CostTracker(database: database, configuration: config.cost, memoryConfiguration: config.memory,
                                     clock: clock, logger: Logger(label: "fleetd.cost"))

@@ -21,6 +21,16 @@ public enum EffectiveModels {
             notes.append("no models are configured: every task is answered by fleetd's built-in local responder (no model is called)")
             return (routing, notes)
         }
+        for index in routing.models.indices where routing.models[index].credentials?.endpoint == nil {
+            let provider = routing.models[index].provider
+            guard let variable = provider.baseURLVariable, var url = environment[variable], !url.isEmpty else { continue }
+            // OLLAMA_HOST may be a bare host:port, as the Ollama client accepts it.
+            if provider == .ollama, !url.contains("://") { url = "http://" + url }
+            var credentials = routing.models[index].credentials ?? ModelCredentials()
+            credentials.endpoint = url
+            routing.models[index].credentials = credentials
+            notes.append("model \(routing.models[index].name) calls \(url) (from \(variable))")
+        }
         for index in routing.models.indices where routing.models[index].enabled {
             let model = routing.models[index]
             let endpoint = TaskRuntime.endpoint(for: model, streaming: true)
@@ -29,6 +39,14 @@ public enum EffectiveModels {
                 routing.models[index].enabled = false
                 notes.append("model \(model.name) is off: \(variable) is not set")
             }
+        }
+        if !routing.models.contains(where: \.enabled) {
+            // Nothing configured can be called (no keys): the built-in responder, labelled, so
+            // fleetd still answers; the configured models come back on a reload once keys are set.
+            routing.models.append(ModelConfiguration(name: builtinName, provider: .builtin, model: "fleetd-builtin",
+                                                     capabilities: ModelCapabilities(maxTokens: 1_000_000)))
+            routing.lastResort = builtinName
+            notes.append("no configured model can be called here: tasks are answered by fleetd's built-in local responder (no model is called)")
         }
         let usable = Set(routing.models.filter(\.enabled).map(\.name))
         if let defaultModel = routing.defaultModel, !usable.contains(defaultModel) {

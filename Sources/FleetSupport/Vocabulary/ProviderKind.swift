@@ -26,6 +26,20 @@ public enum ProviderKind: String, Sendable, Codable, CaseIterable, Hashable {
         }
     }
 
+    /// The environment variable that moves a provider's base URL, as its official SDK reads it
+    /// (`ANTHROPIC_BASE_URL`, `OPENAI_BASE_URL`, `GOOGLE_GEMINI_BASE_URL`, `OLLAMA_HOST`; xAI's SDK
+    /// has none, so fleetd reads `XAI_BASE_URL`). A model's `credentials.endpoint` wins over it.
+    public var baseURLVariable: String? {
+        switch self {
+        case .anthropic: "ANTHROPIC_BASE_URL"
+        case .openai: "OPENAI_BASE_URL"
+        case .google: "GOOGLE_GEMINI_BASE_URL"
+        case .xai: "XAI_BASE_URL"
+        case .ollama: "OLLAMA_HOST"
+        case .builtin: nil
+        }
+    }
+
     /// The base URL as each provider's official SDK takes it.
     public var defaultBaseURL: String {
         switch self {

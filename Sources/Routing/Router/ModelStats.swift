@@ -67,8 +67,9 @@ public struct ModelStats: Sendable, Codable, Hashable {
     }
 }
 
-/// Where routing keeps ``ModelStats`` between runs. The lead backs it with the SQLite memory store's
-/// `routing/stats` partition (one entry per model); tests use ``InMemoryRoutingStatsStore``.
+/// Where routing keeps ``ModelStats`` between runs. Module Agents backs it with the SQLite memory
+/// store's `routing/stats` partition (one entry per model, written through `WriteBehindRecorder`);
+/// tests use ``InMemoryRoutingStatsStore``.
 public protocol RoutingStatsStore: Sendable {
     /// Every stored model's stats.
     func loadStats() async throws -> [ModelStats]

@@ -1,8 +1,10 @@
 import Foundation
 
-/// How fleetd opens its SQLite file (`database` in the config file).
+/// How fleetd opens its SQLite file.
 ///
-/// The lead resolves `database.filename` against `--data-dir` and passes the absolute path.
+/// The file itself is `database.filename` in the config file: `DataPlane` (module Fleet) resolves
+/// it against `--data-dir` and passes the absolute path. These settings are not in the config
+/// file; fleetd opens the store with their defaults.
 public struct StoreDatabaseConfiguration: Sendable, Hashable {
     /// How long a write waits for another process's lock before failing with
     /// ``StoreError/Code/locked``, in seconds. Default 5. Valid: 0…600.

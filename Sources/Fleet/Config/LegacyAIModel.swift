@@ -1,0 +1,31 @@
+import FleetSupport
+import Routing
+import Store
+
+/// v1.0.4's one model, `ai.model`, as v1.0.5 sees it: the only and default model when a file has
+/// no `routing.models`. The migration script writes the same model out (``ConfigMigrator``), so a
+/// v1.0.4 file behaves the same migrated or not.
+public enum LegacyAIModel {
+    /// Claude Sonnet's list prices, $3.00 / $15.00 per million tokens, in the field's unit (per
+    /// 1,000 tokens). The same prices whatever provider is inferred: v1.0.4 recorded none.
+    public static let pricing = ModelPricing(input: 0.003, output: 0.015)
+    public static let contextWindow = 200_000
+
+    /// The model fleetd calls for a v1.0.4 `ai.model: <id>`.
+    public static func model(id: String) -> ModelConfiguration {
+        ModelConfiguration(name: id, provider: inferProvider(id), model: id,
+                           capabilities: ModelCapabilities(maxTokens: contextWindow, supportsStreaming: true, costPer1kTokens: pricing),
+                           complexityRange: ComplexityRange(min: 0, max: 1))
+    }
+
+    /// v1.0.4 only named a model and called Anthropic. The provider from the model id's
+    /// well-known prefixes, falling back to Anthropic.
+    public static func inferProvider(_ model: String) -> ProviderKind {
+        let id = model.lowercased()
+        if id.hasPrefix("gpt") || id.hasPrefix("o1") || id.hasPrefix("o3") || id.hasPrefix("o4") { return .openai }
+        if id.hasPrefix("gemini") { return .google }
+        if id.hasPrefix("grok") { return .xai }
+        if id.hasPrefix("llama") || id.hasPrefix("qwen") || id.hasPrefix("mistral") || id.hasPrefix("gemma") || id.contains(":") { return .ollama }
+        return .anthropic
+    }
+}
