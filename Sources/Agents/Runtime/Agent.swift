@@ -1,3 +1,4 @@
+import FleetSupport
 import Foundation
 
 /// One agent: a worker of one type with its role. It runs one task at a time (the fleet manager
@@ -5,7 +6,10 @@ import Foundation
 public actor Agent {
     public nonisolated let id: String
     public nonisolated let type: String
-    public nonisolated let role: AgentRole
+    /// Its system prompt, default task type and token limit; a reload may replace it, and the
+    /// next task the agent runs uses the new one.
+    public nonisolated var role: AgentRole { liveRole.value }
+    private nonisolated let liveRole: LiveSetting<AgentRole>
 
     public private(set) var currentTask: String?
     public private(set) var busySince: Date?
@@ -16,7 +20,12 @@ public actor Agent {
     public init(id: String, type: String, role: AgentRole) {
         self.id = id
         self.type = type
-        self.role = role
+        self.liveRole = LiveSetting(role)
+    }
+
+    /// A reload's role for this agent's type.
+    public nonisolated func update(role: AgentRole) {
+        liveRole.set(role)
     }
 
     /// The task's events (see ``TaskRun``). Iterate them to run it.

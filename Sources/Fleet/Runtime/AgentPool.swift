@@ -90,6 +90,9 @@ struct AgentPool {
         }
     }
 
+    /// Whether the agent was retired (it finishes its task, then leaves).
+    func isRetired(_ agent: Agent) -> Bool { retired.contains(agent.id) }
+
     /// Replaces a hung agent: the old one is retired, a new one takes its place.
     mutating func replace(_ agent: Agent) -> Agent {
         if retired.insert(agent.id).inserted { live[agent.type, default: 0] -= 1 }

@@ -11,6 +11,8 @@ public actor ConfigReloader {
         public var generation: Int
         public var changed: Bool
         public var warnings: [ConfigDiagnostic]
+        /// Settings that changed in the file but apply only after a restart (``FleetConfig/changesNeedingRestart(from:)``).
+        public var needsRestart: [String] = []
     }
 
     /// A config in force: the file's values with runtime flag changes applied.
@@ -58,6 +60,7 @@ public actor ConfigReloader {
         }
         lastSeenText = text
         let loaded = try ConfigLoader.load(path: path, environment: environment)
+        let needsRestart = loaded.config.changesNeedingRestart(from: fileConfig)
         fileConfig = loaded.config
         fileText = text
         if !keepRuntimeFlags, !runtimeChanges.isEmpty {
@@ -65,7 +68,7 @@ public actor ConfigReloader {
             try? flagStore.save([])
         }
         publish(Self.apply(runtimeChanges, to: fileConfig))
-        return Outcome(generation: snapshot.generation, changed: true, warnings: loaded.warnings)
+        return Outcome(generation: snapshot.generation, changed: true, warnings: loaded.warnings, needsRestart: needsRestart)
     }
 
     /// Whether the file's text differs from the last text loaded or rejected (for the file watcher).

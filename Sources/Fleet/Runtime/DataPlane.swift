@@ -37,7 +37,7 @@ public struct DataPlane: Sendable {
         let analyzer = ComplexityAnalyzer(weights: config.routing.complexity)
         let router = ModelRouter(
             configuration: config.routing, scorer: analyzer,
-            budget: config.cost.enabled ? costs : nil, quota: quotas,
+            budget: costs, quota: quotas, // the tracker reports an unlimited budget while cost tracking is off
             statsStore: records, recorder: records, clock: clock, logger: Logger(label: "fleetd.routing")
         )
         try await router.loadStats()

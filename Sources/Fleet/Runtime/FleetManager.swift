@@ -76,7 +76,7 @@ public actor FleetManager {
     /// Follows the reloader: every new config is applied here. Returns when the stream ends.
     public func followConfigChanges() async {
         for await next in await reloader.updates() {
-            apply(next)
+            await apply(next)
         }
     }
 
@@ -245,7 +245,8 @@ public actor FleetManager {
     /// replaced by a fresh one of the same type.
     public func checkAgents(now: Date = Date()) async {
         let limit = Double(snapshot.config.fleet.taskTimeout) / 1_000 * 2
-        for agent in pool.agents.values {
+        // A hung agent is replaced once: retired, it stays out of later rounds until it returns.
+        for agent in pool.agents.values where !pool.isRetired(agent) {
             let status = await agent.heartbeat(now: now)
             if let since = status.busySince, now.timeIntervalSince(since) > limit {
                 let replacement = pool.replace(agent)
@@ -257,11 +258,25 @@ public actor FleetManager {
 
     // MARK: Configuration
 
-    private func apply(_ next: ConfigReloader.Snapshot) {
+    /// Applies a new config: agents (counts, types, roles), router (models, strategy, weights,
+    /// health, complexity weights), budgets (limits, thresholds, policy, time zone), quotas, memory
+    /// TTLs and streaming. Tasks already running finish on the runtime they began with.
+    public func apply(_ next: ConfigReloader.Snapshot) async {
+        let config = next.config
+        do {
+            try await dataPlane.costs.update(configuration: config.cost, memoryConfiguration: config.memory)
+            try dataPlane.quotas.update(configuration: config.quotas)
+        } catch {
+            // Validation accepted the file, so this is not expected; the settings in force stay.
+            logger.error("cost or quota settings could not be applied", metadata: ["error": "\(error)"])
+        }
         snapshot = next
         runtime = Self.makeRuntime(next, dataPlane: dataPlane, clients: clients, environment: processEnvironment, logger: logger)
         reconcileAgents()
-        logger.notice("configuration applied", metadata: ["generation": "\(next.generation)", "agents": "\(pool.agents.count)"])
+        logger.notice("configuration applied", metadata: [
+            "generation": "\(next.generation)", "agents": "\(pool.agents.count)",
+            "budget": "\(config.cost.enabled ? "\(config.cost.policy.rawValue), daily \(config.cost.budgetLimits.daily.map { "$\($0)" } ?? "none")" : "off")",
+        ])
     }
 
     /// Spawns or retires agents so each type has its configured count, within `fleet.maxAgents`.
@@ -277,6 +292,7 @@ public actor FleetManager {
             budget -= target
             wanted.insert(type)
             pool.retire(type: type, keep: target)
+            for agent in pool.agents.values where agent.type == type { agent.update(role: role) }
             for _ in pool.count(of: type)..<max(target, pool.count(of: type)) {
                 release(pool.spawn(type: type, role: role))
             }
@@ -295,6 +311,8 @@ public actor FleetManager {
         let (routing, notes) = EffectiveModels.routing(for: config.routing, environment: environment)
         for note in notes { logger.notice("\(note)") }
         dataPlane.router.update(configuration: routing)
+        dataPlane.router.update(scorer: ComplexityAnalyzer(weights: config.routing.complexity))
+        dataPlane.memory.update(configuration: config.memory)
         let tool = StreamingTool(configuration: config.streaming, recorder: dataPlane.records, logger: Logger(label: "fleetd.streaming"))
         return TaskRuntime(generation: snapshot.generation, router: dataPlane.router, tool: tool, clients: clients,
                            costs: config.cost.enabled ? dataPlane.costs : nil, quotas: dataPlane.quotas, logger: logger)

@@ -29,7 +29,7 @@ public final class ModelRouter: Sendable {
     private let state: Mutex<State>
     /// The breakers of every model and provider.
     public let health: HealthMonitor
-    private let scorer: any ComplexityScoring
+    private let scorer: LiveSetting<any ComplexityScoring>
     private let budget: (any BudgetStatusProviding)?
     private let quota: (any QuotaChecking)?
     private let statsStore: (any RoutingStatsStore)?
@@ -57,7 +57,7 @@ public final class ModelRouter: Sendable {
     ) {
         state = Mutex(State(engine: RoutingEngine(configuration: configuration), stats: [:]))
         health = HealthMonitor(configuration: configuration.health, clock: clock)
-        self.scorer = scorer
+        self.scorer = LiveSetting(scorer)
         self.budget = budget
         self.quota = quota
         self.statsStore = statsStore
@@ -78,6 +78,11 @@ public final class ModelRouter: Sendable {
     public func update(configuration: RoutingConfiguration) {
         state.withLock { $0.engine = RoutingEngine(configuration: configuration) }
         health.update(configuration: configuration.health)
+    }
+
+    /// Replaces the complexity scorer (a reload with new `routing.complexity` weights).
+    public func update(scorer: any ComplexityScoring) {
+        self.scorer.set(scorer)
     }
 
     /// Loads persisted stats from the store, merging over what is in memory. Call once at start-up.
@@ -185,7 +190,7 @@ public final class ModelRouter: Sendable {
     }
 
     /// Scores a task with the router's scorer.
-    func score(_ task: RoutingTask) -> ComplexityScore { scorer.score(task) }
+    func score(_ task: RoutingTask) -> ComplexityScore { scorer.value.score(task) }
 
     private func gatherInputs(for engine: RoutingEngine, useRouter: Bool) async -> RoutingInputs {
         let stats = state.withLock { $0.stats }
@@ -204,7 +209,7 @@ public final class ModelRouter: Sendable {
 
     private func decide(_ task: RoutingTask, useRouter: Bool, live: Bool) async throws(RouterError) -> ModelSelection {
         let engine = state.withLock { $0.engine }
-        let score = scorer.score(task)
+        let score = scorer.value.score(task)
         var inputs = await gatherInputs(for: engine, useRouter: useRouter)
         guard useRouter && engine.configuration.enabled else {
             return try engine.decideDefault(task, score: score, inputs: inputs)

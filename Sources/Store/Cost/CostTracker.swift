@@ -16,9 +16,16 @@ import Logging
 /// is idempotent on the entry id. Alerts (COST_002) go to ``alerts`` and the log, once per period
 /// and threshold, remembered in the database across restarts.
 public actor CostTracker: BudgetStatusProviding {
-    public nonisolated let configuration: CostConfiguration
     public nonisolated let database: StoreDatabase
-    public nonisolated let calendar: PeriodCalendar
+    private struct Settings: Sendable {
+        var configuration: CostConfiguration
+        var calendar: PeriodCalendar
+    }
+    private nonisolated let settings: LiveSetting<Settings>
+    /// The limits, thresholds, policy and time zone in force.
+    public nonisolated var configuration: CostConfiguration { settings.value.configuration }
+    /// Period boundaries in the configured time zone.
+    public nonisolated var calendar: PeriodCalendar { settings.value.calendar }
     /// COST_002 events. Buffers the newest 256 until someone iterates; one subscriber.
     public nonisolated let alerts: AsyncStream<CostAlert>
 
@@ -48,9 +55,8 @@ public actor CostTracker: BudgetStatusProviding {
         logger: Logger = Logger(label: "fleetd.cost")
     ) throws {
         try configuration.validate()
-        self.configuration = configuration
         self.database = database
-        self.calendar = try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)
+        self.settings = LiveSetting(Settings(configuration: configuration, calendar: try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)))
         self.memory = MemoryStore(database: database, configuration: memoryConfiguration, clock: clock)
         self.clock = clock
         self.logger = logger
@@ -58,6 +64,18 @@ public actor CostTracker: BudgetStatusProviding {
     }
 
     deinit { alertContinuation.finish() }
+
+    /// A reload's cost settings: limits, thresholds, policy and time zone apply to the next
+    /// reservation; reservations held now stay held. A new time zone starts new periods (totals
+    /// are re-read for the new period keys).
+    /// - Throws: ``CostError`` `.invalidConfiguration` (the settings in force stay).
+    public func update(configuration: CostConfiguration, memoryConfiguration: MemoryStoreConfiguration) throws {
+        try configuration.validate()
+        let calendar = try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)
+        if configuration.timeZone != self.configuration.timeZone { spentCache = [:] }
+        settings.set(Settings(configuration: configuration, calendar: calendar))
+        memory.update(configuration: memoryConfiguration)
+    }
 
     // MARK: - Reservations
 

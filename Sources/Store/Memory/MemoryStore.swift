@@ -8,13 +8,22 @@ import GRDB
 /// ``cleanExpired(batchSize:pause:)`` and ``ExpiredEntrySweeper`` remove them from disk.
 public struct MemoryStore: Sendable {
     public let database: StoreDatabase
-    public let configuration: MemoryStoreConfiguration
     public let clock: any WallClock
+    /// Shared by every copy of this store, so a reload's TTLs reach them all.
+    private let settings: LiveSetting<MemoryStoreConfiguration>
 
     public init(database: StoreDatabase, configuration: MemoryStoreConfiguration = MemoryStoreConfiguration(), clock: any WallClock = SystemWallClock()) {
         self.database = database
-        self.configuration = configuration
+        self.settings = LiveSetting(configuration)
         self.clock = clock
+    }
+
+    /// The partitions' TTLs in force.
+    public var configuration: MemoryStoreConfiguration { settings.value }
+
+    /// New TTLs (a reload): entries written from now on get them; stored ones keep their expiry.
+    public func update(configuration: MemoryStoreConfiguration) {
+        settings.set(configuration)
     }
 
     // MARK: - Writing

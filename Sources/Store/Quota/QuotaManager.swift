@@ -10,13 +10,28 @@ import Logging
 /// change with the same day number, or a year change, resets correctly. A provider can also be
 /// marked unavailable for a while (e.g. after a 429 with retry-after).
 public actor QuotaManager: QuotaChecking {
-    public nonisolated let configuration: QuotaConfiguration
+    private struct Settings: Sendable {
+        var configuration: QuotaConfiguration
+        var calendar: PeriodCalendar
+    }
+    private nonisolated let settings: LiveSetting<Settings>
+
+    /// The limits in force.
+    public nonisolated var configuration: QuotaConfiguration { settings.value.configuration }
+    /// Day and month boundaries, in the cost time zone.
+    public nonisolated var calendar: PeriodCalendar { settings.value.calendar }
 
     /// Whether `provider` has limits. Only those are counted: nothing else is enforced or reported.
     public nonisolated func tracks(provider: String) -> Bool {
         configuration.providers[provider] != nil
     }
-    public nonisolated let calendar: PeriodCalendar
+
+    /// New limits or time zone (a reload). Counters are kept; a new time zone starts new periods.
+    /// - Throws: ``QuotaError`` for a bad configuration (the one in force stays).
+    public nonisolated func update(configuration: QuotaConfiguration) throws {
+        try configuration.validate()
+        settings.set(Settings(configuration: configuration, calendar: try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)))
+    }
     private let database: StoreDatabase
     private let clock: any WallClock
     private let logger: Logger
@@ -27,8 +42,7 @@ public actor QuotaManager: QuotaChecking {
     public init(database: StoreDatabase, configuration: QuotaConfiguration = QuotaConfiguration(),
                 clock: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "fleetd.quota")) async throws {
         try configuration.validate()
-        self.configuration = configuration
-        self.calendar = try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)
+        self.settings = LiveSetting(Settings(configuration: configuration, calendar: try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)))
         self.database = database
         self.clock = clock
         self.logger = logger

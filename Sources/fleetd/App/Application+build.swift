@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Fleet
+import FleetSupport
 import Foundation
 import Hummingbird
 import Logging
@@ -38,9 +39,10 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
         "defaultModel": "\(dataPlane.router.configuration.defaultModel ?? "(none)")",
     ])
 
+    let api = LiveSetting(config.api)
     let router = Router(context: FleetRequestContext.self)
     router.add(middleware: RequestLogMiddleware(metrics: metrics))
-    router.add(middleware: RateLimitMiddleware(windowMs: config.api.rateLimit.windowMs, max: config.api.rateLimit.max))
+    router.add(middleware: RateLimitMiddleware(api: api))
     router.get("healthz") { _, _ in HealthResponse(status: "ok") }
     router.get("readyz") { _, _ in HealthResponse(status: "ready") }
     router.get("metrics") { _, _ -> Response in
@@ -49,10 +51,10 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
                  body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
     }
     let admin = router.group().add(middleware: AdminAuthMiddleware(token: settings.adminToken))
-    FlagRoutes(reloader: reloader, environment: settings.environment, bodyLimit: config.api.maxBodyBytes)
+    FlagRoutes(reloader: reloader, environment: settings.environment, api: api)
         .register(public: router, admin: admin)
     AdminRoutes(reloader: reloader, logger: logger).register(admin: admin)
-    TaskRoutes(manager: manager, metrics: metrics, bodyLimit: config.api.maxBodyBytes).register(router)
+    TaskRoutes(manager: manager, metrics: metrics, api: api).register(router)
     FleetRoutes(manager: manager).register(router)
 
     return Application(
@@ -64,7 +66,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
         configuration: .init(address: .hostname(config.api.host, port: config.api.port), serverName: "fleetd", backlog: 4_096),
         services: [
             ConfigWatchService(reloader: reloader, logger: logger),
-            ConfigFollowerService(manager: manager),
+            ConfigFollowerService(reloader: reloader, manager: manager, api: api, logger: logger),
             HeartbeatService(manager: manager),
             ExpiredEntrySweeper(store: dataPlane.memory),
             WALCheckpointer(database: dataPlane.memory.database, logger: logger),

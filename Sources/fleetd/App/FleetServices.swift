@@ -4,13 +4,31 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Applies every new config to the fleet manager.
+/// Applies every new config: to the fleet manager (agents, router, budgets, quotas, TTLs,
+/// streaming), to the HTTP layer (`api.rateLimit`, `api.maxBodyBytes`, `api.cors`) and to the log
+/// level. What only a restart can change (`api.host`, `api.port`, `database.*`) is named in a
+/// warning, never silently ignored.
 struct ConfigFollowerService: Service {
+    let reloader: ConfigReloader
     let manager: FleetManager
+    let api: LiveSetting<APISection>
+    let logger: Logger
 
     func run() async throws {
         try await cancelWhenGracefulShutdown {
-            await manager.followConfigChanges()
+            var current = await reloader.snapshot.config
+            for await next in await reloader.updates() {
+                await manager.apply(next)
+                api.set(next.config.api)
+                LoggingSetup.level.set(next.config.logging.level.swiftLogLevel)
+                let restart = next.config.changesNeedingRestart(from: current)
+                if !restart.isEmpty {
+                    logger.warning("these settings changed in the file but apply only after a restart", metadata: [
+                        "settings": .array(restart.map { .string($0) }), "generation": "\(next.generation)",
+                    ])
+                }
+                current = next.config
+            }
         }
     }
 }

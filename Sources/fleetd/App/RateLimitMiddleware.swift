@@ -1,3 +1,5 @@
+import Fleet
+import FleetSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -6,19 +8,20 @@ import Synchronization
 /// v1.0.4's `api.rateLimit`: at most `max` requests per client address per `windowMs` window
 /// (fixed windows). Over the limit: 429 with Retry-After until the window ends. `max: 0` is off.
 /// Health, readiness and metrics are never limited.
+/// The limits are read on every request, so a reload's new `api.rateLimit` applies at once.
 struct RateLimitMiddleware<Context: RequestContext & RemoteAddressRequestContext>: RouterMiddleware {
-    let window: Duration
-    let max: Int
+    let api: LiveSetting<APISection>
     private let windows = RateWindows()
 
-    init(windowMs: Int, max: Int) {
-        self.window = .milliseconds(windowMs)
-        self.max = max
+    init(api: LiveSetting<APISection>) {
+        self.api = api
     }
 
     static var exempt: Set<String> { ["/healthz", "/readyz", "/metrics"] }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let limit = api.value.rateLimit
+        let max = limit.max, window = Duration.milliseconds(limit.windowMs)
         guard max > 0, !Self.exempt.contains(request.uri.path) else { return try await next(request, context) }
         let client = context.remoteAddress?.ipAddress ?? "unknown"
         if let retryAfter = windows.admit(client, now: .now, window: window, max: max) {

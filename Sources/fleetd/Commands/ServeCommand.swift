@@ -43,8 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw UserError("database.type '\(config.database.type.rawValue)' is not supported yet: fleetd's store runs on SQLite. Set database.type: sqlite (and database.filename) in \(options.path)")
         }
         try LoggingSetup.bootstrap(config.logging, dataDirectory: dataDirectory)
-        var logger = Logger(label: "fleetd")
-        logger.logLevel = config.logging.level.swiftLogLevel
+        let logger = Logger(label: "fleetd")
         for warning in loaded.warnings {
             logger.warning("\(warning)")
         }

@@ -7,7 +7,12 @@ import Synchronization
 /// Written by hand: swift-log ships only a plain-text stream handler, and the structured handlers
 /// in other packages pull in whole observability stacks.
 struct JSONLogHandler: LogHandler {
-    var logLevel: Logger.Level = .info
+    /// ``LoggingSetup/level`` unless this logger set its own.
+    var logLevel: Logger.Level {
+        get { ownLevel ?? LoggingSetup.level.value }
+        set { ownLevel = newValue }
+    }
+    var ownLevel: Logger.Level?
     var metadata: Logger.Metadata = [:]
     var metadataProvider: Logger.MetadataProvider?
     let label: String
@@ -41,7 +46,12 @@ struct JSONLogHandler: LogHandler {
 
 /// A plain-text line per entry: `2026-11-22T10:00:00Z info label: message key=value`.
 struct TextLogHandler: LogHandler {
-    var logLevel: Logger.Level = .info
+    /// ``LoggingSetup/level`` unless this logger set its own.
+    var logLevel: Logger.Level {
+        get { ownLevel ?? LoggingSetup.level.value }
+        set { ownLevel = newValue }
+    }
+    var ownLevel: Logger.Level?
     var metadata: Logger.Metadata = [:]
     var metadataProvider: Logger.MetadataProvider?
     let label: String

@@ -1,9 +1,13 @@
 import Fleet
+import FleetSupport
 import Foundation
 import Logging
 
 /// Installs fleetd's log handler once per process, from the `logging` section.
 enum LoggingSetup {
+    /// The level every handler logs at; a reload's `logging.level` replaces it.
+    static let level = LiveSetting<Logger.Level>(.info)
+
     static func bootstrap(_ logging: LoggingSection, dataDirectory: URL) throws {
         var handles: [FileHandle] = []
         if logging.outputs.contains(.console) { handles.append(.standardError) }
@@ -19,14 +23,12 @@ enum LoggingSetup {
             handles.append(handle)
         }
         let sink = LogSink(handles: handles)
-        let level = logging.level.swiftLogLevel
+        level.set(logging.level.swiftLogLevel)
         let json = logging.format == .json
-        LoggingSystem.bootstrap({ label, provider in
-            var handler: any LogHandler = json
+        LoggingSystem.bootstrap({ label, provider -> any LogHandler in
+            json
                 ? JSONLogHandler(label: label, sink: sink, metadataProvider: provider)
                 : TextLogHandler(metadataProvider: provider, label: label, sink: sink)
-            handler.logLevel = level
-            return handler
         }, metadataProvider: nil)
     }
 }

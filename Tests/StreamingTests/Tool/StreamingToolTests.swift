@@ -173,11 +173,13 @@ struct StreamingToolTests {
         let words = (0..<400).map { "w\($0) " }
         let slow = openAIStream(words).dripped(size: 40, delay: .milliseconds(10))
         let clock = ContinuousClock()
-        let start = clock.now
-        let got = try await withServer(.always(slow)) { server in
-            await events(StreamingTool(configuration: config(idleMs: 1000, totalMs: 1500)), [try target(.openai, server)])
+        // Timed from the call to its last event, not counting the fake server's shutdown.
+        let (got, elapsed) = try await withServer(.always(slow)) { server in
+            let start = clock.now
+            let got = await events(StreamingTool(configuration: config(idleMs: 1000, totalMs: 1500)), [try target(.openai, server)])
+            return (got, clock.now - start)
         }
-        #expect(clock.now - start < .seconds(4))
+        #expect(elapsed < .seconds(4), "the 1.5 s total timeout ended the call after \(elapsed)")
         #expect(!got.chunks.isEmpty)
         #expect(got.failures.last?.code == .streamTimeout)
         #expect(got.result == nil)

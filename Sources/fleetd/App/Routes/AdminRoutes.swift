@@ -13,6 +13,10 @@ struct AdminRoutes {
         var reloaded: Bool
         var generation: Int
         var warnings: [String]
+        /// What the reload applied (see README, "What a reload applies").
+        var applied: [String]
+        /// Settings that changed in the file but apply only after a restart.
+        var needsRestart: [String]
     }
 
     func register(admin: some RouterMethods<FleetRequestContext>) {
@@ -20,8 +24,12 @@ struct AdminRoutes {
             let keep = request.uri.queryParameters["keepRuntimeFlags"] == "true"
             do {
                 let outcome = try await reloader.reload(keepRuntimeFlags: keep)
-                logger.notice("config reloaded", metadata: ["trigger": "admin API", "generation": "\(outcome.generation)"])
-                return ReloadResponse(reloaded: outcome.changed, generation: outcome.generation, warnings: outcome.warnings.map(\.description))
+                logger.notice("config reloaded", metadata: [
+                    "trigger": "admin API", "generation": "\(outcome.generation)",
+                    "needsRestart": .array(outcome.needsRestart.map { .string($0) }),
+                ])
+                return ReloadResponse(reloaded: outcome.changed, generation: outcome.generation, warnings: outcome.warnings.map(\.description),
+                                      applied: outcome.changed ? FleetConfig.reloadableSettings : [], needsRestart: outcome.needsRestart)
             } catch let error as ConfigError {
                 logger.error("config reload rejected; the running config stays", metadata: [
                     "trigger": "admin API", "errors": .array(error.diagnostics.map { .string($0.description) }),

@@ -1,4 +1,5 @@
 import Fleet
+import FleetSupport
 import Foundation
 import Hummingbird
 
@@ -6,7 +7,8 @@ import Hummingbird
 struct FlagRoutes {
     let reloader: ConfigReloader
     let environment: String?
-    let bodyLimit: Int
+    /// `api.maxBodyBytes` and the rest of the live `api` section (a reload applies at once).
+    let api: LiveSetting<APISection>
 
     func register(public router: some RouterMethods<FleetRequestContext>, admin: some RouterMethods<FleetRequestContext>) {
         router.get("v1/flags") { request, _ -> FlagsResponse in
@@ -19,7 +21,7 @@ struct FlagRoutes {
             guard FeatureFlags.known.contains(name) else {
                 throw APIError(.notFound, code: "UNKNOWN_FLAG", message: "no flag '\(name)'; known flags: \(FeatureFlags.known.joined(separator: ", "))", field: "name")
             }
-            let change = try await JSONBody.decode(FlagChangeRequest.self, from: &request, limit: bodyLimit)
+            let change = try await JSONBody.decode(FlagChangeRequest.self, from: &request, limit: api.value.maxBodyBytes)
             let (scope, setting) = try change.validated()
             let snapshot = try await reloader.setFlag(name, scope: scope, to: setting)
             return FlagsResponse(snapshot, context: flagContext(from: request))

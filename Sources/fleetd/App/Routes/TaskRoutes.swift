@@ -12,7 +12,8 @@ import Routing
 struct TaskRoutes {
     let manager: FleetManager
     let metrics: FleetMetrics
-    let bodyLimit: Int
+    /// `api.maxBodyBytes` and the rest of the live `api` section (a reload applies at once).
+    let api: LiveSetting<APISection>
 
     func register(_ router: some RouterMethods<FleetRequestContext>) {
         router.post("v1/tasks") { request, context -> Response in
@@ -27,7 +28,7 @@ struct TaskRoutes {
         }
         router.post("v1/route") { request, _ -> Response in
             var request = request
-            let body = try await JSONBody.decode(TaskRequest.self, from: &request, limit: bodyLimit)
+            let body = try await JSONBody.decode(TaskRequest.self, from: &request, limit: api.value.maxBodyBytes)
             let task = try body.task()
             let selection: ModelSelection
             do throws(RouterError) {
@@ -43,7 +44,7 @@ struct TaskRoutes {
     /// `POST /v1/tasks`, on the connection's event loop (see ``EventLoopTaskExecutor``).
     private func task(_ request: Request, context: FleetRequestContext) async throws -> Response {
         var request = request
-        let body = try await JSONBody.decode(TaskRequest.self, from: &request, limit: bodyLimit)
+        let body = try await JSONBody.decode(TaskRequest.self, from: &request, limit: api.value.maxBodyBytes)
         var task = try body.task()
         let wantsSSE = request.headers[.accept]?.contains("text/event-stream") == true
         task.stream = task.stream || wantsSSE

@@ -1,0 +1,33 @@
+// What a reload can change while fleetd runs, and what only a restart applies.
+
+extension FleetConfig {
+    /// The sections a reload applies at once: `features` and `featureOverrides`, `agents` (counts,
+    /// types, roles), `fleet.maxAgents`/`heartbeatInterval`/`taskTimeout`, the whole `routing`
+    /// section (models, strategy, weights, health, complexity, `costTracking`, `quotas`),
+    /// `streaming`, `memory.ttl` (for entries written from then on), `api.rateLimit`,
+    /// `api.maxBodyBytes`, `api.cors`, `api.maxQueuedTasks`, `logging.level`.
+    public static let reloadableSettings = [
+        "features", "featureOverrides", "agents", "fleet", "routing", "streaming", "memory.ttl",
+        "api.rateLimit", "api.maxBodyBytes", "api.cors", "api.maxQueuedTasks", "logging.level",
+    ]
+
+    /// Settings that differ from `old` but apply only after a restart: the listening address
+    /// (`api.host`, `api.port`), the store (`database.*`) and where and how logs are written
+    /// (`logging.format`, `logging.outputs`, `logging.file`).
+    public func changesNeedingRestart(from old: FleetConfig) -> [String] {
+        var changed: [String] = []
+        if api.host != old.api.host { changed.append("api.host") }
+        if api.port != old.api.port { changed.append("api.port") }
+        if database.type != old.database.type { changed.append("database.type") }
+        if database.filename != old.database.filename { changed.append("database.filename") }
+        if database.host != old.database.host { changed.append("database.host") }
+        if database.port != old.database.port { changed.append("database.port") }
+        if database.database != old.database.database { changed.append("database.database") }
+        if database.username != old.database.username { changed.append("database.username") }
+        if database.password != old.database.password { changed.append("database.password") }
+        if logging.format != old.logging.format { changed.append("logging.format") }
+        if logging.outputs != old.logging.outputs { changed.append("logging.outputs") }
+        if logging.file != old.logging.file { changed.append("logging.file") }
+        return changed
+    }
+}
