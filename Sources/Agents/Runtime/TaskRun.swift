@@ -143,7 +143,7 @@ final class TaskDriver {
             return await fail(error)
         }
         let request = ProviderRequest(model: selection.modelConfig.model, prompt: task.prompt, system: run.agent.role.systemPrompt,
-                                      maxTokens: min(task.maxTokens ?? run.agent.role.maxTokens, run.agent.role.maxTokens))
+                                      maxTokens: task.outputTokenLimit(role: run.agent.role, model: selection.modelConfig))
         let session = runtime.tool.executeStreaming(withContext(request), targets: targets)
         let running = Running(selection: selection, reservation: reservation, streaming: streaming, started: .now)
         var iterator = session.makeAsyncIterator()
@@ -275,5 +275,14 @@ final class RunCancellation: Sendable {
             return false
         }
         if now { action() }
+    }
+}
+
+extension AgentTask {
+    /// The answer's token limit: the task's `maxTokens`, else its agent type's default, and never
+    /// more than the model's `maxOutputTokens` when the model lists one.
+    func outputTokenLimit(role: AgentRole, model: ModelConfiguration) -> Int {
+        let wanted = maxTokens ?? role.maxTokens
+        return model.capabilities.maxOutputTokens.map { min(wanted, $0) } ?? wanted
     }
 }

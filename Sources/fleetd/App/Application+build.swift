@@ -42,9 +42,16 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     let api = LiveSetting(config.api)
     let router = Router(context: FleetRequestContext.self)
     router.add(middleware: RequestLogMiddleware(metrics: metrics))
+    router.add(middleware: LiveCORSMiddleware(api: api))
     router.add(middleware: RateLimitMiddleware(api: api))
     router.get("healthz") { _, _ in HealthResponse(status: "ok") }
-    router.get("readyz") { _, _ in HealthResponse(status: "ready") }
+    router.get("readyz") { _, _ -> Response in
+        // 200 when the store takes a write and some model can serve; 503 with the reasons otherwise.
+        let readiness = await manager.readiness()
+        let body = (try? FastJSONEncoder().encode(readiness)) ?? []
+        return Response(status: readiness.ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
     router.get("metrics") { _, _ -> Response in
         await metrics.refreshGauges(manager)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
