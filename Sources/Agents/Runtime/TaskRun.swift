@@ -138,7 +138,7 @@ final class TaskDriver {
         let streaming = run.settings.useStreaming && task.stream
         let targets: [StreamTarget]
         do {
-            targets = try runtime.targets(for: selection, streaming: streaming)
+            targets = try runtime.targets(for: selection, streaming: streaming, privacy: task.privacy)
         } catch {
             return await fail(error)
         }

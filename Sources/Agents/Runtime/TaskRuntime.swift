@@ -46,10 +46,19 @@ public struct TaskRuntime: Sendable {
     }
 
     /// The selection's model and then its fallbacks, as call targets. A model whose client cannot
-    /// be made (its key is missing) is skipped with a log line; none left is a failure.
-    func targets(for selection: ModelSelection, streaming: Bool) throws(TaskFailure) -> [StreamTarget] {
+    /// be made (its key is missing) is skipped with a log line; none left is a failure. A
+    /// `local-only` task gets local targets only, whatever the selection says: the router already
+    /// filters by privacy, and this keeps the promise should any path hand over a cloud model.
+    func targets(for selection: ModelSelection, streaming: Bool, privacy: RoutingPrivacy) throws(TaskFailure) -> [StreamTarget] {
         let registry = router.registry
-        let models = [selection.modelConfig] + selection.fallbackModels.compactMap { registry.model(named: $0) }
+        var models = [selection.modelConfig] + selection.fallbackModels.compactMap { registry.model(named: $0) }
+        if privacy == .localOnly {
+            let cloud = models.filter { !$0.provider.isLocal }.map(\.name)
+            if !cloud.isEmpty {
+                logger.error("cloud models removed from a local-only task's targets", metadata: ["task": "\(selection.taskId)", "models": "\(cloud)"])
+            }
+            models.removeAll { !$0.provider.isLocal }
+        }
         var targets: [StreamTarget] = []
         var skipped: [String] = []
         for model in models {

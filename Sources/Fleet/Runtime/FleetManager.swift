@@ -190,7 +190,12 @@ public actor FleetManager {
             for (index, var subtask) in subtasks.enumerated() {
                 if subtask.id.isEmpty { subtask.id = "\(parent.id).\(index + 1)" }
                 subtask.agentType = subtask.agentType ?? parent.agentType
+                // A subtask acts for the same caller: tenant, user and session (rollout stickiness,
+                // and later budgets) come from the parent, and it is never less private than it.
                 subtask.tenantId = subtask.tenantId ?? parent.tenantId
+                subtask.userId = subtask.userId ?? parent.userId
+                subtask.sessionId = subtask.sessionId ?? parent.sessionId
+                if parent.privacy == .localOnly { subtask.privacy = .localOnly }
                 let child = subtask
                 group.addTask {
                     let (settings, _) = await manager.settings(for: child)
@@ -233,6 +238,9 @@ public actor FleetManager {
     }
 
     // MARK: Agents
+
+    /// Tasks waiting for an idle agent (the queue's depth).
+    public var waitingTasks: Int { pool.waitingCount }
 
     /// Every agent's status (answers their heartbeats).
     public func agentStatuses() async -> [AgentStatus] {

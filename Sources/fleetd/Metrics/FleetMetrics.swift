@@ -84,6 +84,7 @@ extension FleetMetrics {
     /// budget period's use in percent.
     func refreshGauges(_ manager: FleetManager) async {
         let plane = manager.dataPlane
+        registry.makeGauge(name: "fleetd_tasks_waiting", help: "Tasks waiting for an idle agent.").set(Double(await manager.waitingTasks))
         for status in plane.router.modelStatuses() {
             if let breaker = status.breaker {
                 registry.makeGauge(name: "provider_breaker_state", labels: [("scope", "model"), ("name", status.name)],

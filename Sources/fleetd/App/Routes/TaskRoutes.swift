@@ -7,6 +7,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Routing
+import Synchronization
 
 /// `POST /v1/tasks` (one JSON result, or SSE events), `GET /v1/tasks/{id}`, `POST /v1/route`.
 struct TaskRoutes {
@@ -71,20 +72,39 @@ struct TaskRoutes {
         let logger = context.logger
         let executor = context.taskExecutor
         let disconnect = context.disconnect
-        let dispatched: FleetManager.Dispatched
-        do {
-            dispatched = try await manager.dispatch(task)
-        } catch {
-            metrics.taskFailed(code: error.code)
-            throw APIError(task: error)
-        }
         let manager = self.manager
         let metrics = self.metrics
+        // Waiting for an agent: a client that leaves meanwhile cancels the wait.
+        let waiting = Task { () async -> Result<FleetManager.Dispatched, TaskFailure> in
+            do throws(TaskFailure) { return .success(try await manager.dispatch(task)) } catch { return .failure(error) }
+        }
+        let waitToken = disconnect?.onDisconnect { waiting.cancel() }
+        let waited = await waiting.value
+        if let waitToken { disconnect?.remove(waitToken) }
+        let dispatched: FleetManager.Dispatched
+        switch waited {
+        case .success(let value):
+            dispatched = value
+        case .failure(let failure):
+            metrics.taskFailed(code: failure.code)
+            throw APIError(task: failure)
+        }
+        // The agent goes back exactly once: when the stream ends, or, should the response body
+        // never run (the connection closed before it started), when the lease is dropped.
+        let lease = AgentLease(dispatched)
+        let timeout = Duration.milliseconds(await manager.config.fleet.taskTimeout)
         let body = ResponseBody { writer in try await ExecutorAffinity.run(on: executor) {
             var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: .taskCancelled, message: "the client went away"))
             let started = ContinuousClock.now
             let token = disconnect?.onDisconnect { dispatched.cancel() }
             defer { if let token { disconnect?.remove(token) } }
+            // `fleet.taskTimeout` holds for streamed tasks as for JSON ones.
+            let timedOut = TimeoutFlag()
+            let timer = LoopTimer.after(timeout) {
+                timedOut.set()
+                dispatched.cancel()
+            }
+            defer { timer.cancel() }
             do {
                 var sawFirstChunk = false
                 var events = dispatched.run.makeAsyncIterator()
@@ -107,12 +127,19 @@ struct TaskRoutes {
                     }
                     try await writer.write(pending)
                 }
+                if timedOut.isSet {
+                    let failure = TaskFailure(code: .taskTimeout, message: "task \(task.id) ran longer than fleet.taskTimeout (\(timeout))")
+                    outcome = .failure(failure)
+                    pending.clear()
+                    SSEEncoder.write(event: "error", data: try TaskEvent.error(failure).jsonBytes(), into: &pending)
+                    try await writer.write(pending)
+                }
                 try await writer.finish(nil)
             } catch {
                 dispatched.cancel()
                 logger.info("SSE client went away; the task is cancelled", metadata: ["task": "\(task.id)"])
             }
-            await dispatched.finish()
+            await lease.finish()
             await manager.record(task.id, outcome)
             switch outcome {
             case .success(let result): metrics.taskFinished(result)
@@ -154,4 +181,34 @@ extension APIError {
             headers[.retryAfter] = String(seconds)
         }
     }
+}
+
+/// The agent a streamed task holds: given back once, by ``finish()`` or, if the response body
+/// never ran, when the last reference goes.
+final class AgentLease: Sendable {
+    private let dispatched: FleetManager.Dispatched
+    private let returned = Mutex(false)
+
+    init(_ dispatched: FleetManager.Dispatched) {
+        self.dispatched = dispatched
+    }
+
+    func finish() async {
+        guard returned.withLock({ done in defer { done = true }; return !done }) else { return }
+        await dispatched.finish()
+    }
+
+    deinit {
+        guard !returned.withLock({ $0 }) else { return }
+        let dispatched = self.dispatched
+        dispatched.cancel()
+        Task { await dispatched.finish() }
+    }
+}
+
+/// Set once by the task-timeout timer, read by the stream's writer.
+final class TimeoutFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }

@@ -1,0 +1,108 @@
+import FakeProvider
+import Foundation
+import Testing
+
+/// Streamed tasks keep the same promises as JSON ones: the task timeout, an agent given back when
+/// the client leaves while waiting for one, and subtasks that act for their parent (never less
+/// private than it).
+@Suite(.serialized) struct StreamedTaskLimitsTests {
+    /// The Anthropic transcript dripped 20 bytes every 100 ms: several seconds in all.
+    static func slowStream() throws -> FakeScript {
+        .always(try FakeResponse.fixture("providers/anthropic-stream-sdkfixture-basic.sse").dripped(size: 20, delay: .milliseconds(100)))
+    }
+
+    func start(agents: Int, taskTimeoutMs: Int) async throws -> (FakeProviderServer, FleetdProcess) {
+        let fake = try await FakeProviderServer.start(script: try Self.slowStream())
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        var config = TaskPathTests.config(baseURL: fake.baseURL, router: "true", streaming: "true")
+        config = config.replacingOccurrences(of: "  - {type: general, count: 2}", with: "  - {type: general, count: \(agents)}")
+        config = config.replacingOccurrences(of: "taskTimeout: 20000", with: "taskTimeout: \(taskTimeoutMs)")
+        try config.write(to: file, atomically: true, encoding: .utf8)
+        return (fake, try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data")))
+    }
+
+    @Test func aStreamedTaskEndsAtTheTaskTimeoutWithAnErrorEvent() async throws {
+        let (fake, fleetd) = try await start(agents: 1, taskTimeoutMs: 700)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let events = try await TaskPathTests().streamedEvents(fleetd, #"{"prompt": "hello", "stream": true}"#)
+        let elapsed = clock.now - start
+        #expect(events.last?.0 == "error", "\(events.map(\.0))")
+        #expect(events.last?.1["code"] as? String == "TASK_TIMEOUT")
+        #expect(elapsed < .seconds(3), "ended by the 0.7 s task timeout, not the stream's end: \(elapsed)")
+        // The agent came back: the next task runs (and times out the same way) instead of queueing forever.
+        let again = try await TaskPathTests().streamedEvents(fleetd, #"{"prompt": "again", "stream": true}"#)
+        #expect(again.last?.1["code"] as? String == "TASK_TIMEOUT")
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+
+    @Test func aClientThatLeavesWhileWaitingForAnAgentGivesItsPlaceBack() async throws {
+        let (fake, fleetd) = try await start(agents: 1, taskTimeoutMs: 20_000)
+        // The only agent is busy with a slow stream.
+        let busy = Task { try await TaskPathTests().streamedEvents(fleetd, #"{"prompt": "first", "stream": true}"#).map(\.0) }
+        #expect(await eventually(timeout: .seconds(10)) { fake.bytesWritten > 0 })
+        // A second streamed task waits for the agent, and its client resets the connection.
+        let waiting = try RawConnection(port: fleetd.port)
+        let body = #"{"prompt": "second", "stream": true}"#
+        try waiting.send("POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        #expect(try await eventually(timeout: .seconds(5)) {
+            try await http(.GET, fleetd.baseURL + "/metrics").body.contains("fleetd_tasks_waiting 1")
+        })
+        waiting.close()
+        #expect(try await eventually(timeout: .seconds(5)) {
+            try await http(.GET, fleetd.baseURL + "/metrics").body.contains("fleetd_tasks_waiting 0")
+        }, "the waiting task left the queue when its client reset the connection")
+        let first = try await busy.value
+        #expect(first.last == "complete")
+        // The agent is free again: a third task runs at once rather than waiting behind a ghost.
+        let third = try await http(.POST, fleetd.baseURL + "/v1/route", body: #"{"prompt": "x"}"#)
+        #expect(third.status == 200)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let result = try await TaskPathTests().streamedEvents(fleetd, #"{"prompt": "third", "stream": true}"#)
+        #expect(result.last?.0 == "complete", "\(result.map(\.0))")
+        #expect(clock.now - start < .seconds(15))
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+
+    @Test func subtasksOfALocalOnlyTaskNeverReachACloudProvider() async throws {
+        let cloud = try await FakeProviderServer.start(script: .always(try .fixture("providers/anthropic-nonstream-docs-example.json")))
+        let local = try await FakeProviderServer.start(script: .always(try .fixture("providers/ollama-chat-nonstream-docs.json")))
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try """
+        fleet: {id: privacy, maxAgents: 4}
+        agents: [{type: general, count: 4}]
+        api: {host: 127.0.0.1}
+        features: {multiModelRouter: true, streaming: false}
+        routing:
+          enabled: true
+          defaultModel: cloud
+          models:
+            - {name: cloud, provider: anthropic, model: cloud-model, credentials: {endpoint: "\(cloud.baseURL)"}}
+            - {name: local, provider: ollama, model: llama3, credentials: {endpoint: "\(local.baseURL)"}}
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"),
+                                             environment: ["ANTHROPIC_API_KEY": "sk-ant-privacy"])
+        let body = #"{"prompt": "parent", "privacy": "local-only", "tenantId": "acme", "subtasks": [{"prompt": "a"}, {"prompt": "b", "preferredModel": "cloud"}]}"#
+        let result = try await http(.POST, fleetd.baseURL + "/v1/tasks", body: body)
+        #expect(result.status == 200, "\(result.body)")
+        let subtasks = result.json["subtasks"] as? [[String: Any]] ?? []
+        #expect(subtasks.count == 2)
+        for subtask in subtasks {
+            let model = (subtask["result"] as? [String: Any])?["model"] as? String
+            #expect(model == "local" || subtask["succeeded"] as? Bool == false, "\(subtask)")
+        }
+        #expect(cloud.requests.isEmpty, "a local-only task's subtasks went to the cloud: \(cloud.requests.map(\.path))")
+        #expect(local.requests.count == 3)
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await cloud.shutdown()
+        await local.shutdown()
+    }
+}
