@@ -173,6 +173,13 @@ extension FleetConfig {
             alerts.finish()
         }
         cost.policy = r.choice("policy", default: cost.policy)
+        if let hook = r.string("alertWebhook") {
+            if let url = URL(string: hook), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil {
+                cost.alertWebhook = hook
+            } else {
+                r.sink.error(r.child("alertWebhook"), at: r.keyMark("alertWebhook"), "must be an http or https URL, got '\(hook)'")
+            }
+        }
         if let zone = r.string("timeZone") {
             if TimeZone(identifier: zone) == nil {
                 r.sink.error(r.child("timeZone"), at: r.keyMark("timeZone"), "unknown time zone '\(zone)'; use an IANA name such as UTC or Europe/Paris")

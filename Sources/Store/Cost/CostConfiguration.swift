@@ -53,6 +53,8 @@ public struct CostConfiguration: Sendable, Hashable, Codable {
     public var policy: BudgetPolicy
     /// IANA time zone for period boundaries. Default `UTC`.
     public var timeZone: String
+    /// An http(s) URL that each COST_002 alert is POSTed to as JSON (retried; never delays a task).
+    public var alertWebhook: String?
 
     public init(
         enabled: Bool = true,

@@ -75,6 +75,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
             ConfigWatchService(reloader: reloader, logger: logger),
             ConfigFollowerService(reloader: reloader, manager: manager, api: api, logger: logger),
             HeartbeatService(manager: manager),
+            BudgetAlertService(manager: manager, metrics: metrics, httpClient: httpClient, logger: logger),
             ExpiredEntrySweeper(store: dataPlane.memory),
             WALCheckpointer(database: dataPlane.memory.database, logger: logger),
             dataPlane.records,

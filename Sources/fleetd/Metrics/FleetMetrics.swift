@@ -1,9 +1,10 @@
-import FleetSupport
 import Agents
 import Fleet
+import FleetSupport
 import Metrics
 import Prometheus
 import Routing
+import Store
 
 /// fleetd's Prometheus metrics, with help text, plus the registry `/metrics` renders.
 ///
@@ -82,6 +83,13 @@ extension FleetMetrics {
 extension FleetMetrics {
     /// Gauges read at scrape time: each breaker's state (0 closed, 1 half-open, 2 open) and each
     /// budget period's use in percent.
+    /// A COST_002 budget alert was raised.
+    func budgetAlert(_ alert: CostAlert) {
+        registry.makeCounter(name: "budget_alerts_total",
+                             labels: [("period", alert.period.rawValue), ("threshold", String(Int(alert.thresholdPercent)))],
+                             help: "Budget alerts (COST_002) raised, by period and threshold percent.").increment()
+    }
+
     func refreshGauges(_ manager: FleetManager) async {
         let plane = manager.dataPlane
         registry.makeGauge(name: "fleetd_tasks_waiting", help: "Tasks waiting for an idle agent.").set(Double(await manager.waitingTasks))
