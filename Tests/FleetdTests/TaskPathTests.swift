@@ -238,8 +238,9 @@ import Testing
             .write(to: file, atomically: true, encoding: .utf8)
         let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"))
 
-        // Streamed: flaky is the cheapest pick; its stream is cut before any text, the synchronous
-        // retry gets a 429, and the next model in the chain answers.
+        // Streamed: flaky is the cheapest pick; its stream is cut before any text (a network
+        // failure), so the next model in the chain answers at once: no retry and no synchronous
+        // call to flaky (which would have answered 429).
         let events = try await streamedEvents(fleetd, #"{"prompt": "hello", "stream": true}"#)
         let complete = try #require(events.last?.1, "\(events.map(\.0))")
         #expect(events.last?.0 == "complete")
@@ -247,8 +248,9 @@ import Testing
         #expect(complete["model"] as? String != "flaky")
         #expect(complete["output"] as? String == "Hello there!")
         #expect(events.filter { $0.0 == "chunk" }.count == 3, "no duplicated output")
+        #expect(fake.requests.filter { $0.jsonBody?["model"] as? String == "flaky-model-id" }.count == 1)
 
-        // The 429 opened flaky's breaker: the next task is routed around it.
+        // The failure opened flaky's breaker (failureThreshold 1): the next task is routed around it.
         let next = try await task(fleetd, #"{"prompt": "hello again"}"#)
         #expect(next.status == 200)
         #expect((next.json["selection"] as? [String: Any])?["modelName"] as? String != "flaky")

@@ -29,8 +29,11 @@ public actor Agent {
     }
 
     /// The task's events (see ``TaskRun``). Iterate them to run it.
-    public nonisolated func run(_ task: AgentTask, settings: TaskSettings, runtime: TaskRuntime) -> TaskRun {
-        TaskRun(task: task, settings: settings, runtime: runtime, agent: self)
+    /// - Parameter deadline: when the task must be done by (its timeout), if it has one: no retry
+    ///   of the model waits past it.
+    public nonisolated func run(_ task: AgentTask, settings: TaskSettings, runtime: TaskRuntime,
+                                deadline: ContinuousClock.Instant? = nil) -> TaskRun {
+        TaskRun(task: task, settings: settings, runtime: runtime, agent: self, deadline: deadline)
     }
 
     func began(_ taskId: String) {

@@ -47,7 +47,7 @@ public struct TaskFailure: Error, Sendable, Codable, Hashable, CustomStringConve
     public var message: String
     public var terminal: Bool
     public var model: String?
-    /// Seconds to wait before retrying, when known (budget or queue limits).
+    /// Seconds to wait before retrying, when known (a full queue, a provider's Retry-After).
     public var retryAfterSeconds: Int?
 
     public init(code: ErrorCode, message: String, terminal: Bool = true, model: String? = nil, retryAfterSeconds: Int? = nil) {

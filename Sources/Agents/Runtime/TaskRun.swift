@@ -20,6 +20,9 @@ public struct TaskRun: AsyncSequence, Sendable {
     let settings: TaskSettings
     let runtime: TaskRuntime
     let agent: Agent
+    /// When the task must be done by (its `fleet.taskTimeout`), if it has such a limit: no retry
+    /// of the model waits past it.
+    public let deadline: ContinuousClock.Instant?
     let cancellation = RunCancellation()
 
     /// Stops the run from outside its consumer (a client that left): the provider call is
@@ -144,7 +147,8 @@ final class TaskDriver {
         }
         let request = ProviderRequest(model: selection.modelConfig.model, prompt: task.prompt, system: run.agent.role.systemPrompt,
                                       maxTokens: task.outputTokenLimit(role: run.agent.role, model: selection.modelConfig))
-        let session = runtime.tool.executeStreaming(withContext(request), targets: targets)
+        let timeLimit = run.deadline.map { ContinuousClock.now.duration(to: $0) }
+        let session = runtime.tool.executeStreaming(withContext(request), targets: targets, timeLimit: timeLimit)
         let running = Running(selection: selection, reservation: reservation, streaming: streaming, started: .now)
         var iterator = session.makeAsyncIterator()
         run.cancellation.onCancel(iterator.canceller)
@@ -184,7 +188,8 @@ final class TaskDriver {
         case .error(let failure) where !failure.terminal:
             return .error(TaskFailure(code: failure.code, message: failure.message, terminal: false, model: failure.model))
         case .error(let failure):
-            return await fail(TaskFailure(code: failure.code, message: failure.message, model: failure.model))
+            return await fail(TaskFailure(code: failure.code, message: failure.message, model: failure.model,
+                                          retryAfterSeconds: failure.retryAfter.map(Self.wholeSeconds)))
         case .complete(let result):
             return await complete(result, running)
         }
@@ -220,6 +225,12 @@ final class TaskDriver {
             durationMs: Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15,
             localDefault: model.provider == .builtin, backpressureEvents: result.metadata.backpressureEvents,
             selection: SelectionSummary(running.selection), subtasks: nil))
+    }
+
+    /// A Retry-After in whole seconds, rounded up (HTTP's `Retry-After` takes seconds).
+    static func wholeSeconds(_ duration: Duration) -> Int {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return max(0, Int(seconds.rounded(.up)))
     }
 
     private func fail(_ failure: TaskFailure) async -> TaskEvent {

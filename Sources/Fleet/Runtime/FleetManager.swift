@@ -109,7 +109,9 @@ public actor FleetManager {
 
     /// Waits for an idle agent of the task's type and hands it the task. A full queue refuses at
     /// once (`QUEUE_FULL`, retry after a few seconds) rather than growing.
-    public func dispatch(_ task: AgentTask) async throws(TaskFailure) -> Dispatched {
+    /// - Parameter timeLimit: the time the task may take from the moment an agent takes it (its
+    ///   timeout); the run's model retries never wait past it.
+    public func dispatch(_ task: AgentTask, timeLimit: Duration? = nil) async throws(TaskFailure) -> Dispatched {
         var task = task
         let type = task.agentType ?? defaultAgentType
         guard pool.types.contains(type) else {
@@ -147,17 +149,20 @@ public actor FleetManager {
                 tasks[oldest] = nil
             }
         }
-        return Dispatched(run: agent.run(task, settings: settings, runtime: runtime), agent: agent, settings: settings, flags: flags, manager: self)
+        let deadline = timeLimit.map { ContinuousClock.now + $0 }
+        return Dispatched(run: agent.run(task, settings: settings, runtime: runtime, deadline: deadline),
+                          agent: agent, settings: settings, flags: flags, manager: self)
     }
 
     /// Runs a task to its result (the JSON API), with its subtasks in parallel and the task timeout.
     public func execute(_ task: AgentTask) async throws(TaskFailure) -> TaskResult {
-        let dispatched = try await dispatch(task)
         let timeout = Duration.milliseconds(snapshot.config.fleet.taskTimeout)
+        let dispatched = try await dispatch(task, timeLimit: timeout)
         let outcome: Result<TaskResult, TaskFailure> = await Self.withTimeout(timeout, taskId: task.id) { () async throws(TaskFailure) -> TaskResult in
             var result = try await dispatched.run.result()
             if let subtasks = task.subtasks, !subtasks.isEmpty {
-                result.subtasks = await Self.runSubtasks(subtasks, parent: task, agent: dispatched.agent, manager: self)
+                result.subtasks = await Self.runSubtasks(subtasks, parent: task, agent: dispatched.agent,
+                                                         deadline: dispatched.run.deadline, manager: self)
             }
             return result
         }
@@ -185,7 +190,8 @@ public actor FleetManager {
     /// A task's record (running, completed or failed), while fleetd remembers it.
     public func taskRecord(_ id: String) -> TaskRecord? { tasks[id] }
 
-    private static func runSubtasks(_ subtasks: [AgentTask], parent: AgentTask, agent: Agent, manager: FleetManager) async -> [SubtaskOutcome] {
+    private static func runSubtasks(_ subtasks: [AgentTask], parent: AgentTask, agent: Agent, deadline: ContinuousClock.Instant?,
+                                    manager: FleetManager) async -> [SubtaskOutcome] {
         await withTaskGroup(of: (Int, SubtaskOutcome).self) { group in
             for (index, var subtask) in subtasks.enumerated() {
                 if subtask.id.isEmpty { subtask.id = "\(parent.id).\(index + 1)" }
@@ -201,7 +207,7 @@ public actor FleetManager {
                     let (settings, _) = await manager.settings(for: child)
                     let runtime = await manager.currentRuntime
                     do throws(TaskFailure) {
-                        let result = try await agent.run(child, settings: settings, runtime: runtime).result()
+                        let result = try await agent.run(child, settings: settings, runtime: runtime, deadline: deadline).result()
                         return (index, SubtaskOutcome(taskId: child.id, succeeded: true, result: result, error: nil))
                     } catch {
                         return (index, SubtaskOutcome(taskId: child.id, succeeded: false, result: nil, error: error))

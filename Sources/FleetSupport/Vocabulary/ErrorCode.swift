@@ -77,12 +77,15 @@ public enum ErrorCode: String, Sendable, Codable, Hashable, CaseIterable, Custom
         switch self {
         case .modelSelectionFailed: 503
         case .budgetExceeded, .noAffordableModel: 402
-        case .queueFull: 429
+        // A provider's rate limit or overload reaches the client only when no other model could
+        // serve: 429 / 503, with the provider's Retry-After when it gave one.
+        case .queueFull, .providerRateLimited: 429
+        case .providerOverloaded: 503
         case .unknownAgentType: 400
         case .taskTimeout, .streamTimeout, .providerTimeout: 504
         case .taskCancelled: 499
         case .costCalculationFailed, .costConfigurationInvalid, .budgetAlertTriggered, .internalError: 500
-        case .bufferOverflow, .chunkValidationFailed, .providerRateLimited, .providerOverloaded, .providerAuth, .providerBadRequest,
+        case .bufferOverflow, .chunkValidationFailed, .providerAuth, .providerBadRequest,
              .providerServerError, .providerNetwork, .providerMidStreamError, .providerMissingCredentials, .providerInvalidResponse: 502
         }
     }

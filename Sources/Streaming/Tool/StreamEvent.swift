@@ -66,6 +66,8 @@ public struct StreamFailure: Sendable, Hashable, Codable {
     public var retryable: Bool
     /// The model the failure came from, if any.
     public var model: String?
+    /// How long the provider asked to wait (its Retry-After), when it said.
+    public var retryAfter: Duration? = nil
 }
 
 /// The assembled answer, sent last.

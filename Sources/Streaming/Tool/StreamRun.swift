@@ -9,6 +9,8 @@ struct StreamRun: Sendable {
     let request: ProviderRequest
     let targets: [StreamTarget]
     let output: BackpressureBuffer<StreamEvent>
+    /// The time the caller allows from the start (e.g. a task's remaining time); `nil`: `timeoutMs` only.
+    let timeLimit: Duration?
     let streamId: String = StreamRun.makeStreamId()
     let accumulator = StreamAccumulator()
 
@@ -27,6 +29,8 @@ struct StreamRun: Sendable {
     var total: Duration { .milliseconds(configuration.timeoutMs) }
     var firstChunkTimeout: Duration { .milliseconds(configuration.firstChunkTimeoutMs ?? configuration.timeoutMs) }
     var idleTimeout: Duration { .milliseconds(configuration.idleTimeoutMs ?? configuration.timeoutMs) }
+    /// No retry waits past this: `timeoutMs`, or the caller's time limit when that is sooner.
+    var retryDeadline: Duration { timeLimit.map { min(max(.zero, $0), total) } ?? total }
 
     func run() async {
         let clock = StreamClock(tool.clock)
@@ -56,14 +60,17 @@ struct StreamRun: Sendable {
 
         var lastError: (any Error)?
         var lastTarget = first
-        targets: for target in targets {
+        targets: for (index, target) in targets.enumerated() {
             lastTarget = target
+            // Another target can serve: a failure of this one moves there at once. Waiting and
+            // retrying the same model is only for the last target, when nothing else can serve.
+            let hasNext = index + 1 < targets.count
             var modelRequest = request
             modelRequest.model = target.endpoint.model
             let callRequest = modelRequest
             var streamingFailed = false
             if target.endpoint.supportsStreaming {
-                let outcome = await withRetries(clock: clock) {
+                let outcome = await withRetries(clock: clock, retrying: !hasNext) {
                     await observed(target, synchronous: false) { await streamAttempt(target: target, request: callRequest, clock: clock) }
                 }
                 switch outcome {
@@ -76,6 +83,10 @@ struct StreamRun: Sendable {
                 case .failed(let error):
                     lastError = error
                     if accumulator.deliveredOutput || isTotalTimeout(error, clock: clock) { break targets }
+                    if hasNext && Self.failsOver(error) {
+                        failingOver(from: target, to: targets[index + 1], error: error)
+                        continue targets
+                    }
                     streamingFailed = true
                     guard Self.synchronousFallbackMayHelp(error) else { continue targets }
                     logger(target).info("streaming failed before output; trying a synchronous call", metadata: ["error": "\(error)"])
@@ -87,7 +98,7 @@ struct StreamRun: Sendable {
                 let single = await observed(target, synchronous: true) { await syncAttempt(target: target, request: callRequest, clock: clock) }
                 outcome = Task.isCancelled ? .consumerGone : single
             } else {
-                outcome = await withRetries(clock: clock) {
+                outcome = await withRetries(clock: clock, retrying: !hasNext) {
                     await observed(target, synchronous: true) { await syncAttempt(target: target, request: callRequest, clock: clock) }
                 }
             }
@@ -101,6 +112,7 @@ struct StreamRun: Sendable {
             case .failed(let error):
                 lastError = error
                 if accumulator.deliveredOutput || isTotalTimeout(error, clock: clock) { break targets }
+                if hasNext { failingOver(from: target, to: targets[index + 1], error: error) }
             }
         }
         let failure = Self.failure(from: lastError, model: lastTarget.endpoint.name)
@@ -110,25 +122,37 @@ struct StreamRun: Sendable {
         output.finish()
     }
 
-    /// Runs `attempt` until it completes, fails for good, or the retries run out. Retries only
-    /// while no output reached the consumer, and never past the total deadline.
-    func withRetries(clock: StreamClock, _ attempt: @Sendable () async -> Outcome) async -> Outcome {
+    /// Runs `attempt` until it completes, fails for good, or the retries run out. Retries only when
+    /// `retrying` (the last target: nothing else can serve), only while no output reached the
+    /// consumer, and never when the wait would end past ``retryDeadline``: then the failure (a
+    /// rate limit with its Retry-After) is the outcome at once, rather than a sleep past the deadline.
+    func withRetries(clock: StreamClock, retrying: Bool, _ attempt: @Sendable () async -> Outcome) async -> Outcome {
         var retry = 0
         while true {
             accumulator.state.withLock { $0.attempts += 1 }
             let outcome = await attempt()
             if Task.isCancelled { return .consumerGone }
             guard case .failed(let error) = outcome else { return outcome }
-            if accumulator.deliveredOutput { return outcome }
+            guard retrying, !accumulator.deliveredOutput else { return outcome }
             let retryAfter = (error as? ProviderError)?.retryAfter
             let retryable = (error as? ProviderError)?.isRetryable ?? ((error as? StreamingError)?.code == .timeout)
             guard retryable, retry < configuration.retryConfig.maxRetries else { return outcome }
             retry += 1
             let delay = configuration.retryConfig.delay(retry: retry, providerRetryAfter: retryAfter, random: tool.random())
-            if clock.elapsed() + delay >= total { return outcome }
+            if clock.elapsed() + delay >= retryDeadline {
+                tool.logger.debug("not retrying: the wait would end past the call's deadline",
+                                  metadata: ["stream": "\(streamId)", "delay": "\(delay)", "error": "\(error)"])
+                return outcome
+            }
             tool.logger.debug("retrying", metadata: ["stream": "\(streamId)", "retry": "\(retry)", "delay": "\(delay)", "error": "\(error)"])
             do { try await clock.sleep(delay) } catch { return .consumerGone }
         }
+    }
+
+    /// Logs a move to the next target after a failure before output.
+    private func failingOver(from target: StreamTarget, to next: StreamTarget, error: any Error) {
+        logger(target).info("model failed before output; trying the next model at once",
+                            metadata: ["stream": "\(streamId)", "next": "\(next.endpoint.name)", "error": "\(error)"])
     }
 
     /// Runs one attempt and reports its outcome to ``StreamingTool/onAttempt`` (not when the
@@ -156,6 +180,21 @@ struct StreamRun: Sendable {
 
     func isTotalTimeout(_ error: any Error, clock: StreamClock) -> Bool {
         clock.elapsed() >= total
+    }
+
+    /// Failures that say the model cannot serve now (rate limited, overloaded, a server error, no
+    /// connection, no answer in time): when another target exists, it is tried at once, with no
+    /// backoff, no Retry-After wait and no synchronous call to the failing model. The attempt
+    /// report has already opened or counted against its breaker.
+    static func failsOver(_ error: any Error) -> Bool {
+        if let error = error as? ProviderError {
+            switch error.kind {
+            case .rateLimited, .overloaded, .server, .network, .timeout: return true
+            case .auth, .badRequest, .missingCredentials, .midStream, .invalidResponse: return false
+            }
+        }
+        if let error = error as? StreamingError { return error.code == .timeout }
+        return false
     }
 
     /// A synchronous call is worth it when streaming itself may be the problem, not the

@@ -13,7 +13,8 @@ public struct StreamingConfiguration: Sendable, Hashable, Codable {
     public var firstChunkTimeoutMs: Int?
     /// Longest gap allowed between two chunks, in ms; `nil` uses `timeoutMs`. ≥ 1.
     public var idleTimeoutMs: Int?
-    /// Retries before the first chunk reaches the consumer.
+    /// Retries before the first chunk reaches the consumer, of the last target only (earlier
+    /// targets hand over to the next one at once).
     public var retryConfig: RetryConfiguration
 
     public init(
@@ -46,7 +47,7 @@ public struct StreamingConfiguration: Sendable, Hashable, Codable {
 
 /// `streaming.retryConfig`: exponential backoff with jitter.
 public struct RetryConfiguration: Sendable, Hashable, Codable {
-    /// Retries after the first attempt (per target). Default 3; 0…20.
+    /// Retries after the first attempt, of the last target (nothing else can serve). Default 3; 0…20.
     public var maxRetries: Int
     /// Delay before the first retry, in ms. Default 1000; ≥ 0.
     public var backoffMs: Int

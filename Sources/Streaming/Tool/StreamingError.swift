@@ -52,7 +52,7 @@ extension StreamFailure {
     init(_ error: ProviderError, model: String?) {
         self.init(
             code: error.code, message: error.description, shortDescription: error.shortDescription,
-            terminal: true, retryable: error.isRetryable, model: model
+            terminal: true, retryable: error.isRetryable, model: model, retryAfter: error.retryAfter
         )
     }
 }

@@ -11,12 +11,18 @@ import Synchronization
 ///   (with `progress` every few chunks), then `complete` or a terminal `error`.
 /// - ``execute(_:targets:)`` returns the assembled result (or throws the terminal ``StreamFailure``).
 ///
-/// Targets are tried in order (the router's choice, then its fallbacks). For each: a streaming
-/// call, retried with exponential backoff and jitter (a provider's Retry-After wins when longer)
-/// while nothing has reached the consumer; then one synchronous call when streaming failed for a
-/// reason a synchronous call may not share; a model with `supportsStreaming: false` is called
-/// synchronously (with retries). Once a chunk reached the consumer, a failure ends the stream with
-/// an `error` event: output is never duplicated.
+/// Targets are tried in order (the router's choice, then its fallbacks). While another target
+/// follows, a target gets one call: when it fails before output because the model cannot serve
+/// now (429, 529, 5xx, no connection, a timeout) the next target is called at once, with no
+/// backoff and no wait for Retry-After (the attempt report lets the router's breaker hold the
+/// model out for its Retry-After); when streaming failed for a reason a synchronous call may not
+/// share (a mid-stream error, an unreadable answer) one synchronous call follows first. The last
+/// target (nothing else can serve) is retried with exponential backoff and jitter (a provider's
+/// Retry-After wins when longer) while nothing has reached the consumer, unless the wait would end
+/// past `timeoutMs` or the caller's time limit: then its failure (with the provider's Retry-After)
+/// is the outcome at once. A model with `supportsStreaming: false` is called synchronously. Once a
+/// chunk reached the consumer, a failure ends the stream with an `error` event: output is never
+/// duplicated.
 ///
 /// Timeouts (STREAM_002): no first chunk within `firstChunkTimeoutMs`, a gap longer than
 /// `idleTimeoutMs` between chunks (time spent waiting for a slow consumer does not count), and
@@ -69,16 +75,18 @@ public struct StreamingTool: Sendable {
     }
 
     /// Streams the answer of the first target that gives one.
-    public func executeStreaming(_ request: ProviderRequest, targets: [StreamTarget]) -> StreamingSession {
+    /// - Parameter timeLimit: the time the caller allows from now (e.g. a task's remaining time);
+    ///   no retry of the last target waits past it (nor past `timeoutMs`). `nil`: `timeoutMs` only.
+    public func executeStreaming(_ request: ProviderRequest, targets: [StreamTarget], timeLimit: Duration? = nil) -> StreamingSession {
         let buffer = BackpressureBuffer<StreamEvent>(capacity: configuration.bufferSize, threshold: configuration.backpressureThreshold)
-        let run = StreamRun(tool: self, request: request, targets: targets, output: buffer)
+        let run = StreamRun(tool: self, request: request, targets: targets, output: buffer, timeLimit: timeLimit)
         return StreamingSession(buffer: buffer) { await run.run() }
     }
 
     /// The assembled answer of the first target that gives one.
     /// - Throws: the terminal ``StreamFailure``.
-    public func execute(_ request: ProviderRequest, targets: [StreamTarget]) async throws -> StreamResult {
-        for try await event in executeStreaming(request, targets: targets) {
+    public func execute(_ request: ProviderRequest, targets: [StreamTarget], timeLimit: Duration? = nil) async throws -> StreamResult {
+        for try await event in executeStreaming(request, targets: targets, timeLimit: timeLimit) {
             switch event {
             case .complete(let result): return result
             case .error(let failure) where failure.terminal: throw failure

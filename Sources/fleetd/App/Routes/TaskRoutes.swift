@@ -74,9 +74,10 @@ struct TaskRoutes {
         let disconnect = context.disconnect
         let manager = self.manager
         let metrics = self.metrics
+        let timeout = Duration.milliseconds(await manager.config.fleet.taskTimeout)
         // Waiting for an agent: a client that leaves meanwhile cancels the wait.
         let waiting = Task { () async -> Result<FleetManager.Dispatched, TaskFailure> in
-            do throws(TaskFailure) { return .success(try await manager.dispatch(task)) } catch { return .failure(error) }
+            do throws(TaskFailure) { return .success(try await manager.dispatch(task, timeLimit: timeout)) } catch { return .failure(error) }
         }
         let waitToken = disconnect?.onDisconnect { waiting.cancel() }
         let waited = await waiting.value
@@ -92,7 +93,6 @@ struct TaskRoutes {
         // The agent goes back exactly once: when the stream ends, or, should the response body
         // never run (the connection closed before it started), when the lease is dropped.
         let lease = AgentLease(dispatched)
-        let timeout = Duration.milliseconds(await manager.config.fleet.taskTimeout)
         let body = ResponseBody { writer in try await ExecutorAffinity.run(on: executor) {
             var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: .taskCancelled, message: "the client went away"))
             let started = ContinuousClock.now
