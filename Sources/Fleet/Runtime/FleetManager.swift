@@ -185,6 +185,9 @@ public actor FleetManager {
     /// A task's record (running, completed or failed), while fleetd remembers it.
     public func taskRecord(_ id: String) -> TaskRecord? { tasks[id] }
 
+    /// Tasks waiting in the queue for an agent now (what `api.maxQueuedTasks` bounds).
+    var waitingTaskCount: Int { pool.waitingCount }
+
     private static func runSubtasks(_ subtasks: [AgentTask], parent: AgentTask, agent: Agent, manager: FleetManager) async -> [SubtaskOutcome] {
         await withTaskGroup(of: (Int, SubtaskOutcome).self) { group in
             for (index, var subtask) in subtasks.enumerated() {
