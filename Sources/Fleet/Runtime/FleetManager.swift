@@ -245,7 +245,7 @@ public actor FleetManager {
 
     // MARK: Agents
 
-    /// Tasks waiting for an idle agent (the queue's depth).
+    /// Tasks waiting in the queue for an idle agent now (what `api.maxQueuedTasks` bounds).
     public var waitingTasks: Int { pool.waitingCount }
 
     /// Every agent's status (answers their heartbeats).

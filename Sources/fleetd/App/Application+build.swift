@@ -10,13 +10,16 @@ import Store
 
 /// Builds the fleetd HTTP application: data plane, fleet manager, routes, middleware and the
 /// background services (config watcher, config follower, heartbeats, expired-entry sweeper).
-/// Called by `fleetd serve`; the HTTP tests run the real `fleetd` binary instead
-/// (`Tests/FleetdTests/FleetdProcess.swift`).
+/// It does not run it: `fleetd serve` runs it in a `ServiceGroup`; tests run it with
+/// HummingbirdTesting (`app.test(.router)`, or `.live` on a free port). Everything it reads from
+/// the environment (provider keys, config overrides on reload) comes from
+/// ``ServiceSettings/processEnvironment``.
 func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, httpClient: HTTPClient,
                       logger: Logger) async throws -> some ApplicationProtocol {
     let config = loaded.config
     let reloader = try ConfigReloader(
         loaded: loaded,
+        environment: settings.processEnvironment,
         flagStore: RuntimeFlagStore(url: settings.dataDirectory.appendingPathComponent("runtime-flags.json"))
     )
     let dataPlane: DataPlane
@@ -27,8 +30,9 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     }
     let manager = await FleetManager(
         reloader: reloader, dataPlane: dataPlane,
-        clients: ProviderClientFactory(httpClient: httpClient, logger: Logger(label: "fleetd.provider")),
-        environmentName: settings.environment, logger: logger
+        clients: ProviderClientFactory(httpClient: httpClient, credentials: ProviderCredentials(environment: settings.processEnvironment),
+                                       logger: Logger(label: "fleetd.provider")),
+        environmentName: settings.environment, processEnvironment: settings.processEnvironment, logger: logger
     )
     let flags = await reloader.snapshot.config.features.evaluateAll(in: FlagContext(environment: settings.environment))
     logger.info("fleetd starting", metadata: [

@@ -47,12 +47,8 @@ struct ServeCommand: AsyncParsableCommand {
         for warning in loaded.warnings {
             logger.warning("\(warning)")
         }
-        let settings = ServiceSettings(
-            configPath: options.path,
-            environment: environment ?? ProcessInfo.processInfo.environment["FLEETD_ENVIRONMENT"],
-            dataDirectory: dataDirectory,
-            adminToken: ProcessInfo.processInfo.environment["FLEETD_ADMIN_TOKEN"]
-        )
+        let settings = ServiceSettings(configPath: options.path, dataDirectory: dataDirectory, environmentOption: environment,
+                                       processEnvironment: ProcessInfo.processInfo.environment)
         var effective = loaded
         effective.config = config
         let metrics = FleetMetrics()
@@ -81,4 +77,16 @@ struct ServiceSettings: Sendable {
     var dataDirectory: URL
     /// Bearer token for admin routes; `nil` turns them off.
     var adminToken: String?
+    /// Where provider keys and the config's environment overrides are read from.
+    var processEnvironment: [String: String] = ProcessInfo.processInfo.environment
+}
+
+extension ServiceSettings {
+    /// The settings `fleetd serve` runs with: `--environment`, else `FLEETD_ENVIRONMENT`; the admin
+    /// token from `FLEETD_ADMIN_TOKEN`; keys and overrides from the same `processEnvironment`.
+    init(configPath: String, dataDirectory: URL, environmentOption: String?, processEnvironment: [String: String]) {
+        self.init(configPath: configPath, environment: environmentOption ?? processEnvironment["FLEETD_ENVIRONMENT"],
+                  dataDirectory: dataDirectory, adminToken: processEnvironment["FLEETD_ADMIN_TOKEN"],
+                  processEnvironment: processEnvironment)
+    }
 }

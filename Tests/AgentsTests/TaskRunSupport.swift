@@ -1,0 +1,94 @@
+import Agents
+import FakeProvider
+import Foundation
+import Logging
+import Providers
+import Routing
+import Store
+import Streaming
+
+/// What a ``TaskRun`` runs with, wired by hand: a cost tracker on a temporary SQLite file (a $10
+/// daily budget), a router over `models` that reads that budget, and a streaming tool that does not
+/// retry. No API keys.
+struct RunHarness: Sendable {
+    let directory: URL
+    let costs: CostTracker
+    let router: ModelRouter
+    let runtime: TaskRuntime
+
+    static func make(models: [ModelConfiguration], defaultModel: String?, lastResort: String? = nil) async throws -> RunHarness {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("task-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var logger = Logger(label: "task-run-test")
+        logger.logLevel = .error
+        let database = try await StoreDatabase(path: directory.appendingPathComponent("costs.sqlite").path)
+        let costs = try CostTracker(database: database, configuration: CostConfiguration(budgetLimits: .init(daily: 10)), logger: logger)
+        let routing = RoutingConfiguration(defaultModel: defaultModel, models: models, lastResort: lastResort)
+        let router = ModelRouter(configuration: routing, scorer: ComplexityAnalyzer(), budget: costs, logger: logger)
+        let streaming = StreamingConfiguration(enabled: true, timeoutMs: 10_000,
+                                               retryConfig: RetryConfiguration(maxRetries: 0, backoffMs: 10))
+        let tool = StreamingTool(configuration: streaming, logger: logger)
+        let runtime = TaskRuntime(generation: 1, router: router, tool: tool, clients: makeFactory(logger: logger, environment: [:]),
+                                  costs: costs, quotas: nil, logger: logger)
+        return RunHarness(directory: directory, costs: costs, router: router, runtime: runtime)
+    }
+
+    /// Money reserved now for calls in flight (every period holds the same figure).
+    func reserved() async -> Double {
+        await costs.budgetStatus().periods.first { $0.period == .day }?.reserved ?? -1
+    }
+
+    /// Money settled today.
+    func spent() async -> Double {
+        await costs.budgetStatus().periods.first { $0.period == .day }?.spent ?? -1
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// Model configurations for the run tests.
+enum RunModels {
+    /// The built-in responder.
+    static func builtin(_ name: String) -> ModelConfiguration {
+        ModelConfiguration(name: name, provider: .builtin, model: "fleetd-builtin")
+    }
+
+    /// An OpenAI-compatible model at a fake upstream, priced so that a call reserves money.
+    static func fake(_ name: String, _ server: FakeProviderServer) -> ModelConfiguration {
+        ModelConfiguration(name: name, provider: .openai, model: "\(name)-id",
+                           capabilities: ModelCapabilities(costPer1kTokens: ModelPricing(input: 0.01, output: 0.02)),
+                           credentials: ModelCredentials(endpoint: server.baseURL + "/v1"))
+    }
+}
+
+extension TaskRun {
+    /// Every event of the run, to the end.
+    func events() async -> [TaskEvent] {
+        var events: [TaskEvent] = []
+        for await event in self { events.append(event) }
+        return events
+    }
+
+    /// ``result()`` as a `Result`.
+    func outcome() async -> Result<TaskResult, TaskFailure> {
+        do throws(TaskFailure) { return .success(try await result()) } catch { return .failure(error) }
+    }
+}
+
+extension [TaskEvent] {
+    var start: TaskStart? { compactMap { if case .start(let start) = $0 { start } else { nil } }.first }
+    var chunkTexts: [String] { compactMap { if case .chunk(let chunk) = $0 { chunk.text } else { nil } } }
+    var result: TaskResult? { compactMap { if case .complete(let result) = $0 { result } else { nil } }.first }
+}
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
+func waitUntil(timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return await condition()
+}

@@ -1,0 +1,180 @@
+import Agents
+import FakeProvider
+import Foundation
+import Providers
+import Routing
+import Store
+import Testing
+
+/// One task's run: model selection, cost reservation, the call through the streaming tool,
+/// fallback, settlement, and what cancellation gives back.
+@Suite("TaskRun", .timeLimit(.minutes(1)))
+struct TaskRunTests {
+    static let routedStreaming = TaskSettings(useRouter: true, useStreaming: true)
+
+    @Test("a run on the built-in responder streams its answer and completes with a result")
+    func builtinRunCompletes() async throws {
+        let harness = try await RunHarness.make(models: [RunModels.builtin("local")], defaultModel: "local")
+        defer { harness.remove() }
+        let agent = Agent(id: "general-1", type: "general", role: AgentRole())
+        let task = AgentTask(id: "run-1", prompt: "Write a haiku about the first snow of winter.", stream: true)
+        let events = await agent.run(task, settings: Self.routedStreaming, runtime: harness.runtime).events()
+
+        let start = try #require(events.start)
+        #expect(start.taskId == "run-1" && start.agentId == "general-1")
+        #expect(start.model == "local" && start.streaming && start.localDefault)
+        let result = try #require(events.result, "\(events.map(\.name))")
+        #expect(events.first?.name == "start" && events.last?.name == "complete", "\(events.map(\.name))")
+        #expect(events.chunkTexts.count > 1)
+        #expect(events.chunkTexts.joined() == result.output)
+        #expect(result.output.hasPrefix(BuiltinProvider.label))
+        #expect(result.model == "local" && result.provider == .builtin && result.localDefault)
+        #expect(result.streamed && !result.synchronousFallback)
+        #expect(result.usage.outputTokens > 0 && result.cost == 0)
+        #expect(result.selection.modelName == "local" && result.selection.routed)
+
+        var status = await agent.heartbeat()
+        #expect(status.completed == 1 && status.failed == 0 && status.currentTask == nil)
+        #expect(await harness.reserved() == 0)
+        #expect(await harness.costs.activeReservations == 0)
+
+        // With every flag off: the default model, one synchronous call, nothing routed.
+        let legacy = try await agent.run(AgentTask(prompt: "hi", stream: true), settings: .legacy, runtime: harness.runtime).result()
+        #expect(!legacy.streamed && !legacy.selection.routed)
+        #expect(legacy.output.hasPrefix(BuiltinProvider.label))
+        status = await agent.heartbeat()
+        #expect(status.completed == 2)
+    }
+
+    @Test("a 429 from the picked model: no retry, no synchronous call, the next model answers and the breaker opens for the Retry-After")
+    func rateLimitFallsBackToTheNextModel() async throws {
+        let limited = FakeResponse.status(429, body: #"{"error":{"type":"rate_limit_error","message":"slow down"}}"#,
+                                          headers: [("retry-after", "120")])
+        try await withServer(.always(limited)) { fake in
+            let harness = try await RunHarness.make(models: [RunModels.fake("primary", fake), RunModels.builtin("local")],
+                                                    defaultModel: "primary", lastResort: "local")
+            defer { harness.remove() }
+            let agent = Agent(id: "general-1", type: "general", role: AgentRole())
+            let events = await agent.run(AgentTask(prompt: "hello", stream: true), settings: Self.routedStreaming, runtime: harness.runtime).events()
+
+            let result = try #require(events.result, "\(events.map(\.name))")
+            #expect(result.selection.modelName == "primary")
+            #expect(result.selection.fallbackModels == ["local"])
+            #expect(result.model == "local" && result.localDefault, "the last resort answered")
+            #expect(result.attempts == 2, "one attempt per model: \(result.attempts)")
+            #expect(fake.requestCount == 1, "maxRetries 0, and a 429 is not followed by a synchronous call")
+            #expect(!events.contains { $0.name == "error" }, "the fallback happened before any output: no error event")
+
+            let breaker = try #require(harness.router.health.snapshot().model("primary"))
+            #expect(breaker.state == .open)
+            #expect((breaker.openUntil ?? .distantPast) > Date().addingTimeInterval(100), "open for the Retry-After (120 s), not the 30 s cooldown")
+            #expect(await harness.reserved() == 0)
+            #expect(await agent.heartbeat().completed == 1)
+
+            // The open breaker routes the next task around the model: no new request reaches it.
+            let next = try await agent.run(AgentTask(prompt: "hello again"), settings: Self.routedStreaming, runtime: harness.runtime).result()
+            #expect(next.selection.modelName == "local")
+            #expect(fake.requestCount == 1)
+        }
+    }
+
+    @Test("a 429 with nothing to fall back to fails the run with PROVIDER_RATE_LIMITED and releases the reservation")
+    func rateLimitWithoutFallbackFails() async throws {
+        try await withServer(.always(.status(429, headers: [("retry-after", "5")]))) { fake in
+            let harness = try await RunHarness.make(models: [RunModels.fake("primary", fake)], defaultModel: "primary")
+            defer { harness.remove() }
+            let agent = Agent(id: "general-1", type: "general", role: AgentRole())
+            let run = agent.run(AgentTask(prompt: "hello", stream: true), settings: Self.routedStreaming, runtime: harness.runtime)
+            let failure = try #require(await run.outcome().failure)
+            #expect(failure.code == .providerRateLimited, "\(failure)")
+            #expect(failure.terminal)
+            #expect(failure.model == "primary")
+            #expect(await harness.reserved() == 0)
+            #expect(await harness.spent() == 0)
+            let status = await agent.heartbeat()
+            #expect(status.failed == 1 && status.completed == 0 && status.currentTask == nil)
+        }
+    }
+
+    @Test("cancelling a run ends its events, stops the upstream call and releases the cost reservation")
+    func cancelReleasesTheReservation() async throws {
+        let gate = FakeGate()
+        try await withServer(.always(.openAIHeld(gate: gate))) { fake in
+            let harness = try await RunHarness.make(models: [RunModels.fake("primary", fake)], defaultModel: "primary")
+            defer { harness.remove() }
+            let agent = Agent(id: "general-1", type: "general", role: AgentRole())
+            let run = agent.run(AgentTask(prompt: "hold on", stream: true), settings: Self.routedStreaming, runtime: harness.runtime)
+            var iterator = run.makeAsyncIterator()
+            let first = await iterator.next()
+            let second = await iterator.next()
+            #expect(first?.name == "start")
+            #expect(second?.name == "chunk", "the upstream sent one chunk and holds")
+            #expect(await harness.reserved() > 0, "the estimated cost is reserved while the call runs")
+            #expect(await agent.heartbeat().currentTask != nil)
+
+            run.cancel()
+            let end = await iterator.next()
+            #expect(end == nil, "after cancel, the consumer's next event is the end")
+            #expect(await harness.reserved() == 0)
+            #expect(await harness.costs.activeReservations == 0)
+            #expect(await harness.spent() == 0, "nothing was settled")
+            #expect(await waitUntil { fake.openConnections == 0 }, "the upstream call is cancelled")
+            let status = await agent.heartbeat()
+            #expect(status.currentTask == nil && status.failed == 1)
+            gate.open()
+        }
+    }
+
+    @Test("cancelling the task that consumes a run releases the cost reservation")
+    func cancelledConsumerReleasesTheReservation() async throws {
+        let gate = FakeGate()
+        try await withServer(.always(.openAIHeld(gate: gate))) { fake in
+            let harness = try await RunHarness.make(models: [RunModels.fake("primary", fake)], defaultModel: "primary")
+            defer { harness.remove() }
+            let agent = Agent(id: "general-1", type: "general", role: AgentRole())
+            let run = agent.run(AgentTask(prompt: "hold on", stream: true), settings: Self.routedStreaming, runtime: harness.runtime)
+            let consumer = Task { await run.events() }
+            #expect(await waitUntil { await harness.reserved() > 0 && fake.requestCount == 1 })
+            consumer.cancel()
+            let events = await consumer.value
+            #expect(events.result == nil, "\(events.map(\.name))")
+            #expect(await waitUntil { await harness.reserved() == 0 })
+            #expect(await waitUntil { fake.openConnections == 0 })
+            gate.open()
+        }
+    }
+
+    @Test("a consumer that drops the run's iterator releases the reservation and frees the agent")
+    func droppedIteratorReleasesTheReservation() async throws {
+        let gate = FakeGate()
+        try await withServer(.always(.openAIHeld(gate: gate))) { fake in
+            let harness = try await RunHarness.make(models: [RunModels.fake("primary", fake)], defaultModel: "primary")
+            defer { harness.remove() }
+            let agent = Agent(id: "general-1", type: "general", role: AgentRole())
+            let run = agent.run(AgentTask(prompt: "hold on", stream: true), settings: Self.routedStreaming, runtime: harness.runtime)
+            do {
+                var iterator = run.makeAsyncIterator()
+                let first = await iterator.next()
+                let second = await iterator.next()
+                #expect(first?.name == "start")
+                #expect(second?.name == "chunk")
+                #expect(await harness.reserved() > 0)
+            }
+            #expect(await waitUntil { await harness.reserved() == 0 }, "the reservation is released")
+            #expect(await waitUntil { fake.openConnections == 0 }, "the upstream call is cancelled")
+            let status = await agent.heartbeat()
+            withKnownIssue("TaskDriver's deinit releases the reservation but never tells the agent the task ended") {
+                #expect(status.currentTask == nil, "\(status)")
+            }
+            gate.open()
+        }
+    }
+}
+
+extension Result {
+    /// The failure, if it is one.
+    var failure: Failure? {
+        if case .failure(let failure) = self { return failure }
+        return nil
+    }
+}
