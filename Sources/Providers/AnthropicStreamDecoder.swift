@@ -48,7 +48,12 @@ struct AnthropicStreamDecoder: ProviderStreamDecoder {
         }
         switch message.type {
         case "message_start":
-            if let u = message.message?.usage { merge(u) }
+            // The input usage, as soon as it is known: a call cut short later is billed on it.
+            // `message_stop` reports the whole usage again, which replaces this.
+            if let u = message.message?.usage {
+                merge(u)
+                out.append(.usage(usage))
+            }
         case "content_block_start":
             if let block = message.content_block, block.type == "tool_use", let index = message.index {
                 let toolIndex = toolIndexes.count

@@ -103,7 +103,8 @@ public enum ProviderEvent: Sendable, Hashable {
     case toolCallDelta(ToolCallDelta)
     /// Why generation stopped, in the provider's own words (`end_turn`, `stop`, `STOP`, `tool_calls`…).
     case finish(reason: String)
-    /// The call's token usage; sent once, at the end of the stream.
+    /// The call's token usage so far (Anthropic reports its input at the start); the last one
+    /// sent is the whole call's.
     case usage(TokenUsage)
     /// A chunk that could not be understood (e.g. malformed JSON); the stream goes on without it
     /// (``StreamingTool`` reports it as STREAM_003 ChunkValidationFailed).

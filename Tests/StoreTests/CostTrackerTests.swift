@@ -62,7 +62,7 @@ struct CostTrackerTests {
         let daily = try await store.retrieve(DailyCostSummary.self, partition: "routing/costs", key: "daily/2026-03-10")
         #expect(daily == DailyCostSummary(date: "2026-03-10", total: 3, entries: 1))
         #expect(try await store.retrieve(Double.self, partition: "routing/costs", key: "model/sonnet/total") == 3)
-        let mirrored = try await store.query(partition: "routing/costs", pattern: try MemoryPattern("*-task-1"))
+        let mirrored = try await store.query(partition: "routing/costs", pattern: try MemoryPattern("*-task-1-*"))
         #expect(try mirrored.map { try $0.decode(CostLedgerEntry.self) } == [entry])
         await #expect { _ = try await store.retrieve(partition: "routing/costs", key: "daily/2026-03-10", as: .agent("agent-1")) }
             throws: { ($0 as? StoreError)?.code == .accessDenied }

@@ -9,11 +9,12 @@ import Synchronization
 /// One task's execution as a sequence of ``TaskEvent``s (README.md, "How a task runs").
 ///
 /// Iterating it selects the model (the router when `useRouter`, else the default model as v1.0.4
-/// did), reserves the estimated cost, calls the model through the ``StreamingTool`` (streamed when
-/// `useStreaming` and the model supports it, else one synchronous call; fallbacks in the
-/// selection's order), then settles the real cost and records usage. Events come as the consumer
-/// asks for them, so a slow consumer slows the provider read (backpressure end to end). A consumer
-/// that stops iterating cancels the provider call and releases the reservation.
+/// did) and calls it through the ``StreamingTool`` (streamed when `useStreaming` and the model
+/// supports it, else one synchronous call; fallbacks in the selection's order). Around every call
+/// to a model, ``TaskBilling`` reserves its upper bound and then bills what the provider accepted.
+/// Events come as the consumer asks for them, so a slow consumer slows the provider read
+/// (backpressure end to end). A consumer that stops iterating cancels the provider call, which is
+/// still billed for what it used.
 public struct TaskRun: AsyncSequence, Sendable {
     public typealias Element = TaskEvent
     let task: AgentTask
@@ -59,7 +60,8 @@ public struct TaskRun: AsyncSequence, Sendable {
 }
 
 /// The state behind one ``TaskRun`` iteration. Used by one consumer at a time, so it is not
-/// Sendable; the reservation it may hold is released if it is dropped before the end.
+/// Sendable. Dropped before the end, it drops the streaming session, which cancels the call;
+/// ``TaskBilling`` still bills or releases it.
 final class TaskDriver {
     private enum State {
         case initial
@@ -69,22 +71,23 @@ final class TaskDriver {
 
     struct Running {
         var selection: ModelSelection
-        var reservation: CostReservation?
+        var billing: TaskBilling?
         var streaming: Bool
         var started: ContinuousClock.Instant
     }
 
     private let run: TaskRun
     private var state: State = .initial
-    private var pendingReservation: CostReservation?
 
     init(run: TaskRun) {
         self.run = run
     }
 
     deinit {
-        if let reservation = pendingReservation, let costs = run.runtime.costs {
-            Task { await costs.release(reservation) }
+        // Dropped while running (its consumer stopped reading): the agent's task ended all the same.
+        if case .running = state {
+            let agent = run.agent
+            Task { await agent.ended(success: false) }
         }
     }
 
@@ -124,20 +127,6 @@ final class TaskDriver {
         } catch {
             return await fail(TaskFailure(code: error.code.errorCode, message: error.message))
         }
-        var reservation: CostReservation?
-        if let costs = runtime.costs {
-            do {
-                let call = CostCall(model: selection.modelName, provider: selection.modelConfig.provider.rawValue,
-                                    taskId: task.id, agentId: run.agent.id, taskType: selection.complexity.taskType.rawValue)
-                reservation = try await costs.reserve(call, estimatedCost: selection.estimatedCost,
-                                                      isCheaperAlternative: selection.isCheaperAlternative)
-                pendingReservation = reservation
-            } catch let error as CostError {
-                return await fail(TaskFailure(code: error.errorCode, message: error.message, model: selection.modelName))
-            } catch {
-                return await fail(TaskFailure(code: .costCalculationFailed, message: "the cost could not be reserved: \(error)", model: selection.modelName))
-            }
-        }
         let streaming = run.settings.useStreaming && task.stream
         let targets: [StreamTarget]
         do {
@@ -148,8 +137,19 @@ final class TaskDriver {
         let request = ProviderRequest(model: selection.modelConfig.model, prompt: task.prompt, system: run.agent.role.systemPrompt,
                                       maxTokens: task.outputTokenLimit(role: run.agent.role, model: selection.modelConfig))
         let timeLimit = run.deadline.map { ContinuousClock.now.duration(to: $0) }
-        let session = runtime.tool.executeStreaming(withContext(request), targets: targets, timeLimit: timeLimit)
-        let running = Running(selection: selection, reservation: reservation, streaming: streaming, started: .now)
+        let billing = runtime.costs.map { costs in
+            TaskBilling(costs: costs, registry: runtime.router.registry,
+                        estimatedInputTokens: selection.complexity.estimatedInputTokens,
+                        inputTokenBound: request.inputTokenBound, cheaperAlternative: selection.isCheaperAlternative ? selection.modelName : nil,
+                        logger: runtime.logger,
+                        call: { [task, agent = run.agent] model in
+                            CostCall(model: model.name, provider: model.provider.rawValue, taskId: task.id, agentId: agent.id,
+                                     taskType: selection.complexity.taskType.rawValue)
+                        },
+                        outputLimit: { [task, role = run.agent.role] model in task.outputTokenLimit(role: role, model: model) })
+        }
+        let session = runtime.tool.executeStreaming(withContext(request), targets: targets, timeLimit: timeLimit, hooks: billing?.hooks)
+        let running = Running(selection: selection, billing: billing, streaming: streaming, started: .now)
         var iterator = session.makeAsyncIterator()
         run.cancellation.onCancel(iterator.canceller)
         let first = await iterator.next()
@@ -167,8 +167,8 @@ final class TaskDriver {
 
     private func handle(_ event: StreamEvent?, _ running: Running) async -> TaskEvent? {
         guard let event else {
-            // The session ended without a result: the consumer went away.
-            await release()
+            // The session ended without a result: the consumer went away. The call it cut short
+            // is billed by its hooks, in tasks of their own.
             await run.agent.ended(success: false)
             state = .finished
             return nil
@@ -188,6 +188,7 @@ final class TaskDriver {
         case .error(let failure) where !failure.terminal:
             return .error(TaskFailure(code: failure.code, message: failure.message, terminal: false, model: failure.model))
         case .error(let failure):
+            await running.billing?.settled() // the calls it made are billed before the failure is told
             return await fail(TaskFailure(code: failure.code, message: failure.message, model: failure.model,
                                           retryAfterSeconds: failure.retryAfter.map(Self.wholeSeconds)))
         case .complete(let result):
@@ -202,19 +203,10 @@ final class TaskDriver {
         let usage = CostUsage.fromProviderReport(model.provider, inputTokens: reported?.inputTokens ?? 0,
                                                  outputTokens: reported?.outputTokens ?? 0,
                                                  cacheReadTokens: reported?.cachedInputTokens ?? 0)
+        // With cost tracking on, the task costs what was billed for every call it made
+        // (fallbacks and cut attempts included); off, what the answering call's usage costs.
         var cost = (try? usage.cost(pricing: model.capabilities.costPer1kTokens)) ?? 0
-        if let costs = runtime.costs, let reservation = running.reservation {
-            do {
-                cost = try await costs.settle(reservation, usage: usage, pricing: model.capabilities.costPer1kTokens).cost
-                pendingReservation = nil
-            } catch {
-                runtime.logger.error("cost settlement failed; the reservation stays held until retried",
-                                     metadata: ["task": "\(task.id)", "error": "\(error)"])
-            }
-        }
-        if let quotas = runtime.quotas, quotas.tracks(provider: model.provider.rawValue) {
-            try? await quotas.record(provider: model.provider.rawValue, requests: 0, tokens: usage.inputTokens + usage.outputTokens)
-        }
+        if let billing = running.billing { cost = await billing.settled() }
         await run.agent.ended(success: true)
         state = .finished
         let elapsed = ContinuousClock.now - running.started
@@ -234,18 +226,10 @@ final class TaskDriver {
     }
 
     private func fail(_ failure: TaskFailure) async -> TaskEvent {
-        await release()
         await run.agent.ended(success: false)
         state = .finished
         runtime.logger.warning("task failed", metadata: ["task": "\(task.id)", "code": "\(failure.code.rawValue)", "error": "\(failure.message)"])
         return .error(failure)
-    }
-
-    private func release() async {
-        if let reservation = pendingReservation, let costs = runtime.costs {
-            await costs.release(reservation)
-        }
-        pendingReservation = nil
     }
 }
 
@@ -295,5 +279,14 @@ extension AgentTask {
     func outputTokenLimit(role: AgentRole, model: ModelConfiguration) -> Int {
         let wanted = maxTokens ?? role.maxTokens
         return model.capabilities.maxOutputTokens.map { min(wanted, $0) } ?? wanted
+    }
+}
+
+extension ProviderRequest {
+    /// More input tokens than any provider counts for this request: no tokenizer makes more
+    /// tokens than the text has UTF-8 bytes, plus a few per message for the roles and framing.
+    var inputTokenBound: Int {
+        let text = (system ?? "").utf8.count + messages.reduce(0) { $0 + $1.content.utf8.count }
+        return text + 8 * (messages.count + 1) + 16
     }
 }

@@ -17,16 +17,23 @@ public struct TaskRuntime: Sendable {
     public let quotas: QuotaManager?
     public let logger: Logger
 
-    /// Wires the tool's attempt reports into the router's breakers and history, and counts each
-    /// attempt against the provider's request quota.
+    /// Wires the tool's attempt reports into the router's breakers and history (not for calls
+    /// cut short by a client that left: that says nothing of the provider), and counts every call
+    /// made, cancelled ones too, against the provider's request quota, with the tokens it used.
     public init(generation: Int, router: ModelRouter, tool: StreamingTool, clients: ProviderClientFactory,
                 costs: CostTracker?, quotas: QuotaManager?, logger: Logger = Logger(label: "fleetd.agent")) {
         var tool = tool
         tool.onAttempt = { [router, quotas] report in
-            await router.recordOutcome(model: report.model, success: report.succeeded, latency: report.duration,
-                                       error: report.error.map(CallFailure.init))
+            if !report.cancelled {
+                await router.recordOutcome(model: report.model, success: report.succeeded, latency: report.duration,
+                                           error: report.error.map(CallFailure.init))
+            }
             if let quotas, quotas.tracks(provider: report.provider.rawValue) {
-                try? await quotas.record(provider: report.provider.rawValue, requests: 1, tokens: 0)
+                let tokens = report.accepted
+                    ? report.usage.map { $0.inputTokens + $0.cachedInputTokens + max($0.outputTokens, report.outputTokensSeen) } ?? report.outputTokensSeen
+                    : 0
+                // Its own task: a cancelled run must still count the call it made.
+                _ = await Task { try? await quotas.record(provider: report.provider.rawValue, requests: 1, tokens: tokens) }.value
             }
         }
         self.generation = generation

@@ -94,8 +94,11 @@ struct AgentPool {
     func isRetired(_ agent: Agent) -> Bool { retired.contains(agent.id) }
 
     /// Replaces a hung agent: the old one is retired, a new one takes its place.
-    mutating func replace(_ agent: Agent) -> Agent {
-        if retired.insert(agent.id).inserted { live[agent.type, default: 0] -= 1 }
+    /// An agent already retired (its type removed or its count lowered by a reload, or replaced
+    /// before) gets no replacement: `nil`.
+    mutating func replace(_ agent: Agent) -> Agent? {
+        guard retired.insert(agent.id).inserted else { return nil }
+        live[agent.type, default: 0] -= 1
         return spawn(type: agent.type, role: agent.role)
     }
 

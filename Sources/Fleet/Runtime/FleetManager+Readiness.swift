@@ -4,6 +4,8 @@ import Store
 
 /// What `/readyz` reports: whether fleetd can take work now.
 public struct Readiness: Sendable, Codable {
+    /// `ready` or `not ready`.
+    public var status: String
     public var ready: Bool
     /// Why not, one line each; empty when ready.
     public var problems: [String]
@@ -28,6 +30,6 @@ extension FleetManager {
         } else if serving.isEmpty {
             problems.append("no model can serve: every breaker is open (\(statuses.map(\.name).joined(separator: ", ")))")
         }
-        return Readiness(ready: problems.isEmpty, problems: problems)
+        return Readiness(status: problems.isEmpty ? "ready" : "not ready", ready: problems.isEmpty, problems: problems)
     }
 }

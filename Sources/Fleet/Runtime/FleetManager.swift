@@ -263,7 +263,7 @@ public actor FleetManager {
         for agent in pool.agents.values where !pool.isRetired(agent) {
             let status = await agent.heartbeat(now: now)
             if let since = status.busySince, now.timeIntervalSince(since) > limit {
-                let replacement = pool.replace(agent)
+                guard let replacement = pool.replace(agent) else { continue }
                 logger.warning("agent hung; replaced", metadata: ["agent": "\(agent.id)", "replacement": "\(replacement.id)", "task": "\(status.currentTask ?? "-")"])
                 release(replacement)
             }

@@ -19,7 +19,22 @@ public struct CostCall: Sendable, Hashable, Codable {
     }
 }
 
-/// One settled call in the ledger (the `cost_ledger` table; mirrored to `routing/costs/<ms>-<taskId>`).
+/// What a ledger row's usage rests on.
+public enum CostBasis: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The provider reported the call's usage when it completed.
+    case reported
+    /// The call ended early (client gone, stream cut, timeout, drain): the usage the provider had
+    /// reported so far, with the output received counted where it reported none.
+    case partial
+    /// The provider reported nothing (COST_001), or fleetd stopped before it could: fleetd's
+    /// estimate of what the provider billed.
+    case estimated
+    /// Served from fleetd's response cache: no provider call, no cost.
+    case cache
+}
+
+/// One settled call in the ledger (the `cost_ledger` table; mirrored to
+/// `routing/costs/<ms>-<taskId>-<entryId>`).
 public struct CostLedgerEntry: Sendable, Hashable, Codable {
     /// Unique; settling the same id twice records it once.
     public var entryId: String
@@ -28,19 +43,38 @@ public struct CostLedgerEntry: Sendable, Hashable, Codable {
     /// US dollars.
     public var cost: Double
     public var timestamp: Date
+    public var basis: CostBasis
 
-    public init(entryId: String, call: CostCall, usage: CostUsage, cost: Double, timestamp: Date) {
+    public init(entryId: String, call: CostCall, usage: CostUsage, cost: Double, timestamp: Date, basis: CostBasis = .reported) {
         self.entryId = entryId
         self.call = call
         self.usage = usage
         self.cost = cost
         self.timestamp = timestamp
+        self.basis = basis
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case entryId, call, usage, cost, timestamp, basis
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        entryId = try c.decode(String.self, forKey: .entryId)
+        call = try c.decode(CostCall.self, forKey: .call)
+        usage = try c.decode(CostUsage.self, forKey: .usage)
+        cost = try c.decode(Double.self, forKey: .cost)
+        timestamp = try c.decode(Date.self, forKey: .timestamp)
+        // Entries mirrored before the basis existed were all reported by the provider.
+        basis = try c.decodeIfPresent(CostBasis.self, forKey: .basis) ?? .reported
     }
 }
 
 /// Money held for a call in flight. Settle it with the real usage, or release it on failure.
 ///
-/// Reservations live only in the tracker's memory: after a crash nothing was spent on them.
+/// Held in the tracker's memory (where the budget check reads them) and in the
+/// `cost_reservations` table: after a crash, the ones never settled are billed at their estimate
+/// when fleetd starts again (``CostTracker/billUnsettledReservations()``).
 public struct CostReservation: Sendable, Hashable {
     /// Also the ledger entry id the settlement writes (so a retried settle never double-counts).
     public let id: String

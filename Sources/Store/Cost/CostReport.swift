@@ -27,6 +27,8 @@ public struct CostReport: Sendable, Hashable, Codable {
     public var byProvider: [Line]
     public var byTaskType: [Line]
     public var byAgent: [Line]
+    /// By what the usage rests on: `reported`, `partial`, `estimated`, `cache` (``CostBasis``).
+    public var byBasis: [Line]
 
     /// Reads the ledger for the period containing `now`, in `timeZone`.
     ///
@@ -52,13 +54,13 @@ public struct CostReport: Sendable, Hashable, Codable {
                          cachedTokens: Int(row["cached"] as Double))
                 }
             }
-            return try [group(nil), group("model"), group("provider"), group("task_type"), group("agent_id")]
+            return try [group(nil), group("model"), group("provider"), group("task_type"), group("agent_id"), group("basis")]
         }
         return CostReport(
             period: period, periodKey: calendar.key(period, at: now), start: interval.start, end: interval.end,
             timeZone: timeZone.identifier,
             total: lines[0].first ?? Line(name: "total", cost: 0, entries: 0, inputTokens: 0, outputTokens: 0, cachedTokens: 0),
-            byModel: lines[1], byProvider: lines[2], byTaskType: lines[3], byAgent: lines[4]
+            byModel: lines[1], byProvider: lines[2], byTaskType: lines[3], byAgent: lines[4], byBasis: lines[5]
         )
     }
 
@@ -73,6 +75,6 @@ public struct CostReport: Sendable, Hashable, Codable {
 
     /// Sections in output order with their titles.
     public var sections: [(title: String, lines: [Line])] {
-        [("model", byModel), ("provider", byProvider), ("task type", byTaskType), ("agent", byAgent)]
+        [("model", byModel), ("provider", byProvider), ("task type", byTaskType), ("agent", byAgent), ("basis", byBasis)]
     }
 }

@@ -62,9 +62,11 @@ extension CostTracker {
         var stored: [CostLedgerEntry] = []
         let insert = try db.cachedStatement(sql: """
             INSERT INTO cost_ledger (entry_id, model, provider, task_id, agent_id, task_type,
-                                     input_tokens, output_tokens, cached_tokens, cost, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(entry_id) DO NOTHING
+                                     input_tokens, output_tokens, cached_tokens, cost, created_at, basis)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(entry_id) DO NOTHING
             """)
+        // A settled reservation is no longer in flight: gone in the same transaction as its row.
+        let settled = try db.cachedStatement(sql: "DELETE FROM cost_reservations WHERE id = ?")
         let addTotal = try db.cachedStatement(sql: """
             INSERT INTO cost_totals (period, period_key, scope, cost, entries, input_tokens, output_tokens, cached_tokens)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -83,8 +85,10 @@ extension CostTracker {
             let u = entry.usage
             try insert.execute(arguments: [entry.entryId, entry.call.model, entry.call.provider, entry.call.taskId,
                                            entry.call.agentId, entry.call.taskType, u.inputTokens, u.outputTokens,
-                                           u.cachedTokens, entry.cost, entry.timestamp.timeIntervalSince1970])
-            guard db.changesCount == 1 else {
+                                           u.cachedTokens, entry.cost, entry.timestamp.timeIntervalSince1970, entry.basis.rawValue])
+            let inserted = db.changesCount == 1
+            try settled.execute(arguments: [entry.entryId])
+            guard inserted else {
                 // Already settled: return the stored row, count nothing again.
                 if let row = try Row.fetchOne(db, sql: "SELECT * FROM cost_ledger WHERE entry_id = ?", arguments: [entry.entryId]) {
                     stored.append(ledgerEntry(row))
@@ -99,7 +103,7 @@ extension CostTracker {
                 }
             }
             try MemoryStore.upsert(
-                MemoryEntry(partition: "routing/costs", key: "\(Int64((entry.timestamp.timeIntervalSince1970 * 1000).rounded()))-\(entry.call.taskId)",
+                MemoryEntry(partition: "routing/costs", key: "\(Int64((entry.timestamp.timeIntervalSince1970 * 1000).rounded()))-\(entry.call.taskId)-\(entry.entryId)",
                             value: try MemoryStore.encode(entry, context: "routing/costs entry \(entry.entryId)"),
                             owner: "system", accessLevel: .system, createdAt: now,
                             expiresAt: try memory.expiryDate(.partitionDefault, partition: "routing/costs", now: now)),
@@ -174,7 +178,8 @@ extension CostTracker {
             call: CostCall(model: row["model"], provider: row["provider"], taskId: row["task_id"], agentId: row["agent_id"], taskType: row["task_type"]),
             usage: CostUsage(inputTokens: row["input_tokens"], outputTokens: row["output_tokens"], cachedTokens: row["cached_tokens"]),
             cost: row["cost"],
-            timestamp: Date(timeIntervalSince1970: row["created_at"])
+            timestamp: Date(timeIntervalSince1970: row["created_at"]),
+            basis: CostBasis(rawValue: row["basis"] ?? "reported") ?? .reported
         )
     }
 }

@@ -38,6 +38,9 @@ public actor CostTracker: BudgetStatusProviding {
     /// Settlements that arrived while another was being written (see ``settle(_:usage:pricing:)``).
     private var queuedSettlements: [QueuedSettlement] = []
     private var settling = false
+    /// Reservation holds waiting for the hold being written (see ``writeHold(_:)``).
+    private var queuedHolds: [(CostReservation, CheckedContinuation<Void, any Error>)] = []
+    private var writingHolds = false
 
     private struct QueuedSettlement {
         var entry: CostLedgerEntry
@@ -119,12 +122,95 @@ public actor CostTracker: BudgetStatusProviding {
             }
         }
         reservations[reservation.id] = reservation
+        // Held in memory first (the check and the hold are one step), then written down so that a
+        // crash leaves it to be billed at the next start. A hold that cannot be written is undone.
+        do {
+            try await writeHold(reservation)
+        } catch {
+            reservations.removeValue(forKey: reservation.id)
+            throw error
+        }
         return reservation
     }
 
-    /// Frees a reservation whose call failed. Releasing twice, or after settling, does nothing.
-    public func release(_ reservation: CostReservation) {
-        reservations.removeValue(forKey: reservation.id)
+    /// Writes a hold to `cost_reservations`, by group commit as settlements are: holds that arrive
+    /// while one is being written go together in the next transaction.
+    private func writeHold(_ reservation: CostReservation) async throws {
+        if writingHolds {
+            return try await withCheckedThrowingContinuation { continuation in
+                queuedHolds.append((reservation, continuation))
+            }
+        }
+        writingHolds = true
+        defer { writingHolds = false }
+        let own: Result<Void, any Error>
+        do {
+            // Its own task: a caller whose client left must still have its hold written or refused.
+            own = .success(try await Task { try await Self.insertHolds([reservation], into: self.database) }.value)
+        } catch {
+            own = .failure(error)
+        }
+        while !queuedHolds.isEmpty {
+            let batch = queuedHolds
+            queuedHolds.removeAll()
+            do {
+                try await Task { try await Self.insertHolds(batch.map(\.0), into: self.database) }.value
+                for (_, continuation) in batch { continuation.resume() }
+            } catch {
+                for (_, continuation) in batch { continuation.resume(throwing: error) }
+            }
+        }
+        try own.get()
+    }
+
+    private static func insertHolds(_ holds: [CostReservation], into database: StoreDatabase) async throws {
+        try await database.write("holding \(holds.count) reservation\(holds.count == 1 ? "" : "s")") { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO cost_reservations (id, model, provider, task_id, agent_id, task_type, estimated_cost, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+                """)
+            for hold in holds {
+                let call = hold.call
+                try insert.execute(arguments: [hold.id, call.model, call.provider, call.taskId, call.agentId, call.taskType,
+                                               hold.estimatedCost, hold.createdAt.timeIntervalSince1970])
+            }
+        }
+    }
+
+    /// Frees a reservation whose call the provider never accepted (nothing to bill). Releasing
+    /// twice, or after settling, does nothing.
+    public func release(_ reservation: CostReservation) async {
+        guard reservations.removeValue(forKey: reservation.id) != nil, configuration.enabled else { return }
+        do {
+            try await database.write("releasing a reservation") { db in
+                try db.execute(sql: "DELETE FROM cost_reservations WHERE id = ?", arguments: [reservation.id])
+            }
+        } catch {
+            // Left in the table, it would be billed at its estimate after a restart: say so.
+            logger.error("a released reservation could not be removed from the store", metadata: ["reservation": "\(reservation.id)", "error": "\(error)"])
+        }
+    }
+
+    /// Bills, at their estimate, the reservations a previous run held and never settled (it
+    /// crashed or was killed): one `estimated` ledger row each, then they are gone. Call once at
+    /// start-up, before serving. Returns the rows written.
+    @discardableResult
+    public func billUnsettledReservations() async throws -> [CostLedgerEntry] {
+        let entries = try await database.read("reading unsettled reservations") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM cost_reservations ORDER BY created_at").map { row in
+                CostLedgerEntry(entryId: row["id"],
+                                call: CostCall(model: row["model"], provider: row["provider"], taskId: row["task_id"],
+                                               agentId: row["agent_id"], taskType: row["task_type"]),
+                                usage: CostUsage(inputTokens: 0, outputTokens: 0), cost: row["estimated_cost"],
+                                timestamp: Date(timeIntervalSince1970: row["created_at"]), basis: .estimated)
+            }
+        }
+        guard !entries.isEmpty else { return [] }
+        let stored = try await write(entries, now: clock.now)
+        logger.warning("billed reservations left unsettled by an earlier run at their estimate", metadata: [
+            "count": "\(stored.count)", "usd": "\(Self.money(stored.reduce(0) { $0 + $1.cost }))",
+        ])
+        return stored
     }
 
     /// Records the real usage of a reserved call and frees the reservation.
@@ -137,8 +223,10 @@ public actor CostTracker: BudgetStatusProviding {
     /// then written together, in one transaction, by the caller that was writing. Under load a
     /// transaction carries many entries and their totals are added once per period.
     @discardableResult
-    public func settle(_ reservation: CostReservation, usage: CostUsage, pricing: ModelPricing) async throws -> CostLedgerEntry {
-        let entry = try ledgerEntry(CostSettlement(reservation: reservation, usage: usage, pricing: pricing), at: clock.now)
+    public func settle(_ reservation: CostReservation, usage: CostUsage, pricing: ModelPricing,
+                       basis: CostBasis = .reported) async throws -> CostLedgerEntry {
+        var entry = try ledgerEntry(CostSettlement(reservation: reservation, usage: usage, pricing: pricing), at: clock.now)
+        entry.basis = basis
         guard configuration.enabled else {
             reservations.removeValue(forKey: reservation.id)
             return entry

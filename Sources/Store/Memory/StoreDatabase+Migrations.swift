@@ -83,6 +83,23 @@ extension StoreDatabase {
                 );
                 """)
         }
+        // What each ledger row's usage rests on (reported, partial, estimated, cache), and the
+        // reservations in flight, so a crash leaves them to be billed at the next start.
+        migrator.registerMigration("v4-cost-basis-and-reservations") { db in
+            try db.execute(sql: """
+                ALTER TABLE cost_ledger ADD COLUMN basis TEXT NOT NULL DEFAULT 'reported';
+                CREATE TABLE cost_reservations (
+                    id             TEXT PRIMARY KEY NOT NULL,
+                    model          TEXT NOT NULL,
+                    provider       TEXT NOT NULL,
+                    task_id        TEXT NOT NULL,
+                    agent_id       TEXT NOT NULL,
+                    task_type      TEXT NOT NULL,
+                    estimated_cost REAL NOT NULL,
+                    created_at     REAL NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -14,6 +14,9 @@ final class StreamAccumulator: Sendable {
         var discarded = 0
         var attempts = 0
         var progressSent = 0
+        /// This attempt: the provider accepted the call, and the output it sent (approximate tokens).
+        var attemptAccepted = false
+        var attemptOutputTokens = 0
     }
 
     let state = Mutex(State())
@@ -27,6 +30,8 @@ final class StreamAccumulator: Sendable {
             $0.toolCalls = [:]
             $0.finishReason = nil
             $0.usage = nil
+            $0.attemptAccepted = false
+            $0.attemptOutputTokens = 0
         }
     }
 
@@ -35,7 +40,9 @@ final class StreamAccumulator: Sendable {
         state.withLock {
             $0.text += text
             $0.chunks += 1
-            $0.approximateTokens += BuiltinProvider.approximateTokens(text)
+            let tokens = BuiltinProvider.approximateTokens(text)
+            $0.approximateTokens += tokens
+            $0.attemptOutputTokens += tokens
             return $0.chunks - 1
         }
     }
@@ -47,6 +54,7 @@ final class StreamAccumulator: Sendable {
             if let name = delta.name { call.name = name }
             call.arguments += delta.argumentsFragment
             $0.toolCalls[delta.index] = call
+            $0.attemptOutputTokens += BuiltinProvider.approximateTokens(delta.argumentsFragment)
         }
     }
 

@@ -68,6 +68,17 @@ public struct StreamFailure: Sendable, Hashable, Codable {
     public var model: String?
     /// How long the provider asked to wait (its Retry-After), when it said.
     public var retryAfter: Duration? = nil
+
+    public init(code: ErrorCode, message: String, shortDescription: String, terminal: Bool, retryable: Bool,
+                model: String?, retryAfter: Duration? = nil) {
+        self.code = code
+        self.message = message
+        self.shortDescription = shortDescription
+        self.terminal = terminal
+        self.retryable = retryable
+        self.model = model
+        self.retryAfter = retryAfter
+    }
 }
 
 /// The assembled answer, sent last.

@@ -21,6 +21,7 @@ extension StreamRun {
         return await race(watchdog: watchdog, target: target) {
             do {
                 let response = try await target.client.complete(request)
+                accumulator.state.withLock { $0.attemptAccepted = true }
                 if Task.isCancelled { return .failed(CancellationError()) }
                 accumulator.state.withLock {
                     $0.finishReason = response.finishReason
@@ -57,6 +58,7 @@ extension StreamRun {
     private func pull(target: StreamTarget, request: ProviderRequest, watchdog: StreamWatchdog) async -> Outcome {
         do {
             let stream = try await target.client.stream(request)
+            accumulator.state.withLock { $0.attemptAccepted = true } // a success status: the provider bills from here
             var iterator = stream.makeAsyncIterator()
             while let event = try await iterator.next() {
                 switch event {

@@ -11,6 +11,8 @@ struct StreamRun: Sendable {
     let output: BackpressureBuffer<StreamEvent>
     /// The time the caller allows from the start (e.g. a task's remaining time); `nil`: `timeoutMs` only.
     let timeLimit: Duration?
+    /// The caller's reserve-and-bill around each call.
+    let hooks: CallHooks?
     let streamId: String = StreamRun.makeStreamId()
     let accumulator = StreamAccumulator()
 
@@ -155,26 +157,32 @@ struct StreamRun: Sendable {
                             metadata: ["stream": "\(streamId)", "next": "\(next.endpoint.name)", "error": "\(error)"])
     }
 
-    /// Runs one attempt and reports its outcome to ``StreamingTool/onAttempt`` (not when the
-    /// consumer went away).
+    /// Runs one attempt between the caller's hooks (a refused reservation skips the call) and
+    /// reports it, cancelled or not, to ``StreamingTool/onAttempt`` and the hooks: the router
+    /// ignores cancelled ones (a client leaving says nothing of the provider); billing does not.
     func observed(_ target: StreamTarget, synchronous: Bool, _ attempt: () async -> Outcome) async -> Outcome {
+        if let hooks, let refusal = await hooks.beforeAttempt(target) {
+            return .failed(AttemptRefused(failure: refusal))
+        }
         let start = ContinuousClock.now
         let outcome = await attempt()
-        guard let onAttempt = tool.onAttempt else { return outcome }
         let duration = ContinuousClock.now - start
+        let seen = accumulator.state.withLock { (accepted: $0.attemptAccepted, usage: $0.usage, output: $0.attemptOutputTokens) }
+        var report = StreamAttemptReport(model: target.endpoint.name, provider: target.endpoint.provider, synchronous: synchronous,
+                                         duration: duration, error: nil, accepted: seen.accepted, usage: seen.usage,
+                                         outputTokensSeen: seen.output)
         switch outcome {
         case .completed:
-            await onAttempt(StreamAttemptReport(model: target.endpoint.name, provider: target.endpoint.provider,
-                                                synchronous: synchronous, duration: duration, error: nil))
+            report.accepted = true
         case .failed(let error):
-            // A call cut short because its consumer went away says nothing about the provider:
-            // reporting it would open breakers whenever clients leave mid-stream.
-            if Task.isCancelled || error is CancellationError { break }
-            await onAttempt(StreamAttemptReport(model: target.endpoint.name, provider: target.endpoint.provider,
-                                                synchronous: synchronous, duration: duration, error: error))
+            report.error = error
+            report.cancelled = Task.isCancelled || error is CancellationError
         case .consumerGone:
-            break
+            report.error = CancellationError()
+            report.cancelled = true
         }
+        if let onAttempt = tool.onAttempt { await onAttempt(report) }
+        if let hooks { await hooks.afterAttempt(report) }
         return outcome
     }
 
@@ -187,6 +195,7 @@ struct StreamRun: Sendable {
     /// backoff, no Retry-After wait and no synchronous call to the failing model. The attempt
     /// report has already opened or counted against its breaker.
     static func failsOver(_ error: any Error) -> Bool {
+        if error is AttemptRefused { return true } // a cheaper target may still fit the budget
         if let error = error as? ProviderError {
             switch error.kind {
             case .rateLimited, .overloaded, .server, .network, .timeout: return true
@@ -200,6 +209,7 @@ struct StreamRun: Sendable {
     /// A synchronous call is worth it when streaming itself may be the problem, not the
     /// request, the key, or the provider's capacity.
     static func synchronousFallbackMayHelp(_ error: any Error) -> Bool {
+        if error is AttemptRefused { return false }
         if let error = error as? ProviderError {
             switch error.kind {
             case .auth, .badRequest, .missingCredentials, .rateLimited, .overloaded: return false
@@ -211,6 +221,7 @@ struct StreamRun: Sendable {
 
     static func failure(from error: (any Error)?, model: String?) -> StreamFailure {
         switch error {
+        case let error as AttemptRefused: error.failure
         case let error as StreamingError: StreamFailure(error, terminal: true, model: model)
         case let error as ProviderError: StreamFailure(error, model: model)
         case let error?: StreamFailure(

@@ -77,9 +77,11 @@ public struct StreamingTool: Sendable {
     /// Streams the answer of the first target that gives one.
     /// - Parameter timeLimit: the time the caller allows from now (e.g. a task's remaining time);
     ///   no retry of the last target waits past it (nor past `timeoutMs`). `nil`: `timeoutMs` only.
-    public func executeStreaming(_ request: ProviderRequest, targets: [StreamTarget], timeLimit: Duration? = nil) -> StreamingSession {
+    /// - Parameter hooks: what the caller does around each call to a model (reserve, bill).
+    public func executeStreaming(_ request: ProviderRequest, targets: [StreamTarget], timeLimit: Duration? = nil,
+                                 hooks: CallHooks? = nil) -> StreamingSession {
         let buffer = BackpressureBuffer<StreamEvent>(capacity: configuration.bufferSize, threshold: configuration.backpressureThreshold)
-        let run = StreamRun(tool: self, request: request, targets: targets, output: buffer, timeLimit: timeLimit)
+        let run = StreamRun(tool: self, request: request, targets: targets, output: buffer, timeLimit: timeLimit, hooks: hooks)
         return StreamingSession(buffer: buffer) { await run.run() }
     }
 

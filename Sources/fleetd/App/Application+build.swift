@@ -28,6 +28,13 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     } catch let error as StoreError {
         throw UserError("cannot open the database \(DataPlane.databaseURL(for: config, dataDirectory: settings.dataDirectory).path): \(error)")
     }
+    // Reservations an earlier run held and never settled (it crashed or was killed) are billed at
+    // their estimate before anything new is reserved.
+    do {
+        try await dataPlane.costs.billUnsettledReservations()
+    } catch {
+        logger.error("unsettled reservations from an earlier run could not be billed; they stay for the next start", metadata: ["error": "\(error)"])
+    }
     let manager = await FleetManager(
         reloader: reloader, dataPlane: dataPlane,
         clients: ProviderClientFactory(httpClient: httpClient, credentials: ProviderCredentials(environment: settings.processEnvironment),

@@ -91,10 +91,11 @@ struct AgentPoolTests {
     }
 
     @Test("a hung agent is replaced by a fresh one of its type; the old one is dropped when it returns")
-    func replaceHungAgent() {
+    func replaceHungAgent() throws {
         var pool = AgentPool()
         let hung = pool.spawn(type: "coder", role: AgentRole(maxTokens: 99))
-        let fresh = pool.replace(hung)
+        let replacement = pool.replace(hung)
+        let fresh = try #require(replacement)
         #expect(fresh.id != hung.id)
         #expect(fresh.type == "coder" && fresh.role.maxTokens == 99)
         #expect(pool.count(of: "coder") == 1)
@@ -108,13 +109,12 @@ struct AgentPoolTests {
         let busy = pool.spawn(type: "writer", role: AgentRole())
         pool.retire(type: "writer", keep: 0)
         #expect(pool.types.isEmpty)
-        _ = pool.replace(busy)
-        // Known product bug: `replace` spawns a replacement even for a retired agent, so a type
-        // removed by a reload (or a count lowered by one) comes back when its busy agent hangs.
-        withKnownIssue("AgentPool.replace spawns a replacement for an already retired agent") {
-            #expect(pool.count(of: "writer") == 0)
-            #expect(pool.types.isEmpty)
-        }
+        // A type removed by a reload (or a count lowered by one) must not come back when its
+        // busy agent hangs.
+        let replacement = pool.replace(busy)
+        #expect(replacement == nil)
+        #expect(pool.count(of: "writer") == 0)
+        #expect(pool.types.isEmpty)
     }
 
     @Test("waiters of types that no longer exist are handed back to be failed; the others stay")

@@ -180,12 +180,9 @@ struct FleetManagerTests {
             await manager.checkAgents(now: Date().addingTimeInterval(3_600))
             let others = await manager.agentStatuses().filter { $0.id != writer.agent.id }.map(\.type)
             let outcome = await manager.dispatchOutcome(AgentTask(prompt: "write", agentType: "writer"))
-            // Known product bug: FleetManager.checkAgents replaces every hung agent through
-            // AgentPool.replace, which spawns a replacement even for an agent a reload retired.
-            withKnownIssue("a hung agent that a reload retired is replaced, reviving its removed type") {
-                #expect(others == ["general"])
-                #expect(outcome.failure?.code == .unknownAgentType)
-            }
+            // The retired writer is not replaced: its type stays removed.
+            #expect(others == ["general"])
+            #expect(outcome.failure?.code == .unknownAgentType)
             if let extra = outcome.value { await extra.finish() }
             writer.cancel()
             await running.value

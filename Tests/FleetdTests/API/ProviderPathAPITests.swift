@@ -98,14 +98,15 @@ struct ProviderPathAPITests {
         }
     }
 
-    @Test("a provider's 429 is a 502 with its PROVIDER_ code, opens the model's breaker and is counted")
-    func providerRateLimitIs502() async throws {
+    @Test("a provider's 429 with nothing else to serve is a 429 with Retry-After and its PROVIDER_ code, opens the model's breaker and is counted")
+    func providerRateLimitIs429() async throws {
         let limited = FakeResponse.status(429, body: #"{"error":{"type":"rate_limit_error","message":"slow down"}}"#,
                                           headers: [("retry-after", "30")])
         try await withServer(.always(limited)) { fake in
             try await withFleetd(APIConfig.fake(provider: "openai", baseURL: fake.baseURL, streaming: false)) { client, _ in
                 let response = try await client.send(.post, "/v1/tasks", json: #"{"prompt": "hello", "id": "limited-1"}"#)
-                #expect(response.status == .badGateway, "\(response.text)")
+                #expect(response.status == .tooManyRequests, "\(response.text)")
+                #expect(response.headers[.retryAfter] == "30")
                 #expect(response.apiError["code"] as? String == "PROVIDER_RATE_LIMITED", "\(response.text)")
 
                 let record = try await client.send(.get, "/v1/tasks/limited-1")
