@@ -23,6 +23,7 @@ import Testing
                 + "capabilities: {costPer1kTokens: {input: \(prices.0 * Double(index + 1)), output: \(prices.1 * Double(index + 1))}}}"
         }.joined(separator: "\n"))
           costTracking: {enabled: true, policy: block, budgetLimits: {daily: \(daily)}}
+          quotas: {anthropic: {requestsPerDay: 1000}}
         streaming: {enabled: true, timeoutMs: 15000, retryConfig: {maxRetries: 0}}
         """
     }
@@ -61,6 +62,10 @@ import Testing
         let report = try await Self.costs(fleetd)
         // Anthropic reported its input tokens at message_start: the row rests on that, plus the output received.
         #expect(Self.lines(report, "byBasis").keys.sorted() == ["partial"], "\(report)")
+        // The cut call counts against the provider's request quota like any other.
+        let models = try await http(.GET, fleetd.baseURL + "/v1/models").json["models"] as? [[String: Any]] ?? []
+        let quota = models.first?["quota"] as? [String: Any]
+        #expect((quota?["usedFraction"] as? Double ?? 0) > 0, "\(models)")
         let budget = try await http(.GET, fleetd.baseURL + "/v1/costs").json["budget"] as? [String: Any]
         let reserved = (budget?["periods"] as? [[String: Any]])?.map { $0["reserved"] as? Double ?? -1 }
         #expect(reserved == [0, 0, 0], "nothing stays reserved: \(String(describing: budget))")
