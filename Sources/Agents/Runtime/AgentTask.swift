@@ -24,6 +24,8 @@ public struct AgentTask: Sendable, Codable, Hashable {
     public var subtasks: [AgentTask]?
     /// Stream the answer (SSE) when the `streaming` flag allows it.
     public var stream: Bool
+    /// How the response cache may serve it (`cache-control`); `nil` is ``CachePolicy/use``.
+    public var cachePolicy: CachePolicy?
 
     public init(id: String = AgentTask.makeID(), prompt: String, context: String? = nil, type: TaskType? = nil,
                 agentType: String? = nil, preferredProvider: ProviderKind? = nil, preferredModel: String? = nil,
@@ -76,10 +78,13 @@ public struct TaskSettings: Sendable, Hashable, Codable {
     public var useRouter: Bool
     /// `streaming`: stream when the model supports it, or make one synchronous call as v1.0.4 did.
     public var useStreaming: Bool
+    /// `advancedCaching`: answer from the response cache when it holds the answer, and keep new ones.
+    public var useCache: Bool
 
-    public init(useRouter: Bool, useStreaming: Bool) {
+    public init(useRouter: Bool, useStreaming: Bool, useCache: Bool = false) {
         self.useRouter = useRouter
         self.useStreaming = useStreaming
+        self.useCache = useCache
     }
 
     /// Every flag off: the v1.0.4 path.

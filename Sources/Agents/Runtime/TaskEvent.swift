@@ -82,6 +82,12 @@ public struct TaskResult: Sendable, Codable {
     public var selection: SelectionSummary
     /// Each subtask's outcome, when the task had subtasks.
     public var subtasks: [SubtaskOutcome]?
+    /// `hit` when the answer came from the response cache (no model was called, nothing billed
+    /// but a zero-cost `cache` row), `miss` when the cache was asked and did not have it; absent
+    /// when `advancedCaching` is off for the task.
+    public var cache: String? = nil
+    /// On a hit: what the original call cost, saved this time.
+    public var cacheSavedUSD: Double? = nil
 }
 
 /// Why a model was chosen (the full trace is in `routing/selections/<taskId>`).

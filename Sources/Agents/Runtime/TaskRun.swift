@@ -1,3 +1,4 @@
+import FleetSupport
 import Foundation
 import Logging
 import Providers
@@ -66,6 +67,8 @@ final class TaskDriver {
     private enum State {
         case initial
         case running(StreamingSession.AsyncIterator, Running)
+        /// A cached answer being told: its events, in order.
+        case replaying([TaskEvent])
         case finished
     }
 
@@ -74,6 +77,8 @@ final class TaskDriver {
         var billing: TaskBilling?
         var streaming: Bool
         var started: ContinuousClock.Instant
+        /// Where the answer goes in the response cache, when the task may use it.
+        var cacheKey: String?
     }
 
     private let run: TaskRun
@@ -104,6 +109,14 @@ final class TaskDriver {
             let event = await iterator.next()
             state = .running(iterator, running)
             return await handle(event, running)
+        case .replaying(var events):
+            guard !events.isEmpty, !run.cancellation.isCancelled else {
+                state = .finished
+                return nil
+            }
+            let event = events.removeFirst()
+            state = events.isEmpty ? .finished : .replaying(events)
+            return event
         }
     }
 
@@ -136,6 +149,10 @@ final class TaskDriver {
         }
         let request = ProviderRequest(model: selection.modelConfig.model, prompt: task.prompt, system: run.agent.role.systemPrompt,
                                       maxTokens: task.outputTokenLimit(role: run.agent.role, model: selection.modelConfig))
+        let cacheKey = cacheKey(selection: selection, request: request)
+        if let cacheKey, task.cachePolicy ?? .use == .use, let cache = runtime.cache, let answer = await cache.lookup(cacheKey) {
+            return await replay(answer, selection: selection)
+        }
         let timeLimit = run.deadline.map { ContinuousClock.now.duration(to: $0) }
         let billing = runtime.costs.map { costs in
             TaskBilling(costs: costs, registry: runtime.router.registry,
@@ -149,7 +166,7 @@ final class TaskDriver {
                         outputLimit: { [task, role = run.agent.role] model in task.outputTokenLimit(role: role, model: model) })
         }
         let session = runtime.tool.executeStreaming(withContext(request), targets: targets, timeLimit: timeLimit, hooks: billing?.hooks)
-        let running = Running(selection: selection, billing: billing, streaming: streaming, started: .now)
+        let running = Running(selection: selection, billing: billing, streaming: streaming, started: .now, cacheKey: cacheKey)
         var iterator = session.makeAsyncIterator()
         run.cancellation.onCancel(iterator.canceller)
         let first = await iterator.next()
@@ -207,16 +224,60 @@ final class TaskDriver {
         // (fallbacks and cut attempts included); off, what the answering call's usage costs.
         var cost = (try? usage.cost(pricing: model.capabilities.costPer1kTokens)) ?? 0
         if let billing = running.billing { cost = await billing.settled() }
+        if let key = running.cacheKey, let cache = runtime.cache, task.cachePolicy != .bypass, result.toolCalls.isEmpty, !result.text.isEmpty {
+            await cache.save(ResponseCache.Answer(text: result.text, model: model.name, provider: model.provider, usage: usage, cost: cost,
+                                                  finishReason: result.finishReason, storedAt: Date()), key: key)
+        }
         await run.agent.ended(success: true)
         state = .finished
         let elapsed = ContinuousClock.now - running.started
-        return .complete(TaskResult(
+        var outcome = TaskResult(
             taskId: task.id, status: "completed", output: result.text, model: model.name, provider: model.provider,
             agentId: run.agent.id, usage: usage, cost: cost, streamed: running.streaming && !result.metadata.synchronousFallback,
             synchronousFallback: result.metadata.synchronousFallback, attempts: result.metadata.attempts,
             durationMs: Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15,
             localDefault: model.provider == .builtin, backpressureEvents: result.metadata.backpressureEvents,
-            selection: SelectionSummary(running.selection), subtasks: nil))
+            selection: SelectionSummary(running.selection), subtasks: nil)
+        if running.cacheKey != nil { outcome.cache = "miss" }
+        return .complete(outcome)
+    }
+
+    /// The key of this task's answer in the response cache, when `advancedCaching` is on for it
+    /// and its `cache-control` lets the cache be used at all.
+    private func cacheKey(selection: ModelSelection, request: ProviderRequest) -> String? {
+        guard run.settings.useCache, runtime.cache != nil, task.cachePolicy != .bypass, task.subtasks?.isEmpty ?? true else { return nil }
+        return ResponseCache.key(task: task, model: selection.modelName, system: request.system, maxTokens: request.maxTokens)
+    }
+
+    /// Tells a cached answer as the original was told: `start`, the text, `complete`. No model is
+    /// called; the ledger gets a zero-cost `cache` row under the model that first answered.
+    private func replay(_ answer: ResponseCache.Answer, selection: ModelSelection) async -> TaskEvent? {
+        if let costs = runtime.costs {
+            let call = CostCall(model: answer.model, provider: answer.provider.rawValue, taskId: task.id, agentId: run.agent.id,
+                                taskType: selection.complexity.taskType.rawValue)
+            let id = "cache-\(task.id)-\(LocalID.text(length: 8))"
+            do {
+                _ = try await Task { try await costs.record(call, usage: CostUsage(inputTokens: 0, outputTokens: 0), pricing: ModelPricing(),
+                                                            entryId: id, basis: .cache) }.value
+            } catch {
+                runtime.logger.warning("the cache hit's ledger row could not be written", metadata: ["task": "\(task.id)", "error": "\(error)"])
+            }
+        }
+        await run.agent.ended(success: true)
+        let streamId = "cache-\(task.id)"
+        var result = TaskResult(
+            taskId: task.id, status: "completed", output: answer.text, model: answer.model, provider: answer.provider,
+            agentId: run.agent.id, usage: answer.usage, cost: 0, streamed: false, synchronousFallback: false, attempts: 0,
+            durationMs: 0, localDefault: answer.provider == .builtin, backpressureEvents: 0,
+            selection: SelectionSummary(selection), subtasks: nil)
+        result.cache = "hit"
+        result.cacheSavedUSD = answer.cost
+        let start = TaskEvent.start(TaskStart(
+            taskId: task.id, agentId: run.agent.id, agentType: run.agent.type, model: answer.model, provider: answer.provider,
+            streaming: task.stream, routed: selection.routed, reason: "answered from the response cache (advancedCaching)",
+            fallbackModels: [], complexity: selection.complexity.overall, localDefault: answer.provider == .builtin))
+        state = .replaying([.chunk(StreamChunk(streamId: streamId, sequence: 0, text: answer.text)), .complete(result)])
+        return start
     }
 
     /// A Retry-After in whole seconds, rounded up (HTTP's `Retry-After` takes seconds).

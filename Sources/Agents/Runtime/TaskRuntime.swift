@@ -15,13 +15,15 @@ public struct TaskRuntime: Sendable {
     /// `nil` when cost tracking is off.
     public let costs: CostTracker?
     public let quotas: QuotaManager?
+    /// The response cache for tasks with `advancedCaching` on.
+    public let cache: ResponseCache?
     public let logger: Logger
 
     /// Wires the tool's attempt reports into the router's breakers and history (not for calls
     /// cut short by a client that left: that says nothing of the provider), and counts every call
     /// made, cancelled ones too, against the provider's request quota, with the tokens it used.
     public init(generation: Int, router: ModelRouter, tool: StreamingTool, clients: ProviderClientFactory,
-                costs: CostTracker?, quotas: QuotaManager?, logger: Logger = Logger(label: "fleetd.agent")) {
+                costs: CostTracker?, quotas: QuotaManager?, cache: ResponseCache? = nil, logger: Logger = Logger(label: "fleetd.agent")) {
         var tool = tool
         tool.onAttempt = { [router, quotas] report in
             if !report.cancelled {
@@ -42,6 +44,7 @@ public struct TaskRuntime: Sendable {
         self.clients = clients
         self.costs = costs
         self.quotas = quotas
+        self.cache = cache
         self.logger = logger
     }
 

@@ -242,8 +242,13 @@ extension FleetConfig {
                 }
             }
         }
+        var memory = MemoryStoreConfiguration(partitionTTLOverrides: overrides)
+        if var cache = r.mapping("responseCache") {
+            memory.responseCacheMaxEntries = cache.int("maxEntries", default: memory.responseCacheMaxEntries, in: 1...10_000_000)
+            cache.finish()
+        }
         r.finish()
-        return MemoryStoreConfiguration(partitionTTLOverrides: overrides)
+        return memory
     }
 
     /// `30d`, `7d`, `1h`, `5m`, `90s`, a number of seconds, or `never` (stored as infinity).

@@ -93,7 +93,8 @@ public actor FleetManager {
         let flags = snapshot.config.features.evaluateAll(in: context)
         let on = { (name: String) in flags.first { $0.name == name }?.enabled ?? false }
         let settings = TaskSettings(useRouter: on("multiModelRouter") && snapshot.config.routing.enabled,
-                                    useStreaming: on("streaming") && snapshot.config.streaming.enabled)
+                                    useStreaming: on("streaming") && snapshot.config.streaming.enabled,
+                                    useCache: on("advancedCaching"))
         return (settings, flags)
     }
 
@@ -329,7 +330,8 @@ public actor FleetManager {
         dataPlane.memory.update(configuration: config.memory)
         let tool = StreamingTool(configuration: config.streaming, recorder: dataPlane.records, logger: Logger(label: "fleetd.streaming"))
         return TaskRuntime(generation: snapshot.generation, router: dataPlane.router, tool: tool, clients: clients,
-                           costs: config.cost.enabled ? dataPlane.costs : nil, quotas: dataPlane.quotas, logger: logger)
+                           costs: config.cost.enabled ? dataPlane.costs : nil, quotas: dataPlane.quotas,
+                           cache: ResponseCache(store: dataPlane.memory, maxEntries: config.memory.responseCacheMaxEntries), logger: logger)
     }
 }
 

@@ -284,10 +284,12 @@ public actor CostTracker: BudgetStatusProviding {
 
     /// Records a call that was not reserved, under a caller-chosen unique `entryId`.
     @discardableResult
-    public func record(_ call: CostCall, usage: CostUsage, pricing: ModelPricing, entryId: String) async throws -> CostLedgerEntry {
+    public func record(_ call: CostCall, usage: CostUsage, pricing: ModelPricing, entryId: String,
+                       basis: CostBasis = .reported) async throws -> CostLedgerEntry {
         guard !entryId.isEmpty else { throw CostError(.costCalculationFailed, "ledger entry id is empty for task \(call.taskId)") }
         let now = clock.now
-        let entry = CostLedgerEntry(entryId: entryId, call: call, usage: usage, cost: try usage.cost(pricing: pricing), timestamp: now)
+        let entry = CostLedgerEntry(entryId: entryId, call: call, usage: usage, cost: try usage.cost(pricing: pricing),
+                                    timestamp: now, basis: basis)
         guard configuration.enabled else { return entry }
         return try await write([entry], now: now)[0]
     }

@@ -118,6 +118,22 @@ public struct MemoryStore: Sendable {
         }
     }
 
+    /// Keeps at most `limit` entries in `partition`: the oldest beyond it are deleted (a bounded
+    /// cache). Returns how many went.
+    @discardableResult
+    public func evictOldest(partition: String, keeping limit: Int) async throws -> Int {
+        let limit = max(0, limit)
+        return try await database.write("evicting the oldest of \(partition)") { db in
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM memory_entries WHERE partition = ?", arguments: [partition]) ?? 0
+            guard count > limit else { return 0 }
+            try db.execute(sql: """
+                DELETE FROM memory_entries WHERE partition = ? AND key IN (
+                    SELECT key FROM memory_entries WHERE partition = ? ORDER BY created_at, key LIMIT ?)
+                """, arguments: [partition, partition, count - limit])
+            return db.changesCount
+        }
+    }
+
     // MARK: - Expiry
 
     /// Deletes expired rows in transactions of at most `batchSize` rows, sleeping `pause`

@@ -12,6 +12,7 @@ public struct MemoryStoreConfiguration: Sendable, Hashable {
         "streaming/sessions": 3_600,
         "streaming/buffer": 300,
         "streaming/metadata": 86_400,
+        "cache/responses": 3_600,
         "performance/*": 7 * 86_400,
     ]
 
@@ -20,6 +21,9 @@ public struct MemoryStoreConfiguration: Sendable, Hashable {
     public var partitionTTLs: [String: TimeInterval]
     /// TTL for partitions no rule covers, in seconds; `nil` (default) means never.
     public var defaultTTL: TimeInterval?
+    /// The most answers the response cache (`cache/responses`) keeps; the oldest go first.
+    /// `memory.responseCache.maxEntries` in the config file.
+    public var responseCacheMaxEntries: Int = 10_000
 
     /// - Parameter partitionTTLOverrides: merged over ``defaultPartitionTTLs``.
     public init(partitionTTLOverrides: [String: TimeInterval] = [:], defaultTTL: TimeInterval? = nil) {

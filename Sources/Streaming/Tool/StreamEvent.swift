@@ -43,6 +43,12 @@ public struct StreamChunk: Sendable, Hashable, Codable {
     /// 0, 1, 2… in the order the consumer receives them.
     public var sequence: Int
     public var text: String
+
+    public init(streamId: String, sequence: Int, text: String) {
+        self.streamId = streamId
+        self.sequence = sequence
+        self.text = text
+    }
 }
 
 /// How far the answer got.

@@ -58,6 +58,13 @@ extension FleetMetrics {
         registry.makeGauge(name: "model_cost_usd_total", labels: labels, help: "US dollars spent per model since start.")
             .increment(by: result.cost)
         registry.makeCounter(name: "fleetd_tasks_total", labels: [("outcome", "completed")], help: "Tasks finished, by outcome.").increment()
+        if let cache = result.cache {
+            registry.makeCounter(name: "fleetd_cache_lookups_total", labels: [("result", cache)],
+                                 help: "Response cache lookups (advancedCaching), by result: hit or miss.").increment()
+            if let saved = result.cacheSavedUSD {
+                registry.makeGauge(name: "fleetd_cache_saved_usd_total", help: "US dollars the response cache saved since start.").increment(by: saved)
+            }
+        }
         if result.selection.modelName != result.model {
             registry.makeCounter(name: "routing_fallbacks_total", labels: [("from", result.selection.modelName), ("to", result.model)],
                                  help: "Tasks answered by a fallback model instead of the router's pick.").increment()

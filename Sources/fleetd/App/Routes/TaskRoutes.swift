@@ -49,6 +49,7 @@ struct TaskRoutes {
         var task = try body.task()
         let wantsSSE = request.headers[.accept]?.contains("text/event-stream") == true
         task.stream = task.stream || wantsSSE
+        task.cachePolicy = CachePolicy(cacheControl: request.headers[.cacheControl])
         if task.stream, task.subtasks?.isEmpty ?? true {
             return try await stream(task, request: request, context: context)
         }
@@ -60,7 +61,9 @@ struct TaskRoutes {
             throw APIError(task: error)
         }
         metrics.taskFinished(result)
-        return try jsonResponse(result)
+        var response = try jsonResponse(result)
+        if let cache = result.cache { response.headers[HTTPField.Name("x-fleetd-cache")!] = cache }
+        return response
     }
 
     /// SSE: `start`, `chunk`, `progress`, `error`, `complete`. Each awaited write is the client's
@@ -211,4 +214,13 @@ final class TimeoutFlag: Sendable {
     private let value = Mutex(false)
     func set() { value.withLock { $0 = true } }
     var isSet: Bool { value.withLock { $0 } }
+}
+
+extension CachePolicy {
+    /// From a request's `cache-control`: `no-store` bypasses the response cache, `no-cache` asks
+    /// the model and stores its answer, anything else (or none) uses it.
+    init(cacheControl: String?) {
+        let directives = Set((cacheControl ?? "").lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        self = directives.contains("no-store") ? .bypass : directives.contains("no-cache") ? .refresh : .use
+    }
 }

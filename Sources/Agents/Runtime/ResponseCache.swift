@@ -1,0 +1,106 @@
+import Crypto
+import FleetSupport
+import Foundation
+import Logging
+import Providers
+import Routing
+import Store
+
+/// `advancedCaching`: an exact-match cache of answers, in the memory store's `cache/responses`
+/// partition (its TTL is `memory.ttl["cache/responses"]`, one hour by default; on a shared store
+/// every instance sees it).
+///
+/// The key is a SHA-256 over everything that decides the answer: the tenant (one tenant never
+/// gets another's answer), the model that will answer, the agent type's system prompt, the task
+/// type, the context, the prompt and the answer's token limit. A task opts out with
+/// `cache-control: no-cache` (do not read, do store) or `no-store` (neither).
+public struct ResponseCache: Sendable {
+    /// The memory partition.
+    public static let partition = "cache/responses"
+
+    /// What is kept of an answer.
+    public struct Answer: Sendable, Codable, Hashable {
+        public var text: String
+        public var model: String
+        public var provider: ProviderKind
+        public var usage: CostUsage
+        /// What the original call cost, so a hit can say what it saved.
+        public var cost: Double
+        public var finishReason: String?
+        public var storedAt: Date
+
+        public init(text: String, model: String, provider: ProviderKind, usage: CostUsage, cost: Double, finishReason: String?, storedAt: Date) {
+            self.text = text
+            self.model = model
+            self.provider = provider
+            self.usage = usage
+            self.cost = cost
+            self.finishReason = finishReason
+            self.storedAt = storedAt
+        }
+    }
+
+    public let store: MemoryStore
+    /// The most entries kept; the oldest go first.
+    public let maxEntries: Int
+    let logger: Logger
+
+    public init(store: MemoryStore, maxEntries: Int = 10_000, logger: Logger = Logger(label: "fleetd.cache")) {
+        self.store = store
+        self.maxEntries = max(1, maxEntries)
+        self.logger = logger
+    }
+
+    /// The key of a task's answer on a model: `<tenant>/<sha256 hex>`.
+    public static func key(task: AgentTask, model: String, system: String?, maxTokens: Int) -> String {
+        // Length-prefixed fields: no two different tasks make the same bytes.
+        var bytes: [UInt8] = []
+        for field in [task.tenantId ?? "", model, system ?? "", task.type?.rawValue ?? "", task.agentType ?? "",
+                      task.context ?? "", task.prompt, String(maxTokens)] {
+            let utf8 = Array(field.utf8)
+            bytes += Array(String(utf8.count).utf8) + [0x3A] + utf8
+        }
+        let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        return "\(Self.tenantSegment(task.tenantId))/\(digest)"
+    }
+
+    /// The tenant part of a key (the memory store's keys take no `/` inside a segment we name).
+    static func tenantSegment(_ tenant: String?) -> String {
+        guard let tenant, !tenant.isEmpty else { return "_" }
+        return tenant.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_" ? String($0) : "%\(String($0.value, radix: 16))" }.joined()
+    }
+
+    /// The answer stored under `key`, if any and not expired. A failing store is a miss.
+    public func lookup(_ key: String) async -> Answer? {
+        do {
+            return try await store.retrieve(Answer.self, partition: Self.partition, key: key)
+        } catch {
+            logger.warning("response cache read failed; treated as a miss", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Keeps an answer (in a task of its own: a client that leaves does not stop it) and evicts the
+    /// oldest beyond ``maxEntries``.
+    public func save(_ answer: Answer, key: String) async {
+        let store = self.store, limit = maxEntries, logger = self.logger
+        await Task {
+            do {
+                try await store.store(answer, partition: Self.partition, key: key, accessLevel: .system)
+                try await store.evictOldest(partition: Self.partition, keeping: limit)
+            } catch {
+                logger.warning("response cache write failed", metadata: ["error": "\(error)"])
+            }
+        }.value
+    }
+}
+
+/// How a task may use the response cache (the request's `cache-control`).
+public enum CachePolicy: String, Sendable, Codable, Hashable {
+    /// Read and store.
+    case use
+    /// `no-cache`: always ask the model, then store its answer.
+    case refresh
+    /// `no-store`: neither read nor store.
+    case bypass
+}

@@ -1,0 +1,107 @@
+import FakeProvider
+import Foundation
+import Testing
+
+/// `advancedCaching` through fleetd: a repeated task is answered from the cache as the original
+/// was (JSON or a replayed stream), costs nothing but a zero-cost `cache` row, is counted, keeps
+/// tenants apart, honours `cache-control`, and rolls out by tenant like any flag.
+@Suite(.serialized) struct ResponseCacheEndToEndTests {
+    static func config(baseURL: String, caching: String = "true") -> String {
+        """
+        fleet: {id: cache, maxAgents: 2}
+        agents: [{type: general, count: 2}]
+        api: {host: 127.0.0.1}
+        features: {multiModelRouter: true, streaming: true, advancedCaching: \(caching)}
+        routing:
+          enabled: true
+          defaultModel: solo
+          models:
+            - {name: solo, provider: anthropic, model: solo-id, credentials: {endpoint: "\(baseURL)"}, capabilities: {costPer1kTokens: {input: 0.003, output: 0.015}}}
+          costTracking: {enabled: true, budgetLimits: {daily: 100}}
+        streaming: {enabled: true, retryConfig: {maxRetries: 0}}
+        """
+    }
+
+    static func start(_ text: String) async throws -> FleetdProcess {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        return try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"),
+                                       environment: ["ANTHROPIC_API_KEY": "sk-ant-cache"])
+    }
+
+    static func task(_ fleetd: FleetdProcess, _ body: String, headers: [(String, String)] = []) async throws -> HTTPResult {
+        try await http(.POST, fleetd.baseURL + "/v1/tasks", body: body, headers: headers)
+    }
+
+    @Test func aRepeatedTaskIsAnsweredFromTheCacheAndBilledNothing() async throws {
+        let fake = try await FakeProviderServer.start(script: FakeScript { request, _ in
+            request.jsonBody?["stream"] as? Bool == true
+                ? (try? .fixture("providers/anthropic-stream-sdkfixture-basic.sse")) ?? .status(500)
+                : (try? .fixture("providers/anthropic-nonstream-docs-example.json")) ?? .status(500)
+        })
+        let fleetd = try await Self.start(Self.config(baseURL: fake.baseURL))
+        let body = #"{"prompt": "What is the capital of France?", "tenantId": "acme"}"#
+        let first = try await Self.task(fleetd, body)
+        #expect(first.status == 200, "\(first.body)")
+        #expect(first.headers.first(name: "x-fleetd-cache") == "miss")
+        let second = try await Self.task(fleetd, body)
+        #expect(second.headers.first(name: "x-fleetd-cache") == "hit")
+        #expect(second.json["output"] as? String == first.json["output"] as? String)
+        #expect(second.json["cost"] as? Double == 0)
+        #expect((second.json["cacheSavedUSD"] as? Double ?? 0) > 0)
+        #expect(fake.requests.count == 1, "the second answer came from the cache")
+
+        // Another tenant asking the same gets its own answer from the model.
+        let globex = try await Self.task(fleetd, #"{"prompt": "What is the capital of France?", "tenantId": "globex"}"#)
+        #expect(globex.headers.first(name: "x-fleetd-cache") == "miss")
+        #expect(fake.requests.count == 2)
+
+        // cache-control: no-store neither reads nor writes; no-cache asks the model and stores.
+        let noStore = try await Self.task(fleetd, body, headers: [("cache-control", "no-store")])
+        #expect(noStore.headers.first(name: "x-fleetd-cache") == nil)
+        #expect(fake.requests.count == 3)
+        let refresh = try await Self.task(fleetd, body, headers: [("cache-control", "no-cache")])
+        #expect(refresh.headers.first(name: "x-fleetd-cache") == "miss")
+        #expect(fake.requests.count == 4)
+
+        // A streamed repeat replays the answer as events.
+        let streamed = #"{"prompt": "Stream me a greeting", "tenantId": "acme", "stream": true}"#
+        let live = try await TaskPathTests().streamedEvents(fleetd, streamed)
+        let replayed = try await TaskPathTests().streamedEvents(fleetd, streamed)
+        #expect(fake.requests.count == 5, "the replay called no model")
+        let text = { (events: [(String, [String: Any])]) in events.filter { $0.0 == "chunk" }.compactMap { $0.1["text"] as? String }.joined() }
+        #expect(text(replayed) == text(live) && !text(live).isEmpty)
+        #expect(replayed.map(\.0) == ["start", "chunk", "complete"])
+        #expect(replayed.last?.1["cache"] as? String == "hit")
+
+        // The ledger: the hits are zero-cost rows that say `cache`; metrics count them.
+        let report = try await http(.GET, fleetd.baseURL + "/v1/costs").json["report"] as? [String: Any] ?? [:]
+        let basis = (report["byBasis"] as? [[String: Any]] ?? []).reduce(into: [String: Int]()) { $0[$1["name"] as? String ?? ""] = $1["entries"] as? Int }
+        #expect(basis["cache"] == 2, "\(report)")
+        let metrics = try await http(.GET, fleetd.baseURL + "/metrics").body
+        #expect(metrics.contains(#"fleetd_cache_lookups_total{result="hit"} 2"#), "\(metrics.split(separator: "\n").filter { $0.contains("cache") })")
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+
+    @Test func theFlagRollsOutByTenant() async throws {
+        let fake = try await FakeProviderServer.start(script: .always(try .fixture("providers/anthropic-nonstream-docs-example.json")))
+        // On for half the tenants, by tenantId: each tenant is in or out for good.
+        let fleetd = try await Self.start(Self.config(baseURL: fake.baseURL,
+                                                      caching: "{enabled: true, rollout: {percentage: 50, stickiness: tenantId}}"))
+        var on = 0, off = 0
+        for index in 0..<12 {
+            let body = #"{"prompt": "Same question", "tenantId": "tenant-\#(index)"}"#
+            _ = try await Self.task(fleetd, body)
+            let again = try await Self.task(fleetd, body)
+            if again.headers.first(name: "x-fleetd-cache") == "hit" { on += 1 } else { off += 1 }
+            #expect(again.headers.first(name: "x-fleetd-cache") != "miss", "a tenant in the rollout hits on its repeat")
+        }
+        #expect(on > 0 && off > 0, "some tenants in, some out: \(on) in, \(off) out")
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+}
