@@ -30,6 +30,9 @@ public actor ConfigReloader {
     private var fileText: String?
     /// The text of the last reload attempt, valid or not, so a bad file is reported once.
     private var lastSeenText: String?
+    /// The file's identity (size, modification time, inode) when it was last read, so the watcher
+    /// can tell a change from a `stat` and read the file only then.
+    private var lastSeenStamp: FileStamp?
     private var runtimeChanges: [RuntimeFlagStore.Change]
     private(set) public var snapshot: Snapshot
     private var listeners: [UUID: AsyncStream<Snapshot>.Continuation] = [:]
@@ -42,6 +45,7 @@ public actor ConfigReloader {
         self.fileConfig = loaded.config
         self.fileText = loaded.path.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
         self.lastSeenText = fileText
+        self.lastSeenStamp = loaded.path.flatMap(FileStamp.init(path:))
         let changes = try flagStore.load()
         self.runtimeChanges = changes
         self.snapshot = Snapshot(config: Self.apply(changes, to: loaded.config), generation: 1, loadedAt: Date(), runtimeFlagChanges: changes)
@@ -54,6 +58,7 @@ public actor ConfigReloader {
         guard let path else {
             return Outcome(generation: snapshot.generation, changed: false, warnings: [])
         }
+        lastSeenStamp = FileStamp(path: path)
         let text = try? String(contentsOfFile: path, encoding: .utf8)
         if !force, let text, text == fileText {
             return Outcome(generation: snapshot.generation, changed: false, warnings: [])
@@ -73,7 +78,12 @@ public actor ConfigReloader {
 
     /// Whether the file's text differs from the last text loaded or rejected (for the file watcher).
     public func fileChanged() -> Bool {
-        guard let path, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return false }
+        guard let path else { return false }
+        // A `stat` first: the file is read only when its size, time or inode moved.
+        let stamp = FileStamp(path: path)
+        guard stamp != lastSeenStamp else { return false }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return false }
+        if text == lastSeenText { lastSeenStamp = stamp }
         return text != lastSeenText
     }
 
@@ -110,5 +120,28 @@ public actor ConfigReloader {
         var config = config
         for change in changes { config.features = config.features.applying(change) }
         return config
+    }
+}
+
+/// What `stat` says of a file: enough to see that it changed without reading it.
+struct FileStamp: Equatable {
+    var size: Int64
+    var modified: timespec
+    var inode: UInt64
+
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        size = Int64(info.st_size)
+        #if canImport(Darwin)
+        modified = info.st_mtimespec
+        #else
+        modified = info.st_mtim
+        #endif
+        inode = UInt64(info.st_ino)
+    }
+
+    static func == (a: FileStamp, b: FileStamp) -> Bool {
+        a.size == b.size && a.inode == b.inode && a.modified.tv_sec == b.modified.tv_sec && a.modified.tv_nsec == b.modified.tv_nsec
     }
 }
