@@ -1,5 +1,6 @@
 import FleetSupport
 import Foundation
+import Providers
 import Routing
 import Store
 import Streaming
@@ -82,6 +83,10 @@ public struct TaskResult: Sendable, Codable {
     public var selection: SelectionSummary
     /// Each subtask's outcome, when the task had subtasks.
     public var subtasks: [SubtaskOutcome]?
+    /// The tool calls the model made, when it made any.
+    public var toolCalls: [ToolCall]? = nil
+    /// Why generation stopped, in the provider's own words (`end_turn`, `stop`, `tool_calls`, `STOP`…).
+    public var finishReason: String? = nil
 }
 
 /// Why a model was chosen (the full trace is in `routing/selections/<taskId>`).

@@ -119,8 +119,9 @@ final class TaskDriver {
         do {
             selection = try await runtime.router.select(routingTask, useRouter: run.settings.useRouter)
         } catch {
-            return await fail(TaskFailure(code: error.code.errorCode, message: error.message))
+            return await fail(task.failure(routing: error))
         }
+        if let problem = task.conversationProblem(selection, routingTask: routingTask) { return await fail(problem) }
         var reservation: CostReservation?
         if let costs = runtime.costs {
             do {
@@ -142,23 +143,14 @@ final class TaskDriver {
         } catch {
             return await fail(error)
         }
-        let request = ProviderRequest(model: selection.modelConfig.model, prompt: task.prompt, system: run.agent.role.systemPrompt,
-                                      maxTokens: task.outputTokenLimit(role: run.agent.role, model: selection.modelConfig))
-        let session = runtime.tool.executeStreaming(withContext(request), targets: targets)
+        let request = task.providerRequest(model: selection.modelConfig, role: run.agent.role)
+        let session = runtime.tool.executeStreaming(request, targets: targets)
         let running = Running(selection: selection, reservation: reservation, streaming: streaming, started: .now)
         var iterator = session.makeAsyncIterator()
         run.cancellation.onCancel(iterator.canceller)
         let first = await iterator.next()
         state = .running(iterator, running)
         return await handle(first, running)
-    }
-
-    /// The task's context goes before the prompt, as one user message.
-    private func withContext(_ request: ProviderRequest) -> ProviderRequest {
-        guard let context = task.context, !context.isEmpty else { return request }
-        var request = request
-        request.messages = [ProviderMessage(role: .user, content: "\(context)\n\n\(task.prompt)")]
-        return request
     }
 
     private func handle(_ event: StreamEvent?, _ running: Running) async -> TaskEvent? {
@@ -184,7 +176,8 @@ final class TaskDriver {
         case .error(let failure) where !failure.terminal:
             return .error(TaskFailure(code: failure.code, message: failure.message, terminal: false, model: failure.model))
         case .error(let failure):
-            return await fail(TaskFailure(code: failure.code, message: failure.message, model: failure.model))
+            return await fail(TaskFailure(code: failure.code, message: failure.message, model: failure.model,
+                                          retryAfterSeconds: failure.retryAfterSeconds))
         case .complete(let result):
             return await complete(result, running)
         }
@@ -219,7 +212,8 @@ final class TaskDriver {
             synchronousFallback: result.metadata.synchronousFallback, attempts: result.metadata.attempts,
             durationMs: Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15,
             localDefault: model.provider == .builtin, backpressureEvents: result.metadata.backpressureEvents,
-            selection: SelectionSummary(running.selection), subtasks: nil))
+            selection: SelectionSummary(running.selection), subtasks: nil,
+            toolCalls: result.toolCalls.isEmpty ? nil : result.toolCalls, finishReason: result.finishReason))
     }
 
     private func fail(_ failure: TaskFailure) async -> TaskEvent {

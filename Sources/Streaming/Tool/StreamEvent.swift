@@ -66,6 +66,8 @@ public struct StreamFailure: Sendable, Hashable, Codable {
     public var retryable: Bool
     /// The model the failure came from, if any.
     public var model: String?
+    /// Seconds the provider asked to wait before retrying (its Retry-After), when it said.
+    public var retryAfterSeconds: Int? = nil
 }
 
 /// The assembled answer, sent last.

@@ -52,7 +52,8 @@ extension StreamFailure {
     init(_ error: ProviderError, model: String?) {
         self.init(
             code: error.code, message: error.description, shortDescription: error.shortDescription,
-            terminal: true, retryable: error.isRetryable, model: model
+            terminal: true, retryable: error.isRetryable, model: model,
+            retryAfterSeconds: error.retryAfter.map { Int(($0 / .seconds(1)).rounded(.up)) }
         )
     }
 }
