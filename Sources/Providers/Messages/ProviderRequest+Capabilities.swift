@@ -13,6 +13,7 @@ extension ProviderRequest {
         switch kind {
         case .anthropic:
             if responseFormat != nil { missing.append("a JSON response_format (Anthropic's Messages API has no JSON output mode)") }
+            if let temperature, temperature > 1 { missing.append("temperature above 1 (Anthropic's range is 0 to 1)") }
             if seed != nil { missing.append("seed (Anthropic has no seed)") }
             if presencePenalty != nil || frequencyPenalty != nil {
                 missing.append("presence/frequency penalties (Anthropic has none)")
