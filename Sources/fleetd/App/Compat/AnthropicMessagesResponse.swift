@@ -23,12 +23,11 @@ enum AnthropicMessagesResponse {
     }
 
     /// The whole answer (`stream: false`).
-    static func message(_ result: TaskResult) -> JSONValue {
-        let answer = CompatAnswer(result)
+    static func message(_ answer: CompatAnswer) -> JSONValue {
         var content: [JSONValue] = answer.text.isEmpty ? [] : [.object(["type": .string("text"), "text": .string(answer.text)])]
         content += answer.toolCalls.map(toolUse)
         return .object([
-            "id": .string(id(result.taskId)), "type": .string("message"), "role": .string("assistant"), "model": .string(result.model),
+            "id": .string(id(answer.taskId)), "type": .string("message"), "role": .string("assistant"), "model": .string(answer.model),
             "content": .array(content), "stop_reason": .string(answer.stop.anthropic), "stop_sequence": .null, "usage": usage(answer),
         ])
     }
@@ -81,8 +80,7 @@ enum AnthropicMessagesResponse {
             blocks += 1
         }
 
-        mutating func finish(_ result: TaskResult, into buffer: inout ByteBuffer) {
-            let answer = CompatAnswer(result)
+        mutating func finish(_ answer: CompatAnswer, into buffer: inout ByteBuffer) {
             closeTextBlock(into: &buffer)
             for call in answer.toolCalls {
                 let index = JSONValue.number(Double(blocks))
@@ -100,7 +98,7 @@ enum AnthropicMessagesResponse {
             buffer.writeSSE(event: "message_delta", .object([
                 "type": .string("message_delta"),
                 "delta": .object(["stop_reason": .string(answer.stop.anthropic), "stop_sequence": .null]),
-                "usage": AnthropicMessagesResponse.usage(answer), "fleetd": CompatFacts(result).json,
+                "usage": AnthropicMessagesResponse.usage(answer), "fleetd": answer.facts.json,
             ]))
             buffer.writeSSE(event: "message_stop", .object(["type": .string("message_stop")]))
         }

@@ -6,22 +6,45 @@ import Providers
 
 /// What a task's result says, in the terms both dialects' answers are written from.
 struct CompatAnswer {
+    var taskId: String
+    /// The fleet model that answered.
+    var model: String
     var text: String
+    /// The calls, with ids (made up when the provider gave none: Gemini, Ollama).
     var toolCalls: [ToolUse]
+    /// Each call's arguments as the provider sent them (OpenAI clients get this text as is when
+    /// it is a JSON object).
+    var argumentTexts: [String]
     var stop: StopReason
+    /// All input tokens, cached ones included.
     var inputTokens: Int
     var cachedTokens: Int
     var outputTokens: Int
+    var facts: CompatFacts
+
+    init(taskId: String, model: String, text: String, toolCalls: [ToolUse] = [], argumentTexts: [String]? = nil, stop: StopReason,
+         inputTokens: Int, cachedTokens: Int = 0, outputTokens: Int, facts: CompatFacts? = nil) {
+        self.taskId = taskId
+        self.model = model
+        self.text = text
+        self.toolCalls = toolCalls
+        self.argumentTexts = argumentTexts ?? toolCalls.map(\.input.compactText)
+        self.stop = stop
+        self.inputTokens = inputTokens
+        self.cachedTokens = cachedTokens
+        self.outputTokens = outputTokens
+        self.facts = facts ?? CompatFacts(taskId: taskId, model: model, provider: .builtin, cost: nil, fallbacks: [])
+    }
 
     init(_ result: TaskResult) {
-        text = result.output
-        toolCalls = (result.toolCalls ?? []).enumerated().map { index, call in
+        let calls = result.toolCalls ?? []
+        let uses = calls.enumerated().map { index, call in
             ToolUse(id: call.id ?? "call_\(result.taskId)_\(index)", name: call.name, input: Self.input(call.arguments))
         }
-        stop = StopReason(providerReason: result.finishReason, hasToolCalls: !toolCalls.isEmpty)
-        inputTokens = result.usage.inputTokens
-        cachedTokens = result.usage.cachedTokens
-        outputTokens = result.usage.outputTokens
+        self.init(taskId: result.taskId, model: result.model, text: result.output, toolCalls: uses, argumentTexts: calls.map(\.arguments),
+                  stop: StopReason(providerReason: result.finishReason, hasToolCalls: !uses.isEmpty),
+                  inputTokens: result.usage.inputTokens, cachedTokens: result.usage.cachedTokens, outputTokens: result.usage.outputTokens,
+                  facts: CompatFacts(result))
     }
 
     /// Arguments as an object: empty text is `{}`; text that is not a JSON object (a provider cut
@@ -33,10 +56,12 @@ struct CompatAnswer {
         return .object(["_fleetd_unparsed_arguments": .string(arguments)])
     }
 
-    /// The OpenAI text of a call's arguments: the provider's own text when it is a JSON object.
-    static func argumentsText(_ call: ToolUse, original: String?) -> String {
-        if let original, let value = JSONValue.parse(original), case .object = value { return original }
-        return call.input.compactText
+    /// The OpenAI text of call `index`'s arguments: the provider's own text when it is a JSON
+    /// object, else the object fleetd made of it.
+    func argumentsText(_ index: Int) -> String {
+        let original = argumentTexts[index]
+        if let value = JSONValue.parse(original), case .object = value { return original }
+        return toolCalls[index].input.compactText
     }
 }
 
@@ -48,6 +73,14 @@ struct CompatFacts {
     var provider: ProviderKind
     var cost: Double?
     var fallbacks: [String]
+
+    init(taskId: String, model: String, provider: ProviderKind, cost: Double?, fallbacks: [String]) {
+        self.taskId = taskId
+        self.model = model
+        self.provider = provider
+        self.cost = cost
+        self.fallbacks = fallbacks
+    }
 
     init(_ result: TaskResult) {
         taskId = result.taskId
@@ -89,7 +122,7 @@ struct CompatFacts {
 protocol CompatStreamWriter {
     mutating func begin(into buffer: inout ByteBuffer)
     mutating func text(_ text: String, into buffer: inout ByteBuffer)
-    mutating func finish(_ result: TaskResult, into buffer: inout ByteBuffer)
+    mutating func finish(_ answer: CompatAnswer, into buffer: inout ByteBuffer)
     mutating func fail(_ error: CompatError, into buffer: inout ByteBuffer)
 }
 

@@ -75,8 +75,9 @@ struct CompatRoutes {
             throw failure
         }
         metrics.taskFinished(result)
-        let body = dialect == .openAI ? OpenAIChatResponse.completion(result, created: Int(Date().timeIntervalSince1970))
-                                      : AnthropicMessagesResponse.message(result)
+        let answer = CompatAnswer(result)
+        let body = dialect == .openAI ? OpenAIChatResponse.completion(answer, created: Int(Date().timeIntervalSince1970))
+                                      : AnthropicMessagesResponse.message(answer)
         var response = try compatJSON(body)
         for (name, value) in CompatFacts(result).headers { response.headers[HTTPField.Name(name)!] = value }
         return response

@@ -108,7 +108,7 @@ struct CompatStream {
                         case .chunk(let chunk): stream.text(chunk.text, into: &pending)
                         case .complete(let result):
                             outcome = .success(result)
-                            stream.finish(result, into: &pending)
+                            stream.finish(CompatAnswer(result), into: &pending)
                         case .error(let failure) where failure.terminal:
                             outcome = .failure(failure)
                             stream.fail(CompatError(dialect, failure: failure, defaultRetryAfter: defaultRetryAfter), into: &pending)

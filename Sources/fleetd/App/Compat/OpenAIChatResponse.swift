@@ -18,12 +18,12 @@ enum OpenAIChatResponse {
         ])
     }
 
-    static func toolCalls(_ answer: CompatAnswer, _ result: TaskResult, indexed: Bool) -> [JSONValue] {
+    static func toolCalls(_ answer: CompatAnswer, indexed: Bool) -> [JSONValue] {
         answer.toolCalls.enumerated().map { index, call in
             var object: [String: JSONValue] = [
                 "id": .string(call.id), "type": .string("function"),
                 "function": .object(["name": .string(call.name),
-                                     "arguments": .string(CompatAnswer.argumentsText(call, original: result.toolCalls?[index].arguments))]),
+                                     "arguments": .string(answer.argumentsText(index))]),
             ]
             if indexed { object["index"] = .number(Double(index)) }
             return .object(object)
@@ -31,16 +31,15 @@ enum OpenAIChatResponse {
     }
 
     /// The whole answer (`stream: false`).
-    static func completion(_ result: TaskResult, created: Int) -> JSONValue {
-        let answer = CompatAnswer(result)
+    static func completion(_ answer: CompatAnswer, created: Int) -> JSONValue {
         var message: [String: JSONValue] = [
             "role": .string("assistant"), "content": answer.text.isEmpty && !answer.toolCalls.isEmpty ? .null : .string(answer.text),
             "refusal": .null,
         ]
-        if !answer.toolCalls.isEmpty { message["tool_calls"] = .array(toolCalls(answer, result, indexed: false)) }
+        if !answer.toolCalls.isEmpty { message["tool_calls"] = .array(toolCalls(answer, indexed: false)) }
         return .object([
-            "id": .string(id(result.taskId)), "object": .string("chat.completion"), "created": .number(Double(created)),
-            "model": .string(result.model), "system_fingerprint": .null,
+            "id": .string(id(answer.taskId)), "object": .string("chat.completion"), "created": .number(Double(created)),
+            "model": .string(answer.model), "system_fingerprint": .null,
             "choices": .array([.object([
                 "index": .number(0), "message": .object(message), "finish_reason": .string(answer.stop.openAI), "logprobs": .null,
             ])]),
@@ -73,16 +72,15 @@ enum OpenAIChatResponse {
             buffer.writeSSE(event: nil, chunk(.object(["content": .string(text)])))
         }
 
-        mutating func finish(_ result: TaskResult, into buffer: inout ByteBuffer) {
-            let answer = CompatAnswer(result)
-            for call in OpenAIChatResponse.toolCalls(answer, result, indexed: true) {
+        mutating func finish(_ answer: CompatAnswer, into buffer: inout ByteBuffer) {
+            for call in OpenAIChatResponse.toolCalls(answer, indexed: true) {
                 buffer.writeSSE(event: nil, chunk(.object(["tool_calls": .array([call])])))
             }
-            buffer.writeSSE(event: nil, chunk(.object([:]), finish: answer.stop.openAI, extra: ["fleetd": CompatFacts(result).json]))
+            buffer.writeSSE(event: nil, chunk(.object([:]), finish: answer.stop.openAI, extra: ["fleetd": answer.facts.json]))
             if includeUsage {
                 buffer.writeSSE(event: nil, .object([
                     "id": .string(OpenAIChatResponse.id(taskId)), "object": .string("chat.completion.chunk"), "created": .number(Double(created)),
-                    "model": .string(result.model), "system_fingerprint": .null, "choices": .array([]), "usage": OpenAIChatResponse.usage(answer),
+                    "model": .string(answer.model), "system_fingerprint": .null, "choices": .array([]), "usage": OpenAIChatResponse.usage(answer),
                 ]))
             }
             buffer.writeString("data: [DONE]\n\n")
