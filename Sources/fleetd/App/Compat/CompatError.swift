@@ -11,6 +11,17 @@ enum CompatDialect: Sendable {
     case openAI
     /// Anthropic Messages (`/v1/messages`).
     case anthropic
+
+    /// The dialect of a compatible endpoint's path, `nil` for fleetd's own routes.
+    init?(path: String) {
+        if path == "/v1/chat/completions" {
+            self = .openAI
+        } else if path == "/v1/messages" || path == "/v1/messages/count_tokens" {
+            self = .anthropic
+        } else {
+            return nil
+        }
+    }
 }
 
 /// An error answered in the client's dialect, with the status its SDK turns into its own
