@@ -223,6 +223,24 @@ def rate_limit(variant):
             expect(error.body["code"] == "rate_limit_exceeded", error.body)
 
 
+def budget():
+    """The budget is spent: OpenAI's SDK raises RateLimitError with code insufficient_quota (as OpenAI
+    answers a spent quota), Anthropic's raises PaymentRequiredError (402 billing_error)."""
+    prompt = [{"role": "user", "content": SIMPLE}]
+    try:
+        oai.chat.completions.create(model="auto", messages=prompt)
+        raise AssertionError("no RateLimitError for a spent budget")
+    except openai.RateLimitError as error:
+        expect(error.body["code"] == "insufficient_quota" and error.body["type"] == "insufficient_quota", error.body)
+        expect(error.response.headers["x-should-retry"] == "false", error.response.headers)
+    try:
+        with ant.messages.stream(model="auto", max_tokens=64, messages=prompt) as stream:
+            stream.get_final_message()
+        raise AssertionError("no PaymentRequiredError for a spent budget")
+    except anthropic.PaymentRequiredError as error:
+        expect(error.status_code == 402 and error.body["error"]["type"] == "billing_error", error.body)
+
+
 def stream_flag_off():
     """With the `streaming` flag off fleetd makes one synchronous call, and still answers in the stream format."""
     stream = oai.chat.completions.create(model="auto", messages=[{"role": "user", "content": SIMPLE}], stream=True,
@@ -284,7 +302,7 @@ def models():
 CHECKS = {name: function for name, function in globals().items()
           if callable(function) and name in {
               "openai_text", "openai_stream", "anthropic_text", "anthropic_stream", "multi_turn", "openai_tools",
-              "anthropic_tools", "image", "auto_routing", "rate_limit", "stream_flag_off", "bad_request", "models"}}
+              "anthropic_tools", "image", "auto_routing", "rate_limit", "budget", "stream_flag_off", "bad_request", "models"}}
 
 if __name__ == "__main__":
     name = sys.argv[1]

@@ -12,8 +12,8 @@ import Testing
     static let python: Result<String, SDKSetupError> = {
         let script = repositoryRoot.appendingPathComponent("scripts/sdk-venv")
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bash", script.path]
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
+        process.arguments = ["-n", "15", "bash", script.path]
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -56,7 +56,7 @@ import Testing
 
     /// An Anthropic-format model for simple prompts, an OpenAI-format one for complex prompts,
     /// and an OpenAI-format model that takes images.
-    static func config(baseURL: String, streaming: Bool = true) -> String {
+    static func config(baseURL: String, streaming: Bool = true, budget: String = "budgetLimits: {daily: 1000}") -> String {
         """
         fleet: {id: sdk, maxAgents: 4, taskTimeout: 20000}
         agents:
@@ -88,7 +88,7 @@ import Testing
               credentials: {endpoint: "\(baseURL)/v1"}
               capabilities: {inputModalities: [text, image], costPer1kTokens: {input: 0.005, output: 0.01}}
               complexityRange: {min: 0.0, max: 0.3}
-          costTracking: {enabled: true, budgetLimits: {daily: 1000}}
+          costTracking: {enabled: true, \(budget)}
         streaming:
           enabled: true
           timeoutMs: 15000
@@ -127,11 +127,13 @@ import Testing
         }
     }
 
-    func withFleet(streaming: Bool = true, _ body: (Fleet) async throws -> Void) async throws {
+    func withFleet(streaming: Bool = true, budget: String? = nil, _ body: (Fleet) async throws -> Void) async throws {
         let fake = try await FakeProviderServer.start(script: Self.script)
         let directory = try temporaryDirectory()
         let file = directory.appendingPathComponent("fleet.yaml")
-        try Self.config(baseURL: fake.baseURL, streaming: streaming).write(to: file, atomically: true, encoding: .utf8)
+        let config = budget.map { Self.config(baseURL: fake.baseURL, streaming: streaming, budget: $0) }
+            ?? Self.config(baseURL: fake.baseURL, streaming: streaming)
+        try config.write(to: file, atomically: true, encoding: .utf8)
         let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"))
         do {
             try await body(Fleet(fake: fake, fleetd: fleetd))
@@ -271,6 +273,13 @@ import Testing
             try fleet.check("rate_limit", variant)
             // Every model of the chain was tried (the simple prompt's: claude-cheap, then vision).
             #expect(Set(fleet.upstream.compactMap { $0.body["model"] as? String }) == ["claude-cheap-id", "vision-id"])
+        }
+    }
+
+    @Test func aSpentBudgetIsEachSDKsOwnError() async throws {
+        try await withFleet(budget: "budgetLimits: {daily: 0.0000001}, policy: block") { fleet in
+            try fleet.check("budget")
+            #expect(fleet.fake.requests.isEmpty, "a refused budget calls no provider")
         }
     }
 
