@@ -221,6 +221,21 @@ def rate_limit(variant):
         else:
             expect(isinstance(error, openai.RateLimitError), type(error))
             expect(error.body["code"] == "rate_limit_exceeded", error.body)
+    # Those 429s opened both models' breakers: now nothing can serve, which is Anthropic's
+    # OverloadedError (529) and OpenAI's InternalServerError (503).
+    try:
+        if variant == "anthropic":
+            ant.messages.create(model="auto", max_tokens=64, messages=prompt)
+        else:
+            result = oai.chat.completions.create(model="auto", messages=prompt, stream=variant == "openai_stream")
+            if variant == "openai_stream":
+                list(result)
+        raise AssertionError("no error with every model's breaker open (%s)" % variant)
+    except anthropic.OverloadedError as error:
+        expect(variant == "anthropic" and error.status_code == 529, error)
+        expect(error.body["error"]["type"] == "overloaded_error", error.body)
+    except openai.InternalServerError as error:
+        expect(variant != "anthropic" and error.status_code == 503, error)
 
 
 def budget():

@@ -8,24 +8,51 @@ import Testing
 /// by the fake provider replaying recorded transcripts. Each test runs one check of
 /// Tests/SDK/sdk_checks.py (what the SDK parsed) and then checks here what the provider received.
 @Suite(.serialized) struct SDKCompatibilityTests {
-    /// `.venv-sdk/bin/python`, made (or found up to date) once per test run.
-    static let python: Result<String, SDKSetupError> = {
-        let script = repositoryRoot.appendingPathComponent("scripts/sdk-venv")
+    /// `.venv-sdk/bin/python`, made (or found up to date) once per test run by `scripts/sdk-venv`.
+    static func python() async throws -> String {
+        if let known = venv.withLock({ $0 }) { return try known.get() }
+        let result = await offThePool { () -> Result<String, SDKSetupError> in
+            let run = runBlocking(URL(fileURLWithPath: "/usr/bin/nice"),
+                                  ["-n", "15", "bash", repositoryRoot.appendingPathComponent("scripts/sdk-venv").path], environment: nil)
+            guard run.status == 0, let path = run.stdout.split(separator: "\n").last.map(String.init) else {
+                return .failure(SDKSetupError(log: run.stdout + run.stderr))
+            }
+            return .success(path)
+        }
+        venv.withLock { $0 = result }
+        return try result.get()
+    }
+
+    private static let venv = Mutex<Result<String, SDKSetupError>?>(nil)
+
+    /// Runs blocking work (a child process and its pipes) on a Dispatch thread: blocking Swift's
+    /// cooperative pool for seconds would starve every other suite running beside this one (the
+    /// fake provider's writers among them).
+    static func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: work()) }
+        }
+    }
+
+    /// Runs a program to its end: status, standard output and standard error.
+    static func runBlocking(_ executable: URL, _ arguments: [String], environment: [String: String]?) -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
-        process.arguments = ["-n", "15", "bash", script.path]
+        process.executableURL = executable
+        process.arguments = arguments
+        if let environment { process.environment = environment }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        do { try process.run() } catch { return .failure(SDKSetupError(log: "\(error)")) }
+        do { try process.run() } catch { return (-1, "", "\(error)") }
+        // Standard error is drained beside standard output, so neither pipe can fill and stall the child.
+        let errors = LogBuffer()
+        err.fileHandleForReading.readabilityHandler = { handle in errors.append(handle.availableData) }
         let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        guard process.terminationStatus == 0, let path = stdout.split(separator: "\n").last.map(String.init) else {
-            return .failure(SDKSetupError(log: stdout + stderr))
-        }
-        return .success(path)
-    }()
+        err.fileHandleForReading.readabilityHandler = nil
+        errors.append(err.fileHandleForReading.readDataToEndOfFile())
+        return (process.terminationStatus, stdout, errors.text)
+    }
 
     struct SDKSetupError: Error, CustomStringConvertible {
         var log: String
@@ -102,23 +129,17 @@ import Testing
         let fleetd: FleetdProcess
 
         /// Runs one SDK check; it passes when the check exits 0.
-        func check(_ arguments: String...) throws {
-            let python = try SDKCompatibilityTests.python.get()
-            let process = Process()
+        func check(_ arguments: String...) async throws {
+            let python = try await SDKCompatibilityTests.python()
             // Niced: the Python SDKs' start-up is CPU-heavy, and the other suites' timing tests run
             // beside this one on the same cores.
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
-            process.arguments = ["-n", "15", python, SDKCompatibilityTests.checks.path] + arguments
-            process.environment = FleetdProcess.baseEnvironment.merging(["FLEETD_URL": fleetd.baseURL]) { $1 }
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "SDK check \(arguments) failed:\n\(stderr)\nfleetd's log:\n\(fleetd.logText.suffix(3_000))")
-            #expect(stdout.contains("ok \(arguments.joined(separator: " "))"), "\(stdout)")
+            let environment = FleetdProcess.baseEnvironment.merging(["FLEETD_URL": fleetd.baseURL]) { $1 }
+            let run = await SDKCompatibilityTests.offThePool {
+                SDKCompatibilityTests.runBlocking(URL(fileURLWithPath: "/usr/bin/nice"),
+                                                  ["-n", "15", python, SDKCompatibilityTests.checks.path] + arguments, environment: environment)
+            }
+            #expect(run.status == 0, "SDK check \(arguments) failed:\n\(run.stderr)\nfleetd's log:\n\(fleetd.logText.suffix(3_000))")
+            #expect(run.stdout.contains("ok \(arguments.joined(separator: " "))"), "\(run.stdout)")
         }
 
         /// The JSON bodies the provider received, in order.
@@ -150,7 +171,7 @@ import Testing
 
     @Test func openAIPlainTextServedByAnAnthropicFormatProvider() async throws {
         try await withFleet { fleet in
-            try fleet.check("openai_text")
+            try await fleet.check("openai_text")
             let sent = fleet.upstream
             #expect(sent.map(\.path) == ["/v1/messages"])
             #expect(sent.first?.body["model"] as? String == "claude-cheap-id")
@@ -162,14 +183,14 @@ import Testing
 
     @Test func openAIStreamedTextWithUsage() async throws {
         try await withFleet { fleet in
-            try fleet.check("openai_stream")
+            try await fleet.check("openai_stream")
             #expect(fleet.upstream.allSatisfy { $0.path == "/v1/messages" && $0.body["stream"] as? Bool == true })
         }
     }
 
     @Test func anthropicPlainTextServedByAnOpenAIFormatProvider() async throws {
         try await withFleet { fleet in
-            try fleet.check("anthropic_text")
+            try await fleet.check("anthropic_text")
             let sent = fleet.upstream
             #expect(sent.map(\.path) == ["/v1/chat/completions"])
             #expect(sent.first?.body["model"] as? String == "gpt-strong-id")
@@ -179,7 +200,7 @@ import Testing
 
     @Test func anthropicStreamedTextWithUsage() async throws {
         try await withFleet { fleet in
-            try fleet.check("anthropic_stream")
+            try await fleet.check("anthropic_stream")
             #expect(fleet.upstream.allSatisfy { $0.path == "/v1/chat/completions" && $0.body["stream"] as? Bool == true })
             let options = fleet.upstream.first?.body["stream_options"] as? [String: Any]
             #expect(options?["include_usage"] as? Bool == true)
@@ -188,7 +209,7 @@ import Testing
 
     @Test func multiTurnConversationsReachTheProviderWhole() async throws {
         try await withFleet { fleet in
-            try fleet.check("multi_turn")
+            try await fleet.check("multi_turn")
             let sent = fleet.upstream
             #expect(sent.count == 2)
             // OpenAI dialect → Anthropic format: the system message becomes `system`.
@@ -207,7 +228,7 @@ import Testing
 
     @Test func openAIToolCallRoundTripThroughAnAnthropicFormatProvider() async throws {
         try await withFleet { fleet in
-            try fleet.check("openai_tools")
+            try await fleet.check("openai_tools")
             let sent = fleet.upstream
             #expect(sent.count == 2 && sent.allSatisfy { $0.path == "/v1/messages" })
             let tools = try #require(sent.first?.body["tools"] as? [[String: Any]])
@@ -229,7 +250,7 @@ import Testing
 
     @Test func anthropicToolCallRoundTripThroughAnOpenAIFormatProvider() async throws {
         try await withFleet { fleet in
-            try fleet.check("anthropic_tools")
+            try await fleet.check("anthropic_tools")
             let sent = fleet.upstream
             #expect(sent.count == 2 && sent.allSatisfy { $0.path == "/v1/chat/completions" })
             let tools = try #require(sent.first?.body["tools"] as? [[String: Any]])
@@ -248,7 +269,7 @@ import Testing
 
     @Test func imageInputIsRoutedToTheImageCapableModel() async throws {
         try await withFleet { fleet in
-            try fleet.check("image")
+            try await fleet.check("image")
             let sent = fleet.upstream
             #expect(sent.count == 2)
             #expect(sent.allSatisfy { $0.body["model"] as? String == "vision-id" })
@@ -262,7 +283,7 @@ import Testing
 
     @Test func autoSendsSimpleAndComplexPromptsToDifferentModels() async throws {
         try await withFleet { fleet in
-            try fleet.check("auto_routing")
+            try await fleet.check("auto_routing")
             #expect(fleet.upstream.compactMap { $0.body["model"] as? String } == ["claude-cheap-id", "gpt-strong-id", "gpt-strong-id"])
         }
     }
@@ -270,7 +291,7 @@ import Testing
     @Test(arguments: ["openai", "openai_stream", "anthropic"])
     func providerRateLimitIsTheSDKsRateLimitError(variant: String) async throws {
         try await withFleet { fleet in
-            try fleet.check("rate_limit", variant)
+            try await fleet.check("rate_limit", variant)
             // Every model of the chain was tried (the simple prompt's: claude-cheap, then vision).
             #expect(Set(fleet.upstream.compactMap { $0.body["model"] as? String }) == ["claude-cheap-id", "vision-id"])
         }
@@ -278,14 +299,14 @@ import Testing
 
     @Test func aSpentBudgetIsEachSDKsOwnError() async throws {
         try await withFleet(budget: "budgetLimits: {daily: 0.0000001}, policy: block") { fleet in
-            try fleet.check("budget")
+            try await fleet.check("budget")
             #expect(fleet.fake.requests.isEmpty, "a refused budget calls no provider")
         }
     }
 
     @Test func streamingFlagOffStillAnswersInTheStreamFormat() async throws {
         try await withFleet(streaming: false) { fleet in
-            try fleet.check("stream_flag_off")
+            try await fleet.check("stream_flag_off")
             #expect(fleet.upstream.count == 2)
             #expect(fleet.upstream.allSatisfy { $0.path == "/v1/messages" && $0.body["stream"] as? Bool == false })
         }
@@ -293,14 +314,14 @@ import Testing
 
     @Test func badParametersAreTheSDKsBadRequestErrorNamingThem() async throws {
         try await withFleet { fleet in
-            try fleet.check("bad_request")
+            try await fleet.check("bad_request")
             #expect(fleet.fake.requests.isEmpty, "a refused request must never reach a provider")
         }
     }
 
     @Test func modelListsInEachDialectAndFleetdsOwn() async throws {
         try await withFleet { fleet in
-            try fleet.check("models")
+            try await fleet.check("models")
             // fleetd's own callers send neither an SDK's auth header nor anthropic-version.
             let own = try await http(.GET, fleet.fleetd.baseURL + "/v1/models")
             #expect((own.json["models"] as? [[String: Any]])?.count == 3, "\(own.body)")
