@@ -88,6 +88,13 @@ final class ChildFleetd: Sendable {
         #"{"prompt":"Say ten tokens.","stream":\#(stream)}"#
     }
 
+    /// `POST /v1/chat/completions`: the same task through the OpenAI-compatible endpoint.
+    var chatURL: String { "http://127.0.0.1:\(port)/v1/chat/completions" }
+
+    static func chatBody(stream: Bool) -> String {
+        #"{"model":"auto","messages":[{"role":"user","content":"Say ten tokens."}],"stream":\#(stream)}"#
+    }
+
     /// CPU time (user + system) and context switches of the fleetd process so far.
     func usage() -> (cpuSeconds: Double, contextSwitches: Int) {
         let pid = process.processIdentifier

@@ -6,7 +6,8 @@ import NIOCore
 import Synchronization
 
 /// fleetd as a proxy under load: requests/s and added latency (p50/p99) over calling the
-/// upstream directly, for JSON and SSE tasks, and fleetd's memory with 1,000 concurrent streams.
+/// upstream directly, for JSON and SSE tasks through `/v1/tasks` and through the OpenAI-compatible
+/// `/v1/chat/completions`, and fleetd's memory with 1,000 concurrent streams.
 ///
 /// The upstream is the fake provider (``BenchUpstream``) on loopback in this process; fleetd is the
 /// `fleetd` binary built beside this one, run as a child process (`serve`) with a generated config;
@@ -55,18 +56,23 @@ struct ServeBench: BenchSuite {
             let fleetd = try await ChildFleetd.start(upstreamPort: upstream.port, directory: directory.appendingPathComponent("run-\(costTracking)"),
                                                      agents: streams + 16, costTracking: costTracking)
             let label = costTracking ? "cost tracking on (a ledger reserve and settle per task)" : "cost tracking off"
+            // The same task through fleetd's own API and through the OpenAI-compatible endpoint
+            // (translation in, the dialect's JSON or chunks out).
+            let endpoints = [("/v1/tasks", fleetd.tasksURL, ChildFleetd.taskBody), ("/v1/chat/completions", fleetd.chatURL, ChildFleetd.chatBody)]
             for stream in [false, true] {
                 for concurrency in [1, callers] {
-                    let before = fleetd.usage()
-                    let figures = try await load.run(url: fleetd.tasksURL, body: ChildFleetd.taskBody(stream: stream), stream: stream,
-                                                     connections: concurrency, seconds: concurrency == 1 ? 3 : seconds)
-                    let after = fleetd.usage()
-                    let base = direct["\(stream)-\(concurrency)"]!
-                    let cpu = (after.cpuSeconds - before.cpuSeconds) * 1_000 / Double(max(1, figures.requests))
-                    let switches = Double(after.contextSwitches - before.contextSwitches) / Double(max(1, figures.requests))
-                    print("through fleetd, \(stream ? "SSE " : "JSON"), \(concurrency) caller\(concurrency == 1 ? ", " : "s,") \(label): \(figures); "
-                        + "added p50 \(Load.ms(figures.p50 - base.p50)) ms, p99 \(Load.ms(figures.p99 - base.p99)) ms; "
-                        + "fleetd CPU \(String(format: "%.3f", cpu)) ms and \(String(format: "%.1f", switches)) context switches per task")
+                    for (path, url, body) in endpoints {
+                        let before = fleetd.usage()
+                        let figures = try await load.run(url: url, body: body(stream), stream: stream,
+                                                         connections: concurrency, seconds: concurrency == 1 ? 3 : seconds)
+                        let after = fleetd.usage()
+                        let base = direct["\(stream)-\(concurrency)"]!
+                        let cpu = (after.cpuSeconds - before.cpuSeconds) * 1_000 / Double(max(1, figures.requests))
+                        let switches = Double(after.contextSwitches - before.contextSwitches) / Double(max(1, figures.requests))
+                        print("through fleetd \(path), \(stream ? "SSE " : "JSON"), \(concurrency) caller\(concurrency == 1 ? ", " : "s,") \(label): \(figures); "
+                            + "added p50 \(Load.ms(figures.p50 - base.p50)) ms, p99 \(Load.ms(figures.p99 - base.p99)) ms; "
+                            + "fleetd CPU \(String(format: "%.3f", cpu)) ms and \(String(format: "%.1f", switches)) context switches per task")
+                    }
                 }
             }
             if !costTracking {

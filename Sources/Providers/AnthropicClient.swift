@@ -24,7 +24,7 @@ public struct AnthropicClient: ProviderClient {
     }
 
     public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
-        let answer = try await http.sendAndDecode(Wire.Message.self, url: url, headers: headers, body: Wire.Request(request, stream: false))
+        let answer = try await http.sendAndDecode(Wire.Message.self, url: url, headers: headers, body: AnthropicWireRequest(request, stream: false))
         var text = ""
         var calls: [ToolCall] = []
         for block in answer.content ?? [] {
@@ -45,28 +45,11 @@ public struct AnthropicClient: ProviderClient {
     }
 
     public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
-        let response = try await http.send(url: url, headers: headers, body: Wire.Request(request, stream: true), streaming: true)
+        let response = try await http.send(url: url, headers: headers, body: AnthropicWireRequest(request, stream: true), streaming: true)
         return ProviderEventStream(body: response.body, decoder: AnthropicStreamDecoder(secret: http.secret), provider: .anthropic, secret: http.secret)
     }
 
     enum Wire {
-        struct Request: Encodable {
-            var model: String
-            var max_tokens: Int
-            var system: String?
-            var messages: [ProviderMessage]
-            var temperature: Double?
-            var stream: Bool
-
-            init(_ request: ProviderRequest, stream: Bool) {
-                model = request.model
-                max_tokens = request.maxTokens
-                system = request.system
-                messages = request.messages
-                temperature = request.temperature
-                self.stream = stream
-            }
-        }
         struct Message: Decodable {
             var model: String?
             var content: [Block]?

@@ -27,7 +27,7 @@ public struct GeminiClient: ProviderClient {
 
     public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
         let answer = try await http.sendAndDecode(
-            GeminiWire.Response.self, url: url(request.model, method: "generateContent"), headers: headers, body: Wire.Request(request)
+            GeminiWire.Response.self, url: url(request.model, method: "generateContent"), headers: headers, body: GeminiWireRequest(request)
         )
         var base = 0
         var text = ""
@@ -48,33 +48,8 @@ public struct GeminiClient: ProviderClient {
     public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
         let response = try await http.send(
             url: url(request.model, method: "streamGenerateContent") + "?alt=sse", headers: headers,
-            body: Wire.Request(request), streaming: true
+            body: GeminiWireRequest(request), streaming: true
         )
         return ProviderEventStream(body: response.body, decoder: GeminiStreamDecoder(secret: http.secret), provider: .google, secret: http.secret)
-    }
-
-    enum Wire {
-        struct Part: Encodable { var text: String }
-        struct Content: Encodable {
-            var role: String?
-            var parts: [Part]
-        }
-        struct GenerationConfig: Encodable {
-            var maxOutputTokens: Int
-            var temperature: Double?
-        }
-        struct Request: Encodable {
-            var contents: [Content]
-            var systemInstruction: Content?
-            var generationConfig: GenerationConfig
-
-            init(_ request: ProviderRequest) {
-                contents = request.messages.map {
-                    Content(role: $0.role == .assistant ? "model" : "user", parts: [Part(text: $0.content)])
-                }
-                systemInstruction = request.system.map { Content(role: nil, parts: [Part(text: $0)]) }
-                generationConfig = GenerationConfig(maxOutputTokens: request.maxTokens, temperature: request.temperature)
-            }
-        }
     }
 }

@@ -23,7 +23,7 @@ public struct OllamaChatClient: ProviderClient {
     }
 
     public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
-        let answer = try await http.sendAndDecode(OllamaWire.ChatResponse.self, url: url, headers: headers, body: Wire.Request(request, stream: false))
+        let answer = try await http.sendAndDecode(OllamaWire.ChatResponse.self, url: url, headers: headers, body: OllamaWireRequest(request, stream: false))
         if let error = answer.error {
             throw ProviderError(kind: .server, provider: .ollama, message: ProviderErrorClassifier.redact(error, secret: http.secret))
         }
@@ -41,32 +41,7 @@ public struct OllamaChatClient: ProviderClient {
     }
 
     public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
-        let response = try await http.send(url: url, headers: headers, body: Wire.Request(request, stream: true), streaming: true)
+        let response = try await http.send(url: url, headers: headers, body: OllamaWireRequest(request, stream: true), streaming: true)
         return ProviderEventStream(body: response.body, decoder: OllamaStreamDecoder(), provider: .ollama, secret: http.secret)
-    }
-
-    enum Wire {
-        struct Message: Encodable {
-            var role: String
-            var content: String
-        }
-        struct Options: Encodable {
-            var num_predict: Int
-            var temperature: Double?
-        }
-        struct Request: Encodable {
-            var model: String
-            var messages: [Message]
-            var stream: Bool
-            var options: Options
-
-            init(_ request: ProviderRequest, stream: Bool) {
-                model = request.model
-                messages = (request.system.map { [Message(role: "system", content: $0)] } ?? [])
-                    + request.messages.map { Message(role: $0.role.rawValue, content: $0.content) }
-                self.stream = stream
-                options = Options(num_predict: request.maxTokens, temperature: request.temperature)
-            }
-        }
     }
 }

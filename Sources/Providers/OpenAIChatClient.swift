@@ -31,7 +31,7 @@ public struct OpenAIChatClient: ProviderClient {
     }
 
     public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
-        let body = Wire.Request(request, stream: false, maxCompletionTokens: usesMaxCompletionTokens)
+        let body = OpenAIWireRequest(request, stream: false, maxCompletionTokens: usesMaxCompletionTokens)
         let answer = try await http.sendAndDecode(Wire.Completion.self, url: url, headers: headers, body: body)
         let message = answer.choices?.first?.message
         let calls = (message?.tool_calls ?? []).compactMap { call in
@@ -44,7 +44,7 @@ public struct OpenAIChatClient: ProviderClient {
     }
 
     public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
-        let body = Wire.Request(request, stream: true, maxCompletionTokens: usesMaxCompletionTokens)
+        let body = OpenAIWireRequest(request, stream: true, maxCompletionTokens: usesMaxCompletionTokens)
         let response = try await http.send(url: url, headers: headers, body: body, streaming: true)
         return ProviderEventStream(
             body: response.body, decoder: OpenAIStreamDecoder(provider: kind, secret: http.secret),
@@ -53,30 +53,6 @@ public struct OpenAIChatClient: ProviderClient {
     }
 
     enum Wire {
-        struct Message: Encodable {
-            var role: String
-            var content: String
-        }
-        struct StreamOptions: Encodable { var include_usage: Bool }
-        struct Request: Encodable {
-            var model: String
-            var messages: [Message]
-            var max_tokens: Int?
-            var max_completion_tokens: Int?
-            var temperature: Double?
-            var stream: Bool
-            var stream_options: StreamOptions?
-
-            init(_ request: ProviderRequest, stream: Bool, maxCompletionTokens: Bool) {
-                model = request.model
-                messages = (request.system.map { [Message(role: "system", content: $0)] } ?? [])
-                    + request.messages.map { Message(role: $0.role.rawValue, content: $0.content) }
-                if maxCompletionTokens { max_completion_tokens = request.maxTokens } else { max_tokens = request.maxTokens }
-                temperature = request.temperature
-                self.stream = stream
-                stream_options = stream ? StreamOptions(include_usage: true) : nil
-            }
-        }
         struct Completion: Decodable {
             var model: String?
             var choices: [Choice]?

@@ -1,21 +1,48 @@
-/// One message of a conversation sent to a model.
+/// One message of a conversation sent to a model: who said it and its content blocks (text,
+/// images, tool calls, tool results; see ``ContentBlock``).
 public struct ProviderMessage: Sendable, Hashable, Codable {
-    /// Who said it.
+    /// Who said it. System prompts are ``ProviderRequest/system``; tool results are blocks of a
+    /// user message, as in Anthropic's model.
     public enum Role: String, Sendable, Hashable, Codable {
         case user, assistant
     }
 
     public var role: Role
-    public var content: String
+    public var blocks: [ContentBlock]
 
+    /// A message of one text block.
     public init(role: Role, content: String) {
         self.role = role
-        self.content = content
+        self.blocks = [.text(content)]
+    }
+
+    public init(role: Role, blocks: [ContentBlock]) {
+        self.role = role
+        self.blocks = blocks
+    }
+
+    /// The message's text: its text blocks joined with blank lines (tool calls, tool results and
+    /// images are in ``blocks``).
+    public var content: String {
+        var texts = blocks.compactMap(\.text)
+        if texts.count == 1 { return texts.removeFirst() }
+        return texts.joined(separator: "\n\n")
+    }
+
+    /// The tool calls among the blocks.
+    public var toolUses: [ToolUse] {
+        blocks.compactMap { if case .toolUse(let use) = $0 { return use } else { return nil } }
+    }
+
+    /// The tool results among the blocks.
+    public var toolResults: [ToolResult] {
+        blocks.compactMap { if case .toolResult(let result) = $0 { return result } else { return nil } }
     }
 }
 
-/// A model call, in provider-neutral terms; each client maps it to its wire format.
-public struct ProviderRequest: Sendable, Hashable {
+/// A model call, in provider-neutral terms; each client maps it to its wire format. Fields a
+/// provider's format cannot carry are listed by ``unsupportedFeatures(on:)``.
+public struct ProviderRequest: Sendable, Hashable, Codable {
     /// The provider's model id sent on the wire (e.g. `claude-sonnet-4-5`).
     public var model: String
     /// The system prompt, if any.
@@ -25,13 +52,42 @@ public struct ProviderRequest: Sendable, Hashable {
     public var maxTokens: Int
     /// Sampling temperature; `nil` leaves the provider's default.
     public var temperature: Double?
+    /// Nucleus sampling; `nil` leaves the provider's default.
+    public var topP: Double?
+    /// Top-k sampling (Anthropic, Gemini, Ollama).
+    public var topK: Int?
+    /// Texts that end generation.
+    public var stopSequences: [String]
+    /// Tools the model may call.
+    public var tools: [ToolDefinition]
+    public var toolChoice: ToolChoice?
+    /// `false` asks for at most one tool call per turn.
+    public var parallelToolCalls: Bool?
+    /// JSON output, where the provider has a mode for it.
+    public var responseFormat: ResponseFormat?
+    public var seed: Int?
+    public var presencePenalty: Double?
+    public var frequencyPenalty: Double?
 
-    public init(model: String, system: String? = nil, messages: [ProviderMessage], maxTokens: Int = 1024, temperature: Double? = nil) {
+    public init(model: String, system: String? = nil, messages: [ProviderMessage], maxTokens: Int = 1024, temperature: Double? = nil,
+                topP: Double? = nil, topK: Int? = nil, stopSequences: [String] = [], tools: [ToolDefinition] = [],
+                toolChoice: ToolChoice? = nil, parallelToolCalls: Bool? = nil, responseFormat: ResponseFormat? = nil,
+                seed: Int? = nil, presencePenalty: Double? = nil, frequencyPenalty: Double? = nil) {
         self.model = model
         self.system = system
         self.messages = messages
         self.maxTokens = maxTokens
         self.temperature = temperature
+        self.topP = topP
+        self.topK = topK
+        self.stopSequences = stopSequences
+        self.tools = tools
+        self.toolChoice = toolChoice
+        self.parallelToolCalls = parallelToolCalls
+        self.responseFormat = responseFormat
+        self.seed = seed
+        self.presencePenalty = presencePenalty
+        self.frequencyPenalty = frequencyPenalty
     }
 
     /// A single user prompt.

@@ -10,30 +10,48 @@ import Testing
 struct ResponseCacheTests {
     static let base = AgentTask(id: "t1", prompt: "What is 2+2?", context: "maths", type: .math, agentType: "general", tenantId: "acme")
 
+    static let call = ProviderRequest(model: "m-id", prompt: "What is 2+2?", system: "be brief", maxTokens: 100)
+
+    static func key(_ task: AgentTask = base, model: String = "m", _ change: (inout ProviderRequest) -> Void = { _ in }) -> String {
+        var request = call
+        change(&request)
+        return ResponseCache.key(task: task, model: model, request: request) ?? ""
+    }
+
     @Test("the key changes with every field that changes the answer, and not with the task id")
     func keysDifferPerOutputField() {
-        func key(_ task: AgentTask, model: String = "m", system: String? = "be brief", maxTokens: Int = 100) -> String {
-            ResponseCache.key(task: task, model: model, system: system, maxTokens: maxTokens)
-        }
-        let original = key(Self.base)
+        let original = Self.key()
         var other = Self.base
         other.id = "t2"
-        #expect(key(other) == original, "the task id does not change the answer")
-        var variants: [String] = [key(Self.base, model: "n"), key(Self.base, system: nil), key(Self.base, system: "be long"),
-                                  key(Self.base, maxTokens: 101)]
-        for change in [{ (t: inout AgentTask) in t.prompt += " " }, { $0.context = nil }, { $0.type = .reasoning },
-                       { $0.agentType = "coder" }, { $0.tenantId = "globex" }, { $0.tenantId = nil }] {
+        #expect(Self.key(other) == original, "the task id does not change the answer")
+        var variants: [String] = [
+            Self.key(model: "n"),
+            Self.key { $0.system = nil }, Self.key { $0.system = "be long" }, Self.key { $0.maxTokens = 101 },
+            Self.key { $0.temperature = 0.2 }, Self.key { $0.topP = 0.9 }, Self.key { $0.stopSequences = ["\n"] },
+            Self.key { $0.seed = 7 }, Self.key { $0.messages[0] = ProviderMessage(role: .user, content: "What is 2+3?") },
+            Self.key { $0.messages.append(ProviderMessage(role: .assistant, content: "4")) },
+        ]
+        for change in [{ (t: inout AgentTask) in t.type = .reasoning }, { $0.agentType = "coder" }, { $0.tenantId = "globex" },
+                       { $0.tenantId = nil }] {
             var task = Self.base
             change(&task)
-            variants.append(key(task))
+            variants.append(Self.key(task))
         }
         #expect(!variants.contains(original))
         #expect(Set(variants).count == variants.count, "every variant has its own key")
-        // Fields are length-prefixed: moving text from one field to the next gives another key.
-        var shifted = Self.base
-        shifted.context = "math"
-        shifted.prompt = "sWhat is 2+2?"
-        #expect(key(shifted) != original)
+    }
+
+    @Test("calls that offer tools or sample hot are not cached")
+    func admission() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cache-adm-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var request = Self.call
+        #expect(ResponseCache.admits(request, maxTemperature: 0.5))
+        request.temperature = 0.9
+        #expect(!ResponseCache.admits(request, maxTemperature: 0.5))
+        request.temperature = 0
+        request.tools = [ToolDefinition(name: "delete_file", description: "deletes")]
+        #expect(!ResponseCache.admits(request, maxTemperature: 0.5))
     }
 
     @Test("a tenant's answers live under its own prefix; expired answers are gone; the oldest go first")
@@ -48,11 +66,11 @@ struct ResponseCacheTests {
             ResponseCache.Answer(text: text, model: "m", provider: .anthropic, usage: CostUsage(inputTokens: 1, outputTokens: 1),
                                  cost: 0.01, finishReason: "end_turn", storedAt: clock.now)
         }
-        var acme = Self.base
+        let acme = Self.base
         var globex = Self.base
         globex.tenantId = "globex"
-        let acmeKey = ResponseCache.key(task: acme, model: "m", system: nil, maxTokens: 10)
-        let globexKey = ResponseCache.key(task: globex, model: "m", system: nil, maxTokens: 10)
+        let acmeKey = Self.key(acme)
+        let globexKey = Self.key(globex)
         #expect(acmeKey.hasPrefix("acme/") && globexKey.hasPrefix("globex/"))
         await cache.save(answer("four"), key: acmeKey)
         #expect(await cache.lookup(acmeKey)?.text == "four")
@@ -61,15 +79,15 @@ struct ResponseCacheTests {
         clock.advance(by: 3_601) // past the partition's default TTL of one hour
         #expect(await cache.lookup(acmeKey) == nil)
 
+        func prompt(_ index: Int) -> String {
+            Self.key(acme) { $0.messages = [ProviderMessage(role: .user, content: "prompt \(index)")] }
+        }
         for (index, text) in ["a", "b", "c"].enumerated() {
-            acme.prompt = "prompt \(index)"
-            await cache.save(answer(text), key: ResponseCache.key(task: acme, model: "m", system: nil, maxTokens: 10))
+            await cache.save(answer(text), key: prompt(index))
             clock.advance(by: 1)
         }
         #expect(try await cache.store.count(partition: ResponseCache.partition) == 2, "bounded at maxEntries")
-        acme.prompt = "prompt 0"
-        #expect(await cache.lookup(ResponseCache.key(task: acme, model: "m", system: nil, maxTokens: 10)) == nil, "the oldest went first")
-        acme.prompt = "prompt 2"
-        #expect(await cache.lookup(ResponseCache.key(task: acme, model: "m", system: nil, maxTokens: 10))?.text == "c")
+        #expect(await cache.lookup(prompt(0)) == nil, "the oldest went first")
+        #expect(await cache.lookup(prompt(2))?.text == "c")
     }
 }

@@ -1,5 +1,6 @@
 import FleetSupport
 import Foundation
+import Providers
 import Routing
 
 /// A task as submitted to fleetd (`POST /v1/tasks`).
@@ -26,12 +27,17 @@ public struct AgentTask: Sendable, Codable, Hashable {
     public var stream: Bool
     /// How the response cache may serve it (`cache-control`); `nil` is ``CachePolicy/use``.
     public var cachePolicy: CachePolicy?
+    /// The whole model call as a compatible client framed it (`/v1/chat/completions`,
+    /// `/v1/messages`): system prompt, turns of content blocks, tools, sampling. When set, it is
+    /// what the model receives (``providerRequest(model:role:)``), `prompt` is its last user text
+    /// and `context` the rest, for routing.
+    public var conversation: ProviderRequest?
 
     public init(id: String = AgentTask.makeID(), prompt: String, context: String? = nil, type: TaskType? = nil,
                 agentType: String? = nil, preferredProvider: ProviderKind? = nil, preferredModel: String? = nil,
                 constraints: RoutingConstraints = RoutingConstraints(), privacy: RoutingPrivacy = .standard,
                 tenantId: String? = nil, userId: String? = nil, sessionId: String? = nil, maxTokens: Int? = nil,
-                subtasks: [AgentTask]? = nil, stream: Bool = false) {
+                subtasks: [AgentTask]? = nil, stream: Bool = false, conversation: ProviderRequest? = nil) {
         self.id = id
         self.prompt = prompt
         self.context = context
@@ -47,6 +53,7 @@ public struct AgentTask: Sendable, Codable, Hashable {
         self.maxTokens = maxTokens
         self.subtasks = subtasks
         self.stream = stream
+        self.conversation = conversation
     }
 
     /// `task-<millis>-<random>`: sortable and unique enough for keys.
@@ -56,10 +63,21 @@ public struct AgentTask: Sendable, Codable, Hashable {
 
     /// What the router sees of this task; `defaultType` (the agent type's role) applies when the
     /// task names no type.
+    /// A task with a ``conversation`` also tells what it needs: tools, image input, its size for
+    /// the context window, and the providers whose format cannot carry it.
     public func routingTask(agentType: String?, defaultType: TaskType? = nil) -> RoutingTask {
-        RoutingTask(taskId: id, prompt: prompt, context: context, type: type ?? defaultType, agentType: agentType,
-                    preferredProvider: preferredProvider, preferredModel: preferredModel,
-                    constraints: constraints, privacy: privacy, needsStreaming: false)
+        var task = RoutingTask(taskId: id, prompt: prompt, context: context, type: type ?? defaultType, agentType: agentType,
+                               preferredProvider: preferredProvider, preferredModel: preferredModel,
+                               constraints: constraints, privacy: privacy, needsStreaming: false)
+        if let conversation {
+            task.needsTools = conversation.usesTools
+            task.attachments = conversation.hasImages ? [.image] : []
+            task.estimatedInputTokens = conversation.approximateInputTokens
+            task.providerLimits = ProviderKind.allCases.flatMap { kind in
+                conversation.unsupportedFeatures(on: kind).map { ProviderLimit(provider: kind, reason: $0) }
+            }
+        }
+        return task
     }
 
     /// The stickiness values rollout may use for this task.

@@ -11,9 +11,11 @@ import Store
 /// every instance sees it).
 ///
 /// The key is a SHA-256 over everything that decides the answer: the tenant (one tenant never
-/// gets another's answer), the model that will answer, the agent type's system prompt, the task
-/// type, the context, the prompt and the answer's token limit. A task opts out with
-/// `cache-control: no-cache` (do not read, do store) or `no-store` (neither).
+/// gets another's answer), the model that will answer, the agent type, the task type, and the
+/// whole model call (system prompt, every message, token limit, sampling, stop sequences, response
+/// format). Not cached: calls that offer tools (a tool call may act on the world), calls sampled
+/// above ``maxTemperature``, and tasks that opt out with `cache-control: no-cache` (do not read, do
+/// store) or `no-store` (neither).
 public struct ResponseCache: Sendable {
     /// The memory partition.
     public static let partition = "cache/responses"
@@ -43,22 +45,36 @@ public struct ResponseCache: Sendable {
     public let store: MemoryStore
     /// The most entries kept; the oldest go first.
     public let maxEntries: Int
+    /// Calls sampled hotter than this are not cached (their answers are meant to vary).
+    public let maxTemperature: Double
     let logger: Logger
 
-    public init(store: MemoryStore, maxEntries: Int = 10_000, logger: Logger = Logger(label: "fleetd.cache")) {
+    public init(store: MemoryStore, maxEntries: Int = 10_000, maxTemperature: Double = 0.5, logger: Logger = Logger(label: "fleetd.cache")) {
         self.store = store
         self.maxEntries = max(1, maxEntries)
+        self.maxTemperature = maxTemperature
         self.logger = logger
     }
 
-    /// The key of a task's answer on a model: `<tenant>/<sha256 hex>`.
-    public static func key(task: AgentTask, model: String, system: String?, maxTokens: Int) -> String {
+    /// Whether a model call's answer may be cached at all.
+    public func admits(_ request: ProviderRequest) -> Bool {
+        Self.admits(request, maxTemperature: maxTemperature)
+    }
+
+    /// Whether a call's answer may be cached: it offers no tools and is sampled at most `maxTemperature`.
+    public static func admits(_ request: ProviderRequest, maxTemperature: Double) -> Bool {
+        request.tools.isEmpty && (request.temperature ?? 0) <= maxTemperature
+    }
+
+    /// The key of a task's answer from a model: `<tenant>/<sha256 hex>`; `nil` when the call
+    /// cannot be encoded (then it is not cached).
+    public static func key(task: AgentTask, model: String, request: ProviderRequest) -> String? {
+        guard let call = try? FastJSONEncoder().encode(request) else { return nil } // keys in declaration order, maps sorted
         // Length-prefixed fields: no two different tasks make the same bytes.
         var bytes: [UInt8] = []
-        for field in [task.tenantId ?? "", model, system ?? "", task.type?.rawValue ?? "", task.agentType ?? "",
-                      task.context ?? "", task.prompt, String(maxTokens)] {
-            let utf8 = Array(field.utf8)
-            bytes += Array(String(utf8.count).utf8) + [0x3A] + utf8
+        for field in [Array((task.tenantId ?? "").utf8), Array(model.utf8), Array((task.type?.rawValue ?? "").utf8),
+                      Array((task.agentType ?? "").utf8), call] {
+            bytes += Array(String(field.count).utf8) + [0x3A] + field
         }
         let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
         return "\(Self.tenantSegment(task.tenantId))/\(digest)"

@@ -1,5 +1,6 @@
 import FleetSupport
 import Foundation
+import Providers
 import Routing
 import Store
 import Streaming
@@ -88,6 +89,10 @@ public struct TaskResult: Sendable, Codable {
     public var cache: String? = nil
     /// On a hit: what the original call cost, saved this time.
     public var cacheSavedUSD: Double? = nil
+    /// The tool calls the model made, when it made any.
+    public var toolCalls: [ToolCall]? = nil
+    /// Why generation stopped, in the provider's own words (`end_turn`, `stop`, `tool_calls`, `STOP`…).
+    public var finishReason: String? = nil
 }
 
 /// Why a model was chosen (the full trace is in `routing/selections/<taskId>`).

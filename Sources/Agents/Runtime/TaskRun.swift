@@ -138,8 +138,9 @@ final class TaskDriver {
         do {
             selection = try await runtime.router.select(routingTask, useRouter: run.settings.useRouter)
         } catch {
-            return await fail(TaskFailure(code: error.code.errorCode, message: error.message))
+            return await fail(task.failure(routing: error))
         }
+        if let problem = task.conversationProblem(selection, routingTask: routingTask) { return await fail(problem) }
         let streaming = run.settings.useStreaming && task.stream
         let targets: [StreamTarget]
         do {
@@ -147,8 +148,7 @@ final class TaskDriver {
         } catch {
             return await fail(error)
         }
-        let request = ProviderRequest(model: selection.modelConfig.model, prompt: task.prompt, system: run.agent.role.systemPrompt,
-                                      maxTokens: task.outputTokenLimit(role: run.agent.role, model: selection.modelConfig))
+        let request = task.providerRequest(model: selection.modelConfig, role: run.agent.role)
         let cacheKey = cacheKey(selection: selection, request: request)
         if let cacheKey, task.cachePolicy ?? .use == .use, let cache = runtime.cache, let answer = await cache.lookup(cacheKey) {
             return await replay(answer, selection: selection)
@@ -165,21 +165,13 @@ final class TaskDriver {
                         },
                         outputLimit: { [task, role = run.agent.role] model in task.outputTokenLimit(role: role, model: model) })
         }
-        let session = runtime.tool.executeStreaming(withContext(request), targets: targets, timeLimit: timeLimit, hooks: billing?.hooks)
+        let session = runtime.tool.executeStreaming(request, targets: targets, timeLimit: timeLimit, hooks: billing?.hooks)
         let running = Running(selection: selection, billing: billing, streaming: streaming, started: .now, cacheKey: cacheKey)
         var iterator = session.makeAsyncIterator()
         run.cancellation.onCancel(iterator.canceller)
         let first = await iterator.next()
         state = .running(iterator, running)
         return await handle(first, running)
-    }
-
-    /// The task's context goes before the prompt, as one user message.
-    private func withContext(_ request: ProviderRequest) -> ProviderRequest {
-        guard let context = task.context, !context.isEmpty else { return request }
-        var request = request
-        request.messages = [ProviderMessage(role: .user, content: "\(context)\n\n\(task.prompt)")]
-        return request
     }
 
     private func handle(_ event: StreamEvent?, _ running: Running) async -> TaskEvent? {
@@ -237,7 +229,8 @@ final class TaskDriver {
             synchronousFallback: result.metadata.synchronousFallback, attempts: result.metadata.attempts,
             durationMs: Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15,
             localDefault: model.provider == .builtin, backpressureEvents: result.metadata.backpressureEvents,
-            selection: SelectionSummary(running.selection), subtasks: nil)
+            selection: SelectionSummary(running.selection), subtasks: nil,
+            toolCalls: result.toolCalls.isEmpty ? nil : result.toolCalls, finishReason: result.finishReason)
         if running.cacheKey != nil { outcome.cache = "miss" }
         return .complete(outcome)
     }
@@ -245,8 +238,9 @@ final class TaskDriver {
     /// The key of this task's answer in the response cache, when `advancedCaching` is on for it
     /// and its `cache-control` lets the cache be used at all.
     private func cacheKey(selection: ModelSelection, request: ProviderRequest) -> String? {
-        guard run.settings.useCache, runtime.cache != nil, task.cachePolicy != .bypass, task.subtasks?.isEmpty ?? true else { return nil }
-        return ResponseCache.key(task: task, model: selection.modelName, system: request.system, maxTokens: request.maxTokens)
+        guard run.settings.useCache, let cache = runtime.cache, cache.admits(request), task.cachePolicy != .bypass,
+              task.subtasks?.isEmpty ?? true else { return nil }
+        return ResponseCache.key(task: task, model: selection.modelName, request: request)
     }
 
     /// Tells a cached answer as the original was told: `start`, the text, `complete`. No model is

@@ -245,6 +245,9 @@ extension FleetConfig {
         var memory = MemoryStoreConfiguration(partitionTTLOverrides: overrides)
         if var cache = r.mapping("responseCache") {
             memory.responseCacheMaxEntries = cache.int("maxEntries", default: memory.responseCacheMaxEntries, in: 1...10_000_000)
+            memory.responseCacheMaxTemperature = cache.double("maxTemperature", default: memory.responseCacheMaxTemperature) {
+                $0 >= 0 && $0 <= 2 ? nil : "must be between 0 and 2"
+            }
             cache.finish()
         }
         r.finish()
@@ -280,6 +283,19 @@ extension FleetConfig {
             var message = "'\(value)' names no model in routing.models"
             if let near = Suggestion.closest(to: value, in: Array(names)) { message += " (did you mean '\(near)'?)" }
             sink.error("routing.\(key)", at: root["routing"]?[key]?.mark, message)
+        }
+        let types = Set(config.agents.map(\.type))
+        for (name, alias) in config.api.modelAliases.sorted(by: { $0.key < $1.key }) {
+            let node = root["api"]?["modelAliases"]?[name]
+            if let type = alias.agentType, !types.isEmpty, !types.contains(type) {
+                sink.error("api.modelAliases.\(name).agentType", at: node?["agentType"]?.mark,
+                           "'\(type)' names no agent type in agents (configured: \(types.sorted().joined(separator: ", ")))")
+            }
+            if let model = alias.model, model != "auto", !names.contains(model) {
+                var message = "'\(model)' names no model in routing.models (or use 'auto')"
+                if let near = Suggestion.closest(to: model, in: Array(names)) { message += " (did you mean '\(near)'?)" }
+                sink.error("api.modelAliases.\(name).model", at: node?["model"]?.mark, message)
+            }
         }
         if config.routing.enabled, config.routing.models.filter(\.enabled).isEmpty {
             sink.error("routing.models", at: root["routing"]?.mark, "routing is enabled but no model is enabled")

@@ -147,6 +147,13 @@ extension FleetConfig {
         api.maxBodyBytes = r.int("maxBodyBytes", default: api.maxBodyBytes, in: 1...Int.max)
         api.maxQueuedTasks = r.int("maxQueuedTasks", default: api.maxQueuedTasks, in: 1...1_000_000)
         api.drainTimeoutSeconds = r.int("drainTimeoutSeconds", default: api.drainTimeoutSeconds, in: 0...3_600)
+        if let aliases = r.mapping("modelAliases") {
+            for entry in aliases.entries {
+                guard var alias = MappingReader(entry.value, path: aliases.child(entry.key), sink: aliases.sink) else { continue }
+                api.modelAliases[entry.key] = APISection.ModelAlias(agentType: alias.string("agentType"), model: alias.string("model"))
+                alias.finish()
+            }
+        }
         r.finish()
         return api
     }

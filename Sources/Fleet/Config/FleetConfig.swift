@@ -135,6 +135,20 @@ public struct APISection: Sendable, Hashable, Codable {
     public var maxQueuedTasks: Int = 1_000
     /// Seconds in-flight tasks and streams get to finish on SIGTERM.
     public var drainTimeoutSeconds: Int = 30
+    /// Names clients of the OpenAI- and Anthropic-compatible endpoints may send as `model`, each
+    /// meaning an agent type and a model (`auto`, or a configured model's name).
+    public var modelAliases: [String: ModelAlias] = [:]
+
+    /// What a model alias stands for: its agent type (`nil`: the request's or the first type) and
+    /// model (`nil` or `auto`: the router chooses).
+    public struct ModelAlias: Sendable, Hashable, Codable {
+        public var agentType: String?
+        public var model: String?
+        public init(agentType: String? = nil, model: String? = nil) {
+            self.agentType = agentType
+            self.model = model
+        }
+    }
 
     public struct RateLimit: Sendable, Hashable, Codable {
         public var windowMs: Int = 60_000

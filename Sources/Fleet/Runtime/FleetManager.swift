@@ -331,7 +331,8 @@ public actor FleetManager {
         let tool = StreamingTool(configuration: config.streaming, recorder: dataPlane.records, logger: Logger(label: "fleetd.streaming"))
         return TaskRuntime(generation: snapshot.generation, router: dataPlane.router, tool: tool, clients: clients,
                            costs: config.cost.enabled ? dataPlane.costs : nil, quotas: dataPlane.quotas,
-                           cache: ResponseCache(store: dataPlane.memory, maxEntries: config.memory.responseCacheMaxEntries), logger: logger)
+                           cache: ResponseCache(store: dataPlane.memory, maxEntries: config.memory.responseCacheMaxEntries,
+                                                maxTemperature: config.memory.responseCacheMaxTemperature), logger: logger)
     }
 }
 

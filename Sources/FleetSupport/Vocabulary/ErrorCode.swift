@@ -50,6 +50,9 @@ public enum ErrorCode: String, Sendable, Codable, Hashable, CaseIterable, Custom
     case taskCancelled = "TASK_CANCELLED"
     /// The task named an agent type the config does not have.
     case unknownAgentType = "UNKNOWN_AGENT_TYPE"
+    /// The request asks for what the model it named (or every model) cannot do: tools, images,
+    /// a longer context, a feature its provider's format lacks.
+    case requestUnsupported = "REQUEST_UNSUPPORTED"
     /// An unexpected failure inside fleetd.
     case internalError = "INTERNAL"
 
@@ -68,7 +71,7 @@ public enum ErrorCode: String, Sendable, Codable, Hashable, CaseIterable, Custom
         case .costCalculationFailed, .budgetAlertTriggered, .costConfigurationInvalid: .cost
         case .providerRateLimited, .providerOverloaded, .providerAuth, .providerBadRequest, .providerServerError,
              .providerNetwork, .providerTimeout, .providerMidStreamError, .providerMissingCredentials, .providerInvalidResponse: .provider
-        case .queueFull, .taskTimeout, .taskCancelled, .unknownAgentType, .internalError: .task
+        case .queueFull, .taskTimeout, .taskCancelled, .unknownAgentType, .requestUnsupported, .internalError: .task
         }
     }
 
@@ -81,7 +84,7 @@ public enum ErrorCode: String, Sendable, Codable, Hashable, CaseIterable, Custom
         // serve: 429 / 503, with the provider's Retry-After when it gave one.
         case .queueFull, .providerRateLimited: 429
         case .providerOverloaded: 503
-        case .unknownAgentType: 400
+        case .unknownAgentType, .requestUnsupported: 400
         case .taskTimeout, .streamTimeout, .providerTimeout: 504
         case .taskCancelled: 499
         case .costCalculationFailed, .costConfigurationInvalid, .budgetAlertTriggered, .internalError: 500

@@ -2,6 +2,34 @@ import FleetSupport
 import Foundation
 import Store
 
+extension ModelConfiguration {
+    /// Why this model cannot serve the task (streaming, tools, context window, input kinds, its
+    /// provider's wire format), or `nil` when it can: the capabilities stage of routing, also used
+    /// to check a model the caller named or the default model when the router is off.
+    public func capabilityProblem(for task: RoutingTask, inputTokens: Int, outputTokens: Int) -> String? {
+        let caps = capabilities
+        if task.needsStreaming && !caps.supportsStreaming {
+            return "task needs streaming; the model does not stream"
+        }
+        if task.needsTools && !caps.supportsTools {
+            return "task uses tools; the model cannot call tools"
+        }
+        let needed = inputTokens + outputTokens
+        if needed > caps.maxTokens {
+            return "needs ~\(needed) tokens (\(inputTokens) in + \(outputTokens) out); context window is \(caps.maxTokens)"
+        }
+        let missing = Set(task.attachments).subtracting(caps.inputModalities).subtracting([.text]).sorted()
+        if !missing.isEmpty {
+            return "cannot take \(missing.map(\.rawValue).joined(separator: ", ")) input"
+        }
+        let limits = task.providerLimits.filter { $0.provider == provider }.map(\.reason)
+        if !limits.isEmpty {
+            return "\(provider.rawValue) cannot carry " + limits.joined(separator: "; ")
+        }
+        return nil
+    }
+}
+
 extension RoutingEngine {
     /// Enabled, capabilities, privacy and constraints. Appends a decision per stage until one fails.
     func hardFilters(_ model: ModelConfiguration, task: RoutingTask, inputTokens: Int, outputTokens: Int, cost: Double,
@@ -13,24 +41,9 @@ extension RoutingEngine {
         decisions.append(.init(stage: .enabled, passed: true, detail: "enabled"))
 
         let caps = model.capabilities
-        if task.needsStreaming && !caps.supportsStreaming {
-            decisions.append(.init(stage: .capabilities, passed: false, detail: "task needs streaming; the model does not stream"))
-            return false
-        }
-        if task.needsTools && !caps.supportsTools {
-            decisions.append(.init(stage: .capabilities, passed: false, detail: "task uses tools; the model cannot call tools"))
-            return false
-        }
         let needed = inputTokens + outputTokens
-        if needed > caps.maxTokens {
-            decisions.append(.init(stage: .capabilities, passed: false,
-                                   detail: "needs ~\(needed) tokens (\(inputTokens) in + \(outputTokens) out); context window is \(caps.maxTokens)"))
-            return false
-        }
-        let missing = Set(task.attachments).subtracting(caps.inputModalities).subtracting([.text]).sorted()
-        if !missing.isEmpty {
-            decisions.append(.init(stage: .capabilities, passed: false,
-                                   detail: "cannot take \(missing.map(\.rawValue).joined(separator: ", ")) input"))
+        if let problem = model.capabilityProblem(for: task, inputTokens: inputTokens, outputTokens: outputTokens) {
+            decisions.append(.init(stage: .capabilities, passed: false, detail: problem))
             return false
         }
         decisions.append(.init(stage: .capabilities, passed: true, detail: "~\(needed) of \(caps.maxTokens) tokens" + (task.needsStreaming ? ", streams" : "")))

@@ -30,6 +30,9 @@ public struct RoutingTask: Sendable, Codable, Hashable {
     public var estimatedInputTokens: Int?
     /// Overrides the scorer's output-token estimate.
     public var estimatedOutputTokens: Int?
+    /// Providers whose wire format cannot carry this task, and why (e.g. a JSON response format
+    /// for Anthropic): their models are excluded at the capabilities stage.
+    public var providerLimits: [ProviderLimit]
 
     public init(
         taskId: String,
@@ -45,7 +48,8 @@ public struct RoutingTask: Sendable, Codable, Hashable {
         needsTools: Bool = false,
         attachments: [InputModality] = [],
         estimatedInputTokens: Int? = nil,
-        estimatedOutputTokens: Int? = nil
+        estimatedOutputTokens: Int? = nil,
+        providerLimits: [ProviderLimit] = []
     ) {
         self.taskId = taskId
         self.prompt = prompt
@@ -61,13 +65,14 @@ public struct RoutingTask: Sendable, Codable, Hashable {
         self.attachments = attachments
         self.estimatedInputTokens = estimatedInputTokens
         self.estimatedOutputTokens = estimatedOutputTokens
+        self.providerLimits = providerLimits
     }
 }
 
 extension RoutingTask {
     private enum CodingKeys: String, CodingKey {
         case taskId, prompt, context, type, agentType, preferredProvider, preferredModel, constraints, privacy
-        case needsStreaming, needsTools, attachments, estimatedInputTokens, estimatedOutputTokens
+        case needsStreaming, needsTools, attachments, estimatedInputTokens, estimatedOutputTokens, providerLimits
     }
 
     /// Decodes a task; only `taskId` and `prompt` are required, every other field takes its default.
@@ -87,7 +92,20 @@ extension RoutingTask {
             needsTools: try c.decodeIfPresent(Bool.self, forKey: .needsTools) ?? false,
             attachments: try c.decodeIfPresent([InputModality].self, forKey: .attachments) ?? [],
             estimatedInputTokens: try c.decodeIfPresent(Int.self, forKey: .estimatedInputTokens),
-            estimatedOutputTokens: try c.decodeIfPresent(Int.self, forKey: .estimatedOutputTokens))
+            estimatedOutputTokens: try c.decodeIfPresent(Int.self, forKey: .estimatedOutputTokens),
+            providerLimits: try c.decodeIfPresent([ProviderLimit].self, forKey: .providerLimits) ?? [])
+    }
+}
+
+/// A provider whose wire format cannot carry a task, and what it lacks.
+public struct ProviderLimit: Sendable, Codable, Hashable {
+    public var provider: ProviderKind
+    /// What the task asks for that the provider's format cannot carry.
+    public var reason: String
+
+    public init(provider: ProviderKind, reason: String) {
+        self.provider = provider
+        self.reason = reason
     }
 }
 

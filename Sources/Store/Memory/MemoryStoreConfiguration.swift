@@ -24,6 +24,8 @@ public struct MemoryStoreConfiguration: Sendable, Hashable {
     /// The most answers the response cache (`cache/responses`) keeps; the oldest go first.
     /// `memory.responseCache.maxEntries` in the config file.
     public var responseCacheMaxEntries: Int = 10_000
+    /// Calls sampled above this temperature are not cached (`memory.responseCache.maxTemperature`).
+    public var responseCacheMaxTemperature: Double = 0.5
 
     /// - Parameter partitionTTLOverrides: merged over ``defaultPartitionTTLs``.
     public init(partitionTTLOverrides: [String: TimeInterval] = [:], defaultTTL: TimeInterval? = nil) {

@@ -73,7 +73,9 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
         .register(public: router, admin: admin)
     AdminRoutes(reloader: reloader, logger: logger).register(admin: admin)
     TaskRoutes(manager: manager, metrics: metrics, api: api).register(router)
-    FleetRoutes(manager: manager).register(router)
+    let compat = CompatRoutes(manager: manager, metrics: metrics, api: api)
+    compat.register(router)
+    FleetRoutes(manager: manager, compat: compat).register(router)
 
     return Application(
         router: router,

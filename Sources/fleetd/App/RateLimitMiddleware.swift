@@ -28,6 +28,8 @@ struct RateLimitMiddleware<Context: RequestContext & RemoteAddressRequestContext
             var error = APIError(.tooManyRequests, code: "RATE_LIMITED",
                                  message: "more than \(max) requests in \(window) from \(client); see api.rateLimit")
             error.headers[.retryAfter] = String(retryAfter)
+            // The compatible endpoints answer in their client's dialect, so its SDK raises RateLimitError.
+            if let dialect = CompatDialect(path: request.uri.path) { throw CompatError(dialect, api: error) }
             throw error
         }
         return try await next(request, context)

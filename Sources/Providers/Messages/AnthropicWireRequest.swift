@@ -1,0 +1,142 @@
+/// The body of Anthropic's `POST /v1/messages` for a ``ProviderRequest``: system prompt, turns
+/// of content blocks (text, image from Base64 or URL, tool_use, tool_result with `is_error`),
+/// tools with `input_schema`, `tool_choice` (`auto` / `any` / `tool` / `none`, with
+/// `disable_parallel_tool_use`), stop sequences and sampling.
+struct AnthropicWireRequest: Encodable {
+    var model: String
+    var max_tokens: Int
+    var system: String?
+    var messages: [Message]
+    var temperature: Double?
+    var top_p: Double?
+    var top_k: Int?
+    var stop_sequences: [String]?
+    var tools: [Tool]?
+    var tool_choice: Choice?
+    var stream: Bool
+
+    init(_ request: ProviderRequest, stream: Bool) {
+        model = request.model
+        max_tokens = request.maxTokens
+        system = request.system
+        messages = request.alternatingTurns.map(Message.init)
+        temperature = request.temperature
+        top_p = request.topP
+        top_k = request.topK
+        stop_sequences = request.stopSequences.isEmpty ? nil : request.stopSequences
+        if !request.tools.isEmpty {
+            tools = request.tools.map { Tool(name: $0.name, description: $0.description, input_schema: $0.parameters) }
+        }
+        tool_choice = Choice(request.toolChoice, parallel: request.parallelToolCalls)
+        self.stream = stream
+    }
+
+    struct Message: Encodable {
+        var role: String
+        var content: Content
+
+        init(_ message: ProviderMessage) {
+            role = message.role.rawValue
+            if message.blocks.count == 1, case .text(let text) = message.blocks[0] {
+                content = .text(text)
+            } else {
+                // An empty text block beside others carries nothing, and Anthropic refuses it.
+                content = .blocks(message.blocks.filter { $0.text?.isEmpty != true }.map(Block.init))
+            }
+        }
+    }
+
+    enum Content: Encodable {
+        case text(String)
+        case blocks([Block])
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .text(let text): try container.encode(text)
+            case .blocks(let blocks): try container.encode(blocks)
+            }
+        }
+    }
+
+    struct Source: Encodable {
+        var type: String
+        var media_type: String?
+        var data: String?
+        var url: String?
+
+        init(_ image: ImageSource) {
+            switch image {
+            case .base64(let mediaType, let data):
+                type = "base64"
+                media_type = mediaType
+                self.data = data
+            case .url(let url):
+                type = "url"
+                self.url = url
+            }
+        }
+    }
+
+    struct Block: Encodable {
+        var type: String
+        var text: String?
+        var source: Source?
+        var id: String?
+        var name: String?
+        var input: JSONValue?
+        var tool_use_id: String?
+        var content: [Block]?
+        var is_error: Bool?
+
+        init(_ block: ContentBlock) {
+            switch block {
+            case .text(let text):
+                type = "text"
+                self.text = text
+            case .image(let image):
+                type = "image"
+                source = Source(image)
+            case .toolUse(let use):
+                type = "tool_use"
+                id = use.id
+                name = use.name
+                input = use.input
+            case .toolResult(let result):
+                type = "tool_result"
+                tool_use_id = result.toolUseId
+                let blocks = result.content.filter { $0.text?.isEmpty != true }.map(Block.init)
+                content = blocks.isEmpty ? nil : blocks
+                is_error = result.isError ? true : nil
+            }
+        }
+    }
+
+    struct Tool: Encodable {
+        var name: String
+        var description: String?
+        var input_schema: JSONValue
+    }
+
+    struct Choice: Encodable {
+        var type: String
+        var name: String?
+        var disable_parallel_tool_use: Bool?
+
+        init?(_ choice: ToolChoice?, parallel: Bool?) {
+            let single = parallel == false ? true : nil
+            switch choice {
+            case nil:
+                guard single != nil else { return nil }
+                type = "auto"
+            case .auto?: type = "auto"
+            case .none?: type = "none"
+            case .required?: type = "any"
+            case .tool(let name)?:
+                type = "tool"
+                self.name = name
+            }
+            if type != "none" { disable_parallel_tool_use = single }
+        }
+    }
+}

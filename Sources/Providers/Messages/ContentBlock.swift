@@ -1,0 +1,91 @@
+/// One piece of a message: text, an image, a tool call the assistant made, or a tool's result.
+///
+/// The provider-neutral message model every client encodes to its own wire format
+/// (`AnthropicWire`, `OpenAIWire`, `GeminiWire`, `OllamaWire`) and the compatible endpoints decode
+/// into. What a provider's format cannot carry is listed by
+/// ``ProviderRequest/unsupportedFeatures(on:)``, never dropped silently.
+public enum ContentBlock: Sendable, Hashable, Codable {
+    case text(String)
+    case image(ImageSource)
+    /// A tool call made by the assistant (in an assistant message).
+    case toolUse(ToolUse)
+    /// The result of a tool call (in a user message).
+    case toolResult(ToolResult)
+
+    /// The text, when this is a text block.
+    public var text: String? {
+        if case .text(let text) = self { return text }
+        return nil
+    }
+}
+
+/// Where an image's bytes are.
+public enum ImageSource: Sendable, Hashable, Codable {
+    /// Inline bytes, Base64 encoded, with their media type (`image/png`, `image/jpeg`, `image/gif`, `image/webp`).
+    case base64(mediaType: String, data: String)
+    /// A URL the provider fetches itself (fleetd never fetches it).
+    case url(String)
+
+    /// The `data:` URL form of inline bytes, or the URL itself.
+    public var urlForm: String {
+        switch self {
+        case .base64(let mediaType, let data): "data:\(mediaType);base64,\(data)"
+        case .url(let url): url
+        }
+    }
+
+    /// Parses a `data:<media type>;base64,<data>` URL into inline bytes; any other URL stays a URL.
+    public static func fromURL(_ url: String) -> ImageSource {
+        guard url.hasPrefix("data:"), let comma = url.firstIndex(of: ",") else { return .url(url) }
+        let header = url[url.index(url.startIndex, offsetBy: 5)..<comma]
+        guard header.hasSuffix(";base64") else { return .url(url) }
+        let mediaType = header.dropLast(";base64".count)
+        return .base64(mediaType: mediaType.isEmpty ? "image/png" : String(mediaType), data: String(url[url.index(after: comma)...]))
+    }
+}
+
+/// A tool call the assistant made.
+public struct ToolUse: Sendable, Hashable, Codable {
+    /// The call's id; a ``ToolResult`` answers it by this id.
+    public var id: String
+    public var name: String
+    /// The arguments, a JSON object.
+    public var input: JSONValue
+
+    public init(id: String, name: String, input: JSONValue) {
+        self.id = id
+        self.name = name
+        self.input = input
+    }
+}
+
+/// What a tool call returned.
+public struct ToolResult: Sendable, Hashable, Codable {
+    /// The ``ToolUse/id`` it answers.
+    public var toolUseId: String
+    /// The tool's name (Gemini and Ollama address results by name, not id).
+    public var name: String?
+    /// Text and image blocks.
+    public var content: [ContentBlock]
+    /// Whether the tool failed (Anthropic's `is_error`; carried as a marked text elsewhere).
+    public var isError: Bool
+
+    public init(toolUseId: String, name: String? = nil, content: [ContentBlock], isError: Bool = false) {
+        self.toolUseId = toolUseId
+        self.name = name
+        self.content = content
+        self.isError = isError
+    }
+
+    /// The text blocks joined with blank lines; an error is marked `[tool error]` first, for
+    /// formats without an error flag (OpenAI, Ollama).
+    public var textForFlaglessFormats: String {
+        let text = content.compactMap(\.text).joined(separator: "\n\n")
+        return isError ? "[tool error] " + text : text
+    }
+
+    /// Whether it holds an image.
+    public var hasImage: Bool {
+        content.contains { if case .image = $0 { return true } else { return false } }
+    }
+}

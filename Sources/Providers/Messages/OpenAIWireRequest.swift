@@ -1,0 +1,175 @@
+/// The body of OpenAI's `POST /chat/completions` (also xAI and Ollama's `/v1`) for a
+/// ``ProviderRequest``: a `system` message, user messages of text and `image_url` parts (Base64
+/// as `data:` URLs), assistant messages with `tool_calls` (arguments as JSON text), one `tool`
+/// message per tool result (an error marked `[tool error]`: the format has no flag), tools as
+/// functions, `tool_choice`, `parallel_tool_calls`, stop, sampling, seed, penalties and
+/// `response_format`.
+struct OpenAIWireRequest: Encodable {
+    var model: String
+    var messages: [Message]
+    var max_tokens: Int?
+    var max_completion_tokens: Int?
+    var temperature: Double?
+    var top_p: Double?
+    var stop: [String]?
+    var seed: Int?
+    var presence_penalty: Double?
+    var frequency_penalty: Double?
+    var tools: [Tool]?
+    var tool_choice: Choice?
+    var parallel_tool_calls: Bool?
+    var response_format: Format?
+    var stream: Bool
+    var stream_options: StreamOptions?
+
+    init(_ request: ProviderRequest, stream: Bool, maxCompletionTokens: Bool) {
+        model = request.model
+        var messages: [Message] = request.system.map { [Message(role: "system", content: .text($0))] } ?? []
+        for message in request.messages where !message.blocks.isEmpty {
+            messages += Self.messages(for: message)
+        }
+        self.messages = messages
+        if maxCompletionTokens { max_completion_tokens = request.maxTokens } else { max_tokens = request.maxTokens }
+        temperature = request.temperature
+        top_p = request.topP
+        stop = request.stopSequences.isEmpty ? nil : request.stopSequences
+        seed = request.seed
+        presence_penalty = request.presencePenalty
+        frequency_penalty = request.frequencyPenalty
+        if !request.tools.isEmpty {
+            tools = request.tools.map { Tool(function: Function(name: $0.name, description: $0.description, parameters: $0.parameters)) }
+            tool_choice = request.toolChoice.map(Choice.init)
+            parallel_tool_calls = request.parallelToolCalls
+        }
+        response_format = request.responseFormat.map(Format.init)
+        self.stream = stream
+        stream_options = stream ? StreamOptions(include_usage: true) : nil
+    }
+
+    /// One neutral message as Chat Completions messages: tool results become `tool` messages
+    /// (before the rest of the user turn, in their order), the rest one user or assistant message.
+    static func messages(for message: ProviderMessage) -> [Message] {
+        var out: [Message] = []
+        var parts: [Part] = []
+        var calls: [Call] = []
+        for block in message.blocks {
+            switch block {
+            case .text(let text): parts.append(Part(type: "text", text: text))
+            case .image(let image): parts.append(Part(type: "image_url", image_url: ImageURL(url: image.urlForm)))
+            case .toolUse(let use): calls.append(Call(id: use.id, function: CallFunction(name: use.name, arguments: use.input.jsonText)))
+            case .toolResult(let result):
+                out.append(Message(role: "tool", content: .text(result.textForFlaglessFormats), tool_call_id: result.toolUseId))
+            }
+        }
+        switch message.role {
+        case .assistant:
+            let texts = parts.filter { $0.text?.isEmpty == false }
+            let content: Content? = texts.count == 1 ? .text(texts[0].text ?? "") : texts.isEmpty ? nil : .parts(texts)
+            if content != nil || !calls.isEmpty {
+                out.append(Message(role: "assistant", content: content, tool_calls: calls.isEmpty ? nil : calls))
+            }
+        case .user:
+            if parts.count == 1, let text = parts[0].text {
+                out.append(Message(role: "user", content: .text(text)))
+            } else if !parts.isEmpty {
+                out.append(Message(role: "user", content: .parts(parts)))
+            }
+        }
+        return out
+    }
+
+    struct Message: Encodable {
+        var role: String
+        var content: Content?
+        var tool_calls: [Call]?
+        var tool_call_id: String?
+    }
+
+    enum Content: Encodable {
+        case text(String)
+        case parts([Part])
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .text(let text): try container.encode(text)
+            case .parts(let parts): try container.encode(parts)
+            }
+        }
+    }
+
+    struct Part: Encodable {
+        var type: String
+        var text: String?
+        var image_url: ImageURL?
+    }
+
+    struct ImageURL: Encodable { var url: String }
+
+    struct Call: Encodable {
+        var id: String
+        var type = "function"
+        var function: CallFunction
+    }
+
+    struct CallFunction: Encodable {
+        var name: String
+        var arguments: String
+    }
+
+    struct Tool: Encodable {
+        var type = "function"
+        var function: Function
+    }
+
+    struct Function: Encodable {
+        var name: String
+        var description: String?
+        var parameters: JSONValue
+    }
+
+    /// `"auto"`, `"none"`, `"required"` or `{"type": "function", "function": {"name": …}}`.
+    struct Choice: Encodable {
+        var choice: ToolChoice
+
+        init(_ choice: ToolChoice) { self.choice = choice }
+
+        struct Named: Encodable {
+            var type = "function"
+            var function: Name
+        }
+        struct Name: Encodable { var name: String }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch choice {
+            case .auto: try container.encode("auto")
+            case .none: try container.encode("none")
+            case .required: try container.encode("required")
+            case .tool(let name): try container.encode(Named(function: Name(name: name)))
+            }
+        }
+    }
+
+    struct Format: Encodable {
+        var type: String
+        var json_schema: Schema?
+
+        struct Schema: Encodable {
+            var name: String
+            var schema: JSONValue
+            var strict: Bool?
+        }
+
+        init(_ format: ResponseFormat) {
+            switch format {
+            case .jsonObject: type = "json_object"
+            case .jsonSchema(let name, let schema, let strict):
+                type = "json_schema"
+                json_schema = Schema(name: name, schema: schema, strict: strict)
+            }
+        }
+    }
+
+    struct StreamOptions: Encodable { var include_usage: Bool }
+}

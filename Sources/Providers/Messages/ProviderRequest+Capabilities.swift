@@ -1,0 +1,87 @@
+import FleetSupport
+
+extension ProviderRequest {
+    /// What this request asks for that `kind`'s wire format cannot carry, one phrase each (empty
+    /// when it carries everything). The router keeps such models out of the task's choice
+    /// (`RoutingTask.providerLimits`), so nothing is dropped on the way to a provider.
+    public func unsupportedFeatures(on kind: ProviderKind) -> [String] {
+        var missing: [String] = []
+        let imageURL = messages.contains { message in
+            message.blocks.contains { if case .image(.url) = $0 { return true } else { return false } }
+        }
+        let imageInToolResult = messages.contains { $0.toolResults.contains(where: \.hasImage) }
+        switch kind {
+        case .anthropic:
+            if responseFormat != nil { missing.append("a JSON response_format (Anthropic's Messages API has no JSON output mode)") }
+            if let temperature, temperature > 1 { missing.append("temperature above 1 (Anthropic's range is 0 to 1)") }
+            if seed != nil { missing.append("seed (Anthropic has no seed)") }
+            if presencePenalty != nil || frequencyPenalty != nil {
+                missing.append("presence/frequency penalties (Anthropic has none)")
+            }
+        case .openai, .xai:
+            if topK != nil { missing.append("top_k (Chat Completions has no top_k)") }
+            if imageInToolResult { missing.append("images inside tool results (Chat Completions tool messages carry text only)") }
+        case .google:
+            if imageURL { missing.append("image URLs (Gemini takes inline Base64 images; fleetd does not fetch URLs)") }
+            if imageInToolResult { missing.append("images inside tool results (Gemini's functionResponse carries JSON only)") }
+            if parallelToolCalls == false { missing.append("parallel_tool_calls: false (Gemini has no such switch)") }
+        case .ollama:
+            if imageURL { missing.append("image URLs (Ollama takes inline Base64 images; fleetd does not fetch URLs)") }
+            if imageInToolResult { missing.append("images inside tool results (Ollama tool messages carry text only)") }
+            if toolChoice?.forcesCall == true { missing.append("a tool_choice forcing a tool call (Ollama has no tool_choice)") }
+            if parallelToolCalls == false { missing.append("parallel_tool_calls: false (Ollama has no such switch)") }
+        case .builtin:
+            if responseFormat != nil { missing.append("a JSON response_format (the built-in responder answers in plain text)") }
+            if toolChoice?.forcesCall == true { missing.append("a tool_choice forcing a tool call (the built-in responder never calls tools)") }
+        }
+        return missing
+    }
+
+    /// Whether any message carries an image (the router's `image` input modality).
+    public var hasImages: Bool {
+        messages.contains { message in
+            message.blocks.contains { block in
+                switch block {
+                case .image: true
+                case .toolResult(let result): result.hasImage
+                case .text, .toolUse: false
+                }
+            }
+        }
+    }
+
+    /// Whether the call offers tools or its history holds tool calls (the router's `supportsTools`).
+    public var usesTools: Bool {
+        !tools.isEmpty || messages.contains { !$0.toolUses.isEmpty || !$0.toolResults.isEmpty }
+    }
+
+    /// Tokens an image is counted as before the provider reports usage: Anthropic's figure for an
+    /// image at its largest unscaled size (about 1.15 megapixels ≈ 1,600 tokens).
+    public static let approximateTokensPerImage = 1_600
+
+    /// fleetd's estimate of the input tokens, without calling a model: about four characters per
+    /// token over the system prompt, every text, tool call and result, and the tool definitions,
+    /// plus ``approximateTokensPerImage`` per image. `POST /v1/messages/count_tokens` answers it.
+    public var approximateInputTokens: Int {
+        var characters = system?.count ?? 0
+        var images = 0
+        var pieces = 0
+        func count(_ block: ContentBlock) {
+            pieces += 1
+            switch block {
+            case .text(let text): characters += text.count
+            case .image: images += 1
+            case .toolUse(let use): characters += use.name.count + ((try? FastJSONEncoder().encodeToString(use.input))?.count ?? 0)
+            case .toolResult(let result): result.content.forEach(count)
+            }
+        }
+        for message in messages {
+            message.blocks.forEach(count)
+        }
+        for tool in tools {
+            characters += tool.name.count + (tool.description?.count ?? 0) + ((try? FastJSONEncoder().encodeToString(tool.parameters))?.count ?? 0)
+        }
+        // A few tokens of framing per message and block, as the providers' counts show.
+        return (characters + 3) / 4 + images * Self.approximateTokensPerImage + messages.count * 3 + pieces
+    }
+}

@@ -1,0 +1,48 @@
+/// Why a model stopped, in provider-neutral terms, and as each client dialect says it.
+public enum StopReason: Sendable, Hashable {
+    /// It finished its turn (Anthropic `end_turn`, OpenAI `stop`, Gemini `STOP`, Ollama `stop`).
+    case endTurn
+    /// It reached the token limit (`max_tokens`, `length`, `MAX_TOKENS`).
+    case maxTokens
+    /// A stop sequence matched (Anthropic's `stop_sequence`; OpenAI and Gemini say `stop`).
+    case stopSequence
+    /// It called tools (`tool_use`, `tool_calls`).
+    case toolUse
+    /// A safety system stopped it (`refusal`, `content_filter`, Gemini `SAFETY`, `RECITATION` …).
+    case contentFilter
+
+    /// From a provider's finish reason, whatever its dialect; a turn that made tool calls is
+    /// `toolUse` whatever the provider said (Gemini and Ollama say `STOP` / `stop`).
+    public init(providerReason: String?, hasToolCalls: Bool) {
+        switch providerReason?.lowercased() {
+        case "max_tokens", "length", "model_length": self = .maxTokens
+        case "stop_sequence": self = .stopSequence
+        case "tool_use", "tool_calls", "function_call": self = .toolUse
+        case "refusal", "content_filter", "safety", "recitation", "blocklist", "prohibited_content", "spii", "image_safety":
+            self = .contentFilter
+        default: self = .endTurn
+        }
+        if hasToolCalls, self == .endTurn || self == .stopSequence { self = .toolUse }
+    }
+
+    /// OpenAI Chat Completions' `finish_reason`.
+    public var openAI: String {
+        switch self {
+        case .endTurn, .stopSequence: "stop"
+        case .maxTokens: "length"
+        case .toolUse: "tool_calls"
+        case .contentFilter: "content_filter"
+        }
+    }
+
+    /// Anthropic Messages' `stop_reason`.
+    public var anthropic: String {
+        switch self {
+        case .endTurn: "end_turn"
+        case .maxTokens: "max_tokens"
+        case .stopSequence: "stop_sequence"
+        case .toolUse: "tool_use"
+        case .contentFilter: "refusal"
+        }
+    }
+}

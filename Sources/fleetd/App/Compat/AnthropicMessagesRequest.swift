@@ -1,0 +1,216 @@
+import Providers
+
+/// `POST /v1/messages`: an Anthropic Messages body translated into a ``CompatCall``.
+///
+/// `system` (a string or text blocks), turns of blocks (`text`, `image` from Base64 or URL,
+/// `tool_use`, `tool_result` with `is_error` and text or image content), custom tools,
+/// `tool_choice` (`auto`, `any`, `tool`, `none`, `disable_parallel_tool_use`), `stop_sequences`,
+/// `temperature`, `top_p`, `top_k`, `max_tokens` (required, as Anthropic requires it), `stream`
+/// and `metadata.user_id` are carried; `cache_control` hints are accepted and not carried.
+/// Anything else is refused with a 400 naming it.
+enum AnthropicMessagesRequest {
+    static let known: Set<String> = [
+        "model", "max_tokens", "messages", "system", "metadata", "stop_sequences", "stream", "temperature", "top_p", "top_k",
+        "tools", "tool_choice",
+    ]
+
+    static let reasons: [String: String] = [
+        "thinking": "extended thinking settings differ between providers and are not relayed",
+        "service_tier": "service tiers exist per provider", "container": "code-execution containers are not carried",
+        "mcp_servers": "MCP servers are not carried", "context_management": "context management is not carried",
+    ]
+
+    static func parse(_ body: JSONValue) throws -> CompatCall {
+        let top = try CompatObject(body, path: "")
+        try top.refuseUnknown(known, reasons: reasons)
+        let model = try top.requiredString("model")
+        guard let maxTokens = try top.int("max_tokens", atLeast: 1) else {
+            throw CompatRequestError(param: "max_tokens", message: "'max_tokens' is required")
+        }
+        guard let rawMessages = try top.array("messages"), !rawMessages.isEmpty else {
+            throw CompatRequestError(param: "messages", message: "'messages' is required and must not be empty")
+        }
+        var request = ProviderRequest(model: "", messages: [])
+        request.system = try system(top)
+        var calls: [String: String] = [:]
+        for (index, value) in rawMessages.enumerated() {
+            let message = try CompatObject(value, path: "messages[\(index)]")
+            try message.refuseUnknown(["role", "content"])
+            let role: ProviderMessage.Role
+            switch try message.requiredString("role") {
+            case "user": role = .user
+            case "assistant": role = .assistant
+            default:
+                throw CompatRequestError(param: message.param("role"), message: "'\(message.param("role"))' must be user or assistant (the system prompt is 'system')")
+            }
+            let blocks = try content(message, role: role, calls: &calls)
+            if blocks.isEmpty, role == .user {
+                throw CompatRequestError(param: message.param("content"), message: "'\(message.param("content"))' must not be empty")
+            }
+            request.messages.append(ProviderMessage(role: role, blocks: blocks))
+        }
+        if let tools = try top.array("tools") {
+            request.tools = try tools.enumerated().map { try tool($1, path: "tools[\($0)]") }
+        }
+        if let choice = try top.object("tool_choice") {
+            try choice.refuseUnknown(["type", "name", "disable_parallel_tool_use"])
+            switch try choice.requiredString("type") {
+            case "auto": request.toolChoice = .auto
+            case "any": request.toolChoice = .required
+            case "none": request.toolChoice = ToolChoice.none
+            case "tool":
+                let name = try choice.requiredString("name")
+                guard request.tools.contains(where: { $0.name == name }) else {
+                    throw CompatRequestError(param: "tool_choice.name", message: "'tool_choice.name' is '\(name)', which names no tool in 'tools'")
+                }
+                request.toolChoice = .tool(name)
+            default:
+                throw CompatRequestError(param: "tool_choice.type", message: "'tool_choice.type' must be auto, any, tool or none")
+            }
+            if try choice.bool("disable_parallel_tool_use") == true { request.parallelToolCalls = false }
+        }
+        request.temperature = try top.double("temperature", in: 0...1)
+        request.topP = try top.double("top_p", in: 0...1)
+        request.topK = try top.int("top_k", atLeast: 1)
+        request.stopSequences = try top.strings("stop_sequences") ?? []
+        var userId: String?
+        if let metadata = try top.object("metadata") {
+            try metadata.refuseUnknown(["user_id"])
+            userId = try metadata.string("user_id")
+        }
+        return CompatCall(model: model, request: request, maxTokens: maxTokens, stream: try top.bool("stream") ?? false, userId: userId)
+    }
+
+    /// `system`: a string or text blocks; an image there is refused.
+    static func system(_ top: CompatObject) throws -> String? {
+        guard let value = top.value("system") else { return nil }
+        if case .string(let text) = value { return text.isEmpty ? nil : text }
+        guard case .array(let blocks) = value else {
+            throw CompatRequestError(param: "system", message: "'system' must be a string or an array of text blocks")
+        }
+        var texts: [String] = []
+        for (index, blockValue) in blocks.enumerated() {
+            let block = try CompatObject(blockValue, path: "system[\(index)]")
+            let type = try block.requiredString("type")
+            guard type == "text" else {
+                let why = type == "image"
+                    ? "images in the system turn are refused: no provider takes an image in a system prompt; send it in a user message"
+                    : "the system prompt takes text blocks only"
+                throw CompatRequestError(param: block.param("type"), message: why)
+            }
+            try block.refuseUnknown(["type", "text", "cache_control", "citations"])
+            let text = try block.requiredString("text")
+            if !text.isEmpty { texts.append(text) }
+        }
+        return texts.isEmpty ? nil : texts.joined(separator: "\n\n")
+    }
+
+    /// A message's content: a string or blocks. `tool_use` only from the assistant, `tool_result`
+    /// only from the user, answering a call made earlier.
+    static func content(_ message: CompatObject, role: ProviderMessage.Role, calls: inout [String: String]) throws -> [ContentBlock] {
+        guard let value = message.value("content") else {
+            throw CompatRequestError(param: message.param("content"), message: "'\(message.param("content"))' is required")
+        }
+        if case .string(let text) = value { return text.isEmpty ? [] : [.text(text)] }
+        guard case .array(let items) = value else {
+            throw CompatRequestError(param: message.param("content"), message: "'\(message.param("content"))' must be a string or an array of content blocks")
+        }
+        var blocks: [ContentBlock] = []
+        for (index, itemValue) in items.enumerated() {
+            let block = try CompatObject(itemValue, path: message.param("content[\(index)]"))
+            let type = try block.requiredString("type")
+            switch type {
+            case "text":
+                try block.refuseUnknown(["type", "text", "cache_control", "citations"])
+                let text = try block.requiredString("text")
+                if !text.isEmpty { blocks.append(.text(text)) }
+            case "image":
+                guard role == .user else {
+                    throw CompatRequestError(param: block.param("type"), message: "images are carried in user messages only")
+                }
+                blocks.append(.image(try image(block)))
+            case "tool_use":
+                guard role == .assistant else {
+                    throw CompatRequestError(param: block.param("type"), message: "'tool_use' blocks belong to assistant messages")
+                }
+                try block.refuseUnknown(["type", "id", "name", "input", "cache_control"])
+                let input = block.value("input") ?? .object([:])
+                guard case .object = input else {
+                    throw CompatRequestError(param: block.param("input"), message: "'\(block.param("input"))' must be an object")
+                }
+                let use = ToolUse(id: try block.requiredString("id"), name: try block.requiredString("name"), input: input)
+                calls[use.id] = use.name
+                blocks.append(.toolUse(use))
+            case "tool_result":
+                guard role == .user else {
+                    throw CompatRequestError(param: block.param("type"), message: "'tool_result' blocks belong to user messages")
+                }
+                try block.refuseUnknown(["type", "tool_use_id", "content", "is_error", "cache_control"])
+                let id = try block.requiredString("tool_use_id")
+                guard let name = calls[id] else {
+                    throw CompatRequestError(param: block.param("tool_use_id"),
+                                             message: "'\(block.param("tool_use_id"))' is '\(id)', which answers no tool_use block of an earlier assistant message")
+                }
+                blocks.append(.toolResult(ToolResult(toolUseId: id, name: name, content: try resultContent(block),
+                                                     isError: try block.bool("is_error") ?? false)))
+            default:
+                throw CompatRequestError(param: block.param("type"),
+                                         message: "'\(type)' blocks are not carried: fleetd relays text, image, tool_use and tool_result blocks")
+            }
+        }
+        return blocks
+    }
+
+    static func image(_ block: CompatObject) throws -> ImageSource {
+        try block.refuseUnknown(["type", "source", "cache_control"])
+        guard let source = try block.object("source") else {
+            throw CompatRequestError(param: block.param("source"), message: "'\(block.param("source"))' is required")
+        }
+        switch try source.requiredString("type") {
+        case "base64":
+            try source.refuseUnknown(["type", "media_type", "data"])
+            return .base64(mediaType: try source.requiredString("media_type"), data: try source.requiredString("data"))
+        case "url":
+            try source.refuseUnknown(["type", "url"])
+            return .url(try source.requiredString("url"))
+        default:
+            throw CompatRequestError(param: source.param("type"), message: "'\(source.param("type"))' must be base64 or url")
+        }
+    }
+
+    /// A tool result's content: a string, or text and image blocks.
+    static func resultContent(_ block: CompatObject) throws -> [ContentBlock] {
+        guard let value = block.value("content") else { return [] }
+        if case .string(let text) = value { return text.isEmpty ? [] : [.text(text)] }
+        guard case .array(let items) = value else {
+            throw CompatRequestError(param: block.param("content"), message: "'\(block.param("content"))' must be a string or an array of blocks")
+        }
+        var blocks: [ContentBlock] = []
+        for (index, itemValue) in items.enumerated() {
+            let item = try CompatObject(itemValue, path: block.param("content[\(index)]"))
+            switch try item.requiredString("type") {
+            case "text":
+                try item.refuseUnknown(["type", "text", "cache_control", "citations"])
+                let text = try item.requiredString("text")
+                if !text.isEmpty { blocks.append(.text(text)) }
+            case "image":
+                blocks.append(.image(try image(item)))
+            default:
+                throw CompatRequestError(param: item.param("type"), message: "a tool result carries text and image blocks only")
+            }
+        }
+        return blocks
+    }
+
+    static func tool(_ value: JSONValue, path: String) throws -> ToolDefinition {
+        let tool = try CompatObject(value, path: path)
+        if let type = try tool.string("type"), type != "custom" {
+            throw CompatRequestError(param: tool.param("type"), message: "'\(type)' tools are not carried: Anthropic's server tools run only at Anthropic; define a custom tool")
+        }
+        try tool.refuseUnknown(["type", "name", "description", "input_schema", "cache_control"])
+        guard let schema = tool.value("input_schema"), case .object = schema else {
+            throw CompatRequestError(param: tool.param("input_schema"), message: "'\(tool.param("input_schema"))' is required and must be a JSON Schema object")
+        }
+        return ToolDefinition(name: try tool.requiredString("name"), description: try tool.string("description"), parameters: schema)
+    }
+}

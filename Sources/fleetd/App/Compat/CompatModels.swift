@@ -1,0 +1,103 @@
+import Fleet
+import FleetSupport
+import Foundation
+import Providers
+import Routing
+
+/// What a compatible client's `model` means, and the model lists of `GET /v1/models`.
+///
+/// A `model` is, in this order: `auto` (the router chooses); `fleet/<agent type>` (that agent
+/// type, the router chooses); a name in `api.modelAliases` (its agent type and model); a model's
+/// name in `routing.models`; a provider model id (`routing.models[].model`). The last two send
+/// the task to that model first, then its fallback chain. Anything else is 404.
+struct CompatModels {
+    let config: FleetConfig
+
+    /// What a `model` resolves to.
+    struct Target: Sendable {
+        var agentType: String?
+        var preferredModel: String?
+    }
+
+    static let autoName = "auto"
+    static let agentPrefix = "fleet/"
+
+    func resolve(_ name: String, dialect: CompatDialect) throws(CompatError) -> Target {
+        let types = Set(config.agents.map(\.type))
+        if name == Self.autoName { return Target() }
+        if name.hasPrefix(Self.agentPrefix) {
+            let type = String(name.dropFirst(Self.agentPrefix.count))
+            guard types.contains(type) || (types.isEmpty && type == "default") else {
+                throw CompatError(dialect, status: 404, openAIType: "invalid_request_error", anthropicType: "not_found_error",
+                                  message: "model '\(name)': no agent type '\(type)'; configured: \(types.sorted().joined(separator: ", "))",
+                                  param: "model", code: "model_not_found")
+            }
+            return Target(agentType: type)
+        }
+        if let alias = config.api.modelAliases[name] {
+            let model = alias.model == Self.autoName ? nil : alias.model
+            if let model { try checkEnabled(model, asked: name, dialect: dialect) }
+            return Target(agentType: alias.agentType, preferredModel: model)
+        }
+        let models = config.routing.models
+        if let model = models.first(where: { $0.name == name }) ?? models.first(where: { $0.model == name && $0.enabled })
+            ?? models.first(where: { $0.model == name }) {
+            try checkEnabled(model.name, asked: name, dialect: dialect)
+            return Target(preferredModel: model.name)
+        }
+        throw CompatError(dialect, status: 404, openAIType: "invalid_request_error", anthropicType: "not_found_error",
+                          message: "model '\(name)' is not configured: use 'auto', 'fleet/<agent type>', an alias or a model of GET /v1/models",
+                          param: "model", code: "model_not_found")
+    }
+
+    /// A disabled model is 403: it exists, and this fleet does not let it be used.
+    private func checkEnabled(_ name: String, asked: String, dialect: CompatDialect) throws(CompatError) {
+        guard let model = config.routing.models.first(where: { $0.name == name }), !model.enabled else { return }
+        throw CompatError(dialect, status: 403, openAIType: "permission_error", anthropicType: "permission_error",
+                          message: "model '\(asked)' is disabled in this fleet's configuration", param: "model", code: "model_disabled")
+    }
+
+    /// Every name a client may send, with its owner: `auto`, `fleet/<type>`, the aliases, the
+    /// enabled models (by fleet name).
+    var entries: [(id: String, owner: String, display: String)] {
+        var entries = [(Self.autoName, "fleetd", "fleetd router: the model is chosen per request")]
+        let types = config.agents.isEmpty ? ["default"] : config.agents.map(\.type)
+        entries += types.map { ("\(Self.agentPrefix)\($0)", "fleetd", "fleetd agent type \($0); the router chooses the model") }
+        entries += config.api.modelAliases.keys.sorted().map { ($0, "fleetd", "fleetd alias \($0)") }
+        entries += config.routing.models.filter(\.enabled).map { ($0.name, $0.provider.rawValue, "\($0.name) (\($0.provider.rawValue) \($0.model))") }
+        return entries
+    }
+
+    /// OpenAI's list: `{"object": "list", "data": [{"id", "object": "model", "created", "owned_by"}]}`.
+    func openAIList(created: Int) -> JSONValue {
+        .object(["object": .string("list"), "data": .array(entries.map { entry in
+            .object(["id": .string(entry.id), "object": .string("model"), "created": .number(Double(created)), "owned_by": .string(entry.owner)])
+        })])
+    }
+
+    /// Anthropic's list: `{"data": [{"type": "model", "id", "display_name", "created_at"}], "has_more", "first_id", "last_id"}`.
+    func anthropicList(createdAt: String) -> JSONValue {
+        let data = entries.map { entry in
+            JSONValue.object(["type": .string("model"), "id": .string(entry.id), "display_name": .string(entry.display), "created_at": .string(createdAt)])
+        }
+        let first: JSONValue = entries.first.map { .string($0.id) } ?? .null
+        let last: JSONValue = entries.last.map { .string($0.id) } ?? .null
+        return .object(["data": .array(data), "has_more": .bool(false), "first_id": first, "last_id": last])
+    }
+
+    /// Which list `GET /v1/models` answers: `?format=openai|anthropic|fleetd` when given; else
+    /// Anthropic's when the request carries `anthropic-version` or `x-api-key` (Anthropic's SDKs
+    /// send both), OpenAI's when it carries `Authorization: Bearer` (OpenAI's SDKs send it), and
+    /// fleetd's own view (models with breakers, history and quotas) otherwise: fleetd's callers
+    /// send neither header.
+    enum ListShape: String {
+        case fleetd, openai, anthropic
+    }
+
+    static func listShape(format: String?, anthropicVersion: Bool, apiKeyHeader: Bool, bearer: Bool) -> ListShape? {
+        if let format { return ListShape(rawValue: format) }
+        if anthropicVersion || apiKeyHeader { return .anthropic }
+        if bearer { return .openai }
+        return .fleetd
+    }
+}

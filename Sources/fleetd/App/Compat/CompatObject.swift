@@ -1,0 +1,166 @@
+import FleetSupport
+import Foundation
+import Providers
+
+/// A problem with a client's request to a compatible endpoint: answered 400
+/// `invalid_request_error` in the client's dialect, naming the parameter.
+struct CompatRequestError: Error, Sendable {
+    var param: String?
+    var message: String
+}
+
+/// A client's request to a compatible endpoint, translated: the model it named, the call in
+/// provider-neutral terms, and what shapes the answer.
+struct CompatCall: Sendable {
+    /// `model` as the client sent it (`auto`, an alias, a fleet model name or a provider model id).
+    var model: String
+    /// The model call; its `model` is set by the task run, its `maxTokens` from ``maxTokens``.
+    var request: ProviderRequest
+    /// The client's token limit; `nil` takes the agent type's.
+    var maxTokens: Int?
+    var stream: Bool
+    /// OpenAI `stream_options.include_usage`: a usage chunk before `[DONE]`.
+    var includeUsage = false
+    /// OpenAI `user`, Anthropic `metadata.user_id`: rollout stickiness.
+    var userId: String?
+}
+
+/// One JSON object of a client's request, read with the path of every value so each error names
+/// its parameter (`messages[2].content[0].image_url`). A JSON `null` counts as absent.
+struct CompatObject {
+    let fields: [String: JSONValue]
+    let path: String
+
+    init(_ value: JSONValue, path: String) throws {
+        guard case .object(let fields) = value else {
+            throw CompatRequestError(param: path.isEmpty ? nil : path, message: "\(path.isEmpty ? "the body" : "'\(path)'") must be a JSON object")
+        }
+        self.fields = fields
+        self.path = path
+    }
+
+    func param(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func value(_ key: String) -> JSONValue? {
+        guard let value = fields[key], value != .null else { return nil }
+        return value
+    }
+
+    func has(_ key: String) -> Bool { value(key) != nil }
+
+    func string(_ key: String) throws -> String? {
+        guard let value = value(key) else { return nil }
+        guard case .string(let text) = value else { throw wrongType(key, "a string") }
+        return text
+    }
+
+    func requiredString(_ key: String) throws -> String {
+        guard let text = try string(key) else { throw CompatRequestError(param: param(key), message: "'\(param(key))' is required") }
+        return text
+    }
+
+    func int(_ key: String, atLeast minimum: Int? = nil) throws -> Int? {
+        guard let value = value(key) else { return nil }
+        guard case .number(let number) = value, number == number.rounded(), abs(number) < 1e15 else { throw wrongType(key, "an integer") }
+        if let minimum, Int(number) < minimum {
+            throw CompatRequestError(param: param(key), message: "'\(param(key))' must be at least \(minimum)")
+        }
+        return Int(number)
+    }
+
+    func double(_ key: String, in range: ClosedRange<Double>? = nil) throws -> Double? {
+        guard let value = value(key) else { return nil }
+        guard case .number(let number) = value else { throw wrongType(key, "a number") }
+        if let range, !range.contains(number) {
+            throw CompatRequestError(param: param(key), message: "'\(param(key))' must be between \(range.lowerBound.formatted) and \(range.upperBound.formatted)")
+        }
+        return number
+    }
+
+    func bool(_ key: String) throws -> Bool? {
+        guard let value = value(key) else { return nil }
+        guard case .bool(let flag) = value else { throw wrongType(key, "true or false") }
+        return flag
+    }
+
+    func array(_ key: String) throws -> [JSONValue]? {
+        guard let value = value(key) else { return nil }
+        guard case .array(let items) = value else { throw wrongType(key, "an array") }
+        return items
+    }
+
+    func object(_ key: String) throws -> CompatObject? {
+        guard let value = value(key) else { return nil }
+        return try CompatObject(value, path: param(key))
+    }
+
+    /// A string, or an array of strings (OpenAI's `stop`).
+    func strings(_ key: String) throws -> [String]? {
+        guard let value = value(key) else { return nil }
+        switch value {
+        case .string(let text): return [text]
+        case .array(let items):
+            return try items.enumerated().map { index, item in
+                guard case .string(let text) = item else {
+                    throw CompatRequestError(param: "\(param(key))[\(index)]", message: "'\(param(key))[\(index)]' must be a string")
+                }
+                return text
+            }
+        default: throw wrongType(key, "a string or an array of strings")
+        }
+    }
+
+    /// Refuses members outside `known`: a parameter fleetd does not carry is an error naming it,
+    /// never dropped silently. `reasons` says why for parameters a client may well send.
+    func refuseUnknown(_ known: Set<String>, reasons: [String: String] = [:]) throws {
+        for key in fields.keys.sorted() where !known.contains(key) && fields[key] != .null {
+            let why = reasons[key] ?? "fleetd does not support it"
+            throw CompatRequestError(param: param(key), message: "'\(param(key))' is not carried: \(why)")
+        }
+    }
+
+    private func wrongType(_ key: String, _ expected: String) -> CompatRequestError {
+        CompatRequestError(param: param(key), message: "'\(param(key))' must be \(expected)")
+    }
+}
+
+extension Double {
+    /// `1` rather than `1.0`.
+    fileprivate var formatted: String { self == rounded() ? String(Int(self)) : String(self) }
+}
+
+extension CompatCall {
+    /// The text the router scores: the last user turn's text (its tool results' text when it has
+    /// none), and everything before it as context (system prompt, earlier turns).
+    var routingText: (prompt: String, context: String?) {
+        func text(_ message: ProviderMessage) -> String {
+            message.blocks.map { block in
+                switch block {
+                case .text(let text): text
+                case .toolUse(let use): "\(use.name) \(use.input.compactText)"
+                case .toolResult(let result): result.content.compactMap(\.text).joined(separator: "\n")
+                case .image: ""
+                }
+            }.filter { !$0.isEmpty }.joined(separator: "\n\n")
+        }
+        let messages = request.messages
+        let last = messages.lastIndex { $0.role == .user }
+        let prompt = last.map { text(messages[$0]) } ?? ""
+        var before = [request.system].compactMap { $0 }
+        before += messages.indices.filter { $0 != last }.map { text(messages[$0]) }
+        let context = before.filter { !$0.isEmpty }.joined(separator: "\n\n")
+        return (prompt, context.isEmpty ? nil : context)
+    }
+}
+
+extension JSONValue {
+    /// Compact JSON text (object keys sorted).
+    var compactText: String {
+        (try? FastJSONEncoder().encodeToString(self)) ?? "{}"
+    }
+
+    /// Parses JSON text.
+    static func parse(_ text: String) -> JSONValue? {
+        try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+}

@@ -1,0 +1,147 @@
+import Agents
+import Fleet
+import FleetSupport
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Providers
+import Routing
+
+/// The OpenAI- and Anthropic-compatible endpoints: `POST /v1/chat/completions`,
+/// `POST /v1/messages`, `POST /v1/messages/count_tokens`, and the dialects' model lists of
+/// `GET /v1/models` (see ``FleetRoutes``). Each request is a fleet task: dispatched to an agent
+/// of its type with its own flags, routed, called through the streaming tool, billed and
+/// recorded exactly as `POST /v1/tasks`, and answered in the client's own dialect.
+struct CompatRoutes {
+    let manager: FleetManager
+    let metrics: FleetMetrics
+    let api: LiveSetting<APISection>
+
+    /// When this fleetd started: the `created` of model lists.
+    static let started = Date()
+
+    func register(_ router: some RouterMethods<FleetRequestContext>) {
+        router.post("v1/chat/completions") { request, context -> Response in
+            try await ExecutorAffinity.run(on: context.taskExecutor) { try await serve(.openAI, request, context: context) }
+        }
+        router.post("v1/messages") { request, context -> Response in
+            try await ExecutorAffinity.run(on: context.taskExecutor) { try await serve(.anthropic, request, context: context) }
+        }
+        router.post("v1/messages/count_tokens") { request, _ -> Response in
+            try await countTokens(request)
+        }
+    }
+
+    /// `GET /v1/models` in a dialect's shape (``CompatModels/listShape(format:anthropicVersion:apiKeyHeader:bearer:)``).
+    func modelList(_ shape: CompatModels.ListShape) async throws -> Response {
+        let models = CompatModels(config: await manager.config)
+        switch shape {
+        case .openai: return try compatJSON(models.openAIList(created: Int(Self.started.timeIntervalSince1970)))
+        case .anthropic: return try compatJSON(models.anthropicList(createdAt: ISO8601DateFormatter().string(from: Self.started)))
+        case .fleetd: throw APIError(.internalServerError, code: "INTERNAL", message: "fleetd's own list is FleetRoutes'")
+        }
+    }
+
+    // MARK: One request
+
+    private func serve(_ dialect: CompatDialect, _ request: Request, context: FleetRequestContext) async throws -> Response {
+        var request = request
+        let config = await manager.config
+        try authorize(request, dialect: dialect, key: config.security.apiKey)
+        let call: CompatCall
+        do {
+            let body = try await JSONBody.decode(JSONValue.self, from: &request, limit: api.value.maxBodyBytes)
+            call = dialect == .openAI ? try OpenAIChatRequest.parse(body) : try AnthropicMessagesRequest.parse(body)
+        } catch let error as CompatRequestError {
+            throw CompatError(dialect, request: error)
+        } catch let error as APIError {
+            throw CompatError(dialect, api: error)
+        }
+        let task = try makeTask(call, request: request, config: config, dialect: dialect)
+        let retryAfter = Int(config.routing.health.cooldownSeconds.rounded(.up))
+        if call.stream {
+            return try await CompatStream(manager: manager, metrics: metrics, dialect: dialect, defaultRetryAfter: retryAfter)
+                .respond(task, call: call, context: context)
+        }
+        let result: TaskResult
+        do throws(TaskFailure) {
+            result = try await manager.execute(task)
+        } catch {
+            metrics.taskFailed(code: error.code)
+            var failure = CompatError(dialect, failure: error, defaultRetryAfter: retryAfter)
+            failure.headers[HTTPField.Name("x-fleetd-task-id")!] = task.id
+            throw failure
+        }
+        metrics.taskFinished(result)
+        let answer = CompatAnswer(result)
+        let body = dialect == .openAI ? OpenAIChatResponse.completion(answer, created: Int(Date().timeIntervalSince1970))
+                                      : AnthropicMessagesResponse.message(answer)
+        var response = try compatJSON(body)
+        for (name, value) in CompatFacts(result).headers { response.headers[HTTPField.Name(name)!] = value }
+        return response
+    }
+
+    /// The task for a call: its agent type (header `x-fleetd-agent-type`, else the model's alias),
+    /// the model first tried, stickiness (`x-fleetd-tenant`, the client's user), the routing text.
+    private func makeTask(_ call: CompatCall, request: Request, config: FleetConfig, dialect: CompatDialect) throws -> AgentTask {
+        let target = try CompatModels(config: config).resolve(call.model, dialect: dialect)
+        let header = request.headers[HTTPField.Name("x-fleetd-agent-type")!].flatMap { $0.isEmpty ? nil : $0 }
+        let text = call.routingText
+        return AgentTask(prompt: text.prompt, context: text.context, agentType: header ?? target.agentType,
+                         preferredModel: target.preferredModel,
+                         tenantId: request.headers[HTTPField.Name("x-fleetd-tenant")!], userId: call.userId,
+                         maxTokens: call.maxTokens, stream: call.stream, conversation: call.request)
+    }
+
+    /// With `API_KEY` (or `security.apiKey`) set, the client's key must match it: OpenAI's SDKs
+    /// send `Authorization: Bearer`, Anthropic's `x-api-key` (or Bearer with an auth token).
+    /// Without it, any key is accepted, as on `POST /v1/tasks`.
+    private func authorize(_ request: Request, dialect: CompatDialect, key: String?) throws {
+        guard let key, !key.isEmpty else { return }
+        var presented: String?
+        if let bearer = request.headers[.authorization], bearer.hasPrefix("Bearer ") {
+            presented = String(bearer.dropFirst("Bearer ".count))
+        }
+        if dialect == .anthropic, let header = request.headers[HTTPField.Name("x-api-key")!] {
+            presented = header
+        }
+        guard let presented else {
+            throw CompatError.unauthorized(dialect, dialect == .openAI ? "an 'Authorization: Bearer <key>' header is required"
+                                                                   : "an 'x-api-key' header is required")
+        }
+        guard AdminAuthMiddleware<FleetRequestContext>.constantTimeEqual(Array(presented.utf8), Array(key.utf8)) else {
+            throw CompatError.unauthorized(dialect, "the API key is not valid for this fleetd")
+        }
+    }
+
+    /// `POST /v1/messages/count_tokens`: `{"input_tokens": N}`, fleetd's estimate of the request
+    /// (``ProviderRequest/approximateInputTokens``), no model called.
+    private func countTokens(_ request: Request) async throws -> Response {
+        var request = request
+        let config = await manager.config
+        try authorize(request, dialect: .anthropic, key: config.security.apiKey)
+        let call: CompatCall
+        do {
+            var body = try await JSONBody.decode(JSONValue.self, from: &request, limit: api.value.maxBodyBytes)
+            if case .object(var fields) = body, fields["max_tokens"] == nil {
+                fields["max_tokens"] = .number(1)
+                body = .object(fields)
+            }
+            call = try AnthropicMessagesRequest.parse(body)
+        } catch let error as CompatRequestError {
+            throw CompatError(.anthropic, request: error)
+        } catch let error as APIError {
+            throw CompatError(.anthropic, api: error)
+        }
+        _ = try CompatModels(config: config).resolve(call.model, dialect: .anthropic)
+        return try compatJSON(.object(["input_tokens": .number(Double(call.request.approximateInputTokens))]))
+    }
+}
+
+/// A JSON answer of a compatible endpoint.
+func compatJSON(_ value: JSONValue, status: HTTPResponse.Status = .ok) throws -> Response {
+    Response(status: status, headers: [.contentType: "application/json"],
+             body: .init(byteBuffer: ByteBuffer(bytes: try FastJSONEncoder().encode(value))))
+}

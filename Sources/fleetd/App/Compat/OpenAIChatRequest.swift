@@ -1,0 +1,245 @@
+import Providers
+
+/// `POST /v1/chat/completions`: an OpenAI Chat Completions body translated into a ``CompatCall``.
+///
+/// System and developer messages before the conversation become the system prompt; user content
+/// parts (text, `image_url` as a URL or a `data:` URL), assistant `tool_calls` (arguments must be a
+/// JSON object), `tool` messages (answering a call made earlier, whose name they take), tools,
+/// `tool_choice`, `parallel_tool_calls`, `stop`, sampling, seed, penalties, `response_format`,
+/// `max_completion_tokens` / `max_tokens`, `stream` and `stream_options.include_usage` are carried.
+/// Anything else is refused with a 400 naming it.
+enum OpenAIChatRequest {
+    static let known: Set<String> = [
+        "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed",
+        "presence_penalty", "frequency_penalty", "tools", "tool_choice", "parallel_tool_calls", "response_format",
+        "stream", "stream_options", "user", "n", "logprobs",
+    ]
+
+    static let reasons: [String: String] = [
+        "logit_bias": "token ids differ between providers",
+        "top_logprobs": "log probabilities are not relayed",
+        "functions": "use 'tools' (the deprecated functions API is not carried)",
+        "function_call": "use 'tool_choice' (the deprecated functions API is not carried)",
+        "audio": "audio output is not carried", "modalities": "only text output is carried",
+        "prediction": "predicted outputs exist only at OpenAI", "reasoning_effort": "reasoning settings differ between providers",
+        "service_tier": "service tiers exist per provider", "store": "fleetd stores no completions for OpenAI",
+        "metadata": "fleetd stores no completions for OpenAI", "web_search_options": "built-in web search is not carried",
+    ]
+
+    static func parse(_ body: JSONValue) throws -> CompatCall {
+        let top = try CompatObject(body, path: "")
+        try top.refuseUnknown(known, reasons: reasons)
+        let model = try top.requiredString("model")
+        if let n = try top.int("n"), n != 1 { throw CompatRequestError(param: "n", message: "'n' must be 1: fleetd returns one choice") }
+        if try top.bool("logprobs") == true { throw CompatRequestError(param: "logprobs", message: "'logprobs' is not carried: log probabilities are not relayed") }
+        guard let rawMessages = try top.array("messages"), !rawMessages.isEmpty else {
+            throw CompatRequestError(param: "messages", message: "'messages' is required and must not be empty")
+        }
+        var request = ProviderRequest(model: "", messages: [])
+        try readMessages(rawMessages, into: &request)
+
+        if let tools = try top.array("tools") {
+            request.tools = try tools.enumerated().map { try tool($1, path: "tools[\($0)]") }
+        }
+        if let choice = top.value("tool_choice") {
+            request.toolChoice = try toolChoice(choice, tools: request.tools)
+        }
+        request.parallelToolCalls = try top.bool("parallel_tool_calls")
+        request.temperature = try top.double("temperature", in: 0...2)
+        request.topP = try top.double("top_p", in: 0...1)
+        request.stopSequences = try top.strings("stop") ?? []
+        request.seed = try top.int("seed")
+        request.presencePenalty = try top.double("presence_penalty", in: -2...2)
+        request.frequencyPenalty = try top.double("frequency_penalty", in: -2...2)
+        if let format = try top.object("response_format") {
+            request.responseFormat = try responseFormat(format)
+        }
+        let maxTokens = try top.int("max_completion_tokens", atLeast: 1) ?? top.int("max_tokens", atLeast: 1)
+        let stream = try top.bool("stream") ?? false
+        var includeUsage = false
+        if let options = try top.object("stream_options") {
+            try options.refuseUnknown(["include_usage", "include_obfuscation"])
+            includeUsage = try options.bool("include_usage") ?? false
+        }
+        return CompatCall(model: model, request: request, maxTokens: maxTokens, stream: stream,
+                          includeUsage: includeUsage, userId: try top.string("user"))
+    }
+
+    /// The messages: leading system/developer messages into `system`, the rest as turns.
+    static func readMessages(_ raw: [JSONValue], into request: inout ProviderRequest) throws {
+        var systems: [String] = []
+        var calls: [String: String] = [:] // tool call id → tool name
+        for (index, value) in raw.enumerated() {
+            let message = try CompatObject(value, path: "messages[\(index)]")
+            let role = try message.requiredString("role")
+            switch role {
+            case "system", "developer":
+                try message.refuseUnknown(["role", "content"], reasons: ["name": "participant names exist only at OpenAI"])
+                guard request.messages.isEmpty else {
+                    throw CompatRequestError(param: message.param("role"),
+                                             message: "a \(role) message after the conversation started is not carried: Anthropic and Gemini take a system prompt only before the first turn; put it first")
+                }
+                let blocks = try content(message, allowImages: false, systemTurn: true)
+                systems.append(blocks.compactMap(\.text).joined(separator: "\n\n"))
+            case "user":
+                try message.refuseUnknown(["role", "content"], reasons: ["name": "participant names exist only at OpenAI"])
+                let blocks = try content(message, allowImages: true, systemTurn: false)
+                guard !blocks.isEmpty else {
+                    throw CompatRequestError(param: message.param("content"), message: "'\(message.param("content"))' must not be empty")
+                }
+                request.messages.append(ProviderMessage(role: .user, blocks: blocks))
+            case "assistant":
+                try message.refuseUnknown(["role", "content", "tool_calls", "refusal"],
+                                          reasons: ["name": "participant names exist only at OpenAI", "function_call": "use 'tool_calls'",
+                                                    "audio": "audio is not carried"])
+                var blocks = message.has("content") ? try content(message, allowImages: false, systemTurn: false) : []
+                if let refusal = try message.string("refusal"), !refusal.isEmpty { blocks.append(.text(refusal)) }
+                for (callIndex, callValue) in (try message.array("tool_calls") ?? []).enumerated() {
+                    let use = try toolCall(callValue, path: message.param("tool_calls[\(callIndex)]"))
+                    calls[use.id] = use.name
+                    blocks.append(.toolUse(use))
+                }
+                request.messages.append(ProviderMessage(role: .assistant, blocks: blocks))
+            case "tool":
+                try message.refuseUnknown(["role", "content", "tool_call_id"])
+                let id = try message.requiredString("tool_call_id")
+                guard let name = calls[id] else {
+                    throw CompatRequestError(param: message.param("tool_call_id"),
+                                             message: "'\(message.param("tool_call_id"))' is '\(id)', which answers no tool call of an earlier assistant message")
+                }
+                let blocks = try content(message, allowImages: false, systemTurn: false)
+                request.messages.append(ProviderMessage(role: .user, blocks: [.toolResult(ToolResult(toolUseId: id, name: name, content: blocks))]))
+            case "function":
+                throw CompatRequestError(param: message.param("role"), message: "'function' messages are not carried: use 'tool' messages")
+            default:
+                throw CompatRequestError(param: message.param("role"), message: "'\(message.param("role"))' must be system, developer, user, assistant or tool")
+            }
+        }
+        if !systems.isEmpty { request.system = systems.joined(separator: "\n\n") }
+        guard !request.messages.isEmpty else {
+            throw CompatRequestError(param: "messages", message: "'messages' holds no user or assistant message")
+        }
+    }
+
+    /// A message's `content`: a string, or parts (`text`, `image_url`). Empty text carries nothing
+    /// and is left out.
+    static func content(_ message: CompatObject, allowImages: Bool, systemTurn: Bool) throws -> [ContentBlock] {
+        guard let value = message.value("content") else { return [] }
+        if case .string(let text) = value { return text.isEmpty ? [] : [.text(text)] }
+        guard case .array(let parts) = value else {
+            throw CompatRequestError(param: message.param("content"), message: "'\(message.param("content"))' must be a string or an array of content parts")
+        }
+        var blocks: [ContentBlock] = []
+        for (index, partValue) in parts.enumerated() {
+            let part = try CompatObject(partValue, path: message.param("content[\(index)]"))
+            let type = try part.requiredString("type")
+            switch type {
+            case "text":
+                let text = try part.requiredString("text")
+                if !text.isEmpty { blocks.append(.text(text)) }
+            case "refusal":
+                let text = try part.requiredString("refusal")
+                if !text.isEmpty { blocks.append(.text(text)) }
+            case "image_url":
+                guard !systemTurn else {
+                    throw CompatRequestError(param: part.param("type"),
+                                             message: "images in the system turn are refused: no provider takes an image in a system prompt; send it in a user message")
+                }
+                guard allowImages else {
+                    throw CompatRequestError(param: part.param("type"), message: "images are carried in user messages only")
+                }
+                guard let image = try part.object("image_url") else {
+                    throw CompatRequestError(param: part.param("image_url"), message: "'\(part.param("image_url"))' is required")
+                }
+                try image.refuseUnknown(["url", "detail"])
+                blocks.append(.image(ImageSource.fromURL(try image.requiredString("url"))))
+            case "input_audio", "file":
+                throw CompatRequestError(param: part.param("type"), message: "'\(type)' content is not carried: fleetd relays text and images")
+            default:
+                throw CompatRequestError(param: part.param("type"), message: "'\(part.param("type"))' must be text or image_url")
+            }
+        }
+        return blocks
+    }
+
+    static func toolCall(_ value: JSONValue, path: String) throws -> ToolUse {
+        let call = try CompatObject(value, path: path)
+        try call.refuseUnknown(["id", "type", "function"])
+        if let type = try call.string("type"), type != "function" {
+            throw CompatRequestError(param: call.param("type"), message: "'\(call.param("type"))' must be 'function'")
+        }
+        let id = try call.requiredString("id")
+        guard let function = try call.object("function") else {
+            throw CompatRequestError(param: call.param("function"), message: "'\(call.param("function"))' is required")
+        }
+        let name = try function.requiredString("name")
+        let arguments = try function.string("arguments") ?? "{}"
+        guard let input = JSONValue.parse(arguments.isEmpty ? "{}" : arguments), case .object = input else {
+            throw CompatRequestError(param: function.param("arguments"),
+                                     message: "'\(function.param("arguments"))' must be a JSON object in a string (Anthropic, Gemini and Ollama take the arguments as an object)")
+        }
+        return ToolUse(id: id, name: name, input: input)
+    }
+
+    static func tool(_ value: JSONValue, path: String) throws -> ToolDefinition {
+        let tool = try CompatObject(value, path: path)
+        try tool.refuseUnknown(["type", "function"])
+        let type = try tool.string("type") ?? "function"
+        guard type == "function" else {
+            throw CompatRequestError(param: tool.param("type"), message: "'\(tool.param("type"))' must be 'function': only function tools are carried")
+        }
+        guard let function = try tool.object("function") else {
+            throw CompatRequestError(param: tool.param("function"), message: "'\(tool.param("function"))' is required")
+        }
+        try function.refuseUnknown(["name", "description", "parameters", "strict"])
+        if try function.bool("strict") == true {
+            throw CompatRequestError(param: function.param("strict"),
+                                     message: "'\(function.param("strict"))' is not carried: only OpenAI enforces strict schemas, and fleetd may route to any provider")
+        }
+        var parameters = function.value("parameters") ?? .object(["type": .string("object"), "properties": .object([:])])
+        if case .object = parameters {} else {
+            throw CompatRequestError(param: function.param("parameters"), message: "'\(function.param("parameters"))' must be a JSON Schema object")
+        }
+        if case .object(var schema) = parameters, schema["type"] == nil {
+            schema["type"] = .string("object")
+            parameters = .object(schema)
+        }
+        return ToolDefinition(name: try function.requiredString("name"), description: try function.string("description"), parameters: parameters)
+    }
+
+    static func toolChoice(_ value: JSONValue, tools: [ToolDefinition]) throws -> ToolChoice {
+        switch value {
+        case .string("auto"): return .auto
+        case .string("none"): return .none
+        case .string("required"): return .required
+        case .object:
+            let choice = try CompatObject(value, path: "tool_choice")
+            guard let function = try choice.object("function") else {
+                throw CompatRequestError(param: "tool_choice.function", message: "'tool_choice.function' is required")
+            }
+            let name = try function.requiredString("name")
+            guard tools.contains(where: { $0.name == name }) else {
+                throw CompatRequestError(param: "tool_choice.function.name", message: "'tool_choice.function.name' is '\(name)', which names no tool in 'tools'")
+            }
+            return .tool(name)
+        default:
+            throw CompatRequestError(param: "tool_choice", message: "'tool_choice' must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": …}}")
+        }
+    }
+
+    static func responseFormat(_ format: CompatObject) throws -> ResponseFormat? {
+        switch try format.requiredString("type") {
+        case "text": return nil
+        case "json_object": return .jsonObject
+        case "json_schema":
+            guard let schema = try format.object("json_schema") else {
+                throw CompatRequestError(param: "response_format.json_schema", message: "'response_format.json_schema' is required")
+            }
+            try schema.refuseUnknown(["name", "schema", "strict", "description"])
+            return .jsonSchema(name: try schema.requiredString("name"), schema: schema.value("schema") ?? .object([:]),
+                               strict: try schema.bool("strict"))
+        default:
+            throw CompatRequestError(param: "response_format.type", message: "'response_format.type' must be text, json_object or json_schema")
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Agents
+import Foundation
+import NIOCore
+import Providers
+
+/// Chat Completions answers: the `chat.completion` object, and the `chat.completion.chunk` stream
+/// as the OpenAI SDKs parse it (a role chunk, content deltas, one chunk per tool call, the
+/// finish chunk, a usage chunk with `choices: []` when `stream_options.include_usage`, then
+/// `data: [DONE]`; an error mid-stream is `data: {"error": …}` and no `[DONE]`).
+enum OpenAIChatResponse {
+    static func id(_ taskId: String) -> String { "chatcmpl-\(taskId)" }
+
+    static func usage(_ answer: CompatAnswer) -> JSONValue {
+        .object([
+            "prompt_tokens": .number(Double(answer.inputTokens)), "completion_tokens": .number(Double(answer.outputTokens)),
+            "total_tokens": .number(Double(answer.inputTokens + answer.outputTokens)),
+            "prompt_tokens_details": .object(["cached_tokens": .number(Double(answer.cachedTokens))]),
+        ])
+    }
+
+    static func toolCalls(_ answer: CompatAnswer, indexed: Bool) -> [JSONValue] {
+        answer.toolCalls.enumerated().map { index, call in
+            var object: [String: JSONValue] = [
+                "id": .string(call.id), "type": .string("function"),
+                "function": .object(["name": .string(call.name),
+                                     "arguments": .string(answer.argumentsText(index))]),
+            ]
+            if indexed { object["index"] = .number(Double(index)) }
+            return .object(object)
+        }
+    }
+
+    /// The whole answer (`stream: false`).
+    static func completion(_ answer: CompatAnswer, created: Int) -> JSONValue {
+        var message: [String: JSONValue] = [
+            "role": .string("assistant"), "content": answer.text.isEmpty && !answer.toolCalls.isEmpty ? .null : .string(answer.text),
+            "refusal": .null,
+        ]
+        if !answer.toolCalls.isEmpty { message["tool_calls"] = .array(toolCalls(answer, indexed: false)) }
+        return .object([
+            "id": .string(id(answer.taskId)), "object": .string("chat.completion"), "created": .number(Double(created)),
+            "model": .string(answer.model), "system_fingerprint": .null,
+            "choices": .array([.object([
+                "index": .number(0), "message": .object(message), "finish_reason": .string(answer.stop.openAI), "logprobs": .null,
+            ])]),
+            "usage": usage(answer),
+        ])
+    }
+
+    /// The chunk stream.
+    struct Stream: CompatStreamWriter {
+        let taskId: String
+        let created: Int
+        let model: String
+        let includeUsage: Bool
+
+        private func chunk(_ delta: JSONValue, finish: String? = nil, extra: [String: JSONValue] = [:]) -> JSONValue {
+            var object: [String: JSONValue] = [
+                "id": .string(OpenAIChatResponse.id(taskId)), "object": .string("chat.completion.chunk"), "created": .number(Double(created)),
+                "model": .string(model), "system_fingerprint": .null,
+                "choices": .array([.object(["index": .number(0), "delta": delta, "finish_reason": finish.map(JSONValue.string) ?? .null, "logprobs": .null])]),
+            ]
+            object.merge(extra) { $1 }
+            return .object(object)
+        }
+
+        mutating func begin(into buffer: inout ByteBuffer) {
+            buffer.writeSSE(event: nil, chunk(.object(["role": .string("assistant"), "content": .string(""), "refusal": .null])))
+        }
+
+        mutating func text(_ text: String, into buffer: inout ByteBuffer) {
+            buffer.writeSSE(event: nil, chunk(.object(["content": .string(text)])))
+        }
+
+        mutating func finish(_ answer: CompatAnswer, into buffer: inout ByteBuffer) {
+            for call in OpenAIChatResponse.toolCalls(answer, indexed: true) {
+                buffer.writeSSE(event: nil, chunk(.object(["tool_calls": .array([call])])))
+            }
+            buffer.writeSSE(event: nil, chunk(.object([:]), finish: answer.stop.openAI, extra: ["fleetd": answer.facts.json]))
+            if includeUsage {
+                buffer.writeSSE(event: nil, .object([
+                    "id": .string(OpenAIChatResponse.id(taskId)), "object": .string("chat.completion.chunk"), "created": .number(Double(created)),
+                    "model": .string(answer.model), "system_fingerprint": .null, "choices": .array([]), "usage": OpenAIChatResponse.usage(answer),
+                ]))
+            }
+            buffer.writeString("data: [DONE]\n\n")
+        }
+
+        mutating func fail(_ error: CompatError, into buffer: inout ByteBuffer) {
+            buffer.writeSSE(event: nil, error.body)
+        }
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import Providers
+import Testing
+@testable import fleetd
+
+/// Client dialect → ProviderRequest: OpenAI Chat Completions and Anthropic Messages bodies,
+/// field by field, and the odd cases each refuses with a 400 naming the parameter.
+@Suite struct CompatRequestTranslationTests {
+    func json(_ text: String) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+
+    func openAI(_ text: String) throws -> CompatCall { try OpenAIChatRequest.parse(json(text)) }
+    func anthropic(_ text: String) throws -> CompatCall { try AnthropicMessagesRequest.parse(json(text)) }
+
+    /// The parameter a refused body names.
+    func refusal(_ parse: () throws -> CompatCall) -> CompatRequestError? {
+        do {
+            _ = try parse()
+            return nil
+        } catch let error as CompatRequestError {
+            return error
+        } catch {
+            return CompatRequestError(param: "?", message: "\(error)")
+        }
+    }
+
+    // MARK: OpenAI
+
+    @Test func openAIFullConversation() throws {
+        let call = try openAI("""
+        {"model": "auto", "user": "u-7", "stream": true, "stream_options": {"include_usage": true},
+         "max_tokens": 50, "max_completion_tokens": 80, "temperature": 1.2, "top_p": 0.8, "stop": "END", "seed": 4,
+         "presence_penalty": 0.5, "frequency_penalty": -0.5, "parallel_tool_calls": false,
+         "response_format": {"type": "json_schema", "json_schema": {"name": "w", "schema": {"type": "object"}, "strict": true}},
+         "tools": [{"type": "function", "function": {"name": "get_weather", "description": "d", "parameters": {"properties": {}}}},
+                   {"type": "function", "function": {"name": "get_time"}}],
+         "tool_choice": {"type": "function", "function": {"name": "get_time"}},
+         "messages": [
+          {"role": "system", "content": "be brief"},
+          {"role": "developer", "content": [{"type": "text", "text": "use metric"}]},
+          {"role": "user", "content": [{"type": "text", "text": "Paris?"}, {"type": "text", "text": ""},
+                                       {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA", "detail": "low"}},
+                                       {"type": "image_url", "image_url": {"url": "https://x.test/b.png"}}]},
+          {"role": "assistant", "content": null, "tool_calls": [
+             {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{\\"city\\": \\"Paris\\"}"}},
+             {"id": "c2", "type": "function", "function": {"name": "get_time", "arguments": ""}}]},
+          {"role": "tool", "tool_call_id": "c1", "content": "18 C"},
+          {"role": "tool", "tool_call_id": "c2", "content": [{"type": "text", "text": "noon"}]},
+          {"role": "user", "content": "thanks"}]}
+        """)
+        #expect(call.model == "auto" && call.userId == "u-7" && call.stream && call.includeUsage)
+        #expect(call.maxTokens == 80, "max_completion_tokens wins over max_tokens")
+        let request = call.request
+        #expect(request.system == "be brief\n\nuse metric")
+        #expect(request.temperature == 1.2 && request.topP == 0.8 && request.stopSequences == ["END"] && request.seed == 4)
+        #expect(request.presencePenalty == 0.5 && request.frequencyPenalty == -0.5 && request.parallelToolCalls == false)
+        #expect(request.responseFormat == .jsonSchema(name: "w", schema: .object(["type": .string("object")]), strict: true))
+        #expect(request.tools.map(\.name) == ["get_weather", "get_time"])
+        #expect(request.tools[0].parameters == .object(["type": .string("object"), "properties": .object([:])]), "type object added")
+        #expect(request.toolChoice == .tool("get_time"))
+        #expect(request.messages.map(\.role) == [.user, .assistant, .user, .user, .user])
+        #expect(request.messages[0].blocks == [.text("Paris?"), .image(.base64(mediaType: "image/png", data: "AAAA")), .image(.url("https://x.test/b.png"))])
+        #expect(request.messages[1].blocks == [
+            .toolUse(ToolUse(id: "c1", name: "get_weather", input: .object(["city": .string("Paris")]))),
+            .toolUse(ToolUse(id: "c2", name: "get_time", input: .object([:]))),
+        ])
+        #expect(request.messages[2].blocks == [.toolResult(ToolResult(toolUseId: "c1", name: "get_weather", content: [.text("18 C")]))])
+        #expect(request.messages[3].toolResults.first?.name == "get_time" && request.messages[3].toolResults.first?.content == [.text("noon")])
+        #expect(request.messages[4].content == "thanks")
+        // Routing sees the last user text, the rest as context.
+        #expect(call.routingText.prompt == "thanks")
+        #expect(call.routingText.context?.hasPrefix("be brief\n\nuse metric\n\nParis?") == true)
+    }
+
+    @Test func openAIDefaults() throws {
+        let call = try openAI(#"{"model": "gpt", "messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "text"}, "n": 1}"#)
+        #expect(call.maxTokens == nil && !call.stream && call.userId == nil && call.request.responseFormat == nil)
+        #expect(call.request.system == nil && call.request.tools.isEmpty && call.request.toolChoice == nil)
+        let choices = ["\"auto\"": ToolChoice.auto, "\"none\"": ToolChoice.none, "\"required\"": ToolChoice.required]
+        for (text, choice) in choices {
+            let parsed = try openAI(#"{"model": "m", "tool_choice": \#(text), "messages": [{"role": "user", "content": "hi"}]}"#)
+            #expect(parsed.request.toolChoice == choice)
+        }
+    }
+
+    @Test(arguments: [
+        // An image in the system turn is refused clearly.
+        (#"{"model": "m", "messages": [{"role": "system", "content": [{"type": "image_url", "image_url": {"url": "https://x/a.png"}}]}, {"role": "user", "content": "hi"}]}"#,
+         "messages[0].content[0].type", "system"),
+        (#"{"model": "m", "messages": [{"role": "user", "content": "hi"}, {"role": "system", "content": "late"}]}"#, "messages[1].role", "after the conversation"),
+        (#"{"model": "m", "messages": [{"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "nope", "content": "x"}]}"#,
+         "messages[1].tool_call_id", "answers no tool call"),
+        (#"{"model": "m", "messages": [{"role": "assistant", "tool_calls": [{"id": "a", "type": "function", "function": {"name": "f", "arguments": "[1]"}}]}]}"#,
+         "messages[0].tool_calls[0].function.arguments", "JSON object"),
+        (#"{"model": "m", "messages": [{"role": "user", "content": ""}]}"#, "messages[0].content", "must not be empty"),
+        (#"{"model": "m", "messages": []}"#, "messages", "must not be empty"),
+        (#"{"messages": [{"role": "user", "content": "hi"}]}"#, "model", "required"),
+        (#"{"model": "m", "logit_bias": {"1": 2}, "messages": [{"role": "user", "content": "hi"}]}"#, "logit_bias", "token ids"),
+        (#"{"model": "m", "n": 2, "messages": [{"role": "user", "content": "hi"}]}"#, "n", "one choice"),
+        (#"{"model": "m", "temperature": 2.5, "messages": [{"role": "user", "content": "hi"}]}"#, "temperature", "between 0 and 2"),
+        (#"{"model": "m", "max_tokens": 0, "messages": [{"role": "user", "content": "hi"}]}"#, "max_tokens", "at least 1"),
+        (#"{"model": "m", "tools": [{"type": "function", "function": {"name": "f", "strict": true}}], "messages": [{"role": "user", "content": "hi"}]}"#,
+         "tools[0].function.strict", "strict"),
+        (#"{"model": "m", "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": "g"}}, "messages": [{"role": "user", "content": "hi"}]}"#,
+         "tool_choice.function.name", "names no tool"),
+        (#"{"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]}"#, "messages[0].content[0].type", "not carried"),
+        (#"{"model": "m", "messages": [{"role": "user", "name": "bob", "content": "hi"}]}"#, "messages[0].name", "participant names"),
+        (#"{"model": "m", "messages": [{"role": "function", "content": "x"}]}"#, "messages[0].role", "tool"),
+    ])
+    func openAIRefusals(body: String, param: String, says: String) {
+        let error = refusal { try openAI(body) }
+        #expect(error?.param == param, "\(String(describing: error))")
+        #expect(error?.message.contains(says) == true, "\(String(describing: error))")
+    }
+
+    // MARK: Anthropic
+
+    @Test func anthropicFullConversation() throws {
+        let call = try anthropic("""
+        {"model": "claude", "max_tokens": 99, "stream": true, "metadata": {"user_id": "u-9"},
+         "system": [{"type": "text", "text": "be brief", "cache_control": {"type": "ephemeral"}}, {"type": "text", "text": "metric"}],
+         "temperature": 0.3, "top_p": 0.7, "top_k": 40, "stop_sequences": ["END", "STOP"],
+         "tools": [{"name": "get_weather", "description": "d", "input_schema": {"type": "object"}}, {"type": "custom", "name": "get_time", "input_schema": {"type": "object"}}],
+         "tool_choice": {"type": "any", "disable_parallel_tool_use": true},
+         "messages": [
+          {"role": "user", "content": [{"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "/9j/"}},
+                                       {"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}}, {"type": "text", "text": "where?"}]},
+          {"role": "assistant", "content": [{"type": "text", "text": "Checking."},
+             {"type": "tool_use", "id": "t1", "name": "get_weather", "input": {"city": "Paris"}},
+             {"type": "tool_use", "id": "t2", "name": "get_time", "input": {}}]},
+          {"role": "user", "content": [
+             {"type": "tool_result", "tool_use_id": "t1", "content": "18 C"},
+             {"type": "tool_result", "tool_use_id": "t2", "is_error": true, "content": [{"type": "text", "text": "offline"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA"}}]},
+             {"type": "text", "text": "and tomorrow?"}]}]}
+        """)
+        #expect(call.model == "claude" && call.maxTokens == 99 && call.stream && call.userId == "u-9")
+        let request = call.request
+        #expect(request.system == "be brief\n\nmetric")
+        #expect(request.temperature == 0.3 && request.topP == 0.7 && request.topK == 40 && request.stopSequences == ["END", "STOP"])
+        #expect(request.tools.map(\.name) == ["get_weather", "get_time"])
+        #expect(request.toolChoice == .required && request.parallelToolCalls == false)
+        #expect(request.messages.map(\.role) == [.user, .assistant, .user])
+        #expect(request.messages[0].blocks == [.image(.base64(mediaType: "image/jpeg", data: "/9j/")), .image(.url("https://x.test/a.png")), .text("where?")])
+        #expect(request.messages[1].toolUses.map(\.id) == ["t1", "t2"])
+        #expect(request.messages[1].toolUses[0].input == .object(["city": .string("Paris")]))
+        let results = request.messages[2].toolResults
+        #expect(results[0] == ToolResult(toolUseId: "t1", name: "get_weather", content: [.text("18 C")]))
+        #expect(results[1].isError && results[1].name == "get_time" && results[1].content.count == 2 && results[1].hasImage)
+        #expect(request.messages[2].blocks.last == .text("and tomorrow?"))
+    }
+
+    @Test func anthropicToolChoices() throws {
+        let base = #""model": "m", "max_tokens": 5, "tools": [{"name": "f", "input_schema": {"type": "object"}}], "messages": [{"role": "user", "content": "hi"}]"#
+        #expect(try anthropic("{\(base), \"tool_choice\": {\"type\": \"auto\"}}").request.toolChoice == .auto)
+        #expect(try anthropic("{\(base), \"tool_choice\": {\"type\": \"none\"}}").request.toolChoice == ToolChoice.none)
+        #expect(try anthropic("{\(base), \"tool_choice\": {\"type\": \"tool\", \"name\": \"f\"}}").request.toolChoice == .tool("f"))
+        #expect(try anthropic("{\(base)}").request.parallelToolCalls == nil)
+    }
+
+    @Test(arguments: [
+        (#"{"model": "m", "max_tokens": 5, "system": [{"type": "image", "source": {"type": "url", "url": "https://x/a.png"}}], "messages": [{"role": "user", "content": "hi"}]}"#,
+         "system[0].type", "system"),
+        (#"{"model": "m", "messages": [{"role": "user", "content": "hi"}]}"#, "max_tokens", "required"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "zz", "content": "x"}]}]}"#,
+         "messages[0].content[0].tool_use_id", "answers no tool_use"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "tool_use", "id": "a", "name": "f", "input": {}}]}]}"#,
+         "messages[0].content[0].type", "assistant"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "assistant", "content": [{"type": "tool_result", "tool_use_id": "a"}]}]}"#,
+         "messages[0].content[0].type", "user messages"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]}"#,
+         "messages[0].content[0].type", "not carried"),
+        (#"{"model": "m", "max_tokens": 5, "thinking": {"type": "enabled", "budget_tokens": 1024}, "messages": [{"role": "user", "content": "hi"}]}"#,
+         "thinking", "thinking"),
+        (#"{"model": "m", "max_tokens": 5, "tools": [{"type": "web_search_20250305", "name": "web_search"}], "messages": [{"role": "user", "content": "hi"}]}"#,
+         "tools[0].type", "server tools"),
+        (#"{"model": "m", "max_tokens": 5, "temperature": 1.5, "messages": [{"role": "user", "content": "hi"}]}"#, "temperature", "between 0 and 1"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]}"#, "messages[0].role", "user or assistant"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": []}]}"#, "messages[0].content", "must not be empty"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "image", "source": {"type": "file", "file_id": "f"}}]}]}"#,
+         "messages[0].content[0].source.type", "base64 or url"),
+    ])
+    func anthropicRefusals(body: String, param: String, says: String) {
+        let error = refusal { try anthropic(body) }
+        #expect(error?.param == param, "\(String(describing: error))")
+        #expect(error?.message.contains(says) == true, "\(String(describing: error))")
+    }
+
+    @Test func anEmptyAssistantTurnIsKeptEmptyAndEncodersLeaveItOut() throws {
+        let call = try anthropic(#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": ""}]}"#)
+        #expect(call.request.messages.last?.blocks.isEmpty == true)
+    }
+}

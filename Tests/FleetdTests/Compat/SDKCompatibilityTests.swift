@@ -1,0 +1,334 @@
+import FakeProvider
+import Foundation
+import Synchronization
+import Testing
+
+/// The official `openai` and `anthropic` Python SDKs (pinned in Tests/SDK/requirements.txt, in the
+/// venv `scripts/sdk-venv` keeps) against the real `fleetd` binary over loopback, its models served
+/// by the fake provider replaying recorded transcripts. Each test runs one check of
+/// Tests/SDK/sdk_checks.py (what the SDK parsed) and then checks here what the provider received.
+@Suite(.serialized) struct SDKCompatibilityTests {
+    /// `.venv-sdk/bin/python`, made (or found up to date) once per test run by `scripts/sdk-venv`.
+    static func python() async throws -> String {
+        if let known = venv.withLock({ $0 }) { return try known.get() }
+        let result = await offThePool { () -> Result<String, SDKSetupError> in
+            let run = runBlocking(URL(fileURLWithPath: "/usr/bin/nice"),
+                                  ["-n", "15", "bash", repositoryRoot.appendingPathComponent("scripts/sdk-venv").path], environment: nil)
+            guard run.status == 0, let path = run.stdout.split(separator: "\n").last.map(String.init) else {
+                return .failure(SDKSetupError(log: run.stdout + run.stderr))
+            }
+            return .success(path)
+        }
+        venv.withLock { $0 = result }
+        return try result.get()
+    }
+
+    private static let venv = Mutex<Result<String, SDKSetupError>?>(nil)
+
+    /// Runs blocking work (a child process and its pipes) on a Dispatch thread: blocking Swift's
+    /// cooperative pool for seconds would starve every other suite running beside this one (the
+    /// fake provider's writers among them).
+    static func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: work()) }
+        }
+    }
+
+    /// Runs a program to its end: status, standard output and standard error.
+    static func runBlocking(_ executable: URL, _ arguments: [String], environment: [String: String]?) -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        do { try process.run() } catch { return (-1, "", "\(error)") }
+        // Standard error is drained beside standard output, so neither pipe can fill and stall the child.
+        let errors = LogBuffer()
+        err.fileHandleForReading.readabilityHandler = { handle in errors.append(handle.availableData) }
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        err.fileHandleForReading.readabilityHandler = nil
+        errors.append(err.fileHandleForReading.readDataToEndOfFile())
+        return (process.terminationStatus, stdout, errors.text)
+    }
+
+    struct SDKSetupError: Error, CustomStringConvertible {
+        var log: String
+        var description: String { "scripts/sdk-venv failed:\n\(log)" }
+    }
+
+    static let repositoryRoot = FixturePaths.root.deletingLastPathComponent().deletingLastPathComponent()
+    static let checks = repositoryRoot.appendingPathComponent("Tests/SDK/sdk_checks.py")
+
+    /// Answers by wire format: recorded transcripts for text, tool calls and 429s.
+    static let script = FakeScript { request, _ in
+        let body = request.jsonBody ?? [:]
+        let text = String(decoding: request.body, as: UTF8.self)
+        let stream = body["stream"] as? Bool ?? false
+        let callsTools = body["tools"] != nil && !text.contains("tool_result") && !text.contains(#""role":"tool""#)
+        let name: String
+        if request.path == "/v1/messages" {
+            name = text.contains("RATELIMITME") ? "anthropic-error-429-rate-limit.http"
+                : !stream ? "anthropic-nonstream-docs-example.json"
+                : callsTools ? "anthropic-stream-sdkfixture-tool-use.sse" : "anthropic-stream-sdkfixture-basic.sse"
+        } else {
+            name = text.contains("RATELIMITME") ? "openai-error-429-rate-limit.http"
+                : !stream ? "openai-chat-nonstream-sdksnapshot.json"
+                : callsTools ? "openai-chat-stream-sdksnapshot-toolcall-usage.sse" : "openai-chat-stream-sdksnapshot-text-usage.sse"
+        }
+        return (try? FakeResponse.fixture("providers/\(name)")) ?? .status(500, body: #"{"error":"fixture missing"}"#)
+    }
+
+    /// An Anthropic-format model for simple prompts, an OpenAI-format one for complex prompts,
+    /// and an OpenAI-format model that takes images.
+    static func config(baseURL: String, streaming: Bool = true, budget: String = "budgetLimits: {daily: 1000}") -> String {
+        """
+        fleet: {id: sdk, maxAgents: 4, taskTimeout: 20000}
+        agents:
+          - {type: general, count: 2}
+          - {type: coder, count: 1}
+        api: {host: 127.0.0.1}
+        features: {multiModelRouter: true, streaming: \(streaming)}
+        routing:
+          enabled: true
+          defaultModel: claude-cheap
+          strategy: cost
+          health: {failureThreshold: 3, cooldownSeconds: 60}
+          models:
+            - name: claude-cheap
+              provider: anthropic
+              model: claude-cheap-id
+              credentials: {endpoint: "\(baseURL)"}
+              capabilities: {costPer1kTokens: {input: 0.001, output: 0.002}}
+              complexityRange: {min: 0.0, max: 0.45}
+            - name: gpt-strong
+              provider: openai
+              model: gpt-strong-id
+              credentials: {endpoint: "\(baseURL)/v1"}
+              capabilities: {costPer1kTokens: {input: 0.01, output: 0.03}}
+              complexityRange: {min: 0.45, max: 1.0}
+            - name: vision
+              provider: openai
+              model: vision-id
+              credentials: {endpoint: "\(baseURL)/v1"}
+              capabilities: {inputModalities: [text, image], costPer1kTokens: {input: 0.005, output: 0.01}}
+              complexityRange: {min: 0.0, max: 0.3}
+          costTracking: {enabled: true, \(budget)}
+        streaming:
+          enabled: true
+          timeoutMs: 15000
+          retryConfig: {maxRetries: 0, backoffMs: 10}
+        """
+    }
+
+    /// A fake provider and fleetd in front of it, for one test.
+    struct Fleet {
+        let fake: FakeProviderServer
+        let fleetd: FleetdProcess
+
+        /// Runs one SDK check; it passes when the check exits 0.
+        func check(_ arguments: String...) async throws {
+            let python = try await SDKCompatibilityTests.python()
+            // Niced: the Python SDKs' start-up is CPU-heavy, and the other suites' timing tests run
+            // beside this one on the same cores.
+            let environment = FleetdProcess.baseEnvironment.merging(["FLEETD_URL": fleetd.baseURL]) { $1 }
+            let run = await SDKCompatibilityTests.offThePool {
+                SDKCompatibilityTests.runBlocking(URL(fileURLWithPath: "/usr/bin/nice"),
+                                                  ["-n", "15", python, SDKCompatibilityTests.checks.path] + arguments, environment: environment)
+            }
+            #expect(run.status == 0, "SDK check \(arguments) failed:\n\(run.stderr)\nfleetd's log:\n\(fleetd.logText.suffix(3_000))")
+            #expect(run.stdout.contains("ok \(arguments.joined(separator: " "))"), "\(run.stdout)")
+        }
+
+        /// The JSON bodies the provider received, in order.
+        var upstream: [(path: String, body: [String: Any])] {
+            fake.requests.map { ($0.path, $0.jsonBody ?? [:]) }
+        }
+    }
+
+    func withFleet(streaming: Bool = true, budget: String? = nil, _ body: (Fleet) async throws -> Void) async throws {
+        let fake = try await FakeProviderServer.start(script: Self.script)
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        let config = budget.map { Self.config(baseURL: fake.baseURL, streaming: streaming, budget: $0) }
+            ?? Self.config(baseURL: fake.baseURL, streaming: streaming)
+        try config.write(to: file, atomically: true, encoding: .utf8)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"))
+        do {
+            try await body(Fleet(fake: fake, fleetd: fleetd))
+        } catch {
+            fleetd.signal(SIGTERM)
+            _ = await fleetd.waitForExit()
+            await fake.shutdown()
+            throw error
+        }
+        fleetd.signal(SIGTERM)
+        _ = await fleetd.waitForExit()
+        await fake.shutdown()
+    }
+
+    @Test func openAIPlainTextServedByAnAnthropicFormatProvider() async throws {
+        try await withFleet { fleet in
+            try await fleet.check("openai_text")
+            let sent = fleet.upstream
+            #expect(sent.map(\.path) == ["/v1/messages"])
+            #expect(sent.first?.body["model"] as? String == "claude-cheap-id")
+            let messages = sent.first?.body["messages"] as? [[String: Any]]
+            #expect(messages?.count == 1 && messages?.first?["role"] as? String == "user")
+            #expect(messages?.first?["content"] as? String == "What is the capital of France?")
+        }
+    }
+
+    @Test func openAIStreamedTextWithUsage() async throws {
+        try await withFleet { fleet in
+            try await fleet.check("openai_stream")
+            #expect(fleet.upstream.allSatisfy { $0.path == "/v1/messages" && $0.body["stream"] as? Bool == true })
+        }
+    }
+
+    @Test func anthropicPlainTextServedByAnOpenAIFormatProvider() async throws {
+        try await withFleet { fleet in
+            try await fleet.check("anthropic_text")
+            let sent = fleet.upstream
+            #expect(sent.map(\.path) == ["/v1/chat/completions"])
+            #expect(sent.first?.body["model"] as? String == "gpt-strong-id")
+            #expect(sent.first?.body["max_tokens"] as? Int == 256)
+        }
+    }
+
+    @Test func anthropicStreamedTextWithUsage() async throws {
+        try await withFleet { fleet in
+            try await fleet.check("anthropic_stream")
+            #expect(fleet.upstream.allSatisfy { $0.path == "/v1/chat/completions" && $0.body["stream"] as? Bool == true })
+            let options = fleet.upstream.first?.body["stream_options"] as? [String: Any]
+            #expect(options?["include_usage"] as? Bool == true)
+        }
+    }
+
+    @Test func multiTurnConversationsReachTheProviderWhole() async throws {
+        try await withFleet { fleet in
+            try await fleet.check("multi_turn")
+            let sent = fleet.upstream
+            #expect(sent.count == 2)
+            // OpenAI dialect → Anthropic format: the system message becomes `system`.
+            let anthropic = try #require(sent.first { $0.path == "/v1/messages" }?.body)
+            #expect(anthropic["system"] as? String == "You are terse.")
+            let turns = try #require(anthropic["messages"] as? [[String: Any]])
+            #expect(turns.map { $0["role"] as? String } == ["user", "assistant", "user"])
+            #expect(turns.map { $0["content"] as? String } == ["Name a colour.", "Blue.", "Another one?"])
+            // Anthropic dialect → OpenAI format: `system` becomes the first message.
+            let openAI = try #require(sent.first { $0.path == "/v1/chat/completions" }?.body)
+            let messages = try #require(openAI["messages"] as? [[String: Any]])
+            #expect(messages.map { $0["role"] as? String } == ["system", "user", "assistant", "user"])
+            #expect(messages.map { $0["content"] as? String } == ["You are terse.", "Name a colour.", "Blue.", "Another one?"])
+        }
+    }
+
+    @Test func openAIToolCallRoundTripThroughAnAnthropicFormatProvider() async throws {
+        try await withFleet { fleet in
+            try await fleet.check("openai_tools")
+            let sent = fleet.upstream
+            #expect(sent.count == 2 && sent.allSatisfy { $0.path == "/v1/messages" })
+            let tools = try #require(sent.first?.body["tools"] as? [[String: Any]])
+            #expect(tools.first?["name"] as? String == "get_weather" && tools.first?["input_schema"] != nil)
+            #expect((sent.first?.body["tool_choice"] as? [String: Any])?["type"] as? String == "auto")
+            // The second call carries the assistant's tool_use and the tool's result, paired by id.
+            let turns = try #require(sent.last?.body["messages"] as? [[String: Any]])
+            #expect(turns.map { $0["role"] as? String } == ["user", "assistant", "user"])
+            let assistant = try #require(turns[1]["content"] as? [[String: Any]])
+            #expect(assistant.map { $0["type"] as? String } == ["text", "tool_use"])
+            #expect(assistant[1]["id"] as? String == "toolu_01NRLabsLyVHZPKxbKvkfSMn")
+            #expect((assistant[1]["input"] as? [String: Any])?["location"] as? String == "Paris")
+            let result = try #require((turns[2]["content"] as? [[String: Any]])?.first)
+            #expect(result["type"] as? String == "tool_result" && result["tool_use_id"] as? String == "toolu_01NRLabsLyVHZPKxbKvkfSMn")
+            #expect((result["content"] as? [[String: Any]])?.first?["text"] as? String == "18 degrees, light rain")
+            #expect(result["is_error"] == nil)
+        }
+    }
+
+    @Test func anthropicToolCallRoundTripThroughAnOpenAIFormatProvider() async throws {
+        try await withFleet { fleet in
+            try await fleet.check("anthropic_tools")
+            let sent = fleet.upstream
+            #expect(sent.count == 2 && sent.allSatisfy { $0.path == "/v1/chat/completions" })
+            let tools = try #require(sent.first?.body["tools"] as? [[String: Any]])
+            #expect((tools.first?["function"] as? [String: Any])?["name"] as? String == "get_weather")
+            let messages = try #require(sent.last?.body["messages"] as? [[String: Any]])
+            #expect(messages.map { $0["role"] as? String } == ["user", "assistant", "tool"])
+            let call = try #require((messages[1]["tool_calls"] as? [[String: Any]])?.first)
+            #expect(call["id"] as? String == "call_4XzlGBLtUe9dy3GVNV4jhq7h")
+            let arguments = try #require((call["function"] as? [String: Any])?["arguments"] as? String)
+            #expect(arguments == #"{"city":"New York City"}"#)
+            #expect(messages[2]["tool_call_id"] as? String == "call_4XzlGBLtUe9dy3GVNV4jhq7h")
+            // Chat Completions has no error flag: the error is marked in the text.
+            #expect(messages[2]["content"] as? String == "[tool error] weather service unavailable")
+        }
+    }
+
+    @Test func imageInputIsRoutedToTheImageCapableModel() async throws {
+        try await withFleet { fleet in
+            try await fleet.check("image")
+            let sent = fleet.upstream
+            #expect(sent.count == 2)
+            #expect(sent.allSatisfy { $0.body["model"] as? String == "vision-id" })
+            for request in sent {
+                let parts = (request.body["messages"] as? [[String: Any]])?.first?["content"] as? [[String: Any]] ?? []
+                let url = parts.compactMap { ($0["image_url"] as? [String: Any])?["url"] as? String }.first
+                #expect(url?.hasPrefix("data:image/png;base64,iVBORw0KGgo") == true, "\(parts)")
+            }
+        }
+    }
+
+    @Test func autoSendsSimpleAndComplexPromptsToDifferentModels() async throws {
+        try await withFleet { fleet in
+            try await fleet.check("auto_routing")
+            #expect(fleet.upstream.compactMap { $0.body["model"] as? String } == ["claude-cheap-id", "gpt-strong-id", "gpt-strong-id"])
+        }
+    }
+
+    @Test(arguments: ["openai", "openai_stream", "anthropic"])
+    func providerRateLimitIsTheSDKsRateLimitError(variant: String) async throws {
+        try await withFleet { fleet in
+            try await fleet.check("rate_limit", variant)
+            // Every model of the chain was tried (the simple prompt's: claude-cheap, then vision).
+            #expect(Set(fleet.upstream.compactMap { $0.body["model"] as? String }) == ["claude-cheap-id", "vision-id"])
+        }
+    }
+
+    @Test func aSpentBudgetIsEachSDKsOwnError() async throws {
+        try await withFleet(budget: "budgetLimits: {daily: 0.0000001}, policy: block") { fleet in
+            try await fleet.check("budget")
+            #expect(fleet.fake.requests.isEmpty, "a refused budget calls no provider")
+        }
+    }
+
+    @Test func streamingFlagOffStillAnswersInTheStreamFormat() async throws {
+        try await withFleet(streaming: false) { fleet in
+            try await fleet.check("stream_flag_off")
+            #expect(fleet.upstream.count == 2)
+            #expect(fleet.upstream.allSatisfy { $0.path == "/v1/messages" && $0.body["stream"] as? Bool == false })
+        }
+    }
+
+    @Test func badParametersAreTheSDKsBadRequestErrorNamingThem() async throws {
+        try await withFleet { fleet in
+            try await fleet.check("bad_request")
+            #expect(fleet.fake.requests.isEmpty, "a refused request must never reach a provider")
+        }
+    }
+
+    @Test func modelListsInEachDialectAndFleetdsOwn() async throws {
+        try await withFleet { fleet in
+            try await fleet.check("models")
+            // fleetd's own callers send neither an SDK's auth header nor anthropic-version.
+            let own = try await http(.GET, fleet.fleetd.baseURL + "/v1/models")
+            #expect((own.json["models"] as? [[String: Any]])?.count == 3, "\(own.body)")
+            let openAI = try await http(.GET, fleet.fleetd.baseURL + "/v1/models", headers: [("Authorization", "Bearer x")])
+            #expect(openAI.json["object"] as? String == "list")
+            let forced = try await http(.GET, fleet.fleetd.baseURL + "/v1/models?format=fleetd", headers: [("x-api-key", "x")])
+            #expect(forced.json["models"] != nil)
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+@testable import Providers
+
+/// ProviderRequest → Anthropic Messages, field by field.
+@Suite struct AnthropicWireRequestTests {
+    @Test func conversationWithImagesToolCallsAndResults() throws {
+        let body = try wireJSON(AnthropicWireRequest(SampleConversation.request, stream: true))
+        #expect(body["model"] as? String == "m")
+        #expect(body["max_tokens"] as? Int == 300)
+        #expect(body["system"] as? String == "be brief")
+        #expect(body["temperature"] as? Double == 0.5 && body["top_p"] as? Double == 0.9)
+        #expect(body["stop_sequences"] as? [String] == ["END"])
+        #expect(body["stream"] as? Bool == true)
+        let turns = body[objects: "messages"]
+        // The two user messages after the tool calls join into one turn, results first.
+        #expect(turns.map { $0["role"] as? String } == ["user", "assistant", "user"])
+        let first = turns[0][objects: "content"]
+        #expect(first.map { $0["type"] as? String } == ["text", "image"])
+        #expect(first[1][object: "source"]?["type"] as? String == "base64")
+        #expect(first[1][object: "source"]?["media_type"] as? String == "image/png")
+        #expect(first[1][object: "source"]?["data"] as? String == "AAAA")
+        let assistant = turns[1][objects: "content"]
+        #expect(assistant.map { $0["type"] as? String } == ["text", "tool_use", "tool_use"])
+        #expect(assistant[1]["id"] as? String == "call_1" && assistant[1]["name"] as? String == "get_weather")
+        #expect(assistant[1][object: "input"]?["city"] as? String == "Paris")
+        #expect((assistant[2]["input"] as? [String: Any])?.isEmpty == true)
+        let results = turns[2][objects: "content"]
+        #expect(results.map { $0["type"] as? String } == ["tool_result", "tool_result", "text"])
+        #expect(results[0]["tool_use_id"] as? String == "call_1" && results[0]["is_error"] == nil)
+        #expect(results[0][objects: "content"].first?["text"] as? String == "18 C")
+        #expect(results[1]["is_error"] as? Bool == true)
+        #expect(results[2]["text"] as? String == "Thanks; and tomorrow?")
+        let tools = body[objects: "tools"]
+        #expect(tools.map { $0["name"] as? String } == ["get_weather", "get_time"])
+        #expect(tools[0]["description"] as? String == "The weather in a city")
+        #expect(tools[0][object: "input_schema"]?["required"] as? [String] == ["city"])
+        #expect(body["tool_choice"] == nil)
+    }
+
+    @Test func aSingleTextIsAStringAndNoOptionalFieldsAppear() throws {
+        let body = try wireJSON(AnthropicWireRequest(ProviderRequest(model: "m", prompt: "hi"), stream: false))
+        #expect(body[objects: "messages"].first?["content"] as? String == "hi")
+        for field in ["system", "temperature", "top_p", "top_k", "stop_sequences", "tools", "tool_choice"] {
+            #expect(body[field] == nil, "\(field)")
+        }
+    }
+
+    @Test(arguments: [
+        (ToolChoice.auto, true, "auto", nil as String?, nil as Bool?),
+        (.required, true, "any", nil, nil),
+        (.tool("get_time"), false, "tool", "get_time", true),
+        (.none, false, "none", nil, nil),
+    ])
+    func toolChoices(choice: ToolChoice, parallel: Bool, type: String, name: String?, disableParallel: Bool?) throws {
+        var request = SampleConversation.request
+        request.toolChoice = choice
+        request.parallelToolCalls = parallel ? nil : false
+        let encoded = try #require(try wireJSON(AnthropicWireRequest(request, stream: false))[object: "tool_choice"])
+        #expect(encoded["type"] as? String == type)
+        #expect(encoded["name"] as? String == name)
+        #expect(encoded["disable_parallel_tool_use"] as? Bool == disableParallel)
+    }
+
+    @Test func parallelCallsOffWithoutAChoiceIsAutoWithParallelDisabled() throws {
+        var request = SampleConversation.request
+        request.parallelToolCalls = false
+        let encoded = try wireJSON(AnthropicWireRequest(request, stream: false))[object: "tool_choice"]
+        #expect(encoded?["type"] as? String == "auto" && encoded?["disable_parallel_tool_use"] as? Bool == true)
+    }
+
+    @Test func imageURLsAndTopKAreCarried() throws {
+        var request = ProviderRequest(model: "m", messages: [ProviderMessage(role: .user, blocks: [.image(.url("https://x.test/a.png"))])])
+        request.topK = 20
+        let body = try wireJSON(AnthropicWireRequest(request, stream: false))
+        let source = body[objects: "messages"].first?[objects: "content"].first?[object: "source"]
+        #expect(source?["type"] as? String == "url" && source?["url"] as? String == "https://x.test/a.png")
+        #expect(body["top_k"] as? Int == 20)
+    }
+
+    @Test func emptyTextBlocksAndEmptyMessagesAreLeftOut() throws {
+        let request = ProviderRequest(model: "m", messages: [
+            ProviderMessage(role: .user, content: "hi"),
+            ProviderMessage(role: .assistant, blocks: []),
+            ProviderMessage(role: .assistant, blocks: [.text(""), .toolUse(ToolUse(id: "t", name: "f", input: .object([:])))]),
+            ProviderMessage(role: .user, blocks: [.toolResult(ToolResult(toolUseId: "t", content: []))]),
+        ])
+        let turns = try wireJSON(AnthropicWireRequest(request, stream: false))[objects: "messages"]
+        #expect(turns.map { $0["role"] as? String } == ["user", "assistant", "user"])
+        #expect(turns[1][objects: "content"].map { $0["type"] as? String } == ["tool_use"])
+        #expect(turns[2][objects: "content"].first?["content"] == nil)
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Routing
+import Testing
+
+/// What a client's request needs (tools, images, its size, what its provider's format must
+/// carry) decides at the capabilities stage, with the reason in the trace and in ROUTER_001.
+@Suite("Router needs")
+struct RouterNeedsTests {
+    @Test("a provider whose format cannot carry the task is excluded, naming what it lacks")
+    func providerLimits() async throws {
+        let scorer = FixedScorer(defaultScore: 0.2)
+        let router = ModelRouter(configuration: Seed.configuration([Seed.haiku, Seed.ollama], strategy: .cost), scorer: scorer)
+        var task = Seed.task()
+        task.providerLimits = [ProviderLimit(provider: .anthropic, reason: "a JSON response_format (no JSON mode)")]
+        let selection = try await router.select(task)
+        #expect(selection.modelName == "qwen-local")
+        let haiku = try #require(selection.trace.candidates.first { $0.modelName == "claude-haiku-4" })
+        #expect(haiku.exclusion?.stage == .capabilities)
+        #expect(haiku.exclusion?.detail == "anthropic cannot carry a JSON response_format (no JSON mode)")
+    }
+
+    @Test("images go only to models that take them; none is ROUTER_001 naming why")
+    func images() async throws {
+        var vision = Seed.sonnet
+        vision.capabilities.inputModalities = [.text, .image]
+        let scorer = FixedScorer(defaultScore: 0.35)
+        var task = Seed.task()
+        task.attachments = [.image]
+        let router = ModelRouter(configuration: Seed.configuration([Seed.haiku, vision], strategy: .cost), scorer: scorer)
+        #expect(try await router.select(task).modelName == "claude-sonnet-4.5")
+        let textOnly = ModelRouter(configuration: Seed.configuration([Seed.haiku], strategy: .cost), scorer: scorer)
+        let error = await #expect(throws: RouterError.self) { try await textOnly.select(task) }
+        #expect(error?.exclusions.map(\.stage) == [.capabilities])
+        #expect(error?.message.contains("cannot take image input") == true)
+    }
+
+    @Test("tools and the context window are checked by the same rule a named model is held to")
+    func capabilityProblem() {
+        var model = Seed.haiku
+        model.capabilities.supportsTools = false
+        var task = Seed.task()
+        #expect(model.capabilityProblem(for: task, inputTokens: 10, outputTokens: 10) == nil)
+        task.needsTools = true
+        #expect(model.capabilityProblem(for: task, inputTokens: 10, outputTokens: 10) == "task uses tools; the model cannot call tools")
+        model.capabilities.supportsTools = true
+        #expect(model.capabilityProblem(for: task, inputTokens: 199_990, outputTokens: 100)?.contains("context window is 200000") == true)
+    }
+}

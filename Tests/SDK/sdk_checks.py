@@ -1,0 +1,325 @@
+"""Checks the official `openai` and `anthropic` Python SDKs against a running fleetd.
+
+Run by Tests/FleetdTests/Compat/SDKCompatibilityTests.swift, one check per process:
+
+    python sdk_checks.py CHECK        # FLEETD_URL=http://127.0.0.1:PORT in the environment
+
+fleetd's models are served by a fake provider replaying recorded transcripts
+(Tests/Fixtures/providers), so every expected text and token count below comes from those files.
+A check raises (exit status 1, the traceback on stderr) at the first thing the SDK did not
+parse as it should; on success it prints `ok CHECK` and exits 0. The Swift side then checks
+what the provider received.
+"""
+
+import base64
+import json
+import os
+import sys
+
+import anthropic
+import openai
+
+URL = os.environ["FLEETD_URL"]
+oai = openai.OpenAI(base_url=URL + "/v1", api_key="sk-fleetd-test", max_retries=0, timeout=30)
+ant = anthropic.Anthropic(base_url=URL, api_key="sk-fleetd-test", max_retries=0, timeout=30)
+
+# Texts and usage of the recorded transcripts (Tests/Fixtures/providers).
+ANTHROPIC_JSON_TEXT = "Hi! My name is Claude."  # anthropic-nonstream-docs-example.json: 2095 in, 503 out
+ANTHROPIC_STREAM_TEXT = "Hello there!"  # anthropic-stream-sdkfixture-basic.sse: 11 in, 6 out
+OPENAI_JSON_TEXT = ("I'm unable to provide real-time weather updates. To get the current weather in San Francisco, "
+                    "I recommend checking a reliable weather website or app like the Weather Channel or a local news station.")
+OPENAI_STREAM_TEXT = ("I'm unable to provide real-time weather updates. To get the current weather in San Francisco, "
+                      "I recommend checking a reliable weather website or a weather app.")  # 14 in, 30 out
+
+SIMPLE = "What is the capital of France?"
+COMPLEX = ("Design the architecture of a distributed rate limiter for a multi-region API gateway. Prove that your "
+           "token-bucket synchronisation cannot double-spend under a network partition, reason step by step about every "
+           "race condition and edge case, and compare three alternatives with their trade-offs.")
+WEATHER_TOOL_OPENAI = {"type": "function", "function": {
+    "name": "get_weather", "description": "The weather in a city",
+    "parameters": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}}}
+WEATHER_TOOL_ANTHROPIC = {"name": "get_weather", "description": "The weather in a city",
+                          "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+# A 1x1 PNG.
+PIXEL = base64.b64encode(bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)).decode()
+
+
+def expect(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+def openai_text():
+    raw = oai.chat.completions.with_raw_response.create(model="auto", messages=[{"role": "user", "content": SIMPLE}])
+    completion = raw.parse()
+    expect(completion.choices[0].message.content == ANTHROPIC_JSON_TEXT, completion)
+    expect(completion.choices[0].finish_reason == "stop", completion)
+    expect(completion.usage.prompt_tokens == 2095 and completion.usage.completion_tokens == 503, completion.usage)
+    expect(completion.usage.total_tokens == 2598, completion.usage)
+    expect(completion.model == "claude-cheap", completion.model)
+    expect(raw.headers["x-fleetd-model"] == "claude-cheap" and raw.headers["x-fleetd-provider"] == "anthropic", raw.headers)
+    expect(raw.headers["x-fleetd-task-id"].startswith("task-"), raw.headers)
+    expect(float(raw.headers["x-fleetd-cost-usd"]) > 0, raw.headers)
+    expect("x-fleetd-fallbacks" in raw.headers, raw.headers)
+
+
+def openai_stream():
+    stream = oai.chat.completions.create(model="auto", messages=[{"role": "user", "content": SIMPLE}], stream=True,
+                                         stream_options={"include_usage": True})
+    text, finish, usage, roles = "", None, None, []
+    for chunk in stream:
+        if chunk.usage is not None:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            if choice.delta.role:
+                roles.append(choice.delta.role)
+            text += choice.delta.content or ""
+            finish = choice.finish_reason or finish
+    expect(text == ANTHROPIC_STREAM_TEXT, text)
+    expect(roles == ["assistant"], roles)
+    expect(finish == "stop", finish)
+    expect(usage is not None and usage.prompt_tokens == 11 and usage.completion_tokens == 6, usage)
+    # Without include_usage no usage chunk comes.
+    plain = list(oai.chat.completions.create(model="auto", messages=[{"role": "user", "content": SIMPLE}], stream=True))
+    expect(all(chunk.usage is None for chunk in plain), plain[-1])
+    expect("".join(c.choices[0].delta.content or "" for c in plain if c.choices) == ANTHROPIC_STREAM_TEXT, plain)
+
+
+def anthropic_text():
+    # Anthropic's dialect, answered by an OpenAI-format provider.
+    raw = ant.messages.with_raw_response.create(model="gpt-strong", max_tokens=256, messages=[{"role": "user", "content": SIMPLE}])
+    message = raw.parse()
+    expect(message.content[0].type == "text" and message.content[0].text == OPENAI_JSON_TEXT, message)
+    expect(message.stop_reason == "end_turn", message.stop_reason)
+    expect(message.usage.input_tokens == 14 and message.usage.output_tokens == 37, message.usage)
+    expect(message.model == "gpt-strong", message.model)
+    expect(raw.headers["x-fleetd-provider"] == "openai", raw.headers)
+
+
+def anthropic_stream():
+    with ant.messages.stream(model="gpt-strong", max_tokens=256, messages=[{"role": "user", "content": SIMPLE}]) as stream:
+        texts = [text for text in stream.text_stream]
+        final = stream.get_final_message()
+    expect("".join(texts) == OPENAI_STREAM_TEXT, texts)
+    expect(final.content[0].text == OPENAI_STREAM_TEXT, final)
+    expect(final.stop_reason == "end_turn", final.stop_reason)
+    expect(final.usage.input_tokens == 14 and final.usage.output_tokens == 30, final.usage)
+    # The raw events, as the SDK types them.
+    kinds = [event.type for event in ant.messages.create(model="gpt-strong", max_tokens=256, stream=True,
+                                                         messages=[{"role": "user", "content": SIMPLE}])]
+    expect(kinds[0] == "message_start" and kinds[-1] == "message_stop" and kinds[-2] == "message_delta", kinds)
+    expect(kinds.count("content_block_start") == 1 and kinds.count("content_block_stop") == 1, kinds)
+
+
+def multi_turn():
+    completion = oai.chat.completions.create(model="claude-cheap", messages=[
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Name a colour."},
+        {"role": "assistant", "content": "Blue."},
+        {"role": "user", "content": [{"type": "text", "text": "Another one?"}]},
+    ])
+    expect(completion.choices[0].message.content == ANTHROPIC_JSON_TEXT, completion)
+    message = ant.messages.create(model="gpt-strong", max_tokens=64, system="You are terse.", messages=[
+        {"role": "user", "content": "Name a colour."},
+        {"role": "assistant", "content": [{"type": "text", "text": "Blue."}]},
+        {"role": "user", "content": "Another one?"},
+    ])
+    expect(message.content[0].text == OPENAI_JSON_TEXT, message)
+
+
+def openai_tools():
+    messages = [{"role": "user", "content": "What is the weather in Paris?"}]
+    stream = oai.chat.completions.create(model="auto", messages=messages, tools=[WEATHER_TOOL_OPENAI], tool_choice="auto", stream=True)
+    text, calls, finish = "", {}, None
+    for chunk in stream:
+        for choice in chunk.choices:
+            text += choice.delta.content or ""
+            for call in choice.delta.tool_calls or []:
+                entry = calls.setdefault(call.index, {"id": None, "name": "", "arguments": ""})
+                entry["id"] = call.id or entry["id"]
+                entry["name"] += (call.function.name or "") if call.function else ""
+                entry["arguments"] += (call.function.arguments or "") if call.function else ""
+            finish = choice.finish_reason or finish
+    expect(finish == "tool_calls", finish)
+    expect(text == "I'll check the current weather in Paris for you.", text)
+    call = calls[0]
+    expect(call["id"] == "toolu_01NRLabsLyVHZPKxbKvkfSMn" and call["name"] == "get_weather", call)
+    expect(json.loads(call["arguments"]) == {"location": "Paris"}, call)
+    messages += [
+        {"role": "assistant", "content": text, "tool_calls": [
+            {"id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": call["arguments"]}}]},
+        {"role": "tool", "tool_call_id": call["id"], "content": "18 degrees, light rain"},
+    ]
+    answer = oai.chat.completions.create(model="auto", messages=messages, tools=[WEATHER_TOOL_OPENAI])
+    expect(answer.choices[0].message.content == ANTHROPIC_JSON_TEXT, answer)
+
+
+def anthropic_tools():
+    messages = [{"role": "user", "content": "What is the weather in New York City?"}]
+    with ant.messages.stream(model="gpt-strong", max_tokens=256, messages=messages, tools=[WEATHER_TOOL_ANTHROPIC]) as stream:
+        final = stream.get_final_message()
+    expect(final.stop_reason == "tool_use", final.stop_reason)
+    uses = [block for block in final.content if block.type == "tool_use"]
+    expect(len(uses) == 1 and uses[0].name == "get_weather" and uses[0].input == {"city": "New York City"}, final.content)
+    expect(uses[0].id == "call_4XzlGBLtUe9dy3GVNV4jhq7h", uses[0])
+    expect(final.usage.input_tokens == 44 and final.usage.output_tokens == 16, final.usage)
+    messages += [
+        {"role": "assistant", "content": [block.model_dump(exclude_none=True) for block in final.content]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": uses[0].id, "is_error": True,
+                                      "content": "weather service unavailable"}]},
+    ]
+    answer = ant.messages.create(model="gpt-strong", max_tokens=256, messages=messages, tools=[WEATHER_TOOL_ANTHROPIC])
+    expect(answer.content[0].text == OPENAI_JSON_TEXT, answer)
+
+
+def image():
+    raw = oai.chat.completions.with_raw_response.create(model="auto", messages=[{"role": "user", "content": [
+        {"type": "text", "text": "What is in this picture?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + PIXEL}},
+    ]}])
+    expect(raw.headers["x-fleetd-model"] == "vision", raw.headers)
+    expect(raw.parse().choices[0].message.content == OPENAI_JSON_TEXT, raw.parse())
+    raw = ant.messages.with_raw_response.create(model="auto", max_tokens=64, messages=[{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PIXEL}},
+        {"type": "text", "text": "What is in this picture?"},
+    ]}])
+    expect(raw.headers["x-fleetd-model"] == "vision", raw.headers)
+    expect(raw.parse().content[0].text == OPENAI_JSON_TEXT, raw.parse())
+
+
+def auto_routing():
+    simple = oai.chat.completions.with_raw_response.create(model="auto", messages=[{"role": "user", "content": SIMPLE}])
+    complex_ = oai.chat.completions.with_raw_response.create(model="auto", messages=[{"role": "user", "content": COMPLEX}])
+    expect(simple.headers["x-fleetd-model"] == "claude-cheap", simple.headers)
+    expect(complex_.headers["x-fleetd-model"] == "gpt-strong", complex_.headers)
+    expect(complex_.parse().model == "gpt-strong", complex_.parse())
+    # The agent-type alias: the router still chooses.
+    coder = ant.messages.with_raw_response.create(model="fleet/coder", max_tokens=64, messages=[{"role": "user", "content": COMPLEX}])
+    expect(coder.headers["x-fleetd-model"] == "gpt-strong", coder.headers)
+
+
+def rate_limit(variant):
+    """Every model the request may go to answers 429: the SDK's own RateLimitError, with retry-after.
+    One variant per fleetd: the 429 opens the models' breakers, so a second request would find
+    nothing to call (fleetd then answers 503/529, "nothing can serve")."""
+    prompt = [{"role": "user", "content": "Hello RATELIMITME"}]
+    try:
+        if variant == "anthropic":
+            ant.messages.create(model="auto", max_tokens=64, messages=prompt)
+        else:
+            result = oai.chat.completions.create(model="auto", messages=prompt, stream=variant == "openai_stream")
+            if variant == "openai_stream":
+                list(result)
+        raise AssertionError("no RateLimitError (%s)" % variant)
+    except (openai.RateLimitError, anthropic.RateLimitError) as error:
+        expect(int(error.response.headers["retry-after"]) >= 1, error.response.headers)
+        if variant == "anthropic":
+            expect(isinstance(error, anthropic.RateLimitError), type(error))
+            expect(error.body["error"]["type"] == "rate_limit_error", error.body)
+        else:
+            expect(isinstance(error, openai.RateLimitError), type(error))
+            expect(error.body["code"] == "rate_limit_exceeded", error.body)
+    # Those 429s opened both models' breakers: now nothing can serve, which is Anthropic's
+    # OverloadedError (529) and OpenAI's InternalServerError (503).
+    try:
+        if variant == "anthropic":
+            ant.messages.create(model="auto", max_tokens=64, messages=prompt)
+        else:
+            result = oai.chat.completions.create(model="auto", messages=prompt, stream=variant == "openai_stream")
+            if variant == "openai_stream":
+                list(result)
+        raise AssertionError("no error with every model's breaker open (%s)" % variant)
+    except anthropic.OverloadedError as error:
+        expect(variant == "anthropic" and error.status_code == 529, error)
+        expect(error.body["error"]["type"] == "overloaded_error", error.body)
+    except openai.InternalServerError as error:
+        expect(variant != "anthropic" and error.status_code == 503, error)
+
+
+def budget():
+    """The budget is spent: OpenAI's SDK raises RateLimitError with code insufficient_quota (as OpenAI
+    answers a spent quota), Anthropic's raises PaymentRequiredError (402 billing_error)."""
+    prompt = [{"role": "user", "content": SIMPLE}]
+    try:
+        oai.chat.completions.create(model="auto", messages=prompt)
+        raise AssertionError("no RateLimitError for a spent budget")
+    except openai.RateLimitError as error:
+        expect(error.body["code"] == "insufficient_quota" and error.body["type"] == "insufficient_quota", error.body)
+        expect(error.response.headers["x-should-retry"] == "false", error.response.headers)
+    try:
+        with ant.messages.stream(model="auto", max_tokens=64, messages=prompt) as stream:
+            stream.get_final_message()
+        raise AssertionError("no PaymentRequiredError for a spent budget")
+    except anthropic.PaymentRequiredError as error:
+        expect(error.status_code == 402 and error.body["error"]["type"] == "billing_error", error.body)
+
+
+def stream_flag_off():
+    """With the `streaming` flag off fleetd makes one synchronous call, and still answers in the stream format."""
+    stream = oai.chat.completions.create(model="auto", messages=[{"role": "user", "content": SIMPLE}], stream=True,
+                                         stream_options={"include_usage": True})
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    expect(text == ANTHROPIC_JSON_TEXT, text)
+    expect(chunks[-1].usage.prompt_tokens == 2095, chunks[-1])
+    with ant.messages.stream(model="auto", max_tokens=64, messages=[{"role": "user", "content": SIMPLE}]) as events:
+        final = events.get_final_message()
+    expect(final.content[0].text == ANTHROPIC_JSON_TEXT and final.usage.output_tokens == 503, final)
+
+
+def bad_request():
+    cases = [
+        (lambda: oai.chat.completions.create(model="auto", temperature=3, messages=[{"role": "user", "content": "hi"}]),
+         openai.BadRequestError, "temperature"),
+        (lambda: oai.chat.completions.create(model="auto", messages=[{"role": "shouter", "content": "hi"}]),
+         openai.BadRequestError, "messages[0].role"),
+        (lambda: oai.chat.completions.create(model="auto", messages=[
+            {"role": "system", "content": [{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]},
+            {"role": "user", "content": "hi"}]),
+         openai.BadRequestError, "messages[0].content[0].type"),
+        (lambda: ant.messages.create(model="auto", max_tokens=64, extra_body={"top_k": 0}, messages=[{"role": "user", "content": "hi"}]),
+         anthropic.BadRequestError, "top_k"),
+    ]
+    for call, error_type, param in cases:
+        try:
+            call()
+            raise AssertionError("no %s for %s" % (error_type.__name__, param))
+        except error_type as error:
+            body = error.body
+            named = body.get("param") if isinstance(body, dict) and "param" in body else json.dumps(body)
+            expect(param in str(named), (param, body))
+    # A model that cannot serve the request: a clear 400 naming why, not a silent substitution.
+    try:
+        ant.messages.create(model="claude-cheap", max_tokens=64, messages=[{"role": "user", "content": [
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PIXEL}},
+            {"type": "text", "text": "What is this?"}]}])
+        raise AssertionError("no BadRequestError for an image sent to a text-only model")
+    except anthropic.BadRequestError as error:
+        expect("claude-cheap" in error.message and "image" in error.message, error.message)
+    try:
+        oai.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "hi"}])
+        raise AssertionError("no NotFoundError for an unknown model")
+    except openai.NotFoundError as error:
+        expect(error.body["code"] == "model_not_found", error.body)
+
+
+def models():
+    ids = [model.id for model in oai.models.list()]
+    expect(ids[:2] == ["auto", "fleet/general"] and "fleet/coder" in ids and "claude-cheap" in ids and "vision" in ids, ids)
+    ids = [model.id for model in ant.models.list()]
+    expect("auto" in ids and "gpt-strong" in ids, ids)
+    count = ant.messages.count_tokens(model="auto", messages=[{"role": "user", "content": "Hello there, how are you?"}])
+    expect(count.input_tokens > 0, count)
+
+
+CHECKS = {name: function for name, function in globals().items()
+          if callable(function) and name in {
+              "openai_text", "openai_stream", "anthropic_text", "anthropic_stream", "multi_turn", "openai_tools",
+              "anthropic_tools", "image", "auto_routing", "rate_limit", "budget", "stream_flag_off", "bad_request", "models"}}
+
+if __name__ == "__main__":
+    name = sys.argv[1]
+    CHECKS[name](*sys.argv[2:])
+    print("ok " + " ".join(sys.argv[1:]))
