@@ -147,6 +147,7 @@ extension FleetConfig {
         api.maxBodyBytes = r.int("maxBodyBytes", default: api.maxBodyBytes, in: 1...Int.max)
         api.maxQueuedTasks = r.int("maxQueuedTasks", default: api.maxQueuedTasks, in: 1...1_000_000)
         api.drainTimeoutSeconds = r.int("drainTimeoutSeconds", default: api.drainTimeoutSeconds, in: 0...3_600)
+        api.allowUnauthenticated = r.bool("allowUnauthenticated", default: api.allowUnauthenticated)
         r.finish()
         return api
     }

@@ -135,6 +135,10 @@ public struct APISection: Sendable, Hashable, Codable {
     public var maxQueuedTasks: Int = 1_000
     /// Seconds in-flight tasks and streams get to finish on SIGTERM.
     public var drainTimeoutSeconds: Int = 30
+    /// Serve a non-loopback `host` with no credential configured (no `API_KEY`, `JWT_SECRET` or
+    /// virtual key): anyone who reaches the port may run tasks. Off by default: fleetd refuses to
+    /// start that way unless this says so.
+    public var allowUnauthenticated: Bool = false
 
     public struct RateLimit: Sendable, Hashable, Codable {
         public var windowMs: Int = 60_000

@@ -50,6 +50,10 @@ public enum ErrorCode: String, Sendable, Codable, Hashable, CaseIterable, Custom
     case taskCancelled = "TASK_CANCELLED"
     /// The task named an agent type the config does not have.
     case unknownAgentType = "UNKNOWN_AGENT_TYPE"
+    /// The caller (its API key or token) may not run tasks on the agent type.
+    case agentTypeNotAllowed = "AGENT_TYPE_NOT_ALLOWED"
+    /// A task with this id is already known for the caller's tenant: ids are unique per tenant.
+    case taskIdConflict = "TASK_ID_CONFLICT"
     /// An unexpected failure inside fleetd.
     case internalError = "INTERNAL"
 
@@ -68,7 +72,7 @@ public enum ErrorCode: String, Sendable, Codable, Hashable, CaseIterable, Custom
         case .costCalculationFailed, .budgetAlertTriggered, .costConfigurationInvalid: .cost
         case .providerRateLimited, .providerOverloaded, .providerAuth, .providerBadRequest, .providerServerError,
              .providerNetwork, .providerTimeout, .providerMidStreamError, .providerMissingCredentials, .providerInvalidResponse: .provider
-        case .queueFull, .taskTimeout, .taskCancelled, .unknownAgentType, .internalError: .task
+        case .queueFull, .taskTimeout, .taskCancelled, .unknownAgentType, .agentTypeNotAllowed, .taskIdConflict, .internalError: .task
         }
     }
 
@@ -82,6 +86,8 @@ public enum ErrorCode: String, Sendable, Codable, Hashable, CaseIterable, Custom
         case .queueFull, .providerRateLimited: 429
         case .providerOverloaded: 503
         case .unknownAgentType: 400
+        case .agentTypeNotAllowed: 403
+        case .taskIdConflict: 409
         case .taskTimeout, .streamTimeout, .providerTimeout: 504
         case .taskCancelled: 499
         case .costCalculationFailed, .costConfigurationInvalid, .budgetAlertTriggered, .internalError: 500
@@ -92,6 +98,10 @@ public enum ErrorCode: String, Sendable, Codable, Hashable, CaseIterable, Custom
 
     /// The request field the code is about, when there is one.
     public var field: String? {
-        self == .unknownAgentType ? "agentType" : nil
+        switch self {
+        case .unknownAgentType, .agentTypeNotAllowed: "agentType"
+        case .taskIdConflict: "id"
+        default: nil
+        }
     }
 }

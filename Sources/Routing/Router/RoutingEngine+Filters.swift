@@ -12,6 +12,14 @@ extension RoutingEngine {
         }
         decisions.append(.init(stage: .enabled, passed: true, detail: "enabled"))
 
+        if !task.allowLists.isEmpty {
+            if let why = task.accessRefusal(model) {
+                decisions.append(.init(stage: .access, passed: false, detail: why))
+                return false
+            }
+            decisions.append(.init(stage: .access, passed: true, detail: "allowed for " + task.allowLists.map(\.source).joined(separator: " and ")))
+        }
+
         let caps = model.capabilities
         if task.needsStreaming && !caps.supportsStreaming {
             decisions.append(.init(stage: .capabilities, passed: false, detail: "task needs streaming; the model does not stream"))

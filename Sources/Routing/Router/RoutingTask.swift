@@ -30,6 +30,12 @@ public struct RoutingTask: Sendable, Codable, Hashable {
     public var estimatedInputTokens: Int?
     /// Overrides the scorer's output-token estimate.
     public var estimatedOutputTokens: Int?
+    /// Who may pick which models for this task (an API key's, a token's, the agent type's): a
+    /// model must be in every list. Empty: any model.
+    public var allowLists: [ModelAllowList]
+    /// The authenticated tenant the task runs for; its selection is recorded under
+    /// `routing/selections/<tenant>/<taskId>` so tenants' task ids never collide.
+    public var tenantId: String?
 
     public init(
         taskId: String,
@@ -45,7 +51,9 @@ public struct RoutingTask: Sendable, Codable, Hashable {
         needsTools: Bool = false,
         attachments: [InputModality] = [],
         estimatedInputTokens: Int? = nil,
-        estimatedOutputTokens: Int? = nil
+        estimatedOutputTokens: Int? = nil,
+        allowLists: [ModelAllowList] = [],
+        tenantId: String? = nil
     ) {
         self.taskId = taskId
         self.prompt = prompt
@@ -61,13 +69,15 @@ public struct RoutingTask: Sendable, Codable, Hashable {
         self.attachments = attachments
         self.estimatedInputTokens = estimatedInputTokens
         self.estimatedOutputTokens = estimatedOutputTokens
+        self.allowLists = allowLists
+        self.tenantId = tenantId
     }
 }
 
 extension RoutingTask {
     private enum CodingKeys: String, CodingKey {
         case taskId, prompt, context, type, agentType, preferredProvider, preferredModel, constraints, privacy
-        case needsStreaming, needsTools, attachments, estimatedInputTokens, estimatedOutputTokens
+        case needsStreaming, needsTools, attachments, estimatedInputTokens, estimatedOutputTokens, allowLists, tenantId
     }
 
     /// Decodes a task; only `taskId` and `prompt` are required, every other field takes its default.
@@ -87,7 +97,9 @@ extension RoutingTask {
             needsTools: try c.decodeIfPresent(Bool.self, forKey: .needsTools) ?? false,
             attachments: try c.decodeIfPresent([InputModality].self, forKey: .attachments) ?? [],
             estimatedInputTokens: try c.decodeIfPresent(Int.self, forKey: .estimatedInputTokens),
-            estimatedOutputTokens: try c.decodeIfPresent(Int.self, forKey: .estimatedOutputTokens))
+            estimatedOutputTokens: try c.decodeIfPresent(Int.self, forKey: .estimatedOutputTokens),
+            allowLists: try c.decodeIfPresent([ModelAllowList].self, forKey: .allowLists) ?? [],
+            tenantId: try c.decodeIfPresent(String.self, forKey: .tenantId))
     }
 }
 
