@@ -183,6 +183,7 @@ let package = Package(
             dependencies: [
                 "fleetd", "Fleet", "Agents", "Routing", "Store", "Streaming", "Providers", "FleetSupport", "FakeProvider",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
