@@ -19,6 +19,7 @@ struct FleetdCommand: AsyncParsableCommand {
             MigrateConfigCommand.self,
             RouteCommand.self,
             CostsCommand.self,
+            KeysCommand.self,
             SSECommand.self,
         ],
         defaultSubcommand: ServeCommand.self

@@ -125,3 +125,27 @@ import Testing
         ])
     }
 }
+
+@Suite("Agent types' allowed models and providers")
+struct AgentAccessValidationTests {
+    @Test func unknownModelsAndProvidersAreErrorsWithTheirPlace() throws {
+        let text = """
+            agents:
+              - {type: coder, config: {models: [fast, slo], providers: [openai, acme]}}
+              - {type: ok, config: {models: fast}}
+            routing:
+              models:
+                - {name: fast, provider: builtin, model: fleetd-builtin}
+                - {name: slow, provider: builtin, model: fleetd-builtin}
+            """
+        do {
+            _ = try ConfigLoader.load(text: text, file: "fleet.yaml")
+            Issue.record("the config must be refused")
+        } catch let error as ConfigError {
+            let messages = error.diagnostics.map(\.description)
+            #expect(messages.contains { $0.contains("agents[0].config.models: 'slo' names no model in routing.models (did you mean 'slow'?)") }, "\(messages)")
+            #expect(messages.contains { $0.contains("agents[0].config.providers: unknown provider 'acme'") }, "\(messages)")
+            #expect(messages.count == 2, "\(messages)")
+        }
+    }
+}

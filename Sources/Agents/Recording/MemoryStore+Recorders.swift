@@ -7,9 +7,9 @@ import Streaming
 // `routing/*` and `streaming/*` partitions (docs/store.md, "Partition TTLs").
 
 extension MemoryStore: SelectionRecorder {
-    /// `routing/selections/<taskId>`, swarm level: agents may read why a model was chosen.
+    /// `routing/selections/<taskId>` (`<tenant>/<taskId>` for a tenant's task), swarm level: agents may read why a model was chosen.
     public func record(_ selection: ModelSelection) async throws {
-        try await store(selection, partition: MemoryPartitions.selections, key: selection.taskId,
+        try await store(selection, partition: MemoryPartitions.selections, key: selection.recordKey,
                         as: MemoryReader(agentId: "router", isSystem: true), accessLevel: .swarm)
     }
 }

@@ -5,13 +5,13 @@ import Streaming
 // The write-behind recorder backs the router's and the streaming tool's persistence seams.
 
 extension WriteBehindRecorder: SelectionRecorder, RoutingStatsStore, StreamSessionRecorder {
-    /// `routing/selections/<taskId>`, swarm level, as ``ModelSelection``'s JSON: the pick, its
+    /// `routing/selections/<taskId>` (`<tenant>/<taskId>` for a tenant's task), swarm level, as ``ModelSelection``'s JSON: the pick, its
     /// config, the complexity, the reason and the fallbacks. The per-candidate trace is left out
     /// (it was the largest part of every task's JSON); `fleetd route` and `POST /v1/route` show it.
     public func record(_ selection: ModelSelection) async throws {
         var stored = selection
         stored.trace.candidates = []
-        try await enqueue(stored, partition: MemoryPartitions.selections, key: selection.taskId, owner: "router", accessLevel: .swarm)
+        try await enqueue(stored, partition: MemoryPartitions.selections, key: selection.recordKey, owner: "router", accessLevel: .swarm)
     }
 
     public func loadStats() async throws -> [ModelStats] {

@@ -32,6 +32,8 @@ public struct AgentTask: Sendable, Codable, Hashable {
     /// what the model receives (``providerRequest(model:role:)``), `prompt` is its last user text
     /// and `context` the rest, for routing.
     public var conversation: ProviderRequest?
+    /// Who the task runs for, when the request was authenticated (see ``authorized(by:)``).
+    public var caller: TaskCaller?
 
     public init(id: String = AgentTask.makeID(), prompt: String, context: String? = nil, type: TaskType? = nil,
                 agentType: String? = nil, preferredProvider: ProviderKind? = nil, preferredModel: String? = nil,
@@ -68,7 +70,8 @@ public struct AgentTask: Sendable, Codable, Hashable {
     public func routingTask(agentType: String?, defaultType: TaskType? = nil) -> RoutingTask {
         var task = RoutingTask(taskId: id, prompt: prompt, context: context, type: type ?? defaultType, agentType: agentType,
                                preferredProvider: preferredProvider, preferredModel: preferredModel,
-                               constraints: constraints, privacy: privacy, needsStreaming: false)
+                               constraints: constraints, privacy: privacy, needsStreaming: false,
+                               allowLists: caller?.allowList.map { [$0] } ?? [], tenantId: caller?.tenantId)
         if let conversation {
             task.needsTools = conversation.usesTools
             task.attachments = conversation.hasImages ? [.image] : []
@@ -77,6 +80,26 @@ public struct AgentTask: Sendable, Codable, Hashable {
                 conversation.unsupportedFeatures(on: kind).map { ProviderLimit(provider: kind, reason: $0) }
             }
         }
+        return task
+    }
+
+    /// What the router sees of this task run by an agent with `role`: the role's default task
+    /// type, and its allowed models and providers with the caller's.
+    public func routingTask(agentType: String, role: AgentRole) -> RoutingTask {
+        var routing = routingTask(agentType: agentType, defaultType: role.defaultTaskType)
+        if let list = role.allowList(agentType: agentType) { routing.allowLists.append(list) }
+        return routing
+    }
+
+    /// The task as `caller` may run it: the caller's tenant and user replace the body's (they
+    /// drive rollout stickiness and scope the task's records), and its limits go along.
+    public func authorized(by caller: TaskCaller?) -> AgentTask {
+        guard let caller else { return self }
+        var task = self
+        task.caller = caller
+        if let tenant = caller.tenantId { task.tenantId = tenant }
+        if let user = caller.userId { task.userId = user }
+        task.subtasks = subtasks?.map { $0.authorized(by: caller) }
         return task
     }
 
@@ -116,10 +139,24 @@ public struct AgentRole: Sendable, Hashable, Codable {
     public var defaultTaskType: TaskType?
     /// Longest answer, in tokens, unless the task asks for less.
     public var maxTokens: Int
+    /// Configured model names this type's tasks may be routed to (`agents[].config.models`); `nil`: any.
+    public var allowedModels: [String]?
+    /// Providers this type's tasks may use (`agents[].config.providers`); `nil`: any.
+    public var allowedProviders: [ProviderKind]?
 
-    public init(systemPrompt: String? = nil, defaultTaskType: TaskType? = nil, maxTokens: Int = 1_024) {
+    public init(systemPrompt: String? = nil, defaultTaskType: TaskType? = nil, maxTokens: Int = 1_024,
+                allowedModels: [String]? = nil, allowedProviders: [ProviderKind]? = nil) {
         self.systemPrompt = systemPrompt
         self.defaultTaskType = defaultTaskType
         self.maxTokens = maxTokens
+        self.allowedModels = allowedModels
+        self.allowedProviders = allowedProviders
+    }
+
+    /// The role's allowed models and providers for the router; `nil` when it allows any.
+    public func allowList(agentType: String) -> ModelAllowList? {
+        let list = ModelAllowList(source: "agent type '\(agentType)'", models: allowedModels.map(Set.init),
+                                  providers: allowedProviders.map(Set.init))
+        return list.restricts ? list : nil
     }
 }

@@ -37,16 +37,19 @@ final class TaskBilling: Sendable {
     private let outputLimit: @Sendable (ModelConfiguration) -> Int
     /// The model the router admitted as cheaper than its pick under `cheaper-only`, if any.
     private let cheaperAlternative: String?
+    /// The budgets of the API key the task runs with, checked with each reservation.
+    private let keyLimits: CostConfiguration.BudgetLimits?
     private let logger: Logger
 
     init(costs: CostTracker, registry: ModelRegistry, estimatedInputTokens: Int, inputTokenBound: Int,
-         cheaperAlternative: String?, logger: Logger,
+         cheaperAlternative: String?, keyLimits: CostConfiguration.BudgetLimits? = nil, logger: Logger,
          call: @escaping @Sendable (ModelConfiguration) -> CostCall, outputLimit: @escaping @Sendable (ModelConfiguration) -> Int) {
         self.costs = costs
         self.registry = registry
         self.estimatedInputTokens = estimatedInputTokens
         self.inputTokenBound = inputTokenBound
         self.cheaperAlternative = cheaperAlternative
+        self.keyLimits = keyLimits
         self.logger = logger
         self.call = call
         self.outputLimit = outputLimit
@@ -67,10 +70,12 @@ final class TaskBilling: Sendable {
     private func reserve(for target: StreamTarget) async -> StreamFailure? {
         guard let model = registry.model(named: target.endpoint.name) else { return nil }
         let costs = self.costs, call = self.call(model), bound = upperBound(model)
-        let cheaper = model.name == cheaperAlternative
+        let cheaper = model.name == cheaperAlternative, keyLimits = self.keyLimits
         // Its own task: GRDB starts no work in a cancelled task, and the hold must be written.
         let result = await Task { () -> Result<CostReservation, any Error> in
-            do { return .success(try await costs.reserve(call, estimatedCost: bound, isCheaperAlternative: cheaper)) } catch { return .failure(error) }
+            do {
+                return .success(try await costs.reserve(call, estimatedCost: bound, isCheaperAlternative: cheaper, keyLimits: keyLimits))
+            } catch { return .failure(error) }
         }.value
         switch result {
         case .success(let reservation):

@@ -133,7 +133,7 @@ final class TaskDriver {
             return nil
         }
         await run.agent.began(task.id)
-        let routingTask = task.routingTask(agentType: run.agent.type, defaultType: run.agent.role.defaultTaskType)
+        let routingTask = task.routingTask(agentType: run.agent.type, role: run.agent.role)
         let selection: ModelSelection
         do {
             selection = try await runtime.router.select(routingTask, useRouter: run.settings.useRouter)
@@ -158,10 +158,10 @@ final class TaskDriver {
             TaskBilling(costs: costs, registry: runtime.router.registry,
                         estimatedInputTokens: selection.complexity.estimatedInputTokens,
                         inputTokenBound: request.inputTokenBound, cheaperAlternative: selection.isCheaperAlternative ? selection.modelName : nil,
-                        logger: runtime.logger,
+                        keyLimits: task.caller?.budget, logger: runtime.logger,
                         call: { [task, agent = run.agent] model in
                             CostCall(model: model.name, provider: model.provider.rawValue, taskId: task.id, agentId: agent.id,
-                                     taskType: selection.complexity.taskType.rawValue)
+                                     taskType: selection.complexity.taskType.rawValue, keyId: task.caller?.keyId, tenantId: task.tenantId)
                         },
                         outputLimit: { [task, role = run.agent.role] model in task.outputTokenLimit(role: role, model: model) })
         }

@@ -154,6 +154,7 @@ extension FleetConfig {
                 alias.finish()
             }
         }
+        api.allowUnauthenticated = r.bool("allowUnauthenticated", default: api.allowUnauthenticated)
         r.finish()
         return api
     }

@@ -28,6 +28,10 @@ extension FleetConfig {
         if logging.format != old.logging.format { changed.append("logging.format") }
         if logging.outputs != old.logging.outputs { changed.append("logging.outputs") }
         if logging.file != old.logging.file { changed.append("logging.file") }
+        if api.allowUnauthenticated != old.api.allowUnauthenticated { changed.append("api.allowUnauthenticated") }
+        // Credentials are read once, at start-up (their values are never named).
+        if security.apiKey != old.security.apiKey { changed.append("security.apiKey") }
+        if security.jwtSecret != old.security.jwtSecret { changed.append("security.jwtSecret") }
         return changed
     }
 }

@@ -150,6 +150,11 @@ public struct APISection: Sendable, Hashable, Codable {
         }
     }
 
+    /// Serve a non-loopback `host` with no credential configured (no `API_KEY`, `JWT_SECRET` or
+    /// virtual key): anyone who reaches the port may run tasks. Off by default: fleetd refuses to
+    /// start that way unless this says so.
+    public var allowUnauthenticated: Bool = false
+
     public struct RateLimit: Sendable, Hashable, Codable {
         public var windowMs: Int = 60_000
         /// Requests per window per client; 0 turns the limit off.

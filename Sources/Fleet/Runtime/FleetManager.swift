@@ -41,14 +41,17 @@ public actor FleetManager {
     private var snapshot: ConfigReloader.Snapshot
     private var runtime: TaskRuntime
     private var defaultAgentType = "default"
+    /// By record key: `<tenant>/<id>` for an authenticated tenant's task, else `<id>`.
     private var tasks: [String: TaskRecord] = [:]
-    /// Task ids in submission order, to forget the oldest beyond ``rememberedTasks`` in O(1).
+    /// Record keys in submission order, to forget the oldest beyond ``rememberedTasks`` in O(1).
     private var taskOrder = Deque<String>()
     private let rememberedTasks = 10_000
 
     /// What `GET /v1/tasks/{id}` shows.
     public struct TaskRecord: Sendable, Codable {
         public var id: String
+        /// The authenticated tenant it ran for; task ids are unique per tenant.
+        public var tenantId: String?
         public var status: String
         public var agentId: String?
         public var model: String?
@@ -102,10 +105,9 @@ public actor FleetManager {
     /// and role (its default task type) as ``dispatch(_:)``.
     public func explainRoute(_ task: AgentTask) async throws(RouterError) -> ModelSelection {
         let type = task.agentType ?? defaultAgentType
-        let role = snapshot.config.agents.first { $0.type == type }.map { AgentRole(config: $0.config) }
+        let role = snapshot.config.agents.first { $0.type == type }.map { AgentRole(config: $0.config) } ?? AgentRole()
         let (settings, _) = settings(for: task)
-        return try await dataPlane.router.explain(task.routingTask(agentType: type, defaultType: role?.defaultTaskType),
-                                                  useRouter: settings.useRouter)
+        return try await dataPlane.router.explain(task.routingTask(agentType: type, role: role), useRouter: settings.useRouter)
     }
 
     /// Waits for an idle agent of the task's type and hands it the task. A full queue refuses at
@@ -118,14 +120,26 @@ public actor FleetManager {
         guard pool.types.contains(type) else {
             throw TaskFailure(code: .unknownAgentType, message: "no agent type '\(type)'; configured: \(pool.types.sorted().joined(separator: ", "))")
         }
+        if let caller = task.caller, !caller.mayUse(agentType: type) {
+            throw TaskFailure(code: .agentTypeNotAllowed,
+                              message: "\(caller.label) may not run tasks on agent type '\(type)'; allowed: \((caller.allowedAgentTypes ?? []).joined(separator: ", "))")
+        }
         task.agentType = type
         let (settings, flags) = settings(for: task)
         let runtime = self.runtime
+        // The id is taken from here on: a second task with it (for the same tenant) is refused,
+        // never written over the first.
+        let key = Self.recordKey(id: task.id, tenant: task.caller?.tenantId)
+        guard tasks[key] == nil else {
+            throw TaskFailure(code: .taskIdConflict, message: "a task with id '\(task.id)' already exists; task ids are unique (per tenant)")
+        }
+        remember(TaskRecord(id: task.id, tenantId: task.caller?.tenantId, status: "queued", submittedAt: Date()), key: key)
         let agent: Agent
         if let idle = pool.takeIdle(type) {
             agent = idle
         } else {
             guard pool.waitingCount < snapshot.config.api.maxQueuedTasks else {
+                forget(key)
                 throw TaskFailure(code: .queueFull, message: "all \(pool.count(of: type)) '\(type)' agents are busy and \(pool.waitingCount) tasks are waiting",
                                   retryAfterSeconds: 1)
             }
@@ -139,17 +153,15 @@ public actor FleetManager {
                     Task { await self.cancelWaiter(id) }
                 }
             } catch let failure as TaskFailure {
+                forget(key)
                 throw failure
             } catch {
+                forget(key)
                 throw TaskFailure(code: .taskCancelled, message: "the task was cancelled while waiting for an agent")
             }
         }
-        if tasks.updateValue(TaskRecord(id: task.id, status: "running", agentId: agent.id, submittedAt: Date()), forKey: task.id) == nil {
-            taskOrder.append(task.id)
-            while taskOrder.count > rememberedTasks, let oldest = taskOrder.popFirst() {
-                tasks[oldest] = nil
-            }
-        }
+        tasks[key]?.status = "running"
+        tasks[key]?.agentId = agent.id
         let deadline = timeLimit.map { ContinuousClock.now + $0 }
         return Dispatched(run: agent.run(task, settings: settings, runtime: runtime, deadline: deadline),
                           agent: agent, settings: settings, flags: flags, manager: self)
@@ -168,12 +180,21 @@ public actor FleetManager {
             return result
         }
         await dispatched.finish()
-        record(task.id, outcome)
+        record(task, outcome)
         return try outcome.get()
     }
 
     /// Remembers how a task ended (for `GET /v1/tasks/{id}`).
+    public func record(_ task: AgentTask, _ outcome: Result<TaskResult, TaskFailure>) {
+        record(key: Self.recordKey(id: task.id, tenant: task.caller?.tenantId), outcome)
+    }
+
+    /// Remembers how a task submitted without a tenant ended.
     public func record(_ taskId: String, _ outcome: Result<TaskResult, TaskFailure>) {
+        record(key: taskId, outcome)
+    }
+
+    private func record(key taskId: String, _ outcome: Result<TaskResult, TaskFailure>) {
         guard var record = tasks[taskId] else { return }
         record.finishedAt = Date()
         switch outcome {
@@ -188,8 +209,35 @@ public actor FleetManager {
         tasks[taskId] = record
     }
 
-    /// A task's record (running, completed or failed), while fleetd remembers it.
-    public func taskRecord(_ id: String) -> TaskRecord? { tasks[id] }
+    /// A task's record (running, completed or failed), while fleetd remembers it: the task
+    /// submitted with that id for `tenant` (without a tenant: the task submitted without one).
+    public func taskRecord(_ id: String, tenant: String? = nil) -> TaskRecord? {
+        tasks[Self.recordKey(id: id, tenant: tenant)]
+    }
+
+    /// Every remembered task with this id, whatever its tenant (for callers who see all tenants).
+    public func taskRecords(id: String) -> [TaskRecord] {
+        tasks.values.filter { $0.id == id }.sorted { $0.submittedAt < $1.submittedAt }
+    }
+
+    /// `<tenant>/<id>` for a tenant's task, else `<id>` (ids never contain `/`).
+    static func recordKey(id: String, tenant: String?) -> String {
+        tenant.map { "\($0)/\(id)" } ?? id
+    }
+
+    private func remember(_ record: TaskRecord, key: String) {
+        tasks[key] = record
+        taskOrder.append(key)
+        while taskOrder.count > rememberedTasks, let oldest = taskOrder.popFirst() {
+            tasks[oldest] = nil
+        }
+    }
+
+    /// Gives an id back: its task never reached an agent.
+    private func forget(_ key: String) {
+        tasks[key] = nil
+        if let index = taskOrder.lastIndex(of: key) { taskOrder.remove(at: index) }
+    }
 
     private static func runSubtasks(_ subtasks: [AgentTask], parent: AgentTask, agent: Agent, deadline: ContinuousClock.Instant?,
                                     manager: FleetManager) async -> [SubtaskOutcome] {
@@ -203,6 +251,9 @@ public actor FleetManager {
                 subtask.userId = subtask.userId ?? parent.userId
                 subtask.sessionId = subtask.sessionId ?? parent.sessionId
                 if parent.privacy == .localOnly { subtask.privacy = .localOnly }
+                // The authenticated caller's tenant, user, allow-lists and key budget hold for
+                // every subtask, whatever the subtask's own fields say.
+                if let caller = parent.caller { subtask = subtask.authorized(by: caller) }
                 let child = subtask
                 group.addTask {
                     let (settings, _) = await manager.settings(for: child)
@@ -337,12 +388,15 @@ public actor FleetManager {
 }
 
 extension AgentRole {
-    /// A role from an agent type's free-form `config` (`systemPrompt`, `taskType`, `maxTokens`).
+    /// A role from an agent type's free-form `config` (`systemPrompt`, `taskType`, `maxTokens`,
+    /// and the `models` and `providers` its tasks may be routed to).
     init(config: [String: ConfigValue]) {
         var maxTokens = 1_024
         if case .int(let value)? = config["maxTokens"], value > 0 { maxTokens = value }
         self.init(systemPrompt: config["systemPrompt"]?.stringValue,
                   defaultTaskType: config["taskType"]?.stringValue.flatMap(TaskType.init),
-                  maxTokens: maxTokens)
+                  maxTokens: maxTokens,
+                  allowedModels: config["models"]?.stringList,
+                  allowedProviders: config["providers"]?.stringList?.compactMap(ProviderKind.init(rawValue:)))
     }
 }

@@ -53,6 +53,10 @@ public enum ErrorCode: String, Sendable, Codable, Hashable, CaseIterable, Custom
     /// The request asks for what the model it named (or every model) cannot do: tools, images,
     /// a longer context, a feature its provider's format lacks.
     case requestUnsupported = "REQUEST_UNSUPPORTED"
+    /// The caller (its API key or token) may not run tasks on the agent type.
+    case agentTypeNotAllowed = "AGENT_TYPE_NOT_ALLOWED"
+    /// A task with this id is already known for the caller's tenant: ids are unique per tenant.
+    case taskIdConflict = "TASK_ID_CONFLICT"
     /// An unexpected failure inside fleetd.
     case internalError = "INTERNAL"
 
@@ -71,7 +75,7 @@ public enum ErrorCode: String, Sendable, Codable, Hashable, CaseIterable, Custom
         case .costCalculationFailed, .budgetAlertTriggered, .costConfigurationInvalid: .cost
         case .providerRateLimited, .providerOverloaded, .providerAuth, .providerBadRequest, .providerServerError,
              .providerNetwork, .providerTimeout, .providerMidStreamError, .providerMissingCredentials, .providerInvalidResponse: .provider
-        case .queueFull, .taskTimeout, .taskCancelled, .unknownAgentType, .requestUnsupported, .internalError: .task
+        case .queueFull, .taskTimeout, .taskCancelled, .unknownAgentType, .requestUnsupported, .agentTypeNotAllowed, .taskIdConflict, .internalError: .task
         }
     }
 
@@ -85,6 +89,8 @@ public enum ErrorCode: String, Sendable, Codable, Hashable, CaseIterable, Custom
         case .queueFull, .providerRateLimited: 429
         case .providerOverloaded: 503
         case .unknownAgentType, .requestUnsupported: 400
+        case .agentTypeNotAllowed: 403
+        case .taskIdConflict: 409
         case .taskTimeout, .streamTimeout, .providerTimeout: 504
         case .taskCancelled: 499
         case .costCalculationFailed, .costConfigurationInvalid, .budgetAlertTriggered, .internalError: 500
@@ -95,6 +101,10 @@ public enum ErrorCode: String, Sendable, Codable, Hashable, CaseIterable, Custom
 
     /// The request field the code is about, when there is one.
     public var field: String? {
-        self == .unknownAgentType ? "agentType" : nil
+        switch self {
+        case .unknownAgentType, .agentTypeNotAllowed: "agentType"
+        case .taskIdConflict: "id"
+        default: nil
+        }
     }
 }

@@ -208,6 +208,12 @@ public final class ModelRouter: Sendable {
     }
 
     private func decide(_ task: RoutingTask, useRouter: Bool, live: Bool) async throws(RouterError) -> ModelSelection {
+        var selection = try await decideUnscoped(task, useRouter: useRouter, live: live)
+        selection.tenantId = task.tenantId
+        return selection
+    }
+
+    private func decideUnscoped(_ task: RoutingTask, useRouter: Bool, live: Bool) async throws(RouterError) -> ModelSelection {
         let engine = state.withLock { $0.engine }
         let score = scorer.value.score(task)
         var inputs = await gatherInputs(for: engine, useRouter: useRouter)

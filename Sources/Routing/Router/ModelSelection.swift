@@ -29,6 +29,12 @@ public struct ModelSelection: Sendable, Codable, Hashable {
     public var alerts: [RoutingAlert]
     /// Every model considered and each filter's decision.
     public var trace: SelectionTrace
+    /// The authenticated tenant the task ran for, if any (see ``recordKey``).
+    public var tenantId: String?
+
+    /// Where the selection is recorded in `routing/selections`: `<tenant>/<taskId>` for a
+    /// tenant's task (task ids are unique per tenant only), else `<taskId>`.
+    public var recordKey: String { tenantId.map { "\($0)/\(taskId)" } ?? taskId }
 
     public init(
         taskId: String, modelName: String, modelConfig: ModelConfiguration, complexity: ComplexityScore,
@@ -89,7 +95,8 @@ public struct RoutingAlert: Sendable, Codable, Hashable {
 
 /// The filters a model passes through, in the order the router applies them.
 public enum FilterStage: String, Sendable, Codable, CaseIterable, Hashable {
-    case registry, enabled, capabilities, privacy, constraints, complexityRange, budget, quota, health
+    /// `access`: the task's allow-lists (its API key's or token's, its agent type's).
+    case registry, enabled, access, capabilities, privacy, constraints, complexityRange, budget, quota, health
 }
 
 /// What one filter decided about one model.

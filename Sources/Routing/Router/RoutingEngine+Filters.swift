@@ -40,6 +40,14 @@ extension RoutingEngine {
         }
         decisions.append(.init(stage: .enabled, passed: true, detail: "enabled"))
 
+        if !task.allowLists.isEmpty {
+            if let why = task.accessRefusal(model) {
+                decisions.append(.init(stage: .access, passed: false, detail: why))
+                return false
+            }
+            decisions.append(.init(stage: .access, passed: true, detail: "allowed for " + task.allowLists.map(\.source).joined(separator: " and ")))
+        }
+
         let caps = model.capabilities
         let needed = inputTokens + outputTokens
         if let problem = model.capabilityProblem(for: task, inputTokens: inputTokens, outputTokens: outputTokens) {

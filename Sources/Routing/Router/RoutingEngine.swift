@@ -141,6 +141,12 @@ public struct RoutingEngine: Sendable {
         }
         let cost = Self.estimatedCost(model, inputTokens: inTok, outputTokens: outTok)
         var trace = CandidateTrace(modelName: name, provider: model.provider.rawValue, role: .defaultModel, estimatedCost: cost, position: 1)
+        // Allow-lists hold with the router off too: a task never goes to a model its caller or
+        // agent type may not use.
+        if let why = task.accessRefusal(model) {
+            throw RouterError(code: .modelSelectionFailed, message: "the router is off and defaultModel '\(name)' cannot serve: \(why)",
+                              exclusions: [.init(model: name, stage: .access, reason: why)], taskId: task.taskId)
+        }
         if task.privacy == .localOnly && !model.provider.isLocal {
             let why = "task is local-only and \(model.provider.rawValue) is not a local provider"
             throw RouterError(code: .modelSelectionFailed, message: "the router is off and defaultModel '\(name)' cannot serve: \(why)",

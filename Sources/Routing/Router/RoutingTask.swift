@@ -33,6 +33,12 @@ public struct RoutingTask: Sendable, Codable, Hashable {
     /// Providers whose wire format cannot carry this task, and why (e.g. a JSON response format
     /// for Anthropic): their models are excluded at the capabilities stage.
     public var providerLimits: [ProviderLimit]
+    /// Who may pick which models for this task (an API key's, a token's, the agent type's): a
+    /// model must be in every list. Empty: any model.
+    public var allowLists: [ModelAllowList]
+    /// The authenticated tenant the task runs for; its selection is recorded under
+    /// `routing/selections/<tenant>/<taskId>` so tenants' task ids never collide.
+    public var tenantId: String?
 
     public init(
         taskId: String,
@@ -49,7 +55,9 @@ public struct RoutingTask: Sendable, Codable, Hashable {
         attachments: [InputModality] = [],
         estimatedInputTokens: Int? = nil,
         estimatedOutputTokens: Int? = nil,
-        providerLimits: [ProviderLimit] = []
+        providerLimits: [ProviderLimit] = [],
+        allowLists: [ModelAllowList] = [],
+        tenantId: String? = nil
     ) {
         self.taskId = taskId
         self.prompt = prompt
@@ -66,13 +74,15 @@ public struct RoutingTask: Sendable, Codable, Hashable {
         self.estimatedInputTokens = estimatedInputTokens
         self.estimatedOutputTokens = estimatedOutputTokens
         self.providerLimits = providerLimits
+        self.allowLists = allowLists
+        self.tenantId = tenantId
     }
 }
 
 extension RoutingTask {
     private enum CodingKeys: String, CodingKey {
         case taskId, prompt, context, type, agentType, preferredProvider, preferredModel, constraints, privacy
-        case needsStreaming, needsTools, attachments, estimatedInputTokens, estimatedOutputTokens, providerLimits
+        case needsStreaming, needsTools, attachments, estimatedInputTokens, estimatedOutputTokens, providerLimits, allowLists, tenantId
     }
 
     /// Decodes a task; only `taskId` and `prompt` are required, every other field takes its default.
@@ -93,7 +103,9 @@ extension RoutingTask {
             attachments: try c.decodeIfPresent([InputModality].self, forKey: .attachments) ?? [],
             estimatedInputTokens: try c.decodeIfPresent(Int.self, forKey: .estimatedInputTokens),
             estimatedOutputTokens: try c.decodeIfPresent(Int.self, forKey: .estimatedOutputTokens),
-            providerLimits: try c.decodeIfPresent([ProviderLimit].self, forKey: .providerLimits) ?? [])
+            providerLimits: try c.decodeIfPresent([ProviderLimit].self, forKey: .providerLimits) ?? [],
+            allowLists: try c.decodeIfPresent([ModelAllowList].self, forKey: .allowLists) ?? [],
+            tenantId: try c.decodeIfPresent(String.self, forKey: .tenantId))
     }
 }
 

@@ -9,13 +9,21 @@ public struct CostCall: Sendable, Hashable, Codable {
     public var taskId: String
     public var agentId: String
     public var taskType: String
+    /// The virtual API key the call was made with (its public id), if any: its spend counts
+    /// against the key's budgets.
+    public var keyId: String?
+    /// The tenant the call was made for, if any.
+    public var tenantId: String?
 
-    public init(model: String, provider: String, taskId: String, agentId: String, taskType: String) {
+    public init(model: String, provider: String, taskId: String, agentId: String, taskType: String,
+                keyId: String? = nil, tenantId: String? = nil) {
         self.model = model
         self.provider = provider
         self.taskId = taskId
         self.agentId = agentId
         self.taskType = taskType
+        self.keyId = keyId
+        self.tenantId = tenantId
     }
 }
 

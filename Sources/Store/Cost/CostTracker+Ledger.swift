@@ -12,6 +12,8 @@ struct LedgerWriteOutcome: Sendable {
     var entries: [CostLedgerEntry]
     /// Overall settled spend per period after the transaction, for the keys it wrote.
     var spend: [BudgetPeriod: PeriodSpend]
+    /// Settled spend per period of each API key the transaction billed.
+    var keySpend: [String: [BudgetPeriod: PeriodSpend]] = [:]
     var alerts: [CostAlert]
 }
 
@@ -49,6 +51,9 @@ extension CostTracker {
     /// The shared scope name for totals over every model.
     static let overallScope = "overall"
 
+    /// The `cost_totals` scope of one API key's spend.
+    static func keyScope(_ keyId: String) -> String { "key:\(keyId)" }
+
     /// Writes ledger rows, running totals, alert marks and memory mirrors in ONE transaction.
     /// A row whose entry id is already in the ledger is returned as stored and adds nothing.
     static func writeLedger(
@@ -62,8 +67,8 @@ extension CostTracker {
         var stored: [CostLedgerEntry] = []
         let insert = try db.cachedStatement(sql: """
             INSERT INTO cost_ledger (entry_id, model, provider, task_id, agent_id, task_type,
-                                     input_tokens, output_tokens, cached_tokens, cost, created_at, basis)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(entry_id) DO NOTHING
+                                     input_tokens, output_tokens, cached_tokens, cost, created_at, basis, key_id, tenant)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(entry_id) DO NOTHING
             """)
         // A settled reservation is no longer in flight: gone in the same transaction as its row.
         let settled = try db.cachedStatement(sql: "DELETE FROM cost_reservations WHERE id = ?")
@@ -77,6 +82,7 @@ extension CostTracker {
                 cached_tokens = cached_tokens + excluded.cached_tokens
             """)
         var touchedModels = Set<String>()
+        var touchedKeys = Set<String>()
         // The batch's additions per total row, written once each after the ledger rows.
         var additions: [TotalKey: TotalAddition] = [:]
         var periods = BudgetPeriod.allCases.compactMap { p in keys.keys[p].map { (p.rawValue, $0) } }
@@ -85,7 +91,8 @@ extension CostTracker {
             let u = entry.usage
             try insert.execute(arguments: [entry.entryId, entry.call.model, entry.call.provider, entry.call.taskId,
                                            entry.call.agentId, entry.call.taskType, u.inputTokens, u.outputTokens,
-                                           u.cachedTokens, entry.cost, entry.timestamp.timeIntervalSince1970, entry.basis.rawValue])
+                                           u.cachedTokens, entry.cost, entry.timestamp.timeIntervalSince1970, entry.basis.rawValue,
+                                           entry.call.keyId, entry.call.tenantId])
             let inserted = db.changesCount == 1
             try settled.execute(arguments: [entry.entryId])
             guard inserted else {
@@ -97,8 +104,14 @@ extension CostTracker {
             }
             stored.append(entry)
             touchedModels.insert(entry.call.model)
+            var scopes = [overallScope, "model:\(entry.call.model)"]
+            if let keyId = entry.call.keyId {
+                scopes.append(keyScope(keyId))
+                touchedKeys.insert(keyId)
+            }
+            if let tenant = entry.call.tenantId { scopes.append("tenant:\(tenant)") }
             for (period, key) in periods {
-                for scope in [overallScope, "model:\(entry.call.model)"] {
+                for scope in scopes {
                     additions[TotalKey(period: period, key: key, scope: scope), default: TotalAddition()].add(entry)
                 }
             }
@@ -121,10 +134,18 @@ extension CostTracker {
             spend[period] = PeriodSpend(key: key, spent: try totalCost(period: period.rawValue, key: key, scope: overallScope, in: db))
         }
         guard !touchedModels.isEmpty else { return LedgerWriteOutcome(entries: stored, spend: spend, alerts: []) }
+        var keySpend: [String: [BudgetPeriod: PeriodSpend]] = [:]
+        for keyId in touchedKeys {
+            for period in BudgetPeriod.allCases {
+                guard let key = keys.keys[period] else { continue }
+                keySpend[keyId, default: [:]][period] = PeriodSpend(
+                    key: key, spent: try totalCost(period: period.rawValue, key: key, scope: keyScope(keyId), in: db))
+            }
+        }
 
         try mirrorSummaries(keys: keys, models: touchedModels, memory: memory, now: now, in: db)
         let alerts = try markAlerts(spend: spend, configuration: configuration, now: now, in: db)
-        return LedgerWriteOutcome(entries: stored, spend: spend, alerts: alerts)
+        return LedgerWriteOutcome(entries: stored, spend: spend, keySpend: keySpend, alerts: alerts)
     }
 
     /// The summary mirrors in the memory store: `routing/costs/daily/<day>` and
@@ -175,7 +196,8 @@ extension CostTracker {
     static func ledgerEntry(_ row: Row) -> CostLedgerEntry {
         CostLedgerEntry(
             entryId: row["entry_id"],
-            call: CostCall(model: row["model"], provider: row["provider"], taskId: row["task_id"], agentId: row["agent_id"], taskType: row["task_type"]),
+            call: CostCall(model: row["model"], provider: row["provider"], taskId: row["task_id"], agentId: row["agent_id"], taskType: row["task_type"],
+                           keyId: row["key_id"], tenantId: row["tenant"]),
             usage: CostUsage(inputTokens: row["input_tokens"], outputTokens: row["output_tokens"], cachedTokens: row["cached_tokens"]),
             cost: row["cost"],
             timestamp: Date(timeIntervalSince1970: row["created_at"]),

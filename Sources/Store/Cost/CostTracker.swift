@@ -31,10 +31,12 @@ public actor CostTracker: BudgetStatusProviding {
 
     private let alertContinuation: AsyncStream<CostAlert>.Continuation
     private let memory: MemoryStore
-    private let clock: any WallClock
-    private let logger: Logger
+    let clock: any WallClock
+    let logger: Logger
     private var reservations: [String: CostReservation] = [:]
     private var spentCache: [BudgetPeriod: PeriodSpend] = [:]
+    /// Settled spend per API key and period (see `CostTracker+KeyBudgets.swift`).
+    var keySpentCache: [String: [BudgetPeriod: PeriodSpend]] = [:]
     /// Settlements that arrived while another was being written (see ``settle(_:usage:pricing:)``).
     private var queuedSettlements: [QueuedSettlement] = []
     private var settling = false
@@ -75,7 +77,10 @@ public actor CostTracker: BudgetStatusProviding {
     public func update(configuration: CostConfiguration, memoryConfiguration: MemoryStoreConfiguration) throws {
         try configuration.validate()
         let calendar = try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)
-        if configuration.timeZone != self.configuration.timeZone { spentCache = [:] }
+        if configuration.timeZone != self.configuration.timeZone {
+            spentCache = [:]
+            keySpentCache = [:]
+        }
         settings.set(Settings(configuration: configuration, calendar: calendar))
         memory.update(configuration: memoryConfiguration)
     }
@@ -88,7 +93,12 @@ public actor CostTracker: BudgetStatusProviding {
     /// `cheaper-only` throws ROUTER_002 unless `isCheaperAlternative` (the router picked a model
     /// cheaper than its first choice because of the budget); `allow-with-alert` lets it through
     /// (the 100% alert is raised when the spend settles).
-    public func reserve(_ call: CostCall, estimatedCost: Double, isCheaperAlternative: Bool = false) async throws -> CostReservation {
+    ///
+    /// With `keyLimits` (the budgets of the API key `call.keyId` names), the same step also checks
+    /// the key's settled spend plus its reservations plus this estimate against each of the key's
+    /// limits, and refuses with ROUTER_002 whatever the policy: a key's budget is a hard limit.
+    public func reserve(_ call: CostCall, estimatedCost: Double, isCheaperAlternative: Bool = false,
+                        keyLimits: CostConfiguration.BudgetLimits? = nil) async throws -> CostReservation {
         guard estimatedCost.isFinite, estimatedCost >= 0 else {
             throw CostError(.costCalculationFailed, "estimated cost for \(call.model) must be a finite, non-negative amount, got \(estimatedCost)")
         }
@@ -103,7 +113,12 @@ public actor CostTracker: BudgetStatusProviding {
             guard spentCache.count == BudgetPeriod.allCases.count else { throw error }
             logger.error("budget check uses cached totals: store failed", metadata: ["error": "\(error)"])
         }
+        let keyId = keyLimits?.isLimited == true ? call.keyId : nil
+        if let keyId { try await refreshKeySpend(keyId) }
         // No suspension from here to the insert: the check and the hold are atomic in the actor.
+        if let keyId, let keyLimits {
+            try checkKeyBudget(keyId, limits: keyLimits, call: call, estimatedCost: estimatedCost)
+        }
         let reserved = reservedTotal
         for period in BudgetPeriod.allCases {
             guard let limit = configuration.budgetLimits.limit(for: period) else { continue }
@@ -166,13 +181,13 @@ public actor CostTracker: BudgetStatusProviding {
     private static func insertHolds(_ holds: [CostReservation], into database: StoreDatabase) async throws {
         try await database.write("holding \(holds.count) reservation\(holds.count == 1 ? "" : "s")") { db in
             let insert = try db.cachedStatement(sql: """
-                INSERT INTO cost_reservations (id, model, provider, task_id, agent_id, task_type, estimated_cost, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+                INSERT INTO cost_reservations (id, model, provider, task_id, agent_id, task_type, estimated_cost, created_at, key_id, tenant)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
                 """)
             for hold in holds {
                 let call = hold.call
                 try insert.execute(arguments: [hold.id, call.model, call.provider, call.taskId, call.agentId, call.taskType,
-                                               hold.estimatedCost, hold.createdAt.timeIntervalSince1970])
+                                               hold.estimatedCost, hold.createdAt.timeIntervalSince1970, call.keyId, call.tenantId])
             }
         }
     }
@@ -200,7 +215,8 @@ public actor CostTracker: BudgetStatusProviding {
             try Row.fetchAll(db, sql: "SELECT * FROM cost_reservations ORDER BY created_at").map { row in
                 CostLedgerEntry(entryId: row["id"],
                                 call: CostCall(model: row["model"], provider: row["provider"], taskId: row["task_id"],
-                                               agentId: row["agent_id"], taskType: row["task_type"]),
+                                               agentId: row["agent_id"], taskType: row["task_type"],
+                                               keyId: row["key_id"], tenantId: row["tenant"]),
                                 usage: CostUsage(inputTokens: 0, outputTokens: 0), cost: row["estimated_cost"],
                                 timestamp: Date(timeIntervalSince1970: row["created_at"]), basis: .estimated)
             }
@@ -335,7 +351,12 @@ public actor CostTracker: BudgetStatusProviding {
 
     private var reservedTotal: Double { reservations.values.reduce(0) { $0 + $1.estimatedCost } }
 
-    private func keys(at date: Date) -> LedgerPeriodKeys {
+    /// Dollars held by the reservations made with one API key.
+    func reserved(byKey keyId: String) -> Double {
+        reservations.values.reduce(0) { $0 + ($1.call.keyId == keyId ? $1.estimatedCost : 0) }
+    }
+
+    func keys(at date: Date) -> LedgerPeriodKeys {
         LedgerPeriodKeys(keys: Dictionary(uniqueKeysWithValues: BudgetPeriod.allCases.map { ($0, calendar.key($0, at: date)) }))
     }
 
@@ -347,6 +368,7 @@ public actor CostTracker: BudgetStatusProviding {
             try Self.writeLedger(entries, keys: keys, configuration: configuration, memory: memory, now: now, in: db)
         }
         merge(outcome.spend)
+        mergeKeySpend(outcome.keySpend)
         for alert in outcome.alerts {
             logger.warning("\(alert.message)", metadata: ["code": "\(ErrorCode.budgetAlertTriggered.rawValue)", "period": "\(alert.period.rawValue)"])
             alertContinuation.yield(alert)

@@ -100,6 +100,36 @@ extension StoreDatabase {
                 );
                 """)
         }
+        // Callers: virtual API keys (only a SHA-256 of each key's secret is kept) with their
+        // tenant, limits and expiry; and who each ledger row and reservation was spent for (the
+        // key and the tenant), so spend adds up per key and per tenant.
+        migrator.registerMigration("v5-api-keys-and-spend-by-caller") { db in
+            try db.execute(sql: """
+                CREATE TABLE api_keys (
+                    id              TEXT PRIMARY KEY NOT NULL,
+                    secret_hash     BLOB NOT NULL,
+                    tenant          TEXT NOT NULL,
+                    user_id         TEXT,
+                    name            TEXT,
+                    created_at      REAL NOT NULL,
+                    expires_at      REAL,
+                    revoked_at      REAL,
+                    budget_daily    REAL,
+                    budget_weekly   REAL,
+                    budget_monthly  REAL,
+                    rpm             INTEGER,
+                    tpm             INTEGER,
+                    models          TEXT,
+                    providers       TEXT,
+                    agent_types     TEXT
+                );
+                ALTER TABLE cost_ledger ADD COLUMN key_id TEXT;
+                ALTER TABLE cost_ledger ADD COLUMN tenant TEXT;
+                CREATE INDEX cost_ledger_key_time ON cost_ledger(key_id, created_at) WHERE key_id IS NOT NULL;
+                ALTER TABLE cost_reservations ADD COLUMN key_id TEXT;
+                ALTER TABLE cost_reservations ADD COLUMN tenant TEXT;
+                """)
+        }
         return migrator
     }
 }

@@ -50,11 +50,23 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
         "defaultModel": "\(dataPlane.router.configuration.defaultModel ?? "(none)")",
     ])
 
+    // Who may call (README, "Authentication"): refuses to serve a non-loopback address openly.
+    let keys = APIKeyStore(database: dataPlane.database)
+    let authenticator = try await Authenticator(sharedKey: config.security.apiKey, jwtSecret: config.security.jwtSecret,
+                                            adminToken: settings.adminToken, keys: keys, logger: logger)
+    try await authenticator.checkStartup(api: config.api)
+    let costsOn: @Sendable () async -> Bool = { await manager.config.cost.enabled }
+    let limiter = CallerRateLimiter()
+
     let api = LiveSetting(config.api)
     let router = Router(context: FleetRequestContext.self)
     router.add(middleware: RequestLogMiddleware(metrics: metrics))
     router.add(middleware: LiveCORSMiddleware(api: api))
     router.add(middleware: RateLimitMiddleware(api: api))
+    // Routes that run or reveal work need a caller; /metrics needs one that sees every tenant.
+    let guarded = router.group().add(middleware: APIAuthMiddleware(authenticator: authenticator, limiter: limiter, ledgerEnabled: costsOn))
+    let fleetWide = router.group().add(middleware: APIAuthMiddleware(authenticator: authenticator, limiter: limiter, ledgerEnabled: costsOn,
+                                                                      fullAccessOnly: true))
     router.get("healthz") { _, _ in HealthResponse(status: "ok") }
     router.get("readyz") { _, _ -> Response in
         // 200 when the store takes a write and some model can serve; 503 with the reasons otherwise.
@@ -63,19 +75,20 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
         return Response(status: readiness.ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
-    router.get("metrics") { _, _ -> Response in
+    fleetWide.get("metrics") { _, _ -> Response in
         await metrics.refreshGauges(manager)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                  body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
     }
     let admin = router.group().add(middleware: AdminAuthMiddleware(token: settings.adminToken))
     FlagRoutes(reloader: reloader, environment: settings.environment, api: api)
-        .register(public: router, admin: admin)
+        .register(public: guarded, admin: admin)
     AdminRoutes(reloader: reloader, logger: logger).register(admin: admin)
-    TaskRoutes(manager: manager, metrics: metrics, api: api).register(router)
+    KeyRoutes(keys: keys, manager: manager, api: api, logger: logger).register(admin: admin)
+    TaskRoutes(manager: manager, metrics: metrics, api: api).register(guarded)
     let compat = CompatRoutes(manager: manager, metrics: metrics, api: api)
-    compat.register(router)
-    FleetRoutes(manager: manager, compat: compat).register(router)
+    compat.register(guarded)
+    FleetRoutes(manager: manager, compat: compat).register(guarded)
 
     return Application(
         router: router,

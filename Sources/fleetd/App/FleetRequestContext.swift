@@ -2,14 +2,16 @@ import FleetSupport
 import Hummingbird
 import NIOCore
 
-/// fleetd's request context: Hummingbird's core storage plus the client's address (for rate limits).
-struct FleetRequestContext: RequestContext, RemoteAddressRequestContext {
+/// fleetd's request context: Hummingbird's core storage plus the client's address (for rate
+/// limits) and the authenticated caller (set by ``APIAuthMiddleware``).
+struct FleetRequestContext: RequestContext, RemoteAddressRequestContext, AuthenticatedRequestContext {
     var coreContext: CoreRequestContextStorage
     let remoteAddress: SocketAddress?
     /// The connection's event loop as a task executor (see ``EventLoopTaskExecutor``).
     let taskExecutor: EventLoopTaskExecutor
     /// Says when the client has gone (see ``ClientDisconnect``); nil outside fleetd's server.
     let disconnect: ClientDisconnect?
+    var caller: Caller?
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

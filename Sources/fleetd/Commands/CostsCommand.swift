@@ -3,7 +3,8 @@ import Fleet
 import Foundation
 import Store
 
-/// `fleetd costs`: spend for the current day, week or month, by model, provider, task type and agent.
+/// `fleetd costs`: spend for the current day, week or month, by model, provider, task type and
+/// agent, or (`--by key|tenant`) by API key or tenant.
 struct CostsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "costs",
@@ -18,6 +19,9 @@ struct CostsCommand: AsyncParsableCommand {
     @Option(help: "table, json or csv (RFC 4180).")
     var format: CostReportFormat = .table
 
+    @Option(help: "Spend by API key or by tenant (instead of the usual breakdowns): key or tenant.")
+    var by: CostReport.Breakdown?
+
     @Option(name: .customLong("data-dir"), help: ArgumentHelp("Where fleetd keeps its database.", valueName: "dir"))
     var dataDir: String = "data"
 
@@ -28,10 +32,13 @@ struct CostsCommand: AsyncParsableCommand {
             throw UserError("no cost data: \(url.path) does not exist (has fleetd run with --data-dir \(dataDir)?)")
         }
         let database = try await StoreDatabase(path: url.path)
-        let report = try await CostReport.load(database: database, period: period, timeZoneIdentifier: config.cost.timeZone)
-        print(try CostReportFormatter.render(report, format: format), terminator: format == .csv ? "" : "\n")
+        let report = try await CostReport.load(database: database, period: period, timeZoneIdentifier: config.cost.timeZone,
+                                               breakdowns: by.map { [$0] } ?? [])
+        let only = by.map { $0 == .key ? "key" : "tenant" }
+        print(try CostReportFormatter.render(report, format: format, only: only), terminator: format == .csv ? "" : "\n")
     }
 }
 
 extension BudgetPeriod: ExpressibleByArgument {}
 extension CostReportFormat: ExpressibleByArgument {}
+extension CostReport.Breakdown: ExpressibleByArgument {}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Hummingbird
 import Logging
 import Providers
 import ServiceLifecycle
@@ -54,7 +55,14 @@ struct ServeCommand: AsyncParsableCommand {
         let metrics = FleetMetrics()
         metrics.bootstrapMetricsSystem()
         let httpClient = ProviderClientFactory.makeHTTPClient()
-        let app = try await buildApplication(loaded: effective, settings: settings, metrics: metrics, httpClient: httpClient, logger: logger)
+        let app: any ApplicationProtocol
+        do {
+            app = try await buildApplication(loaded: effective, settings: settings, metrics: metrics, httpClient: httpClient, logger: logger)
+        } catch {
+            // The client must be shut down before it goes, or it traps.
+            try? await httpClient.shutdown()
+            throw error
+        }
         // SIGTERM/SIGINT: stop accepting, give in-flight tasks and streams the drain timeout, then stop.
         var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(config.api.drainTimeoutSeconds)

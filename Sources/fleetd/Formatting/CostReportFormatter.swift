@@ -9,20 +9,26 @@ public enum CostReportFormat: String, Sendable, CaseIterable, Codable {
 /// Renders a ``CostReport`` as an aligned text table, JSON, or RFC 4180 CSV.
 public enum CostReportFormatter {
     /// The report in `format`. CSV uses CRLF line ends and quotes fields that need it.
-    public static func render(_ report: CostReport, format: CostReportFormat) throws -> String {
+    /// - Parameter only: the one section (its title, e.g. `key`) the table and CSV show after the
+    ///   total; JSON always holds the whole report.
+    public static func render(_ report: CostReport, format: CostReportFormat, only: String? = nil) throws -> String {
         switch format {
-        case .table: table(report)
+        case .table: table(report, only: only)
         case .json: try json(report)
-        case .csv: csv(report)
+        case .csv: csv(report, only: only)
         }
+    }
+
+    private static func sections(_ report: CostReport, only: String?) -> [(title: String, lines: [CostReport.Line])] {
+        report.sections.filter { only == nil || $0.title == only }
     }
 
     // MARK: Table
 
-    static func table(_ report: CostReport) -> String {
+    static func table(_ report: CostReport, only: String? = nil) -> String {
         let header = ["section", "name", "cost (USD)", "entries", "input", "output", "cached"]
         var rows: [[String]] = [row("total", report.total)]
-        for (title, lines) in report.sections {
+        for (title, lines) in sections(report, only: only) {
             rows += lines.map { row(title, $0) }
         }
         let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
@@ -56,11 +62,11 @@ public enum CostReportFormatter {
 
     // MARK: CSV (RFC 4180)
 
-    static func csv(_ report: CostReport) -> String {
+    static func csv(_ report: CostReport, only: String? = nil) -> String {
         var records: [[String]] = [["period", "period_key", "section", "name", "cost_usd", "entries", "input_tokens", "output_tokens", "cached_tokens"]]
         let prefix = [report.period.rawValue, report.periodKey]
         records.append(prefix + row("total", report.total))
-        for (title, lines) in report.sections {
+        for (title, lines) in sections(report, only: only) {
             records += lines.map { prefix + row(title, $0) }
         }
         return records.map { $0.map(csvField).joined(separator: ",") + "\r\n" }.joined()

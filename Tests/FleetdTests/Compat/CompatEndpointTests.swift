@@ -63,16 +63,16 @@ import Testing
                                        headers: auth + [("x-fleetd-agent-type", "coder"), ("x-fleetd-tenant", "acme")])
             #expect(coded.status == 200)
             let taskId = try #require(coded.headers["x-fleetd-task-id"].first)
-            let record = try await http(.GET, fleetd.baseURL + "/v1/tasks/\(taskId)")
+            let record = try await http(.GET, fleetd.baseURL + "/v1/tasks/\(taskId)", headers: auth)
             #expect(record.json["status"] as? String == "completed", "\(record.body)")
             // The alias names the coder type and a model; the coder's agent ran both.
             let aliased = try await http(.POST, fleetd.baseURL + "/v1/messages", body: Self.message.replacingOccurrences(of: "\"auto\"", with: "\"review-bot\""),
                                          headers: [("x-api-key", "fleet-secret")])
             #expect(aliased.status == 200 && aliased.headers["x-fleetd-model"].first == "local", "\(aliased.body)")
-            let agents = try await http(.GET, fleetd.baseURL + "/v1/agents")
+            let agents = try await http(.GET, fleetd.baseURL + "/v1/agents", headers: auth)
             let coder = (agents.json["agents"] as? [[String: Any]])?.first { $0["type"] as? String == "coder" }
             #expect(coder?["completed"] as? Int == 2, "\(agents.body)")
-            let metrics = try await http(.GET, fleetd.baseURL + "/metrics")
+            let metrics = try await http(.GET, fleetd.baseURL + "/metrics", headers: auth)
             #expect(metrics.body.contains(#"fleetd_tasks_total{outcome="completed"} 2"#), "\(metrics.body)")
             let unknown = try await http(.POST, fleetd.baseURL + "/v1/chat/completions", body: Self.chat, headers: auth + [("x-fleetd-agent-type", "pilot")])
             #expect(unknown.status == 400 && (unknown.json["error"] as? [String: Any])?["param"] as? String == "x-fleetd-agent-type", "\(unknown.body)")

@@ -13,6 +13,11 @@ struct LegacyConfigTests {
         return example.replacingOccurrences(of: "filename: fleet.db", with: "filename: ./data/fleet-eu.db")
     }
 
+    /// The example binds 0.0.0.0 and configures no credential, which fleetd now refuses to serve
+    /// (README, "Authentication"; tested in AuthEndToEndTests); these tests are about the file's
+    /// other settings, so they serve it on loopback.
+    static let loopback = ["--host", "127.0.0.1"]
+
     @Test func anUnmigratedFileCallsItsAIModelThroughTheSDKBaseURLVariable() async throws {
         let fake = try await FakeProviderServer.start(script: .always(try .fixture("providers/anthropic-nonstream-docs-example.json")))
         let directory = try temporaryDirectory()
@@ -21,7 +26,7 @@ struct LegacyConfigTests {
         let data = directory.appendingPathComponent("data")
         let fleetd = try await FleetdProcess(config: file, dataDirectory: data, environment: [
             "ANTHROPIC_API_KEY": "sk-ant-test-legacy", "ANTHROPIC_BASE_URL": fake.baseURL,
-        ])
+        ], extraArguments: Self.loopback)
         let result = try await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "Hello"}"#)
         #expect(result.status == 200, "\(result.body)")
         #expect(result.json["model"] as? String == "claude-sonnet-4-5-20250929")
@@ -42,7 +47,7 @@ struct LegacyConfigTests {
         let directory = try temporaryDirectory()
         let file = directory.appendingPathComponent("fleet.yaml")
         try Self.legacyConfig().write(to: file, atomically: true, encoding: .utf8)
-        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"))
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"), extraArguments: Self.loopback)
         let result = try await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "Hello"}"#)
         #expect(result.status == 200, "\(result.body)")
         #expect(result.json["localDefault"] as? Bool == true)

@@ -49,7 +49,6 @@ struct CompatRoutes {
     private func serve(_ dialect: CompatDialect, _ request: Request, context: FleetRequestContext) async throws -> Response {
         var request = request
         let config = await manager.config
-        try authorize(request, dialect: dialect, key: config.security.apiKey)
         let call: CompatCall
         do {
             let body = try await JSONBody.decode(JSONValue.self, from: &request, limit: api.value.maxBodyBytes)
@@ -59,7 +58,8 @@ struct CompatRoutes {
         } catch let error as APIError {
             throw CompatError(dialect, api: error)
         }
-        let task = try makeTask(call, request: request, config: config, dialect: dialect)
+        // Authenticated by the routes' guard (APIAuthMiddleware): the caller's tenant, user and limits go along.
+        let task = try makeTask(call, request: request, config: config, dialect: dialect).authorized(by: context.caller?.taskCaller)
         let retryAfter = Int(config.routing.health.cooldownSeconds.rounded(.up))
         if call.stream {
             return try await CompatStream(manager: manager, metrics: metrics, dialect: dialect, defaultRetryAfter: retryAfter)
@@ -95,33 +95,11 @@ struct CompatRoutes {
                          maxTokens: call.maxTokens, stream: call.stream, conversation: call.request)
     }
 
-    /// With `API_KEY` (or `security.apiKey`) set, the client's key must match it: OpenAI's SDKs
-    /// send `Authorization: Bearer`, Anthropic's `x-api-key` (or Bearer with an auth token).
-    /// Without it, any key is accepted, as on `POST /v1/tasks`.
-    private func authorize(_ request: Request, dialect: CompatDialect, key: String?) throws {
-        guard let key, !key.isEmpty else { return }
-        var presented: String?
-        if let bearer = request.headers[.authorization], bearer.hasPrefix("Bearer ") {
-            presented = String(bearer.dropFirst("Bearer ".count))
-        }
-        if dialect == .anthropic, let header = request.headers[HTTPField.Name("x-api-key")!] {
-            presented = header
-        }
-        guard let presented else {
-            throw CompatError.unauthorized(dialect, dialect == .openAI ? "an 'Authorization: Bearer <key>' header is required"
-                                                                   : "an 'x-api-key' header is required")
-        }
-        guard AdminAuthMiddleware<FleetRequestContext>.constantTimeEqual(Array(presented.utf8), Array(key.utf8)) else {
-            throw CompatError.unauthorized(dialect, "the API key is not valid for this fleetd")
-        }
-    }
-
     /// `POST /v1/messages/count_tokens`: `{"input_tokens": N}`, fleetd's estimate of the request
     /// (``ProviderRequest/approximateInputTokens``), no model called.
     private func countTokens(_ request: Request) async throws -> Response {
         var request = request
         let config = await manager.config
-        try authorize(request, dialect: .anthropic, key: config.security.apiKey)
         let call: CompatCall
         do {
             var body = try await JSONBody.decode(JSONValue.self, from: &request, limit: api.value.maxBodyBytes)

@@ -6,7 +6,9 @@ import Routing
 import Store
 
 /// `GET /v1/models` (fleetd's view, or an OpenAI or Anthropic model list: see
-/// ``CompatModels/listShape(format:anthropicVersion:apiKeyHeader:bearer:)``), `GET /v1/costs`, `GET /v1/agents`: what the fleet is and what it spent.
+/// ``CompatModels/listShape(format:anthropicVersion:apiKeyHeader:bearer:)``), `GET /v1/costs`,
+/// `GET /v1/agents`: what the fleet is and what it spent (a tenant's caller: its tenant's spend,
+/// and no other tenant's task ids).
 struct FleetRoutes {
     let manager: FleetManager
     /// Answers `GET /v1/models` in the OpenAI or Anthropic list shape when the request asks for one.
@@ -19,8 +21,11 @@ struct FleetRoutes {
 
     struct CostsView: Encodable {
         var report: CostReport
-        var budget: BudgetStatus
-        var alerts: [CostAlert]
+        /// The fleet's budget (callers who see every tenant).
+        var budget: BudgetStatus?
+        var alerts: [CostAlert]?
+        /// The caller's own key's budget (a virtual key with limits).
+        var keyBudget: BudgetStatus?
     }
 
     func register(_ router: some RouterMethods<FleetRequestContext>) {
@@ -40,19 +45,42 @@ struct FleetRoutes {
             }
             return try jsonResponse(["models": views])
         }
-        router.get("v1/costs") { request, _ -> Response in
+        router.get("v1/costs") { request, context -> Response in
             let name = request.uri.queryParameters["period"].map(String.init) ?? "day"
             guard let period = BudgetPeriod(rawValue: name) else {
                 throw APIError(.badRequest, code: "INVALID_VALUE", message: "'period' must be day, week or month", field: "period")
             }
+            var breakdowns: Set<CostReport.Breakdown> = []
+            if let by = request.uri.queryParameters["by"] {
+                guard let breakdown = CostReport.Breakdown(rawValue: String(by)) else {
+                    throw APIError(.badRequest, code: "INVALID_VALUE", message: "'by' must be key or tenant", field: "by")
+                }
+                breakdowns.insert(breakdown)
+            }
             let plane = manager.dataPlane
             let timeZone = await manager.config.cost.timeZone
-            let report = try await CostReport.load(database: plane.database, period: period, timeZoneIdentifier: timeZone)
-            return try jsonResponse(CostsView(report: report, budget: await plane.costs.budgetStatus(),
-                                              alerts: try await plane.costs.raisedAlerts()))
+            // A tenant's caller sees its own tenant's spend and its key's budget, nothing fleet-wide.
+            let caller = context.caller
+            let tenant = caller?.seesAllTenants == false ? caller?.tenantId : nil
+            let report = try await CostReport.load(database: plane.database, period: period, timeZoneIdentifier: timeZone,
+                                                   breakdowns: breakdowns, tenant: tenant)
+            var view = CostsView(report: report)
+            if tenant == nil {
+                view.budget = await plane.costs.budgetStatus()
+                view.alerts = try await plane.costs.raisedAlerts()
+            }
+            if let keyId = caller?.keyId, let budget = caller?.limits?.budget, budget.isLimited {
+                view.keyBudget = await plane.costs.keyBudgetStatus(keyId: keyId, limits: budget)
+            }
+            return try jsonResponse(view)
         }
-        router.get("v1/agents") { _, _ -> Response in
-            try jsonResponse(["agents": await manager.agentStatuses()])
+        router.get("v1/agents") { _, context -> Response in
+            var agents = await manager.agentStatuses()
+            // Which task an agent runs is another tenant's business.
+            if context.caller?.seesAllTenants == false {
+                for index in agents.indices { agents[index].currentTask = nil }
+            }
+            return try jsonResponse(["agents": agents])
         }
     }
 }

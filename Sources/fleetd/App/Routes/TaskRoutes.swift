@@ -20,17 +20,14 @@ struct TaskRoutes {
         router.post("v1/tasks") { request, context -> Response in
             try await ExecutorAffinity.run(on: context.taskExecutor) { try await task(request, context: context) }
         }
-        router.get("v1/tasks/:id") { _, context -> Response in
+        router.get("v1/tasks/:id") { request, context -> Response in
             let id = try context.parameters.require("id")
-            guard let record = await manager.taskRecord(id) else {
-                throw APIError(.notFound, code: "UNKNOWN_TASK", message: "no task '\(id)' (fleetd remembers the last 10,000 tasks)", field: "id")
-            }
-            return try jsonResponse(record)
+            return try jsonResponse(try await manager.visibleRecord(id, to: context.caller, tenant: request.uri.queryParameters["tenant"].map(String.init)))
         }
-        router.post("v1/route") { request, _ -> Response in
+        router.post("v1/route") { request, context -> Response in
             var request = request
             let body = try await JSONBody.decode(TaskRequest.self, from: &request, limit: api.value.maxBodyBytes)
-            let task = try body.task()
+            let task = try body.task().authorized(by: context.caller?.taskCaller)
             let selection: ModelSelection
             do throws(RouterError) {
                 selection = try await manager.explainRoute(task)
@@ -46,7 +43,7 @@ struct TaskRoutes {
     private func task(_ request: Request, context: FleetRequestContext) async throws -> Response {
         var request = request
         let body = try await JSONBody.decode(TaskRequest.self, from: &request, limit: api.value.maxBodyBytes)
-        var task = try body.task()
+        var task = try body.task().authorized(by: context.caller?.taskCaller)
         let wantsSSE = request.headers[.accept]?.contains("text/event-stream") == true
         task.stream = task.stream || wantsSSE
         task.cachePolicy = CachePolicy(cacheControl: request.headers[.cacheControl])
@@ -143,7 +140,7 @@ struct TaskRoutes {
                 logger.info("SSE client went away; the task is cancelled", metadata: ["task": "\(task.id)"])
             }
             await lease.finish()
-            await manager.record(task.id, outcome)
+            await manager.record(task, outcome)
             switch outcome {
             case .success(let result): metrics.taskFinished(result)
             case .failure(let failure): metrics.taskFailed(code: failure.code)

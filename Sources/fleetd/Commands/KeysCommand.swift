@@ -1,0 +1,111 @@
+import ArgumentParser
+import Fleet
+import FleetSupport
+import Foundation
+import Store
+
+/// `fleetd keys create|list|revoke`: virtual API keys in the store of `--data-dir`. The service
+/// sees a change from its next request (it reads the same file).
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Make, list and revoke virtual API keys.",
+        subcommands: [Create.self, List.self, Revoke.self]
+    )
+
+    struct StoreOptions: ParsableArguments {
+        @OptionGroup var options: ConfigOptions
+
+        @Option(name: .customLong("data-dir"), help: ArgumentHelp("Where fleetd keeps its database.", valueName: "dir"))
+        var dataDir: String = "data"
+
+        func open() async throws -> (FleetConfig, APIKeyStore) {
+            let config = try options.load().config
+            let directory = URL(fileURLWithPath: dataDir, isDirectory: true)
+            let url = DataPlane.databaseURL(for: config, dataDirectory: directory)
+            do {
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                return (config, APIKeyStore(database: try await StoreDatabase(path: url.path)))
+            } catch let error as StoreError {
+                throw UserError("cannot open the database \(url.path): \(error)")
+            }
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a key. Its text is printed once (standard output) and stored only as a hash.")
+
+        @OptionGroup var store: StoreOptions
+        @Option(help: "The tenant the key acts for (1-64 of A-Z a-z 0-9 . _ -).") var tenant: String
+        @Option(help: "The user the key acts for (rollout stickiness).") var user: String?
+        @Option(help: "A label for people.") var name: String?
+        @Option(name: .customLong("budget-daily"), help: "US dollars per day.") var budgetDaily: Double?
+        @Option(name: .customLong("budget-weekly"), help: "US dollars per ISO week.") var budgetWeekly: Double?
+        @Option(name: .customLong("budget-monthly"), help: "US dollars per calendar month.") var budgetMonthly: Double?
+        @Option(help: "Requests per minute.") var rpm: Int?
+        @Option(help: "Tokens (input + output) per minute.") var tpm: Int?
+        @Option(help: "Comma-separated model names the key may use.") var models: String?
+        @Option(help: "Comma-separated providers the key may use.") var providers: String?
+        @Option(name: .customLong("agent-types"), help: "Comma-separated agent types the key may use.") var agentTypes: String?
+        @Option(help: "Lifetime: 30d, 12h, 90m, 3600s.") var expires: String?
+        @Flag(help: "Print the key and its record as JSON.") var json = false
+
+        func run() async throws {
+            let (config, keys) = try await store.open()
+            let spec = KeySpec(tenant: tenant, user: user, name: name, budgetDaily: budgetDaily, budgetWeekly: budgetWeekly,
+                               budgetMonthly: budgetMonthly, rpm: rpm, tpm: tpm, models: list(models), providers: list(providers),
+                               agentTypes: list(agentTypes), expires: expires)
+            let issued: IssuedAPIKey
+            do {
+                let (limits, expiresAt) = try spec.resolved(against: config)
+                issued = try await keys.create(tenant: tenant, user: user, name: name, limits: limits, expiresAt: expiresAt)
+            } catch let invalid as KeySpec.Invalid {
+                throw UserError("--\(Self.option(invalid.field)): \(invalid.message)")
+            } catch let error as StoreError where error.code == .invalidValue {
+                throw UserError(error.message)
+            }
+            if json {
+                print(try KeyFormatter.json(IssuedKeyView(key: issued.secret, record: KeyView(issued.record))))
+            } else {
+                print(issued.secret)
+                FileHandle.standardError.write(Data("key \(issued.record.prefix) for tenant \(tenant) made; it is shown this once and stored only as a hash\n".utf8))
+            }
+        }
+
+        private func list(_ text: String?) -> [String]? {
+            text.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        }
+
+        static func option(_ field: String) -> String {
+            field == "agentTypes" ? "agent-types" : field
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List every key (never its secret).")
+
+        @OptionGroup var store: StoreOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let (_, keys) = try await store.open()
+            let views = try await keys.list().map { KeyView($0) }
+            print(json ? try KeyFormatter.json(["keys": views]) : KeyFormatter.table(views), terminator: json ? "\n" : "")
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a key from its next request on.")
+
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The key's id (or its fk-<id> prefix).") var id: String
+
+        func run() async throws {
+            let (_, keys) = try await store.open()
+            let bare = id.hasPrefix(APIKeySecret.prefix) ? String(id.dropFirst(APIKeySecret.prefix.count)) : id
+            guard let record = try await keys.revoke(id: bare) else { throw UserError("no API key '\(bare)'") }
+            print("revoked \(record.prefix) (tenant \(record.tenant))")
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import FleetSupport
+import Foundation
+import Routing
+import Store
+import Testing
+
+@Suite("Router: allow-lists of keys, tokens and agent types")
+struct RouterAccessTests {
+    static func task(_ lists: [ModelAllowList], id: String = "t1") -> RoutingTask {
+        var task = Seed.task(id: id)
+        task.allowLists = lists
+        return task
+    }
+
+    @Test("a key limited to one model is routed to it only; every other model is excluded at access, naming the key")
+    func oneModel() async throws {
+        // At 0.2 the cheap haiku would win; the key allows sonnet only.
+        let router = ModelRouter(configuration: Seed.configuration(defaultModel: "claude-haiku-4", lastResort: "qwen-local")
+                                     .with(Seed.ollama), scorer: FixedScorer(defaultScore: 0.35))
+        let key = ModelAllowList(source: "key fk-ab12cd34", models: ["claude-sonnet-4.5"])
+        let selection = try await router.select(Self.task([key]))
+        #expect(selection.modelName == "claude-sonnet-4.5")
+        #expect(selection.fallbackModels.isEmpty, "no fallback to a model the key may not use, not the default nor the last resort")
+        for name in ["claude-haiku-4", "claude-opus-4", "qwen-local"] {
+            let trace = try #require(selection.trace.candidates.first { $0.modelName == name })
+            #expect(trace.exclusion?.stage == .access, "\(name): \(trace.decisions)")
+            #expect(trace.exclusion?.detail.contains("key fk-ab12cd34") == true)
+        }
+        let allowed = try #require(selection.trace.candidates.first { $0.modelName == "claude-sonnet-4.5" })
+        #expect(allowed.decisions.contains { $0.stage == .access && $0.passed && $0.detail == "allowed for key fk-ab12cd34" })
+
+        // A preferred model the key may not use is not picked either.
+        var preferring = Self.task([key], id: "t2")
+        preferring.preferredModel = "claude-opus-4"
+        #expect(try await router.select(preferring).modelName == "claude-sonnet-4.5")
+    }
+
+    @Test("lists from the key and the agent type both hold; none left is ROUTER_001 naming each exclusion")
+    func intersection() async throws {
+        let router = ModelRouter(configuration: Seed.configuration([Seed.opus, Seed.sonnet, Seed.haiku, Seed.ollama]),
+                                 scorer: FixedScorer(defaultScore: 0.35))
+        let key = ModelAllowList(source: "key fk-k1", providers: [.anthropic])
+        let type = ModelAllowList(source: "agent type 'coder'", models: ["claude-sonnet-4.5", "qwen-local"])
+        #expect(try await router.select(Self.task([key, type])).modelName == "claude-sonnet-4.5")
+
+        let local = ModelAllowList(source: "agent type 'offline'", models: ["qwen-local"])
+        let error = await #expect(throws: RouterError.self) { try await router.select(Self.task([key, local])) }
+        #expect(error?.code == .modelSelectionFailed)
+        #expect(error?.exclusions.allSatisfy { $0.stage == .access } == true)
+        #expect(error?.exclusions.first { $0.model == "qwen-local" }?.reason.contains("provider ollama is not among those allowed for key fk-k1") == true)
+        #expect(error?.exclusions.first { $0.model == "claude-haiku-4" }?.reason.contains("agent type 'offline'") == true)
+    }
+
+    @Test("with the router off, a default model the caller may not use is refused, not called")
+    func routerOff() async throws {
+        let router = ModelRouter(configuration: Seed.configuration(defaultModel: "claude-haiku-4"), scorer: FixedScorer(defaultScore: 0.1))
+        let error = await #expect(throws: RouterError.self) {
+            try await router.select(Self.task([ModelAllowList(source: "key fk-k1", models: ["claude-opus-4"])]), useRouter: false)
+        }
+        #expect(error?.code == .modelSelectionFailed)
+        #expect(error?.exclusions.first?.stage == .access)
+        #expect(try await router.select(Self.task([ModelAllowList(source: "key fk-k1", models: ["claude-haiku-4"])]), useRouter: false)
+            .modelName == "claude-haiku-4")
+    }
+
+    @Test("a tenant's selection is recorded under <tenant>/<taskId>")
+    func recordKey() async throws {
+        let recorder = InMemoryRecorder()
+        let router = ModelRouter(configuration: Seed.configuration(), scorer: FixedScorer(defaultScore: 0.2), recorder: recorder)
+        var task = Seed.task(id: "same-id")
+        task.tenantId = "acme"
+        let selection = try await router.select(task)
+        #expect(selection.tenantId == "acme" && selection.recordKey == "acme/same-id")
+        let untenanted = try await router.select(Seed.task(id: "same-id"))
+        #expect(untenanted.recordKey == "same-id")
+    }
+}
+
+/// Keeps what it is given.
+private actor InMemoryRecorder: SelectionRecorder {
+    var selections: [ModelSelection] = []
+    func record(_ selection: ModelSelection) async throws { selections.append(selection) }
+}
+
+extension RoutingConfiguration {
+    /// The configuration with one more model.
+    func with(_ model: ModelConfiguration) -> RoutingConfiguration {
+        var copy = self
+        copy.models.append(model)
+        return copy
+    }
+}
