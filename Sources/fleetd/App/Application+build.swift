@@ -84,7 +84,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     FlagRoutes(reloader: reloader, environment: settings.environment, api: api)
         .register(public: guarded, admin: admin)
     AdminRoutes(reloader: reloader, logger: logger).register(admin: admin)
-    KeyRoutes(keys: keys, manager: manager, api: api, logger: logger).register(admin: admin)
+    KeyRoutes(authenticator: authenticator, manager: manager, api: api, logger: logger).register(admin: admin)
     TaskRoutes(manager: manager, metrics: metrics, api: api).register(guarded)
     let compat = CompatRoutes(manager: manager, metrics: metrics, api: api)
     compat.register(guarded)

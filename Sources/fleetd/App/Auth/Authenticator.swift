@@ -67,6 +67,12 @@ final class Authenticator: Sendable {
         return exists
     }
 
+    /// A key was just made in this process: credentials are required from the next request on
+    /// (a key made by the CLI is seen within a second).
+    func keyMade() {
+        keysSeen.withLock { $0 = (true, .now) }
+    }
+
     /// The caller a request's headers identify.
     func authenticate(_ headers: HTTPFields) async throws(APIError) -> Caller {
         let required = await required()

@@ -8,7 +8,8 @@ import Store
 /// `POST /v1/admin/keys` (make a key; its text is in this answer only), `GET /v1/admin/keys`,
 /// `DELETE /v1/admin/keys/{id}` (revoke). Admin token only.
 struct KeyRoutes {
-    let keys: APIKeyStore
+    let authenticator: Authenticator
+    var keys: APIKeyStore { authenticator.keys }
     let manager: FleetManager
     let api: LiveSetting<APISection>
     let logger: Logger
@@ -26,6 +27,7 @@ struct KeyRoutes {
             } catch let error as StoreError where error.code == .invalidValue {
                 throw APIError(.badRequest, code: "INVALID_VALUE", message: error.message)
             }
+            authenticator.keyMade()
             logger.notice("API key created", metadata: ["key": "\(issued.record.prefix)", "tenant": "\(issued.record.tenant)"])
             return try jsonResponse(IssuedKeyView(key: issued.secret, record: KeyView(issued.record)), status: .created)
         }
