@@ -18,6 +18,7 @@ struct FleetdCommand: AsyncParsableCommand {
             FlagsCommand.self,
             MigrateConfigCommand.self,
             RouteCommand.self,
+            FeedbackCommand.self,
             CostsCommand.self,
             KeysCommand.self,
             SSECommand.self,

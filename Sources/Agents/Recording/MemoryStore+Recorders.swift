@@ -25,6 +25,29 @@ extension MemoryStore: RoutingStatsStore {
     }
 }
 
+extension MemoryStore: LearningStore {
+    /// `routing/learning/<cell>`: never expires by default.
+    public func loadCells() async throws -> [LearnedCell] {
+        try await query(partition: MemoryPartitions.learning, prefix: "").map { try $0.decode(LearnedCell.self) }
+    }
+
+    public func saveCells(_ cells: [LearnedCell]) async throws {
+        for cell in cells {
+            try await store(cell, partition: MemoryPartitions.learning, key: cell.key, accessLevel: .system)
+        }
+    }
+
+    /// `routing/outcomes/<tenant>/<taskId>` (7 days by default).
+    public func saveTaskOutcome(_ record: TaskOutcomeRecord) async throws {
+        try await store(record, partition: MemoryPartitions.outcomes, key: record.recordKey, accessLevel: .system)
+    }
+
+    public func taskOutcome(taskId: String, tenantId: String?) async throws -> TaskOutcomeRecord? {
+        try await retrieve(TaskOutcomeRecord.self, partition: MemoryPartitions.outcomes,
+                           key: TaskOutcomeRecord.recordKey(taskId: taskId, tenantId: tenantId))
+    }
+}
+
 extension MemoryStore: StreamSessionRecorder {
     /// `streaming/sessions/<streamId>` (1 hour by default).
     public func recordSession(_ session: StreamSessionRecord) async throws {

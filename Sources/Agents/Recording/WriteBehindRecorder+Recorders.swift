@@ -4,7 +4,28 @@ import Streaming
 
 // The write-behind recorder backs the router's and the streaming tool's persistence seams.
 
-extension WriteBehindRecorder: SelectionRecorder, RoutingStatsStore, StreamSessionRecorder {
+extension WriteBehindRecorder: SelectionRecorder, RoutingStatsStore, StreamSessionRecorder, LearningStore {
+    public func loadCells() async throws -> [LearnedCell] {
+        await flush()
+        return try await store.loadCells()
+    }
+
+    public func saveCells(_ cells: [LearnedCell]) async throws {
+        for cell in cells {
+            try await enqueue(cell, partition: MemoryPartitions.learning, key: cell.key, owner: "system", accessLevel: .system)
+        }
+    }
+
+    public func saveTaskOutcome(_ record: TaskOutcomeRecord) async throws {
+        try await enqueue(record, partition: MemoryPartitions.outcomes, key: record.recordKey, owner: "system", accessLevel: .system)
+    }
+
+    /// Flushes first: feedback may come a moment after the task's record was queued.
+    public func taskOutcome(taskId: String, tenantId: String?) async throws -> TaskOutcomeRecord? {
+        await flush()
+        return try await store.taskOutcome(taskId: taskId, tenantId: tenantId)
+    }
+
     /// `routing/selections/<taskId>` (`<tenant>/<taskId>` for a tenant's task), swarm level, as ``ModelSelection``'s JSON: the pick, its
     /// config, the complexity, the reason and the fallbacks. The per-candidate trace is left out
     /// (it was the largest part of every task's JSON); `fleetd route` and `POST /v1/route` show it.

@@ -121,11 +121,14 @@ public struct TaskSettings: Sendable, Hashable, Codable {
     public var useStreaming: Bool
     /// `advancedCaching`: answer from the response cache when it holds the answer, and keep new ones.
     public var useCache: Bool
+    /// `predictiveRouting`: rank with what outcomes taught, explore a little, and learn from this task.
+    public var useLearning: Bool
 
-    public init(useRouter: Bool, useStreaming: Bool, useCache: Bool = false) {
+    public init(useRouter: Bool, useStreaming: Bool, useCache: Bool = false, useLearning: Bool = false) {
         self.useRouter = useRouter
         self.useStreaming = useStreaming
         self.useCache = useCache
+        self.useLearning = useLearning
     }
 
     /// Every flag off: the v1.0.4 path.

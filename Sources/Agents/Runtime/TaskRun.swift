@@ -79,6 +79,8 @@ final class TaskDriver {
         var started: ContinuousClock.Instant
         /// Where the answer goes in the response cache, when the task may use it.
         var cacheKey: String?
+        /// What the learner hears of this task (`predictiveRouting` on).
+        var learning: TaskLearning?
     }
 
     private let run: TaskRun
@@ -136,7 +138,8 @@ final class TaskDriver {
         let routingTask = task.routingTask(agentType: run.agent.type, role: run.agent.role)
         let selection: ModelSelection
         do {
-            selection = try await runtime.router.select(routingTask, useRouter: run.settings.useRouter)
+            selection = try await runtime.router.select(routingTask, useRouter: run.settings.useRouter,
+                                                        useLearning: run.settings.useLearning)
         } catch {
             return await fail(task.failure(routing: error))
         }
@@ -165,8 +168,12 @@ final class TaskDriver {
                         },
                         outputLimit: { [task, role = run.agent.role] model in task.outputTokenLimit(role: role, model: model) })
         }
-        let session = runtime.tool.executeStreaming(request, targets: targets, timeLimit: timeLimit, hooks: billing?.hooks)
-        let running = Running(selection: selection, billing: billing, streaming: streaming, started: .now, cacheKey: cacheKey)
+        let learning = run.settings.useLearning && selection.routed
+            ? TaskLearning(router: runtime.router, selection: selection, tenantId: task.tenantId) : nil
+        let hooks = CallHooks.combining(billing?.hooks, learning?.hooks)
+        let session = runtime.tool.executeStreaming(request, targets: targets, timeLimit: timeLimit, hooks: hooks)
+        let running = Running(selection: selection, billing: billing, streaming: streaming, started: .now, cacheKey: cacheKey,
+                              learning: learning)
         var iterator = session.makeAsyncIterator()
         run.cancellation.onCancel(iterator.canceller)
         let first = await iterator.next()
@@ -220,6 +227,7 @@ final class TaskDriver {
             await cache.save(ResponseCache.Answer(text: result.text, model: model.name, provider: model.provider, usage: usage, cost: cost,
                                                   finishReason: result.finishReason, storedAt: Date()), key: key)
         }
+        await running.learning?.completed(model: model.name, finishReason: result.finishReason)
         await run.agent.ended(success: true)
         state = .finished
         let elapsed = ContinuousClock.now - running.started

@@ -51,6 +51,16 @@ extension FleetConfig {
             }
             weights.finish()
         }
+        if var learning = r.mapping("learning") {
+            let l = routing.learning
+            routing.learning.minOutcomes = learning.double("minOutcomes", default: l.minOutcomes, check: nonNegative)
+            routing.learning.exploration = learning.double("exploration", default: l.exploration, check: { (0...0.5).contains($0) ? nil : "must be between 0 and 0.5" })
+            routing.learning.window = learning.double("window", default: l.window, check: { $0 >= 2 ? nil : "must be at least 2" })
+            routing.learning.bands = learning.int("bands", default: l.bands, in: 1...20)
+            routing.learning.strongQuality = learning.double("strongQuality", default: l.strongQuality, check: unitInterval)
+            routing.learning.automaticWeight = learning.double("automaticWeight", default: l.automaticWeight, check: unitInterval)
+            learning.finish()
+        }
         if var health = r.mapping("health") {
             let h = routing.health
             routing.health.failureThreshold = health.int("failureThreshold", default: h.failureThreshold, in: 1...1_000)

@@ -38,9 +38,10 @@ public struct DataPlane: Sendable {
         let router = ModelRouter(
             configuration: config.routing, scorer: analyzer,
             budget: costs, quota: quotas, // the tracker reports an unlimited budget while cost tracking is off
-            statsStore: records, recorder: records, clock: clock, logger: Logger(label: "fleetd.routing")
+            statsStore: records, recorder: records, learningStore: records, clock: clock, logger: Logger(label: "fleetd.routing")
         )
         try await router.loadStats()
+        try await router.loadLearning()
         return DataPlane(database: database, memory: memory, records: records, costs: costs, quotas: quotas, router: router, analyzer: analyzer)
     }
 }

@@ -97,7 +97,8 @@ public actor FleetManager {
         let on = { (name: String) in flags.first { $0.name == name }?.enabled ?? false }
         let settings = TaskSettings(useRouter: on("multiModelRouter") && snapshot.config.routing.enabled,
                                     useStreaming: on("streaming") && snapshot.config.streaming.enabled,
-                                    useCache: on("advancedCaching"))
+                                    useCache: on("advancedCaching"),
+                                    useLearning: on("predictiveRouting") && on("multiModelRouter") && snapshot.config.routing.enabled)
         return (settings, flags)
     }
 
@@ -107,7 +108,8 @@ public actor FleetManager {
         let type = task.agentType ?? defaultAgentType
         let role = snapshot.config.agents.first { $0.type == type }.map { AgentRole(config: $0.config) } ?? AgentRole()
         let (settings, _) = settings(for: task)
-        return try await dataPlane.router.explain(task.routingTask(agentType: type, role: role), useRouter: settings.useRouter)
+        return try await dataPlane.router.explain(task.routingTask(agentType: type, role: role), useRouter: settings.useRouter,
+                                                  useLearning: settings.useLearning)
     }
 
     /// Waits for an idle agent of the task's type and hands it the task. A full queue refuses at

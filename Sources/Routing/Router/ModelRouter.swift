@@ -34,6 +34,9 @@ public final class ModelRouter: Sendable {
     private let quota: (any QuotaChecking)?
     private let statsStore: (any RoutingStatsStore)?
     private let recorder: (any SelectionRecorder)?
+    /// What `predictiveRouting` has learned (in memory; persisted through ``learningStore``).
+    public let learner = OutcomeLearner()
+    private let learningStore: (any LearningStore)?
     private let clock: any WallClock
     private let logger: Logger
 
@@ -52,6 +55,7 @@ public final class ModelRouter: Sendable {
         quota: (any QuotaChecking)? = nil,
         statsStore: (any RoutingStatsStore)? = nil,
         recorder: (any SelectionRecorder)? = nil,
+        learningStore: (any LearningStore)? = nil,
         clock: any WallClock = SystemWallClock(),
         logger: Logger = Logger(label: "fleetd.routing")
     ) {
@@ -62,6 +66,7 @@ public final class ModelRouter: Sendable {
         self.quota = quota
         self.statsStore = statsStore
         self.recorder = recorder
+        self.learningStore = learningStore
         self.clock = clock
         self.logger = logger
         for issue in RoutingEngine(configuration: configuration).registry.issues {
@@ -94,6 +99,12 @@ public final class ModelRouter: Sendable {
         }
     }
 
+    /// Loads the learner's persisted cells. Call once at start-up.
+    public func loadLearning() async throws {
+        guard let learningStore else { return }
+        learner.load(try await learningStore.loadCells())
+    }
+
     /// The observed stats of every model that has had an outcome.
     public func stats() -> [ModelStats] {
         state.withLock { Array($0.stats.values) }.sorted { $0.model < $1.model }
@@ -104,13 +115,18 @@ public final class ModelRouter: Sendable {
     /// - Parameter useRouter: the resolved `multiModelRouter` flag. `false` (or `routing.enabled: false`) sends
     ///   the task to `defaultModel` as v1.0.4 did.
     /// - Throws: ``RouterError`` ROUTER_001 when no model can serve, ROUTER_002 / ROUTER_003 from the budget.
-    public func select(_ task: RoutingTask, useRouter: Bool = true) async throws(RouterError) -> ModelSelection {
+    /// - Parameter useLearning: the resolved `predictiveRouting` flag: rank with what outcomes taught
+    ///   (``OutcomeLearner``), and explore a small share of tasks. `false` routes exactly as without it.
+    public func select(_ task: RoutingTask, useRouter: Bool = true, useLearning: Bool = false) async throws(RouterError) -> ModelSelection {
         let selection: ModelSelection
         do {
-            selection = try await decide(task, useRouter: useRouter, live: true)
+            selection = try await decide(task, useRouter: useRouter, useLearning: useLearning, live: true)
         } catch {
             Counter(label: "fleetd_routing_errors_total", dimensions: [("code", error.code.rawValue)]).increment()
             throw error
+        }
+        if selection.trace.candidates.contains(where: { $0.position == 1 && $0.notes.contains { $0.hasPrefix("exploring") } }) {
+            Counter(label: "fleetd_routing_explorations_total").increment()
         }
         Counter(label: "fleetd_routing_selections_total",
                 dimensions: [("model", selection.modelName), ("routed", selection.routed ? "true" : "false"),
@@ -127,8 +143,8 @@ public final class ModelRouter: Sendable {
     }
 
     /// The decision ``select(_:useRouter:)`` would make, without taking a probe or recording anything.
-    public func explain(_ task: RoutingTask, useRouter: Bool = true) async throws(RouterError) -> ModelSelection {
-        try await decide(task, useRouter: useRouter, live: false)
+    public func explain(_ task: RoutingTask, useRouter: Bool = true, useLearning: Bool = false) async throws(RouterError) -> ModelSelection {
+        try await decide(task, useRouter: useRouter, useLearning: useLearning, live: false)
     }
 
     /// Takes `model`'s breakers for one call (a probe slot when half-open). Call before trying a fallback;
@@ -207,16 +223,92 @@ public final class ModelRouter: Sendable {
                              stats: stats, now: clock.now)
     }
 
-    private func decide(_ task: RoutingTask, useRouter: Bool, live: Bool) async throws(RouterError) -> ModelSelection {
-        var selection = try await decideUnscoped(task, useRouter: useRouter, live: live)
+    private func decide(_ task: RoutingTask, useRouter: Bool, useLearning: Bool, live: Bool) async throws(RouterError) -> ModelSelection {
+        let engine = state.withLock { $0.engine }
+        let score = scorer.value.score(task)
+        let learning = useRouter && useLearning && engine.configuration.enabled
+        var selection = try await decideUnscoped(task, engine: engine, score: score, useRouter: useRouter,
+                                                 learning: learning ? learningInputs(task, engine: engine, score: score, live: live) : nil,
+                                                 live: live)
         selection.tenantId = task.tenantId
+        if learning { selection.predictedDifficulty = predictedDifficulty(score, tenantId: task.tenantId, engine: engine) }
         return selection
     }
 
-    private func decideUnscoped(_ task: RoutingTask, useRouter: Bool, live: Bool) async throws(RouterError) -> ModelSelection {
-        let engine = state.withLock { $0.engine }
-        let score = scorer.value.score(task)
+    /// What the learner predicts of every model for this task, and whether it explores.
+    func learningInputs(_ task: RoutingTask, engine: RoutingEngine, score: ComplexityScore, live: Bool) -> LearningInputs {
+        let config = engine.configuration.learning
+        let predictions = learner.predictions(models: engine.registry.models.map(\.name), taskType: score.taskType,
+                                              complexity: score.overall, tenantId: task.tenantId, configuration: config)
+        return LearningInputs(predictions: predictions, explore: live && OutcomeLearner.explores(taskId: task.taskId, share: config.exploration),
+                              minOutcomes: config.minOutcomes)
+    }
+
+    /// How likely a task needs a strong model (``OutcomeLearner/predictedDifficulty(taskType:complexity:tenantId:strongModels:configuration:)``).
+    public func predictedDifficulty(_ score: ComplexityScore, tenantId: String?) -> Double {
+        predictedDifficulty(score, tenantId: tenantId, engine: state.withLock { $0.engine })
+    }
+
+    private func predictedDifficulty(_ score: ComplexityScore, tenantId: String?, engine: RoutingEngine) -> Double {
+        let config = engine.configuration.learning
+        let strong = Set(engine.registry.models.filter { $0.effectiveQuality >= config.strongQuality }.map(\.name))
+        return learner.predictedDifficulty(taskType: score.taskType, complexity: score.overall, tenantId: tenantId,
+                                           strongModels: strong, configuration: config)
+    }
+
+    /// Learns from one outcome and persists the cells it changed. A store failure is logged: the
+    /// learner in memory still has it.
+    public func learn(_ outcome: RoutingOutcome) async {
+        let changed = learner.record(outcome, configuration: configuration.learning)
+        Counter(label: "fleetd_routing_outcomes_total", dimensions: [("signal", outcome.signal.rawValue)]).increment()
+        guard let learningStore, !changed.isEmpty else { return }
+        do {
+            try await learningStore.saveCells(changed)
+        } catch {
+            logger.warning("could not persist what routing learned", metadata: ["model": "\(outcome.model)", "error": "\(error)"])
+        }
+    }
+
+    /// Keeps what a finished task needs for later feedback (`routing/outcomes`).
+    public func rememberOutcome(_ record: TaskOutcomeRecord) async {
+        do {
+            try await learningStore?.saveTaskOutcome(record)
+        } catch {
+            logger.warning("could not keep the task's outcome record", metadata: ["task": "\(record.taskId)", "error": "\(error)"])
+        }
+    }
+
+    /// Applies a caller's feedback on a finished task: looks up which model answered it and in which
+    /// cell, learns from the score, and marks the record so the same task is not scored twice.
+    public func feedback(taskId: String, tenantId: String?, score: Double, label: String?) async throws(FeedbackError) -> TaskOutcomeRecord {
+        guard score.isFinite, (0...1).contains(score) else { throw .invalidScore }
+        guard let learningStore else { throw .unknownTask }
+        var record: TaskOutcomeRecord
+        do {
+            guard let found = try await learningStore.taskOutcome(taskId: taskId, tenantId: tenantId) else { throw FeedbackError.unknownTask }
+            record = found
+        } catch let error as FeedbackError {
+            throw error
+        } catch {
+            throw .store(String(describing: error))
+        }
+        guard record.feedbackScore == nil else { throw .alreadyGiven(record) }
+        record.feedbackScore = score
+        record.feedbackLabel = label
+        do {
+            try await learningStore.saveTaskOutcome(record)
+        } catch {
+            throw .store(String(describing: error))
+        }
+        await learn(RoutingOutcome(taskId: taskId, model: record.model, taskType: record.taskType, complexity: record.complexity,
+                                   tenantId: record.tenantId, score: score, weight: 1, signal: .feedback, label: label, at: clock.now))
+        return record
+    }
+
+    private func decideUnscoped(_ task: RoutingTask, engine: RoutingEngine, score: ComplexityScore, useRouter: Bool,
+                                learning: LearningInputs?, live: Bool) async throws(RouterError) -> ModelSelection {
         var inputs = await gatherInputs(for: engine, useRouter: useRouter)
+        inputs.learning = learning
         guard useRouter && engine.configuration.enabled else {
             return try engine.decideDefault(task, score: score, inputs: inputs)
         }
@@ -229,6 +321,18 @@ public final class ModelRouter: Sendable {
         }
         return try engine.decide(task, score: score, inputs: inputs)
     }
+}
+
+/// Why feedback on a task was refused.
+public enum FeedbackError: Error, Sendable {
+    /// The score is not a number in 0…1.
+    case invalidScore
+    /// No outcome record for the task: unknown id, `predictiveRouting` off for it, or expired.
+    case unknownTask
+    /// Feedback was already given for the task.
+    case alreadyGiven(TaskOutcomeRecord)
+    /// The store failed.
+    case store(String)
 }
 
 /// One model as `GET /v1/models` shows it.

@@ -31,6 +31,9 @@ public struct ModelSelection: Sendable, Codable, Hashable {
     public var trace: SelectionTrace
     /// The authenticated tenant the task ran for, if any (see ``recordKey``).
     public var tenantId: String?
+    /// With `predictiveRouting` on: how likely a strong model is needed (0…1), from outcomes of this
+    /// task type and complexity band; the complexity score itself before any outcome.
+    public var predictedDifficulty: Double?
 
     /// Where the selection is recorded in `routing/selections`: `<tenant>/<taskId>` for a
     /// tenant's task (task ids are unique per tenant only), else `<taskId>`.
@@ -131,6 +134,8 @@ public struct CandidateTrace: Sendable, Codable, Hashable {
     public var position: Int?
     /// Notes that changed its rank without excluding it (quota pressure, half-open probe, preference).
     public var notes: [String]
+    /// With `predictiveRouting` on: what learning predicts of it, and the data it rests on.
+    public var prediction: SuccessPrediction?
 
     public init(modelName: String, provider: String, role: FallbackEntry.Role, decisions: [FilterDecision] = [],
                 estimatedCost: Double, score: Double? = nil, position: Int? = nil, notes: [String] = []) {

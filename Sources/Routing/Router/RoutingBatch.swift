@@ -12,10 +12,13 @@ public struct RoutingBatch: Sendable {
     public let router: ModelRouter
     /// Lines per parallel chunk.
     public let chunkSize: Int
+    /// Rank with what the router's learner has learned (`predictiveRouting`).
+    public let useLearning: Bool
 
-    public init(router: ModelRouter, chunkSize: Int = 2_000) {
+    public init(router: ModelRouter, chunkSize: Int = 2_000, useLearning: Bool = false) {
         self.router = router
         self.chunkSize = max(1, chunkSize)
+        self.useLearning = useLearning
     }
 
     /// Routes every line of `input` and returns the output JSONL (each line ends with a newline).
@@ -47,11 +50,12 @@ public struct RoutingBatch: Sendable {
         }
         let (engine, inputs) = await router.batchContext()
         let router = self.router
+        let useLearning = self.useLearning
         let chunks = stride(from: 0, to: ranges.count, by: chunkSize).map { Array(ranges[$0..<min($0 + chunkSize, ranges.count)]) }
         return await withTaskGroup(of: (Int, [String]).self) { group in
             for (index, chunk) in chunks.enumerated() {
                 group.addTask {
-                    let worker = LineWorker(engine: engine, inputs: inputs, router: router)
+                    let worker = LineWorker(engine: engine, inputs: inputs, router: router, useLearning: useLearning)
                     return (index, chunk.map { worker.route(lineNumber: $0.number, bytes: bytes[$0.range]) })
                 }
             }
@@ -93,6 +97,7 @@ private struct LineWorker {
     let engine: RoutingEngine
     let inputs: RoutingInputs
     let router: ModelRouter
+    let useLearning: Bool
     let decoder = JSONDecoder()
     let encoder: JSONEncoder = {
         let e = JSONEncoder()
@@ -113,6 +118,8 @@ private struct LineWorker {
         var reason: String
         var fallbackModels: [String]
         var estimatedCost: Double
+        /// How likely a strong model is needed, from learned outcomes (the complexity score before any).
+        var predictedDifficulty: Double
     }
 
     struct ErrorLine: Encodable {
@@ -145,9 +152,13 @@ private struct LineWorker {
         }
         let task = RoutingTask(taskId: id.description, prompt: prompt, type: type)
         do {
-            let selection = try engine.decide(task, score: router.score(task), inputs: inputs)
+            let score = router.score(task)
+            var inputs = inputs
+            if useLearning { inputs.learning = router.learningInputs(task, engine: engine, score: score, live: false) }
+            let selection = try engine.decide(task, score: score, inputs: inputs)
             let out = OutputLine(id: id, modelName: selection.modelName, complexity: selection.complexity,
-                                 reason: selection.reason, fallbackModels: selection.fallbackModels, estimatedCost: selection.estimatedCost)
+                                 reason: selection.reason, fallbackModels: selection.fallbackModels, estimatedCost: selection.estimatedCost,
+                                 predictedDifficulty: router.predictedDifficulty(score, tenantId: nil))
             return try String(decoding: encoder.encode(out), as: UTF8.self)
         } catch let error as RouterError {
             return failure(id, lineNumber, error.code.rawValue, "line \(lineNumber): \(error.message)")

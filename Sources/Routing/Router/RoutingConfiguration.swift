@@ -26,6 +26,8 @@ public struct RoutingConfiguration: Sendable, Codable, Hashable {
     /// Latency assumed for a model with no ``ModelConfiguration/typicalLatencyMs`` and no observations, in ms.
     /// Default 2000, must be > 0.
     public var assumedLatencyMs: Double
+    /// How `predictiveRouting` learns from outcomes (`routing.learning`).
+    public var learning: LearningConfiguration
 
     public init(
         enabled: Bool = true,
@@ -37,7 +39,8 @@ public struct RoutingConfiguration: Sendable, Codable, Hashable {
         health: HealthConfiguration = HealthConfiguration(),
         quotaPreferenceThreshold: Double = 0.8,
         lastResort: String? = nil,
-        assumedLatencyMs: Double = 2_000
+        assumedLatencyMs: Double = 2_000,
+        learning: LearningConfiguration = LearningConfiguration()
     ) {
         self.enabled = enabled
         self.defaultModel = defaultModel
@@ -49,11 +52,12 @@ public struct RoutingConfiguration: Sendable, Codable, Hashable {
         self.quotaPreferenceThreshold = quotaPreferenceThreshold
         self.lastResort = lastResort
         self.assumedLatencyMs = assumedLatencyMs
+        self.learning = learning
     }
 
     private enum CodingKeys: String, CodingKey {
         case enabled, defaultModel, models, complexity, strategy, weights, health
-        case quotaPreferenceThreshold, lastResort, assumedLatencyMs
+        case quotaPreferenceThreshold, lastResort, assumedLatencyMs, learning
     }
 
     /// Decodes the configuration; every absent field takes its default.
@@ -70,6 +74,7 @@ public struct RoutingConfiguration: Sendable, Codable, Hashable {
         quotaPreferenceThreshold = try c.decodeIfPresent(Double.self, forKey: .quotaPreferenceThreshold) ?? d.quotaPreferenceThreshold
         lastResort = try c.decodeIfPresent(String.self, forKey: .lastResort)
         assumedLatencyMs = try c.decodeIfPresent(Double.self, forKey: .assumedLatencyMs) ?? d.assumedLatencyMs
+        learning = try c.decodeIfPresent(LearningConfiguration.self, forKey: .learning) ?? d.learning
     }
 }
 

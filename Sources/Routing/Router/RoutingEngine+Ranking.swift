@@ -57,6 +57,16 @@ extension RoutingEngine {
         }
     }
 
+    /// The strategy's value weighed by learning (`predictiveRouting`): times the model's predicted
+    /// success when it rests on enough outcomes, times the prior otherwise, so that with no outcomes
+    /// the order is exactly the unlearned one. An expected value: a model that fails this kind of
+    /// task is worth little however cheap or fast it is.
+    func learned(_ value: Double, model: String, inputs: RoutingInputs) -> Double {
+        guard let learning = inputs.learning else { return value }
+        guard let p = learning.predictions[model], p.counted else { return value * OutcomeLearner.priorSuccess }
+        return value * p.predictedSuccess
+    }
+
     /// Ranks candidates: preferred model, then healthy before half-open, then providers under the quota threshold
     /// before those past it (proactive failover beats a provider preference), then the preferred provider, then
     /// the strategy's value, then the tie-breakers
@@ -90,7 +100,7 @@ extension RoutingEngine {
             case .availability: [failures, cost]
             case .balanced: [cost]
             }
-            return Key(tiers: tiers, value: strategyValue(factors), tie: tie, order: order)
+            return Key(tiers: tiers, value: learned(strategyValue(factors), model: model.name, inputs: inputs), tie: tie, order: order)
         }
         let keyed = pool.enumerated().map { (model: $0.element, key: key($0.element, $0.offset)) }
         let sorted = keyed.sorted { a, b in
@@ -122,6 +132,9 @@ extension RoutingEngine {
         }
         if let i = traceIndex[pick.name] {
             parts.append(contentsOf: traces[i].notes)
+            if let p = traces[i].prediction, p.counted {
+                parts.append("predicted success \(fmt(p.predictedSuccess)) from \(fmt(p.outcomes)) outcomes (\(p.scope))")
+            }
         }
         // Models ahead of the pick in the chain that a budget, quota or health filter removed.
         for entry in chain {

@@ -103,8 +103,14 @@ public struct RoutingEngine: Sendable {
                                          decisions: [.init(stage: .registry, passed: false, detail: "lastResort '\(name)' is not configured")], estimatedCost: 0))
         }
 
+        if let learning = inputs.learning {
+            for (name, prediction) in learning.predictions {
+                if let i = traceIndex[name] { traces[i].prediction = prediction }
+            }
+        }
         var alerts: [RoutingAlert] = []
-        let survivors = try applyOperationalFilters(chain, task: task, inputs: inputs, traces: &traces, traceIndex: traceIndex, alerts: &alerts)
+        var survivors = try applyOperationalFilters(chain, task: task, inputs: inputs, traces: &traces, traceIndex: traceIndex, alerts: &alerts)
+        explore(&survivors, task: task, inputs: inputs, traces: &traces, traceIndex: traceIndex)
         guard let pick = survivors.first else {
             throw selectionFailed(task: task, score: score, traces: traces)
         }
@@ -168,6 +174,26 @@ public struct RoutingEngine: Sendable {
         return ModelSelection(taskId: task.taskId, modelName: name, modelConfig: model, complexity: score, reason: reason,
                               timestamp: inputs.now, fallbackChain: [], estimatedCost: cost, strategy: nil, routed: false,
                               alerts: [], trace: selectionTrace)
+    }
+
+    /// A task chosen to explore (``LearningInputs/explore``) goes first to the surviving candidate
+    /// with the fewest outcomes, when it has fewer than the minimum; the rest keep their order.
+    /// Never past a preferred model, and only among ranked candidates that passed every filter.
+    private func explore(_ survivors: inout [(model: ModelConfiguration, role: FallbackEntry.Role)], task: RoutingTask,
+                         inputs: RoutingInputs, traces: inout [CandidateTrace], traceIndex: [String: Int]) {
+        guard let learning = inputs.learning, learning.explore, task.preferredModel == nil, survivors.count > 1 else { return }
+        let underSampled = survivors.indices.dropFirst().filter { i in
+            survivors[i].role == .candidate && (learning.predictions[survivors[i].model.name]?.outcomes ?? 0) < learning.minOutcomes
+        }
+        guard let pick = underSampled.min(by: {
+            (learning.predictions[survivors[$0].model.name]?.outcomes ?? 0) < (learning.predictions[survivors[$1].model.name]?.outcomes ?? 0)
+        }) else { return }
+        let entry = survivors.remove(at: pick)
+        survivors.insert(entry, at: 0)
+        if let i = traceIndex[entry.model.name] {
+            let n = learning.predictions[entry.model.name]?.outcomes ?? 0
+            traces[i].notes.append("exploring: \(fmt(n)) of \(fmt(learning.minOutcomes)) outcomes needed for this task type and band")
+        }
     }
 
     private func why(_ model: ModelConfiguration, role: FallbackEntry.Role, ranked: [(ModelConfiguration, Double)]) -> String {

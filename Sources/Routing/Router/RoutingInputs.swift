@@ -15,13 +15,17 @@ public struct RoutingInputs: Sendable {
     /// Observed stats per model name.
     public var stats: [String: ModelStats]
     public var now: Date
+    /// What learning predicts of each candidate (`predictiveRouting` on); `nil` ranks as without learning.
+    public var learning: LearningInputs?
 
     public init(budget: BudgetStatus = .unlimited, quotas: [ProviderKind: QuotaDecision] = [:],
-                health: [String: HealthVerdict] = [:], stats: [String: ModelStats] = [:], now: Date = Date()) {
+                health: [String: HealthVerdict] = [:], stats: [String: ModelStats] = [:], now: Date = Date(),
+                learning: LearningInputs? = nil) {
         self.budget = budget
         self.quotas = quotas
         self.health = health
         self.stats = stats
         self.now = now
+        self.learning = learning
     }
 }

@@ -9,6 +9,8 @@ public struct MemoryStoreConfiguration: Sendable, Hashable {
         "routing/costs": 30 * 86_400,
         "routing/selections": 7 * 86_400,
         "routing/stats": 0,
+        "routing/learning": 0,
+        "routing/outcomes": 7 * 86_400,
         "streaming/sessions": 3_600,
         "streaming/buffer": 300,
         "streaming/metadata": 86_400,

@@ -86,6 +86,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     AdminRoutes(reloader: reloader, logger: logger).register(admin: admin)
     KeyRoutes(authenticator: authenticator, manager: manager, api: api, logger: logger).register(admin: admin)
     TaskRoutes(manager: manager, metrics: metrics, api: api).register(guarded)
+    FeedbackRoutes(manager: manager, api: api).register(guarded)
     let compat = CompatRoutes(manager: manager, metrics: metrics, api: api)
     compat.register(guarded)
     FleetRoutes(manager: manager, compat: compat).register(guarded)

@@ -33,6 +33,9 @@ struct RouteCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: ArgumentHelp("Use this data directory's budgets, quotas and routing history.", valueName: "dir"))
     var dataDir: String?
 
+    @Flag(help: "Rank with what predictive routing learned (the default when the predictiveRouting flag is on globally).")
+    var predictive = false
+
     func validate() throws {
         if (text == nil) == (jsonl == nil) { throw ValidationError("give either the task's TEXT or --jsonl FILE") }
         if let type, TaskType(rawValue: type) == nil {
@@ -49,6 +52,8 @@ struct RouteCommand: AsyncParsableCommand {
         } else {
             router = ModelRouter(configuration: config.routing, scorer: ComplexityAnalyzer(weights: config.routing.complexity))
         }
+        let learning = predictive || config.features.evaluateAll(in: FlagContext(agentType: nil, environment: nil, properties: [:]))
+            .contains { $0.name == "predictiveRouting" && $0.enabled }
         if let jsonl {
             let data: Data
             if jsonl == "-" {
@@ -57,12 +62,12 @@ struct RouteCommand: AsyncParsableCommand {
                 guard let contents = FileManager.default.contents(atPath: jsonl) else { throw UserError("cannot read \(jsonl)") }
                 data = contents
             }
-            FileHandle.standardOutput.write(await RoutingBatch(router: router).run(data))
+            FileHandle.standardOutput.write(await RoutingBatch(router: router, useLearning: learning).run(data))
             return
         }
         let task = RoutingTask(taskId: "explain-\(UUID().uuidString.prefix(8).lowercased())", prompt: text ?? "", type: type.flatMap(TaskType.init))
         do {
-            let selection = try await router.explain(task)
+            let selection = try await router.explain(task, useLearning: learning)
             print(json ? try SelectionRenderer.json(selection) : SelectionRenderer.text(selection))
         } catch let error as RouterError {
             if json { print(try SelectionRenderer.json(error)) }

@@ -13,6 +13,9 @@ public enum SelectionRenderer {
         out.append("  factors: tokens \(fmt(f.tokenCount)), code \(fmt(f.codeComplexity)), context \(fmt(f.contextSize)), reasoning \(fmt(f.requiresReasoning)), creativity \(fmt(f.requiresCreativity))")
         out.append("  estimate: \(s.trace.estimatedInputTokens) input + \(s.trace.estimatedOutputTokens) output tokens")
         out.append("  strategy: \(s.strategy?.rawValue ?? "none (router off)"); budget: \(s.trace.budget)")
+        if let d = s.predictedDifficulty {
+            out.append("  learning: predicted difficulty \(fmt(d)) (how likely a strong model is needed)")
+        }
         out.append("")
         out.append("Candidates:")
         // The chain first (pick, then fallbacks in order), then the excluded models in configuration order.
@@ -38,6 +41,10 @@ public enum SelectionRenderer {
                 for d in t.decisions where d.stage == .complexityRange || d.stage == .budget || d.stage == .quota || d.stage == .health {
                     out.append("      \(d.stage.rawValue): \(d.detail)")
                 }
+            }
+            if let p = t.prediction {
+                out.append("      learned: predicted success \(fmt(p.predictedSuccess)) from \(fmt(p.outcomes)) outcomes (\(p.scope))"
+                           + (p.counted ? "" : "; too few to count"))
             }
             for note in t.notes { out.append("      note: \(note)") }
         }

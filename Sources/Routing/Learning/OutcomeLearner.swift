@@ -1,0 +1,110 @@
+import Foundation
+import Synchronization
+
+/// Learns from outcomes how likely each model is to serve a task type at a complexity band.
+///
+/// Kept small and explainable: a cell per (task type, complexity band, model), and one per tenant
+/// as well, each holding a decayed count of outcomes and of successes. An estimate is the cell's
+/// success rate smoothed towards a prior (as if it held ``priorOutcomes`` more outcomes at the
+/// prior), and it counts only once the cell has ``LearningConfiguration/minOutcomes``; a tenant's
+/// own cell is used once it has that many, else the fleet's. Updates are O(1) under a lock;
+/// persistence is the caller's (``ModelRouter`` writes the cells it changed).
+public final class OutcomeLearner: Sendable {
+    /// Pseudo-outcomes at the prior in every estimate.
+    public static let priorOutcomes = 2.0
+    /// The prior success rate of a model with no outcomes (as ``ModelStats`` assumes).
+    public static let priorSuccess = ModelStats.priorSuccessRate
+
+    private let cells = Mutex<[String: LearnedCell]>([:])
+
+    public init(cells initial: [LearnedCell] = []) {
+        load(initial)
+    }
+
+    /// Merges cells loaded from the store over what is in memory.
+    public func load(_ loaded: [LearnedCell]) {
+        cells.withLock { c in for cell in loaded { c[cell.key] = cell } }
+    }
+
+    /// Every cell, sorted by key.
+    public func snapshot() -> [LearnedCell] {
+        cells.withLock { Array($0.values) }.sorted { $0.key < $1.key }
+    }
+
+    /// Adds an outcome to its fleet cell and, for a tenant's task, the tenant's cell; returns the
+    /// cells it changed (to persist).
+    @discardableResult
+    public func record(_ outcome: RoutingOutcome, configuration: LearningConfiguration) -> [LearnedCell] {
+        guard outcome.weight > 0 else { return [] }
+        let band = configuration.band(of: outcome.complexity)
+        let scopes: [String?] = outcome.tenantId.map { [nil, $0] } ?? [nil]
+        return cells.withLock { c in
+            scopes.map { tenant in
+                let key = LearnedCell.key(model: outcome.model, taskType: outcome.taskType, band: band, tenantId: tenant)
+                var cell = c[key] ?? LearnedCell(model: outcome.model, taskType: outcome.taskType, band: band, tenantId: tenant)
+                cell.add(score: outcome.score, weight: outcome.weight, configuration: configuration, at: outcome.at)
+                c[key] = cell
+                return cell
+            }
+        }
+    }
+
+    /// The prediction for each model for a task of `taskType` at `complexity`, for `tenant`.
+    public func predictions(models: [String], taskType: TaskType, complexity: Double, tenantId: String?,
+                            configuration: LearningConfiguration) -> [String: SuccessPrediction] {
+        let band = configuration.band(of: complexity)
+        return cells.withLock { c in
+            var out: [String: SuccessPrediction] = [:]
+            for model in models {
+                let fleet = c[LearnedCell.key(model: model, taskType: taskType, band: band, tenantId: nil)]
+                let own = tenantId.flatMap { c[LearnedCell.key(model: model, taskType: taskType, band: band, tenantId: $0)] }
+                let (cell, scope) = own.map { $0.observed >= configuration.minOutcomes ? ($0, "tenant") : (fleet, "fleet") } ?? (fleet, "fleet")
+                let n = cell?.observed ?? 0
+                out[model] = SuccessPrediction(predictedSuccess: cell?.successRate(prior: Self.priorSuccess) ?? Self.priorSuccess,
+                                               outcomes: n, effectiveOutcomes: cell?.outcomes ?? 0, scope: scope,
+                                               counted: n >= configuration.minOutcomes)
+            }
+            return out
+        }
+    }
+
+    /// How likely a strong model is needed for a task (0…1): one minus the success rate of the
+    /// models below `strong` quality in the task's cell, smoothed towards the complexity score.
+    /// With no outcomes it is the complexity score itself (the cold start); each outcome moves it
+    /// towards what was observed.
+    public func predictedDifficulty(taskType: TaskType, complexity: Double, tenantId: String?, strongModels: Set<String>,
+                                    configuration: LearningConfiguration) -> Double {
+        let band = configuration.band(of: complexity)
+        let prior = min(1, max(0, complexity.isFinite ? complexity : 0))
+        let (n, s) = cells.withLock { c -> (Double, Double) in
+            func sums(_ tenant: String?) -> (observed: Double, n: Double, s: Double) {
+                var observed = 0.0, n = 0.0, s = 0.0
+                for cell in c.values where cell.taskType == taskType && cell.band == band && cell.tenantId == tenant && !strongModels.contains(cell.model) {
+                    observed += cell.observed
+                    n += cell.outcomes
+                    s += cell.successes
+                }
+                return (observed, n, s)
+            }
+            if let tenantId {
+                let own = sums(tenantId)
+                if own.observed >= configuration.minOutcomes { return (own.n, own.s) }
+            }
+            let fleet = sums(nil)
+            return (fleet.n, fleet.s)
+        }
+        // Failures of weak models, smoothed towards the complexity score (exactly it with no data).
+        return (n - s + Self.priorOutcomes * prior) / (n + Self.priorOutcomes)
+    }
+
+    /// Whether a task explores: a stable hash of its id falls in the configured share.
+    public static func explores(taskId: String, share: Double) -> Bool {
+        guard share > 0 else { return false }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 // FNV-1a: stable across runs and machines
+        for byte in taskId.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return Double(hash % 10_000) < min(0.5, share) * 10_000
+    }
+}

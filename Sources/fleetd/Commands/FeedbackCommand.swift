@@ -1,0 +1,48 @@
+import ArgumentParser
+import Fleet
+import Foundation
+import Routing
+
+/// `fleetd feedback --jsonl FILE`: teach `predictiveRouting` from outcomes collected elsewhere.
+struct FeedbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "feedback",
+        abstract: "Import task outcomes for predictive routing into a data directory.",
+        discussion: """
+        One outcome per line: {"prompt": …, "type"?: …, "model": …, "score": 0…1, "tenant"?: …, "label"?: …}. \
+        Each is learned as if it had come through POST /v1/tasks/{id}/feedback; a fleetd (or \
+        `fleetd route --data-dir`) on the same data directory then routes with it. Bad lines are \
+        reported on standard error and skipped; the command fails only when no line could be imported.
+        """
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: ArgumentHelp("The outcomes, as JSON lines ('-' for standard input).", valueName: "file"))
+    var jsonl: String
+
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("The data directory to learn into.", valueName: "dir"))
+    var dataDir: String = "data"
+
+    func run() async throws {
+        let config = try options.load().config
+        let data: Data
+        if jsonl == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let contents = FileManager.default.contents(atPath: jsonl) else { throw UserError("cannot read \(jsonl)") }
+            data = contents
+        }
+        let directory = URL(fileURLWithPath: dataDir)
+        let plane = try await DataPlane.open(config: config, dataDirectory: directory)
+        let summary = await OutcomeImport(router: plane.router).run(data)
+        await plane.records.flush()
+        for problem in summary.problems {
+            FileHandle.standardError.write(Data("fleetd feedback: \(problem)\n".utf8))
+        }
+        let skipped = summary.problems.isEmpty ? "" : " (\(summary.problems.count) line\(summary.problems.count == 1 ? "" : "s") skipped)"
+        let cells = plane.router.learner.snapshot().count
+        print("imported \(summary.imported) outcome\(summary.imported == 1 ? "" : "s")\(skipped) into \(DataPlane.databaseURL(for: config, dataDirectory: directory).path); \(cells) learned cells")
+        if summary.imported == 0 { throw UserError("no outcome imported from \(jsonl)") }
+    }
+}
