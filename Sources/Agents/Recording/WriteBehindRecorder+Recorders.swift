@@ -29,9 +29,16 @@ extension WriteBehindRecorder: SelectionRecorder, RoutingStatsStore, StreamSessi
     /// `routing/selections/<taskId>` (`<tenant>/<taskId>` for a tenant's task), swarm level, as ``ModelSelection``'s JSON: the pick, its
     /// config, the complexity, the reason and the fallbacks. The per-candidate trace is left out
     /// (it was the largest part of every task's JSON); `fleetd route` and `POST /v1/route` show it.
+    /// With `predictiveRouting` on, each candidate's prediction stays (without its filter decisions):
+    /// what learning contributed is part of the record.
     public func record(_ selection: ModelSelection) async throws {
         var stored = selection
-        stored.trace.candidates = []
+        stored.trace.candidates = selection.trace.candidates.compactMap { candidate in
+            guard candidate.prediction != nil else { return nil }
+            var kept = candidate
+            kept.decisions = []
+            return kept
+        }
         try await enqueue(stored, partition: MemoryPartitions.selections, key: selection.recordKey, owner: "router", accessLevel: .swarm)
     }
 
