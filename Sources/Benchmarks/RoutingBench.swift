@@ -62,6 +62,7 @@ struct RoutingBench: BenchSuite {
                      decisions, pct(0.5), pct(0.99), pct(1.0)))
         print("distinct picks: \(picks.count)")
         try measureEncoding(try await router.select(RoutingTask(taskId: "encode", prompt: prompt)), runs: max(1_000, Int(20_000 * scale)))
+        try await measureLearning(router: router, prompt: prompt, runs: max(1_000, Int(20_000 * scale)))
 
         // JSONL throughput: a generated file of `lines` prompts through RoutingBatch (order kept).
         let lines = max(1_000, Int(100_000 * scale))
@@ -81,6 +82,43 @@ struct RoutingBench: BenchSuite {
         let outLines = output.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
         print(String(format: "jsonl: %d prompts (%.1f MB in, %.1f MB out) in %.2f s = %.0f prompts/s, %d output lines",
                      lines, Double(input.count) / 1e6, Double(output.count) / 1e6, seconds, Double(lines) / seconds, outLines))
+    }
+
+    /// predictiveRouting's costs: one outcome learned (the in-memory update; persistence is
+    /// write-behind), and the select path with learning on over a learner holding every cell.
+    private func measureLearning(router: ModelRouter, prompt: String, runs: Int) async throws {
+        let clock = ContinuousClock()
+        let models = router.registry.models.map(\.name)
+        let types = TaskType.allCases
+        let config = router.configuration.learning
+        func microseconds(_ d: Duration) -> Double { Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12 }
+        var start = clock.now
+        for i in 0..<runs {
+            router.learner.record(RoutingOutcome(taskId: "o\(i)", model: models[i % models.count], taskType: types[i % types.count],
+                                                 complexity: Double(i % 100) / 100, tenantId: i % 2 == 0 ? "tenant-\(i % 10)" : nil,
+                                                 score: i % 3 == 0 ? 0 : 1, signal: .feedback),
+                                  configuration: config)
+        }
+        let update = microseconds(clock.now - start) / Double(runs)
+        let cells = router.learner.snapshot().count
+        start = clock.now
+        for i in 0..<runs {
+            _ = router.learner.predictions(models: models, taskType: types[i % types.count], complexity: Double(i % 100) / 100,
+                                           tenantId: "tenant-\(i % 10)", configuration: config)
+        }
+        let predict = microseconds(clock.now - start) / Double(runs)
+        var samples: [Duration] = []
+        samples.reserveCapacity(runs)
+        for i in 0..<runs {
+            let task = RoutingTask(taskId: "learn-\(i)", prompt: prompt, type: i % 3 == 0 ? .code : nil, tenantId: "tenant-\(i % 10)")
+            let t0 = clock.now
+            _ = try await router.select(task, useLearning: true)
+            samples.append(clock.now - t0)
+        }
+        samples.sort()
+        let p50 = microseconds(samples[samples.count / 2]), p99 = microseconds(samples[min(samples.count - 1, samples.count * 99 / 100)])
+        print(String(format: "learning (%d cells): update %.2f µs/outcome, predictions for 50 models %.1f µs; select with learning on: p50 %.1f µs, p99 %.1f µs",
+                     cells, update, predict, p50, p99))
     }
 
     /// 50 models over five providers with staggered, overlapping ranges and prices.

@@ -15,7 +15,14 @@ public final class OutcomeLearner: Sendable {
     /// The prior success rate of a model with no outcomes (as ``ModelStats`` assumes).
     public static let priorSuccess = ModelStats.priorSuccessRate
 
-    private let cells = Mutex<[String: LearnedCell]>([:])
+    /// The cells of one task type and band (and tenant), by model: a selection reads one group.
+    private struct Group: Hashable {
+        var tenantId: String?
+        var taskType: TaskType
+        var band: Int
+    }
+
+    private let groups = Mutex<[Group: [String: LearnedCell]]>([:])
 
     public init(cells initial: [LearnedCell] = []) {
         load(initial)
@@ -23,12 +30,14 @@ public final class OutcomeLearner: Sendable {
 
     /// Merges cells loaded from the store over what is in memory.
     public func load(_ loaded: [LearnedCell]) {
-        cells.withLock { c in for cell in loaded { c[cell.key] = cell } }
+        groups.withLock { g in
+            for cell in loaded { g[Group(tenantId: cell.tenantId, taskType: cell.taskType, band: cell.band), default: [:]][cell.model] = cell }
+        }
     }
 
     /// Every cell, sorted by key.
     public func snapshot() -> [LearnedCell] {
-        cells.withLock { Array($0.values) }.sorted { $0.key < $1.key }
+        groups.withLock { $0.values.flatMap(\.values) }.sorted { $0.key < $1.key }
     }
 
     /// Adds an outcome to its fleet cell and, for a tenant's task, the tenant's cell; returns the
@@ -38,12 +47,12 @@ public final class OutcomeLearner: Sendable {
         guard outcome.weight > 0 else { return [] }
         let band = configuration.band(of: outcome.complexity)
         let scopes: [String?] = outcome.tenantId.map { [nil, $0] } ?? [nil]
-        return cells.withLock { c in
+        return groups.withLock { g in
             scopes.map { tenant in
-                let key = LearnedCell.key(model: outcome.model, taskType: outcome.taskType, band: band, tenantId: tenant)
-                var cell = c[key] ?? LearnedCell(model: outcome.model, taskType: outcome.taskType, band: band, tenantId: tenant)
+                let group = Group(tenantId: tenant, taskType: outcome.taskType, band: band)
+                var cell = g[group]?[outcome.model] ?? LearnedCell(model: outcome.model, taskType: outcome.taskType, band: band, tenantId: tenant)
                 cell.add(score: outcome.score, weight: outcome.weight, configuration: configuration, at: outcome.at)
-                c[key] = cell
+                g[group, default: [:]][outcome.model] = cell
                 return cell
             }
         }
@@ -53,11 +62,14 @@ public final class OutcomeLearner: Sendable {
     public func predictions(models: [String], taskType: TaskType, complexity: Double, tenantId: String?,
                             configuration: LearningConfiguration) -> [String: SuccessPrediction] {
         let band = configuration.band(of: complexity)
-        return cells.withLock { c in
+        return groups.withLock { g in
+            let fleetGroup = g[Group(tenantId: nil, taskType: taskType, band: band)]
+            let ownGroup = tenantId.flatMap { g[Group(tenantId: $0, taskType: taskType, band: band)] }
             var out: [String: SuccessPrediction] = [:]
+            out.reserveCapacity(models.count)
             for model in models {
-                let fleet = c[LearnedCell.key(model: model, taskType: taskType, band: band, tenantId: nil)]
-                let own = tenantId.flatMap { c[LearnedCell.key(model: model, taskType: taskType, band: band, tenantId: $0)] }
+                let fleet = fleetGroup?[model]
+                let own = ownGroup?[model]
                 let (cell, scope) = own.map { $0.observed >= configuration.minOutcomes ? ($0, "tenant") : (fleet, "fleet") } ?? (fleet, "fleet")
                 let n = cell?.observed ?? 0
                 out[model] = SuccessPrediction(predictedSuccess: cell?.successRate(prior: Self.priorSuccess) ?? Self.priorSuccess,
@@ -76,10 +88,10 @@ public final class OutcomeLearner: Sendable {
                                     configuration: LearningConfiguration) -> Double {
         let band = configuration.band(of: complexity)
         let prior = min(1, max(0, complexity.isFinite ? complexity : 0))
-        let (n, s) = cells.withLock { c -> (Double, Double) in
+        let (n, s) = groups.withLock { g -> (Double, Double) in
             func sums(_ tenant: String?) -> (observed: Double, n: Double, s: Double) {
                 var observed = 0.0, n = 0.0, s = 0.0
-                for cell in c.values where cell.taskType == taskType && cell.band == band && cell.tenantId == tenant && !strongModels.contains(cell.model) {
+                for cell in (g[Group(tenantId: tenant, taskType: taskType, band: band)] ?? [:]).values where !strongModels.contains(cell.model) {
                     observed += cell.observed
                     n += cell.outcomes
                     s += cell.successes
