@@ -39,6 +39,18 @@ import Testing
         #expect(!out.joined().contains("sk-live-123"), "a key in the file is never echoed")
     }
 
+    @Test func learningRules() {
+        let out = rendered("""
+        routing:
+          learning: {minOutcomes: -1, exploration: 0.9, window: 1, bands: 0, strongQuality: 2, automaticWeight: 0.5, typo: 1}
+        """)
+        #expect(out.count == 6, "\(out)")
+        for field in ["minOutcomes", "exploration", "window", "bands", "strongQuality", "typo"] {
+            #expect(out.contains { $0.contains("routing.learning.\(field)") }, "\(field) in \(out)")
+        }
+        #expect(out.contains { $0.contains("routing.learning.exploration: must be between 0 and 0.5") }, "\(out)")
+    }
+
     @Test func streamingRules() {
         let out = rendered("""
         streaming:
