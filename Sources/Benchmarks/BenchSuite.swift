@@ -16,6 +16,7 @@ let benchSuites: [any BenchSuite] = [
     ConfigBench(),
     StoreBench(),
     RoutingBench(),
+    CacheBench(),
     StreamingBench(),
     ServeBench(),
 ]

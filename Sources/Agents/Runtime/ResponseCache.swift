@@ -5,6 +5,7 @@ import Logging
 import Providers
 import Routing
 import Store
+import Synchronization
 
 /// `advancedCaching`: an exact-match cache of answers, in the memory store's `cache/responses`
 /// partition (its TTL is `memory.ttl["cache/responses"]`, one hour by default; on a shared store
@@ -48,6 +49,15 @@ public struct ResponseCache: Sendable {
     /// Calls sampled hotter than this are not cached (their answers are meant to vary).
     public let maxTemperature: Double
     let logger: Logger
+    /// Saves so far: the bound is enforced every ``boundCheckInterval`` saves, not on each one
+    /// (counting the partition is the costly part of a save).
+    private let saves = SaveCounter()
+    /// 1% of the bound (at least 1): the partition may hold that many more entries for a moment.
+    var boundCheckInterval: Int { max(1, maxEntries / 100) }
+
+    private final class SaveCounter: Sendable {
+        let value = Atomic<Int>(0)
+    }
 
     public init(store: MemoryStore, maxEntries: Int = 10_000, maxTemperature: Double = 0.5, logger: Logger = Logger(label: "fleetd.cache")) {
         self.store = store
@@ -76,7 +86,14 @@ public struct ResponseCache: Sendable {
                       Array((task.agentType ?? "").utf8), call] {
             bytes += Array(String(field.count).utf8) + [0x3A] + field
         }
-        let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let hex = Array("0123456789abcdef".utf8)
+        var digits: [UInt8] = []
+        digits.reserveCapacity(64)
+        for byte in SHA256.hash(data: bytes) {
+            digits.append(hex[Int(byte >> 4)])
+            digits.append(hex[Int(byte & 0x0F)])
+        }
+        let digest = String(decoding: digits, as: UTF8.self)
         return "\(Self.tenantSegment(task.tenantId))/\(digest)"
     }
 
@@ -96,14 +113,15 @@ public struct ResponseCache: Sendable {
         }
     }
 
-    /// Keeps an answer (in a task of its own: a client that leaves does not stop it) and evicts the
-    /// oldest beyond ``maxEntries``.
+    /// Keeps an answer (in a task of its own: a client that leaves does not stop it) and, every
+    /// ``boundCheckInterval`` saves, evicts the oldest beyond ``maxEntries``.
     public func save(_ answer: Answer, key: String) async {
         let store = self.store, limit = maxEntries, logger = self.logger
+        let checkBound = saves.value.wrappingAdd(1, ordering: .relaxed).newValue % boundCheckInterval == 0
         await Task {
             do {
                 try await store.store(answer, partition: Self.partition, key: key, accessLevel: .system)
-                try await store.evictOldest(partition: Self.partition, keeping: limit)
+                if checkBound { try await store.evictOldest(partition: Self.partition, keeping: limit) }
             } catch {
                 logger.warning("response cache write failed", metadata: ["error": "\(error)"])
             }
