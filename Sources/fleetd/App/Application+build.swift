@@ -14,8 +14,21 @@ import Store
 /// HummingbirdTesting (`app.test(.router)`, or `.live` on a free port). Everything it reads from
 /// the environment (provider keys, config overrides on reload) comes from
 /// ``ServiceSettings/processEnvironment``.
-func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, httpClient: HTTPClient,
-                      logger: Logger) async throws -> some ApplicationProtocol {
+/// What every way of running fleetd shares (`serve` over HTTP, `mcp` over stdio): the data plane,
+/// the fleet manager, who may call, and the background services that keep them (config watcher and
+/// follower, heartbeats, budget alerts, the expired-entry sweeper, WAL checkpoints, write-behind).
+struct FleetCore: Sendable {
+    let config: FleetConfig
+    let reloader: ConfigReloader
+    let dataPlane: DataPlane
+    let manager: FleetManager
+    let authenticator: Authenticator
+    let api: LiveSetting<APISection>
+    let services: [any Service]
+}
+
+func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, httpClient: HTTPClient,
+               logger: Logger) async throws -> FleetCore {
     let config = loaded.config
     let reloader = try ConfigReloader(
         loaded: loaded,
@@ -59,6 +72,25 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     let limiter = CallerRateLimiter()
 
     let api = LiveSetting(config.api)
+    let services: [any Service] = [
+        ConfigWatchService(reloader: reloader, logger: logger),
+        ConfigFollowerService(reloader: reloader, manager: manager, api: api, logger: logger),
+        HeartbeatService(manager: manager),
+        BudgetAlertService(manager: manager, metrics: metrics, httpClient: httpClient, logger: logger),
+        ExpiredEntrySweeper(store: dataPlane.memory),
+        WALCheckpointer(database: dataPlane.memory.database, logger: logger),
+        dataPlane.records,
+    ]
+    return FleetCore(config: config, reloader: reloader, dataPlane: dataPlane, manager: manager, authenticator: authenticator,
+                     api: api, services: services)
+}
+
+func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, httpClient: HTTPClient,
+                      logger: Logger) async throws -> some ApplicationProtocol {
+    let core = try await buildCore(loaded: loaded, settings: settings, metrics: metrics, httpClient: httpClient, logger: logger)
+    let (config, reloader, dataPlane, manager, authenticator, api) = (core.config, core.reloader, core.dataPlane, core.manager, core.authenticator, core.api)
+    let costsOn: @Sendable () async -> Bool = { await manager.config.cost.enabled }
+    let limiter = CallerRateLimiter()
     let router = Router(context: FleetRequestContext.self)
     router.add(middleware: RequestLogMiddleware(metrics: metrics))
     router.add(middleware: LiveCORSMiddleware(api: api))
@@ -98,15 +130,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
         // Hummingbird's default is too small for bursts of new connections: the kernel drops the
         // SYNs that overflow it and a client then waits for its retransmit (docs/performance.md).
         configuration: .init(address: .hostname(config.api.host, port: config.api.port), serverName: "fleetd", backlog: 4_096),
-        services: [
-            ConfigWatchService(reloader: reloader, logger: logger),
-            ConfigFollowerService(reloader: reloader, manager: manager, api: api, logger: logger),
-            HeartbeatService(manager: manager),
-            BudgetAlertService(manager: manager, metrics: metrics, httpClient: httpClient, logger: logger),
-            ExpiredEntrySweeper(store: dataPlane.memory),
-            WALCheckpointer(database: dataPlane.memory.database, logger: logger),
-            dataPlane.records,
-        ],
+        services: core.services,
         onServerRunning: { channel in
             logger.notice("fleetd listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         },
