@@ -19,6 +19,7 @@ struct FleetdCommand: AsyncParsableCommand {
             MigrateConfigCommand.self,
             RouteCommand.self,
             FeedbackCommand.self,
+            MCPCommand.self,
             CostsCommand.self,
             KeysCommand.self,
             SSECommand.self,

@@ -392,7 +392,7 @@ public actor FleetManager {
 extension AgentRole {
     /// A role from an agent type's free-form `config` (`systemPrompt`, `taskType`, `maxTokens`,
     /// and the `models` and `providers` its tasks may be routed to).
-    init(config: [String: ConfigValue]) {
+    public init(config: [String: ConfigValue]) {
         var maxTokens = 1_024
         if case .int(let value)? = config["maxTokens"], value > 0 { maxTokens = value }
         self.init(systemPrompt: config["systemPrompt"]?.stringValue,
