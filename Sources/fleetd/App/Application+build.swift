@@ -119,6 +119,11 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     KeyRoutes(authenticator: authenticator, manager: manager, api: api, logger: logger).register(admin: admin)
     TaskRoutes(manager: manager, metrics: metrics, api: api).register(guarded)
     FeedbackRoutes(manager: manager, api: api).register(guarded)
+    let mcpSessions = MCPSessions(loopbackOnly: ["127.0.0.1", "::1", "localhost"].contains(config.api.host), logger: Logger(label: "fleetd.mcp")) { caller in
+        FleetMCPServer(manager: manager, reloader: reloader, metrics: metrics, adminToken: settings.adminToken,
+                       environment: settings.environment, caller: caller)
+    }
+    MCPHTTPRoutes(sessions: mcpSessions, maxBodyBytes: { api.value.maxBodyBytes }).register(guarded)
     let compat = CompatRoutes(manager: manager, metrics: metrics, api: api)
     compat.register(guarded)
     FleetRoutes(manager: manager, compat: compat).register(guarded)
