@@ -81,8 +81,10 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
                  body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
     }
     let admin = router.group().add(middleware: AdminAuthMiddleware(token: settings.adminToken))
-    FlagRoutes(reloader: reloader, environment: settings.environment, api: api)
-        .register(public: guarded, admin: admin)
+    FlagRoutes(reloader: reloader, environment: settings.environment, api: api, changes: FlagChangeLog())
+        .register(public: guarded, fleetWide: fleetWide, admin: admin)
+    DashboardRoutes(manager: manager, live: metrics.live, site: try DashboardSite.bundled())
+        .register(open: router, fleetWide: fleetWide)
     AdminRoutes(reloader: reloader, logger: logger).register(admin: admin)
     KeyRoutes(authenticator: authenticator, manager: manager, api: api, logger: logger).register(admin: admin)
     TaskRoutes(manager: manager, metrics: metrics, api: api).register(guarded)
@@ -101,6 +103,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
             ConfigWatchService(reloader: reloader, logger: logger),
             ConfigFollowerService(reloader: reloader, manager: manager, api: api, logger: logger),
             HeartbeatService(manager: manager),
+            LiveStatsSampler(manager: manager, live: metrics.live),
             BudgetAlertService(manager: manager, metrics: metrics, httpClient: httpClient, logger: logger),
             ExpiredEntrySweeper(store: dataPlane.memory),
             WALCheckpointer(database: dataPlane.memory.database, logger: logger),

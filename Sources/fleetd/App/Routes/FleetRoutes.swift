@@ -17,6 +17,9 @@ struct FleetRoutes {
     struct ModelView: Encodable {
         var status: ModelStatus
         var quota: QuotaDecision
+        /// This model's share (0…1) of the calls the router's history counts for every model
+        /// (successes and failures); `nil` before any call.
+        var trafficShare: Double?
     }
 
     struct CostsView: Encodable {
@@ -26,6 +29,8 @@ struct FleetRoutes {
         var alerts: [CostAlert]?
         /// The caller's own key's budget (a virtual key with limits).
         var keyBudget: BudgetStatus?
+        /// `report.byAgent` summed per agent type (``AgentTypeSpend``).
+        var byAgentType: [AgentTypeSpend] = []
     }
 
     func register(_ router: some RouterMethods<FleetRequestContext>) {
@@ -39,9 +44,13 @@ struct FleetRoutes {
             }
             if shape != .fleetd { return try await compat.modelList(shape) }
             let plane = manager.dataPlane
+            let statuses = plane.router.modelStatuses()
+            let calls = statuses.map { ($0.stats?.successes ?? 0) + ($0.stats?.failures ?? 0) }
+            let total = calls.reduce(0, +)
             var views: [ModelView] = []
-            for status in plane.router.modelStatuses() {
-                views.append(ModelView(status: status, quota: await plane.quotas.check(provider: status.provider)))
+            for (status, count) in zip(statuses, calls) {
+                views.append(ModelView(status: status, quota: await plane.quotas.check(provider: status.provider),
+                                       trafficShare: total > 0 ? Double(count) / Double(total) : nil))
             }
             return try jsonResponse(["models": views])
         }
@@ -64,7 +73,17 @@ struct FleetRoutes {
             let tenant = caller?.seesAllTenants == false ? caller?.tenantId : nil
             let report = try await CostReport.load(database: plane.database, period: period, timeZoneIdentifier: timeZone,
                                                    breakdowns: breakdowns, tenant: tenant)
+            // `format=csv`: the report as the CLI's `fleetd costs --format csv` writes it (RFC 4180).
+            if let format = request.uri.queryParameters["format"], format != "json" {
+                guard format == "csv" else {
+                    throw APIError(.badRequest, code: "INVALID_VALUE", message: "'format' must be json or csv", field: "format")
+                }
+                return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8",
+                                                       .contentDisposition: "attachment; filename=\"fleetd-costs-\(report.periodKey).csv\""],
+                                body: .init(byteBuffer: ByteBuffer(string: CostReportFormatter.csv(report))))
+            }
             var view = CostsView(report: report)
+            view.byAgentType = AgentTypeSpend.group(report.byAgent, types: await manager.agentStatuses())
             if tenant == nil {
                 view.budget = await plane.costs.budgetStatus()
                 view.alerts = try await plane.costs.raisedAlerts()
