@@ -27,6 +27,7 @@ struct DashboardAPITests {
             #expect(try await client.send(.get, "/ui/nothing").status == .notFound)
             #expect(try await client.send(.get, "/ui/assets/../Package.swift").status == .notFound)
             // Nothing in the pages may come from another host.
+            #expect(try await client.send(.get, "/ui/assets/favicon.svg").headers[.contentType] == "image/svg+xml")
             for asset in ["/", "/ui/assets/dashboard.js", "/ui/assets/dashboard.css"] {
                 // The SVG namespace is a name, not an address anything is loaded from.
                 let text = try await client.send(.get, asset).text.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "")

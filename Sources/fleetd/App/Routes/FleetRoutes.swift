@@ -31,6 +31,16 @@ struct FleetRoutes {
         var keyBudget: BudgetStatus?
         /// `report.byAgent` summed per agent type (``AgentTypeSpend``).
         var byAgentType: [AgentTypeSpend] = []
+        /// Each budget period's use: what `budget.periods` implies, spelled out for the dashboard.
+        var budgetUse: [BudgetUse]?
+    }
+
+    struct BudgetUse: Encodable {
+        var period: BudgetPeriod
+        /// Spent plus reserved over the limit (0…1+); `nil` without a limit.
+        var usedFraction: Double?
+        /// US dollars left; `nil` without a limit.
+        var remaining: Double?
     }
 
     func register(_ router: some RouterMethods<FleetRequestContext>) {
@@ -85,7 +95,9 @@ struct FleetRoutes {
             var view = CostsView(report: report)
             view.byAgentType = AgentTypeSpend.group(report.byAgent, types: await manager.agentStatuses())
             if tenant == nil {
-                view.budget = await plane.costs.budgetStatus()
+                let budget = await plane.costs.budgetStatus()
+                view.budget = budget
+                view.budgetUse = budget.periods.map { BudgetUse(period: $0.period, usedFraction: $0.usedFraction, remaining: $0.remaining) }
                 view.alerts = try await plane.costs.raisedAlerts()
             }
             if let keyId = caller?.keyId, let budget = caller?.limits?.budget, budget.isLimited {

@@ -11,7 +11,7 @@ const PAGES = {
   agents: { title: "Agents", every: 2000, render: renderAgents },
 };
 const TOKEN_KEY = "fleetd.adminToken";
-const state = { page: "overview", timer: null, spendPeriod: "day", flagScope: "global", busy: false };
+const state = { page: "overview", timer: null, spendPeriod: "day", flagScope: "global", busy: false, flagNotice: null };
 
 // ---- small helpers -------------------------------------------------------------------------
 
@@ -88,6 +88,11 @@ function table(caption, columns, rows, attrs) {
         : rows.map((row) => h("tr", row.attrs || {}, columns.map((c) => h("td", { class: c.num ? "num" : null, "data-col": c.key }, row[c.key])))))));
 }
 
+/// Replaces `root`'s children with `children`, arrays flattened and empty slots dropped.
+function fill(root, ...children) {
+  root.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 function pill(text, kind) { return h("span", { class: "pill " + kind }, text); }
 
 // ---- charts ---------------------------------------------------------------------------------
@@ -149,7 +154,7 @@ async function renderOverview(root) {
       c.el,
       h("div", { class: "axis-labels", "aria-hidden": "true" }, h("span", {}, `−${minutes} min`), h("span", {}, c.max === null ? "" : "max " + s.fmt(c.max)), h("span", {}, "now")));
   }));
-  root.replaceChildren(totals,
+  fill(root, totals,
     h("h2", {}, `Last ${minutes} minutes, in ${live.bucketSeconds}-second buckets`), charts);
 }
 
@@ -164,8 +169,9 @@ async function renderSpend(root) {
     ["day", "week", "month"].map((p) => h("option", { value: p, selected: p === period }, { day: "Today", week: "This week", month: "This month" }[p])));
   const download = h("button", { type: "button", id: "spend-csv", onclick: () => downloadCSV(period) }, "Download CSV");
   const budgets = (costs.budget && costs.budget.periods) || [];
+  const use = Object.fromEntries((costs.budgetUse || []).map((u) => [u.period, u]));
   const budgetCards = h("div", { class: "grid" }, budgets.map((b) => {
-    const used = b.usedFraction;
+    const used = use[b.period] ? use[b.period].usedFraction : null;
     const kind = used === null || used === undefined ? "" : used >= 1 ? "bad" : used >= 0.8 ? "warn" : "";
     return h("section", { class: "card", "data-budget": b.period, "aria-labelledby": "budget-" + b.period },
       h("h2", { id: "budget-" + b.period }, { day: "Today", week: "This week", month: "This month" }[b.period] || b.period),
@@ -188,7 +194,7 @@ async function renderSpend(root) {
     ["API key", byKey && byKey.report.byKey, "by-key"], ["Tenant", byTenant && byTenant.report.byTenant, "by-tenant"],
   ];
   const alerts = costs.alerts || [];
-  root.replaceChildren(
+  fill(root, 
     h("div", { class: "row" }, h("label", { for: "spend-period" }, "Period"), select, download,
       h("span", { class: "muted" }, `${report.periodKey} (${report.timeZone}) · total `, h("strong", { "data-figure": "total" }, usd(report.total.cost)),
         ` in ${report.total.entries} calls`)),
@@ -243,7 +249,7 @@ async function renderModels(root) {
       lastError: lastError ? h("span", { class: "mono" }, lastError) : "—",
     };
   });
-  root.replaceChildren(table("Every model with its health, breakers, quota and share of routed calls", [
+  fill(root, table("Every model with its health, breakers, quota and share of routed calls", [
     { key: "name", label: "Model" }, { key: "provider", label: "Provider" }, { key: "health", label: "Health" },
     { key: "breaker", label: "Breaker" }, { key: "reopens", label: "Reopens at" }, { key: "quota", label: "Provider quota used", num: true },
     { key: "share", label: "Share of routed calls", num: true }, { key: "calls", label: "Calls" }, { key: "latency", label: "Mean latency ms", num: true },
@@ -260,7 +266,8 @@ function describeSetting(setting) {
 }
 
 async function renderFlags(root) {
-  if (state.busy) return; // a change is on its way; the next poll redraws
+  // A change is on its way, or a slider is being dragged: the next poll redraws.
+  if (state.busy || document.querySelector("#page input[type=range]:active")) return;
   const [flags, agents, history] = await Promise.all([
     api("/v1/flags"),
     api("/v1/agents").catch(() => ({ agents: [] })),
@@ -290,7 +297,10 @@ async function renderFlags(root) {
     const slider = h("input", { type: "range", id: id + "-rollout", min: 0, max: 100, step: 1, value: percentage,
       "aria-describedby": id + "-share", oninput: (e) => { share.textContent = `${e.target.value} of 100 buckets`; } });
     const sticky = h("select", { id: id + "-stickiness" }, STICKINESS.map((s) => h("option", { value: s, selected: s === stickiness }, s)));
-    const result = h("div", { id: id + "-result", "aria-live": "polite" });
+    // The last change's outcome stays on its flag across the page's redraws.
+    const notice = state.flagNotice && state.flagNotice.flag === name ? state.flagNotice : null;
+    const result = h("div", { id: id + "-result", "aria-live": "polite" },
+      notice ? h("p", { class: "notice " + (notice.ok ? "ok" : "bad"), "data-result": notice.ok ? "ok" : "refused" }, notice.text) : null);
     const apply = () => changeFlag(name, { enabled: enabled.checked, percentage: Number(slider.value), stickiness: sticky.value }, result);
     enabled.addEventListener("change", apply);
     slider.addEventListener("change", apply);
@@ -319,7 +329,7 @@ async function renderFlags(root) {
       { key: "before", label: "Before" }, { key: "after", label: "After" }, { key: "by", label: "By" }],
       history.changes.map((c) => ({ at: dateTime(c.at), flag: h("span", { class: "mono" }, c.flag), scope: c.scope,
         before: describeSetting(c.before), after: describeSetting(c.after), by: c.by + (c.from ? " from " + c.from : "") })), { "data-table": "flag-history" });
-  root.replaceChildren(
+  fill(root, 
     h("div", { class: "row" }, h("label", { for: "flag-scope" }, "Change at scope"), scopeSelect,
       h("span", { class: "muted" }, `Verdicts for environment ${flags.context.environment || "(none)"}; config generation ${flags.configGeneration}; ${runtime.length} runtime change(s) over the file.`)),
     h("p", { class: "muted" }, "Changes need the admin token. A rollout gives the flag to that many of 100 sticky buckets."),
@@ -337,14 +347,14 @@ async function changeFlag(name, change, result) {
     const table = kind === "environment" ? (flags.environmentOverrides[value] || {}) : kind === "agentType" ? (flags.agentTypeOverrides[value] || {}) : flags.global;
     const saved = table[name];
     const share = saved && saved.enabled ? (saved.rollout ? saved.rollout.percentage : 100) : 0;
-    result.replaceChildren(h("p", { class: "notice ok", "data-result": "ok" },
-      `Saved: ${name} at ${state.flagScope} is ${describeSetting(saved)}; ${share} of 100 buckets now get it. Generation ${flags.configGeneration}.`));
+    state.flagNotice = { flag: name, ok: true,
+      text: `Saved: ${name} at ${state.flagScope} is ${describeSetting(saved)}; ${share} of 100 buckets now get it. Generation ${flags.configGeneration}.` };
   } catch (error) {
-    result.replaceChildren(h("p", { class: "notice bad", "data-result": "refused" }, "Not changed: " + describe(error)));
+    state.flagNotice = { flag: name, ok: false, text: "Not changed: " + describe(error) };
   } finally {
     state.busy = false;
   }
-  if (!result.querySelector("[data-result=refused]")) refresh();
+  refresh();
 }
 
 async function renderRouting(root) {
@@ -366,7 +376,7 @@ async function renderRouting(root) {
     { key: "cost", label: "Cost", num: true }], rows, { "data-table": "selections", id: "recent" });
   const old = root.querySelector("#recent");
   if (old && root.contains(explainBox)) old.replaceWith(recentTable);
-  else root.replaceChildren(explainBox, h("h2", {}, "Recent selections"), recentTable);
+  else fill(root, explainBox, h("h2", {}, "Recent selections"), recentTable);
 }
 
 function buildExplain() {
@@ -410,7 +420,7 @@ async function renderAgents(root) {
     heartbeat: time(a.lastHeartbeat),
   }));
   const busy = agents.filter((a) => a.currentTask).length;
-  root.replaceChildren(
+  fill(root, 
     h("p", {}, h("strong", { "data-figure": "agents" }, String(agents.length)), " agents, ", h("strong", { "data-figure": "busy" }, String(busy)), " busy"),
     table("Every agent, its state and current task", [
       { key: "id", label: "Agent" }, { key: "type", label: "Type" }, { key: "state", label: "State" }, { key: "task", label: "Current task" },
@@ -431,8 +441,14 @@ async function refresh() {
   clearTimeout(state.timer);
   const page = PAGES[state.page];
   const root = document.getElementById("page");
+  // Redraws replace the page's elements; keep keyboard focus on the control of the same id.
+  const focused = document.activeElement && root.contains(document.activeElement) ? document.activeElement.id : null;
   try {
     await page.render(root);
+    if (focused && document.activeElement === document.body) {
+      const again = document.getElementById(focused);
+      if (again) again.focus();
+    }
     showError(null);
     document.getElementById("status").textContent = "Updated " + new Date().toLocaleTimeString();
     document.body.dataset.loaded = state.page;
@@ -476,12 +492,14 @@ document.addEventListener("DOMContentLoaded", () => {
     input.value = "";
     const name = document.getElementById("operator").value.trim();
     if (name) sessionStorage.setItem(OPERATOR_KEY, name); else sessionStorage.removeItem(OPERATOR_KEY);
+    state.flagNotice = null;
     showTokenState();
     refresh();
   });
   document.getElementById("token-forget").addEventListener("click", () => {
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(OPERATOR_KEY);
+    state.flagNotice = null;
     document.getElementById("operator").value = "";
     showTokenState();
     refresh();
