@@ -100,6 +100,8 @@ def check_overview(driver):
     check(live["totalTasks"] > 0, f"the API counted no tasks: {live}")
     check(text(driver, "[data-figure=totalTasks]") == str(live["totalTasks"]),
           f"tasks shown {text(driver, '[data-figure=totalTasks]')} != API {live['totalTasks']}")
+    check(text(driver, "[data-figure=activeStreams]") == str(live["activeStreams"]) == "1",
+          f"open streams shown {text(driver, '[data-figure=activeStreams]')}, API {live['activeStreams']}; the test holds one open")
     check(text(driver, "[data-figure=totalErrors]") == str(live["totalErrors"]),
           f"errors shown {text(driver, '[data-figure=totalErrors]')} != API {live['totalErrors']}")
     charts = driver.find_elements(By.CSS_SELECTOR, "figure[data-chart]")
@@ -107,7 +109,7 @@ def check_overview(driver):
     check(names == sorted(["tasksPerSecond", "errors", "latencyP50Ms", "latencyP99Ms", "firstChunkP50Ms", "activeStreams", "queueDepth"]),
           f"charts: {names}")
     for key in ("tasksPerSecond", "latencyP50Ms", "firstChunkP50Ms"):
-        lines = driver.find_elements(By.CSS_SELECTOR, f"figure[data-chart={key}] polyline")
+        lines = driver.find_elements(By.CSS_SELECTOR, f"figure[data-chart={key}] polyline, figure[data-chart={key}] circle")
         check(lines, f"the {key} chart draws no line although tasks ran")
         label = driver.find_element(By.CSS_SELECTOR, f"figure[data-chart={key}]").get_attribute("aria-label")
         check("latest" in label and "none" not in label.split("latest")[1][:6], f"{key} chart label: {label}")
@@ -233,6 +235,11 @@ def check_agents(driver):
         check(completed == str(agent["completed"]), f"{agent['id']}: completed shown {completed} != {agent['completed']}")
         check(("busy" if agent.get("currentTask") else "idle") in row.text, f"{agent['id']}: state in '{row.text}'")
     check(sum(a["completed"] for a in agents) > 0, f"no agent completed a task: {agents}")
+    busy = [a for a in agents if a.get("currentTask")]
+    check(len(busy) == 1, f"the test holds one task open: {agents}")
+    row = driver.find_element(By.CSS_SELECTOR, f"tr[data-agent='{busy[0]['id']}']")
+    check(busy[0]["currentTask"] in row.text and "busy" in row.text, f"busy agent's row: '{row.text}'")
+    check(text(driver, "[data-figure=busy]") == "1", f"busy count shown: {text(driver, '[data-figure=busy]')}")
     screenshot(driver, "agents")
 
 

@@ -25,11 +25,14 @@ import Testing
         return path
     }
 
-    /// Cheap prompts go to `fast`, hard ones to `strong`; a prompt with FAILME gets a 400 from
-    /// every model, so the task fails.
+    /// Answers at once; a prompt with FAILME gets a 400 from every model, so the task fails; a
+    /// prompt with HOLDME streams one chunk and waits for ``gate``, keeping its agent busy while
+    /// the browser looks.
+    static let gate = FakeGate()
     static let script = FakeScript { request, _ in
         let text = String(decoding: request.body, as: UTF8.self)
         if text.contains("FAILME") { return .status(400, body: #"{"error":{"message":"bad request (test)","type":"invalid_request_error"}}"#) }
+        if text.contains("HOLDME") { return .openAIHeld(gate: gate) }
         return .openAIText(stream: (request.jsonBody?["stream"] as? Bool) == true, chunks: 12)
     }
 
@@ -56,15 +59,15 @@ import Testing
               provider: openai
               model: fast-id
               credentials: {endpoint: "\(baseURL)/v1"}
-              capabilities: {supportsStreaming: true, costPer1kTokens: {input: 0.5, output: 1.5}}
+              capabilities: {supportsStreaming: true, costPer1kTokens: {input: 0.05, output: 0.15}}
               complexityRange: {min: 0.0, max: 0.45}
             - name: strong
               provider: openai
               model: strong-id
               credentials: {endpoint: "\(baseURL)/v1"}
-              capabilities: {supportsStreaming: true, costPer1kTokens: {input: 3, output: 15}}
+              capabilities: {supportsStreaming: true, costPer1kTokens: {input: 0.3, output: 1.5}}
               complexityRange: {min: 0.45, max: 1.0}
-          costTracking: {enabled: true, budgetLimits: {daily: 2, weekly: 10, monthly: 40}}
+          costTracking: {enabled: true, budgetLimits: {daily: 20, weekly: 100, monthly: 400}}
         streaming:
           enabled: true
           retryConfig: {maxRetries: 0, backoffMs: 10}
@@ -98,6 +101,14 @@ import Testing
         }
         #expect(failed == 1, "only the FAILME task fails; fleetd's log:\n\(fleetd.logText.suffix(2_000))")
 
+        // One streamed task held open: its agent is busy, its stream open, while the pages are checked.
+        let held = Task { try await http(.POST, "\(base)/v1/tasks", body: #"{"prompt": "HOLDME", "stream": true, "tenantId": "acme"}"#,
+                                         headers: [("accept", "text/event-stream")]) }
+        #expect(await eventually(timeout: .seconds(10)) {
+            let agents = (try? await http(.GET, "\(base)/v1/agents").json["agents"] as? [[String: Any]]) ?? []
+            return agents.contains { $0["currentTask"] is String }
+        }, "the held task never reached an agent")
+
         try? FileManager.default.removeItem(at: Self.screenshots)
         let environment = FleetdProcess.baseEnvironment.merging([
             "FLEETD_URL": base, "FLEETD_ADMIN_TOKEN": Self.adminToken, "SCREENSHOT_DIR": Self.screenshots.path,
@@ -108,6 +119,10 @@ import Testing
         }
         #expect(run.status == 0, "dashboard checks failed:\n\(run.stdout)\n\(run.stderr)\nfleetd's log:\n\(fleetd.logText.suffix(3_000))")
         #expect(run.stdout.contains("ok dashboard"), "\(run.stdout)")
+
+        Self.gate.open()
+        let finished = try await held.value
+        #expect(finished.status == 200 && finished.body.contains("event: complete"), "\(finished.body.suffix(500))")
 
         // What the browser changed is what fleetd now holds; the refused try changed nothing.
         let flags = try await http(.GET, "\(base)/v1/flags").json

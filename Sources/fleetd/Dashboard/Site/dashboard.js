@@ -93,6 +93,9 @@ function fill(root, ...children) {
   root.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
 }
 
+/// "Task type" → "task type", "API key" stays.
+function lowerFirst(name) { return /^[A-Z]{2}/.test(name) ? name : name.charAt(0).toLowerCase() + name.slice(1); }
+
 function pill(text, kind) { return h("span", { class: "pill " + kind }, text); }
 
 // ---- charts ---------------------------------------------------------------------------------
@@ -112,7 +115,12 @@ function chart(label, values, format, unit) {
     const points = segment.map(([i, v]) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
     const first = x(segment[0][0]).toFixed(1), last = x(segment[segment.length - 1][0]).toFixed(1);
     el.append(svg("polygon", { class: "area", points: `${first},${height - 1} ${points} ${last},${height - 1}` }));
-    el.append(svg("polyline", { class: "line", points: segment.length === 1 ? `${points} ${(x(segment[0][0]) + 2).toFixed(1)},${y(segment[0][1]).toFixed(1)}` : points }));
+    if (segment.length === 1) {
+      // A lone reading: a dot, since a line needs two.
+      el.append(svg("circle", { class: "dot", cx: x(segment[0][0]).toFixed(1), cy: y(segment[0][1]).toFixed(1), r: 3 }));
+    } else {
+      el.append(svg("polyline", { class: "line", points }));
+    }
     segment = [];
   };
   values.forEach((v, i) => { if (v === null || v === undefined) flush(); else segment.push([i, v]); });
@@ -200,7 +208,7 @@ async function renderSpend(root) {
         ` in ${report.total.entries} calls`)),
     budgets.length ? h("h2", {}, "Against the budget") : h("p", { class: "muted" }, "Cost tracking has no budget configured."),
     budgetCards,
-    sections.map(([name, lines, id]) => lines ? [h("h2", { id }, "By " + name.toLowerCase()), table(`Spend by ${name.toLowerCase()}, ${report.periodKey}`, lineColumns(name), lineRows(lines), { "data-table": id })] : null),
+    sections.map(([name, lines, id]) => lines ? [h("h2", { id }, "By " + lowerFirst(name)), table(`Spend by ${lowerFirst(name)}, ${report.periodKey}`, lineColumns(name), lineRows(lines), { "data-table": id })] : null),
     h("h2", {}, "Alerts raised"),
     table("Budget alerts (COST_002)", [
       { key: "at", label: "Raised" }, { key: "period", label: "Period" }, { key: "threshold", label: "Threshold", num: true },
@@ -233,7 +241,9 @@ async function renderModels(root) {
   const rows = models.map(({ status, quota, trafficShare }) => {
     const breaker = status.breaker, provider = status.providerBreaker;
     const open = [breaker, provider].filter((b) => b && b.openUntil).map((b) => time(b.openUntil));
-    const lastError = (breaker && breaker.lastError) || (provider && provider.lastError) || (status.stats && status.stats.lastError);
+    // The model's own last error first; the provider's (shared by its models) marked as such.
+    const ownError = (status.stats && status.stats.lastError) || (breaker && breaker.lastError);
+    const lastError = ownError || (provider && provider.lastError ? "provider: " + provider.lastError : null);
     const health = !status.enabled ? pill("disabled", "off")
       : [breaker, provider].some((b) => b && !b.acceptingCalls) ? pill("refusing calls", "bad") : pill("healthy", "ok");
     return {
