@@ -38,7 +38,7 @@ import Testing
 
     static func config(baseURL: String) -> String {
         """
-        fleet: {id: dashboard, maxAgents: 4, taskTimeout: 20000}
+        fleet: {id: dashboard, maxAgents: 4, taskTimeout: 180000}
         agents:
           - {type: general, count: 2}
           - {type: coder, count: 1, config: {taskType: code}}
@@ -68,8 +68,10 @@ import Testing
               capabilities: {supportsStreaming: true, costPer1kTokens: {input: 0.3, output: 1.5}}
               complexityRange: {min: 0.45, max: 1.0}
           costTracking: {enabled: true, budgetLimits: {daily: 20, weekly: 100, monthly: 400}}
+        # The held task must outlast the browser checks on a loaded machine.
         streaming:
           enabled: true
+          timeoutMs: 180000
           retryConfig: {maxRetries: 0, backoffMs: 10}
         """
     }
