@@ -155,6 +155,14 @@ def check_models(driver):
         check(share == pct(model.get("trafficShare")), f"{name}: share shown {share} != API {pct(model.get('trafficShare'))}")
         quota = row.find_element(By.CSS_SELECTOR, "[data-figure=quota]").text
         check(quota.startswith(pct(model["quota"]["usedFraction"])), f"{name}: quota shown {quota}")
+        breaker = model["status"].get("breaker") or {"state": "closed"}
+        shown_state = row.find_element(By.CSS_SELECTOR, "[data-figure=breaker]").get_attribute("data-state")
+        check(shown_state == breaker["state"], f"{name}: breaker shown {shown_state}, API {breaker}")
+        reopens = [e.get_attribute("datetime") for e in row.find_elements(By.CSS_SELECTOR, "[data-figure=reopens]")]
+        if breaker["state"] == "open":
+            check(breaker["openUntil"] in reopens, f"{name}: reopen times shown {reopens}, API {breaker['openUntil']}")
+            check("refusing calls" in row.text, f"{name}: row '{row.text}'")
+    check(any((m["status"].get("breaker") or {}).get("state") == "open" for m in models), "the test's down model has no open breaker")
     screenshot(driver, "models")
 
 

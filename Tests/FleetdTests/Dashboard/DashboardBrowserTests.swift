@@ -33,6 +33,8 @@ import Testing
         let text = String(decoding: request.body, as: UTF8.self)
         if text.contains("FAILME") { return .status(400, body: #"{"error":{"message":"bad request (test)","type":"invalid_request_error"}}"#) }
         if text.contains("HOLDME") { return .openAIHeld(gate: gate) }
+        // `flaky` (the one Anthropic-format model) is down: its breaker opens.
+        if request.path == "/v1/messages" { return .status(500, body: #"{"type":"error","error":{"type":"api_error","message":"down (test)"}}"#) }
         return .openAIText(stream: (request.jsonBody?["stream"] as? Bool) == true, chunks: 12)
     }
 
@@ -53,7 +55,7 @@ import Testing
           enabled: true
           defaultModel: fast
           strategy: cost
-          health: {failureThreshold: 5, cooldownSeconds: 60}
+          health: {failureThreshold: 1, providerFailureThreshold: 1, cooldownSeconds: 600}
           models:
             - name: fast
               provider: openai
@@ -61,6 +63,12 @@ import Testing
               credentials: {endpoint: "\(baseURL)/v1"}
               capabilities: {supportsStreaming: true, costPer1kTokens: {input: 0.05, output: 0.15}}
               complexityRange: {min: 0.0, max: 0.45}
+            - name: flaky
+              provider: anthropic
+              model: flaky-id
+              credentials: {endpoint: "\(baseURL)"}
+              capabilities: {supportsStreaming: true, costPer1kTokens: {input: 0.01, output: 0.02}}
+              complexityRange: {min: 0.0, max: 1.0}
             - name: strong
               provider: openai
               model: strong-id
@@ -86,13 +94,15 @@ import Testing
                                              environment: ["FLEETD_ADMIN_TOKEN": Self.adminToken])
         let base = fleetd.baseURL
 
-        // A few tasks: JSON and streamed, two tenants, both models, one failure.
+        // A few tasks: JSON and streamed, two tenants, both working models, one on a model that is
+        // down (its breaker opens; the task falls back), one failure.
         let tasks = [
             #"{"prompt": "Say hello.", "tenantId": "acme"}"#,
             #"{"prompt": "Name three colours.", "tenantId": "globex", "stream": true}"#,
             #"{"prompt": "Prove that there are infinitely many primes, step by step, and explain why each step holds.", "type": "math", "tenantId": "acme"}"#,
             #"{"prompt": "Write a function that reverses a linked list in Swift.", "agentType": "coder", "tenantId": "globex"}"#,
             #"{"prompt": "Summarise: the cat sat on the mat.", "stream": true, "tenantId": "acme"}"#,
+            #"{"prompt": "Say hi to the flaky model.", "preferredModel": "flaky", "tenantId": "globex"}"#,
             #"{"prompt": "FAILME please", "tenantId": "acme"}"#,
         ]
         var failed = 0

@@ -240,7 +240,7 @@ async function renderModels(root) {
   const { models } = await api("/v1/models?format=fleetd");
   const rows = models.map(({ status, quota, trafficShare }) => {
     const breaker = status.breaker, provider = status.providerBreaker;
-    const open = [breaker, provider].filter((b) => b && b.openUntil).map((b) => time(b.openUntil));
+    const reopens = [["model", breaker], ["provider", provider]].filter(([, b]) => b && b.state !== "closed" && b.openUntil);
     // The model's own last error first; the provider's (shared by its models) marked as such.
     const ownError = (status.stats && status.stats.lastError) || (breaker && breaker.lastError);
     const lastError = ownError || (provider && provider.lastError ? "provider: " + provider.lastError : null);
@@ -250,9 +250,11 @@ async function renderModels(root) {
       attrs: { "data-model": status.name },
       name: h("span", { class: "mono" }, status.name),
       provider: status.provider, health,
-      breaker: h("span", { class: "breakers" }, h("span", {}, h("span", { class: "muted" }, "model "), breakerPill(breaker)),
+      breaker: h("span", { class: "breakers", "data-figure": "breaker", "data-state": breaker ? breaker.state : "closed" },
+        h("span", {}, h("span", { class: "muted" }, "model "), breakerPill(breaker)),
         h("span", {}, h("span", { class: "muted" }, "provider "), breakerPill(provider))),
-      reopens: open.length ? open.join(", ") : "—",
+      reopens: reopens.length ? h("span", { class: "breakers" }, reopens.map(([scope, b]) =>
+        h("span", {}, h("span", { class: "muted" }, scope + " "), h("time", { datetime: b.openUntil, "data-figure": "reopens" }, time(b.openUntil))))) : "—",
       quota: h("span", { "data-figure": "quota" }, quota.allowed ? pct(quota.usedFraction) : `${pct(quota.usedFraction)} (over)`),
       share: h("span", { "data-figure": "share" }, pct(trafficShare)),
       calls: status.stats ? `${status.stats.successes} ok / ${status.stats.failures} failed` : "0",
