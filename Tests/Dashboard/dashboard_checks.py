@@ -104,6 +104,12 @@ def check_overview(driver):
           f"open streams shown {text(driver, '[data-figure=activeStreams]')}, API {live['activeStreams']}; the test holds one open")
     check(text(driver, "[data-figure=totalErrors]") == str(live["totalErrors"]),
           f"errors shown {text(driver, '[data-figure=totalErrors]')} != API {live['totalErrors']}")
+    minute = live["buckets"][-round(60 / live["bucketSeconds"]):]
+    rate = sum(b["tasks"] for b in minute) / (len(minute) * live["bucketSeconds"])
+    shown_rate = text(driver, "figure[data-chart=tasksPerSecond] [data-figure=headline]").split()[0]
+    check(shown_rate == f"{rate:.2f}", f"tasks per second shown {shown_rate}, API's last minute {rate:.2f}")
+    shown_errors = text(driver, "figure[data-chart=errors] [data-figure=headline]").split()[0]
+    check(shown_errors == str(sum(b["errors"] for b in minute)) == "1", f"errors shown {shown_errors}, API {minute}")
     charts = driver.find_elements(By.CSS_SELECTOR, "figure[data-chart]")
     names = sorted(c.get_attribute("data-chart") for c in charts)
     check(names == sorted(["tasksPerSecond", "errors", "latencyP50Ms", "latencyP99Ms", "firstChunkP50Ms", "activeStreams", "queueDepth"]),

@@ -136,15 +136,23 @@ async function renderOverview(root) {
   const live = await api("/v1/stats/live");
   const b = live.buckets;
   const minutes = Math.round(live.windowSeconds / 60);
+  // Headline figures: rates over the last minute (the newest bucket is still filling), the
+  // latest reading for latencies, the current value for gauges.
+  const minute = b.slice(-Math.max(1, Math.round(60 / live.bucketSeconds)));
+  const minuteSeconds = minute.length * live.bucketSeconds;
+  const sum = (key) => minute.reduce((total, x) => total + x[key], 0);
+  const latest = (values) => [...values].reverse().find((v) => v !== null && v !== undefined);
   const series = [
-    { key: "tasksPerSecond", label: "Tasks per second", unit: "/s", fmt: (v) => v.toFixed(2), values: b.map((x) => x.tasksPerSecond) },
-    { key: "errors", label: "Errors", unit: "per bucket", fmt: (v) => String(Math.round(v)), values: b.map((x) => x.errors) },
-    { key: "latencyP50Ms", label: "Latency p50", unit: "ms", fmt: ms, values: b.map((x) => x.latencyP50Ms) },
-    { key: "latencyP99Ms", label: "Latency p99", unit: "ms", fmt: ms, values: b.map((x) => x.latencyP99Ms) },
-    { key: "firstChunkP50Ms", label: "Time to first chunk p50", unit: "ms", fmt: ms, values: b.map((x) => x.firstChunkP50Ms) },
-    { key: "activeStreams", label: "Active streams", unit: "", fmt: (v) => String(Math.round(v)), values: b.map((x) => x.activeStreams) },
-    { key: "queueDepth", label: "Queue depth", unit: "waiting", fmt: (v) => String(Math.round(v)), values: b.map((x) => x.queueDepth) },
+    { key: "tasksPerSecond", label: "Tasks per second", unit: "/s", note: "last minute", fmt: (v) => v.toFixed(2),
+      values: b.map((x) => x.tasksPerSecond), headline: sum("tasks") / minuteSeconds },
+    { key: "errors", label: "Errors", unit: "", note: "last minute", fmt: (v) => String(Math.round(v)), values: b.map((x) => x.errors), headline: sum("errors") },
+    { key: "latencyP50Ms", label: "Latency p50", unit: "ms", note: "latest bucket", fmt: ms, values: b.map((x) => x.latencyP50Ms) },
+    { key: "latencyP99Ms", label: "Latency p99", unit: "ms", note: "latest bucket", fmt: ms, values: b.map((x) => x.latencyP99Ms) },
+    { key: "firstChunkP50Ms", label: "Time to first chunk p50", unit: "ms", note: "latest bucket", fmt: ms, values: b.map((x) => x.firstChunkP50Ms) },
+    { key: "activeStreams", label: "Active streams", unit: "", note: "now", fmt: (v) => String(Math.round(v)), values: b.map((x) => x.activeStreams), headline: live.activeStreams },
+    { key: "queueDepth", label: "Queue depth", unit: "waiting", note: "now", fmt: (v) => String(Math.round(v)), values: b.map((x) => x.queueDepth), headline: live.queueDepth },
   ];
+  series.forEach((s) => { if (s.headline === undefined) s.headline = latest(s.values); });
   const totals = h("div", { class: "grid" },
     h("section", { class: "card", "aria-labelledby": "t-tasks" }, h("h2", { id: "t-tasks" }, "Tasks since start"),
       h("div", { class: "big", "data-figure": "totalTasks" }, String(live.totalTasks))),
@@ -158,7 +166,8 @@ async function renderOverview(root) {
     const c = chart(s.label, s.values, s.fmt, s.unit);
     return h("figure", { class: "card", role: "img", "aria-label": c.summary, "data-chart": s.key },
       h("figcaption", {}, s.label),
-      h("div", { class: "big" }, c.latest === undefined ? "—" : s.fmt(c.latest), " ", h("span", { class: "unit" }, s.unit)),
+      h("div", { class: "big", "data-figure": "headline" }, s.headline === undefined ? "—" : s.fmt(s.headline), " ",
+        h("span", { class: "unit" }, [s.unit, s.note].filter(Boolean).join(", "))),
       c.el,
       h("div", { class: "axis-labels", "aria-hidden": "true" }, h("span", {}, `−${minutes} min`), h("span", {}, c.max === null ? "" : "max " + s.fmt(c.max)), h("span", {}, "now")));
   }));
