@@ -127,6 +127,22 @@ struct DashboardAPITests {
     }
 }
 
+@Suite("Flag change log") struct FlagChangeLogTests {
+    @Test("keeps the newest entries up to its capacity, newest first")
+    func bounded() {
+        let log = FlagChangeLog(capacity: 3)
+        for index in 0..<5 {
+            log.append(.init(at: Date(timeIntervalSince1970: Double(index)), flag: "f\(index)", scope: "global", before: nil,
+                             after: .on, by: "admin", from: nil, generation: index))
+        }
+        #expect(log.newestFirst(limit: 10).map(\.flag) == ["f4", "f3", "f2"])
+        #expect(log.newestFirst(limit: 1).map(\.flag) == ["f4"])
+        #expect(FlagChangeLog.actor(operatorName: nil) == "admin")
+        #expect(FlagChangeLog.actor(operatorName: "  ") == "admin")
+        #expect(FlagChangeLog.actor(operatorName: String(repeating: "a", count: 100)) == "admin (\(String(repeating: "a", count: 64)))")
+    }
+}
+
 @Suite("Live series") struct LiveSeriesTests {
     @Test("buckets by time, drops what leaves the window, quantiles by nearest rank")
     func buckets() {
