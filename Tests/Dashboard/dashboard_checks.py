@@ -136,6 +136,10 @@ def check_spend(driver):
         row = driver.find_element(By.CSS_SELECTOR, f"[data-table=by-agent-type] tr[data-line='{line['name']}']")
         check(usd(line["cost"]) in row.text, f"agent type {line['name']}: row '{row.text}' lacks {usd(line['cost'])}")
     check(sorted(l["name"] for l in costs["byAgentType"]) == ["coder", "general"], f"agent types: {costs['byAgentType']}")
+    alerts = wait("a budget alert", lambda: api("/v1/costs?period=day")["alerts"])
+    open_page(driver, "spend")
+    rows = driver.find_elements(By.CSS_SELECTOR, "[data-table=alerts] tbody tr")
+    check(len(rows) == len(alerts) and f"{alerts[0]['thresholdPercent']:g}%" in rows[0].text, f"alerts shown {[r.text for r in rows]}, API {alerts}")
     for table in ("by-provider", "by-task-type", "by-agent", "by-key", "by-tenant", "alerts"):
         check(driver.find_elements(By.CSS_SELECTOR, f"[data-table={table}]"), f"no {table} table on the spend page")
     for tenant in api("/v1/costs?period=day&by=tenant")["report"]["byTenant"]:

@@ -75,7 +75,9 @@ import Testing
               credentials: {endpoint: "\(baseURL)/v1"}
               capabilities: {supportsStreaming: true, costPer1kTokens: {input: 0.3, output: 1.5}}
               complexityRange: {min: 0.45, max: 1.0}
-          costTracking: {enabled: true, budgetLimits: {daily: 20, weekly: 100, monthly: 400}}
+          # A daily budget the tasks pass 10% of (an alert is raised) that never blocks anything.
+          costTracking: {enabled: true, budgetLimits: {daily: 0.05, weekly: 100, monthly: 400},
+                         alertThresholds: {dailyPercent: 10}, policy: allow-with-alert}
         # The held task must outlast the browser checks on a loaded machine.
         streaming:
           enabled: true
