@@ -32,6 +32,8 @@ struct FlagRoutes {
             }
             let change = try await JSONBody.decode(FlagChangeRequest.self, from: &request, limit: api.value.maxBodyBytes)
             let (scope, setting) = try change.validated()
+            // Read apart from the change: two admins changing the same flag at the same instant may
+            // both log the same `before`; the settings themselves are never lost.
             let before = await reloader.snapshot.config.features.setting(name, at: scope)
             let snapshot = try await reloader.setFlag(name, scope: scope, to: setting)
             changes.append(FlagChangeLog.Entry(

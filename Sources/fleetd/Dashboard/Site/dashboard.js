@@ -479,7 +479,8 @@ async function refresh() {
     document.getElementById("status").textContent = "Not updated";
     document.body.dataset.loaded = state.page + ":error";
   }
-  state.timer = setTimeout(refresh, page.every);
+  // A hidden tab stops polling; showing it again refreshes at once (see the visibilitychange handler).
+  if (!document.hidden) state.timer = setTimeout(refresh, page.every);
 }
 
 function go(name, push) {
@@ -507,6 +508,7 @@ document.addEventListener("DOMContentLoaded", () => {
     document.getElementById("main").focus();
   }));
   window.addEventListener("popstate", () => go(location.pathname.split("/")[2], false));
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
   document.getElementById("token-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const input = document.getElementById("token");
