@@ -36,6 +36,22 @@ struct DashboardAPITests {
         }
     }
 
+    @Test("with authentication on, the pages load without a credential; their figures need one that sees every tenant")
+    func authentication() async throws {
+        try await withFleetd(APIConfig.builtin(), environment: ["API_KEY": "shared-key", "FLEETD_ADMIN_TOKEN": "admin-token"]) { client, _ in
+            let page = try await client.send(.get, "/ui/overview")
+            let script = try await client.send(.get, "/ui/assets/dashboard.js")
+            #expect(page.status == .ok && script.status == .ok)
+            for path in ["/v1/stats/live", "/v1/routing/recent", "/v1/flags/history"] {
+                let without = try await client.send(.get, path)
+                let admin = try await client.send(.get, path, headers: [.authorization: "Bearer admin-token"])
+                let shared = try await client.send(.get, path, headers: [.authorization: "Bearer shared-key"])
+                #expect(without.status == .unauthorized, "\(path)")
+                #expect(admin.status == .ok && shared.status == .ok, "\(path)")
+            }
+        }
+    }
+
     @Test("GET /v1/stats/live counts tasks in time buckets with latency quantiles")
     func liveStats() async throws {
         try await withFleetd(APIConfig.builtin()) { client, _ in
