@@ -83,8 +83,9 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     let admin = router.group().add(middleware: AdminAuthMiddleware(token: settings.adminToken))
     FlagRoutes(reloader: reloader, environment: settings.environment, api: api, changes: FlagChangeLog())
         .register(public: guarded, fleetWide: fleetWide, admin: admin)
-    DashboardRoutes(manager: manager, live: metrics.live, site: try DashboardSite.bundled())
-        .register(open: router, fleetWide: fleetWide)
+    let site = try DashboardSite.bundled()
+    if let missing = site.missing { logger.warning("no dashboard", metadata: ["reason": "\(missing)"]) }
+    DashboardRoutes(manager: manager, live: metrics.live, site: site).register(open: router, fleetWide: fleetWide)
     AdminRoutes(reloader: reloader, logger: logger).register(admin: admin)
     KeyRoutes(authenticator: authenticator, manager: manager, api: api, logger: logger).register(admin: admin)
     TaskRoutes(manager: manager, metrics: metrics, api: api).register(guarded)

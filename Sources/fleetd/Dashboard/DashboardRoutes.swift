@@ -11,7 +11,7 @@ import ServiceLifecycle
 /// `GET /v1/routing/recent`). Everything else the pages show comes from the public API.
 ///
 /// The pages are plain HTML, CSS and JavaScript in `Sources/fleetd/Dashboard/Site`, shipped as a
-/// SwiftPM resource (`fleetd_fleetd.resources/Site` beside the binary, found with `Bundle.module`):
+/// SwiftPM resource (`fleetd_fleetd.resources/Site` beside the binary; see ``DashboardSite``):
 /// no npm, no build step, no outside host. They are read once at start-up and served from memory,
 /// with a content security policy that allows this origin only, so a page can load nothing from
 /// the internet even by mistake.
@@ -54,13 +54,34 @@ struct DashboardSite: Sendable {
         var contentType: String
     }
     let files: [String: File]
+    /// Why there are no files (the resource folder was not found); the pages answer 503 saying so.
+    var missing: String? = nil
 
-    /// The copy shipped with the binary.
+    /// Where SwiftPM puts the `fleetd` target's resources: `fleetd_fleetd.resources/` beside the
+    /// executable. Found here rather than with `Bundle.module`, whose generated accessor stops the
+    /// process (`fatalError`) when the folder is absent: a binary copied without it must still serve
+    /// the API, and say what is missing.
+    static func bundledFolder() -> URL? {
+        var candidates = [Bundle.main.bundleURL]
+        if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() {
+            candidates.append(executable.deletingLastPathComponent())
+        }
+        return candidates.map { $0.appendingPathComponent("fleetd_fleetd.resources/Site") }
+            .first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("index.html").path) }
+    }
+
+    /// The copy shipped with the binary, or a site that says where it should have been.
     static func bundled() throws -> DashboardSite {
-        guard let folder = Bundle.module.url(forResource: "Site", withExtension: nil) else {
-            throw UserError("the dashboard's files (fleetd_fleetd.resources/Site) are missing beside the fleetd binary")
+        guard let folder = bundledFolder() else {
+            return DashboardSite(files: [:], missing: "the dashboard's files are missing: fleetd_fleetd.resources/Site "
+                                 + "should sit beside the fleetd binary (\(Bundle.main.bundleURL.path)); the API works without them")
         }
         return try DashboardSite(folder: folder)
+    }
+
+    init(files: [String: File], missing: String?) {
+        self.files = files
+        self.missing = missing
     }
 
     init(folder: URL) throws {
@@ -83,6 +104,10 @@ struct DashboardSite: Sendable {
         + "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
     func response(for name: String) throws -> Response {
+        if let missing {
+            return Response(status: .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: missing + "\n")))
+        }
         guard let file = files[name] else { throw HTTPError(.notFound) }
         return Response(status: .ok, headers: [
             .contentType: file.contentType,

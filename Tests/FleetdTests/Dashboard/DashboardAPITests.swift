@@ -143,6 +143,18 @@ struct DashboardAPITests {
     }
 }
 
+@Suite("Dashboard site") struct DashboardSiteTests {
+    @Test("the binary's resource folder is found beside it; without it the pages say so with a 503")
+    func folder() throws {
+        let folder = try #require(DashboardSite.bundledFolder())
+        #expect(folder.path.hasSuffix("fleetd_fleetd.resources/Site"))
+        let site = try DashboardSite(folder: folder)
+        #expect(Set(site.files.keys) == ["index.html", "dashboard.js", "dashboard.css", "favicon.svg"])
+        let missing = DashboardSite(files: [:], missing: "no files here")
+        #expect(try missing.response(for: "index.html").status == .serviceUnavailable)
+    }
+}
+
 @Suite("Flag change log") struct FlagChangeLogTests {
     @Test("keeps the newest entries up to its capacity, newest first")
     func bounded() {
