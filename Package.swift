@@ -122,6 +122,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            // The operator dashboard's static pages (served at `/` and `/ui/`; see DashboardRoutes).
+            resources: [.copy("Dashboard/Site")],
             swiftSettings: swiftSettings
         ),
         // `fleetd-bench SUITE`: the benchmarks, never linked into `fleetd`. The serve suite runs

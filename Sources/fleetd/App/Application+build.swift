@@ -113,15 +113,19 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
                  body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
     }
     let admin = router.group().add(middleware: AdminAuthMiddleware(token: settings.adminToken))
-    FlagRoutes(reloader: reloader, environment: settings.environment, api: api)
-        .register(public: guarded, admin: admin)
+    let flagChanges = FlagChangeLog()
+    FlagRoutes(reloader: reloader, environment: settings.environment, api: api, changes: flagChanges)
+        .register(public: guarded, fleetWide: fleetWide, admin: admin)
+    let site = try DashboardSite.bundled()
+    if let missing = site.missing { logger.warning("no dashboard", metadata: ["reason": "\(missing)"]) }
+    DashboardRoutes(manager: manager, live: metrics.live, site: site).register(open: router, fleetWide: fleetWide)
     AdminRoutes(reloader: reloader, logger: logger).register(admin: admin)
     KeyRoutes(authenticator: authenticator, manager: manager, api: api, logger: logger).register(admin: admin)
     TaskRoutes(manager: manager, metrics: metrics, api: api).register(guarded)
     FeedbackRoutes(manager: manager, api: api).register(guarded)
     let mcpSessions = MCPSessions(loopbackOnly: ["127.0.0.1", "::1", "localhost"].contains(config.api.host), logger: Logger(label: "fleetd.mcp")) { caller in
         FleetMCPServer(manager: manager, reloader: reloader, metrics: metrics, adminToken: settings.adminToken,
-                       environment: settings.environment, caller: caller)
+                       environment: settings.environment, caller: caller, flagChanges: flagChanges)
     }
     MCPHTTPRoutes(sessions: mcpSessions, maxBodyBytes: { api.value.maxBodyBytes }).register(guarded)
     let compat = CompatRoutes(manager: manager, metrics: metrics, api: api)
@@ -135,7 +139,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
         // Hummingbird's default is too small for bursts of new connections: the kernel drops the
         // SYNs that overflow it and a client then waits for its retransmit (docs/performance.md).
         configuration: .init(address: .hostname(config.api.host, port: config.api.port), serverName: "fleetd", backlog: 4_096),
-        services: core.services,
+        services: core.services + [LiveStatsSampler(manager: manager, live: metrics.live)],
         onServerRunning: { channel in
             logger.notice("fleetd listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         },

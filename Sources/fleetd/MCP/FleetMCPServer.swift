@@ -24,6 +24,8 @@ struct FleetMCPServer: Sendable {
     let environment: String?
     /// The session's caller; `nil` over stdio (the operator, who sees every tenant).
     let caller: Caller?
+    /// Where flag changes are logged for the dashboard (`GET /v1/flags/history`); `nil` over stdio.
+    var flagChanges: FlagChangeLog? = nil
 
     static let version = "1.1.0"
 
@@ -179,7 +181,11 @@ struct FleetMCPServer: Sendable {
             let change = FlagChangeRequest(enabled: value, rollout: rollout, agentType: agentType, environment: environment)
             do {
                 let (scope, setting) = try change.validated()
-                _ = try await reloader.setFlag(name, scope: scope, to: setting)
+                let before = await reloader.snapshot.config.features.setting(name, at: scope)
+                let snapshot = try await reloader.setFlag(name, scope: scope, to: setting)
+                flagChanges?.append(FlagChangeLog.Entry(at: Date(), flag: name, scope: scope.label, before: before, after: setting,
+                                                        by: caller?.kind == .admin ? "admin (mcp)" : "admin token (mcp)", from: nil,
+                                                        generation: snapshot.generation))
             } catch let error as APIError {
                 throw MCPError.invalidParams("argument '\(error.field ?? "name")': \(error.message)")
             }

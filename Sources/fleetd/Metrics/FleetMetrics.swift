@@ -13,9 +13,12 @@ import Store
 /// swift-metrics API by the library modules land in the same registry.
 final class FleetMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
+    /// The last minutes of the task path and the last routing selections, for the dashboard.
+    let live: LiveStats
 
-    init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), live: LiveStats = LiveStats()) {
         self.registry = registry
+        self.live = live
     }
 
     /// Makes this registry the backend of the swift-metrics API (once per process).
@@ -47,6 +50,7 @@ final class FleetMetrics: Sendable {
 
 extension FleetMetrics {
     func taskFinished(_ result: TaskResult) {
+        live.taskFinished(result)
         let labels = [("model", result.model), ("provider", result.provider.rawValue)]
         registry.makeDurationHistogram(name: "model_request_duration_seconds", labels: labels, buckets: Self.latencyBuckets,
                                        help: "Time from a task's start to its complete answer, per model.")
@@ -76,11 +80,13 @@ extension FleetMetrics {
     }
 
     func taskFailed(code: ErrorCode) {
+        live.taskFailed()
         registry.makeCounter(name: "fleetd_tasks_total", labels: [("outcome", "failed")], help: "Tasks finished, by outcome.").increment()
         registry.makeCounter(name: "model_errors_total", labels: [("code", code.rawValue)], help: "Failed tasks, by error code.").increment()
     }
 
     func timeToFirstChunk(_ duration: Duration) {
+        live.firstChunk(after: duration)
         registry.makeDurationHistogram(name: "stream_time_to_first_chunk_seconds", buckets: Self.latencyBuckets,
                                        help: "Time from an SSE task's start to its first chunk.").record(duration)
     }

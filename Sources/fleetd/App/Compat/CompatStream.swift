@@ -80,6 +80,8 @@ struct CompatStream {
         let dialect = self.dialect, defaultRetryAfter = self.defaultRetryAfter
         let executor = context.taskExecutor
         let body = ResponseBody { writer in try await ExecutorAffinity.run(on: executor) {
+            metrics.live.streamOpened()
+            defer { metrics.live.streamClosed() }
             var stream: any CompatStreamWriter = switch dialect {
             case .openAI: OpenAIChatResponse.Stream(taskId: task.id, created: created, model: facts.model, includeUsage: call.includeUsage)
             case .anthropic: AnthropicMessagesResponse.Stream(taskId: task.id, model: facts.model,

@@ -1,6 +1,7 @@
 import Fleet
 import FleetSupport
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// `GET /v1/flags` (anyone) and `PUT /v1/flags/{name}` (admin).
@@ -9,8 +10,16 @@ struct FlagRoutes {
     let environment: String?
     /// `api.maxBodyBytes` and the rest of the live `api` section (a reload applies at once).
     let api: LiveSetting<APISection>
+    /// Every change made here, for `GET /v1/flags/history`.
+    let changes: FlagChangeLog
 
-    func register(public router: some RouterMethods<FleetRequestContext>, admin: some RouterMethods<FleetRequestContext>) {
+    func register(public router: some RouterMethods<FleetRequestContext>, fleetWide: some RouterMethods<FleetRequestContext>,
+                  admin: some RouterMethods<FleetRequestContext>) {
+        // Who changed which flag: for callers who see every tenant (the dashboard's Flags page).
+        fleetWide.get("v1/flags/history") { request, _ -> Response in
+            let limit = request.uri.queryParameters["limit"].flatMap { Int(String($0)) } ?? 100
+            return try jsonResponse(["changes": changes.newestFirst(limit: min(max(limit, 0), changes.capacity))])
+        }
         router.get("v1/flags") { request, _ -> FlagsResponse in
             let snapshot = await reloader.snapshot
             return FlagsResponse(snapshot, context: flagContext(from: request))
@@ -23,7 +32,14 @@ struct FlagRoutes {
             }
             let change = try await JSONBody.decode(FlagChangeRequest.self, from: &request, limit: api.value.maxBodyBytes)
             let (scope, setting) = try change.validated()
+            // Read apart from the change: two admins changing the same flag at the same instant may
+            // both log the same `before`; the settings themselves are never lost.
+            let before = await reloader.snapshot.config.features.setting(name, at: scope)
             let snapshot = try await reloader.setFlag(name, scope: scope, to: setting)
+            changes.append(FlagChangeLog.Entry(
+                at: Date(), flag: name, scope: scope.label, before: before, after: setting,
+                by: FlagChangeLog.actor(operatorName: request.headers[HTTPField.Name("x-fleetd-operator")!]),
+                from: context.remoteAddress.map { $0.ipAddress ?? "\($0)" }, generation: snapshot.generation))
             return FlagsResponse(snapshot, context: flagContext(from: request))
         }
     }

@@ -17,6 +17,9 @@ struct FleetRoutes {
     struct ModelView: Encodable {
         var status: ModelStatus
         var quota: QuotaDecision
+        /// This model's share (0…1) of the calls the router's history counts for every model
+        /// (successes and failures); `nil` before any call.
+        var trafficShare: Double?
     }
 
     struct CostsView: Encodable {
@@ -26,6 +29,18 @@ struct FleetRoutes {
         var alerts: [CostAlert]?
         /// The caller's own key's budget (a virtual key with limits).
         var keyBudget: BudgetStatus?
+        /// `report.byAgent` summed per agent type (``AgentTypeSpend``).
+        var byAgentType: [AgentTypeSpend] = []
+        /// Each budget period's use: what `budget.periods` implies, spelled out for the dashboard.
+        var budgetUse: [BudgetUse]?
+    }
+
+    struct BudgetUse: Encodable {
+        var period: BudgetPeriod
+        /// Spent plus reserved over the limit (0…1+); `nil` without a limit.
+        var usedFraction: Double?
+        /// US dollars left; `nil` without a limit.
+        var remaining: Double?
     }
 
     func register(_ router: some RouterMethods<FleetRequestContext>) {
@@ -39,9 +54,13 @@ struct FleetRoutes {
             }
             if shape != .fleetd { return try await compat.modelList(shape) }
             let plane = manager.dataPlane
+            let statuses = plane.router.modelStatuses()
+            let calls = statuses.map { ($0.stats?.successes ?? 0) + ($0.stats?.failures ?? 0) }
+            let total = calls.reduce(0, +)
             var views: [ModelView] = []
-            for status in plane.router.modelStatuses() {
-                views.append(ModelView(status: status, quota: await plane.quotas.check(provider: status.provider)))
+            for (status, count) in zip(statuses, calls) {
+                views.append(ModelView(status: status, quota: await plane.quotas.check(provider: status.provider),
+                                       trafficShare: total > 0 ? Double(count) / Double(total) : nil))
             }
             return try jsonResponse(["models": views])
         }
@@ -64,9 +83,21 @@ struct FleetRoutes {
             let tenant = caller?.seesAllTenants == false ? caller?.tenantId : nil
             let report = try await CostReport.load(database: plane.database, period: period, timeZoneIdentifier: timeZone,
                                                    breakdowns: breakdowns, tenant: tenant)
+            // `format=csv`: the report as the CLI's `fleetd costs --format csv` writes it (RFC 4180).
+            if let format = request.uri.queryParameters["format"], format != "json" {
+                guard format == "csv" else {
+                    throw APIError(.badRequest, code: "INVALID_VALUE", message: "'format' must be json or csv", field: "format")
+                }
+                return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8",
+                                                       .contentDisposition: "attachment; filename=\"fleetd-costs-\(report.periodKey).csv\""],
+                                body: .init(byteBuffer: ByteBuffer(string: CostReportFormatter.csv(report))))
+            }
             var view = CostsView(report: report)
+            view.byAgentType = AgentTypeSpend.group(report.byAgent, types: await manager.agentStatuses())
             if tenant == nil {
-                view.budget = await plane.costs.budgetStatus()
+                let budget = await plane.costs.budgetStatus()
+                view.budget = budget
+                view.budgetUse = budget.periods.map { BudgetUse(period: $0.period, usedFraction: $0.usedFraction, remaining: $0.remaining) }
                 view.alerts = try await plane.costs.raisedAlerts()
             }
             if let keyId = caller?.keyId, let budget = caller?.limits?.budget, budget.isLimited {

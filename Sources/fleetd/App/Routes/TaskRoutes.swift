@@ -94,6 +94,8 @@ struct TaskRoutes {
         // never run (the connection closed before it started), when the lease is dropped.
         let lease = AgentLease(dispatched)
         let body = ResponseBody { writer in try await ExecutorAffinity.run(on: executor) {
+            metrics.live.streamOpened()
+            defer { metrics.live.streamClosed() }
             var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: .taskCancelled, message: "the client went away"))
             let started = ContinuousClock.now
             let token = disconnect?.onDisconnect { dispatched.cancel() }

@@ -1,0 +1,74 @@
+import Fleet
+import Foundation
+import Synchronization
+
+/// What changed in the flags, when, and by whom: every `PUT /v1/flags/{name}` that succeeded, with
+/// the setting before and after. Bounded (the newest ``capacity`` entries) and kept in memory:
+/// a restart starts it empty, while the changes themselves persist in `runtime-flags.json`.
+/// Read by `GET /v1/flags/history`.
+final class FlagChangeLog: Sendable {
+    struct Entry: Sendable, Encodable {
+        var at: Date
+        var flag: String
+        /// `global`, `agentType:<type>` or `environment:<name>`.
+        var scope: String
+        /// The setting at that scope before the change; `nil` when the scope had none.
+        var before: FlagSetting?
+        var after: FlagSetting
+        /// Who: `admin`, with the operator's name when the request gave one (`X-Fleetd-Operator`).
+        var by: String
+        /// The client's address.
+        var from: String?
+        /// The config generation the change produced.
+        var generation: Int
+    }
+
+    let capacity: Int
+    private let entries = Mutex<[Entry]>([])
+
+    init(capacity: Int = 500) {
+        self.capacity = max(1, capacity)
+    }
+
+    func append(_ entry: Entry) {
+        entries.withLock { entries in
+            entries.append(entry)
+            if entries.count > capacity { entries.removeFirst(entries.count - capacity) }
+        }
+    }
+
+    /// Newest first.
+    func newestFirst(limit: Int) -> [Entry] {
+        entries.withLock { Array($0.reversed().prefix(max(0, limit))) }
+    }
+
+    /// The operator's name from `X-Fleetd-Operator`: printable, at most 64 characters.
+    static func actor(operatorName: String?) -> String {
+        let cleaned = (operatorName ?? "").unicodeScalars.filter { $0.properties.isAlphabetic || $0.properties.numericType != nil
+            || " .-_@".unicodeScalars.contains($0) }
+        let name = String(String.UnicodeScalarView(cleaned)).trimmingCharacters(in: .whitespaces).prefix(64)
+        return name.isEmpty ? "admin" : "admin (\(name))"
+    }
+}
+
+extension FlagScope {
+    /// `global`, `agentType:<type>`, `environment:<name>`.
+    var label: String {
+        switch self {
+        case .global: "global"
+        case .agentType(let type): "agentType:\(type)"
+        case .environment(let name): "environment:\(name)"
+        }
+    }
+}
+
+extension FeatureFlags {
+    /// The setting a scope holds for a flag, if any.
+    func setting(_ flag: String, at scope: FlagScope) -> FlagSetting? {
+        switch scope {
+        case .global: global[flag]
+        case .agentType(let type): agentTypes[type]?[flag]
+        case .environment(let name): environments[name]?[flag]
+        }
+    }
+}
