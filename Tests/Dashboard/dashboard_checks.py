@@ -15,6 +15,7 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -284,8 +285,21 @@ def main():
     os.makedirs(SHOTS, exist_ok=True)
     driver = make_driver()
     try:
-        for step in (check_overview, check_spend, check_models, check_routing, check_agents, check_flags, check_dark_and_narrow):
-            step(driver)
+        # The read-only pages redraw from their polls while they are read: an element can go stale,
+        # or a 5-second bucket roll over between the API's answer and the page's. Those steps are
+        # read again (a few times) before they count as failed; the flag changes are not repeated.
+        read_only = (check_overview, check_spend, check_models, check_routing, check_agents)
+        for step in read_only + (check_flags, check_dark_and_narrow):
+            attempts = 4 if step in read_only else 1
+            for attempt in range(attempts):
+                try:
+                    step(driver)
+                    break
+                except (StaleElementReferenceException, AssertionError) as error:
+                    if attempt == attempts - 1:
+                        raise
+                    print(f"{step.__name__}: read again after {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+                    time.sleep(1)
             print("ok", step.__name__, flush=True)
         check_console(driver)
     except Exception:

@@ -6,8 +6,12 @@ import Testing
 @Suite struct BudgetAlertTests {
     @Test func anAlertIsCountedAndPostedToTheWebhookWithRetries() async throws {
         let provider = try await FakeProviderServer.start(script: .always(try .fixture("providers/anthropic-nonstream-docs-example.json")))
-        // The webhook fails once, then takes the alert.
-        let webhook = try await FakeProviderServer.start(script: .sequence([.status(503), .status(200, body: "{}")]))
+        // The webhook fails once, then takes the alert. Its first answer is held until the task
+        // has been answered: a task that waited for the webhook would never be.
+        let gate = FakeGate()
+        let held = FakeResponse(status: 503, reason: "Unavailable", headers: [("content-type", "application/json")],
+                                body: .held(Array("{".utf8), gate: gate, then: Array("}".utf8)))
+        let webhook = try await FakeProviderServer.start(script: .sequence([held, .status(200, body: "{}")]))
         let directory = try temporaryDirectory()
         let file = directory.appendingPathComponent("fleet.yaml")
         try """
@@ -33,11 +37,10 @@ import Testing
         """.write(to: file, atomically: true, encoding: .utf8)
         let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"),
                                              environment: ["ANTHROPIC_API_KEY": "sk-ant-alerts"])
-        let clock = ContinuousClock()
-        let start = clock.now
         let result = try await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "Say hello"}"#)
         #expect(result.status == 200, "\(result.body)")
-        #expect(clock.now - start < .seconds(2), "the webhook never delays a task")
+        #expect(!gate.isOpen, "the task was answered while the webhook's answer was still held")
+        gate.open()
 
         #expect(await eventually(timeout: .seconds(10)) { webhook.requests.count >= 2 }, "retried after the 503")
         let delivered = try #require(webhook.requests.last)

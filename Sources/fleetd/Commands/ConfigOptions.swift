@@ -23,6 +23,26 @@ struct ConfigOptions: ParsableArguments {
     }
 }
 
+/// `--environment` and `--data-dir`, shared by the commands that run the fleet (`serve`, `mcp`).
+struct ServiceOptions: ParsableArguments {
+    @Option(help: "Environment whose flag overrides apply (default: $FLEETD_ENVIRONMENT).")
+    var environment: String?
+
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Where the database and runtime state live.", valueName: "dir"))
+    var dataDir: String = "data"
+
+    /// The data directory, created if missing.
+    func dataDirectory() throws -> URL {
+        let url = URL(fileURLWithPath: dataDir, isDirectory: true)
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch {
+            throw UserError("cannot create the data directory \(dataDir): \(error.localizedDescription)")
+        }
+        return url
+    }
+}
+
 /// `--context key=value`, parsed.
 func parseContext(_ pairs: [String]) throws -> [String: String] {
     var result: [String: String] = [:]

@@ -17,26 +17,17 @@ struct MCPCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "Environment whose flag overrides apply (default: $FLEETD_ENVIRONMENT).")
-    var environment: String?
-
-    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Where the database and runtime state live.", valueName: "dir"))
-    var dataDir: String = "data"
+    @OptionGroup var service: ServiceOptions
 
     func run() async throws {
         let loaded = try options.load()
         let config = loaded.config
-        let dataDirectory = URL(fileURLWithPath: dataDir, isDirectory: true)
-        do {
-            try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw UserError("cannot create the data directory \(dataDir): \(error.localizedDescription)")
-        }
+        let dataDirectory = try service.dataDirectory()
         // Console logs go to standard error (LoggingSetup), never to the protocol's standard output.
         try LoggingSetup.bootstrap(config.logging, dataDirectory: dataDirectory)
         let logger = Logger(label: "fleetd.mcp")
         for warning in loaded.warnings { logger.warning("\(warning)") }
-        let settings = ServiceSettings(configPath: options.path, dataDirectory: dataDirectory, environmentOption: environment,
+        let settings = ServiceSettings(configPath: options.path, dataDirectory: dataDirectory, environmentOption: service.environment,
                                        processEnvironment: ProcessInfo.processInfo.environment)
         let metrics = FleetMetrics()
         let httpClient = ProviderClientFactory.makeHTTPClient()

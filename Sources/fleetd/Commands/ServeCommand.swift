@@ -20,11 +20,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (overrides api.port; 0 picks a free port).")
     var port: Int?
 
-    @Option(help: "Environment whose flag overrides apply (default: $FLEETD_ENVIRONMENT).")
-    var environment: String?
-
-    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Where the database and runtime state live.", valueName: "dir"))
-    var dataDir: String = "data"
+    @OptionGroup var service: ServiceOptions
 
     func run() async throws {
         let loaded = try options.load()
@@ -34,12 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
             guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
             config.api.port = port
         }
-        let dataDirectory = URL(fileURLWithPath: dataDir, isDirectory: true)
-        do {
-            try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw UserError("cannot create the data directory \(dataDir): \(error.localizedDescription)")
-        }
+        let dataDirectory = try service.dataDirectory()
         guard config.database.type == .sqlite else {
             throw UserError("database.type '\(config.database.type.rawValue)' is not supported yet: fleetd's store runs on SQLite. Set database.type: sqlite (and database.filename) in \(options.path)")
         }
@@ -48,7 +39,7 @@ struct ServeCommand: AsyncParsableCommand {
         for warning in loaded.warnings {
             logger.warning("\(warning)")
         }
-        let settings = ServiceSettings(configPath: options.path, dataDirectory: dataDirectory, environmentOption: environment,
+        let settings = ServiceSettings(configPath: options.path, dataDirectory: dataDirectory, environmentOption: service.environment,
                                        processEnvironment: ProcessInfo.processInfo.environment)
         var effective = loaded
         effective.config = config

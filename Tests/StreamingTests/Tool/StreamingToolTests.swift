@@ -180,7 +180,8 @@ struct StreamingToolTests {
             let got = await events(StreamingTool(configuration: config(idleMs: 1000, totalMs: 1500)), [try target(.openai, server)])
             return (got, clock.now - start)
         }
-        #expect(elapsed < .seconds(6), "the 1.5 s total timeout ended the call after \(elapsed)")
+        // Well under the drip's 12 s, with room for a loaded 2-core machine.
+        #expect(elapsed < .seconds(9), "the 1.5 s total timeout ended the call after \(elapsed)")
         #expect(got.failures.last?.code == .streamTimeout)
         #expect(got.result == nil)
     }
