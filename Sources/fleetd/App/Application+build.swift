@@ -14,22 +14,35 @@ import Store
 /// HummingbirdTesting (`app.test(.router)`, or `.live` on a free port). Everything it reads from
 /// the environment (provider keys, config overrides on reload) comes from
 /// ``ServiceSettings/processEnvironment``.
+///
+/// With `postgres` (for `database.type: postgres`; it must be running), the schema is migrated
+/// first and the money path runs on it (``PostgresCostTracker``, with ``PostgresMaintenance``
+/// among the services).
 func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, httpClient: HTTPClient,
-                      logger: Logger) async throws -> some ApplicationProtocol {
+                      postgres: PostgresStore? = nil, logger: Logger) async throws -> some ApplicationProtocol {
     let config = loaded.config
     let reloader = try ConfigReloader(
         loaded: loaded,
         environment: settings.processEnvironment,
         flagStore: RuntimeFlagStore(url: settings.dataDirectory.appendingPathComponent("runtime-flags.json"))
     )
+    if let postgres {
+        do {
+            try await postgres.migrate()
+            // Runtime flag changes made through any instance apply here too (SharedFlagListener).
+            try await reloader.share(through: SharedFlagChanges(store: postgres))
+        } catch let error as PostgresStoreError {
+            throw UserError("cannot open the PostgreSQL store: \(error.message)")
+        }
+    }
     let dataPlane: DataPlane
     do {
-        dataPlane = try await DataPlane.open(config: config, dataDirectory: settings.dataDirectory, logger: logger)
+        dataPlane = try await DataPlane.open(config: config, dataDirectory: settings.dataDirectory, postgres: postgres, logger: logger)
     } catch let error as StoreError {
         throw UserError("cannot open the database \(DataPlane.databaseURL(for: config, dataDirectory: settings.dataDirectory).path): \(error)")
     }
     // Reservations an earlier run held and never settled (it crashed or was killed) are billed at
-    // their estimate before anything new is reserved.
+    // their estimate before anything new is reserved (with PostgreSQL: those whose lease ran out).
     do {
         try await dataPlane.costs.billUnsettledReservations()
     } catch {
@@ -90,6 +103,22 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     compat.register(guarded)
     FleetRoutes(manager: manager, compat: compat).register(guarded)
 
+    var services: [any Service] = [
+        ConfigWatchService(reloader: reloader, logger: logger),
+        ConfigFollowerService(reloader: reloader, manager: manager, api: api, logger: logger),
+        HeartbeatService(manager: manager),
+        BudgetAlertService(manager: manager, metrics: metrics, httpClient: httpClient, logger: logger),
+        ExpiredEntrySweeper(store: dataPlane.memory),
+        WALCheckpointer(database: dataPlane.memory.database, logger: logger),
+        dataPlane.records,
+    ]
+    if let shared = dataPlane.costs as? PostgresCostTracker {
+        services.append(PostgresMaintenance(costs: shared))
+    }
+    if let postgres {
+        services.append(SharedFlagListener(shared: SharedFlagChanges(store: postgres), reloader: reloader, logger: logger))
+        services.append(SharedBreakers(store: postgres, health: dataPlane.router.health, logger: logger))
+    }
     return Application(
         router: router,
         server: .http1(configuration: .init(additionalChannelHandlers: [ClientDisconnect.Handler()])),
@@ -97,15 +126,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
         // Hummingbird's default is too small for bursts of new connections: the kernel drops the
         // SYNs that overflow it and a client then waits for its retransmit (docs/performance.md).
         configuration: .init(address: .hostname(config.api.host, port: config.api.port), serverName: "fleetd", backlog: 4_096),
-        services: [
-            ConfigWatchService(reloader: reloader, logger: logger),
-            ConfigFollowerService(reloader: reloader, manager: manager, api: api, logger: logger),
-            HeartbeatService(manager: manager),
-            BudgetAlertService(manager: manager, metrics: metrics, httpClient: httpClient, logger: logger),
-            ExpiredEntrySweeper(store: dataPlane.memory),
-            WALCheckpointer(database: dataPlane.memory.database, logger: logger),
-            dataPlane.records,
-        ],
+        services: services,
         onServerRunning: { channel in
             logger.notice("fleetd listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         },

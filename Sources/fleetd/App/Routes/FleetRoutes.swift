@@ -58,12 +58,11 @@ struct FleetRoutes {
                 breakdowns.insert(breakdown)
             }
             let plane = manager.dataPlane
-            let timeZone = await manager.config.cost.timeZone
             // A tenant's caller sees its own tenant's spend and its key's budget, nothing fleet-wide.
             let caller = context.caller
             let tenant = caller?.seesAllTenants == false ? caller?.tenantId : nil
-            let report = try await CostReport.load(database: plane.database, period: period, timeZoneIdentifier: timeZone,
-                                                   breakdowns: breakdowns, tenant: tenant)
+            // From the ledger the tracker writes: with PostgreSQL, the whole fleet's.
+            let report = try await plane.costs.report(period: period, breakdowns: breakdowns, tenant: tenant)
             var view = CostsView(report: report)
             if tenant == nil {
                 view.budget = await plane.costs.budgetStatus()
