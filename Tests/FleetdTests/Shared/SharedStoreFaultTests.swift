@@ -12,14 +12,22 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "scripts/pg-cluster")
         process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
+        // Into a file, not a pipe: the server the script starts may keep an inherited descriptor
+        // open, and a pipe would then never reach its end.
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("pg-cluster-\(UUID().uuidString).out")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: output) }
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw SharedClusterMissing() }
-        return String(decoding: data, as: UTF8.self)
+        // Reaped here: Foundation's own wait never saw this child end once the script had
+        // started a daemon (the test hung on a defunct bash).
+        var status: Int32 = 0
+        while waitpid(process.processIdentifier, &status, 0) == -1, errno == EINTR {}
+        try handle.close()
+        guard (status >> 8) & 0xff == 0, status & 0x7f == 0 else { throw SharedClusterMissing() }
+        return try String(contentsOf: output, encoding: .utf8)
     }
 
     @Test func theDatabaseLostMidRunFailsTasksClosedKeepsAnsweredRowsAndRecovers() async throws {
@@ -51,19 +59,21 @@ import Testing
 
         // Tasks that need a reservation now fail closed, with a clear error, in bounded time.
         let started = ContinuousClock.now
-        let refused = try await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "while down"}"#)
-        #expect(refused.status != 200)
+        let refused = try await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "while down", "stream": true}"#)
+        #expect(!refused.body.contains("event: complete"))
         #expect(refused.body.contains("COST_001") && refused.body.contains("could not be reserved"), "\(refused.body)")
         #expect(ContinuousClock.now - started < .seconds(10))
 
         // The server returns: the answered call's row is written, and tasks run again.
         try Self.cluster(["resume", clusterDirectory])
-        let recovered = try await eventually(timeout: .seconds(20)) {
-            try await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "after"}"#).status == 200
+        let recovered = try await eventually(timeout: .seconds(30)) {
+            // Streamed, as the fake answers (an OpenAI event stream).
+            try await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "after", "stream": true}"#).body.contains("event: complete")
         }
-        #expect(recovered, "service resumes by itself")
-        let kept = try await eventually(timeout: .seconds(10)) { try await ledger() >= 2 }
-        #expect(kept, "the answered in-flight call and the task after are in the ledger")
+        #expect(recovered, "service resumes by itself; log: \(fleetd.logText.suffix(4000))")
+        let kept = try await eventually(timeout: .seconds(20)) { try await ledger() >= 2 }
+        let rows = try await ledger()
+        #expect(kept, "the answered in-flight call and the task after are in the ledger (\(rows) rows); log: \(fleetd.logText.suffix(6000))")
         #expect(try await SharedClusterCount.reservations(port: pgPort) == 0)
         #expect(fleetd.logText.contains("settlements held while the store was away are written"))
         fleetd.signal(SIGTERM)
