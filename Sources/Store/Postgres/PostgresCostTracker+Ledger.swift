@@ -59,18 +59,25 @@ extension PostgresCostTracker {
                 for scope in scopes { changes[TotalRowKey(period: period, key: key, scope: scope), default: TotalChange()].add(entry) }
             }
         }
-        for (row, change) in changes.sorted(by: { $0.key < $1.key }) {
+        // Every total row in ONE statement (rows locked in sorted order): the hot rows (overall,
+        // this day) are held for one round trip, not one per row.
+        let sorted = changes.sorted(by: { $0.key < $1.key })
+        if !sorted.isEmpty {
+            let periodsColumn = sorted.map(\.key.period), keysColumn = sorted.map(\.key.key), scopes = sorted.map(\.key.scope)
+            let costs = sorted.map(\.value.cost), counts = sorted.map { Int64($0.value.entries) }
+            let inputs = sorted.map { Int64($0.value.inputTokens) }, outputs = sorted.map { Int64($0.value.outputTokens) }
+            let cached = sorted.map { Int64($0.value.cachedTokens) }, unreserved = sorted.map(\.value.unreserved)
             try await connection.query("""
-                INSERT INTO cost_totals (period, period_key, scope, cost, entries, input_tokens, output_tokens, cached_tokens, reserved)
-                VALUES (\(row.period), \(row.key), \(row.scope), \(change.cost), \(change.entries), \(change.inputTokens), \(change.outputTokens),
-                        \(change.cachedTokens), 0)
+                INSERT INTO cost_totals AS t (period, period_key, scope, cost, entries, input_tokens, output_tokens, cached_tokens, reserved)
+                SELECT p, k, s, c, e, i, o, x, -u FROM UNNEST(\(periodsColumn)::text[], \(keysColumn)::text[], \(scopes)::text[],
+                    \(costs)::float8[], \(counts)::int8[], \(inputs)::int8[], \(outputs)::int8[], \(cached)::int8[], \(unreserved)::float8[])
+                    AS v(p, k, s, c, e, i, o, x, u)
                 ON CONFLICT (period, period_key, scope) DO UPDATE SET
-                    cost = cost_totals.cost + excluded.cost, entries = cost_totals.entries + excluded.entries,
-                    input_tokens = cost_totals.input_tokens + excluded.input_tokens,
-                    output_tokens = cost_totals.output_tokens + excluded.output_tokens,
-                    cached_tokens = cost_totals.cached_tokens + excluded.cached_tokens,
-                    reserved = CASE WHEN cost_totals.reserved - \(change.unreserved) < 1e-9 THEN 0
-                                    ELSE cost_totals.reserved - \(change.unreserved) END
+                    cost = t.cost + excluded.cost, entries = t.entries + excluded.entries,
+                    input_tokens = t.input_tokens + excluded.input_tokens,
+                    output_tokens = t.output_tokens + excluded.output_tokens,
+                    cached_tokens = t.cached_tokens + excluded.cached_tokens,
+                    reserved = CASE WHEN t.reserved + excluded.reserved < 1e-9 THEN 0 ELSE t.reserved + excluded.reserved END
                 """, logger: logger)
         }
         let spend = try await overallSpend(keys: keys, connection: connection, logger: logger)
