@@ -99,6 +99,15 @@ public actor PostgresCostTracker: CostAccounting {
         let lease = now.addingTimeInterval(store.configuration.reservationLease.timeInterval)
         let instance = store.configuration.instanceId, logger = self.logger
         try await store.transaction("reserving $\(CostTracker.money(estimatedCost)) for \(call.model)") { connection in
+            // The reservation row first: it locks nothing others wait for, so the shared total
+            // rows below are held for as short a time as possible (until commit).
+            try await connection.query("""
+                INSERT INTO cost_reservations (id, model, provider, task_id, agent_id, task_type, estimated_cost, created_at, key_id, tenant,
+                                               key_held, day_key, week_key, month_key, instance_id, lease_expires_at)
+                VALUES (\(reservation.id), \(call.model), \(call.provider), \(call.taskId), \(call.agentId), \(call.taskType), \(estimatedCost),
+                        \(now.timeIntervalSince1970), \(call.keyId), \(call.tenantId), \(keyId != nil), \(keys[.day] ?? ""), \(keys[.week] ?? ""),
+                        \(keys[.month] ?? ""), \(instance), \(lease.timeIntervalSince1970))
+                """, logger: logger)
             for row in heldRows {
                 let held = try await Self.hold(row, estimatedCost, connection: connection, logger: logger)
                 guard let held else {
@@ -110,13 +119,6 @@ public actor PostgresCostTracker: CostAccounting {
                     ])
                 }
             }
-            try await connection.query("""
-                INSERT INTO cost_reservations (id, model, provider, task_id, agent_id, task_type, estimated_cost, created_at, key_id, tenant,
-                                               key_held, day_key, week_key, month_key, instance_id, lease_expires_at)
-                VALUES (\(reservation.id), \(call.model), \(call.provider), \(call.taskId), \(call.agentId), \(call.taskType), \(estimatedCost),
-                        \(now.timeIntervalSince1970), \(call.keyId), \(call.tenantId), \(keyId != nil), \(keys[.day] ?? ""), \(keys[.week] ?? ""),
-                        \(keys[.month] ?? ""), \(instance), \(lease.timeIntervalSince1970))
-                """, logger: logger)
         }
         return reservation
     }
