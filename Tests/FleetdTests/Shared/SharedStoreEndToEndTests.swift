@@ -129,3 +129,47 @@ import Testing
         await fake.shutdown()
     }
 }
+
+extension SharedStoreEndToEndTests {
+    @Test func sigkillOfOneInstanceUnderLoadLosesNoAnsweredTasksLedgerRow() async throws {
+        let database = try await SharedCluster.freshDatabase()
+        let fake = try await Self.billingFake()
+        let text = Self.config(database: database, fakeURL: fake.baseURL, daily: 1000, leaseSeconds: 2)
+        var instances: [FleetdProcess] = []
+        for _ in 0..<3 { instances.append(try await Self.start(text)) }
+        let urls = instances.map(\.baseURL)
+        let victim = instances[0]
+        // 150 tasks over the three; the first instance is killed while they run.
+        let answered = try await withThrowingTaskGroup(of: String?.self) { group in
+            for index in 0..<150 {
+                group.addTask {
+                    let response = try? await http(.POST, urls[index % 3] + "/v1/tasks", body: #"{"prompt": "Task \#(index): say ok", "id": "load-\#(index)"}"#)
+                    return response?.status == 200 ? "load-\(index)" : nil
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(300))
+                victim.signal(SIGKILL)
+                return nil
+            }
+            return try await group.reduce(into: [String]()) { if let id = $1 { $0.append(id) } }
+        }
+        _ = await victim.waitForExit()
+        #expect(answered.count >= 50, "\(answered.count) answered")
+        // After the lease, whatever the dead instance held is billed by a survivor: every answered
+        // task has its row (reported, or at its estimate), and nothing stays reserved.
+        let settled = try await eventually(timeout: .seconds(15)) {
+            try await SharedCluster.number(database, "SELECT count(*) FROM cost_reservations") == 0
+        }
+        #expect(settled, "the dead instance's reservations are billed or released after the lease")
+        for id in answered {
+            let rows = try await SharedCluster.number(database, "SELECT count(*) FROM cost_ledger WHERE task_id = '\(id)'")
+            #expect(rows >= 1, "answered task \(id) has no ledger row")
+        }
+        for instance in instances.dropFirst() {
+            instance.signal(SIGTERM)
+            #expect(await instance.waitForExit() == 0)
+        }
+        await fake.shutdown()
+    }
+}
