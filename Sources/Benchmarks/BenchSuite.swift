@@ -15,6 +15,7 @@ protocol BenchSuite: Sendable {
 let benchSuites: [any BenchSuite] = [
     ConfigBench(),
     StoreBench(),
+    SharedStoreBench(),
     RoutingBench(),
     CacheBench(),
     StreamingBench(),

@@ -107,10 +107,24 @@ import Testing
         #expect(!messages.joined().contains("s3cr3t") && !messages.joined().contains("hunter2"))
     }
 
-    @Test func nonSQLiteDatabaseValidatesWithAWarning() throws {
-        let loaded = try ConfigLoader.load(text: "database:\n  type: postgres\n  host: db\n", file: "fleet.yaml")
-        #expect(loaded.config.database.type == .postgres)
+    @Test func mysqlValidatesWithAWarning() throws {
+        let loaded = try ConfigLoader.load(text: "database:\n  type: mysql\n  host: db\n", file: "fleet.yaml")
+        #expect(loaded.config.database.type == .mysql)
         #expect(loaded.warnings.first?.description.contains("set database.type: sqlite") == true)
+    }
+
+    @Test func postgresRunsWithItsSettingsAndTheV104Variables() throws {
+        let text = "database:\n  type: postgres\n  host: db\n  port: 5433\n  tls: require\n  poolSize: 4\n  reservationLeaseSeconds: 30\n"
+        let loaded = try ConfigLoader.load(text: text, file: "fleet.yaml")
+        #expect(loaded.warnings.isEmpty)
+        let db = loaded.config.database
+        #expect(db.type == .postgres && db.host == "db" && db.port == 5433 && db.tls == .require && db.poolSize == 4)
+        #expect(db.reservationLeaseSeconds == 30)
+        let env = ["DB_HOST": "pg.internal", "DB_PORT": "6543", "DB_NAME": "fleet", "DB_USER": "svc", "DB_PASSWORD": "pw", "DB_TLS": "disable",
+                   "DB_POOL_SIZE": "7"]
+        let overridden = try ConfigLoader.load(text: text, file: "fleet.yaml", environment: env).config.database
+        #expect(overridden.host == "pg.internal" && overridden.port == 6543 && overridden.database == "fleet")
+        #expect(overridden.username == "svc" && overridden.password == "pw" && overridden.tls == .disable && overridden.poolSize == 7)
     }
 
     @Test func missingSectionsTakeDefaults() throws {

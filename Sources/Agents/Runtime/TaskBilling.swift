@@ -27,7 +27,7 @@ final class TaskBilling: Sendable {
     }
 
     private let state = Mutex(State())
-    private let costs: CostTracker
+    private let costs: any CostAccounting
     private let registry: ModelRegistry
     private let call: @Sendable (ModelConfiguration) -> CostCall
     /// The input the provider will count, estimated (for a row the provider reported nothing for).
@@ -41,7 +41,7 @@ final class TaskBilling: Sendable {
     private let keyLimits: CostConfiguration.BudgetLimits?
     private let logger: Logger
 
-    init(costs: CostTracker, registry: ModelRegistry, estimatedInputTokens: Int, inputTokenBound: Int,
+    init(costs: any CostAccounting, registry: ModelRegistry, estimatedInputTokens: Int, inputTokenBound: Int,
          cheaperAlternative: String?, keyLimits: CostConfiguration.BudgetLimits? = nil, logger: Logger,
          call: @escaping @Sendable (ModelConfiguration) -> CostCall, outputLimit: @escaping @Sendable (ModelConfiguration) -> Int) {
         self.costs = costs

@@ -13,7 +13,7 @@ public struct TaskRuntime: Sendable {
     public let tool: StreamingTool
     public let clients: ProviderClientFactory
     /// `nil` when cost tracking is off.
-    public let costs: CostTracker?
+    public let costs: (any CostAccounting)?
     public let quotas: QuotaManager?
     /// The response cache for tasks with `advancedCaching` on.
     public let cache: ResponseCache?
@@ -23,7 +23,7 @@ public struct TaskRuntime: Sendable {
     /// cut short by a client that left: that says nothing of the provider), and counts every call
     /// made, cancelled ones too, against the provider's request quota, with the tokens it used.
     public init(generation: Int, router: ModelRouter, tool: StreamingTool, clients: ProviderClientFactory,
-                costs: CostTracker?, quotas: QuotaManager?, cache: ResponseCache? = nil, logger: Logger = Logger(label: "fleetd.agent")) {
+                costs: (any CostAccounting)?, quotas: QuotaManager?, cache: ResponseCache? = nil, logger: Logger = Logger(label: "fleetd.agent")) {
         var tool = tool
         tool.onAttempt = { [router, quotas] report in
             if !report.cancelled {

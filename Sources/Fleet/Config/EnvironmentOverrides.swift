@@ -31,6 +31,8 @@ enum EnvironmentOverrides {
         if let value = env.string("DB_USER") { config.database.username = value }
         if let value = env.secret("DB_PASSWORD") { config.database.password = value }
         if let value = env.string("DB_FILENAME") { config.database.filename = value }
+        if let value = env.choice("DB_TLS", as: DatabaseSection.TLSMode.self) { config.database.tls = value }
+        if let value = env.int("DB_POOL_SIZE", in: 1...1_000) { config.database.poolSize = value }
 
         if let value = env.choice("LOG_LEVEL", as: LoggingSection.Level.self) { config.logging.level = value }
         if let value = env.choice("LOG_FORMAT", as: LoggingSection.Format.self) { config.logging.format = value }

@@ -95,13 +95,17 @@ extension FleetConfig {
         db.database = r.string("database")
         db.username = r.string("username")
         db.password = r.string("password")
+        db.tls = r.choice("tls", default: db.tls)
+        db.poolSize = r.int("poolSize", default: db.poolSize, in: 1...1_000)
+        db.reservationLeaseSeconds = r.int("reservationLeaseSeconds", default: db.reservationLeaseSeconds, in: 1...86_400)
+        db.timeoutSeconds = r.double("timeoutSeconds", default: db.timeoutSeconds) { $0 > 0 && $0 <= 600 ? nil : "must be more than 0 and at most 600" }
         if db.password != nil {
             r.sink.warning(r.child("password"), at: r.keyMark("password"),
                            "a secret in the config file; set the DB_PASSWORD environment variable instead")
         }
-        if db.type != .sqlite {
+        if db.type == .mysql {
             r.sink.warning(r.child("type"), at: r.keyMark("type"),
-                           "'\(db.type.rawValue)' is accepted for v1.0.4 compatibility but fleetd's store runs on SQLite only for now; set database.type: sqlite (with database.filename) to run")
+                           "'\(db.type.rawValue)' is accepted for v1.0.4 compatibility but fleetd's store runs on SQLite or PostgreSQL; set database.type: sqlite (with database.filename) or postgres to run")
         }
         r.finish()
         return db

@@ -25,6 +25,10 @@ extension FleetConfig {
         if database.database != old.database.database { changed.append("database.database") }
         if database.username != old.database.username { changed.append("database.username") }
         if database.password != old.database.password { changed.append("database.password") }
+        if database.tls != old.database.tls { changed.append("database.tls") }
+        if database.poolSize != old.database.poolSize { changed.append("database.poolSize") }
+        if database.reservationLeaseSeconds != old.database.reservationLeaseSeconds { changed.append("database.reservationLeaseSeconds") }
+        if database.timeoutSeconds != old.database.timeoutSeconds { changed.append("database.timeoutSeconds") }
         if logging.format != old.logging.format { changed.append("logging.format") }
         if logging.outputs != old.logging.outputs { changed.append("logging.outputs") }
         if logging.file != old.logging.file { changed.append("logging.file") }

@@ -86,10 +86,16 @@ public struct AgentSpec: Sendable, Hashable, Codable {
     }
 }
 
-/// `database`: where fleetd keeps its memory store.
+/// `database`: where fleetd keeps its store. `sqlite` (the default) is one file for one process;
+/// `postgres` is a server several fleetd instances share (the ledger, budgets and reservations;
+/// docs/store.md, "PostgreSQL").
 public struct DatabaseSection: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
         case sqlite, postgres, mysql
+    }
+    /// How a PostgreSQL connection uses TLS.
+    public enum TLSMode: String, Sendable, Hashable, Codable, CaseIterable {
+        case disable, prefer, require
     }
     public var type: Kind = .sqlite
     /// SQLite file, relative to the data directory unless absolute.
@@ -100,6 +106,16 @@ public struct DatabaseSection: Sendable, Hashable, Codable {
     public var username: String?
     /// Accepted for v1.0.4 compatibility; use the `DB_PASSWORD` environment variable instead.
     public var password: String?
+    /// PostgreSQL: TLS mode (`DB_TLS`).
+    public var tls: TLSMode = .prefer
+    /// PostgreSQL: the most connections one instance opens (`DB_POOL_SIZE`).
+    public var poolSize: Int = 10
+    /// PostgreSQL: seconds a reservation stays valid without its instance renewing it; a dead
+    /// instance's reservations are billed at their estimate after this.
+    public var reservationLeaseSeconds: Int = 60
+    /// PostgreSQL: seconds one store operation may take (with the server gone, tasks that need a
+    /// reservation fail after this).
+    public var timeoutSeconds: Double = 5
     public init() {}
 }
 

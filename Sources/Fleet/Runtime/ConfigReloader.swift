@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// The running configuration and how it changes: atomically, or not at all.
 ///
@@ -36,6 +37,8 @@ public actor ConfigReloader {
     private var runtimeChanges: [RuntimeFlagStore.Change]
     private(set) public var snapshot: Snapshot
     private var listeners: [UUID: AsyncStream<Snapshot>.Continuation] = [:]
+    /// With `database.type: postgres`: where runtime flag changes are shared with every instance.
+    private var shared: SharedFlagChanges?
 
     public init(loaded: LoadedConfig, environment: [String: String] = ProcessInfo.processInfo.environment,
                 flagStore: RuntimeFlagStore = RuntimeFlagStore(url: nil)) throws {
@@ -54,7 +57,7 @@ public actor ConfigReloader {
     /// Reloads from the file. Throws ``ConfigError`` (the running config stays) when the new file
     /// is invalid. Unchanged text is a no-op unless `force` is set.
     @discardableResult
-    public func reload(keepRuntimeFlags: Bool = false, force: Bool = true) throws -> Outcome {
+    public func reload(keepRuntimeFlags: Bool = false, force: Bool = true) async throws -> Outcome {
         guard let path else {
             return Outcome(generation: snapshot.generation, changed: false, warnings: [])
         }
@@ -71,6 +74,13 @@ public actor ConfigReloader {
         if !keepRuntimeFlags, !runtimeChanges.isEmpty {
             runtimeChanges = []
             try? flagStore.save([])
+            if let shared {
+                do {
+                    try await shared.clear()
+                } catch {
+                    Logger(label: "fleetd.config").warning("the fleet's runtime flag changes could not be cleared", metadata: ["error": "\(error)"])
+                }
+            }
         }
         publish(Self.apply(runtimeChanges, to: fileConfig))
         return Outcome(generation: snapshot.generation, changed: true, warnings: loaded.warnings, needsRestart: needsRestart)
@@ -87,13 +97,36 @@ public actor ConfigReloader {
         return text != lastSeenText
     }
 
-    /// Changes one flag at runtime and keeps the change across restarts.
-    public func setFlag(_ flag: String, scope: FlagScope, to setting: FlagSetting) throws -> Snapshot {
+    /// Changes one flag at runtime and keeps the change across restarts (and, when shared, on
+    /// every instance: written to the shared store first, so a change the store refused is not
+    /// made here either).
+    public func setFlag(_ flag: String, scope: FlagScope, to setting: FlagSetting) async throws -> Snapshot {
+        let change = RuntimeFlagStore.Change(flag: flag, scope: scope, setting: setting)
+        if let shared { try await shared.put(change) }
         runtimeChanges.removeAll { $0.flag == flag && $0.scope == scope }
-        runtimeChanges.append(RuntimeFlagStore.Change(flag: flag, scope: scope, setting: setting))
+        runtimeChanges.append(change)
         try flagStore.save(runtimeChanges)
         publish(Self.apply(runtimeChanges, to: fileConfig))
         return snapshot
+    }
+
+    /// Shares runtime flag changes through `shared` from now on, starting from the ones it holds
+    /// (they replace this instance's own file of changes).
+    public func share(through shared: SharedFlagChanges) async throws {
+        self.shared = shared
+        try adoptSharedFlagChanges(try await shared.load())
+    }
+
+    /// Takes the fleet's runtime flag changes as this instance's; publishes a snapshot only when
+    /// they differ from the ones in force.
+    public func adoptSharedFlagChanges(_ changes: [RuntimeFlagStore.Change]) throws {
+        func settings(_ list: [RuntimeFlagStore.Change]) -> [String: FlagSetting] {
+            Dictionary(list.map { ("\($0.flag)@\($0.scope)", $0.setting) }, uniquingKeysWith: { $1 })
+        }
+        guard settings(changes) != settings(runtimeChanges) else { return }
+        runtimeChanges = changes
+        try flagStore.save(runtimeChanges)
+        publish(Self.apply(runtimeChanges, to: fileConfig))
     }
 
     /// Every new snapshot, from now on.

@@ -6,12 +6,19 @@ import Store
 
 /// The data-plane services one fleetd process shares, wired from a config: the SQLite store,
 /// the cost tracker with its budgets, provider quotas and the model router.
+///
+/// With `database.type: postgres` the money path (ledger, totals, reservations, alerts) runs on
+/// the shared PostgreSQL store (``PostgresCostTracker``); the memory store, quotas and routing
+/// stats stay in this instance's SQLite file.
 public struct DataPlane: Sendable {
     public let database: StoreDatabase
     public let memory: MemoryStore
     /// Batches the records nobody waits for (selections, stats, stream sessions); run it as a service.
     public let records: WriteBehindRecorder
-    public let costs: CostTracker
+    /// ``CostTracker`` on SQLite, or ``PostgresCostTracker`` on the shared store.
+    public let costs: any CostAccounting
+    /// The shared store when `database.type` is `postgres` (already opened and migrated).
+    public let postgres: PostgresStore?
     public let quotas: QuotaManager
     public let router: ModelRouter
     public let analyzer: ComplexityAnalyzer
@@ -22,16 +29,33 @@ public struct DataPlane: Sendable {
         return name.hasPrefix("/") ? URL(fileURLWithPath: name) : dataDirectory.appendingPathComponent(name)
     }
 
+    /// The PostgreSQL settings of a config: `database.*`, with fleetd's defaults for what it leaves out.
+    public static func postgresConfiguration(for config: FleetConfig) -> PostgresConfiguration {
+        let db = config.database
+        let defaults = PostgresConfiguration()
+        return PostgresConfiguration(
+            host: db.host ?? defaults.host, port: db.port ?? defaults.port, database: db.database ?? defaults.database,
+            username: db.username ?? defaults.username, password: db.password,
+            tls: PostgresConfiguration.TLSMode(rawValue: db.tls.rawValue) ?? .prefer, poolSize: db.poolSize,
+            reservationLease: .seconds(db.reservationLeaseSeconds), operationTimeout: .milliseconds(Int64(db.timeoutSeconds * 1000)))
+    }
+
     /// Opens (creating if needed) the store and builds the services on it.
-    public static func open(config: FleetConfig, dataDirectory: URL, clock: any WallClock = SystemWallClock(),
+    /// - Parameter postgres: the shared store for `database.type: postgres`, running (its
+    ///   `run()` in the service group) and opened (``PostgresStore/open()``).
+    public static func open(config: FleetConfig, dataDirectory: URL, postgres: PostgresStore? = nil, clock: any WallClock = SystemWallClock(),
                             logger: Logger = Logger(label: "fleetd")) async throws -> DataPlane {
         let url = databaseURL(for: config, dataDirectory: dataDirectory)
         // `database.filename` may name folders (`./data/fleet-eu.db`, as v1.0.4 files do): create them.
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let database = try await StoreDatabase(path: url.path)
         let memory = MemoryStore(database: database, configuration: config.memory, clock: clock)
-        let costs = try CostTracker(database: database, configuration: config.cost, memoryConfiguration: config.memory,
-                                    clock: clock, logger: Logger(label: "fleetd.cost"))
+        let costs: any CostAccounting = if let postgres {
+            try PostgresCostTracker(store: postgres, configuration: config.cost, clock: clock, logger: Logger(label: "fleetd.cost"))
+        } else {
+            try CostTracker(database: database, configuration: config.cost, memoryConfiguration: config.memory,
+                            clock: clock, logger: Logger(label: "fleetd.cost"))
+        }
         let quotas = try await QuotaManager(database: database, configuration: config.quotas, clock: clock)
         let records = WriteBehindRecorder(store: memory)
         let analyzer = ComplexityAnalyzer(weights: config.routing.complexity)
@@ -42,6 +66,7 @@ public struct DataPlane: Sendable {
         )
         try await router.loadStats()
         try await router.loadLearning()
-        return DataPlane(database: database, memory: memory, records: records, costs: costs, quotas: quotas, router: router, analyzer: analyzer)
+        return DataPlane(database: database, memory: memory, records: records, costs: costs, postgres: postgres, quotas: quotas, router: router,
+                         analyzer: analyzer)
     }
 }

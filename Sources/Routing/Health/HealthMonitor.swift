@@ -20,6 +20,8 @@ public final class HealthMonitor: Sendable {
         var models: [String: CircuitBreaker] = [:]
         var providers: [ProviderKind: CircuitBreaker] = [:]
         var modelProviders: [String: ProviderKind] = [:]
+        /// The breaker-sharing hook: told of each model breaker a rate limit opened.
+        var onRateLimit: (@Sendable (BreakerOpening) -> Void)?
     }
 
     private let storage: Mutex<Storage>
@@ -87,10 +89,30 @@ public final class HealthMonitor: Sendable {
         }
     }
 
+    /// Sets the breaker-sharing hook: called (outside the lock) with each model breaker a 429
+    /// opened here, so that other instances can hold the model out too (``holdOut(_:)``).
+    public func onRateLimit(_ hook: @escaping @Sendable (BreakerOpening) -> Void) {
+        storage.withLock { $0.onRateLimit = hook }
+    }
+
+    /// Opens a model's breaker until `opening.until` because another instance saw a rate limit;
+    /// a breaker already open for longer keeps its time. Not passed to the hook again.
+    public func holdOut(_ opening: BreakerOpening) {
+        let now = clock.now
+        guard opening.until > now else { return }
+        storage.withLock { s in
+            s.modelProviders[opening.model] = opening.provider
+            var m = s.models[opening.model] ?? CircuitBreaker(policy: Self.modelPolicy(s.configuration))
+            if m.state == .open, let current = m.openUntil, current >= opening.until { return }
+            m.recordFailure(opening.reason, at: now, openFor: opening.until.timeIntervalSince(now))
+            s.models[opening.model] = m
+        }
+    }
+
     /// Records a failed call (see the type's documentation for which breaker opens).
     public func recordFailure(model: String, provider: ProviderKind, failure: CallFailure) {
         let now = clock.now
-        storage.withLock { s in
+        let opened: (BreakerOpening, @Sendable (BreakerOpening) -> Void)? = storage.withLock { s in
             s.modelProviders[model] = provider
             let cooldown = s.configuration.cooldownSeconds
             var m = s.models[model] ?? CircuitBreaker(policy: Self.modelPolicy(s.configuration))
@@ -112,7 +134,10 @@ public final class HealthMonitor: Sendable {
             }
             s.models[model] = m
             s.providers[provider] = p
+            guard case .rateLimited = failure, let hook = s.onRateLimit, m.state == .open, let until = m.openUntil else { return nil }
+            return (BreakerOpening(model: model, provider: provider, until: until, reason: "shared: \(text)"), hook)
         }
+        if let opened { opened.1(opened.0) }
     }
 
     /// The state of every breaker that has seen a call, for `GET /v1/models` and metrics.
@@ -147,6 +172,21 @@ public final class HealthMonitor: Sendable {
         if case .probe = m { return .probe(detail: "model breaker half-open: this call is the probe") }
         if case .probe = p { return .probe(detail: "provider \(providerKind.rawValue) breaker half-open: this call is the probe") }
         return .available
+    }
+}
+
+/// A model breaker opened by a rate limit, as shared between instances.
+public struct BreakerOpening: Sendable, Codable, Hashable {
+    public var model: String
+    public var provider: ProviderKind
+    public var until: Date
+    public var reason: String
+
+    public init(model: String, provider: ProviderKind, until: Date, reason: String) {
+        self.model = model
+        self.provider = provider
+        self.until = until
+        self.reason = reason
     }
 }
 

@@ -27,22 +27,35 @@ struct FleetCore: Sendable {
     let services: [any Service]
 }
 
+///
+/// With `postgres` (for `database.type: postgres`; it must be running), the schema is migrated
+/// first and the money path runs on it (``PostgresCostTracker``, with ``PostgresMaintenance``
+/// among the services), and runtime flag changes and breaker openings are shared through it.
 func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, httpClient: HTTPClient,
-               logger: Logger) async throws -> FleetCore {
+               postgres: PostgresStore? = nil, logger: Logger) async throws -> FleetCore {
     let config = loaded.config
     let reloader = try ConfigReloader(
         loaded: loaded,
         environment: settings.processEnvironment,
         flagStore: RuntimeFlagStore(url: settings.dataDirectory.appendingPathComponent("runtime-flags.json"))
     )
+    if let postgres {
+        do {
+            try await postgres.migrate()
+            // Runtime flag changes made through any instance apply here too (SharedFlagListener).
+            try await reloader.share(through: SharedFlagChanges(store: postgres))
+        } catch let error as PostgresStoreError {
+            throw UserError("cannot open the PostgreSQL store: \(error.message)")
+        }
+    }
     let dataPlane: DataPlane
     do {
-        dataPlane = try await DataPlane.open(config: config, dataDirectory: settings.dataDirectory, logger: logger)
+        dataPlane = try await DataPlane.open(config: config, dataDirectory: settings.dataDirectory, postgres: postgres, logger: logger)
     } catch let error as StoreError {
         throw UserError("cannot open the database \(DataPlane.databaseURL(for: config, dataDirectory: settings.dataDirectory).path): \(error)")
     }
     // Reservations an earlier run held and never settled (it crashed or was killed) are billed at
-    // their estimate before anything new is reserved.
+    // their estimate before anything new is reserved (with PostgreSQL: those whose lease ran out).
     do {
         try await dataPlane.costs.billUnsettledReservations()
     } catch {
@@ -72,7 +85,7 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
     let limiter = CallerRateLimiter()
 
     let api = LiveSetting(config.api)
-    let services: [any Service] = [
+    var services: [any Service] = [
         ConfigWatchService(reloader: reloader, logger: logger),
         ConfigFollowerService(reloader: reloader, manager: manager, api: api, logger: logger),
         HeartbeatService(manager: manager),
@@ -81,13 +94,20 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
         WALCheckpointer(database: dataPlane.memory.database, logger: logger),
         dataPlane.records,
     ]
+    if let shared = dataPlane.costs as? PostgresCostTracker {
+        services.append(PostgresMaintenance(costs: shared))
+    }
+    if let postgres {
+        services.append(SharedFlagListener(shared: SharedFlagChanges(store: postgres), reloader: reloader, logger: logger))
+        services.append(SharedBreakers(store: postgres, health: dataPlane.router.health, logger: logger))
+    }
     return FleetCore(config: config, reloader: reloader, dataPlane: dataPlane, manager: manager, authenticator: authenticator,
                      api: api, services: services)
 }
 
 func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, httpClient: HTTPClient,
-                      logger: Logger) async throws -> some ApplicationProtocol {
-    let core = try await buildCore(loaded: loaded, settings: settings, metrics: metrics, httpClient: httpClient, logger: logger)
+                      postgres: PostgresStore? = nil, logger: Logger) async throws -> some ApplicationProtocol {
+    let core = try await buildCore(loaded: loaded, settings: settings, metrics: metrics, httpClient: httpClient, postgres: postgres, logger: logger)
     let (config, reloader, dataPlane, manager, authenticator, api) = (core.config, core.reloader, core.dataPlane, core.manager, core.authenticator, core.api)
     let costsOn: @Sendable () async -> Bool = { await manager.config.cost.enabled }
     let limiter = CallerRateLimiter()
@@ -132,6 +152,18 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     compat.register(guarded)
     FleetRoutes(manager: manager, compat: compat).register(guarded)
 
+    var services: [any Service] = [
+        ConfigWatchService(reloader: reloader, logger: logger),
+        ConfigFollowerService(reloader: reloader, manager: manager, api: api, logger: logger),
+        HeartbeatService(manager: manager),
+        BudgetAlertService(manager: manager, metrics: metrics, httpClient: httpClient, logger: logger),
+        ExpiredEntrySweeper(store: dataPlane.memory),
+        WALCheckpointer(database: dataPlane.memory.database, logger: logger),
+        dataPlane.records,
+    ]
+    if let shared = dataPlane.costs as? PostgresCostTracker {
+        services.append(PostgresMaintenance(costs: shared))
+    }
     return Application(
         router: router,
         server: .http1(configuration: .init(additionalChannelHandlers: [ClientDisconnect.Handler()])),

@@ -27,6 +27,22 @@ struct CostsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load().config
+        if config.database.type == .postgres {
+            // The shared ledger: the same report from wherever it is asked.
+            let store = PostgresStore(configuration: DataPlane.postgresConfiguration(for: config))
+            do {
+                try await store.checkReachable()
+            } catch let error as PostgresStoreError {
+                throw UserError(error.message)
+            }
+            let report = try await withThrowingTaskGroup(of: CostReport?.self) { group in
+                group.addTask { try await store.run(); return nil }
+                defer { group.cancelAll() }
+                return try await CostReport.load(store: store, period: period, timeZoneIdentifier: config.cost.timeZone,
+                                                 breakdowns: by.map { [$0] } ?? [])
+            }
+            return print(try render(report), terminator: format == .csv ? "" : "\n")
+        }
         let url = DataPlane.databaseURL(for: config, dataDirectory: URL(fileURLWithPath: dataDir))
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw UserError("no cost data: \(url.path) does not exist (has fleetd run with --data-dir \(dataDir)?)")
@@ -34,8 +50,11 @@ struct CostsCommand: AsyncParsableCommand {
         let database = try await StoreDatabase(path: url.path)
         let report = try await CostReport.load(database: database, period: period, timeZoneIdentifier: config.cost.timeZone,
                                                breakdowns: by.map { [$0] } ?? [])
-        let only = by.map { $0 == .key ? "key" : "tenant" }
-        print(try CostReportFormatter.render(report, format: format, only: only), terminator: format == .csv ? "" : "\n")
+        print(try render(report), terminator: format == .csv ? "" : "\n")
+    }
+
+    private func render(_ report: CostReport) throws -> String {
+        try CostReportFormatter.render(report, format: format, only: by.map { $0 == .key ? "key" : "tenant" })
     }
 }
 

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Fleet
 import MCP
 import Providers
 import ServiceLifecycle
+import Store
 
 /// `fleetd mcp`: fleetd as an MCP server over stdio, for Claude Desktop, Claude Code and other
 /// MCP clients that start their servers as subprocesses. The same fleet as `serve` (agents,
@@ -30,19 +32,29 @@ struct MCPCommand: AsyncParsableCommand {
         let settings = ServiceSettings(configPath: options.path, dataDirectory: dataDirectory, environmentOption: service.environment,
                                        processEnvironment: ProcessInfo.processInfo.environment)
         let metrics = FleetMetrics()
-        let httpClient = ProviderClientFactory.makeHTTPClient()
-        let core: FleetCore
-        do {
-            core = try await buildCore(loaded: loaded, settings: settings, metrics: metrics, httpClient: httpClient, logger: logger)
-        } catch {
-            try? await httpClient.shutdown()
-            throw error
+        guard config.database.type != .mysql else {
+            throw UserError("database.type 'mysql' is not supported: fleetd's store runs on SQLite or PostgreSQL. Set database.type: sqlite or postgres in \(options.path)")
         }
-        let mcp = FleetMCPServer(manager: core.manager, reloader: core.reloader, metrics: metrics, adminToken: settings.adminToken,
-                                 environment: settings.environment, caller: nil)
-        var services = core.services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
-        // The client closing standard input ends the session, and with it fleetd.
-        services.append(.init(service: StdioMCPService(server: mcp, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))
+        // With PostgreSQL the server must answer first; its pool then runs ahead of the fleet.
+        var postgres: PostgresStore?
+        if config.database.type == .postgres {
+            let store = PostgresStore(configuration: DataPlane.postgresConfiguration(for: config), logger: Logger(label: "fleetd.postgres"))
+            do {
+                try await store.checkReachable()
+            } catch let error as PostgresStoreError {
+                throw UserError(error.message)
+            }
+            postgres = store
+        }
+        let httpClient = ProviderClientFactory.makeHTTPClient()
+        let fleet = MCPFleet(logger: logger) { [postgres] in
+            let core = try await buildCore(loaded: loaded, settings: settings, metrics: metrics, httpClient: httpClient, postgres: postgres, logger: logger)
+            let server = FleetMCPServer(manager: core.manager, reloader: core.reloader, metrics: metrics, adminToken: settings.adminToken,
+                                        environment: settings.environment, caller: nil)
+            return (core.services, server)
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = postgres.map { [.init(service: $0)] } ?? []
+        services.append(.init(service: fleet, successTerminationBehavior: .gracefullyShutdownGroup))
         var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(config.api.drainTimeoutSeconds)
         do {
@@ -52,6 +64,20 @@ struct MCPCommand: AsyncParsableCommand {
             throw error
         }
         try await httpClient.shutdown()
+    }
+}
+
+/// The fleet behind `fleetd mcp`: built once the store runs, then its background services and the
+/// stdio server in a group of their own; the client closing standard input ends it.
+struct MCPFleet: Service {
+    let logger: Logger
+    let build: @Sendable () async throws -> ([any Service], FleetMCPServer)
+
+    func run() async throws {
+        let (background, server) = try await build()
+        var services = background.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+        services.append(.init(service: StdioMCPService(server: server, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))
+        try await ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger)).run()
     }
 }
 

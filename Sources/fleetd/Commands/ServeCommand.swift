@@ -1,9 +1,11 @@
 import ArgumentParser
+import Fleet
 import Foundation
 import Hummingbird
 import Logging
 import Providers
 import ServiceLifecycle
+import Store
 
 /// `fleetd [serve] --config PATH`: runs fleetd as a long-running service.
 struct ServeCommand: AsyncParsableCommand {
@@ -31,8 +33,8 @@ struct ServeCommand: AsyncParsableCommand {
             config.api.port = port
         }
         let dataDirectory = try service.dataDirectory()
-        guard config.database.type == .sqlite else {
-            throw UserError("database.type '\(config.database.type.rawValue)' is not supported yet: fleetd's store runs on SQLite. Set database.type: sqlite (and database.filename) in \(options.path)")
+        guard config.database.type != .mysql else {
+            throw UserError("database.type 'mysql' is not supported: fleetd's store runs on SQLite or PostgreSQL. Set database.type: sqlite or postgres in \(options.path)")
         }
         try LoggingSetup.bootstrap(config.logging, dataDirectory: dataDirectory)
         let logger = Logger(label: "fleetd")
@@ -45,6 +47,9 @@ struct ServeCommand: AsyncParsableCommand {
         effective.config = config
         let metrics = FleetMetrics()
         metrics.bootstrapMetricsSystem()
+        if config.database.type == .postgres {
+            return try await runShared(loaded: effective, settings: settings, metrics: metrics, logger: logger)
+        }
         let httpClient = ProviderClientFactory.makeHTTPClient()
         let app: any ApplicationProtocol
         do {
@@ -65,6 +70,45 @@ struct ServeCommand: AsyncParsableCommand {
         }
         try await httpClient.shutdown()
         logger.info("fleetd stopped")
+    }
+}
+
+extension ServeCommand {
+    /// `database.type: postgres`: the server must answer before anything starts (else one error
+    /// naming host and port, exit 1); then the connection pool runs as the first service of the
+    /// group and the application is built (schema migrated) and run inside it, after the pool.
+    private func runShared(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, logger: Logger) async throws {
+        let config = loaded.config
+        let postgres = PostgresStore(configuration: DataPlane.postgresConfiguration(for: config), logger: Logger(label: "fleetd.postgres"))
+        do {
+            try await postgres.checkReachable()
+        } catch let error as PostgresStoreError {
+            throw UserError(error.message)
+        }
+        let httpClient = ProviderClientFactory.makeHTTPClient()
+        let application = ApplicationAfterStore {
+            try await buildApplication(loaded: loaded, settings: settings, metrics: metrics, httpClient: httpClient, postgres: postgres, logger: logger)
+        }
+        var group = ServiceGroupConfiguration(services: [postgres, application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = .seconds(config.api.drainTimeoutSeconds)
+        do {
+            try await ServiceGroup(configuration: group).run()
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+        try await httpClient.shutdown()
+        logger.info("fleetd stopped")
+    }
+}
+
+/// The application as a service that builds itself when the group runs it: with PostgreSQL the
+/// build needs the connection pool, which only works while its `run()` does.
+struct ApplicationAfterStore: Service {
+    let build: @Sendable () async throws -> any ApplicationProtocol
+
+    func run() async throws {
+        try await build().run()
     }
 }
 

@@ -132,8 +132,8 @@ struct FleetMCPServer: Sendable {
     func costsView(period: BudgetPeriod, breakdowns: Set<CostReport.Breakdown>) async throws -> FleetRoutes.CostsView {
         let plane = manager.dataPlane
         let tenant = caller?.seesAllTenants == false ? caller?.tenantId : nil
-        let report = try await CostReport.load(database: plane.database, period: period, timeZoneIdentifier: await manager.config.cost.timeZone,
-                                               breakdowns: breakdowns, tenant: tenant)
+        // From the ledger the tracker writes: with PostgreSQL, the whole fleet's.
+        let report = try await plane.costs.report(period: period, breakdowns: breakdowns, tenant: tenant)
         var view = FleetRoutes.CostsView(report: report)
         if tenant == nil {
             view.budget = await plane.costs.budgetStatus()

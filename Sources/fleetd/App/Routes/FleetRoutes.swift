@@ -77,12 +77,11 @@ struct FleetRoutes {
                 breakdowns.insert(breakdown)
             }
             let plane = manager.dataPlane
-            let timeZone = await manager.config.cost.timeZone
             // A tenant's caller sees its own tenant's spend and its key's budget, nothing fleet-wide.
             let caller = context.caller
             let tenant = caller?.seesAllTenants == false ? caller?.tenantId : nil
-            let report = try await CostReport.load(database: plane.database, period: period, timeZoneIdentifier: timeZone,
-                                                   breakdowns: breakdowns, tenant: tenant)
+            // From the ledger the tracker writes: with PostgreSQL, the whole fleet's.
+            let report = try await plane.costs.report(period: period, breakdowns: breakdowns, tenant: tenant)
             // `format=csv`: the report as the CLI's `fleetd costs --format csv` writes it (RFC 4180).
             if let format = request.uri.queryParameters["format"], format != "json" {
                 guard format == "csv" else {

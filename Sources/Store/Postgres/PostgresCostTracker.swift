@@ -1,0 +1,325 @@
+import FleetSupport
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The cost ledger and budget enforcer on the shared PostgreSQL store: any number of fleetd
+/// instances reserve against, settle into and report from one set of totals.
+///
+/// A reservation is ONE conditional upsert per total row (day, week and month overall, and the
+/// API key's rows when the key has limits), in one transaction:
+///
+///     INSERT INTO cost_totals (…, reserved) VALUES (…, $estimate)
+///     ON CONFLICT (period, period_key, scope) DO UPDATE SET reserved = cost_totals.reserved + excluded.reserved
+///     WHERE cost_totals.cost + cost_totals.reserved + excluded.reserved <= $limit RETURNING …
+///
+/// PostgreSQL locks the row and re-checks the condition on its newest version, so holds from every
+/// instance and task are serialised on the row: spent + reserved never passes a limit under the
+/// `block` policy (when estimates are not below real costs, which task billing's upper bounds
+/// guarantee). Rows are always locked in one order (sorted by period, key, scope), in reservations
+/// and settlements alike; a deadlock or serialization failure reruns the transaction.
+///
+/// A settlement deletes the reservation, writes the ledger row, moves the estimate out of
+/// `reserved` and the cost into `cost` of every total row (overall, model, key, tenant; day, week,
+/// month, all time) and marks crossed alert thresholds, in ONE transaction; it is idempotent on
+/// the entry id. Each reservation carries this instance's id and a lease; ``maintain()`` renews
+/// this instance's leases, retries settlements the store refused, and (one instance at a time, by
+/// `pg_try_advisory_xact_lock`) bills at their estimate the reservations whose lease ran out.
+///
+/// Not here (they stay in the instance's SQLite store with `database.type: postgres`): the
+/// `routing/costs` memory mirrors, quotas, routing stats, the memory store.
+public actor PostgresCostTracker: CostAccounting {
+    public nonisolated let store: PostgresStore
+    private struct Settings: Sendable {
+        var configuration: CostConfiguration
+        var calendar: PeriodCalendar
+    }
+    private nonisolated let settings: LiveSetting<Settings>
+    public nonisolated var configuration: CostConfiguration { settings.value.configuration }
+    public nonisolated var calendar: PeriodCalendar { settings.value.calendar }
+    public nonisolated let alerts: AsyncStream<CostAlert>
+    private let alertContinuation: AsyncStream<CostAlert>.Continuation
+    let clock: any WallClock
+    let logger: Logger
+    /// Settlements the store refused (it was unreachable): written by ``maintain()`` when it
+    /// returns. Their reservations stay in the table under this instance's renewed lease.
+    private var unwritten: [String: CostLedgerEntry] = [:]
+    /// The last figures read, for status while the store is away.
+    private var lastStatus: BudgetStatus?
+
+    /// The advisory lock that lets one instance at a time bill expired reservations.
+    static let sweepLock: Int64 = 0x666C_6565_7464_0002
+
+    public init(store: PostgresStore, configuration: CostConfiguration = CostConfiguration(), clock: any WallClock = SystemWallClock(),
+                logger: Logger = Logger(label: "fleetd.cost")) throws {
+        try configuration.validate()
+        self.store = store
+        self.settings = LiveSetting(Settings(configuration: configuration, calendar: try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)))
+        self.clock = clock
+        self.logger = logger
+        (alerts, alertContinuation) = AsyncStream.makeStream(of: CostAlert.self, bufferingPolicy: .bufferingNewest(256))
+    }
+
+    deinit { alertContinuation.finish() }
+
+    public func update(configuration: CostConfiguration, memoryConfiguration: MemoryStoreConfiguration) throws {
+        try configuration.validate()
+        settings.set(Settings(configuration: configuration, calendar: try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)))
+    }
+
+    /// The settlements waiting for the store to come back.
+    public var unwrittenSettlements: Int { unwritten.count }
+
+    // MARK: - Reservations
+
+    public func reserve(_ call: CostCall, estimatedCost: Double, isCheaperAlternative: Bool = false,
+                        keyLimits: CostConfiguration.BudgetLimits? = nil) async throws -> CostReservation {
+        guard estimatedCost.isFinite, estimatedCost >= 0 else {
+            throw CostError(.costCalculationFailed, "estimated cost for \(call.model) must be a finite, non-negative amount, got \(estimatedCost)")
+        }
+        let now = clock.now
+        let reservation = CostReservation(id: "cost-\(LocalID.text(length: 12))", call: call, estimatedCost: estimatedCost, createdAt: now)
+        let configuration = self.configuration
+        guard configuration.enabled else { return reservation }
+        let keys = periodKeys(at: now)
+        let admission = configuration.policy.admission(cheaperThanPick: isCheaperAlternative)
+        var rows: [HeldRow] = BudgetPeriod.allCases.map { period in
+            HeldRow(period: period, key: keys[period] ?? "", scope: CostTracker.overallScope,
+                    limit: configuration.budgetLimits.limit(for: period), conditional: admission == .refused)
+        }
+        let keyId = keyLimits?.isLimited == true ? call.keyId : nil
+        if let keyId, let keyLimits {
+            // A key's budget is a hard limit whatever the policy.
+            rows += BudgetPeriod.allCases.map { period in
+                HeldRow(period: period, key: keys[period] ?? "", scope: CostTracker.keyScope(keyId), limit: keyLimits.limit(for: period), conditional: true)
+            }
+        }
+        rows.sort()
+        let heldRows = rows
+        let lease = now.addingTimeInterval(store.configuration.reservationLease.timeInterval)
+        let instance = store.configuration.instanceId, logger = self.logger
+        try await store.transaction("reserving $\(CostTracker.money(estimatedCost)) for \(call.model)") { connection in
+            // The reservation row first: it locks nothing others wait for, so the shared total
+            // rows below are held for as short a time as possible (until commit).
+            try await connection.query("""
+                INSERT INTO cost_reservations (id, model, provider, task_id, agent_id, task_type, estimated_cost, created_at, key_id, tenant,
+                                               key_held, day_key, week_key, month_key, instance_id, lease_expires_at)
+                VALUES (\(reservation.id), \(call.model), \(call.provider), \(call.taskId), \(call.agentId), \(call.taskType), \(estimatedCost),
+                        \(now.timeIntervalSince1970), \(call.keyId), \(call.tenantId), \(keyId != nil), \(keys[.day] ?? ""), \(keys[.week] ?? ""),
+                        \(keys[.month] ?? ""), \(instance), \(lease.timeIntervalSince1970))
+                """, logger: logger)
+            for row in heldRows {
+                let held = try await Self.hold(row, estimatedCost, connection: connection, logger: logger)
+                guard let held else {
+                    throw try await Self.refusal(row, call: call, estimatedCost: estimatedCost, connection: connection, logger: logger)
+                }
+                if !row.conditional, let limit = row.limit, held.cost + held.reserved > limit + 1e-12 {
+                    logger.warning("budget limit passed, call allowed by policy", metadata: [
+                        "period": "\(row.period.rawValue)", "policy": "\(configuration.policy.rawValue)", "model": "\(call.model)",
+                    ])
+                }
+            }
+        }
+        return reservation
+    }
+
+    /// Adds the estimate to one total row's `reserved` if the row's limit allows it; `nil` when not.
+    private static func hold(_ row: HeldRow, _ estimate: Double, connection: PostgresConnection, logger: Logger) async throws -> (cost: Double, reserved: Double)? {
+        let limit = row.limit ?? .infinity
+        // A fresh row is inserted without the ON CONFLICT condition: check the estimate alone here.
+        if row.conditional, estimate > limit + 1e-12 { return nil }
+        let rows = try await connection.query("""
+            INSERT INTO cost_totals (period, period_key, scope, reserved) VALUES (\(row.period.rawValue), \(row.key), \(row.scope), \(estimate))
+            ON CONFLICT (period, period_key, scope) DO UPDATE SET reserved = cost_totals.reserved + excluded.reserved
+            WHERE NOT \(row.conditional) OR cost_totals.cost + cost_totals.reserved + excluded.reserved <= \(limit) + 1e-12
+            RETURNING cost, reserved
+            """, logger: logger)
+        for try await (cost, reserved) in rows.decode((Double, Double).self) { return (cost, reserved) }
+        return nil
+    }
+
+    /// The ROUTER_002 error for a row with no room, with its figures.
+    private static func refusal(_ row: HeldRow, call: CostCall, estimatedCost: Double, connection: PostgresConnection, logger: Logger) async throws -> CostError {
+        var spent = 0.0, reserved = 0.0
+        let rows = try await connection.query("""
+            SELECT cost, reserved FROM cost_totals WHERE period = \(row.period.rawValue) AND period_key = \(row.key) AND scope = \(row.scope)
+            """, logger: logger)
+        for try await (c, r) in rows.decode((Double, Double).self) { (spent, reserved) = (c, r) }
+        let limit = row.limit ?? 0
+        let owner = row.scope == CostTracker.overallScope ? "" : "key \(row.scope.dropFirst(4))'s "
+        return CostError(.budgetExceeded, "BudgetExceeded: \(owner)\(row.period.rawValue) budget \(row.key) has $\(CostTracker.money(limit - spent - reserved)) left "
+            + "(limit $\(CostTracker.money(limit)), spent $\(CostTracker.money(spent)), reserved $\(CostTracker.money(reserved)) fleet-wide); "
+            + "\(call.model) needs about $\(CostTracker.money(estimatedCost))", period: row.period)
+    }
+
+    public func release(_ reservation: CostReservation) async {
+        guard configuration.enabled else { return }
+        do {
+            let logger = self.logger
+            try await store.transaction("releasing a reservation") { connection in
+                try await Self.giveBack(try await Self.unhold(ids: [reservation.id], connection: connection, logger: logger),
+                                        connection: connection, logger: logger)
+            }
+        } catch {
+            // Left in the table under this instance's lease, it is billed at its estimate once the
+            // lease runs out (if this instance dies) or stays held: say so.
+            logger.error("a released reservation could not be removed from the store", metadata: ["reservation": "\(reservation.id)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: - Settlements
+
+    @discardableResult
+    public func settle(_ reservation: CostReservation, usage: CostUsage, pricing: ModelPricing, basis: CostBasis = .reported) async throws -> CostLedgerEntry {
+        let entry = CostLedgerEntry(entryId: reservation.id, call: reservation.call, usage: usage,
+                                    cost: try usage.cost(pricing: pricing), timestamp: clock.now, basis: basis)
+        guard configuration.enabled else { return entry }
+        do {
+            return try await write([entry])[0]
+        } catch let error as PostgresStoreError {
+            // The call was answered: its row must not be lost. Kept here and retried until the
+            // store takes it; the reservation meanwhile stays held under this instance's lease.
+            unwritten[entry.entryId] = entry
+            throw error
+        }
+    }
+
+    @discardableResult
+    public func record(_ call: CostCall, usage: CostUsage, pricing: ModelPricing, entryId: String, basis: CostBasis = .reported) async throws -> CostLedgerEntry {
+        guard !entryId.isEmpty else { throw CostError(.costCalculationFailed, "ledger entry id is empty for task \(call.taskId)") }
+        let entry = CostLedgerEntry(entryId: entryId, call: call, usage: usage, cost: try usage.cost(pricing: pricing), timestamp: clock.now, basis: basis)
+        guard configuration.enabled else { return entry }
+        return try await write([entry])[0]
+    }
+
+    /// Writes entries, settling the reservations of the same ids, in one transaction; raises the
+    /// alerts the transaction marked.
+    private func write(_ entries: [CostLedgerEntry]) async throws -> [CostLedgerEntry] {
+        let now = clock.now
+        let keys = periodKeys(at: now), configuration = self.configuration
+        let instance = store.configuration.instanceId, logger = self.logger
+        let outcome = try await store.transaction("settling \(entries.count) ledger entr\(entries.count == 1 ? "y" : "ies")") { connection in
+            try await Self.writeLedger(entries, keys: keys, configuration: configuration, instance: instance, now: now,
+                                       connection: connection, logger: logger)
+        }
+        raise(outcome.alerts)
+        lastStatus = nil
+        return outcome.entries
+    }
+
+    func raise(_ alerts: [CostAlert]) {
+        for alert in alerts {
+            logger.warning("\(alert.message)", metadata: ["code": "\(ErrorCode.budgetAlertTriggered.rawValue)", "period": "\(alert.period.rawValue)"])
+            alertContinuation.yield(alert)
+        }
+    }
+
+    // MARK: - Leases
+
+    /// One round of upkeep (``PostgresMaintenance`` runs it every third of the lease): renews this
+    /// instance's leases, writes settlements the store refused earlier, and bills the expired
+    /// reservations of dead instances when no other instance is doing so. Returns what it billed.
+    @discardableResult
+    public func maintain() async -> [CostLedgerEntry] {
+        let now = clock.now
+        let lease = now.addingTimeInterval(store.configuration.reservationLease.timeInterval).timeIntervalSince1970
+        let instance = store.configuration.instanceId, logger = self.logger
+        do {
+            try await store.withConnection("renewing reservation leases") { connection in
+                _ = try await connection.query("UPDATE cost_reservations SET lease_expires_at = \(lease) WHERE instance_id = \(instance)", logger: logger)
+            }
+        } catch {
+            logger.warning("reservation leases could not be renewed", metadata: ["error": "\(error)"])
+            return []
+        }
+        if !unwritten.isEmpty {
+            let pending = Array(unwritten.values)
+            do {
+                let stored = try await write(pending)
+                for entry in pending { unwritten.removeValue(forKey: entry.entryId) }
+                logger.notice("settlements held while the store was away are written", metadata: ["count": "\(stored.count)"])
+            } catch {
+                logger.warning("settlements still wait for the store", metadata: ["count": "\(pending.count)", "error": "\(error)"])
+            }
+        }
+        do {
+            return try await billExpiredReservations()
+        } catch {
+            logger.warning("expired reservations could not be billed", metadata: ["error": "\(error)"])
+            return []
+        }
+    }
+
+    /// Bills, at their estimate, reservations whose lease ran out (their instance died or lost the
+    /// store for longer than the lease), under an advisory lock so one instance at a time does it.
+    @discardableResult
+    public func billExpiredReservations() async throws -> [CostLedgerEntry] {
+        let now = clock.now
+        let keys = periodKeys(at: now), configuration = self.configuration
+        let instance = store.configuration.instanceId, logger = self.logger
+        let outcome = try await store.transaction("billing expired reservations") { connection -> LedgerWriteOutcome? in
+            var locked = false
+            for try await got in try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.sweepLock))", logger: logger).decode(Bool.self) {
+                locked = got
+            }
+            guard locked else { return nil }
+            var entries: [CostLedgerEntry] = []
+            let rows = try await connection.query("""
+                SELECT id, model, provider, task_id, agent_id, task_type, estimated_cost, created_at, key_id, tenant
+                FROM cost_reservations WHERE lease_expires_at < \(now.timeIntervalSince1970)
+                ORDER BY created_at LIMIT 500 FOR UPDATE SKIP LOCKED
+                """, logger: logger)
+            for try await (id, model, provider, task, agent, type, estimate, created, key, tenant)
+                in rows.decode((String, String, String, String, String, String, Double, Double, String?, String?).self) {
+                entries.append(CostLedgerEntry(entryId: id, call: CostCall(model: model, provider: provider, taskId: task, agentId: agent,
+                                                                         taskType: type, keyId: key, tenantId: tenant),
+                                               usage: CostUsage(inputTokens: 0, outputTokens: 0), cost: estimate,
+                                               timestamp: Date(timeIntervalSince1970: created), basis: .estimated))
+            }
+            guard !entries.isEmpty else { return nil }
+            return try await Self.writeLedger(entries, keys: keys, configuration: configuration, instance: instance, now: now,
+                                              connection: connection, logger: logger)
+        }
+        guard let outcome else { return [] }
+        logger.warning("billed reservations whose lease ran out at their estimate", metadata: [
+            "count": "\(outcome.entries.count)", "usd": "\(CostTracker.money(outcome.entries.reduce(0) { $0 + $1.cost }))",
+        ])
+        raise(outcome.alerts)
+        return outcome.entries
+    }
+
+    /// With PostgreSQL, reservations of live instances are theirs to settle: only the ones whose
+    /// lease ran out are billed.
+    @discardableResult
+    public func billUnsettledReservations() async throws -> [CostLedgerEntry] {
+        try await billExpiredReservations()
+    }
+
+    // MARK: - Internals
+
+    func periodKeys(at date: Date) -> [BudgetPeriod: String] {
+        Dictionary(uniqueKeysWithValues: BudgetPeriod.allCases.map { ($0, calendar.key($0, at: date)) })
+    }
+
+    func rememberStatus(_ status: BudgetStatus) { lastStatus = status }
+    var rememberedStatus: BudgetStatus? { lastStatus }
+}
+
+/// One total row a reservation holds against.
+struct HeldRow: Sendable, Comparable {
+    var period: BudgetPeriod
+    var key: String
+    var scope: String
+    var limit: Double?
+    /// Whether the limit applies (`false`: the policy lets the call through over the limit).
+    var conditional: Bool
+
+    static func < (a: HeldRow, b: HeldRow) -> Bool {
+        (a.period.rawValue, a.key, a.scope) < (b.period.rawValue, b.key, b.scope)
+    }
+}
+
+extension Duration {
+    /// Seconds as a `TimeInterval`.
+    var timeInterval: TimeInterval { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

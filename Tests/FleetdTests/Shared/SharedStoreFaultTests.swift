@@ -1,0 +1,99 @@
+import FakeProvider
+import Foundation
+import Testing
+
+/// PostgreSQL lost mid-run: tasks that need a reservation fail closed with a clear error, the
+/// answered task's ledger row is kept and written when the server returns, and service resumes
+/// by itself. The test runs a cluster of its own (scripts/pg-cluster), since it stops it.
+@Suite(.serialized, SharedCluster.trait) struct SharedStoreFaultTests {
+    /// `scripts/pg-cluster ARGS`, returning its standard output.
+    @discardableResult
+    static func cluster(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "scripts/pg-cluster")
+        process.arguments = arguments
+        // Into a file, not a pipe: the server the script starts may keep an inherited descriptor
+        // open, and a pipe would then never reach its end.
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("pg-cluster-\(UUID().uuidString).out")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: output) }
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Reaped here: Foundation's own wait never saw this child end once the script had
+        // started a daemon (the test hung on a defunct bash).
+        var status: Int32 = 0
+        while waitpid(process.processIdentifier, &status, 0) == -1, errno == EINTR {}
+        try handle.close()
+        guard (status >> 8) & 0xff == 0, status & 0x7f == 0 else { throw SharedClusterMissing() }
+        return try String(contentsOf: output, encoding: .utf8)
+    }
+
+    @Test func theDatabaseLostMidRunFailsTasksClosedKeepsAnsweredRowsAndRecovers() async throws {
+        let directory = try temporaryDirectory()
+        let clusterDirectory = directory.appendingPathComponent("pg").path
+        let exports = try Self.cluster(["start", clusterDirectory])
+        defer { _ = try? Self.cluster(["stop", clusterDirectory]) }
+        let port = exports.split(separator: "\n").first { $0.contains("FLEETD_TEST_PG_PORT=") }.flatMap { Int($0.split(separator: "=").last ?? "") }
+        let pgPort = try #require(port)
+        let gate = FakeGate()
+        let fake = try await FakeProviderServer.start(script: .always(.openAIHeld(gate: gate)))
+        let text = BillingTests.config(models: [("solo", fake.baseURL)], daily: 1000)
+            .replacingOccurrences(of: "provider: anthropic", with: "provider: openai")
+            + "\ndatabase: {type: postgres, host: 127.0.0.1, port: \(pgPort), database: fleetd_test, username: fleetd, tls: disable, "
+            + "reservationLeaseSeconds: 3, timeoutSeconds: 2}"
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"),
+                                            environment: ["OPENAI_API_KEY": "sk-fault"])
+        let ledger = { try await SharedClusterCount.ledgerRows(port: pgPort) }
+
+        // A call in flight when the server goes.
+        let held = Task { try? await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "hold", "stream": true, "id": "in-flight"}"#) }
+        #expect(await eventually(timeout: .seconds(10)) { fake.bytesWritten > 0 }, "the call is in flight")
+        try Self.cluster(["pause", clusterDirectory])
+        gate.open()
+        let answered = await held.value
+        #expect(answered?.status == 200 && answered?.body.contains("event: complete") == true, "\(answered?.body ?? "")")
+
+        // Tasks that need a reservation now fail closed, with a clear error, in bounded time.
+        let started = ContinuousClock.now
+        let refused = try await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "while down", "stream": true}"#)
+        #expect(!refused.body.contains("event: complete"))
+        #expect(refused.body.contains("COST_001") && refused.body.contains("could not be reserved"), "\(refused.body)")
+        #expect(ContinuousClock.now - started < .seconds(10))
+
+        // The server returns: the answered call's row is written, and tasks run again.
+        try Self.cluster(["resume", clusterDirectory])
+        let recovered = try await eventually(timeout: .seconds(30)) {
+            // Streamed, as the fake answers (an OpenAI event stream).
+            try await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "after", "stream": true}"#).body.contains("event: complete")
+        }
+        #expect(recovered, "service resumes by itself; log: \(fleetd.logText.suffix(4000))")
+        let kept = try await eventually(timeout: .seconds(20)) { try await ledger() >= 2 }
+        let rows = try await ledger()
+        #expect(kept, "the answered in-flight call and the task after are in the ledger (\(rows) rows); log: \(fleetd.logText.suffix(6000))")
+        #expect(try await SharedClusterCount.reservations(port: pgPort) == 0)
+        #expect(fleetd.logText.contains("settlements held while the store was away are written"))
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+}
+
+/// Counts on the fault test's own cluster (database fleetd_test).
+enum SharedClusterCount {
+    static func ledgerRows(port: Int) async throws -> Double { try await count("cost_ledger", port: port) }
+    static func reservations(port: Int) async throws -> Double { try await count("cost_reservations", port: port) }
+
+    static func count(_ table: String, port: Int) async throws -> Double {
+        let connection = try await SharedCluster.connect(database: "fleetd_test", host: "127.0.0.1", port: port)
+        var value = 0.0
+        for try await n in try await connection.query("SELECT count(*)::float8 FROM \(unescaped: table)", logger: .init(label: "test.pg")).decode(Double.self) {
+            value = n
+        }
+        try await connection.close()
+        return value
+    }
+}

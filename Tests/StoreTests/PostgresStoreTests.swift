@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Store
+import Testing
+
+@Suite("PostgreSQL store: connection and named migrations", PostgresTestCluster.trait)
+struct PostgresStoreTests {
+    @Test func opensAndMigratesOnceEvenWhenOpenedTwice() async throws {
+        let config = try await PostgresTestCluster.freshDatabase()
+        let names = try await PostgresTestCluster.withStore(config) { store in
+            try await store.migrate()
+            return try await store.appliedMigrations()
+        }
+        #expect(names == ["pg1-cost-ledger", "pg2-shared-state"])
+        // A second instance on the same database finds nothing to do.
+        let again = try await PostgresTestCluster.withStore(config) { try await $0.appliedMigrations() }
+        #expect(again == names)
+    }
+
+    @Test func aDatabaseMigratedByANewerFleetdIsRefusedUntouched() async throws {
+        let config = try await PostgresTestCluster.freshDatabase()
+        _ = try await PostgresTestCluster.withStore(config) { try await $0.appliedMigrations() }
+        try await PostgresTestCluster.execute(config, "INSERT INTO fleetd_migrations (name) VALUES ('pg99-from-the-future')",
+                                              "DROP TABLE cost_alerts")
+        let tables = try await PostgresTestCluster.tableNames(config)
+        let store = PostgresStore(configuration: config)
+        let error: PostgresStoreError? = await withTaskGroup(of: PostgresStoreError?.self) { group in
+            group.addTask { try? await store.run(); return nil }
+            defer { group.cancelAll() }
+            do {
+                try await store.open()
+                return nil
+            } catch {
+                return error as? PostgresStoreError
+            }
+        }
+        #expect(error?.code == .schemaTooNew)
+        #expect(error?.message.contains("pg99-from-the-future") == true)
+        #expect(error?.message.contains("\(config.host):\(config.port)") == true)
+        // Untouched: the dropped table was not recreated, no migration recorded.
+        #expect(try await PostgresTestCluster.tableNames(config) == tables)
+        let names = try await PostgresTestCluster.withStore(config, migrating: false) { try await $0.appliedMigrations() }
+        #expect(names.sorted() == ["pg1-cost-ledger", "pg2-shared-state", "pg99-from-the-future"])
+    }
+
+    @Test func anUnreachableServerIsOneErrorNamingHostAndPort() async throws {
+        // A port nothing listens on: bound then closed.
+        let port = try freePort()
+        let store = PostgresStore(configuration: PostgresConfiguration(host: "127.0.0.1", port: port, database: "x", username: "fleetd", tls: .disable))
+        let error = await #expect(throws: PostgresStoreError.self) { try await store.checkReachable() }
+        #expect(error?.code == .unreachable)
+        #expect(error?.message.contains("127.0.0.1:\(port)") == true)
+    }
+}
+
+/// A TCP port that was free a moment ago on loopback.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw PostgresTestFailure("no free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
