@@ -96,11 +96,12 @@ struct PostgresCostTrackerTests {
 
     @Test func aDeadInstancesReservationsAreBilledAtTheirEstimateAfterTheLease() async throws {
         let budget = CostConfiguration(budgetLimits: .init(daily: 1.0))
-        try await Self.twoInstances(lease: .seconds(2), budget: budget) { dead, live, config in
+        // A 6 s lease: long enough that nothing expires before the first check on a loaded machine.
+        try await Self.twoInstances(lease: .seconds(6), budget: budget) { dead, live, config in
             _ = try await dead.reserve(Self.call(1), estimatedCost: 0.3, isCheaperAlternative: false, keyLimits: nil)
             let mine = try await live.reserve(Self.call(2), estimatedCost: 0.2, isCheaperAlternative: false, keyLimits: nil)
             #expect(try await live.billExpiredReservations().isEmpty) // nothing expired yet
-            try await Task.sleep(for: .milliseconds(2_300))
+            try await Task.sleep(for: .milliseconds(6_300))
             // Both leases ran out; the live instance's upkeep renews its own first, then bills the other.
             let billed = await live.maintain()
             #expect(!billed.contains { $0.entryId == mine.id })
