@@ -81,8 +81,6 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
     let authenticator = try await Authenticator(sharedKey: config.security.apiKey, jwtSecret: config.security.jwtSecret,
                                             adminToken: settings.adminToken, keys: keys, logger: logger)
     try await authenticator.checkStartup(api: config.api)
-    let costsOn: @Sendable () async -> Bool = { await manager.config.cost.enabled }
-    let limiter = CallerRateLimiter()
 
     let api = LiveSetting(config.api)
     var services: [any Service] = [
@@ -152,18 +150,6 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     compat.register(guarded)
     FleetRoutes(manager: manager, compat: compat).register(guarded)
 
-    var services: [any Service] = [
-        ConfigWatchService(reloader: reloader, logger: logger),
-        ConfigFollowerService(reloader: reloader, manager: manager, api: api, logger: logger),
-        HeartbeatService(manager: manager),
-        BudgetAlertService(manager: manager, metrics: metrics, httpClient: httpClient, logger: logger),
-        ExpiredEntrySweeper(store: dataPlane.memory),
-        WALCheckpointer(database: dataPlane.memory.database, logger: logger),
-        dataPlane.records,
-    ]
-    if let shared = dataPlane.costs as? PostgresCostTracker {
-        services.append(PostgresMaintenance(costs: shared))
-    }
     return Application(
         router: router,
         server: .http1(configuration: .init(additionalChannelHandlers: [ClientDisconnect.Handler()])),
