@@ -184,35 +184,34 @@ extension Result {
 struct TaskRunLearningTests {
     static let learning = TaskSettings(useRouter: true, useStreaming: true, useLearning: true)
 
+    /// Runs one task on models `primary` and `backup` (in that order), both at a fake upstream
+    /// answering `script`, and returns the model that answered and the learner's fleet-wide cells.
+    static func run(_ script: FakeScript, settings: TaskSettings, id: String) async throws -> (model: String, cells: [LearnedCell]) {
+        try await withServer(script) { fake in
+            let harness = try await RunHarness.make(models: [RunModels.fake("primary", fake), RunModels.fake("backup", fake)], defaultModel: "primary")
+            defer { harness.remove() }
+            let agent = Agent(id: "general-1", type: "general", role: AgentRole())
+            let result = try await agent.run(AgentTask(id: id, prompt: "hello", stream: true), settings: settings, runtime: harness.runtime).result()
+            return (result.model, harness.router.learner.snapshot().filter { $0.tenantId == nil })
+        }
+    }
+
     @Test("a failed call counts against its model, the fallback's answer for it; a 429 says nothing of either; off, nothing is learned")
     func automaticSignals() async throws {
         let id = "learn-1"
         #expect(!OutcomeLearner.explores(taskId: id, share: LearningConfiguration().exploration))
-        try await withServer(.sequence([.status(500), .openAIText(stream: true)])) { fake in
-            let harness = try await RunHarness.make(models: [RunModels.fake("primary", fake), RunModels.fake("backup", fake)], defaultModel: "primary")
-            defer { harness.remove() }
-            let agent = Agent(id: "general-1", type: "general", role: AgentRole())
-            let result = try await agent.run(AgentTask(id: id, prompt: "hello", stream: true), settings: Self.learning, runtime: harness.runtime).result()
-            #expect(result.model == "backup")
-            let cells = harness.router.learner.snapshot().filter { $0.tenantId == nil }
-            let primary = try #require(cells.first { $0.model == "primary" })
-            let backup = try #require(cells.first { $0.model == "backup" })
-            #expect(primary.observed == 0.5 && primary.successes == 0, "\(primary)")
-            #expect(backup.observed == 0.5 && backup.successes == 0.5, "\(backup)")
-        }
-        try await withServer(.sequence([.status(429, headers: [("retry-after", "1")]), .openAIText(stream: true)])) { fake in
-            let harness = try await RunHarness.make(models: [RunModels.fake("primary", fake), RunModels.fake("backup", fake)], defaultModel: "primary")
-            defer { harness.remove() }
-            let agent = Agent(id: "general-1", type: "general", role: AgentRole())
-            _ = try await agent.run(AgentTask(id: id, prompt: "hello", stream: true), settings: Self.learning, runtime: harness.runtime).result()
-            #expect(harness.router.learner.snapshot().map(\.model).allSatisfy { $0 == "backup" })
-        }
-        try await withServer(.sequence([.status(500), .openAIText(stream: true)])) { fake in
-            let harness = try await RunHarness.make(models: [RunModels.fake("primary", fake), RunModels.fake("backup", fake)], defaultModel: "primary")
-            defer { harness.remove() }
-            let agent = Agent(id: "general-1", type: "general", role: AgentRole())
-            _ = try await agent.run(AgentTask(id: id, prompt: "hello", stream: true), settings: TaskRunTests.routedStreaming, runtime: harness.runtime).result()
-            #expect(harness.router.learner.snapshot().isEmpty)
-        }
+        let failed = try await Self.run(.sequence([.status(500), .openAIText(stream: true)]), settings: Self.learning, id: id)
+        #expect(failed.model == "backup")
+        let primary = try #require(failed.cells.first { $0.model == "primary" })
+        let backup = try #require(failed.cells.first { $0.model == "backup" })
+        #expect(primary.observed == 0.5 && primary.successes == 0, "\(primary)")
+        #expect(backup.observed == 0.5 && backup.successes == 0.5, "\(backup)")
+
+        let limited = try await Self.run(.sequence([.status(429, headers: [("retry-after", "1")]), .openAIText(stream: true)]),
+                                         settings: Self.learning, id: id)
+        #expect(limited.cells.map(\.model).allSatisfy { $0 == "backup" })
+
+        let off = try await Self.run(.sequence([.status(500), .openAIText(stream: true)]), settings: TaskRunTests.routedStreaming, id: id)
+        #expect(off.cells.isEmpty)
     }
 }
