@@ -38,6 +38,18 @@ final class FlagChangeLog: Sendable {
     }
 
     /// Newest first.
+    /// Applies a runtime flag change through `reloader` and logs it (`log` may be `nil`: applied,
+    /// not logged). The `before` is read apart from the change: two admins changing the same flag
+    /// at the same instant may both log the same `before`; the settings themselves are never lost.
+    static func apply(_ name: String, scope: FlagScope, to setting: FlagSetting, through reloader: ConfigReloader,
+                      log: FlagChangeLog?, by: String, from: String?) async throws -> ConfigReloader.Snapshot {
+        let before = await reloader.snapshot.config.features.setting(name, at: scope)
+        let snapshot = try await reloader.setFlag(name, scope: scope, to: setting)
+        log?.append(Entry(at: Date(), flag: name, scope: scope.label, before: before, after: setting,
+                          by: by, from: from, generation: snapshot.generation))
+        return snapshot
+    }
+
     func newestFirst(limit: Int) -> [Entry] {
         entries.withLock { Array($0.reversed().prefix(max(0, limit))) }
     }

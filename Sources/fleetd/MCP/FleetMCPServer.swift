@@ -181,11 +181,8 @@ struct FleetMCPServer: Sendable {
             let change = FlagChangeRequest(enabled: value, rollout: rollout, agentType: agentType, environment: environment)
             do {
                 let (scope, setting) = try change.validated()
-                let before = await reloader.snapshot.config.features.setting(name, at: scope)
-                let snapshot = try await reloader.setFlag(name, scope: scope, to: setting)
-                flagChanges?.append(FlagChangeLog.Entry(at: Date(), flag: name, scope: scope.label, before: before, after: setting,
-                                                        by: caller?.kind == .admin ? "admin (mcp)" : "admin token (mcp)", from: nil,
-                                                        generation: snapshot.generation))
+                _ = try await FlagChangeLog.apply(name, scope: scope, to: setting, through: reloader, log: flagChanges,
+                                                  by: caller?.kind == .admin ? "admin (mcp)" : "admin token (mcp)", from: nil)
             } catch let error as APIError {
                 throw MCPError.invalidParams("argument '\(error.field ?? "name")': \(error.message)")
             }

@@ -32,14 +32,10 @@ struct FlagRoutes {
             }
             let change = try await JSONBody.decode(FlagChangeRequest.self, from: &request, limit: api.value.maxBodyBytes)
             let (scope, setting) = try change.validated()
-            // Read apart from the change: two admins changing the same flag at the same instant may
-            // both log the same `before`; the settings themselves are never lost.
-            let before = await reloader.snapshot.config.features.setting(name, at: scope)
-            let snapshot = try await reloader.setFlag(name, scope: scope, to: setting)
-            changes.append(FlagChangeLog.Entry(
-                at: Date(), flag: name, scope: scope.label, before: before, after: setting,
+            let snapshot = try await FlagChangeLog.apply(
+                name, scope: scope, to: setting, through: reloader, log: changes,
                 by: FlagChangeLog.actor(operatorName: request.headers[HTTPField.Name("x-fleetd-operator")!]),
-                from: context.remoteAddress.map { $0.ipAddress ?? "\($0)" }, generation: snapshot.generation))
+                from: context.remoteAddress.map { $0.ipAddress ?? "\($0)" })
             return FlagsResponse(snapshot, context: flagContext(from: request))
         }
     }
