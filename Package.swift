@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // FileDescriptor, for the MCP SDK's stdio transport to a tool server's pipes.
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.4.0"),
     ],
     targets: [
         // The module layout: each folder's name says what it holds, and `Tests/FleetdTests/
@@ -98,10 +100,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // MCP clients for agents' tool servers (stdio processes, Streamable HTTP).
+        .target(
+            name: "ToolServers",
+            dependencies: [
+                "FleetSupport", "Providers", "Streaming",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Fleet",
             dependencies: [
-                "FleetSupport", "Providers", "Streaming", "Store", "Routing", "Agents",
+                "FleetSupport", "Providers", "Streaming", "Store", "Routing", "Agents", "ToolServers",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),

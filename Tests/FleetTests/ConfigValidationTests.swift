@@ -67,7 +67,7 @@ import Testing
         let out = rendered("features:\n  streming: true\n  teleport: false\n")
         #expect(out == [
             "fleet.yaml:2:3: error: features.streming: unknown feature flag 'streming' (did you mean 'streaming'?)",
-            "fleet.yaml:3:3: error: features.teleport: unknown feature flag 'teleport'; known flags: multiModelRouter, streaming, advancedCaching, predictiveRouting, multiRegion",
+            "fleet.yaml:3:3: error: features.teleport: unknown feature flag 'teleport'; known flags: multiModelRouter, streaming, advancedCaching, predictiveRouting, mcpTools, multiRegion",
         ])
     }
 

@@ -44,7 +44,7 @@ import Testing
         #expect(flags["multiModelRouter"]?["rule"] as? String == "agent type 'coder': on")
         #expect(flags["streaming"]?["enabled"] as? Bool == true)
         #expect((flags["streaming"]?["rule"] as? String)?.hasPrefix("global: rollout 100% by tenantId: bucket") == true)
-        #expect(flags.count == 5)
+        #expect(flags.count == 6)
     }
 
     @Test func migrateConfigWritesAtomicallyAndRefusesToClobber() throws {

@@ -10,7 +10,7 @@ struct ModuleBoundaryTests {
 
     /// The project's own modules (targets that the table's rows may name).
     static let projectModules: Set<String> = [
-        "FleetSupport", "Providers", "Streaming", "Store", "Routing", "Agents", "Fleet", "fleetd", "Benchmarks", "FakeProvider",
+        "FleetSupport", "Providers", "Streaming", "Store", "Routing", "Agents", "ToolServers", "Fleet", "fleetd", "Benchmarks", "FakeProvider",
     ]
 
     struct Row {

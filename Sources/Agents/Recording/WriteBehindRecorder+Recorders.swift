@@ -4,7 +4,7 @@ import Streaming
 
 // The write-behind recorder backs the router's and the streaming tool's persistence seams.
 
-extension WriteBehindRecorder: SelectionRecorder, RoutingStatsStore, StreamSessionRecorder, LearningStore {
+extension WriteBehindRecorder: SelectionRecorder, RoutingStatsStore, StreamSessionRecorder, LearningStore, ToolCallRecorder {
     public func loadCells() async throws -> [LearnedCell] {
         await flush()
         return try await store.loadCells()
@@ -49,6 +49,12 @@ extension WriteBehindRecorder: SelectionRecorder, RoutingStatsStore, StreamSessi
 
     public func saveStats(_ stats: ModelStats) async throws {
         try await enqueue(stats, partition: MemoryPartitions.stats, key: stats.model, owner: "system", accessLevel: .system)
+    }
+
+    /// `tools/calls/<taskId>/<callId>`, swarm level.
+    public func recordToolCall(_ report: ToolCallReport) async throws {
+        try await enqueue(report, partition: MemoryPartitions.toolCalls, key: "\(report.taskId)/\(report.callId)", owner: "system",
+                          accessLevel: .swarm)
     }
 
     public func recordSession(_ session: StreamSessionRecord) async throws {

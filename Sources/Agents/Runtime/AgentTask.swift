@@ -123,12 +123,15 @@ public struct TaskSettings: Sendable, Hashable, Codable {
     public var useCache: Bool
     /// `predictiveRouting`: rank with what outcomes taught, explore a little, and learn from this task.
     public var useLearning: Bool
+    /// `mcpTools`: offer the agent type's MCP tools to the model and run the calls it makes.
+    public var useTools: Bool
 
-    public init(useRouter: Bool, useStreaming: Bool, useCache: Bool = false, useLearning: Bool = false) {
+    public init(useRouter: Bool, useStreaming: Bool, useCache: Bool = false, useLearning: Bool = false, useTools: Bool = false) {
         self.useRouter = useRouter
         self.useStreaming = useStreaming
         self.useCache = useCache
         self.useLearning = useLearning
+        self.useTools = useTools
     }
 
     /// Every flag off: the v1.0.4 path.

@@ -11,6 +11,10 @@ public enum TaskEvent: Sendable {
     case start(TaskStart)
     case chunk(StreamChunk)
     case progress(StreamProgress)
+    /// The model asked for a tool (`mcpTools`): sent before the call runs.
+    case toolCall(TaskToolCall)
+    /// A tool call ended (answered, failed, timed out); its result goes back to the model.
+    case toolResult(TaskToolResult)
     /// A terminal failure, or (when `terminal` is false) a discarded chunk.
     case error(TaskFailure)
     case complete(TaskResult)
@@ -20,6 +24,8 @@ public enum TaskEvent: Sendable {
         case .start: "start"
         case .chunk: "chunk"
         case .progress: "progress"
+        case .toolCall: "tool_call"
+        case .toolResult: "tool_result"
         case .error: "error"
         case .complete: "complete"
         }
@@ -40,6 +46,44 @@ public struct TaskStart: Sendable, Codable {
     public var complexity: Double
     /// True when the answer comes from fleetd's built-in local responder, not a model.
     public var localDefault: Bool
+}
+
+/// A tool call the model made, as the task's SSE stream tells it (`tool_call`).
+public struct TaskToolCall: Sendable, Codable {
+    public var taskId: String
+    /// 1 for the calls of the model's first answer, 2 for the next…
+    public var round: Int
+    public var callId: String
+    /// The MCP server that serves the tool, when one does.
+    public var server: String?
+    public var tool: String
+    public var arguments: JSONValue
+}
+
+/// A tool call's end, as the task's SSE stream tells it (`tool_result`).
+public struct TaskToolResult: Sendable, Codable {
+    public var taskId: String
+    public var round: Int
+    public var callId: String
+    public var server: String?
+    public var tool: String
+    /// `ok`, `tool_error`, `timeout`, `failed`, `rejected` or `cancelled`.
+    public var outcome: ToolCallReport.Outcome
+    public var isError: Bool
+    public var durationMs: Double
+    /// The result's text as the model gets it (cut to the agent type's `maxToolResultBytes`).
+    public var text: String
+    public var truncated: Bool
+}
+
+/// What tools did in a task (`mcpTools` on and the agent type has tool servers).
+public struct ToolUseSummary: Sendable, Codable {
+    /// Rounds of tool calls: model calls made = rounds + 1 (unless the task ended early).
+    public var rounds: Int
+    public var calls: [ToolCallReport]
+    /// True when the model still asked for tools after `maxToolRounds`: the answer is its last
+    /// one, with the calls it asked for in ``TaskResult/toolCalls``, not run.
+    public var exhausted: Bool
 }
 
 /// A task that failed, with the product's error code (ROUTER_*, STREAM_*, COST_*, PROVIDER_*).
@@ -93,6 +137,8 @@ public struct TaskResult: Sendable, Codable {
     public var toolCalls: [ToolCall]? = nil
     /// Why generation stopped, in the provider's own words (`end_turn`, `stop`, `tool_calls`, `STOP`…).
     public var finishReason: String? = nil
+    /// The tool calls fleetd ran for the model (agent types with `mcpServers`, `mcpTools` on).
+    public var toolUse: ToolUseSummary? = nil
 }
 
 /// Why a model was chosen (the full trace is in `routing/selections/<taskId>`).

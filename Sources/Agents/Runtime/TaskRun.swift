@@ -69,11 +69,16 @@ final class TaskDriver {
         case running(StreamingSession.AsyncIterator, Running)
         /// A cached answer being told: its events, in order.
         case replaying([TaskEvent])
+        /// The model asked for tools: their `tool_call` events being told, then the calls run.
+        case callingTools([TaskEvent], ToolRound)
+        /// The tools answered: their `tool_result` events being told, then the model is called again.
+        case toolsAnswered([TaskEvent], Running)
         case finished
     }
 
     struct Running {
         var selection: ModelSelection
+        /// The current model call's billing; the earlier rounds' are in ``earlierBillings``.
         var billing: TaskBilling?
         var streaming: Bool
         var started: ContinuousClock.Instant
@@ -81,6 +86,30 @@ final class TaskDriver {
         var cacheKey: String?
         /// What the learner hears of this task (`predictiveRouting` on).
         var learning: TaskLearning?
+        /// What the model is sent; grows by the tool calls and results of each round.
+        var request: ProviderRequest
+        var targets: [StreamTarget]
+        /// The agent type's tools, when `mcpTools` is on for the task and the type has servers.
+        var tools: ToolExecutor?
+        /// Tool rounds done so far (0 during the first model call).
+        var round = 0
+        var earlierBillings: [TaskBilling] = []
+        /// Usage, attempts and pauses of the earlier rounds' model calls.
+        var earlierUsage = TokenUsage()
+        var earlierAttempts = 0
+        var earlierBackpressure = 0
+        var toolReports: [ToolCallReport] = []
+
+        /// Every round's billing, the current one last.
+        var billings: [TaskBilling] { earlierBillings + (billing.map { [$0] } ?? []) }
+    }
+
+    /// The tool calls of one model answer, waiting to run.
+    struct ToolRound {
+        var running: Running
+        var calls: [(use: ToolUse, valid: Bool)]
+        /// The model's answer as a message of the conversation (its text and tool calls).
+        var assistant: ProviderMessage
     }
 
     private let run: TaskRun
@@ -119,6 +148,22 @@ final class TaskDriver {
             let event = events.removeFirst()
             state = events.isEmpty ? .finished : .replaying(events)
             return event
+        case .callingTools(var events, let round):
+            guard !run.cancellation.isCancelled else { return await abandon(round.running) }
+            if !events.isEmpty {
+                let event = events.removeFirst()
+                state = .callingTools(events, round)
+                return event
+            }
+            return await runTools(round)
+        case .toolsAnswered(var events, let running):
+            guard !run.cancellation.isCancelled else { return await abandon(running) }
+            if !events.isEmpty {
+                let event = events.removeFirst()
+                state = .toolsAnswered(events, running)
+                return event
+            }
+            return await callModelAgain(running)
         }
     }
 
@@ -135,7 +180,11 @@ final class TaskDriver {
             return nil
         }
         await run.agent.began(task.id)
-        let routingTask = task.routingTask(agentType: run.agent.type, role: run.agent.role)
+        var routingTask = task.routingTask(agentType: run.agent.type, role: run.agent.role)
+        // The agent type's MCP tools, unless the client brought tools of its own (those calls go
+        // back to the client, as a compatible endpoint promises).
+        let tools = run.settings.useTools && !(task.conversation?.usesTools ?? false) ? runtime.tools[run.agent.type] : nil
+        if let tools, !tools.invoker.definitions.isEmpty { routingTask.needsTools = true }
         let selection: ModelSelection
         do {
             selection = try await runtime.router.select(routingTask, useRouter: run.settings.useRouter,
@@ -151,15 +200,33 @@ final class TaskDriver {
         } catch {
             return await fail(error)
         }
-        let request = task.providerRequest(model: selection.modelConfig, role: run.agent.role)
-        let cacheKey = cacheKey(selection: selection, request: request)
+        var request = task.providerRequest(model: selection.modelConfig, role: run.agent.role)
+        if let tools { request.tools = tools.invoker.definitions }
+        let cacheKey = tools == nil ? cacheKey(selection: selection, request: request) : nil
         if let cacheKey, task.cachePolicy ?? .use == .use, let cache = runtime.cache, let answer = await cache.lookup(cacheKey) {
             return await replay(answer, selection: selection)
         }
         let timeLimit = run.deadline.map { ContinuousClock.now.duration(to: $0) }
-        let billing = runtime.costs.map { costs in
+        let billing = makeBilling(selection: selection, request: request, estimatedInputTokens: selection.complexity.estimatedInputTokens)
+        let learning = run.settings.useLearning && selection.routed
+            ? TaskLearning(router: runtime.router, selection: selection, tenantId: task.tenantId) : nil
+        let hooks = CallHooks.combining(billing?.hooks, learning?.hooks)
+        let session = runtime.tool.executeStreaming(request, targets: targets, timeLimit: timeLimit, hooks: hooks)
+        let running = Running(selection: selection, billing: billing, streaming: streaming, started: .now, cacheKey: cacheKey,
+                              learning: learning, request: request, targets: targets, tools: tools)
+        var iterator = session.makeAsyncIterator()
+        run.cancellation.onCancel(iterator.canceller)
+        let first = await iterator.next()
+        state = .running(iterator, running)
+        return await handle(first, running)
+    }
+
+    /// The billing of one model call of this task (`nil` with cost tracking off): its reservation
+    /// bound is this request's size, so each tool round reserves for the longer conversation.
+    private func makeBilling(selection: ModelSelection, request: ProviderRequest, estimatedInputTokens: Int) -> TaskBilling? {
+        runtime.costs.map { costs in
             TaskBilling(costs: costs, registry: runtime.router.registry,
-                        estimatedInputTokens: selection.complexity.estimatedInputTokens,
+                        estimatedInputTokens: estimatedInputTokens,
                         inputTokenBound: request.inputTokenBound, cheaperAlternative: selection.isCheaperAlternative ? selection.modelName : nil,
                         keyLimits: task.caller?.budget, logger: runtime.logger,
                         call: { [task, agent = run.agent] model in
@@ -168,17 +235,6 @@ final class TaskDriver {
                         },
                         outputLimit: { [task, role = run.agent.role] model in task.outputTokenLimit(role: role, model: model) })
         }
-        let learning = run.settings.useLearning && selection.routed
-            ? TaskLearning(router: runtime.router, selection: selection, tenantId: task.tenantId) : nil
-        let hooks = CallHooks.combining(billing?.hooks, learning?.hooks)
-        let session = runtime.tool.executeStreaming(request, targets: targets, timeLimit: timeLimit, hooks: hooks)
-        let running = Running(selection: selection, billing: billing, streaming: streaming, started: .now, cacheKey: cacheKey,
-                              learning: learning)
-        var iterator = session.makeAsyncIterator()
-        run.cancellation.onCancel(iterator.canceller)
-        let first = await iterator.next()
-        state = .running(iterator, running)
-        return await handle(first, running)
     }
 
     private func handle(_ event: StreamEvent?, _ running: Running) async -> TaskEvent? {
@@ -190,6 +246,8 @@ final class TaskDriver {
             return nil
         }
         switch event {
+        case .start where running.round > 0:
+            return await next() // one `start` per task: a tool round's model call continues it
         case .start(let meta):
             let selection = running.selection
             return .start(TaskStart(
@@ -204,25 +262,114 @@ final class TaskDriver {
         case .error(let failure) where !failure.terminal:
             return .error(TaskFailure(code: failure.code, message: failure.message, terminal: false, model: failure.model))
         case .error(let failure):
-            await running.billing?.settled() // the calls it made are billed before the failure is told
+            for billing in running.billings { await billing.settled() } // the calls it made are billed before the failure is told
             return await fail(TaskFailure(code: failure.code, message: failure.message, model: failure.model,
                                           retryAfterSeconds: failure.retryAfter.map(Self.wholeSeconds)))
         case .complete(let result):
+            if let tools = running.tools, !result.toolCalls.isEmpty, running.round < tools.limits.maxRounds {
+                return await beginTools(result, running, tools: tools)
+            }
             return await complete(result, running)
         }
+    }
+
+    // MARK: Tool rounds
+
+    /// The model asked for tools: tells each call (`tool_call`), then ``runTools(_:)`` runs them.
+    private func beginTools(_ result: StreamResult, _ running: Running, tools: ToolExecutor) async -> TaskEvent? {
+        var running = running
+        running.earlierUsage = running.earlierUsage.adding(result.usage)
+        running.earlierAttempts += result.metadata.attempts
+        running.earlierBackpressure += result.metadata.backpressureEvents
+        if let billing = running.billing { running.earlierBillings.append(billing) }
+        running.billing = nil
+        let round = running.round + 1
+        let calls = ToolExecutor.toolUses(result.toolCalls, round: round)
+        var blocks: [ContentBlock] = result.text.isEmpty ? [] : [.text(result.text)]
+        blocks += calls.map { .toolUse($0.use) }
+        var events = calls.map { call in
+            TaskEvent.toolCall(TaskToolCall(taskId: task.id, round: round, callId: call.use.id, server: tools.invoker.server(of: call.use.name),
+                                            tool: call.use.name, arguments: call.use.input))
+        }
+        let first = events.removeFirst()
+        state = .callingTools(events, ToolRound(running: running, calls: calls, assistant: ProviderMessage(role: .assistant, blocks: blocks)))
+        return first
+    }
+
+    /// Runs a round's tool calls (cancelled with the run), then tells each result (`tool_result`).
+    private func runTools(_ round: ToolRound) async -> TaskEvent? {
+        guard let tools = round.running.tools else { return await abandon(round.running) }
+        let number = round.running.round + 1
+        let work = Task { [task, deadline = run.deadline, calls = round.calls] in
+            await tools.run(calls, taskId: task.id, round: number, deadline: deadline)
+        }
+        run.cancellation.onCancel { work.cancel() }
+        let outcomes = await work.value
+        var running = round.running
+        running.round = number
+        running.toolReports += outcomes.map(\.report)
+        if run.cancellation.isCancelled { return await abandon(running) }
+        running.request.messages.append(round.assistant)
+        running.request.messages.append(ProviderMessage(role: .user, blocks: outcomes.map { .toolResult($0.result) }))
+        var events = outcomes.map { outcome in
+            TaskEvent.toolResult(TaskToolResult(
+                taskId: task.id, round: number, callId: outcome.report.callId, server: outcome.report.server, tool: outcome.report.tool,
+                outcome: outcome.report.outcome, isError: outcome.result.isError, durationMs: outcome.report.durationMs,
+                text: outcome.result.content.compactMap(\.text).joined(separator: "\n"), truncated: outcome.report.truncated))
+        }
+        let first = events.removeFirst()
+        state = .toolsAnswered(events, running)
+        return first
+    }
+
+    /// The next model call of a tool loop: the conversation with the tools' results, to the same
+    /// targets, billed as a call of its own.
+    private func callModelAgain(_ running: Running) async -> TaskEvent? {
+        var running = running
+        var timeLimit: Duration?
+        if let deadline = run.deadline {
+            let left = ContinuousClock.now.duration(to: deadline)
+            guard left > .zero else {
+                for billing in running.billings { await billing.settled() }
+                return await fail(TaskFailure(code: .taskTimeout, message: "task \(task.id) ran out of time after \(running.round) tool round(s)"))
+            }
+            timeLimit = left
+        }
+        running.billing = makeBilling(selection: running.selection, request: running.request,
+                                      estimatedInputTokens: max(running.selection.complexity.estimatedInputTokens,
+                                                                running.request.approximateInputTokens))
+        let hooks = CallHooks.combining(running.billing?.hooks, running.learning?.hooks)
+        let session = runtime.tool.executeStreaming(running.request, targets: running.targets, timeLimit: timeLimit, hooks: hooks)
+        var iterator = session.makeAsyncIterator()
+        run.cancellation.onCancel(iterator.canceller)
+        let first = await iterator.next()
+        state = .running(iterator, running)
+        return await handle(first, running)
+    }
+
+    /// The run stopped between model calls (its client left, or its timeout): the calls made
+    /// are billed (by their hooks), the agent is free, the consumer sees the end.
+    private func abandon(_ running: Running) async -> TaskEvent? {
+        for billing in running.billings { await billing.settled() }
+        await run.agent.ended(success: false)
+        state = .finished
+        return nil
     }
 
     private func complete(_ result: StreamResult, _ running: Running) async -> TaskEvent {
         let registry = runtime.router.registry
         let model = registry.model(named: result.metadata.model) ?? running.selection.modelConfig
-        let reported = result.usage
+        let reported = running.round > 0 ? running.earlierUsage.adding(result.usage) : result.usage
         let usage = CostUsage.fromProviderReport(model.provider, inputTokens: reported?.inputTokens ?? 0,
                                                  outputTokens: reported?.outputTokens ?? 0,
                                                  cacheReadTokens: reported?.cachedInputTokens ?? 0)
         // With cost tracking on, the task costs what was billed for every call it made
-        // (fallbacks and cut attempts included); off, what the answering call's usage costs.
+        // (fallbacks, cut attempts and tool rounds included); off, what its calls' usage costs.
         var cost = (try? usage.cost(pricing: model.capabilities.costPer1kTokens)) ?? 0
-        if let billing = running.billing { cost = await billing.settled() }
+        if !running.billings.isEmpty {
+            cost = 0
+            for billing in running.billings { cost += await billing.settled() }
+        }
         if let key = running.cacheKey, let cache = runtime.cache, task.cachePolicy != .bypass, result.toolCalls.isEmpty, !result.text.isEmpty {
             await cache.save(ResponseCache.Answer(text: result.text, model: model.name, provider: model.provider, usage: usage, cost: cost,
                                                   finishReason: result.finishReason, storedAt: Date()), key: key)
@@ -234,12 +381,20 @@ final class TaskDriver {
         var outcome = TaskResult(
             taskId: task.id, status: "completed", output: result.text, model: model.name, provider: model.provider,
             agentId: run.agent.id, usage: usage, cost: cost, streamed: running.streaming && !result.metadata.synchronousFallback,
-            synchronousFallback: result.metadata.synchronousFallback, attempts: result.metadata.attempts,
+            synchronousFallback: result.metadata.synchronousFallback, attempts: result.metadata.attempts + running.earlierAttempts,
             durationMs: Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15,
-            localDefault: model.provider == .builtin, backpressureEvents: result.metadata.backpressureEvents,
+            localDefault: model.provider == .builtin, backpressureEvents: result.metadata.backpressureEvents + running.earlierBackpressure,
             selection: SelectionSummary(running.selection), subtasks: nil,
             toolCalls: result.toolCalls.isEmpty ? nil : result.toolCalls, finishReason: result.finishReason)
         if running.cacheKey != nil { outcome.cache = "miss" }
+        if running.tools != nil, running.round > 0 || !result.toolCalls.isEmpty {
+            let exhausted = !result.toolCalls.isEmpty
+            if exhausted {
+                runtime.logger.notice("the model still asked for tools after maxToolRounds; its last answer is the result",
+                                      metadata: ["task": "\(task.id)", "rounds": "\(running.round)"])
+            }
+            outcome.toolUse = ToolUseSummary(rounds: running.round, calls: running.toolReports, exhausted: exhausted)
+        }
         return .complete(outcome)
     }
 
@@ -345,11 +500,41 @@ extension AgentTask {
     }
 }
 
+extension TokenUsage {
+    /// This usage plus another call's (nil adds nothing).
+    func adding(_ other: TokenUsage?) -> TokenUsage {
+        guard let other else { return self }
+        return TokenUsage(inputTokens: inputTokens + other.inputTokens, outputTokens: outputTokens + other.outputTokens,
+                          cachedInputTokens: cachedInputTokens + other.cachedInputTokens,
+                          reasoningTokens: reasoningTokens + other.reasoningTokens)
+    }
+}
+
 extension ProviderRequest {
     /// More input tokens than any provider counts for this request: no tokenizer makes more
-    /// tokens than the text has UTF-8 bytes, plus a few per message for the roles and framing.
+    /// tokens than the text has UTF-8 bytes (texts, tool calls' arguments and tools' results, the
+    /// tool definitions), plus a few per message and block for roles and framing, and twice
+    /// fleetd's per-image figure for each image.
     var inputTokenBound: Int {
-        let text = (system ?? "").utf8.count + messages.reduce(0) { $0 + $1.content.utf8.count }
-        return text + 8 * (messages.count + 1) + 16
+        var bytes = (system ?? "").utf8.count
+        var pieces = messages.count + 1
+        func count(_ block: ContentBlock) {
+            pieces += 1
+            switch block {
+            case .text(let text): bytes += text.utf8.count
+            case .image: bytes += 2 * ProviderRequest.approximateTokensPerImage
+            case .toolUse(let use):
+                bytes += use.id.utf8.count + use.name.utf8.count + ((try? FastJSONEncoder().encode(use.input))?.count ?? 0)
+            case .toolResult(let result):
+                bytes += result.toolUseId.utf8.count
+                result.content.forEach(count)
+            }
+        }
+        for message in messages { message.blocks.forEach(count) }
+        for tool in tools {
+            pieces += 1
+            bytes += tool.name.utf8.count + (tool.description?.utf8.count ?? 0) + ((try? FastJSONEncoder().encode(tool.parameters))?.count ?? 0)
+        }
+        return bytes + 8 * pieces + 16
     }
 }

@@ -17,13 +17,16 @@ public struct TaskRuntime: Sendable {
     public let quotas: QuotaManager?
     /// The response cache for tasks with `advancedCaching` on.
     public let cache: ResponseCache?
+    /// Each agent type's MCP tools (`agents[].config.mcpServers`), by agent type.
+    public let tools: [String: ToolExecutor]
     public let logger: Logger
 
     /// Wires the tool's attempt reports into the router's breakers and history (not for calls
     /// cut short by a client that left: that says nothing of the provider), and counts every call
     /// made, cancelled ones too, against the provider's request quota, with the tokens it used.
     public init(generation: Int, router: ModelRouter, tool: StreamingTool, clients: ProviderClientFactory,
-                costs: (any CostAccounting)?, quotas: QuotaManager?, cache: ResponseCache? = nil, logger: Logger = Logger(label: "fleetd.agent")) {
+                costs: (any CostAccounting)?, quotas: QuotaManager?, cache: ResponseCache? = nil, tools: [String: ToolExecutor] = [:],
+                logger: Logger = Logger(label: "fleetd.agent")) {
         var tool = tool
         tool.onAttempt = { [router, quotas] report in
             if !report.cancelled {
@@ -45,6 +48,7 @@ public struct TaskRuntime: Sendable {
         self.costs = costs
         self.quotas = quotas
         self.cache = cache
+        self.tools = tools
         self.logger = logger
     }
 

@@ -21,6 +21,10 @@ extension FleetConfig {
         for (index, agent) in config.agents.enumerated() {
             let node = root["agents"]?[index]?["config"]
             let path = "agents[\(index)].config"
+            for problem in AgentToolConfig.parse(agent.config).1 {
+                let key = String(problem.path.prefix { $0 != "[" && $0 != "." })
+                sink.error("\(path).\(problem.path)", at: node?[key]?.mark ?? node?.mark, problem.message)
+            }
             if let value = agent.config["models"] {
                 guard let models = value.stringList, !models.isEmpty, models.count == value.listCount else {
                     sink.error("\(path).models", at: node?["models"]?.mark, "expected a list of model names")

@@ -5,7 +5,7 @@
 public struct FeatureFlags: Sendable, Hashable {
     /// The flags fleetd knows. Phase 1 (v1.0.5): `multiModelRouter`, `streaming`; the rest are
     /// reserved for v1.1 and accepted so configs can be written ahead of time.
-    public static let known: [String] = ["multiModelRouter", "streaming", "advancedCaching", "predictiveRouting", "multiRegion"]
+    public static let known: [String] = ["multiModelRouter", "streaming", "advancedCaching", "predictiveRouting", "mcpTools", "multiRegion"]
 
     public var global: [String: FlagSetting]
     /// Agent type → flag → setting.

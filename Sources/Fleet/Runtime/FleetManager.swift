@@ -6,6 +6,7 @@ import Logging
 import Providers
 import Routing
 import Streaming
+import ToolServers
 
 /// Runs the fleet: owns the agents, resolves each task's flags, dispatches tasks to idle agents
 /// of the right type through a bounded queue, enforces the task timeout, watches agents with
@@ -41,6 +42,12 @@ public actor FleetManager {
     private var snapshot: ConfigReloader.Snapshot
     private var runtime: TaskRuntime
     private var defaultAgentType = "default"
+    /// The agent types' MCP tool servers, connected at start and on each reload.
+    private let toolHub: ToolServerHub
+    /// Each agent type's tools as the current config gave them.
+    private var tools: [String: ToolExecutor] = [:]
+    /// Told of every tool call as it ends (fleetd's metrics).
+    private let onToolCall: (@Sendable (ToolCallReport) -> Void)?
     /// By record key: `<tenant>/<id>` for an authenticated tenant's task, else `<id>`.
     private var tasks: [String: TaskRecord] = [:]
     /// Record keys in submission order, to forget the oldest beyond ``rememberedTasks`` in O(1).
@@ -63,17 +70,68 @@ public actor FleetManager {
 
     public init(reloader: ConfigReloader, dataPlane: DataPlane, clients: ProviderClientFactory,
                 environmentName: String?, processEnvironment: [String: String] = ProcessInfo.processInfo.environment,
-                logger: Logger = Logger(label: "fleetd")) async {
+                onToolCall: (@Sendable (ToolCallReport) -> Void)? = nil, logger: Logger = Logger(label: "fleetd")) async {
         self.reloader = reloader
         self.dataPlane = dataPlane
         self.clients = clients
         self.environmentName = environmentName
         self.processEnvironment = processEnvironment
         self.logger = logger
+        self.onToolCall = onToolCall
         let snapshot = await reloader.snapshot
         self.snapshot = snapshot
-        self.runtime = Self.makeRuntime(snapshot, dataPlane: dataPlane, clients: clients, environment: processEnvironment, logger: logger)
+        toolHub = ToolServerHub(logger: Logger(label: "fleetd.tools"))
+        self.runtime = Self.makeRuntime(snapshot, dataPlane: dataPlane, clients: clients, tools: [:], environment: processEnvironment, logger: logger)
         reconcileAgents()
+        connectToolServers()
+    }
+
+    /// Connects the agent types' tool servers in the background (a slow or absent server never
+    /// holds up the start or a reload); once they answered, tasks of the config in force that
+    /// started from then on get their tools.
+    private func connectToolServers() {
+        let config = snapshot.config, generation = snapshot.generation
+        guard config.agents.contains(where: { $0.config["mcpServers"] != nil }) || !tools.isEmpty else { return }
+        let hub = toolHub, dataPlane = self.dataPlane, environment = processEnvironment, observer = onToolCall
+        Task {
+            let tools = await Self.connectTools(config, hub: hub, dataPlane: dataPlane, environment: environment, observer: observer)
+            await self.install(tools, generation: generation)
+        }
+    }
+
+    private func install(_ tools: [String: ToolExecutor], generation: Int) {
+        guard generation == snapshot.generation else { return } // a newer config is connecting its own
+        self.tools = tools
+        runtime = Self.makeRuntime(snapshot, dataPlane: dataPlane, clients: clients, tools: tools, environment: processEnvironment, logger: logger)
+        logger.notice("agent tools ready", metadata: .init(uniqueKeysWithValues: tools.map { type, executor in
+            (type, .string(executor.invoker.definitions.map(\.name).joined(separator: ",")))
+        }))
+    }
+
+    /// Stops the agent types' tool servers (fleetd is stopping).
+    public func shutdownTools() async {
+        await toolHub.shutdown()
+    }
+
+    /// Connects the tool servers `config` names (keeping those already running unchanged) and
+    /// returns each agent type's tools with its limits.
+    private static func connectTools(_ config: FleetConfig, hub: ToolServerHub, dataPlane: DataPlane,
+                                     environment: [String: String],
+                                     observer: (@Sendable (ToolCallReport) -> Void)?) async -> [String: ToolExecutor] {
+        var servers: [String: [ToolServerSpec]] = [:]
+        var limits: [String: ToolLimits] = [:]
+        for agent in config.agents {
+            guard let settings = AgentToolConfig.parse(agent.config, environment: environment).0, !settings.servers.isEmpty else { continue }
+            servers[agent.type] = settings.servers
+            limits[agent.type] = settings.limits
+        }
+        let boxes = await hub.update(servers)
+        var tools: [String: ToolExecutor] = [:]
+        for (type, box) in boxes {
+            tools[type] = ToolExecutor(invoker: box, limits: limits[type] ?? ToolLimits(), recorder: dataPlane.records,
+                                       observer: observer, logger: Logger(label: "fleetd.tools"))
+        }
+        return tools
     }
 
     /// Follows the reloader: every new config is applied here. Returns when the stream ends.
@@ -98,7 +156,8 @@ public actor FleetManager {
         let settings = TaskSettings(useRouter: on("multiModelRouter") && snapshot.config.routing.enabled,
                                     useStreaming: on("streaming") && snapshot.config.streaming.enabled,
                                     useCache: on("advancedCaching"),
-                                    useLearning: on("predictiveRouting") && on("multiModelRouter") && snapshot.config.routing.enabled)
+                                    useLearning: on("predictiveRouting") && on("multiModelRouter") && snapshot.config.routing.enabled,
+                                    useTools: on("mcpTools"))
         return (settings, flags)
     }
 
@@ -339,7 +398,10 @@ public actor FleetManager {
             logger.error("cost or quota settings could not be applied", metadata: ["error": "\(error)"])
         }
         snapshot = next
-        runtime = Self.makeRuntime(next, dataPlane: dataPlane, clients: clients, environment: processEnvironment, logger: logger)
+        // Until the new config's tool servers answer (connectToolServers), its tasks get the
+        // tools of the servers that were already running.
+        runtime = Self.makeRuntime(next, dataPlane: dataPlane, clients: clients, tools: tools, environment: processEnvironment, logger: logger)
+        connectToolServers()
         reconcileAgents()
         logger.notice("configuration applied", metadata: [
             "generation": "\(next.generation)", "agents": "\(pool.agents.count)",
@@ -374,7 +436,7 @@ public actor FleetManager {
     }
 
     private static func makeRuntime(_ snapshot: ConfigReloader.Snapshot, dataPlane: DataPlane, clients: ProviderClientFactory,
-                                    environment: [String: String], logger: Logger) -> TaskRuntime {
+                                    tools: [String: ToolExecutor], environment: [String: String], logger: Logger) -> TaskRuntime {
         let config = snapshot.config
         let (routing, notes) = EffectiveModels.routing(for: config.routing, environment: environment)
         for note in notes { logger.notice("\(note)") }
@@ -385,7 +447,8 @@ public actor FleetManager {
         return TaskRuntime(generation: snapshot.generation, router: dataPlane.router, tool: tool, clients: clients,
                            costs: config.cost.enabled ? dataPlane.costs : nil, quotas: dataPlane.quotas,
                            cache: ResponseCache(store: dataPlane.memory, maxEntries: config.memory.responseCacheMaxEntries,
-                                                maxTemperature: config.memory.responseCacheMaxTemperature), logger: logger)
+                                                maxTemperature: config.memory.responseCacheMaxTemperature),
+                           tools: tools, logger: logger)
     }
 }
 

@@ -9,4 +9,6 @@ public enum MemoryPartitions {
     public static let outcomes = "routing/outcomes"
     public static let streamSessions = "streaming/sessions"
     public static let streamMetadata = "streaming/metadata"
+    /// One entry per tool call an agent made (`mcpTools`): server, tool, outcome, duration.
+    public static let toolCalls = "tools/calls"
 }

@@ -65,7 +65,8 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
         reloader: reloader, dataPlane: dataPlane,
         clients: ProviderClientFactory(httpClient: httpClient, credentials: ProviderCredentials(environment: settings.processEnvironment),
                                        logger: Logger(label: "fleetd.provider")),
-        environmentName: settings.environment, processEnvironment: settings.processEnvironment, logger: logger
+        environmentName: settings.environment, processEnvironment: settings.processEnvironment,
+        onToolCall: { [metrics] report in metrics.toolCall(report) }, logger: logger
     )
     let flags = await reloader.snapshot.config.features.evaluateAll(in: FlagContext(environment: settings.environment))
     logger.info("fleetd starting", metadata: [

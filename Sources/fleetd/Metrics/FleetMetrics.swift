@@ -5,6 +5,7 @@ import Metrics
 import Prometheus
 import Routing
 import Store
+import Streaming
 
 /// fleetd's Prometheus metrics, with help text, plus the registry `/metrics` renders.
 ///
@@ -77,6 +78,16 @@ extension FleetMetrics {
         if result.synchronousFallback {
             registry.makeCounter(name: "stream_sync_fallbacks_total", help: "Streams that fell back to a synchronous call.").increment()
         }
+    }
+
+    /// An agent's MCP tool call ended (`mcpTools`).
+    func toolCall(_ report: ToolCallReport) {
+        let labels = [("server", report.server ?? "none"), ("tool", report.tool), ("outcome", report.outcome.rawValue)]
+        registry.makeCounter(name: "fleetd_tool_calls_total", labels: labels,
+                             help: "Tool calls agents made through MCP servers, by server, tool and outcome.").increment()
+        registry.makeDurationHistogram(name: "fleetd_tool_call_duration_seconds", labels: [("server", report.server ?? "none")],
+                                       buckets: Self.latencyBuckets, help: "Time a tool call took, per MCP server.")
+            .record(.milliseconds(Int64(report.durationMs)))
     }
 
     func taskFailed(code: ErrorCode) {

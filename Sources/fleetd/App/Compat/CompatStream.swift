@@ -47,7 +47,7 @@ struct CompatStream {
         reading: while let event = await handoff.iterator.next() {
             switch event {
             case .start(let value): start = value
-            case .progress: continue
+            case .progress, .toolCall, .toolResult: continue // fleetd's own tool rounds stay inside the answer
             case .error(let value) where !value.terminal: continue
             case .error(let value):
                 failure = value
@@ -114,7 +114,7 @@ struct CompatStream {
                         case .error(let failure) where failure.terminal:
                             outcome = .failure(failure)
                             stream.fail(CompatError(dialect, failure: failure, defaultRetryAfter: defaultRetryAfter), into: &pending)
-                        case .start, .progress, .error: break
+                        case .start, .progress, .toolCall, .toolResult, .error: break
                         }
                         if let next = queued.popFirst() {
                             event = next

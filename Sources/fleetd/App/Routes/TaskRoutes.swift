@@ -168,6 +168,8 @@ extension TaskEvent {
         case .start(let start): return try encoder.encode(start)
         case .chunk(let chunk): return try encoder.encode(chunk)
         case .progress(let progress): return try encoder.encode(progress)
+        case .toolCall(let call): return try encoder.encode(call)
+        case .toolResult(let result): return try encoder.encode(result)
         case .error(let failure): return try encoder.encode(failure)
         case .complete(let result): return try encoder.encode(result)
         }

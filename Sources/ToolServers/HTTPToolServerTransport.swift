@@ -1,0 +1,83 @@
+import AsyncHTTPClient
+import FleetSupport
+import Foundation
+import Logging
+import MCP
+import NIOCore
+import NIOHTTP1
+
+/// The client side of MCP's Streamable HTTP transport, for agents' tool servers given by URL.
+///
+/// Written here rather than using the swift-sdk's `HTTPClientTransport` because on Linux that one
+/// reads a POST's whole answer with `URLSession.data(for:)` and passes an SSE answer on as one raw
+/// blob, which its client cannot decode: most servers (the Python SDK's by default) answer calls
+/// with SSE. This one posts each message with AsyncHTTPClient and reads a JSON or SSE answer as it
+/// comes, keeping the server's `Mcp-Session-Id`. It opens no standalone GET stream: fleetd needs
+/// only the answers to its own requests.
+actor HTTPToolServerTransport: Transport {
+    nonisolated let logger: Logger
+    private let endpoint: URL
+    private let headers: [String: String]
+    private var sessionID: String?
+    private let messages: AsyncThrowingStream<Data, any Error>
+    private let continuation: AsyncThrowingStream<Data, any Error>.Continuation
+    /// The longest an answer may take; tool calls have their own, shorter timeout in fleetd.
+    private let requestTimeout: TimeAmount = .seconds(600)
+    /// The largest answer read (a tool's result is cut much smaller before the model sees it).
+    private let maxAnswerBytes = 16 * 1024 * 1024
+
+    init(endpoint: URL, headers: [String: String], logger: Logger) {
+        self.endpoint = endpoint
+        self.headers = headers
+        self.logger = logger
+        (messages, continuation) = AsyncThrowingStream<Data, any Error>.makeStream()
+    }
+
+    func connect() async throws {}
+
+    func disconnect() async {
+        continuation.finish()
+        guard let sessionID else { return }
+        self.sessionID = nil
+        var request = HTTPClientRequest(url: endpoint.absoluteString)
+        request.method = .DELETE
+        request.headers.add(name: "Mcp-Session-Id", value: sessionID)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        _ = try? await HTTPClient.shared.execute(request, timeout: .seconds(5))
+    }
+
+    func send(_ data: Data) async throws {
+        var request = HTTPClientRequest(url: endpoint.absoluteString)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: "application/json, text/event-stream")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let sessionID { request.headers.add(name: "Mcp-Session-Id", value: sessionID) }
+        request.body = .bytes(ByteBuffer(bytes: data))
+        let response = try await HTTPClient.shared.execute(request, timeout: requestTimeout)
+        if let id = response.headers.first(name: "Mcp-Session-Id") { sessionID = id }
+        guard (200..<300).contains(response.status.code) else {
+            let body = try? await response.body.collect(upTo: 4_096)
+            let text = body.map { String(buffer: $0) } ?? ""
+            throw MCPError.internalError("the server answered \(response.status.code): \(text.prefix(300))")
+        }
+        if response.status.code == 202 { return } // a notification or response was accepted
+        let type = response.headers.first(name: "Content-Type")?.lowercased() ?? ""
+        if type.hasPrefix("text/event-stream") {
+            var parser = SSEParser()
+            var read = 0
+            for try await buffer in response.body {
+                read += buffer.readableBytes
+                guard read <= maxAnswerBytes else { throw MCPError.internalError("the server's answer is over \(maxAnswerBytes) bytes") }
+                for event in parser.parse(buffer) where event.type == "message" && !event.data.isEmpty {
+                    continuation.yield(Data(event.data.utf8))
+                }
+            }
+        } else {
+            let body = try await response.body.collect(upTo: maxAnswerBytes)
+            if body.readableBytes > 0 { continuation.yield(Data(body.readableBytesView)) }
+        }
+    }
+
+    nonisolated func receive() -> AsyncThrowingStream<Data, any Error> { messages }
+}

@@ -1,0 +1,278 @@
+import Foundation
+import Logging
+import MCP
+import Providers
+import Streaming
+import SystemPackage
+
+/// fleetd's MCP client session with one tool server: started (or reached) on first need, its
+/// tools listed, calls sent with cancellation, and restarted after it dies. A server that is
+/// down makes calls fail at once with ``ToolInvocationError`` (`unavailable`); fleetd tries it
+/// again at most every ``retryInterval``.
+actor ToolServerConnection {
+    let spec: ToolServerSpec
+    private let logger: Logger
+    private let connectTimeout: Duration
+    private let retryInterval: Duration
+
+    private enum State {
+        case idle
+        case connecting(Task<Void, Never>)
+        case ready(Client, [Tool], ServerProcess?)
+        case failed(String, at: ContinuousClock.Instant)
+        case closed
+    }
+
+    private var state: State = .idle
+    /// The client and process of a connection being made, so that a process that dies during
+    /// `initialize` fails it at once instead of after the timeout.
+    private var pending: (client: Client, process: ServerProcess?)?
+
+    init(spec: ToolServerSpec, logger: Logger, connectTimeout: Duration = .seconds(10), retryInterval: Duration = .seconds(2)) {
+        self.spec = spec
+        self.logger = logger
+        self.connectTimeout = connectTimeout
+        self.retryInterval = retryInterval
+    }
+
+    /// The server's tools, connecting first when needed; empty (and a logged error) when it
+    /// cannot be reached.
+    func tools() async -> [Tool] {
+        await ensureConnected()
+        if case .ready(_, let tools, _) = state { return tools }
+        return []
+    }
+
+    /// Calls `name` with `arguments`; cancelling the calling task cancels the request (MCP
+    /// `notifications/cancelled`) and returns at once.
+    func call(_ name: String, arguments: [String: Value]) async throws -> CallTool.Result {
+        await ensureConnected()
+        guard case .ready(let client, _, _) = state else {
+            if case .failed(let reason, _) = state {
+                throw ToolInvocationError(.unavailable, "tool server '\(spec.name)' is not available: \(reason)")
+            }
+            throw ToolInvocationError(.unavailable, "tool server '\(spec.name)' is not available")
+        }
+        let context: RequestContext<CallTool.Result>
+        do {
+            context = try await client.send(CallTool.request(.init(name: name, arguments: arguments)))
+        } catch {
+            await lost("the call could not be sent: \(error)")
+            throw ToolInvocationError(.unavailable, "tool server '\(spec.name)' could not be reached: \(error)")
+        }
+        do {
+            return try await withTaskCancellationHandler {
+                try await context.value
+            } onCancel: {
+                Task { try? await client.cancelRequest(context.requestID, reason: "the fleetd task was cancelled or timed out") }
+            }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch let error as MCPError {
+            if case .internalError(let detail) = error, detail == "Client disconnected" {
+                throw ToolInvocationError(.unavailable, "tool server '\(spec.name)' went away during the call")
+            }
+            throw ToolInvocationError(.failed, "\(error)")
+        } catch {
+            throw ToolInvocationError(.failed, "\(error)")
+        }
+    }
+
+    /// Stops the server (a reload removed it, or fleetd is stopping).
+    func close() async {
+        let previous = state
+        state = .closed
+        switch previous {
+        case .ready(let client, _, let process):
+            await client.disconnect()
+            process?.stop()
+        case .connecting(let task):
+            if let pending {
+                await pending.client.disconnect()
+                pending.process?.stop()
+            }
+            await task.value
+        case .idle, .failed, .closed:
+            break
+        }
+    }
+
+    // MARK: Connecting
+
+    private func ensureConnected() async {
+        switch state {
+        case .ready, .closed:
+            return
+        case .connecting(let task):
+            await task.value
+        case .failed(_, let at) where ContinuousClock.now - at < retryInterval:
+            return
+        case .idle, .failed:
+            let task = Task { await connect() }
+            state = .connecting(task)
+            await task.value
+        }
+    }
+
+    private func connect() async {
+        let client = Client(name: "fleetd", version: "1.0.5")
+        let process: ServerProcess?
+        let transport: any Transport
+        do {
+            (transport, process) = try makeTransport()
+        } catch {
+            fail("it could not be started: \(error)")
+            return
+        }
+        pending = (client, process)
+        defer { pending = nil }
+        let timeout = connectTimeout
+        let connected: Result<[Tool], any Error>? = await withTaskGroup(of: Result<[Tool], any Error>?.self) { group in
+            group.addTask {
+                do {
+                    try await client.connect(transport: transport)
+                    var tools: [Tool] = []
+                    var cursor: String?
+                    repeat {
+                        let page = try await client.listTools(cursor: cursor)
+                        tools += page.tools
+                        cursor = page.nextCursor
+                    } while cursor != nil && tools.count < 1_000
+                    return .success(tools)
+                } catch {
+                    return .failure(error)
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            if first == nil {
+                // Timed out: disconnecting resumes the pending request with an error.
+                await client.disconnect()
+            }
+            group.cancelAll()
+            return first
+        }
+        if case .closed = state {
+            await client.disconnect()
+            process?.stop()
+            return
+        }
+        switch connected {
+        case .success(let tools)?:
+            state = .ready(client, tools, process)
+            logger.notice("tool server connected", metadata: [
+                "server": "\(spec.name)", "tools": "\(tools.map(\.name).joined(separator: ","))",
+            ])
+            if let process, !process.isRunning { await lost("its process exited") }
+        case .failure(let error)?:
+            await client.disconnect()
+            process?.stop()
+            fail("\(error)")
+        case nil:
+            process?.stop()
+            fail("no answer to initialize within \(timeout)")
+        }
+    }
+
+    private func fail(_ reason: String) {
+        if case .closed = state { return }
+        state = .failed(reason, at: .now)
+        logger.error("tool server unavailable", metadata: ["server": "\(spec.name)", "command": "\(spec.summary)", "error": "\(reason)"])
+    }
+
+    /// The server's process ended, or its connection broke: calls in flight fail now; the next
+    /// call starts it again (after ``retryInterval``).
+    private func lost(_ reason: String) async {
+        guard case .ready(let client, _, let process) = state else { return }
+        fail(reason)
+        await client.disconnect()
+        process?.stop()
+    }
+
+    /// Called when a server process exits, whoever started it.
+    private func exited(pid: Int32, status: Int32) async {
+        if let pending, pending.process?.pid == pid {
+            await pending.client.disconnect() // fails the `initialize` in flight now
+            return
+        }
+        guard case .ready(_, _, let process?) = state, process.pid == pid else { return }
+        logger.error("tool server process exited", metadata: ["server": "\(spec.name)", "status": "\(status)"])
+        await lost("its process exited with status \(status)")
+    }
+
+    private func makeTransport() throws -> (any Transport, ServerProcess?) {
+        switch spec.transport {
+        case .stdio(let command, let args, let environment, let directory):
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.resolve(command, environment: environment))
+            process.arguments = args
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
+            if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+            let input = Pipe(), output = Pipe(), errors = Pipe()
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = errors
+            let logger = self.logger, name = spec.name
+            // The server's own log lines (MCP servers log to standard error) go to fleetd's log.
+            errors.fileHandleForReading.readabilityHandler = { handle in
+                let data = handle.availableData
+                if data.isEmpty {
+                    handle.readabilityHandler = nil
+                    return
+                }
+                for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where !line.isEmpty {
+                    logger.info("tool server stderr", metadata: ["server": "\(name)", "line": "\(line.prefix(500))"])
+                }
+            }
+            // Set before `run()`: Foundation calls it on its own thread when the process exits.
+            process.terminationHandler = { [weak self] ended in
+                let pid = ended.processIdentifier, status = ended.terminationStatus
+                Task { await self?.exited(pid: pid, status: status) }
+            }
+            try process.run()
+            let transport = StdioTransport(input: FileDescriptor(rawValue: output.fileHandleForReading.fileDescriptor),
+                                           output: FileDescriptor(rawValue: input.fileHandleForWriting.fileDescriptor),
+                                           logger: logger)
+            return (transport, ServerProcess(process: process, pipes: [input, output, errors]))
+        case .http(let url, let headers):
+            return (HTTPToolServerTransport(endpoint: url, headers: headers, logger: logger), nil)
+        }
+    }
+
+    /// A bare command name is looked up on `PATH` (the server's, else fleetd's), as a shell would.
+    static func resolve(_ command: String, environment: [String: String]) -> String {
+        guard !command.contains("/") else { return command }
+        let path = environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(command)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return command
+    }
+}
+
+/// A started tool server: its process and the pipes to it, held by its connection actor only
+/// (neither is Sendable). The SDK's stdio transport reads and writes the raw descriptors, so the
+/// `Pipe`s (which close them when released) are kept for as long as the connection.
+final class ServerProcess {
+    private let process: Process
+    private let pipes: [Pipe]
+    let pid: Int32
+
+    init(process: Process, pipes: [Pipe]) {
+        self.process = process
+        self.pipes = pipes
+        pid = process.processIdentifier
+    }
+
+    var isRunning: Bool { process.isRunning }
+
+    /// Asks it to stop (SIGTERM); a server's stdin closing also ends a well-behaved one.
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+    }
+}

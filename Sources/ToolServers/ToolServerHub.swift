@@ -1,0 +1,67 @@
+import Foundation
+import Logging
+import MCP
+import Streaming
+
+/// The tool servers of every agent type, kept across reloads: a server whose spec did not change
+/// keeps its connection (and process); removed ones are stopped; new ones started.
+public actor ToolServerHub {
+    private let logger: Logger
+    /// By agent type, then server name.
+    private var connections: [String: [String: ToolServerConnection]] = [:]
+
+    public init(logger: Logger = Logger(label: "fleetd.tools")) {
+        self.logger = logger
+        // Writing to a tool server whose process died raises SIGPIPE, which would end fleetd;
+        // ignored, the write fails with EPIPE and the call gets an error result instead.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Applies `servers` (by agent type) and returns each type's toolbox, its servers connected
+    /// (in parallel, each bounded by its connect timeout). A server that cannot be reached is
+    /// logged and contributes no tools until a call or a reload finds it up.
+    public func update(_ servers: [String: [ToolServerSpec]]) async -> [String: MCPToolbox] {
+        var next: [String: [String: ToolServerConnection]] = [:]
+        var stale: [ToolServerConnection] = []
+        for (type, specs) in servers {
+            var kept: [String: ToolServerConnection] = [:]
+            for spec in specs {
+                if let existing = connections[type]?[spec.name], existing.spec == spec {
+                    kept[spec.name] = existing
+                } else {
+                    kept[spec.name] = ToolServerConnection(spec: spec, logger: logger)
+                }
+            }
+            next[type] = kept
+        }
+        for (type, byName) in connections {
+            for (name, connection) in byName where next[type]?[name] !== connection { stale.append(connection) }
+        }
+        connections = next
+        for connection in stale { await connection.close() }
+
+        let specsByType = servers
+        return await withTaskGroup(of: (String, MCPToolbox).self) { group in
+            for (type, specs) in specsByType {
+                let ordered = specs.compactMap { next[type]?[$0.name] }
+                group.addTask {
+                    var tools: [(ToolServerConnection, Tool)] = []
+                    for connection in ordered {
+                        for tool in await connection.tools() { tools.append((connection, tool)) }
+                    }
+                    return (type, MCPToolbox(tools: tools))
+                }
+            }
+            var boxes: [String: MCPToolbox] = [:]
+            for await (type, box) in group { boxes[type] = box }
+            return boxes
+        }
+    }
+
+    /// Stops every server.
+    public func shutdown() async {
+        let all = connections.values.flatMap(\.values)
+        connections = [:]
+        for connection in all { await connection.close() }
+    }
+}

@@ -1,0 +1,30 @@
+import Foundation
+
+/// One MCP server an agent type's tasks may use (`agents[].config.mcpServers[]`): a command
+/// fleetd starts and speaks to over stdio, or a Streamable HTTP endpoint.
+public struct ToolServerSpec: Sendable, Hashable, Codable {
+    public enum Transport: Sendable, Hashable, Codable {
+        /// `command` with `args`, in `directory` when given, with `environment` added to fleetd's
+        /// own (values may name `${VAR}`s of fleetd's environment; they are resolved by the config).
+        case stdio(command: String, args: [String], environment: [String: String], directory: String?)
+        /// A Streamable HTTP endpoint, with extra request headers (e.g. `Authorization`).
+        case http(url: URL, headers: [String: String])
+    }
+
+    /// The server's name in records, metrics and logs; unique within an agent type.
+    public var name: String
+    public var transport: Transport
+
+    public init(name: String, transport: Transport) {
+        self.name = name
+        self.transport = transport
+    }
+
+    /// How the operator sees it in logs: the command or the URL, never a header's or variable's value.
+    public var summary: String {
+        switch transport {
+        case .stdio(let command, let args, _, _): ([command] + args).joined(separator: " ")
+        case .http(let url, _): url.absoluteString
+        }
+    }
+}

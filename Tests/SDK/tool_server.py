@@ -1,0 +1,49 @@
+"""A small MCP tool server for fleetd's agent-tools tests (Tests/FleetdTests/MCP/MCPAgentToolsTests.swift).
+
+Built on the official `mcp` Python SDK (2.x: MCPServer, which 1.x called FastMCP). Its one tool, `get_weather`, answers from a
+fixed table so the tests can check what reached the model. `WEATHER_MODE` makes it misbehave:
+`hang` never answers, `crash` ends the process during the call, `big` answers 100 KB. Every
+call is appended, as one JSON line, to the file named by `TOOL_LOG` (when set).
+
+Run: python tool_server.py            (stdio)
+     python tool_server.py http PORT  (Streamable HTTP at http://127.0.0.1:PORT/mcp)
+"""
+import json
+import os
+import sys
+import time
+
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("fleetd-test-tools")
+
+WEATHER = {"paris": "Paris: 18°C, light rain", "new york city": "New York City: 24°C, clear"}
+
+
+def log(entry):
+    path = os.environ.get("TOOL_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry) + "\n")
+
+
+@server.tool()
+def get_weather(location: str = "", city: str = "") -> str:
+    """The current weather for a place (give location or city)."""
+    place = location or city
+    mode = os.environ.get("WEATHER_MODE", "ok")
+    log({"tool": "get_weather", "place": place, "mode": mode, "pid": os.getpid()})
+    if mode == "hang":
+        time.sleep(3600)
+    if mode == "crash":
+        os._exit(3)
+    if mode == "big":
+        return "x" * 100_000
+    return WEATHER.get(place.lower(), f"{place}: no data")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "http":
+        server.run(transport="streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        server.run()
