@@ -197,7 +197,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetTests",
-            dependencies: ["Fleet", "Agents", "Routing", "Store", "Streaming", "Providers", "FleetSupport", "FakeProvider"],
+            dependencies: ["Fleet", "Agents", "Routing", "Store", "Streaming", "Providers", "FleetSupport", "FakeProvider", "ToolServers"],
             swiftSettings: swiftSettings
         ),
         // The HTTP API in-process (HummingbirdTesting) and end to end: starts the real `fleetd`

@@ -15,10 +15,10 @@ import Testing
 
     /// The first call (no tool result in it yet) gets the recorded tool-use stream; the call that
     /// carries the tool's result gets the recorded text answer.
-    static func script(_ dialect: Dialect) -> FakeScript {
+    static func script(_ dialect: Dialect, alwaysTools: Bool = false) -> FakeScript {
         FakeScript { request, _ in
             let body = String(decoding: request.body, as: UTF8.self)
-            let answered = dialect == .anthropic ? body.contains("\"tool_result\"") : body.contains("\"role\":\"tool\"")
+            let answered = !alwaysTools && (dialect == .anthropic ? body.contains("\"tool_result\"") : body.contains("\"role\":\"tool\""))
             let fixture = switch (dialect, answered) {
             case (.anthropic, false): "providers/anthropic-stream-sdkfixture-tool-use.sse"
             case (.anthropic, true): "providers/anthropic-stream-sdkfixture-basic.sse"
@@ -68,11 +68,11 @@ import Testing
     }
 
     /// One fleetd with the fake provider and the tool server; `body` gets both and the tool log.
-    func withFleet(_ dialect: Dialect, mode: String = "ok", mcpTools: Bool = true, limits: String = "",
+    func withFleet(_ dialect: Dialect, mode: String = "ok", mcpTools: Bool = true, limits: String = "", alwaysTools: Bool = false,
                    server: ((String, URL) -> String)? = nil,
                    _ body: (FleetdProcess, FakeProviderServer, URL) async throws -> Void) async throws {
         let python = try await SDKCompatibilityTests.python()
-        let fake = try await FakeProviderServer.start(script: Self.script(dialect))
+        let fake = try await FakeProviderServer.start(script: Self.script(dialect, alwaysTools: alwaysTools))
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let log = directory.appendingPathComponent("tool-calls.jsonl")
@@ -221,6 +221,20 @@ import Testing
                 ((try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any])?["pid"] as? Int
             })
             #expect(pids.count == 2, "the server was started again: \(pids)")
+        }
+    }
+
+    @Test("a model that keeps asking for tools stops after maxToolRounds: its last answer is the result, marked exhausted, every call billed")
+    func roundsExhausted() async throws {
+        try await withFleet(.anthropic, limits: "maxToolRounds: 2", alwaysTools: true) { fleetd, fake, _ in
+            let response = try await Self.run(fleetd, "tools-8")
+            #expect(response.status == 200, "\(response.body)")
+            let toolUse = response.complete["toolUse"] as? [String: Any] ?? [:]
+            #expect(toolUse["rounds"] as? Int == 2 && toolUse["exhausted"] as? Bool == true, "\(response.body)")
+            #expect((response.complete["toolCalls"] as? [[String: Any]])?.first?["name"] as? String == "get_weather", "\(response.body)")
+            #expect(fake.requests.count == 3)
+            let costs = try await http(.GET, fleetd.baseURL + "/v1/costs?period=day")
+            #expect((((costs.json["report"] as? [String: Any])?["total"] as? [String: Any])?["entries"] as? Int) == 3, "\(costs.body)")
         }
     }
 

@@ -1,0 +1,102 @@
+import Foundation
+import Logging
+import Providers
+import Streaming
+import Testing
+
+/// A toolbox of canned behaviours: `echo` answers its arguments, `slow` waits (until cancelled),
+/// `broken` throws, `fails` answers with isError, `big` answers `size` bytes of "é".
+struct CannedTools: ToolInvoker {
+    var definitions: [ToolDefinition] {
+        ["echo", "slow", "broken", "fails", "big"].map { ToolDefinition(name: $0) }
+    }
+
+    func server(of tool: String) -> String? {
+        definitions.contains { $0.name == tool } ? "canned" : nil
+    }
+
+    func invoke(name: String, arguments: JSONValue) async throws -> ToolInvocationResult {
+        switch name {
+        case "echo":
+            let text = String(decoding: try JSONEncoder().encode(arguments), as: UTF8.self)
+            return ToolInvocationResult(content: [.text(text)])
+        case "slow":
+            try await Task.sleep(for: .seconds(60))
+            return ToolInvocationResult(content: [.text("late")])
+        case "broken":
+            throw ToolInvocationError(.unavailable, "tool server 'canned' went away during the call")
+        case "fails":
+            return ToolInvocationResult(content: [.text("no such city")], isError: true)
+        default:
+            return ToolInvocationResult(content: [.text(String(repeating: "é", count: 1_000))])
+        }
+    }
+}
+
+@Suite struct ToolExecutorTests {
+    let executor = ToolExecutor(invoker: CannedTools(), limits: ToolLimits(timeout: .milliseconds(300), maxResultBytes: 101, maxRounds: 2),
+                                recorder: nil, logger: Logger(label: "test"))
+
+    func run(_ calls: [ToolCall], deadline: ContinuousClock.Instant? = nil) async -> [ToolExecutor.Outcome] {
+        await executor.run(ToolExecutor.toolUses(calls, round: 1), taskId: "t", round: 1, deadline: deadline)
+    }
+
+    @Test("each call ends in a result for the model and a report, in the model's order, ids settled")
+    func outcomes() async {
+        let outcomes = await run([
+            ToolCall(id: "a", name: "echo", arguments: #"{"city":"Paris"}"#),
+            ToolCall(id: nil, name: "fails", arguments: ""),
+            ToolCall(id: "c", name: "broken", arguments: "{}"),
+            ToolCall(id: "d", name: "nope", arguments: "{}"),
+            ToolCall(id: "e", name: "echo", arguments: "[1, 2]"),
+        ])
+        #expect(outcomes.map(\.report.outcome) == [.ok, .toolError, .failed, .rejected, .rejected])
+        #expect(outcomes.map(\.call.id) == ["a", "call_1_1", "c", "d", "e"])
+        #expect(outcomes[0].result.content.first?.text == #"{"city":"Paris"}"# && !outcomes[0].result.isError)
+        #expect(outcomes[1].result.isError && outcomes[1].result.content.first?.text == "no such city")
+        #expect(outcomes[2].result.isError && outcomes[2].result.content.first?.text?.contains("went away") == true)
+        #expect(outcomes[3].result.content.first?.text?.contains("there is no tool named 'nope'; the tools are: big, broken, echo, fails, slow") == true)
+        #expect(outcomes[4].result.content.first?.text?.contains("not a JSON object") == true)
+        #expect(outcomes.allSatisfy { $0.result.toolUseId == $0.call.id })
+    }
+
+    @Test("a tool that does not answer in time is cancelled: an error result after the timeout, not after the tool")
+    func timeout() async {
+        let started = ContinuousClock.now
+        let outcomes = await run([ToolCall(id: "s", name: "slow", arguments: "{}")])
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(outcomes.first?.report.outcome == .timeout)
+        #expect(outcomes.first?.result.content.first?.text?.contains("did not answer within 300 ms") == true)
+    }
+
+    @Test("the task's deadline bounds a call below the tool timeout")
+    func deadline() async {
+        let started = ContinuousClock.now
+        let outcomes = await run([ToolCall(id: "s", name: "slow", arguments: "{}")], deadline: .now + .milliseconds(50))
+        #expect(ContinuousClock.now - started < .milliseconds(290))
+        #expect(outcomes.first?.report.outcome == .timeout)
+    }
+
+    @Test("cancelling the task ends a running call at once, reported as cancelled")
+    func cancellation() async {
+        let executor = ToolExecutor(invoker: CannedTools(), limits: ToolLimits(timeout: .seconds(30)), recorder: nil, logger: Logger(label: "test"))
+        let work = Task { await executor.run(ToolExecutor.toolUses([ToolCall(id: "s", name: "slow", arguments: "{}")], round: 1),
+                                             taskId: "t", round: 1, deadline: nil) }
+        try? await Task.sleep(for: .milliseconds(100))
+        let started = ContinuousClock.now
+        work.cancel()
+        let outcomes = await work.value
+        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(outcomes.first?.report.outcome == .cancelled)
+    }
+
+    @Test("a result over the bound is cut on a character boundary, with a note, and reported as cut")
+    func bound() async {
+        let outcomes = await run([ToolCall(id: "b", name: "big", arguments: "{}")])
+        let report = outcomes.first?.report
+        #expect(report?.truncated == true && report?.resultBytes == 2_000)
+        let texts = outcomes.first?.result.content.compactMap(\.text) ?? []
+        #expect(texts.first == String(repeating: "é", count: 50)) // 100 bytes: the 101st would split a character
+        #expect(texts.last?.contains("cut to 101 of its 2000 bytes") == true)
+    }
+}
