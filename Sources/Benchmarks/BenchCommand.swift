@@ -16,15 +16,23 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Size factor: 1 is the documented size, 0.01 a quick smoke run.")
     var scale: Double = 1
 
+    @Option(name: .customLong("serve-config"),
+            help: "The serve suite's config: 'shipped' (config/fleet.yaml as shipped), 'minimal' (a bench-only one-model config, cost tracking off and on) or a path.")
+    var serveConfig: String = "shipped"
+
     func run() async throws {
         let wanted = suites.isEmpty || suites == ["all"] ? benchSuites.map(\.name) : suites
         for name in wanted {
-            guard let suite = benchSuites.first(where: { $0.name == name }) else {
+            guard var suite = benchSuites.first(where: { $0.name == name }) else {
                 throw ValidationError("unknown suite '\(name)'; known: \(benchSuites.map(\.name).joined(separator: ", "))")
             }
             #if DEBUG
             print("note: this is a debug build; figures are not representative (use -c release)")
             #endif
+            if var serve = suite as? ServeBench {
+                serve.config = serveConfig
+                suite = serve
+            }
             print("== \(suite.name): \(suite.summary)")
             try await suite.run(scale: scale)
         }

@@ -2,10 +2,14 @@ import FakeProvider
 import Foundation
 import Synchronization
 
-/// The benchmarks' upstream: the tests' fake provider on loopback, answering as OpenAI's Chat
-/// Completions does, at once. Model `fast-N` streams N chunks; model `hold` sends one chunk and
-/// then holds the stream open until ``release()``; any other model gets 10 tokens, as one JSON
-/// body or, when the request asks for a stream, 10 chunks.
+/// The benchmarks' upstream: the tests' fake provider on loopback, answering at once in the wire
+/// format of the path it is called on, so `config/fleet.yaml` as shipped can point every provider
+/// at it (`ANTHROPIC_BASE_URL`, `OPENAI_BASE_URL`, `GOOGLE_GEMINI_BASE_URL`, `XAI_BASE_URL`):
+/// Anthropic's `/v1/messages`, Gemini's `:generateContent` / `:streamGenerateContent` and Ollama's
+/// `/api/chat` get their recorded transcripts (Tests/Fixtures/providers); anything else is
+/// OpenAI's Chat Completions: model `fast-N` streams N chunks; model `hold` (or a prompt with
+/// `HOLDME`) sends one chunk and then holds the stream open until ``release()``; any other model
+/// gets 10 tokens, as one JSON body or, when the request asks for a stream, 10 chunks.
 final class BenchUpstream: Sendable {
     let server: FakeProviderServer
     private let gate: GateHolder
@@ -22,11 +26,25 @@ final class BenchUpstream: Sendable {
 
     static func start() async throws -> BenchUpstream {
         let gate = GateHolder()
+        // Read once: the script runs per request.
+        let anthropic = (stream: try FakeResponse.fixture("providers/anthropic-stream-sdkfixture-basic.sse"),
+                         json: try FakeResponse.fixture("providers/anthropic-nonstream-docs-example.json"))
+        let gemini = (stream: try FakeResponse.fixture("providers/gemini-stream-firebase-basic-short.sse"),
+                      json: try FakeResponse.fixture("providers/gemini-nonstream-firebase-basic-short.json"))
+        let ollama = (stream: try FakeResponse.fixture("providers/ollama-chat-stream-docs.ndjson"),
+                      json: try FakeResponse.fixture("providers/ollama-chat-nonstream-docs.json"))
         let script = FakeScript { request, _ in
+            let path = request.path
             let body = request.jsonBody ?? [:]
             let model = body["model"] as? String ?? ""
             let stream = body["stream"] as? Bool == true
-            if model == "hold" { return .openAIHeld(gate: gate.current.withLock { $0 }) }
+            if path.hasSuffix("/v1/messages") { return stream ? anthropic.stream : anthropic.json }
+            if path.hasSuffix(":streamGenerateContent") { return gemini.stream }
+            if path.hasSuffix(":generateContent") { return gemini.json }
+            if path.hasSuffix("/api/chat") { return stream ? ollama.stream : ollama.json }
+            if model == "hold" || request.body.count < 4_096 && String(decoding: request.body, as: UTF8.self).contains("HOLDME") {
+                return .openAIHeld(gate: gate.current.withLock { $0 })
+            }
             if model.hasPrefix("fast-"), let chunks = Int(model.dropFirst(5)) { return .openAIText(stream: stream, chunks: chunks) }
             return .openAIText(stream: stream)
         }

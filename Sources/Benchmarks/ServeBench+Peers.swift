@@ -33,6 +33,24 @@ final class ChildFleetd: Sendable {
           costTracking: {enabled: \(costTracking)}
         streaming: {enabled: true, timeoutMs: 120000, firstChunkTimeoutMs: 20000, idleTimeoutMs: 120000, retryConfig: {maxRetries: 0}}
         """.write(to: config, atomically: true, encoding: .utf8)
+        return try await launch(config: config, directory: directory, environment: [:])
+    }
+
+    /// `fleetd serve` on a config file as it is (e.g. `config/fleet.yaml` as shipped), every
+    /// provider pointed at `upstreamPort` by the providers' base-URL variables, with a dummy key
+    /// each (the upstream checks none). Nothing in the file is changed.
+    static func start(configFile: URL, upstreamPort: Int, directory: URL) async throws -> ChildFleetd {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let base = "http://127.0.0.1:\(upstreamPort)"
+        let environment = [
+            "ANTHROPIC_BASE_URL": base, "OPENAI_BASE_URL": base + "/v1", "GOOGLE_GEMINI_BASE_URL": base, "XAI_BASE_URL": base + "/v1",
+            "OLLAMA_HOST": base,
+            "ANTHROPIC_API_KEY": "bench", "OPENAI_API_KEY": "bench", "GOOGLE_API_KEY": "bench", "XAI_API_KEY": "bench",
+        ]
+        return try await launch(config: configFile, directory: directory, environment: environment)
+    }
+
+    private static func launch(config: URL, directory: URL, environment: [String: String]) async throws -> ChildFleetd {
         let process = Process()
         let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("fleetd")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
@@ -40,7 +58,7 @@ final class ChildFleetd: Sendable {
         }
         process.executableURL = binary
         process.arguments = ["serve", "--config", config.path, "--port", "0", "--data-dir", directory.appendingPathComponent("data").path]
-        process.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        process.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"].merging(environment) { $1 }
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
@@ -115,13 +133,14 @@ final class ChildFleetd: Sendable {
     }
 
     /// One task; for SSE, `onFirstChunk` runs when the first chunk arrives and the stream is read to its end.
-    func task(_ http: HTTPClient, stream: Bool, model: String? = nil, onFirstChunk: @Sendable () -> Void = {}) async throws {
+    func task(_ http: HTTPClient, stream: Bool, model: String? = nil, prompt: String = "Say ten tokens.",
+              onFirstChunk: @Sendable () -> Void = {}) async throws {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/tasks")
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
         let preferred = model.map { #","preferredModel":"\#($0)""# } ?? ""
-        request.body = .bytes(ByteBuffer(string: #"{"prompt":"Say ten tokens.","stream":\#(stream)\#(preferred)}"#))
-        let response = try await http.execute(request, timeout: .seconds(stream && model == "hold" ? 180 : 20))
+        request.body = .bytes(ByteBuffer(string: #"{"prompt":"\#(prompt)","stream":\#(stream)\#(preferred)}"#))
+        let response = try await http.execute(request, timeout: .seconds(stream && (model == "hold" || prompt.contains("HOLDME")) ? 180 : 20))
         guard response.status == .ok else { throw BenchError(description: "fleetd answered \(response.status)") }
         var seenChunk = false
         for try await buffer in response.body where stream && !seenChunk {
@@ -154,4 +173,79 @@ final class TextBuffer: Sendable {
     private let storage = Mutex("")
     func append(_ text: String) { storage.withLock { $0 += text } }
     var text: String { storage.withLock { $0 } }
+}
+
+/// A plain nginx `proxy_pass` hop to the upstream (keep-alive to it, no buffering), the floor for
+/// what a proxy adds: started from Debian's `nginx` when it is installed.
+final class NginxHop: Sendable {
+    let port: Int
+    private let pid: Int32
+
+    static func find() -> String? {
+        ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    static func start(executable: String, upstreamPort: Int, directory: URL) async throws -> NginxHop {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let port = Int.random(in: 41_000..<49_000)
+        let conf = directory.appendingPathComponent("nginx.conf")
+        let d = directory.path
+        try """
+        worker_processes 1;
+        daemon off;
+        master_process off;
+        pid \(d)/nginx.pid;
+        error_log \(d)/error.log warn;
+        events { worker_connections 8192; }
+        http {
+          access_log off;
+          client_body_temp_path \(d)/body; proxy_temp_path \(d)/proxy; fastcgi_temp_path \(d)/fastcgi;
+          uwsgi_temp_path \(d)/uwsgi; scgi_temp_path \(d)/scgi;
+          upstream up { server 127.0.0.1:\(upstreamPort); keepalive 64; }
+          server {
+            listen 127.0.0.1:\(port);
+            location / {
+              proxy_pass http://up;
+              proxy_http_version 1.1;
+              proxy_set_header Connection "";
+              proxy_buffering off;
+            }
+          }
+        }
+        """.write(to: conf, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["-c", conf.path, "-p", d]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Ready when it accepts a connection.
+        for _ in 0..<200 {
+            let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(socket)
+            if connected == 0 { return NginxHop(port: port, pid: process.processIdentifier) }
+            if !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        process.terminate()
+        throw BenchError(description: "nginx did not start: \((try? String(contentsOf: directory.appendingPathComponent("error.log"), encoding: .utf8)) ?? "")")
+    }
+
+    private init(port: Int, pid: Int32) {
+        self.port = port
+        self.pid = pid
+    }
+
+    var url: String { "http://127.0.0.1:\(port)/v1/chat/completions" }
+
+    func stop() {
+        kill(pid, SIGTERM)
+    }
 }

@@ -14,7 +14,10 @@ import Synchronization
 /// the load generator is wrk when installed, else AsyncHTTPClient with concurrent callers.
 struct ServeBench: BenchSuite {
     let name = "serve"
-    let summary = "fleetd over a loopback provider: req/s and added latency (JSON, SSE); memory with 1,000 open streams"
+    let summary = "fleetd over a loopback provider on config/fleet.yaml as shipped, beside an nginx proxy_pass hop: req/s and added latency (JSON, SSE); memory with 1,000 open streams"
+    /// `shipped` (`config/fleet.yaml` as shipped, the headline), `minimal` (the bench's own
+    /// one-model config, with cost tracking off and on), or the path of a config file.
+    var config = "shipped"
 
     func run(scale: Double) async throws {
         let upstream = try await BenchUpstream.start()
@@ -26,7 +29,16 @@ struct ServeBench: BenchSuite {
         client.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = streams + 64
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: client)
         do {
-            try await measure(upstream: upstream, http: http, directory: directory, streams: streams, scale: scale)
+            if config == "minimal" {
+                try await measure(upstream: upstream, http: http, directory: directory, streams: streams, scale: scale)
+            } else {
+                try await measureFile(try configFile(), upstream: upstream, http: http, directory: directory, scale: scale)
+                print("-- memory, on the bench-only minimal config (one model, cost tracking off, \(streams + 16) agents): the shipped config runs 5 agents")
+                let fleetd = try await ChildFleetd.start(upstreamPort: upstream.port, directory: directory.appendingPathComponent("streams"),
+                                                         agents: streams + 16, costTracking: false)
+                try await openStreams(fleetd: fleetd, upstream: upstream, http: http, count: streams)
+                fleetd.stop()
+            }
         } catch {
             try? await http.shutdown()
             await upstream.stop()
@@ -80,6 +92,79 @@ struct ServeBench: BenchSuite {
             }
             fleetd.stop()
         }
+    }
+
+    /// The config file to run: `config/fleet.yaml` of the repository this bench was built from
+    /// (found from the current directory, then from the binary's), or the path given.
+    private func configFile() throws -> URL {
+        if config != "shipped" { return URL(fileURLWithPath: config) }
+        var places = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
+        var binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        for _ in 0..<6 {
+            binary.deleteLastPathComponent()
+            places.append(binary)
+        }
+        for place in places {
+            let file = place.appendingPathComponent("config/fleet.yaml")
+            if FileManager.default.fileExists(atPath: file.path) { return file }
+        }
+        throw BenchError(description: "config/fleet.yaml not found; run from the repository or pass --serve-config PATH")
+    }
+
+    /// The headline: the upstream directly, an nginx `proxy_pass` hop to it, and fleetd on `file`
+    /// (unchanged; every provider pointed at the upstream by its base-URL variable), in one run,
+    /// JSON and SSE, 1 caller (latency) and 10 (throughput), through `/v1/tasks` and
+    /// `/v1/chat/completions`.
+    private func measureFile(_ file: URL, upstream: BenchUpstream, http: HTTPClient, directory: URL, scale: Double) async throws {
+        let seconds = max(2.0, 8 * scale)
+        let callers = 10
+        let wrk = WrkLoad.find(directory: directory)
+        let load = Loader(wrk: wrk, http: http)
+        print("config: \(file.path)\(config == "shipped" ? " (as shipped)" : ""); load generator: \(wrk.map { "wrk at \($0.executable), one thread" } ?? "AsyncHTTPClient in this process")")
+        print("1 caller for 3 s (latency), then \(callers) concurrent callers for \(String(format: "%.0f", seconds)) s; the upstream answers at once in each provider's format")
+        let cases = [(false, 1), (false, callers), (true, 1), (true, callers)]
+        var direct: [String: LoadFigures] = [:]
+        var nginx: [String: LoadFigures] = [:]
+        for (stream, concurrency) in cases {
+            let figures = try await load.run(url: upstream.url, body: FakeResponse.openAIRequestBody(stream: stream), stream: stream,
+                                             connections: concurrency, seconds: concurrency == 1 ? 3 : seconds)
+            direct["\(stream)-\(concurrency)"] = figures
+            print("direct to upstream, \(stream ? "SSE " : "JSON"), \(concurrency) caller\(concurrency == 1 ? ": " : "s:") \(figures)")
+        }
+        if let executable = NginxHop.find() {
+            let hop = try await NginxHop.start(executable: executable, upstreamPort: upstream.port, directory: directory.appendingPathComponent("nginx"))
+            for (stream, concurrency) in cases {
+                let figures = try await load.run(url: hop.url, body: FakeResponse.openAIRequestBody(stream: stream), stream: stream,
+                                                 connections: concurrency, seconds: concurrency == 1 ? 3 : seconds)
+                nginx["\(stream)-\(concurrency)"] = figures
+                let base = direct["\(stream)-\(concurrency)"]!
+                print("through nginx proxy_pass, \(stream ? "SSE " : "JSON"), \(concurrency) caller\(concurrency == 1 ? ", " : "s,") \(figures); added p50 \(Load.ms(figures.p50 - base.p50)) ms")
+            }
+            hop.stop()
+        } else {
+            print("nginx is not installed (apt-get install nginx-light): no proxy_pass row")
+        }
+        let fleetd = try await ChildFleetd.start(configFile: file, upstreamPort: upstream.port, directory: directory.appendingPathComponent("file"))
+        let endpoints = [("/v1/tasks", fleetd.tasksURL, ChildFleetd.taskBody), ("/v1/chat/completions", fleetd.chatURL, ChildFleetd.chatBody)]
+        for (stream, concurrency) in cases {
+            for (path, url, body) in endpoints {
+                let before = fleetd.usage()
+                let figures = try await load.run(url: url, body: body(stream), stream: stream, connections: concurrency,
+                                                 seconds: concurrency == 1 ? 3 : seconds)
+                let after = fleetd.usage()
+                let key = "\(stream)-\(concurrency)"
+                let base = direct[key]!
+                let cpu = (after.cpuSeconds - before.cpuSeconds) * 1_000 / Double(max(1, figures.requests))
+                var line = "through fleetd \(path), \(stream ? "SSE " : "JSON"), \(concurrency) caller\(concurrency == 1 ? ", " : "s,") \(figures); "
+                    + "added p50 \(Load.ms(figures.p50 - base.p50)) ms, p99 \(Load.ms(figures.p99 - base.p99)) ms; fleetd CPU \(String(format: "%.3f", cpu)) ms per task"
+                if concurrency > 1, let hop = nginx[key], hop.requests > 0 {
+                    line += String(format: "; %.0f%% of nginx's req/s", Double(figures.requests) / figures.seconds / (Double(hop.requests) / hop.seconds) * 100)
+                }
+                print(line)
+            }
+        }
+        for line in fleetd.problems(last: 3) { print("  fleetd logged: \(line.prefix(300))") }
+        fleetd.stop()
     }
 
     /// Opens `count` SSE tasks whose upstream holds after one chunk, then reads fleetd's memory.
