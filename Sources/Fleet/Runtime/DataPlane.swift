@@ -7,9 +7,9 @@ import Store
 /// The data-plane services one fleetd process shares, wired from a config: the SQLite store,
 /// the cost tracker with its budgets, provider quotas and the model router.
 ///
-/// With `database.type: postgres` the money path (ledger, totals, reservations, alerts) runs on
-/// the shared PostgreSQL store (``PostgresCostTracker``); the memory store, quotas and routing
-/// stats stay in this instance's SQLite file.
+/// With `database.type: postgres` the money path (ledger, totals, reservations, alerts) and the
+/// provider quotas run on the shared PostgreSQL store (``PostgresCostTracker``,
+/// ``PostgresQuotaManager``); the memory store and routing stats stay in this instance's SQLite file.
 public struct DataPlane: Sendable {
     public let database: StoreDatabase
     public let memory: MemoryStore
@@ -19,7 +19,8 @@ public struct DataPlane: Sendable {
     public let costs: any CostAccounting
     /// The shared store when `database.type` is `postgres` (already opened and migrated).
     public let postgres: PostgresStore?
-    public let quotas: QuotaManager
+    /// ``QuotaManager`` on SQLite, or ``PostgresQuotaManager`` on the shared store.
+    public let quotas: any ProviderQuotaAccounting
     public let router: ModelRouter
     public let analyzer: ComplexityAnalyzer
 
@@ -56,7 +57,11 @@ public struct DataPlane: Sendable {
             try CostTracker(database: database, configuration: config.cost, memoryConfiguration: config.memory,
                             clock: clock, logger: Logger(label: "fleetd.cost"))
         }
-        let quotas = try await QuotaManager(database: database, configuration: config.quotas, clock: clock)
+        let quotas: any ProviderQuotaAccounting = if let postgres {
+            try PostgresQuotaManager(store: postgres, configuration: config.quotas, clock: clock)
+        } else {
+            try await QuotaManager(database: database, configuration: config.quotas, clock: clock)
+        }
         let records = WriteBehindRecorder(store: memory)
         let analyzer = ComplexityAnalyzer(weights: config.routing.complexity)
         let router = ModelRouter(

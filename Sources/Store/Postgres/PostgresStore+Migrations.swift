@@ -63,6 +63,17 @@ extension PostgresStore {
                 updated_at DOUBLE PRECISION NOT NULL, instance_id TEXT NOT NULL, PRIMARY KEY (kind, key))
             """,
         ]),
+        PostgresMigration(name: "pg3-provider-quotas", statements: [
+            // One row per provider with limits: the current day's and month's counters (a new
+            // period key starts them again at zero) and its unavailability window (PostgresQuotaManager).
+            """
+            CREATE TABLE provider_quotas (
+                provider TEXT PRIMARY KEY, day_key TEXT NOT NULL, day_requests BIGINT NOT NULL DEFAULT 0,
+                day_tokens BIGINT NOT NULL DEFAULT 0, month_key TEXT NOT NULL, month_requests BIGINT NOT NULL DEFAULT 0,
+                month_tokens BIGINT NOT NULL DEFAULT 0, unavailable_until DOUBLE PRECISION, unavailable_reason TEXT,
+                updated_at DOUBLE PRECISION NOT NULL)
+            """,
+        ]),
     ]
 
     /// The advisory lock that serialises migrations between instances starting together.
