@@ -74,6 +74,18 @@ extension PostgresStore {
                 updated_at DOUBLE PRECISION NOT NULL)
             """,
         ]),
+        PostgresMigration(name: "pg4-api-keys", statements: [
+            // Virtual API keys, as SQLite's `api_keys` (only a SHA-256 of the secret is kept); their
+            // budgets are `key:<id>` rows of cost_totals, their token use read from cost_ledger.
+            """
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY, secret_hash BYTEA NOT NULL, tenant TEXT NOT NULL, user_id TEXT, name TEXT,
+                created_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION, revoked_at DOUBLE PRECISION,
+                budget_daily DOUBLE PRECISION, budget_weekly DOUBLE PRECISION, budget_monthly DOUBLE PRECISION,
+                rpm BIGINT, tpm BIGINT, models TEXT, providers TEXT, agent_types TEXT)
+            """,
+            "CREATE INDEX cost_ledger_key_time ON cost_ledger (key_id, created_at) WHERE key_id IS NOT NULL",
+        ]),
     ]
 
     /// The advisory lock that serialises migrations between instances starting together.
