@@ -9,7 +9,9 @@ import Store
 ///
 /// With `database.type: postgres` the money path (ledger, totals, reservations, alerts) and the
 /// provider quotas run on the shared PostgreSQL store (``PostgresCostTracker``,
-/// ``PostgresQuotaManager``); the memory store and routing stats stay in this instance's SQLite file.
+/// ``PostgresQuotaManager``), and so do the memory store's partitions (routing selections and
+/// stats, stream sessions, the response cache, the learner's cells); the SQLite file stays for
+/// what is only this instance's.
 public struct DataPlane: Sendable {
     public let database: StoreDatabase
     public let memory: MemoryStore
@@ -50,7 +52,9 @@ public struct DataPlane: Sendable {
         // `database.filename` may name folders (`./data/fleet-eu.db`, as v1.0.4 files do): create them.
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let database = try await StoreDatabase(path: url.path)
-        let memory = MemoryStore(database: database, configuration: config.memory, clock: clock)
+        // With PostgreSQL the partitions are the shared store's: selections, sessions, the cache and
+        // the learner's cells are every instance's.
+        let memory = MemoryStore(database: database, configuration: config.memory, clock: clock, shared: postgres)
         let costs: any CostAccounting = if let postgres {
             try PostgresCostTracker(store: postgres, configuration: config.cost, clock: clock, logger: Logger(label: "fleetd.cost"))
         } else {

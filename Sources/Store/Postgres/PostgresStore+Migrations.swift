@@ -86,6 +86,18 @@ extension PostgresStore {
             """,
             "CREATE INDEX cost_ledger_key_time ON cost_ledger (key_id, created_at) WHERE key_id IS NOT NULL",
         ]),
+        PostgresMigration(name: "pg5-memory-entries", statements: [
+            // The memory store's partitions (MemoryStore+Postgres.swift), as SQLite's memory_entries;
+            // keys compare byte-wise, as in SQLite.
+            """
+            CREATE TABLE memory_entries (
+                partition TEXT NOT NULL, key TEXT COLLATE "C" NOT NULL, value BYTEA NOT NULL, owner TEXT NOT NULL,
+                access_level TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION,
+                PRIMARY KEY (partition, key))
+            """,
+            "CREATE INDEX memory_entries_expiry ON memory_entries (expires_at) WHERE expires_at IS NOT NULL",
+            "CREATE INDEX memory_entries_age ON memory_entries (partition, created_at)",
+        ]),
     ]
 
     /// The advisory lock that serialises migrations between instances starting together.

@@ -1,0 +1,34 @@
+import FakeProvider
+import Foundation
+import Testing
+
+/// The memory store on one PostgreSQL database: what one fleetd records (a cached answer, a
+/// routing selection) every fleetd reads.
+@Suite(.serialized, SharedCluster.trait) struct SharedMemoryEndToEndTests {
+    @Test func anAnswerCachedByOneInstanceIsAHitOnAnother() async throws {
+        let database = try await SharedCluster.freshDatabase()
+        let fake = try await FakeProviderServer.start(script: FakeScript { _, _ in
+            (try? .fixture("providers/anthropic-nonstream-docs-example.json")) ?? .status(500)
+        })
+        let text = ResponseCacheEndToEndTests.config(baseURL: fake.baseURL) + "\n" + SharedCluster.databaseSection(database)
+        let first = try await ResponseCacheEndToEndTests.start(text), second = try await ResponseCacheEndToEndTests.start(text)
+        let body = #"{"prompt": "What is the capital of France?", "tenantId": "acme", "stream": false}"#
+        let miss = try await ResponseCacheEndToEndTests.task(first, body)
+        #expect(miss.status == 200 && miss.headers.first(name: "x-fleetd-cache") == "miss", "\(miss.body)")
+        let hit = try await ResponseCacheEndToEndTests.task(second, body)
+        #expect(hit.headers.first(name: "x-fleetd-cache") == "hit", "\(hit.body)")
+        #expect(hit.json["output"] as? String == miss.json["output"] as? String)
+        #expect(fake.requests.count == 1, "the second instance answered from the first one's cache")
+        // Both selections are in the shared partition (written behind, so within a moment).
+        let recorded = try await eventually(timeout: .seconds(3)) {
+            try await SharedCluster.number(database, "SELECT count(*) FROM memory_entries WHERE partition = 'routing/selections'") >= 2
+        }
+        #expect(recorded)
+        #expect(try await SharedCluster.number(database, "SELECT count(*) FROM memory_entries WHERE partition = 'cache/responses'") == 1)
+        for instance in [first, second] {
+            instance.signal(SIGTERM)
+            #expect(await instance.waitForExit() == 0)
+        }
+        await fake.shutdown()
+    }
+}
