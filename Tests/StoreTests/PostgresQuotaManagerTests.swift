@@ -92,6 +92,10 @@ struct PostgresQuotaManagerTests {
             let started = ContinuousClock.now
             let refusal = await quotas.admit(provider: "anthropic")
             #expect(ContinuousClock.now - started < .seconds(3))
+            // A provider without limits is routed without asking the store.
+            let quick = ContinuousClock.now
+            #expect(await quotas.check(provider: "ollama").allowed)
+            #expect(ContinuousClock.now - quick < .milliseconds(500))
             return (refusal, await quotas.check(provider: "anthropic"), await quotas.admit(provider: "ollama"))
         }
         // Fail closed: the call is refused, saying why and where.

@@ -161,7 +161,8 @@ public actor PostgresQuotaManager: ProviderQuotaAccounting {
 
     /// From the snapshot (refreshed when older than `refreshInterval`): the router's advice.
     public func check(provider: String) async -> QuotaDecision {
-        await refreshIfStale()
+        // Providers without limits are never counted: no need to ask the store about them.
+        if tracks(provider: provider) { await refreshIfStale() }
         let now = clock.now
         var decision = evaluate(provider, at: now)
         if !decision.allowed {
