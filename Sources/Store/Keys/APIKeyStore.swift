@@ -25,6 +25,12 @@ public struct APIKeyStore: Sendable {
         self.clock = clock
     }
 
+    /// Whether the keys are the shared PostgreSQL store's (every instance's).
+    public var isShared: Bool {
+        if case .postgres = backend { return true }
+        return false
+    }
+
     /// Keys in the shared PostgreSQL store (running and migrated).
     public init(postgres: PostgresStore, clock: any WallClock = SystemWallClock()) {
         self.backend = .postgres(postgres)
