@@ -46,8 +46,9 @@ public struct TaskRuntime: Sendable {
             tool.admitAttempt = { target in
                 let provider = target.endpoint.provider.rawValue
                 guard quotas.tracks(provider: provider), let refusal = await quotas.admit(provider: provider) else { return nil }
-                return StreamFailure(code: .modelSelectionFailed, message: "QuotaExceeded: \(refusal.reason ?? "provider \(provider)'s quota is used up")",
-                                     shortDescription: "quota_exceeded", terminal: true, retryable: true, model: target.endpoint.name)
+                // The reason says which: a limit reached fleet-wide, or a store that did not answer.
+                return StreamFailure(code: .modelSelectionFailed, message: refusal.reason ?? "provider \(provider)'s quota refused the call",
+                                     shortDescription: "quota_refused", terminal: true, retryable: true, model: target.endpoint.name)
             }
         }
         self.generation = generation
