@@ -16,8 +16,14 @@ extension WriteBehindRecorder: SelectionRecorder, RoutingStatsStore, StreamSessi
         }
     }
 
+    /// A task's record is written behind; a record that carries feedback is written at once (after
+    /// what waits), so that on a shared store another instance asked for feedback next refuses it.
     public func saveTaskOutcome(_ record: TaskOutcomeRecord) async throws {
-        try await enqueue(record, partition: MemoryPartitions.outcomes, key: record.recordKey, owner: "system", accessLevel: .system)
+        guard record.feedbackScore != nil else {
+            return try await enqueue(record, partition: MemoryPartitions.outcomes, key: record.recordKey, owner: "system", accessLevel: .system)
+        }
+        await flush()
+        try await store.saveTaskOutcome(record)
     }
 
     /// Flushes first: feedback may come a moment after the task's record was queued.

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The memory store on one PostgreSQL database: what one fleetd records (a cached answer, a
-/// routing selection) every fleetd reads.
+/// routing selection, a task's outcome for feedback) every fleetd reads.
 @Suite(.serialized, SharedCluster.trait) struct SharedMemoryEndToEndTests {
     @Test func anAnswerCachedByOneInstanceIsAHitOnAnother() async throws {
         let database = try await SharedCluster.freshDatabase()
@@ -26,6 +26,34 @@ import Testing
         #expect(recorded)
         #expect(try await SharedCluster.number(database, "SELECT count(*) FROM memory_entries WHERE partition = 'cache/responses'") == 1)
         for instance in [first, second] {
+            instance.signal(SIGTERM)
+            #expect(await instance.waitForExit() == 0)
+        }
+        await fake.shutdown()
+    }
+
+    @Test func feedbackOnATaskRunByOneInstanceIsTakenByAnotherOnceFleetWide() async throws {
+        let database = try await SharedCluster.freshDatabase()
+        let fake = try await FakeProviderServer.start(script: FakeScript { _, _ in
+            (try? .fixture("providers/anthropic-nonstream-docs-example.json")) ?? .status(500)
+        })
+        let text = ResponseCacheEndToEndTests.config(baseURL: fake.baseURL, caching: "false, predictiveRouting: true")
+            + "\n" + SharedCluster.databaseSection(database)
+        let instances = [try await ResponseCacheEndToEndTests.start(text), try await ResponseCacheEndToEndTests.start(text),
+                         try await ResponseCacheEndToEndTests.start(text)]
+        let ran = try await ResponseCacheEndToEndTests.task(instances[0], #"{"prompt": "Summarise this", "id": "fb-shared", "stream": false}"#)
+        #expect(ran.status == 200, "\(ran.body)")
+        // The outcome record is written behind: the second instance finds it within a moment.
+        var given: HTTPResult?
+        let taken = try await eventually(timeout: .seconds(3)) {
+            given = try await http(.POST, instances[1].baseURL + "/v1/tasks/fb-shared/feedback", body: #"{"thumbs": "up"}"#)
+            return given?.status == 200
+        }
+        #expect(taken, "\(given?.status ?? 0) \(given?.body ?? "")")
+        let again = try await http(.POST, instances[2].baseURL + "/v1/tasks/fb-shared/feedback", body: #"{"thumbs": "down"}"#)
+        #expect(again.status == 409, "feedback is taken once, whichever instance is asked: \(again.body)")
+        #expect(try await SharedCluster.number(database, "SELECT count(*) FROM memory_entries WHERE partition = 'routing/outcomes'") == 1)
+        for instance in instances {
             instance.signal(SIGTERM)
             #expect(await instance.waitForExit() == 0)
         }
