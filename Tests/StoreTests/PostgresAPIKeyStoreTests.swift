@@ -86,6 +86,44 @@ struct PostgresAPIKeyStoreTests {
         }
     }
 
+    @Test func aKeysRequestsPerMinuteAreCountedFleetWide() async throws {
+        let database = try await PostgresTestCluster.freshDatabase()
+        let clock = ManualWallClock(storeTestDate("2026-03-10T12:00:10Z"))
+        try await PostgresTestCluster.withStore(database) { first in
+            var second = database
+            second.instanceId = "instance-b"
+            try await PostgresTestCluster.withStore(second) { other in
+                let a = APIKeyStore(postgres: first, clock: clock), b = APIKeyStore(postgres: other, clock: clock)
+                #expect(a.isShared)
+                // 20 requests at once, half through each instance, against 7 a minute.
+                let waits = await withTaskGroup(of: Int??.self) { group in
+                    for n in 0..<20 {
+                        let keys = n.isMultiple(of: 2) ? a : b
+                        group.addTask { try? await keys.admitRequest(keyId: "k1", perMinute: 7) }
+                    }
+                    var all: [Int?] = []
+                    for await wait in group { all.append(wait ?? -1) }
+                    return all
+                }
+                #expect(waits.filter { $0 == nil }.count == 7)
+                #expect(waits.filter { $0 == 50 }.count == 13, "refused ones wait for the window's end: \(waits)")
+                // Another key has its own count; the next minute starts again.
+                let other = try await b.admitRequest(keyId: "k2", perMinute: 1)
+                #expect(other == nil)
+                clock.advance(by: 50)
+                let nextMinute = try await b.admitRequest(keyId: "k1", perMinute: 7)
+                #expect(nextMinute == nil)
+            }
+        }
+        // On SQLite the store does not count (the service's in-process limiter does).
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let local = APIKeyStore(database: try await StoreDatabase(path: dir.path()))
+        #expect(!local.isShared)
+        #expect(try await local.admitRequest(keyId: "k1", perMinute: 1) == nil)
+        #expect(try await local.admitRequest(keyId: "k1", perMinute: 1) == nil)
+    }
+
     @Test func anUnreachableStoreIsAnErrorNotAnUnknownKey() async throws {
         let port = try freePort()
         let store = PostgresStore(configuration: PostgresConfiguration(host: "127.0.0.1", port: port, database: "x", username: "fleetd",

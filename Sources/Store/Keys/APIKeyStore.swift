@@ -174,6 +174,14 @@ public struct APIKeyStore: Sendable {
         }
     }
 
+    /// With the shared store: counts one request of a key against its requests per minute,
+    /// fleet-wide (fixed one-minute windows); `nil` when admitted, else the seconds to wait. On
+    /// SQLite, `nil` without counting: the caller's in-process limiter counts.
+    public func admitRequest(keyId: String, perMinute: Int) async throws -> Int? {
+        guard case .postgres(let store) = backend else { return nil }
+        return try await store.admitKeyRequest(keyId: keyId, perMinute: perMinute, now: clock.now)
+    }
+
     // MARK: Rows
 
     private static func arguments(_ record: APIKeyRecord, hash: [UInt8]) throws -> StatementArguments {

@@ -80,6 +80,32 @@ extension PostgresStore {
         }
     }
 
+    /// Counts one request of a key in the current one-minute window (fixed windows, as the
+    /// in-process limiter), by one conditional upsert, so instances together admit at most
+    /// `perMinute` a minute. Returns `nil` when admitted, else the seconds until the window ends.
+    func admitKeyRequest(keyId: String, perMinute: Int, now: Date) async throws -> Int? {
+        let seconds = Int(now.timeIntervalSince1970.rounded(.down))
+        let window = seconds - seconds % 60
+        let wait = max(1, window + 60 - seconds)
+        // Now and then, windows older than the last one go (any instance may do it).
+        let prune = Int.random(in: 0..<100) == 0
+        return try await withConnection("counting a key's requests") { connection in
+            var admitted = false
+            for try await _ in try await connection.query("""
+                INSERT INTO key_request_windows (key_id, window_start, requests) VALUES (\(keyId), \(window), 1)
+                ON CONFLICT (key_id, window_start) DO UPDATE SET requests = key_request_windows.requests + 1
+                WHERE key_request_windows.requests < \(perMinute)
+                RETURNING requests
+                """, logger: self.logger).decode(Int.self) {
+                admitted = true
+            }
+            if prune {
+                try await connection.query("DELETE FROM key_request_windows WHERE window_start < \(window - 60)", logger: self.logger)
+            }
+            return admitted ? nil : wait
+        }
+    }
+
     private func keyRows(_ what: String, _ sql: String) async throws -> [(record: APIKeyRecord, hash: [UInt8])] {
         try await withConnection(what) { connection in
             var found: [(record: APIKeyRecord, hash: [UInt8])] = []

@@ -98,6 +98,14 @@ extension PostgresStore {
             "CREATE INDEX memory_entries_expiry ON memory_entries (expires_at) WHERE expires_at IS NOT NULL",
             "CREATE INDEX memory_entries_age ON memory_entries (partition, created_at)",
         ]),
+        PostgresMigration(name: "pg6-key-request-windows", statements: [
+            // Requests per minute of each virtual key, fleet-wide: one row per key and one-minute
+            // window, counted by a conditional upsert (APIKeyStore+Postgres.swift).
+            """
+            CREATE TABLE key_request_windows (
+                key_id TEXT NOT NULL, window_start BIGINT NOT NULL, requests BIGINT NOT NULL, PRIMARY KEY (key_id, window_start))
+            """,
+        ]),
     ]
 
     /// The advisory lock that serialises migrations between instances starting together.
