@@ -116,3 +116,33 @@ struct PostgresMemoryStoreTests {
         #expect(swept == 0, "a failed sweep is logged and retried later")
     }
 }
+
+@Suite("PostgreSQL memory store: atomic updates across instances", PostgresTestCluster.trait)
+struct PostgresMemoryUpdateTests {
+    @Test func concurrentUpdatesFromTwoInstancesAllCount() async throws {
+        let clock = ManualWallClock(storeTestDate("2026-04-01T10:00:00Z"))
+        try await PostgresMemoryStoreTests.twoInstances(clock: clock) { a, b, _ in
+            // 40 increments at once, half through each instance, of an entry that does not exist yet.
+            await withTaskGroup(of: Void.self) { group in
+                for n in 0..<40 {
+                    let store = n.isMultiple(of: 2) ? a : b
+                    group.addTask { _ = try? await store.update(Int.self, partition: "routing/learning", key: "cell") { ($0 ?? 0) + 1 } }
+                }
+            }
+            let total = try await b.retrieve(Int.self, partition: "routing/learning", key: "cell")
+            #expect(total == 40)
+            // A transform that throws changes nothing.
+            await #expect(throws: StoreError.self) {
+                _ = try await a.update(Int.self, partition: "routing/learning", key: "cell") { _ in throw StoreError(.invalidValue, "no") }
+            }
+            let after = try await a.retrieve(Int.self, partition: "routing/learning", key: "cell")
+            #expect(after == 40)
+        }
+        // The same on SQLite, in one write transaction.
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let local = MemoryStore(database: try await StoreDatabase(path: dir.path()))
+        for _ in 0..<3 { _ = try await local.update(Int.self, partition: "p", key: "k") { ($0 ?? 0) + 1 } }
+        #expect(try await local.retrieve(Int.self, partition: "p", key: "k") == 3)
+    }
+}

@@ -10,6 +10,22 @@ extension WriteBehindRecorder: SelectionRecorder, RoutingStatsStore, StreamSessi
         return try await store.loadCells()
     }
 
+    /// On the shared store (PostgreSQL), each cell is updated in place, one atomic step per cell, so
+    /// the outcomes of every instance add up instead of the last writer's cell winning.
+    public func apply(_ outcome: RoutingOutcome, to cells: [LearnedCell], configuration: LearningConfiguration) async throws -> [LearnedCell]? {
+        guard store.shared != nil else { return nil }
+        var stored: [LearnedCell] = []
+        for cell in cells {
+            let blank = LearnedCell(model: cell.model, taskType: cell.taskType, band: cell.band, tenantId: cell.tenantId)
+            stored.append(try await store.update(LearnedCell.self, partition: MemoryPartitions.learning, key: cell.key) { current in
+                var next = current ?? blank
+                next.add(score: outcome.score, weight: outcome.weight, configuration: configuration, at: outcome.at)
+                return next
+            })
+        }
+        return stored
+    }
+
     public func saveCells(_ cells: [LearnedCell]) async throws {
         for cell in cells {
             try await enqueue(cell, partition: MemoryPartitions.learning, key: cell.key, owner: "system", accessLevel: .system)

@@ -263,7 +263,12 @@ public final class ModelRouter: Sendable {
         Counter(label: "fleetd_routing_outcomes_total", dimensions: [("signal", outcome.signal.rawValue)]).increment()
         guard let learningStore, !changed.isEmpty else { return }
         do {
-            try await learningStore.saveCells(changed)
+            if let stored = try await learningStore.apply(outcome, to: changed, configuration: configuration.learning) {
+                // A shared store: its cells hold every instance's outcomes, this one included.
+                learner.load(stored)
+            } else {
+                try await learningStore.saveCells(changed)
+            }
         } catch {
             logger.warning("could not persist what routing learned", metadata: ["model": "\(outcome.model)", "error": "\(error)"])
         }

@@ -46,6 +46,33 @@ extension PostgresStore {
         }
     }
 
+    /// One atomic read-modify-write of an entry (``MemoryStore/update(_:partition:key:accessLevel:expiry:_:)``):
+    /// an advisory lock on the entry's address serialises it with every other instance's, then
+    /// the live value is read, changed and written, in one transaction.
+    func updateMemory<Value: Sendable>(partition: String, key: String, accessLevel: MemoryAccessLevel, now: Date, expiresAt: Date?,
+                                       _ change: @escaping @Sendable (Data?) throws -> (Data, Value)) async throws -> Value {
+        let at = now.timeIntervalSince1970, address = "\(partition)/\(key)"
+        return try await transaction("updating \(address)") { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(address), \(Self.memorySweepLock)))", logger: self.logger)
+            var old: Data?
+            for try await value in try await connection.query("""
+                SELECT value FROM memory_entries WHERE partition = \(partition) AND key = \(key)
+                AND (expires_at IS NULL OR expires_at > \(at))
+                """, logger: self.logger).decode(Data.self) {
+                old = value
+            }
+            let (data, value) = try change(old)
+            try await connection.query("""
+                INSERT INTO memory_entries (\(unescaped: Self.memoryColumns))
+                VALUES (\(partition), \(key), \(data), 'system', \(accessLevel.rawValue), \(at), \(expiresAt?.timeIntervalSince1970))
+                ON CONFLICT (partition, key) DO UPDATE SET
+                    value = excluded.value, owner = excluded.owner, access_level = excluded.access_level,
+                    created_at = excluded.created_at, expires_at = excluded.expires_at
+                """, logger: self.logger)
+            return value
+        }
+    }
+
     /// Deletes a live entry; whether one was deleted.
     func deleteMemory(partition: String, key: String, writer: MemoryReader, now: Date) async throws -> Bool {
         let at = now.timeIntervalSince1970

@@ -99,6 +99,7 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
     if let postgres {
         services.append(SharedFlagListener(shared: SharedFlagChanges(store: postgres), reloader: reloader, logger: logger))
         services.append(SharedBreakers(store: postgres, health: dataPlane.router.health, logger: logger))
+        services.append(SharedLearningReload(router: dataPlane.router, logger: logger))
     }
     return FleetCore(config: config, reloader: reloader, dataPlane: dataPlane, manager: manager, authenticator: authenticator,
                      api: api, services: services)

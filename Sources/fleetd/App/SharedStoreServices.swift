@@ -90,3 +90,29 @@ struct SharedBreakers: Service {
         continuation.finish()
     }
 }
+
+/// Re-reads predictive routing's cells from the shared store every `interval`, so this instance's
+/// predictions include the outcomes other instances learned (each instance adds its own to the
+/// stored cells in place: ``LearningStore/apply(_:to:configuration:)``).
+struct SharedLearningReload: Service {
+    let router: ModelRouter
+    let interval: Duration
+    let logger: Logger
+
+    init(router: ModelRouter, interval: Duration = .seconds(5), logger: Logger) {
+        self.router = router
+        self.interval = interval
+        self.logger = logger
+    }
+
+    func run() async throws {
+        let router = self.router, logger = self.logger
+        await runPeriodically(every: interval, tickFirst: false) {
+            do {
+                try await router.loadLearning()
+            } catch {
+                logger.warning("predictive routing's shared cells could not be re-read", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}

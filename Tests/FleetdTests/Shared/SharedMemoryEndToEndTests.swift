@@ -59,4 +59,50 @@ import Testing
         }
         await fake.shutdown()
     }
+
+    /// The fleet cells' outcomes (weights, undecayed) of `model`, as stored.
+    static func storedOutcomes(_ database: String) async throws -> Double {
+        try await SharedCluster.number(database, """
+            SELECT sum((convert_from(value, 'UTF8')::jsonb->>'observed')::float8) FROM memory_entries
+            WHERE partition = 'routing/learning' AND key NOT LIKE 't/%'
+            """)
+    }
+
+    @Test func whatEveryInstanceLearnsAddsUpInTheSharedCellsAndReachesTheOthers() async throws {
+        let database = try await SharedCluster.freshDatabase()
+        let fake = try await FakeProviderServer.start(script: FakeScript { _, _ in
+            (try? .fixture("providers/anthropic-nonstream-docs-example.json")) ?? .status(500)
+        })
+        let text = ResponseCacheEndToEndTests.config(baseURL: fake.baseURL, caching: "false, predictiveRouting: true")
+            + "\n" + SharedCluster.databaseSection(database)
+        let instances = [try await ResponseCacheEndToEndTests.start(text), try await ResponseCacheEndToEndTests.start(text),
+                         try await ResponseCacheEndToEndTests.start(text)]
+        let urls = instances.map(\.baseURL)
+        // 24 tasks at once over two instances: each answer is an automatic outcome of weight 0.5.
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for n in 0..<24 {
+                group.addTask {
+                    try await http(.POST, urls[n % 2] + "/v1/tasks", body: #"{"prompt": "Say hello to the team", "id": "l-\#(n)", "stream": false}"#).status
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+        // Every outcome counted in the stored cell, none lost to another instance's write.
+        #expect(try await Self.storedOutcomes(database) == 12)
+        // The third instance ran none of them; it learns them from the shared cells within seconds.
+        var seen: Double?
+        let reached = try await eventually(timeout: .seconds(8)) {
+            let route = try await http(.POST, urls[2] + "/v1/route", body: #"{"prompt": "Say hello to the team"}"#)
+            let candidates = ((route.json["trace"] as? [String: Any])?["candidates"] as? [[String: Any]]) ?? []
+            seen = (candidates.first { $0["modelName"] as? String == "solo" }?["prediction"] as? [String: Any])?["outcomes"] as? Double
+            return seen == 12
+        }
+        #expect(reached, "instance 3's prediction rests on \(seen ?? -1) outcomes")
+        for instance in instances {
+            instance.signal(SIGTERM)
+            #expect(await instance.waitForExit() == 0)
+        }
+        await fake.shutdown()
+    }
 }
