@@ -1,3 +1,4 @@
+import Foundation
 import Routing
 import Store
 import Streaming
@@ -67,6 +68,17 @@ extension WriteBehindRecorder: SelectionRecorder, RoutingStatsStore, StreamSessi
     public func loadStats() async throws -> [ModelStats] {
         await flush()
         return try await store.loadStats()
+    }
+
+    /// On the shared store (PostgreSQL), the model's stored stats are updated in place, one atomic
+    /// step, so every instance's calls add up instead of the last writer's stats winning.
+    public func recordOutcome(model: String, success: Bool, latencyMs: Double?, error: String?, at now: Date) async throws -> ModelStats? {
+        guard store.shared != nil else { return nil }
+        return try await store.update(ModelStats.self, partition: MemoryPartitions.stats, key: model) { current in
+            var next = current ?? ModelStats(model: model)
+            next.record(success: success, latencyMs: latencyMs, error: error, at: now)
+            return next
+        }
     }
 
     public func saveStats(_ stats: ModelStats) async throws {

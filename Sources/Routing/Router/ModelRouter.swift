@@ -182,7 +182,12 @@ public final class ModelRouter: Sendable {
         }
         if let updated, let statsStore {
             do {
-                try await statsStore.saveStats(updated)
+                if let stored = try await statsStore.recordOutcome(model: model, success: success, latencyMs: ms, error: failure?.description, at: now) {
+                    // A shared store: its stats hold every instance's calls, this one included.
+                    state.withLock { $0.stats[model] = stored }
+                } else {
+                    try await statsStore.saveStats(updated)
+                }
             } catch {
                 logger.warning("could not persist routing stats", metadata: ["model": "\(model)", "error": "\(error)"])
             }

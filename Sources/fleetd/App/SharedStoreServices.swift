@@ -91,9 +91,10 @@ struct SharedBreakers: Service {
     }
 }
 
-/// Re-reads predictive routing's cells from the shared store every `interval`, so this instance's
-/// predictions include the outcomes other instances learned (each instance adds its own to the
-/// stored cells in place: ``LearningStore/apply(_:to:configuration:)``).
+/// Re-reads the router's per-model stats and predictive routing's cells from the shared store every
+/// `interval`, so this instance routes on what every instance observed (each instance adds its own
+/// outcomes to the stored entries in place: ``RoutingStatsStore/recordOutcome(model:success:latencyMs:error:at:)``,
+/// ``LearningStore/apply(_:to:configuration:)``).
 struct SharedLearningReload: Service {
     let router: ModelRouter
     let interval: Duration
@@ -109,9 +110,10 @@ struct SharedLearningReload: Service {
         let router = self.router, logger = self.logger
         await runPeriodically(every: interval, tickFirst: false) {
             do {
+                try await router.loadStats()
                 try await router.loadLearning()
             } catch {
-                logger.warning("predictive routing's shared cells could not be re-read", metadata: ["error": "\(error)"])
+                logger.warning("the shared routing stats and cells could not be re-read", metadata: ["error": "\(error)"])
             }
         }
     }

@@ -68,7 +68,7 @@ import Testing
             """)
     }
 
-    @Test func whatEveryInstanceLearnsAddsUpInTheSharedCellsAndReachesTheOthers() async throws {
+    @Test func whatEveryInstanceLearnsAndObservesAddsUpInTheSharedStoreAndReachesTheOthers() async throws {
         let database = try await SharedCluster.freshDatabase()
         let fake = try await FakeProviderServer.start(script: FakeScript { _, _ in
             (try? .fixture("providers/anthropic-nonstream-docs-example.json")) ?? .status(500)
@@ -99,6 +99,19 @@ import Testing
             return seen == 12
         }
         #expect(reached, "instance 3's prediction rests on \(seen ?? -1) outcomes")
+        // The router's per-model stats add up the same way.
+        #expect(try await SharedCluster.number(database, """
+            SELECT (convert_from(value, 'UTF8')::jsonb->>'successes')::float8 FROM memory_entries
+            WHERE partition = 'routing/stats' AND key = 'solo'
+            """) == 24)
+        var successes: Int?
+        let counted = try await eventually(timeout: .seconds(8)) {
+            let models = try await http(.GET, urls[2] + "/v1/models").json["models"] as? [[String: Any]]
+            let status = models?.compactMap { $0["status"] as? [String: Any] }.first { $0["name"] as? String == "solo" }
+            successes = (status?["stats"] as? [String: Any])?["successes"] as? Int
+            return successes == 24
+        }
+        #expect(counted, "instance 3's stats count \(successes ?? -1) successes")
         for instance in instances {
             instance.signal(SIGTERM)
             #expect(await instance.waitForExit() == 0)
