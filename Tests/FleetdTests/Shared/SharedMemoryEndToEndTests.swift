@@ -89,7 +89,12 @@ import Testing
         }
         #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
         // Every outcome counted in the stored cell, none lost to another instance's write.
-        #expect(try await Self.storedOutcomes(database) == 12)
+        var stored = 0.0
+        let added = try await eventually(timeout: .seconds(3)) {
+            stored = try await Self.storedOutcomes(database)
+            return stored == 12
+        }
+        #expect(added, "the stored cells hold \(stored) of 12")
         // The third instance ran none of them; it learns them from the shared cells within seconds.
         var seen: Double?
         let reached = try await eventually(timeout: .seconds(8)) {
@@ -100,10 +105,15 @@ import Testing
         }
         #expect(reached, "instance 3's prediction rests on \(seen ?? -1) outcomes")
         // The router's per-model stats add up the same way.
-        #expect(try await SharedCluster.number(database, """
-            SELECT (convert_from(value, 'UTF8')::jsonb->>'successes')::float8 FROM memory_entries
-            WHERE partition = 'routing/stats' AND key = 'solo'
-            """) == 24)
+        var storedSuccesses = 0.0
+        let statsAdded = try await eventually(timeout: .seconds(3)) {
+            storedSuccesses = try await SharedCluster.number(database, """
+                SELECT (convert_from(value, 'UTF8')::jsonb->>'successes')::float8 FROM memory_entries
+                WHERE partition = 'routing/stats' AND key = 'solo'
+                """)
+            return storedSuccesses == 24
+        }
+        #expect(statsAdded, "the stored stats count \(storedSuccesses) of 24")
         var successes: Int?
         let counted = try await eventually(timeout: .seconds(8)) {
             let models = try await http(.GET, urls[2] + "/v1/models").json["models"] as? [[String: Any]]
