@@ -12,7 +12,8 @@ struct PostgresStoreTests {
             try await store.migrate()
             return try await store.appliedMigrations()
         }
-        #expect(names == ["pg1-cost-ledger", "pg2-shared-state"])
+        #expect(names == ["pg1-cost-ledger", "pg2-shared-state", "pg3-provider-quotas", "pg4-api-keys", "pg5-memory-entries",
+                         "pg6-key-request-windows"])
         // A second instance on the same database finds nothing to do.
         let again = try await PostgresTestCluster.withStore(config) { try await $0.appliedMigrations() }
         #expect(again == names)
@@ -41,7 +42,8 @@ struct PostgresStoreTests {
         // Untouched: the dropped table was not recreated, no migration recorded.
         #expect(try await PostgresTestCluster.tableNames(config) == tables)
         let names = try await PostgresTestCluster.withStore(config, migrating: false) { try await $0.appliedMigrations() }
-        #expect(names.sorted() == ["pg1-cost-ledger", "pg2-shared-state", "pg99-from-the-future"])
+        #expect(names.sorted() == ["pg1-cost-ledger", "pg2-shared-state", "pg3-provider-quotas", "pg4-api-keys", "pg5-memory-entries",
+                                  "pg6-key-request-windows", "pg99-from-the-future"])
     }
 
     @Test func anUnreachableServerIsOneErrorNamingHostAndPort() async throws {

@@ -1,3 +1,4 @@
+import Foundation
 import Routing
 import Store
 import Streaming
@@ -10,14 +11,36 @@ extension WriteBehindRecorder: SelectionRecorder, RoutingStatsStore, StreamSessi
         return try await store.loadCells()
     }
 
+    /// On the shared store (PostgreSQL), each cell is updated in place, one atomic step per cell, so
+    /// the outcomes of every instance add up instead of the last writer's cell winning.
+    public func apply(_ outcome: RoutingOutcome, to cells: [LearnedCell], configuration: LearningConfiguration) async throws -> [LearnedCell]? {
+        guard store.shared != nil else { return nil }
+        var stored: [LearnedCell] = []
+        for cell in cells {
+            let blank = LearnedCell(model: cell.model, taskType: cell.taskType, band: cell.band, tenantId: cell.tenantId)
+            stored.append(try await store.update(LearnedCell.self, partition: MemoryPartitions.learning, key: cell.key) { current in
+                var next = current ?? blank
+                next.add(score: outcome.score, weight: outcome.weight, configuration: configuration, at: outcome.at)
+                return next
+            })
+        }
+        return stored
+    }
+
     public func saveCells(_ cells: [LearnedCell]) async throws {
         for cell in cells {
             try await enqueue(cell, partition: MemoryPartitions.learning, key: cell.key, owner: "system", accessLevel: .system)
         }
     }
 
+    /// A task's record is written behind; a record that carries feedback is written at once (after
+    /// what waits), so that on a shared store another instance asked for feedback next refuses it.
     public func saveTaskOutcome(_ record: TaskOutcomeRecord) async throws {
-        try await enqueue(record, partition: MemoryPartitions.outcomes, key: record.recordKey, owner: "system", accessLevel: .system)
+        guard record.feedbackScore != nil else {
+            return try await enqueue(record, partition: MemoryPartitions.outcomes, key: record.recordKey, owner: "system", accessLevel: .system)
+        }
+        await flush()
+        try await store.saveTaskOutcome(record)
     }
 
     /// Flushes first: feedback may come a moment after the task's record was queued.
@@ -45,6 +68,17 @@ extension WriteBehindRecorder: SelectionRecorder, RoutingStatsStore, StreamSessi
     public func loadStats() async throws -> [ModelStats] {
         await flush()
         return try await store.loadStats()
+    }
+
+    /// On the shared store (PostgreSQL), the model's stored stats are updated in place, one atomic
+    /// step, so every instance's calls add up instead of the last writer's stats winning.
+    public func recordOutcome(model: String, success: Bool, latencyMs: Double?, error: String?, at now: Date) async throws -> ModelStats? {
+        guard store.shared != nil else { return nil }
+        return try await store.update(ModelStats.self, partition: MemoryPartitions.stats, key: model) { current in
+            var next = current ?? ModelStats(model: model)
+            next.record(success: success, latencyMs: latencyMs, error: error, at: now)
+            return next
+        }
     }
 
     public func saveStats(_ stats: ModelStats) async throws {

@@ -14,7 +14,7 @@ public struct TaskRuntime: Sendable {
     public let clients: ProviderClientFactory
     /// `nil` when cost tracking is off.
     public let costs: (any CostAccounting)?
-    public let quotas: QuotaManager?
+    public let quotas: (any ProviderQuotaAccounting)?
     /// The response cache for tasks with `advancedCaching` on.
     public let cache: ResponseCache?
     /// Each agent type's MCP tools (`agents[].config.mcpServers`), by agent type.
@@ -25,8 +25,8 @@ public struct TaskRuntime: Sendable {
     /// cut short by a client that left: that says nothing of the provider), and counts every call
     /// made, cancelled ones too, against the provider's request quota, with the tokens it used.
     public init(generation: Int, router: ModelRouter, tool: StreamingTool, clients: ProviderClientFactory,
-                costs: (any CostAccounting)?, quotas: QuotaManager?, cache: ResponseCache? = nil, tools: [String: ToolExecutor] = [:],
-                logger: Logger = Logger(label: "fleetd.agent")) {
+                costs: (any CostAccounting)?, quotas: (any ProviderQuotaAccounting)?, cache: ResponseCache? = nil,
+                tools: [String: ToolExecutor] = [:], logger: Logger = Logger(label: "fleetd.agent")) {
         var tool = tool
         tool.onAttempt = { [router, quotas] report in
             if !report.cancelled {
@@ -37,8 +37,21 @@ public struct TaskRuntime: Sendable {
                 let tokens = report.accepted
                     ? report.usage.map { $0.inputTokens + $0.cachedInputTokens + max($0.outputTokens, report.outputTokensSeen) } ?? report.outputTokensSeen
                     : 0
+                // Counted already when a shared quota admitted the call.
+                let requests = quotas.countsRequestsOnAdmission ? 0 : 1
                 // Its own task: a cancelled run must still count the call it made.
-                _ = await Task { try? await quotas.record(provider: report.provider.rawValue, requests: 1, tokens: tokens) }.value
+                _ = await Task { try? await quotas.record(provider: report.provider.rawValue, requests: requests, tokens: tokens) }.value
+            }
+        }
+        if let quotas, quotas.countsRequestsOnAdmission {
+            // A quota shared by several instances admits each call before it is made; a refusal
+            // skips the model (the next target is tried).
+            tool.admitAttempt = { target in
+                let provider = target.endpoint.provider.rawValue
+                guard quotas.tracks(provider: provider), let refusal = await quotas.admit(provider: provider) else { return nil }
+                // The reason says which: a limit reached fleet-wide, or a store that did not answer.
+                return StreamFailure(code: .modelSelectionFailed, message: refusal.reason ?? "provider \(provider)'s quota refused the call",
+                                     shortDescription: "quota_refused", terminal: true, retryable: true, model: target.endpoint.name)
             }
         }
         self.generation = generation

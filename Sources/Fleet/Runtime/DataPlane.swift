@@ -7,9 +7,11 @@ import Store
 /// The data-plane services one fleetd process shares, wired from a config: the SQLite store,
 /// the cost tracker with its budgets, provider quotas and the model router.
 ///
-/// With `database.type: postgres` the money path (ledger, totals, reservations, alerts) runs on
-/// the shared PostgreSQL store (``PostgresCostTracker``); the memory store, quotas and routing
-/// stats stay in this instance's SQLite file.
+/// With `database.type: postgres` the money path (ledger, totals, reservations, alerts) and the
+/// provider quotas run on the shared PostgreSQL store (``PostgresCostTracker``,
+/// ``PostgresQuotaManager``), and so do the memory store's partitions (routing selections and
+/// stats, stream sessions, the response cache, the learner's cells); the SQLite file stays for
+/// what is only this instance's.
 public struct DataPlane: Sendable {
     public let database: StoreDatabase
     public let memory: MemoryStore
@@ -19,7 +21,8 @@ public struct DataPlane: Sendable {
     public let costs: any CostAccounting
     /// The shared store when `database.type` is `postgres` (already opened and migrated).
     public let postgres: PostgresStore?
-    public let quotas: QuotaManager
+    /// ``QuotaManager`` on SQLite, or ``PostgresQuotaManager`` on the shared store.
+    public let quotas: any ProviderQuotaAccounting
     public let router: ModelRouter
     public let analyzer: ComplexityAnalyzer
 
@@ -49,14 +52,20 @@ public struct DataPlane: Sendable {
         // `database.filename` may name folders (`./data/fleet-eu.db`, as v1.0.4 files do): create them.
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let database = try await StoreDatabase(path: url.path)
-        let memory = MemoryStore(database: database, configuration: config.memory, clock: clock)
+        // With PostgreSQL the partitions are the shared store's: selections, sessions, the cache and
+        // the learner's cells are every instance's.
+        let memory = MemoryStore(database: database, configuration: config.memory, clock: clock, shared: postgres)
         let costs: any CostAccounting = if let postgres {
             try PostgresCostTracker(store: postgres, configuration: config.cost, clock: clock, logger: Logger(label: "fleetd.cost"))
         } else {
             try CostTracker(database: database, configuration: config.cost, memoryConfiguration: config.memory,
                             clock: clock, logger: Logger(label: "fleetd.cost"))
         }
-        let quotas = try await QuotaManager(database: database, configuration: config.quotas, clock: clock)
+        let quotas: any ProviderQuotaAccounting = if let postgres {
+            try PostgresQuotaManager(store: postgres, configuration: config.quotas, clock: clock)
+        } else {
+            try await QuotaManager(database: database, configuration: config.quotas, clock: clock)
+        }
         let records = WriteBehindRecorder(store: memory)
         let analyzer = ComplexityAnalyzer(weights: config.routing.complexity)
         let router = ModelRouter(

@@ -38,7 +38,7 @@ public struct LearnedCell: Sendable, Codable, Hashable {
     }
 
     /// Adds one outcome, weighing the earlier ones down first.
-    mutating func add(score: Double, weight: Double, configuration: LearningConfiguration, at now: Date) {
+    public mutating func add(score: Double, weight: Double, configuration: LearningConfiguration, at now: Date) {
         let keep = configuration.decay(for: weight)
         observed += weight
         outcomes = outcomes * keep + weight

@@ -103,6 +103,18 @@ public protocol LearningStore: Sendable {
     func saveCells(_ cells: [LearnedCell]) async throws
     func saveTaskOutcome(_ record: TaskOutcomeRecord) async throws
     func taskOutcome(taskId: String, tenantId: String?) async throws -> TaskOutcomeRecord?
+    /// A store several fleetd instances share applies an outcome to the stored cells itself (each
+    /// an atomic read-modify-write), so every instance's outcomes count, and returns the cells as
+    /// stored. `nil`: the store is this process's own; the caller saves its cells (``saveCells(_:)``).
+    /// - Parameter cells: the cells the outcome changed in memory (which cells to update).
+    func apply(_ outcome: RoutingOutcome, to cells: [LearnedCell], configuration: LearningConfiguration) async throws -> [LearnedCell]?
+}
+
+extension LearningStore {
+    /// Not shared: the caller saves its own cells.
+    public func apply(_ outcome: RoutingOutcome, to cells: [LearnedCell], configuration: LearningConfiguration) async throws -> [LearnedCell]? {
+        nil
+    }
 }
 
 /// A ``LearningStore`` in memory: for tests and for running without a data directory.

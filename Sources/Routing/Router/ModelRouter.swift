@@ -182,7 +182,12 @@ public final class ModelRouter: Sendable {
         }
         if let updated, let statsStore {
             do {
-                try await statsStore.saveStats(updated)
+                if let stored = try await statsStore.recordOutcome(model: model, success: success, latencyMs: ms, error: failure?.description, at: now) {
+                    // A shared store: its stats hold every instance's calls, this one included.
+                    state.withLock { $0.stats[model] = stored }
+                } else {
+                    try await statsStore.saveStats(updated)
+                }
             } catch {
                 logger.warning("could not persist routing stats", metadata: ["model": "\(model)", "error": "\(error)"])
             }
@@ -263,7 +268,12 @@ public final class ModelRouter: Sendable {
         Counter(label: "fleetd_routing_outcomes_total", dimensions: [("signal", outcome.signal.rawValue)]).increment()
         guard let learningStore, !changed.isEmpty else { return }
         do {
-            try await learningStore.saveCells(changed)
+            if let stored = try await learningStore.apply(outcome, to: changed, configuration: configuration.learning) {
+                // A shared store: its cells hold every instance's outcomes, this one included.
+                learner.load(stored)
+            } else {
+                try await learningStore.saveCells(changed)
+            }
         } catch {
             logger.warning("could not persist what routing learned", metadata: ["model": "\(outcome.model)", "error": "\(error)"])
         }

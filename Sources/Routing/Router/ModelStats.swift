@@ -75,6 +75,17 @@ public protocol RoutingStatsStore: Sendable {
     func loadStats() async throws -> [ModelStats]
     /// Stores one model's stats, replacing what was there.
     func saveStats(_ stats: ModelStats) async throws
+    /// A store several fleetd instances share records the outcome in the stored stats itself (an
+    /// atomic read-modify-write), so every instance's calls count, and returns them as stored.
+    /// `nil`: the store is this process's own; the caller saves its stats (``saveStats(_:)``).
+    func recordOutcome(model: String, success: Bool, latencyMs: Double?, error: String?, at now: Date) async throws -> ModelStats?
+}
+
+extension RoutingStatsStore {
+    /// Not shared: the caller saves its own stats.
+    public func recordOutcome(model: String, success: Bool, latencyMs: Double?, error: String?, at now: Date) async throws -> ModelStats? {
+        nil
+    }
 }
 
 /// Where routing records each selection: `routing/selections/<taskId>` in the memory store.

@@ -7,13 +7,33 @@ import GRDB
 ///
 /// Every check reads the table (one primary-key lookup), so a key made or revoked by another
 /// process on the same file (`fleetd keys revoke` while the service runs) counts from the next
-/// request on.
+/// request on. With `database.type: postgres` the table is the shared store's
+/// (`APIKeyStore+Postgres.swift`): a key made on one instance authenticates on every instance,
+/// a revocation counts everywhere from the next request, and a key's token use per minute is read
+/// from the shared ledger.
 public struct APIKeyStore: Sendable {
-    public let database: StoreDatabase
-    private let clock: any WallClock
+    enum Backend: Sendable {
+        case sqlite(StoreDatabase)
+        case postgres(PostgresStore)
+    }
+    let backend: Backend
+    let clock: any WallClock
 
+    /// Keys in this instance's SQLite file.
     public init(database: StoreDatabase, clock: any WallClock = SystemWallClock()) {
-        self.database = database
+        self.backend = .sqlite(database)
+        self.clock = clock
+    }
+
+    /// Whether the keys are the shared PostgreSQL store's (every instance's).
+    public var isShared: Bool {
+        if case .postgres = backend { return true }
+        return false
+    }
+
+    /// Keys in the shared PostgreSQL store (running and migrated).
+    public init(postgres: PostgresStore, clock: any WallClock = SystemWallClock()) {
+        self.backend = .postgres(postgres)
         self.clock = clock
     }
 
@@ -42,6 +62,13 @@ public struct APIKeyStore: Sendable {
         if let expiresAt, expiresAt <= now { throw StoreError(.invalidValue, "the expiry must be in the future") }
         let (id, text, hash) = APIKeySecret.generate()
         let record = APIKeyRecord(id: id, tenant: tenant, user: user, name: name, createdAt: now, expiresAt: expiresAt, limits: limits)
+        let database: StoreDatabase
+        switch backend {
+        case .postgres(let store):
+            try await store.insertKey(record, hash: hash)
+            return IssuedAPIKey(record: record, secret: text)
+        case .sqlite(let db): database = db
+        }
         let arguments = try Self.arguments(record, hash: hash)
         try await database.write("creating an API key") { db in
             try db.execute(sql: """
@@ -55,14 +82,24 @@ public struct APIKeyStore: Sendable {
 
     /// Every key, newest first (revoked and expired ones too).
     public func list() async throws -> [APIKeyRecord] {
-        try await database.read("listing API keys") { db in
+        let database: StoreDatabase
+        switch backend {
+        case .postgres(let store): return try await store.listKeys()
+        case .sqlite(let db): database = db
+        }
+        return try await database.read("listing API keys") { db in
             try Row.fetchAll(db, sql: "SELECT * FROM api_keys ORDER BY created_at DESC, id").map(Self.record)
         }
     }
 
     /// One key by its public id.
     public func key(id: String) async throws -> APIKeyRecord? {
-        try await database.read("reading an API key") { db in
+        let database: StoreDatabase
+        switch backend {
+        case .postgres(let store): return try await store.key(id: id)?.record
+        case .sqlite(let db): database = db
+        }
+        return try await database.read("reading an API key") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id]).map(Self.record)
         }
     }
@@ -72,6 +109,11 @@ public struct APIKeyStore: Sendable {
     @discardableResult
     public func revoke(id: String) async throws -> APIKeyRecord? {
         let now = clock.now.timeIntervalSince1970
+        let database: StoreDatabase
+        switch backend {
+        case .postgres(let store): return try await store.revokeKey(id: id, at: now)
+        case .sqlite(let db): database = db
+        }
         return try await database.write("revoking an API key") { db in
             try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [now, id])
             return try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id]).map(Self.record)
@@ -82,10 +124,16 @@ public struct APIKeyStore: Sendable {
     /// stored hash in constant time.
     public func verify(_ presented: String) async throws -> Verification {
         guard let (id, hash) = APIKeySecret.parse(presented) else { return .unknown }
-        let found = try await database.read("checking an API key") { db -> (APIKeyRecord, [UInt8])? in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id]) else { return nil }
-            let stored: Data = row["secret_hash"]
-            return (Self.record(row), Array(stored))
+        let found: (APIKeyRecord, [UInt8])?
+        switch backend {
+        case .postgres(let store):
+            found = try await store.key(id: id).map { ($0.record, $0.hash) }
+        case .sqlite(let database):
+            found = try await database.read("checking an API key") { db -> (APIKeyRecord, [UInt8])? in
+                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id]) else { return nil }
+                let stored: Data = row["secret_hash"]
+                return (Self.record(row), Array(stored))
+            }
         }
         guard let (record, stored) = found, APIKeySecret.equal(stored, hash) else { return .unknown }
         switch record.state(at: clock.now) {
@@ -98,7 +146,12 @@ public struct APIKeyStore: Sendable {
     /// Whether any key was ever made on this file (revoked and expired ones count: once keys
     /// exist, fleetd asks every caller for a credential).
     public func hasKeys() async throws -> Bool {
-        try await database.read("looking for API keys") { db in
+        let database: StoreDatabase
+        switch backend {
+        case .postgres(let store): return try await store.hasKeys()
+        case .sqlite(let db): database = db
+        }
+        return try await database.read("looking for API keys") { db in
             try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM api_keys)") ?? false
         }
     }
@@ -106,7 +159,12 @@ public struct APIKeyStore: Sendable {
     /// Tokens (input + output) billed to a key since `since`, and when the oldest of those rows
     /// was written (the window frees up from then on).
     public func tokensUsed(keyId: String, since: Date) async throws -> (tokens: Int, oldest: Date?) {
-        try await database.read("reading an API key's token use") { db in
+        let database: StoreDatabase
+        switch backend {
+        case .postgres(let store): return try await store.keyTokensUsed(keyId: keyId, since: since)
+        case .sqlite(let db): database = db
+        }
+        return try await database.read("reading an API key's token use") { db in
             let row = try Row.fetchOne(db, sql: """
                 SELECT TOTAL(input_tokens + output_tokens) AS tokens, MIN(created_at) AS oldest
                 FROM cost_ledger WHERE key_id = ? AND created_at >= ?
@@ -114,6 +172,14 @@ public struct APIKeyStore: Sendable {
             let oldest: Double? = row?["oldest"]
             return (Int((row?["tokens"] as Double?) ?? 0), oldest.map { Date(timeIntervalSince1970: $0) })
         }
+    }
+
+    /// With the shared store: counts one request of a key against its requests per minute,
+    /// fleet-wide (fixed one-minute windows); `nil` when admitted, else the seconds to wait. On
+    /// SQLite, `nil` without counting: the caller's in-process limiter counts.
+    public func admitRequest(keyId: String, perMinute: Int) async throws -> Int? {
+        guard case .postgres(let store) = backend else { return nil }
+        return try await store.admitKeyRequest(keyId: keyId, perMinute: perMinute, now: clock.now)
     }
 
     // MARK: Rows
@@ -126,11 +192,11 @@ public struct APIKeyStore: Sendable {
                 try json(limits.providers?.map(\.rawValue)), try json(limits.agentTypes)]
     }
 
-    private static func json(_ list: [String]?) throws -> String? {
+    static func json(_ list: [String]?) throws -> String? {
         try list.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
     }
 
-    private static func list(_ text: String?) -> [String]? {
+    static func list(_ text: String?) -> [String]? {
         text.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
     }
 

@@ -10,6 +10,8 @@ public struct MemoryPattern: Sendable, Hashable, CustomStringConvertible {
     public let literalPrefix: String
     /// The SQLite GLOB expression matching exactly the keys the pattern means.
     let glob: String
+    /// The same as a PostgreSQL LIKE pattern (escape character `\`).
+    let like: String
     /// Whether the pattern has any wildcard (if not, it names one key).
     public let hasWildcards: Bool
 
@@ -19,12 +21,14 @@ public struct MemoryPattern: Sendable, Hashable, CustomStringConvertible {
         self.source = source
         var prefix = ""
         var glob = ""
+        var like = ""
         var sawWildcard = false
         var escaping = false
         for character in source {
             if escaping {
                 escaping = false
                 glob += Self.literal(character)
+                like += Self.likeLiteral(character)
                 if !sawWildcard { prefix.append(character) }
                 continue
             }
@@ -34,8 +38,10 @@ public struct MemoryPattern: Sendable, Hashable, CustomStringConvertible {
             case "*", "?":
                 sawWildcard = true
                 glob.append(character)
+                like.append(character == "*" ? "%" : "_")
             default:
                 glob += Self.literal(character)
+                like += Self.likeLiteral(character)
                 if !sawWildcard { prefix.append(character) }
             }
         }
@@ -44,6 +50,7 @@ public struct MemoryPattern: Sendable, Hashable, CustomStringConvertible {
         }
         self.literalPrefix = prefix
         self.glob = glob
+        self.like = like
         self.hasWildcards = sawWildcard
     }
 
@@ -53,6 +60,14 @@ public struct MemoryPattern: Sendable, Hashable, CustomStringConvertible {
         case "*": "[*]"
         case "?": "[?]"
         case "[": "[[]"
+        default: String(character)
+        }
+    }
+
+    /// A character as a LIKE literal: LIKE's two wildcards and its escape character are escaped.
+    private static func likeLiteral(_ character: Character) -> String {
+        switch character {
+        case "%", "_", "\\": "\\" + String(character)
         default: String(character)
         }
     }

@@ -10,6 +10,7 @@ extension MemoryStore {
     public func storeAll(_ entries: [MemoryEntry], as writer: MemoryReader = .system) async throws {
         for entry in entries { try Self.validateAddress(partition: entry.partition, key: entry.key) }
         let now = clock.now
+        if let shared { return try await shared.storeMemory(entries, writer: writer, now: now) }
         try await database.write("storing \(entries.count) memory entries") { db in
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO memory_entries (partition, key, value, owner, access_level, created_at, expires_at)

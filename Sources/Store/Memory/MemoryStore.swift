@@ -6,16 +6,25 @@ import GRDB
 ///
 /// Expired entries are invisible to every read at once (each query filters `expires_at > now`);
 /// ``cleanExpired(batchSize:pause:)`` and ``ExpiredEntrySweeper`` remove them from disk.
+///
+/// With `shared` (`database.type: postgres`) the entries live in the shared PostgreSQL store
+/// instead (`MemoryStore+Postgres.swift`), under the same rules, so every instance reads what any
+/// instance wrote; the sweep runs on one instance at a time. `database` is then only this
+/// instance's file (the cost ledger is PostgreSQL's too).
 public struct MemoryStore: Sendable {
     public let database: StoreDatabase
     public let clock: any WallClock
+    /// The shared store holding the entries, when `database.type` is `postgres`.
+    public let shared: PostgresStore?
     /// Shared by every copy of this store, so a reload's TTLs reach them all.
     private let settings: LiveSetting<MemoryStoreConfiguration>
 
-    public init(database: StoreDatabase, configuration: MemoryStoreConfiguration = MemoryStoreConfiguration(), clock: any WallClock = SystemWallClock()) {
+    public init(database: StoreDatabase, configuration: MemoryStoreConfiguration = MemoryStoreConfiguration(), clock: any WallClock = SystemWallClock(),
+                shared: PostgresStore? = nil) {
         self.database = database
         self.settings = LiveSetting(configuration)
         self.clock = clock
+        self.shared = shared
     }
 
     /// The partitions' TTLs in force.
@@ -48,6 +57,10 @@ public struct MemoryStore: Sendable {
             accessLevel: accessLevel, createdAt: now, expiresAt: try expiryDate(expiry, partition: partition, now: now)
         )
         try Self.validateAddress(partition: partition, key: key)
+        if let shared {
+            try await shared.storeMemory([entry], writer: writer, now: now)
+            return entry
+        }
         try await database.write("storing \(entry.address)") { db in
             try Self.upsert(entry, writer: writer, now: now, in: db)
         }
@@ -58,6 +71,7 @@ public struct MemoryStore: Sendable {
     /// - Throws: `.accessDenied` when the entry belongs to someone else and `writer` is not system.
     @discardableResult
     public func delete(partition: String, key: String, as writer: MemoryReader = .system) async throws -> Bool {
+        if let shared { return try await shared.deleteMemory(partition: partition, key: key, writer: writer, now: clock.now) }
         let now = clock.now.timeIntervalSince1970
         return try await database.write("deleting \(partition)/\(key)") { db in
             guard let row = try Row.fetchOne(db, sql: """
@@ -79,11 +93,18 @@ public struct MemoryStore: Sendable {
     /// - Throws: `.accessDenied` when it exists but `reader` may not see it.
     public func retrieve(partition: String, key: String, as reader: MemoryReader = .system) async throws -> MemoryEntry? {
         let now = clock.now.timeIntervalSince1970
-        let entry = try await database.read("reading \(partition)/\(key)") { db in
-            try Row.fetchOne(db, sql: """
-                SELECT * FROM memory_entries
-                WHERE partition = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)
-                """, arguments: [partition, key, now]).map(MemoryEntry.init(row:))
+        let entry: MemoryEntry?
+        if let shared {
+            // Every level: the access check below says why not, as SQLite's path does.
+            entry = try await shared.selectMemory(partition: partition, prefix: "", like: nil, exact: key, reader: nil,
+                                                  now: clock.now, limit: 1).entries.first
+        } else {
+            entry = try await database.read("reading \(partition)/\(key)") { db in
+                try Row.fetchOne(db, sql: """
+                    SELECT * FROM memory_entries
+                    WHERE partition = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)
+                    """, arguments: [partition, key, now]).map(MemoryEntry.init(row:))
+            }
         }
         guard let entry else { return nil }
         guard reader.canRead(owner: entry.owner, level: entry.accessLevel) else {
@@ -105,12 +126,22 @@ public struct MemoryStore: Sendable {
 
     /// Live entries whose key matches `pattern` (see ``MemoryPattern``), in key order.
     public func query(partition: String, pattern: MemoryPattern, as reader: MemoryReader = .system, limit: Int? = nil) async throws -> [MemoryEntry] {
-        try await select(partition: partition, prefix: pattern.literalPrefix, glob: pattern.hasWildcards ? pattern.glob : nil,
+        if let shared {
+            if let limit, limit < 0 { throw StoreError(.invalidValue, "query limit must not be negative, got \(limit)") }
+            return try await shared.selectMemory(partition: partition, prefix: pattern.literalPrefix, like: pattern.hasWildcards ? pattern.like : nil,
+                                                 exact: pattern.hasWildcards ? nil : pattern.literalPrefix, reader: reader, now: clock.now,
+                                                 limit: limit).entries
+        }
+        return try await select(partition: partition, prefix: pattern.literalPrefix, glob: pattern.hasWildcards ? pattern.glob : nil,
                          exact: pattern.hasWildcards ? nil : pattern.literalPrefix, reader: reader, limit: limit)
     }
 
     /// How many live entries `reader` can see in `partition` (optionally under a key prefix).
     public func count(partition: String, prefix: String = "", as reader: MemoryReader = .system) async throws -> Int {
+        if let shared {
+            return try await shared.selectMemory(partition: partition, prefix: prefix, like: nil, exact: nil, reader: reader, now: clock.now,
+                                                 limit: nil, countOnly: true).count
+        }
         let query = Self.rangeQuery(columns: "COUNT(*)", partition: partition, prefix: prefix, glob: nil, exact: nil,
                                     reader: reader, now: clock.now, limit: nil)
         return try await database.read("counting \(partition)/\(prefix)*") { db in
@@ -123,6 +154,7 @@ public struct MemoryStore: Sendable {
     @discardableResult
     public func evictOldest(partition: String, keeping limit: Int) async throws -> Int {
         let limit = max(0, limit)
+        if let shared { return try await shared.evictOldestMemory(partition: partition, keeping: limit) }
         return try await database.write("evicting the oldest of \(partition)") { db in
             let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM memory_entries WHERE partition = ?", arguments: [partition]) ?? 0
             guard count > limit else { return 0 }
@@ -145,6 +177,16 @@ public struct MemoryStore: Sendable {
         var total = 0
         while true {
             try Task.checkCancellation()
+            if let shared {
+                // nil: another instance holds the sweep lock and is sweeping.
+                guard let deleted = try await shared.deleteExpiredMemory(cutoff: Date(timeIntervalSince1970: cutoff), batchSize: batchSize) else {
+                    return total
+                }
+                total += deleted
+                if deleted < batchSize { return total }
+                if pause > .zero { try await Task.sleep(for: pause) }
+                continue
+            }
             let deleted = try await database.write("deleting expired memory entries") { db in
                 try db.execute(sql: """
                     DELETE FROM memory_entries WHERE (partition, key) IN (
@@ -216,6 +258,10 @@ public struct MemoryStore: Sendable {
 
     private func select(partition: String, prefix: String, glob: String?, exact: String? = nil, reader: MemoryReader, limit: Int?) async throws -> [MemoryEntry] {
         if let limit, limit < 0 { throw StoreError(.invalidValue, "query limit must not be negative, got \(limit)") }
+        if let shared {
+            return try await shared.selectMemory(partition: partition, prefix: prefix, like: nil, exact: exact, reader: reader, now: clock.now,
+                                                 limit: limit).entries
+        }
         let query = Self.rangeQuery(columns: "*", partition: partition, prefix: prefix, glob: glob, exact: exact,
                                     reader: reader, now: clock.now, limit: limit)
         return try await database.read("querying \(partition)/\(prefix)*") { db in

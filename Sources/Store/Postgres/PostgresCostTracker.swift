@@ -26,8 +26,8 @@ import PostgresNIO
 /// this instance's leases, retries settlements the store refused, and (one instance at a time, by
 /// `pg_try_advisory_xact_lock`) bills at their estimate the reservations whose lease ran out.
 ///
-/// Not here (they stay in the instance's SQLite store with `database.type: postgres`): the
-/// `routing/costs` memory mirrors, quotas, routing stats, the memory store.
+/// Not here: the `routing/costs` memory mirrors the SQLite tracker writes (the ledger is the
+/// record). Quotas (``PostgresQuotaManager``), keys and the memory store have their own tables.
 public actor PostgresCostTracker: CostAccounting {
     public nonisolated let store: PostgresStore
     private struct Settings: Sendable {

@@ -63,6 +63,49 @@ extension PostgresStore {
                 updated_at DOUBLE PRECISION NOT NULL, instance_id TEXT NOT NULL, PRIMARY KEY (kind, key))
             """,
         ]),
+        PostgresMigration(name: "pg3-provider-quotas", statements: [
+            // One row per provider with limits: the current day's and month's counters (a new
+            // period key starts them again at zero) and its unavailability window (PostgresQuotaManager).
+            """
+            CREATE TABLE provider_quotas (
+                provider TEXT PRIMARY KEY, day_key TEXT NOT NULL, day_requests BIGINT NOT NULL DEFAULT 0,
+                day_tokens BIGINT NOT NULL DEFAULT 0, month_key TEXT NOT NULL, month_requests BIGINT NOT NULL DEFAULT 0,
+                month_tokens BIGINT NOT NULL DEFAULT 0, unavailable_until DOUBLE PRECISION, unavailable_reason TEXT,
+                updated_at DOUBLE PRECISION NOT NULL)
+            """,
+        ]),
+        PostgresMigration(name: "pg4-api-keys", statements: [
+            // Virtual API keys, as SQLite's `api_keys` (only a SHA-256 of the secret is kept); their
+            // budgets are `key:<id>` rows of cost_totals, their token use read from cost_ledger.
+            """
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY, secret_hash BYTEA NOT NULL, tenant TEXT NOT NULL, user_id TEXT, name TEXT,
+                created_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION, revoked_at DOUBLE PRECISION,
+                budget_daily DOUBLE PRECISION, budget_weekly DOUBLE PRECISION, budget_monthly DOUBLE PRECISION,
+                rpm BIGINT, tpm BIGINT, models TEXT, providers TEXT, agent_types TEXT)
+            """,
+            "CREATE INDEX cost_ledger_key_time ON cost_ledger (key_id, created_at) WHERE key_id IS NOT NULL",
+        ]),
+        PostgresMigration(name: "pg5-memory-entries", statements: [
+            // The memory store's partitions (MemoryStore+Postgres.swift), as SQLite's memory_entries;
+            // keys compare byte-wise, as in SQLite.
+            """
+            CREATE TABLE memory_entries (
+                partition TEXT NOT NULL, key TEXT COLLATE "C" NOT NULL, value BYTEA NOT NULL, owner TEXT NOT NULL,
+                access_level TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION,
+                PRIMARY KEY (partition, key))
+            """,
+            "CREATE INDEX memory_entries_expiry ON memory_entries (expires_at) WHERE expires_at IS NOT NULL",
+            "CREATE INDEX memory_entries_age ON memory_entries (partition, created_at)",
+        ]),
+        PostgresMigration(name: "pg6-key-request-windows", statements: [
+            // Requests per minute of each virtual key, fleet-wide: one row per key and one-minute
+            // window, counted by a conditional upsert (APIKeyStore+Postgres.swift).
+            """
+            CREATE TABLE key_request_windows (
+                key_id TEXT NOT NULL, window_start BIGINT NOT NULL, requests BIGINT NOT NULL, PRIMARY KEY (key_id, window_start))
+            """,
+        ]),
     ]
 
     /// The advisory lock that serialises migrations between instances starting together.

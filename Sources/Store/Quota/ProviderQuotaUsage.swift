@@ -52,4 +52,29 @@ public struct ProviderQuotaUsage: Sendable, Hashable, Codable {
         unavailableReason = row["unavailable_reason"]
     }
 
+    /// Whether these counters (already ``current(dayKey:monthKey:)``) allow one more call under
+    /// `limits` at `now`, why not, and the highest share of any limit used.
+    public func decision(limits: QuotaConfiguration.Limits, at now: Date) -> QuotaDecision {
+        let measures: [(String, Int, Int?)] = [
+            ("daily request", dayRequests, limits.requestsPerDay),
+            ("monthly request", monthRequests, limits.requestsPerMonth),
+            ("daily token", dayTokens, limits.tokensPerDay),
+            ("monthly token", monthTokens, limits.tokensPerMonth),
+        ]
+        let fraction = measures.compactMap { _, used, limit in limit.map { Double(used) / Double($0) } }.max() ?? 0
+        if let until = unavailableUntil, until > now {
+            let reason = "provider \(provider) is unavailable until \(until.formatted(.iso8601))"
+                + (unavailableReason.map { ": \($0)" } ?? "")
+            return QuotaDecision(provider: provider, allowed: false, reason: reason, usedFraction: fraction)
+        }
+        for (name, used, limit) in measures {
+            if let limit, used >= limit {
+                let key = name.hasPrefix("daily") ? dayKey : monthKey
+                return QuotaDecision(provider: provider, allowed: false,
+                                     reason: "\(name) limit reached for \(provider) (\(used) of \(limit) in \(key))",
+                                     usedFraction: fraction)
+            }
+        }
+        return QuotaDecision(provider: provider, allowed: true, usedFraction: fraction)
+    }
 }

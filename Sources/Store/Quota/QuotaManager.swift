@@ -137,29 +137,7 @@ public actor QuotaManager: QuotaChecking {
     }
 
     private func evaluate(_ provider: String, at now: Date) -> QuotaDecision {
-        let current = currentUsage(provider, at: now)
-        let limits = configuration.providers[provider] ?? QuotaConfiguration.Limits()
-        let measures: [(String, Int, Int?)] = [
-            ("daily request", current.dayRequests, limits.requestsPerDay),
-            ("monthly request", current.monthRequests, limits.requestsPerMonth),
-            ("daily token", current.dayTokens, limits.tokensPerDay),
-            ("monthly token", current.monthTokens, limits.tokensPerMonth),
-        ]
-        let fraction = measures.compactMap { _, used, limit in limit.map { Double(used) / Double($0) } }.max() ?? 0
-        if let until = current.unavailableUntil, until > now {
-            let reason = "provider \(provider) is unavailable until \(until.formatted(.iso8601))"
-                + (current.unavailableReason.map { ": \($0)" } ?? "")
-            return QuotaDecision(provider: provider, allowed: false, reason: reason, usedFraction: fraction)
-        }
-        for (name, used, limit) in measures {
-            if let limit, used >= limit {
-                let key = name.hasPrefix("daily") ? current.dayKey : current.monthKey
-                return QuotaDecision(provider: provider, allowed: false,
-                                     reason: "\(name) limit reached for \(provider) (\(used) of \(limit) in \(key))",
-                                     usedFraction: fraction)
-            }
-        }
-        return QuotaDecision(provider: provider, allowed: true, usedFraction: fraction)
+        currentUsage(provider, at: now).decision(limits: configuration.providers[provider] ?? QuotaConfiguration.Limits(), at: now)
     }
 
     private func setAvailability(_ current: ProviderQuotaUsage, now: Date) async throws {

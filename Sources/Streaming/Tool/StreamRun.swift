@@ -161,6 +161,9 @@ struct StreamRun: Sendable {
     /// reports it, cancelled or not, to ``StreamingTool/onAttempt`` and the hooks: the router
     /// ignores cancelled ones (a client leaving says nothing of the provider); billing does not.
     func observed(_ target: StreamTarget, synchronous: Bool, _ attempt: () async -> Outcome) async -> Outcome {
+        if let admit = tool.admitAttempt, let refusal = await admit(target) {
+            return .failed(AttemptRefused(failure: refusal))
+        }
         if let hooks, let refusal = await hooks.beforeAttempt(target) {
             return .failed(AttemptRefused(failure: refusal))
         }

@@ -38,6 +38,9 @@ public struct StreamingTool: Sendable {
     let chunkValidator: @Sendable (String) -> String?
     /// Called after every attempt with its outcome (not for attempts the consumer cancelled).
     public var onAttempt: (@Sendable (StreamAttemptReport) async -> Void)?
+    /// Called before every attempt, ahead of the caller's hooks: a failure skips the target (a
+    /// provider quota shared by several instances admits each call before it is made).
+    public var admitAttempt: (@Sendable (StreamTarget) async -> StreamFailure?)?
 
     /// - Parameters:
     ///   - clock: measures timeouts and backoff; inject a test clock or use short real durations in tests.

@@ -78,7 +78,8 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
     ])
 
     // Who may call (README, "Authentication"): refuses to serve a non-loopback address openly.
-    let keys = APIKeyStore(database: dataPlane.database)
+    // With PostgreSQL, keys live in the shared store: made on one instance, they work on all.
+    let keys = postgres.map { APIKeyStore(postgres: $0) } ?? APIKeyStore(database: dataPlane.database)
     let authenticator = try await Authenticator(sharedKey: config.security.apiKey, jwtSecret: config.security.jwtSecret,
                                             adminToken: settings.adminToken, keys: keys, logger: logger)
     try await authenticator.checkStartup(api: config.api)
@@ -99,6 +100,7 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
     if let postgres {
         services.append(SharedFlagListener(shared: SharedFlagChanges(store: postgres), reloader: reloader, logger: logger))
         services.append(SharedBreakers(store: postgres, health: dataPlane.router.health, logger: logger))
+        services.append(SharedLearningReload(router: dataPlane.router, logger: logger))
     }
     return FleetCore(config: config, reloader: reloader, dataPlane: dataPlane, manager: manager, authenticator: authenticator,
                      api: api, services: services)

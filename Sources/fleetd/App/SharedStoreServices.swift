@@ -90,3 +90,31 @@ struct SharedBreakers: Service {
         continuation.finish()
     }
 }
+
+/// Re-reads the router's per-model stats and predictive routing's cells from the shared store every
+/// `interval`, so this instance routes on what every instance observed (each instance adds its own
+/// outcomes to the stored entries in place: ``RoutingStatsStore/recordOutcome(model:success:latencyMs:error:at:)``,
+/// ``LearningStore/apply(_:to:configuration:)``).
+struct SharedLearningReload: Service {
+    let router: ModelRouter
+    let interval: Duration
+    let logger: Logger
+
+    init(router: ModelRouter, interval: Duration = .seconds(5), logger: Logger) {
+        self.router = router
+        self.interval = interval
+        self.logger = logger
+    }
+
+    func run() async throws {
+        let router = self.router, logger = self.logger
+        await runPeriodically(every: interval, tickFirst: false) {
+            do {
+                try await router.loadStats()
+                try await router.loadLearning()
+            } catch {
+                logger.warning("the shared routing stats and cells could not be re-read", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}

@@ -4,8 +4,9 @@ import FleetSupport
 import Foundation
 import Store
 
-/// `fleetd keys create|list|revoke`: virtual API keys in the store of `--data-dir`. The service
-/// sees a change from its next request (it reads the same file).
+/// `fleetd keys create|list|revoke`: virtual API keys in the store of `--data-dir` (with
+/// `database.type: postgres`, the shared store). The service sees a change from its next request
+/// (it reads the same table).
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
@@ -19,16 +20,38 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(name: .customLong("data-dir"), help: ArgumentHelp("Where fleetd keeps its database.", valueName: "dir"))
         var dataDir: String = "data"
 
-        func open() async throws -> (FleetConfig, APIKeyStore) {
+        /// Runs `body` with the keys of the config's store: this data directory's SQLite file, or
+        /// with `database.type: postgres` the shared store (every instance sees the change).
+        func withKeys<T: Sendable>(_ body: (FleetConfig, APIKeyStore) async throws -> T) async throws -> T {
             let config = try options.load().config
+            if config.database.type == .postgres {
+                let store = PostgresStore(configuration: DataPlane.postgresConfiguration(for: config))
+                do {
+                    try await store.checkReachable()
+                } catch let error as PostgresStoreError {
+                    throw UserError(error.message)
+                }
+                return try await withThrowingTaskGroup(of: T?.self) { group in
+                    group.addTask { try await store.run(); return nil }
+                    defer { group.cancelAll() }
+                    do {
+                        try await store.migrate()
+                    } catch let error as PostgresStoreError {
+                        throw UserError("cannot open the PostgreSQL store: \(error.message)")
+                    }
+                    return try await body(config, APIKeyStore(postgres: store))
+                }
+            }
             let directory = URL(fileURLWithPath: dataDir, isDirectory: true)
             let url = DataPlane.databaseURL(for: config, dataDirectory: directory)
+            let keys: APIKeyStore
             do {
                 try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                return (config, APIKeyStore(database: try await StoreDatabase(path: url.path)))
+                keys = APIKeyStore(database: try await StoreDatabase(path: url.path))
             } catch let error as StoreError {
                 throw UserError("cannot open the database \(url.path): \(error)")
             }
+            return try await body(config, keys)
         }
     }
 
@@ -52,7 +75,10 @@ struct KeysCommand: AsyncParsableCommand {
         @Flag(help: "Print the key and its record as JSON.") var json = false
 
         func run() async throws {
-            let (config, keys) = try await store.open()
+            try await store.withKeys { config, keys in try await create(config: config, keys: keys) }
+        }
+
+        private func create(config: FleetConfig, keys: APIKeyStore) async throws {
             let spec = KeySpec(tenant: tenant, user: user, name: name, budgetDaily: budgetDaily, budgetWeekly: budgetWeekly,
                                budgetMonthly: budgetMonthly, rpm: rpm, tpm: tpm, models: list(models), providers: list(providers),
                                agentTypes: list(agentTypes), expires: expires)
@@ -89,9 +115,10 @@ struct KeysCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let (_, keys) = try await store.open()
-            let views = try await keys.list().map { KeyView($0) }
-            print(json ? try KeyFormatter.json(["keys": views]) : KeyFormatter.table(views), terminator: json ? "\n" : "")
+            try await store.withKeys { _, keys in
+                let views = try await keys.list().map { KeyView($0) }
+                print(json ? try KeyFormatter.json(["keys": views]) : KeyFormatter.table(views), terminator: json ? "\n" : "")
+            }
         }
     }
 
@@ -102,10 +129,11 @@ struct KeysCommand: AsyncParsableCommand {
         @Argument(help: "The key's id (or its fk-<id> prefix).") var id: String
 
         func run() async throws {
-            let (_, keys) = try await store.open()
             let bare = id.hasPrefix(APIKeySecret.prefix) ? String(id.dropFirst(APIKeySecret.prefix.count)) : id
-            guard let record = try await keys.revoke(id: bare) else { throw UserError("no API key '\(bare)'") }
-            print("revoked \(record.prefix) (tenant \(record.tenant))")
+            try await store.withKeys { _, keys in
+                guard let record = try await keys.revoke(id: bare) else { throw UserError("no API key '\(bare)'") }
+                print("revoked \(record.prefix) (tenant \(record.tenant))")
+            }
         }
     }
 }

@@ -63,6 +63,9 @@ import Testing
         #expect(!refused.body.contains("event: complete"))
         #expect(refused.body.contains("COST_001") && refused.body.contains("could not be reserved"), "\(refused.body)")
         #expect(ContinuousClock.now - started < .seconds(10))
+        // Readiness says so too: the memory store (shared now) takes no write.
+        let ready = try await http(.GET, fleetd.baseURL + "/readyz")
+        #expect(ready.status == 503, "\(ready.body)")
 
         // The server returns: the answered call's row is written, and tasks run again.
         try Self.cluster(["resume", clusterDirectory])

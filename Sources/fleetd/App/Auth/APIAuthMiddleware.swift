@@ -47,10 +47,24 @@ struct APIAuthMiddleware<Context: RequestContext & AuthenticatedRequestContext>:
             throw APIError(.serviceUnavailable, code: "KEY_LIMITS_UNENFORCEABLE",
                            message: "\(label) has a budget or a token limit but routing.costTracking is off, so fleetd cannot hold it to them; the request is refused")
         }
-        if let rpm = limits.requestsPerMinute, let wait = limiter.admitRequest(keyId: keyId, perMinute: rpm) {
-            var error = APIError(.tooManyRequests, code: "RATE_LIMITED", message: "\(label) made more than \(rpm) requests in a minute (its rpm)")
-            error.headers[.retryAfter] = String(wait)
-            throw error
+        if let rpm = limits.requestsPerMinute {
+            let keys = authenticator.keys
+            let wait: Int?
+            if keys.isShared {
+                // Counted in the shared store: every instance's requests count against the one rpm.
+                do {
+                    wait = try await keys.admitRequest(keyId: keyId, perMinute: rpm)
+                } catch {
+                    throw APIError(.serviceUnavailable, code: "AUTH_UNAVAILABLE", message: "the key's requests per minute cannot be counted now; try again")
+                }
+            } else {
+                wait = limiter.admitRequest(keyId: keyId, perMinute: rpm)
+            }
+            if let wait {
+                var error = APIError(.tooManyRequests, code: "RATE_LIMITED", message: "\(label) made more than \(rpm) requests in a minute (its rpm)")
+                error.headers[.retryAfter] = String(wait)
+                throw error
+            }
         }
         if let tpm = limits.tokensPerMinute {
             let now = Date()

@@ -59,7 +59,15 @@ final class Authenticator: Sendable {
         do {
             exists = try await keys.hasKeys()
         } catch {
-            // Unknown: fail closed.
+            // The shared store is away (PostgreSQL): keys can only be made while it answers, so
+            // what it said last stands. On SQLite, and never having been asked: fail closed.
+            if keys.isShared, let seen = keysSeen.withLock({ $0 }) {
+                keysSeen.withLock { $0 = (seen.exists, now) } // asked again in a second, not on every request
+                logger.warning("cannot tell whether API keys exist; going by the last answer", metadata: [
+                    "keysExist": "\(seen.exists)", "error": "\(error)",
+                ])
+                return seen.exists
+            }
             logger.error("cannot tell whether API keys exist; asking for a credential", metadata: ["error": "\(error)"])
             return true
         }
