@@ -3,6 +3,7 @@ import FleetSupport
 import Foundation
 import Routing
 import Store
+import Logging
 import Testing
 @testable import fleetd
 
@@ -93,5 +94,23 @@ struct FormattingTests {
         var formatter = SSEDecodeFormatter()
         _ = formatter.feed(Array("retry: x\ndata: a\n\n".utf8))
         #expect(formatter.finish().isEmpty)
+    }
+}
+
+/// The JSON log line writer: what a log shipper parses.
+@Suite struct LogLineTests {
+    @Test("keys sorted, strings escaped as JSON requires, nested values kept, and the result parses back to the same values")
+    func writesJSON() throws {
+        let fields: Logger.Metadata = [
+            "msg": "line one\nline \"two\"\t\\ end/é \u{01}",
+            "level": "info",
+            "nested": .dictionary(["b": "2", "a": .array(["x", .stringConvertible(3)])]),
+        ]
+        var bytes: [UInt8] = []
+        LogLineWriter.object(fields, into: &bytes)
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text == #"{"level":"info","msg":"line one\nline \"two\"\t\\ end/é \u0001","nested":{"a":["x","3"],"b":"2"}}"#)
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+        #expect(parsed["msg"] as? String == "line one\nline \"two\"\t\\ end/é \u{01}")
     }
 }

@@ -152,7 +152,7 @@ extension CostTracker {
     /// `routing/costs/model/<name>/total` (docs/store.md, "Cost ledger and budgets").
     private static func mirrorSummaries(keys: LedgerPeriodKeys, models: Set<String>, memory: MemoryStore, now: Date, in db: Database) throws {
         let expiry = try memory.expiryDate(.partitionDefault, partition: "routing/costs", now: now)
-        let day = try Row.fetchOne(db, sql: "SELECT cost, entries FROM cost_totals WHERE period = 'day' AND period_key = ? AND scope = ?",
+        let day = try Row.fetchOne(try db.cachedStatement(sql: "SELECT cost, entries FROM cost_totals WHERE period = 'day' AND period_key = ? AND scope = ?"),
                                    arguments: [keys.dayKey, overallScope])
         let summary = DailyCostSummary(date: keys.dayKey, total: day?["cost"] ?? 0, entries: day?["entries"] ?? 0)
         try MemoryStore.upsert(
@@ -175,10 +175,10 @@ extension CostTracker {
             guard let limit = configuration.budgetLimits.limit(for: period), let current = spend[period] else { continue }
             let thresholds = Set([configuration.alertThresholds.percent(for: period), 100].compactMap { $0 }).sorted()
             for threshold in thresholds where current.spent >= limit * threshold / 100 - 1e-9 {
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO cost_alerts (period, period_key, threshold_percent, spent, limit_amount, raised_at)
                     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                    """, arguments: [period.rawValue, current.key, threshold, current.spent, limit, now.timeIntervalSince1970])
+                    """).execute(arguments: [period.rawValue, current.key, threshold, current.spent, limit, now.timeIntervalSince1970])
                 if db.changesCount == 1 {
                     alerts.append(CostAlert(period: period, periodKey: current.key, thresholdPercent: threshold,
                                             spent: current.spent, limit: limit, raisedAt: now))
@@ -189,7 +189,9 @@ extension CostTracker {
     }
 
     static func totalCost(period: String, key: String, scope: String, in db: Database) throws -> Double {
-        try Double.fetchOne(db, sql: "SELECT cost FROM cost_totals WHERE period = ? AND period_key = ? AND scope = ?",
+        // A cached statement: this runs for every settlement (GRDB's compile and authorizer showed
+        // in fleetd's profile when each call prepared its SQL anew).
+        try Double.fetchOne(try db.cachedStatement(sql: "SELECT cost FROM cost_totals WHERE period = ? AND period_key = ? AND scope = ?"),
                             arguments: [period, key, scope]) ?? 0
     }
 

@@ -224,20 +224,20 @@ public struct MemoryStore: Sendable {
 
     /// Inserts or replaces an entry inside the caller's transaction, enforcing ownership.
     static func upsert(_ entry: MemoryEntry, writer: MemoryReader, now: Date, in db: Database) throws {
-        if let owner = try String.fetchOne(db, sql: """
+        if let owner = try String.fetchOne(try db.cachedStatement(sql: """
             SELECT owner FROM memory_entries
             WHERE partition = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)
-            """, arguments: [entry.partition, entry.key, now.timeIntervalSince1970]),
+            """), arguments: [entry.partition, entry.key, now.timeIntervalSince1970]),
            !writer.canModify(owner: owner) {
             throw StoreError(.accessDenied, "\(writer.ownerName) may not overwrite \(entry.address), owned by \(owner)")
         }
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO memory_entries (partition, key, value, owner, access_level, created_at, expires_at)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(partition, key) DO UPDATE SET
                 value = excluded.value, owner = excluded.owner, access_level = excluded.access_level,
                 created_at = excluded.created_at, expires_at = excluded.expires_at
-            """, arguments: [entry.partition, entry.key, entry.value, entry.owner, entry.accessLevel.rawValue,
+            """).execute(arguments: [entry.partition, entry.key, entry.value, entry.owner, entry.accessLevel.rawValue,
                              entry.createdAt.timeIntervalSince1970, entry.expiresAt?.timeIntervalSince1970])
     }
 

@@ -71,7 +71,7 @@ public actor QuotaManager: QuotaChecking {
         usage[provider] = current
         let dayKey = current.dayKey, monthKey = current.monthKey
         try await database.write("recording quota use for \(provider)") { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO provider_quotas (provider, day_key, day_requests, day_tokens, month_key, month_requests, month_tokens, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(provider) DO UPDATE SET
@@ -82,7 +82,7 @@ public actor QuotaManager: QuotaChecking {
                     month_tokens = CASE WHEN month_key = excluded.month_key THEN month_tokens + excluded.month_tokens ELSE excluded.month_tokens END,
                     month_key = excluded.month_key,
                     updated_at = excluded.updated_at
-                """, arguments: [provider, dayKey, requests, tokens, monthKey, requests, tokens, now.timeIntervalSince1970])
+                """).execute(arguments: [provider, dayKey, requests, tokens, monthKey, requests, tokens, now.timeIntervalSince1970])
         }
     }
 
