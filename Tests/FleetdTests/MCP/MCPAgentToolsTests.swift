@@ -1,5 +1,7 @@
+import AsyncHTTPClient
 import FakeProvider
 import Foundation
+import NIOCore
 import Testing
 
 /// Agents that use MCP tools, end to end: the real `fleetd` binary runs an agent type whose
@@ -221,6 +223,71 @@ import Testing
                 ((try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any])?["pid"] as? Int
             })
             #expect(pids.count == 2, "the server was started again: \(pids)")
+        }
+    }
+
+    @Test("a client that walks away while a tool runs: the task is cancelled, the tool call with it, the model call already made is billed, the agent is free")
+    func clientLeavesDuringTool() async throws {
+        try await withFleet(.anthropic, mode: "hang", limits: "toolTimeoutMs: 60000") { fleetd, fake, log in
+            let sawToolCall = LogBuffer()
+            let reader = Task {
+                var request = HTTPClientRequest(url: fleetd.baseURL + "/v1/tasks")
+                request.method = .POST
+                request.headers.add(name: "content-type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: Self.task("tools-9", stream: true)))
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+                for try await buffer in response.body where String(buffer: buffer).contains("event: tool_call") {
+                    sawToolCall.append(Data("yes".utf8))
+                }
+            }
+            #expect(await eventually(timeout: .seconds(10)) { sawToolCall.text == "yes" }, "\(fleetd.logText.suffix(2_000))")
+            // The tool server has the call (it hangs); then the client leaves.
+            #expect(await eventually(timeout: .seconds(5)) { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("Paris") })
+            let left = ContinuousClock.now
+            reader.cancel()
+            #expect(await eventually(timeout: .seconds(10)) {
+                let record = try? await http(.GET, fleetd.baseURL + "/v1/tasks/tools-9")
+                return record?.body.contains("TASK_CANCELLED") == true
+            }, "\(fleetd.logText.suffix(2_000))")
+            #expect(ContinuousClock.now - left < .seconds(10), "not held until the tool's 60 s timeout")
+            #expect(fake.requests.count == 1, "no second model call after the client left")
+            let costs = try await http(.GET, fleetd.baseURL + "/v1/costs?period=day")
+            #expect((((costs.json["report"] as? [String: Any])?["total"] as? [String: Any])?["entries"] as? Int) == 1, "\(costs.body)")
+            // The assistant agent is free for the next task.
+            let agentFree = await eventually(timeout: .seconds(5)) {
+                let agents = try? await http(.GET, fleetd.baseURL + "/v1/agents")
+                return agents?.body.contains("tools-9") == false
+            }
+            let agents = (try? await http(.GET, fleetd.baseURL + "/v1/agents"))?.body ?? ""
+            #expect(agentFree, "\(agents)")
+        }
+    }
+
+    @Test("a reload that adds a tool server: tasks after it get the new server's tools")
+    func reloadAddsServer() async throws {
+        let python = try await SDKCompatibilityTests.python()
+        // At first one server that cannot start (so the type has tool settings but no tools).
+        let missing = """
+                - name: missing
+                  command: /nonexistent/tool-server
+        """
+        try await withFleet(.anthropic, server: { _, _ in missing }) { fleetd, fake, log in
+            let before = try await Self.run(fleetd, "tools-10")
+            #expect(before.status == 200, "\(before.body)")
+            let first = String(decoding: fake.requests.first?.body ?? [], as: UTF8.self)
+            #expect(!first.contains("get_weather"), "\(first)")
+            // The same file with the Python server in its place, then SIGHUP.
+            let file = log.deletingLastPathComponent().appendingPathComponent("fleet.yaml")
+            let text = try String(contentsOf: file, encoding: .utf8)
+            #expect(text.contains(missing))
+            try text.replacingOccurrences(of: missing, with: Self.stdioServer(python: python, log: log))
+                .write(to: file, atomically: true, encoding: .utf8)
+            fleetd.signal(SIGHUP)
+            #expect(await eventually(timeout: .seconds(20)) { fleetd.logText.components(separatedBy: "agent tools ready").count > 2 },
+                    "\(fleetd.logText.suffix(2_000))")
+            let after = try await Self.run(fleetd, "tools-11")
+            let calls = (after.complete["toolUse"] as? [String: Any])?["calls"] as? [[String: Any]] ?? []
+            #expect(calls.first?["outcome"] as? String == "ok" && calls.first?["server"] as? String == "weather", "\(after.body)")
         }
     }
 
