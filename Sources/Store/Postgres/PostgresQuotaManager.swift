@@ -167,10 +167,7 @@ public actor PostgresQuotaManager: ProviderQuotaAccounting {
         var decision = evaluate(provider, at: now)
         if !decision.allowed {
             let others = Set(configuration.providers.keys).union(snapshot.keys).subtracting([provider])
-            decision.alternatives = others.map { evaluate($0, at: now) }
-                .filter(\.allowed)
-                .sorted { ($0.usedFraction, $0.provider) < ($1.usedFraction, $1.provider) }
-                .map(\.provider)
+            decision.alternatives = QuotaDecision.usable(among: others) { evaluate($0, at: now) }
         }
         return decision
     }

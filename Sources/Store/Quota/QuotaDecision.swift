@@ -25,3 +25,14 @@ public struct QuotaDecision: Sendable, Codable, Hashable {
 public protocol QuotaChecking: Sendable {
     func check(provider: String) async -> QuotaDecision
 }
+
+extension QuotaDecision {
+    /// The providers among `others` whose quota allows a call now, least used first: a refused
+    /// decision's ``alternatives``, for the local and the shared quota alike.
+    static func usable(among others: Set<String>, evaluate: (String) -> QuotaDecision) -> [String] {
+        others.map(evaluate)
+            .filter(\.allowed)
+            .sorted { ($0.usedFraction, $0.provider) < ($1.usedFraction, $1.provider) }
+            .map(\.provider)
+    }
+}

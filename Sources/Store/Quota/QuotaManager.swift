@@ -115,10 +115,7 @@ public actor QuotaManager: QuotaChecking {
         var decision = evaluate(provider, at: now)
         if !decision.allowed {
             let others = Set(configuration.providers.keys).union(usage.keys).subtracting([provider])
-            decision.alternatives = others.map { evaluate($0, at: now) }
-                .filter(\.allowed)
-                .sorted { ($0.usedFraction, $0.provider) < ($1.usedFraction, $1.provider) }
-                .map(\.provider)
+            decision.alternatives = QuotaDecision.usable(among: others) { evaluate($0, at: now) }
         }
         return decision
     }

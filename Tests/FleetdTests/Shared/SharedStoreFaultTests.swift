@@ -15,7 +15,7 @@ import Testing
         // Into a file, not a pipe: the server the script starts may keep an inherited descriptor
         // open, and a pipe would then never reach its end.
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("pg-cluster-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: output) }
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
