@@ -4,6 +4,7 @@ import Providers
 import Routing
 import Store
 import Streaming
+import Synchronization
 
 /// The services tasks run with under one configuration generation. A task keeps the runtime it
 /// started with, so a reload never changes a task half way.
@@ -19,6 +20,8 @@ public struct TaskRuntime: Sendable {
     public let cache: ResponseCache?
     /// Each agent type's MCP tools (`agents[].config.mcpServers`), by agent type.
     public let tools: [String: ToolExecutor]
+    /// Call targets already built under this runtime (client and key lookup per model).
+    private let targetCache = TargetCache()
     public let logger: Logger
 
     /// Wires the tool's attempt reports into the router's breakers and history (not for calls
@@ -89,10 +92,11 @@ public struct TaskRuntime: Sendable {
         var targets: [StreamTarget] = []
         var skipped: [String] = []
         for model in models {
-            do {
-                targets.append(try StreamTarget(endpoint: Self.endpoint(for: model, streaming: streaming), factory: clients))
-            } catch {
-                skipped.append("\(model.name): \(error)")
+            switch targetCache.target(model: model.name, streaming: streaming, make: {
+                try StreamTarget(endpoint: Self.endpoint(for: model, streaming: streaming), factory: clients)
+            }) {
+            case .success(let target): targets.append(target)
+            case .failure(let problem): skipped.append("\(model.name): \(problem.description)")
             }
         }
         if !skipped.isEmpty {
@@ -125,5 +129,27 @@ extension CallFailure {
         } else {
             self = .other(String(describing: type(of: error)))
         }
+    }
+}
+
+/// The call targets a ``TaskRuntime`` has built, by model and whether it streams: building one
+/// (the provider client, the key's lookup, the endpoint's checks) took about 4% of fleetd's CPU
+/// per task when done for every task (docs/performance.md). A runtime lives for one config
+/// generation and keys come from the environment read at start, so an entry never goes stale; a
+/// model whose client cannot be made keeps its reason.
+final class TargetCache: Sendable {
+    struct Problem: Error, Sendable, CustomStringConvertible {
+        var description: String
+    }
+
+    private let entries = Mutex<[String: Result<StreamTarget, Problem>]>([:])
+
+    func target(model: String, streaming: Bool, make: () throws -> StreamTarget) -> Result<StreamTarget, Problem> {
+        let key = streaming ? "s:" + model : "j:" + model
+        if let known = entries.withLock({ $0[key] }) { return known }
+        let made: Result<StreamTarget, Problem>
+        do { made = .success(try make()) } catch { made = .failure(Problem(description: "\(error)")) }
+        entries.withLock { $0[key] = made }
+        return made
     }
 }
