@@ -245,7 +245,8 @@ final class NginxHop: Sendable {
 
     var url: String { "http://127.0.0.1:\(port)/v1/chat/completions" }
 
+    /// SIGKILL: children inherit a signal mask that blocks SIGTERM.
     func stop() {
-        kill(pid, SIGTERM)
+        kill(pid, SIGKILL)
     }
 }

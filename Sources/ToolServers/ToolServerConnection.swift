@@ -270,9 +270,11 @@ final class ServerProcess {
 
     var isRunning: Bool { process.isRunning }
 
-    /// Asks it to stop (SIGTERM); a server's stdin closing also ends a well-behaved one.
+    /// Ends it with SIGKILL. Not SIGTERM: children inherit fleetd's signal mask, in which the
+    /// signals swift-service-lifecycle handles (SIGTERM among them) are blocked, so a tool server
+    /// would never see a SIGTERM (found with leftover servers in `/proc/<pid>/status`, SigBlk).
     func stop() {
         guard process.isRunning else { return }
-        process.terminate()
+        kill(pid, SIGKILL)
     }
 }

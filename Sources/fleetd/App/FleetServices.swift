@@ -33,7 +33,8 @@ struct ConfigFollowerService: Service {
     }
 }
 
-/// Every `fleet.heartbeatInterval`, checks every agent and replaces hung ones.
+/// Every `fleet.heartbeatInterval`, checks every agent and replaces hung ones. When fleetd
+/// stops, it stops the agents' tool servers too (so none outlives it).
 struct HeartbeatService: Service {
     let manager: FleetManager
 
@@ -42,5 +43,6 @@ struct HeartbeatService: Service {
         await runPeriodically(every: { .milliseconds(await manager.config.fleet.heartbeatInterval) }) {
             await manager.checkAgents()
         }
+        await manager.shutdownTools()
     }
 }

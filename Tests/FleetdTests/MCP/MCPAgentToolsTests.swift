@@ -97,6 +97,11 @@ import Testing
         fleetd.signal(SIGTERM)
         _ = await fleetd.waitForExit()
         await fake.shutdown()
+        // No tool server outlives fleetd.
+        let pids = Set(((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+            ((try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any])?["pid"] as? Int32
+        })
+        #expect(await eventually(timeout: .seconds(5)) { pids.allSatisfy { kill($0, 0) != 0 } }, "tool servers left running: \(pids)")
     }
 
     /// The SSE events of a streamed task, as (name, JSON object).
@@ -331,7 +336,7 @@ import Testing
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
-        defer { server.terminate() }
+        defer { kill(server.processIdentifier, SIGKILL) } // SIGTERM is blocked in children of the test process
         #expect(await eventually(timeout: .seconds(15)) { (try? await http(.GET, "http://127.0.0.1:\(port)/mcp")) != nil })
         let entries = { (_: String, _: URL) in
             """
