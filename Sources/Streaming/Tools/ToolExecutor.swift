@@ -70,9 +70,8 @@ public struct ToolExecutor: Sendable {
         let timeout = deadline.map { min(limits.timeout, max(.zero, started.duration(to: $0))) } ?? limits.timeout
 
         let raced: Raced
-        if !valid {
-            raced = .finished(.failure(ToolInvocationError(.unknownTool, "")))
-        } else if server == nil {
+        if !valid || server == nil {
+            // Not sent: the outcome below says which (arguments that are not an object, or no such tool).
             raced = .finished(.failure(ToolInvocationError(.unknownTool, "")))
         } else {
             let invoker = self.invoker

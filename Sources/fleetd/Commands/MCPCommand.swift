@@ -57,13 +57,7 @@ struct MCPCommand: AsyncParsableCommand {
         services.append(.init(service: fleet, successTerminationBehavior: .gracefullyShutdownGroup))
         var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(config.api.drainTimeoutSeconds)
-        do {
-            try await ServiceGroup(configuration: group).run()
-        } catch {
-            try? await httpClient.shutdown()
-            throw error
-        }
-        try await httpClient.shutdown()
+        try await runGroup(group, thenClose: httpClient)
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Fleet
 import Foundation
 import Hummingbird
@@ -62,13 +63,7 @@ struct ServeCommand: AsyncParsableCommand {
         // SIGTERM/SIGINT: stop accepting, give in-flight tasks and streams the drain timeout, then stop.
         var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(config.api.drainTimeoutSeconds)
-        do {
-            try await ServiceGroup(configuration: group).run()
-        } catch {
-            try? await httpClient.shutdown()
-            throw error
-        }
-        try await httpClient.shutdown()
+        try await runGroup(group, thenClose: httpClient)
         logger.info("fleetd stopped")
     }
 }
@@ -91,15 +86,21 @@ extension ServeCommand {
         }
         var group = ServiceGroupConfiguration(services: [postgres, application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(config.api.drainTimeoutSeconds)
-        do {
-            try await ServiceGroup(configuration: group).run()
-        } catch {
-            try? await httpClient.shutdown()
-            throw error
-        }
-        try await httpClient.shutdown()
+        try await runGroup(group, thenClose: httpClient)
         logger.info("fleetd stopped")
     }
+}
+
+/// Runs the service group to its end, then shuts the providers' HTTP client down, whether the
+/// group ended cleanly or threw (`serve` on SQLite or PostgreSQL, and `mcp`).
+func runGroup(_ group: ServiceGroupConfiguration, thenClose httpClient: HTTPClient) async throws {
+    do {
+        try await ServiceGroup(configuration: group).run()
+    } catch {
+        try? await httpClient.shutdown()
+        throw error
+    }
+    try await httpClient.shutdown()
 }
 
 /// The application as a service that builds itself when the group runs it: with PostgreSQL the
