@@ -23,8 +23,8 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         let wanted = suites.isEmpty || suites == ["all"] ? benchSuites.map(\.name) : suites
         for name in wanted {
-            guard var suite = benchSuites.first(where: { $0.name == name }) else {
-                throw ValidationError("unknown suite '\(name)'; known: \(benchSuites.map(\.name).joined(separator: ", "))")
+            guard var suite = (benchSuites + namedOnlySuites).first(where: { $0.name == name }) else {
+                throw ValidationError("unknown suite '\(name)'; known: \((benchSuites + namedOnlySuites).map(\.name).joined(separator: ", "))")
             }
             #if DEBUG
             print("note: this is a debug build; figures are not representative (use -c release)")

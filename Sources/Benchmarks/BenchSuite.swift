@@ -21,3 +21,6 @@ let benchSuites: [any BenchSuite] = [
     StreamingBench(),
     ServeBench(),
 ]
+
+/// Suites run only when named (tools for work by hand, not figures).
+let namedOnlySuites: [any BenchSuite] = [UpstreamBench()]

@@ -68,6 +68,62 @@ struct CostTrackerTests {
             throws: { ($0 as? StoreError)?.code == .accessDenied }
     }
 
+    @Test func holdsAreWrittenByGroupCommitWithoutTheCallWaiting() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let clock = ManualWallClock(storeTestDate("2026-03-10T12:00:00Z"))
+        let db = try await StoreDatabase(path: dir.path())
+        func heldRows() async throws -> [String] {
+            try await db.read("test") { try String.fetchAll($0, sql: "SELECT id FROM cost_reservations ORDER BY created_at, id") }
+        }
+        var inFlightId = ""
+        do {
+            let tracker = try CostTracker(database: db, clock: clock, holdWriteDelay: .seconds(3_600))
+            // Held in memory at once; a long delay keeps it out of the file until something writes.
+            let released = try await tracker.reserve(Self.call, estimatedCost: 1)
+            let settledFirst = try await tracker.reserve(Self.call, estimatedCost: 1)
+            let inFlight = try await tracker.reserve(Self.call, estimatedCost: 2)
+            #expect(await tracker.budgetStatus().periods.allSatisfy { $0.reserved == 4 })
+            #expect(try await heldRows().isEmpty)
+            // Released before it was written: nothing to write or delete.
+            await tracker.release(released)
+            // A settlement's transaction carries the holds waiting, less its own.
+            try await tracker.settle(settledFirst, usage: Self.usage(dollars: 0.5), pricing: Self.dollarPerK)
+            #expect(try await heldRows() == [inFlight.id])
+            inFlightId = inFlight.id
+            try db.pool.close()
+        }
+        do {
+            // A crash (the pool closed, nothing settled): the next start bills the hold at its estimate.
+            let db = try await StoreDatabase(path: dir.path())
+            let tracker = try CostTracker(database: db, clock: clock, holdWriteDelay: .milliseconds(20))
+            let billed = try await tracker.billUnsettledReservations()
+            #expect(billed.map(\.entryId) == [inFlightId] && billed.map(\.cost) == [2])
+            #expect(billed.first?.basis == .estimated)
+            // With the default delay, a hold reaches the file on its own within a moment.
+            let held = try await tracker.reserve(Self.call, estimatedCost: 1)
+            var rows: [String] = []
+            for _ in 0..<200 where rows.isEmpty {
+                try await Task.sleep(for: .milliseconds(10))
+                rows = try await db.read("test") { try String.fetchAll($0, sql: "SELECT id FROM cost_reservations") }
+            }
+            #expect(rows == [held.id])
+            let entry = try await tracker.settle(held, usage: Self.usage(dollars: 0.25), pricing: Self.dollarPerK)
+            #expect(entry.cost == 0.25)
+            #expect(try await db.read("test") { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM cost_reservations") } == 0)
+        }
+    }
+
+    @Test func stoppingWritesTheHoldsThatWait() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        let tracker = try CostTracker(database: db, holdWriteDelay: .seconds(3_600))
+        let held = try await tracker.reserve(Self.call, estimatedCost: 1)
+        await tracker.flushPendingWrites()
+        #expect(try await db.read("test") { try String.fetchAll($0, sql: "SELECT id FROM cost_reservations") } == [held.id])
+    }
+
     @Test func thresholdAlertsFireOncePerPeriodAcrossRestarts() async throws {
         let dir = try StoreTempDirectory()
         defer { dir.remove() }

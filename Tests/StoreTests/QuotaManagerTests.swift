@@ -1,5 +1,6 @@
 import FleetSupport
 import Foundation
+import GRDB
 import Store
 import Testing
 
@@ -94,10 +95,20 @@ struct QuotaManagerTests {
         let clock = ManualWallClock(storeTestDate("2026-06-01T10:00:00Z"))
         do {
             let db = try await StoreDatabase(path: dir.path())
-            let quotas = try await QuotaManager(database: db, configuration: Self.config, clock: clock)
+            let quotas = try await QuotaManager(database: db, configuration: Self.config, clock: clock, writeDelay: .milliseconds(30))
             try await quotas.record(provider: "anthropic", tokens: 400)
+            // Counted in memory at once, in the file by the group commit soon after, with no call to wait for it.
+            #expect(await quotas.usage(of: "anthropic").dayRequests == 1)
+            var stored = 0
+            for _ in 0..<200 where stored == 0 {
+                try await Task.sleep(for: .milliseconds(10))
+                stored = try await db.read("test") { try Int.fetchOne($0, sql: "SELECT day_requests FROM provider_quotas WHERE provider = 'anthropic'") } ?? 0
+            }
+            #expect(stored == 1, "the count reached the file within the write delay")
             try await quotas.record(provider: "openai", requests: 5, tokens: 7)
             try await quotas.markUnavailable("openai", for: 60, reason: "rate limited (429), retry-after 60")
+            // What fleetd does when it stops: what still waits is written.
+            await quotas.flushPendingWrites()
             try db.pool.close()
         }
         let db = try await StoreDatabase(path: dir.path())

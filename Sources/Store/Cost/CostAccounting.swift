@@ -41,6 +41,8 @@ public protocol CostAccounting: BudgetStatusProviding, AnyObject {
     func keyBudgetStatus(keyId: String, limits: CostConfiguration.BudgetLimits) async -> BudgetStatus
     /// The spend report of one period from the ledger this tracker writes.
     func report(period: BudgetPeriod, breakdowns: Set<CostReport.Breakdown>, tenant: String?) async throws -> CostReport
+    /// Writes what waits for a group commit now (when fleetd stops).
+    func flushPendingWrites() async
 }
 
 extension CostTracker: CostAccounting {

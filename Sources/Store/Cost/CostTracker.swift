@@ -7,9 +7,15 @@ import Logging
 ///
 /// A call reserves its estimated cost first (``reserve(_:estimatedCost:isCheaperAlternative:)``),
 /// is settled with its real usage after (``settle(_:usage:pricing:)``), or released when it failed
-/// (``release(_:)``). Reservations are held in this actor only (lost on a crash, when nothing was
-/// spent on them) and count against every limit until settled, so concurrent calls together never
-/// overshoot a limit by more than one call's estimate (when estimates are not below real costs).
+/// (``release(_:)``). Reservations are held in this actor and count against every limit until
+/// settled, so concurrent calls together never overshoot a limit by more than one call's estimate
+/// (when estimates are not below real costs).
+///
+/// Nothing on a call's way out waits for SQLite: a reservation is held in memory, and its row in
+/// `cost_reservations` (what a restart bills when a crash left the call unsettled) is written by
+/// the next group commit, at most ``holdWriteDelay`` later. A call settled or released before then
+/// never writes its hold at all. A settlement is waited for: an answered task's ledger row is in
+/// the file before the answer goes out.
 ///
 /// Each settlement writes one ledger row, the running totals (day, week, month, all time; overall
 /// and per model), the alert marks and the `routing/costs` memory mirrors in ONE transaction, and
@@ -37,12 +43,17 @@ public actor CostTracker: BudgetStatusProviding {
     private var spentCache: [BudgetPeriod: PeriodSpend] = [:]
     /// Settled spend per API key and period (see `CostTracker+KeyBudgets.swift`).
     var keySpentCache: [String: [BudgetPeriod: PeriodSpend]] = [:]
-    /// Settlements that arrived while another was being written (see ``settle(_:usage:pricing:)``).
+    /// Settlements that arrived while a transaction was being written (see ``settle(_:usage:pricing:)``).
     private var queuedSettlements: [QueuedSettlement] = []
-    private var settling = false
-    /// Reservation holds waiting for the hold being written (see ``writeHold(_:)``).
-    private var queuedHolds: [(CostReservation, CheckedContinuation<Void, any Error>)] = []
-    private var writingHolds = false
+    /// Whether a ledger transaction is being written now (one at a time: group commit).
+    private var writing = false
+    /// Holds not yet in `cost_reservations`, in the order they were made.
+    private var pendingHolds: [String: CostReservation] = [:]
+    private var pendingHoldOrder: [String] = []
+    private var holdFlushScheduled = false
+    /// How long a hold may wait for a transaction to carry it before one is written for it alone:
+    /// the window in which a crash would leave a call in flight unbilled.
+    public nonisolated let holdWriteDelay: Duration
 
     private struct QueuedSettlement {
         var entry: CostLedgerEntry
@@ -57,10 +68,12 @@ public actor CostTracker: BudgetStatusProviding {
         configuration: CostConfiguration = CostConfiguration(),
         memoryConfiguration: MemoryStoreConfiguration = MemoryStoreConfiguration(),
         clock: any WallClock = SystemWallClock(),
+        holdWriteDelay: Duration = .milliseconds(20),
         logger: Logger = Logger(label: "fleetd.cost")
     ) throws {
         try configuration.validate()
         self.database = database
+        self.holdWriteDelay = holdWriteDelay
         self.settings = LiveSetting(Settings(configuration: configuration, calendar: try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)))
         self.memory = MemoryStore(database: database, configuration: memoryConfiguration, clock: clock)
         self.clock = clock
@@ -137,58 +150,74 @@ public actor CostTracker: BudgetStatusProviding {
             }
         }
         reservations[reservation.id] = reservation
-        // Held in memory first (the check and the hold are one step), then written down so that a
-        // crash leaves it to be billed at the next start. A hold that cannot be written is undone.
-        do {
-            try await writeHold(reservation)
-        } catch {
-            reservations.removeValue(forKey: reservation.id)
-            throw error
-        }
+        // Held in memory (the check and the hold are one step); written down by the next group
+        // commit so that a crash leaves it to be billed at the next start.
+        pendingHolds[reservation.id] = reservation
+        pendingHoldOrder.append(reservation.id)
+        scheduleHoldWrite()
         return reservation
     }
 
-    /// Writes a hold to `cost_reservations`, by group commit as settlements are: holds that arrive
-    /// while one is being written go together in the next transaction.
-    private func writeHold(_ reservation: CostReservation) async throws {
-        if writingHolds {
-            return try await withCheckedThrowingContinuation { continuation in
-                queuedHolds.append((reservation, continuation))
-            }
+    /// Makes sure the holds waiting now are written within ``holdWriteDelay``: by a settlement's
+    /// transaction if one comes first, else by one of their own.
+    private func scheduleHoldWrite() {
+        guard !holdFlushScheduled else { return }
+        holdFlushScheduled = true
+        let delay = holdWriteDelay
+        Task {
+            try? await Task.sleep(for: delay)
+            await self.flushPendingWrites()
         }
-        writingHolds = true
-        defer { writingHolds = false }
-        let own: Result<Void, any Error>
-        do {
-            // Its own task: a caller whose client left must still have its hold written or refused.
-            own = .success(try await Task { try await Self.insertHolds([reservation], into: self.database) }.value)
-        } catch {
-            own = .failure(error)
-        }
-        while !queuedHolds.isEmpty {
-            let batch = queuedHolds
-            queuedHolds.removeAll()
-            do {
-                try await Task { try await Self.insertHolds(batch.map(\.0), into: self.database) }.value
-                for (_, continuation) in batch { continuation.resume() }
-            } catch {
-                for (_, continuation) in batch { continuation.resume(throwing: error) }
-            }
-        }
-        try own.get()
     }
 
-    private static func insertHolds(_ holds: [CostReservation], into database: StoreDatabase) async throws {
-        try await database.write("holding \(holds.count) reservation\(holds.count == 1 ? "" : "s")") { db in
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO cost_reservations (id, model, provider, task_id, agent_id, task_type, estimated_cost, created_at, key_id, tenant)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
-                """)
-            for hold in holds {
-                let call = hold.call
-                try insert.execute(arguments: [hold.id, call.model, call.provider, call.taskId, call.agentId, call.taskType,
-                                               hold.estimatedCost, hold.createdAt.timeIntervalSince1970, call.keyId, call.tenantId])
-            }
+    /// Writes the holds waiting now (unless a transaction being written will take them). Also called
+    /// when fleetd stops.
+    public func flushPendingWrites() async {
+        holdFlushScheduled = false
+        guard !writing, !pendingHolds.isEmpty else { return }
+        writing = true
+        defer { writing = false }
+        do {
+            _ = try await Task { try await self.write([], now: self.clock.now) }.value
+        } catch {
+            // `write` put them back; the next settlement or schedule tries again.
+            logger.error("reservation holds could not be written: a crash now would leave their calls unbilled",
+                         metadata: ["error": "\(error)"])
+        }
+        await writeQueuedSettlements()
+        if !pendingHolds.isEmpty { scheduleHoldWrite() }
+    }
+
+    /// Every hold waiting, and those of them to write with a transaction that settles `entries`
+    /// (a hold it settles is left out: its row would be deleted in the same transaction).
+    private func takePendingHolds(settling entries: [CostLedgerEntry]) -> (all: [CostReservation], toWrite: [CostReservation]) {
+        guard !pendingHolds.isEmpty else { return ([], []) }
+        let all = pendingHoldOrder.compactMap { pendingHolds[$0] }
+        pendingHolds.removeAll(keepingCapacity: true)
+        pendingHoldOrder.removeAll(keepingCapacity: true)
+        guard !entries.isEmpty else { return (all, all) }
+        let settled = Set(entries.map(\.entryId))
+        return (all, all.filter { !settled.contains($0.id) })
+    }
+
+    /// Puts holds back after their transaction failed, those still held.
+    private func restorePendingHolds(_ holds: [CostReservation]) {
+        for hold in holds where reservations[hold.id] != nil && pendingHolds[hold.id] == nil {
+            pendingHolds[hold.id] = hold
+            pendingHoldOrder.append(hold.id)
+        }
+    }
+
+    private static func insertHolds(_ holds: [CostReservation], in db: Database) throws {
+        guard !holds.isEmpty else { return }
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO cost_reservations (id, model, provider, task_id, agent_id, task_type, estimated_cost, created_at, key_id, tenant)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+            """)
+        for hold in holds {
+            let call = hold.call
+            try insert.execute(arguments: [hold.id, call.model, call.provider, call.taskId, call.agentId, call.taskType,
+                                           hold.estimatedCost, hold.createdAt.timeIntervalSince1970, call.keyId, call.tenantId])
         }
     }
 
@@ -196,6 +225,11 @@ public actor CostTracker: BudgetStatusProviding {
     /// twice, or after settling, does nothing.
     public func release(_ reservation: CostReservation) async {
         guard reservations.removeValue(forKey: reservation.id) != nil, configuration.enabled else { return }
+        // Never written down: nothing to remove.
+        if pendingHolds.removeValue(forKey: reservation.id) != nil {
+            pendingHoldOrder.removeAll { $0 == reservation.id }
+            return
+        }
         do {
             try await database.write("releasing a reservation") { db in
                 try db.execute(sql: "DELETE FROM cost_reservations WHERE id = ?", arguments: [reservation.id])
@@ -247,13 +281,13 @@ public actor CostTracker: BudgetStatusProviding {
             reservations.removeValue(forKey: reservation.id)
             return entry
         }
-        if settling {
+        if writing {
             return try await withCheckedThrowingContinuation { continuation in
                 queuedSettlements.append(QueuedSettlement(entry: entry, continuation: continuation))
             }
         }
-        settling = true
-        defer { settling = false }
+        writing = true
+        defer { writing = false }
         let own: Result<CostLedgerEntry, any Error>
         do {
             own = .success(try await write([entry], now: clock.now)[0])
@@ -261,6 +295,13 @@ public actor CostTracker: BudgetStatusProviding {
         } catch {
             own = .failure(error)
         }
+        await writeQueuedSettlements()
+        return try own.get()
+    }
+
+    /// Writes the settlements that queued while a transaction was written, together, until none
+    /// is left (the caller holds `writing`).
+    private func writeQueuedSettlements() async {
         while !queuedSettlements.isEmpty {
             let batch = queuedSettlements
             queuedSettlements.removeAll()
@@ -276,7 +317,6 @@ public actor CostTracker: BudgetStatusProviding {
                 for queued in batch { queued.continuation.resume(throwing: error) }
             }
         }
-        return try own.get()
     }
 
     /// Settles many reservations in one transaction (faster; all or nothing).
@@ -360,12 +400,22 @@ public actor CostTracker: BudgetStatusProviding {
         LedgerPeriodKeys(keys: Dictionary(uniqueKeysWithValues: BudgetPeriod.allCases.map { ($0, calendar.key($0, at: date)) }))
     }
 
+    /// One transaction: the holds waiting (less those these entries settle), then the entries.
     private func write(_ entries: [CostLedgerEntry], now: Date) async throws -> [CostLedgerEntry] {
         let keys = keys(at: now)
         let configuration = configuration
         let memory = memory
-        let outcome = try await database.write("settling \(entries.count) ledger entr\(entries.count == 1 ? "y" : "ies")") { db in
-            try Self.writeLedger(entries, keys: keys, configuration: configuration, memory: memory, now: now, in: db)
+        let holds = takePendingHolds(settling: entries)
+        let outcome: LedgerWriteOutcome
+        do {
+            outcome = try await database.write("writing \(entries.count) ledger entr\(entries.count == 1 ? "y" : "ies") and \(holds.toWrite.count) hold(s)") { db in
+                try Self.insertHolds(holds.toWrite, in: db)
+                guard !entries.isEmpty else { return LedgerWriteOutcome(entries: [], spend: [:], alerts: []) }
+                return try Self.writeLedger(entries, keys: keys, configuration: configuration, memory: memory, now: now, in: db)
+            }
+        } catch {
+            restorePendingHolds(holds.all)
+            throw error
         }
         merge(outcome.spend)
         mergeKeySpend(outcome.keySpend)

@@ -152,6 +152,9 @@ public actor PostgresCostTracker: CostAccounting {
             + "\(call.model) needs about $\(CostTracker.money(estimatedCost))", period: row.period)
     }
 
+    /// Nothing waits: on the shared store every hold and settlement is written before it returns.
+    public func flushPendingWrites() async {}
+
     public func release(_ reservation: CostReservation) async {
         guard configuration.enabled else { return }
         do {

@@ -174,6 +174,9 @@ public actor PostgresQuotaManager: ProviderQuotaAccounting {
 
     /// The provider's shared counters for the current day and month (the last ones read when the
     /// store does not answer).
+    /// Nothing waits: each count is one statement on the shared store, made when it is recorded.
+    public func flushPendingWrites() async {}
+
     public func usage(of provider: String) async -> ProviderQuotaUsage {
         let now = clock.now
         let (dayKey, monthKey) = keys(at: now)

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Two implementations, chosen by `database.type` (as ``CostAccounting``):
 /// - ``QuotaManager`` (SQLite, one process): counters in the actor and the instance's file; a
-///   call is counted after it is made. The embedded default, unchanged.
+///   call is counted after it is made, in memory at once and in the file by group commit.
 /// - ``PostgresQuotaManager`` (PostgreSQL, any number of processes): counters in one shared row
 ///   per provider; each call is admitted by one atomic conditional update before it is made, so
 ///   the instances together never make more requests than a request limit allows.
@@ -29,6 +29,8 @@ public protocol ProviderQuotaAccounting: QuotaChecking, AnyObject {
     func markAvailable(_ provider: String) async throws
     /// The provider's counters for the current day and month.
     func usage(of provider: String) async -> ProviderQuotaUsage
+    /// Writes what waits for a group commit now (when fleetd stops).
+    func flushPendingWrites() async
 }
 
 extension QuotaManager: ProviderQuotaAccounting {

@@ -36,12 +36,28 @@ public actor QuotaManager: QuotaChecking {
     private let clock: any WallClock
     private let logger: Logger
     private var usage: [String: ProviderQuotaUsage]
+    /// Counts applied in memory and not yet added in the database, in the order first counted.
+    private var pendingCounts: [PendingCount] = []
+    private var flushScheduled = false
+    /// How long counts wait to be added in the database together (see ``record(provider:requests:tokens:)``).
+    public nonisolated let writeDelay: Duration
+
+    /// Requests and tokens to add to one provider's counters for one day and month.
+    private struct PendingCount {
+        var provider: String
+        var dayKey: String
+        var monthKey: String
+        var requests: Int
+        var tokens: Int
+    }
 
     /// Loads persisted counters.
     /// - Throws: ``QuotaError`` for a bad configuration, ``StoreError`` when the store fails.
     public init(database: StoreDatabase, configuration: QuotaConfiguration = QuotaConfiguration(),
-                clock: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "fleetd.quota")) async throws {
+                clock: any WallClock = SystemWallClock(), writeDelay: Duration = .milliseconds(50),
+                logger: Logger = Logger(label: "fleetd.quota")) async throws {
         try configuration.validate()
+        self.writeDelay = writeDelay
         self.settings = LiveSetting(Settings(configuration: configuration, calendar: try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)))
         self.database = database
         self.clock = clock
@@ -54,9 +70,11 @@ public actor QuotaManager: QuotaChecking {
 
     /// Counts a call against `provider`'s quotas.
     ///
-    /// The count is applied in memory first, then added in the database with an atomic
-    /// increment. If the store fails the error is thrown and the in-memory count stays (the
-    /// call did happen; this keeps routing conservative until restart).
+    /// The count applies in memory at once (every check after it sees it); it is added in the
+    /// database by a group commit at most ``writeDelay`` later, with the counts that came in
+    /// meanwhile, so no call waits for SQLite. A crash loses at most that last moment's counts.
+    /// A store that fails is logged and the counts are tried again; the in-memory counts stay.
+    /// - Throws: ``QuotaError`` for an empty provider or negative counts.
     public func record(provider: String, requests: Int = 1, tokens: Int = 0) async throws {
         guard !provider.isEmpty else { throw QuotaError(.invalidArgument, "record: provider name is empty") }
         guard requests >= 0, tokens >= 0 else {
@@ -69,20 +87,66 @@ public actor QuotaManager: QuotaChecking {
         current.dayTokens += tokens
         current.monthTokens += tokens
         usage[provider] = current
-        let dayKey = current.dayKey, monthKey = current.monthKey
-        try await database.write("recording quota use for \(provider)") { db in
-            try db.cachedStatement(sql: """
-                INSERT INTO provider_quotas (provider, day_key, day_requests, day_tokens, month_key, month_requests, month_tokens, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(provider) DO UPDATE SET
-                    day_requests = CASE WHEN day_key = excluded.day_key THEN day_requests + excluded.day_requests ELSE excluded.day_requests END,
-                    day_tokens = CASE WHEN day_key = excluded.day_key THEN day_tokens + excluded.day_tokens ELSE excluded.day_tokens END,
-                    day_key = excluded.day_key,
-                    month_requests = CASE WHEN month_key = excluded.month_key THEN month_requests + excluded.month_requests ELSE excluded.month_requests END,
-                    month_tokens = CASE WHEN month_key = excluded.month_key THEN month_tokens + excluded.month_tokens ELSE excluded.month_tokens END,
-                    month_key = excluded.month_key,
-                    updated_at = excluded.updated_at
-                """).execute(arguments: [provider, dayKey, requests, tokens, monthKey, requests, tokens, now.timeIntervalSince1970])
+        add(PendingCount(provider: provider, dayKey: current.dayKey, monthKey: current.monthKey, requests: requests, tokens: tokens))
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let delay = writeDelay
+        Task {
+            try? await Task.sleep(for: delay)
+            await self.flushPendingWrites()
+        }
+    }
+
+    private func add(_ count: PendingCount) {
+        if let index = pendingCounts.firstIndex(where: { $0.provider == count.provider && $0.dayKey == count.dayKey && $0.monthKey == count.monthKey }) {
+            pendingCounts[index].requests += count.requests
+            pendingCounts[index].tokens += count.tokens
+        } else {
+            pendingCounts.append(count)
+        }
+    }
+
+    /// Adds the waiting counts in the database, in one transaction. Also called when fleetd stops.
+    public func flushPendingWrites() async {
+        flushScheduled = false
+        guard !pendingCounts.isEmpty else { return }
+        let batch = pendingCounts
+        pendingCounts.removeAll(keepingCapacity: true)
+        let now = clock.now.timeIntervalSince1970
+        do {
+            try await Task {
+                try await database.write("recording quota use of \(batch.count) provider(s)") { db in
+                    let increment = try db.cachedStatement(sql: """
+                        INSERT INTO provider_quotas (provider, day_key, day_requests, day_tokens, month_key, month_requests, month_tokens, updated_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT(provider) DO UPDATE SET
+                            day_requests = CASE WHEN day_key = excluded.day_key THEN day_requests + excluded.day_requests ELSE excluded.day_requests END,
+                            day_tokens = CASE WHEN day_key = excluded.day_key THEN day_tokens + excluded.day_tokens ELSE excluded.day_tokens END,
+                            day_key = excluded.day_key,
+                            month_requests = CASE WHEN month_key = excluded.month_key THEN month_requests + excluded.month_requests ELSE excluded.month_requests END,
+                            month_tokens = CASE WHEN month_key = excluded.month_key THEN month_tokens + excluded.month_tokens ELSE excluded.month_tokens END,
+                            month_key = excluded.month_key,
+                            updated_at = excluded.updated_at
+                        """)
+                    for count in batch {
+                        try increment.execute(arguments: [count.provider, count.dayKey, count.requests, count.tokens,
+                                                          count.monthKey, count.requests, count.tokens, now])
+                    }
+                }
+            }.value
+        } catch {
+            logger.error("provider quota counts could not be saved; they stay counted in memory and are tried again",
+                         metadata: ["providers": "\(Set(batch.map(\.provider)).sorted())", "error": "\(error)"])
+            let later = pendingCounts
+            pendingCounts = []
+            for count in batch + later { add(count) }
+            if !flushScheduled {
+                flushScheduled = true
+                Task {
+                    try? await Task.sleep(for: .seconds(1))
+                    await self.flushPendingWrites()
+                }
+            }
         }
     }
 

@@ -93,6 +93,7 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
         ExpiredEntrySweeper(store: dataPlane.memory),
         WALCheckpointer(database: dataPlane.memory.database, logger: logger),
         dataPlane.records,
+        PendingWritesService(costs: dataPlane.costs, quotas: dataPlane.quotas),
     ]
     if let shared = dataPlane.costs as? PostgresCostTracker {
         services.append(PostgresMaintenance(costs: shared))

@@ -3,6 +3,7 @@ import Fleet
 import Foundation
 import Logging
 import ServiceLifecycle
+import Store
 
 /// Applies every new config: to the fleet manager (agents, router, budgets, quotas, TTLs,
 /// streaming), to the HTTP layer (`api.rateLimit`, `api.maxBodyBytes`, `api.cors`) and to the log
@@ -44,5 +45,18 @@ struct HeartbeatService: Service {
             await manager.checkAgents()
         }
         await manager.shutdownTools()
+    }
+}
+
+/// When fleetd stops (after the server has drained its tasks), writes what waits for a group
+/// commit: reservation holds and provider quota counts (the write-behind records flush themselves).
+struct PendingWritesService: Service {
+    let costs: any CostAccounting
+    let quotas: any ProviderQuotaAccounting
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await costs.flushPendingWrites()
+        await quotas.flushPendingWrites()
     }
 }
