@@ -114,6 +114,28 @@ struct CostTrackerTests {
         }
     }
 
+    @Test func withAWriteBehindRecorderTheMirrorsFollowTheLedgerRow() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let clock = ManualWallClock(storeTestDate("2026-03-10T12:00:00Z"))
+        let db = try await StoreDatabase(path: dir.path())
+        let store = MemoryStore(database: db, clock: clock)
+        let recorder = WriteBehindRecorder(store: store, interval: .seconds(3_600))
+        let tracker = try CostTracker(database: db, clock: clock, mirrors: recorder)
+        let reservation = try await tracker.reserve(Self.call, estimatedCost: 3)
+        let entry = try await tracker.settle(reservation, usage: Self.usage(dollars: 2), pricing: Self.dollarPerK)
+        // The money is in the file when settle returns; the mirrors wait for the recorder's batch.
+        #expect(try await db.read("test") { try Double.fetchOne($0, sql: "SELECT cost FROM cost_ledger") } == 2)
+        #expect(await tracker.budgetStatus().periods.map(\.spent) == [2, 2, 2])
+        #expect(try await store.count(partition: "routing/costs", as: .system) == 0)
+        await recorder.flush()
+        #expect(try await store.retrieve(DailyCostSummary.self, partition: "routing/costs", key: "daily/2026-03-10")
+                == DailyCostSummary(date: "2026-03-10", total: 2, entries: 1))
+        #expect(try await store.retrieve(Double.self, partition: "routing/costs", key: "model/sonnet/total") == 2)
+        let mirrored = try await store.query(partition: "routing/costs", pattern: try MemoryPattern("*-task-1-*"))
+        #expect(try mirrored.map { try $0.decode(CostLedgerEntry.self) } == [entry])
+    }
+
     @Test func stoppingWritesTheHoldsThatWait() async throws {
         let dir = try StoreTempDirectory()
         defer { dir.remove() }

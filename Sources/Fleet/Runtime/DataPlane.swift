@@ -55,18 +55,18 @@ public struct DataPlane: Sendable {
         // With PostgreSQL the partitions are the shared store's: selections, sessions, the cache and
         // the learner's cells are every instance's.
         let memory = MemoryStore(database: database, configuration: config.memory, clock: clock, shared: postgres)
+        let records = WriteBehindRecorder(store: memory)
         let costs: any CostAccounting = if let postgres {
             try PostgresCostTracker(store: postgres, configuration: config.cost, clock: clock, logger: Logger(label: "fleetd.cost"))
         } else {
             try CostTracker(database: database, configuration: config.cost, memoryConfiguration: config.memory,
-                            clock: clock, logger: Logger(label: "fleetd.cost"))
+                            clock: clock, mirrors: records, logger: Logger(label: "fleetd.cost"))
         }
         let quotas: any ProviderQuotaAccounting = if let postgres {
             try PostgresQuotaManager(store: postgres, configuration: config.quotas, clock: clock)
         } else {
             try await QuotaManager(database: database, configuration: config.quotas, clock: clock)
         }
-        let records = WriteBehindRecorder(store: memory)
         let analyzer = ComplexityAnalyzer(weights: config.routing.complexity)
         let router = ModelRouter(
             configuration: config.routing, scorer: analyzer,

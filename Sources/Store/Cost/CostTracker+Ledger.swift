@@ -15,6 +15,22 @@ struct LedgerWriteOutcome: Sendable {
     /// Settled spend per period of each API key the transaction billed.
     var keySpend: [String: [BudgetPeriod: PeriodSpend]] = [:]
     var alerts: [CostAlert]
+    /// The `routing/costs` mirrors, when they are left to the write-behind recorder.
+    var mirrors: [CostMirror] = []
+}
+
+/// One `routing/costs` memory entry to write: a ledger row, a day's summary or a model's total.
+struct CostMirror: Sendable {
+    var key: String
+    var value: any Encodable & Sendable
+}
+
+/// Where the `routing/costs` mirrors are written.
+enum CostMirrorWrites {
+    /// In the settlement's transaction (no write-behind recorder: a tracker on its own).
+    case inTransaction
+    /// Returned with the outcome, for the write-behind recorder.
+    case returned
 }
 
 /// One `cost_totals` row.
@@ -61,10 +77,12 @@ extension CostTracker {
         keys: LedgerPeriodKeys,
         configuration: CostConfiguration,
         memory: MemoryStore,
+        mirrorWrites: CostMirrorWrites = .inTransaction,
         now: Date,
         in db: Database
     ) throws -> LedgerWriteOutcome {
         var stored: [CostLedgerEntry] = []
+        var mirrors: [CostMirror] = []
         let insert = try db.cachedStatement(sql: """
             INSERT INTO cost_ledger (entry_id, model, provider, task_id, agent_id, task_type,
                                      input_tokens, output_tokens, cached_tokens, cost, created_at, basis, key_id, tenant)
@@ -115,12 +133,8 @@ extension CostTracker {
                     additions[TotalKey(period: period, key: key, scope: scope), default: TotalAddition()].add(entry)
                 }
             }
-            try MemoryStore.upsert(
-                MemoryEntry(partition: "routing/costs", key: "\(Int64((entry.timestamp.timeIntervalSince1970 * 1000).rounded()))-\(entry.call.taskId)-\(entry.entryId)",
-                            value: try MemoryStore.encode(entry, context: "routing/costs entry \(entry.entryId)"),
-                            owner: "system", accessLevel: .system, createdAt: now,
-                            expiresAt: try memory.expiryDate(.partitionDefault, partition: "routing/costs", now: now)),
-                writer: .system, now: now, in: db)
+            mirrors.append(CostMirror(key: "\(Int64((entry.timestamp.timeIntervalSince1970 * 1000).rounded()))-\(entry.call.taskId)-\(entry.entryId)",
+                                      value: entry))
         }
 
         for (row, addition) in additions {
@@ -134,6 +148,7 @@ extension CostTracker {
             spend[period] = PeriodSpend(key: key, spent: try totalCost(period: period.rawValue, key: key, scope: overallScope, in: db))
         }
         guard !touchedModels.isEmpty else { return LedgerWriteOutcome(entries: stored, spend: spend, alerts: []) }
+        mirrors += try summaryMirrors(keys: keys, models: touchedModels, in: db)
         var keySpend: [String: [BudgetPeriod: PeriodSpend]] = [:]
         for keyId in touchedKeys {
             for period in BudgetPeriod.allCases {
@@ -143,29 +158,31 @@ extension CostTracker {
             }
         }
 
-        try mirrorSummaries(keys: keys, models: touchedModels, memory: memory, now: now, in: db)
         let alerts = try markAlerts(spend: spend, configuration: configuration, now: now, in: db)
-        return LedgerWriteOutcome(entries: stored, spend: spend, keySpend: keySpend, alerts: alerts)
+        if mirrorWrites == .inTransaction {
+            let expiry = try memory.expiryDate(.partitionDefault, partition: "routing/costs", now: now)
+            for mirror in mirrors {
+                try MemoryStore.upsert(
+                    MemoryEntry(partition: "routing/costs", key: mirror.key,
+                                value: try MemoryStore.encode(mirror.value, context: "routing/costs/\(mirror.key)"),
+                                owner: "system", accessLevel: .system, createdAt: now, expiresAt: expiry),
+                    writer: .system, now: now, in: db)
+            }
+            mirrors = []
+        }
+        return LedgerWriteOutcome(entries: stored, spend: spend, keySpend: keySpend, alerts: alerts, mirrors: mirrors)
     }
 
     /// The summary mirrors in the memory store: `routing/costs/daily/<day>` and
     /// `routing/costs/model/<name>/total` (docs/store.md, "Cost ledger and budgets").
-    private static func mirrorSummaries(keys: LedgerPeriodKeys, models: Set<String>, memory: MemoryStore, now: Date, in db: Database) throws {
-        let expiry = try memory.expiryDate(.partitionDefault, partition: "routing/costs", now: now)
+    private static func summaryMirrors(keys: LedgerPeriodKeys, models: Set<String>, in db: Database) throws -> [CostMirror] {
         let day = try Row.fetchOne(try db.cachedStatement(sql: "SELECT cost, entries FROM cost_totals WHERE period = 'day' AND period_key = ? AND scope = ?"),
                                    arguments: [keys.dayKey, overallScope])
-        let summary = DailyCostSummary(date: keys.dayKey, total: day?["cost"] ?? 0, entries: day?["entries"] ?? 0)
-        try MemoryStore.upsert(
-            MemoryEntry(partition: "routing/costs", key: "daily/\(keys.dayKey)", value: try MemoryStore.encode(summary, context: "daily summary"),
-                        owner: "system", accessLevel: .system, createdAt: now, expiresAt: expiry),
-            writer: .system, now: now, in: db)
+        var mirrors = [CostMirror(key: "daily/\(keys.dayKey)", value: DailyCostSummary(date: keys.dayKey, total: day?["cost"] ?? 0, entries: day?["entries"] ?? 0))]
         for model in models {
-            let total = try totalCost(period: "all", key: "all", scope: "model:\(model)", in: db)
-            try MemoryStore.upsert(
-                MemoryEntry(partition: "routing/costs", key: "model/\(model)/total", value: try MemoryStore.encode(total, context: "model total"),
-                            owner: "system", accessLevel: .system, createdAt: now, expiresAt: expiry),
-                writer: .system, now: now, in: db)
+            mirrors.append(CostMirror(key: "model/\(model)/total", value: try totalCost(period: "all", key: "all", scope: "model:\(model)", in: db)))
         }
+        return mirrors
     }
 
     /// Records each crossed threshold (configured percent and 100%) once per period key.

@@ -37,6 +37,9 @@ public actor CostTracker: BudgetStatusProviding {
 
     private let alertContinuation: AsyncStream<CostAlert>.Continuation
     private let memory: MemoryStore
+    /// Writes the `routing/costs` mirrors after the settlement's transaction; without one they
+    /// go in the transaction.
+    private let mirrors: WriteBehindRecorder?
     let clock: any WallClock
     let logger: Logger
     private var reservations: [String: CostReservation] = [:]
@@ -62,6 +65,9 @@ public actor CostTracker: BudgetStatusProviding {
 
     /// - Parameters:
     ///   - memoryConfiguration: TTLs for the `routing/costs` mirrors.
+    ///   - mirrors: the write-behind recorder for the `routing/costs` mirrors (a running service):
+    ///     they are then written within its interval after the ledger row, off the settlement's
+    ///     transaction. Without one they are written in the transaction.
     /// - Throws: ``CostError`` `.invalidConfiguration` when the configuration is out of range.
     public init(
         database: StoreDatabase,
@@ -69,10 +75,12 @@ public actor CostTracker: BudgetStatusProviding {
         memoryConfiguration: MemoryStoreConfiguration = MemoryStoreConfiguration(),
         clock: any WallClock = SystemWallClock(),
         holdWriteDelay: Duration = .milliseconds(20),
+        mirrors: WriteBehindRecorder? = nil,
         logger: Logger = Logger(label: "fleetd.cost")
     ) throws {
         try configuration.validate()
         self.database = database
+        self.mirrors = mirrors
         self.holdWriteDelay = holdWriteDelay
         self.settings = LiveSetting(Settings(configuration: configuration, calendar: try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)))
         self.memory = MemoryStore(database: database, configuration: memoryConfiguration, clock: clock)
@@ -406,12 +414,14 @@ public actor CostTracker: BudgetStatusProviding {
         let configuration = configuration
         let memory = memory
         let holds = takePendingHolds(settling: entries)
+        let recorder = mirrors
         let outcome: LedgerWriteOutcome
         do {
             outcome = try await database.write("writing \(entries.count) ledger entr\(entries.count == 1 ? "y" : "ies") and \(holds.toWrite.count) hold(s)") { db in
                 try Self.insertHolds(holds.toWrite, in: db)
                 guard !entries.isEmpty else { return LedgerWriteOutcome(entries: [], spend: [:], alerts: []) }
-                return try Self.writeLedger(entries, keys: keys, configuration: configuration, memory: memory, now: now, in: db)
+                return try Self.writeLedger(entries, keys: keys, configuration: configuration, memory: memory,
+                                            mirrorWrites: recorder == nil ? .inTransaction : .returned, now: now, in: db)
             }
         } catch {
             restorePendingHolds(holds.all)
@@ -419,6 +429,9 @@ public actor CostTracker: BudgetStatusProviding {
         }
         merge(outcome.spend)
         mergeKeySpend(outcome.keySpend)
+        if let recorder, !outcome.mirrors.isEmpty {
+            await recorder.enqueue(outcome.mirrors.map { ($0.key, $0.value) }, partition: MemoryPartitions.costs, owner: "system", accessLevel: .system)
+        }
         for alert in outcome.alerts {
             logger.warning("\(alert.message)", metadata: ["code": "\(ErrorCode.budgetAlertTriggered.rawValue)", "period": "\(alert.period.rawValue)"])
             alertContinuation.yield(alert)

@@ -11,8 +11,8 @@ import ServiceLifecycle
 /// when `capacity` records wait, the next writer flushes them itself, so a store that cannot keep
 /// up slows its callers.
 /// A later record for the same key replaces the waiting one. Runs as a `Service`; on shutdown it
-/// flushes what is left. Cost ledger and quota writes do not go through here: they stay
-/// synchronous because budgets depend on them.
+/// flushes what is left. The cost ledger does not go through here (an answered task's row is
+/// written before its answer); its `routing/costs` mirrors do.
 ///
 /// Values are encoded when their batch is written, not when they are queued: a record replaced
 /// before the flush (a stream's session goes in when it starts and again when it ends; a model's
@@ -60,6 +60,25 @@ public actor WriteBehindRecorder: Service {
                              createdAt: now, expiresAt: try store.expiryDate(.partitionDefault, partition: partition, now: now))
         let address = "\(partition)/\(key)"
         if pending.updateValue(record, forKey: address) == nil { order.append(address) }
+        if pending.count >= capacity { await flush() }
+    }
+
+    /// Queues several values for one partition with its default TTL (in one hop to the recorder).
+    /// A value whose address is invalid is logged and left out.
+    public func enqueue(_ values: [(key: String, value: any Encodable & Sendable)], partition: String, owner: String,
+                        accessLevel: MemoryAccessLevel) async {
+        let now = store.clock.now
+        for (key, value) in values {
+            do {
+                try MemoryStore.validateAddress(partition: partition, key: key)
+                let record = Pending(value: value, partition: partition, key: key, owner: owner, accessLevel: accessLevel,
+                                     createdAt: now, expiresAt: try store.expiryDate(.partitionDefault, partition: partition, now: now))
+                let address = "\(partition)/\(key)"
+                if pending.updateValue(record, forKey: address) == nil { order.append(address) }
+            } catch {
+                logger.error("write-behind record dropped", metadata: ["entry": "\(partition)/\(key)", "error": "\(error)"])
+            }
+        }
         if pending.count >= capacity { await flush() }
     }
 
