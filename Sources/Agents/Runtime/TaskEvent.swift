@@ -12,12 +12,14 @@ public enum TaskEvent: Sendable {
     case chunk(StreamChunk)
     case progress(StreamProgress)
     /// The model asked for a tool (`mcpTools`): sent before the call runs.
-    case toolCall(TaskToolCall)
+    indirect case toolCall(TaskToolCall)
     /// A tool call ended (answered, failed, timed out); its result goes back to the model.
-    case toolResult(TaskToolResult)
+    indirect case toolResult(TaskToolResult)
     /// A terminal failure, or (when `terminal` is false) a discarded chunk.
     case error(TaskFailure)
-    case complete(TaskResult)
+    // Indirect: a result is a few hundred bytes, and every event held across an `await` takes
+    // that much of its task's async frame, for every open stream (docs/performance.md, "Memory").
+    indirect case complete(TaskResult)
 
     public var name: String {
         switch self {

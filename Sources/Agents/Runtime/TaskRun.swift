@@ -76,7 +76,11 @@ final class TaskDriver {
         case finished
     }
 
-    struct Running {
+    /// A class, not a struct: the state is held across every `await` of a running task (for as
+    /// long as a stream is open), and a kilobyte copied into each async frame that touches it
+    /// added up to tens of KB per stream (docs/performance.md, "Memory"). Each state owns its own
+    /// instance: a step that changes it replaces the state it came from.
+    final class Running {
         var selection: ModelSelection
         /// The current model call's billing; the earlier rounds' are in ``earlierBillings``.
         var billing: TaskBilling?
@@ -102,6 +106,19 @@ final class TaskDriver {
 
         /// Every round's billing, the current one last.
         var billings: [TaskBilling] { earlierBillings + (billing.map { [$0] } ?? []) }
+
+        init(selection: ModelSelection, billing: TaskBilling?, streaming: Bool, started: ContinuousClock.Instant, cacheKey: String?,
+             learning: TaskLearning?, request: ProviderRequest, targets: [StreamTarget], tools: ToolExecutor?) {
+            self.selection = selection
+            self.billing = billing
+            self.streaming = streaming
+            self.started = started
+            self.cacheKey = cacheKey
+            self.learning = learning
+            self.request = request
+            self.targets = targets
+            self.tools = tools
+        }
     }
 
     /// The tool calls of one model answer, waiting to run.
@@ -114,6 +131,13 @@ final class TaskDriver {
 
     private let run: TaskRun
     private var state: State = .initial
+
+    /// What ``start()`` left: the model call running (its events come through ``next()``), or an
+    /// early end with the event to tell (a failure, a cached answer's first event, or none).
+    private enum Started {
+        case running
+        case ended(TaskEvent?)
+    }
 
     init(run: TaskRun) {
         self.run = run
@@ -131,11 +155,10 @@ final class TaskDriver {
     private var task: AgentTask { run.task }
 
     func next() async -> TaskEvent? {
+        if case .initial = state, case .ended(let event) = await start() { return event }
         switch state {
-        case .finished:
+        case .finished, .initial:
             return nil
-        case .initial:
-            return await start()
         case .running(var iterator, let running):
             let event = await iterator.next()
             state = .running(iterator, running)
@@ -174,10 +197,11 @@ final class TaskDriver {
         return await handle(event, running)
     }
 
-    private func start() async -> TaskEvent? {
+    @inline(never) // keeps its locals out of next()'s async frame while a stream waits (docs/performance.md, "Memory")
+    private func start() async -> Started {
         if run.cancellation.isCancelled {
             state = .finished
-            return nil
+            return .ended(nil)
         }
         await run.agent.began(task.id)
         var routingTask = task.routingTask(agentType: run.agent.type, role: run.agent.role)
@@ -190,21 +214,21 @@ final class TaskDriver {
             selection = try await runtime.router.select(routingTask, useRouter: run.settings.useRouter,
                                                         useLearning: run.settings.useLearning)
         } catch {
-            return await fail(task.failure(routing: error))
+            return .ended(await fail(task.failure(routing: error)))
         }
-        if let problem = task.conversationProblem(selection, routingTask: routingTask) { return await fail(problem) }
+        if let problem = task.conversationProblem(selection, routingTask: routingTask) { return .ended(await fail(problem)) }
         let streaming = run.settings.useStreaming && task.stream
         let targets: [StreamTarget]
         do {
             targets = try runtime.targets(for: selection, streaming: streaming, privacy: task.privacy)
         } catch {
-            return await fail(error)
+            return .ended(await fail(error))
         }
         var request = task.providerRequest(model: selection.modelConfig, role: run.agent.role)
         if let tools { request.tools = tools.invoker.definitions }
         let cacheKey = tools == nil ? cacheKey(selection: selection, request: request) : nil
         if let cacheKey, task.cachePolicy ?? .use == .use, let cache = runtime.cache, let answer = await cache.lookup(cacheKey) {
-            return await replay(answer, selection: selection)
+            return .ended(await replay(answer, selection: selection))
         }
         let timeLimit = run.deadline.map { ContinuousClock.now.duration(to: $0) }
         let billing = makeBilling(selection: selection, request: request, estimatedInputTokens: selection.complexity.estimatedInputTokens)
@@ -214,11 +238,11 @@ final class TaskDriver {
         let session = runtime.tool.executeStreaming(request, targets: targets, timeLimit: timeLimit, hooks: hooks)
         let running = Running(selection: selection, billing: billing, streaming: streaming, started: .now, cacheKey: cacheKey,
                               learning: learning, request: request, targets: targets, tools: tools)
-        var iterator = session.makeAsyncIterator()
+        let iterator = session.makeAsyncIterator()
         run.cancellation.onCancel(iterator.canceller)
-        let first = await iterator.next()
+        // The first event is awaited by next(), as every later one: this frame is not held while it comes.
         state = .running(iterator, running)
-        return await handle(first, running)
+        return .running
     }
 
     /// The billing of one model call of this task (`nil` with cost tracking off): its reservation
@@ -237,6 +261,7 @@ final class TaskDriver {
         }
     }
 
+    @inline(never)
     private func handle(_ event: StreamEvent?, _ running: Running) async -> TaskEvent? {
         guard let event else {
             // The session ended without a result: the consumer went away. The call it cut short
@@ -276,8 +301,8 @@ final class TaskDriver {
     // MARK: Tool rounds
 
     /// The model asked for tools: tells each call (`tool_call`), then ``runTools(_:)`` runs them.
+    @inline(never)
     private func beginTools(_ result: StreamResult, _ running: Running, tools: ToolExecutor) async -> TaskEvent? {
-        var running = running
         running.earlierUsage = running.earlierUsage.adding(result.usage)
         running.earlierAttempts += result.metadata.attempts
         running.earlierBackpressure += result.metadata.backpressureEvents
@@ -297,6 +322,7 @@ final class TaskDriver {
     }
 
     /// Runs a round's tool calls (cancelled with the run), then tells each result (`tool_result`).
+    @inline(never)
     private func runTools(_ round: ToolRound) async -> TaskEvent? {
         guard let tools = round.running.tools else { return await abandon(round.running) }
         let number = round.running.round + 1
@@ -305,7 +331,7 @@ final class TaskDriver {
         }
         run.cancellation.onCancel { work.cancel() }
         let outcomes = await work.value
-        var running = round.running
+        let running = round.running
         running.round = number
         running.toolReports += outcomes.map(\.report)
         if run.cancellation.isCancelled { return await abandon(running) }
@@ -324,8 +350,8 @@ final class TaskDriver {
 
     /// The next model call of a tool loop: the conversation with the tools' results, to the same
     /// targets, billed as a call of its own.
+    @inline(never)
     private func callModelAgain(_ running: Running) async -> TaskEvent? {
-        var running = running
         var timeLimit: Duration?
         if let deadline = run.deadline {
             let left = ContinuousClock.now.duration(to: deadline)
@@ -349,6 +375,7 @@ final class TaskDriver {
 
     /// The run stopped between model calls (its client left, or its timeout): the calls made
     /// are billed (by their hooks), the agent is free, the consumer sees the end.
+    @inline(never)
     private func abandon(_ running: Running) async -> TaskEvent? {
         for billing in running.billings { await billing.settled() }
         await run.agent.ended(success: false)
@@ -356,6 +383,7 @@ final class TaskDriver {
         return nil
     }
 
+    @inline(never)
     private func complete(_ result: StreamResult, _ running: Running) async -> TaskEvent {
         let registry = runtime.router.registry
         let model = registry.model(named: result.metadata.model) ?? running.selection.modelConfig
@@ -408,6 +436,7 @@ final class TaskDriver {
 
     /// Tells a cached answer as the original was told: `start`, the text, `complete`. No model is
     /// called; the ledger gets a zero-cost `cache` row under the model that first answered.
+    @inline(never)
     private func replay(_ answer: ResponseCache.Answer, selection: ModelSelection) async -> TaskEvent? {
         if let costs = runtime.costs {
             let call = CostCall(model: answer.model, provider: answer.provider.rawValue, taskId: task.id, agentId: run.agent.id,
@@ -443,6 +472,7 @@ final class TaskDriver {
         return max(0, Int(seconds.rounded(.up)))
     }
 
+    @inline(never)
     private func fail(_ failure: TaskFailure) async -> TaskEvent {
         await run.agent.ended(success: false)
         state = .finished

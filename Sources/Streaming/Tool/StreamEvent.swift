@@ -10,7 +10,8 @@ public enum StreamEvent: Sendable, Hashable {
     case chunk(StreamChunk)
     case progress(StreamProgress)
     case error(StreamFailure)
-    case complete(StreamResult)
+    // Indirect: keeps every event held across an `await` small (docs/performance.md, "Memory").
+    indirect case complete(StreamResult)
 
     /// The SSE event name fleetd uses for it on the wire.
     public var name: String {

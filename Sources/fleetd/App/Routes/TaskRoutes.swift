@@ -96,8 +96,6 @@ struct TaskRoutes {
         let body = ResponseBody { writer in try await ExecutorAffinity.run(on: executor) {
             metrics.live.streamOpened()
             defer { metrics.live.streamClosed() }
-            var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: .taskCancelled, message: "the client went away"))
-            let started = ContinuousClock.now
             let token = disconnect?.onDisconnect { dispatched.cancel() }
             defer { if let token { disconnect?.remove(token) } }
             // `fleet.taskTimeout` holds for streamed tasks as for JSON ones.
@@ -107,34 +105,11 @@ struct TaskRoutes {
                 dispatched.cancel()
             }
             defer { timer.cancel() }
+            let relay = SSERelay(metrics: metrics)
             do {
-                var sawFirstChunk = false
-                var events = dispatched.run.makeAsyncIterator()
-                var pending = ByteBuffer()
-                // Every event already produced goes out in one write (the upstream often
-                // delivers several chunks in one read); waiting for the next one never
-                // delays what is ready.
-                while var event = await events.next() {
-                    pending.clear()
-                    while true {
-                        if case .chunk = event, !sawFirstChunk {
-                            sawFirstChunk = true
-                            metrics.timeToFirstChunk(ContinuousClock.now - started)
-                        }
-                        if case .complete(let result) = event { outcome = .success(result) }
-                        if case .error(let failure) = event, failure.terminal { outcome = .failure(failure) }
-                        SSEEncoder.write(event: event.name, data: try event.jsonBytes(), into: &pending)
-                        guard let ready = await events.nextIfReady() else { break }
-                        event = ready
-                    }
-                    try await writer.write(pending)
-                }
+                try await relay.run(dispatched.run, to: &writer)
                 if timedOut.isSet {
-                    let failure = TaskFailure(code: .taskTimeout, message: "task \(task.id) ran longer than fleet.taskTimeout (\(timeout))")
-                    outcome = .failure(failure)
-                    pending.clear()
-                    SSEEncoder.write(event: "error", data: try TaskEvent.error(failure).jsonBytes(), into: &pending)
-                    try await writer.write(pending)
+                    try await relay.timedOut(task: task, after: timeout, to: &writer)
                 }
                 try await writer.finish(nil)
             } catch {
@@ -142,13 +117,77 @@ struct TaskRoutes {
                 logger.info("SSE client went away; the task is cancelled", metadata: ["task": "\(task.id)"])
             }
             await lease.finish()
-            await manager.record(task, outcome)
-            switch outcome {
-            case .success(let result): metrics.taskFinished(result)
-            case .failure(let failure): metrics.taskFailed(code: failure.code)
-            }
+            await manager.record(task, relay.outcome)
+            relay.count()
         } }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+}
+
+/// One SSE response's relay of a task's events: every event already produced goes out in one
+/// write (the upstream often delivers several chunks in one read); waiting for the next one never
+/// delays what is ready. Each awaited write is the client's backpressure.
+///
+/// A class with small async methods and the per-event work in a synchronous, non-inlined method:
+/// an open stream holds its task's async frames for as long as it lasts, and inlined encoding
+/// made the relay's frame about 30 KB per stream (docs/performance.md, "Memory").
+final class SSERelay {
+    private let metrics: FleetMetrics
+    private let started = ContinuousClock.now
+    private var sawFirstChunk = false
+    private var pending = ByteBuffer()
+    /// How the task ended, as the client was told (a client that left: cancelled).
+    private(set) var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: .taskCancelled, message: "the client went away"))
+
+    init(metrics: FleetMetrics) {
+        self.metrics = metrics
+    }
+
+    @inline(never)
+    func run(_ run: TaskRun, to writer: inout any ResponseBodyWriter) async throws {
+        var events = run.makeAsyncIterator()
+        while let first = await events.next() {
+            pending.clear()
+            try append(first)
+            while let ready = await events.nextIfReady() {
+                try append(ready)
+            }
+            try await writer.write(pending)
+        }
+    }
+
+    /// The task ran past `fleet.taskTimeout`: the client gets a TASK_TIMEOUT error event.
+    @inline(never)
+    func timedOut(task: AgentTask, after timeout: Duration, to writer: inout any ResponseBodyWriter) async throws {
+        let failure = TaskFailure(code: .taskTimeout, message: "task \(task.id) ran longer than fleet.taskTimeout (\(timeout))")
+        outcome = .failure(failure)
+        pending.clear()
+        SSEEncoder.write(event: "error", data: try TaskEvent.error(failure).jsonBytes(), into: &pending)
+        try await writer.write(pending)
+    }
+
+    @inline(never)
+    private func append(_ event: TaskEvent) throws {
+        switch event {
+        case .chunk where !sawFirstChunk:
+            sawFirstChunk = true
+            metrics.timeToFirstChunk(ContinuousClock.now - started)
+        case .complete(let result):
+            outcome = .success(result)
+        case .error(let failure) where failure.terminal:
+            outcome = .failure(failure)
+        default:
+            break
+        }
+        SSEEncoder.write(event: event.name, data: try event.jsonBytes(), into: &pending)
+    }
+
+    /// Counts the task in the metrics by its outcome.
+    func count() {
+        switch outcome {
+        case .success(let result): metrics.taskFinished(result)
+        case .failure(let failure): metrics.taskFailed(code: failure.code)
+        }
     }
 }
 
