@@ -204,45 +204,98 @@ final class TaskDriver {
             return .ended(nil)
         }
         await run.agent.began(task.id)
+        // The synchronous work is in out-of-line functions, and what crosses an `await` is a
+        // reference: the frames of a task's deepest path stay allocated while its stream is open
+        // (docs/performance.md, "Memory").
+        let plan = routingPlan()
+        let selection: ModelSelection
+        do {
+            selection = try await runtime.router.select(plan.routingTask, useRouter: run.settings.useRouter,
+                                                        useLearning: run.settings.useLearning)
+        } catch {
+            return .ended(await fail(task.failure(routing: error)))
+        }
+        let call: PreparedCall
+        switch prepare(selection, plan: plan) {
+        case .failure(let failure): return .ended(await fail(failure))
+        case .success(let prepared): call = prepared
+        }
+        if let cacheKey = call.cacheKey, task.cachePolicy ?? .use == .use, let cache = runtime.cache, let answer = await cache.lookup(cacheKey) {
+            return .ended(await replay(answer, selection: call.selection))
+        }
+        launch(call)
+        return .running
+    }
+
+    /// What the router is asked, with the agent type's tools.
+    private final class RoutingPlan {
+        var routingTask: RoutingTask
+        let tools: ToolExecutor?
+        init(routingTask: RoutingTask, tools: ToolExecutor?) {
+            self.routingTask = routingTask
+            self.tools = tools
+        }
+    }
+
+    /// A selected model's call, ready to start (or to be answered from the cache).
+    private final class PreparedCall {
+        let selection: ModelSelection
+        let streaming: Bool
+        let targets: [StreamTarget]
+        let request: ProviderRequest
+        let cacheKey: String?
+        let tools: ToolExecutor?
+        init(selection: ModelSelection, streaming: Bool, targets: [StreamTarget], request: ProviderRequest, cacheKey: String?, tools: ToolExecutor?) {
+            self.selection = selection
+            self.streaming = streaming
+            self.targets = targets
+            self.request = request
+            self.cacheKey = cacheKey
+            self.tools = tools
+        }
+    }
+
+    @inline(never)
+    private func routingPlan() -> RoutingPlan {
         var routingTask = task.routingTask(agentType: run.agent.type, role: run.agent.role)
         // The agent type's MCP tools, unless the client brought tools of its own (those calls go
         // back to the client, as a compatible endpoint promises).
         let tools = run.settings.useTools && !(task.conversation?.usesTools ?? false) ? runtime.tools[run.agent.type] : nil
         if let tools, !tools.invoker.definitions.isEmpty { routingTask.needsTools = true }
-        let selection: ModelSelection
-        do {
-            selection = try await runtime.router.select(routingTask, useRouter: run.settings.useRouter,
-                                                        useLearning: run.settings.useLearning)
-        } catch {
-            return .ended(await fail(task.failure(routing: error)))
-        }
-        if let problem = task.conversationProblem(selection, routingTask: routingTask) { return .ended(await fail(problem)) }
+        return RoutingPlan(routingTask: routingTask, tools: tools)
+    }
+
+    @inline(never)
+    private func prepare(_ selection: ModelSelection, plan: RoutingPlan) -> Result<PreparedCall, TaskFailure> {
+        if let problem = task.conversationProblem(selection, routingTask: plan.routingTask) { return .failure(problem) }
         let streaming = run.settings.useStreaming && task.stream
         let targets: [StreamTarget]
         do {
             targets = try runtime.targets(for: selection, streaming: streaming, privacy: task.privacy)
         } catch {
-            return .ended(await fail(error))
+            return .failure(error)
         }
         var request = task.providerRequest(model: selection.modelConfig, role: run.agent.role)
-        if let tools { request.tools = tools.invoker.definitions }
-        let cacheKey = tools == nil ? cacheKey(selection: selection, request: request) : nil
-        if let cacheKey, task.cachePolicy ?? .use == .use, let cache = runtime.cache, let answer = await cache.lookup(cacheKey) {
-            return .ended(await replay(answer, selection: selection))
-        }
+        if let tools = plan.tools { request.tools = tools.invoker.definitions }
+        let cacheKey = plan.tools == nil ? cacheKey(selection: selection, request: request) : nil
+        return .success(PreparedCall(selection: selection, streaming: streaming, targets: targets, request: request, cacheKey: cacheKey, tools: plan.tools))
+    }
+
+    /// Starts the model call; its events come through ``next()``.
+    @inline(never)
+    private func launch(_ call: PreparedCall) {
+        let selection = call.selection
         let timeLimit = run.deadline.map { ContinuousClock.now.duration(to: $0) }
-        let billing = makeBilling(selection: selection, request: request, estimatedInputTokens: selection.complexity.estimatedInputTokens)
+        let billing = makeBilling(selection: selection, request: call.request, estimatedInputTokens: selection.complexity.estimatedInputTokens)
         let learning = run.settings.useLearning && selection.routed
             ? TaskLearning(router: runtime.router, selection: selection, tenantId: task.tenantId) : nil
         let hooks = CallHooks.combining(billing?.hooks, learning?.hooks)
-        let session = runtime.tool.executeStreaming(request, targets: targets, timeLimit: timeLimit, hooks: hooks)
-        let running = Running(selection: selection, billing: billing, streaming: streaming, started: .now, cacheKey: cacheKey,
-                              learning: learning, request: request, targets: targets, tools: tools)
+        let session = runtime.tool.executeStreaming(call.request, targets: call.targets, timeLimit: timeLimit, hooks: hooks)
+        let running = Running(selection: selection, billing: billing, streaming: call.streaming, started: .now, cacheKey: call.cacheKey,
+                              learning: learning, request: call.request, targets: call.targets, tools: call.tools)
         let iterator = session.makeAsyncIterator()
         run.cancellation.onCancel(iterator.canceller)
-        // The first event is awaited by next(), as every later one: this frame is not held while it comes.
         state = .running(iterator, running)
-        return .running
     }
 
     /// The billing of one model call of this task (`nil` with cost tracking off): its reservation
