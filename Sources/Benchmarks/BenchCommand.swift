@@ -20,6 +20,9 @@ struct BenchCommand: AsyncParsableCommand {
             help: "The serve suite's config: 'shipped' (config/fleet.yaml as shipped), 'minimal' (a bench-only one-model config, cost tracking off and on) or a path.")
     var serveConfig: String = "shipped"
 
+    @Option(help: "The serve suite's number of SSE streams held open at once for the memory figure (default 1,000 × scale).")
+    var streams: Int?
+
     func run() async throws {
         let wanted = suites.isEmpty || suites == ["all"] ? benchSuites.map(\.name) : suites
         for name in wanted {
@@ -31,6 +34,7 @@ struct BenchCommand: AsyncParsableCommand {
             #endif
             if var serve = suite as? ServeBench {
                 serve.config = serveConfig
+                serve.streams = streams
                 suite = serve
             }
             print("== \(suite.name): \(suite.summary)")

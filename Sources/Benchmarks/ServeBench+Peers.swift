@@ -185,9 +185,23 @@ final class NginxHop: Sendable {
         ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
+    /// Starts nginx on a random port; a port another socket holds (the range is inside the
+    /// ephemeral one, and the load just left thousands of connections) is retried with another.
     static func start(executable: String, upstreamPort: Int, directory: URL) async throws -> NginxHop {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await start(executable: executable, upstreamPort: upstreamPort, directory: directory,
+                                       port: Int.random(in: 41_000..<49_000))
+            } catch let error as BenchError where attempt < 5 && error.description.contains("Address already in use") {
+                continue
+            }
+        }
+    }
+
+    private static func start(executable: String, upstreamPort: Int, directory: URL, port: Int) async throws -> NginxHop {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let port = Int.random(in: 41_000..<49_000)
         let conf = directory.appendingPathComponent("nginx.conf")
         let d = directory.path
         try """

@@ -27,8 +27,12 @@ public struct ProviderClientFactory: Sendable {
 
     /// An HTTP client for provider traffic. AsyncHTTPClient's default pool allows 8 HTTP/1.1
     /// connections per host, which would queue concurrent streams to one plain-HTTP host (Ollama, a
-    /// gateway); this one allows `maxConnectionsPerHost`. The caller owns it: `try await client.shutdown()`.
-    public static func makeHTTPClient(maxConnectionsPerHost: Int = 1024, connectTimeout: Duration = .seconds(10)) -> HTTPClient {
+    /// gateway); this one allows `maxConnectionsPerHost`. Each open stream to such a host holds one
+    /// connection, so the default is as many as fleetd can hold streams (an HTTPS provider speaking
+    /// HTTP/2 carries many streams per connection). With 1,024, the 1,025th concurrent stream to
+    /// one host waited for a connection and failed (`getConnectionFromPoolTimeout`), found by
+    /// `fleetd-bench serve --streams 9000`. The caller owns it: `try await client.shutdown()`.
+    public static func makeHTTPClient(maxConnectionsPerHost: Int = 65_536, connectTimeout: Duration = .seconds(10)) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, maxConnectionsPerHost)
         configuration.timeout.connect = TimeAmount(max(.milliseconds(1), connectTimeout))

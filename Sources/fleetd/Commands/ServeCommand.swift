@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import Providers
 import ServiceLifecycle
+import FleetSupport
 import Store
 
 /// `fleetd [serve] --config PATH`: runs fleetd as a long-running service.
@@ -41,6 +42,11 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "fleetd")
         for warning in loaded.warnings {
             logger.warning("\(warning)")
+        }
+        if let files = OpenFileLimit.raiseToHardLimit() {
+            // Two per open stream (client and provider connections), plus the store's and the listener's.
+            logger.info("open file limit", metadata: ["soft": "\(files.soft)", "hard": "\(files.hard)",
+                                                      "streams": "about \(files.soft / 2) at once"])
         }
         let settings = ServiceSettings(configPath: options.path, dataDirectory: dataDirectory, environmentOption: service.environment,
                                        processEnvironment: ProcessInfo.processInfo.environment)
