@@ -21,6 +21,15 @@ public enum TaskEvent: Sendable {
     // that much of its task's async frame, for every open stream (docs/performance.md, "Memory").
     indirect case complete(TaskResult)
 
+    /// How the task ended, when this event is its end (`complete`, or a terminal `error`).
+    public var outcome: Result<TaskResult, TaskFailure>? {
+        switch self {
+        case .complete(let result): .success(result)
+        case .error(let failure) where failure.terminal: .failure(failure)
+        default: nil
+        }
+    }
+
     public var name: String {
         switch self {
         case .start: "start"

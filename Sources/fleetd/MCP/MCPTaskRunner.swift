@@ -31,17 +31,11 @@ struct MCPTaskRunner {
         await withTaskCancellationHandler {
             var sequence = 0
             for await event in dispatched.run {
-                switch event {
-                case .chunk(let chunk):
+                if case .chunk(let chunk) = event {
                     await onChunk(chunk.text, sequence)
                     sequence += 1
-                case .complete(let result):
-                    outcome = .success(result)
-                case .error(let failure) where failure.terminal:
-                    outcome = .failure(failure)
-                default:
-                    break
                 }
+                if let end = event.outcome { outcome = end }
             }
         } onCancel: {
             dispatched.cancel()

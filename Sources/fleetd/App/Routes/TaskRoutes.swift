@@ -168,17 +168,11 @@ final class SSERelay {
 
     @inline(never)
     private func append(_ event: TaskEvent) throws {
-        switch event {
-        case .chunk where !sawFirstChunk:
+        if case .chunk = event, !sawFirstChunk {
             sawFirstChunk = true
             metrics.timeToFirstChunk(ContinuousClock.now - started)
-        case .complete(let result):
-            outcome = .success(result)
-        case .error(let failure) where failure.terminal:
-            outcome = .failure(failure)
-        default:
-            break
         }
+        if let end = event.outcome { outcome = end }
         SSEEncoder.write(event: event.name, data: try event.jsonBytes(), into: &pending)
     }
 
