@@ -23,6 +23,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The serve suite's number of SSE streams held open at once for the memory figure (default 1,000 × scale).")
     var streams: Int?
 
+    @Option(help: "A virtual environment with LiteLLM's proxy (python3 -m venv V && V/bin/pip install 'litellm[proxy]'): the serve suite measures it on the same upstream.")
+    var litellm: String?
+
     func run() async throws {
         let wanted = suites.isEmpty || suites == ["all"] ? benchSuites.map(\.name) : suites
         for name in wanted {
@@ -35,6 +38,7 @@ struct BenchCommand: AsyncParsableCommand {
             if var serve = suite as? ServeBench {
                 serve.config = serveConfig
                 serve.streams = streams
+                serve.litellm = litellm
                 suite = serve
             }
             print("== \(suite.name): \(suite.summary)")

@@ -235,16 +235,7 @@ final class NginxHop: Sendable {
         try process.run()
         // Ready when it accepts a connection.
         for _ in 0..<200 {
-            let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            close(socket)
-            if connected == 0 { return NginxHop(port: port, pid: process.processIdentifier) }
+            if loopbackAccepts(port: port) { return NginxHop(port: port, pid: process.processIdentifier) }
             if !process.isRunning { break }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -263,4 +254,110 @@ final class NginxHop: Sendable {
     func stop() {
         kill(pid, SIGKILL)
     }
+}
+
+/// LiteLLM's proxy (`litellm --config`), from a virtual environment the caller installed it in,
+/// in front of the same upstream: one model, `fast`, as `openai/fast` on the upstream's
+/// Chat Completions. One worker (its default); a master key, which it requires.
+final class LiteLLMHop: Sendable {
+    let port: Int
+    let version: String
+    private let pid: Int32
+    private static let key = "sk-bench-\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())"
+
+    static func start(environment venv: String, upstreamPort: Int, directory: URL) async throws -> LiteLLMHop {
+        let executable = URL(fileURLWithPath: venv).appendingPathComponent("bin/litellm").path
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw BenchError(description: "no LiteLLM proxy at \(executable): python3 -m venv \(venv) && \(venv)/bin/pip install 'litellm[proxy]'")
+        }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let config = directory.appendingPathComponent("litellm.yaml")
+        try """
+        model_list:
+          - model_name: fast
+            litellm_params:
+              model: openai/fast
+              api_base: http://127.0.0.1:\(upstreamPort)/v1
+              api_key: bench
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let port = try freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["--config", config.path, "--port", "\(port)", "--host", "127.0.0.1", "--num_workers", "1"]
+        process.environment = [
+            "PATH": URL(fileURLWithPath: venv).appendingPathComponent("bin").path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
+            "HOME": directory.path, "LITELLM_MASTER_KEY": key, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
+        ]
+        let log = directory.appendingPathComponent("litellm.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        // Its imports and start-up take seconds: ready when the port takes a connection.
+        for _ in 0..<1_200 {
+            if loopbackAccepts(port: port) {
+                return LiteLLMHop(port: port, pid: process.processIdentifier, version: installedVersion(venv))
+            }
+            if !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        kill(process.processIdentifier, SIGKILL)
+        throw BenchError(description: "LiteLLM's proxy did not start: \((try? String(contentsOf: log, encoding: .utf8))?.suffix(2_000) ?? "")")
+    }
+
+    private init(port: Int, pid: Int32, version: String) {
+        self.port = port
+        self.pid = pid
+        self.version = version
+    }
+
+    var url: String { "http://127.0.0.1:\(port)/v1/chat/completions" }
+    var headers: [(String, String)] { [("Authorization", "Bearer \(Self.key)")] }
+
+    func stop() {
+        kill(pid, SIGKILL)
+    }
+
+    /// The version pip installed (`litellm-<version>.dist-info`).
+    private static func installedVersion(_ venv: String) -> String {
+        let lib = URL(fileURLWithPath: venv).appendingPathComponent("lib")
+        for python in (try? FileManager.default.contentsOfDirectory(atPath: lib.path)) ?? [] {
+            let packages = lib.appendingPathComponent(python).appendingPathComponent("site-packages")
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: packages.path)) ?? []
+            where entry.hasPrefix("litellm-") && entry.hasSuffix(".dist-info") {
+                return String(entry.dropFirst("litellm-".count).dropLast(".dist-info".count))
+            }
+        }
+        return "(version unknown)"
+    }
+
+    /// A port nothing listens on now (the kernel's pick for port 0).
+    private static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+        }
+        guard bound else { throw BenchError(description: "no free port for LiteLLM's proxy") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+}
+
+/// Whether something on 127.0.0.1 accepts a connection on `port` now (a peer that has started).
+private func loopbackAccepts(port: Int) -> Bool {
+    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
 }

@@ -21,6 +21,8 @@ struct ServeBench: BenchSuite {
     var config = "shipped"
     /// How many SSE streams the memory figure holds open at once (`--streams`); nil: 1,000 × scale.
     var streams: Int?
+    /// A virtual environment with LiteLLM's proxy (`--litellm`): its row beside nginx's.
+    var litellm: String?
 
     func run(scale: Double) async throws {
         let upstream = try await BenchUpstream.start()
@@ -151,6 +153,19 @@ struct ServeBench: BenchSuite {
         } else {
             print("nginx is not installed (apt-get install nginx-light): no proxy_pass row")
         }
+        var litellmFigures: [String: LoadFigures] = [:]
+        if let litellm {
+            let hop = try await LiteLLMHop.start(environment: litellm, upstreamPort: upstream.port, directory: directory.appendingPathComponent("litellm"))
+            print("LiteLLM proxy \(hop.version) from \(litellm), one worker, the same model on the same upstream")
+            for (stream, concurrency) in cases {
+                let figures = try await load.run(url: hop.url, body: FakeResponse.openAIRequestBody(stream: stream), headers: hop.headers, stream: stream,
+                                                 connections: concurrency, seconds: concurrency == 1 ? 3 : seconds)
+                litellmFigures["\(stream)-\(concurrency)"] = figures
+                let base = direct["\(stream)-\(concurrency)"]!
+                print("through LiteLLM proxy, \(stream ? "SSE " : "JSON"), \(concurrency) caller\(concurrency == 1 ? ", " : "s,") \(figures); added p50 \(Load.ms(figures.p50 - base.p50)) ms")
+            }
+            hop.stop()
+        }
         let fleetd = try await ChildFleetd.start(configFile: file, upstreamPort: upstream.port, directory: directory.appendingPathComponent("file"))
         let endpoints = [("/v1/tasks", fleetd.tasksURL, ChildFleetd.taskBody), ("/v1/chat/completions", fleetd.chatURL, ChildFleetd.chatBody)]
         for (stream, concurrency) in cases {
@@ -166,6 +181,9 @@ struct ServeBench: BenchSuite {
                     + "added p50 \(Load.ms(figures.p50 - base.p50)) ms, p99 \(Load.ms(figures.p99 - base.p99)) ms; fleetd CPU \(String(format: "%.3f", cpu)) ms per task"
                 if concurrency > 1, let hop = nginx[key], hop.requests > 0 {
                     line += String(format: "; %.0f%% of nginx's req/s", Double(figures.requests) / figures.seconds / (Double(hop.requests) / hop.seconds) * 100)
+                }
+                if concurrency > 1, let peer = litellmFigures[key], peer.requests > 0 {
+                    line += String(format: "; %.1f× LiteLLM's req/s", Double(figures.requests) / figures.seconds / (Double(peer.requests) / peer.seconds))
                 }
                 print(line)
             }
@@ -219,15 +237,16 @@ struct Loader {
     let wrk: WrkLoad?
     let http: HTTPClient
 
-    func run(url: String, body: String, stream: Bool, connections: Int, seconds: Double) async throws -> LoadFigures {
+    func run(url: String, body: String, headers: [(String, String)] = [], stream: Bool, connections: Int, seconds: Double) async throws -> LoadFigures {
         if let wrk {
-            return try await Task.detached { try wrk.run(url: url, body: body, connections: connections, seconds: seconds) }.value
+            return try await Task.detached { try wrk.run(url: url, body: body, headers: headers, connections: connections, seconds: seconds) }.value
         }
         let http = self.http
         return try await Load.run(http, seconds: seconds, callers: connections) {
             var request = HTTPClientRequest(url: url)
             request.method = .POST
             request.headers.add(name: "content-type", value: "application/json")
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
             request.body = .bytes(ByteBuffer(string: body))
             let response = try await http.execute(request, timeout: .seconds(30))
             guard response.status == .ok else { throw BenchError(description: "\(url) answered \(response.status)") }

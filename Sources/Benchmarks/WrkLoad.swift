@@ -23,13 +23,17 @@ struct WrkLoad {
     }
 
     /// POSTs `body` (JSON) to `url` from `connections` connections for `seconds`.
-    func run(url: String, body: String, connections: Int, seconds: Double) throws -> LoadFigures {
+    func run(url: String, body: String, headers: [(String, String)] = [], connections: Int, seconds: Double) throws -> LoadFigures {
         let script = directory.appendingPathComponent("post-\(UUID().uuidString).lua")
-        let escaped = body.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
+        func quoted(_ text: String) -> String {
+            "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+        }
+        let extra = headers.map { "wrk.headers[\(quoted($0.0))] = \(quoted($0.1))" }.joined(separator: "\n")
         try """
         wrk.method = "POST"
-        wrk.body = '\(escaped)'
+        wrk.body = \(quoted(body))
         wrk.headers["Content-Type"] = "application/json"
+        \(extra)
         """.write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }
         let process = Process()
