@@ -40,6 +40,10 @@ public struct ProviderClientFactory: Sendable {
         // backoff and falls back to the next model itself. AsyncHTTPClient's own re-dialling would
         // hide a provider that is down until the request deadline (60 s).
         configuration.connectionPool.retryConnectionEstablishment = false
+        // fleetd bootstraps no distributed-tracing backend, so AsyncHTTPClient's default (the
+        // global no-op tracer) opened a span per call for nothing, parsing each URL again with
+        // Foundation to label it: about 1% of fleetd's CPU in a `perf` profile under load.
+        configuration.tracing.tracer = nil
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
