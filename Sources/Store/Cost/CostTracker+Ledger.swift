@@ -98,7 +98,6 @@ extension CostTracker {
                 input_tokens = input_tokens + excluded.input_tokens,
                 output_tokens = output_tokens + excluded.output_tokens,
                 cached_tokens = cached_tokens + excluded.cached_tokens
-            RETURNING cost, entries
             """)
         var touchedModels = Set<String>()
         var touchedKeys = Set<String>()
@@ -138,37 +137,24 @@ extension CostTracker {
                                       value: entry))
         }
 
-        // Each upsert returns the row's new figures: the totals read below come from these, not
-        // from a query each (a row this batch did not touch is read).
-        var after: [TotalKey: (cost: Double, entries: Int)] = [:]
         for (row, addition) in additions {
-            if let result = try Row.fetchOne(addTotal, arguments: [row.period, row.key, row.scope, addition.cost, addition.entries,
-                                                                   addition.inputTokens, addition.outputTokens, addition.cachedTokens]) {
-                after[row] = (result[0], result[1])
-            }
-        }
-        func total(_ period: String, _ key: String, _ scope: String) throws -> Double {
-            if let known = after[TotalKey(period: period, key: key, scope: scope)] { return known.cost }
-            return try totalCost(period: period, key: key, scope: scope, in: db)
+            try addTotal.execute(arguments: [row.period, row.key, row.scope, addition.cost, addition.entries,
+                                             addition.inputTokens, addition.outputTokens, addition.cachedTokens])
         }
 
         var spend: [BudgetPeriod: PeriodSpend] = [:]
         for period in BudgetPeriod.allCases {
             guard let key = keys.keys[period] else { continue }
-            spend[period] = PeriodSpend(key: key, spent: try total(period.rawValue, key, overallScope))
+            spend[period] = PeriodSpend(key: key, spent: try totalCost(period: period.rawValue, key: key, scope: overallScope, in: db))
         }
         guard !touchedModels.isEmpty else { return LedgerWriteOutcome(entries: stored, spend: spend, alerts: []) }
-        // The day's overall row and each touched model's all-time row were upserted just above.
-        let day = after[TotalKey(period: BudgetPeriod.day.rawValue, key: keys.dayKey, scope: overallScope)]
-        mirrors.append(CostMirror(key: "daily/\(keys.dayKey)", value: DailyCostSummary(date: keys.dayKey, total: day?.cost ?? 0, entries: day?.entries ?? 0)))
-        for model in touchedModels {
-            mirrors.append(CostMirror(key: "model/\(model)/total", value: try total("all", "all", "model:\(model)")))
-        }
+        mirrors += try summaryMirrors(keys: keys, models: touchedModels, in: db)
         var keySpend: [String: [BudgetPeriod: PeriodSpend]] = [:]
         for keyId in touchedKeys {
             for period in BudgetPeriod.allCases {
                 guard let key = keys.keys[period] else { continue }
-                keySpend[keyId, default: [:]][period] = PeriodSpend(key: key, spent: try total(period.rawValue, key, keyScope(keyId)))
+                keySpend[keyId, default: [:]][period] = PeriodSpend(
+                    key: key, spent: try totalCost(period: period.rawValue, key: key, scope: keyScope(keyId), in: db))
             }
         }
 
@@ -185,6 +171,18 @@ extension CostTracker {
             mirrors = []
         }
         return LedgerWriteOutcome(entries: stored, spend: spend, keySpend: keySpend, alerts: alerts, mirrors: mirrors)
+    }
+
+    /// The summary mirrors in the memory store: `routing/costs/daily/<day>` and
+    /// `routing/costs/model/<name>/total` (docs/store.md, "Cost ledger and budgets").
+    private static func summaryMirrors(keys: LedgerPeriodKeys, models: Set<String>, in db: Database) throws -> [CostMirror] {
+        let day = try Row.fetchOne(try db.cachedStatement(sql: "SELECT cost, entries FROM cost_totals WHERE period = 'day' AND period_key = ? AND scope = ?"),
+                                   arguments: [keys.dayKey, overallScope])
+        var mirrors = [CostMirror(key: "daily/\(keys.dayKey)", value: DailyCostSummary(date: keys.dayKey, total: day?["cost"] ?? 0, entries: day?["entries"] ?? 0))]
+        for model in models {
+            mirrors.append(CostMirror(key: "model/\(model)/total", value: try totalCost(period: "all", key: "all", scope: "model:\(model)", in: db)))
+        }
+        return mirrors
     }
 
     /// Records each crossed threshold (configured percent and 100%) once per period key.
