@@ -136,6 +136,38 @@ struct CostTrackerTests {
         #expect(try mirrored.map { try $0.decode(CostLedgerEntry.self) } == [entry])
     }
 
+    @Test func aHoldMadeWhileATransactionIsWrittenIsWrittenAfterIt() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        let tracker = try CostTracker(database: db, holdWriteDelay: .milliseconds(20))
+        // Another connection holds the write lock, so the settlement below is mid-transaction
+        // (waiting for it) when the second hold is made and its delay runs out.
+        let other = try DatabaseQueue(path: dir.path())
+        let locked = DispatchSemaphore(value: 0)
+        let holder = Thread {
+            try? other.inDatabase { db in
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                locked.signal()
+                Thread.sleep(forTimeInterval: 0.4)
+                try db.execute(sql: "COMMIT")
+            }
+        }
+        holder.start()
+        locked.wait()
+        let first = try await tracker.reserve(Self.call, estimatedCost: 1)
+        let settling = Task { try await tracker.settle(first, usage: Self.usage(dollars: 0.5), pricing: Self.dollarPerK) }
+        try await Task.sleep(for: .milliseconds(50))
+        let second = try await tracker.reserve(Self.call, estimatedCost: 1)
+        _ = try await settling.value
+        var rows: [String] = []
+        for _ in 0..<200 where rows.isEmpty {
+            try await Task.sleep(for: .milliseconds(10))
+            rows = try await db.read("test") { try String.fetchAll($0, sql: "SELECT id FROM cost_reservations") }
+        }
+        #expect(rows == [second.id], "the hold made during the settlement's transaction reached the file on its own")
+    }
+
     @Test func stoppingWritesTheHoldsThatWait() async throws {
         let dir = try StoreTempDirectory()
         defer { dir.remove() }

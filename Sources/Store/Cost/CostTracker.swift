@@ -18,8 +18,9 @@ import Logging
 /// the file before the answer goes out.
 ///
 /// Each settlement writes one ledger row, the running totals (day, week, month, all time; overall
-/// and per model), the alert marks and the `routing/costs` memory mirrors in ONE transaction, and
-/// is idempotent on the entry id. Alerts (COST_002) go to ``alerts`` and the log, once per period
+/// and per model) and the alert marks in ONE transaction, and is idempotent on the entry id. The
+/// `routing/costs` memory mirrors go in the same transaction, or through the write-behind recorder
+/// when the tracker was given one (`fleetd serve` does). Alerts (COST_002) go to ``alerts`` and the log, once per period
 /// and threshold, remembered in the database across restarts.
 public actor CostTracker: BudgetStatusProviding {
     public nonisolated let database: StoreDatabase
@@ -182,7 +183,11 @@ public actor CostTracker: BudgetStatusProviding {
     /// when fleetd stops.
     public func flushPendingWrites() async {
         holdFlushScheduled = false
-        guard !writing, !pendingHolds.isEmpty else { return }
+        guard !pendingHolds.isEmpty else { return }
+        // A transaction being written took the holds that were waiting when it began, not those
+        // made since: those wait for the next delay (returning without it left them unwritten
+        // until some later reserve or settle).
+        guard !writing else { return scheduleHoldWrite() }
         writing = true
         defer { writing = false }
         do {
