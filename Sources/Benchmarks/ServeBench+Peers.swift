@@ -185,23 +185,11 @@ final class NginxHop: Sendable {
         ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// Starts nginx on a random port; a port another socket holds (the range is inside the
-    /// ephemeral one, and the load just left thousands of connections) is retried with another.
+    /// Starts nginx on a port the kernel just picked as free (a random one in the ephemeral range
+    /// collided with the connections a load run had just left).
     static func start(executable: String, upstreamPort: Int, directory: URL) async throws -> NginxHop {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                return try await start(executable: executable, upstreamPort: upstreamPort, directory: directory,
-                                       port: Int.random(in: 41_000..<49_000))
-            } catch let error as BenchError where attempt < 5 && error.description.contains("Address already in use") {
-                continue
-            }
-        }
-    }
-
-    private static func start(executable: String, upstreamPort: Int, directory: URL, port: Int) async throws -> NginxHop {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let port = try freeLoopbackPort()
         let conf = directory.appendingPathComponent("nginx.conf")
         let d = directory.path
         try """
@@ -280,7 +268,7 @@ final class LiteLLMHop: Sendable {
               api_base: http://127.0.0.1:\(upstreamPort)/v1
               api_key: bench
         """.write(to: config, atomically: true, encoding: .utf8)
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["--config", config.path, "--port", "\(port)", "--host", "127.0.0.1", "--num_workers", "1"]
@@ -332,21 +320,21 @@ final class LiteLLMHop: Sendable {
         return "(version unknown)"
     }
 
-    /// A port nothing listens on now (the kernel's pick for port 0).
-    private static func freePort() throws -> Int {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
-        }
-        guard bound else { throw BenchError(description: "no free port for LiteLLM's proxy") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
+}
 
+/// A loopback port nothing uses now (the kernel's pick for port 0), for a peer to listen on.
+private func freeLoopbackPort() throws -> Int {
+    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+    }
+    guard bound else { throw BenchError(description: "no free loopback port for a bench peer") }
+    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// Whether something on 127.0.0.1 accepts a connection on `port` now (a peer that has started).

@@ -1,7 +1,7 @@
 import Foundation
 
 /// `fleetd-bench upstream`: only the serve bench's loopback provider, kept running for a profiler
-/// run by hand (docs/performance.md, "Profiling"). It prints the environment that points
+/// run by hand (docs/performance.md, "Measuring" and "Store writes off the request path"). It prints the environment that points
 /// `config/fleet.yaml`'s providers at it and serves for `60 × scale` seconds (`--scale 10`: ten
 /// minutes), or until the process is stopped.
 struct UpstreamBench: BenchSuite {

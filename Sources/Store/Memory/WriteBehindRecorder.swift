@@ -54,12 +54,7 @@ public actor WriteBehindRecorder: Service {
     /// Queues a value for `partition`/`key` with the partition's default TTL.
     public func enqueue<Value: Encodable & Sendable>(_ value: Value, partition: String, key: String, owner: String,
                                                      accessLevel: MemoryAccessLevel) async throws {
-        try MemoryStore.validateAddress(partition: partition, key: key)
-        let now = store.clock.now
-        let record = Pending(value: value, partition: partition, key: key, owner: owner, accessLevel: accessLevel,
-                             createdAt: now, expiresAt: try store.expiryDate(.partitionDefault, partition: partition, now: now))
-        let address = "\(partition)/\(key)"
-        if pending.updateValue(record, forKey: address) == nil { order.append(address) }
+        try add(value, partition: partition, key: key, owner: owner, accessLevel: accessLevel, now: store.clock.now)
         if pending.count >= capacity { await flush() }
     }
 
@@ -70,16 +65,22 @@ public actor WriteBehindRecorder: Service {
         let now = store.clock.now
         for (key, value) in values {
             do {
-                try MemoryStore.validateAddress(partition: partition, key: key)
-                let record = Pending(value: value, partition: partition, key: key, owner: owner, accessLevel: accessLevel,
-                                     createdAt: now, expiresAt: try store.expiryDate(.partitionDefault, partition: partition, now: now))
-                let address = "\(partition)/\(key)"
-                if pending.updateValue(record, forKey: address) == nil { order.append(address) }
+                try add(value, partition: partition, key: key, owner: owner, accessLevel: accessLevel, now: now)
             } catch {
                 logger.error("write-behind record dropped", metadata: ["entry": "\(partition)/\(key)", "error": "\(error)"])
             }
         }
         if pending.count >= capacity { await flush() }
+    }
+
+    /// Adds one record to the batch, replacing a waiting one for the same address.
+    private func add(_ value: any Encodable & Sendable, partition: String, key: String, owner: String,
+                     accessLevel: MemoryAccessLevel, now: Date) throws {
+        try MemoryStore.validateAddress(partition: partition, key: key)
+        let record = Pending(value: value, partition: partition, key: key, owner: owner, accessLevel: accessLevel,
+                             createdAt: now, expiresAt: try store.expiryDate(.partitionDefault, partition: partition, now: now))
+        let address = "\(partition)/\(key)"
+        if pending.updateValue(record, forKey: address) == nil { order.append(address) }
     }
 
     /// Writes everything waiting, in one transaction.

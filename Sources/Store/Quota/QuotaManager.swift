@@ -88,9 +88,13 @@ public actor QuotaManager: QuotaChecking {
         current.monthTokens += tokens
         usage[provider] = current
         add(PendingCount(provider: provider, dayKey: current.dayKey, monthKey: current.monthKey, requests: requests, tokens: tokens))
+        scheduleFlush(after: writeDelay)
+    }
+
+    /// Makes sure the waiting counts are written `delay` from now (once, however many wait).
+    private func scheduleFlush(after delay: Duration) {
         guard !flushScheduled else { return }
         flushScheduled = true
-        let delay = writeDelay
         Task {
             try? await Task.sleep(for: delay)
             await self.flushPendingWrites()
@@ -140,13 +144,7 @@ public actor QuotaManager: QuotaChecking {
             let later = pendingCounts
             pendingCounts = []
             for count in batch + later { add(count) }
-            if !flushScheduled {
-                flushScheduled = true
-                Task {
-                    try? await Task.sleep(for: .seconds(1))
-                    await self.flushPendingWrites()
-                }
-            }
+            scheduleFlush(after: .seconds(1))
         }
     }
 

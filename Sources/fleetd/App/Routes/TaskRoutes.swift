@@ -129,8 +129,10 @@ struct TaskRoutes {
 /// delays what is ready. Each awaited write is the client's backpressure.
 ///
 /// A class with small async methods and the per-event work in a synchronous, non-inlined method:
-/// an open stream holds its task's async frames for as long as it lasts, and inlined encoding
-/// made the relay's frame about 30 KB per stream (docs/performance.md, "Memory").
+/// an open stream holds its task's async frames for as long as it lasts (docs/performance.md,
+/// "Memory"), so the encoding's temporaries are kept out of them. (heaptrack put a 30 KB slab at
+/// the response body before this change and after it: that slab is the connection task's deepest
+/// path merged, not a frame; the body's closure takes 3,744 bytes and `run` 656.)
 final class SSERelay {
     private let metrics: FleetMetrics
     private let started = ContinuousClock.now
