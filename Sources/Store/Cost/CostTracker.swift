@@ -13,8 +13,8 @@ import Logging
 ///
 /// Nothing on a call's way out waits for SQLite: a reservation is held in memory, and its row in
 /// `cost_reservations` (what a restart bills when a crash left the call unsettled) is written by
-/// the next group commit, at most ``holdWriteDelay`` later. A call settled or released before then
-/// never writes its hold at all. A settlement is waited for: an answered task's ledger row is in
+/// the next group commit, started at once by default (``holdWriteDelay`` 0; a longer delay lets a
+/// call settled or released first skip its hold, at the price of a crash window that long). A settlement is waited for: an answered task's ledger row is in
 /// the file before the answer goes out.
 ///
 /// Each settlement writes one ledger row, the running totals (day, week, month, all time; overall
@@ -75,7 +75,7 @@ public actor CostTracker: BudgetStatusProviding {
         configuration: CostConfiguration = CostConfiguration(),
         memoryConfiguration: MemoryStoreConfiguration = MemoryStoreConfiguration(),
         clock: any WallClock = SystemWallClock(),
-        holdWriteDelay: Duration = .milliseconds(20),
+        holdWriteDelay: Duration = .zero,
         mirrors: WriteBehindRecorder? = nil,
         logger: Logger = Logger(label: "fleetd.cost")
     ) throws {
