@@ -137,10 +137,8 @@ struct ProviderFaultTests {
     }
 
     @Test func refusedConnectionIsNetwork() async throws {
-        // Bind a server, learn its port, shut it: nothing listens there any more.
-        let server = try await FakeProviderServer.start(script: .always(.status(200)))
-        let dead = endpoint(.anthropic, server)
-        await server.shutdown()
+        let refusing = try RefusingPort()
+        let dead = endpoint(.anthropic, refusing)
         // AsyncHTTPClient keeps retrying a refused connect until the request's deadline.
         let client = try makeFactory(headTimeout: .milliseconds(500)).makeClient(for: dead)
         await #expect(throws: ProviderError.self) {
@@ -153,6 +151,7 @@ struct ProviderFaultTests {
             #expect(error.kind == .network || error.kind == .timeout)
             #expect(error.isRetryable)
         }
+        withExtendedLifetime(refusing) {}
     }
 
     @Test func malformedChunkIsReportedAndSkipped() async throws {

@@ -107,9 +107,8 @@ struct FailoverTests {
     }
 
     @Test func aRefusedConnectionHandsOverAtOnce() async throws {
-        // A port nothing listens on: a server that was started and stopped.
-        let gone = try await FakeProviderServer.start(script: .always(.status(500)))
-        await gone.shutdown()
+        // A port that refuses connections for the whole test.
+        let gone = try RefusingPort()
         let healthy = try await FakeProviderServer.start(script: .always(openAIStream(["fine"])))
         // fleetd's own HTTP client: a refused connection fails the attempt at once.
         let client = ProviderClientFactory.makeHTTPClient()
@@ -133,6 +132,7 @@ struct FailoverTests {
         #expect(seen.first?.error?.kind == .network)
         await healthy.shutdown()
         try await client.shutdown()
+        withExtendedLifetime(gone) {}
     }
 
     @Test func aTimeoutHandsOverWithoutASynchronousCallToTheSlowModel() async throws {

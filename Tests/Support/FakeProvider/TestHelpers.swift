@@ -48,9 +48,18 @@ public func makeFactory(logger: Logger = Logger(label: "test"), environment: [St
 }
 
 public func endpoint(_ provider: ProviderKind, _ server: FakeProviderServer, model: String = "test-model", supportsStreaming: Bool = true) -> ModelEndpoint {
+    endpoint(provider, baseURL: server.baseURL, model: model, supportsStreaming: supportsStreaming)
+}
+
+/// An endpoint at a port that refuses connections.
+public func endpoint(_ provider: ProviderKind, _ refusing: RefusingPort, model: String = "test-model") -> ModelEndpoint {
+    endpoint(provider, baseURL: refusing.baseURL, model: model, supportsStreaming: true)
+}
+
+private func endpoint(_ provider: ProviderKind, baseURL: String, model: String, supportsStreaming: Bool) -> ModelEndpoint {
     let base: String = switch provider {
-    case .openai, .xai: server.baseURL + "/v1"
-    default: server.baseURL
+    case .openai, .xai: baseURL + "/v1"
+    default: baseURL
     }
     // A per-model variable makes the key required even on loopback.
     return ModelEndpoint(
