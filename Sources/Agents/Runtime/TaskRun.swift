@@ -16,9 +16,13 @@ import Synchronization
 /// Events come as the consumer asks for them, so a slow consumer slows the provider read
 /// (backpressure end to end). A consumer that stops iterating cancels the provider call, which is
 /// still billed for what it used.
-public struct TaskRun: AsyncSequence, Sendable {
+///
+/// A class: a streamed task's run is held by its iterator, its agent lease and its response body
+/// for as long as the stream is open, and each copy of a struct carried the whole task
+/// (docs/performance.md, "Memory per open stream").
+public final class TaskRun: AsyncSequence, Sendable {
     public typealias Element = TaskEvent
-    let task: AgentTask
+    public let task: AgentTask
     let settings: TaskSettings
     let runtime: TaskRuntime
     let agent: Agent
@@ -26,6 +30,14 @@ public struct TaskRun: AsyncSequence, Sendable {
     /// of the model waits past it.
     public let deadline: ContinuousClock.Instant?
     let cancellation = RunCancellation()
+
+    init(task: AgentTask, settings: TaskSettings, runtime: TaskRuntime, agent: Agent, deadline: ContinuousClock.Instant?) {
+        self.task = task
+        self.settings = settings
+        self.runtime = runtime
+        self.agent = agent
+        self.deadline = deadline
+    }
 
     /// Stops the run from outside its consumer (a client that left): the provider call is
     /// cancelled and the consumer's next event is the end. Harmless after the run ended.
@@ -40,6 +52,13 @@ public struct TaskRun: AsyncSequence, Sendable {
     public struct Iterator: AsyncIteratorProtocol {
         let driver: TaskDriver
         public mutating func next() async -> TaskEvent? { await driver.next() }
+
+        /// Does now what the first ``next()`` would: selects the model, looks in the response
+        /// cache and starts the call. Its events, a failure to start among them, still come
+        /// through ``next()``. A streaming handler calls it before returning its response, in
+        /// the request's own task, so that the async frames routing takes are freed before the
+        /// stream's long life begins (docs/performance.md, "Memory per open stream").
+        public mutating func start() async { await driver.startIfNeeded() }
 
         /// The next event if it is ready now (already produced); `nil` when the next one is not
         /// there yet (call ``next()`` to wait for it). A relay gathers ready events into one write.
@@ -187,6 +206,16 @@ final class TaskDriver {
                 return event
             }
             return await callModelAgain(running)
+        }
+    }
+
+    func startIfNeeded() async {
+        guard case .initial = state, case .ended(let event) = await start() else { return }
+        // An early end: its event is told first, then whatever the start left.
+        guard let event else { return }
+        switch state {
+        case .replaying(let rest): state = .replaying([event] + rest)
+        default: state = .replaying([event])
         }
     }
 

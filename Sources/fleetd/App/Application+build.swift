@@ -114,6 +114,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     let costsOn: @Sendable () async -> Bool = { await manager.config.cost.enabled }
     let limiter = CallerRateLimiter()
     let router = Router(context: FleetRequestContext.self)
+    router.add(middleware: RequestPhaseMiddleware())
     router.add(middleware: RequestLogMiddleware(metrics: metrics))
     router.add(middleware: LiveCORSMiddleware(api: api))
     router.add(middleware: RateLimitMiddleware(api: api))

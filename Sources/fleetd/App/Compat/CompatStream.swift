@@ -171,14 +171,3 @@ struct CompatStream {
     }
 }
 
-/// A task run's iterator, handed from the route handler (which reads up to the first text) to
-/// the response body (which relays the rest). `@unchecked Sendable` because the iterator is
-/// not: the two never use it at once — the handler is done with it before it returns the
-/// response whose body takes it over.
-final class RunHandoff: @unchecked Sendable {
-    var iterator: TaskRun.Iterator
-
-    init(_ iterator: TaskRun.Iterator) {
-        self.iterator = iterator
-    }
-}

@@ -93,6 +93,10 @@ struct TaskRoutes {
         // The agent goes back exactly once: when the stream ends, or, should the response body
         // never run (the connection closed before it started), when the lease is dropped.
         let lease = AgentLease(dispatched)
+        // Routing and the call's start happen here, in the request's task, whose frames are freed
+        // before the body runs for the stream's whole life (``RequestPhaseMiddleware``).
+        let handoff = RunHandoff(dispatched.run.makeAsyncIterator())
+        await handoff.iterator.start()
         let body = ResponseBody { writer in try await ExecutorAffinity.run(on: executor) {
             metrics.live.streamOpened()
             defer { metrics.live.streamClosed() }
@@ -107,17 +111,17 @@ struct TaskRoutes {
             defer { timer.cancel() }
             let relay = SSERelay(metrics: metrics)
             do {
-                try await relay.run(dispatched.run, to: &writer)
+                try await relay.run(handoff, to: &writer)
                 if timedOut.isSet {
-                    try await relay.timedOut(task: task, after: timeout, to: &writer)
+                    try await relay.timedOut(task: dispatched.run.task, after: timeout, to: &writer)
                 }
                 try await writer.finish(nil)
             } catch {
                 dispatched.cancel()
-                logger.info("SSE client went away; the task is cancelled", metadata: ["task": "\(task.id)"])
+                logger.info("SSE client went away; the task is cancelled", metadata: ["task": "\(dispatched.run.task.id)"])
             }
             await lease.finish()
-            await manager.record(task, relay.outcome)
+            await manager.record(dispatched.run.task, relay.outcome)
             relay.count()
         } }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
@@ -146,12 +150,11 @@ final class SSERelay {
     }
 
     @inline(never)
-    func run(_ run: TaskRun, to writer: inout any ResponseBodyWriter) async throws {
-        var events = run.makeAsyncIterator()
-        while let first = await events.next() {
+    func run(_ events: RunHandoff, to writer: inout any ResponseBodyWriter) async throws {
+        while let first = await events.iterator.next() {
             pending.clear()
             try append(first)
-            while let ready = await events.nextIfReady() {
+            while let ready = await events.iterator.nextIfReady() {
                 try append(ready)
             }
             try await writer.write(pending)
@@ -242,6 +245,18 @@ final class AgentLease: Sendable {
         let dispatched = self.dispatched
         dispatched.cancel()
         Task { await dispatched.finish() }
+    }
+}
+
+/// A task run's iterator, handed from the route handler (which starts the run, and for a
+/// compatible endpoint reads up to the first text) to the response body (which relays the rest).
+/// `@unchecked Sendable` because the iterator is not: the two never use it at once — the handler
+/// is done with it before it returns the response whose body takes it over.
+final class RunHandoff: @unchecked Sendable {
+    var iterator: TaskRun.Iterator
+
+    init(_ iterator: TaskRun.Iterator) {
+        self.iterator = iterator
     }
 }
 
