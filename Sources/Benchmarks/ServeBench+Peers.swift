@@ -39,7 +39,9 @@ final class ChildFleetd: Sendable {
     /// `fleetd serve` on a config file as it is (e.g. `config/fleet.yaml` as shipped), every
     /// provider pointed at `upstreamPort` by the providers' base-URL variables, with a dummy key
     /// each (the upstream checks none). Nothing in the file is changed.
-    static func start(configFile: URL, upstreamPort: Int, directory: URL) async throws -> ChildFleetd {
+    /// `wrapper`: a command fleetd runs under (e.g. `heaptrack -o FILE`); ``stop()`` then stops
+    /// fleetd itself, and waits for the wrapper to finish.
+    static func start(configFile: URL, upstreamPort: Int, directory: URL, wrapper: [String] = []) async throws -> ChildFleetd {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let base = "http://127.0.0.1:\(upstreamPort)"
         let environment = [
@@ -47,17 +49,23 @@ final class ChildFleetd: Sendable {
             "OLLAMA_HOST": base,
             "ANTHROPIC_API_KEY": "bench", "OPENAI_API_KEY": "bench", "GOOGLE_API_KEY": "bench", "XAI_API_KEY": "bench",
         ]
-        return try await launch(config: configFile, directory: directory, environment: environment)
+        return try await launch(config: configFile, directory: directory, environment: environment, wrapper: wrapper)
     }
 
-    private static func launch(config: URL, directory: URL, environment: [String: String]) async throws -> ChildFleetd {
+    private static func launch(config: URL, directory: URL, environment: [String: String], wrapper: [String] = []) async throws -> ChildFleetd {
         let process = Process()
         let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("fleetd")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             throw BenchError(description: "no fleetd binary beside fleetd-bench at \(binary.path): build both with `swift build -c release`")
         }
-        process.executableURL = binary
-        process.arguments = ["serve", "--config", config.path, "--port", "0", "--data-dir", directory.appendingPathComponent("data").path]
+        let arguments = ["serve", "--config", config.path, "--port", "0", "--data-dir", directory.appendingPathComponent("data").path]
+        if let command = wrapper.first {
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = Array(wrapper.dropFirst()) + [binary.path] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
         process.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"].merging(environment) { $1 }
         let errors = Pipe()
         process.standardError = errors
@@ -79,7 +87,7 @@ final class ChildFleetd: Sendable {
                         log.append(String(line) + "\n")
                     }
                 }
-                return ChildFleetd(port: port, process: process, log: log)
+                return ChildFleetd(port: port, process: process, log: log, wrapped: !wrapper.isEmpty)
             }
             if !process.isRunning { break }
         }
@@ -88,11 +96,14 @@ final class ChildFleetd: Sendable {
     }
 
     private let log: TextBuffer
+    /// Whether `process` is a wrapper whose child is fleetd.
+    private let wrapped: Bool
 
-    private init(port: Int, process: Process, log: TextBuffer) {
+    private init(port: Int, process: Process, log: TextBuffer, wrapped: Bool) {
         self.port = port
         self.process = process
         self.log = log
+        self.wrapped = wrapped
     }
 
     /// The last warning and error lines fleetd logged.
@@ -163,8 +174,33 @@ final class ChildFleetd: Sendable {
     }
 
     func stop() {
-        process.interrupt()
+        if wrapped, let fleetd = Self.descendant(of: process.processIdentifier, named: "fleetd") {
+            kill(fleetd, SIGINT)
+        } else {
+            process.interrupt()
+        }
         process.waitUntilExit()
+    }
+
+    /// A process below `ancestor` whose command name is `name`, read from `/proc`.
+    private static func descendant(of ancestor: Int32, named name: String) -> Int32? {
+        var parents: [Int32: (parent: Int32, name: String)] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 1, let parent = Int32(fields[1]) else { continue }
+            parents[pid] = (parent, String(stat[stat.index(after: open)..<close]))
+        }
+        return parents.first { pid, info in
+            guard info.name == name else { return false }
+            var current = info.parent
+            while current > 1 {
+                if current == ancestor { return true }
+                current = parents[current]?.parent ?? 0
+            }
+            return false
+        }?.key
     }
 }
 

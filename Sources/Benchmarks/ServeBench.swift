@@ -15,7 +15,7 @@ import Synchronization
 /// the load generator is wrk when installed, else AsyncHTTPClient with concurrent callers.
 struct ServeBench: BenchSuite {
     let name = "serve"
-    let summary = "fleetd over a loopback provider on config/fleet.yaml as shipped, beside an nginx proxy_pass hop: req/s and added latency (JSON, SSE); memory with 1,000 open streams"
+    let summary = "fleetd over a loopback provider on config/fleet.yaml as shipped, beside an nginx proxy_pass hop: req/s, added latency and CPU per task (JSON, SSE); allocations per task (with heaptrack installed); memory with 1,000 open streams"
     /// `shipped` (`config/fleet.yaml` as shipped, the headline), `minimal` (the bench's own
     /// one-model config, with cost tracking off and on), or the path of a config file.
     var config = "shipped"
@@ -190,6 +190,12 @@ struct ServeBench: BenchSuite {
         }
         for line in fleetd.problems(last: 3) { print("  fleetd logged: \(line.prefix(300))") }
         fleetd.stop()
+        if let tools = AllocationCount.find() {
+            try await AllocationCount.measure(tools: tools, configFile: file, label: config == "shipped" ? "config/fleet.yaml as shipped" : file.path,
+                                              upstreamPort: upstream.port, http: http, directory: directory, scale: scale)
+        } else {
+            print("heaptrack is not installed (apt-get install heaptrack): no allocations-per-task figure")
+        }
     }
 
     /// Opens `count` SSE tasks whose upstream holds after one chunk, then reads fleetd's memory.

@@ -36,18 +36,10 @@ struct WrkLoad {
         \(extra)
         """.write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["-t1", "-c\(connections)", "-d\(max(1, Int(seconds.rounded())))s", "--latency", "-s", script.path, url]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0, let figures = Self.parse(text) else {
-            throw BenchError(description: "wrk failed (status \(process.terminationStatus)): \(text)")
+        let (status, text) = try ChildProcess.run(executable, ["-t1", "-c\(connections)", "-d\(max(1, Int(seconds.rounded())))s", "--latency",
+                                                                 "-s", script.path, url])
+        guard status == 0, let figures = Self.parse(text) else {
+            throw BenchError(description: "wrk failed (status \(status)): \(text)")
         }
         return figures
     }
