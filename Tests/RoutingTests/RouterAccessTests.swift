@@ -27,7 +27,11 @@ struct RouterAccessTests {
             #expect(trace.exclusion?.detail.contains("key fk-ab12cd34") == true)
         }
         let allowed = try #require(selection.trace.candidates.first { $0.modelName == "claude-sonnet-4.5" })
-        #expect(allowed.decisions.contains { $0.stage == .access && $0.passed && $0.detail == "allowed for key fk-ab12cd34" })
+        #expect(allowed.decisions.contains { $0.stage == .access && $0.passed })
+        // A live selection's passed stages carry no text; `explain` (fleetd route) says why.
+        #expect(allowed.decisions.filter { $0.stage == .access || $0.stage == .capabilities }.allSatisfy { $0.passed && $0.detail.isEmpty })
+        let explained = try #require(try await router.explain(Self.task([key])).trace.candidates.first { $0.modelName == "claude-sonnet-4.5" })
+        #expect(explained.decisions.contains { $0.stage == .access && $0.passed && $0.detail == "allowed for key fk-ab12cd34" })
 
         // A preferred model the key may not use is not picked either.
         var preferring = Self.task([key], id: "t2")

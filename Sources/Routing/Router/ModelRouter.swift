@@ -323,13 +323,14 @@ public final class ModelRouter: Sendable {
             return try engine.decideDefault(task, score: score, inputs: inputs)
         }
         // Another task may take the last probe slot between the snapshot and the claim: decide again.
+        let detail: RoutingEngine.TraceDetail = live ? .exclusions : .full
         for _ in 0..<8 {
-            let selection = try engine.decide(task, score: score, inputs: inputs)
+            let selection = try engine.decide(task, score: score, inputs: inputs, detail: detail)
             guard live else { return selection }
             if health.acquire(model: selection.modelName, provider: selection.modelConfig.provider) { return selection }
             inputs.health = health.availability(of: engine.registry.models)
         }
-        return try engine.decide(task, score: score, inputs: inputs)
+        return try engine.decide(task, score: score, inputs: inputs, detail: detail)
     }
 }
 

@@ -30,10 +30,17 @@ extension ModelConfiguration {
     }
 }
 
+extension FilterDecision {
+    /// A stage a model passed; its text is written only into a full trace.
+    static func passed(_ stage: FilterStage, _ text: @autoclosure () -> String, _ detail: RoutingEngine.TraceDetail) -> FilterDecision {
+        FilterDecision(stage: stage, passed: true, detail: detail == .full ? text() : "")
+    }
+}
+
 extension RoutingEngine {
     /// Enabled, capabilities, privacy and constraints. Appends a decision per stage until one fails.
     func hardFilters(_ model: ModelConfiguration, task: RoutingTask, inputTokens: Int, outputTokens: Int, cost: Double,
-                     stats: [String: ModelStats], into decisions: inout [FilterDecision]) -> Bool {
+                     stats: [String: ModelStats], detail: TraceDetail, into decisions: inout [FilterDecision]) -> Bool {
         guard model.enabled else {
             decisions.append(.init(stage: .enabled, passed: false, detail: "disabled in the configuration"))
             return false
@@ -45,7 +52,7 @@ extension RoutingEngine {
                 decisions.append(.init(stage: .access, passed: false, detail: why))
                 return false
             }
-            decisions.append(.init(stage: .access, passed: true, detail: "allowed for " + task.allowLists.map(\.source).joined(separator: " and ")))
+            decisions.append(.passed(.access, "allowed for " + task.allowLists.map(\.source).joined(separator: " and "), detail))
         }
 
         let caps = model.capabilities
@@ -54,7 +61,7 @@ extension RoutingEngine {
             decisions.append(.init(stage: .capabilities, passed: false, detail: problem))
             return false
         }
-        decisions.append(.init(stage: .capabilities, passed: true, detail: "~\(needed) of \(caps.maxTokens) tokens" + (task.needsStreaming ? ", streams" : "")))
+        decisions.append(.passed(.capabilities, "~\(needed) of \(caps.maxTokens) tokens" + (task.needsStreaming ? ", streams" : ""), detail))
 
         if task.privacy == .localOnly && !model.provider.isLocal {
             decisions.append(.init(stage: .privacy, passed: false, detail: "task is local-only and \(model.provider.rawValue) is not a local provider"))
@@ -77,7 +84,7 @@ extension RoutingEngine {
             return false
         }
         if c.maxCost != nil || c.minQuality != nil || c.maxLatencyMs != nil {
-            decisions.append(.init(stage: .constraints, passed: true, detail: "cost \(money(cost)), quality \(fmt(model.effectiveQuality)), latency \(Int(latency)) ms within limits"))
+            decisions.append(.passed(.constraints, "cost \(money(cost)), quality \(fmt(model.effectiveQuality)), latency \(Int(latency)) ms within limits", detail))
         }
         return true
     }
@@ -85,7 +92,7 @@ extension RoutingEngine {
     /// Budget, then quota, then health over the chain, in order. Returns the survivors in chain order.
     /// Throws ROUTER_002 / ROUTER_003 when the budget leaves nothing that could otherwise have served.
     func applyOperationalFilters(
-        _ chain: [(model: ModelConfiguration, role: FallbackEntry.Role)], task: RoutingTask, inputs: RoutingInputs,
+        _ chain: [(model: ModelConfiguration, role: FallbackEntry.Role)], task: RoutingTask, inputs: RoutingInputs, detail: TraceDetail = .full,
         traces: inout [CandidateTrace], traceIndex: [String: Int], alerts: inout [RoutingAlert]
     ) throws(RouterError) -> [(model: ModelConfiguration, role: FallbackEntry.Role)] {
         let costs = Dictionary(chain.map { ($0.model.name, traces[traceIndex[$0.model.name] ?? 0].estimatedCost) }, uniquingKeysWith: { a, _ in a })
@@ -105,6 +112,7 @@ extension RoutingEngine {
         // 1. Budget.
         let budget = inputs.budget
         var afterBudget: [(model: ModelConfiguration, role: FallbackEntry.Role)] = []
+        afterBudget.reserveCapacity(chain.count)
         var budgetExcluded = 0
         if !budget.enabled || budget.remaining == nil {
             for entry in chain {
@@ -113,21 +121,22 @@ extension RoutingEngine {
             afterBudget = chain
         } else {
             let remaining = budget.remaining ?? 0
+            let exhausted = budget.isExhausted
             // The model routing would pick without the budget: the reference for `cheaper-only`.
             let reference = chain.first { quotaOK($0.model) && healthOK($0.model) }
             let referenceCost = reference.map { costs[$0.model.name] ?? 0 }
             var alerted = false
             for entry in chain {
                 let cost = costs[entry.model.name] ?? 0
-                let overBudget = budget.isExhausted || cost > remaining
+                let overBudget = exhausted || cost > remaining
                 if cost == 0 {
                     record(entry.model.name, .init(stage: .budget, passed: true, detail: "free model: spends no budget"))
                     afterBudget.append(entry)
                 } else if !overBudget {
-                    record(entry.model.name, .init(stage: .budget, passed: true, detail: "estimated \(money(cost)) within remaining \(money(remaining))"))
+                    record(entry.model.name, .passed(.budget, "estimated \(money(cost)) within remaining \(money(remaining))", detail))
                     afterBudget.append(entry)
                 } else {
-                    let over = budget.isExhausted ? "budget used up (remaining \(money(remaining)))" : "estimated \(money(cost)) exceeds remaining \(money(remaining))"
+                    let over = exhausted ? "budget used up (remaining \(money(remaining)))" : "estimated \(money(cost)) exceeds remaining \(money(remaining))"
                     let cheaper = referenceCost.map { cost < $0 } ?? false
                     switch budget.policy.admission(cheaperThanPick: cheaper) {
                     case .refused where budget.policy == .block:
@@ -170,10 +179,11 @@ extension RoutingEngine {
 
         // 2. Quota.
         var afterQuota: [(model: ModelConfiguration, role: FallbackEntry.Role)] = []
+        afterQuota.reserveCapacity(chain.count)
         for entry in afterBudget {
             let m = entry.model
             guard let q = quotaDecision(m) else {
-                record(m.name, .init(stage: .quota, passed: true, detail: "no quota tracked for \(m.provider.rawValue)"))
+                record(m.name, .passed(.quota, "no quota tracked for \(m.provider.rawValue)", detail))
                 afterQuota.append(entry)
                 continue
             }
@@ -186,13 +196,14 @@ extension RoutingEngine {
                 record(m.name, .init(stage: .quota, passed: true, detail: "\(m.provider.rawValue) quota \(used)% used"))
                 note(m.name, "\(m.provider.rawValue) quota \(used)% used, past the \(Int((configuration.quotaPreferenceThreshold * 100).rounded()))% threshold: other providers are preferred")
             } else {
-                record(m.name, .init(stage: .quota, passed: true, detail: "\(m.provider.rawValue) quota \(used)% used"))
+                record(m.name, .passed(.quota, "\(m.provider.rawValue) quota \(used)% used", detail))
             }
             afterQuota.append(entry)
         }
 
         // 3. Health.
         var survivors: [(model: ModelConfiguration, role: FallbackEntry.Role)] = []
+        survivors.reserveCapacity(chain.count)
         for entry in afterQuota {
             switch inputs.health[entry.model.name] ?? .available {
             case .available:

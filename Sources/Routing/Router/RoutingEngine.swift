@@ -39,12 +39,29 @@ public struct RoutingEngine: Sendable {
         return model.typicalLatencyMs ?? configuration.assumedLatencyMs
     }
 
+    /// How much a decision writes into its trace.
+    public enum TraceDetail: Sendable {
+        /// Every decision with its reason: `explain` (`fleetd route`, `POST /v1/route`) shows why
+        /// each model passed each stage.
+        case full
+        /// A live task's: a stage a model passed carries no text (nothing shows it: the stored
+        /// record of a live selection keeps no decisions). Exclusions, budget admissions, notes and
+        /// the reason line keep theirs. Formatting why ten models passed every stage was most of
+        /// the router's allocations per task (docs/performance.md, "Allocations per task").
+        case exclusions
+    }
+
     /// Routes a task with the router on.
-    public func decide(_ task: RoutingTask, score: ComplexityScore, inputs: RoutingInputs) throws(RouterError) -> ModelSelection {
+    public func decide(_ task: RoutingTask, score: ComplexityScore, inputs: RoutingInputs,
+                       detail: TraceDetail = .full) throws(RouterError) -> ModelSelection {
         let (inTok, outTok) = tokens(task, score)
+        // Sized once: every registered model gets a trace (and at most three more for names not configured).
         var traces: [CandidateTrace] = []
+        traces.reserveCapacity(registry.models.count + 3)
         var traceIndex: [String: Int] = [:]
+        traceIndex.reserveCapacity(registry.models.count)
         var pool: [ModelConfiguration] = []
+        pool.reserveCapacity(registry.models.count)
         var extras: [(ModelConfiguration, FallbackEntry.Role)] = []
 
         if let preferred = task.preferredModel, registry.model(named: preferred) == nil {
@@ -55,28 +72,31 @@ public struct RoutingEngine: Sendable {
         for model in registry.models {
             let cost = Self.estimatedCost(model, inputTokens: inTok, outputTokens: outTok)
             var trace = CandidateTrace(modelName: model.name, provider: model.provider.rawValue, role: .candidate, estimatedCost: cost)
-            let hardOK = hardFilters(model, task: task, inputTokens: inTok, outputTokens: outTok, cost: cost, stats: inputs.stats, into: &trace.decisions)
+            // Up to nine stages: one allocation for them all.
+            trace.decisions.reserveCapacity(FilterStage.allCases.count)
+            let hardOK = hardFilters(model, task: task, inputTokens: inTok, outputTokens: outTok, cost: cost, stats: inputs.stats, detail: detail,
+                                     into: &trace.decisions)
             if hardOK {
                 let range = model.complexityRange
-                let rangeText = "\(fmt(range.min))–\(fmt(range.max))"
+                func rangeText() -> String { "\(fmt(range.min))–\(fmt(range.max))" }
                 if model.name == configuration.lastResort, model.name != task.preferredModel {
                     // The last resort is never ranked: it is tried only after everything else.
                     trace.role = .lastResort
                     trace.decisions.append(.init(stage: .complexityRange, passed: true, detail: "kept as the last resort (never ranked)"))
                     extras.append((model, .lastResort))
                 } else if range.contains(score.overall) {
-                    trace.decisions.append(.init(stage: .complexityRange, passed: true, detail: "score \(fmt(score.overall)) in \(rangeText)"))
+                    trace.decisions.append(.passed(.complexityRange, "score \(fmt(score.overall)) in \(rangeText())", detail))
                     pool.append(model)
                 } else if model.name == task.preferredModel {
-                    trace.decisions.append(.init(stage: .complexityRange, passed: true, detail: "score \(fmt(score.overall)) outside \(rangeText); kept: preferred model"))
+                    trace.decisions.append(.init(stage: .complexityRange, passed: true, detail: "score \(fmt(score.overall)) outside \(rangeText()); kept: preferred model"))
                     trace.notes.append("preferred model")
                     pool.append(model)
                 } else if model.name == configuration.defaultModel {
                     trace.role = .defaultModel
-                    trace.decisions.append(.init(stage: .complexityRange, passed: true, detail: "score \(fmt(score.overall)) outside \(rangeText); kept as the default model"))
+                    trace.decisions.append(.init(stage: .complexityRange, passed: true, detail: "score \(fmt(score.overall)) outside \(rangeText()); kept as the default model"))
                     extras.append((model, .defaultModel))
                 } else {
-                    trace.decisions.append(.init(stage: .complexityRange, passed: false, detail: "score \(fmt(score.overall)) outside \(rangeText)"))
+                    trace.decisions.append(.init(stage: .complexityRange, passed: false, detail: "score \(fmt(score.overall)) outside \(rangeText())"))
                 }
             }
             traceIndex[model.name] = traces.count
@@ -86,6 +106,7 @@ public struct RoutingEngine: Sendable {
         // Rank the in-range candidates, then append the default model and the last resort.
         let ranked = rank(pool, task: task, score: score, inputTokens: inTok, outputTokens: outTok, inputs: inputs)
         var chain: [(model: ModelConfiguration, role: FallbackEntry.Role)] = []
+        chain.reserveCapacity(ranked.count + extras.count)
         for (model, value) in ranked {
             if let i = traceIndex[model.name] { traces[i].score = value }
             chain.append((model, .candidate))
@@ -109,7 +130,8 @@ public struct RoutingEngine: Sendable {
             }
         }
         var alerts: [RoutingAlert] = []
-        var survivors = try applyOperationalFilters(chain, task: task, inputs: inputs, traces: &traces, traceIndex: traceIndex, alerts: &alerts)
+        var survivors = try applyOperationalFilters(chain, task: task, inputs: inputs, detail: detail, traces: &traces, traceIndex: traceIndex,
+                                                    alerts: &alerts)
         explore(&survivors, task: task, inputs: inputs, traces: &traces, traceIndex: traceIndex)
         guard let pick = survivors.first else {
             throw selectionFailed(task: task, score: score, traces: traces)

@@ -82,7 +82,14 @@ public struct BudgetStatus: Sendable, Codable, Hashable {
     }
 
     /// The smallest remaining amount over all limited periods; `nil` when nothing is limited.
-    public var remaining: Double? { periods.compactMap(\.remaining).min() }
+    public var remaining: Double? {
+        // A loop, not `compactMap(_:).min()`: the router asks for every model, and each asked for an array.
+        var least: Double?
+        for period in periods {
+            if let left = period.remaining { least = Swift.min(least ?? left, left) }
+        }
+        return least
+    }
     /// True when some limited period has nothing left.
     public var isExhausted: Bool { enabled && (remaining.map { $0 <= 0 } ?? false) }
 
