@@ -173,15 +173,22 @@ final class TaskDriver {
     private var runtime: TaskRuntime { run.runtime }
     private var task: AgentTask { run.task }
 
+    /// The model call's events are the path an open stream waits on, so it is kept apart, with a
+    /// small frame: an open stream holds its task's deepest frames for as long as it lasts
+    /// (docs/performance.md, "Memory per open stream"). Every other state is in ``nextInOtherStates()``.
     func next() async -> TaskEvent? {
         if case .initial = state, case .ended(let event) = await start() { return event }
+        guard case .running(var iterator, let running) = state else { return await nextInOtherStates() }
+        let event = await iterator.next()
+        state = .running(iterator, running)
+        return await handle(event, running)
+    }
+
+    @inline(never)
+    private func nextInOtherStates() async -> TaskEvent? {
         switch state {
-        case .finished, .initial:
+        case .finished, .initial, .running:
             return nil
-        case .running(var iterator, let running):
-            let event = await iterator.next()
-            state = .running(iterator, running)
-            return await handle(event, running)
         case .replaying(var events):
             guard !events.isEmpty, !run.cancellation.isCancelled else {
                 state = .finished
@@ -343,18 +350,19 @@ final class TaskDriver {
         }
     }
 
-    @inline(never)
+    /// One event of the model call, as the task tells it. What a stream relays (its start, chunks,
+    /// progress, non-terminal errors) is translated without a suspension; only an end goes on to
+    /// ``finish(_:_:)`` (whose frame is large: settlement, tools, the cache).
     private func handle(_ event: StreamEvent?, _ running: Running) async -> TaskEvent? {
-        guard let event else {
-            // The session ended without a result: the consumer went away. The call it cut short
-            // is billed by its hooks, in tasks of their own.
-            await run.agent.ended(success: false)
-            state = .finished
-            return nil
-        }
+        if let event, let told = relayed(event, running) { return told }
+        return await finish(event, running)
+    }
+
+    @inline(never)
+    private func relayed(_ event: StreamEvent, _ running: Running) -> TaskEvent? {
         switch event {
         case .start where running.round > 0:
-            return await next() // one `start` per task: a tool round's model call continues it
+            return nil
         case .start(let meta):
             let selection = running.selection
             return .start(TaskStart(
@@ -368,7 +376,23 @@ final class TaskDriver {
             return .progress(progress)
         case .error(let failure) where !failure.terminal:
             return .error(TaskFailure(code: failure.code, message: failure.message, terminal: false, model: failure.model))
-        case .error(let failure):
+        case .error, .complete:
+            return nil
+        }
+    }
+
+    /// The end of the model call (or of its consumer), and a tool round's `start`, which is not told.
+    @inline(never)
+    private func finish(_ event: StreamEvent?, _ running: Running) async -> TaskEvent? {
+        guard let event else {
+            // The session ended without a result: the consumer went away. The call it cut short
+            // is billed by its hooks, in tasks of their own.
+            await run.agent.ended(success: false)
+            state = .finished
+            return nil
+        }
+        switch event {
+        case .error(let failure) where failure.terminal:
             for billing in running.billings { await billing.settled() } // the calls it made are billed before the failure is told
             return await fail(TaskFailure(code: failure.code, message: failure.message, model: failure.model,
                                           retryAfterSeconds: failure.retryAfter.map(Self.wholeSeconds)))
@@ -377,6 +401,10 @@ final class TaskDriver {
                 return await beginTools(result, running, tools: tools)
             }
             return await complete(result, running)
+        default:
+            // A tool round's `start` (one `start` per task: the round's call continues it); every
+            // other event was told by ``relayed(_:_:)``.
+            return await next()
         }
     }
 

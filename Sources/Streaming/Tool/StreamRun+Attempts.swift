@@ -4,23 +4,23 @@ import Providers
 
 extension StreamRun {
     /// One streaming call, raced against the watchdog.
-    func streamAttempt(target: StreamTarget, request: ProviderRequest, clock: StreamClock) async -> Outcome {
+    func streamAttempt(target: StreamTarget, clock: StreamClock) async -> Outcome {
         accumulator.resetUndelivered()
         let watchdog = StreamWatchdog(clock: clock, totalDeadline: total, maxSleep: idleTimeout)
         watchdog.arm(after: firstChunkTimeout, kind: .firstChunk)
-        return await race(watchdog: watchdog, target: target) {
-            await pull(target: target, request: request, watchdog: watchdog)
+        return await race(watchdog: watchdog, target: target) { [self] in
+            await pull(target: target, request: request(for: target), watchdog: watchdog)
         }
     }
 
     /// One synchronous call, bounded by the total deadline.
-    func syncAttempt(target: StreamTarget, request: ProviderRequest, clock: StreamClock) async -> Outcome {
+    func syncAttempt(target: StreamTarget, clock: StreamClock) async -> Outcome {
         accumulator.resetUndelivered()
         let watchdog = StreamWatchdog(clock: clock, totalDeadline: total, maxSleep: idleTimeout)
         watchdog.pause()
-        return await race(watchdog: watchdog, target: target) {
+        return await race(watchdog: watchdog, target: target) { [self] in
             do {
-                let response = try await target.client.complete(request)
+                let response = try await target.client.complete(request(for: target))
                 accumulator.state.withLock { $0.attemptAccepted = true }
                 if Task.isCancelled { return .failed(CancellationError()) }
                 accumulator.state.withLock {

@@ -4,7 +4,11 @@ import Logging
 import Providers
 
 /// One execution of ``StreamingTool/executeStreaming(_:targets:)``: the producer side.
-struct StreamRun: Sendable {
+///
+/// A class: its attempts' closures capture it, and a struct this size (the tool, the request)
+/// was copied into each of their contexts, in async frames the producer keeps for as long as the
+/// stream is open (docs/performance.md, "Memory per open stream").
+final class StreamRun: Sendable {
     let tool: StreamingTool
     let request: ProviderRequest
     let targets: [StreamTarget]
@@ -15,6 +19,16 @@ struct StreamRun: Sendable {
     let hooks: CallHooks?
     let streamId: String = StreamRun.makeStreamId()
     let accumulator = StreamAccumulator()
+
+    init(tool: StreamingTool, request: ProviderRequest, targets: [StreamTarget], output: BackpressureBuffer<StreamEvent>,
+         timeLimit: Duration?, hooks: CallHooks?) {
+        self.tool = tool
+        self.request = request
+        self.targets = targets
+        self.output = output
+        self.timeLimit = timeLimit
+        self.hooks = hooks
+    }
 
     enum Outcome: Sendable {
         case completed(model: StreamTarget, synchronous: Bool)
@@ -36,6 +50,25 @@ struct StreamRun: Sendable {
 
     func run() async {
         let clock = StreamClock(tool.clock)
+        guard let session = await begin() else { return }
+        var lastError: (any Error)?
+        var lastTarget = 0
+        for index in targets.indices {
+            lastTarget = index
+            switch await serve(targetAt: index, session: session, clock: clock, lastError: &lastError) {
+            case .finished: return
+            case .nextTarget: continue
+            case .giveUp: break
+            }
+            break
+        }
+        await failed(session, target: targets[lastTarget], lastError: lastError)
+    }
+
+    /// Records the session and tells `start`; `nil` when there is nothing to call or no one
+    /// listens any more (the run is then over).
+    @inline(never)
+    private func begin() async -> StreamSessionRecord? {
         let startedAt = tool.wallClock.now
         guard let first = targets.first else {
             _ = await output.send(.error(StreamFailure(
@@ -43,7 +76,7 @@ struct StreamRun: Sendable {
                 shortDescription: "model_selection_failed", terminal: true, retryable: false, model: nil
             )))
             output.finish()
-            return
+            return nil
         }
         let session = StreamSessionRecord(
             streamId: streamId, state: .streaming, model: first.endpoint.name, provider: first.endpoint.provider,
@@ -57,71 +90,96 @@ struct StreamRun: Sendable {
             timeoutMs: configuration.timeoutMs
         ))) else {
             await end(session, state: .cancelled, code: nil)
-            return
+            return nil
         }
+        return session
+    }
 
-        var lastError: (any Error)?
-        var lastTarget = first
-        targets: for (index, target) in targets.enumerated() {
-            lastTarget = target
-            // Another target can serve: a failure of this one moves there at once. Waiting and
-            // retrying the same model is only for the last target, when nothing else can serve.
-            let hasNext = index + 1 < targets.count
-            var modelRequest = request
-            modelRequest.model = target.endpoint.model
-            let callRequest = modelRequest
-            var streamingFailed = false
-            if target.endpoint.supportsStreaming {
-                let outcome = await withRetries(clock: clock, retrying: !hasNext) {
-                    await observed(target, synchronous: false) { await streamAttempt(target: target, request: callRequest, clock: clock) }
-                }
-                switch outcome {
-                case .completed(let model, let sync):
-                    await complete(session, target: model, synchronous: sync, clock: clock)
-                    return
-                case .consumerGone:
-                    await end(session, state: .cancelled, code: nil)
-                    return
-                case .failed(let error):
-                    lastError = error
-                    if accumulator.deliveredOutput || isTotalTimeout(error, clock: clock) { break targets }
-                    if hasNext && Self.failsOver(error) {
-                        failingOver(from: target, to: targets[index + 1], error: error)
-                        continue targets
-                    }
-                    streamingFailed = true
-                    guard Self.synchronousFallbackMayHelp(error) else { continue targets }
-                    logger(target).info("streaming failed before output; trying a synchronous call", metadata: ["error": "\(error)"])
-                }
-            }
-            let outcome: Outcome
-            if streamingFailed {
-                accumulator.state.withLock { $0.attempts += 1 }
-                let single = await observed(target, synchronous: true) { await syncAttempt(target: target, request: callRequest, clock: clock) }
-                outcome = Task.isCancelled ? .consumerGone : single
-            } else {
-                outcome = await withRetries(clock: clock, retrying: !hasNext) {
-                    await observed(target, synchronous: true) { await syncAttempt(target: target, request: callRequest, clock: clock) }
-                }
+    /// What a target's turn left: the run is over, the next target is tried, or none is.
+    enum Step {
+        case finished, nextTarget, giveUp
+    }
+
+    /// One target's turn: streamed (with its retries when it is the last), else or then one
+    /// synchronous call. The producer waits in here for as long as the stream is open, so the
+    /// turn's frame is kept small: the request for the target is built inside each attempt, and
+    /// what is logged is out of line (docs/performance.md, "Memory per open stream").
+    @inline(never)
+    private func serve(targetAt index: Int, session: StreamSessionRecord, clock: StreamClock, lastError: inout (any Error)?) async -> Step {
+        let target = targets[index]
+        // Another target can serve: a failure of this one moves there at once. Waiting and
+        // retrying the same model is only for the last target, when nothing else can serve.
+        let hasNext = index + 1 < targets.count
+        var streamingFailed = false
+        if target.endpoint.supportsStreaming {
+            let outcome = await withRetries(clock: clock, retrying: !hasNext) {
+                await observed(target, synchronous: false) { await streamAttempt(target: target, clock: clock) }
             }
             switch outcome {
             case .completed(let model, let sync):
                 await complete(session, target: model, synchronous: sync, clock: clock)
-                return
+                return .finished
             case .consumerGone:
                 await end(session, state: .cancelled, code: nil)
-                return
+                return .finished
             case .failed(let error):
                 lastError = error
-                if accumulator.deliveredOutput || isTotalTimeout(error, clock: clock) { break targets }
-                if hasNext { failingOver(from: target, to: targets[index + 1], error: error) }
+                if accumulator.deliveredOutput || isTotalTimeout(error, clock: clock) { return .giveUp }
+                if hasNext && Self.failsOver(error) {
+                    failingOver(from: target, to: targets[index + 1], error: error)
+                    return .nextTarget
+                }
+                streamingFailed = true
+                guard Self.synchronousFallbackMayHelp(error) else { return .nextTarget }
+                tryingSynchronously(target, after: error)
             }
         }
-        let failure = Self.failure(from: lastError, model: lastTarget.endpoint.name)
-        logger(lastTarget).warning("stream failed", metadata: ["code": "\(failure.code)", "stream": "\(streamId)"])
+        let outcome: Outcome
+        if streamingFailed {
+            accumulator.state.withLock { $0.attempts += 1 }
+            let single = await observed(target, synchronous: true) { await syncAttempt(target: target, clock: clock) }
+            outcome = Task.isCancelled ? .consumerGone : single
+        } else {
+            outcome = await withRetries(clock: clock, retrying: !hasNext) {
+                await observed(target, synchronous: true) { await syncAttempt(target: target, clock: clock) }
+            }
+        }
+        switch outcome {
+        case .completed(let model, let sync):
+            await complete(session, target: model, synchronous: sync, clock: clock)
+            return .finished
+        case .consumerGone:
+            await end(session, state: .cancelled, code: nil)
+            return .finished
+        case .failed(let error):
+            lastError = error
+            if accumulator.deliveredOutput || isTotalTimeout(error, clock: clock) { return .giveUp }
+            if hasNext { failingOver(from: target, to: targets[index + 1], error: error) }
+            return .nextTarget
+        }
+    }
+
+    /// Every target failed (or the time ran out): the consumer is told why.
+    @inline(never)
+    private func failed(_ session: StreamSessionRecord, target: StreamTarget, lastError: (any Error)?) async {
+        let failure = Self.failure(from: lastError, model: target.endpoint.name)
+        logger(target).warning("stream failed", metadata: ["code": "\(failure.code)", "stream": "\(streamId)"])
         await end(session, state: .failed, code: failure.code)
         _ = await output.send(.error(failure))
         output.finish()
+    }
+
+    /// The request as `target` is sent it: its own model name. Built inside each attempt's own
+    /// task, so that the producer's frames never hold a copy.
+    func request(for target: StreamTarget) -> ProviderRequest {
+        var modelRequest = request
+        modelRequest.model = target.endpoint.model
+        return modelRequest
+    }
+
+    @inline(never)
+    private func tryingSynchronously(_ target: StreamTarget, after error: any Error) {
+        logger(target).info("streaming failed before output; trying a synchronous call", metadata: ["error": "\(error)"])
     }
 
     /// Runs `attempt` until it completes, fails for good, or the retries run out. Retries only when
@@ -142,13 +200,25 @@ struct StreamRun: Sendable {
             retry += 1
             let delay = configuration.retryConfig.delay(retry: retry, providerRetryAfter: retryAfter, random: tool.random())
             if clock.elapsed() + delay >= retryDeadline {
-                tool.logger.debug("not retrying: the wait would end past the call's deadline",
-                                  metadata: ["stream": "\(streamId)", "delay": "\(delay)", "error": "\(error)"])
+                logNoRetry(after: error, delay: delay)
                 return outcome
             }
-            tool.logger.debug("retrying", metadata: ["stream": "\(streamId)", "retry": "\(retry)", "delay": "\(delay)", "error": "\(error)"])
+            logRetry(retry, after: error, delay: delay)
             do { try await clock.sleep(delay) } catch { return .consumerGone }
         }
+    }
+
+    // Logged out of line: a log call's temporaries would widen the frame the producer keeps
+    // while a stream is open.
+    @inline(never)
+    private func logNoRetry(after error: any Error, delay: Duration) {
+        tool.logger.debug("not retrying: the wait would end past the call's deadline",
+                          metadata: ["stream": "\(streamId)", "delay": "\(delay)", "error": "\(error)"])
+    }
+
+    @inline(never)
+    private func logRetry(_ retry: Int, after error: any Error, delay: Duration) {
+        tool.logger.debug("retrying", metadata: ["stream": "\(streamId)", "retry": "\(retry)", "delay": "\(delay)", "error": "\(error)"])
     }
 
     /// Logs a move to the next target after a failure before output.
@@ -169,7 +239,13 @@ struct StreamRun: Sendable {
         }
         let start = ContinuousClock.now
         let outcome = await attempt()
-        let duration = ContinuousClock.now - start
+        await report(outcome, target: target, synchronous: synchronous, duration: ContinuousClock.now - start)
+        return outcome
+    }
+
+    /// Reports an attempt to ``StreamingTool/onAttempt`` and the hooks.
+    @inline(never)
+    private func report(_ outcome: Outcome, target: StreamTarget, synchronous: Bool, duration: Duration) async {
         let seen = accumulator.state.withLock { (accepted: $0.attemptAccepted, usage: $0.usage, output: $0.attemptOutputTokens) }
         var report = StreamAttemptReport(model: target.endpoint.name, provider: target.endpoint.provider, synchronous: synchronous,
                                          duration: duration, error: nil, accepted: seen.accepted, usage: seen.usage,
@@ -186,7 +262,6 @@ struct StreamRun: Sendable {
         }
         if let onAttempt = tool.onAttempt { await onAttempt(report) }
         if let hooks { await hooks.afterAttempt(report) }
-        return outcome
     }
 
     func isTotalTimeout(_ error: any Error, clock: StreamClock) -> Bool {

@@ -97,34 +97,108 @@ struct TaskRoutes {
         // before the body runs for the stream's whole life (``RequestPhaseMiddleware``).
         let handoff = RunHandoff(dispatched.run.makeAsyncIterator())
         await handoff.iterator.start()
-        let body = ResponseBody { writer in try await ExecutorAffinity.run(on: executor) {
-            metrics.live.streamOpened()
-            defer { metrics.live.streamClosed() }
-            let token = disconnect?.onDisconnect { dispatched.cancel() }
-            defer { if let token { disconnect?.remove(token) } }
+        let stream = SSEStream(dispatched: dispatched, lease: lease, events: handoff, manager: manager, metrics: metrics,
+                               timeout: timeout, disconnect: disconnect, executor: executor, logger: logger)
+        let body = ResponseBody { writer in try await stream.write(to: &writer) }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+}
+
+/// A streamed task's response body: relays the run's events (``SSERelay``), ends it on
+/// `fleet.taskTimeout` or when the client leaves, gives the agent back and records the task.
+///
+/// A class with one small async method, not a closure: the body runs in the connection's task for
+/// as long as the stream is open, and a closure holding all of this took a 6 KB async frame
+/// (docs/performance.md, "Memory per open stream").
+final class SSEStream: Sendable {
+    private let dispatched: FleetManager.Dispatched
+    private let lease: AgentLease
+    private let events: RunHandoff
+    private let manager: FleetManager
+    private let metrics: FleetMetrics
+    private let timeout: Duration
+    private let disconnect: ClientDisconnect?
+    private let executor: EventLoopTaskExecutor?
+    private let logger: Logger
+
+    init(dispatched: FleetManager.Dispatched, lease: AgentLease, events: RunHandoff, manager: FleetManager, metrics: FleetMetrics,
+         timeout: Duration, disconnect: ClientDisconnect?, executor: EventLoopTaskExecutor?, logger: Logger) {
+        self.dispatched = dispatched
+        self.lease = lease
+        self.events = events
+        self.manager = manager
+        self.metrics = metrics
+        self.timeout = timeout
+        self.disconnect = disconnect
+        self.executor = executor
+        self.logger = logger
+    }
+
+    @inline(never)
+    func write(to writer: inout any ResponseBodyWriter) async throws {
+        try await ExecutorAffinity.run(on: executor) { try await relay(to: &writer) }
+    }
+
+    /// The stream's whole life is spent in here, so its frame holds only what crosses an `await`
+    /// and the rest is out of line.
+    @inline(never)
+    private func relay(to writer: inout any ResponseBodyWriter) async throws {
+        let watch = opened()
+        let relay = SSERelay(metrics: metrics)
+        var clientLeft = false
+        do {
+            try await relay.run(events, to: &writer)
+            if watch.timedOut.isSet {
+                try await relay.timedOut(taskID: dispatched.run.task.id, after: timeout, to: &writer)
+            }
+            try await writer.finish(nil)
+        } catch {
+            clientLeft = true
+        }
+        closed(watch, clientLeft: clientLeft)
+        await finish(relay)
+    }
+
+    /// What watches an open stream: the client's disconnect and `fleet.taskTimeout`.
+    private final class Watch: Sendable {
+        let timedOut = TimeoutFlag()
+        let timer: LoopTimer
+        let token: Int?
+
+        init(timeout: Duration, dispatched: FleetManager.Dispatched, disconnect: ClientDisconnect?) {
+            let timedOut = self.timedOut
             // `fleet.taskTimeout` holds for streamed tasks as for JSON ones.
-            let timedOut = TimeoutFlag()
-            let timer = LoopTimer.after(timeout) {
+            timer = LoopTimer.after(timeout) {
                 timedOut.set()
                 dispatched.cancel()
             }
-            defer { timer.cancel() }
-            let relay = SSERelay(metrics: metrics)
-            do {
-                try await relay.run(handoff, to: &writer)
-                if timedOut.isSet {
-                    try await relay.timedOut(task: dispatched.run.task, after: timeout, to: &writer)
-                }
-                try await writer.finish(nil)
-            } catch {
-                dispatched.cancel()
-                logger.info("SSE client went away; the task is cancelled", metadata: ["task": "\(dispatched.run.task.id)"])
-            }
-            await lease.finish()
-            await manager.record(dispatched.run.task, relay.outcome)
-            relay.count()
-        } }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+            token = disconnect?.onDisconnect { dispatched.cancel() }
+        }
+    }
+
+    @inline(never)
+    private func opened() -> Watch {
+        metrics.live.streamOpened()
+        return Watch(timeout: timeout, dispatched: dispatched, disconnect: disconnect)
+    }
+
+    @inline(never)
+    private func closed(_ watch: Watch, clientLeft: Bool) {
+        watch.timer.cancel()
+        if let token = watch.token { disconnect?.remove(token) }
+        metrics.live.streamClosed()
+        if clientLeft {
+            dispatched.cancel()
+            logger.info("SSE client went away; the task is cancelled", metadata: ["task": "\(dispatched.run.task.id)"])
+        }
+    }
+
+    /// The agent goes back, the task is recorded and counted.
+    @inline(never)
+    private func finish(_ relay: SSERelay) async {
+        await lease.finish()
+        await manager.record(dispatched.run.task, relay.outcome)
+        relay.count()
     }
 }
 
@@ -163,8 +237,8 @@ final class SSERelay {
 
     /// The task ran past `fleet.taskTimeout`: the client gets a TASK_TIMEOUT error event.
     @inline(never)
-    func timedOut(task: AgentTask, after timeout: Duration, to writer: inout any ResponseBodyWriter) async throws {
-        let failure = TaskFailure(code: .taskTimeout, message: "task \(task.id) ran longer than fleet.taskTimeout (\(timeout))")
+    func timedOut(taskID: String, after timeout: Duration, to writer: inout any ResponseBodyWriter) async throws {
+        let failure = TaskFailure(code: .taskTimeout, message: "task \(taskID) ran longer than fleet.taskTimeout (\(timeout))")
         outcome = .failure(failure)
         pending.clear()
         SSEEncoder.write(event: "error", data: try TaskEvent.error(failure).jsonBytes(), into: &pending)
