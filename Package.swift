@@ -185,7 +185,7 @@ let package = Package(
         .testTarget(name: "StreamingTests", dependencies: ["Streaming", "Providers", "FleetSupport", "FakeProvider"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StoreTests",
-            dependencies: ["Store", "FleetSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["Store", "FleetSupport", "FakeProvider", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swiftSettings
         ),

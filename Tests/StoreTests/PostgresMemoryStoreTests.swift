@@ -1,3 +1,4 @@
+import FakeProvider
 import FleetSupport
 import Foundation
 import GRDB
@@ -96,7 +97,10 @@ struct PostgresMemoryStoreTests {
     }
 
     @Test func anUnreachableStoreFailsWritesAndReadsWithAnErrorNamingTheServer() async throws {
-        let port = try freePort()
+        // A port that refuses connections for the whole test (bound, never listening).
+        let refusing = try RefusingPort()
+        defer { withExtendedLifetime(refusing) {} }
+        let port = refusing.port
         let store = PostgresStore(configuration: PostgresConfiguration(host: "127.0.0.1", port: port, database: "x", username: "fleetd",
                                                                        tls: .disable, operationTimeout: .seconds(1)))
         let dir = try StoreTempDirectory()

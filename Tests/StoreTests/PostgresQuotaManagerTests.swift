@@ -1,3 +1,4 @@
+import FakeProvider
 import FleetSupport
 import Foundation
 import Store
@@ -81,7 +82,10 @@ struct PostgresQuotaManagerTests {
     }
 
     @Test func anUnreachableStoreRefusesCallsAndNamesTheServer() async throws {
-        let port = try freePort()
+        // A port that refuses connections for the whole test (bound, never listening).
+        let refusing = try RefusingPort()
+        defer { withExtendedLifetime(refusing) {} }
+        let port = refusing.port
         let configuration = PostgresConfiguration(host: "127.0.0.1", port: port, database: "x", username: "fleetd", tls: .disable,
                                                   operationTimeout: .seconds(1))
         let store = PostgresStore(configuration: configuration)

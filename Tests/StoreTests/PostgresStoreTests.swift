@@ -1,3 +1,4 @@
+import FakeProvider
 import Foundation
 import Logging
 import PostgresNIO
@@ -47,27 +48,13 @@ struct PostgresStoreTests {
     }
 
     @Test func anUnreachableServerIsOneErrorNamingHostAndPort() async throws {
-        // A port nothing listens on: bound then closed.
-        let port = try freePort()
+        // A port that refuses connections for the whole test (bound, never listening).
+        let refusing = try RefusingPort()
+        defer { withExtendedLifetime(refusing) {} }
+        let port = refusing.port
         let store = PostgresStore(configuration: PostgresConfiguration(host: "127.0.0.1", port: port, database: "x", username: "fleetd", tls: .disable))
         let error = await #expect(throws: PostgresStoreError.self) { try await store.checkReachable() }
         #expect(error?.code == .unreachable)
         #expect(error?.message.contains("127.0.0.1:\(port)") == true)
     }
-}
-
-/// A TCP port that was free a moment ago on loopback.
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard bound else { throw PostgresTestFailure("no free port") }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

@@ -115,24 +115,16 @@ final class StreamRun: Sendable {
             let outcome = await withRetries(clock: clock, retrying: !hasNext) {
                 await observed(target, synchronous: false) { await streamAttempt(target: target, clock: clock) }
             }
-            switch outcome {
-            case .completed(let model, let sync):
-                await complete(session, target: model, synchronous: sync, clock: clock)
-                return .finished
-            case .consumerGone:
-                await end(session, state: .cancelled, code: nil)
-                return .finished
-            case .failed(let error):
-                lastError = error
-                if accumulator.deliveredOutput || isTotalTimeout(error, clock: clock) { return .giveUp }
-                if hasNext && Self.failsOver(error) {
-                    failingOver(from: target, to: targets[index + 1], error: error)
-                    return .nextTarget
-                }
-                streamingFailed = true
-                guard Self.synchronousFallbackMayHelp(error) else { return .nextTarget }
-                tryingSynchronously(target, after: error)
+            guard let error = await failure(of: outcome, session: session, clock: clock) else { return .finished }
+            lastError = error
+            if accumulator.deliveredOutput || isTotalTimeout(error, clock: clock) { return .giveUp }
+            if hasNext && Self.failsOver(error) {
+                failingOver(from: target, to: targets[index + 1], error: error)
+                return .nextTarget
             }
+            streamingFailed = true
+            guard Self.synchronousFallbackMayHelp(error) else { return .nextTarget }
+            tryingSynchronously(target, after: error)
         }
         let outcome: Outcome
         if streamingFailed {
@@ -144,18 +136,25 @@ final class StreamRun: Sendable {
                 await observed(target, synchronous: true) { await syncAttempt(target: target, clock: clock) }
             }
         }
+        guard let error = await failure(of: outcome, session: session, clock: clock) else { return .finished }
+        lastError = error
+        if accumulator.deliveredOutput || isTotalTimeout(error, clock: clock) { return .giveUp }
+        if hasNext { failingOver(from: target, to: targets[index + 1], error: error) }
+        return .nextTarget
+    }
+
+    /// An attempt's error, or `nil` when the run is over: the answer is complete (recorded and
+    /// told), or no one listens any more (the session is recorded as cancelled).
+    private func failure(of outcome: Outcome, session: StreamSessionRecord, clock: StreamClock) async -> (any Error)? {
         switch outcome {
         case .completed(let model, let sync):
             await complete(session, target: model, synchronous: sync, clock: clock)
-            return .finished
+            return nil
         case .consumerGone:
             await end(session, state: .cancelled, code: nil)
-            return .finished
+            return nil
         case .failed(let error):
-            lastError = error
-            if accumulator.deliveredOutput || isTotalTimeout(error, clock: clock) { return .giveUp }
-            if hasNext { failingOver(from: target, to: targets[index + 1], error: error) }
-            return .nextTarget
+            return error
         }
     }
 
