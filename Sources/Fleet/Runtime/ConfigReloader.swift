@@ -12,7 +12,10 @@ public actor ConfigReloader {
         public var generation: Int
         public var changed: Bool
         public var warnings: [ConfigDiagnostic]
-        /// Settings that changed in the file but apply only after a restart (``FleetConfig/changesNeedingRestart(from:)``).
+        /// Settings whose value in the file differs from the one this process started with and
+        /// that apply only after a restart (``FleetConfig/changesNeedingRestart(from:)``): named by
+        /// every reload until the restart, whichever reload (the file watcher's, SIGHUP, the
+        /// admin API) first loaded the change.
         public var needsRestart: [String] = []
     }
 
@@ -28,6 +31,8 @@ public actor ConfigReloader {
     private let environment: [String: String]
     private let flagStore: RuntimeFlagStore
     private var fileConfig: FleetConfig
+    /// The file's config when this process started: what restart-only settings still are.
+    private let startConfig: FleetConfig
     private var fileText: String?
     /// The text of the last reload attempt, valid or not, so a bad file is reported once.
     private var lastSeenText: String?
@@ -46,6 +51,7 @@ public actor ConfigReloader {
         self.environment = environment
         self.flagStore = flagStore
         self.fileConfig = loaded.config
+        self.startConfig = loaded.config
         self.fileText = loaded.path.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
         self.lastSeenText = fileText
         self.lastSeenStamp = loaded.path.flatMap(FileStamp.init(path:))
@@ -68,7 +74,7 @@ public actor ConfigReloader {
         }
         lastSeenText = text
         let loaded = try ConfigLoader.load(path: path, environment: environment)
-        let needsRestart = loaded.config.changesNeedingRestart(from: fileConfig)
+        let needsRestart = loaded.config.changesNeedingRestart(from: startConfig)
         fileConfig = loaded.config
         fileText = text
         if !keepRuntimeFlags, !runtimeChanges.isEmpty {
