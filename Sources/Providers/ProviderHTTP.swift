@@ -35,7 +35,7 @@ struct ProviderHTTP: Sendable {
         ])
         let response: HTTPClientResponse
         do {
-            response = try await streaming ? execute(inChildTask: request) : httpClient.execute(request, timeout: headTimeout, logger: logger)
+            response = try await httpClient.execute(request, timeout: headTimeout, logger: logger)
         } catch {
             if error is CancellationError || Task.isCancelled { throw CancellationError() }
             let classified = ProviderErrorClassifier.transport(error, provider: provider, secret: secret)
@@ -52,19 +52,6 @@ struct ProviderHTTP: Sendable {
             throw error
         }
         return response
-    }
-
-    /// AsyncHTTPClient's `execute` in a child task, whose async frames are freed once the head is
-    /// in: the task that then reads a stream keeps the memory its deepest call chain ever needed
-    /// for as long as the stream lasts (Swift's task allocator keeps its slabs), and `execute`'s
-    /// chain is among the deepest (docs/performance.md, "Memory per open stream").
-    private func execute(inChildTask request: HTTPClientRequest) async throws -> HTTPClientResponse {
-        let (httpClient, headTimeout, logger) = (self.httpClient, self.headTimeout, self.logger)
-        return try await withThrowingTaskGroup(of: HTTPClientResponse.self) { group in
-            group.addTask { try await httpClient.execute(request, timeout: headTimeout, logger: logger) }
-            // The child returns the response or throws, so `next()` gives exactly one.
-            return try await group.next()!
-        }
     }
 
     /// Sends a request and decodes the whole JSON answer.

@@ -54,10 +54,24 @@ extension StreamRun {
         return outcome
     }
 
+    /// The provider's stream, opened in a child task whose async frames are freed once the
+    /// response head is in: the attempt's task reads the stream for as long as it lasts and keeps
+    /// the memory its deepest call chain ever needed (Swift's task allocator keeps its slabs), and
+    /// building and sending the request (the provider client, AsyncHTTPClient's `execute`) is
+    /// the deepest, about 6 KB (docs/performance.md, "Memory per open stream").
+    @inline(never)
+    static func open(_ target: StreamTarget, _ request: ProviderRequest) async throws -> ProviderEventStream {
+        try await withThrowingTaskGroup(of: ProviderEventStream.self) { group in
+            group.addTask { try await target.client.stream(request) }
+            // The child returns the stream or throws, so `next()` gives exactly one.
+            return try await group.next()!
+        }
+    }
+
     /// Reads the provider's stream into the output buffer.
     private func pull(target: StreamTarget, request: ProviderRequest, watchdog: StreamWatchdog) async -> Outcome {
         do {
-            let stream = try await target.client.stream(request)
+            let stream = try await Self.open(target, request)
             accumulator.state.withLock { $0.attemptAccepted = true } // a success status: the provider bills from here
             var iterator = stream.makeAsyncIterator()
             while let event = try await iterator.next() {

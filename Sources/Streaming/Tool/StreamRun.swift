@@ -185,6 +185,7 @@ final class StreamRun: Sendable {
     /// `retrying` (the last target: nothing else can serve), only while no output reached the
     /// consumer, and never when the wait would end past ``retryDeadline``: then the failure (a
     /// rate limit with its Retry-After) is the outcome at once, rather than a sleep past the deadline.
+    @inline(never)
     func withRetries(clock: StreamClock, retrying: Bool, _ attempt: @Sendable () async -> Outcome) async -> Outcome {
         var retry = 0
         while true {
@@ -229,6 +230,7 @@ final class StreamRun: Sendable {
     /// Runs one attempt between the caller's hooks (a refused reservation skips the call) and
     /// reports it, cancelled or not, to ``StreamingTool/onAttempt`` and the hooks: the router
     /// ignores cancelled ones (a client leaving says nothing of the provider); billing does not.
+    @inline(never)
     func observed(_ target: StreamTarget, synchronous: Bool, _ attempt: () async -> Outcome) async -> Outcome {
         if let admit = tool.admitAttempt, let refusal = await admit(target) {
             return .failed(AttemptRefused(failure: refusal))
