@@ -24,16 +24,19 @@ import Testing
 
     @Test func aStreamedTaskEndsAtTheTaskTimeoutWithAnErrorEvent() async throws {
         let (fake, fleetd) = try await start(agents: 1, taskTimeoutMs: 700)
-        let clock = ContinuousClock()
-        let start = clock.now
         let events = try await TaskPathTests().streamedEvents(fleetd, #"{"prompt": "hello", "stream": true}"#)
-        let elapsed = clock.now - start
         #expect(events.last?.0 == "error", "\(events.map(\.0))")
         #expect(events.last?.1["code"] as? String == "TASK_TIMEOUT")
-        #expect(elapsed < .seconds(3), "ended by the 0.7 s task timeout, not the stream's end: \(elapsed)")
-        // The agent came back: the next task runs (and times out the same way) instead of queueing forever.
+        // The agent came back: the next task runs (and times out the same way) instead of queueing
+        // forever. It is the one timed: the first task of a fresh process also pays for its
+        // first use of every path (a fresh-clone CI run, its machine busy with the parallel
+        // suites, measured 3.47 s for the first, where the timeout and a normal start take ~1 s).
+        let clock = ContinuousClock()
+        let start = clock.now
         let again = try await TaskPathTests().streamedEvents(fleetd, #"{"prompt": "again", "stream": true}"#)
+        let elapsed = clock.now - start
         #expect(again.last?.1["code"] as? String == "TASK_TIMEOUT")
+        #expect(elapsed < .seconds(3), "ended by the 0.7 s task timeout, not the stream's end (5.2 s): \(elapsed)")
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)
         await fake.shutdown()
