@@ -143,18 +143,7 @@ struct CostTrackerTests {
         let tracker = try CostTracker(database: db, holdWriteDelay: .milliseconds(20))
         // Another connection holds the write lock, so the settlement below is mid-transaction
         // (waiting for it) when the second hold is made and its delay runs out.
-        let other = try DatabaseQueue(path: dir.path())
-        let locked = DispatchSemaphore(value: 0)
-        let holder = Thread {
-            try? other.inDatabase { db in
-                try db.execute(sql: "BEGIN IMMEDIATE")
-                locked.signal()
-                Thread.sleep(forTimeInterval: 0.4)
-                try db.execute(sql: "COMMIT")
-            }
-        }
-        holder.start()
-        locked.wait()
+        try holdWriteLock(at: dir.path(), for: 0.4)
         let first = try await tracker.reserve(Self.call, estimatedCost: 1)
         let settling = Task { try await tracker.settle(first, usage: Self.usage(dollars: 0.5), pricing: Self.dollarPerK) }
         try await Task.sleep(for: .milliseconds(50))

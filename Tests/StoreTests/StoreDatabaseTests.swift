@@ -109,18 +109,7 @@ struct StoreDatabaseTests {
         let db = try await StoreDatabase(path: dir.path(), configuration: StoreDatabaseConfiguration(busyTimeoutSeconds: 0.2))
         let store = MemoryStore(database: db)
         // Another connection (as another process would) holds the write lock for a second.
-        let other = try DatabaseQueue(path: dir.path())
-        let locked = DispatchSemaphore(value: 0)
-        let holder = Thread {
-            try? other.inDatabase { db in
-                try db.execute(sql: "BEGIN IMMEDIATE")
-                locked.signal()
-                Thread.sleep(forTimeInterval: 1.0)
-                try db.execute(sql: "COMMIT")
-            }
-        }
-        holder.start()
-        locked.wait()
+        try holdWriteLock(at: dir.path(), for: 1.0)
         await #expect {
             try await store.store(1, partition: "routing/stats", key: "blocked")
         } throws: { ($0 as? StoreError)?.code == .locked }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 
 /// A fresh temporary directory for one test's SQLite files; removed by `remove()`.
 struct StoreTempDirectory {
@@ -21,4 +22,22 @@ func storeTestDate(_ iso: String) -> Date {
         preconditionFailure("bad test date literal \(iso)") // test literals only
     }
     return date
+}
+
+/// Another connection to the database at `path` takes its write lock (`BEGIN IMMEDIATE`), as
+/// another process would, and keeps it for `seconds` on a thread of its own. Returns once the lock
+/// is held.
+func holdWriteLock(at path: String, for seconds: TimeInterval) throws {
+    let other = try DatabaseQueue(path: path)
+    let locked = DispatchSemaphore(value: 0)
+    let holder = Thread {
+        try? other.inDatabase { db in
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            locked.signal()
+            Thread.sleep(forTimeInterval: seconds)
+            try db.execute(sql: "COMMIT")
+        }
+    }
+    holder.start()
+    locked.wait()
 }
