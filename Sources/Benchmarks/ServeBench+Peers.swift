@@ -355,7 +355,6 @@ final class LiteLLMHop: Sendable {
         }
         return "(version unknown)"
     }
-
 }
 
 /// A loopback port nothing uses now (the kernel's pick for port 0), for a peer to listen on.

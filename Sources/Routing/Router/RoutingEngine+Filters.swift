@@ -92,7 +92,7 @@ extension RoutingEngine {
     /// Budget, then quota, then health over the chain, in order. Returns the survivors in chain order.
     /// Throws ROUTER_002 / ROUTER_003 when the budget leaves nothing that could otherwise have served.
     func applyOperationalFilters(
-        _ chain: [(model: ModelConfiguration, role: FallbackEntry.Role)], task: RoutingTask, inputs: RoutingInputs, detail: TraceDetail = .full,
+        _ chain: [(model: ModelConfiguration, role: FallbackEntry.Role)], task: RoutingTask, inputs: RoutingInputs, detail: TraceDetail,
         traces: inout [CandidateTrace], traceIndex: [String: Int], alerts: inout [RoutingAlert]
     ) throws(RouterError) -> [(model: ModelConfiguration, role: FallbackEntry.Role)] {
         let costs = Dictionary(chain.map { ($0.model.name, traces[traceIndex[$0.model.name] ?? 0].estimatedCost) }, uniquingKeysWith: { a, _ in a })

@@ -14,14 +14,15 @@ import Logging
 /// Nothing on a call's way out waits for SQLite: a reservation is held in memory, and its row in
 /// `cost_reservations` (what a restart bills when a crash left the call unsettled) is written by
 /// the next group commit, started at once by default (``holdWriteDelay`` 0; a longer delay lets a
-/// call settled or released first skip its hold, at the price of a crash window that long). A settlement is waited for: an answered task's ledger row is in
-/// the file before the answer goes out.
+/// call settled or released first skip its hold, at the price of a crash window that long). A
+/// settlement is waited for: an answered task's ledger row is in the file before the answer goes
+/// out.
 ///
 /// Each settlement writes one ledger row, the running totals (day, week, month, all time; overall
 /// and per model) and the alert marks in ONE transaction, and is idempotent on the entry id. The
 /// `routing/costs` memory mirrors go in the same transaction, or through the write-behind recorder
-/// when the tracker was given one (`fleetd serve` does). Alerts (COST_002) go to ``alerts`` and the log, once per period
-/// and threshold, remembered in the database across restarts.
+/// when the tracker was given one (`fleetd serve` does). Alerts (COST_002) go to ``alerts`` and the
+/// log, once per period and threshold, remembered in the database across restarts.
 public actor CostTracker: BudgetStatusProviding {
     public nonisolated let database: StoreDatabase
     private struct Settings: Sendable {

@@ -53,14 +53,13 @@ final class StreamRun: Sendable {
         guard let session = await begin() else { return }
         var lastError: (any Error)?
         var lastTarget = 0
-        for index in targets.indices {
+        turns: for index in targets.indices {
             lastTarget = index
             switch await serve(targetAt: index, session: session, clock: clock, lastError: &lastError) {
             case .finished: return
-            case .nextTarget: continue
-            case .giveUp: break
+            case .nextTarget: continue turns
+            case .giveUp: break turns
             }
-            break
         }
         await failed(session, target: targets[lastTarget], lastError: lastError)
     }
