@@ -42,6 +42,38 @@ import Testing
         await fake.shutdown()
     }
 
+    /// The compatible endpoints keep the task timeout too. Before the first text the status is
+    /// not sent yet, so a timeout is the dialect's 504 error; after it, the dialect's error event.
+    /// Either way the task is recorded as timed out. (The dripped stream's first text comes at
+    /// about 2.7 s, its end at 5.2 s.)
+    @Test(arguments: [
+        ("/v1/chat/completions", "data: {\"error\""),
+        ("/v1/messages", "event: error"),
+    ])
+    func aCompatibleStreamEndsAtTheTaskTimeoutWithTheDialectsError(path: String, errorEvent: String) async throws {
+        let body = #"{"model": "auto", "max_tokens": 64, "stream": true, "messages": [{"role": "user", "content": "hello"}]}"#
+        for (timeoutMs, status) in [(700, 504), (3_500, 200)] {
+            let (fake, fleetd) = try await start(agents: 1, taskTimeoutMs: timeoutMs)
+            let clock = ContinuousClock()
+            let start = clock.now
+            let streamed = try await http(.POST, fleetd.baseURL + path, body: body)
+            let elapsed = clock.now - start
+            #expect(streamed.status == status, "\(timeoutMs) ms: \(streamed.body)")
+            #expect(streamed.body.contains("ran longer than fleet.taskTimeout"), "\(timeoutMs) ms: \(streamed.body)")
+            if status == 200 {
+                #expect(streamed.body.contains("Hello") && streamed.body.contains(errorEvent), "\(streamed.body)")
+                #expect(elapsed < .seconds(5), "ended by the task timeout, not the stream's end (5.2 s): \(elapsed)")
+            }
+            let id = try #require(streamed.headers["x-fleetd-task-id"].first)
+            let record = try await http(.GET, fleetd.baseURL + "/v1/tasks/\(id)")
+            #expect(record.json["status"] as? String == "failed" && jsonValue(record.json, "error.code") as? String == "TASK_TIMEOUT",
+                    "\(timeoutMs) ms: \(record.body)")
+            fleetd.signal(SIGTERM)
+            #expect(await fleetd.waitForExit() == 0)
+            await fake.shutdown()
+        }
+    }
+
     @Test func aClientThatLeavesWhileWaitingForAnAgentGivesItsPlaceBack() async throws {
         let (fake, fleetd) = try await start(agents: 1, taskTimeoutMs: 20_000)
         // The only agent is busy with a slow stream.

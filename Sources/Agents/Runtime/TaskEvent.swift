@@ -115,6 +115,11 @@ public struct TaskFailure: Error, Sendable, Codable, Hashable, CustomStringConve
     }
 
     public var description: String { "\(code.rawValue): \(message)" }
+
+    /// `TASK_TIMEOUT`: the task ran past `fleet.taskTimeout`.
+    public static func timedOut(taskId: String, after timeout: Duration) -> TaskFailure {
+        TaskFailure(code: .taskTimeout, message: "task \(taskId) ran longer than fleet.taskTimeout (\(timeout))")
+    }
 }
 
 /// A finished task.

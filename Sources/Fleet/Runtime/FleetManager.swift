@@ -250,11 +250,6 @@ public actor FleetManager {
         record(key: Self.recordKey(id: task.id, tenant: task.caller?.tenantId), outcome)
     }
 
-    /// Remembers how a task submitted without a tenant ended.
-    public func record(_ taskId: String, _ outcome: Result<TaskResult, TaskFailure>) {
-        record(key: taskId, outcome)
-    }
-
     private func record(key taskId: String, _ outcome: Result<TaskResult, TaskFailure>) {
         guard var record = tasks[taskId] else { return }
         record.finishedAt = Date()
@@ -341,7 +336,7 @@ public actor FleetManager {
             do throws(TaskFailure) { return .success(try await body()) } catch { return .failure(error) }
         }
         if timedOut, case .failure = outcome {
-            return .failure(TaskFailure(code: .taskTimeout, message: "task \(taskId) ran longer than fleet.taskTimeout (\(timeout))"))
+            return .failure(.timedOut(taskId: taskId, after: timeout))
         }
         return outcome
     }

@@ -41,14 +41,11 @@ struct MCPTaskRunner {
             dispatched.cancel()
         }
         if timedOut.isSet {
-            outcome = .failure(TaskFailure(code: .taskTimeout, message: "task \(task.id) ran longer than fleet.taskTimeout (\(timeout))"))
+            outcome = .failure(.timedOut(taskId: task.id, after: timeout))
         }
         await lease.finish()
         await manager.record(task, outcome)
-        switch outcome {
-        case .success(let result): metrics.taskFinished(result)
-        case .failure(let failure): metrics.taskFailed(code: failure.code)
-        }
+        metrics.taskEnded(outcome)
         if Task.isCancelled { throw CancellationError() }
         return outcome
     }

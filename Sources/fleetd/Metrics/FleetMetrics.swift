@@ -90,6 +90,14 @@ extension FleetMetrics {
             .record(.milliseconds(Int64(report.durationMs)))
     }
 
+    /// Counts a task by how it ended.
+    func taskEnded(_ outcome: Result<TaskResult, TaskFailure>) {
+        switch outcome {
+        case .success(let result): taskFinished(result)
+        case .failure(let failure): taskFailed(code: failure.code)
+        }
+    }
+
     func taskFailed(code: ErrorCode) {
         live.taskFailed()
         registry.makeCounter(name: "fleetd_tasks_total", labels: [("outcome", "failed")], help: "Tasks finished, by outcome.").increment()

@@ -201,6 +201,30 @@ import Testing
         await fake.shutdown()
     }
 
+    /// A tenant's streamed answer through either compatible endpoint is recorded under the
+    /// tenant's task, as its JSON answers are: `GET /v1/tasks/{id}` says how it ended.
+    @Test func aTenantsStreamedCompatibleAnswerIsRecordedAsItsOwnTask() async throws {
+        let fake = try await FakeProviderServer.start(script: F.billingScript())
+        let admin = "admin-token-streams"
+        let (fleetd, _, _) = try await F.start(F.config(baseURL: fake.baseURL), environment: ["FLEETD_ADMIN_TOKEN": admin])
+        let acme = try await F.makeKey(fleetd, admin: admin, #"{"tenant": "acme"}"#)
+        let calls = [
+            ("/v1/chat/completions", #"{"model": "cheap", "stream": true, "messages": [{"role": "user", "content": "Say ok"}]}"#),
+            ("/v1/messages", #"{"model": "cheap", "max_tokens": 50, "stream": true, "messages": [{"role": "user", "content": "Say ok"}]}"#),
+        ]
+        for (path, body) in calls {
+            let streamed = try await http(.POST, fleetd.baseURL + path, body: body, headers: F.bearer(acme.key))
+            #expect(streamed.status == 200 && streamed.body.contains("ok"), "\(path): \(streamed.body)")
+            let id = try #require(streamed.headers["x-fleetd-task-id"].first, "\(path): no task id header")
+            let record = try await http(.GET, fleetd.baseURL + "/v1/tasks/\(id)", headers: F.bearer(acme.key))
+            #expect(record.status == 200 && record.json["status"] as? String == "completed", "\(path): \(record.body)")
+            #expect(record.json["tenantId"] as? String == "acme", "\(path): \(record.body)")
+        }
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+
     @Test func twoHundredConcurrentTasksNeverOvershootAKeysBudgetByMoreThanOneReservation() async throws {
         // Output up to 300 tokens a call, as in BillingTests: realistic, not fitted to the estimate.
         let fake = try await FakeProviderServer.start(script: F.billingScript(output: 300))

@@ -119,7 +119,7 @@ struct CompatFacts {
 /// close (tool calls, stop reason, usage) or an error. Output reaches the client as the task
 /// produces it; tool calls are relayed whole when the model finishes (fleetd keeps them until
 /// then, so a retry or fallback before output never leaves half a call behind).
-protocol CompatStreamWriter {
+protocol CompatStreamWriter: Sendable {
     mutating func begin(into buffer: inout ByteBuffer)
     mutating func text(_ text: String, into buffer: inout ByteBuffer)
     mutating func finish(_ answer: CompatAnswer, into buffer: inout ByteBuffer)

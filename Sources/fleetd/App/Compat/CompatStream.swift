@@ -25,22 +25,15 @@ struct CompatStream {
     let defaultRetryAfter: Int
 
     func respond(_ task: AgentTask, call: CompatCall, context: FleetRequestContext) async throws -> Response {
-        let logger = context.logger
-        let disconnect = context.disconnect
-        let manager = self.manager, metrics = self.metrics
-        let dispatched = try await dispatch(task, disconnect: disconnect)
+        let dispatched = try await dispatch(task, disconnect: context.disconnect)
         let lease = AgentLease(dispatched)
         let timeout = Duration.milliseconds(await manager.config.fleet.taskTimeout)
-        let timedOut = TimeoutFlag()
-        let timer = LoopTimer.after(timeout) {
-            timedOut.set()
-            dispatched.cancel()
-        }
-        let token = disconnect?.onDisconnect { dispatched.cancel() }
+        let watch = StreamWatch(timeout: timeout, dispatched: dispatched, disconnect: context.disconnect)
         let handoff = RunHandoff(dispatched.run.makeAsyncIterator())
         let started = ContinuousClock.now
 
-        // Until the first text, the end, or a failure: the status depends on it.
+        // Until the first text, the end, or a failure: the status depends on it. This runs in
+        // the request's task, whose frames are freed before the body runs (``RequestPhaseMiddleware``).
         var head: [TaskEvent] = []
         var start: TaskStart?
         var failure: TaskFailure?
@@ -58,13 +51,11 @@ struct CompatStream {
             }
         }
         if head.isEmpty {
-            timer.cancel()
-            if let token { disconnect?.remove(token) }
-            let ended = failure ?? (timedOut.isSet
-                ? TaskFailure(code: .taskTimeout, message: "task \(task.id) ran longer than fleet.taskTimeout (\(timeout))")
-                : TaskFailure(code: .taskCancelled, message: "the client went away"))
+            watch.end()
+            let ended = failure ?? (watch.timedOut.isSet ? .timedOut(taskId: task.id, after: timeout)
+                                                         : TaskFailure(code: .taskCancelled, message: "the client went away"))
             await lease.finish()
-            await manager.record(task.id, .failure(ended))
+            await manager.record(task, .failure(ended))
             metrics.taskFailed(code: ended.code)
             var error = CompatError(dialect, failure: ended, defaultRetryAfter: defaultRetryAfter)
             error.headers[HTTPField.Name("x-fleetd-task-id")!] = task.id
@@ -75,79 +66,18 @@ struct CompatStream {
         }
 
         let facts = CompatFacts(taskId: task.id, start: start)
-        let firstEvents = head
-        let created = Int(Date().timeIntervalSince1970)
-        let dialect = self.dialect, defaultRetryAfter = self.defaultRetryAfter
-        let executor = context.taskExecutor
-        let body = ResponseBody { writer in try await ExecutorAffinity.run(on: executor) {
-            metrics.live.streamOpened()
-            defer { metrics.live.streamClosed() }
-            var stream: any CompatStreamWriter = switch dialect {
-            case .openAI: OpenAIChatResponse.Stream(taskId: task.id, created: created, model: facts.model, includeUsage: call.includeUsage)
-            case .anthropic: AnthropicMessagesResponse.Stream(taskId: task.id, model: facts.model,
-                                                              estimatedInputTokens: call.request.approximateInputTokens)
-            }
-            var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: .taskCancelled, message: "the client went away"))
-            defer {
-                timer.cancel()
-                if let token { disconnect?.remove(token) }
-            }
-            do {
-                var pending = ByteBuffer()
-                stream.begin(into: &pending)
-                var queued = firstEvents[...]
-                while true {
-                    var event: TaskEvent
-                    if let next = queued.popFirst() {
-                        event = next
-                    } else if let next = await handoff.iterator.next() {
-                        event = next
-                    } else {
-                        break
-                    }
-                    while true {
-                        switch event {
-                        case .chunk(let chunk): stream.text(chunk.text, into: &pending)
-                        case .complete(let result):
-                            outcome = .success(result)
-                            stream.finish(CompatAnswer(result), into: &pending)
-                        case .error(let failure) where failure.terminal:
-                            outcome = .failure(failure)
-                            stream.fail(CompatError(dialect, failure: failure, defaultRetryAfter: defaultRetryAfter), into: &pending)
-                        case .start, .progress, .toolCall, .toolResult, .error: break
-                        }
-                        if let next = queued.popFirst() {
-                            event = next
-                        } else if let ready = await handoff.iterator.nextIfReady() {
-                            event = ready
-                        } else {
-                            break
-                        }
-                    }
-                    try await writer.write(pending)
-                    pending.clear()
-                }
-                if timedOut.isSet, case .failure = outcome {
-                    let failure = TaskFailure(code: .taskTimeout, message: "task \(task.id) ran longer than fleet.taskTimeout (\(timeout))")
-                    outcome = .failure(failure)
-                    stream.fail(CompatError(dialect, failure: failure, defaultRetryAfter: defaultRetryAfter), into: &pending)
-                    try await writer.write(pending)
-                }
-                try await writer.finish(nil)
-            } catch {
-                dispatched.cancel()
-                logger.info("compatible stream's client went away; the task is cancelled", metadata: ["task": "\(task.id)"])
-            }
-            await lease.finish()
-            await manager.record(task.id, outcome)
-            switch outcome {
-            case .success(let result): metrics.taskFinished(result)
-            case .failure(let failure): metrics.taskFailed(code: failure.code)
-            }
-        } }
+        let writer: any CompatStreamWriter = switch dialect {
+        case .openAI: OpenAIChatResponse.Stream(taskId: task.id, created: Int(Date().timeIntervalSince1970), model: facts.model,
+                                                includeUsage: call.includeUsage)
+        case .anthropic: AnthropicMessagesResponse.Stream(taskId: task.id, model: facts.model,
+                                                          estimatedInputTokens: call.request.approximateInputTokens)
+        }
+        let stream = CompatSSEStream(dispatched: dispatched, lease: lease, watch: watch, head: head, events: handoff, writer: writer,
+                                     end: CompatSSEStream.Ending(dialect: dialect, defaultRetryAfter: defaultRetryAfter, timeout: timeout),
+                                     manager: manager, metrics: metrics, executor: context.taskExecutor, logger: context.logger)
         var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
         for (name, value) in facts.headers { headers[HTTPField.Name(name)!] = value }
-        return Response(status: .ok, headers: headers, body: body)
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await stream.write(to: &writer) })
     }
 
     /// Waits for an agent; a client that leaves meanwhile cancels the wait.
@@ -171,3 +101,163 @@ struct CompatStream {
     }
 }
 
+/// A compatible endpoint's streamed body once its head is known: relays the run's events in the
+/// dialect (``CompatRelay``), ends it on `fleet.taskTimeout` or when the client leaves, gives the
+/// agent back and records the task.
+///
+/// A class with one small async method, as ``SSEStream`` is for `POST /v1/tasks`: the body runs
+/// in the connection's task for as long as the stream is open, and the closure it replaces held
+/// all of this in its async frame (docs/performance.md, "Memory per open stream").
+final class CompatSSEStream: Sendable {
+    /// How a failure is told in the dialect, and the task's time limit.
+    struct Ending: Sendable {
+        let dialect: CompatDialect
+        let defaultRetryAfter: Int
+        let timeout: Duration
+
+        func error(_ failure: TaskFailure) -> CompatError {
+            CompatError(dialect, failure: failure, defaultRetryAfter: defaultRetryAfter)
+        }
+    }
+
+    private let dispatched: FleetManager.Dispatched
+    private let lease: AgentLease
+    private let watch: StreamWatch
+    private let head: [TaskEvent]
+    private let events: RunHandoff
+    private let writer: any CompatStreamWriter
+    private let end: Ending
+    private let manager: FleetManager
+    private let metrics: FleetMetrics
+    private let executor: EventLoopTaskExecutor?
+    private let logger: Logger
+
+    init(dispatched: FleetManager.Dispatched, lease: AgentLease, watch: StreamWatch, head: [TaskEvent], events: RunHandoff,
+         writer: any CompatStreamWriter, end: Ending, manager: FleetManager, metrics: FleetMetrics,
+         executor: EventLoopTaskExecutor?, logger: Logger) {
+        self.dispatched = dispatched
+        self.lease = lease
+        self.watch = watch
+        self.head = head
+        self.events = events
+        self.writer = writer
+        self.end = end
+        self.manager = manager
+        self.metrics = metrics
+        self.executor = executor
+        self.logger = logger
+    }
+
+    @inline(never)
+    func write(to writer: inout any ResponseBodyWriter) async throws {
+        try await ExecutorAffinity.run(on: executor) { try await relay(to: &writer) }
+    }
+
+    /// The stream's whole life is spent in here, so its frame holds only what crosses an `await`
+    /// and the rest is out of line.
+    @inline(never)
+    private func relay(to writer: inout any ResponseBodyWriter) async throws {
+        let relay = opened()
+        var clientLeft = false
+        do {
+            try await relay.run(head: head, then: events, to: &writer)
+            if watch.timedOut.isSet {
+                try await relay.timedOut(taskId: dispatched.run.task.id, to: &writer)
+            }
+            try await writer.finish(nil)
+        } catch {
+            clientLeft = true
+        }
+        closed(clientLeft: clientLeft)
+        await finish(relay)
+    }
+
+    @inline(never)
+    private func opened() -> CompatRelay {
+        metrics.live.streamOpened()
+        return CompatRelay(writer, end: end)
+    }
+
+    /// The agent goes back, the task is recorded and counted.
+    @inline(never)
+    private func finish(_ relay: CompatRelay) async {
+        await lease.finish()
+        await manager.record(dispatched.run.task, relay.outcome)
+        metrics.taskEnded(relay.outcome)
+    }
+
+    @inline(never)
+    private func closed(clientLeft: Bool) {
+        watch.end()
+        metrics.live.streamClosed()
+        if clientLeft {
+            dispatched.cancel()
+            logger.info("compatible stream's client went away; the task is cancelled", metadata: ["task": "\(dispatched.run.task.id)"])
+        }
+    }
+}
+
+/// One compatible SSE response's relay: each batch of ready events goes out in one write, in the
+/// dialect's events (``CompatStreamWriter``); each awaited write is the client's backpressure.
+final class CompatRelay {
+    private var stream: any CompatStreamWriter
+    private let end: CompatSSEStream.Ending
+    private var pending = ByteBuffer()
+    /// How the task ended, as the client was told (a client that left: cancelled).
+    private(set) var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: .taskCancelled, message: "the client went away"))
+
+    init(_ stream: any CompatStreamWriter, end: CompatSSEStream.Ending) {
+        self.stream = stream
+        self.end = end
+    }
+
+    /// The dialect's opening and the head the route read, then the rest of the run.
+    @inline(never)
+    func run(head: [TaskEvent], then events: RunHandoff, to writer: inout any ResponseBodyWriter) async throws {
+        begin(head)
+        while true {
+            while let ready = await events.iterator.nextIfReady() {
+                append(ready)
+            }
+            if pending.readableBytes > 0 {
+                try await writer.write(pending)
+                pending.clear()
+            }
+            guard let next = await events.iterator.next() else { return }
+            append(next)
+        }
+    }
+
+    /// The task ran past `fleet.taskTimeout` before it ended: the client gets the dialect's error.
+    @inline(never)
+    func timedOut(taskId: String, to writer: inout any ResponseBodyWriter) async throws {
+        guard case .failure = outcome else { return }
+        let failure = TaskFailure.timedOut(taskId: taskId, after: end.timeout)
+        outcome = .failure(failure)
+        pending.clear()
+        stream.fail(end.error(failure), into: &pending)
+        try await writer.write(pending)
+    }
+
+    @inline(never)
+    private func begin(_ head: [TaskEvent]) {
+        stream.begin(into: &pending)
+        for event in head { append(event) }
+    }
+
+    @inline(never)
+    private func append(_ event: TaskEvent) {
+        switch event {
+        case .chunk(let chunk):
+            stream.text(chunk.text, into: &pending)
+        case .complete(let result):
+            outcome = .success(result)
+            stream.finish(CompatAnswer(result), into: &pending)
+        case .error(let failure) where failure.terminal:
+            outcome = .failure(failure)
+            stream.fail(end.error(failure), into: &pending)
+        case .start, .progress, .toolCall, .toolResult, .error:
+            break
+        }
+    }
+}

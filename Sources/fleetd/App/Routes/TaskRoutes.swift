@@ -159,33 +159,15 @@ final class SSEStream: Sendable {
         await finish(relay)
     }
 
-    /// What watches an open stream: the client's disconnect and `fleet.taskTimeout`.
-    private final class Watch: Sendable {
-        let timedOut = TimeoutFlag()
-        let timer: LoopTimer
-        let token: Int?
-
-        init(timeout: Duration, dispatched: FleetManager.Dispatched, disconnect: ClientDisconnect?) {
-            let timedOut = self.timedOut
-            // `fleet.taskTimeout` holds for streamed tasks as for JSON ones.
-            timer = LoopTimer.after(timeout) {
-                timedOut.set()
-                dispatched.cancel()
-            }
-            token = disconnect?.onDisconnect { dispatched.cancel() }
-        }
-    }
-
     @inline(never)
-    private func opened() -> Watch {
+    private func opened() -> StreamWatch {
         metrics.live.streamOpened()
-        return Watch(timeout: timeout, dispatched: dispatched, disconnect: disconnect)
+        return StreamWatch(timeout: timeout, dispatched: dispatched, disconnect: disconnect)
     }
 
     @inline(never)
-    private func closed(_ watch: Watch, clientLeft: Bool) {
-        watch.timer.cancel()
-        if let token = watch.token { disconnect?.remove(token) }
+    private func closed(_ watch: StreamWatch, clientLeft: Bool) {
+        watch.end()
         metrics.live.streamClosed()
         if clientLeft {
             dispatched.cancel()
@@ -198,7 +180,32 @@ final class SSEStream: Sendable {
     private func finish(_ relay: SSERelay) async {
         await lease.finish()
         await manager.record(dispatched.run.task, relay.outcome)
-        relay.count()
+        metrics.taskEnded(relay.outcome)
+    }
+}
+
+/// What watches an open stream: the client's disconnect and `fleet.taskTimeout`, either of which
+/// cancels the run, until ``end()``.
+final class StreamWatch: Sendable {
+    let timedOut = TimeoutFlag()
+    private let timer: LoopTimer
+    private let disconnect: ClientDisconnect?
+    private let token: Int?
+
+    init(timeout: Duration, dispatched: FleetManager.Dispatched, disconnect: ClientDisconnect?) {
+        let timedOut = self.timedOut
+        // `fleet.taskTimeout` holds for streamed tasks as for JSON ones.
+        timer = LoopTimer.after(timeout) {
+            timedOut.set()
+            dispatched.cancel()
+        }
+        self.disconnect = disconnect
+        token = disconnect?.onDisconnect { dispatched.cancel() }
+    }
+
+    func end() {
+        timer.cancel()
+        if let token { disconnect?.remove(token) }
     }
 }
 
@@ -237,7 +244,7 @@ final class SSERelay {
     /// The task ran past `fleet.taskTimeout`: the client gets a TASK_TIMEOUT error event.
     @inline(never)
     func timedOut(taskID: String, after timeout: Duration, to writer: inout any ResponseBodyWriter) async throws {
-        let failure = TaskFailure(code: .taskTimeout, message: "task \(taskID) ran longer than fleet.taskTimeout (\(timeout))")
+        let failure = TaskFailure.timedOut(taskId: taskID, after: timeout)
         outcome = .failure(failure)
         pending.clear()
         SSEEncoder.write(event: "error", data: try TaskEvent.error(failure).jsonBytes(), into: &pending)
@@ -252,14 +259,6 @@ final class SSERelay {
         }
         if let end = event.outcome { outcome = end }
         SSEEncoder.write(event: event.name, data: try event.jsonBytes(), into: &pending)
-    }
-
-    /// Counts the task in the metrics by its outcome.
-    func count() {
-        switch outcome {
-        case .success(let result): metrics.taskFinished(result)
-        case .failure(let failure): metrics.taskFailed(code: failure.code)
-        }
     }
 }
 
