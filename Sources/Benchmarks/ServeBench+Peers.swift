@@ -146,16 +146,31 @@ final class ChildFleetd: Sendable {
     /// One task; for SSE, `onFirstChunk` runs when the first chunk arrives and the stream is read to its end.
     func task(_ http: HTTPClient, stream: Bool, model: String? = nil, prompt: String = "Say ten tokens.",
               onFirstChunk: @Sendable () -> Void = {}) async throws {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/tasks")
+        let preferred = model.map { #","preferredModel":"\#($0)""# } ?? ""
+        try await call(http, url: "http://127.0.0.1:\(port)/v1/tasks", body: #"{"prompt":"\#(prompt)","stream":\#(stream)\#(preferred)}"#,
+                       stream: stream, held: stream && (model == "hold" || prompt.contains("HOLDME")), firstChunk: "event: chunk",
+                       onFirstChunk: onFirstChunk)
+    }
+
+    /// The same call through `POST /v1/chat/completions` (`model` a model's name, or `auto`).
+    func chat(_ http: HTTPClient, stream: Bool, model: String = "auto", onFirstChunk: @Sendable () -> Void = {}) async throws {
+        let body = #"{"model":"\#(model)","messages":[{"role":"user","content":"Say ten tokens."}],"stream":\#(stream)}"#
+        try await call(http, url: chatURL, body: body, stream: stream, held: stream && model == "hold",
+                       firstChunk: "chat.completion.chunk", onFirstChunk: onFirstChunk)
+    }
+
+    /// Posts `body`; for a stream, reads until `firstChunk` appears (then `onFirstChunk`) and on to its end.
+    private func call(_ http: HTTPClient, url: String, body: String, stream: Bool, held: Bool, firstChunk: String,
+                      onFirstChunk: @Sendable () -> Void) async throws {
+        var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
-        let preferred = model.map { #","preferredModel":"\#($0)""# } ?? ""
-        request.body = .bytes(ByteBuffer(string: #"{"prompt":"\#(prompt)","stream":\#(stream)\#(preferred)}"#))
-        let response = try await http.execute(request, timeout: .seconds(stream && (model == "hold" || prompt.contains("HOLDME")) ? 180 : 20))
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await http.execute(request, timeout: .seconds(held ? 180 : 20))
         guard response.status == .ok else { throw BenchError(description: "fleetd answered \(response.status)") }
         var seenChunk = false
         for try await buffer in response.body where stream && !seenChunk {
-            if buffer.readableBytesView.firstRange(of: Array("event: chunk".utf8)) != nil {
+            if buffer.readableBytesView.firstRange(of: Array(firstChunk.utf8)) != nil {
                 seenChunk = true
                 onFirstChunk()
             }

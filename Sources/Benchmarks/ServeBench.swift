@@ -8,14 +8,14 @@ import Synchronization
 
 /// fleetd as a proxy under load: requests/s and added latency (p50/p99) over calling the
 /// upstream directly, for JSON and SSE tasks through `/v1/tasks` and through the OpenAI-compatible
-/// `/v1/chat/completions`, and fleetd's memory with 1,000 concurrent streams.
+/// `/v1/chat/completions`, and fleetd's memory with 1,000 concurrent streams through each.
 ///
 /// The upstream is the fake provider (``BenchUpstream``) on loopback in this process; fleetd is the
 /// `fleetd` binary built beside this one, run as a child process (`serve`) with a generated config;
 /// the load generator is wrk when installed, else AsyncHTTPClient with concurrent callers.
 struct ServeBench: BenchSuite {
     let name = "serve"
-    let summary = "fleetd over a loopback provider on config/fleet.yaml as shipped, beside an nginx proxy_pass hop: req/s, added latency and CPU per task (JSON, SSE); allocations per task (with heaptrack installed); memory with 1,000 open streams"
+    let summary = "fleetd over a loopback provider on config/fleet.yaml as shipped, beside an nginx proxy_pass hop: req/s, added latency and CPU per task (JSON, SSE); allocations per task (with heaptrack installed); memory with 1,000 open streams through each endpoint"
     /// `shipped` (`config/fleet.yaml` as shipped, the headline), `minimal` (the bench's own
     /// one-model config, with cost tracking off and on), or the path of a config file.
     var config = "shipped"
@@ -43,10 +43,7 @@ struct ServeBench: BenchSuite {
             } else {
                 try await measureFile(try configFile(), upstream: upstream, http: http, directory: directory, scale: scale)
                 print("-- memory, on the bench-only minimal config (one model, cost tracking off, \(streams + 16) agents): the shipped config runs 5 agents")
-                let fleetd = try await ChildFleetd.start(upstreamPort: upstream.port, directory: directory.appendingPathComponent("streams"),
-                                                         agents: streams + 16, costTracking: false)
-                try await openStreams(fleetd: fleetd, upstream: upstream, http: http, count: streams)
-                fleetd.stop()
+                try await measureStreams(upstream: upstream, http: http, directory: directory, count: streams)
             }
         } catch {
             try? await http.shutdown()
@@ -96,9 +93,18 @@ struct ServeBench: BenchSuite {
                     }
                 }
             }
-            if !costTracking {
-                try await openStreams(fleetd: fleetd, upstream: upstream, http: http, count: streams)
-            }
+            fleetd.stop()
+        }
+        try await measureStreams(upstream: upstream, http: http, directory: directory, count: streams)
+    }
+
+    /// Memory per open stream through each endpoint, each in a fleetd of its own on the minimal
+    /// config (cost tracking off), so that one endpoint's freed memory is not the next one's.
+    private func measureStreams(upstream: BenchUpstream, http: HTTPClient, directory: URL, count: Int) async throws {
+        for endpoint in StreamEndpoint.allCases {
+            let fleetd = try await ChildFleetd.start(upstreamPort: upstream.port, directory: directory.appendingPathComponent("streams-\(endpoint)"),
+                                                     agents: count + 16, costTracking: false)
+            try await openStreams(endpoint, fleetd: fleetd, upstream: upstream, http: http, count: count)
             fleetd.stop()
         }
     }
@@ -198,8 +204,15 @@ struct ServeBench: BenchSuite {
         }
     }
 
-    /// Opens `count` SSE tasks whose upstream holds after one chunk, then reads fleetd's memory.
-    private func openStreams(fleetd: ChildFleetd, upstream: BenchUpstream, http: HTTPClient, count: Int) async throws {
+    /// Where the memory figure's streams are opened.
+    enum StreamEndpoint: String, CaseIterable {
+        case tasks = "/v1/tasks"
+        case chat = "/v1/chat/completions"
+    }
+
+    /// Opens `count` SSE streams whose upstream holds after one chunk, then reads fleetd's memory.
+    private func openStreams(_ endpoint: StreamEndpoint, fleetd: ChildFleetd, upstream: BenchUpstream, http: HTTPClient,
+                             count: Int) async throws {
         let before = fleetd.memoryKiB()
         let opened = OpenCounter()
         let failed = OpenCounter()
@@ -214,7 +227,10 @@ struct ServeBench: BenchSuite {
                 for _ in first..<last {
                     group.addTask {
                         do {
-                            try await fleetd.task(http, stream: true, model: "hold") { opened.increment() }
+                            switch endpoint {
+                            case .tasks: try await fleetd.task(http, stream: true, model: "hold") { opened.increment() }
+                            case .chat: try await fleetd.chat(http, stream: true, model: "hold") { opened.increment() }
+                            }
                         } catch {
                             if failed.value == 0 { print("  first failed stream: \(error)") }
                             failed.increment()
@@ -231,7 +247,7 @@ struct ServeBench: BenchSuite {
                 print("  \(failed.value) of \(count) streams failed before their first chunk; fleetd's last warnings:")
                 for line in fleetd.problems(last: 3) { print("    \(line)") }
             }
-            print("open SSE streams through fleetd: \(open) of \(count) open at once (opened in waves of \(wave), in \(Load.ms(ContinuousClock.now - start)) ms); fleetd VmRSS \(before.rss) KiB before, \(during.rss) KiB with them open (\((during.rss - before.rss) / max(1, open)) KiB per stream), VmHWM \(during.hwm) KiB")
+            print("open SSE streams through fleetd's \(endpoint.rawValue): \(open) of \(count) open at once (opened in waves of \(wave), in \(Load.ms(ContinuousClock.now - start)) ms); fleetd VmRSS \(before.rss) KiB before, \(during.rss) KiB with them open (\((during.rss - before.rss) / max(1, open)) KiB per stream), VmHWM \(during.hwm) KiB")
             upstream.release()
             try await group.waitForAll()
         }
