@@ -98,7 +98,8 @@ public struct ProviderRequest: Sendable, Hashable, Codable {
 
 /// Token counts for one call, taken once from wherever the provider reports them.
 public struct TokenUsage: Sendable, Hashable, Codable {
-    /// Prompt tokens (for Anthropic: not counting cache reads/writes, which are separate).
+    /// Prompt tokens, those read from or written to the provider's cache included (the Anthropic
+    /// decoders add its separate cache counts to `input_tokens`).
     public var inputTokens: Int
     /// Generated tokens (including reasoning tokens where the provider counts them there).
     public var outputTokens: Int

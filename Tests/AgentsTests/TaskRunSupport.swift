@@ -16,7 +16,8 @@ struct RunHarness: Sendable {
     let router: ModelRouter
     let runtime: TaskRuntime
 
-    static func make(models: [ModelConfiguration], defaultModel: String?, lastResort: String? = nil) async throws -> RunHarness {
+    static func make(models: [ModelConfiguration], defaultModel: String?, lastResort: String? = nil,
+                     environment: [String: String] = [:]) async throws -> RunHarness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("task-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var logger = Logger(label: "task-run-test")
@@ -28,7 +29,7 @@ struct RunHarness: Sendable {
         let streaming = StreamingConfiguration(enabled: true, timeoutMs: 10_000,
                                                retryConfig: RetryConfiguration(maxRetries: 0, backoffMs: 10))
         let tool = StreamingTool(configuration: streaming, logger: logger)
-        let runtime = TaskRuntime(generation: 1, router: router, tool: tool, clients: makeFactory(logger: logger, environment: [:]),
+        let runtime = TaskRuntime(generation: 1, router: router, tool: tool, clients: makeFactory(logger: logger, environment: environment),
                                   costs: costs, quotas: nil, logger: logger)
         return RunHarness(directory: directory, costs: costs, router: router, runtime: runtime)
     }

@@ -46,6 +46,36 @@ struct TaskRunTests {
         #expect(status.completed == 2)
     }
 
+    /// Anthropic reports cache reads (and writes) beside `input_tokens`; the decoders add them
+    /// into the prompt count once, and billing must not add the reads again. 600 uncached + 400
+    /// read from the cache: $0.003/k × 0.6 + $0.0003/k × 0.4 + $0.015/k × 0.006 = $0.00201.
+    @Test("an Anthropic answer's cache reads are counted and billed once, at the cached price, streamed or not",
+          arguments: [true, false])
+    func anthropicCacheReadsAreBilledOnce(streamed: Bool) async throws {
+        let cachedUsage = #""usage":{"input_tokens":600,"cache_creation_input_tokens":0,"cache_read_input_tokens":400,"output_tokens":"#
+        let stream = String(decoding: try FixturePaths.data("providers/anthropic-stream-sdkfixture-basic.sse"), as: UTF8.self)
+            .replacingOccurrences(of: #""usage":{"input_tokens":11,"output_tokens":"#, with: cachedUsage)
+        let message = #"{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"Hello"}],"# +
+            #""stop_reason":"end_turn","stop_sequence":null,\#(cachedUsage)6}}"#
+        let answer = streamed ? FakeResponse(headers: [("content-type", "text/event-stream")], body: .bytes(Array(stream.utf8)))
+                              : FakeResponse(headers: [("content-type", "application/json")], body: .bytes(Array(message.utf8)))
+        #expect(stream.contains("cache_read_input_tokens\":400"))
+        try await withServer(.always(answer)) { fake in
+            let claude = ModelConfiguration(name: "claude", provider: .anthropic, model: "claude-x",
+                                            capabilities: ModelCapabilities(costPer1kTokens: ModelPricing(input: 0.003, output: 0.015, cached: 0.0003)),
+                                            credentials: ModelCredentials(endpoint: fake.baseURL))
+            let harness = try await RunHarness.make(models: [claude], defaultModel: "claude", environment: ["ANTHROPIC_API_KEY": "sk-ant-test"])
+            defer { harness.remove() }
+            let agent = Agent(id: "general-1", type: "general", role: AgentRole())
+            let settings = TaskSettings(useRouter: true, useStreaming: streamed)
+            let result = try await agent.run(AgentTask(prompt: "hello", stream: streamed), settings: settings, runtime: harness.runtime).result()
+            #expect(result.streamed == streamed)
+            #expect(result.usage == CostUsage(inputTokens: 1_000, outputTokens: 6, cachedTokens: 400), "\(result.usage)")
+            #expect(abs(result.cost - 0.00201) < 1e-12, "\(result.cost)")
+            #expect(abs(await harness.spent() - 0.00201) < 1e-12)
+        }
+    }
+
     @Test("a 429 from the picked model: no retry, no synchronous call, the next model answers and the breaker opens for the Retry-After")
     func rateLimitFallsBackToTheNextModel() async throws {
         let limited = FakeResponse.status(429, body: #"{"error":{"type":"rate_limit_error","message":"slow down"}}"#,

@@ -20,11 +20,14 @@ struct CostTrackerTests {
         #expect(abs(cached - (1.8 + 0.12 + 7.5)) < 1e-12)
         // No cached price: cached tokens bill as input, once.
         #expect(try CostUsage(inputTokens: 1_000, outputTokens: 0, cachedTokens: 400).cost(pricing: ModelPricing(input: 3, output: 15)) == 3)
-        // Anthropic reports cache reads outside input_tokens; OpenAI inside prompt_tokens.
-        #expect(CostUsage.fromProviderReport(.anthropic, inputTokens: 600, outputTokens: 5, cacheReadTokens: 400)
+        // The provider clients' prompt counts include the cached part (Anthropic's decoders add
+        // it in), so it is not added again; Ollama has no cache.
+        #expect(CostUsage.reported(.anthropic, promptTokens: 1_000, outputTokens: 5, cacheReadTokens: 400)
                 == CostUsage(inputTokens: 1_000, outputTokens: 5, cachedTokens: 400))
-        #expect(CostUsage.fromProviderReport(.openai, inputTokens: 1_000, outputTokens: 5, cacheReadTokens: 400)
+        #expect(CostUsage.reported(.openai, promptTokens: 1_000, outputTokens: 5, cacheReadTokens: 400)
                 == CostUsage(inputTokens: 1_000, outputTokens: 5, cachedTokens: 400))
+        #expect(CostUsage.reported(.ollama, promptTokens: 1_000, outputTokens: 5, cacheReadTokens: 400)
+                == CostUsage(inputTokens: 1_000, outputTokens: 5))
         for bad in [CostUsage(inputTokens: -1, outputTokens: 0), CostUsage(inputTokens: 10, outputTokens: 0, cachedTokens: 11)] {
             #expect { try bad.cost(pricing: pricing) } throws: { ($0 as? CostError)?.code == .costCalculationFailed }
         }

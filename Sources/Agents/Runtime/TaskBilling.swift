@@ -127,8 +127,8 @@ final class TaskBilling: Sendable {
         if let reported = report.usage {
             let output = max(reported.outputTokens, report.succeeded ? 0 : report.outputTokensSeen)
             let input = reported.inputTokens + reported.cachedInputTokens > 0 ? reported.inputTokens : estimatedInputTokens
-            let usage = CostUsage.fromProviderReport(provider, inputTokens: input, outputTokens: output,
-                                                     cacheReadTokens: reported.cachedInputTokens)
+            let usage = CostUsage.reported(provider, promptTokens: input, outputTokens: output,
+                                           cacheReadTokens: reported.cachedInputTokens)
             return (usage, report.succeeded ? .reported : .partial)
         }
         return (CostUsage(inputTokens: estimatedInputTokens, outputTokens: report.outputTokensSeen), .estimated)

@@ -498,9 +498,9 @@ final class TaskDriver {
         let registry = runtime.router.registry
         let model = registry.model(named: result.metadata.model) ?? running.selection.modelConfig
         let reported = running.round > 0 ? running.earlierUsage.adding(result.usage) : result.usage
-        let usage = CostUsage.fromProviderReport(model.provider, inputTokens: reported?.inputTokens ?? 0,
-                                                 outputTokens: reported?.outputTokens ?? 0,
-                                                 cacheReadTokens: reported?.cachedInputTokens ?? 0)
+        let usage = CostUsage.reported(model.provider, promptTokens: reported?.inputTokens ?? 0,
+                                       outputTokens: reported?.outputTokens ?? 0,
+                                       cacheReadTokens: reported?.cachedInputTokens ?? 0)
         // With cost tracking on, the task costs what was billed for every call it made
         // (fallbacks, cut attempts and tool rounds included); off, what its calls' usage costs.
         var cost = (try? usage.cost(pricing: model.capabilities.costPer1kTokens)) ?? 0

@@ -5,7 +5,7 @@ import FleetSupport
 /// ``inputTokens`` counts ALL prompt tokens, cached ones included; ``cachedTokens`` is the part
 /// of them served from the provider's prompt cache. Cached tokens are billed once, at
 /// ``ModelPricing/cached`` when the model lists it and at the input price otherwise; never twice.
-/// Providers report this differently: use ``fromProviderReport(_:inputTokens:outputTokens:cacheReadTokens:)``.
+/// Providers report this differently: use ``reported(_:promptTokens:outputTokens:cacheReadTokens:)``.
 public struct CostUsage: Sendable, Hashable, Codable {
     /// All input tokens, cached included.
     public var inputTokens: Int
@@ -19,21 +19,18 @@ public struct CostUsage: Sendable, Hashable, Codable {
         self.cachedTokens = cachedTokens
     }
 
-    /// Normalises a provider's own usage report.
-    ///
-    /// - Anthropic: `input_tokens` excludes `cache_read_input_tokens`, so they are added.
-    /// - OpenAI / xAI (`prompt_tokens` with `prompt_tokens_details.cached_tokens`) and Google
-    ///   (`promptTokenCount` with `cachedContentTokenCount`): the prompt count already includes
-    ///   the cached part.
-    /// - Ollama and builtin: no cache; `cacheReadTokens` is ignored.
-    public static func fromProviderReport(_ provider: ProviderKind, inputTokens: Int, outputTokens: Int, cacheReadTokens: Int = 0) -> CostUsage {
+    /// The usage of a call as fleetd's provider clients report it (``TokenUsage``): every
+    /// provider's prompt count already includes the tokens read from its cache (the Anthropic
+    /// decoders add `cache_read_input_tokens` and `cache_creation_input_tokens` to
+    /// `input_tokens`; OpenAI's `prompt_tokens` and Google's `promptTokenCount` include them), so
+    /// it is taken as is and the cached part is billed at the cached price. Ollama and the
+    /// built-in responder have no cache.
+    public static func reported(_ provider: ProviderKind, promptTokens: Int, outputTokens: Int, cacheReadTokens: Int = 0) -> CostUsage {
         switch provider {
-        case .anthropic:
-            CostUsage(inputTokens: inputTokens + cacheReadTokens, outputTokens: outputTokens, cachedTokens: cacheReadTokens)
-        case .openai, .xai, .google:
-            CostUsage(inputTokens: inputTokens, outputTokens: outputTokens, cachedTokens: cacheReadTokens)
+        case .anthropic, .openai, .xai, .google:
+            CostUsage(inputTokens: promptTokens, outputTokens: outputTokens, cachedTokens: cacheReadTokens)
         case .ollama, .builtin:
-            CostUsage(inputTokens: inputTokens, outputTokens: outputTokens, cachedTokens: 0)
+            CostUsage(inputTokens: promptTokens, outputTokens: outputTokens, cachedTokens: 0)
         }
     }
 
