@@ -31,7 +31,7 @@ public struct OpenAIChatClient: ProviderClient {
     }
 
     public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
-        let body = OpenAIWireRequest(request, stream: false, maxCompletionTokens: usesMaxCompletionTokens)
+        let body = OpenAIWireRequest(request, stream: false, maxCompletionTokens: usesMaxCompletionTokens, strictTools: kind == .openai)
         let answer = try await http.sendAndDecode(Wire.Completion.self, url: url, headers: headers, body: body)
         let message = answer.choices?.first?.message
         let calls = (message?.tool_calls ?? []).compactMap { call in
@@ -44,7 +44,7 @@ public struct OpenAIChatClient: ProviderClient {
     }
 
     public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
-        let body = OpenAIWireRequest(request, stream: true, maxCompletionTokens: usesMaxCompletionTokens)
+        let body = OpenAIWireRequest(request, stream: true, maxCompletionTokens: usesMaxCompletionTokens, strictTools: kind == .openai)
         let response = try await http.send(url: url, headers: headers, body: body, streaming: true)
         return ProviderEventStream(
             body: response.body, decoder: OpenAIStreamDecoder(provider: kind, secret: http.secret),

@@ -18,6 +18,7 @@ import sys
 
 import anthropic
 import openai
+import pydantic
 
 URL = os.environ["FLEETD_URL"]
 oai = openai.OpenAI(base_url=URL + "/v1", api_key="sk-fleetd-test", max_retries=0, timeout=30)
@@ -151,8 +152,17 @@ def openai_tools():
         {"role": "assistant", "content": text, "tool_calls": [
             {"id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": call["arguments"]}}]},
         {"role": "tool", "tool_call_id": call["id"], "content": "18 degrees, light rain"},
+        # What agent frameworks add: participant names (AutoGen), below a strict tool (the Agents SDK).
+        {"role": "user", "name": "alice", "content": "And tomorrow?"},
     ]
-    answer = oai.chat.completions.create(model="auto", messages=messages, tools=[WEATHER_TOOL_OPENAI])
+
+    class GetWeather(pydantic.BaseModel):
+        """The weather in a city"""
+        location: str
+
+    strict_tool = openai.pydantic_function_tool(GetWeather, name="get_weather")
+    expect(strict_tool["function"]["strict"] is True, strict_tool)
+    answer = oai.chat.completions.create(model="auto", messages=messages, tools=[strict_tool], store=False, metadata={"run": "r-1"})
     expect(answer.choices[0].message.content == ANTHROPIC_JSON_TEXT, answer)
 
 

@@ -22,7 +22,9 @@ struct OpenAIWireRequest: Encodable {
     var stream: Bool
     var stream_options: StreamOptions?
 
-    init(_ request: ProviderRequest, stream: Bool, maxCompletionTokens: Bool) {
+    /// - Parameter strictTools: carry a tool's `strict` (OpenAI's own API, or a gateway in front of
+    ///   it); xAI and Ollama get the schema alone.
+    init(_ request: ProviderRequest, stream: Bool, maxCompletionTokens: Bool, strictTools: Bool = false) {
         model = request.model
         var messages: [Message] = request.system.map { [Message(role: "system", content: .text($0))] } ?? []
         for message in request.messages where !message.blocks.isEmpty {
@@ -37,7 +39,10 @@ struct OpenAIWireRequest: Encodable {
         presence_penalty = request.presencePenalty
         frequency_penalty = request.frequencyPenalty
         if !request.tools.isEmpty {
-            tools = request.tools.map { Tool(function: Function(name: $0.name, description: $0.description, parameters: $0.parameters)) }
+            tools = request.tools.map {
+                Tool(function: Function(name: $0.name, description: $0.description, parameters: $0.parameters,
+                                        strict: strictTools ? $0.strict : nil))
+            }
             tool_choice = request.toolChoice.map(Choice.init)
             parallel_tool_calls = request.parallelToolCalls
         }
@@ -126,6 +131,7 @@ struct OpenAIWireRequest: Encodable {
         var name: String
         var description: String?
         var parameters: JSONValue
+        var strict: Bool?
     }
 
     /// `"auto"`, `"none"`, `"required"` or `{"type": "function", "function": {"name": …}}`.

@@ -4,11 +4,17 @@ public struct ToolDefinition: Sendable, Hashable, Codable {
     public var description: String?
     /// The arguments' JSON Schema (an object schema).
     public var parameters: JSONValue
+    /// The caller asked for arguments that follow the schema exactly (OpenAI's `strict`). Only
+    /// OpenAI's own API enforces it, so only its wire format carries it; other providers get the
+    /// same schema as guidance.
+    public var strict: Bool?
 
-    public init(name: String, description: String? = nil, parameters: JSONValue = .object(["type": .string("object")])) {
+    public init(name: String, description: String? = nil, parameters: JSONValue = .object(["type": .string("object")]),
+                strict: Bool? = nil) {
         self.name = name
         self.description = description
         self.parameters = parameters
+        self.strict = strict
     }
 }
 

@@ -245,6 +245,12 @@ import Testing
             #expect(result["type"] as? String == "tool_result" && result["tool_use_id"] as? String == "toolu_01NRLabsLyVHZPKxbKvkfSMn")
             #expect((result["content"] as? [[String: Any]])?.first?["text"] as? String == "18 degrees, light rain")
             #expect(result["is_error"] == nil)
+            // The named user turn after the result joins it (Anthropic alternates roles), its name
+            // left out; the SDK's strict tool arrives as its schema (only OpenAI enforces `strict`).
+            #expect((turns[2]["content"] as? [[String: Any]])?.last?["text"] as? String == "And tomorrow?")
+            let strictTool = try #require((sent.last?.body["tools"] as? [[String: Any]])?.first)
+            #expect(strictTool["name"] as? String == "get_weather" && strictTool["strict"] == nil)
+            #expect((strictTool["input_schema"] as? [String: Any])?["additionalProperties"] as? Bool == false)
         }
     }
 

@@ -60,6 +60,20 @@ import Testing
         #expect(body["parallel_tool_calls"] as? Bool == false)
     }
 
+    @Test func aToolsStrictReachesOpenAIOnly() throws {
+        var request = ProviderRequest(model: "m", prompt: "weather?")
+        request.tools = [
+            ToolDefinition(name: "get_weather", parameters: .object(["type": .string("object")]), strict: true),
+            ToolDefinition(name: "get_time"),
+        ]
+        let openAI = try wireJSON(OpenAIWireRequest(request, stream: false, maxCompletionTokens: true, strictTools: true))
+        let functions = (openAI["tools"] as? [[String: Any]])?.compactMap { $0["function"] as? [String: Any] } ?? []
+        #expect(functions.count == 2 && functions[0]["strict"] as? Bool == true && functions[1]["strict"] == nil)
+        let other = try wireJSON(OpenAIWireRequest(request, stream: false, maxCompletionTokens: false))
+        let plain = (other["tools"] as? [[String: Any]])?.compactMap { $0["function"] as? [String: Any] } ?? []
+        #expect(plain.count == 2 && plain.allSatisfy { $0["strict"] == nil }, "xAI and Ollama get the schema alone")
+    }
+
     @Test func responseFormats() throws {
         var request = ProviderRequest(model: "m", prompt: "json please")
         request.responseFormat = .jsonObject

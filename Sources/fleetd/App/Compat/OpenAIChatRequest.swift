@@ -6,13 +6,16 @@ import Providers
 /// parts (text, `image_url` as a URL or a `data:` URL), assistant `tool_calls` (arguments must be a
 /// JSON object), `tool` messages (answering a call made earlier, whose name they take), tools,
 /// `tool_choice`, `parallel_tool_calls`, `stop`, sampling, seed, penalties, `response_format`,
-/// `max_completion_tokens` / `max_tokens`, `stream` and `stream_options.include_usage` are carried.
-/// Anything else is refused with a 400 naming it.
+/// `max_completion_tokens` / `max_tokens`, `stream` and `stream_options.include_usage` are carried;
+/// a tool's `strict` reaches OpenAI only (no other provider enforces it). Accepted and not
+/// carried, as they change neither the answer nor what fleetd keeps: participant `name`s (no
+/// other provider has them; multi-agent frameworks send them on every message), `store: false`
+/// and `metadata`. Anything else is refused with a 400 naming it.
 enum OpenAIChatRequest {
     static let known: Set<String> = [
         "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed",
         "presence_penalty", "frequency_penalty", "tools", "tool_choice", "parallel_tool_calls", "response_format",
-        "stream", "stream_options", "user", "n", "logprobs",
+        "stream", "stream_options", "user", "n", "logprobs", "store", "metadata",
     ]
 
     static let reasons: [String: String] = [
@@ -22,8 +25,7 @@ enum OpenAIChatRequest {
         "function_call": "use 'tool_choice' (the deprecated functions API is not carried)",
         "audio": "audio output is not carried", "modalities": "only text output is carried",
         "prediction": "predicted outputs exist only at OpenAI", "reasoning_effort": "reasoning settings differ between providers",
-        "service_tier": "service tiers exist per provider", "store": "fleetd stores no completions for OpenAI",
-        "metadata": "fleetd stores no completions for OpenAI", "web_search_options": "built-in web search is not carried",
+        "service_tier": "service tiers exist per provider", "web_search_options": "built-in web search is not carried",
     ]
 
     static func parse(_ body: JSONValue) throws -> CompatCall {
@@ -32,6 +34,12 @@ enum OpenAIChatRequest {
         let model = try top.requiredString("model")
         if let n = try top.int("n"), n != 1 { throw CompatRequestError(param: "n", message: "'n' must be 1: fleetd returns one choice") }
         if try top.bool("logprobs") == true { throw CompatRequestError(param: "logprobs", message: "'logprobs' is not carried: log probabilities are not relayed") }
+        // `store: false` (and its `metadata`, which only tags stored completions) asks for what
+        // fleetd does anyway; `store: true` asks OpenAI to keep the completion, which no route can.
+        if try top.bool("store") == true {
+            throw CompatRequestError(param: "store", message: "'store' is not carried: fleetd stores no completions for OpenAI")
+        }
+        _ = try top.object("metadata")
         guard let rawMessages = try top.array("messages"), !rawMessages.isEmpty else {
             throw CompatRequestError(param: "messages", message: "'messages' is required and must not be empty")
         }
@@ -74,7 +82,7 @@ enum OpenAIChatRequest {
             let role = try message.requiredString("role")
             switch role {
             case "system", "developer":
-                try message.refuseUnknown(["role", "content"], reasons: ["name": "participant names exist only at OpenAI"])
+                try message.refuseUnknown(["role", "content", "name"])
                 guard request.messages.isEmpty else {
                     throw CompatRequestError(param: message.param("role"),
                                              message: "a \(role) message after the conversation started is not carried: Anthropic and Gemini take a system prompt only before the first turn; put it first")
@@ -82,16 +90,15 @@ enum OpenAIChatRequest {
                 let blocks = try content(message, allowImages: false, systemTurn: true)
                 systems.append(blocks.compactMap(\.text).joined(separator: "\n\n"))
             case "user":
-                try message.refuseUnknown(["role", "content"], reasons: ["name": "participant names exist only at OpenAI"])
+                try message.refuseUnknown(["role", "content", "name"])
                 let blocks = try content(message, allowImages: true, systemTurn: false)
                 guard !blocks.isEmpty else {
                     throw CompatRequestError(param: message.param("content"), message: "'\(message.param("content"))' must not be empty")
                 }
                 request.messages.append(ProviderMessage(role: .user, blocks: blocks))
             case "assistant":
-                try message.refuseUnknown(["role", "content", "tool_calls", "refusal"],
-                                          reasons: ["name": "participant names exist only at OpenAI", "function_call": "use 'tool_calls'",
-                                                    "audio": "audio is not carried"])
+                try message.refuseUnknown(["role", "content", "name", "tool_calls", "refusal"],
+                                          reasons: ["function_call": "use 'tool_calls'", "audio": "audio is not carried"])
                 var blocks = message.has("content") ? try content(message, allowImages: false, systemTurn: false) : []
                 if let refusal = try message.string("refusal"), !refusal.isEmpty { blocks.append(.text(refusal)) }
                 for (callIndex, callValue) in (try message.array("tool_calls") ?? []).enumerated() {
@@ -192,10 +199,6 @@ enum OpenAIChatRequest {
             throw CompatRequestError(param: tool.param("function"), message: "'\(tool.param("function"))' is required")
         }
         try function.refuseUnknown(["name", "description", "parameters", "strict"])
-        if try function.bool("strict") == true {
-            throw CompatRequestError(param: function.param("strict"),
-                                     message: "'\(function.param("strict"))' is not carried: only OpenAI enforces strict schemas, and fleetd may route to any provider")
-        }
         var parameters = function.value("parameters") ?? .object(["type": .string("object"), "properties": .object([:])])
         if case .object = parameters {} else {
             throw CompatRequestError(param: function.param("parameters"), message: "'\(function.param("parameters"))' must be a JSON Schema object")
@@ -204,7 +207,8 @@ enum OpenAIChatRequest {
             schema["type"] = .string("object")
             parameters = .object(schema)
         }
-        return ToolDefinition(name: try function.requiredString("name"), description: try function.string("description"), parameters: parameters)
+        return ToolDefinition(name: try function.requiredString("name"), description: try function.string("description"), parameters: parameters,
+                              strict: try function.bool("strict"))
     }
 
     static func toolChoice(_ value: JSONValue, tools: [ToolDefinition]) throws -> ToolChoice {
