@@ -565,7 +565,7 @@ final class TaskDriver {
             taskId: task.id, status: "completed", output: answer.text, model: answer.model, provider: answer.provider,
             agentId: run.agent.id, usage: answer.usage, cost: 0, streamed: false, synchronousFallback: false, attempts: 0,
             durationMs: 0, localDefault: answer.provider == .builtin, backpressureEvents: 0,
-            selection: SelectionSummary(selection), subtasks: nil)
+            selection: SelectionSummary(selection), subtasks: nil, finishReason: answer.finishReason)
         result.cache = "hit"
         result.cacheSavedUSD = answer.cost
         let start = TaskEvent.start(TaskStart(

@@ -86,6 +86,27 @@ import Testing
         await fake.shutdown()
     }
 
+    /// A cached answer is told as the original was, its finish reason included: one cut at
+    /// `max_tokens` is `length` again on the hit, so a client that checks it (the openai SDK's
+    /// `parse()` raises on `length`) sees the same answer both times.
+    @Test func aCachedAnswerKeepsItsFinishReason() async throws {
+        let cut = #"{"id":"msg_1","type":"message","role":"assistant","model":"solo-id","content":[{"type":"text","text":"The capital of France is"}],"stop_reason":"max_tokens","stop_sequence":null,"usage":{"input_tokens":14,"output_tokens":5}}"#
+        let fake = try await FakeProviderServer.start(script: .always(FakeResponse(headers: [("content-type", "application/json")],
+                                                                                   body: .bytes(Array(cut.utf8)))))
+        let fleetd = try await Self.start(Self.config(baseURL: fake.baseURL))
+        let body = #"{"model": "solo", "max_tokens": 5, "messages": [{"role": "user", "content": "What is the capital of France?"}]}"#
+        for expected in ["miss", "hit"] {
+            let answer = try await http(.POST, fleetd.baseURL + "/v1/chat/completions", body: body)
+            #expect(answer.headers.first(name: "x-fleetd-cache") == expected, "\(answer.body)")
+            let choice = (answer.json["choices"] as? [[String: Any]])?.first
+            #expect(choice?["finish_reason"] as? String == "length", "\(expected): \(answer.body)")
+        }
+        #expect(fake.requests.count == 1)
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+
     @Test func theFlagRollsOutByTenant() async throws {
         let fake = try await FakeProviderServer.start(script: .always(try .fixture("providers/anthropic-nonstream-docs-example.json")))
         // On for half the tenants, by tenantId: each tenant is in or out for good.

@@ -73,6 +73,8 @@ struct CompatFacts {
     var provider: ProviderKind
     var cost: Double?
     var fallbacks: [String]
+    /// `hit` or `miss` when the response cache was asked (`advancedCaching`), as `/v1/tasks` says it.
+    var cache: String?
 
     init(taskId: String, model: String, provider: ProviderKind, cost: Double?, fallbacks: [String]) {
         self.taskId = taskId
@@ -88,6 +90,7 @@ struct CompatFacts {
         provider = result.provider
         cost = result.cost
         fallbacks = result.selection.fallbackModels
+        cache = result.cache
     }
 
     init(taskId: String, start: TaskStart?) {
@@ -102,6 +105,7 @@ struct CompatFacts {
         var fields = [("x-fleetd-task-id", taskId), ("x-fleetd-model", model), ("x-fleetd-provider", provider.rawValue),
                       ("x-fleetd-fallbacks", fallbacks.joined(separator: ","))]
         if let cost { fields.append(("x-fleetd-cost-usd", String(format: "%.6f", cost))) }
+        if let cache { fields.append(("x-fleetd-cache", cache)) }
         return fields
     }
 
