@@ -74,6 +74,32 @@ import Testing
         }
     }
 
+    /// A compatible stream's run has the task's time limit, as `/v1/tasks`' runs do: a provider's
+    /// 429 whose Retry-After ends past `fleet.taskTimeout` is not waited out (to end in a 504),
+    /// it is the answer at once, the dialect's 429 with the wait.
+    @Test func aCompatibleStreamDoesNotWaitOutARetryAfterPastTheTaskTimeout() async throws {
+        let limited = FakeResponse.status(429, body: #"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#,
+                                          headers: [("retry-after", "4")])
+        let fake = try await FakeProviderServer.start(script: .always(limited))
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        let config = TaskPathTests.config(baseURL: fake.baseURL, router: "true", streaming: "true", retries: 3)
+            .replacingOccurrences(of: "taskTimeout: 20000", with: "taskTimeout: 2500")
+        try config.write(to: file, atomically: true, encoding: .utf8)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"))
+        let body = #"{"model": "cheap", "stream": true, "messages": [{"role": "user", "content": "hello"}]}"#
+        let clock = ContinuousClock()
+        let start = clock.now
+        let answer = try await http(.POST, fleetd.baseURL + "/v1/chat/completions", body: body)
+        let elapsed = clock.now - start
+        #expect(answer.status == 429, "\(answer.status): \(answer.body)")
+        #expect(answer.headers.first(name: "retry-after") != nil, "\(answer.headers)")
+        #expect(elapsed < .seconds(2), "answered at once, not at the 2.5 s task timeout: \(elapsed)")
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+
     @Test func aClientThatLeavesWhileWaitingForAnAgentGivesItsPlaceBack() async throws {
         let (fake, fleetd) = try await start(agents: 1, taskTimeoutMs: 20_000)
         // The only agent is busy with a slow stream.

@@ -25,9 +25,9 @@ struct CompatStream {
     let defaultRetryAfter: Int
 
     func respond(_ task: AgentTask, call: CompatCall, context: FleetRequestContext) async throws -> Response {
-        let dispatched = try await dispatch(task, disconnect: context.disconnect)
-        let lease = AgentLease(dispatched)
         let timeout = Duration.milliseconds(await manager.config.fleet.taskTimeout)
+        let dispatched = try await dispatch(task, timeLimit: timeout, disconnect: context.disconnect)
+        let lease = AgentLease(dispatched)
         let watch = StreamWatch(timeout: timeout, dispatched: dispatched, disconnect: context.disconnect)
         let handoff = RunHandoff(dispatched.run.makeAsyncIterator())
         let started = ContinuousClock.now
@@ -80,11 +80,13 @@ struct CompatStream {
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await stream.write(to: &writer) })
     }
 
-    /// Waits for an agent; a client that leaves meanwhile cancels the wait.
-    private func dispatch(_ task: AgentTask, disconnect: ClientDisconnect?) async throws -> FleetManager.Dispatched {
+    /// Waits for an agent; a client that leaves meanwhile cancels the wait. The run gets the
+    /// task's time limit, as `POST /v1/tasks`' runs do: no retry waits past it, tool rounds stop
+    /// at it.
+    private func dispatch(_ task: AgentTask, timeLimit: Duration, disconnect: ClientDisconnect?) async throws -> FleetManager.Dispatched {
         let manager = self.manager
         let waiting = Task { () async -> Result<FleetManager.Dispatched, TaskFailure> in
-            do throws(TaskFailure) { return .success(try await manager.dispatch(task)) } catch { return .failure(error) }
+            do throws(TaskFailure) { return .success(try await manager.dispatch(task, timeLimit: timeLimit)) } catch { return .failure(error) }
         }
         let waitToken = disconnect?.onDisconnect { waiting.cancel() }
         let waited = await waiting.value
