@@ -107,7 +107,7 @@ import Testing
         #expect((wrongType.json["error"] as? [String: Any])?["field"] as? String == "enabled")
         #expect(try await http(.PUT, "\(fleetd.baseURL)/v1/flags/streaming", body: "{not json", headers: auth).status == 400)
         #expect(try await http(.PUT, "\(fleetd.baseURL)/v1/flags/teleport", body: #"{"enabled": true}"#, headers: auth).status == 404)
-        let tooBig = String(repeating: " ", count: 2_000_000) + "{}"
+        let tooBig = String(repeating: " ", count: 16_777_216) + "{}" // over the default api.maxBodyBytes
         #expect(try await http(.PUT, "\(fleetd.baseURL)/v1/flags/streaming", body: tooBig, headers: auth).status == 413)
 
         let changed = try await http(.PUT, "\(fleetd.baseURL)/v1/flags/streaming",

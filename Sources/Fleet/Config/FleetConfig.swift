@@ -145,8 +145,10 @@ public struct APISection: Sendable, Hashable, Codable {
     /// Allowed CORS origins; empty means no CORS headers. `cors: true` in v1.0.4 means `*`.
     public var corsOrigins: [String] = []
     public var rateLimit: RateLimit = RateLimit()
-    /// Largest request body accepted; larger ones get 413.
-    public var maxBodyBytes: Int = 1_048_576
+    /// Largest request body accepted; larger ones get 413. 16 MiB: images travel in the body as
+    /// base64 (a phone photo is 2–5 MB), and the compatible endpoints must take what clients send
+    /// OpenAI and Anthropic (whose own limits are higher still).
+    public var maxBodyBytes: Int = 16_777_216
     /// Largest number of tasks waiting for an agent; beyond it, 429 with Retry-After.
     public var maxQueuedTasks: Int = 1_000
     /// Seconds in-flight tasks and streams get to finish on SIGTERM.

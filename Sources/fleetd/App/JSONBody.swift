@@ -10,7 +10,7 @@ enum JSONBody {
         do {
             buffer = try await request.collectBody(upTo: limit)
         } catch {
-            throw APIError(.contentTooLarge, code: "BODY_TOO_LARGE", message: "the request body is larger than \(limit) bytes")
+            throw APIError(.contentTooLarge, code: "BODY_TOO_LARGE", message: "the request body is larger than \(limit) bytes (api.maxBodyBytes)")
         }
         guard buffer.readableBytes > 0 else {
             throw APIError(.badRequest, code: "BAD_JSON", message: "the request body is empty; expected a JSON object")

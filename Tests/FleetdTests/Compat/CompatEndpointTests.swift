@@ -1,3 +1,4 @@
+import FakeProvider
 import Foundation
 import Testing
 
@@ -108,5 +109,37 @@ import Testing
                                        headers: [("x-api-key", "fleet-secret")])
             #expect(count.status == 200 && (count.json["input_tokens"] as? Int ?? 0) > 0, "\(count.body)")
         }
+    }
+
+    /// A photo as clients send it (base64 in the body, here 3 MB) fits the default
+    /// `api.maxBodyBytes` and reaches the provider whole.
+    @Test func aPhotoSizedImageFitsTheDefaultBodyLimit() async throws {
+        let fake = try await FakeProviderServer.start(script: .always(try .fixture("providers/anthropic-nonstream-docs-example.json")))
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try """
+        fleet: {id: photo}
+        agents: [{type: general, count: 1}]
+        api: {host: 127.0.0.1}
+        features: {multiModelRouter: true}
+        routing:
+          enabled: true
+          defaultModel: eyes
+          models:
+            - {name: eyes, provider: anthropic, model: eyes-id, credentials: {endpoint: "\(fake.baseURL)"},
+               capabilities: {inputModalities: [text, image], costPer1kTokens: {input: 0.001, output: 0.002}}}
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"),
+                                             environment: ["ANTHROPIC_API_KEY": "sk-ant-photo"])
+        let photo = Data((0..<2_250_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }).base64EncodedString() // 3 MB of base64
+        let body = #"{"model": "auto", "messages": [{"role": "user", "content": [{"type": "text", "text": "What is in this photo?"}, "# +
+            #"{"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,\#(photo)"}}]}]}"#
+        let answer = try await http(.POST, fleetd.baseURL + "/v1/chat/completions", body: body)
+        #expect(answer.status == 200, "\(answer.status): \(answer.body.prefix(300))")
+        let sent = try #require(fake.requests.last)
+        #expect(sent.body.count > 3_000_000 && String(decoding: sent.body, as: UTF8.self).contains(String(photo.suffix(64))))
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
     }
 }
