@@ -307,6 +307,14 @@ import Testing
             #expect(fake.requests.count == 3)
             let costs = try await http(.GET, fleetd.baseURL + "/v1/costs?period=day")
             #expect((((costs.json["report"] as? [String: Any])?["total"] as? [String: Any])?["entries"] as? Int) == 3, "\(costs.body)")
+            // A compatible client declared no tools: fleetd's own calls never reach it, and the
+            // answer ends as a turn, not as calls it could not answer.
+            let compat = try await http(.POST, fleetd.baseURL + "/v1/chat/completions",
+                                        body: #"{"model": "auto", "stream": true, "messages": [{"role": "user", "content": "What's the weather in Paris?"}]}"#,
+                                        headers: [("x-fleetd-agent-type", "assistant")])
+            #expect(compat.status == 200, "\(compat.body)")
+            #expect(compat.body.contains(#""finish_reason":"stop""#) && !compat.body.contains("tool_calls"), "\(compat.body)")
+            #expect(fake.requests.count == 6, "the compatible task ran its tool rounds too")
         }
     }
 

@@ -36,13 +36,20 @@ struct CompatAnswer {
         self.facts = facts ?? CompatFacts(taskId: taskId, model: model, provider: .builtin, cost: nil, fallbacks: [])
     }
 
+    /// A result whose tool calls were fleetd's own (the agent type's MCP tools, used only when the
+    /// client brought none) gives the client none of them: it declared no such function and could
+    /// not answer it. Those are left only when `maxToolRounds` ran out, and the answer is then the
+    /// model's last text, ended as a turn.
     init(_ result: TaskResult) {
-        let calls = result.toolCalls ?? []
+        let ownTools = result.toolUse != nil
+        let calls = ownTools ? [] : result.toolCalls ?? []
         let uses = calls.enumerated().map { index, call in
             ToolUse(id: call.id ?? "call_\(result.taskId)_\(index)", name: call.name, input: Self.input(call.arguments))
         }
+        var stop = StopReason(providerReason: result.finishReason, hasToolCalls: !uses.isEmpty)
+        if ownTools, stop == .toolUse { stop = .endTurn }
         self.init(taskId: result.taskId, model: result.model, text: result.output, toolCalls: uses, argumentTexts: calls.map(\.arguments),
-                  stop: StopReason(providerReason: result.finishReason, hasToolCalls: !uses.isEmpty),
+                  stop: stop,
                   inputTokens: result.usage.inputTokens, cachedTokens: result.usage.cachedTokens, outputTokens: result.usage.outputTokens,
                   facts: CompatFacts(result))
     }
