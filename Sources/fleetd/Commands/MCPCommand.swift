@@ -89,6 +89,8 @@ struct StdioMCPService: Service {
         } onGracefulShutdown: {
             Task { await mcp.stop() }
         }
+        // Tool calls still running have no one to answer any more.
+        server.running.cancelAll()
         logger.info("MCP session ended")
     }
 }

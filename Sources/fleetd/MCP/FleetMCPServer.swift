@@ -26,6 +26,8 @@ struct FleetMCPServer: Sendable {
     let caller: Caller?
     /// Where flag changes are logged for the dashboard (`GET /v1/flags/history`); `nil` over stdio.
     var flagChanges: FlagChangeLog? = nil
+    /// The tasks this session's `run_task` calls are running (ended with the session).
+    let running = MCPRunningCalls()
 
     static let version = "1.1.0"
 
@@ -97,7 +99,7 @@ struct FleetMCPServer: Sendable {
     private func runTask(_ task: AgentTask, progress: @escaping @Sendable (String, Int) async -> Void) async throws -> CallTool.Result {
         var task = task
         task.stream = true
-        let outcome = try await MCPTaskRunner(manager: manager, metrics: metrics).run(task, onChunk: progress)
+        let outcome = try await MCPTaskRunner(manager: manager, metrics: metrics, running: running).run(task, onChunk: progress)
         switch outcome {
         case .success(let result):
             return try CallTool.Result(content: [.text(text: result.output, annotations: nil, _meta: nil)],

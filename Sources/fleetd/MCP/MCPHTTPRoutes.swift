@@ -58,6 +58,7 @@ struct MCPHTTPRoutes {
 actor MCPSessions {
     private struct Session {
         let server: Server
+        let fleet: FleetMCPServer
         let transport: StreamableHTTPSession
         let owner: String
         var lastUsed: ContinuousClock.Instant
@@ -112,8 +113,8 @@ actor MCPSessions {
             return await session.transport.get()
         case "DELETE":
             sessions[sessionID] = nil
-            await session.server.stop()
-            await session.transport.disconnect()
+            await Self.end(session)
+            logger.info("MCP session ended by its client", metadata: ["session": "\(sessionID)"])
             return .ok(headers: [:])
         default:
             return .error(statusCode: 405, .invalidRequest("Method Not Allowed"))
@@ -123,13 +124,14 @@ actor MCPSessions {
     private func open(_ request: MCP.HTTPRequest, caller: Caller?) async -> MCP.HTTPResponse {
         let id = UUID().uuidString.lowercased()
         let transport = StreamableHTTPSession(id: id, logger: logger)
-        let server = await makeServer(caller).makeServer()
+        let fleet = makeServer(caller)
+        let server = await fleet.makeServer()
         do {
             try await server.start(transport: transport)
         } catch {
             return .error(statusCode: 500, .internalError("the MCP session could not start: \(error)"))
         }
-        sessions[id] = Session(server: server, transport: transport, owner: Self.owner(caller), lastUsed: .now)
+        sessions[id] = Session(server: server, fleet: fleet, transport: transport, owner: Self.owner(caller), lastUsed: .now)
         logger.info("MCP session opened", metadata: ["session": "\(id)"])
         return await transport.post(request.body ?? Data())
     }
@@ -138,12 +140,17 @@ actor MCPSessions {
         let now = ContinuousClock.now
         for (id, session) in sessions where now - session.lastUsed > Self.idleLimit {
             sessions[id] = nil
-            Task {
-                await session.server.stop()
-                await session.transport.disconnect()
-            }
+            Task { await Self.end(session) }
             logger.info("MCP session closed after an hour idle", metadata: ["session": "\(id)"])
         }
+    }
+
+    /// Ends a session: its running tool calls are cancelled (the SDK runs each request in a task
+    /// that stopping the server does not reach), then the server and the transport stop.
+    private static func end(_ session: Session) async {
+        session.fleet.running.cancelAll()
+        await session.server.stop()
+        await session.transport.disconnect()
     }
 
     /// Whether a POST body is a JSON-RPC `initialize` request.
