@@ -199,6 +199,11 @@ struct FleetMCPServer: Sendable {
     private func read(_ uri: String) async throws -> ReadResource.Result {
         switch uri {
         case "fleetd://config":
+            // The whole fleet's settings (budgets, every agent type, every tenant's models): for
+            // callers who see the whole fleet, as `GET /v1/costs`' budgets are.
+            if let caller, !caller.seesAllTenants {
+                throw MCPError.invalidParams("fleetd://config shows the whole fleet's settings; a tenant's caller may read fleetd://costs/<period>")
+            }
             let snapshot = await reloader.snapshot
             let json = try FastJSONEncoder().encode(RedactedConfig(snapshot.config, generation: snapshot.generation))
             return .init(contents: [.text(String(decoding: json, as: UTF8.self), uri: uri, mimeType: "application/json")])
@@ -287,7 +292,9 @@ struct FleetMCPServer: Sendable {
 
 /// The running config as the `fleetd://config` resource shows it: every section, with the
 /// secrets it may hold (the v1.0.4 API key and JWT secret, the database password, the alert
-/// webhook's URL) replaced by whether they are set.
+/// webhook's URL, and the values an agent type's MCP servers get in `env` and `headers`, which
+/// may be tokens written in the file) replaced by whether they are set. A value that only names an
+/// environment variable (`${GITHUB_TOKEN}`) is shown: it holds no secret.
 struct RedactedConfig: Encodable {
     var generation: Int
     var fleet: FleetSection
@@ -307,7 +314,7 @@ struct RedactedConfig: Encodable {
     init(_ config: FleetConfig, generation: Int) {
         self.generation = generation
         fleet = config.fleet
-        agents = config.agents
+        agents = config.agents.map(Self.redactingToolServers)
         database = config.database
         if database.password != nil { database.password = "(set, redacted)" }
         logging = config.logging
@@ -322,5 +329,25 @@ struct RedactedConfig: Encodable {
         if cost.alertWebhook != nil { cost.alertWebhook = "(set, redacted)" }
         quotas = config.quotas
         streaming = config.streaming
+    }
+
+    /// `mcpServers[].env` and `.headers` values replaced, unless they only name a variable.
+    static func redactingToolServers(_ agent: AgentSpec) -> AgentSpec {
+        guard case .list(let servers)? = agent.config["mcpServers"] else { return agent }
+        var agent = agent
+        agent.config["mcpServers"] = .list(servers.map { server in
+            guard case .map(var fields) = server else { return server }
+            for name in ["env", "headers"] {
+                guard case .map(let values)? = fields[name] else { continue }
+                fields[name] = .map(values.mapValues { value in
+                    if case .string(let text) = value, text.hasPrefix("${"), text.hasSuffix("}"), !text.dropFirst(2).dropLast().contains("}") {
+                        return value
+                    }
+                    return .string("(set, redacted)")
+                })
+            }
+            return .map(fields)
+        })
+        return agent
     }
 }
