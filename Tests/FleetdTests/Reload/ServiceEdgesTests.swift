@@ -41,6 +41,13 @@ import Testing
             ("origin", "https://ops.example.com"), ("access-control-request-method", "POST"),
         ])
         #expect(preflight.headers.first(name: "access-control-allow-methods")?.contains("POST") == true)
+        // What browser clients send and read: the SDKs' own headers, MCP's session header both ways.
+        let allowedHeaders = preflight.headers.first(name: "access-control-allow-headers")?.lowercased() ?? ""
+        for header in ["mcp-session-id", "mcp-protocol-version", "anthropic-version", "x-stainless-os", "x-api-key"] {
+            #expect(allowedHeaders.contains(header), "\(header) in \(allowedHeaders)")
+        }
+        #expect(allowed.headers.first(name: "access-control-expose-headers")?.lowercased().contains("mcp-session-id") == true,
+                "\(allowed.headers)")
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)
     }
