@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import MCP
 import NIOCore
+import ServiceLifecycle
 
 /// Streamable HTTP at `/mcp` (POST, GET, DELETE), behind the same authentication as the other
 /// routes. One MCP session per `initialize` (``StreamableHTTPSession``, `Mcp-Session-Id`), served by
@@ -26,12 +27,16 @@ struct MCPHTTPRoutes {
                 let mcpRequest = MCP.HTTPRequest(method: method.rawValue, headers: headers,
                                                  body: body.map { Data($0.readableBytesView) }, path: request.uri.path)
                 let answer = await sessions.handle(mcpRequest, caller: context.caller)
-                return Self.response(answer)
+                return Self.response(answer, endsOnShutdown: method == .get)
             }
         }
     }
 
-    static func response(_ answer: MCP.HTTPResponse) -> Response {
+    /// - Parameter endsOnShutdown: a GET stream (server messages not tied to a request) ends when
+    ///   fleetd shuts down, rather than holding the drain open for `drainTimeoutSeconds`: fleetd
+    ///   cannot tell a GET stream whose client is gone until a write fails, and it seldom writes.
+    ///   A POST's stream is a request in flight and drains like one.
+    static func response(_ answer: MCP.HTTPResponse, endsOnShutdown: Bool = false) -> Response {
         var fields = HTTPFields()
         for (name, value) in answer.headers {
             if let field = HTTPField.Name(name) { fields[field] = value }
@@ -40,8 +45,14 @@ struct MCPHTTPRoutes {
         if case .stream(let stream, _) = answer {
             return Response(status: status, headers: fields, body: ResponseBody { writer in
                 do {
-                    for try await chunk in stream {
-                        try await writer.write(ByteBuffer(bytes: chunk))
+                    if endsOnShutdown {
+                        for try await chunk in stream.cancelOnGracefulShutdown() {
+                            try await writer.write(ByteBuffer(bytes: chunk))
+                        }
+                    } else {
+                        for try await chunk in stream {
+                            try await writer.write(ByteBuffer(bytes: chunk))
+                        }
                     }
                 } catch {
                     // The session ended or the client left; the response ends here.

@@ -22,6 +22,7 @@ actor StreamableHTTPSession: Transport {
     /// Which request a progress token belongs to.
     private var progressTokens: [String: String] = [:]
     private var standalone: AsyncThrowingStream<Data, any Error>.Continuation?
+    private var standaloneGeneration = 0
     private(set) var closed = false
 
     init(id: String, logger: Logger) {
@@ -101,16 +102,18 @@ actor StreamableHTTPSession: Transport {
         return .stream(stream, headers: Self.streamHeaders(session: id))
     }
 
-    /// The standalone GET stream for server messages not tied to a request (one at a time).
+    /// The standalone GET stream for server messages not tied to a request (one at a time). A
+    /// new GET takes over from the one before, which ends: a client reconnects its GET after a
+    /// proxy's idle timeout, and the old stream, dead or not, is not noticed until a write fails.
     func get() -> MCP.HTTPResponse {
         guard !closed else { return .error(statusCode: 404, .invalidRequest("Not Found: the MCP session has ended")) }
-        guard standalone == nil else {
-            return .error(statusCode: 409, .invalidRequest("Conflict: this session already has a GET stream open"), sessionID: id)
-        }
+        standalone?.finish()
         let (stream, continuation) = AsyncThrowingStream<Data, any Error>.makeStream()
         standalone = continuation
+        standaloneGeneration += 1
+        let generation = standaloneGeneration
         continuation.onTermination = { [weak self] _ in
-            Task { await self?.dropStandalone() }
+            Task { await self?.dropStandalone(generation) }
         }
         return .stream(stream, headers: Self.streamHeaders(session: id))
     }
@@ -120,7 +123,10 @@ actor StreamableHTTPSession: Transport {
         progressTokens = progressTokens.filter { $0.value != key }
     }
 
-    private func dropStandalone() { standalone = nil }
+    /// The GET stream `generation` ended; a later one that took over stays.
+    private func dropStandalone(_ generation: Int) {
+        if generation == standaloneGeneration { standalone = nil }
+    }
 
     static func streamHeaders(session: String) -> [String: String] {
         ["Content-Type": "text/event-stream", "Cache-Control": "no-cache", HTTPHeaderName.sessionID: session]

@@ -96,4 +96,32 @@ import Testing
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)
     }
+
+    /// A client that reopens its GET stream (after a proxy's idle timeout, say) gets a new one:
+    /// the old one, which fleetd cannot tell is dead, ends instead of refusing the new one.
+    @Test func aNewGetStreamTakesOverFromTheOldOne() async throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try MCPSDKTests.config(baseURL: "http://127.0.0.1:9").write(to: file, atomically: true, encoding: .utf8)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"))
+        let initialize = #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#
+        let opened = try await http(.POST, fleetd.baseURL + "/mcp", body: initialize, headers: Self.headers)
+        let session = try #require(opened.headers["mcp-session-id"].first, "\(opened.status) \(opened.body)")
+        _ = try await http(.POST, fleetd.baseURL + "/mcp", body: #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+                           headers: Self.headers + [("Mcp-Session-Id", session)])
+        let get = "GET /mcp HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nMcp-Session-Id: \(session)\r\n\r\n"
+        let first = try RawConnection(port: fleetd.port)
+        try first.send(get)
+        #expect(try first.read(until: "\r\n\r\n", timeout: .seconds(5)).hasPrefix("HTTP/1.1 200"))
+        let second = try RawConnection(port: fleetd.port)
+        try second.send(get)
+        let head = try second.read(until: "\r\n\r\n", timeout: .seconds(5))
+        #expect(head.hasPrefix("HTTP/1.1 200") && head.lowercased().contains("text/event-stream"), "\(head)")
+        // The first stream was ended (its chunked body's last chunk).
+        #expect(try first.read(until: "0\r\n\r\n", timeout: .seconds(5)).contains("0\r\n\r\n"))
+        first.close()
+        second.close()
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+    }
 }
