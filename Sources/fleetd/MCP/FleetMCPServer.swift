@@ -164,7 +164,11 @@ struct FleetMCPServer: Sendable {
         if let enabled = arguments["enabled"] {
             guard let value = enabled.boolValue else { throw MCPError.invalidParams("argument 'enabled': must be true or false") }
             let givenToken = try Self.stringArgument(arguments, "adminToken")
-            guard caller?.kind == .admin || (adminToken != nil && givenToken == adminToken) else {
+            // Compared in constant time, as the HTTP admin routes compare it.
+            let tokenMatches = adminToken.flatMap { $0.isEmpty ? nil : $0 }.map { expected in
+                givenToken.map { AdminAuthMiddleware<FleetRequestContext>.constantTimeEqual(Array($0.utf8), Array(expected.utf8)) } ?? false
+            } ?? false
+            guard caller?.kind == .admin || tokenMatches else {
                 throw MCPError.invalidParams(adminToken == nil
                     ? "argument 'adminToken': changing a flag needs fleetd's admin token, and none is set (FLEETD_ADMIN_TOKEN)"
                     : "argument 'adminToken': changing a flag needs fleetd's admin token; it is missing or wrong")
