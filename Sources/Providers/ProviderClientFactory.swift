@@ -44,6 +44,11 @@ public struct ProviderClientFactory: Sendable {
         // global no-op tracer) opened a span per call for nothing, parsing each URL again with
         // Foundation to label it: about 1% of fleetd's CPU in a `perf` profile under load.
         configuration.tracing.tracer = nil
+        // No redirects: AsyncHTTPClient strips only `Authorization` and `Cookie` when a redirect
+        // changes host, so Anthropic's `x-api-key` and Gemini's `x-goog-api-key` (and, on 307/308,
+        // the request body) would go to wherever a base URL or a gateway redirects. A redirect is
+        // the provider's answer, reported as an error naming the status.
+        configuration.redirectConfiguration = .disallow
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
