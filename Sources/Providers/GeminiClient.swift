@@ -40,7 +40,7 @@ public struct GeminiClient: ProviderClient {
             }
         }
         return ProviderResponse(
-            text: text, toolCalls: calls, finishReason: answer.candidates?.first?.finishReason,
+            text: text, toolCalls: calls, finishReason: answer.candidates?.first?.finishReason ?? answer.blockedFinishReason,
             usage: answer.usageMetadata?.normalised, model: answer.modelVersion
         )
     }

@@ -47,7 +47,7 @@ struct GeminiStreamDecoder: ProviderStreamDecoder {
             throw ProviderErrorClassifier.midStream(json: Array(event.data.utf8), provider: .google, secret: secret)
         }
         out += response.events(toolCallBase: &toolCalls)
-        if let reason = response.candidates?.first?.finishReason { finishReason = reason }
+        if let reason = response.candidates?.first?.finishReason ?? response.blockedFinishReason { finishReason = reason }
         if let u = response.usageMetadata { usage = u.normalised }
     }
 }
@@ -59,6 +59,15 @@ enum GeminiWire {
         var usageMetadata: Usage?
         var modelVersion: String?
         var error: ErrorField?
+        /// Set when the prompt itself was blocked: then there is no candidate at all.
+        var promptFeedback: PromptFeedback?
+
+        /// A blocked prompt's reason as a finish reason (a content filter's stop), so that it is
+        /// told as one rather than as a stream that ended without a finish or an empty answer.
+        var blockedFinishReason: String? {
+            guard let reason = promptFeedback?.blockReason else { return nil }
+            return ["SAFETY", "BLOCKLIST", "PROHIBITED_CONTENT", "IMAGE_SAFETY"].contains(reason) ? reason : "SAFETY"
+        }
 
         /// Text and tool-call events of the first candidate.
         func events(toolCallBase: inout Int) -> [ProviderEvent] {
@@ -76,6 +85,7 @@ enum GeminiWire {
         }
     }
     struct ErrorField: Decodable {}
+    struct PromptFeedback: Decodable { var blockReason: String? }
     struct Candidate: Decodable {
         var content: Content?
         var finishReason: String?

@@ -15,7 +15,8 @@ public enum ProviderErrorClassifier {
         status: Int, headers: HTTPHeaders, body: [UInt8], provider: ProviderKind,
         secret: String?, now: Date = Date()
     ) -> ProviderError {
-        let detail = ErrorBody(body)
+        var detail = ErrorBody(body)
+        if (300..<400).contains(status) { detail.message = nil } // a redirect's body is a web page
         let overloaded = detail.code == "overloaded_error"
         let kind: ProviderError.Kind
         switch status {
@@ -23,6 +24,8 @@ public enum ProviderErrorClassifier {
         case 529: kind = .overloaded
         case _ where overloaded: kind = .overloaded
         case 401, 403: kind = .auth
+        // Gemini answers a bad key with 400 INVALID_ARGUMENT, its reason in `details`.
+        case 400 where detail.reason == "API_KEY_INVALID": kind = .auth
         case 408, 409: kind = .server
         case 400..<500: kind = .badRequest
         default: kind = .server
@@ -33,10 +36,14 @@ public enum ProviderErrorClassifier {
         if let should = headers.first(name: "x-should-retry")?.lowercased() {
             if should == "true" { retryable = true } else if should == "false" { retryable = false }
         }
-        let fallback = "HTTP \(status)"
+        var fallback = "HTTP \(status)"
+        if (300..<400).contains(status) {
+            // The HTTP client follows no redirects (ProviderClientFactory.makeHTTPClient).
+            fallback = "HTTP \(status): the provider redirected to \(headers.first(name: "location") ?? "another address"); fleetd follows no redirects (the API key would go along), so set the model's endpoint to the final address"
+        }
         return ProviderError(
             kind: kind, provider: provider, status: status,
-            retryAfter: retryDelay(headers: headers, now: now),
+            retryAfter: retryDelay(headers: headers, now: now) ?? detail.retryDelay,
             providerCode: detail.code.map { redact($0, secret: secret) },
             message: redact(detail.message ?? fallback, secret: secret),
             isRetryable: retryable
@@ -166,6 +173,10 @@ public enum ProviderErrorClassifier {
 struct ErrorBody {
     var message: String?
     var code: String?
+    /// Google's `details[]`: an `ErrorInfo`'s `reason` (`API_KEY_INVALID`, …) and a `RetryInfo`'s
+    /// `retryDelay` (`"37s"`): Gemini sends no Retry-After header.
+    var reason: String?
+    var retryDelay: Duration?
 
     init(_ bytes: [UInt8]) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
@@ -180,6 +191,12 @@ struct ErrorBody {
             // OpenAI's `code` is the specific reason (insufficient_quota, rate_limit_exceeded);
             // Anthropic has only `type`; Gemini's `code` is the HTTP status and `status` the reason.
             code = (error["code"] as? String) ?? (error["type"] as? String) ?? (error["status"] as? String)
+            for detail in error["details"] as? [[String: Any]] ?? [] {
+                if let value = detail["reason"] as? String { reason = value }
+                if let value = detail["retryDelay"] as? String, value.hasSuffix("s"), let seconds = Double(value.dropLast()), seconds >= 0 {
+                    retryDelay = .milliseconds(Int64((seconds * 1_000).rounded(.up)))
+                }
+            }
         } else if let text = object["message"] as? String {
             message = text
         }

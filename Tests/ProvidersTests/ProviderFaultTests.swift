@@ -64,6 +64,41 @@ struct ProviderFaultTests {
         #expect(error.providerCode == "RESOURCE_EXHAUSTED")
     }
 
+    /// Gemini sends no Retry-After: the wait is a `RetryInfo` in the body's `details`; a bad key
+    /// is a 400 whose `ErrorInfo` says `API_KEY_INVALID`. (Bodies in Google's documented error
+    /// shape, as the recorded 429 above has it, with those two details.)
+    @Test func geminiRetryInfoAndInvalidKey() async throws {
+        let limited = #"{"error":{"code":429,"message":"Resource has been exhausted","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"37s"}]}}"#
+        let (rate, _) = try await streamError(.google, .status(429, body: limited))
+        #expect(rate.kind == .rateLimited && rate.retryAfter == .seconds(37), "\(rate)")
+        let badKey = #"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID","domain":"googleapis.com"}]}}"#
+        let (auth, _) = try await streamError(.google, .status(400, body: badKey))
+        #expect(auth.kind == .auth && !auth.isRetryable, "\(auth)")
+        let other = #"{"error":{"code":400,"message":"Invalid JSON payload","status":"INVALID_ARGUMENT"}}"#
+        #expect(try await streamError(.google, .status(400, body: other)).0.kind == .badRequest)
+    }
+
+    /// A redirect is not followed: the key (Anthropic's `x-api-key`, which AsyncHTTPClient does not
+    /// strip on a cross-host redirect) and the body never reach the address redirected to.
+    @Test func aRedirectIsNotFollowed() async throws {
+        try await withServer(.always(.status(200))) { elsewhere in
+            let redirect = FakeResponse.status(307, body: "<html>moved</html>", headers: [("location", elsewhere.baseURL + "/v1/messages")])
+            let http = ProviderClientFactory.makeHTTPClient()
+            try await withServer(.always(redirect)) { server in
+                let client = try makeFactory(httpClient: http).makeClient(for: endpoint(.anthropic, server))
+                do {
+                    _ = try await client.complete(ProviderRequest(model: "test-model", prompt: "hi"))
+                    Issue.record("a redirect must fail the call")
+                } catch let error as ProviderError {
+                    #expect(error.status == 307 && error.message.contains("follows no redirects"), "\(error)")
+                    #expect(error.message.contains(elsewhere.baseURL), "\(error)")
+                }
+                #expect(elsewhere.requests.isEmpty, "the redirect was followed: \(elsewhere.requests.count)")
+            }
+            try await http.shutdown()
+        }
+    }
+
     @Test("status codes", arguments: [
         (500, ProviderError.Kind.server, true), (503, .server, true), (401, .auth, false), (403, .auth, false),
         (400, .badRequest, false), (404, .badRequest, false), (408, .server, true), (529, .overloaded, true),

@@ -124,4 +124,18 @@ struct ProviderFixtureTests {
         #expect(events == [.textDelta("x")])
         #expect(try decoder.finish() == [.finish(reason: "STOP"), .usage(TokenUsage(inputTokens: 3, outputTokens: 13, cachedInputTokens: 2, reasoningTokens: 9))])
     }
+
+    /// A prompt Gemini blocks has `promptFeedback.blockReason` and no candidate: a content
+    /// filter's stop, not a stream that "ended without a finishReason" (a retried network error).
+    @Test func geminiBlockedPromptIsAContentFilterStop() throws {
+        var decoder = GeminiStreamDecoder(secret: nil)
+        let text = #"data: {"promptFeedback":{"blockReason":"SAFETY","safetyRatings":[]},"usageMetadata":{"promptTokenCount":7,"totalTokenCount":7}}"# + "\r\n\r\n"
+        var events: [ProviderEvent] = []
+        try decoder.decode(.init(string: text), into: &events)
+        #expect(events.isEmpty)
+        #expect(try decoder.finish() == [.finish(reason: "SAFETY"), .usage(TokenUsage(inputTokens: 7))])
+        #expect(StopReason(providerReason: "SAFETY", hasToolCalls: false) == .contentFilter)
+        let unary = try JSONDecoder().decode(GeminiWire.Response.self, from: Data(#"{"promptFeedback":{"blockReason":"OTHER"}}"#.utf8))
+        #expect(unary.blockedFinishReason == "SAFETY" && unary.candidates == nil)
+    }
 }
