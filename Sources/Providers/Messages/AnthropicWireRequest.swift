@@ -21,14 +21,36 @@ struct AnthropicWireRequest: Encodable {
         system = request.system
         messages = request.alternatingTurns.map(Message.init)
         temperature = request.temperature
-        top_p = request.topP
+        // Claude's newer models (Opus 4.1 on, the 4.5 and 4.6 families) refuse both at once with
+        // a 400; `temperature` is the one Anthropic asks callers to set.
+        top_p = request.temperature == nil ? request.topP : nil
         top_k = request.topK
         stop_sequences = request.stopSequences.isEmpty ? nil : request.stopSequences
         if !request.tools.isEmpty {
             tools = request.tools.map { Tool(name: $0.name, description: $0.description, input_schema: $0.parameters) }
+            // `tool_choice` only beside tools: Anthropic refuses it alone (a bare
+            // `parallel_tool_calls: false` would make one).
+            tool_choice = Choice(request.toolChoice, parallel: request.parallelToolCalls)
+        } else if let used = Self.toolsUsedInHistory(request), !used.isEmpty {
+            // A history with tool_use / tool_result blocks needs its tools defined (Anthropic
+            // answers 400 otherwise; OpenAI does not ask): the calls' names are declared, with an
+            // open schema, and none may be called this turn, since the client offered none.
+            tools = used.map { Tool(name: $0, description: "A tool an earlier turn of this conversation called.",
+                                    input_schema: .object(["type": .string("object")])) }
+            tool_choice = Choice(ToolChoice.none, parallel: nil)
         }
-        tool_choice = Choice(request.toolChoice, parallel: request.parallelToolCalls)
         self.stream = stream
+    }
+
+    /// The names of the tools the history's calls used, in order of first use.
+    static func toolsUsedInHistory(_ request: ProviderRequest) -> [String]? {
+        var names: [String] = []
+        for message in request.messages {
+            for name in message.toolUses.map(\.name) + message.toolResults.compactMap(\.name) where !names.contains(name) && !name.isEmpty {
+                names.append(name)
+            }
+        }
+        return names
     }
 
     struct Message: Encodable {

@@ -4,12 +4,37 @@ import Testing
 
 /// ProviderRequest → Anthropic Messages, field by field.
 @Suite struct AnthropicWireRequestTests {
+    /// What Anthropic refuses with a 400, and fleetd therefore never sends: `temperature` with
+    /// `top_p` (Claude's newer models), `tool_choice` without tools, and a history of tool calls
+    /// with no tools defined.
+    @Test func whatAnthropicRefusesIsNotSent() throws {
+        var request = ProviderRequest(model: "m", prompt: "hi")
+        request.temperature = 0.5
+        request.topP = 0.9
+        request.parallelToolCalls = false
+        request.toolChoice = .auto
+        var body = try wireJSON(AnthropicWireRequest(request, stream: false))
+        #expect(body["temperature"] as? Double == 0.5 && body["top_p"] == nil)
+        #expect(body["tool_choice"] == nil && body["tools"] == nil, "\(body)")
+        request.temperature = nil
+        #expect(try wireJSON(AnthropicWireRequest(request, stream: false))["top_p"] as? Double == 0.9)
+
+        // A conversation that used a tool, now without tools (a final summary turn).
+        var history = SampleConversation.request
+        history.tools = []
+        history.toolChoice = nil
+        body = try wireJSON(AnthropicWireRequest(history, stream: false))
+        let tools = body[objects: "tools"]
+        #expect(tools.map { $0["name"] as? String } == ["get_weather", "get_time"], "\(body)")
+        #expect(body[object: "tool_choice"]?["type"] as? String == "none", "none may be called this turn")
+    }
+
     @Test func conversationWithImagesToolCallsAndResults() throws {
         let body = try wireJSON(AnthropicWireRequest(SampleConversation.request, stream: true))
         #expect(body["model"] as? String == "m")
         #expect(body["max_tokens"] as? Int == 300)
         #expect(body["system"] as? String == "be brief")
-        #expect(body["temperature"] as? Double == 0.5 && body["top_p"] as? Double == 0.9)
+        #expect(body["temperature"] as? Double == 0.5 && body["top_p"] == nil, "temperature, not both (whatAnthropicRefusesIsNotSent)")
         #expect(body["stop_sequences"] as? [String] == ["END"])
         #expect(body["stream"] as? Bool == true)
         let turns = body[objects: "messages"]
