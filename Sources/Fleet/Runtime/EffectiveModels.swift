@@ -24,8 +24,7 @@ public enum EffectiveModels {
         for index in routing.models.indices where routing.models[index].credentials?.endpoint == nil {
             let provider = routing.models[index].provider
             guard let variable = provider.baseURLVariable, var url = environment[variable], !url.isEmpty else { continue }
-            // OLLAMA_HOST may be a bare host:port, as the Ollama client accepts it.
-            if provider == .ollama, !url.contains("://") { url = "http://" + url }
+            if provider == .ollama { url = Self.ollamaURL(host: url) }
             var credentials = routing.models[index].credentials ?? ModelCredentials()
             credentials.endpoint = url
             routing.models[index].credentials = credentials
@@ -58,5 +57,39 @@ public enum EffectiveModels {
             routing.defaultModel = lastResort
         }
         return (routing, notes)
+    }
+
+    /// `OLLAMA_HOST` as Ollama's own client reads it (`envconfig.Host`): a scheme (`http` when
+    /// none), a host (`127.0.0.1` when none, as in `:11434`) and a port (when none: 11434 for a
+    /// bare host such as the usual `0.0.0.0`, 80 or 443 for an `http://` or `https://` URL).
+    static func ollamaURL(host value: String) -> String {
+        var text = value.trimmingCharacters(in: .whitespaces)
+        var scheme = "http"
+        var port = "11434"
+        if let range = text.range(of: "://") {
+            scheme = String(text[..<range.lowerBound])
+            text = String(text[range.upperBound...])
+            port = scheme == "https" ? "443" : "80"
+        }
+        var path = ""
+        if let slash = text.firstIndex(of: "/") {
+            path = String(text[slash...])
+            text = String(text[..<slash])
+        }
+        var host = text
+        if text.hasPrefix("[") {
+            // An IPv6 address: [::1] or [::1]:11434.
+            if let close = text.firstIndex(of: "]") {
+                host = String(text[...close])
+                let rest = text[text.index(after: close)...]
+                if rest.hasPrefix(":"), rest.count > 1 { port = String(rest.dropFirst()) }
+            }
+        } else if let colon = text.lastIndex(of: ":") {
+            host = String(text[..<colon])
+            let given = text[text.index(after: colon)...]
+            if !given.isEmpty { port = String(given) }
+        }
+        if host.isEmpty { host = "127.0.0.1" }
+        return "\(scheme)://\(host):\(port)\(path == "/" ? "" : path)"
     }
 }
