@@ -35,7 +35,7 @@ public struct GeminiClient: ProviderClient {
         for event in answer.events(toolCallBase: &base) {
             switch event {
             case .textDelta(let t): text += t
-            case .toolCallDelta(let d): calls.append(ToolCall(id: d.id, name: d.name ?? "", arguments: d.argumentsFragment))
+            case .toolCallDelta(let d): calls.append(ToolCall(id: d.id, name: d.name ?? "", arguments: d.argumentsFragment, signature: d.signature))
             default: break
             }
         }

@@ -77,7 +77,8 @@ enum GeminiWire {
                 if let text = part.text, !text.isEmpty { out.append(.textDelta(text)) }
                 if let call = part.functionCall {
                     let arguments = call.args.flatMap { try? String(decoding: JSONEncoder().encode($0), as: UTF8.self) } ?? "{}"
-                    out.append(.toolCallDelta(ToolCallDelta(index: toolCallBase, id: call.id, name: call.name, argumentsFragment: arguments)))
+                    out.append(.toolCallDelta(ToolCallDelta(index: toolCallBase, id: call.id, name: call.name, argumentsFragment: arguments,
+                                                            signature: part.thoughtSignature)))
                     toolCallBase += 1
                 }
             }
@@ -95,6 +96,8 @@ enum GeminiWire {
         var text: String?
         var thought: Bool?
         var functionCall: FunctionCall?
+        /// Gemini 3 (and 2.5 when thinking) signs a call; the signature must come back with it.
+        var thoughtSignature: String?
     }
     struct FunctionCall: Decodable {
         var id: String?

@@ -129,12 +129,16 @@ public struct ToolCallDelta: Sendable, Hashable {
     public var name: String?
     /// A fragment of the JSON arguments (concatenate the fragments of one index).
     public var argumentsFragment: String
+    /// The provider's opaque signature of the call (Gemini's `thoughtSignature`), to be sent back
+    /// with the call in the conversation's next turn.
+    public var signature: String?
 
-    public init(index: Int, id: String? = nil, name: String? = nil, argumentsFragment: String = "") {
+    public init(index: Int, id: String? = nil, name: String? = nil, argumentsFragment: String = "", signature: String? = nil) {
         self.index = index
         self.id = id
         self.name = name
         self.argumentsFragment = argumentsFragment
+        self.signature = signature
     }
 }
 
@@ -144,11 +148,14 @@ public struct ToolCall: Sendable, Hashable, Codable {
     public var name: String
     /// The arguments as JSON text.
     public var arguments: String
+    /// The provider's opaque signature of the call (Gemini's `thoughtSignature`).
+    public var signature: String?
 
-    public init(id: String? = nil, name: String, arguments: String) {
+    public init(id: String? = nil, name: String, arguments: String, signature: String? = nil) {
         self.id = id
         self.name = name
         self.arguments = arguments
+        self.signature = signature
     }
 }
 

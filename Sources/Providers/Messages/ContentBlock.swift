@@ -51,11 +51,15 @@ public struct ToolUse: Sendable, Hashable, Codable {
     public var name: String
     /// The arguments, a JSON object.
     public var input: JSONValue
+    /// The provider's opaque signature of the call (Gemini's `thoughtSignature`), sent back with
+    /// it; `nil` when the call came from a client or another provider.
+    public var signature: String?
 
-    public init(id: String, name: String, input: JSONValue) {
+    public init(id: String, name: String, input: JSONValue, signature: String? = nil) {
         self.id = id
         self.name = name
         self.input = input
+        self.signature = signature
     }
 }
 

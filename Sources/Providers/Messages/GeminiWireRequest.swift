@@ -52,6 +52,11 @@ struct GeminiWireRequest: Encodable {
         var inlineData: InlineData?
         var functionCall: FunctionCall?
         var functionResponse: FunctionResponse?
+        var thoughtSignature: String?
+
+        /// Google's documented stand-in for a function call's thought signature when the call did
+        /// not come from Gemini (https://ai.google.dev/gemini-api/docs/thought-signatures).
+        static let unsignedCall = "skip_thought_signature_validator"
 
         init(text: String) { self.text = text }
 
@@ -68,6 +73,10 @@ struct GeminiWireRequest: Encodable {
                 return nil
             case .toolUse(let use):
                 functionCall = FunctionCall(id: use.id, name: use.name, args: use.input)
+                // Gemini 3 refuses (400) a call in the history without the signature it gave it.
+                // A call fleetd did not get from Gemini (a client's, another provider's) has none:
+                // it carries the value Google documents for that case, which skips the check.
+                thoughtSignature = use.signature ?? Self.unsignedCall
             case .toolResult(let result):
                 let text = JSONValue.string(result.content.compactMap(\.text).joined(separator: "\n\n"))
                 functionResponse = FunctionResponse(id: result.toolUseId, name: result.name ?? "",

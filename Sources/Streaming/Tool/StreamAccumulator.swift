@@ -8,7 +8,7 @@ final class StreamAccumulator: Sendable {
         var chunks = 0
         /// Approximate output tokens so far (summed per chunk, for progress events).
         var approximateTokens = 0
-        var toolCalls: [Int: (id: String?, name: String, arguments: String)] = [:]
+        var toolCalls: [Int: (id: String?, name: String, arguments: String, signature: String?)] = [:]
         var finishReason: String?
         var usage: TokenUsage?
         var discarded = 0
@@ -49,9 +49,10 @@ final class StreamAccumulator: Sendable {
 
     func add(_ delta: ToolCallDelta) {
         state.withLock {
-            var call = $0.toolCalls[delta.index] ?? (id: nil, name: "", arguments: "")
+            var call = $0.toolCalls[delta.index] ?? (id: nil, name: "", arguments: "", signature: nil)
             if let id = delta.id { call.id = id }
             if let name = delta.name { call.name = name }
+            if let signature = delta.signature { call.signature = signature }
             call.arguments += delta.argumentsFragment
             $0.toolCalls[delta.index] = call
             $0.attemptOutputTokens += BuiltinProvider.approximateTokens(delta.argumentsFragment)
@@ -61,7 +62,7 @@ final class StreamAccumulator: Sendable {
     var toolCalls: [ToolCall] {
         state.withLock { s in
             s.toolCalls.keys.sorted().compactMap { key in
-                s.toolCalls[key].map { ToolCall(id: $0.id, name: $0.name, arguments: $0.arguments) }
+                s.toolCalls[key].map { ToolCall(id: $0.id, name: $0.name, arguments: $0.arguments, signature: $0.signature) }
             }
         }
     }

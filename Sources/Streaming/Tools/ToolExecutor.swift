@@ -37,11 +37,11 @@ public struct ToolExecutor: Sendable {
         calls.enumerated().map { index, call in
             let id = call.id.flatMap { $0.isEmpty ? nil : $0 } ?? "call_\(round)_\(index)"
             let text = call.arguments.trimmingCharacters(in: .whitespacesAndNewlines)
-            if text.isEmpty { return (ToolUse(id: id, name: call.name, input: .object([:])), true) }
+            if text.isEmpty { return (ToolUse(id: id, name: call.name, input: .object([:]), signature: call.signature), true) }
             if let input = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)), case .object = input {
-                return (ToolUse(id: id, name: call.name, input: input), true)
+                return (ToolUse(id: id, name: call.name, input: input, signature: call.signature), true)
             }
-            return (ToolUse(id: id, name: call.name, input: .object([:])), false)
+            return (ToolUse(id: id, name: call.name, input: .object([:]), signature: call.signature), false)
         }
     }
 

@@ -38,6 +38,31 @@ import Testing
         #expect(config["responseMimeType"] as? String == "application/json" && config[object: "responseJsonSchema"]?["type"] as? String == "object")
     }
 
+    /// Gemini 3 answers 400 to a call in the history without its thought signature: the one
+    /// Gemini gave goes back with the call; a call that did not come from Gemini carries the
+    /// value Google documents for that case.
+    @Test func geminiCallsCarryTheirThoughtSignatures() throws {
+        let request = ProviderRequest(model: "m", messages: [
+            ProviderMessage(role: .user, content: "weather?"),
+            ProviderMessage(role: .assistant, blocks: [
+                .toolUse(ToolUse(id: "c1", name: "get_weather", input: .object([:]), signature: "sig-from-gemini")),
+                .toolUse(ToolUse(id: "c2", name: "get_time", input: .object([:]))),
+            ]),
+        ])
+        let body = try wireJSON(GeminiWireRequest(request))
+        let parts = body[objects: "contents"][1][objects: "parts"]
+        #expect(parts.map { $0["thoughtSignature"] as? String } == ["sig-from-gemini", "skip_thought_signature_validator"], "\(body)")
+        #expect(body[objects: "contents"][0][objects: "parts"].first?["thoughtSignature"] == nil, "text parts carry none")
+
+        // The decoder keeps the signature Gemini puts beside a call, and fleetd's tool round keeps it.
+        var decoder = GeminiStreamDecoder(secret: nil)
+        let chunk = #"data: {"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"get_weather","args":{"city":"Paris"}},"thoughtSignature":"CtwBAVSoXO"}]},"finishReason":"STOP"}]}"# + "\r\n\r\n"
+        var events: [ProviderEvent] = []
+        try decoder.decode(.init(string: chunk), into: &events)
+        guard case .toolCallDelta(let delta)? = events.first else { Issue.record("\(events)"); return }
+        #expect(delta.signature == "CtwBAVSoXO" && delta.name == "get_weather")
+    }
+
     @Test func ollamaConversation() throws {
         var request = SampleConversation.request
         request.responseFormat = .jsonObject

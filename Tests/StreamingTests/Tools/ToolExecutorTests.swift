@@ -41,6 +41,14 @@ struct CannedTools: ToolInvoker {
         await executor.run(ToolExecutor.toolUses(calls, round: 1), taskId: "t", round: 1, deadline: deadline)
     }
 
+    @Test("a call's provider signature (Gemini's thoughtSignature) stays on the call sent back to the model")
+    func signaturesStayOnTheCalls() {
+        let uses = ToolExecutor.toolUses([ToolCall(id: "a", name: "echo", arguments: #"{"x":1}"#, signature: "sig-a"),
+                                          ToolCall(name: "echo", arguments: "")], round: 2)
+        #expect(uses.map(\.use.signature) == ["sig-a", nil])
+        #expect(uses.map(\.use.id) == ["a", "call_2_1"])
+    }
+
     @Test("each call ends in a result for the model and a report, in the model's order, ids settled")
     func outcomes() async {
         let outcomes = await run([
