@@ -164,3 +164,41 @@ import Testing
         await local.shutdown()
     }
 }
+
+/// A JSON (unstreamed) task whose client leaves stops, as a streamed one does: Hummingbird does
+/// not cancel a handler when its connection closes, and the task ran on, holding its agent and
+/// its provider call, for a client that would never read the answer (SDK retries made it worse).
+@Suite(.serialized) struct JSONClientLeavesTests {
+    @Test(arguments: [
+        ("/v1/tasks", #"{"prompt": "HOLDME and wait", "id": "json-held"}"#),
+        ("/v1/chat/completions", #"{"model": "auto", "messages": [{"role": "user", "content": "HOLDME and wait"}]}"#),
+    ])
+    func aJSONTaskWhoseClientLeavesIsCancelled(path: String, body: String) async throws {
+        let gate = FakeGate()
+        let fake = try await FakeProviderServer.start(script: MCPSDKTests.script(gate: gate))
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try MCPSDKTests.config(baseURL: fake.baseURL).write(to: file, atomically: true, encoding: .utf8)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"))
+        let client = try RawConnection(port: fleetd.port)
+        try client.send("POST \(path) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        #expect(await eventually(timeout: .seconds(10)) { fake.openConnections == 1 }, "the provider call started")
+        client.close()
+        #expect(await eventually(timeout: .seconds(5)) { fake.openConnections == 0 }, "the provider call was closed: \(fake.openConnections)")
+        if path == "/v1/tasks" {
+            #expect(try await eventually(timeout: .seconds(5)) {
+                try await http(.GET, fleetd.baseURL + "/v1/tasks/json-held").body.contains("TASK_CANCELLED")
+            })
+        }
+        // The one general agent is free again: the next task runs at once, not after the task timeout.
+        let clock = ContinuousClock()
+        let start = clock.now
+        let next = try await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "Say ten tokens.", "stream": true}"#)
+        #expect(next.status == 200 && next.body.contains("event: complete"), "\(next.body)")
+        #expect(clock.now - start < .seconds(10))
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        gate.open()
+        await fake.shutdown()
+    }
+}

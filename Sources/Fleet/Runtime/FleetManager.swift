@@ -175,7 +175,8 @@ public actor FleetManager {
     /// once (`QUEUE_FULL`, retry after a few seconds) rather than growing.
     /// - Parameter timeLimit: the time the task may take from the moment an agent takes it (its
     ///   timeout); the run's model retries never wait past it.
-    public func dispatch(_ task: AgentTask, timeLimit: Duration? = nil) async throws(TaskFailure) -> Dispatched {
+    /// - Parameter cancellation: cancelled from outside (the client left): a wait for an agent ends.
+    public func dispatch(_ task: AgentTask, timeLimit: Duration? = nil, cancellation: CancellationSignal? = nil) async throws(TaskFailure) -> Dispatched {
         var task = task
         let type = task.agentType ?? defaultAgentType
         guard pool.types.contains(type) else {
@@ -205,6 +206,7 @@ public actor FleetManager {
                                   retryAfterSeconds: 1)
             }
             let id = UUID()
+            cancellation?.onCancel { Task { await self.cancelWaiter(id) } }
             do {
                 agent = try await withTaskCancellationHandler {
                     try await withCheckedThrowingContinuation { continuation in
@@ -229,9 +231,12 @@ public actor FleetManager {
     }
 
     /// Runs a task to its result (the JSON API), with its subtasks in parallel and the task timeout.
-    public func execute(_ task: AgentTask) async throws(TaskFailure) -> TaskResult {
+    /// - Parameter cancellation: cancelled when the client leaves: the wait for an agent or the run
+    ///   ends (what the provider accepted is billed), and the agent goes back at once.
+    public func execute(_ task: AgentTask, cancellation: CancellationSignal? = nil) async throws(TaskFailure) -> TaskResult {
         let timeout = Duration.milliseconds(snapshot.config.fleet.taskTimeout)
-        let dispatched = try await dispatch(task, timeLimit: timeout)
+        let dispatched = try await dispatch(task, timeLimit: timeout, cancellation: cancellation)
+        cancellation?.onCancel { dispatched.cancel() }
         let outcome: Result<TaskResult, TaskFailure> = await Self.withTimeout(timeout, taskId: task.id) { () async throws(TaskFailure) -> TaskResult in
             var result = try await dispatched.run.result()
             if let subtasks = task.subtasks, !subtasks.isEmpty {

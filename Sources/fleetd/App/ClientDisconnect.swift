@@ -1,3 +1,5 @@
+import Agents
+import FleetSupport
 import Hummingbird
 import NIOCore
 import Synchronization
@@ -91,5 +93,18 @@ final class ClientDisconnect: Sendable {
             if let key { _ = ClientDisconnect.connections.withLock { $0.removeValue(forKey: key) } }
             key = nil
         }
+    }
+}
+
+extension Optional where Wrapped == ClientDisconnect {
+    /// Runs `body` with a signal the client's leaving cancels: a JSON request's task stops (its
+    /// wait for an agent, or its provider call, which is billed for what the provider accepted)
+    /// rather than running on, holding its agent, for a client that will never read the answer.
+    func whileConnected<Value>(_ body: (CancellationSignal) async throws(TaskFailure) -> Value) async throws(TaskFailure) -> Value {
+        guard let disconnect = self else { return try await body(CancellationSignal()) }
+        let cancellation = CancellationSignal()
+        let token = disconnect.onDisconnect { cancellation.cancel() }
+        defer { disconnect.remove(token) }
+        return try await body(cancellation)
     }
 }

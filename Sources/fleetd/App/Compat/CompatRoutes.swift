@@ -67,7 +67,9 @@ struct CompatRoutes {
         }
         let result: TaskResult
         do throws(TaskFailure) {
-            result = try await manager.execute(task)
+            result = try await context.disconnect.whileConnected { cancellation async throws(TaskFailure) in
+                try await manager.execute(task, cancellation: cancellation)
+            }
         } catch {
             metrics.taskFailed(code: error.code)
             var failure = CompatError(dialect, failure: error, defaultRetryAfter: retryAfter)

@@ -52,7 +52,9 @@ struct TaskRoutes {
         }
         let result: TaskResult
         do throws(TaskFailure) {
-            result = try await manager.execute(task)
+            result = try await context.disconnect.whileConnected { cancellation async throws(TaskFailure) in
+                try await manager.execute(task, cancellation: cancellation)
+            }
         } catch {
             metrics.taskFailed(code: error.code)
             throw APIError(task: error)
