@@ -1,4 +1,5 @@
 import Fleet
+import Foundation
 import FleetSupport
 import HTTPTypes
 import Hummingbird
@@ -21,6 +22,23 @@ struct LiveCORSMiddleware<Context: RequestContext>: RouterMiddleware {
         )
     }
 
+    /// Whether a browser page from `origin` may make a request that changes something (runs a
+    /// task, changes a flag). A page's cross-origin POST needs no preflight when its body is
+    /// plain text, so without this any web page a user opens could run paid tasks on a fleetd
+    /// on their machine that needs no key (or, through DNS rebinding, one on their network):
+    /// allowed are fleetd's own pages (the dashboard: the origin is the request's host), loopback
+    /// pages (a developer's app on localhost), and the origins `api.cors` lists. Clients that are
+    /// not browsers send no `Origin` and are not concerned.
+    static func mayChangeState(origin: String, host: String?, allowed: [String]) -> Bool {
+        if allowed.contains("*") || allowed.contains(origin) { return true }
+        guard let url = URL(string: origin), var originHost = url.host?.lowercased() else { return false }
+        if originHost.hasPrefix("["), originHost.hasSuffix("]") { originHost = String(originHost.dropFirst().dropLast()) }
+        if ["localhost", "127.0.0.1", "::1"].contains(originHost) { return true }
+        guard let host = host?.lowercased() else { return false }
+        let shown = originHost.contains(":") ? "[\(originHost)]" : originHost
+        return host == (url.port.map { "\(shown):\($0)" } ?? shown)
+    }
+
     /// Hummingbird's middleware sends `Access-Control-Expose-Headers` only on the preflight's
     /// answer, where the Fetch standard ignores it; a browser reads it from the actual response.
     private static func exposing(_ response: Response) -> Response {
@@ -33,6 +51,11 @@ struct LiveCORSMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let origins = api.value.corsOrigins
+        if let origin = request.headers[.origin], ![.get, .head, .options].contains(request.method),
+           !Self.mayChangeState(origin: origin, host: request.head.authority, allowed: origins) {
+            throw APIError(.forbidden, code: "FORBIDDEN",
+                           message: "a browser page from \(origin) may not call fleetd: list that origin in api.cors to allow it")
+        }
         guard !origins.isEmpty, let origin = request.headers[.origin] else { return try await next(request, context) }
         if origins.contains("*") {
             return Self.exposing(try await Self.middleware(.all).handle(request, context: context, next: next))

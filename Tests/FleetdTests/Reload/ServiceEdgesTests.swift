@@ -52,6 +52,32 @@ import Testing
         #expect(await fleetd.waitForExit() == 0)
     }
 
+    /// A web page from another origin may not run tasks on a fleetd that needs no key (its
+    /// plain-text POST needs no preflight); fleetd's own pages, loopback pages, the origins
+    /// `api.cors` lists and clients that send no Origin may.
+    @Test func aForeignWebPageMayNotRunTasks() async throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try config(baseURL: "http://127.0.0.1:9", cors: #"["https://ops.example.com"]"#).write(to: file, atomically: true, encoding: .utf8)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"))
+        let route = fleetd.baseURL + "/v1/route"
+        let body = #"{"prompt": "hi"}"#
+        let foreign = try await http(.POST, route, body: body, headers: [("origin", "https://evil.example"), ("content-type", "text/plain")])
+        #expect(foreign.status == 403 && foreign.body.contains("api.cors"), "\(foreign.status) \(foreign.body)")
+        for origin in ["http://localhost:5173", "https://ops.example.com"] {
+            #expect(try await http(.POST, route, body: body, headers: [("origin", origin)]).status == 200, "\(origin)")
+        }
+        #expect(try await http(.POST, route, body: body).status == 200, "no Origin: not a browser")
+        #expect(try await http(.GET, fleetd.baseURL + "/v1/models", headers: [("origin", "https://evil.example")]).status == 200, "reads are CORS's")
+        // fleetd's own page (the dashboard) served under another name: its origin is the request's host.
+        let own = try RawConnection(port: fleetd.port)
+        try own.send("POST /v1/route HTTP/1.1\r\nHost: fleet.example.com:8080\r\nOrigin: http://fleet.example.com:8080\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        #expect(try own.read(until: "\r\n\r\n", timeout: .seconds(5)).hasPrefix("HTTP/1.1 200"))
+        own.close()
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+    }
+
     @Test func readyzIsNotReadyWhenNoModelCanServe() async throws {
         let fake = try await FakeProviderServer.start(script: .always(.status(429, headers: [("retry-after", "120")])))
         let directory = try temporaryDirectory()
