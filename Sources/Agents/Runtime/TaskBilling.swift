@@ -85,7 +85,10 @@ final class TaskBilling: Sendable {
             return StreamFailure(code: error.errorCode, message: error.message, shortDescription: error.shortDescription,
                                  terminal: true, retryable: false, model: model.name)
         case .failure(let error):
-            return StreamFailure(code: .costCalculationFailed, message: "the cost could not be reserved: \(error)",
+            // The store's error (which may name the database's host) is logged, not told to the
+            // caller, who may be any tenant.
+            logger.error("the cost could not be reserved", metadata: ["model": "\(model.name)", "error": "\(error)"])
+            return StreamFailure(code: .costCalculationFailed, message: "the cost could not be reserved: the cost store is unavailable",
                                  shortDescription: "cost_calculation_failed", terminal: true, retryable: false, model: model.name)
         }
     }
