@@ -25,6 +25,19 @@ import ToolServers
         ])
     }
 
+    @Test("${VAR:-default} and ${VAR-default} as a shell reads them")
+    func defaults() throws {
+        let config: [String: ConfigValue] = ["mcpServers": .list([
+            .map(["name": .string("files"), "command": .string("npx"),
+                  "env": .map(["A": .string("${UNSET:-dev}"), "B": .string("${EMPTY:-x}"), "C": .string("${EMPTY-y}"),
+                               "D": .string("pre-${SET:-no}-post"), "E": .string("${UNSET-z}"), "F": .string("${UNSET}")])]),
+        ])]
+        let (parsed, problems) = AgentToolConfig.parse(config, environment: ["EMPTY": "", "SET": "yes"])
+        #expect(problems.isEmpty, "\(problems)")
+        guard case .stdio(_, _, let environment, _)? = parsed?.servers.first?.transport else { Issue.record("\(String(describing: parsed))"); return }
+        #expect(environment == ["A": "dev", "B": "x", "C": "", "D": "pre-yes-post", "E": "z", "F": ""])
+    }
+
     @Test("bad settings are named with their place in the file")
     func validation() {
         let out = rendered("""

@@ -70,6 +70,17 @@ import Testing
         #expect(rendered("streaming: {backpressureThreshold: 1}\n").isEmpty)
     }
 
+    /// A webhook URL is a secret (a Slack hook's path is its key): a bad one is named, not echoed.
+    @Test func aBadAlertWebhookIsNotEchoed() {
+        let out = rendered("""
+        routing:
+          costTracking:
+            alertWebhook: hooks.slack.com/services/T0/B0/XXXXSECRET
+        """)
+        #expect(out.contains { $0.contains("routing.costTracking.alertWebhook") && $0.contains("http or https URL") }, "\(out)")
+        #expect(!out.joined().contains("XXXXSECRET"), "\(out)")
+    }
+
     @Test func costQuotaAndMemoryRules() {
         let out = rendered("""
         routing:

@@ -113,7 +113,9 @@ public struct AgentToolConfig: Sendable, Hashable {
         return out
     }
 
-    /// `${NAME}` replaced by `environment[NAME]` (empty when unset).
+    /// `${NAME}` replaced by `environment[NAME]` (empty when unset), as a shell does:
+    /// `${NAME:-default}` gives `default` when NAME is unset or empty, `${NAME-default}` when it
+    /// is unset.
     static func expand(_ text: String, environment: [String: String]) -> String {
         var out = ""
         var rest = Substring(text)
@@ -123,7 +125,16 @@ public struct AgentToolConfig: Sendable, Hashable {
                 out += rest[open.lowerBound...]
                 return out
             }
-            out += environment[String(rest[open.upperBound..<close])] ?? ""
+            let inner = rest[open.upperBound..<close]
+            if let dash = inner.firstIndex(of: "-") {
+                let colon = dash > inner.startIndex && inner[inner.index(before: dash)] == ":"
+                let name = String(inner[..<(colon ? inner.index(before: dash) : dash)])
+                let fallback = String(inner[inner.index(after: dash)...])
+                let value = environment[name]
+                out += (colon ? value.flatMap { $0.isEmpty ? nil : $0 } : value) ?? fallback
+            } else {
+                out += environment[String(inner)] ?? ""
+            }
             rest = rest[rest.index(after: close)...]
         }
         return out + rest

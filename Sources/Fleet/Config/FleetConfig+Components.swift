@@ -187,7 +187,8 @@ extension FleetConfig {
             if let url = URL(string: hook), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil {
                 cost.alertWebhook = hook
             } else {
-                r.sink.error(r.child("alertWebhook"), at: r.keyMark("alertWebhook"), "must be an http or https URL, got '\(hook)'")
+                // The value is not echoed: a webhook URL is a secret (a Slack hook's path is its key).
+                r.sink.error(r.child("alertWebhook"), at: r.keyMark("alertWebhook"), "must be an http or https URL with a host")
             }
         }
         if let zone = r.string("timeZone") {

@@ -344,7 +344,10 @@ struct RedactedConfig: Encodable {
             for name in ["env", "headers"] {
                 guard case .map(let values)? = fields[name] else { continue }
                 fields[name] = .map(values.mapValues { value in
-                    if case .string(let text) = value, text.hasPrefix("${"), text.hasSuffix("}"), !text.dropFirst(2).dropLast().contains("}") {
+                    // Only a bare `${NAME}`: `${NAME:-default}` carries a literal default.
+                    if case .string(let text) = value, text.hasPrefix("${"), text.hasSuffix("}"),
+                       let name = Optional(text.dropFirst(2).dropLast()), !name.isEmpty,
+                       name.allSatisfy({ $0 == "_" || $0.isASCII && ($0.isLetter || $0.isNumber) }) {
                         return value
                     }
                     return .string("(set, redacted)")

@@ -61,11 +61,11 @@ import Testing
             count: 1
             config:
               mcpServers:
-                - {name: gh, command: gh-mcp, env: {GITHUB_TOKEN: ghp_literalsecret123, HOME_DIR: "${HOME}"}}
+                - {name: gh, command: gh-mcp, env: {GITHUB_TOKEN: ghp_literalsecret123, HOME_DIR: "${HOME}", API: "${API_TOKEN:-sk-default-secret}"}}
                 - {name: web, url: "https://tools.example/mcp", headers: {Authorization: "Bearer sk-live-abc"}}
         """, environment: ["HOME": "/root"]).config
         let json = String(decoding: try FastJSONEncoder().encode(RedactedConfig(config, generation: 1)), as: UTF8.self)
-        #expect(!json.contains("ghp_literalsecret123") && !json.contains("sk-live-abc"), "\(json)")
+        #expect(!json.contains("ghp_literalsecret123") && !json.contains("sk-live-abc") && !json.contains("sk-default-secret"), "\(json)")
         #expect(json.contains("(set, redacted)") && json.contains("${HOME}") && json.contains("gh-mcp"), "\(json)")
     }
 
