@@ -127,6 +127,29 @@ import Testing
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)
     }
+
+    /// Growing a rollout from the dashboard (which sends the percentage and the stickiness only)
+    /// keeps the file's group id, so the users already in stay in; a custom stickiness is kept
+    /// when the change names none.
+    @Test func aRolloutChangeKeepsTheGroupIdAndStickinessInForce() async throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try writeConfig(config(streaming: "{enabled: true, rollout: {percentage: 10, stickiness: orgId, groupId: wave-1}}"), to: file)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"),
+                                             environment: ["FLEETD_ADMIN_TOKEN": token])
+        let auth = [("Authorization", "Bearer \(token)")]
+        let grown = try await http(.PUT, "\(fleetd.baseURL)/v1/flags/streaming", body: #"{"enabled": true, "rollout": {"percentage": 20}}"#, headers: auth)
+        #expect(grown.status == 200, "\(grown.body)")
+        let rollout = jsonValue(grown.json, "global.streaming.rollout") as? [String: Any]
+        #expect(rollout?["percentage"] as? Int == 20 && rollout?["groupId"] as? String == "wave-1" && rollout?["stickiness"] as? String == "orgId",
+                "\(grown.body)")
+        let moved = try await http(.PUT, "\(fleetd.baseURL)/v1/flags/streaming",
+                                   body: #"{"enabled": true, "rollout": {"percentage": 30, "stickiness": "userId"}}"#, headers: auth)
+        let after = jsonValue(moved.json, "global.streaming.rollout") as? [String: Any]
+        #expect(after?["stickiness"] as? String == "userId" && after?["groupId"] as? String == "wave-1", "\(moved.body)")
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+    }
 }
 
 /// v1.0.4's `api.rateLimit`, enforced per client address.

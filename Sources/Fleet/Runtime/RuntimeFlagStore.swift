@@ -93,3 +93,14 @@ extension JSONDecoder {
         return decoder
     }
 }
+
+extension FeatureFlags {
+    /// The setting written for `flag` at `scope` itself (not what a context resolves to).
+    public func setting(_ flag: String, at scope: FlagScope) -> FlagSetting? {
+        switch scope {
+        case .global: global[flag]
+        case .agentType(let type): agentTypes[type]?[flag]
+        case .environment(let name): environments[name]?[flag]
+        }
+    }
+}

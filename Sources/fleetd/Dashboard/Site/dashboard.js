@@ -318,7 +318,9 @@ async function renderFlags(root) {
     const enabled = h("input", { type: "checkbox", id: id + "-enabled", checked: current.enabled });
     const slider = h("input", { type: "range", id: id + "-rollout", min: 0, max: 100, step: 1, value: percentage,
       "aria-describedby": id + "-share", oninput: (e) => { share.textContent = `${e.target.value} of 100 buckets`; } });
-    const sticky = h("select", { id: id + "-stickiness" }, STICKINESS.map((s) => h("option", { value: s, selected: s === stickiness }, s)));
+    // A custom stickiness from the file (orgId, …) is offered as it is, not shown as "default".
+    const stickinessChoices = STICKINESS.includes(stickiness) ? STICKINESS : [...STICKINESS, stickiness];
+    const sticky = h("select", { id: id + "-stickiness" }, stickinessChoices.map((s) => h("option", { value: s, selected: s === stickiness }, s)));
     // The last change's outcome stays on its flag across the page's redraws.
     const notice = state.flagNotice && state.flagNotice.flag === name ? state.flagNotice : null;
     const result = h("div", { id: id + "-result", "aria-live": "polite" },
