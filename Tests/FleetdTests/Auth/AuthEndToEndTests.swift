@@ -51,13 +51,14 @@ import Testing
         let refused = try await http(.POST, tasks, body: #"{"prompt": "hi", "agentType": "general"}"#, headers: F.bearer(typed))
         #expect(refused.status == 403 && F.error(refused)["code"] as? String == "AGENT_TYPE_NOT_ALLOWED", "\(refused.body)")
 
-        // Expired, badly signed, missing a claim, unsigned: 401, each with its reason.
+        // Expired, not yet valid, badly signed, missing a claim, unsigned: 401, each with its reason.
         let cases: [(String, String)] = [
             (try F.jwt(["sub": "alice", "tenant": "acme", "exp": hour - 7_200], secret: secret), "expired"),
             (try F.jwt(["sub": "alice", "tenant": "acme", "exp": hour], secret: "another-secret-of-at-least-32-bytes"), "signature"),
             (try F.jwt(["sub": "alice", "exp": hour], secret: secret), "'tenant'"),
             (try F.jwt(["tenant": "acme", "exp": hour], secret: secret), "'sub'"),
             (try F.jwt(["sub": "alice", "tenant": "acme"], secret: secret), "'exp'"),
+            (try F.jwt(["sub": "alice", "tenant": "acme", "exp": hour, "nbf": hour - 600], secret: secret), "'nbf'"),
             (try F.jwt(["sub": "alice", "tenant": "acme", "exp": hour], secret: secret, algorithm: "none"), "signature"),
         ]
         var tokens = [good, typed]

@@ -20,6 +20,9 @@ struct TokenVerifier: Sendable {
         self.clock = clock
     }
 
+    /// Seconds of clock difference allowed on `exp` and `nbf`.
+    static let leeway: TimeInterval = 60
+
     struct Failure: Error, Sendable {
         var reason: String
     }
@@ -28,13 +31,14 @@ struct TokenVerifier: Sendable {
     struct Claims: JWTPayload {
         var sub: SubjectClaim?
         var exp: ExpirationClaim?
+        var nbf: NotBeforeClaim?
         var tenant: String?
         var models: [String]?
         var providers: [String]?
         var agentTypes: [String]?
 
         enum CodingKeys: String, CodingKey {
-            case sub, exp, tenant, models, providers
+            case sub, exp, nbf, tenant, models, providers
             case agentTypes = "agent_types"
         }
 
@@ -52,8 +56,13 @@ struct TokenVerifier: Sendable {
             throw Failure(reason: "the token is malformed or a claim has the wrong type")
         }
         guard let exp = claims.exp else { throw Failure(reason: "the token has no 'exp' claim") }
-        guard clock.now < exp.value else {
+        // A minute's leeway either way for clocks that differ between the issuer and fleetd.
+        let now = clock.now
+        guard now < exp.value.addingTimeInterval(Self.leeway) else {
             throw Failure(reason: "the token expired at \(ISO8601DateFormatter().string(from: exp.value))")
+        }
+        if let nbf = claims.nbf, now.addingTimeInterval(Self.leeway) < nbf.value {
+            throw Failure(reason: "the token is not valid before \(ISO8601DateFormatter().string(from: nbf.value)) ('nbf')")
         }
         guard let user = claims.sub?.value, !user.isEmpty else { throw Failure(reason: "the token has no 'sub' claim (the user)") }
         guard let tenant = claims.tenant, !tenant.isEmpty else { throw Failure(reason: "the token has no 'tenant' claim") }
