@@ -70,6 +70,35 @@ import Testing
         #expect(rendered("streaming: {backpressureThreshold: 1}\n").isEmpty)
     }
 
+    /// YAML merge keys as people write them: defaults under an `x-` key, merged into each model
+    /// (own keys win) and into an agent type's free-form config.
+    @Test func mergeKeysAndExtensionKeys() throws {
+        let config = try ConfigLoader.load(text: """
+        x-model: &model
+          provider: anthropic
+          capabilities: {costPer1kTokens: {input: 0.003, output: 0.015}}
+        x-agent: &agent {systemPrompt: "Be brief.", taskType: code}
+        agents:
+          - {type: coder, count: 1, config: {<<: *agent, taskType: review}}
+        routing:
+          enabled: true
+          defaultModel: fast
+          models:
+            - {<<: *model, name: fast, model: claude-haiku}
+            - <<: [*model]
+              name: strong
+              model: claude-opus
+              capabilities: {costPer1kTokens: {input: 0.015, output: 0.075}}
+        """).config
+        #expect(config.routing.models.map(\.name) == ["fast", "strong"])
+        #expect(config.routing.models.map(\.provider) == [.anthropic, .anthropic])
+        #expect(config.routing.models[0].capabilities.costPer1kTokens.input == 0.003)
+        #expect(config.routing.models[1].capabilities.costPer1kTokens.input == 0.015, "the model's own value wins")
+        #expect(config.agents.first?.config["systemPrompt"] == .string("Be brief."))
+        #expect(config.agents.first?.config["taskType"] == .string("review"))
+        #expect(config.agents.first?.config["<<"] == nil)
+    }
+
     /// A webhook URL is a secret (a Slack hook's path is its key): a bad one is named, not echoed.
     @Test func aBadAlertWebhookIsNotEchoed() {
         let out = rendered("""

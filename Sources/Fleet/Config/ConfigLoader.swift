@@ -62,9 +62,42 @@ public enum ConfigLoader {
                 throw ConfigError(diagnostics: [ConfigDiagnostic(file: file, line: 1, column: 1, path: "",
                     message: "the config is empty; see config/fleet.yaml for a complete example")])
             }
-            return root
+            return resolvingMergeKeys(root)
         } catch let error as YamlError {
             throw ConfigError(diagnostics: [diagnostic(for: error, file: file)])
+        }
+    }
+
+    /// The tree with YAML merge keys applied (`<<: *defaults`, or a list of them): a mapping gets
+    /// the merged mappings' pairs it does not set itself, the first merged source first. Yams
+    /// resolves aliases when it composes the tree, but leaves `<<` as a key (its own flattening is
+    /// internal to it), so `- <<: *modelDefaults` was "unknown key '<<'" in a typed section and,
+    /// in an agent's free-form `config`, a key named `<<` with the defaults silently lost.
+    static func resolvingMergeKeys(_ node: Node) -> Node {
+        switch node {
+        case .mapping(let mapping):
+            var own: [(Node, Node)] = []
+            var merged: [(Node, Node)] = []
+            for (key, value) in mapping {
+                guard key.scalar?.string == "<<" else {
+                    own.append((key, resolvingMergeKeys(value)))
+                    continue
+                }
+                let sources: [Node] = if case .sequence(let list) = value { Array(list) } else { [value] }
+                for case .mapping(let source) in sources.map(resolvingMergeKeys) {
+                    merged += source.map { ($0.key, $0.value) }
+                }
+            }
+            var seen = Set(own.compactMap { $0.0.scalar?.string })
+            var pairs = own
+            for (key, value) in merged where seen.insert(key.scalar?.string ?? "").inserted {
+                pairs.append((key, value))
+            }
+            return .mapping(Node.Mapping(pairs, mapping.tag, mapping.style, mapping.mark))
+        case .sequence(let sequence):
+            return .sequence(Node.Sequence(sequence.map(resolvingMergeKeys), sequence.tag, sequence.style, sequence.mark))
+        default:
+            return node
         }
     }
 

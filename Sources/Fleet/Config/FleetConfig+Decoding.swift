@@ -32,6 +32,9 @@ extension FleetConfig {
             config.routing.models = [LegacyAIModel.model(id: id)]
             if config.routing.defaultModel == nil { config.routing.defaultModel = id }
         }
+        // `x-…` keys hold what the file itself reuses (`x-model-defaults: &defaults …`, as in
+        // Compose files): not settings, and not unknown.
+        for entry in top.entries where entry.key.hasPrefix("x-") { top.accept(entry.key) }
         top.finish()
         return config
     }
