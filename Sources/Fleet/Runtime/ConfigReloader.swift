@@ -39,6 +39,8 @@ public actor ConfigReloader {
     /// The file's identity (size, modification time, inode) when it was last read, so the watcher
     /// can tell a change from a `stat` and read the file only then.
     private var lastSeenStamp: FileStamp?
+    /// A change seen by the last poll, not yet read: the file may still be being written.
+    private var settlingStamp: FileStamp?
     private var runtimeChanges: [RuntimeFlagStore.Change]
     private(set) public var snapshot: Snapshot
     private var listeners: [UUID: AsyncStream<Snapshot>.Continuation] = [:]
@@ -97,7 +99,18 @@ public actor ConfigReloader {
         guard let path else { return false }
         // A `stat` first: the file is read only when its size, time or inode moved.
         let stamp = FileStamp(path: path)
-        guard stamp != lastSeenStamp else { return false }
+        guard stamp != lastSeenStamp else {
+            settlingStamp = nil
+            return false
+        }
+        // A file being saved in place changes between two polls: it is read once it has kept the
+        // same size, time and inode for one poll, so that a half-written file that happens to be
+        // valid YAML (its last section missing) is never applied. Saves by rename are whole at once.
+        guard stamp == settlingStamp else {
+            settlingStamp = stamp
+            return false
+        }
+        settlingStamp = nil
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return false }
         if text == lastSeenText { lastSeenStamp = stamp }
         return text != lastSeenText

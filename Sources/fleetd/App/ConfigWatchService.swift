@@ -9,7 +9,8 @@ import UnixSignals
 ///
 /// The file is polled (every 250 ms by default) by comparing its text with the loaded one:
 /// portable, robust to editors that replace files by rename, and well inside the one-second
-/// budget for a change to take effect.
+/// budget for a change to take effect. A change is read once the file has kept it for one poll
+/// (``ConfigReloader/fileChanged()``), so a file caught half saved is not applied.
 struct ConfigWatchService: Service {
     let reloader: ConfigReloader
     let logger: Logger
