@@ -174,12 +174,7 @@ import Testing
         ("/v1/chat/completions", #"{"model": "auto", "messages": [{"role": "user", "content": "HOLDME and wait"}]}"#),
     ])
     func aJSONTaskWhoseClientLeavesIsCancelled(path: String, body: String) async throws {
-        let gate = FakeGate()
-        let fake = try await FakeProviderServer.start(script: MCPSDKTests.script(gate: gate))
-        let directory = try temporaryDirectory()
-        let file = directory.appendingPathComponent("fleet.yaml")
-        try MCPSDKTests.config(baseURL: fake.baseURL).write(to: file, atomically: true, encoding: .utf8)
-        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"))
+        let (gate, fake, fleetd) = try await MCPSDKTests.startHeldFleet()
         let client = try RawConnection(port: fleetd.port)
         try client.send("POST \(path) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
         #expect(await eventually(timeout: .seconds(10)) { fake.openConnections == 1 }, "the provider call started")

@@ -14,12 +14,7 @@ import Testing
     static let headers = [("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream")]
 
     @Test func deletingASessionCancelsItsRunningToolCall() async throws {
-        let gate = FakeGate()
-        let fake = try await FakeProviderServer.start(script: MCPSDKTests.script(gate: gate))
-        let directory = try temporaryDirectory()
-        let file = directory.appendingPathComponent("fleet.yaml")
-        try MCPSDKTests.config(baseURL: fake.baseURL).write(to: file, atomically: true, encoding: .utf8)
-        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"))
+        let (gate, fake, fleetd) = try await MCPSDKTests.startHeldFleet()
         let url = fleetd.baseURL + "/mcp"
 
         let initialize = #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#

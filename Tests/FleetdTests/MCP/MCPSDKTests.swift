@@ -38,6 +38,18 @@ import Testing
         """
     }
 
+    /// fleetd on this suite's config over a fake whose HOLDME answers wait for the gate returned
+    /// (open it before shutting the fake down).
+    static func startHeldFleet() async throws -> (gate: FakeGate, fake: FakeProviderServer, fleetd: FleetdProcess) {
+        let gate = FakeGate()
+        let fake = try await FakeProviderServer.start(script: script(gate: gate))
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try config(baseURL: fake.baseURL).write(to: file, atomically: true, encoding: .utf8)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"))
+        return (gate, fake, fleetd)
+    }
+
     func runChecks(_ arguments: [String], log: () -> String) async throws {
         let python = try await SDKCompatibilityTests.python()
         let environment = FleetdProcess.baseEnvironment.merging(["FLEETD_ADMIN_TOKEN": "mcp-admin"]) { $1 }
