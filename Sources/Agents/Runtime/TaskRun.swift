@@ -5,7 +5,6 @@ import Providers
 import Routing
 import Store
 import Streaming
-import Synchronization
 
 /// One task's execution as a sequence of ``TaskEvent``s (README.md, "How a task runs").
 ///
@@ -29,7 +28,8 @@ public final class TaskRun: AsyncSequence, Sendable {
     /// When the task must be done by (its `fleet.taskTimeout`), if it has such a limit: no retry
     /// of the model waits past it.
     public let deadline: ContinuousClock.Instant?
-    let cancellation = RunCancellation()
+    /// The outside handle on the run: each step registers how to stop its provider call.
+    let cancellation = CancellationSignal()
 
     init(task: AgentTask, settings: TaskSettings, runtime: TaskRuntime, agent: Agent, deadline: ContinuousClock.Instant?) {
         self.task = task
@@ -597,37 +597,6 @@ extension ModelSelection {
     var isCheaperAlternative: Bool {
         trace.candidates.first { $0.modelName == modelName }?.decisions
             .contains { $0.stage == .budget && $0.admission == .cheaperThanPick } ?? false
-    }
-}
-
-/// The outside handle on a ``TaskRun``: set once; runs the session's cancel when it is (or was) set.
-final class RunCancellation: Sendable {
-    private struct State {
-        var cancelled = false
-        var action: (@Sendable () -> Void)?
-    }
-
-    private let state = Mutex(State())
-
-    var isCancelled: Bool { state.withLock { $0.cancelled } }
-
-    func cancel() {
-        let action = state.withLock { state -> (@Sendable () -> Void)? in
-            state.cancelled = true
-            defer { state.action = nil }
-            return state.action
-        }
-        action?()
-    }
-
-    /// Runs `action` on cancellation, or now if the run was cancelled already.
-    func onCancel(_ action: @escaping @Sendable () -> Void) {
-        let now = state.withLock { state -> Bool in
-            if state.cancelled { return true }
-            state.action = action
-            return false
-        }
-        if now { action() }
     }
 }
 

@@ -236,7 +236,7 @@ public actor FleetManager {
     public func execute(_ task: AgentTask, cancellation: CancellationSignal? = nil) async throws(TaskFailure) -> TaskResult {
         let timeout = Duration.milliseconds(snapshot.config.fleet.taskTimeout)
         let dispatched = try await dispatch(task, timeLimit: timeout, cancellation: cancellation)
-        cancellation?.onCancel { dispatched.cancel() }
+        cancellation?.onCancel { dispatched.cancel() } // instead of the wait's, now over
         let outcome: Result<TaskResult, TaskFailure> = await Self.withTimeout(timeout, taskId: task.id) { () async throws(TaskFailure) -> TaskResult in
             var result = try await dispatched.run.result()
             if let subtasks = task.subtasks, !subtasks.isEmpty {

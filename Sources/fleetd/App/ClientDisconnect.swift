@@ -100,8 +100,8 @@ extension Optional where Wrapped == ClientDisconnect {
     /// Runs `body` with a signal the client's leaving cancels: a JSON request's task stops (its
     /// wait for an agent, or its provider call, which is billed for what the provider accepted)
     /// rather than running on, holding its agent, for a client that will never read the answer.
-    func whileConnected<Value>(_ body: (CancellationSignal) async throws(TaskFailure) -> Value) async throws(TaskFailure) -> Value {
-        guard let disconnect = self else { return try await body(CancellationSignal()) }
+    func whileConnected<Value>(_ body: (CancellationSignal?) async throws(TaskFailure) -> Value) async throws(TaskFailure) -> Value {
+        guard let disconnect = self else { return try await body(nil) }
         let cancellation = CancellationSignal()
         let token = disconnect.onDisconnect { cancellation.cancel() }
         defer { disconnect.remove(token) }
