@@ -15,8 +15,10 @@ public enum ProviderErrorClassifier {
         status: Int, headers: HTTPHeaders, body: [UInt8], provider: ProviderKind,
         secret: String?, now: Date = Date()
     ) -> ProviderError {
+        // The HTTP client follows no redirects (ProviderClientFactory.makeHTTPClient).
+        let redirect = (300..<400).contains(status)
         var detail = ErrorBody(body)
-        if (300..<400).contains(status) { detail.message = nil } // a redirect's body is a web page
+        if redirect { detail.message = nil } // a redirect's body is a web page
         let overloaded = detail.code == "overloaded_error"
         let kind: ProviderError.Kind
         switch status {
@@ -37,8 +39,7 @@ public enum ProviderErrorClassifier {
             if should == "true" { retryable = true } else if should == "false" { retryable = false }
         }
         var fallback = "HTTP \(status)"
-        if (300..<400).contains(status) {
-            // The HTTP client follows no redirects (ProviderClientFactory.makeHTTPClient).
+        if redirect {
             fallback = "HTTP \(status): the provider redirected to \(headers.first(name: "location") ?? "another address"); fleetd follows no redirects (the API key would go along), so set the model's endpoint to the final address"
         }
         return ProviderError(

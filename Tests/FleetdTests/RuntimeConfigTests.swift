@@ -52,12 +52,18 @@ import Testing
         #expect(await fleetd.waitForExit() == 0)
     }
 
-    @Test func sighupAndAdminReload() async throws {
+    /// fleetd on ``config(streaming:)`` in a fresh directory, with the admin token; and its file.
+    func startWithAdminToken(streaming: String) async throws -> (FleetdProcess, URL) {
         let directory = try temporaryDirectory()
         let file = directory.appendingPathComponent("fleet.yaml")
-        try writeConfig(config(streaming: "false"), to: file)
+        try writeConfig(config(streaming: streaming), to: file)
         let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"),
                                              environment: ["FLEETD_ADMIN_TOKEN": token])
+        return (fleetd, file)
+    }
+
+    @Test func sighupAndAdminReload() async throws {
+        let (fleetd, file) = try await startWithAdminToken(streaming: "false")
 
         // Admin routes need the token.
         #expect(try await http(.POST, "\(fleetd.baseURL)/v1/admin/reload").status == 401)
@@ -132,11 +138,7 @@ import Testing
     /// keeps the file's group id, so the users already in stay in; a custom stickiness is kept
     /// when the change names none.
     @Test func aRolloutChangeKeepsTheGroupIdAndStickinessInForce() async throws {
-        let directory = try temporaryDirectory()
-        let file = directory.appendingPathComponent("fleet.yaml")
-        try writeConfig(config(streaming: "{enabled: true, rollout: {percentage: 10, stickiness: orgId, groupId: wave-1}}"), to: file)
-        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"),
-                                             environment: ["FLEETD_ADMIN_TOKEN": token])
+        let (fleetd, _) = try await startWithAdminToken(streaming: "{enabled: true, rollout: {percentage: 10, stickiness: orgId, groupId: wave-1}}")
         let auth = [("Authorization", "Bearer \(token)")]
         let grown = try await http(.PUT, "\(fleetd.baseURL)/v1/flags/streaming", body: #"{"enabled": true, "rollout": {"percentage": 20}}"#, headers: auth)
         #expect(grown.status == 200, "\(grown.body)")

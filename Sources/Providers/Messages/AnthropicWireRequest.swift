@@ -31,7 +31,7 @@ struct AnthropicWireRequest: Encodable {
             // `tool_choice` only beside tools: Anthropic refuses it alone (a bare
             // `parallel_tool_calls: false` would make one).
             tool_choice = Choice(request.toolChoice, parallel: request.parallelToolCalls)
-        } else if let used = Self.toolsUsedInHistory(request), !used.isEmpty {
+        } else if case let used = Self.toolsUsedInHistory(request), !used.isEmpty {
             // A history with tool_use / tool_result blocks needs its tools defined (Anthropic
             // answers 400 otherwise; OpenAI does not ask): the calls' names are declared, with an
             // open schema, and none may be called this turn, since the client offered none.
@@ -43,7 +43,7 @@ struct AnthropicWireRequest: Encodable {
     }
 
     /// The names of the tools the history's calls used, in order of first use.
-    static func toolsUsedInHistory(_ request: ProviderRequest) -> [String]? {
+    static func toolsUsedInHistory(_ request: ProviderRequest) -> [String] {
         var names: [String] = []
         for message in request.messages {
             for name in message.toolUses.map(\.name) + message.toolResults.compactMap(\.name) where !names.contains(name) && !name.isEmpty {

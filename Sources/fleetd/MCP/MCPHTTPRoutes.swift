@@ -36,6 +36,12 @@ struct MCPHTTPRoutes {
     ///   fleetd shuts down, rather than holding the drain open for `drainTimeoutSeconds`: fleetd
     ///   cannot tell a GET stream whose client is gone until a write fails, and it seldom writes.
     ///   A POST's stream is a request in flight and drains like one.
+    private static func relay(_ chunks: some AsyncSequence<Data, any Error>, to writer: inout any ResponseBodyWriter) async throws {
+        for try await chunk in chunks {
+            try await writer.write(ByteBuffer(bytes: chunk))
+        }
+    }
+
     static func response(_ answer: MCP.HTTPResponse, endsOnShutdown: Bool = false) -> Response {
         var fields = HTTPFields()
         for (name, value) in answer.headers {
@@ -46,13 +52,9 @@ struct MCPHTTPRoutes {
             return Response(status: status, headers: fields, body: ResponseBody { writer in
                 do {
                     if endsOnShutdown {
-                        for try await chunk in stream.cancelOnGracefulShutdown() {
-                            try await writer.write(ByteBuffer(bytes: chunk))
-                        }
+                        try await relay(stream.cancelOnGracefulShutdown(), to: &writer)
                     } else {
-                        for try await chunk in stream {
-                            try await writer.write(ByteBuffer(bytes: chunk))
-                        }
+                        try await relay(stream, to: &writer)
                     }
                 } catch {
                     // The session ended or the client left; the response ends here.
