@@ -45,7 +45,8 @@ import Testing
     /// The compatible endpoints keep the task timeout too. Before the first text the status is
     /// not sent yet, so a timeout is the dialect's 504 error; after it, the dialect's error event.
     /// Either way the task is recorded as timed out. The provider stalls (its socket open) inside
-    /// `message_start`, or in the second text delta, just after "Hello" (the head is 74 bytes).
+    /// `message_start`, or in the second text delta, just after "Hello" (the head is 74 bytes). The
+    /// timeout is long enough for the first text to come on a machine busy with the parallel suites.
     @Test(arguments: [
         ("/v1/chat/completions", "data: {\"error\""),
         ("/v1/messages", "event: error"),
@@ -54,7 +55,7 @@ import Testing
         let body = #"{"model": "auto", "max_tokens": 64, "stream": true, "messages": [{"role": "user", "content": "hello"}]}"#
         for (stall, status) in [(74 + 100, 504), (74 + 600, 200)] {
             let script = FakeScript.always(try FakeResponse.fixture("providers/anthropic-stream-sdkfixture-basic.sse").with(.stallAfter(bytes: stall)))
-            let (fake, fleetd) = try await start(agents: 1, taskTimeoutMs: 1_500, script: script)
+            let (fake, fleetd) = try await start(agents: 1, taskTimeoutMs: 4_000, script: script)
             let streamed = try await http(.POST, fleetd.baseURL + path, body: body)
             #expect(streamed.status == status, "stalled after \(stall) bytes: \(streamed.body)")
             #expect(streamed.body.contains("ran longer than fleet.taskTimeout"), "\(streamed.body)")
