@@ -111,4 +111,53 @@ struct PostgresCostTrackerTests {
             #expect(try await PostgresTestCluster.number(config, "SELECT count(*) FROM cost_reservations") == 1)
         }
     }
+
+    /// A release the store refused is released again by the next upkeep round: before, the row's
+    /// lease was renewed with the instance's others, so its estimate stayed held (and counted
+    /// against the budget) for as long as the instance ran.
+    @Test func aReleaseTheStoreRefusedIsReleasedByTheNextUpkeep() async throws {
+        let budget = CostConfiguration(budgetLimits: .init(daily: 1.0))
+        try await Self.twoInstances(lease: .seconds(60), budget: budget) { a, _, config in
+            let kept = try await a.reserve(Self.call(1), estimatedCost: 0.2, isCheaperAlternative: false, keyLimits: nil)
+            let dropped = try await a.reserve(Self.call(2), estimatedCost: 0.3, isCheaperAlternative: false, keyLimits: nil)
+            // The store refuses deletions from the reservations table for a while.
+            try await PostgresTestCluster.execute(config, """
+                CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$
+                """, "CREATE TRIGGER refuse BEFORE DELETE ON cost_reservations FOR EACH ROW EXECUTE FUNCTION refuse_delete()")
+            await a.release(dropped)
+            var day = await a.budgetStatus().periods.first { $0.period == .day }
+            #expect(abs((day?.reserved ?? 0) - 0.5) < 1e-9)
+            try await PostgresTestCluster.execute(config, "DROP TRIGGER refuse ON cost_reservations")
+            _ = await a.maintain()
+            day = await a.budgetStatus().periods.first { $0.period == .day }
+            #expect(abs((day?.reserved ?? 0) - 0.2) < 1e-9)
+            #expect(try await PostgresTestCluster.number(config, "SELECT count(*) FROM cost_reservations") == 1)
+            // What is still held is still renewed, and settles as usual.
+            #expect(try await PostgresTestCluster.number(config, "SELECT count(*) FROM cost_reservations WHERE lease_expires_at > extract(epoch from now()) + 30") == 1)
+            try await a.settle(kept, usage: CostUsage(inputTokens: 100, outputTokens: 0), pricing: ModelPricing(input: 1), basis: .reported)
+            day = await a.budgetStatus().periods.first { $0.period == .day }
+            #expect(abs((day?.spent ?? 0) - 0.1) < 1e-9 && abs(day?.reserved ?? 1) < 1e-9)
+        }
+    }
+
+    /// A row of this instance that the process does not hold (its hold's answer was lost) is not
+    /// renewed: its lease runs out and it is billed like a dead instance's, instead of being held
+    /// for the instance's life.
+    @Test func aRowTheProcessDoesNotHoldIsNotRenewed() async throws {
+        let budget = CostConfiguration(budgetLimits: .init(daily: 1.0))
+        try await Self.twoInstances(lease: .seconds(4), budget: budget) { a, _, config in
+            let mine = try await a.reserve(Self.call(1), estimatedCost: 0.2, isCheaperAlternative: false, keyLimits: nil)
+            // A second row under a's instance id that a's process never held.
+            try await PostgresTestCluster.execute(config, """
+                INSERT INTO cost_reservations (id, model, provider, task_id, agent_id, task_type, estimated_cost, created_at, key_id, tenant,
+                                               key_held, day_key, week_key, month_key, instance_id, lease_expires_at)
+                SELECT 'stray', model, provider, 't9', agent_id, task_type, 0.1, created_at, key_id, tenant, key_held, day_key, week_key,
+                       month_key, instance_id, lease_expires_at FROM cost_reservations WHERE id = '\(mine.id)'
+                """, "UPDATE cost_totals SET reserved = reserved + 0.1 WHERE scope = 'overall'")
+            try await Task.sleep(for: .milliseconds(4_300))
+            let billed = await a.maintain()
+            #expect(billed.map(\.entryId) == ["stray"])
+            #expect(try await PostgresTestCluster.number(config, "SELECT count(*) FROM cost_reservations") == 1)
+        }
+    }
 }

@@ -44,6 +44,15 @@ public actor PostgresCostTracker: CostAccounting {
     /// Settlements the store refused (it was unreachable): written by ``maintain()`` when it
     /// returns. Their reservations stay in the table under this instance's renewed lease.
     private var unwritten: [String: CostLedgerEntry] = [:]
+    /// The reservations this process still has to settle or release: the only rows whose leases
+    /// ``maintain()`` renews. A row of this instance not in here (a hold whose transaction failed
+    /// after it committed) runs out of lease like a dead instance's.
+    private var held: Set<String> = []
+    /// Reservations whose release the store refused, or whose hold failed without a clear
+    /// rollback: released again by ``maintain()`` (and at ``flushPendingWrites()``) until the
+    /// store takes it, so an unused estimate does not stay held, and is never billed, while this
+    /// instance lives.
+    private var unreleased: Set<String> = []
     /// The last figures read, for status while the store is away.
     private var lastStatus: BudgetStatus?
 
@@ -95,9 +104,30 @@ public actor PostgresCostTracker: CostAccounting {
             }
         }
         rows.sort()
-        let heldRows = rows
         let lease = now.addingTimeInterval(store.configuration.reservationLease.timeInterval)
-        let instance = store.configuration.instanceId, logger = self.logger
+        let instance = store.configuration.instanceId
+        // Counted as held from before the transaction: an upkeep round that runs meanwhile renews it.
+        held.insert(reservation.id)
+        do {
+            try await hold(reservation, call: call, estimatedCost: estimatedCost, keyId: keyId, keys: keys, rows: rows,
+                           lease: lease, instance: instance, policy: configuration.policy)
+        } catch let error as CostError {
+            // A refusal: the transaction rolled back, nothing is held.
+            held.remove(reservation.id)
+            throw error
+        } catch {
+            // The store failed: the hold may have committed before the answer was lost. Released
+            // until the store confirms (releasing a row that was never written does nothing).
+            unreleased.insert(reservation.id)
+            throw error
+        }
+        return reservation
+    }
+
+    /// The reservation's transaction: its row, then the estimate held on every total row.
+    private func hold(_ reservation: CostReservation, call: CostCall, estimatedCost: Double, keyId: String?, keys: [BudgetPeriod: String],
+                      rows heldRows: [HeldRow], lease: Date, instance: String, policy: BudgetPolicy) async throws {
+        let now = reservation.createdAt, logger = self.logger
         try await store.transaction("reserving $\(CostTracker.money(estimatedCost)) for \(call.model)") { connection in
             // The reservation row first: it locks nothing others wait for, so the shared total
             // rows below are held for as short a time as possible (until commit).
@@ -115,12 +145,11 @@ public actor PostgresCostTracker: CostAccounting {
                 }
                 if !row.conditional, let limit = row.limit, held.cost + held.reserved > limit + 1e-12 {
                     logger.warning("budget limit passed, call allowed by policy", metadata: [
-                        "period": "\(row.period.rawValue)", "policy": "\(configuration.policy.rawValue)", "model": "\(call.model)",
+                        "period": "\(row.period.rawValue)", "policy": "\(policy.rawValue)", "model": "\(call.model)",
                     ])
                 }
             }
         }
-        return reservation
     }
 
     /// Adds the estimate to one total row's `reserved` if the row's limit allows it; `nil` when not.
@@ -152,21 +181,59 @@ public actor PostgresCostTracker: CostAccounting {
             + "\(call.model) needs about $\(CostTracker.money(estimatedCost))", period: row.period)
     }
 
-    /// Nothing waits: on the shared store every hold and settlement is written before it returns.
-    public func flushPendingWrites() async {}
+    /// Every hold and settlement is written before it returns; what the store refused (settlements,
+    /// releases) gets one more try here, as fleetd stops. What still fails stays in the table and is
+    /// billed at its estimate once this instance's lease runs out.
+    public func flushPendingWrites() async {
+        guard configuration.enabled else { return }
+        await retryUnfinished()
+    }
 
     public func release(_ reservation: CostReservation) async {
         guard configuration.enabled else { return }
         do {
-            let logger = self.logger
-            try await store.transaction("releasing a reservation") { connection in
-                try await Self.giveBack(try await Self.unhold(ids: [reservation.id], connection: connection, logger: logger),
-                                        connection: connection, logger: logger)
-            }
+            try await remove(ids: [reservation.id])
+            held.remove(reservation.id)
+            unreleased.remove(reservation.id)
         } catch {
-            // Left in the table under this instance's lease, it is billed at its estimate once the
-            // lease runs out (if this instance dies) or stays held: say so.
-            logger.error("a released reservation could not be removed from the store", metadata: ["reservation": "\(reservation.id)", "error": "\(error)"])
+            // Released again by each upkeep round until the store takes it; meanwhile it stays
+            // held (and would be billed at its estimate if this instance died first): say so.
+            unreleased.insert(reservation.id)
+            logger.error("a released reservation could not be removed from the store; retried by the next upkeep round",
+                         metadata: ["reservation": "\(reservation.id)", "error": "\(error)"])
+        }
+    }
+
+    /// Deletes reservations and gives their estimates back, in one transaction (ids not in the
+    /// table are skipped).
+    private func remove(ids: [String]) async throws {
+        let logger = self.logger
+        try await store.transaction("releasing \(ids.count) reservation\(ids.count == 1 ? "" : "s")") { connection in
+            try await Self.giveBack(try await Self.unhold(ids: ids, connection: connection, logger: logger), connection: connection, logger: logger)
+        }
+    }
+
+    /// The settlements and releases the store refused earlier, tried again.
+    private func retryUnfinished() async {
+        if !unreleased.isEmpty {
+            let ids = unreleased.sorted()
+            do {
+                try await remove(ids: ids)
+                for id in ids { unreleased.remove(id); held.remove(id) }
+                logger.notice("releases held while the store was away are written", metadata: ["count": "\(ids.count)"])
+            } catch {
+                logger.warning("releases still wait for the store", metadata: ["count": "\(ids.count)", "error": "\(error)"])
+            }
+        }
+        if !unwritten.isEmpty {
+            let pending = Array(unwritten.values)
+            do {
+                let stored = try await write(pending)
+                for entry in pending { unwritten.removeValue(forKey: entry.entryId); held.remove(entry.entryId) }
+                logger.notice("settlements held while the store was away are written", metadata: ["count": "\(stored.count)"])
+            } catch {
+                logger.warning("settlements still wait for the store", metadata: ["count": "\(pending.count)", "error": "\(error)"])
+            }
         }
     }
 
@@ -178,7 +245,10 @@ public actor PostgresCostTracker: CostAccounting {
                                     cost: try usage.cost(pricing: pricing), timestamp: clock.now, basis: basis)
         guard configuration.enabled else { return entry }
         do {
-            return try await write([entry])[0]
+            let written = try await write([entry])[0]
+            held.remove(reservation.id)
+            unreleased.remove(reservation.id)
+            return written
         } catch let error as PostgresStoreError {
             // The call was answered: its row must not be lost. Kept here and retried until the
             // store takes it; the reservation meanwhile stays held under this instance's lease.
@@ -227,24 +297,20 @@ public actor PostgresCostTracker: CostAccounting {
         let now = clock.now
         let lease = now.addingTimeInterval(store.configuration.reservationLease.timeInterval).timeIntervalSince1970
         let instance = store.configuration.instanceId, logger = self.logger
+        // Only what this process still holds: a row it failed to release is released below (not
+        // renewed for the instance's life), one it lost track of runs out and is billed.
+        let mine = Array(held)
         do {
             try await store.withConnection("renewing reservation leases") { connection in
-                _ = try await connection.query("UPDATE cost_reservations SET lease_expires_at = \(lease) WHERE instance_id = \(instance)", logger: logger)
+                _ = try await connection.query("""
+                    UPDATE cost_reservations SET lease_expires_at = \(lease) WHERE instance_id = \(instance) AND id = ANY(\(mine))
+                    """, logger: logger)
             }
         } catch {
             logger.warning("reservation leases could not be renewed", metadata: ["error": "\(error)"])
             return []
         }
-        if !unwritten.isEmpty {
-            let pending = Array(unwritten.values)
-            do {
-                let stored = try await write(pending)
-                for entry in pending { unwritten.removeValue(forKey: entry.entryId) }
-                logger.notice("settlements held while the store was away are written", metadata: ["count": "\(stored.count)"])
-            } catch {
-                logger.warning("settlements still wait for the store", metadata: ["count": "\(pending.count)", "error": "\(error)"])
-            }
-        }
+        await retryUnfinished()
         do {
             return try await billExpiredReservations()
         } catch {
