@@ -157,6 +157,30 @@ struct TaskRunTests {
         }
     }
 
+    @Test("a synchronous call cut while the provider generates is billed at its answer's limit, not released")
+    func aCutSynchronousCallIsBilled() async throws {
+        // The upstream takes the request and never answers: a non-streamed answer's head comes
+        // only once the whole answer is generated.
+        let silent = FakeResponse(headers: [("content-type", "application/json")], body: .bytes(Array("{}".utf8)), fault: .stallAfter(bytes: 0))
+        try await withServer(.always(silent)) { fake in
+            let harness = try await RunHarness.make(models: [RunModels.fake("primary", fake)], defaultModel: "primary")
+            defer { harness.remove() }
+            let agent = Agent(id: "general-1", type: "general", role: AgentRole())
+            let run = agent.run(AgentTask(prompt: "hold on", stream: false), settings: TaskSettings(useRouter: true, useStreaming: false),
+                                runtime: harness.runtime)
+            let consumer = Task { await run.outcome() }
+            #expect(await waitUntil { fake.requestCount == 1 })
+            #expect(await harness.reserved() > 0)
+            run.cancel()
+            _ = await consumer.value
+            #expect(await waitUntil { await harness.reserved() == 0 })
+            // Billed as if the whole answer's limit (1,024 tokens at $0.02 per 1k) came back.
+            let spent = await harness.spent()
+            #expect(spent >= 1_024 * 0.02 / 1_000, "\(spent)")
+            #expect(await waitUntil { fake.openConnections == 0 }, "the upstream call is cancelled")
+        }
+    }
+
     @Test("cancelling the task that consumes a run releases the cost reservation")
     func cancelledConsumerReleasesTheReservation() async throws {
         let gate = FakeGate()

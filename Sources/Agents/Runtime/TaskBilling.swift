@@ -101,7 +101,7 @@ final class TaskBilling: Sendable {
             track(Task { await costs.release(reservation) })
             return
         }
-        let (usage, basis) = billedUsage(report, provider: model.provider)
+        let (usage, basis) = billedUsage(report, model: model)
         if basis == .estimated, report.succeeded {
             logger.warning("COST_001 CostCalculationFailed: the provider reported no usage; billed at fleetd's estimate",
                            metadata: ["model": "\(model.name)", "task": "\(reservation.call.taskId)"])
@@ -126,7 +126,12 @@ final class TaskBilling: Sendable {
     }
 
     /// What a call is billed for, and on what basis.
-    private func billedUsage(_ report: StreamAttemptReport, provider: ProviderKind) -> (CostUsage, CostBasis) {
+    private func billedUsage(_ report: StreamAttemptReport, model: ModelConfiguration) -> (CostUsage, CostBasis) {
+        let provider = model.provider
+        if report.answerUnseen, report.usage == nil {
+            // The provider generated an answer fleetd never saw, of up to the answer's limit.
+            return (CostUsage(inputTokens: estimatedInputTokens, outputTokens: outputLimit(model)), .estimated)
+        }
         if let reported = report.usage {
             let output = max(reported.outputTokens, report.succeeded ? 0 : report.outputTokensSeen)
             let input = reported.inputTokens + reported.cachedInputTokens > 0 ? reported.inputTokens : estimatedInputTokens

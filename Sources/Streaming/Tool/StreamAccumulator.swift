@@ -17,6 +17,9 @@ final class StreamAccumulator: Sendable {
         /// This attempt: the provider accepted the call, and the output it sent (approximate tokens).
         var attemptAccepted = false
         var attemptOutputTokens = 0
+        /// This attempt was a synchronous call cut (timed out, or its caller gone) while the
+        /// provider was producing an answer fleetd never received.
+        var attemptAnswerUnseen = false
     }
 
     let state = Mutex(State())
@@ -32,6 +35,7 @@ final class StreamAccumulator: Sendable {
             $0.usage = nil
             $0.attemptAccepted = false
             $0.attemptOutputTokens = 0
+            $0.attemptAnswerUnseen = false
         }
     }
 

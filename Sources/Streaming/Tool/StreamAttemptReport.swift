@@ -20,6 +20,9 @@ public struct StreamAttemptReport: Sendable {
     public var usage: TokenUsage?
     /// Output received during this call, in approximate tokens (text and tool-call arguments).
     public var outputTokensSeen: Int
+    /// A synchronous call cut (a deadline, or its caller gone) while the provider was producing an
+    /// answer fleetd never received: accepted, with its output unknown up to the answer's limit.
+    public var answerUnseen = false
 
     public init(model: String, provider: ProviderKind, synchronous: Bool, duration: Duration, error: (any Error)?,
                 cancelled: Bool = false, accepted: Bool = false, usage: TokenUsage? = nil, outputTokensSeen: Int = 0) {

@@ -35,6 +35,15 @@ extension StreamRun {
                 }
                 return .completed(model: target, synchronous: true)
             } catch {
+                if Task.isCancelled {
+                    // Cut by a deadline or a caller that left while the request was out: a
+                    // non-streamed answer's head comes only once the whole answer is generated,
+                    // so the provider took the call and bills it, and nothing says for how much.
+                    accumulator.state.withLock {
+                        $0.attemptAccepted = true
+                        $0.attemptAnswerUnseen = true
+                    }
+                }
                 return .failed(error)
             }
         }

@@ -246,10 +246,13 @@ final class StreamRun: Sendable {
     /// Reports an attempt to ``StreamingTool/onAttempt`` and the hooks.
     @inline(never)
     private func report(_ outcome: Outcome, target: StreamTarget, synchronous: Bool, duration: Duration) async {
-        let seen = accumulator.state.withLock { (accepted: $0.attemptAccepted, usage: $0.usage, output: $0.attemptOutputTokens) }
+        let seen = accumulator.state.withLock {
+            (accepted: $0.attemptAccepted, usage: $0.usage, output: $0.attemptOutputTokens, unseen: $0.attemptAnswerUnseen)
+        }
         var report = StreamAttemptReport(model: target.endpoint.name, provider: target.endpoint.provider, synchronous: synchronous,
                                          duration: duration, error: nil, accepted: seen.accepted, usage: seen.usage,
                                          outputTokensSeen: seen.output)
+        report.answerUnseen = seen.unseen
         switch outcome {
         case .completed:
             report.accepted = true
