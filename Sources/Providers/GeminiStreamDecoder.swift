@@ -32,7 +32,7 @@ struct GeminiStreamDecoder: ProviderStreamDecoder {
         guard let finishReason else {
             throw ProviderError(kind: .network, provider: .google, message: "the stream ended without a finishReason")
         }
-        return [.finish(reason: finishReason)] + (usage.map { [.usage($0)] } ?? [])
+        return [.finish(reason: finishReason)]
     }
 
     private mutating func handle(_ event: SSEEvent, into out: inout [ProviderEvent]) throws {
@@ -48,7 +48,12 @@ struct GeminiStreamDecoder: ProviderStreamDecoder {
         }
         out += response.events(toolCallBase: &toolCalls)
         if let reason = response.candidates?.first?.finishReason ?? response.blockedFinishReason { finishReason = reason }
-        if let u = response.usageMetadata { usage = u.normalised }
+        if let u = response.usageMetadata?.normalised, u != usage {
+            // Passed on as it comes (the first chunk already counts the prompt and the thoughts),
+            // so a stream cut before its end is billed on what Gemini reported so far.
+            usage = u
+            out.append(.usage(u))
+        }
     }
 }
 

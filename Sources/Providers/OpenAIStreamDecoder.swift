@@ -96,6 +96,7 @@ struct OpenAIStreamDecoder: ProviderStreamDecoder {
 struct OpenAIUsageWire: Decodable {
     var prompt_tokens: Int?
     var completion_tokens: Int?
+    var total_tokens: Int?
     var prompt_tokens_details: Details?
     var completion_tokens_details: Details?
 
@@ -104,11 +105,17 @@ struct OpenAIUsageWire: Decodable {
         var reasoning_tokens: Int?
     }
 
+    /// OpenAI counts reasoning tokens inside `completion_tokens`; xAI counts them beside it (its
+    /// `total_tokens` is prompt + completion + reasoning), and bills them as output either way. So
+    /// when the total says reasoning is not in the completion count, it is added to the output.
     var normalised: TokenUsage {
-        TokenUsage(
-            inputTokens: prompt_tokens ?? 0, outputTokens: completion_tokens ?? 0,
+        let prompt = prompt_tokens ?? 0, completion = completion_tokens ?? 0
+        let reasoning = completion_tokens_details?.reasoning_tokens ?? 0
+        let reasoningBeside = reasoning > 0 && (total_tokens ?? 0) >= prompt + completion + reasoning
+        return TokenUsage(
+            inputTokens: prompt, outputTokens: completion + (reasoningBeside ? reasoning : 0),
             cachedInputTokens: prompt_tokens_details?.cached_tokens ?? 0,
-            reasoningTokens: completion_tokens_details?.reasoning_tokens ?? 0
+            reasoningTokens: reasoning
         )
     }
 }

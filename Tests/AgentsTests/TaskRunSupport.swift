@@ -15,9 +15,11 @@ struct RunHarness: Sendable {
     let costs: CostTracker
     let router: ModelRouter
     let runtime: TaskRuntime
+    /// Provider quotas on the same file, when `quotas` were given.
+    var quotaManager: QuotaManager?
 
     static func make(models: [ModelConfiguration], defaultModel: String?, lastResort: String? = nil,
-                     environment: [String: String] = [:]) async throws -> RunHarness {
+                     environment: [String: String] = [:], quotas: QuotaConfiguration? = nil) async throws -> RunHarness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("task-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var logger = Logger(label: "task-run-test")
@@ -29,9 +31,11 @@ struct RunHarness: Sendable {
         let streaming = StreamingConfiguration(enabled: true, timeoutMs: 10_000,
                                                retryConfig: RetryConfiguration(maxRetries: 0, backoffMs: 10))
         let tool = StreamingTool(configuration: streaming, logger: logger)
+        var quotaManager: QuotaManager?
+        if let quotas { quotaManager = try await QuotaManager(database: database, configuration: quotas, logger: logger) }
         let runtime = TaskRuntime(generation: 1, router: router, tool: tool, clients: makeFactory(logger: logger, environment: environment),
-                                  costs: costs, quotas: nil, logger: logger)
-        return RunHarness(directory: directory, costs: costs, router: router, runtime: runtime)
+                                  costs: costs, quotas: quotaManager, logger: logger)
+        return RunHarness(directory: directory, costs: costs, router: router, runtime: runtime, quotaManager: quotaManager)
     }
 
     /// Money reserved now for calls in flight (every period holds the same figure).

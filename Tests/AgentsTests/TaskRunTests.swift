@@ -64,7 +64,8 @@ struct TaskRunTests {
             let claude = ModelConfiguration(name: "claude", provider: .anthropic, model: "claude-x",
                                             capabilities: ModelCapabilities(costPer1kTokens: ModelPricing(input: 0.003, output: 0.015, cached: 0.0003)),
                                             credentials: ModelCredentials(endpoint: fake.baseURL))
-            let harness = try await RunHarness.make(models: [claude], defaultModel: "claude", environment: ["ANTHROPIC_API_KEY": "sk-ant-test"])
+            let harness = try await RunHarness.make(models: [claude], defaultModel: "claude", environment: ["ANTHROPIC_API_KEY": "sk-ant-test"],
+                                                    quotas: QuotaConfiguration(providers: ["anthropic": .init(tokensPerDay: 1_000_000)]))
             defer { harness.remove() }
             let agent = Agent(id: "general-1", type: "general", role: AgentRole())
             let settings = TaskSettings(useRouter: true, useStreaming: streamed)
@@ -73,6 +74,9 @@ struct TaskRunTests {
             #expect(result.usage == CostUsage(inputTokens: 1_000, outputTokens: 6, cachedTokens: 400), "\(result.usage)")
             #expect(abs(result.cost - 0.00201) < 1e-12, "\(result.cost)")
             #expect(abs(await harness.spent() - 0.00201) < 1e-12)
+            // The provider's token quota counts them once too (before: 1,400 input tokens).
+            let quotaUsage = await harness.quotaManager?.usage(of: "anthropic")
+            #expect(quotaUsage?.dayTokens == 1_006, "\(String(describing: quotaUsage))")
         }
     }
 

@@ -37,8 +37,9 @@ public struct TaskRuntime: Sendable {
                                            error: report.error.map(CallFailure.init))
             }
             if let quotas, quotas.tracks(provider: report.provider.rawValue) {
+                // Input tokens count the cache's already.
                 let tokens = report.accepted
-                    ? report.usage.map { $0.inputTokens + $0.cachedInputTokens + max($0.outputTokens, report.outputTokensSeen) } ?? report.outputTokensSeen
+                    ? report.usage.map { $0.inputTokens + max($0.outputTokens, report.outputTokensSeen) } ?? report.outputTokensSeen
                     : 0
                 // Counted already when a shared quota admitted the call.
                 let requests = quotas.countsRequestsOnAdmission ? 0 : 1
