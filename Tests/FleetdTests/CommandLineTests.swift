@@ -65,6 +65,13 @@ import Testing
         let current = try FleetdProcess.run(["migrate-config", new.path])
         #expect(current.status == 0)
         #expect(current.stderr.contains("already a v1.0.5 config; nothing changed"))
+        // Passed through unchanged, so `migrate NEW > OTHER` never leaves an empty config.
+        #expect(current.stdout == migrated)
+        let copy = directory.appendingPathComponent("copy.yaml")
+        #expect(try FleetdProcess.run(["migrate-config", new.path, "--output", copy.path]).status == 0)
+        #expect(try String(contentsOf: copy, encoding: .utf8) == migrated)
+        #expect(try FleetdProcess.run(["migrate-config", new.path, "--output", new.path]).status == 0)
+        #expect(try String(contentsOf: new, encoding: .utf8) == migrated)
         #expect(try FleetdProcess.run(["migrate-config", new.path, "--check"]).status == 0)
         #expect(try FleetdProcess.run(["validate", "--config", new.path]).status == 0)
     }

@@ -93,6 +93,10 @@ async def main() -> None:
         assert flags.structured_content["flags"]["streaming"]["enabled"] is True, flags.structured_content
         changed = await c.call_tool("flags", {"name": "advancedCaching", "enabled": True, "adminToken": "mcp-admin"})
         assert changed.structured_content["flags"]["advancedCaching"]["enabled"] is True, changed.structured_content
+        # A rollout grown from the tool keeps the stickiness and group id in force (no re-bucketing).
+        grown = await c.call_tool("flags", {"name": "predictiveRouting", "enabled": True, "rollout": {"percentage": 60}, "adminToken": "mcp-admin"})
+        rollout = grown.structured_content["global"]["predictiveRouting"]["rollout"]
+        assert rollout == {"percentage": 60, "stickiness": "tenantId", "groupId": "learn"}, rollout
 
         # Resources: the running config (secrets redacted) and the cost report.
         uris = {r.uri for r in (await c.list_resources()).resources}

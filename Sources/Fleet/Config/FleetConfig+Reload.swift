@@ -12,12 +12,13 @@ extension FleetConfig {
     ]
 
     /// Settings that differ from `old` but apply only after a restart: the listening address
-    /// (`api.host`, `api.port`), the store (`database.*`) and where and how logs are written
+    /// (`api.host`, `api.port`), the shutdown's drain time (`api.drainTimeoutSeconds`), the store (`database.*`) and where and how logs are written
     /// (`logging.format`, `logging.outputs`, `logging.file`).
     public func changesNeedingRestart(from old: FleetConfig) -> [String] {
         var changed: [String] = []
         if api.host != old.api.host { changed.append("api.host") }
         if api.port != old.api.port { changed.append("api.port") }
+        if api.drainTimeoutSeconds != old.api.drainTimeoutSeconds { changed.append("api.drainTimeoutSeconds") }
         if database.type != old.database.type { changed.append("database.type") }
         if database.filename != old.database.filename { changed.append("database.filename") }
         if database.host != old.database.host { changed.append("database.host") }

@@ -27,7 +27,23 @@ public actor ConfigReloader {
         public var runtimeFlagChanges: [RuntimeFlagStore.Change]
     }
 
+    /// `fleetd serve --host/--port`: they win over the file's `api.host` / `api.port` on every
+    /// reload as at start-up (so a reload never reports them as needing a restart).
+    public struct ListenOverride: Sendable, Hashable {
+        public var host: String?
+        public var port: Int?
+        public init(host: String? = nil, port: Int? = nil) {
+            self.host = host
+            self.port = port
+        }
+        func apply(to config: inout FleetConfig) {
+            if let host { config.api.host = host }
+            if let port { config.api.port = port }
+        }
+    }
+
     public let path: String?
+    private let listenOverride: ListenOverride
     private let environment: [String: String]
     private let flagStore: RuntimeFlagStore
     private var fileConfig: FleetConfig
@@ -48,7 +64,10 @@ public actor ConfigReloader {
     private var shared: SharedFlagChanges?
 
     public init(loaded: LoadedConfig, environment: [String: String] = ProcessInfo.processInfo.environment,
-                flagStore: RuntimeFlagStore = RuntimeFlagStore(url: nil)) throws {
+                flagStore: RuntimeFlagStore = RuntimeFlagStore(url: nil), listenOverride: ListenOverride = ListenOverride()) throws {
+        var loaded = loaded
+        listenOverride.apply(to: &loaded.config)
+        self.listenOverride = listenOverride
         self.path = loaded.path
         self.environment = environment
         self.flagStore = flagStore
@@ -75,7 +94,8 @@ public actor ConfigReloader {
             return Outcome(generation: snapshot.generation, changed: false, warnings: [])
         }
         lastSeenText = text
-        let loaded = try ConfigLoader.load(path: path, environment: environment)
+        var loaded = try ConfigLoader.load(path: path, environment: environment)
+        listenOverride.apply(to: &loaded.config)
         let needsRestart = loaded.config.changesNeedingRestart(from: startConfig)
         fileConfig = loaded.config
         fileText = text

@@ -187,8 +187,6 @@ public actor FleetManager {
                               message: "\(caller.label) may not run tasks on agent type '\(type)'; allowed: \((caller.allowedAgentTypes ?? []).joined(separator: ", "))")
         }
         task.agentType = type
-        let (settings, flags) = settings(for: task)
-        let runtime = self.runtime
         // The id is taken from here on: a second task with it (for the same tenant) is refused,
         // never written over the first.
         let key = Self.recordKey(id: task.id, tenant: task.caller?.tenantId)
@@ -225,6 +223,10 @@ public actor FleetManager {
         }
         tasks[key]?.status = "running"
         tasks[key]?.agentId = agent.id
+        // Flags and runtime as they are when an agent takes the task: a reload while it waited
+        // (a flag rolled back, cost tracking turned on) applies to it.
+        let (settings, flags) = settings(for: task)
+        let runtime = self.runtime
         let deadline = timeLimit.map { ContinuousClock.now + $0 }
         return Dispatched(run: agent.run(task, settings: settings, runtime: runtime, deadline: deadline),
                           agent: agent, settings: settings, flags: flags, manager: self)
@@ -420,7 +422,8 @@ public actor FleetManager {
         for (type, count, role) in specs {
             let target = min(count, budget)
             budget -= target
-            wanted.insert(type)
+            // A type left with no agents (count 0, or no room under maxAgents) serves no waiter.
+            if target > 0 { wanted.insert(type) }
             pool.retire(type: type, keep: target)
             for agent in pool.agents.values where agent.type == type { agent.update(role: role) }
             for _ in pool.count(of: type)..<max(target, pool.count(of: type)) {
@@ -431,7 +434,8 @@ public actor FleetManager {
             pool.retire(type: type, keep: 0)
         }
         for waiter in pool.dropWaiters(notIn: wanted) {
-            waiter.continuation.resume(throwing: TaskFailure(code: .unknownAgentType, message: "the agent type was removed by a config reload"))
+            waiter.continuation.resume(throwing: TaskFailure(code: .unknownAgentType,
+                                                             message: "a config reload left the task's agent type with no agents (removed, count 0, or no room under fleet.maxAgents)"))
         }
     }
 

@@ -37,7 +37,8 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
     let reloader = try ConfigReloader(
         loaded: loaded,
         environment: settings.processEnvironment,
-        flagStore: RuntimeFlagStore(url: settings.dataDirectory.appendingPathComponent("runtime-flags.json"))
+        flagStore: RuntimeFlagStore(url: settings.dataDirectory.appendingPathComponent("runtime-flags.json")),
+        listenOverride: settings.listenOverride
     )
     if let postgres {
         do {

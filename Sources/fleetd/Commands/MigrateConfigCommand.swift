@@ -9,8 +9,8 @@ struct MigrateConfigCommand: AsyncParsableCommand {
         abstract: "Migrate a v1.0.4 config (YAML or JSON) to v1.0.5.",
         discussion: """
         Prints the migrated config, or writes it to --output atomically. The input is never \
-        overwritten unless --output names it. A v1.0.5 input is left alone. With --check nothing \
-        is written: exit 0 when the file is already v1.0.5, 1 when it needs migrating.
+        overwritten unless --output names it. A v1.0.5 input comes out unchanged. With --check \
+        nothing is written: exit 0 when the file is already v1.0.5, 1 when it needs migrating.
         """
     )
 
@@ -41,6 +41,15 @@ struct MigrateConfigCommand: AsyncParsableCommand {
         }
         switch outcome {
         case .alreadyCurrent:
+            // Passed through unchanged, so `script OLD > NEW` (or a second run of it) never
+            // leaves an empty config behind.
+            if !check {
+                if let output {
+                    try write(text, to: output)
+                } else {
+                    print(text, terminator: "")
+                }
+            }
             FileHandle.standardError.write(Data("\(input) is already a v1.0.5 config; nothing changed.\n".utf8))
         case .migrated(let migrated, let added):
             if check {

@@ -48,8 +48,9 @@ struct ServeCommand: AsyncParsableCommand {
             logger.info("open file limit", metadata: ["soft": "\(files.soft)", "hard": "\(files.hard)",
                                                       "streams": "about \(files.soft / 2) at once"])
         }
-        let settings = ServiceSettings(configPath: options.path, dataDirectory: dataDirectory, environmentOption: service.environment,
+        var settings = ServiceSettings(configPath: options.path, dataDirectory: dataDirectory, environmentOption: service.environment,
                                        processEnvironment: ProcessInfo.processInfo.environment)
+        settings.listenOverride = ConfigReloader.ListenOverride(host: host, port: port)
         var effective = loaded
         effective.config = config
         let metrics = FleetMetrics()
@@ -129,6 +130,8 @@ struct ServiceSettings: Sendable {
     var adminToken: String?
     /// Where provider keys and the config's environment overrides are read from.
     var processEnvironment: [String: String] = ProcessInfo.processInfo.environment
+    /// `--host` / `--port`, kept over the file's values on every reload.
+    var listenOverride = ConfigReloader.ListenOverride()
 }
 
 extension ServiceSettings {

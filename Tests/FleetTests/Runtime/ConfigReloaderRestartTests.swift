@@ -35,4 +35,26 @@ import Testing
         try yaml(port: 0, rateLimitMax: 2).write(to: file, atomically: true, encoding: .utf8)
         #expect(try await reloader.reload().needsRestart == [])
     }
+
+    /// `fleetd serve --port` wins over the file at every reload as at start-up: before, every reload
+    /// named `api.port` as needing a restart, and a restart changed nothing.
+    @Test func aCommandLinePortIsNotARestartToDo() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reloader-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try yaml(port: 0, rateLimitMax: 0).write(to: file, atomically: true, encoding: .utf8)
+        let reloader = try ConfigReloader(loaded: try ConfigLoader.load(path: file.path, environment: [:]), environment: [:],
+                                          listenOverride: .init(host: "127.0.0.2", port: 9_000))
+        #expect(await reloader.snapshot.config.api.port == 9_000)
+        try yaml(port: 0, rateLimitMax: 2).write(to: file, atomically: true, encoding: .utf8)
+        let outcome = try await reloader.reload()
+        #expect(outcome.needsRestart == [])
+        let api = await reloader.snapshot.config.api
+        #expect(api.port == 9_000 && api.host == "127.0.0.2")
+        // And drainTimeoutSeconds, read once at start-up, is named when it changes.
+        try (yaml(port: 0, rateLimitMax: 2).replacingOccurrences(of: "port: 0,", with: "port: 0, drainTimeoutSeconds: 5,"))
+            .write(to: file, atomically: true, encoding: .utf8)
+        #expect(try await reloader.reload().needsRestart == ["api.drainTimeoutSeconds"])
+    }
 }

@@ -103,6 +103,39 @@ struct FleetManagerTests {
         }
     }
 
+    @Test("a reload that leaves a type with no agents fails its waiters at once, instead of leaving them queued forever")
+    func aTypeLeftWithNoAgentsFailsItsWaiters() async throws {
+        let fleet = try await FleetHarness.start(RuntimeConfig.builtin([("general", 1), ("writer", 1)], maxQueuedTasks: 4))
+        defer { fleet.stop() }
+        let manager = fleet.manager
+        let busy = try #require(await manager.dispatchOutcome(AgentTask(prompt: "w1", agentType: "writer")).value)
+        let waiting = manager.dispatchInBackground(AgentTask(prompt: "w2", agentType: "writer"))
+        #expect(await waitUntil { await manager.waitingTasks == 1 })
+        try await fleet.reload(RuntimeConfig.builtin([("general", 1), ("writer", 0)], maxQueuedTasks: 4))
+        let failed = await waitUntil { await manager.waitingTasks == 0 }
+        #expect(failed, "the waiter is still queued for a type with no agents")
+        if !failed { waiting.cancel() }
+        #expect(await waiting.value.failure?.code == .unknownAgentType)
+        await busy.finish()
+    }
+
+    @Test("a queued task runs with the flags in force when an agent takes it, not those of when it queued")
+    func aQueuedTaskTakesTheFlagsOfWhenItRuns() async throws {
+        let fleet = try await FleetHarness.start(RuntimeConfig.builtin([("general", 1)], maxQueuedTasks: 4))
+        defer { fleet.stop() }
+        let manager = fleet.manager
+        let busy = try #require(await manager.dispatchOutcome(AgentTask(prompt: "first")).value)
+        #expect(busy.settings.useRouter)
+        let waiting = manager.dispatchInBackground(AgentTask(prompt: "second"))
+        #expect(await waitUntil { await manager.waitingTasks == 1 })
+        try await fleet.reload(RuntimeConfig.builtin([("general", 1)], maxQueuedTasks: 4)
+            .replacingOccurrences(of: "multiModelRouter: true", with: "multiModelRouter: false"))
+        await busy.finish()
+        let second = try #require(await waiting.value.value)
+        #expect(second.settings.useRouter == false, "the router was turned off while the task waited")
+        await second.finish()
+    }
+
     @Test("a reload reconciles the agents: counts and types follow the config, waiters of a removed type fail")
     func reloadReconcilesAgents() async throws {
         let fleet = try await FleetHarness.start(RuntimeConfig.builtin([("general", 2), ("writer", 1)], maxQueuedTasks: 4))

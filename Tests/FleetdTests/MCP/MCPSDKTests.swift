@@ -23,7 +23,7 @@ import Testing
           - {type: general, count: 1}
           - {type: coder, count: 1, config: {taskType: code, systemPrompt: "You write small, tested functions."}}
         api: {host: 127.0.0.1}
-        features: {multiModelRouter: true, streaming: true}
+        features: {multiModelRouter: true, streaming: true, predictiveRouting: {enabled: true, rollout: {percentage: 10, stickiness: tenantId, groupId: learn}}}
         routing:
           enabled: true
           defaultModel: fast

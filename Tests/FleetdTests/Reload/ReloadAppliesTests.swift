@@ -7,11 +7,12 @@ import Testing
 @Suite(.serialized) struct ReloadAppliesTests {
     let token = "reload-admin-token"
 
-    func config(baseURL: String, dailyBudget: String, rateLimitMax: Int = 0, maxBodyBytes: Int = 1_048_576, port: Int = 0) -> String {
+    func config(baseURL: String, dailyBudget: String, rateLimitMax: Int = 0, maxBodyBytes: Int = 1_048_576, port: Int = 0,
+                drainTimeoutSeconds: Int = 30) -> String {
         """
         fleet: {id: reload-test, maxAgents: 2}
         agents: [{type: general, count: 2}]
-        api: {host: 127.0.0.1, port: \(port), rateLimit: {windowMs: 60000, max: \(rateLimitMax)}, maxBodyBytes: \(maxBodyBytes)}
+        api: {host: 127.0.0.1, port: \(port), drainTimeoutSeconds: \(drainTimeoutSeconds), rateLimit: {windowMs: 60000, max: \(rateLimitMax)}, maxBodyBytes: \(maxBodyBytes)}
         features: {multiModelRouter: true, streaming: false}
         routing:
           enabled: true
@@ -71,10 +72,13 @@ import Testing
         let big = #"{"prompt": ""# + String(repeating: "x", count: 3_000) + #""}"#
         #expect(try await http(.POST, fleetd.baseURL + "/v1/route", body: big).status == 200)
 
-        try write(config(baseURL: "http://127.0.0.1:9", dailyBudget: "1000", rateLimitMax: 2, maxBodyBytes: 1_024, port: 18_099), to: file)
+        // The port given by `--port` (as FleetdProcess starts fleetd) wins over the file's: not a
+        // restart to do. The drain time is read once, at start-up.
+        try write(config(baseURL: "http://127.0.0.1:9", dailyBudget: "1000", rateLimitMax: 2, maxBodyBytes: 1_024, port: 18_099,
+                         drainTimeoutSeconds: 5), to: file)
         let reload = try await http(.POST, fleetd.baseURL + "/v1/admin/reload", headers: [("authorization", "Bearer \(token)")])
         #expect(reload.status == 200, "\(reload.body)")
-        #expect(reload.json["needsRestart"] as? [String] == ["api.port"])
+        #expect(reload.json["needsRestart"] as? [String] == ["api.drainTimeoutSeconds"])
         #expect((reload.json["applied"] as? [String])?.contains("api.rateLimit") == true)
 
         // The new body limit refuses what was accepted before.

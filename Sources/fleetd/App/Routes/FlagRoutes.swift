@@ -31,15 +31,7 @@ struct FlagRoutes {
                 throw APIError(.notFound, code: "UNKNOWN_FLAG", message: "no flag '\(name)'; known flags: \(FeatureFlags.known.joined(separator: ", "))", field: "name")
             }
             let change = try await JSONBody.decode(FlagChangeRequest.self, from: &request, limit: api.value.maxBodyBytes)
-            var (scope, setting) = try change.validated()
-            // A rollout that names no group id or stickiness keeps the ones in force at that scope:
-            // a new group id would re-hash every user, and growing 10% to 20% would no longer keep
-            // the first 10% (the dashboard sends only the percentage and the stickiness).
-            if var rollout = setting.rollout, let current = await reloader.snapshot.config.features.setting(name, at: scope)?.rollout {
-                if change.rollout?.groupId == nil { rollout.groupId = current.groupId }
-                if change.rollout?.stickiness == nil { rollout.stickiness = current.stickiness }
-                setting.rollout = rollout
-            }
+            let (scope, setting) = try change.validated(name, keepingRolloutOf: await reloader.snapshot.config.features)
             let snapshot = try await FlagChangeLog.apply(
                 name, scope: scope, to: setting, through: reloader, log: changes,
                 by: FlagChangeLog.actor(operatorName: request.headers[HTTPField.Name("x-fleetd-operator")!]),
@@ -88,6 +80,20 @@ struct FlagChangeRequest: Decodable {
             setting.rollout = Fleet.Rollout(percentage: rollout.percentage, stickiness: rollout.stickiness ?? Stickiness.defaultName, groupId: rollout.groupId)
         }
         let scope: FlagScope = agentType.map(FlagScope.agentType) ?? environment.map(FlagScope.environment) ?? .global
+        return (scope, setting)
+    }
+
+    /// ``validated()``, where a rollout that names no group id or stickiness keeps the ones in
+    /// force at that scope: a new group id would re-hash every user, and growing 10% to 20% would
+    /// no longer keep the first 10% (the dashboard and the MCP `flags` tool send only the
+    /// percentage, and maybe the stickiness).
+    func validated(_ name: String, keepingRolloutOf features: FeatureFlags) throws -> (FlagScope, FlagSetting) {
+        var (scope, setting) = try validated()
+        if var rollout = setting.rollout, let current = features.setting(name, at: scope)?.rollout {
+            if self.rollout?.groupId == nil { rollout.groupId = current.groupId }
+            if self.rollout?.stickiness == nil { rollout.stickiness = current.stickiness }
+            setting.rollout = rollout
+        }
         return (scope, setting)
     }
 }
