@@ -12,11 +12,15 @@ public struct ModelEndpoint: Sendable, Hashable, Codable {
     public var apiKeyVariable: String?
     /// Whether the model can stream; when false, ``StreamingTool`` calls it synchronously.
     public var supportsStreaming: Bool
+    /// The longest answer the model may be asked for (its `maxOutputTokens`), if it has one: a
+    /// request built for another model is cut to it.
+    public var maxOutputTokens: Int?
 
     public init(
         name: String? = nil, provider: ProviderKind, model: String, baseURL: String? = nil,
-        apiKeyVariable: String? = nil, supportsStreaming: Bool = true
+        apiKeyVariable: String? = nil, supportsStreaming: Bool = true, maxOutputTokens: Int? = nil
     ) {
+        self.maxOutputTokens = maxOutputTokens
         self.name = name ?? model
         self.provider = provider
         self.model = model

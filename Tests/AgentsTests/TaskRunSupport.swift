@@ -19,14 +19,16 @@ struct RunHarness: Sendable {
     var quotaManager: QuotaManager?
 
     static func make(models: [ModelConfiguration], defaultModel: String?, lastResort: String? = nil,
-                     environment: [String: String] = [:], quotas: QuotaConfiguration? = nil) async throws -> RunHarness {
+                     environment: [String: String] = [:], quotas: QuotaConfiguration? = nil,
+                     policy: BudgetPolicy = .block, weights: BalancedWeights? = nil) async throws -> RunHarness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("task-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var logger = Logger(label: "task-run-test")
         logger.logLevel = .error
         let database = try await StoreDatabase(path: directory.appendingPathComponent("costs.sqlite").path)
-        let costs = try CostTracker(database: database, configuration: CostConfiguration(budgetLimits: .init(daily: 10)), logger: logger)
-        let routing = RoutingConfiguration(defaultModel: defaultModel, models: models, lastResort: lastResort)
+        let costs = try CostTracker(database: database, configuration: CostConfiguration(budgetLimits: .init(daily: 10), policy: policy), logger: logger)
+        var routing = RoutingConfiguration(defaultModel: defaultModel, models: models, lastResort: lastResort)
+        if let weights { routing.weights = weights }
         let router = ModelRouter(configuration: routing, scorer: ComplexityAnalyzer(), budget: costs, logger: logger)
         let streaming = StreamingConfiguration(enabled: true, timeoutMs: 10_000,
                                                retryConfig: RetryConfiguration(maxRetries: 0, backoffMs: 10))
@@ -61,9 +63,10 @@ enum RunModels {
     }
 
     /// An OpenAI-compatible model at a fake upstream, priced so that a call reserves money.
-    static func fake(_ name: String, _ server: FakeProviderServer) -> ModelConfiguration {
+    static func fake(_ name: String, _ server: FakeProviderServer, pricing: ModelPricing = ModelPricing(input: 0.01, output: 0.02),
+                     maxOutputTokens: Int? = nil) -> ModelConfiguration {
         ModelConfiguration(name: name, provider: .openai, model: "\(name)-id",
-                           capabilities: ModelCapabilities(costPer1kTokens: ModelPricing(input: 0.01, output: 0.02)),
+                           capabilities: ModelCapabilities(costPer1kTokens: pricing, maxOutputTokens: maxOutputTokens),
                            credentials: ModelCredentials(endpoint: server.baseURL + "/v1"))
     }
 }

@@ -161,6 +161,71 @@ struct TaskRunTests {
         }
     }
 
+    @Test("a fallback whose breaker opened while the task ran is skipped: the next model answers, the skipped one gets no request")
+    func aFallbackWithAnOpenBreakerIsSkipped() async throws {
+        let gate = FakeGate()
+        let failing = FakeResponse(body: .held([], gate: gate, then: Array(
+            "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}".utf8)), raw: true)
+        try await withServer(FakeScript { _, index in index == 0 ? failing : .openAIText(stream: true) }) { fake in
+            let harness = try await RunHarness.make(models: ["a", "b", "c"].map { RunModels.fake($0, fake) }, defaultModel: "a")
+            defer { harness.remove() }
+            let agent = Agent(id: "general-1", type: "general", role: AgentRole())
+            let run = agent.run(AgentTask(prompt: "hello", stream: true), settings: Self.routedStreaming, runtime: harness.runtime)
+            var iterator = run.makeAsyncIterator()
+            guard case .start(let start) = await iterator.next() else { Issue.record("no start event"); return }
+            #expect(start.fallbackModels.count == 2, "\(start.fallbackModels)")
+            let skipped = start.fallbackModels[0], answering = start.fallbackModels[1]
+            #expect(await waitUntil { fake.requestCount == 1 })
+            // Another task's 429 opens the first fallback's breaker while this one waits.
+            await harness.router.recordOutcome(model: skipped, success: false, latency: .zero, error: .rateLimited(retryAfter: 60))
+            gate.open()
+            var events: [TaskEvent] = []
+            while let event = await iterator.next() { events.append(event) }
+            let result = try #require(events.result, "\(events.map(\.name))")
+            #expect(result.model == answering)
+            #expect(!fake.requests.contains { ($0.jsonBody?["model"] as? String) == "\(skipped)-id" }, "the open fallback got a request")
+        }
+    }
+
+    @Test("a fallback is asked for no more than its own maxOutputTokens")
+    func aFallbackGetsItsOwnOutputLimit() async throws {
+        try await withServer(FakeScript { _, index in index == 0 ? .status(500, body: "{}") : .openAIText(stream: true) }) { fake in
+            let harness = try await RunHarness.make(models: [RunModels.fake("big", fake), RunModels.fake("small", fake, maxOutputTokens: 100)],
+                                                    defaultModel: "big", lastResort: "small")
+            defer { harness.remove() }
+            let agent = Agent(id: "general-1", type: "general", role: AgentRole())
+            let result = try await agent.run(AgentTask(prompt: "hello", maxTokens: 8_000, stream: true),
+                                             settings: Self.routedStreaming, runtime: harness.runtime).result()
+            #expect(result.selection.modelName == "big" && result.selection.fallbackModels == ["small"])
+            #expect(result.model == "small")
+            let asked = fake.requests.map { ($0.jsonBody?["max_completion_tokens"] ?? $0.jsonBody?["max_tokens"]) as? Int }
+            #expect(asked == [8_000, 100], "\(asked)")
+        }
+    }
+
+    @Test("policy cheaper-only with the budget spent: a fallback the router admitted as cheaper is admitted by the reservation too")
+    func cheaperOnlyFallbacksAreAdmitted() async throws {
+        try await withServer(FakeScript { _, index in index == 0 ? .status(500, body: "{}") : .openAIText(stream: true) }) { fake in
+            var models = [RunModels.fake("premium", fake, pricing: ModelPricing(input: 1, output: 1)),
+                          RunModels.fake("mid", fake, pricing: ModelPricing(input: 0.01, output: 0.02)),
+                          RunModels.fake("cheap", fake, pricing: ModelPricing(input: 0.001, output: 0.002))]
+            for (index, quality) in [0.95, 0.8, 0.7].enumerated() { models[index].qualityScore = quality }
+            // Routing ranks by quality alone: its first choice is premium, the budget's reference.
+            let harness = try await RunHarness.make(models: models, defaultModel: "premium", policy: .cheaperOnly,
+                                                    weights: BalancedWeights(capability: 0, cost: 0, quality: 1, latency: 0, history: 0))
+            defer { harness.remove() }
+            _ = try await harness.costs.record(CostCall(model: "premium", provider: "openai", taskId: "earlier", agentId: "a", taskType: "simple"),
+                                               usage: CostUsage(inputTokens: 10_000, outputTokens: 0), pricing: ModelPricing(input: 1), entryId: "spent")
+            let agent = Agent(id: "general-1", type: "general", role: AgentRole())
+            let run = agent.run(AgentTask(prompt: "hello", stream: true), settings: Self.routedStreaming, runtime: harness.runtime)
+            let events = await run.events()
+            let start = try #require(events.start)
+            #expect(start.model != "premium" && !start.fallbackModels.isEmpty, "\(start.model) \(start.fallbackModels)")
+            let result = try #require(events.result, "\(events.map(\.name))")
+            #expect(result.model == start.fallbackModels.first)
+        }
+    }
+
     @Test("a synchronous call cut while the provider generates is billed at its answer's limit, not released")
     func aCutSynchronousCallIsBilled() async throws {
         // The upstream takes the request and never answers: a non-streamed answer's head comes

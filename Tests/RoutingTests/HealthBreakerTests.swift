@@ -24,6 +24,21 @@ struct HealthBreakerTests {
         #expect(b.lastError == "e3")
     }
 
+    @Test("a success of a call begun before the breaker opened does not close it; one begun since does")
+    func anOlderSuccessDoesNotCloseIt() {
+        var b = CircuitBreaker(policy: policy)
+        b.recordFailure("429", at: t0.addingTimeInterval(10), openFor: 60)
+        // A stream that began at t0 ends a second after the 429.
+        b.recordSuccess(at: t0.addingTimeInterval(11), startedAt: t0)
+        #expect(b.state == .open && b.lastSuccessAt == t0.addingTimeInterval(11))
+        #expect(b.availability(at: t0.addingTimeInterval(12)) == .blocked(until: t0.addingTimeInterval(70)))
+        // A probe after the Retry-After closes it.
+        let probe = b.acquire(at: t0.addingTimeInterval(70))
+        #expect(probe)
+        b.recordSuccess(at: t0.addingTimeInterval(71), startedAt: t0.addingTimeInterval(70))
+        #expect(b.state == .closed)
+    }
+
     @Test("open → half-open after the cooldown: one probe passes, a second waits; success closes")
     func halfOpenProbe() {
         var b = CircuitBreaker(policy: policy)

@@ -35,20 +35,21 @@ final class TaskBilling: Sendable {
     /// More input tokens than any provider will count for this request.
     private let inputTokenBound: Int
     private let outputLimit: @Sendable (ModelConfiguration) -> Int
-    /// The model the router admitted as cheaper than its pick under `cheaper-only`, if any.
-    private let cheaperAlternative: String?
+    /// The models (the pick, fallbacks) the router admitted as cheaper than its pick under
+    /// `cheaper-only`: their reservations are admitted by the same rule.
+    private let cheaperAlternatives: Set<String>
     /// The budgets of the API key the task runs with, checked with each reservation.
     private let keyLimits: CostConfiguration.BudgetLimits?
     private let logger: Logger
 
     init(costs: any CostAccounting, registry: ModelRegistry, estimatedInputTokens: Int, inputTokenBound: Int,
-         cheaperAlternative: String?, keyLimits: CostConfiguration.BudgetLimits? = nil, logger: Logger,
+         cheaperAlternatives: Set<String>, keyLimits: CostConfiguration.BudgetLimits? = nil, logger: Logger,
          call: @escaping @Sendable (ModelConfiguration) -> CostCall, outputLimit: @escaping @Sendable (ModelConfiguration) -> Int) {
         self.costs = costs
         self.registry = registry
         self.estimatedInputTokens = estimatedInputTokens
         self.inputTokenBound = inputTokenBound
-        self.cheaperAlternative = cheaperAlternative
+        self.cheaperAlternatives = cheaperAlternatives
         self.keyLimits = keyLimits
         self.logger = logger
         self.call = call
@@ -70,7 +71,7 @@ final class TaskBilling: Sendable {
     private func reserve(for target: StreamTarget) async -> StreamFailure? {
         guard let model = registry.model(named: target.endpoint.name) else { return nil }
         let costs = self.costs, call = self.call(model), bound = upperBound(model)
-        let cheaper = model.name == cheaperAlternative, keyLimits = self.keyLimits
+        let cheaper = cheaperAlternatives.contains(model.name), keyLimits = self.keyLimits
         // Its own task: GRDB starts no work in a cancelled task, and the hold must be written.
         let result = await Task { () -> Result<CostReservation, any Error> in
             do {

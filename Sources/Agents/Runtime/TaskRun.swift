@@ -340,7 +340,7 @@ final class TaskDriver {
         runtime.costs.map { costs in
             TaskBilling(costs: costs, registry: runtime.router.registry,
                         estimatedInputTokens: estimatedInputTokens,
-                        inputTokenBound: request.inputTokenBound, cheaperAlternative: selection.isCheaperAlternative ? selection.modelName : nil,
+                        inputTokenBound: request.inputTokenBound, cheaperAlternatives: selection.cheaperAlternatives,
                         keyLimits: task.caller?.budget, logger: runtime.logger,
                         call: { [task, agent = run.agent] model in
                             CostCall(model: model.name, provider: model.provider.rawValue, taskId: task.id, agentId: agent.id,
@@ -592,11 +592,13 @@ final class TaskDriver {
 }
 
 extension ModelSelection {
-    /// Whether the budget let the pick through as cheaper than routing's first choice
-    /// (policy `cheaper-only`): the cost tracker's reservation admits it by the same rule.
-    var isCheaperAlternative: Bool {
-        trace.candidates.first { $0.modelName == modelName }?.decisions
-            .contains { $0.stage == .budget && $0.admission == .cheaperThanPick } ?? false
+    /// Every model of the selection (the pick and its fallbacks) the budget let through as cheaper
+    /// than routing's first choice (policy `cheaper-only`): the cost tracker's reservation admits
+    /// each by the same rule.
+    var cheaperAlternatives: Set<String> {
+        Set(trace.candidates.filter { candidate in
+            candidate.decisions.contains { $0.stage == .budget && $0.admission == .cheaperThanPick }
+        }.map(\.modelName))
     }
 }
 

@@ -47,6 +47,9 @@ public struct TaskRuntime: Sendable {
                 _ = await Task { try? await quotas.record(provider: report.provider.rawValue, requests: requests, tokens: tokens) }.value
             }
         }
+        // A fallback whose breaker opened since the selection (a 429 on another task) is skipped,
+        // and a half-open one takes its probe slot, so one task at a time probes it.
+        tool.admitFallback = { [router] target in router.beginAttempt(model: target.endpoint.name) }
         if let quotas, quotas.countsRequestsOnAdmission {
             // A quota shared by several instances admits each call before it is made; a refusal
             // skips the model (the next target is tried).
@@ -73,7 +76,8 @@ public struct TaskRuntime: Sendable {
     public static func endpoint(for model: ModelConfiguration, streaming: Bool) -> ModelEndpoint {
         ModelEndpoint(name: model.name, provider: model.provider, model: model.model,
                       baseURL: model.credentials?.endpoint, apiKeyVariable: model.credentials?.apiKeyEnv,
-                      supportsStreaming: streaming && model.capabilities.supportsStreaming)
+                      supportsStreaming: streaming && model.capabilities.supportsStreaming,
+                      maxOutputTokens: model.capabilities.maxOutputTokens)
     }
 
     /// The selection's model and then its fallbacks, as call targets. A model whose client cannot

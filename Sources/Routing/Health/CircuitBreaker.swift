@@ -30,6 +30,8 @@ public struct CircuitBreaker: Sendable, Hashable {
     public private(set) var state: State = .closed
     public private(set) var consecutiveFailures = 0
     public private(set) var openUntil: Date?
+    /// When it last opened: a success of a call that started before then says nothing of now.
+    public private(set) var openedAt: Date?
     public private(set) var lastError: String?
     public private(set) var lastFailureAt: Date?
     public private(set) var lastSuccessAt: Date?
@@ -99,8 +101,12 @@ public struct CircuitBreaker: Sendable, Hashable {
         }
     }
 
-    /// A call succeeded: the breaker closes.
-    public mutating func recordSuccess(at now: Date) {
+    /// A call succeeded: the breaker closes, unless the call started before the breaker opened (a
+    /// long stream begun before a 429 on another call): that success is older news than the
+    /// failure, and only a call made since may close it.
+    public mutating func recordSuccess(at now: Date, startedAt: Date? = nil) {
+        lastSuccessAt = now
+        if state != .closed, let startedAt, let openedAt, startedAt < openedAt { return }
         state = .closed
         consecutiveFailures = 0
         openUntil = nil
@@ -139,6 +145,7 @@ public struct CircuitBreaker: Sendable, Hashable {
         }
         state = .open
         openUntil = until
+        openedAt = now
         probesInFlight = []
     }
 

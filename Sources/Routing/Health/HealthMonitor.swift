@@ -79,13 +79,13 @@ public final class HealthMonitor: Sendable {
         }
     }
 
-    /// Records a successful call: both breakers close.
-    public func recordSuccess(model: String, provider: ProviderKind) {
+    /// Records a successful call: both breakers close (unless they opened after the call began).
+    public func recordSuccess(model: String, provider: ProviderKind, startedAt: Date? = nil) {
         let now = clock.now
         storage.withLock { s in
             s.modelProviders[model] = provider
-            s.models[model, default: CircuitBreaker(policy: Self.modelPolicy(s.configuration))].recordSuccess(at: now)
-            s.providers[provider, default: CircuitBreaker(policy: Self.providerPolicy(s.configuration))].recordSuccess(at: now)
+            s.models[model, default: CircuitBreaker(policy: Self.modelPolicy(s.configuration))].recordSuccess(at: now, startedAt: startedAt)
+            s.providers[provider, default: CircuitBreaker(policy: Self.providerPolicy(s.configuration))].recordSuccess(at: now, startedAt: startedAt)
         }
     }
 

@@ -175,7 +175,7 @@ public final class ModelRouter: Sendable {
             if let failure {
                 health.recordFailure(model: model, provider: provider, failure: failure)
             } else {
-                health.recordSuccess(model: model, provider: provider)
+                health.recordSuccess(model: model, provider: provider, startedAt: now.addingTimeInterval(-ms / 1_000))
             }
         } else {
             logger.warning("outcome for an unknown model", metadata: ["model": "\(model)"])

@@ -109,6 +109,10 @@ final class StreamRun: Sendable {
         // Another target can serve: a failure of this one moves there at once. Waiting and
         // retrying the same model is only for the last target, when nothing else can serve.
         let hasNext = index + 1 < targets.count
+        if index > 0, hasNext, let admit = tool.admitFallback, !admit(target) {
+            skipping(target, for: targets[index + 1])
+            return .nextTarget
+        }
         var streamingFailed = false
         if target.endpoint.supportsStreaming {
             let outcome = await withRetries(clock: clock, retrying: !hasNext) {
@@ -167,11 +171,14 @@ final class StreamRun: Sendable {
         output.finish()
     }
 
-    /// The request as `target` is sent it: its own model name. Built inside each attempt's own
-    /// task, so that the producer's frames never hold a copy.
+    /// The request as `target` is sent it: its own model name, and no more answer than it may
+    /// give (a fallback's `maxOutputTokens` may be below the picked model's: asked for more, it
+    /// answers 400, and its cost would pass what was reserved for it). Built inside each attempt's
+    /// own task, so that the producer's frames never hold a copy.
     func request(for target: StreamTarget) -> ProviderRequest {
         var modelRequest = request
         modelRequest.model = target.endpoint.model
+        if let limit = target.endpoint.maxOutputTokens { modelRequest.maxTokens = min(modelRequest.maxTokens, limit) }
         return modelRequest
     }
 
@@ -218,6 +225,11 @@ final class StreamRun: Sendable {
     @inline(never)
     private func logRetry(_ retry: Int, after error: any Error, delay: Duration) {
         tool.logger.debug("retrying", metadata: ["stream": "\(streamId)", "retry": "\(retry)", "delay": "\(delay)", "error": "\(error)"])
+    }
+
+    @inline(never)
+    private func skipping(_ target: StreamTarget, for next: StreamTarget) {
+        logger(target).info("fallback skipped: its breaker is open", metadata: ["stream": "\(streamId)", "next": "\(next.endpoint.name)"])
     }
 
     /// Logs a move to the next target after a failure before output.

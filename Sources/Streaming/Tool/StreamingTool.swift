@@ -41,6 +41,10 @@ public struct StreamingTool: Sendable {
     /// Called before every attempt, ahead of the caller's hooks: a failure skips the target (a
     /// provider quota shared by several instances admits each call before it is made).
     public var admitAttempt: (@Sendable (StreamTarget) async -> StreamFailure?)?
+    /// Asked before the first call to a fallback (any target after the first) that is not the
+    /// last: `false` skips it for the next one (its breaker opened while the run went on). The
+    /// first target holds its slot from the selection; the last is always tried.
+    public var admitFallback: (@Sendable (StreamTarget) -> Bool)?
 
     /// - Parameters:
     ///   - clock: measures timeouts and backoff; inject a test clock or use short real durations in tests.
