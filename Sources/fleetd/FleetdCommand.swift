@@ -39,19 +39,24 @@ struct FleetdCommand: AsyncParsableCommand {
         } catch let error as UserError {
             FileHandle.standardError.write(Data("fleetd: \(error.message)\n".utf8))
             Foundation.exit(1)
+        } catch let exit as ExitCode {
+            // A command chose its exit code (and said why itself).
+            Foundation.exit(exit.rawValue)
         } catch {
             let code = exitCode(for: error)
-            if code == .success || code == .failure {
-                // Help and version (0), or an ExitCode a command chose (1).
-                let message = fullMessage(for: error)
-                if !message.isEmpty { print(message) }
-                Foundation.exit(code.rawValue)
+            if code == .success {
+                // Help and version.
+                print(fullMessage(for: error))
+                Foundation.exit(0)
             }
             if code == .validationFailure {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
                 Foundation.exit(2)
             }
-            FileHandle.standardError.write(Data("fleetd: \(fullMessage(for: error))\n".utf8))
+            // Anything else a command threw: on standard error, as every other failure.
+            var message = fullMessage(for: error)
+            if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
+            FileHandle.standardError.write(Data("fleetd: \(message)\n".utf8))
             Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
         }
     }

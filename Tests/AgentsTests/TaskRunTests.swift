@@ -71,6 +71,7 @@ struct TaskRunTests {
             let settings = TaskSettings(useRouter: true, useStreaming: streamed)
             let result = try await agent.run(AgentTask(prompt: "hello", stream: streamed), settings: settings, runtime: harness.runtime).result()
             #expect(result.streamed == streamed)
+            #expect(!result.synchronousFallback, "a run that never streamed did not fall back")
             #expect(result.usage == CostUsage(inputTokens: 1_000, outputTokens: 6, cachedTokens: 400), "\(result.usage)")
             #expect(abs(result.cost - 0.00201) < 1e-12, "\(result.cost)")
             #expect(abs(await harness.spent() - 0.00201) < 1e-12)

@@ -203,7 +203,8 @@ def check_flags(driver):
     check(flag_setting() == before, f"the flag changed without the token: {flag_setting()} (was {before})")
     screenshot(driver, "flags-refused")
     # With the token (typed in, kept in sessionStorage for this tab only).
-    driver.find_element(By.ID, "operator").send_keys("ci-operator")
+    # A name beyond Latin-1: a header cannot carry it as it is.
+    driver.find_element(By.ID, "operator").send_keys("ci-operator 林")
     driver.find_element(By.ID, "token").send_keys(TOKEN + Keys.ENTER)
     wait("the token to be kept", lambda: driver.execute_script("return sessionStorage.getItem('fleetd.adminToken')") == TOKEN)
     check(driver.execute_script("return localStorage.length") == 0, "something was written to localStorage")
@@ -220,12 +221,20 @@ def check_flags(driver):
     wait("GET /v1/flags to show 38%", lambda: (flag_setting() or {}).get("rollout", {}).get("percentage") == 38)
     history = api("/v1/flags/history")["changes"]
     check(history and history[0]["flag"] == FLAG and history[0]["after"]["rollout"]["percentage"] == 38, f"history: {history[:2]}")
-    check(history[0]["by"] == "admin (ci-operator)", f"history's who: {history[0]['by']}")
+    check(history[0]["by"] == "admin (ci-operator 林)", f"history's who: {history[0]['by']}")
     open_page(driver, "flags")
     rows = wait("the history table", lambda: driver.find_elements(By.CSS_SELECTOR, "[data-table=flag-history] tbody tr"))
     check(len(rows) == len(history) and "ci-operator" in rows[0].text and FLAG in rows[0].text, f"history rows: {[r.text for r in rows]}")
     screenshot(driver, "flags")
     screenshot(driver, "flags-narrow", width=390)
+    # Ticking "Enabled" on a flag that is off (0 buckets) turns it on for everyone, not for 0%.
+    off = "advancedCaching"
+    check(not api("/v1/flags")["flags"][off]["enabled"], f"{off} should start off")
+    open_page(driver, "flags")
+    driver.find_element(By.ID, f"flag-{off}-enabled").click()
+    wait(f"{off} to be on", lambda: api("/v1/flags")["flags"][off]["enabled"])
+    setting = api("/v1/flags")["global"][off]
+    check(setting["enabled"] and setting.get("rollout", {"percentage": 100})["percentage"] == 100, f"{off} after ticking: {setting}")
 
 
 def check_routing(driver):

@@ -76,6 +76,29 @@ import Testing
         #expect(try FleetdProcess.run(["validate", "--config", new.path]).status == 0)
     }
 
+    /// Start-up failures are one line on standard error that names what failed: a port in use
+    /// (NIO says only "bind(…): Address already in use"), an unreadable runtime flag file.
+    @Test func startUpFailuresNameWhatFailed() async throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try "fleet: {id: busy}\nagents: [{type: general, count: 1}]\n".write(to: file, atomically: true, encoding: .utf8)
+        let first = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("one"))
+        let busy = try FleetdProcess.run(["serve", "--config", file.path, "--port", "\(first.port)", "--data-dir", directory.appendingPathComponent("two").path])
+        #expect(busy.status == 1)
+        #expect(busy.stderr.contains("fleetd: cannot listen on 127.0.0.1:\(first.port): the address is in use"), "\(busy.stderr)")
+        #expect(busy.stdout.isEmpty, "\(busy.stdout)")
+        first.signal(SIGTERM)
+        #expect(await first.waitForExit() == 0)
+
+        let data = directory.appendingPathComponent("three")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        try "{".write(to: data.appendingPathComponent("runtime-flags.json"), atomically: true, encoding: .utf8)
+        let corrupt = try FleetdProcess.run(["serve", "--config", file.path, "--port", "0", "--data-dir", data.path])
+        #expect(corrupt.status == 1)
+        #expect(corrupt.stderr.contains("fleetd: cannot read the runtime flag changes in \(data.path)/runtime-flags.json"), "\(corrupt.stderr)")
+        #expect(corrupt.stdout.isEmpty)
+    }
+
     @Test func migrationScriptWrapsTheCommand() throws {
         let directory = try temporaryDirectory()
         let old = directory.appendingPathComponent("old.json")

@@ -3,6 +3,7 @@ import FleetSupport
 import Foundation
 import Routing
 import Store
+import Streaming
 import Logging
 import Testing
 @testable import fleetd
@@ -112,5 +113,39 @@ struct FormattingTests {
         #expect(text == #"{"level":"info","msg":"line one\nline \"two\"\t\\ end/é \u0001","nested":{"a":["x","3"],"b":"2"}}"#)
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
         #expect(parsed["msg"] as? String == "line one\nline \"two\"\t\\ end/é \u{01}")
+    }
+}
+
+@Suite struct MetricLabelTests {
+    /// A tool name the model made up is the model's output: counted under `tool="unknown"`, so
+    /// no prompt can make `/metrics` grow a series per invented name.
+    @Test func aRejectedToolCallIsCountedUnderUnknown() {
+        let metrics = FleetMetrics()
+        for (tool, outcome) in [("get_weather", ToolCallReport.Outcome.ok), ("made_up_1", .rejected), ("made_up_2", .rejected)] {
+            metrics.toolCall(ToolCallReport(taskId: "t", round: 0, callId: "c", server: tool == "get_weather" ? "weather" : nil, tool: tool,
+                                            outcome: outcome, startedAt: Date(), durationMs: 1, resultBytes: 0, truncated: false, message: nil))
+        }
+        let text = metrics.render()
+        #expect(!text.contains("made_up"), "\(text)")
+        #expect(text.contains(#"tool="unknown""#) && text.contains(#"tool="get_weather""#))
+    }
+}
+
+@Suite struct LoopbackHostTests {
+    typealias CORS = LiveCORSMiddleware<FleetRequestContext>
+
+    /// On a loopback listener only this machine's names pass (and `api.allowedHosts`'): a page
+    /// rebound to 127.0.0.1 by DNS names its own host. A listener on other addresses checks none.
+    @Test func onlyThisMachinesNamesReachALoopbackListener() {
+        for host in ["127.0.0.1:8080", "localhost:8080", "[::1]:8080", "localhost.", "app.localhost:3000", "127.0.0.2"] {
+            #expect(CORS.hostIsThisMachine(host, listeningOn: "127.0.0.1"), "\(host)")
+        }
+        #expect(CORS.hostIsThisMachine(ProcessInfo.processInfo.hostName + ":8080", listeningOn: "127.0.0.1"))
+        #expect(!CORS.hostIsThisMachine("evil.example:8080", listeningOn: "127.0.0.1"))
+        #expect(!CORS.hostIsThisMachine("fleet.example.com", listeningOn: "localhost"))
+        #expect(CORS.hostIsThisMachine("fleet.example.com", listeningOn: "127.0.0.1", allowed: ["fleet.example.com"]))
+        #expect(CORS.hostIsThisMachine("anything", listeningOn: "127.0.0.1", allowed: ["*"]))
+        #expect(CORS.hostIsThisMachine("evil.example", listeningOn: "0.0.0.0"))
+        #expect(CORS.hostIsThisMachine(nil, listeningOn: "127.0.0.1"))
     }
 }

@@ -106,7 +106,7 @@ import Testing
         // A second streamed task waits for the agent, and its client resets the connection.
         let waiting = try RawConnection(port: fleetd.port)
         let body = #"{"prompt": "second", "stream": true}"#
-        try waiting.send("POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        try waiting.send("POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
         #expect(try await eventually(timeout: .seconds(5)) {
             try await http(.GET, fleetd.baseURL + "/metrics").body.contains("fleetd_tasks_waiting 1")
         })
@@ -177,7 +177,7 @@ import Testing
     func aJSONTaskWhoseClientLeavesIsCancelled(path: String, body: String) async throws {
         let (gate, fake, fleetd) = try await MCPSDKTests.startHeldFleet()
         let client = try RawConnection(port: fleetd.port)
-        try client.send("POST \(path) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        try client.send("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
         #expect(await eventually(timeout: .seconds(10)) { fake.openConnections == 1 }, "the provider call started")
         client.close()
         #expect(await eventually(timeout: .seconds(5)) { fake.openConnections == 0 }, "the provider call was closed: \(fake.openConnections)")

@@ -518,7 +518,7 @@ final class TaskDriver {
         let elapsed = ContinuousClock.now - running.started
         var outcome = TaskResult(
             taskId: task.id, status: "completed", output: result.text, model: model.name, provider: model.provider,
-            agentId: run.agent.id, usage: usage, cost: cost, streamed: running.streaming && !result.metadata.synchronousFallback,
+            agentId: run.agent.id, usage: usage, cost: cost, streamed: running.streaming && !result.metadata.synchronous,
             synchronousFallback: result.metadata.synchronousFallback, attempts: result.metadata.attempts + running.earlierAttempts,
             durationMs: Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15,
             localDefault: model.provider == .builtin, backpressureEvents: result.metadata.backpressureEvents + running.earlierBackpressure,

@@ -146,6 +146,7 @@ extension FleetConfig {
                 api.corsOrigins = origins
             }
         }
+        if let hosts = r.stringList("allowedHosts") { api.allowedHosts = hosts.map { $0.lowercased() } }
         if var limit = r.mapping("rateLimit") {
             api.rateLimit.windowMs = limit.int("windowMs", default: api.rateLimit.windowMs, in: 1...Int.max)
             api.rateLimit.max = limit.int("max", default: api.rateLimit.max, in: 0...Int.max)

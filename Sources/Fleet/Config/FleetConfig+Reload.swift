@@ -8,7 +8,7 @@ extension FleetConfig {
     /// `api.maxBodyBytes`, `api.cors`, `api.maxQueuedTasks`, `logging.level`.
     public static let reloadableSettings = [
         "features", "featureOverrides", "agents", "fleet", "routing", "streaming", "memory.ttl",
-        "api.rateLimit", "api.maxBodyBytes", "api.cors", "api.maxQueuedTasks", "logging.level",
+        "api.rateLimit", "api.maxBodyBytes", "api.cors", "api.allowedHosts", "api.maxQueuedTasks", "logging.level",
     ]
 
     /// Settings that differ from `old` but apply only after a restart: the listening address

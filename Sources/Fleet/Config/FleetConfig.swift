@@ -144,6 +144,10 @@ public struct APISection: Sendable, Hashable, Codable {
     public var port: Int = 8080
     /// Allowed CORS origins; empty means no CORS headers. `cors: true` in v1.0.4 means `*`.
     public var corsOrigins: [String] = []
+    /// On a loopback `host`, the names requests may carry in `Host` besides this machine's own
+    /// (a reverse proxy on this machine that passes its public name); `*` allows any. Others get
+    /// 403: a web page whose DNS name is rebound to 127.0.0.1 sends its own.
+    public var allowedHosts: [String] = []
     public var rateLimit: RateLimit = RateLimit()
     /// Largest request body accepted; larger ones get 413. 16 MiB: images travel in the body as
     /// base64 (a phone photo is 2–5 MB), and the compatible endpoints must take what clients send

@@ -141,10 +141,22 @@ public actor ConfigReloader {
     /// made here either).
     public func setFlag(_ flag: String, scope: FlagScope, to setting: FlagSetting) async throws -> Snapshot {
         let change = RuntimeFlagStore.Change(flag: flag, scope: scope, setting: setting)
-        if let shared { try await shared.put(change) }
-        runtimeChanges.removeAll { $0.flag == flag && $0.scope == scope }
-        runtimeChanges.append(change)
-        try flagStore.save(runtimeChanges)
+        func adding(to list: [RuntimeFlagStore.Change]) -> [RuntimeFlagStore.Change] {
+            list.filter { !($0.flag == flag && $0.scope == scope) } + [change]
+        }
+        // Saved before anything changes, so a change that cannot be kept is not applied either
+        // (nor carried in by the next change that can).
+        try flagStore.save(adding(to: runtimeChanges))
+        if let shared {
+            do {
+                try await shared.put(change)
+            } catch {
+                try? flagStore.save(runtimeChanges)
+                throw error
+            }
+        }
+        runtimeChanges = adding(to: runtimeChanges)
+        if shared != nil { try? flagStore.save(runtimeChanges) } // changes adopted during the wait
         publish(Self.apply(runtimeChanges, to: fileConfig))
         return snapshot
     }

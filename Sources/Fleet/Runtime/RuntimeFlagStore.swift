@@ -31,8 +31,12 @@ public struct RuntimeFlagStore: Sendable {
 
     public func load() throws -> [Change] {
         guard let url, FileManager.default.fileExists(atPath: url.path) else { return [] }
-        let data = try Data(contentsOf: url)
-        return try JSONDecoder.fleetd.decode([Change].self, from: data)
+        do {
+            return try JSONDecoder.fleetd.decode([Change].self, from: try Data(contentsOf: url))
+        } catch {
+            throw RuntimeFlagStoreError(message: "cannot read the runtime flag changes in \(url.path) (\(error)); "
+                + "fix or remove the file (removing it drops the changes made at runtime and keeps the config file's flags)")
+        }
     }
 
     /// Writes atomically: a temporary file renamed over the old one.
@@ -103,4 +107,10 @@ extension FeatureFlags {
         case .environment(let name): environments[name]?[flag]
         }
     }
+}
+
+/// The file of runtime flag changes cannot be read.
+public struct RuntimeFlagStoreError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }

@@ -17,6 +17,8 @@ final class StreamAccumulator: Sendable {
         /// This attempt: the provider accepted the call, and the output it sent (approximate tokens).
         var attemptAccepted = false
         var attemptOutputTokens = 0
+        /// A stream was tried and failed before a synchronous call.
+        var streamFailed = false
         /// This attempt was a synchronous call cut (timed out, or its caller gone) while the
         /// provider was producing an answer fleetd never received.
         var attemptAnswerUnseen = false

@@ -111,6 +111,9 @@ public struct StreamResultMetadata: Sendable, Hashable, Codable {
     /// Calls made, including retries and fallbacks.
     public var attempts: Int
     /// Whether the answer came from a synchronous call rather than a stream.
+    public var synchronous: Bool
+    /// Whether that synchronous call was a fallback: a stream was tried first and failed (not a
+    /// run that never streamed: the flag off, or a model that cannot stream).
     public var synchronousFallback: Bool
     /// Chunks dropped as invalid (STREAM_003).
     public var discardedChunks: Int

@@ -139,7 +139,7 @@ extension StreamRun {
         let metadata = StreamResultMetadata(
             streamId: streamId, model: target.endpoint.name, provider: target.endpoint.provider,
             totalChunks: snapshot.chunks, totalTokens: tokens, duration: clock.elapsed(), attempts: snapshot.attempts,
-            synchronousFallback: synchronous, discardedChunks: snapshot.discarded, backpressureEvents: output.backpressureEvents
+            synchronous: synchronous, synchronousFallback: synchronous && snapshot.streamFailed, discardedChunks: snapshot.discarded, backpressureEvents: output.backpressureEvents
         )
         let result = StreamResult(
             text: snapshot.text, toolCalls: accumulator.toolCalls, finishReason: snapshot.finishReason,

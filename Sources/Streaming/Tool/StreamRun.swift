@@ -126,6 +126,7 @@ final class StreamRun: Sendable {
                 return .nextTarget
             }
             streamingFailed = true
+            accumulator.state.withLock { $0.streamFailed = true }
             guard Self.synchronousFallbackMayHelp(error) else { return .nextTarget }
             tryingSynchronously(target, after: error)
         }

@@ -49,8 +49,33 @@ struct LiveCORSMiddleware<Context: RequestContext>: RouterMiddleware {
         return response
     }
 
+    /// Whether a request to a fleetd listening on loopback names a host that is this machine: a
+    /// loopback name or address, `*.localhost`, the machine's own name, or `api.host`. A web page
+    /// whose DNS name is rebound to 127.0.0.1 sends its own name as the Host, and is same-origin
+    /// with itself, so without this it could read results and costs and run tasks on a local
+    /// fleetd that needs no key. Requests without a Host (HTTP/1.0) pass.
+    static func hostIsThisMachine(_ authority: String?, listeningOn listenHost: String, allowed: [String] = []) -> Bool {
+        guard Authenticator.isLoopback(listenHost), !allowed.contains("*"), let authority, !authority.isEmpty else { return true }
+        var name = authority.lowercased()
+        if name.hasPrefix("[") {
+            name = String(name.prefix { $0 != "]" }.dropFirst())
+        } else if let colon = name.lastIndex(of: ":") {
+            name = String(name[..<colon])
+        }
+        if name.hasSuffix(".") { name.removeLast() }
+        return Authenticator.isLoopback(name) || name.hasSuffix(".localhost") || name == listenHost.lowercased()
+            || name == thisMachine || allowed.contains(name)
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let origins = api.value.corsOrigins
+        let settings = api.value
+        guard Self.hostIsThisMachine(request.head.authority, listeningOn: settings.host, allowed: settings.allowedHosts) else {
+            throw APIError(.forbidden, code: "FORBIDDEN",
+                           message: "fleetd listens on \(settings.host) and answers requests for this machine's names (localhost, 127.0.0.1) "
+                               + "and those listed in api.allowedHosts; this one names another host (a web page rebound by DNS?). "
+                               + "Behind a reverse proxy on this machine, list its name in api.allowedHosts")
+        }
+        let origins = settings.corsOrigins
         if let origin = request.headers[.origin], ![.get, .head, .options].contains(request.method),
            !Self.mayChangeState(origin: origin, host: request.head.authority, allowed: origins) {
             throw APIError(.forbidden, code: "FORBIDDEN",
@@ -64,6 +89,9 @@ struct LiveCORSMiddleware<Context: RequestContext>: RouterMiddleware {
         return Self.exposing(try await Self.middleware(.originBased).handle(request, context: context, next: next))
     }
 }
+
+/// The machine's name (Debian resolves it to 127.0.1.1), lower-cased.
+private let thisMachine = ProcessInfo.processInfo.hostName.lowercased()
 
 /// Request headers a browser may send besides the standard ones: the official SDKs' own
 /// (`x-stainless-*`, `anthropic-*`), Streamable HTTP's (MCP), fleetd's.

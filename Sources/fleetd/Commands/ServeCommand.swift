@@ -4,6 +4,7 @@ import Fleet
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import Providers
 import ServiceLifecycle
 import FleetSupport
@@ -27,6 +28,9 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var service: ServiceOptions
 
     func run() async throws {
+        // A SIGHUP (a `systemctl reload` just after a start) must not kill fleetd before the
+        // config watcher traps it.
+        signal(SIGHUP, SIG_IGN)
         let loaded = try options.load()
         var config = loaded.config
         if let host { config.api.host = host }
@@ -70,8 +74,23 @@ struct ServeCommand: AsyncParsableCommand {
         // SIGTERM/SIGINT: stop accepting, give in-flight tasks and streams the drain timeout, then stop.
         var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(config.api.drainTimeoutSeconds)
-        try await runGroup(group, thenClose: httpClient)
+        try await Self.naming(config.api) { try await runGroup(group, thenClose: httpClient) }
         logger.info("fleetd stopped")
+    }
+
+    /// A failure to listen, as one line that names the address (NIO's says only "bind(…): Address
+    /// already in use").
+    static func naming(_ api: APISection, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as IOError where [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode) {
+            let reason = switch error.errnoCode {
+            case EADDRINUSE: "the address is in use (another fleetd, or another program, listens there): choose another with --port or api.port"
+            case EACCES: "permission denied (ports below 1024 need privileges)"
+            default: "no interface of this machine has that address"
+            }
+            throw UserError("cannot listen on \(api.host):\(api.port): \(reason)")
+        }
     }
 }
 
@@ -93,7 +112,7 @@ extension ServeCommand {
         }
         var group = ServiceGroupConfiguration(services: [postgres, application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(config.api.drainTimeoutSeconds)
-        try await runGroup(group, thenClose: httpClient)
+        try await Self.naming(config.api) { try await runGroup(group, thenClose: httpClient) }
         logger.info("fleetd stopped")
     }
 }

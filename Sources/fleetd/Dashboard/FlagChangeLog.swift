@@ -1,5 +1,6 @@
 import Fleet
 import Foundation
+import Logging
 import Synchronization
 
 /// What changed in the flags, when, and by whom: every `PUT /v1/flags/{name}` that succeeded, with
@@ -44,7 +45,16 @@ final class FlagChangeLog: Sendable {
     static func apply(_ name: String, scope: FlagScope, to setting: FlagSetting, through reloader: ConfigReloader,
                       log: FlagChangeLog?, by: String, from: String?) async throws -> ConfigReloader.Snapshot {
         let before = await reloader.snapshot.config.features.setting(name, at: scope)
-        let snapshot = try await reloader.setFlag(name, scope: scope, to: setting)
+        let snapshot: ConfigReloader.Snapshot
+        do {
+            snapshot = try await reloader.setFlag(name, scope: scope, to: setting)
+        } catch {
+            Logger(label: "fleetd.flags").error("a flag change could not be saved; not applied", metadata: [
+                "flag": "\(name)", "scope": "\(scope.label)", "error": "\(error)",
+            ])
+            throw APIError(.internalServerError, code: "FLAG_NOT_SAVED",
+                           message: "the change to '\(name)' could not be saved, so it is not applied: \(error)")
+        }
         log?.append(Entry(at: Date(), flag: name, scope: scope.label, before: before, after: setting,
                           by: by, from: from, generation: snapshot.generation))
         return snapshot
@@ -54,9 +64,10 @@ final class FlagChangeLog: Sendable {
         entries.withLock { Array($0.reversed().prefix(max(0, limit))) }
     }
 
-    /// The operator's name from `X-Fleetd-Operator`: printable, at most 64 characters.
+    /// The operator's name from `X-Fleetd-Operator` (percent-encoded by the dashboard: a header
+    /// carries Latin-1 only): printable, at most 64 characters.
     static func actor(operatorName: String?) -> String {
-        let cleaned = (operatorName ?? "").unicodeScalars.filter { $0.properties.isAlphabetic || $0.properties.numericType != nil
+        let cleaned = (operatorName.flatMap { $0.removingPercentEncoding ?? $0 } ?? "").unicodeScalars.filter { $0.properties.isAlphabetic || $0.properties.numericType != nil
             || " .-_@".unicodeScalars.contains($0) }
         let name = String(String.UnicodeScalarView(cleaned)).trimmingCharacters(in: .whitespaces).prefix(64)
         return name.isEmpty ? "admin" : "admin (\(name))"

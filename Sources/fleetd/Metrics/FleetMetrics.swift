@@ -82,7 +82,9 @@ extension FleetMetrics {
 
     /// An agent's MCP tool call ended (`mcpTools`).
     func toolCall(_ report: ToolCallReport) {
-        let labels = [("server", report.server ?? "none"), ("tool", report.tool), ("outcome", report.outcome.rawValue)]
+        // A tool the model made up is not a label: its name is the model's output, unbounded.
+        let tool = report.outcome == .rejected ? "unknown" : report.tool
+        let labels = [("server", report.server ?? "none"), ("tool", tool), ("outcome", report.outcome.rawValue)]
         registry.makeCounter(name: "fleetd_tool_calls_total", labels: labels,
                              help: "Tool calls agents made through MCP servers, by server, tool and outcome.").increment()
         registry.makeDurationHistogram(name: "fleetd_tool_call_duration_seconds", labels: [("server", report.server ?? "none")],

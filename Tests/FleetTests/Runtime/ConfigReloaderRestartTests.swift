@@ -57,4 +57,28 @@ import Testing
             .write(to: file, atomically: true, encoding: .utf8)
         #expect(try await reloader.reload().needsRestart == ["api.drainTimeoutSeconds"])
     }
+
+    /// A flag change that cannot be saved is not applied, and is not carried in by the next change
+    /// that can be (before, it was applied in memory first and published with the next one).
+    @Test func aFlagChangeThatCannotBeSavedIsNotApplied() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reloader-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try yaml(port: 0, rateLimitMax: 0).write(to: file, atomically: true, encoding: .utf8)
+        let store = directory.appendingPathComponent("runtime-flags.json")
+        let reloader = try ConfigReloader(loaded: try ConfigLoader.load(path: file.path, environment: [:]), environment: [:],
+                                          flagStore: RuntimeFlagStore(url: store))
+        // The data directory cannot take the file: a directory stands where it goes.
+        try FileManager.default.createDirectory(at: store, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: store.appendingPathComponent("x"), withIntermediateDirectories: true)
+        await #expect(throws: (any Error).self) { try await reloader.setFlag("multiRegion", scope: .global, to: FlagSetting(enabled: true)) }
+        #expect(await reloader.snapshot.config.features.setting("multiRegion", at: .global)?.enabled != true)
+        try FileManager.default.removeItem(at: store)
+        _ = try await reloader.setFlag("mcpTools", scope: .global, to: FlagSetting(enabled: true))
+        let features = await reloader.snapshot.config.features
+        #expect(features.setting("mcpTools", at: .global)?.enabled == true)
+        #expect(features.setting("multiRegion", at: .global)?.enabled != true, "the refused change came in with the next one")
+        #expect(try RuntimeFlagStore(url: store).load().map(\.flag) == ["mcpTools"])
+    }
 }

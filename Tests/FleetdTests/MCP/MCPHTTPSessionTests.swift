@@ -104,7 +104,7 @@ import Testing
         let session = try #require(opened.headers["mcp-session-id"].first, "\(opened.status) \(opened.body)")
         _ = try await http(.POST, fleetd.baseURL + "/mcp", body: #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
                            headers: Self.headers + [("Mcp-Session-Id", session)])
-        let get = "GET /mcp HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nMcp-Session-Id: \(session)\r\n\r\n"
+        let get = "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nMcp-Session-Id: \(session)\r\n\r\n"
         let first = try RawConnection(port: fleetd.port)
         try first.send(get)
         #expect(try first.read(until: "\r\n\r\n", timeout: .seconds(5)).hasPrefix("HTTP/1.1 200"))

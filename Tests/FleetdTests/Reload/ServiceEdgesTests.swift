@@ -69,11 +69,20 @@ import Testing
         }
         #expect(try await http(.POST, route, body: body).status == 200, "no Origin: not a browser")
         #expect(try await http(.GET, fleetd.baseURL + "/v1/models", headers: [("origin", "https://evil.example")]).status == 200, "reads are CORS's")
-        // fleetd's own page (the dashboard) served under another name: its origin is the request's host.
+        // fleetd's own page (the dashboard) under the machine's name: its origin is the request's host.
+        let machine = ProcessInfo.processInfo.hostName
         let own = try RawConnection(port: fleetd.port)
-        try own.send("POST /v1/route HTTP/1.1\r\nHost: fleet.example.com:8080\r\nOrigin: http://fleet.example.com:8080\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        try own.send("POST /v1/route HTTP/1.1\r\nHost: \(machine):\(fleetd.port)\r\nOrigin: http://\(machine):\(fleetd.port)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
         #expect(try own.read(until: "\r\n\r\n", timeout: .seconds(5)).hasPrefix("HTTP/1.1 200"))
         own.close()
+        // A page whose DNS name was rebound to 127.0.0.1 is same-origin with itself; on a loopback
+        // listener its Host is not this machine: refused, reads and writes alike.
+        for head in ["POST /v1/route HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n", "GET /v1/costs HTTP/1.1\r\n"] {
+            let rebound = try RawConnection(port: fleetd.port)
+            try rebound.send(head + "Host: evil.example:\(fleetd.port)\r\nOrigin: http://evil.example:\(fleetd.port)\r\n\r\n" + (head.hasPrefix("POST") ? body : ""))
+            #expect(try rebound.read(until: "\r\n\r\n", timeout: .seconds(5)).hasPrefix("HTTP/1.1 403"), "\(head)")
+            rebound.close()
+        }
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)
     }

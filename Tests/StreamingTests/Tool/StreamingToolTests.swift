@@ -215,7 +215,9 @@ struct StreamingToolTests {
         #expect(requests.count == 1)
         #expect(requests.first?.jsonBody?["stream"] as? Bool == false)
         #expect(got.result?.text == "sync answer")
-        #expect(got.result?.metadata.synchronousFallback == true)
+        // A synchronous answer, but no fallback: no stream was tried.
+        #expect(got.result?.metadata.synchronous == true)
+        #expect(got.result?.metadata.synchronousFallback == false)
     }
 
     @Test func invalidChunksAreDiscardedAndTheStreamGoesOn() async throws {

@@ -243,9 +243,15 @@ final class SSERelay {
         }
     }
 
-    /// The task ran past `fleet.taskTimeout`: the client gets a TASK_TIMEOUT error event.
+    /// Whether the run's own last event (`complete` or `error`) went out.
+    private var ended = false
+
+    /// The task ran past `fleet.taskTimeout`: the client gets a TASK_TIMEOUT error event, unless
+    /// the run had ended already (the timer fired while its `complete` waited for the settlement):
+    /// then the task stays what it was, and no second last event follows.
     @inline(never)
     func timedOut(taskID: String, after timeout: Duration, to writer: inout any ResponseBodyWriter) async throws {
+        guard !ended else { return }
         let failure = TaskFailure.timedOut(taskId: taskID, after: timeout)
         outcome = .failure(failure)
         pending.clear()
@@ -259,7 +265,10 @@ final class SSERelay {
             sawFirstChunk = true
             metrics.timeToFirstChunk(ContinuousClock.now - started)
         }
-        if let end = event.outcome { outcome = end }
+        if let end = event.outcome {
+            outcome = end
+            ended = true
+        }
         SSEEncoder.write(event: event.name, data: try event.jsonBytes(), into: &pending)
     }
 }

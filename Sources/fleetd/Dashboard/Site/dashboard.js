@@ -50,7 +50,7 @@ class APIError extends Error {
 async function api(path, options = {}) {
   const headers = Object.assign({ Accept: "application/json" }, options.headers || {});
   if (token()) headers.Authorization = "Bearer " + token();
-  if (operator() && options.method && options.method !== "GET") headers["X-Fleetd-Operator"] = operator();
+  if (operator() && options.method && options.method !== "GET") headers["X-Fleetd-Operator"] = encodeURIComponent(operator());
   if (options.body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, {
     method: options.method || "GET", headers, cache: "no-store",
@@ -326,7 +326,14 @@ async function renderFlags(root) {
     const result = h("div", { id: id + "-result", "aria-live": "polite" },
       notice ? h("p", { class: "notice " + (notice.ok ? "ok" : "bad"), "data-result": notice.ok ? "ok" : "refused" }, notice.text) : null);
     const apply = () => changeFlag(name, { enabled: enabled.checked, percentage: Number(slider.value), stickiness: sticky.value }, result);
-    enabled.addEventListener("change", apply);
+    enabled.addEventListener("change", () => {
+      // Turned on from 0 buckets: on for everyone (a 0% rollout would leave it off).
+      if (enabled.checked && Number(slider.value) === 0) {
+        slider.value = 100;
+        share.textContent = "100 of 100 buckets";
+      }
+      apply();
+    });
     slider.addEventListener("change", apply);
     sticky.addEventListener("change", apply);
     const overrideLines = [
