@@ -9,19 +9,24 @@ public struct ProviderClientFactory: Sendable {
     public let httpClient: HTTPClient
     public let credentials: ProviderCredentials
     public let logger: Logger
-    /// Time allowed until a response head arrives (the body is timed by ``StreamingTool``).
+    /// Time allowed until a stream's response head arrives (the body is timed by ``StreamingTool``).
     public let headTimeout: Duration
+    /// Time allowed for a non-streamed answer, whose head comes only once the whole answer is
+    /// generated: a long one takes minutes. The caller's own deadline (``StreamingTool``'s, the
+    /// task's time limit) normally ends the call first; this only bounds a caller without one.
+    public let answerTimeout: Duration
     public let wallClock: any WallClock
 
     public init(
         httpClient: HTTPClient = .shared, credentials: ProviderCredentials = ProviderCredentials(),
         logger: Logger = Logger(label: "fleetd.provider"), headTimeout: Duration = .seconds(60),
-        wallClock: any WallClock = SystemWallClock()
+        answerTimeout: Duration = .seconds(1_800), wallClock: any WallClock = SystemWallClock()
     ) {
         self.httpClient = httpClient
         self.credentials = credentials
         self.logger = logger
         self.headTimeout = headTimeout
+        self.answerTimeout = max(headTimeout, answerTimeout)
         self.wallClock = wallClock
     }
 
@@ -61,7 +66,7 @@ public struct ProviderClientFactory: Sendable {
         logger[metadataKey: "model"] = "\(endpoint.name)"
         let http = ProviderHTTP(
             httpClient: httpClient, provider: endpoint.provider, secret: secret, logger: logger,
-            headTimeout: TimeAmount(headTimeout), wallClock: wallClock
+            headTimeout: TimeAmount(headTimeout), answerTimeout: TimeAmount(answerTimeout), wallClock: wallClock
         )
         switch endpoint.provider {
         case .anthropic: return AnthropicClient(endpoint: endpoint, http: http)

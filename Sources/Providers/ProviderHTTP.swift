@@ -12,8 +12,10 @@ struct ProviderHTTP: Sendable {
     let provider: ProviderKind
     let secret: String?
     let logger: Logger
-    /// Time allowed until the response head arrives.
+    /// Time allowed until a stream's response head arrives.
     let headTimeout: TimeAmount
+    /// Time allowed for a non-streamed answer (its head comes with its end).
+    let answerTimeout: TimeAmount
     let wallClock: any WallClock
 
     /// Sends `body` to `url` and returns the response once its head arrived with a 2xx status.
@@ -35,7 +37,7 @@ struct ProviderHTTP: Sendable {
         ])
         let response: HTTPClientResponse
         do {
-            response = try await httpClient.execute(request, timeout: headTimeout, logger: logger)
+            response = try await httpClient.execute(request, timeout: streaming ? headTimeout : answerTimeout, logger: logger)
         } catch {
             if error is CancellationError || Task.isCancelled { throw CancellationError() }
             let classified = ProviderErrorClassifier.transport(error, provider: provider, secret: secret)

@@ -171,6 +171,22 @@ struct ProviderFaultTests {
         #expect(error.isRetryable)
     }
 
+    /// A non-streamed answer's head comes once the whole answer is generated: the head timeout
+    /// (60 s in fleetd) does not cut a long answer, only the caller's deadline does.
+    @Test func aSlowUnaryAnswerIsNotCutByTheHeadTimeout() async throws {
+        let gate = FakeGate()
+        let body = #"{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"late"},"finish_reason":"stop"}]}"#
+        let late = FakeResponse(body: .held([], gate: gate, then: Array(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)".utf8)), raw: true)
+        try await withServer(.always(late)) { server in
+            let client = try makeFactory(headTimeout: .milliseconds(300), answerTimeout: .seconds(20)).makeClient(for: endpoint(.openai, server))
+            let opener = Task { try await Task.sleep(for: .milliseconds(900)); gate.open() }
+            let answer = try await client.complete(ProviderRequest(model: "m", prompt: "x"))
+            #expect(answer.text == "late")
+            _ = try? await opener.value
+        }
+    }
+
     @Test func refusedConnectionIsNetwork() async throws {
         let refusing = try RefusingPort()
         let dead = endpoint(.anthropic, refusing)

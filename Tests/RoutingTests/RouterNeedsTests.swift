@@ -45,4 +45,17 @@ struct RouterNeedsTests {
         model.capabilities.supportsTools = true
         #expect(model.capabilityProblem(for: task, inputTokens: 199_990, outputTokens: 100)?.contains("context window is 200000") == true)
     }
+
+    @Test("the context window must hold the input and the answer's limit, not only the expected answer")
+    func theWindowHoldsTheAnswersLimit() {
+        var model = Seed.haiku
+        model.capabilities.maxTokens = 128_000
+        var task = Seed.task()
+        #expect(model.capabilityProblem(for: task, inputTokens: 126_000, outputTokens: 500) == nil, "no limit given: the estimate fits")
+        task.outputTokenLimit = 4_096
+        #expect(model.capabilityProblem(for: task, inputTokens: 126_000, outputTokens: 500)?.contains("up to 4096 out") == true)
+        // A model that never answers more than 1,000 tokens fits: the request is cut to that.
+        model.capabilities.maxOutputTokens = 1_000
+        #expect(model.capabilityProblem(for: task, inputTokens: 126_000, outputTokens: 500) == nil)
+    }
 }

@@ -87,6 +87,7 @@ public struct AgentTask: Sendable, Codable, Hashable {
     /// type, and its allowed models and providers with the caller's.
     public func routingTask(agentType: String, role: AgentRole) -> RoutingTask {
         var routing = routingTask(agentType: agentType, defaultType: role.defaultTaskType)
+        routing.outputTokenLimit = maxTokens ?? role.maxTokens
         if let list = role.allowList(agentType: agentType) { routing.allowLists.append(list) }
         return routing
     }

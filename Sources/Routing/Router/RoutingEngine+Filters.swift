@@ -14,9 +14,10 @@ extension ModelConfiguration {
         if task.needsTools && !caps.supportsTools {
             return "task uses tools; the model cannot call tools"
         }
-        let needed = inputTokens + outputTokens
+        let answer = task.outputTokenLimit.map { limit in caps.maxOutputTokens.map { min(limit, $0) } ?? limit } ?? outputTokens
+        let needed = inputTokens + answer
         if needed > caps.maxTokens {
-            return "needs ~\(needed) tokens (\(inputTokens) in + \(outputTokens) out); context window is \(caps.maxTokens)"
+            return "needs ~\(needed) tokens (\(inputTokens) in + up to \(answer) out); context window is \(caps.maxTokens)"
         }
         let missing = Set(task.attachments).subtracting(caps.inputModalities).subtracting([.text]).sorted()
         if !missing.isEmpty {

@@ -87,7 +87,10 @@ extension StreamRun {
                 switch event {
                 case .textDelta(let text):
                     if let reason = tool.chunkValidator(text) {
+                        // Waiting for a slow consumer to take the notice is not the provider's idling.
+                        watchdog.pause()
                         guard await discard(reason, target: target) else { return .consumerGone }
+                        watchdog.arm(after: idleTimeout, kind: .idle)
                         continue
                     }
                     watchdog.pause()
@@ -101,7 +104,9 @@ extension StreamRun {
                 case .usage(let usage):
                     accumulator.state.withLock { $0.usage = usage }
                 case .invalidChunk(let reason):
+                    watchdog.pause()
                     guard await discard(reason, target: target) else { return .consumerGone }
+                    watchdog.arm(after: idleTimeout, kind: .idle)
                 }
                 if Task.isCancelled { return .failed(CancellationError()) }
             }

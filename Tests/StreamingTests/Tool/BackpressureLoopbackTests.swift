@@ -84,6 +84,9 @@ struct BackpressureLoopbackTests {
                 }
             }
             #expect(server.bytesWritten > first)
+            // Stalled again, the reader pauses again (read as fast as it can, the consumer may
+            // never have let the buffer fill while it read).
+            _ = try await Self.plateau { server.bytesWritten }
             #expect(session.backpressureEvents > 1)
         }
     }

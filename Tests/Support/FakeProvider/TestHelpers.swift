@@ -40,11 +40,12 @@ public struct CapturingLogHandler: LogHandler {
 /// `httpClient`: fleetd's own (``ProviderClientFactory/makeHTTPClient(maxConnectionsPerHost:connectTimeout:)``)
 /// reports a refused connection at once; the shared default re-dials until the head deadline.
 public func makeFactory(logger: Logger = Logger(label: "test"), environment: [String: String]? = nil, headTimeout: Duration = .seconds(10),
-                        httpClient: HTTPClient = .shared) -> ProviderClientFactory {
+                        answerTimeout: Duration? = nil, httpClient: HTTPClient = .shared) -> ProviderClientFactory {
     let env = environment ?? [
         "ANTHROPIC_API_KEY": testKey, "OPENAI_API_KEY": testKey, "GOOGLE_API_KEY": testKey, "XAI_API_KEY": testKey,
     ]
-    return ProviderClientFactory(httpClient: httpClient, credentials: ProviderCredentials(environment: env), logger: logger, headTimeout: headTimeout)
+    return ProviderClientFactory(httpClient: httpClient, credentials: ProviderCredentials(environment: env), logger: logger, headTimeout: headTimeout,
+                                 answerTimeout: answerTimeout ?? headTimeout)
 }
 
 public func endpoint(_ provider: ProviderKind, _ server: FakeProviderServer, model: String = "test-model", supportsStreaming: Bool = true) -> ModelEndpoint {
