@@ -117,6 +117,30 @@ struct CostTrackerTests {
         }
     }
 
+    /// Another fleetd process on the same file (`fleetd mcp` started by an MCP client beside
+    /// `fleetd serve`) bills only holds whose process is gone: a live one's are its calls in flight.
+    @Test func aLiveProcesssHoldsAreNotBilledAsACrashsLeftovers() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        // The test runner's parent process is alive; pid 999999999 is not (nor a row from before owners).
+        let stat = try String(contentsOfFile: "/proc/\(getppid())/stat", encoding: .utf8)
+        let start = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")[19]
+        let owners: [String: String?] = ["live": "\(getppid()):\(start)", "dead": "999999999:1", "old": nil]
+        try await db.write("test") { db in
+            for (id, owner) in owners {
+                try db.execute(sql: """
+                    INSERT INTO cost_reservations (id, model, provider, task_id, agent_id, task_type, estimated_cost, created_at, owner)
+                    VALUES (?, 'sonnet', 'anthropic', 't', 'a', 'simple', 1, 0, ?)
+                    """, arguments: [id, owner])
+            }
+        }
+        let tracker = try CostTracker(database: db, clock: ManualWallClock(storeTestDate("2026-03-10T12:00:00Z")))
+        let billed = try await tracker.billUnsettledReservations()
+        #expect(Set(billed.map(\.entryId)) == ["dead", "old"])
+        #expect(try await db.read("test") { try String.fetchAll($0, sql: "SELECT id FROM cost_reservations") } == ["live"])
+    }
+
     @Test func withAWriteBehindRecorderTheMirrorsFollowTheLedgerRow() async throws {
         let dir = try StoreTempDirectory()
         defer { dir.remove() }

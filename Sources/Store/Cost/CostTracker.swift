@@ -225,13 +225,14 @@ public actor CostTracker: BudgetStatusProviding {
     private static func insertHolds(_ holds: [CostReservation], in db: Database) throws {
         guard !holds.isEmpty else { return }
         let insert = try db.cachedStatement(sql: """
-            INSERT INTO cost_reservations (id, model, provider, task_id, agent_id, task_type, estimated_cost, created_at, key_id, tenant)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+            INSERT INTO cost_reservations (id, model, provider, task_id, agent_id, task_type, estimated_cost, created_at, key_id, tenant, owner)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
             """)
+        let owner = ProcessIdentity.current
         for hold in holds {
             let call = hold.call
             try insert.execute(arguments: [hold.id, call.model, call.provider, call.taskId, call.agentId, call.taskType,
-                                           hold.estimatedCost, hold.createdAt.timeIntervalSince1970, call.keyId, call.tenantId])
+                                           hold.estimatedCost, hold.createdAt.timeIntervalSince1970, call.keyId, call.tenantId, owner])
         }
     }
 
@@ -260,7 +261,9 @@ public actor CostTracker: BudgetStatusProviding {
     @discardableResult
     public func billUnsettledReservations() async throws -> [CostLedgerEntry] {
         let entries = try await database.read("reading unsettled reservations") { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM cost_reservations ORDER BY created_at").map { row in
+            // Holds of another fleetd process still running on this file are its calls in flight.
+            try Row.fetchAll(db, sql: "SELECT * FROM cost_reservations ORDER BY created_at")
+                .filter { !ProcessIdentity.isAnotherLiveProcess($0["owner"]) }.map { row in
                 CostLedgerEntry(entryId: row["id"],
                                 call: CostCall(model: row["model"], provider: row["provider"], taskId: row["task_id"],
                                                agentId: row["agent_id"], taskType: row["task_type"],

@@ -130,6 +130,11 @@ extension StoreDatabase {
                 ALTER TABLE cost_reservations ADD COLUMN tenant TEXT;
                 """)
         }
+        migrator.registerMigration("v6-reservation-owner") { db in
+            // The process holding each reservation (ProcessIdentity): another live process's holds
+            // are not a crash's leftovers.
+            try db.execute(sql: "ALTER TABLE cost_reservations ADD COLUMN owner TEXT")
+        }
         return migrator
     }
 }
