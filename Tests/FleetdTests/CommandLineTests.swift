@@ -99,6 +99,29 @@ import Testing
         #expect(corrupt.stdout.isEmpty)
     }
 
+    /// `fleetd keys` against the wrong data directory: `list` names the missing file instead of
+    /// making an empty one; `create` says it made a new file; and a fleetd that never made the key
+    /// refuses it, even while it needs no credential, instead of letting it in without its limits.
+    @Test func keysMadeForAnotherStoreAreNoticed() async throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try "fleet: {id: keys}\nagents: [{type: general, count: 1}]\n".write(to: file, atomically: true, encoding: .utf8)
+        let elsewhere = directory.appendingPathComponent("elsewhere")
+        let list = try FleetdProcess.run(["keys", "list", "--config", file.path, "--data-dir", elsewhere.path])
+        #expect(list.status == 1 && list.stderr.contains("no database at \(elsewhere.path)/fleetd.sqlite"), "\(list.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: elsewhere.path))
+        let made = try FleetdProcess.run(["keys", "create", "--config", file.path, "--data-dir", elsewhere.path, "--tenant", "acme"])
+        #expect(made.status == 0 && made.stderr.contains("did not exist and is made now"), "\(made.stderr)")
+        let key = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("served"))
+        let open = try await http(.GET, fleetd.baseURL + "/v1/models")
+        #expect(open.status == 200, "no key made here: open")
+        let refused = try await http(.GET, fleetd.baseURL + "/v1/models", headers: [("authorization", "Bearer \(key)")])
+        #expect(refused.status == 401 && refused.body.contains("not known to this fleetd"), "\(refused.status) \(refused.body)")
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+    }
+
     @Test func migrationScriptWrapsTheCommand() throws {
         let directory = try temporaryDirectory()
         let old = directory.appendingPathComponent("old.json")

@@ -22,7 +22,10 @@ struct KeysCommand: AsyncParsableCommand {
 
         /// Runs `body` with the keys of the config's store: this data directory's SQLite file, or
         /// with `database.type: postgres` the shared store (every instance sees the change).
-        func withKeys<T: Sendable>(_ body: (FleetConfig, APIKeyStore) async throws -> T) async throws -> T {
+        /// - Parameter creating: whether a SQLite file that does not exist yet may be made (a key
+        ///   made before fleetd first ran); otherwise a missing file is an error that names it,
+        ///   not an empty store made where fleetd never looks.
+        func withKeys<T: Sendable>(creating: Bool = false, _ body: (FleetConfig, APIKeyStore) async throws -> T) async throws -> T {
             let config = try options.load().config
             if config.database.type == .postgres {
                 let store = PostgresStore(configuration: DataPlane.postgresConfiguration(for: config))
@@ -44,6 +47,14 @@ struct KeysCommand: AsyncParsableCommand {
             }
             let directory = URL(fileURLWithPath: dataDir, isDirectory: true)
             let url = DataPlane.databaseURL(for: config, dataDirectory: directory)
+            let existed = FileManager.default.fileExists(atPath: url.path)
+            guard existed || creating else {
+                throw UserError("no database at \(url.path): has fleetd run with --data-dir \(dataDir)? Pass the --data-dir fleetd serves from")
+            }
+            if !existed {
+                FileHandle.standardError.write(Data(("\(url.path) did not exist and is made now: fleetd serve must run with --data-dir \(dataDir) "
+                    + "for this key to count\n").utf8))
+            }
             let keys: APIKeyStore
             do {
                 try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -75,7 +86,7 @@ struct KeysCommand: AsyncParsableCommand {
         @Flag(help: "Print the key and its record as JSON.") var json = false
 
         func run() async throws {
-            try await store.withKeys { config, keys in try await create(config: config, keys: keys) }
+            try await store.withKeys(creating: true) { config, keys in try await create(config: config, keys: keys) }
         }
 
         private func create(config: FleetConfig, keys: APIKeyStore) async throws {
@@ -95,7 +106,9 @@ struct KeysCommand: AsyncParsableCommand {
                 print(try KeyFormatter.json(IssuedKeyView(key: issued.secret, record: KeyView(issued.record))))
             } else {
                 print(issued.secret)
-                FileHandle.standardError.write(Data("key \(issued.record.prefix) for tenant \(tenant) made; it is shown this once and stored only as a hash\n".utf8))
+                let place = config.database.type == .postgres ? "the PostgreSQL store"
+                    : DataPlane.databaseURL(for: config, dataDirectory: URL(fileURLWithPath: store.dataDir, isDirectory: true)).path
+                FileHandle.standardError.write(Data("key \(issued.record.prefix) for tenant \(tenant) made in \(place); it is shown this once and stored only as a hash\n".utf8))
             }
         }
 

@@ -109,8 +109,11 @@ final class Authenticator: Sendable {
             case .expired(let record):
                 throw Self.unauthorized("the API key \(record.prefix) expired at \(ISO8601DateFormatter().string(from: record.expiresAt ?? Date()))")
             case .unknown:
-                if required { throw Self.unauthorized("the API key is not valid") }
-                return .open
+                // Refused even while no credential is required: a key this fleetd never made was
+                // made against another store (`fleetd keys create` with another --data-dir), and
+                // letting it in unlimited would hide that its budget and limits apply to nothing.
+                throw Self.unauthorized(required ? "the API key is not valid"
+                    : "the API key is not known to this fleetd: keys are made with 'fleetd keys create' on the data directory (or database) fleetd serves from")
             }
         }
         if let tokens, Credential.looksLikeJWT(credential) {
