@@ -1,3 +1,4 @@
+import Fleet
 import Foundation
 import Testing
 
@@ -35,16 +36,29 @@ import Testing
           streaming: {enabled: true, rollout: {percentage: 100, stickiness: tenantId}}
         featureOverrides:
           agentType: {coder: {multiModelRouter: true}}
+        streaming: {enabled: true}
         """.write(to: file, atomically: true, encoding: .utf8)
         let result = try FleetdProcess.run(["flags", "--config", file.path, "--agent-type", "coder", "--context", "tenantId=acme", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let flags = try #require(object["flags"] as? [String: [String: Any]])
-        #expect(flags["multiModelRouter"]?["enabled"] as? Bool == true)
-        #expect(flags["multiModelRouter"]?["rule"] as? String == "agent type 'coder': on")
+        // On for the type, but the routing section's switch is off: what tasks get, and why.
+        #expect(flags["multiModelRouter"]?["enabled"] as? Bool == false)
+        #expect(flags["multiModelRouter"]?["rule"] as? String == "agent type 'coder': on; but routing.enabled is false, so it is off")
         #expect(flags["streaming"]?["enabled"] as? Bool == true)
         #expect((flags["streaming"]?["rule"] as? String)?.hasPrefix("global: rollout 100% by tenantId: bucket") == true)
         #expect(flags.count == 6)
+
+        // The changes made at runtime in the data directory apply, as fleetd serve has them, and
+        // FLEETD_ENVIRONMENT picks the environment as it does for serve.
+        let data = directory.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        try RuntimeFlagStore(url: data.appendingPathComponent("runtime-flags.json"))
+            .save([.init(flag: "advancedCaching", scope: .environment("staging"), setting: FlagSetting(enabled: true))])
+        let changed = try FleetdProcess.run(["flags", "--config", file.path, "--data-dir", data.path, "--json"],
+                                            environment: ["FLEETD_ENVIRONMENT": "staging"])
+        let changedFlags = try #require((try JSONSerialization.jsonObject(with: Data(changed.stdout.utf8)) as? [String: Any])?["flags"] as? [String: [String: Any]])
+        #expect(changedFlags["advancedCaching"]?["enabled"] as? Bool == true, "\(changed.stdout) \(changed.stderr)")
     }
 
     @Test func migrateConfigWritesAtomicallyAndRefusesToClobber() throws {

@@ -20,6 +20,7 @@ import Testing
         features:
           multiModelRouter: false
           streaming: \(streaming)
+        streaming: {enabled: true}
         """
     }
 

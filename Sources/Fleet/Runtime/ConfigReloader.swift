@@ -200,7 +200,7 @@ public actor ConfigReloader {
         for continuation in listeners.values { continuation.yield(snapshot) }
     }
 
-    private static func apply(_ changes: [RuntimeFlagStore.Change], to config: FleetConfig) -> FleetConfig {
+    public static func apply(_ changes: [RuntimeFlagStore.Change], to config: FleetConfig) -> FleetConfig {
         var config = config
         for change in changes { config.features = config.features.applying(change) }
         return config

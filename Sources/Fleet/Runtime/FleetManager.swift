@@ -151,13 +151,10 @@ public actor FleetManager {
     public func settings(for task: AgentTask) -> (TaskSettings, [FlagDecision]) {
         let context = FlagContext(agentType: task.agentType ?? defaultAgentType, environment: environmentName,
                                   properties: task.stickinessProperties)
-        let flags = snapshot.config.features.evaluateAll(in: context)
+        let flags = snapshot.config.effectiveFlags(in: context)
         let on = { (name: String) in flags.first { $0.name == name }?.enabled ?? false }
-        let settings = TaskSettings(useRouter: on("multiModelRouter") && snapshot.config.routing.enabled,
-                                    useStreaming: on("streaming") && snapshot.config.streaming.enabled,
-                                    useCache: on("advancedCaching"),
-                                    useLearning: on("predictiveRouting") && on("multiModelRouter") && snapshot.config.routing.enabled,
-                                    useTools: on("mcpTools"))
+        let settings = TaskSettings(useRouter: on("multiModelRouter"), useStreaming: on("streaming"), useCache: on("advancedCaching"),
+                                    useLearning: on("predictiveRouting"), useTools: on("mcpTools"))
         return (settings, flags)
     }
 

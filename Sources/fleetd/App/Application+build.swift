@@ -69,7 +69,7 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
         environmentName: settings.environment, processEnvironment: settings.processEnvironment,
         onToolCall: { [metrics] report in metrics.toolCall(report) }, logger: logger
     )
-    let flags = await reloader.snapshot.config.features.evaluateAll(in: FlagContext(environment: settings.environment))
+    let flags = await reloader.snapshot.config.effectiveFlags(in: FlagContext(environment: settings.environment))
     logger.info("fleetd starting", metadata: [
         "fleet": "\(config.fleet.id)",
         "config": "\(settings.configPath)",

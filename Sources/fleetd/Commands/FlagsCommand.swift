@@ -11,8 +11,12 @@ struct FlagsCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "Environment whose overrides apply.")
+    @Option(help: "Environment whose overrides apply (default: $FLEETD_ENVIRONMENT, as serve reads it).")
     var environment: String?
+
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Where fleetd keeps its data: the flag changes made at runtime there apply.",
+                                                              valueName: "dir"))
+    var dataDir: String = "data"
 
     @Option(name: .customLong("agent-type"), help: "Agent type whose overrides apply.")
     var agentType: String?
@@ -25,8 +29,17 @@ struct FlagsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try options.load()
+        let environment = environment ?? ProcessInfo.processInfo.environment["FLEETD_ENVIRONMENT"]
         let flagContext = FlagContext(agentType: agentType, environment: environment, properties: try parseContext(context))
-        let decisions = loaded.config.features.evaluateAll(in: flagContext)
+        // The changes made at runtime (dashboard, PUT /v1/flags) on top of the file, as serve has them.
+        let file = URL(fileURLWithPath: dataDir, isDirectory: true).appendingPathComponent("runtime-flags.json")
+        let changes: [RuntimeFlagStore.Change]
+        do {
+            changes = try RuntimeFlagStore(url: file).load()
+        } catch {
+            throw UserError("\(error)")
+        }
+        let decisions = ConfigReloader.apply(changes, to: loaded.config).effectiveFlags(in: flagContext)
         if json {
             print(try renderJSON(decisions))
         } else {

@@ -119,7 +119,7 @@ struct FlagsResponse: ResponseEncodable {
 
     init(_ snapshot: ConfigReloader.Snapshot, context: FlagContext) {
         let features = snapshot.config.features
-        flags = Dictionary(uniqueKeysWithValues: features.evaluateAll(in: context).map { ($0.name, Verdict(enabled: $0.enabled, rule: $0.rule)) })
+        flags = Dictionary(uniqueKeysWithValues: snapshot.config.effectiveFlags(in: context).map { ($0.name, Verdict(enabled: $0.enabled, rule: $0.rule)) })
         self.context = Context(agentType: context.agentType, environment: context.environment, properties: context.properties)
         global = features.global
         agentTypeOverrides = features.agentTypes
