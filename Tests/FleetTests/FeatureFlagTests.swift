@@ -1,3 +1,4 @@
+import Agents
 import Testing
 @testable import Fleet
 
@@ -52,6 +53,19 @@ import Testing
         let bySession = rollout.evaluate(flag: "f", properties: ["sessionId": "s1"])
         #expect(bySession.explanation.contains("by sessionId"))
         #expect(rollout.evaluate(flag: "f", properties: [:]).explanation.contains("at random"))
+    }
+
+    /// A task carries custom stickiness fields (`properties`), and an empty id is no id: `default`
+    /// stickiness goes on to the session, as Unleash does, instead of bucketing every user whose
+    /// client sends `user: ""` together.
+    @Test func aTaskCarriesCustomFieldsAndAnEmptyIdIsNone() {
+        var task = AgentTask(prompt: "p", tenantId: "", userId: "", sessionId: "s1")
+        task.properties = ["region": "eu", "userId": "spoofed", "blank": ""]
+        let properties = task.stickinessProperties
+        #expect(properties["region"] == "eu" && properties["blank"] == nil)
+        #expect(properties["userId"] == nil && properties["tenantId"] == nil, "the task's own (empty) fields win over properties")
+        #expect(Rollout(percentage: 50).evaluate(flag: "f", properties: properties).explanation.contains("by sessionId"))
+        #expect(Rollout(percentage: 100, stickiness: "region").evaluate(flag: "f", properties: properties).enabled)
     }
 
     @Test func zeroAndHundredPercent() {

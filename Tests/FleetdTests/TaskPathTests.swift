@@ -214,6 +214,23 @@ import Testing
         await fake.shutdown()
     }
 
+    /// A rollout sticky to a field of the caller's own: the task brings it in `properties`.
+    @Test func aRolloutStickyToACustomField() async throws {
+        let fake = try await FakeProviderServer.start(script: Self.script())
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try Self.config(baseURL: fake.baseURL, router: "false", streaming: "{enabled: true, rollout: {percentage: 100, stickiness: region}}")
+            .write(to: file, atomically: true, encoding: .utf8)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"))
+        let with = try await streamedEvents(fleetd, #"{"prompt": "hi", "stream": true, "properties": {"region": "eu"}}"#).last?.1
+        #expect(with?["streamed"] as? Bool == true, "\(String(describing: with))")
+        let without = try await streamedEvents(fleetd, #"{"prompt": "hi", "stream": true}"#).last?.1
+        #expect(without?["streamed"] as? Bool == false, "no region: the rollout is off for the task")
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+
     @Test func survivesA429AndAMidStreamCut() async throws {
         // `flaky` answers 429 (the recorded transcript) to synchronous calls and cuts its streams
         // before any text; `steady` always answers.

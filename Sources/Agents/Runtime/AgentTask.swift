@@ -19,6 +19,8 @@ public struct AgentTask: Sendable, Codable, Hashable {
     public var tenantId: String?
     public var userId: String?
     public var sessionId: String?
+    /// More stickiness fields for gradual rollouts (a flag's custom `stickiness`, e.g. `region`).
+    public var properties: [String: String] = [:]
     /// Longest answer wanted, in tokens.
     public var maxTokens: Int?
     /// Parts that run in parallel (each may name its own model); partial failure is allowed.
@@ -106,10 +108,13 @@ public struct AgentTask: Sendable, Codable, Hashable {
 
     /// The stickiness values rollout may use for this task.
     public var stickinessProperties: [String: String] {
-        var properties = ["taskId": id]
-        if let tenantId { properties["tenantId"] = tenantId }
-        if let userId { properties["userId"] = userId }
-        if let sessionId { properties["sessionId"] = sessionId }
+        // The task's own fields win over a custom property of the same name. An empty value is
+        // no value, as Unleash reads it: `default` stickiness goes on to the next field.
+        var properties = self.properties.filter { !$0.value.isEmpty }
+        properties["taskId"] = id
+        if let tenantId, !tenantId.isEmpty { properties["tenantId"] = tenantId } else { properties["tenantId"] = nil }
+        if let userId, !userId.isEmpty { properties["userId"] = userId } else { properties["userId"] = nil }
+        if let sessionId, !sessionId.isEmpty { properties["sessionId"] = sessionId } else { properties["sessionId"] = nil }
         return properties
     }
 }

@@ -17,6 +17,8 @@ struct TaskRequest: Decodable {
     var tenantId: String?
     var userId: String?
     var sessionId: String?
+    /// More stickiness fields for flags' gradual rollouts (a custom `stickiness` such as `region`).
+    var properties: [String: String]?
     var maxTokens: Int?
     var stream: Bool?
     var subtasks: [TaskRequest]?
@@ -41,8 +43,12 @@ struct TaskRequest: Decodable {
             }
             return try child.task(path: "\(path)subtasks[\(index)].")
         }
+        if let properties, properties.count > 32 || properties.contains(where: { $0.key.isEmpty || $0.key.count > 64 || $0.value.count > 256 }) {
+            throw APIError(.badRequest, code: "INVALID_VALUE", message: "'\(path)properties': at most 32, names of 1-64 characters, values of at most 256",
+                           field: "\(path)properties")
+        }
         let taskId = id ?? AgentTask.makeID()
-        return AgentTask(id: taskId, prompt: prompt, context: context, type: type, agentType: agentType,
+        var task = AgentTask(id: taskId, prompt: prompt, context: context, type: type, agentType: agentType,
                          preferredProvider: preferredProvider, preferredModel: preferredModel,
                          constraints: constraints ?? RoutingConstraints(), privacy: privacy ?? .standard,
                          tenantId: tenantId, userId: userId, sessionId: sessionId, maxTokens: maxTokens,
@@ -52,5 +58,7 @@ struct TaskRequest: Decodable {
                              return child
                          },
                          stream: stream ?? false)
+        task.properties = properties ?? [:]
+        return task
     }
 }
