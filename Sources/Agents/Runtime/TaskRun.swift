@@ -418,6 +418,12 @@ final class TaskDriver {
         running.earlierBackpressure += result.metadata.backpressureEvents
         if let billing = running.billing { running.earlierBillings.append(billing) }
         running.billing = nil
+        // The next round starts with the model that answered this one (a fallback, when the pick
+        // failed): the answer goes on in one voice, and a failing model is not tried again first.
+        if let index = running.targets.firstIndex(where: { $0.endpoint.name == result.metadata.model }), index > 0 {
+            let answering = running.targets.remove(at: index)
+            running.targets.insert(answering, at: 0)
+        }
         let round = running.round + 1
         let calls = ToolExecutor.toolUses(result.toolCalls, round: round)
         var blocks: [ContentBlock] = result.text.isEmpty ? [] : [.text(result.text)]

@@ -17,8 +17,9 @@ import Testing
 
     /// The first call (no tool result in it yet) gets the recorded tool-use stream; the call that
     /// carries the tool's result gets the recorded text answer.
-    static func script(_ dialect: Dialect, alwaysTools: Bool = false) -> FakeScript {
-        FakeScript { request, _ in
+    static func script(_ dialect: Dialect, alwaysTools: Bool = false, firstFails: Bool = false) -> FakeScript {
+        FakeScript { request, index in
+            if firstFails && index == 0 { return .status(500, body: #"{"error":{"type":"api_error","message":"down"}}"#) }
             let body = String(decoding: request.body, as: UTF8.self)
             let answered = !alwaysTools && (dialect == .anthropic ? body.contains("\"tool_result\"") : body.contains("\"role\":\"tool\""))
             let fixture = switch (dialect, answered) {
@@ -31,7 +32,7 @@ import Testing
         }
     }
 
-    static func config(baseURL: String, dialect: Dialect, server: String, mcpTools: Bool = true, limits: String = "") -> String {
+    static func config(baseURL: String, dialect: Dialect, server: String, mcpTools: Bool = true, limits: String = "", twoModels: Bool = false) -> String {
         """
         fleet: {id: tools, maxAgents: 2, taskTimeout: 30000}
         agents:
@@ -54,9 +55,17 @@ import Testing
               model: main-model-id
               credentials: {endpoint: "\(baseURL)\(dialect == .openai ? "/v1" : "")"}
               capabilities: {costPer1kTokens: {input: 0.001, output: 0.002}, supportsTools: true}
+        \(twoModels ? secondModel(baseURL: baseURL, dialect: dialect) : "")
           costTracking: {enabled: true, budgetLimits: {daily: 100}}
         streaming: {enabled: true, timeoutMs: 20000, retryConfig: {maxRetries: 0, backoffMs: 10}}
         """
+    }
+
+    /// A second model for `config`'s list, on the same upstream.
+    static func secondModel(baseURL: String, dialect: Dialect) -> String {
+        ["    - name: second", "      provider: \(dialect.rawValue)", "      model: second-model-id",
+         "      credentials: {endpoint: \"\(baseURL)\(dialect == .openai ? "/v1" : "")\"}",
+         "      capabilities: {costPer1kTokens: {input: 0.001, output: 0.002}, supportsTools: true}"].joined(separator: "\n")
     }
 
     /// The stdio server entry for `config`, started with the SDK's venv Python.
@@ -71,16 +80,17 @@ import Testing
 
     /// One fleetd with the fake provider and the tool server; `body` gets both and the tool log.
     func withFleet(_ dialect: Dialect, mode: String = "ok", mcpTools: Bool = true, limits: String = "", alwaysTools: Bool = false,
+                   twoModels: Bool = false,
                    server: ((String, URL) -> String)? = nil,
                    _ body: (FleetdProcess, FakeProviderServer, URL) async throws -> Void) async throws {
         let python = try await SDKCompatibilityTests.python()
-        let fake = try await FakeProviderServer.start(script: Self.script(dialect, alwaysTools: alwaysTools))
+        let fake = try await FakeProviderServer.start(script: Self.script(dialect, alwaysTools: alwaysTools, firstFails: twoModels))
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let log = directory.appendingPathComponent("tool-calls.jsonl")
         let file = directory.appendingPathComponent("fleet.yaml")
         let entry = server?(python, log) ?? Self.stdioServer(python: python, mode: mode, log: log)
-        try Self.config(baseURL: fake.baseURL, dialect: dialect, server: entry, mcpTools: mcpTools, limits: limits)
+        try Self.config(baseURL: fake.baseURL, dialect: dialect, server: entry, mcpTools: mcpTools, limits: limits, twoModels: twoModels)
             .write(to: file, atomically: true, encoding: .utf8)
         let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"),
                                              environment: ["ANTHROPIC_API_KEY": "test-anthropic", "OPENAI_API_KEY": "test-openai"])
@@ -315,6 +325,17 @@ import Testing
             #expect(compat.status == 200, "\(compat.body)")
             #expect(compat.body.contains(#""finish_reason":"stop""#) && !compat.body.contains("tool_calls"), "\(compat.body)")
             #expect(fake.requests.count == 6, "the compatible task ran its tool rounds too")
+        }
+    }
+
+    @Test("the pick fails, a fallback asks for a tool: the next round goes to that fallback, not back to the failing pick")
+    func aFallbacksToolRoundStaysWithIt() async throws {
+        try await withFleet(.anthropic, twoModels: true) { fleetd, fake, _ in
+            let response = try await Self.run(fleetd, "tools-9")
+            #expect(response.status == 200, "\(response.body)")
+            let models = fake.requests.map { String(decoding: $0.body, as: UTF8.self).contains("second-model-id") ? "second" : "main" }
+            #expect(models.count == 3 && models[1] != models[0] && models[2] == models[1], "\(models)")
+            #expect(response.complete["model"] as? String == models[1], "\(response.body)")
         }
     }
 
