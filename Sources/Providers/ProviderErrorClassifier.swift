@@ -53,13 +53,27 @@ public enum ProviderErrorClassifier {
 
     /// An error a provider reported inside a stream (Anthropic `event: error`, Gemini's bare JSON,
     /// Ollama's `{"error":…}` line).
+    ///
+    /// A capacity error (overloaded, rate limited, unavailable) sent this way, before any output,
+    /// is what a 529, 429 or 503 status would have been: the next model is tried at once and the
+    /// model's breaker hears of it. Gemini says it with `code` (the HTTP status) and `status`,
+    /// OpenAI-compatible servers with `code` or `type`, Anthropic with `type`.
     public static func midStream(json: [UInt8], provider: ProviderKind, secret: String?) -> ProviderError {
         let detail = ErrorBody(json)
-        let overloaded = detail.code == "overloaded_error"
+        let code = detail.code?.lowercased() ?? ""
+        let kind: ProviderError.Kind = switch (detail.status, code) {
+        case (_, "overloaded_error"), (529, _), (503, _), (_, "unavailable"): .overloaded
+        case (429, _), (_, "resource_exhausted"), (_, "rate_limit_exceeded"), (_, "rate_limit_error"): .rateLimited
+        // Anything else (an internal error mid-stream) may be the stream's own trouble: it keeps
+        // the synchronous call to the same model before the next target.
+        default: .midStream
+        }
         return ProviderError(
-            kind: overloaded ? .overloaded : .midStream, provider: provider,
+            kind: kind, provider: provider,
+            retryAfter: kind == .rateLimited || kind == .overloaded ? detail.retryDelay : nil,
             providerCode: detail.code.map { redact($0, secret: secret) },
-            message: redact(detail.message ?? "the provider reported an error mid-stream", secret: secret)
+            message: redact(detail.message ?? "the provider reported an error mid-stream", secret: secret),
+            isRetryable: kind == .midStream ? nil : ProviderError.defaultRetryable(kind)
         )
     }
 
@@ -178,6 +192,8 @@ struct ErrorBody {
     /// `retryDelay` (`"37s"`): Gemini sends no Retry-After header.
     var reason: String?
     var retryDelay: Duration?
+    /// Gemini's numeric `code`: the HTTP status the error stands for.
+    var status: Int?
 
     init(_ bytes: [UInt8]) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
@@ -192,6 +208,7 @@ struct ErrorBody {
             // OpenAI's `code` is the specific reason (insufficient_quota, rate_limit_exceeded);
             // Anthropic has only `type`; Gemini's `code` is the HTTP status and `status` the reason.
             code = (error["code"] as? String) ?? (error["type"] as? String) ?? (error["status"] as? String)
+            status = error["code"] as? Int
             for detail in error["details"] as? [[String: Any]] ?? [] {
                 if let value = detail["reason"] as? String { reason = value }
                 if let value = detail["retryDelay"] as? String, value.hasSuffix("s"), let seconds = Double(value.dropLast()), seconds >= 0 {

@@ -156,6 +156,24 @@ struct ProviderFaultTests {
         #expect(error.message == "The operation was cancelled.")
     }
 
+    /// A capacity error sent inside a 200 stream is classified as its status would have been:
+    /// Gemini's UNAVAILABLE (503) and RESOURCE_EXHAUSTED (429, with its retryDelay), an
+    /// OpenAI-compatible server's rate limit. Before, all were "midStream": no failover at once.
+    @Test func capacityErrorsMidStreamAreCapacityErrors() throws {
+        let unavailable = ProviderErrorClassifier.midStream(json: Array(#"{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"#.utf8),
+                                                            provider: .google, secret: nil)
+        #expect(unavailable.kind == .overloaded && unavailable.isRetryable)
+        let exhausted = ProviderErrorClassifier.midStream(json: Array(#"{"error":{"code":429,"message":"Quota","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"12s"}]}}"#.utf8),
+                                                          provider: .google, secret: nil)
+        #expect(exhausted.kind == .rateLimited && exhausted.retryAfter == .seconds(12))
+        let openAI = ProviderErrorClassifier.midStream(json: Array(#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#.utf8),
+                                                       provider: .xai, secret: nil)
+        #expect(openAI.kind == .rateLimited)
+        let cancelled = ProviderErrorClassifier.midStream(json: Array(#"{"error":{"code":499,"message":"cancelled","status":"CANCELLED"}}"#.utf8),
+                                                          provider: .google, secret: nil)
+        #expect(cancelled.kind == .midStream)
+    }
+
     @Test func ollamaErrorLineMidStream() async throws {
         let (error, text) = try await streamError(.ollama, try .fixture("providers/ollama-chat-stream-error-midstream.ndjson"))
         #expect(text == "The")
