@@ -40,6 +40,11 @@ struct StoreMemoryTests {
         #expect(custom.ttl(forPartition: "routing/costs") == nil)
         #expect(custom.ttl(forPartition: "elsewhere") == 10)
         #expect(custom.ttl(forPartition: "streaming/sessions") == 3_600)
+        // A wildcard from the config wins over the defaults of the partitions under it.
+        let shorter = MemoryStoreConfiguration(partitionTTLOverrides: ["streaming/*": 600, "cache/*": 300])
+        #expect(shorter.ttl(forPartition: "streaming/sessions") == 600 && shorter.ttl(forPartition: "streaming/metadata") == 600)
+        #expect(shorter.ttl(forPartition: "cache/responses") == 300)
+        #expect(shorter.ttl(forPartition: "routing/costs") == TimeInterval(30 * 86_400))
     }
 
     @Test func expiredEntriesVanishAtOnceAndTheSweepRemovesThem() async throws {

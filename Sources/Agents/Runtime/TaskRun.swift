@@ -257,6 +257,8 @@ final class TaskDriver {
         case .success(let prepared): call = prepared
         }
         if let cacheKey = call.cacheKey, task.cachePolicy ?? .use == .use, let cache = runtime.cache, let answer = await cache.lookup(cacheKey) {
+            // No call is made: the probe slot a half-open breaker gave the selection goes back.
+            runtime.router.endAttempt(model: call.selection.modelName)
             return .ended(await replay(answer, selection: call.selection))
         }
         launch(call)
@@ -514,7 +516,10 @@ final class TaskDriver {
             cost = 0
             for billing in running.billings { cost += await billing.settled() }
         }
-        if let key = running.cacheKey, let cache = runtime.cache, task.cachePolicy != .bypass, result.toolCalls.isEmpty, !result.text.isEmpty {
+        // Cached only when the model the key names answered (a fallback's answer, the built-in
+        // responder's above all, must not stand in for it once it is back) and nothing was dropped.
+        if let key = running.cacheKey, let cache = runtime.cache, task.cachePolicy != .bypass, result.toolCalls.isEmpty, !result.text.isEmpty,
+           model.name == running.selection.modelName, result.metadata.discardedChunks == 0 {
             await cache.save(ResponseCache.Answer(text: result.text, model: model.name, provider: model.provider, usage: usage, cost: cost,
                                                   finishReason: result.finishReason, storedAt: Date()), key: key)
         }
@@ -556,7 +561,7 @@ final class TaskDriver {
     private func replay(_ answer: ResponseCache.Answer, selection: ModelSelection) async -> TaskEvent? {
         if let costs = runtime.costs {
             let call = CostCall(model: answer.model, provider: answer.provider.rawValue, taskId: task.id, agentId: run.agent.id,
-                                taskType: selection.complexity.taskType.rawValue)
+                                taskType: selection.complexity.taskType.rawValue, keyId: task.caller?.keyId, tenantId: task.tenantId)
             let id = "cache-\(task.id)-\(LocalID.text(length: 8))"
             do {
                 _ = try await Task { try await costs.record(call, usage: CostUsage(inputTokens: 0, outputTokens: 0), pricing: ModelPricing(),

@@ -130,6 +130,11 @@ public struct CircuitBreaker: Sendable, Hashable {
         }
     }
 
+    /// A probe let through for a call that was not made: its slot is free again.
+    public mutating func releaseProbe(at now: Date) {
+        if state == .halfOpen { probesInFlight = Array(liveProbes(at: now).dropLast()) }
+    }
+
     /// Records an error that says nothing about health (e.g. a bad request): kept as the last error only.
     public mutating func noteError(_ description: String, at now: Date) {
         lastError = description

@@ -79,6 +79,15 @@ public final class HealthMonitor: Sendable {
         }
     }
 
+    /// Gives back a probe slot taken for a call that was not made.
+    public func release(model: String, provider: ProviderKind) {
+        let now = clock.now
+        storage.withLock { s in
+            s.models[model]?.releaseProbe(at: now)
+            s.providers[provider]?.releaseProbe(at: now)
+        }
+    }
+
     /// Records a successful call: both breakers close (unless they opened after the call began).
     public func recordSuccess(model: String, provider: ProviderKind, startedAt: Date? = nil) {
         let now = clock.now

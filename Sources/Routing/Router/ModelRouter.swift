@@ -154,6 +154,13 @@ public final class ModelRouter: Sendable {
         return health.acquire(model: model, provider: config.provider)
     }
 
+    /// Gives back the probe slot ``select(_:useRouter:)`` or ``beginAttempt(model:)`` took for a
+    /// call that is not made after all (the answer came from the cache).
+    public func endAttempt(model: String) {
+        guard let config = registry.model(named: model) else { return }
+        health.release(model: model, provider: config.provider)
+    }
+
     /// Records how a call to `model` went: updates its stats (persisted) and breakers.
     /// - Parameters:
     ///   - latency: time to the complete answer (or to the failure).

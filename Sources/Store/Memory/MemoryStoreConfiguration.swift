@@ -22,6 +22,9 @@ public struct MemoryStoreConfiguration: Sendable, Hashable {
     /// Partition (or `prefix/*`) → TTL in seconds; ≤ 0 means never. Entries given here replace
     /// the defaults of the same name; others keep their default.
     public var partitionTTLs: [String: TimeInterval]
+    /// The rules the config gave: they win over every default, so `streaming/*: 10m` also
+    /// shortens `streaming/sessions`, which has a default of its own.
+    public var partitionTTLOverrides: [String: TimeInterval]
     /// TTL for partitions no rule covers, in seconds; `nil` (default) means never.
     public var defaultTTL: TimeInterval?
     /// The most answers the response cache (`cache/responses`) keeps; the oldest go first.
@@ -33,21 +36,29 @@ public struct MemoryStoreConfiguration: Sendable, Hashable {
     /// - Parameter partitionTTLOverrides: merged over ``defaultPartitionTTLs``.
     public init(partitionTTLOverrides: [String: TimeInterval] = [:], defaultTTL: TimeInterval? = nil) {
         self.partitionTTLs = Self.defaultPartitionTTLs.merging(partitionTTLOverrides) { _, new in new }
+        self.partitionTTLOverrides = partitionTTLOverrides
         self.defaultTTL = defaultTTL
     }
 
     /// The TTL for a partition in seconds, `nil` when its entries never expire.
     ///
-    /// An exact rule wins; otherwise the longest `prefix/*` rule whose prefix is a parent of the
-    /// partition; otherwise ``defaultTTL``.
+    /// The config's rules first, then the defaults: in each, an exact rule wins, otherwise the
+    /// longest `prefix/*` rule whose prefix is a parent of the partition. Then ``defaultTTL``.
     public func ttl(forPartition partition: String) -> TimeInterval? {
-        if let exact = partitionTTLs[partition] { return exact > 0 ? exact : nil }
+        for rules in [partitionTTLOverrides, Self.defaultPartitionTTLs] {
+            if let rule = Self.rule(for: partition, in: rules) { return rule > 0 ? rule : nil }
+        }
+        if let defaultTTL, defaultTTL > 0 { return defaultTTL }
+        return nil
+    }
+
+    private static func rule(for partition: String, in rules: [String: TimeInterval]) -> TimeInterval? {
+        if let exact = rules[partition] { return exact }
         var segments = partition.split(separator: "/", omittingEmptySubsequences: false)
         while segments.count > 1 {
             segments.removeLast()
-            if let rule = partitionTTLs[segments.joined(separator: "/") + "/*"] { return rule > 0 ? rule : nil }
+            if let rule = rules[segments.joined(separator: "/") + "/*"] { return rule }
         }
-        if let defaultTTL, defaultTTL > 0 { return defaultTTL }
         return nil
     }
 }

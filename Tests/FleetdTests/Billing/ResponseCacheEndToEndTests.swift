@@ -102,6 +102,38 @@ import Testing
             #expect(choice?["finish_reason"] as? String == "length", "\(expected): \(answer.body)")
         }
         #expect(fake.requests.count == 1)
+        // An SDK client's `cache-control: no-store` is honoured here as on /v1/tasks.
+        let fresh = try await http(.POST, fleetd.baseURL + "/v1/chat/completions", body: body, headers: [("cache-control", "no-store")])
+        #expect(fresh.headers.first(name: "x-fleetd-cache") == nil, "\(fresh.body)")
+        #expect(fake.requests.count == 2)
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+
+    /// A fallback's answer is not cached under the key of the model that failed: once that model
+    /// is back, the next same request goes to it, not to the fallback's stored answer.
+    @Test func aFallbacksAnswerIsNotCachedForThePick() async throws {
+        let fake = try await FakeProviderServer.start(script: FakeScript { _, index in
+            index == 0 ? .status(500, body: #"{"type":"error","error":{"type":"api_error","message":"down"}}"#)
+                       : (try? .fixture("providers/anthropic-nonstream-docs-example.json")) ?? .status(500)
+        })
+        let text = Self.config(baseURL: fake.baseURL)
+            .replacingOccurrences(of: "  costTracking:", with: """
+                    - {name: backup, provider: anthropic, model: backup-id, credentials: {endpoint: "\(fake.baseURL)"}, capabilities: {costPer1kTokens: {input: 0.3, output: 1.5}}}
+                  costTracking:
+                """)
+            // The cheapest first: solo stays the pick after its one failure.
+            .replacingOccurrences(of: "  defaultModel: solo\n", with: "  defaultModel: solo\n  strategy: cost\n")
+        #expect(text.contains("name: backup") && text.contains("strategy: cost"))
+        let fleetd = try await Self.start(text)
+        let body = #"{"prompt": "What is the capital of France?", "tenantId": "acme"}"#
+        let first = try await Self.task(fleetd, body)
+        let pick = (first.json["selection"] as? [String: Any])?["modelName"] as? String
+        #expect(first.status == 200 && pick != nil && first.json["model"] as? String != pick, "\(first.status) \(first.body)")
+        let second = try await Self.task(fleetd, body)
+        #expect(second.headers.first(name: "x-fleetd-cache") == "miss", "\(second.body)")
+        #expect(second.json["model"] as? String == pick, "\(second.body)")
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)
         await fake.shutdown()

@@ -91,10 +91,13 @@ struct CompatRoutes {
         let target = try CompatModels(config: config).resolve(call.model, dialect: dialect)
         let header = request.headers[HTTPField.Name("x-fleetd-agent-type")!].flatMap { $0.isEmpty ? nil : $0 }
         let text = call.routingText
-        return AgentTask(prompt: text.prompt, context: text.context, agentType: header ?? target.agentType,
-                         preferredModel: target.preferredModel,
-                         tenantId: request.headers[HTTPField.Name("x-fleetd-tenant")!], userId: call.userId,
-                         maxTokens: call.maxTokens, stream: call.stream, conversation: call.request)
+        var task = AgentTask(prompt: text.prompt, context: text.context, agentType: header ?? target.agentType,
+                             preferredModel: target.preferredModel,
+                             tenantId: request.headers[HTTPField.Name("x-fleetd-tenant")!], userId: call.userId,
+                             maxTokens: call.maxTokens, stream: call.stream, conversation: call.request)
+        // `cache-control: no-store` / `no-cache` from an SDK client, as on /v1/tasks.
+        task.cachePolicy = CachePolicy(cacheControl: request.headers[.cacheControl])
+        return task
     }
 
     /// `POST /v1/messages/count_tokens`: `{"input_tokens": N}`, fleetd's estimate of the request
