@@ -5,7 +5,10 @@ import Providers
 import Streaming
 
 /// An agent type's tools across its MCP servers, as the model is offered them. A tool whose name
-/// another server of the type already offers is offered as `<server>__<tool>`.
+/// another server of the type already offers is offered as `<server>__<tool>`. Names and input
+/// schemas are made acceptable to every provider: MCP allows names OpenAI and Gemini refuse
+/// (`.`, `/`, more than 64 characters) and schemas OpenAI refuses (an array without `items`), and
+/// one such tool would make every call that offers the type's tools fail with a 400.
 public struct MCPToolbox: ToolInvoker {
     struct Entry: Sendable {
         let connection: ToolServerConnection
@@ -20,15 +23,56 @@ public struct MCPToolbox: ToolInvoker {
         var definitions: [ToolDefinition] = []
         var entries: [String: Entry] = [:]
         for (connection, tool) in tools {
-            var name = tool.name
-            if entries[name] != nil { name = "\(connection.spec.name)__\(tool.name)" }
+            var name = Self.providerSafeName(tool.name)
+            if entries[name] != nil { name = Self.providerSafeName("\(connection.spec.name)__\(tool.name)") }
             guard entries[name] == nil else { continue }
             entries[name] = Entry(connection: connection, remoteName: tool.name)
             definitions.append(ToolDefinition(name: name, description: tool.description ?? tool.title,
-                                              parameters: Self.jsonValue(tool.inputSchema) ?? .object(["type": .string("object")])))
+                                              parameters: Self.providerSafeSchema(Self.jsonValue(tool.inputSchema) ?? .object([:]))))
         }
         self.definitions = definitions
         self.entries = entries
+    }
+
+    /// A name every provider takes (`^[A-Za-z0-9_-]{1,64}$`): other characters become `_`, and a
+    /// longer name keeps its first 55 characters and a hash of the whole (so two long names that
+    /// share a beginning stay apart). The call is sent to the server under its own name.
+    static func providerSafeName(_ name: String) -> String {
+        var safe = String(name.unicodeScalars.map { scalar -> Character in
+            scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || scalar == "_" || scalar == "-") ? Character(scalar) : "_"
+        })
+        if safe.isEmpty { safe = "tool" }
+        guard safe.count > 64 else { return safe }
+        var hash: UInt32 = 2_166_136_261 // FNV-1a
+        for byte in name.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return String(safe.prefix(55)) + "_" + String(format: "%08x", hash)
+    }
+
+    /// The input schema as providers take it: an object at the top (with `properties`), and every
+    /// array with `items` (OpenAI refuses an array schema without them, strict or not).
+    static func providerSafeSchema(_ schema: JSONValue) -> JSONValue {
+        guard case .object(var top) = fixingArrays(schema) else { return .object(["type": .string("object"), "properties": .object([:])]) }
+        if top["type"] == nil { top["type"] = .string("object") }
+        if top["type"] == .string("object"), top["properties"] == nil { top["properties"] = .object([:]) }
+        return .object(top)
+    }
+
+    private static func fixingArrays(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .array(let items):
+            return .array(items.map(fixingArrays))
+        case .object(var object):
+            for (key, member) in object { object[key] = fixingArrays(member) }
+            let isArray = switch object["type"] {
+            case .string("array"): true
+            case .array(let types): types.contains(.string("array"))
+            default: false
+            }
+            if isArray, object["items"] == nil { object["items"] = .object([:]) }
+            return .object(object)
+        default:
+            return value
+        }
     }
 
     public func server(of tool: String) -> String? {

@@ -1,3 +1,4 @@
+import FleetSupport
 import Foundation
 
 /// One MCP server an agent type's tasks may use (`agents[].config.mcpServers[]`): a command
@@ -14,17 +15,23 @@ public struct ToolServerSpec: Sendable, Hashable, Codable {
     /// The server's name in records, metrics and logs; unique within an agent type.
     public var name: String
     public var transport: Transport
+    /// How the operator sees it in logs: the command and its arguments as the config wrote them
+    /// (`${VAR}`s not filled in), or the URL without credentials or query; never a header's or
+    /// variable's value.
+    public var summary: String
 
-    public init(name: String, transport: Transport) {
+    /// - Parameter summary: what logs show (the config passes its unexpanded text); by default
+    ///   the command line, or the URL with its query and credentials left out.
+    public init(name: String, transport: Transport, summary: String? = nil) {
         self.name = name
         self.transport = transport
+        self.summary = summary ?? Self.summary(of: transport)
     }
 
-    /// How the operator sees it in logs: the command or the URL, never a header's or variable's value.
-    public var summary: String {
+    static func summary(of transport: Transport) -> String {
         switch transport {
         case .stdio(let command, let args, _, _): ([command] + args).joined(separator: " ")
-        case .http(let url, _): url.absoluteString
+        case .http(let url, _): URLRedaction.redacted(url.absoluteString)
         }
     }
 }

@@ -1,7 +1,8 @@
 import Fleet
 import Foundation
 import Testing
-import ToolServers
+@testable import ToolServers
+import Providers
 
 @Suite struct AgentToolConfigTests {
     @Test("servers, limits and ${VAR} in env and headers")
@@ -23,6 +24,23 @@ import ToolServers
             ToolServerSpec(name: "files", transport: .stdio(command: "npx", args: ["-y", "server"], environment: ["TOKEN": "f-1", "LEVEL": "2"], directory: nil)),
             ToolServerSpec(name: "search", transport: .http(url: URL(string: "http://127.0.0.1:8931/mcp")!, headers: ["Authorization": "Bearer s-2"])),
         ])
+    }
+
+    /// `${VAR}` fills in arguments and URLs too (a token passed as `--token`, a hosted server's
+    /// key in its query), and what logs show keeps them out.
+    @Test func variablesInArgumentsAndURLsAreFilledAndNotShown() throws {
+        let config: [String: ConfigValue] = ["mcpServers": .list([
+            .map(["name": .string("gh"), "command": .string("server"), "args": .list([.string("--token"), .string("${GH_TOKEN}")])]),
+            .map(["name": .string("hosted"), "url": .string("https://user:pw@mcp.example.com/mcp?api_key=${HOSTED_KEY}")]),
+        ])]
+        let (parsed, problems) = AgentToolConfig.parse(config, environment: ["GH_TOKEN": "ghp-secret", "HOSTED_KEY": "hk-secret"])
+        #expect(problems.isEmpty, "\(problems)")
+        let servers = try #require(parsed).servers
+        #expect(servers[0].transport == .stdio(command: "server", args: ["--token", "ghp-secret"], environment: [:], directory: nil))
+        #expect(servers[0].summary == "server --token ${GH_TOKEN}")
+        guard case .http(let url, _) = servers[1].transport else { Issue.record("not http"); return }
+        #expect(url.absoluteString == "https://user:pw@mcp.example.com/mcp?api_key=hk-secret")
+        #expect(servers[1].summary == "https://mcp.example.com/mcp?…")
     }
 
     @Test("${VAR:-default} and ${VAR-default} as a shell reads them")
@@ -60,5 +78,36 @@ import ToolServers
         #expect(out.contains { $0.contains("agents[0].config.mcpServers[3].url: expected an http:// or https:// URL") }, "\(out)")
         #expect(out.contains { $0.contains("agents[0].config.mcpServers[4].args: expected a list of strings") }, "\(out)")
         #expect(out.contains { $0.contains("agents[0].config.mcpServers[5].port: unknown setting") }, "\(out)")
+    }
+}
+
+/// What an MCP server declares, made acceptable to every provider (before, one such tool made
+/// every call offering the type's tools fail with a 400 on OpenAI).
+@Suite struct ProviderSafeToolTests {
+    @Test func namesProvidersRefuseAreMadeSafe() {
+        #expect(MCPToolbox.providerSafeName("get_weather") == "get_weather")
+        #expect(MCPToolbox.providerSafeName("files.read/text") == "files_read_text")
+        let long = String(repeating: "a", count: 70)
+        let safe = MCPToolbox.providerSafeName(long)
+        #expect(safe.count == 64 && safe.hasPrefix(String(repeating: "a", count: 55)))
+        #expect(safe != MCPToolbox.providerSafeName(long + "b"), "two long names stay apart")
+    }
+
+    @Test func arraysGetItemsAndTheTopIsAnObject() {
+        let schema: JSONValue = .object(["type": .string("object"), "properties": .object([
+            "tags": .object(["type": .string("array")]),
+            "rows": .object(["type": .string("array"), "items": .object(["type": .string("array")])]),
+            "either": .object(["type": .array([.string("array"), .string("null")])]),
+            "type": .object(["type": .string("string")]),
+        ])])
+        guard case .object(let top) = MCPToolbox.providerSafeSchema(schema), case .object(let properties)? = top["properties"] else {
+            Issue.record("not an object"); return
+        }
+        #expect(properties["tags"] == .object(["type": .string("array"), "items": .object([:])]))
+        #expect(properties["rows"] == .object(["type": .string("array"), "items": .object(["type": .string("array"), "items": .object([:])])]))
+        guard case .object(let either)? = properties["either"] else { Issue.record("either"); return }
+        #expect(either["items"] == .object([:]))
+        #expect(properties["type"] == .object(["type": .string("string")]))
+        #expect(MCPToolbox.providerSafeSchema(.object([:])) == .object(["type": .string("object"), "properties": .object([:])]))
     }
 }

@@ -1,3 +1,4 @@
+import FleetSupport
 import Foundation
 import Streaming
 import ToolServers
@@ -74,16 +75,19 @@ public struct AgentToolConfig: Sendable, Hashable {
                     args = strings
                 }
                 guard let env = stringMap(fields["env"], path: "\(path).env", environment: environment, problems: &problems) else { continue }
-                servers.append(ToolServerSpec(name: name, transport: .stdio(command: command, args: args, environment: env,
-                                                                            directory: fields["cwd"]?.stringValue)))
+                // `${VAR}` in the arguments too (a token passed as `--token ${TOKEN}`); logs show them unfilled.
+                servers.append(ToolServerSpec(name: name, transport: .stdio(command: command, args: args.map { expand($0, environment: environment) },
+                                                                            environment: env, directory: fields["cwd"]?.stringValue),
+                                              summary: ([command] + args).joined(separator: " ")))
             case (nil, let url?):
-                guard let text = url.stringValue, let parsed = URL(string: text), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""),
-                      parsed.host != nil else {
+                // `${VAR}` in the URL too (a hosted server's key in its query); logs show it without the query.
+                guard let written = url.stringValue, case let text = expand(written, environment: environment), let parsed = URL(string: text),
+                      ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
                     problems.append(Problem(path: "\(path).url", message: "expected an http:// or https:// URL"))
                     continue
                 }
                 guard let headers = stringMap(fields["headers"], path: "\(path).headers", environment: environment, problems: &problems) else { continue }
-                servers.append(ToolServerSpec(name: name, transport: .http(url: parsed, headers: headers)))
+                servers.append(ToolServerSpec(name: name, transport: .http(url: parsed, headers: headers), summary: URLRedaction.redacted(written)))
             case (nil, nil):
                 problems.append(Problem(path: path, message: "give command (a stdio server) or url (a Streamable HTTP server)"))
             case (_?, _?):

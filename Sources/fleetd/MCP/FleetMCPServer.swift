@@ -335,12 +335,14 @@ struct RedactedConfig: Encodable {
         streaming = config.streaming
     }
 
-    /// `mcpServers[].env` and `.headers` values replaced, unless they only name a variable.
+    /// `mcpServers[].env` and `.headers` values replaced, unless they only name a variable; a
+    /// `url`'s query and credentials left out.
     static func redactingToolServers(_ agent: AgentSpec) -> AgentSpec {
         guard case .list(let servers)? = agent.config["mcpServers"] else { return agent }
         var agent = agent
         agent.config["mcpServers"] = .list(servers.map { server in
             guard case .map(var fields) = server else { return server }
+            if case .string(let url)? = fields["url"] { fields["url"] = .string(URLRedaction.redacted(url)) }
             for name in ["env", "headers"] {
                 guard case .map(let values)? = fields[name] else { continue }
                 fields[name] = .map(values.mapValues { value in
