@@ -139,6 +139,17 @@ struct LearningTests {
         await #expect(throws: FeedbackError.self) { try await router.feedback(taskId: "t1", tenantId: "acme", score: 1, label: nil) }
         await #expect(throws: FeedbackError.self) { try await router.feedback(taskId: "t1", tenantId: "globex", score: 1, label: nil) }
         await #expect(throws: FeedbackError.self) { try await router.feedback(taskId: "t1", tenantId: "acme", score: 1.5, label: nil) }
+        // Ten at the same moment on another task, with a store that takes a moment to read (as a
+        // real one does): one is taken, the others are refused (before, all ten were counted).
+        let slow = SlowReadingLearningStore()
+        let racing = Self.router(store: slow)
+        await racing.rememberOutcome(TaskOutcomeRecord(taskId: "t2", model: "claude-sonnet-4.5", taskType: .code, complexity: 0.5,
+                                                       tenantId: "acme", signal: .completed, at: Date()))
+        let accepted = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<10 { group.addTask { (try? await racing.feedback(taskId: "t2", tenantId: "acme", score: 0, label: nil)) != nil } }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(accepted == 1, "\(accepted) accepted")
         // A restarted router loads what was learned.
         let restarted = Self.router(store: store)
         try await restarted.loadLearning()
@@ -158,4 +169,18 @@ struct LearningTests {
         #expect(d > 0.85)
         #expect(learner.predictedDifficulty(taskType: .chat, complexity: 0.3, tenantId: nil, strongModels: strong, configuration: config) == 0.3)
     }
+}
+
+/// An in-memory learning store whose answers to reads take 20 ms to come back.
+actor SlowReadingLearningStore: LearningStore {
+    let base = InMemoryLearningStore()
+    func loadCells() async throws -> [LearnedCell] { try await base.loadCells() }
+    func saveCells(_ cells: [LearnedCell]) async throws { try await base.saveCells(cells) }
+    func saveTaskOutcome(_ record: TaskOutcomeRecord) async throws { try await base.saveTaskOutcome(record) }
+    func taskOutcome(taskId: String, tenantId: String?) async throws -> TaskOutcomeRecord? {
+        let record = try await base.taskOutcome(taskId: taskId, tenantId: tenantId)
+        try await Task.sleep(for: .milliseconds(20)) // the answer is on its way back
+        return record
+    }
+    func apply(_ outcome: RoutingOutcome, to cells: [LearnedCell], configuration: LearningConfiguration) async throws -> [LearnedCell]? { nil }
 }

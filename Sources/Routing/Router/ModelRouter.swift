@@ -24,6 +24,9 @@ public final class ModelRouter: Sendable {
     private struct State {
         var engine: RoutingEngine
         var stats: [String: ModelStats]
+        /// Tasks whose feedback is being applied now: a second at the same moment is refused as
+        /// given already (its read of the record would not see the first's mark yet).
+        var feedbackInFlight: Set<String> = []
     }
 
     private let state: Mutex<State>
@@ -300,6 +303,11 @@ public final class ModelRouter: Sendable {
     public func feedback(taskId: String, tenantId: String?, score: Double, label: String?) async throws(FeedbackError) -> TaskOutcomeRecord {
         guard score.isFinite, (0...1).contains(score) else { throw .invalidScore }
         guard let learningStore else { throw .unknownTask }
+        let claim = "\(tenantId ?? "")/\(taskId)"
+        guard state.withLock({ $0.feedbackInFlight.insert(claim).inserted }) else {
+            throw .beingGiven
+        }
+        defer { _ = state.withLock { $0.feedbackInFlight.remove(claim) } }
         var record: TaskOutcomeRecord
         do {
             guard let found = try await learningStore.taskOutcome(taskId: taskId, tenantId: tenantId) else { throw FeedbackError.unknownTask }
@@ -349,6 +357,8 @@ public enum FeedbackError: Error, Sendable {
     case unknownTask
     /// Feedback was already given for the task.
     case alreadyGiven(TaskOutcomeRecord)
+    /// Feedback for the task is being applied now (another request at the same moment).
+    case beingGiven
     /// The store failed.
     case store(String)
 }

@@ -86,6 +86,8 @@ struct FeedbackRoutes {
         case .alreadyGiven(let record):
             APIError(.conflict, code: "FEEDBACK_EXISTS",
                      message: "task '\(id)' already has feedback (score \(record.feedbackScore.map { String($0) } ?? "?"))", field: "id")
+        case .beingGiven:
+            APIError(.conflict, code: "FEEDBACK_EXISTS", message: "task '\(id)' is getting feedback from another request now", field: "id")
         case .store(let detail):
             APIError(.serviceUnavailable, code: "STORE_UNAVAILABLE", message: "the store could not take the feedback: \(detail)")
         }
