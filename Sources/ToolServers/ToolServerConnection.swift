@@ -35,6 +35,12 @@ actor ToolServerConnection {
         self.retryInterval = retryInterval
     }
 
+    /// Whether it is connected and has listed its tools.
+    var isReady: Bool {
+        if case .ready = state { return true }
+        return false
+    }
+
     /// The server's tools, connecting first when needed; empty (and a logged error) when it
     /// cannot be reached.
     func tools() async -> [Tool] {

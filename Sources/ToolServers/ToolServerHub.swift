@@ -45,9 +45,16 @@ public actor ToolServerHub {
             for (type, specs) in specsByType {
                 let ordered = specs.compactMap { next[type]?[$0.name] }
                 group.addTask {
+                    // Every server of the type at once: a dead one costs its timeout once, not per server.
+                    let lists = await withTaskGroup(of: (Int, [Tool]).self) { servers in
+                        for (index, connection) in ordered.enumerated() { servers.addTask { (index, await connection.tools()) } }
+                        var lists = [[Tool]](repeating: [], count: ordered.count)
+                        for await (index, tools) in servers { lists[index] = tools }
+                        return lists
+                    }
                     var tools: [(ToolServerConnection, Tool)] = []
-                    for connection in ordered {
-                        for tool in await connection.tools() { tools.append((connection, tool)) }
+                    for (connection, list) in zip(ordered, lists) {
+                        for tool in list { tools.append((connection, tool)) }
                     }
                     return (type, MCPToolbox(tools: tools))
                 }
@@ -56,6 +63,13 @@ public actor ToolServerHub {
             for await (type, box) in group { boxes[type] = box }
             return boxes
         }
+    }
+
+    /// Whether a server of the config in force is not connected (it was down or slow when the
+    /// tools were gathered): its tools are missing until it answers.
+    public func hasUnreachableServers() async -> Bool {
+        for connection in connections.values.flatMap(\.values) where !(await connection.isReady) { return true }
+        return false
     }
 
     /// Stops every server.

@@ -94,9 +94,27 @@ public actor FleetManager {
         guard config.agents.contains(where: { $0.config["mcpServers"] != nil }) || !tools.isEmpty else { return }
         let hub = toolHub, dataPlane = self.dataPlane, environment = processEnvironment, observer = onToolCall
         Task {
-            let tools = await Self.connectTools(config, hub: hub, dataPlane: dataPlane, environment: environment, observer: observer)
+            var tools = await Self.connectTools(config, hub: hub, dataPlane: dataPlane, environment: environment, observer: observer)
             await self.install(tools, generation: generation)
+            // A server that was down or slow to start (an `npx` download) is tried again, 5 s,
+            // then 10, 20, up to every minute, until it answers or another config takes over;
+            // its tools are installed as soon as it does.
+            var delay = Duration.seconds(5)
+            while await hub.hasUnreachableServers(), await self.generation == generation {
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(60))
+                guard await self.generation == generation else { return }
+                let again = await Self.connectTools(config, hub: hub, dataPlane: dataPlane, environment: environment, observer: observer)
+                if Self.toolNames(again) != Self.toolNames(tools) {
+                    tools = again
+                    await self.install(tools, generation: generation)
+                }
+            }
         }
+    }
+
+    private static func toolNames(_ tools: [String: ToolExecutor]) -> [String: [String]] {
+        tools.mapValues { $0.invoker.definitions.map(\.name) }
     }
 
     private func install(_ tools: [String: ToolExecutor], generation: Int) {

@@ -352,6 +352,35 @@ import Testing
         }
     }
 
+    @Test("a tool server that was not up when fleetd started is tried again, and its tools arrive once it answers")
+    func aServerThatComesUpLaterIsPickedUp() async throws {
+        let port = Int.random(in: 20_000..<40_000)
+        let python = try await SDKCompatibilityTests.python()
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let entries = { (_: String, _: URL) in
+            """
+                    - name: weather
+                      url: http://127.0.0.1:\(port)/mcp
+            """
+        }
+        try await withFleet(.anthropic, server: entries) { fleetd, _, _ in
+            #expect(!fleetd.logText.contains("get_weather"), "nothing listens yet")
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: python)
+            server.arguments = [Self.toolServer.path, "http", String(port)]
+            server.environment = FleetdProcess.baseEnvironment.merging(["TOOL_LOG": directory.appendingPathComponent("late.jsonl").path]) { $1 }
+            server.standardOutput = FileHandle.nullDevice
+            server.standardError = FileHandle.nullDevice
+            try server.run()
+            defer { kill(server.processIdentifier, SIGKILL) }
+            #expect(await eventually(timeout: .seconds(40)) { fleetd.logText.contains("get_weather") }, "\(fleetd.logText.suffix(2_000))")
+            let response = try await Self.run(fleetd, "tools-10")
+            let calls = (response.complete["toolUse"] as? [String: Any])?["calls"] as? [[String: Any]] ?? []
+            #expect(calls.first?["outcome"] as? String == "ok", "\(response.body)")
+        }
+    }
+
     @Test("over Streamable HTTP: the same tool through the Python SDK's HTTP server; a server that is not there gives an error result")
     func streamableHTTP() async throws {
         let port = Int.random(in: 20_000..<40_000)
