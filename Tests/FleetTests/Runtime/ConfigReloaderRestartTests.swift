@@ -14,12 +14,18 @@ import Testing
         """
     }
 
-    @Test func aPortChangeIsNamedByEveryReloadUntilTheRestartEvenAfterTheWatcherLoadedIt() async throws {
+    /// A fresh directory with the config file (`yaml(port: 0, rateLimitMax: 0)`) in it.
+    func makeFile() throws -> (directory: URL, file: URL) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reloader-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("fleet.yaml")
         try yaml(port: 0, rateLimitMax: 0).write(to: file, atomically: true, encoding: .utf8)
+        return (directory, file)
+    }
+
+    @Test func aPortChangeIsNamedByEveryReloadUntilTheRestartEvenAfterTheWatcherLoadedIt() async throws {
+        let (directory, file) = try makeFile()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let reloader = try ConfigReloader(loaded: try ConfigLoader.load(path: file.path, environment: [:]), environment: [:])
 
         try yaml(port: 18_099, rateLimitMax: 2).write(to: file, atomically: true, encoding: .utf8)
@@ -39,11 +45,8 @@ import Testing
     /// `fleetd serve --port` wins over the file at every reload as at start-up: before, every reload
     /// named `api.port` as needing a restart, and a restart changed nothing.
     @Test func aCommandLinePortIsNotARestartToDo() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reloader-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (directory, file) = try makeFile()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let file = directory.appendingPathComponent("fleet.yaml")
-        try yaml(port: 0, rateLimitMax: 0).write(to: file, atomically: true, encoding: .utf8)
         let reloader = try ConfigReloader(loaded: try ConfigLoader.load(path: file.path, environment: [:]), environment: [:],
                                           listenOverride: .init(host: "127.0.0.2", port: 9_000))
         #expect(await reloader.snapshot.config.api.port == 9_000)
@@ -61,11 +64,8 @@ import Testing
     /// A flag change that cannot be saved is not applied, and is not carried in by the next change
     /// that can be (before, it was applied in memory first and published with the next one).
     @Test func aFlagChangeThatCannotBeSavedIsNotApplied() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reloader-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (directory, file) = try makeFile()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let file = directory.appendingPathComponent("fleet.yaml")
-        try yaml(port: 0, rateLimitMax: 0).write(to: file, atomically: true, encoding: .utf8)
         let store = directory.appendingPathComponent("runtime-flags.json")
         let reloader = try ConfigReloader(loaded: try ConfigLoader.load(path: file.path, environment: [:]), environment: [:],
                                           flagStore: RuntimeFlagStore(url: store))

@@ -68,6 +68,18 @@ import Testing
          "      capabilities: {costPer1kTokens: {input: 0.001, output: 0.002}, supportsTools: true}"].joined(separator: "\n")
     }
 
+    /// Tests/SDK/tool_server.py over Streamable HTTP on `port`, logging its calls to `log`.
+    static func startHTTPToolServer(python: String, port: Int, log: URL) throws -> Process {
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: python)
+        server.arguments = [toolServer.path, "http", String(port)]
+        server.environment = FleetdProcess.baseEnvironment.merging(["TOOL_LOG": log.path]) { $1 }
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        return server
+    }
+
     /// The stdio server entry for `config`, started with the SDK's venv Python.
     static func stdioServer(python: String, mode: String = "ok", log: URL) -> String {
         """
@@ -366,14 +378,8 @@ import Testing
         }
         try await withFleet(.anthropic, server: entries) { fleetd, _, _ in
             #expect(!fleetd.logText.contains("get_weather"), "nothing listens yet")
-            let server = Process()
-            server.executableURL = URL(fileURLWithPath: python)
-            server.arguments = [Self.toolServer.path, "http", String(port)]
-            server.environment = FleetdProcess.baseEnvironment.merging(["TOOL_LOG": directory.appendingPathComponent("late.jsonl").path]) { $1 }
-            server.standardOutput = FileHandle.nullDevice
-            server.standardError = FileHandle.nullDevice
-            try server.run()
-            defer { kill(server.processIdentifier, SIGKILL) }
+            let server = try Self.startHTTPToolServer(python: python, port: port, log: directory.appendingPathComponent("late.jsonl"))
+            defer { kill(server.processIdentifier, SIGKILL) } // SIGTERM is blocked in children of the test process
             #expect(await eventually(timeout: .seconds(40)) { fleetd.logText.contains("get_weather") }, "\(fleetd.logText.suffix(2_000))")
             let response = try await Self.run(fleetd, "tools-10")
             let calls = (response.complete["toolUse"] as? [String: Any])?["calls"] as? [[String: Any]] ?? []
@@ -387,13 +393,7 @@ import Testing
         let python = try await SDKCompatibilityTests.python()
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: python)
-        server.arguments = [Self.toolServer.path, "http", String(port)]
-        server.environment = FleetdProcess.baseEnvironment.merging(["TOOL_LOG": directory.appendingPathComponent("http.jsonl").path]) { $1 }
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let server = try Self.startHTTPToolServer(python: python, port: port, log: directory.appendingPathComponent("http.jsonl"))
         defer { kill(server.processIdentifier, SIGKILL) } // SIGTERM is blocked in children of the test process
         #expect(await eventually(timeout: .seconds(15)) { (try? await http(.GET, "http://127.0.0.1:\(port)/mcp")) != nil })
         let entries = { (_: String, _: URL) in
