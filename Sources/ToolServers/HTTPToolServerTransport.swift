@@ -56,6 +56,12 @@ actor HTTPToolServerTransport: Transport {
         request.body = .bytes(ByteBuffer(bytes: data))
         let response = try await HTTPClient.shared.execute(request, timeout: requestTimeout)
         if let id = response.headers.first(name: "Mcp-Session-Id") { sessionID = id }
+        if response.status.code == 404, sessionID != nil {
+            // The server no longer knows the session (it restarted, or the session expired): per
+            // the spec the client starts a new one with `initialize`; the connection does that.
+            sessionID = nil
+            throw MCPError.internalError(Self.sessionEnded)
+        }
         guard (200..<300).contains(response.status.code) else {
             let body = try? await response.body.collect(upTo: 4_096)
             let text = body.map { String(buffer: $0) } ?? ""
@@ -80,4 +86,7 @@ actor HTTPToolServerTransport: Transport {
     }
 
     nonisolated func receive() -> AsyncThrowingStream<Data, any Error> { messages }
+
+    /// The error a request gets when the server answered 404 to the session it carried.
+    static let sessionEnded = "the server ended the session (404): a new one starts with the next connection"
 }

@@ -78,9 +78,17 @@ actor ToolServerConnection {
             if case .internalError(let detail) = error, detail == "Client disconnected" {
                 throw ToolInvocationError(.unavailable, "tool server '\(spec.name)' went away during the call")
             }
+            if case .internalError(let detail?) = error, detail == HTTPToolServerTransport.sessionEnded {
+                // The next call connects again (a new `initialize`, a new session).
+                await lost(detail)
+                throw ToolInvocationError(.unavailable, "tool server '\(spec.name)': \(detail)")
+            }
             throw ToolInvocationError(.failed, "\(error)")
         } catch {
-            throw ToolInvocationError(.failed, "\(error)")
+            // Not the server's answer: the transport broke (an HTTP server that went away). The
+            // next call connects again.
+            await lost("\(error)")
+            throw ToolInvocationError(.unavailable, "tool server '\(spec.name)' could not be reached: \(error)")
         }
     }
 

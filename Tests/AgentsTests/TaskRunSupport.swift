@@ -20,7 +20,8 @@ struct RunHarness: Sendable {
 
     static func make(models: [ModelConfiguration], defaultModel: String?, lastResort: String? = nil,
                      environment: [String: String] = [:], quotas: QuotaConfiguration? = nil,
-                     policy: BudgetPolicy = .block, weights: BalancedWeights? = nil) async throws -> RunHarness {
+                     policy: BudgetPolicy = .block, weights: BalancedWeights? = nil,
+                     refusedSettlements: Int = 0) async throws -> RunHarness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("task-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var logger = Logger(label: "task-run-test")
@@ -36,7 +37,8 @@ struct RunHarness: Sendable {
         var quotaManager: QuotaManager?
         if let quotas { quotaManager = try await QuotaManager(database: database, configuration: quotas, logger: logger) }
         let runtime = TaskRuntime(generation: 1, router: router, tool: tool, clients: makeFactory(logger: logger, environment: environment),
-                                  costs: costs, quotas: quotaManager, logger: logger)
+                                  costs: refusedSettlements > 0 ? FlakySettlingCosts(costs, failures: refusedSettlements) : costs,
+                                  quotas: quotaManager, logger: logger)
         return RunHarness(directory: directory, costs: costs, router: router, runtime: runtime, quotaManager: quotaManager)
     }
 
@@ -99,4 +101,47 @@ func waitUntil(timeout: Duration = .seconds(5), _ condition: () async -> Bool) a
         try? await Task.sleep(for: .milliseconds(10))
     }
     return await condition()
+}
+
+/// The cost tracker, with its first `failures` settlements refused as a locked store would.
+final class FlakySettlingCosts: CostAccounting, @unchecked Sendable {
+    // @unchecked: `failuresLeft` is only touched under `lock`; `tracker` is an actor.
+    let tracker: CostTracker
+    private let lock = NSLock()
+    private var failuresLeft: Int
+    init(_ tracker: CostTracker, failures: Int) {
+        self.tracker = tracker
+        self.failuresLeft = failures
+    }
+    var configuration: CostConfiguration { tracker.configuration }
+    var alerts: AsyncStream<CostAlert> { tracker.alerts }
+    func budgetStatus() async -> BudgetStatus { await tracker.budgetStatus() }
+    func update(configuration: CostConfiguration, memoryConfiguration: MemoryStoreConfiguration) async throws {
+        try await tracker.update(configuration: configuration, memoryConfiguration: memoryConfiguration)
+    }
+    func reserve(_ call: CostCall, estimatedCost: Double, isCheaperAlternative: Bool, keyLimits: CostConfiguration.BudgetLimits?) async throws -> CostReservation {
+        try await tracker.reserve(call, estimatedCost: estimatedCost, isCheaperAlternative: isCheaperAlternative, keyLimits: keyLimits)
+    }
+    func release(_ reservation: CostReservation) async { await tracker.release(reservation) }
+    func settle(_ reservation: CostReservation, usage: CostUsage, pricing: ModelPricing, basis: CostBasis) async throws -> CostLedgerEntry {
+        let refuse = lock.withLock { () -> Bool in
+            guard failuresLeft > 0 else { return false }
+            failuresLeft -= 1
+            return true
+        }
+        if refuse { throw StoreError(.locked, "database is locked") }
+        return try await tracker.settle(reservation, usage: usage, pricing: pricing, basis: basis)
+    }
+    func record(_ call: CostCall, usage: CostUsage, pricing: ModelPricing, entryId: String, basis: CostBasis) async throws -> CostLedgerEntry {
+        try await tracker.record(call, usage: usage, pricing: pricing, entryId: entryId, basis: basis)
+    }
+    func billUnsettledReservations() async throws -> [CostLedgerEntry] { try await tracker.billUnsettledReservations() }
+    func raisedAlerts() async throws -> [CostAlert] { try await tracker.raisedAlerts() }
+    func keyBudgetStatus(keyId: String, limits: CostConfiguration.BudgetLimits) async -> BudgetStatus {
+        await tracker.keyBudgetStatus(keyId: keyId, limits: limits)
+    }
+    func report(period: BudgetPeriod, breakdowns: Set<CostReport.Breakdown>, tenant: String?) async throws -> CostReport {
+        try await tracker.report(period: period, breakdowns: breakdowns, tenant: tenant)
+    }
+    func flushPendingWrites() async { await tracker.flushPendingWrites() }
 }

@@ -227,6 +227,19 @@ struct TaskRunTests {
         }
     }
 
+    @Test("a settlement the store refuses for a moment is tried again: the call is billed, the reservation freed")
+    func aRefusedSettlementIsRetried() async throws {
+        try await withServer(.always(.openAIText(stream: true))) { fake in
+            let harness = try await RunHarness.make(models: [RunModels.fake("primary", fake)], defaultModel: "primary", refusedSettlements: 2)
+            defer { harness.remove() }
+            let agent = Agent(id: "general-1", type: "general", role: AgentRole())
+            let result = try await agent.run(AgentTask(prompt: "hello", stream: true), settings: Self.routedStreaming, runtime: harness.runtime).result()
+            #expect(result.cost > 0)
+            #expect(await harness.spent() > 0, "billed after two refusals")
+            #expect(await harness.reserved() == 0)
+        }
+    }
+
     @Test("a synchronous call cut while the provider generates is billed at its answer's limit, not released")
     func aCutSynchronousCallIsBilled() async throws {
         // The upstream takes the request and never answers: a non-streamed answer's head comes

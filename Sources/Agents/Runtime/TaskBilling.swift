@@ -110,18 +110,32 @@ final class TaskBilling: Sendable {
         let pricing = model.capabilities.costPer1kTokens
         let logger = self.logger
         track(Task { [self] in
-            do {
-                let entry = try await costs.settle(reservation, usage: usage, pricing: pricing, basis: basis)
-                state.withLock {
-                    $0.billed += entry.cost
-                    $0.rows += 1
+            // A store that is busy or briefly away (another writer holding the SQLite file, a
+            // PostgreSQL restart) is tried again for about six seconds: settling is idempotent on
+            // the reservation's id, and a call answered must not go unbilled.
+            var delay = Duration.milliseconds(200)
+            for attempt in 1...6 {
+                do {
+                    let entry = try await costs.settle(reservation, usage: usage, pricing: pricing, basis: basis)
+                    state.withLock {
+                        $0.billed += entry.cost
+                        $0.rows += 1
+                    }
+                    return
+                } catch let error where !(error is CostError) && attempt < 6 {
+                    logger.warning("a call's settlement failed; trying again", metadata: [
+                        "task": "\(reservation.call.taskId)", "attempt": "\(attempt)", "error": "\(error)",
+                    ])
+                    try? await Task.sleep(for: delay)
+                    delay *= 2
+                } catch {
+                    // The reservation stays held (and written down): the budget stays conservative,
+                    // and the next start bills it at its estimate.
+                    logger.error("a call could not be billed; its reservation stays held", metadata: [
+                        "task": "\(reservation.call.taskId)", "model": "\(model.name)", "error": "\(error)",
+                    ])
+                    return
                 }
-            } catch {
-                // The reservation stays held (and written down): the budget stays conservative, and
-                // the next start bills it at its estimate.
-                logger.error("a call could not be billed; its reservation stays held", metadata: [
-                    "task": "\(reservation.call.taskId)", "model": "\(model.name)", "error": "\(error)",
-                ])
             }
         })
     }

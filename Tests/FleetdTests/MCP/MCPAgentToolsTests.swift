@@ -387,6 +387,39 @@ import Testing
         }
     }
 
+    @Test("an HTTP tool server that restarts: its old session (now 404) is dropped, and a later call starts a new one")
+    func anHTTPServerThatRestartsIsReconnected() async throws {
+        let port = Int.random(in: 20_000..<40_000)
+        let python = try await SDKCompatibilityTests.python()
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let log = directory.appendingPathComponent("restarts.jsonl")
+        var server = try Self.startHTTPToolServer(python: python, port: port, log: log)
+        defer { kill(server.processIdentifier, SIGKILL) } // SIGTERM is blocked in children of the test process
+        #expect(await eventually(timeout: .seconds(15)) { (try? await http(.GET, "http://127.0.0.1:\(port)/mcp")) != nil })
+        let entries = { (_: String, _: URL) in
+            """
+                    - name: weather
+                      url: http://127.0.0.1:\(port)/mcp
+            """
+        }
+        try await withFleet(.anthropic, server: entries) { fleetd, _, _ in
+            let outcome = { (response: (status: Int, complete: [String: Any], body: String)) in
+                (((response.complete["toolUse"] as? [String: Any])?["calls"] as? [[String: Any]])?.first?["outcome"] as? String) ?? "none"
+            }
+            #expect(outcome(try await Self.run(fleetd, "tools-11")) == "ok")
+            // The server restarts: it knows none of the sessions it gave before.
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+            server = try Self.startHTTPToolServer(python: python, port: port, log: log)
+            #expect(await eventually(timeout: .seconds(15)) { (try? await http(.GET, "http://127.0.0.1:\(port)/mcp")) != nil })
+            _ = try await Self.run(fleetd, "tools-12") // may fail: its call found the session gone
+            try await Task.sleep(for: .seconds(3))
+            let after = try await Self.run(fleetd, "tools-13")
+            #expect(outcome(after) == "ok", "\(after.body)\n\(fleetd.logText.suffix(1_500))")
+        }
+    }
+
     @Test("over Streamable HTTP: the same tool through the Python SDK's HTTP server; a server that is not there gives an error result")
     func streamableHTTP() async throws {
         let port = Int.random(in: 20_000..<40_000)
