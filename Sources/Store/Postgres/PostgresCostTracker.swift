@@ -248,6 +248,7 @@ public actor PostgresCostTracker: CostAccounting {
             let written = try await write([entry])[0]
             held.remove(reservation.id)
             unreleased.remove(reservation.id)
+            unwritten.removeValue(forKey: entry.entryId) // an earlier try of this settlement, refused
             return written
         } catch let error as PostgresStoreError {
             // The call was answered: its row must not be lost. Kept here and retried until the
