@@ -72,8 +72,7 @@ public enum ProviderErrorClassifier {
             kind: kind, provider: provider,
             retryAfter: kind == .rateLimited || kind == .overloaded ? detail.retryDelay : nil,
             providerCode: detail.code.map { redact($0, secret: secret) },
-            message: redact(detail.message ?? "the provider reported an error mid-stream", secret: secret),
-            isRetryable: kind == .midStream ? nil : ProviderError.defaultRetryable(kind)
+            message: redact(detail.message ?? "the provider reported an error mid-stream", secret: secret)
         )
     }
 

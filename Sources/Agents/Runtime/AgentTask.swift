@@ -112,9 +112,9 @@ public struct AgentTask: Sendable, Codable, Hashable {
         // no value, as Unleash reads it: `default` stickiness goes on to the next field.
         var properties = self.properties.filter { !$0.value.isEmpty }
         properties["taskId"] = id
-        if let tenantId, !tenantId.isEmpty { properties["tenantId"] = tenantId } else { properties["tenantId"] = nil }
-        if let userId, !userId.isEmpty { properties["userId"] = userId } else { properties["userId"] = nil }
-        if let sessionId, !sessionId.isEmpty { properties["sessionId"] = sessionId } else { properties["sessionId"] = nil }
+        for (name, value) in [("tenantId", tenantId), ("userId", userId), ("sessionId", sessionId)] {
+            properties[name] = value.flatMap { $0.isEmpty ? nil : $0 }
+        }
         return properties
     }
 }

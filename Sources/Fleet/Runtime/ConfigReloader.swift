@@ -36,7 +36,7 @@ public actor ConfigReloader {
             self.host = host
             self.port = port
         }
-        func apply(to config: inout FleetConfig) {
+        public func apply(to config: inout FleetConfig) {
             if let host { config.api.host = host }
             if let port { config.api.port = port }
         }

@@ -41,7 +41,8 @@ public actor FleetManager {
     private var pool = AgentPool()
     private var snapshot: ConfigReloader.Snapshot
     private var runtime: TaskRuntime
-    private var defaultAgentType = "default"
+    /// The type of a task that names none (the config's first, else `default`).
+    private var defaultAgentType: String { snapshot.config.defaultAgentType }
     /// The agent types' MCP tool servers, connected at start and on each reload.
     private let toolHub: ToolServerHub
     /// Each agent type's tools as the current config gave them.
@@ -167,7 +168,7 @@ public actor FleetManager {
 
     /// Resolves the task's flags: the environment's override, then its agent type's, then global.
     public func settings(for task: AgentTask) -> (TaskSettings, [FlagDecision]) {
-        let context = FlagContext(agentType: task.agentType ?? defaultAgentType, environment: environmentName,
+        let context = FlagContext(agentType: task.agentType, environment: environmentName,
                                   properties: task.stickinessProperties)
         let flags = snapshot.config.effectiveFlags(in: context)
         let on = { (name: String) in flags.first { $0.name == name }?.enabled ?? false }
@@ -430,8 +431,7 @@ public actor FleetManager {
     private func reconcileAgents() {
         let config = snapshot.config
         var specs = config.agents.map { ($0.type, $0.count, AgentRole(config: $0.config)) }
-        if specs.isEmpty { specs = [("default", config.fleet.maxAgents, AgentRole())] }
-        defaultAgentType = specs[0].0
+        if specs.isEmpty { specs = [(config.defaultAgentType, config.fleet.maxAgents, AgentRole())] }
         var budget = config.fleet.maxAgents
         var wanted: Set<String> = []
         for (type, count, role) in specs {

@@ -19,11 +19,9 @@ public struct MemoryStoreConfiguration: Sendable, Hashable {
         "performance/*": 7 * 86_400,
     ]
 
-    /// Partition (or `prefix/*`) → TTL in seconds; ≤ 0 means never. Entries given here replace
-    /// the defaults of the same name; others keep their default.
-    public var partitionTTLs: [String: TimeInterval]
-    /// The rules the config gave: they win over every default, so `streaming/*: 10m` also
-    /// shortens `streaming/sessions`, which has a default of its own.
+    /// Partition (or `prefix/*`) → TTL in seconds, ≤ 0 meaning never: the rules the config gave.
+    /// They win over every default, so `streaming/*: 10m` also shortens `streaming/sessions`,
+    /// which has a default of its own; partitions they do not cover keep their default.
     public var partitionTTLOverrides: [String: TimeInterval]
     /// TTL for partitions no rule covers, in seconds; `nil` (default) means never.
     public var defaultTTL: TimeInterval?
@@ -33,9 +31,8 @@ public struct MemoryStoreConfiguration: Sendable, Hashable {
     /// Calls sampled above this temperature are not cached (`memory.responseCache.maxTemperature`).
     public var responseCacheMaxTemperature: Double = 0.5
 
-    /// - Parameter partitionTTLOverrides: merged over ``defaultPartitionTTLs``.
+    /// - Parameter partitionTTLOverrides: the config's rules, consulted before ``defaultPartitionTTLs``.
     public init(partitionTTLOverrides: [String: TimeInterval] = [:], defaultTTL: TimeInterval? = nil) {
-        self.partitionTTLs = Self.defaultPartitionTTLs.merging(partitionTTLOverrides) { _, new in new }
         self.partitionTTLOverrides = partitionTTLOverrides
         self.defaultTTL = defaultTTL
     }

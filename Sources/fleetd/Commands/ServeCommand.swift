@@ -32,12 +32,10 @@ struct ServeCommand: AsyncParsableCommand {
         // config watcher traps it.
         signal(SIGHUP, SIG_IGN)
         let loaded = try options.load()
+        if let port, !(0...65_535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
+        let listen = ConfigReloader.ListenOverride(host: host, port: port)
         var config = loaded.config
-        if let host { config.api.host = host }
-        if let port {
-            guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
-            config.api.port = port
-        }
+        listen.apply(to: &config)
         let dataDirectory = try service.dataDirectory()
         guard config.database.type != .mysql else {
             throw UserError("database.type 'mysql' is not supported: fleetd's store runs on SQLite or PostgreSQL. Set database.type: sqlite or postgres in \(options.path)")
@@ -54,7 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var settings = ServiceSettings(configPath: options.path, dataDirectory: dataDirectory, environmentOption: service.environment,
                                        processEnvironment: ProcessInfo.processInfo.environment)
-        settings.listenOverride = ConfigReloader.ListenOverride(host: host, port: port)
+        settings.listenOverride = listen
         var effective = loaded
         effective.config = config
         let metrics = FleetMetrics()
