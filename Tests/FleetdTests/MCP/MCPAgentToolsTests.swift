@@ -80,6 +80,26 @@ import Testing
         return server
     }
 
+    /// The `mcpServers` entry for `config` of one HTTP server, `weather`, on `port`.
+    static func httpServerEntry(port: Int) -> (String, URL) -> String {
+        { _, _ in
+            """
+                    - name: weather
+                      url: http://127.0.0.1:\(port)/mcp
+            """
+        }
+    }
+
+    /// Whether something answers HTTP on `port`'s `/mcp`.
+    static func isUp(port: Int) async -> Bool {
+        (try? await http(.GET, "http://127.0.0.1:\(port)/mcp")) != nil
+    }
+
+    /// The outcome of a task's first tool call (`none` when it made none).
+    static func firstCallOutcome(_ response: (status: Int, complete: [String: Any], body: String)) -> String {
+        (((response.complete["toolUse"] as? [String: Any])?["calls"] as? [[String: Any]])?.first?["outcome"] as? String) ?? "none"
+    }
+
     /// The stdio server entry for `config`, started with the SDK's venv Python.
     static func stdioServer(python: String, mode: String = "ok", log: URL) -> String {
         """
@@ -370,20 +390,14 @@ import Testing
         let python = try await SDKCompatibilityTests.python()
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let entries = { (_: String, _: URL) in
-            """
-                    - name: weather
-                      url: http://127.0.0.1:\(port)/mcp
-            """
-        }
+        let entries = Self.httpServerEntry(port: port)
         try await withFleet(.anthropic, server: entries) { fleetd, _, _ in
             #expect(!fleetd.logText.contains("get_weather"), "nothing listens yet")
             let server = try Self.startHTTPToolServer(python: python, port: port, log: directory.appendingPathComponent("late.jsonl"))
             defer { kill(server.processIdentifier, SIGKILL) } // SIGTERM is blocked in children of the test process
             #expect(await eventually(timeout: .seconds(40)) { fleetd.logText.contains("get_weather") }, "\(fleetd.logText.suffix(2_000))")
             let response = try await Self.run(fleetd, "tools-10")
-            let calls = (response.complete["toolUse"] as? [String: Any])?["calls"] as? [[String: Any]] ?? []
-            #expect(calls.first?["outcome"] as? String == "ok", "\(response.body)")
+            #expect(Self.firstCallOutcome(response) == "ok", "\(response.body)")
         }
     }
 
@@ -396,27 +410,19 @@ import Testing
         let log = directory.appendingPathComponent("restarts.jsonl")
         var server = try Self.startHTTPToolServer(python: python, port: port, log: log)
         defer { kill(server.processIdentifier, SIGKILL) } // SIGTERM is blocked in children of the test process
-        #expect(await eventually(timeout: .seconds(15)) { (try? await http(.GET, "http://127.0.0.1:\(port)/mcp")) != nil })
-        let entries = { (_: String, _: URL) in
-            """
-                    - name: weather
-                      url: http://127.0.0.1:\(port)/mcp
-            """
-        }
+        #expect(await eventually(timeout: .seconds(15)) { await Self.isUp(port: port) })
+        let entries = Self.httpServerEntry(port: port)
         try await withFleet(.anthropic, server: entries) { fleetd, _, _ in
-            let outcome = { (response: (status: Int, complete: [String: Any], body: String)) in
-                (((response.complete["toolUse"] as? [String: Any])?["calls"] as? [[String: Any]])?.first?["outcome"] as? String) ?? "none"
-            }
-            #expect(outcome(try await Self.run(fleetd, "tools-11")) == "ok")
+            #expect(Self.firstCallOutcome(try await Self.run(fleetd, "tools-11")) == "ok")
             // The server restarts: it knows none of the sessions it gave before.
             kill(server.processIdentifier, SIGKILL)
             server.waitUntilExit()
             server = try Self.startHTTPToolServer(python: python, port: port, log: log)
-            #expect(await eventually(timeout: .seconds(15)) { (try? await http(.GET, "http://127.0.0.1:\(port)/mcp")) != nil })
+            #expect(await eventually(timeout: .seconds(15)) { await Self.isUp(port: port) })
             _ = try await Self.run(fleetd, "tools-12") // may fail: its call found the session gone
             try await Task.sleep(for: .seconds(3))
             let after = try await Self.run(fleetd, "tools-13")
-            #expect(outcome(after) == "ok", "\(after.body)\n\(fleetd.logText.suffix(1_500))")
+            #expect(Self.firstCallOutcome(after) == "ok", "\(after.body)\n\(fleetd.logText.suffix(1_500))")
         }
     }
 
@@ -428,7 +434,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let server = try Self.startHTTPToolServer(python: python, port: port, log: directory.appendingPathComponent("http.jsonl"))
         defer { kill(server.processIdentifier, SIGKILL) } // SIGTERM is blocked in children of the test process
-        #expect(await eventually(timeout: .seconds(15)) { (try? await http(.GET, "http://127.0.0.1:\(port)/mcp")) != nil })
+        #expect(await eventually(timeout: .seconds(15)) { await Self.isUp(port: port) })
         let entries = { (_: String, _: URL) in
             """
                     - name: weather
