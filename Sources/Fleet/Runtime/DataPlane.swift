@@ -60,7 +60,8 @@ public struct DataPlane: Sendable {
             try PostgresCostTracker(store: postgres, configuration: config.cost, clock: clock, logger: Logger(label: "fleetd.cost"))
         } else {
             try CostTracker(database: database, configuration: config.cost, memoryConfiguration: config.memory,
-                            clock: clock, mirrors: records, logger: Logger(label: "fleetd.cost"))
+                            clock: clock, holdJournalDirectory: CostTracker.holdJournalDirectory(besideDatabaseAt: database.path),
+                            mirrors: records, logger: Logger(label: "fleetd.cost"))
         }
         let quotas: any ProviderQuotaAccounting = if let postgres {
             try PostgresQuotaManager(store: postgres, configuration: config.quotas, clock: clock)

@@ -11,12 +11,14 @@ import Logging
 /// settled, so concurrent calls together never overshoot a limit by more than one call's estimate
 /// (when estimates are not below real costs).
 ///
-/// Nothing on a call's way out waits for SQLite: a reservation is held in memory, and its row in
-/// `cost_reservations` (what a restart bills when a crash left the call unsettled) is written by
-/// the next group commit, started at once by default (``holdWriteDelay`` 0; a longer delay lets a
-/// call settled or released first skip its hold, at the price of a crash window that long). A
-/// settlement is waited for: an answered task's ledger row is in the file before the answer goes
-/// out.
+/// Nothing on a call's way out waits for SQLite: a reservation is held in memory and, for what a
+/// restart bills when a crash left the call unsettled, appended to this process's
+/// ``HoldJournal`` (one `write(2)` before the call is made) when the tracker was given a journal
+/// directory (`fleetd serve` and `fleetd mcp` are). Without one, or when the journal cannot be
+/// written, its row in `cost_reservations` is written by the next group commit, started at once by
+/// default (``holdWriteDelay`` 0; a longer delay lets a call settled or released first skip its
+/// hold, at the price of a crash window that long). A settlement is waited for: an answered task's
+/// ledger row is in the file before the answer goes out.
 ///
 /// Each settlement writes one ledger row, the running totals (day, week, month, all time; overall
 /// and per model) and the alert marks in ONE transaction, and is idempotent on the entry id. The
@@ -59,6 +61,10 @@ public actor CostTracker: BudgetStatusProviding {
     /// How long a hold may wait for a transaction to carry it before one is written for it alone:
     /// the window in which a crash would leave a call in flight unbilled.
     public nonisolated let holdWriteDelay: Duration
+    /// Where holds are written as they are made; `nil`: the `cost_reservations` table only.
+    private let journal: HoldJournal?
+    /// Holds in force that went to the table because the journal could not be written.
+    private var holdsInTable: Set<String> = []
 
     private struct QueuedSettlement {
         var entry: CostLedgerEntry
@@ -67,6 +73,9 @@ public actor CostTracker: BudgetStatusProviding {
 
     /// - Parameters:
     ///   - memoryConfiguration: TTLs for the `routing/costs` mirrors.
+    ///   - holdJournalDirectory: where each process appends its holds as they are made (see
+    ///     ``HoldJournal``; ``holdJournalDirectory(besideDatabaseAt:)`` names the usual place).
+    ///     `nil`: holds go to the `cost_reservations` table by group commit.
     ///   - mirrors: the write-behind recorder for the `routing/costs` mirrors (a running service):
     ///     they are then written within its interval after the ledger row, off the settlement's
     ///     transaction. Without one they are written in the transaction.
@@ -77,6 +86,7 @@ public actor CostTracker: BudgetStatusProviding {
         memoryConfiguration: MemoryStoreConfiguration = MemoryStoreConfiguration(),
         clock: any WallClock = SystemWallClock(),
         holdWriteDelay: Duration = .zero,
+        holdJournalDirectory: String? = nil,
         mirrors: WriteBehindRecorder? = nil,
         logger: Logger = Logger(label: "fleetd.cost")
     ) throws {
@@ -84,6 +94,7 @@ public actor CostTracker: BudgetStatusProviding {
         self.database = database
         self.mirrors = mirrors
         self.holdWriteDelay = holdWriteDelay
+        self.journal = holdJournalDirectory.map { HoldJournal(directory: $0) }
         self.settings = LiveSetting(Settings(configuration: configuration, calendar: try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)))
         self.memory = MemoryStore(database: database, configuration: memoryConfiguration, clock: clock)
         self.clock = clock
@@ -92,6 +103,10 @@ public actor CostTracker: BudgetStatusProviding {
     }
 
     deinit { alertContinuation.finish() }
+
+    /// The usual journal directory for the holds of processes using the SQLite file at `path`:
+    /// `<file>-holds`, beside it.
+    public static func holdJournalDirectory(besideDatabaseAt path: String) -> String { path + "-holds" }
 
     /// A reload's cost settings: limits, thresholds, policy and time zone apply to the next
     /// reservation; reservations held now stay held. A new time zone starts new periods (totals
@@ -160,12 +175,35 @@ public actor CostTracker: BudgetStatusProviding {
             }
         }
         reservations[reservation.id] = reservation
-        // Held in memory (the check and the hold are one step); written down by the next group
-        // commit so that a crash leaves it to be billed at the next start.
+        // Held in memory (the check and the hold are one step), and written down so that a crash
+        // leaves it to be billed at the next start: in the journal before the call is made, or by
+        // the next group commit.
+        if let journal {
+            do {
+                try journal.appendHold(reservation)
+                return reservation
+            } catch {
+                logger.error("reservation journal not written; the hold goes to the database instead", metadata: ["error": "\(error)"])
+            }
+        }
+        if journal != nil { holdsInTable.insert(reservation.id) }
         pendingHolds[reservation.id] = reservation
         pendingHoldOrder.append(reservation.id)
         scheduleHoldWrite()
         return reservation
+    }
+
+    /// Keeps the journal small once holds have left it: emptied when none is in force, rewritten
+    /// with those in force when it passed its size.
+    private func compactJournal() {
+        guard let journal else { return }
+        guard reservations.isEmpty || journal.bytes > journal.compactionBytes else { return }
+        holdsInTable = holdsInTable.filter { reservations[$0] != nil }
+        do {
+            try journal.compact(inForce: reservations.values.filter { !holdsInTable.contains($0.id) }.sorted { $0.createdAt < $1.createdAt })
+        } catch {
+            logger.error("reservation journal could not be compacted", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Makes sure the holds waiting now are written within ``holdWriteDelay``: by a settlement's
@@ -184,6 +222,9 @@ public actor CostTracker: BudgetStatusProviding {
     /// when fleetd stops.
     public func flushPendingWrites() async {
         holdFlushScheduled = false
+        // Nothing held (fleetd stopping, or a quiet moment): this process's journal has nothing a
+        // restart would bill.
+        if reservations.isEmpty { journal?.remove() }
         guard !pendingHolds.isEmpty else { return }
         // A transaction being written took the holds that were waiting when it began, not those
         // made since: those wait for the next delay (returning without it left them unwritten
@@ -240,6 +281,16 @@ public actor CostTracker: BudgetStatusProviding {
     /// twice, or after settling, does nothing.
     public func release(_ reservation: CostReservation) async {
         guard reservations.removeValue(forKey: reservation.id) != nil, configuration.enabled else { return }
+        if let journal, holdsInTable.remove(reservation.id) == nil {
+            do {
+                try journal.appendRelease(reservation.id)
+            } catch {
+                // Left in the journal, it would be billed at its estimate after a crash: say so.
+                logger.error("a released reservation could not be marked in the journal", metadata: ["reservation": "\(reservation.id)", "error": "\(error)"])
+            }
+            compactJournal()
+            return
+        }
         // Never written down: nothing to remove.
         if pendingHolds.removeValue(forKey: reservation.id) != nil {
             pendingHoldOrder.removeAll { $0 == reservation.id }
@@ -260,7 +311,9 @@ public actor CostTracker: BudgetStatusProviding {
     /// start-up, before serving. Returns the rows written.
     @discardableResult
     public func billUnsettledReservations() async throws -> [CostLedgerEntry] {
-        let entries = try await database.read("reading unsettled reservations") { db in
+        let leftovers = journal.map { HoldJournal.leftovers(in: $0.directory, isLive: { ProcessIdentity.isAnotherLiveProcess($0) }) } ?? []
+        let journalHolds = leftovers.flatMap(\.holds)
+        var entries = try await database.read("reading unsettled reservations") { db in
             // Holds of another fleetd process still running on this file are its calls in flight.
             try Row.fetchAll(db, sql: "SELECT * FROM cost_reservations ORDER BY created_at")
                 .filter { !ProcessIdentity.isAnotherLiveProcess($0["owner"]) }.map { row in
@@ -272,8 +325,19 @@ public actor CostTracker: BudgetStatusProviding {
                                 timestamp: Date(timeIntervalSince1970: row["created_at"]), basis: .estimated)
             }
         }
-        guard !entries.isEmpty else { return [] }
-        let stored = try await write(entries, now: clock.now)
+        // A journal's holds the ledger already has were settled before the crash.
+        entries += try await database.read("reading settled reservations") { db in
+            let settled = try db.cachedStatement(sql: "SELECT 1 FROM cost_ledger WHERE entry_id = ?")
+            return try journalHolds.filter { try Bool.fetchOne(settled, arguments: [$0.id]) == nil }.map { hold in
+                CostLedgerEntry(entryId: hold.id, call: hold.call, usage: CostUsage(inputTokens: 0, outputTokens: 0),
+                                cost: hold.estimatedCost, timestamp: hold.createdAt, basis: .estimated)
+            }
+        }
+        // Billed (or nothing to bill), the journals are done with: removed only after the write,
+        // so a failure leaves them for the next start.
+        let stored = entries.isEmpty ? [] : try await write(entries, now: clock.now)
+        for leftover in leftovers { unlink(leftover.path) }
+        guard !stored.isEmpty else { return [] }
         logger.warning("billed reservations left unsettled by an earlier run at their estimate", metadata: [
             "count": "\(stored.count)", "usd": "\(Self.money(stored.reduce(0) { $0 + $1.cost }))",
         ])
@@ -313,6 +377,7 @@ public actor CostTracker: BudgetStatusProviding {
             own = .failure(error)
         }
         await writeQueuedSettlements()
+        compactJournal()
         return try own.get()
     }
 
@@ -346,6 +411,7 @@ public actor CostTracker: BudgetStatusProviding {
         }
         let stored = try await write(entries, now: now)
         for s in settlements { reservations.removeValue(forKey: s.reservation.id) }
+        compactJournal()
         return stored
     }
 

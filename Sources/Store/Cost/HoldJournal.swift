@@ -1,0 +1,194 @@
+import FleetSupport
+import Foundation
+
+/// This process's reservation holds, appended to a file of its own as they are made: what a restart
+/// bills, at their estimate, when a crash left calls in flight.
+///
+/// Why a file and not the `cost_reservations` table: a hold written by a transaction of its own
+/// cost every task a second SQLite commit, and the task's settlement waited behind it (about
+/// 0.35 ms of a JSON task's 1.7–2.1 ms at one caller on config/fleet.yaml, docs/performance.md).
+/// One `write(2)` of a line is as durable as a WAL commit with `synchronous = NORMAL` (it
+/// survives the process, not the machine), and it is in the file before the provider is called,
+/// where the table's row was written beside the call.
+///
+/// One file per process, named after ``ProcessIdentity/current`` (so `fleetd mcp` beside `fleetd
+/// serve` never bills the other's calls in flight), one line per event:
+/// - `+{"id":…,"call":{…},"cost":…,"at":…}`: a hold made;
+/// - `-id`: a hold released (the provider never took the call: nothing to bill).
+///
+/// A settled hold needs no line: its ledger row carries the hold's id, and recovery skips the
+/// holds the ledger already has. The file is emptied when no hold is in force, rewritten with
+/// only the holds in force when it grows past ``compactionBytes``, and removed when fleetd stops
+/// with nothing held.
+///
+/// Not `Sendable`: one ``CostTracker`` owns it and uses it from its actor only.
+final class HoldJournal {
+    /// The directory of every process's journal (beside the SQLite file).
+    let directory: String
+    /// This process's file.
+    let path: String
+    /// Past this size the file is rewritten with only the holds in force.
+    let compactionBytes: Int
+    private var descriptor: Int32 = -1
+    private(set) var bytes = 0
+
+    /// One hold as a line holds it.
+    private struct Hold: Codable {
+        var id: String
+        var call: CostCall
+        var cost: Double
+        var at: Double
+    }
+
+    init(directory: String, owner: String = ProcessIdentity.current, compactionBytes: Int = 4 << 20) {
+        self.directory = directory
+        self.path = (directory as NSString).appendingPathComponent(Self.fileName(owner: owner))
+        self.compactionBytes = compactionBytes
+    }
+
+    deinit { if descriptor >= 0 { close(descriptor) } }
+
+    private static let suffix = ".holds"
+    static func fileName(owner: String) -> String { owner.replacingOccurrences(of: ":", with: "-") + suffix }
+    static func owner(ofFileNamed name: String) -> String? {
+        guard name.hasSuffix(suffix) else { return nil }
+        let stem = name.dropLast(suffix.count)
+        guard let dash = stem.firstIndex(of: "-") else { return nil }
+        return stem[..<dash] + ":" + stem[stem.index(after: dash)...]
+    }
+
+    // MARK: - Appending
+
+    /// Appends a hold. Throws when the line could not be written whole (the caller then keeps the
+    /// hold some other way).
+    func appendHold(_ reservation: CostReservation) throws {
+        let hold = Hold(id: reservation.id, call: reservation.call, cost: reservation.estimatedCost,
+                        at: reservation.createdAt.timeIntervalSince1970)
+        var line: [UInt8] = [UInt8(ascii: "+")]
+        line.append(contentsOf: try FastJSONEncoder().encode(hold))
+        line.append(UInt8(ascii: "\n"))
+        try append(line)
+    }
+
+    /// Appends a release: the hold is not to be billed.
+    func appendRelease(_ id: String) throws {
+        try append(Array("-\(id)\n".utf8))
+    }
+
+    private func append(_ line: [UInt8]) throws {
+        try openIfNeeded()
+        try Self.writeAll(line, to: descriptor, path: path)
+        bytes += line.count
+    }
+
+    private func openIfNeeded() throws {
+        guard descriptor < 0 else { return }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StoreError(.io, "cannot open the reservation journal \(path): \(String(cString: strerror(errno)))") }
+        descriptor = fd
+        bytes = Int(lseek(fd, 0, SEEK_END))
+    }
+
+    private static func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws {
+        try bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw StoreError(.io, "cannot write the reservation journal \(path): \(String(cString: strerror(errno)))")
+                }
+                offset += written
+            }
+        }
+    }
+
+    // MARK: - Keeping it small
+
+    /// Empties the file (no hold is in force), or rewrites it with `inForce` when it passed
+    /// ``compactionBytes``. Does nothing while it is small.
+    func compact(inForce: [CostReservation]) throws {
+        if inForce.isEmpty {
+            guard bytes > 64 << 10, descriptor >= 0 else { return }
+            guard ftruncate(descriptor, 0) == 0 else {
+                throw StoreError(.io, "cannot empty the reservation journal \(path): \(String(cString: strerror(errno)))")
+            }
+            bytes = 0
+            return
+        }
+        guard bytes > compactionBytes else { return }
+        // Written beside it, then renamed over it: a crash leaves the old file or the new one.
+        let replacement = HoldJournal(directory: directory, compactionBytes: compactionBytes)
+        let temporary = path + ".new"
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StoreError(.io, "cannot rewrite the reservation journal \(path): \(String(cString: strerror(errno)))") }
+        replacement.descriptor = fd
+        do {
+            for hold in inForce { try replacement.appendHold(hold) }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw StoreError(.io, "cannot replace the reservation journal \(path): \(String(cString: strerror(errno)))")
+        }
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = fd
+        replacement.descriptor = -1
+        bytes = replacement.bytes
+    }
+
+    /// Removes this process's file (fleetd stops with no hold in force).
+    func remove() {
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = -1
+        bytes = 0
+        unlink(path)
+    }
+
+    // MARK: - Recovery
+
+    /// A journal left by a process that is no longer running.
+    struct Leftover {
+        var path: String
+        /// Its holds never released, in the order they were made (some may have been settled).
+        var holds: [CostReservation]
+    }
+
+    /// The journals in `directory` of processes that are not running, with their unreleased holds.
+    /// A line cut short by the crash is skipped.
+    static func leftovers(in directory: String, isLive: (String) -> Bool) -> [Leftover] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        return names.sorted().compactMap { name -> Leftover? in
+            guard let owner = owner(ofFileNamed: name), owner != ProcessIdentity.current, !isLive(owner) else { return nil }
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: path) else { return nil }
+            return Leftover(path: path, holds: holds(in: data))
+        }
+    }
+
+    static func holds(in data: Data) -> [CostReservation] {
+        var order: [String] = []
+        var held: [String: CostReservation] = [:]
+        let decoder = JSONDecoder()
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            guard let first = line.first else { continue }
+            let rest = line.dropFirst()
+            switch first {
+            case UInt8(ascii: "+"):
+                guard let hold = try? decoder.decode(Hold.self, from: Data(rest)) else { continue }
+                if held[hold.id] == nil { order.append(hold.id) }
+                held[hold.id] = CostReservation(id: hold.id, call: hold.call, estimatedCost: hold.cost,
+                                                createdAt: Date(timeIntervalSince1970: hold.at))
+            case UInt8(ascii: "-"):
+                held.removeValue(forKey: String(decoding: rest, as: UTF8.self))
+            default:
+                continue
+            }
+        }
+        return order.compactMap { held[$0] }
+    }
+}

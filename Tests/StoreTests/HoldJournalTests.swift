@@ -1,0 +1,118 @@
+import FleetSupport
+import Foundation
+import GRDB
+@testable import Store
+import Testing
+
+/// Reservation holds appended to a per-process journal before the call is made, billed after a
+/// crash, never for a live process, and kept small.
+@Suite("CostTracker: the hold journal")
+struct HoldJournalTests {
+    static let call = CostTracker.testCall
+    static let dollarPerK = ModelPricing(input: 1, output: 0)
+
+    static func journalFiles(_ directory: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".holds") }.sorted()
+    }
+
+    static func lines(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    @Test func aCrashLeavesItsCallsInFlightBilledAndNothingElse() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let clock = ManualWallClock(storeTestDate("2026-03-10T12:00:00Z"))
+        let db = try await StoreDatabase(path: dir.path())
+        let journals = CostTracker.holdJournalDirectory(besideDatabaseAt: db.path)
+        let tracker = try CostTracker(database: db, clock: clock, holdJournalDirectory: journals)
+        let released = try await tracker.reserve(Self.call, estimatedCost: 1)
+        let settled = try await tracker.reserve(Self.call, estimatedCost: 1)
+        let inFlight = try await tracker.reserve(Self.call, estimatedCost: 2)
+        // In the journal as soon as reserve returns, before any call; no transaction for it.
+        let files = Self.journalFiles(journals)
+        try #require(files.count == 1)
+        let path = (journals as NSString).appendingPathComponent(files[0])
+        #expect(try Self.lines(path).filter { $0.hasPrefix("+") }.count == 3)
+        #expect(try await db.read("test") { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM cost_reservations") } == 0)
+        await tracker.release(released)
+        #expect(try Self.lines(path).last == "-\(released.id)")
+        try await tracker.settle(settled, usage: CostUsage(inputTokens: 500, outputTokens: 0), pricing: Self.dollarPerK)
+
+        // The process dies with `inFlight` unsettled: its journal is now a dead process's.
+        let dead = (journals as NSString).appendingPathComponent("999999999-1.holds")
+        try FileManager.default.moveItem(atPath: path, toPath: dead)
+        // A live process's journal (the test runner's parent) holds its own calls in flight.
+        let stat = try String(contentsOfFile: "/proc/\(getppid())/stat", encoding: .utf8)
+        let start = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")[19]
+        let live = (journals as NSString).appendingPathComponent("\(getppid())-\(start).holds")
+        try FileManager.default.copyItem(atPath: dead, toPath: live)
+
+        let restarted = try CostTracker(database: db, clock: clock, holdJournalDirectory: journals)
+        let billed = try await restarted.billUnsettledReservations()
+        #expect(billed.map(\.entryId) == [inFlight.id])
+        #expect(billed.map(\.cost) == [2] && billed.first?.basis == .estimated)
+        #expect(!FileManager.default.fileExists(atPath: dead), "a billed journal is removed")
+        #expect(FileManager.default.fileExists(atPath: live), "a live process's journal is left alone")
+        // Settled (0.5) plus the crash's estimate (2), nothing for the release, nothing twice.
+        #expect(await restarted.budgetStatus().periods.map(\.spent) == [2.5, 2.5, 2.5])
+        #expect(try await restarted.billUnsettledReservations().isEmpty)
+    }
+
+    @Test func aLineCutShortByTheCrashIsSkipped() throws {
+        let hold = #"+{"id":"cost-a","call":{"model":"m","provider":"p","taskId":"t","agentId":"a","taskType":"x"},"cost":1.5,"at":0}"#
+        let data = Data((hold + "\n" + #"+{"id":"cost-b","call":{"mod"#).utf8)
+        let holds = HoldJournal.holds(in: data)
+        #expect(holds.map(\.id) == ["cost-a"] && holds.map(\.estimatedCost) == [1.5])
+    }
+
+    @Test func theJournalIsEmptiedWhenNothingIsHeldAndCompactedWhenLarge() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        let journals = CostTracker.holdJournalDirectory(besideDatabaseAt: db.path)
+        let tracker = try CostTracker(database: db, holdJournalDirectory: journals)
+        for _ in 0..<400 {
+            await tracker.release(try await tracker.reserve(Self.call, estimatedCost: 1))
+        }
+        let path = (journals as NSString).appendingPathComponent(try #require(Self.journalFiles(journals).first))
+        // 400 holds and releases pass 64 KiB; with none held it was emptied on the way.
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? -1 < 64 << 10)
+
+        // Compaction keeps the holds in force, in order, and drops the rest.
+        let journal = HoldJournal(directory: journals, owner: "999999999:2", compactionBytes: 1_000)
+        let kept = (0..<3).map { CostReservation(id: "cost-kept-\($0)", call: Self.call, estimatedCost: 1, createdAt: Date(timeIntervalSince1970: Double($0))) }
+        for index in 0..<20 {
+            let hold = CostReservation(id: "cost-gone-\(index)", call: Self.call, estimatedCost: 1, createdAt: Date())
+            try journal.appendHold(hold)
+            try journal.appendRelease(hold.id)
+        }
+        for hold in kept { try journal.appendHold(hold) }
+        #expect(journal.bytes > 1_000)
+        try journal.compact(inForce: kept)
+        #expect(journal.bytes < 1_000)
+        let data = try #require(FileManager.default.contents(atPath: journal.path))
+        #expect(HoldJournal.holds(in: data).map(\.id) == kept.map(\.id))
+        // Still appending to the new file.
+        try journal.appendRelease("cost-kept-0")
+        #expect(HoldJournal.holds(in: try #require(FileManager.default.contents(atPath: journal.path))).map(\.id) == ["cost-kept-1", "cost-kept-2"])
+    }
+
+    @Test func stoppingWithNothingHeldRemovesTheJournal() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        let journals = CostTracker.holdJournalDirectory(besideDatabaseAt: db.path)
+        let tracker = try CostTracker(database: db, holdJournalDirectory: journals)
+        let held = try await tracker.reserve(Self.call, estimatedCost: 1)
+        await tracker.flushPendingWrites()
+        #expect(Self.journalFiles(journals).count == 1, "a hold in force keeps its journal")
+        try await tracker.settle(held, usage: CostUsage(inputTokens: 100, outputTokens: 0), pricing: Self.dollarPerK)
+        await tracker.flushPendingWrites()
+        #expect(Self.journalFiles(journals).isEmpty)
+    }
+}
+
+extension CostTracker {
+    static let testCall = CostCall(model: "sonnet", provider: "anthropic", taskId: "task-1", agentId: "agent-1", taskType: "test-generation")
+}
