@@ -9,7 +9,7 @@ import Streaming
 
 /// What a ``TaskRun`` runs with, wired by hand: a cost tracker on a temporary SQLite file (a $10
 /// daily budget), a router over `models` that reads that budget, and a streaming tool that does not
-/// retry. No API keys.
+/// retry; `tools` are each agent type's MCP tools (a run uses them with `useTools`). No API keys.
 struct RunHarness: Sendable {
     let directory: URL
     let costs: CostTracker
@@ -21,7 +21,7 @@ struct RunHarness: Sendable {
     static func make(models: [ModelConfiguration], defaultModel: String?, lastResort: String? = nil,
                      environment: [String: String] = [:], quotas: QuotaConfiguration? = nil,
                      policy: BudgetPolicy = .block, weights: BalancedWeights? = nil,
-                     refusedSettlements: Int = 0) async throws -> RunHarness {
+                     refusedSettlements: Int = 0, tools: [String: ToolExecutor] = [:]) async throws -> RunHarness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("task-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var logger = Logger(label: "task-run-test")
@@ -38,7 +38,7 @@ struct RunHarness: Sendable {
         if let quotas { quotaManager = try await QuotaManager(database: database, configuration: quotas, logger: logger) }
         let runtime = TaskRuntime(generation: 1, router: router, tool: tool, clients: makeFactory(logger: logger, environment: environment),
                                   costs: refusedSettlements > 0 ? FlakySettlingCosts(costs, failures: refusedSettlements) : costs,
-                                  quotas: quotaManager, logger: logger)
+                                  quotas: quotaManager, tools: tools, logger: logger)
         return RunHarness(directory: directory, costs: costs, router: router, runtime: runtime, quotaManager: quotaManager)
     }
 

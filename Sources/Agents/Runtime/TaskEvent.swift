@@ -126,6 +126,7 @@ public struct TaskFailure: Error, Sendable, Codable, Hashable, CustomStringConve
 public struct TaskResult: Sendable, Codable {
     public var taskId: String
     public var status: String
+    /// The answer's text: with tool rounds, every model call's text in order, as the chunks told it.
     public var output: String
     public var model: String
     public var provider: ProviderKind

@@ -121,6 +121,12 @@ final class TaskDriver {
         var earlierUsage = TokenUsage()
         var earlierAttempts = 0
         var earlierBackpressure = 0
+        /// The earlier rounds' answer text, in order: the client was streamed it, so the task's
+        /// output begins with it.
+        var earlierText = ""
+        /// Chunks the earlier rounds' calls sent. Each call numbers its own from 0; the task's
+        /// `sequence` (and `progress` count) runs on across rounds.
+        var earlierChunks = 0
         var toolReports: [ToolCallReport] = []
 
         /// Every round's billing, the current one last.
@@ -372,9 +378,11 @@ final class TaskDriver {
                 streaming: running.streaming, routed: selection.routed, reason: selection.reason,
                 fallbackModels: selection.fallbackModels, complexity: selection.complexity.overall,
                 localDefault: meta.provider == .builtin))
-        case .chunk(let chunk):
+        case .chunk(var chunk):
+            chunk.sequence += running.earlierChunks
             return .chunk(chunk)
-        case .progress(let progress):
+        case .progress(var progress):
+            progress.chunks += running.earlierChunks
             return .progress(progress)
         case .error(let failure) where !failure.terminal:
             return .error(TaskFailure(code: failure.code, message: failure.message, terminal: false, model: failure.model))
@@ -418,6 +426,8 @@ final class TaskDriver {
         running.earlierUsage = running.earlierUsage.adding(result.usage)
         running.earlierAttempts += result.metadata.attempts
         running.earlierBackpressure += result.metadata.backpressureEvents
+        running.earlierText += result.text
+        running.earlierChunks += result.metadata.totalChunks
         if let billing = running.billing { running.earlierBillings.append(billing) }
         running.billing = nil
         // The next round starts with the model that answered this one (a fallback, when the pick
@@ -528,7 +538,7 @@ final class TaskDriver {
         state = .finished
         let elapsed = ContinuousClock.now - running.started
         var outcome = TaskResult(
-            taskId: task.id, status: "completed", output: result.text, model: model.name, provider: model.provider,
+            taskId: task.id, status: "completed", output: running.earlierText + result.text, model: model.name, provider: model.provider,
             agentId: run.agent.id, usage: usage, cost: cost, streamed: running.streaming && !result.metadata.synchronous,
             synchronousFallback: result.metadata.synchronousFallback, attempts: result.metadata.attempts + running.earlierAttempts,
             durationMs: Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15,

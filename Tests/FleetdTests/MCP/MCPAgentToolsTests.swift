@@ -191,6 +191,13 @@ import Testing
             let toolUse = complete["toolUse"] as? [String: Any] ?? [:]
             #expect(toolUse["rounds"] as? Int == 1 && toolUse["exhausted"] as? Bool == false, "\(complete)")
             #expect((complete["usage"] as? [String: Any])?["outputTokens"] as? Int ?? 0 > 65, "both calls' output counted: \(complete)")
+            // Both calls' text reached the client, numbered as one stream, and the output is all of it.
+            let chunks = events.filter { $0.0 == "chunk" }.map(\.1)
+            let sequences = chunks.compactMap { $0["sequence"] as? Int }
+            #expect(sequences == Array(0..<chunks.count), "\(sequences)")
+            let streamed = chunks.compactMap { $0["text"] as? String }.joined()
+            #expect(streamed.hasPrefix("I'll check the current weather in Paris for you."), "\(streamed)")
+            #expect(complete["output"] as? String == streamed, "\(complete)")
 
             // What the provider received: the tool offered with its schema, then the result.
             #expect(fake.requests.count == 2)
