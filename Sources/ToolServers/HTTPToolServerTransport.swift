@@ -12,13 +12,17 @@ import NIOHTTP1
 /// reads a POST's whole answer with `URLSession.data(for:)` and passes an SSE answer on as one raw
 /// blob, which its client cannot decode: most servers (the Python SDK's by default) answer calls
 /// with SSE. This one posts each message with AsyncHTTPClient and reads a JSON or SSE answer as it
-/// comes, keeping the server's `Mcp-Session-Id`. It opens no standalone GET stream: fleetd needs
-/// only the answers to its own requests.
+/// comes, keeping the server's `Mcp-Session-Id` and, once `initialize` is answered, sending the
+/// negotiated version as `MCP-Protocol-Version` on every later request (the spec's "Protocol
+/// Version Header", 2025-06-18). It opens no standalone GET stream: fleetd needs only the answers
+/// to its own requests.
 actor HTTPToolServerTransport: Transport {
     nonisolated let logger: Logger
     private let endpoint: URL
     private let headers: [String: String]
     private var sessionID: String?
+    /// The protocol version in the server's answer to `initialize`; `nil` until then.
+    private(set) var protocolVersion: String?
     private let messages: AsyncThrowingStream<Data, any Error>
     private let continuation: AsyncThrowingStream<Data, any Error>.Continuation
     /// The longest an answer may take; tool calls have their own, shorter timeout in fleetd.
@@ -37,12 +41,11 @@ actor HTTPToolServerTransport: Transport {
 
     func disconnect() async {
         continuation.finish()
-        guard let sessionID else { return }
-        self.sessionID = nil
+        guard sessionID != nil else { return }
         var request = HTTPClientRequest(url: endpoint.absoluteString)
         request.method = .DELETE
-        request.headers.add(name: "Mcp-Session-Id", value: sessionID)
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        addSessionHeaders(to: &request)
+        sessionID = nil
         _ = try? await HTTPClient.shared.execute(request, timeout: .seconds(5))
     }
 
@@ -51,8 +54,10 @@ actor HTTPToolServerTransport: Transport {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept", value: "application/json, text/event-stream")
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let sessionID { request.headers.add(name: "Mcp-Session-Id", value: sessionID) }
+        let initializing = Self.isInitializeRequest(data)
+        // A new `initialize` negotiates again: it carries no version, and the answer sets one.
+        if initializing { protocolVersion = nil }
+        addSessionHeaders(to: &request)
         request.body = .bytes(ByteBuffer(bytes: data))
         let response = try await HTTPClient.shared.execute(request, timeout: requestTimeout)
         if let id = response.headers.first(name: "Mcp-Session-Id") { sessionID = id }
@@ -76,13 +81,45 @@ actor HTTPToolServerTransport: Transport {
                 read += buffer.readableBytes
                 guard read <= maxAnswerBytes else { throw MCPError.internalError("the server's answer is over \(maxAnswerBytes) bytes") }
                 for event in parser.parse(buffer) where event.type == "message" && !event.data.isEmpty {
-                    continuation.yield(Data(event.data.utf8))
+                    deliver(Data(event.data.utf8), answeringInitialize: initializing)
                 }
             }
         } else {
             let body = try await response.body.collect(upTo: maxAnswerBytes)
-            if body.readableBytes > 0 { continuation.yield(Data(body.readableBytesView)) }
+            if body.readableBytes > 0 { deliver(Data(body.readableBytesView), answeringInitialize: initializing) }
         }
+    }
+
+    /// The configured headers, the session's id and the negotiated protocol version, as far as
+    /// they are known.
+    private func addSessionHeaders(to request: inout HTTPClientRequest) {
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let sessionID { request.headers.add(name: "Mcp-Session-Id", value: sessionID) }
+        if let protocolVersion { request.headers.add(name: "MCP-Protocol-Version", value: protocolVersion) }
+    }
+
+    /// Passes a message on to the client. The version is taken from the answer to `initialize`
+    /// before the client sees it: the client sends `notifications/initialized` as soon as it
+    /// does, and that request must carry the version already.
+    private func deliver(_ message: Data, answeringInitialize: Bool) {
+        if answeringInitialize, let version = Self.negotiatedVersion(in: message) { protocolVersion = version }
+        continuation.yield(message)
+    }
+
+    /// Whether `data` is an `initialize` request.
+    static func isInitializeRequest(_ data: Data) -> Bool {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return false }
+        return object["method"] as? String == "initialize"
+    }
+
+    /// The `protocolVersion` of a response's `result` (an answer to `initialize`), when it is a
+    /// plain token fit for a header (a date such as `2025-06-18`).
+    static func negotiatedVersion(in message: Data) -> String? {
+        guard let object = (try? JSONSerialization.jsonObject(with: message)) as? [String: Any], object["method"] == nil,
+              let version = (object["result"] as? [String: Any])?["protocolVersion"] as? String,
+              (1...64).contains(version.count),
+              version.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }) else { return nil }
+        return version
     }
 
     nonisolated func receive() -> AsyncThrowingStream<Data, any Error> { messages }

@@ -221,9 +221,10 @@ actor ToolServerConnection {
         switch spec.transport {
         case .stdio(let command, let args, let environment, let directory):
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: Self.resolve(command, environment: environment))
+            let serverEnvironment = Self.processEnvironment(configured: environment)
+            process.executableURL = URL(fileURLWithPath: Self.resolve(command, environment: serverEnvironment))
             process.arguments = args
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
+            process.environment = serverEnvironment
             if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
             let input = Pipe(), output = Pipe(), errors = Pipe()
             process.standardInput = input
@@ -255,6 +256,26 @@ actor ToolServerConnection {
             return (HTTPToolServerTransport(endpoint: url, headers: headers, logger: logger), nil)
         }
     }
+
+    /// What a stdio server's process starts with, as the official MCP SDKs do it (the Python
+    /// SDK's `get_default_environment()`): only ``inheritedVariables`` of fleetd's environment
+    /// (a value that is a shell function, `() {…}`, is left out), then the server's configured
+    /// `env` over them. Nothing else of fleetd's environment reaches the server (no provider API
+    /// keys, `JWT_SECRET` or `FLEETD_ADMIN_TOKEN`); a variable it needs is passed through by
+    /// naming it in `env` (`GITHUB_TOKEN: "${GITHUB_TOKEN}"`, filled in by the config).
+    static func processEnvironment(configured: [String: String],
+                                   inherited: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+        var environment: [String: String] = [:]
+        for name in inheritedVariables {
+            guard let value = inherited[name], !value.hasPrefix("()") else { continue }
+            environment[name] = value
+        }
+        return environment.merging(configured) { _, given in given }
+    }
+
+    /// The variables of fleetd's environment every stdio server gets (the MCP SDKs' default
+    /// inherited variables on POSIX).
+    static let inheritedVariables = ["HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER"]
 
     /// A bare command name is looked up on `PATH` (the server's, else fleetd's), as a shell would.
     static func resolve(_ command: String, environment: [String: String]) -> String {

@@ -5,8 +5,10 @@ import Foundation
 /// fleetd starts and speaks to over stdio, or a Streamable HTTP endpoint.
 public struct ToolServerSpec: Sendable, Hashable, Codable {
     public enum Transport: Sendable, Hashable, Codable {
-        /// `command` with `args`, in `directory` when given, with `environment` added to fleetd's
-        /// own (values may name `${VAR}`s of fleetd's environment; they are resolved by the config).
+        /// `command` with `args`, in `directory` when given. The process gets only `HOME`,
+        /// `LOGNAME`, `PATH`, `SHELL`, `TERM` and `USER` of fleetd's environment, with
+        /// `environment` over them (values may name `${VAR}`s of fleetd's environment, resolved by
+        /// the config: the way to pass a variable through); nothing else of fleetd's.
         case stdio(command: String, args: [String], environment: [String: String], directory: String?)
         /// A Streamable HTTP endpoint, with extra request headers (e.g. `Authorization`).
         case http(url: URL, headers: [String: String])

@@ -3,7 +3,8 @@
 Built on the official `mcp` Python SDK (2.x: MCPServer, which 1.x called FastMCP). Its one tool, `get_weather`, answers from a
 fixed table so the tests can check what reached the model. `WEATHER_MODE` makes it misbehave:
 `hang` never answers, `crash` ends the process during the call, `big` answers 100 KB. Every
-call is appended, as one JSON line, to the file named by `TOOL_LOG` (when set).
+call is appended, as one JSON line, to the file named by `TOOL_LOG` (when set), with the names
+(not the values) of the server's environment variables.
 
 Run: python tool_server.py            (stdio)
      python tool_server.py http PORT  (Streamable HTTP at http://127.0.0.1:PORT/mcp)
@@ -32,7 +33,7 @@ def get_weather(location: str = "", city: str = "") -> str:
     """The current weather for a place (give location or city)."""
     place = location or city
     mode = os.environ.get("WEATHER_MODE", "ok")
-    log({"tool": "get_weather", "place": place, "mode": mode, "pid": os.getpid()})
+    log({"tool": "get_weather", "place": place, "mode": mode, "pid": os.getpid(), "env": sorted(os.environ)})
     if mode == "hang":
         time.sleep(3600)
     if mode == "crash":

@@ -112,7 +112,7 @@ import Testing
 
     /// One fleetd with the fake provider and the tool server; `body` gets both and the tool log.
     func withFleet(_ dialect: Dialect, mode: String = "ok", mcpTools: Bool = true, limits: String = "", alwaysTools: Bool = false,
-                   twoModels: Bool = false,
+                   twoModels: Bool = false, environment: [String: String] = [:],
                    server: ((String, URL) -> String)? = nil,
                    _ body: (FleetdProcess, FakeProviderServer, URL) async throws -> Void) async throws {
         let python = try await SDKCompatibilityTests.python()
@@ -125,7 +125,8 @@ import Testing
         try Self.config(baseURL: fake.baseURL, dialect: dialect, server: entry, mcpTools: mcpTools, limits: limits, twoModels: twoModels)
             .write(to: file, atomically: true, encoding: .utf8)
         let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"),
-                                             environment: ["ANTHROPIC_API_KEY": "test-anthropic", "OPENAI_API_KEY": "test-openai"])
+                                             environment: ["ANTHROPIC_API_KEY": "test-anthropic", "OPENAI_API_KEY": "test-openai"]
+                                                 .merging(environment) { $1 })
         do {
             // Tool servers connect in the background; tasks sent before get no tools.
             #expect(await eventually(timeout: .seconds(20)) { fleetd.logText.contains("agent tools ready") }, "\(fleetd.logText.suffix(2_000))")
@@ -222,6 +223,29 @@ import Testing
             #expect(metrics.body.contains(#"fleetd_tool_calls_total{outcome="ok",server="weather",tool="get_weather"} 1"#)
                     || metrics.body.contains(#"fleetd_tool_calls_total{server="weather",tool="get_weather",outcome="ok"} 1"#),
                     "\(metrics.body.split(separator: "\n").filter { $0.contains("tool") })")
+        }
+    }
+
+    @Test("a stdio tool server gets HOME, LOGNAME, PATH, SHELL, TERM, USER and its env, not fleetd's API keys or admin token")
+    func stdioServerEnvironment() async throws {
+        let entry = { (python: String, log: URL) in
+            """
+                    - name: weather
+                      command: \(python)
+                      args: ["\(Self.toolServer.path)"]
+                      env: {TOOL_LOG: "\(log.path)", PASSED_TOKEN: "${FLEETD_TEST_PASSED}"}
+            """
+        }
+        try await withFleet(.anthropic, environment: ["FLEETD_ADMIN_TOKEN": "admin-secret", "FLEETD_TEST_PASSED": "passed"],
+                            server: entry) { fleetd, _, log in
+            let response = try await Self.run(fleetd, "tools-env")
+            #expect(Self.firstCallOutcome(response) == "ok", "\(response.body)\n\(fleetd.logText.suffix(2_000))")
+            // The server logs the names (not the values) of its environment with each call.
+            let line = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").first.map(String.init) ?? ""
+            let call = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
+            let names = Set(call["env"] as? [String] ?? [])
+            #expect(names.isSuperset(of: ["PATH", "HOME", "TOOL_LOG", "PASSED_TOKEN"]), "\(line)")
+            #expect(names.isDisjoint(with: ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "FLEETD_ADMIN_TOKEN", "FLEETD_TEST_PASSED"]), "\(line)")
         }
     }
 

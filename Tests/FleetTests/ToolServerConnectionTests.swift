@@ -1,0 +1,94 @@
+import FakeProvider
+import Foundation
+import Logging
+import Testing
+@testable import ToolServers
+
+/// How fleetd reaches an agent type's tool servers: what a started (stdio) server gets of
+/// fleetd's environment, and the headers of the Streamable HTTP requests (the fake provider
+/// server plays a small MCP server and records them).
+@Suite struct ToolServerConnectionTests {
+    @Test("a stdio server gets HOME, LOGNAME, PATH, SHELL, TERM and USER of fleetd's environment and its env, none of fleetd's secrets")
+    func stdioEnvironment() {
+        let fleetd = [
+            "HOME": "/home/fleetd", "LOGNAME": "fleetd", "PATH": "/usr/bin:/bin", "SHELL": "/bin/sh", "TERM": "xterm", "USER": "fleetd",
+            "ANTHROPIC_API_KEY": "sk-ant", "OPENAI_API_KEY": "sk-oai", "JWT_SECRET": "jwt", "FLEETD_ADMIN_TOKEN": "admin",
+            "GITHUB_TOKEN": "ghp-1", "LANG": "C.UTF-8",
+        ]
+        // `env` as the config gives it: `GITHUB_TOKEN: "${GITHUB_TOKEN}"` passes one through, and
+        // a configured PATH wins over fleetd's.
+        let environment = ToolServerConnection.processEnvironment(
+            configured: ["GITHUB_TOKEN": "ghp-1", "PATH": "/opt/node/bin:/usr/bin", "LOG_LEVEL": "warn"], inherited: fleetd)
+        #expect(environment == [
+            "HOME": "/home/fleetd", "LOGNAME": "fleetd", "PATH": "/opt/node/bin:/usr/bin", "SHELL": "/bin/sh", "TERM": "xterm",
+            "USER": "fleetd", "GITHUB_TOKEN": "ghp-1", "LOG_LEVEL": "warn",
+        ])
+        // An unset variable stays unset; a shell function's value is not passed on (as the MCP SDKs do).
+        #expect(ToolServerConnection.processEnvironment(configured: [:], inherited: ["PATH": "/bin", "HOME": "() { :; }"]) == ["PATH": "/bin"])
+    }
+
+    @Test("over Streamable HTTP every request after initialize carries MCP-Protocol-Version, the version the server chose")
+    func protocolVersionHeader() async throws {
+        // Not the SDK's own latest (2025-11-25, what the client asks for): the header carries the server's choice.
+        let fake = try await FakeProviderServer.start(script: Self.mcpServer(version: "2025-06-18"))
+        let url = try #require(URL(string: fake.baseURL + "/mcp"))
+        let spec = ToolServerSpec(name: "fake", transport: .http(url: url, headers: ["Authorization": "Bearer t"]))
+        let connection = ToolServerConnection(spec: spec, logger: Logger(label: "tool-server-test"))
+        let tools = await connection.tools()
+        await connection.close() // ends the session: a DELETE
+        await fake.shutdown()
+
+        #expect(tools.count == 1)
+        let requests = fake.requests
+        let methods = requests.map { $0.method == "POST" ? ($0.jsonBody?["method"] as? String ?? "?") : $0.method }
+        #expect(methods == ["initialize", "notifications/initialized", "tools/list", "DELETE"], "\(methods)")
+        #expect(requests.first?.header("MCP-Protocol-Version") == nil, "initialize carries no version: none is negotiated yet")
+        for (method, request) in zip(methods, requests).dropFirst() {
+            #expect(request.header("MCP-Protocol-Version") == "2025-06-18", "\(method)")
+            #expect(request.header("Mcp-Session-Id") == "session-1", "\(method)")
+            #expect(request.header("Authorization") == "Bearer t", "\(method)")
+        }
+    }
+
+    @Test("the version is taken only from a response's result, and only when it is fit for a header")
+    func negotiatedVersion() {
+        func version(_ json: String) -> String? { HTTPToolServerTransport.negotiatedVersion(in: Data(json.utf8)) }
+        #expect(version(#"{"jsonrpc":"2.0","id":"a","result":{"protocolVersion":"2025-06-18","capabilities":{}}}"#) == "2025-06-18")
+        #expect(version(#"{"jsonrpc":"2.0","method":"x","params":{},"result":{"protocolVersion":"2025-06-18"}}"#) == nil)
+        #expect(version(#"{"jsonrpc":"2.0","id":"a","result":{"protocolVersion":"2025-06-18\r\nX-Evil: 1"}}"#) == nil)
+        #expect(version(#"{"jsonrpc":"2.0","id":"a","error":{"code":-32602,"message":"no"}}"#) == nil)
+        #expect(HTTPToolServerTransport.isInitializeRequest(Data(#"{"jsonrpc":"2.0","id":"a","method":"initialize","params":{}}"#.utf8)))
+        #expect(!HTTPToolServerTransport.isInitializeRequest(Data(#"{"jsonrpc":"2.0","id":"b","method":"tools/list"}"#.utf8)))
+    }
+
+    /// A Streamable HTTP MCP server in miniature: answers `initialize` over SSE (as the Python
+    /// SDK's server does) with `version` and a session id, accepts notifications (202), lists one
+    /// tool as JSON, and accepts the session's DELETE.
+    static func mcpServer(version: String) -> FakeScript {
+        FakeScript { request, _ in
+            guard request.method == "POST" else { return FakeResponse(status: 200) }
+            let message = request.jsonBody ?? [:]
+            let id: String
+            if let text = message["id"] as? String {
+                id = "\"\(text)\""
+            } else if let number = message["id"] as? Int {
+                id = String(number)
+            } else {
+                return FakeResponse(status: 202, reason: "Accepted") // a notification
+            }
+            let method = message["method"] as? String ?? ""
+            let result = switch method {
+            case "initialize": #"{"protocolVersion":"\#(version)","capabilities":{"tools":{}},"serverInfo":{"name":"fake","version":"1"}}"#
+            case "tools/list": #"{"tools":[{"name":"echo","inputSchema":{"type":"object","properties":{}}}]}"#
+            default: "{}"
+            }
+            let answer = #"{"jsonrpc":"2.0","id":\#(id),"result":\#(result)}"#
+            guard method != "initialize" else {
+                var response = FakeResponse.sse([answer])
+                response.headers.append(("mcp-session-id", "session-1"))
+                return response
+            }
+            return FakeResponse(headers: [("content-type", "application/json")], body: .bytes(Array(answer.utf8)))
+        }
+    }
+}
