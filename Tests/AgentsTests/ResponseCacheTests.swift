@@ -27,7 +27,7 @@ struct ResponseCacheTests {
         var variants: [String] = [
             Self.key(model: "n"),
             Self.key { $0.system = nil }, Self.key { $0.system = "be long" }, Self.key { $0.maxTokens = 101 },
-            Self.key { $0.temperature = 0.2 }, Self.key { $0.topP = 0.9 }, Self.key { $0.stopSequences = ["\n"] },
+            Self.key { $0.temperature = 0.2 }, Self.key { $0.temperature = 0 }, Self.key { $0.topP = 0.9 }, Self.key { $0.stopSequences = ["\n"] },
             Self.key { $0.seed = 7 }, Self.key { $0.messages[0] = ProviderMessage(role: .user, content: "What is 2+3?") },
             Self.key { $0.messages.append(ProviderMessage(role: .assistant, content: "4")) },
         ]
@@ -41,7 +41,29 @@ struct ResponseCacheTests {
         #expect(Set(variants).count == variants.count, "every variant has its own key")
     }
 
-    @Test("calls that offer tools or sample hot are not cached")
+    @Test("an unset temperature is not 0: its own key, never an explicit 0's, and cached as the call it is")
+    func unsetTemperatureIsNotZero() {
+        #expect(Self.call.temperature == nil)
+        let unset = Self.key()
+        let zero = Self.key { $0.temperature = 0 }
+        let one = Self.key { $0.temperature = 1 }
+        #expect(unset != zero, "a client that asks for 0 never gets a sample drawn at the provider's default, nor the other way round")
+        #expect(unset != one, "the provider's default is not assumed to be any value")
+        #expect(zero != one)
+        #expect(Self.key { $0.temperature = 0 } == zero, "the same explicit value is the same call")
+        // The bound is on the temperature a call asks for; a call that asks for none is admitted.
+        var request = Self.call
+        #expect(ResponseCache.admits(request, maxTemperature: 0.5))
+        #expect(ResponseCache.admits(request, maxTemperature: 0))
+        request.temperature = 0
+        #expect(ResponseCache.admits(request, maxTemperature: 0))
+        request.temperature = 0.1
+        #expect(!ResponseCache.admits(request, maxTemperature: 0))
+        request.temperature = 0.5
+        #expect(ResponseCache.admits(request, maxTemperature: 0.5))
+    }
+
+    @Test("calls that offer tools or ask for a hot temperature are not cached")
     func admission() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cache-adm-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -333,6 +333,22 @@ struct TaskRunLearningTests {
         }
     }
 
+    @Test("a task's outcomes are learned for the tenant its routing reads, authenticated or only named")
+    func learningTenantAgreesWithRouting() {
+        let callers: [TaskCaller?] = [nil, TaskCaller(label: "key all-tenants"), TaskCaller(label: "key acme", tenantId: "acme")]
+        let names: [String?] = [nil, "", "acme", "globex"]
+        for caller in callers {
+            for name in names {
+                let task = AgentTask(id: "t", prompt: "hello", tenantId: name).authorized(by: caller)
+                #expect(task.learningTenantId == task.routingTask(agentType: "general").learningTenantId,
+                        "caller \(caller?.label ?? "none"), tenant \(name ?? "none")")
+            }
+        }
+        #expect(AgentTask(id: "t", prompt: "hello", tenantId: "globex").learningTenantId == "globex", "no authenticated tenant: the one named")
+        let acme = TaskCaller(label: "key acme", tenantId: "acme")
+        #expect(AgentTask(id: "t", prompt: "hello", tenantId: "globex").authorized(by: acme).learningTenantId == "acme")
+    }
+
     @Test("a failed call counts against its model, the fallback's answer for it; a 429 says nothing of either; off, nothing is learned")
     func automaticSignals() async throws {
         let id = "learn-1"

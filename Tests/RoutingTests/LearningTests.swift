@@ -107,6 +107,27 @@ struct LearningTests {
         #expect(n.trace.candidates.first { $0.modelName == "claude-sonnet-4.5" }?.prediction?.scope == "fleet")
     }
 
+    @Test("without an authenticated tenant, the tenant a task named is ranked by what was learned for it; records stay keyed as before")
+    func namedTenant() async throws {
+        #expect(LearningTenant.resolve(authenticated: "acme", named: "globex") == "acme", "a tenant's caller never speaks for another")
+        #expect(LearningTenant.resolve(authenticated: nil, named: "globex") == "globex")
+        #expect(LearningTenant.resolve(authenticated: nil, named: "") == nil)
+        #expect(LearningTenant.resolve(authenticated: nil, named: nil) == nil)
+        let router = Self.router()
+        // What a task of acme's (or `fleetd feedback` with `"tenant": "acme"`) taught.
+        for i in 1...10 { await router.learn(Self.outcome("claude-sonnet-4.5", score: 0, tenant: "acme", n: i)) }
+        var named = Seed.task(id: "u1")
+        named.namedTenantId = "acme"
+        #expect(named.learningTenantId == "acme")
+        let selection = try await router.explain(named, useLearning: true)
+        #expect(selection.trace.candidates.first { $0.modelName == "claude-sonnet-4.5" }?.prediction?.scope == "tenant")
+        #expect(selection.tenantId == nil && selection.recordKey == "u1", "the selection is recorded under the authenticated tenant only")
+        var authenticated = Seed.task(id: "u2")
+        authenticated.tenantId = "globex"
+        authenticated.namedTenantId = "acme"
+        #expect(authenticated.learningTenantId == "globex")
+    }
+
     @Test("exploration: about the configured share of tasks go to an under-sampled candidate, and only live")
     func explorationShare() async throws {
         let share = (0..<20_000).filter { OutcomeLearner.explores(taskId: "task-\($0)", share: 0.05) }.count

@@ -73,7 +73,8 @@ public struct AgentTask: Sendable, Codable, Hashable {
         var task = RoutingTask(taskId: id, prompt: prompt, context: context, type: type ?? defaultType, agentType: agentType,
                                preferredProvider: preferredProvider, preferredModel: preferredModel,
                                constraints: constraints, privacy: privacy, needsStreaming: false,
-                               allowLists: caller?.allowList.map { [$0] } ?? [], tenantId: caller?.tenantId)
+                               allowLists: caller?.allowList.map { [$0] } ?? [], tenantId: caller?.tenantId,
+                               namedTenantId: tenantId)
         if let conversation {
             task.needsTools = conversation.usesTools
             task.attachments = conversation.hasImages ? [.image] : []
@@ -84,6 +85,10 @@ public struct AgentTask: Sendable, Codable, Hashable {
         }
         return task
     }
+
+    /// The tenant `predictiveRouting` learns this task's outcomes for: the one its routing ranked it
+    /// with (``RoutingTask/learningTenantId``, from the same authenticated and named tenants).
+    public var learningTenantId: String? { LearningTenant.resolve(authenticated: caller?.tenantId, named: tenantId) }
 
     /// What the router sees of this task run by an agent with `role`: the role's default task
     /// type, and its allowed models and providers with the caller's.

@@ -14,9 +14,16 @@ import Synchronization
 /// The key is a SHA-256 over everything that decides the answer: the tenant (one tenant never
 /// gets another's answer), the model that will answer, the agent type, the task type, and the
 /// whole model call (system prompt, every message, token limit, sampling, stop sequences, response
-/// format). Not cached: calls that offer tools (a tool call may act on the world), calls sampled
-/// above ``maxTemperature``, and tasks that opt out with `cache-control: no-cache` (do not read, do
-/// store) or `no-store` (neither).
+/// format). Not cached: calls that offer tools (a tool call may act on the world), calls that ask
+/// for a temperature above ``maxTemperature``, and tasks that opt out with `cache-control: no-cache`
+/// (do not read, do store) or `no-store` (neither).
+///
+/// An unset temperature is not a temperature of 0: the provider samples at its own default (1 for
+/// most), so such a call is cached as that exact call, under a key of its own: it never answers a
+/// call that asked for 0, nor the other way round. It is admitted as an exact-match cache (LiteLLM's,
+/// Portkey's) admits every call: the client asked for no particular sampling, and repeated tasks
+/// (`POST /v1/tasks` carries no temperature) are what the cache is for. A client that wants a fresh
+/// sample sends `cache-control: no-cache`; one that wants variety asks for it by temperature.
 public struct ResponseCache: Sendable {
     /// The memory partition.
     public static let partition = "cache/responses"
@@ -46,7 +53,8 @@ public struct ResponseCache: Sendable {
     public let store: MemoryStore
     /// The most entries kept; the oldest go first.
     public let maxEntries: Int
-    /// Calls sampled hotter than this are not cached (their answers are meant to vary).
+    /// Calls that ask for a hotter temperature than this are not cached (their answers are meant to
+    /// vary); a call that asks for none is (see the type's notes).
     public let maxTemperature: Double
     let logger: Logger
     /// Saves so far: the bound is enforced every ``boundCheckInterval`` saves, not on each one
@@ -71,13 +79,18 @@ public struct ResponseCache: Sendable {
         Self.admits(request, maxTemperature: maxTemperature)
     }
 
-    /// Whether a call's answer may be cached: it offers no tools and is sampled at most `maxTemperature`.
+    /// Whether a call's answer may be cached: it offers no tools, and it asks for no temperature
+    /// (the provider's default, keyed apart from every explicit value) or for at most `maxTemperature`.
     public static func admits(_ request: ProviderRequest, maxTemperature: Double) -> Bool {
-        request.tools.isEmpty && (request.temperature ?? 0) <= maxTemperature
+        guard request.tools.isEmpty else { return false }
+        guard let temperature = request.temperature else { return true }
+        return temperature <= maxTemperature
     }
 
     /// The key of a task's answer from a model: `<tenant>/<sha256 hex>`; `nil` when the call
-    /// cannot be encoded (then it is not cached).
+    /// cannot be encoded (then it is not cached). The call is encoded whole, its unset fields left
+    /// out: an unset temperature (or top-p, seed…) makes other bytes, so another key, than any
+    /// value given for it, 0 included.
     public static func key(task: AgentTask, model: String, request: ProviderRequest) -> String? {
         guard let call = try? FastJSONEncoder().encode(request) else { return nil } // keys in declaration order, maps sorted
         // Length-prefixed fields: no two different tasks make the same bytes.

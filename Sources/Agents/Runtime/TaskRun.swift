@@ -332,7 +332,7 @@ final class TaskDriver {
         let timeLimit = run.deadline.map { ContinuousClock.now.duration(to: $0) }
         let billing = makeBilling(selection: selection, request: call.request, estimatedInputTokens: selection.complexity.estimatedInputTokens)
         let learning = run.settings.useLearning && selection.routed
-            ? TaskLearning(router: runtime.router, selection: selection, tenantId: task.tenantId) : nil
+            ? TaskLearning(router: runtime.router, selection: selection, tenantId: task.learningTenantId) : nil
         let hooks = CallHooks.combining(billing?.hooks, learning?.hooks)
         let session = runtime.tool.executeStreaming(call.request, targets: call.targets, timeLimit: timeLimit, hooks: hooks)
         let running = Running(selection: selection, billing: billing, streaming: call.streaming, started: .now, cacheKey: call.cacheKey,

@@ -63,7 +63,8 @@ public struct OutcomeImport: Sendable {
             }
             let complexity = router.score(RoutingTask(taskId: "import-\(number)", prompt: prompt, type: type))
             await router.learn(RoutingOutcome(taskId: "import-\(number)", model: model, taskType: complexity.taskType,
-                                              complexity: complexity.overall, tenantId: parsed.tenant, score: score, weight: 1,
+                                              complexity: complexity.overall,
+                                              tenantId: LearningTenant.resolve(authenticated: nil, named: parsed.tenant), score: score, weight: 1,
                                               signal: .imported, label: parsed.label))
             summary.imported += 1
         }

@@ -246,7 +246,7 @@ public final class ModelRouter: Sendable {
                                                  learning: learning ? learningInputs(task, engine: engine, score: score, live: live) : nil,
                                                  live: live)
         selection.tenantId = task.tenantId
-        if learning { selection.predictedDifficulty = predictedDifficulty(score, tenantId: task.tenantId, engine: engine) }
+        if learning { selection.predictedDifficulty = predictedDifficulty(score, tenantId: task.learningTenantId, engine: engine) }
         return selection
     }
 
@@ -254,7 +254,7 @@ public final class ModelRouter: Sendable {
     func learningInputs(_ task: RoutingTask, engine: RoutingEngine, score: ComplexityScore, live: Bool) -> LearningInputs {
         let config = engine.configuration.learning
         let predictions = learner.predictions(models: engine.registry.models.map(\.name), taskType: score.taskType,
-                                              complexity: score.overall, tenantId: task.tenantId, configuration: config)
+                                              complexity: score.overall, tenantId: task.learningTenantId, configuration: config)
         return LearningInputs(predictions: predictions, explore: live && OutcomeLearner.explores(taskId: task.taskId, share: config.exploration),
                               minOutcomes: config.minOutcomes)
     }

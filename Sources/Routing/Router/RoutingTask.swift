@@ -43,6 +43,13 @@ public struct RoutingTask: Sendable, Codable, Hashable {
     /// The authenticated tenant the task runs for; its selection is recorded under
     /// `routing/selections/<tenant>/<taskId>` so tenants' task ids never collide.
     public var tenantId: String?
+    /// The tenant the request named (a task's `tenantId`) when no authenticated tenant decides it:
+    /// not a record scope, but the tenant whose outcomes rank the task (``learningTenantId``).
+    public var namedTenantId: String?
+
+    /// The tenant whose learned cells rank this task, the one its outcomes are learned for
+    /// (``LearningTenant/resolve(authenticated:named:)``).
+    public var learningTenantId: String? { LearningTenant.resolve(authenticated: tenantId, named: namedTenantId) }
 
     public init(
         taskId: String,
@@ -61,7 +68,8 @@ public struct RoutingTask: Sendable, Codable, Hashable {
         estimatedOutputTokens: Int? = nil,
         providerLimits: [ProviderLimit] = [],
         allowLists: [ModelAllowList] = [],
-        tenantId: String? = nil
+        tenantId: String? = nil,
+        namedTenantId: String? = nil
     ) {
         self.taskId = taskId
         self.prompt = prompt
@@ -80,6 +88,7 @@ public struct RoutingTask: Sendable, Codable, Hashable {
         self.providerLimits = providerLimits
         self.allowLists = allowLists
         self.tenantId = tenantId
+        self.namedTenantId = namedTenantId
     }
 }
 
@@ -87,6 +96,7 @@ extension RoutingTask {
     private enum CodingKeys: String, CodingKey {
         case taskId, prompt, context, type, agentType, preferredProvider, preferredModel, constraints, privacy
         case needsStreaming, needsTools, attachments, estimatedInputTokens, estimatedOutputTokens, providerLimits, allowLists, tenantId
+        case namedTenantId
     }
 
     /// Decodes a task; only `taskId` and `prompt` are required, every other field takes its default.
@@ -109,7 +119,8 @@ extension RoutingTask {
             estimatedOutputTokens: try c.decodeIfPresent(Int.self, forKey: .estimatedOutputTokens),
             providerLimits: try c.decodeIfPresent([ProviderLimit].self, forKey: .providerLimits) ?? [],
             allowLists: try c.decodeIfPresent([ModelAllowList].self, forKey: .allowLists) ?? [],
-            tenantId: try c.decodeIfPresent(String.self, forKey: .tenantId))
+            tenantId: try c.decodeIfPresent(String.self, forKey: .tenantId),
+            namedTenantId: try c.decodeIfPresent(String.self, forKey: .namedTenantId))
     }
 }
 

@@ -28,7 +28,8 @@ public struct MemoryStoreConfiguration: Sendable, Hashable {
     /// The most answers the response cache (`cache/responses`) keeps; the oldest go first.
     /// `memory.responseCache.maxEntries` in the config file.
     public var responseCacheMaxEntries: Int = 10_000
-    /// Calls sampled above this temperature are not cached (`memory.responseCache.maxTemperature`).
+    /// Calls that ask for a temperature above this are not cached; a call that leaves it unset (the
+    /// provider's default) is, under a key of its own (`memory.responseCache.maxTemperature`).
     public var responseCacheMaxTemperature: Double = 0.5
 
     /// - Parameter partitionTTLOverrides: the config's rules, consulted before ``defaultPartitionTTLs``.

@@ -111,6 +111,31 @@ import Testing
         await fake.shutdown()
     }
 
+    /// An unset temperature (the provider's default) and an explicit 0 are different calls: a client
+    /// that asks for deterministic output never gets the answer sampled at the default, nor the
+    /// other way round. Each is cached as itself; a temperature above `maxTemperature` is not cached.
+    @Test func anUnsetTemperatureIsNotCachedAsZero() async throws {
+        let fake = try await FakeProviderServer.start(script: .always(try .fixture("providers/anthropic-nonstream-docs-example.json")))
+        let fleetd = try await Self.start(Self.config(baseURL: fake.baseURL))
+        func ask(temperature: String?) async throws -> String? {
+            let sampling = temperature.map { #", "temperature": \#($0)"# } ?? ""
+            let body = #"{"model": "solo", "max_tokens": 50\#(sampling), "messages": [{"role": "user", "content": "What is the capital of France?"}]}"#
+            let answer = try await http(.POST, fleetd.baseURL + "/v1/chat/completions", body: body)
+            #expect(answer.status == 200, "\(answer.body)")
+            return answer.headers.first(name: "x-fleetd-cache")
+        }
+        #expect(try await ask(temperature: nil) == "miss")
+        #expect(try await ask(temperature: "0") == "miss", "0 is not the provider's default")
+        #expect(try await ask(temperature: nil) == "hit")
+        #expect(try await ask(temperature: "0") == "hit")
+        #expect(fake.requests.count == 2)
+        #expect(try await ask(temperature: "0.9") == nil, "above memory.responseCache.maxTemperature (0.5): not cached")
+        #expect(fake.requests.count == 3)
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+
     /// A fallback's answer is not cached under the key of the model that failed: once that model
     /// is back, the next same request goes to it, not to the fallback's stored answer.
     @Test func aFallbacksAnswerIsNotCachedForThePick() async throws {

@@ -52,6 +52,37 @@ struct FeedbackAPITests {
         }
     }
 
+    /// Without an authenticated tenant (no keys configured here), a task's `tenantId` is the tenant
+    /// its outcomes are learned for, feedback names it with `?tenant=`, and routing ranks that
+    /// tenant's next task with its own cells (before, routing looked under no tenant: `fleet`).
+    @Test("a tenant named without authentication is learned for and routed by the same id")
+    func namedTenantLearnsAndRoutes() async throws {
+        let yaml = Self.config(predictive: true)
+            .replacingOccurrences(of: "  strategy: cost\n", with: "  strategy: cost\n  learning: {minOutcomes: 1, exploration: 0}\n")
+        #expect(yaml.contains("minOutcomes: 1"))
+        try await withFleetd(yaml) { client, _ in
+            let task = try await client.send(.post, "/v1/tasks", json: #"{"id": "acme-1", "prompt": "Say hello to the team", "tenantId": "acme"}"#)
+            #expect(task.status == .ok, "\(task.text)")
+            let model = try #require(task.object["model"] as? String)
+            let given = try await client.send(.post, "/v1/tasks/acme-1/feedback?tenant=acme", json: #"{"score": 1}"#)
+            #expect(given.status == .ok, "\(given.text)")
+
+            func prediction(tenant: String) async throws -> [String: Any] {
+                let route = try await client.send(.post, "/v1/route", json: #"{"prompt": "Say hello to the team", "tenantId": "\#(tenant)"}"#)
+                #expect(route.status == .ok, "\(route.text)")
+                let candidates = jsonValue(route.object, "trace.candidates") as? [[String: Any]] ?? []
+                return candidates.first { $0["modelName"] as? String == model }?["prediction"] as? [String: Any] ?? [:]
+            }
+            // acme's own cell: the completion (0.5) and the feedback (1).
+            let acme = try await prediction(tenant: "acme")
+            #expect(acme["scope"] as? String == "tenant", "\(acme)")
+            #expect(acme["outcomes"] as? Double == 1.5, "\(acme)")
+            // A tenant with nothing of its own is ranked by the fleet's cells.
+            let globex = try await prediction(tenant: "globex")
+            #expect(globex["scope"] as? String == "fleet", "\(globex)")
+        }
+    }
+
     @Test("an OpenAI-compatible answer's id takes feedback too")
     func feedbackOnACompatibleAnswer() async throws {
         try await withFleetd(Self.config(predictive: true)) { client, _ in

@@ -36,8 +36,10 @@ struct FeedbackRoutes {
             let id = Self.taskId(try context.parameters.require("id"))
             let body = try await JSONBody.decode(Body.self, from: &request, limit: api.value.maxBodyBytes)
             let score = try Self.score(body)
-            // A tenant's caller: its own tenant, whatever the query says.
-            let tenant = context.caller?.tenantId ?? request.uri.queryParameters["tenant"].map(String.init)
+            // A tenant's caller: its own tenant, whatever the query says; the same rule the task's
+            // outcomes were recorded and learned under.
+            let tenant = LearningTenant.resolve(authenticated: context.caller?.tenantId,
+                                                named: request.uri.queryParameters["tenant"].map(String.init))
             let record: TaskOutcomeRecord
             do throws(FeedbackError) {
                 record = try await manager.dataPlane.router.feedback(taskId: id, tenantId: tenant, score: score, label: body.label)
