@@ -3,8 +3,11 @@ import Logging
 
 /// The running configuration and how it changes: atomically, or not at all.
 ///
-/// A new config is loaded and validated first; only a valid one replaces the running one, in
-/// one step, with a new generation number. Readers always see one whole config. Runtime flag
+/// A new config is loaded and validated first; only a valid one goes on, and only once the
+/// ``ConfigApplier`` has put it in force does it replace the running one, in one step, with a new
+/// generation number. So a reload (file watcher, SIGHUP, admin API) or a runtime flag change
+/// returns once what it changed is in force, or throws with the running config kept. Changes run
+/// one at a time, in the order they came. Readers always see one whole config. Runtime flag
 /// changes are layered on top (see ``RuntimeFlagStore``).
 public actor ConfigReloader {
     /// What a reload did.
@@ -17,6 +20,10 @@ public actor ConfigReloader {
         /// every reload until the restart, whichever reload (the file watcher's, SIGHUP, the
         /// admin API) first loaded the change.
         public var needsRestart: [String] = []
+        /// The settings a reload applies at once whose value in force this reload changed
+        /// (``FleetConfig/changesAppliedAtOnce(from:)``), all in force when the reload returns;
+        /// empty when an earlier reload (the file watcher's) had already loaded the same text.
+        public var changedSettings: [String] = []
     }
 
     /// A config in force: the file's values with runtime flag changes applied.
@@ -62,6 +69,12 @@ public actor ConfigReloader {
     private var listeners: [UUID: AsyncStream<Snapshot>.Continuation] = [:]
     /// With `database.type: postgres`: where runtime flag changes are shared with every instance.
     private var shared: SharedFlagChanges?
+    /// Puts each new config in force before it becomes ``snapshot`` (`nil`: nothing runs on it).
+    private var applier: (any ConfigApplier)?
+    /// Whether a change (reload, flag change, adoption) is under way: the others wait their turn in
+    /// `waitingChanges`, first come first served, so two never interleave while one awaits.
+    private var changing = false
+    private var waitingChanges: [CheckedContinuation<Void, Never>] = []
 
     public init(loaded: LoadedConfig, environment: [String: String] = ProcessInfo.processInfo.environment,
                 flagStore: RuntimeFlagStore = RuntimeFlagStore(url: nil), listenOverride: ListenOverride = ListenOverride()) throws {
@@ -81,13 +94,24 @@ public actor ConfigReloader {
         self.snapshot = Snapshot(config: Self.apply(changes, to: loaded.config), generation: 1, loadedAt: Date(), runtimeFlagChanges: changes)
     }
 
-    /// Reloads from the file. Throws ``ConfigError`` (the running config stays) when the new file
-    /// is invalid. Unchanged text is a no-op unless `force` is set.
+    /// What puts every new config in force from now on (fleetd's manager, HTTP settings, log
+    /// level): each reload and flag change returns only once it has, and a config it refuses is
+    /// not taken. Set it before anything can change the config (before the services start).
+    public func setApplier(_ applier: any ConfigApplier) {
+        self.applier = applier
+    }
+
+    /// Reloads from the file and returns once the new config is in force. Throws ``ConfigError``
+    /// when the new file is invalid, or the applier's error (``ConfigApplyError``) when it could
+    /// not be put in force; either way the running config stays. Unchanged text is a no-op unless
+    /// `force` is set.
     @discardableResult
     public func reload(keepRuntimeFlags: Bool = false, force: Bool = true) async throws -> Outcome {
         guard let path else {
             return Outcome(generation: snapshot.generation, changed: false, warnings: [])
         }
+        await beginChange()
+        defer { endChange() }
         lastSeenStamp = FileStamp(path: path)
         let text = try? String(contentsOfFile: path, encoding: .utf8)
         if !force, let text, text == fileText {
@@ -97,9 +121,13 @@ public actor ConfigReloader {
         var loaded = try ConfigLoader.load(path: path, environment: environment)
         listenOverride.apply(to: &loaded.config)
         let needsRestart = loaded.config.changesNeedingRestart(from: startConfig)
+        let clearsRuntimeFlags = !keepRuntimeFlags && !runtimeChanges.isEmpty
+        let changes = clearsRuntimeFlags ? [] : runtimeChanges
+        let previous = snapshot.config
+        try await commit(Self.apply(changes, to: loaded.config), runtimeChanges: changes)
         fileConfig = loaded.config
         fileText = text
-        if !keepRuntimeFlags, !runtimeChanges.isEmpty {
+        if clearsRuntimeFlags {
             runtimeChanges = []
             try? flagStore.save([])
             if let shared {
@@ -110,8 +138,8 @@ public actor ConfigReloader {
                 }
             }
         }
-        publish(Self.apply(runtimeChanges, to: fileConfig))
-        return Outcome(generation: snapshot.generation, changed: true, warnings: loaded.warnings, needsRestart: needsRestart)
+        return Outcome(generation: snapshot.generation, changed: true, warnings: loaded.warnings, needsRestart: needsRestart,
+                       changedSettings: snapshot.config.changesAppliedAtOnce(from: previous))
     }
 
     /// Whether the file's text differs from the last text loaded or rejected (for the file watcher).
@@ -138,15 +166,15 @@ public actor ConfigReloader {
 
     /// Changes one flag at runtime and keeps the change across restarts (and, when shared, on
     /// every instance: written to the shared store first, so a change the store refused is not
-    /// made here either).
+    /// made here either). Returns the snapshot in force with it.
     public func setFlag(_ flag: String, scope: FlagScope, to setting: FlagSetting) async throws -> Snapshot {
+        await beginChange()
+        defer { endChange() }
         let change = RuntimeFlagStore.Change(flag: flag, scope: scope, setting: setting)
-        func adding(to list: [RuntimeFlagStore.Change]) -> [RuntimeFlagStore.Change] {
-            list.filter { !($0.flag == flag && $0.scope == scope) } + [change]
-        }
+        let changes = runtimeChanges.filter { !($0.flag == flag && $0.scope == scope) } + [change]
         // Saved before anything changes, so a change that cannot be kept is not applied either
         // (nor carried in by the next change that can).
-        try flagStore.save(adding(to: runtimeChanges))
+        try flagStore.save(changes)
         if let shared {
             do {
                 try await shared.put(change)
@@ -155,9 +183,18 @@ public actor ConfigReloader {
                 throw error
             }
         }
-        runtimeChanges = adding(to: runtimeChanges)
-        if shared != nil { try? flagStore.save(runtimeChanges) } // changes adopted during the wait
-        publish(Self.apply(runtimeChanges, to: fileConfig))
+        do {
+            try await commit(Self.apply(changes, to: fileConfig), runtimeChanges: changes)
+        } catch {
+            // Not in force, so not kept here; the shared store, already written, keeps it until the
+            // fleet's next change or reload.
+            try? flagStore.save(runtimeChanges)
+            Logger(label: "fleetd.config").error("a runtime flag change could not be applied; the running config stays", metadata: [
+                "flag": "\(flag)", "error": "\(error)",
+            ])
+            throw error
+        }
+        runtimeChanges = changes
         return snapshot
     }
 
@@ -165,19 +202,26 @@ public actor ConfigReloader {
     /// (they replace this instance's own file of changes).
     public func share(through shared: SharedFlagChanges) async throws {
         self.shared = shared
-        try adoptSharedFlagChanges(try await shared.load())
+        try await adoptSharedFlagChanges(try await shared.load())
     }
 
-    /// Takes the fleet's runtime flag changes as this instance's; publishes a snapshot only when
-    /// they differ from the ones in force.
-    public func adoptSharedFlagChanges(_ changes: [RuntimeFlagStore.Change]) throws {
+    /// Takes the fleet's runtime flag changes as this instance's; puts a new snapshot in force
+    /// only when they differ from the ones in force.
+    public func adoptSharedFlagChanges(_ changes: [RuntimeFlagStore.Change]) async throws {
+        await beginChange()
+        defer { endChange() }
         func settings(_ list: [RuntimeFlagStore.Change]) -> [String: FlagSetting] {
             Dictionary(list.map { ("\($0.flag)@\($0.scope)", $0.setting) }, uniquingKeysWith: { $1 })
         }
         guard settings(changes) != settings(runtimeChanges) else { return }
+        try flagStore.save(changes)
+        do {
+            try await commit(Self.apply(changes, to: fileConfig), runtimeChanges: changes)
+        } catch {
+            try? flagStore.save(runtimeChanges)
+            throw error
+        }
         runtimeChanges = changes
-        try flagStore.save(runtimeChanges)
-        publish(Self.apply(runtimeChanges, to: fileConfig))
     }
 
     /// Every new snapshot, from now on.
@@ -195,9 +239,36 @@ public actor ConfigReloader {
         listeners[id] = nil
     }
 
-    private func publish(_ config: FleetConfig) {
-        snapshot = Snapshot(config: config, generation: snapshot.generation + 1, loadedAt: Date(), runtimeFlagChanges: runtimeChanges)
-        for continuation in listeners.values { continuation.yield(snapshot) }
+    /// Puts `config` in force: through the applier first, then as the snapshot readers see, then
+    /// to the listeners. Throws the applier's error, with nothing changed. Called within a change
+    /// (``beginChange()``), so the snapshot cannot move while the applier runs.
+    private func commit(_ config: FleetConfig, runtimeChanges: [RuntimeFlagStore.Change]) async throws {
+        let next = Snapshot(config: config, generation: snapshot.generation + 1, loadedAt: Date(), runtimeFlagChanges: runtimeChanges)
+        if let applier {
+            try await applier.apply(next, replacing: snapshot)
+        }
+        snapshot = next
+        for continuation in listeners.values { continuation.yield(next) }
+    }
+
+    /// Waits for the change under way, and those that asked before, to end.
+    private func beginChange() async {
+        guard changing else {
+            changing = true
+            return
+        }
+        await withCheckedContinuation { continuation in
+            waitingChanges.append(continuation)
+        }
+    }
+
+    /// Hands the turn to the next change waiting (it stays `changing`), or ends it.
+    private func endChange() {
+        if waitingChanges.isEmpty {
+            changing = false
+        } else {
+            waitingChanges.removeFirst().resume()
+        }
     }
 
     public static func apply(_ changes: [RuntimeFlagStore.Change], to config: FleetConfig) -> FleetConfig {

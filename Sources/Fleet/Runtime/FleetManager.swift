@@ -153,10 +153,16 @@ public actor FleetManager {
         return tools
     }
 
-    /// Follows the reloader: every new config is applied here. Returns when the stream ends.
+    /// Follows the reloader: every new config is applied here, after the reloader has put it in
+    /// force (for a manager whose reloader has no ``ConfigApplier``; fleetd's applier calls
+    /// ``apply(_:)`` itself, before the reload answers). Returns when the stream ends.
     public func followConfigChanges() async {
-        for await next in await reloader.updates() {
-            await apply(next)
+        for await next in await reloader.updates() where next.generation > snapshot.generation {
+            do {
+                try await apply(next)
+            } catch {
+                logger.error("a new config could not be applied; the fleet keeps the one it runs", metadata: ["error": "\(error)"])
+            }
         }
     }
 
@@ -406,14 +412,25 @@ public actor FleetManager {
     /// Applies a new config: agents (counts, types, roles), router (models, strategy, weights,
     /// health, complexity weights), budgets (limits, thresholds, policy, time zone), quotas, memory
     /// TTLs and streaming. Tasks already running finish on the runtime they began with.
-    public func apply(_ next: ConfigReloader.Snapshot) async {
+    /// - Throws: ``ConfigApplyError`` when the cost or quota settings are refused; then nothing
+    ///   changed and the config in force stays.
+    public func apply(_ next: ConfigReloader.Snapshot) async throws {
         let config = next.config
         do {
+            // Both checked before either changes, so a refusal leaves both as they were.
+            try config.cost.validate()
+            try config.quotas.validate()
             try await dataPlane.costs.update(configuration: config.cost, memoryConfiguration: config.memory)
             try dataPlane.quotas.update(configuration: config.quotas)
         } catch {
-            // Validation accepted the file, so this is not expected; the settings in force stay.
-            logger.error("cost or quota settings could not be applied", metadata: ["error": "\(error)"])
+            // Validation accepted the file, so this is not expected. Put the costs back should the
+            // quotas alone have refused theirs.
+            let current = snapshot.config
+            try? await dataPlane.costs.update(configuration: current.cost, memoryConfiguration: current.memory)
+            logger.error("cost or quota settings could not be applied; the config in force stays", metadata: [
+                "generation": "\(next.generation)", "error": "\(error)",
+            ])
+            throw ConfigApplyError("the cost or quota settings could not be applied: \(error)")
         }
         snapshot = next
         // Until the new config's tool servers answer (connectToolServers), its tasks get the

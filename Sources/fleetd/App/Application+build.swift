@@ -9,14 +9,15 @@ import ServiceLifecycle
 import Store
 
 /// Builds the fleetd HTTP application: data plane, fleet manager, routes, middleware and the
-/// background services (config watcher, config follower, heartbeats, expired-entry sweeper).
+/// background services (config watcher, heartbeats, expired-entry sweeper).
 /// It does not run it: `fleetd serve` runs it in a `ServiceGroup`; tests run it with
 /// HummingbirdTesting (`app.test(.router)`, or `.live` on a free port). Everything it reads from
 /// the environment (provider keys, config overrides on reload) comes from
 /// ``ServiceSettings/processEnvironment``.
 /// What every way of running fleetd shares (`serve` over HTTP, `mcp` over stdio): the data plane,
-/// the fleet manager, who may call, and the background services that keep them (config watcher and
-/// follower, heartbeats, budget alerts, the expired-entry sweeper, WAL checkpoints, write-behind).
+/// the fleet manager, who may call, what puts a new config in force (``RunningConfigApplier``), and
+/// the background services that keep them (config watcher, heartbeats, budget alerts, the
+/// expired-entry sweeper, WAL checkpoints, write-behind).
 struct FleetCore: Sendable {
     let config: FleetConfig
     let reloader: ConfigReloader
@@ -86,9 +87,11 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
     try await authenticator.checkStartup(api: config.api)
 
     let api = LiveSetting(config.api)
+    // Every reload and flag change from here on returns once the manager, the HTTP settings and
+    // the log level run on it (set before any service can change the config).
+    await reloader.setApplier(RunningConfigApplier(manager: manager, api: api, logger: logger))
     var services: [any Service] = [
         ConfigWatchService(reloader: reloader, logger: logger),
-        ConfigFollowerService(reloader: reloader, manager: manager, api: api, logger: logger),
         HeartbeatService(manager: manager),
         BudgetAlertService(manager: manager, metrics: metrics, httpClient: httpClient, logger: logger),
         ExpiredEntrySweeper(store: dataPlane.memory),

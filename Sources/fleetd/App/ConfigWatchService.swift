@@ -7,6 +7,10 @@ import UnixSignals
 
 /// Reloads the config when its file changes or the process gets SIGHUP.
 ///
+/// Each reload goes through ``ConfigReloader/reload(keepRuntimeFlags:force:)``, which puts the
+/// config in force before it returns and runs one change at a time: a watcher reload and an admin
+/// API reload of the same edit wait for each other (the second finds the text already loaded).
+///
 /// The file is polled (every 250 ms by default) by comparing its text with the loaded one:
 /// portable, robust to editors that replace files by rename, and well inside the one-second
 /// budget for a change to take effect. A change is read once the file has kept it for one poll
@@ -43,7 +47,9 @@ struct ConfigWatchService: Service {
         do {
             let outcome = try await reloader.reload(force: force)
             guard outcome.changed else { return }
-            logger.notice("config reloaded", metadata: ["trigger": "\(trigger)", "generation": "\(outcome.generation)"])
+            logger.notice("config reloaded", metadata: [
+                "trigger": "\(trigger)", "generation": "\(outcome.generation)", "changed": .array(outcome.changedSettings.map { .string($0) }),
+            ])
             for warning in outcome.warnings { logger.warning("\(warning)") }
         } catch let error as ConfigError {
             logger.error("config reload rejected; the running config stays", metadata: [

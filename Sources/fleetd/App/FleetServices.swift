@@ -5,31 +5,26 @@ import Logging
 import ServiceLifecycle
 import Store
 
-/// Applies every new config: to the fleet manager (agents, router, budgets, quotas, TTLs,
-/// streaming), to the HTTP layer (`api.rateLimit`, `api.maxBodyBytes`, `api.cors`) and to the log
-/// level. What only a restart can change (`api.host`, `api.port`, `database.*`) is named in a
-/// warning, never silently ignored.
-struct ConfigFollowerService: Service {
-    let reloader: ConfigReloader
+/// Puts every new config in force, before the reloader makes it the config readers see and
+/// answers the reload (file watcher, SIGHUP, `POST /v1/admin/reload`, a flag change): in the
+/// fleet manager (agents, router, budgets, quotas, TTLs, streaming), in the HTTP layer
+/// (`api.rateLimit`, `api.maxBodyBytes`, `api.cors`) and in the log level. What only a restart
+/// can change (`api.host`, `api.port`, `database.*`) is named in a warning, never silently ignored.
+struct RunningConfigApplier: ConfigApplier {
     let manager: FleetManager
     let api: LiveSetting<APISection>
     let logger: Logger
 
-    func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            var current = await reloader.snapshot.config
-            for await next in await reloader.updates() {
-                await manager.apply(next)
-                api.set(next.config.api)
-                LoggingSetup.level.set(next.config.logging.level.swiftLogLevel)
-                let restart = next.config.changesNeedingRestart(from: current)
-                if !restart.isEmpty {
-                    logger.warning("these settings changed in the file but apply only after a restart", metadata: [
-                        "settings": .array(restart.map { .string($0) }), "generation": "\(next.generation)",
-                    ])
-                }
-                current = next.config
-            }
+    func apply(_ next: ConfigReloader.Snapshot, replacing current: ConfigReloader.Snapshot) async throws {
+        // The manager first: it is the one part that may refuse, and then nothing else changed.
+        try await manager.apply(next)
+        api.set(next.config.api)
+        LoggingSetup.level.set(next.config.logging.level.swiftLogLevel)
+        let restart = next.config.changesNeedingRestart(from: current.config)
+        if !restart.isEmpty {
+            logger.warning("these settings changed in the file but apply only after a restart", metadata: [
+                "settings": .array(restart.map { .string($0) }), "generation": "\(next.generation)",
+            ])
         }
     }
 }

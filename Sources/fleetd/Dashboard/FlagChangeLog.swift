@@ -48,6 +48,9 @@ final class FlagChangeLog: Sendable {
         let snapshot: ConfigReloader.Snapshot
         do {
             snapshot = try await reloader.setFlag(name, scope: scope, to: setting)
+        } catch let error as ConfigApplyError {
+            throw APIError(.internalServerError, code: ConfigApplyError.code,
+                           message: "the change to '\(name)' could not be put in force, so it is not applied: \(error.message)")
         } catch {
             Logger(label: "fleetd.flags").error("a flag change could not be saved; not applied", metadata: [
                 "flag": "\(name)", "scope": "\(scope.label)", "error": "\(error)",
