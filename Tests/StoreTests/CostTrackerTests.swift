@@ -141,6 +141,28 @@ struct CostTrackerTests {
         #expect(try await db.read("test") { try String.fetchAll($0, sql: "SELECT id FROM cost_reservations") } == ["live"])
     }
 
+    /// A crashed run's hold billed after midnight is the billing day's in the ledger row (what
+    /// reports read) as in the totals (what budgets read); the row used to keep the hold's time.
+    @Test func aHoldBilledAfterMidnightIsTheBillingDaysInTheLedgerAndTheTotals() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        let created = storeTestDate("2026-03-10T23:59:30Z").timeIntervalSince1970
+        try await db.write("test") { db in
+            try db.execute(sql: """
+                INSERT INTO cost_reservations (id, model, provider, task_id, agent_id, task_type, estimated_cost, created_at, owner)
+                VALUES ('dead', 'sonnet', 'anthropic', 't', 'a', 'simple', 2, ?, '999999999:1')
+                """, arguments: [created])
+        }
+        let clock = ManualWallClock(storeTestDate("2026-03-11T00:05:00Z"))
+        let tracker = try CostTracker(database: db, clock: clock)
+        let billed = try await tracker.billUnsettledReservations()
+        #expect(billed.map(\.entryId) == ["dead"] && billed.first?.timestamp == clock.now)
+        #expect(await tracker.budgetStatus().periods.first { $0.period == .day }?.spent == 2)
+        let report = try await tracker.report(period: .day, breakdowns: [], tenant: nil)
+        #expect(report.periodKey == "2026-03-11" && report.total.entries == 1 && report.total.cost == 2)
+    }
+
     @Test func withAWriteBehindRecorderTheMirrorsFollowTheLedgerRow() async throws {
         let dir = try StoreTempDirectory()
         defer { dir.remove() }

@@ -309,8 +309,12 @@ public actor CostTracker: BudgetStatusProviding {
     /// Bills, at their estimate, the reservations a previous run held and never settled (it
     /// crashed or was killed): one `estimated` ledger row each, then they are gone. Call once at
     /// start-up, before serving. Returns the rows written.
+    ///
+    /// Each is dated now, when it is billed, in its ledger row as in the totals it adds to, as any
+    /// settlement is dated when it settles (a report and the budget agree on its period).
     @discardableResult
     public func billUnsettledReservations() async throws -> [CostLedgerEntry] {
+        let now = clock.now
         let leftovers = journal.map { HoldJournal.leftovers(in: $0.directory, isLive: { ProcessIdentity.isAnotherLiveProcess($0) }) } ?? []
         let journalHolds = leftovers.flatMap(\.holds)
         var entries = try await database.read("reading unsettled reservations") { db in
@@ -322,7 +326,7 @@ public actor CostTracker: BudgetStatusProviding {
                                                agentId: row["agent_id"], taskType: row["task_type"],
                                                keyId: row["key_id"], tenantId: row["tenant"]),
                                 usage: CostUsage(inputTokens: 0, outputTokens: 0), cost: row["estimated_cost"],
-                                timestamp: Date(timeIntervalSince1970: row["created_at"]), basis: .estimated)
+                                timestamp: now, basis: .estimated)
             }
         }
         // A journal's holds the ledger already has were settled before the crash.
@@ -330,12 +334,12 @@ public actor CostTracker: BudgetStatusProviding {
             let settled = try db.cachedStatement(sql: "SELECT 1 FROM cost_ledger WHERE entry_id = ?")
             return try journalHolds.filter { try Bool.fetchOne(settled, arguments: [$0.id]) == nil }.map { hold in
                 CostLedgerEntry(entryId: hold.id, call: hold.call, usage: CostUsage(inputTokens: 0, outputTokens: 0),
-                                cost: hold.estimatedCost, timestamp: hold.createdAt, basis: .estimated)
+                                cost: hold.estimatedCost, timestamp: now, basis: .estimated)
             }
         }
         // Billed (or nothing to bill), the journals are done with: removed only after the write,
         // so a failure leaves them for the next start.
-        let stored = entries.isEmpty ? [] : try await write(entries, now: clock.now)
+        let stored = entries.isEmpty ? [] : try await write(entries, now: now)
         for leftover in leftovers { unlink(leftover.path) }
         guard !stored.isEmpty else { return [] }
         logger.warning("billed reservations left unsettled by an earlier run at their estimate", metadata: [

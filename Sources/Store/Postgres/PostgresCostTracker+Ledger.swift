@@ -105,6 +105,35 @@ extension PostgresCostTracker {
         return released
     }
 
+    /// What reservations counted under other period keys (made before a boundary, or by an
+    /// instance whose clock is ahead) hold against the current period rows of the overall scope
+    /// and, with `keyId`, of that key (its holds counted on its rows: `key_held`). They settle, and
+    /// are dated, in the period they settle in, so each counts against every period it is held
+    /// in, as the SQLite tracker counts every held reservation.
+    static func carriedHolds(keys: [BudgetPeriod: String], keyId: String?, connection: PostgresConnection,
+                             logger: Logger) async throws -> [TotalRowKey: Double] {
+        let day = keys[.day] ?? "", week = keys[.week] ?? "", month = keys[.month] ?? ""
+        let rows = try await connection.query("""
+            SELECT COALESCE(SUM(estimated_cost) FILTER (WHERE day_key <> \(day)), 0)::float8,
+                   COALESCE(SUM(estimated_cost) FILTER (WHERE week_key <> \(week)), 0)::float8,
+                   COALESCE(SUM(estimated_cost) FILTER (WHERE month_key <> \(month)), 0)::float8,
+                   COALESCE(SUM(estimated_cost) FILTER (WHERE key_held AND key_id = \(keyId)::text AND day_key <> \(day)), 0)::float8,
+                   COALESCE(SUM(estimated_cost) FILTER (WHERE key_held AND key_id = \(keyId)::text AND week_key <> \(week)), 0)::float8,
+                   COALESCE(SUM(estimated_cost) FILTER (WHERE key_held AND key_id = \(keyId)::text AND month_key <> \(month)), 0)::float8
+            FROM cost_reservations
+            """, logger: logger)
+        var carried: [TotalRowKey: Double] = [:]
+        for try await (overallDay, overallWeek, overallMonth, keyDay, keyWeek, keyMonth)
+            in rows.decode((Double, Double, Double, Double, Double, Double).self) {
+            let sums: [(BudgetPeriod, Double, Double)] = [(.day, overallDay, keyDay), (.week, overallWeek, keyWeek), (.month, overallMonth, keyMonth)]
+            for (period, overall, ofKey) in sums {
+                carried[TotalRowKey(period: period.rawValue, key: keys[period] ?? "", scope: CostTracker.overallScope)] = overall
+                if let keyId { carried[TotalRowKey(period: period.rawValue, key: keys[period] ?? "", scope: CostTracker.keyScope(keyId))] = ofKey }
+            }
+        }
+        return carried
+    }
+
     /// Takes released estimates out of `reserved`, rows in sorted order. Sums of doubles leave
     /// residues (2e-17 where nothing is held): below a nano-dollar the row counts as empty.
     static func giveBack(_ released: [(TotalRowKey, Double)], connection: PostgresConnection, logger: Logger) async throws {

@@ -10,7 +10,7 @@ extension PostgresCostTracker {
         let configuration = self.configuration
         guard configuration.enabled else { return .unlimited }
         do {
-            let rows = try await totals(scope: CostTracker.overallScope)
+            let rows = try await totals(keyId: nil)
             let status = BudgetStatus(enabled: true, policy: configuration.policy, periods: BudgetPeriod.allCases.map { period in
                 PeriodBudgetStatus(period: period, limit: configuration.budgetLimits.limit(for: period),
                                    spent: rows[period]?.cost ?? 0, reserved: rows[period]?.reserved ?? 0)
@@ -29,7 +29,7 @@ extension PostgresCostTracker {
         guard configuration.enabled else { return .unlimited }
         var rows: [BudgetPeriod: (cost: Double, reserved: Double)] = [:]
         do {
-            rows = try await totals(scope: CostTracker.keyScope(keyId))
+            rows = try await totals(keyId: keyId)
         } catch {
             logger.error("key budget status without figures: store failed", metadata: ["key": "\(keyId)", "error": "\(error)"])
         }
@@ -38,18 +38,24 @@ extension PostgresCostTracker {
         })
     }
 
-    /// The current period rows of one scope.
-    private func totals(scope: String) async throws -> [BudgetPeriod: (cost: Double, reserved: Double)] {
+    /// The current period rows of the overall scope, or of one key's, with the holds carried into
+    /// them from other period keys counted as reserved (as a reservation's check counts them).
+    private func totals(keyId: String?) async throws -> [BudgetPeriod: (cost: Double, reserved: Double)] {
         let keys = periodKeys(at: clock.now), logger = self.logger
+        let scope = keyId.map { CostTracker.keyScope($0) } ?? CostTracker.overallScope
         return try await store.withConnection("reading budget totals") { connection in
             var result: [BudgetPeriod: (cost: Double, reserved: Double)] = [:]
+            let carried = try await Self.carriedHolds(keys: keys, keyId: keyId, connection: connection, logger: logger)
+            for period in BudgetPeriod.allCases {
+                result[period] = (0, carried[TotalRowKey(period: period.rawValue, key: keys[period] ?? "", scope: scope)] ?? 0)
+            }
             let rows = try await connection.query("""
                 SELECT period, cost, reserved FROM cost_totals WHERE scope = \(scope)
                   AND ((period = 'day' AND period_key = \(keys[.day] ?? "")) OR (period = 'week' AND period_key = \(keys[.week] ?? ""))
                        OR (period = 'month' AND period_key = \(keys[.month] ?? "")))
                 """, logger: logger)
             for try await (period, cost, reserved) in rows.decode((String, Double, Double).self) {
-                if let p = BudgetPeriod(rawValue: period) { result[p] = (cost, reserved) }
+                if let p = BudgetPeriod(rawValue: period) { result[p] = (cost, reserved + (result[p]?.reserved ?? 0)) }
             }
             return result
         }

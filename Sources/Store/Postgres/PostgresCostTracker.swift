@@ -19,6 +19,14 @@ import PostgresNIO
 /// guarantee). Rows are always locked in one order (sorted by period, key, scope), in reservations
 /// and settlements alike; a deadlock or serialization failure reruns the transaction.
 ///
+/// A row's `reserved` holds the estimates counted under its period key, but a reservation settles
+/// (and is dated) in the period it settles in: one made at 23:59:59 and settled after midnight is
+/// the new day's spend. So each check also counts the holds made under other period keys (read
+/// from `cost_reservations`, ``carriedHolds(keys:keyId:connection:logger:)``), as the SQLite
+/// tracker counts every held reservation whatever its period. Reservations take their turn under
+/// one advisory lock (``holdLock``) before they read those and hold: one counted under the ending
+/// period and one under the next lock different rows, and each must see the other.
+///
 /// A settlement deletes the reservation, writes the ledger row, moves the estimate out of
 /// `reserved` and the cost into `cost` of every total row (overall, model, key, tenant; day, week,
 /// month, all time) and marks crossed alert thresholds, in ONE transaction; it is idempotent on
@@ -58,6 +66,10 @@ public actor PostgresCostTracker: CostAccounting {
 
     /// The advisory lock that lets one instance at a time bill expired reservations.
     static let sweepLock: Int64 = 0x666C_6565_7464_0002
+    /// The advisory lock every reservation holds from its check to its commit, fleet-wide. They
+    /// all wait for the overall day row anyway; this also orders those counted under different
+    /// period keys (a boundary), which lock different rows.
+    static let holdLock: Int64 = 0x666C_6565_7464_0004
 
     public init(store: PostgresStore, configuration: CostConfiguration = CostConfiguration(), clock: any WallClock = SystemWallClock(),
                 logger: Logger = Logger(label: "fleetd.cost")) throws {
@@ -124,10 +136,11 @@ public actor PostgresCostTracker: CostAccounting {
         return reservation
     }
 
-    /// The reservation's transaction: its row, then the estimate held on every total row.
+    /// The reservation's transaction: its row, then (under ``holdLock``) the estimate held on every
+    /// total row, checked with what holds of other periods carry.
     private func hold(_ reservation: CostReservation, call: CostCall, estimatedCost: Double, keyId: String?, keys: [BudgetPeriod: String],
                       rows heldRows: [HeldRow], lease: Date, instance: String, policy: BudgetPolicy) async throws {
-        let now = reservation.createdAt, logger = self.logger
+        let now = reservation.createdAt, logger = self.logger, clock = self.clock, calendar = self.calendar
         try await store.transaction("reserving $\(CostTracker.money(estimatedCost)) for \(call.model)") { connection in
             // The reservation row first: it locks nothing others wait for, so the shared total
             // rows below are held for as short a time as possible (until commit).
@@ -138,12 +151,30 @@ public actor PostgresCostTracker: CostAccounting {
                         \(now.timeIntervalSince1970), \(call.keyId), \(call.tenantId), \(keyId != nil), \(keys[.day] ?? ""), \(keys[.week] ?? ""),
                         \(keys[.month] ?? ""), \(instance), \(lease.timeIntervalSince1970))
                 """, logger: logger)
-            for row in heldRows {
-                let held = try await Self.hold(row, estimatedCost, connection: connection, logger: logger)
-                guard let held else {
-                    throw try await Self.refusal(row, call: call, estimatedCost: estimatedCost, connection: connection, logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.holdLock))", logger: logger)
+            // Under the lock, the period keys of now: a reservation that waited across a boundary
+            // holds against the new period, where it will settle.
+            let keysNow = Self.periodKeys(at: clock.now, calendar: calendar)
+            var rows = heldRows
+            if keysNow != keys {
+                rows = heldRows.map { row in
+                    var row = row
+                    row.key = keysNow[row.period] ?? ""
+                    return row
                 }
-                if !row.conditional, let limit = row.limit, held.cost + held.reserved > limit + 1e-12 {
+                try await connection.query("""
+                    UPDATE cost_reservations SET day_key = \(keysNow[.day] ?? ""), week_key = \(keysNow[.week] ?? ""), month_key = \(keysNow[.month] ?? "")
+                    WHERE id = \(reservation.id)
+                    """, logger: logger)
+            }
+            let carried = try await Self.carriedHolds(keys: keysNow, keyId: keyId, connection: connection, logger: logger)
+            for row in rows {
+                let carriedHere = carried[row.total] ?? 0
+                let held = try await Self.hold(row, estimatedCost, carried: carriedHere, connection: connection, logger: logger)
+                guard let held else {
+                    throw try await Self.refusal(row, carried: carriedHere, call: call, estimatedCost: estimatedCost, connection: connection, logger: logger)
+                }
+                if !row.conditional, let limit = row.limit, held.cost + held.reserved + carriedHere > limit + 1e-12 {
                     logger.warning("budget limit passed, call allowed by policy", metadata: [
                         "period": "\(row.period.rawValue)", "policy": "\(policy.rawValue)", "model": "\(call.model)",
                     ])
@@ -152,28 +183,32 @@ public actor PostgresCostTracker: CostAccounting {
         }
     }
 
-    /// Adds the estimate to one total row's `reserved` if the row's limit allows it; `nil` when not.
-    private static func hold(_ row: HeldRow, _ estimate: Double, connection: PostgresConnection, logger: Logger) async throws -> (cost: Double, reserved: Double)? {
+    /// Adds the estimate to one total row's `reserved` if the row's limit allows it, counting what
+    /// holds of other period keys carry into it; `nil` when not.
+    private static func hold(_ row: HeldRow, _ estimate: Double, carried: Double, connection: PostgresConnection,
+                             logger: Logger) async throws -> (cost: Double, reserved: Double)? {
         let limit = row.limit ?? .infinity
-        // A fresh row is inserted without the ON CONFLICT condition: check the estimate alone here.
-        if row.conditional, estimate > limit + 1e-12 { return nil }
+        // A fresh row (a new period's first hold) is inserted without the ON CONFLICT condition:
+        // check the estimate and the carried holds here.
+        if row.conditional, carried + estimate > limit + 1e-12 { return nil }
         let rows = try await connection.query("""
             INSERT INTO cost_totals (period, period_key, scope, reserved) VALUES (\(row.period.rawValue), \(row.key), \(row.scope), \(estimate))
             ON CONFLICT (period, period_key, scope) DO UPDATE SET reserved = cost_totals.reserved + excluded.reserved
-            WHERE NOT \(row.conditional) OR cost_totals.cost + cost_totals.reserved + excluded.reserved <= \(limit) + 1e-12
+            WHERE NOT \(row.conditional) OR cost_totals.cost + cost_totals.reserved + excluded.reserved + \(carried) <= \(limit) + 1e-12
             RETURNING cost, reserved
             """, logger: logger)
         for try await (cost, reserved) in rows.decode((Double, Double).self) { return (cost, reserved) }
         return nil
     }
 
-    /// The ROUTER_002 error for a row with no room, with its figures.
-    private static func refusal(_ row: HeldRow, call: CostCall, estimatedCost: Double, connection: PostgresConnection, logger: Logger) async throws -> CostError {
-        var spent = 0.0, reserved = 0.0
+    /// The ROUTER_002 error for a row with no room, with its figures (holds carried in included).
+    private static func refusal(_ row: HeldRow, carried: Double, call: CostCall, estimatedCost: Double, connection: PostgresConnection,
+                                logger: Logger) async throws -> CostError {
+        var spent = 0.0, reserved = carried
         let rows = try await connection.query("""
             SELECT cost, reserved FROM cost_totals WHERE period = \(row.period.rawValue) AND period_key = \(row.key) AND scope = \(row.scope)
             """, logger: logger)
-        for try await (c, r) in rows.decode((Double, Double).self) { (spent, reserved) = (c, r) }
+        for try await (c, r) in rows.decode((Double, Double).self) { (spent, reserved) = (c, r + carried) }
         let limit = row.limit ?? 0
         let owner = row.scope == CostTracker.overallScope ? "" : "key \(row.scope.dropFirst(4))'s "
         return CostError(.budgetExceeded, "BudgetExceeded: \(owner)\(row.period.rawValue) budget \(row.key) has $\(CostTracker.money(limit - spent - reserved)) left "
@@ -322,6 +357,9 @@ public actor PostgresCostTracker: CostAccounting {
 
     /// Bills, at their estimate, reservations whose lease ran out (their instance died or lost the
     /// store for longer than the lease), under an advisory lock so one instance at a time does it.
+    /// Each is dated when it is billed, in the ledger row as in the totals it adds to (as any
+    /// settlement, and as the SQLite tracker's ``CostTracker/billUnsettledReservations()``): the
+    /// hold counted against every period it was held in, up to this one.
     @discardableResult
     public func billExpiredReservations() async throws -> [CostLedgerEntry] {
         let now = clock.now
@@ -335,16 +373,16 @@ public actor PostgresCostTracker: CostAccounting {
             guard locked else { return nil }
             var entries: [CostLedgerEntry] = []
             let rows = try await connection.query("""
-                SELECT id, model, provider, task_id, agent_id, task_type, estimated_cost, created_at, key_id, tenant
+                SELECT id, model, provider, task_id, agent_id, task_type, estimated_cost, key_id, tenant
                 FROM cost_reservations WHERE lease_expires_at < \(now.timeIntervalSince1970)
                 ORDER BY created_at LIMIT 500 FOR UPDATE SKIP LOCKED
                 """, logger: logger)
-            for try await (id, model, provider, task, agent, type, estimate, created, key, tenant)
-                in rows.decode((String, String, String, String, String, String, Double, Double, String?, String?).self) {
+            for try await (id, model, provider, task, agent, type, estimate, key, tenant)
+                in rows.decode((String, String, String, String, String, String, Double, String?, String?).self) {
                 entries.append(CostLedgerEntry(entryId: id, call: CostCall(model: model, provider: provider, taskId: task, agentId: agent,
                                                                          taskType: type, keyId: key, tenantId: tenant),
                                                usage: CostUsage(inputTokens: 0, outputTokens: 0), cost: estimate,
-                                               timestamp: Date(timeIntervalSince1970: created), basis: .estimated))
+                                               timestamp: now, basis: .estimated))
             }
             guard !entries.isEmpty else { return nil }
             return try await Self.writeLedger(entries, keys: keys, configuration: configuration, instance: instance, now: now,
@@ -368,6 +406,10 @@ public actor PostgresCostTracker: CostAccounting {
     // MARK: - Internals
 
     func periodKeys(at date: Date) -> [BudgetPeriod: String] {
+        Self.periodKeys(at: date, calendar: calendar)
+    }
+
+    static func periodKeys(at date: Date, calendar: PeriodCalendar) -> [BudgetPeriod: String] {
         Dictionary(uniqueKeysWithValues: BudgetPeriod.allCases.map { ($0, calendar.key($0, at: date)) })
     }
 
@@ -387,6 +429,9 @@ struct HeldRow: Sendable, Comparable {
     static func < (a: HeldRow, b: HeldRow) -> Bool {
         (a.period.rawValue, a.key, a.scope) < (b.period.rawValue, b.key, b.scope)
     }
+
+    /// The `cost_totals` row's key.
+    var total: TotalRowKey { TotalRowKey(period: period.rawValue, key: key, scope: scope) }
 }
 
 extension Duration {
