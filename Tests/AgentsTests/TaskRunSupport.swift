@@ -10,6 +10,8 @@ import Streaming
 /// What a ``TaskRun`` runs with, wired by hand: a cost tracker on a temporary SQLite file (a $10
 /// daily budget), a router over `models` that reads that budget, and a streaming tool that does not
 /// retry; `tools` are each agent type's MCP tools (a run uses them with `useTools`). No API keys.
+/// `busyTimeoutSeconds` is how long the tracker's writes wait behind another writer of the file,
+/// `settlementRetryInterval` the first wait before it retries a settlement the file refused.
 struct RunHarness: Sendable {
     let directory: URL
     let costs: CostTracker
@@ -21,13 +23,16 @@ struct RunHarness: Sendable {
     static func make(models: [ModelConfiguration], defaultModel: String?, lastResort: String? = nil,
                      environment: [String: String] = [:], quotas: QuotaConfiguration? = nil,
                      policy: BudgetPolicy = .block, weights: BalancedWeights? = nil,
-                     refusedSettlements: Int = 0, tools: [String: ToolExecutor] = [:]) async throws -> RunHarness {
+                     refusedSettlements: Int = 0, tools: [String: ToolExecutor] = [:], busyTimeoutSeconds: Double = 5,
+                     settlementRetryInterval: Duration = .seconds(2)) async throws -> RunHarness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("task-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var logger = Logger(label: "task-run-test")
         logger.logLevel = .error
-        let database = try await StoreDatabase(path: directory.appendingPathComponent("costs.sqlite").path)
-        let costs = try CostTracker(database: database, configuration: CostConfiguration(budgetLimits: .init(daily: 10), policy: policy), logger: logger)
+        let database = try await StoreDatabase(path: directory.appendingPathComponent("costs.sqlite").path,
+                                               configuration: StoreDatabaseConfiguration(busyTimeoutSeconds: busyTimeoutSeconds))
+        let costs = try CostTracker(database: database, configuration: CostConfiguration(budgetLimits: .init(daily: 10), policy: policy),
+                                    settlementRetryInterval: settlementRetryInterval, logger: logger)
         var routing = RoutingConfiguration(defaultModel: defaultModel, models: models, lastResort: lastResort)
         if let weights { routing.weights = weights }
         let router = ModelRouter(configuration: routing, scorer: ComplexityAnalyzer(), budget: costs, logger: logger)
@@ -54,6 +59,22 @@ struct RunHarness: Sendable {
 
     func remove() {
         try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Another connection to the cost file holds SQLite's write lock, as another process would,
+    /// for `seconds`; returns once it is held.
+    func holdWriteLock(for seconds: TimeInterval) async throws {
+        let other = try await StoreDatabase(path: directory.appendingPathComponent("costs.sqlite").path)
+        let (locked, signal) = AsyncStream.makeStream(of: Void.self)
+        Task.detached {
+            // A write transaction (BEGIN IMMEDIATE) that does nothing for `seconds` on GRDB's writer thread.
+            _ = try? await other.write("holding the write lock") { _ in
+                signal.yield(())
+                Thread.sleep(forTimeInterval: seconds)
+            }
+            signal.finish()
+        }
+        for await _ in locked { break }
     }
 }
 

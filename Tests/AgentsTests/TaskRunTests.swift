@@ -240,6 +240,30 @@ struct TaskRunTests {
         }
     }
 
+    @Test("a settlement the store refuses past the task's retries is kept: billed at its real cost once the store is back")
+    func aSettlementRefusedPastTheRetriesIsBilledLater() async throws {
+        try await withServer(.always(.openAIText(stream: true))) { fake in
+            let harness = try await RunHarness.make(models: [RunModels.fake("primary", fake)], defaultModel: "primary",
+                                                    busyTimeoutSeconds: 0.1, settlementRetryInterval: .milliseconds(250))
+            defer { harness.remove() }
+            // Another writer holds the file for longer than the task's own retries (about seven seconds).
+            try await harness.holdWriteLock(for: 12)
+            let agent = Agent(id: "general-1", type: "general", role: AgentRole())
+            let result = try await agent.run(AgentTask(prompt: "hello", stream: true), settings: Self.routedStreaming, runtime: harness.runtime).result()
+            #expect(result.cost > 0, "the task costs what it will be billed")
+            #expect(await harness.costs.unwrittenSettlements == 1)
+            #expect(await harness.reserved() > 0, "the hold counts while its settlement waits")
+            #expect(await harness.spent() == 0)
+
+            // The other writer goes: the tracker writes the real cost and frees the hold.
+            #expect(await waitUntil(timeout: .seconds(20)) { await harness.reserved() == 0 })
+            #expect(await harness.costs.activeReservations == 0)
+            #expect(await harness.costs.unwrittenSettlements == 0)
+            let spent = await harness.spent()
+            #expect(abs(spent - result.cost) < 1e-9, "billed at its real cost (\(result.cost)), not its estimate: \(spent)")
+        }
+    }
+
     @Test("a synchronous call cut while the provider generates is billed at its answer's limit, not released")
     func aCutSynchronousCallIsBilled() async throws {
         // The upstream takes the request and never answers: a non-streamed answer's head comes

@@ -111,8 +111,9 @@ final class TaskBilling: Sendable {
         let logger = self.logger
         track(Task { [self] in
             // A store that is busy or briefly away (another writer holding the SQLite file, a
-            // PostgreSQL restart) is tried again for about six seconds: settling is idempotent on
-            // the reservation's id, and a call answered must not go unbilled.
+            // PostgreSQL restart) is tried again for about six seconds, so that the answer goes out
+            // with its row written: settling is idempotent on the reservation's id. Past that, the
+            // tracker keeps the settlement and writes it when the store is back.
             var delay = Duration.milliseconds(200)
             for attempt in 1...6 {
                 do {
@@ -128,10 +129,23 @@ final class TaskBilling: Sendable {
                     ])
                     try? await Task.sleep(for: delay)
                     delay *= 2
-                } catch {
-                    // The reservation stays held (and written down): the budget stays conservative,
-                    // and the next start bills it at its estimate.
+                } catch let error as CostError {
+                    // Bad usage: nothing to write. The reservation stays held (and written down):
+                    // the budget stays conservative, and the next start bills it at its estimate.
                     logger.error("a call could not be billed; its reservation stays held", metadata: [
+                        "task": "\(reservation.call.taskId)", "model": "\(model.name)", "error": "\(error)",
+                    ])
+                    return
+                } catch {
+                    // The store still refuses: the tracker kept the settlement with its real cost
+                    // (CostAccounting.settle) and writes it once the store takes it, the reservation
+                    // held until then. The task costs what it will be billed.
+                    let cost = (try? usage.cost(pricing: pricing)) ?? 0
+                    state.withLock {
+                        $0.billed += cost
+                        $0.rows += 1
+                    }
+                    logger.warning("a call's settlement waits for the cost store; the cost tracker writes it when the store is back", metadata: [
                         "task": "\(reservation.call.taskId)", "model": "\(model.name)", "error": "\(error)",
                     ])
                     return

@@ -26,6 +26,12 @@ public protocol CostAccounting: BudgetStatusProviding, AnyObject {
     /// Frees a reservation whose call the provider never accepted.
     func release(_ reservation: CostReservation) async
     /// Records a reserved call's real usage and frees its reservation; idempotent on its id.
+    ///
+    /// When the store refuses the write (any error but a ``CostError``) it throws, and the tracker
+    /// keeps the settlement with its real cost and writes it once the store takes it (``CostTracker``
+    /// by a retry with backoff, ``PostgresCostTracker`` by ``PostgresCostTracker/maintain()``, both at
+    /// ``flushPendingWrites()``); until then the reservation stays held, counted against the budget.
+    /// A ``CostError`` (bad usage) keeps nothing.
     @discardableResult
     func settle(_ reservation: CostReservation, usage: CostUsage, pricing: ModelPricing, basis: CostBasis) async throws -> CostLedgerEntry
     /// Records a call that was not reserved, under a caller-chosen unique `entryId`.
@@ -41,7 +47,8 @@ public protocol CostAccounting: BudgetStatusProviding, AnyObject {
     func keyBudgetStatus(keyId: String, limits: CostConfiguration.BudgetLimits) async -> BudgetStatus
     /// The spend report of one period from the ledger this tracker writes.
     func report(period: BudgetPeriod, breakdowns: Set<CostReport.Breakdown>, tenant: String?) async throws -> CostReport
-    /// Writes what waits for a group commit now (when fleetd stops).
+    /// Writes what waits now (when fleetd stops): holds waiting for a group commit, and the
+    /// settlements and releases the store refused earlier.
     func flushPendingWrites() async
 }
 

@@ -18,7 +18,9 @@ import Logging
 /// written, its row in `cost_reservations` is written by the next group commit, started at once by
 /// default (``holdWriteDelay`` 0; a longer delay lets a call settled or released first skip its
 /// hold, at the price of a crash window that long). A settlement is waited for: an answered task's
-/// ledger row is in the file before the answer goes out.
+/// ledger row is in the file before the answer goes out. One the store refuses (the file locked by
+/// another writer, the disk full) is kept here with its real cost, its reservation still held, and
+/// written by a retry of its own once the store takes it (`CostTracker+UnwrittenSettlements.swift`).
 ///
 /// Each settlement writes one ledger row, the running totals (day, week, month, all time; overall
 /// and per model) and the alert marks in ONE transaction, and is idempotent on the entry id. The
@@ -46,14 +48,14 @@ public actor CostTracker: BudgetStatusProviding {
     private let mirrors: WriteBehindRecorder?
     let clock: any WallClock
     let logger: Logger
-    private var reservations: [String: CostReservation] = [:]
+    var reservations: [String: CostReservation] = [:]
     private var spentCache: [BudgetPeriod: PeriodSpend] = [:]
     /// Settled spend per API key and period (see `CostTracker+KeyBudgets.swift`).
     var keySpentCache: [String: [BudgetPeriod: PeriodSpend]] = [:]
     /// Settlements that arrived while a transaction was being written (see ``settle(_:usage:pricing:)``).
     private var queuedSettlements: [QueuedSettlement] = []
     /// Whether a ledger transaction is being written now (one at a time: group commit).
-    private var writing = false
+    var writing = false
     /// Holds not yet in `cost_reservations`, in the order they were made.
     private var pendingHolds: [String: CostReservation] = [:]
     private var pendingHoldOrder: [String] = []
@@ -65,6 +67,16 @@ public actor CostTracker: BudgetStatusProviding {
     private let journal: HoldJournal?
     /// Holds in force that went to the table because the journal could not be written.
     private var holdsInTable: Set<String> = []
+    /// Settlements the store refused, by entry id, with their real usage and cost: written by
+    /// ``retryUnwrittenSettlements()``. Their reservations stay held (and counted) until then.
+    var unwritten: [String: CostLedgerEntry] = [:]
+    /// Whether a retry of ``unwritten`` is scheduled.
+    var settlementRetryScheduled = false
+    /// The wait before the next retry: ``settlementRetryInterval``, doubled after each failed
+    /// round up to 16 times it.
+    var settlementRetryDelay: Duration
+    /// The first wait before a settlement the store refused is tried again.
+    public nonisolated let settlementRetryInterval: Duration
 
     private struct QueuedSettlement {
         var entry: CostLedgerEntry
@@ -79,6 +91,8 @@ public actor CostTracker: BudgetStatusProviding {
     ///   - mirrors: the write-behind recorder for the `routing/costs` mirrors (a running service):
     ///     they are then written within its interval after the ledger row, off the settlement's
     ///     transaction. Without one they are written in the transaction.
+    ///   - settlementRetryInterval: the first wait before a settlement the store refused is tried
+    ///     again (doubled after each failed round, up to 16 times it).
     /// - Throws: ``CostError`` `.invalidConfiguration` when the configuration is out of range.
     public init(
         database: StoreDatabase,
@@ -88,11 +102,14 @@ public actor CostTracker: BudgetStatusProviding {
         holdWriteDelay: Duration = .zero,
         holdJournalDirectory: String? = nil,
         mirrors: WriteBehindRecorder? = nil,
+        settlementRetryInterval: Duration = .seconds(2),
         logger: Logger = Logger(label: "fleetd.cost")
     ) throws {
         try configuration.validate()
         self.database = database
         self.mirrors = mirrors
+        self.settlementRetryInterval = settlementRetryInterval
+        self.settlementRetryDelay = settlementRetryInterval
         self.holdWriteDelay = holdWriteDelay
         self.journal = holdJournalDirectory.map { HoldJournal(directory: $0) }
         self.settings = LiveSetting(Settings(configuration: configuration, calendar: try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)))
@@ -195,7 +212,7 @@ public actor CostTracker: BudgetStatusProviding {
 
     /// Keeps the journal small once holds have left it: emptied when none is in force, rewritten
     /// with those in force when it passed its size.
-    private func compactJournal() {
+    func compactJournal() {
         guard let journal else { return }
         guard reservations.isEmpty || journal.bytes > journal.compactionBytes else { return }
         holdsInTable = holdsInTable.filter { reservations[$0] != nil }
@@ -214,13 +231,20 @@ public actor CostTracker: BudgetStatusProviding {
         let delay = holdWriteDelay
         Task {
             try? await Task.sleep(for: delay)
-            await self.flushPendingWrites()
+            await self.writePendingHolds()
         }
     }
 
-    /// Writes the holds waiting now (unless a transaction being written will take them). Also called
-    /// when fleetd stops.
+    /// Writes what waits: the settlements the store refused earlier (one more try), then the holds
+    /// waiting now. Called when fleetd stops; what still fails is billed at its estimate at the
+    /// next start.
     public func flushPendingWrites() async {
+        await retryUnwrittenSettlements()
+        await writePendingHolds()
+    }
+
+    /// Writes the holds waiting now (unless a transaction being written will take them).
+    private func writePendingHolds() async {
         holdFlushScheduled = false
         // Nothing held (fleetd stopping, or a quiet moment): this process's journal has nothing a
         // restart would bill.
@@ -280,6 +304,8 @@ public actor CostTracker: BudgetStatusProviding {
     /// Frees a reservation whose call the provider never accepted (nothing to bill). Releasing
     /// twice, or after settling, does nothing.
     public func release(_ reservation: CostReservation) async {
+        // Its call was answered: the settlement kept for it frees it once written.
+        guard unwritten[reservation.id] == nil else { return }
         guard reservations.removeValue(forKey: reservation.id) != nil, configuration.enabled else { return }
         if let journal, holdsInTable.remove(reservation.id) == nil {
             do {
@@ -351,8 +377,10 @@ public actor CostTracker: BudgetStatusProviding {
     /// Records the real usage of a reserved call and frees the reservation.
     ///
     /// Idempotent: settling the same reservation again returns the stored entry and adds nothing.
-    /// When it throws (COST_001 for bad usage, ``StoreError`` for the database) the reservation
-    /// stays held, keeping the budget conservative: retry, or ``release(_:)``.
+    /// When it throws COST_001 (bad usage) nothing is kept and the reservation stays held: retry.
+    /// When the store refuses the write (``StoreError``), it throws too, but the settlement is kept
+    /// with its real cost and written by a retry of its own when the store is back; the reservation
+    /// stays held, keeping the budget conservative, until then. Settling again meanwhile is safe.
     ///
     /// Group commit: while one settlement is being written, the ones that arrive wait and are
     /// then written together, in one transaction, by the caller that was writing. Under load a
@@ -377,8 +405,10 @@ public actor CostTracker: BudgetStatusProviding {
         do {
             own = .success(try await write([entry], now: clock.now)[0])
             reservations.removeValue(forKey: reservation.id)
+            forgetUnwritten([entry.entryId])
         } catch {
             own = .failure(error)
+            keepUnwritten([entry], error: error)
         }
         await writeQueuedSettlements()
         compactJournal()
@@ -387,7 +417,7 @@ public actor CostTracker: BudgetStatusProviding {
 
     /// Writes the settlements that queued while a transaction was written, together, until none
     /// is left (the caller holds `writing`).
-    private func writeQueuedSettlements() async {
+    func writeQueuedSettlements() async {
         while !queuedSettlements.isEmpty {
             let batch = queuedSettlements
             queuedSettlements.removeAll()
@@ -399,7 +429,9 @@ public actor CostTracker: BudgetStatusProviding {
                     reservations.removeValue(forKey: queued.entry.entryId)
                     queued.continuation.resume(returning: entry)
                 }
+                forgetUnwritten(batch.map(\.entry.entryId))
             } catch {
+                keepUnwritten(batch.map(\.entry), error: error)
                 for queued in batch { queued.continuation.resume(throwing: error) }
             }
         }
@@ -413,8 +445,15 @@ public actor CostTracker: BudgetStatusProviding {
             for s in settlements { reservations.removeValue(forKey: s.reservation.id) }
             return entries
         }
-        let stored = try await write(entries, now: now)
+        let stored: [CostLedgerEntry]
+        do {
+            stored = try await write(entries, now: now)
+        } catch {
+            keepUnwritten(entries, error: error)
+            throw error
+        }
         for s in settlements { reservations.removeValue(forKey: s.reservation.id) }
+        forgetUnwritten(entries.map(\.entryId))
         compactJournal()
         return stored
     }
@@ -488,7 +527,7 @@ public actor CostTracker: BudgetStatusProviding {
     }
 
     /// One transaction: the holds waiting (less those these entries settle), then the entries.
-    private func write(_ entries: [CostLedgerEntry], now: Date) async throws -> [CostLedgerEntry] {
+    func write(_ entries: [CostLedgerEntry], now: Date) async throws -> [CostLedgerEntry] {
         let keys = keys(at: now)
         let configuration = configuration
         let memory = memory

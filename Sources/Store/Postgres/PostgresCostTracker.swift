@@ -49,8 +49,9 @@ public actor PostgresCostTracker: CostAccounting {
     private let alertContinuation: AsyncStream<CostAlert>.Continuation
     let clock: any WallClock
     let logger: Logger
-    /// Settlements the store refused (it was unreachable): written by ``maintain()`` when it
-    /// returns. Their reservations stay in the table under this instance's renewed lease.
+    /// Settlements the store refused (it was unreachable), with their real cost: written by
+    /// ``maintain()`` (and at ``flushPendingWrites()``) when it returns. Their reservations stay
+    /// held in the table, counted against the budget, under this instance's renewed lease.
     private var unwritten: [String: CostLedgerEntry] = [:]
     /// The reservations this process still has to settle or release: the only rows whose leases
     /// ``maintain()`` renews. A row of this instance not in here (a hold whose transaction failed
@@ -225,7 +226,8 @@ public actor PostgresCostTracker: CostAccounting {
     }
 
     public func release(_ reservation: CostReservation) async {
-        guard configuration.enabled else { return }
+        // Its call was answered: the settlement kept for it frees it once written.
+        guard configuration.enabled, unwritten[reservation.id] == nil else { return }
         do {
             try await remove(ids: [reservation.id])
             held.remove(reservation.id)
@@ -261,11 +263,19 @@ public actor PostgresCostTracker: CostAccounting {
             }
         }
         if !unwritten.isEmpty {
-            let pending = Array(unwritten.values)
+            // Each dated now, when it is written, in its ledger row as in the totals it adds to.
+            let now = clock.now
+            let pending = unwritten.values.sorted { $0.entryId < $1.entryId }.map { kept -> CostLedgerEntry in
+                var entry = kept
+                entry.timestamp = now
+                return entry
+            }
             do {
                 let stored = try await write(pending)
                 for entry in pending { unwritten.removeValue(forKey: entry.entryId); held.remove(entry.entryId) }
-                logger.notice("settlements held while the store was away are written", metadata: ["count": "\(stored.count)"])
+                logger.notice("settlements held while the store was away are written at their real cost; their reservations are freed", metadata: [
+                    "count": "\(stored.count)", "usd": "\(CostTracker.money(stored.reduce(0) { $0 + $1.cost }))",
+                ])
             } catch {
                 logger.warning("settlements still wait for the store", metadata: ["count": "\(pending.count)", "error": "\(error)"])
             }
@@ -283,11 +293,21 @@ public actor PostgresCostTracker: CostAccounting {
             let written = try await write([entry])[0]
             held.remove(reservation.id)
             unreleased.remove(reservation.id)
-            unwritten.removeValue(forKey: entry.entryId) // an earlier try of this settlement, refused
+            if unwritten.removeValue(forKey: entry.entryId) != nil { // an earlier try of this settlement, refused
+                logger.notice("a settlement the store refused earlier is written; its reservation is freed",
+                              metadata: ["reservation": "\(entry.entryId)"])
+            }
             return written
-        } catch let error as PostgresStoreError {
+        } catch let error where !(error is CostError) {
             // The call was answered: its row must not be lost. Kept here and retried until the
             // store takes it; the reservation meanwhile stays held under this instance's lease.
+            if unwritten[entry.entryId] == nil {
+                logger.error("a settlement could not be written: kept with its real cost and written when the store takes it; its reservation stays held until then",
+                             metadata: [
+                                 "reservation": "\(entry.entryId)", "task": "\(entry.call.taskId)", "model": "\(entry.call.model)",
+                                 "usd": "\(CostTracker.money(entry.cost))", "error": "\(error)",
+                             ])
+            }
             unwritten[entry.entryId] = entry
             throw error
         }
