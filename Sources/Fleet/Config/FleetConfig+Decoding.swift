@@ -1,3 +1,4 @@
+import FleetSupport
 import Yams
 
 // Reading the config document into `FleetConfig`, one section at a time. Every reader reports
@@ -152,6 +153,9 @@ extension FleetConfig {
             api.rateLimit.max = limit.int("max", default: api.rateLimit.max, in: 0...Int.max)
             limit.finish()
         }
+        if let proxies = r.node("trustedProxies") {
+            api.trustedProxies = decodeTrustedProxies(proxies, path: r.child("trustedProxies"), sink: r.sink)
+        }
         api.maxBodyBytes = r.int("maxBodyBytes", default: api.maxBodyBytes, in: 1...Int.max)
         api.maxQueuedTasks = r.int("maxQueuedTasks", default: api.maxQueuedTasks, in: 1...1_000_000)
         api.drainTimeoutSeconds = r.int("drainTimeoutSeconds", default: api.drainTimeoutSeconds, in: 0...3_600)
@@ -165,6 +169,41 @@ extension FleetConfig {
         api.allowUnauthenticated = r.bool("allowUnauthenticated", default: api.allowUnauthenticated)
         r.finish()
         return api
+    }
+
+    /// `api.trustedProxies`: a list of addresses and CIDR blocks (one string is a list of one).
+    /// Every entry that is neither is an error at its own position.
+    private static func decodeTrustedProxies(_ node: Node, path: String, sink: DiagnosticSink) -> [IPNetwork] {
+        let items: [(path: String, node: Node)]
+        switch node {
+        case .scalar:
+            items = [(path, node)]
+        case .sequence(let sequence):
+            items = sequence.enumerated().map { ("\(path)[\($0.offset)]", $0.element) }
+        default:
+            sink.error(path, at: node.mark, "expected a list of IP addresses or CIDR blocks, got \(node.yamlDescription)")
+            return []
+        }
+        var networks: [IPNetwork] = []
+        for item in items {
+            // Any scalar: YAML 1.1 reads some IPv6 texts (`1:2:3:4:5:6:7:8`) as sexagesimal numbers.
+            guard case .scalar(let scalar) = item.node, item.node.tagName != .null else {
+                sink.error(item.path, at: item.node.mark, "expected an IP address or CIDR block, got \(item.node.yamlDescription)")
+                continue
+            }
+            let text = scalar.string
+            guard let network = IPNetwork(text) else {
+                sink.error(item.path, at: item.node.mark,
+                           "'\(text)' is not an IP address or CIDR block (such as 10.0.0.0/8, 192.0.2.7 or fd00::/8); names are not resolved, give the proxy's address")
+                continue
+            }
+            if network.prefixLength == 0 {
+                sink.warning(item.path, at: item.node.mark,
+                             "'\(text)' trusts every peer: any client can choose the address it is counted and logged as with X-Forwarded-For; list only your proxies")
+            }
+            networks.append(network)
+        }
+        return networks
     }
 
     private static func decodeSecurity(_ reader: MappingReader) -> SecuritySection {

@@ -9,11 +9,11 @@ extension FleetConfig {
     /// types, roles), `fleet.maxAgents`/`heartbeatInterval`/`taskTimeout`, the whole `routing`
     /// section (models, strategy, weights, health, complexity, `costTracking`, `quotas`),
     /// `streaming`, `memory.ttl` (for entries written from then on), `api.rateLimit`,
-    /// `api.maxBodyBytes`, `api.cors`, `api.allowedHosts`, `api.maxQueuedTasks`, `api.modelAliases`,
-    /// `logging.level`.
+    /// `api.trustedProxies`, `api.maxBodyBytes`, `api.cors`, `api.allowedHosts`, `api.maxQueuedTasks`,
+    /// `api.modelAliases`, `logging.level`.
     public static let reloadableSettings = [
         "features", "featureOverrides", "agents", "fleet", "routing", "streaming", "memory.ttl",
-        "api.rateLimit", "api.maxBodyBytes", "api.cors", "api.allowedHosts", "api.maxQueuedTasks", "api.modelAliases", "logging.level",
+        "api.rateLimit", "api.trustedProxies", "api.maxBodyBytes", "api.cors", "api.allowedHosts", "api.maxQueuedTasks", "api.modelAliases", "logging.level",
     ]
 
     /// The settings of ``reloadableSettings`` whose value differs from `old` (a section named
@@ -30,6 +30,7 @@ extension FleetConfig {
         if streaming != old.streaming { changed.append("streaming") }
         if memory != old.memory { changed.append("memory.ttl") }
         if api.rateLimit != old.api.rateLimit { changed.append("api.rateLimit") }
+        if api.trustedProxies != old.api.trustedProxies { changed.append("api.trustedProxies") }
         if api.maxBodyBytes != old.api.maxBodyBytes { changed.append("api.maxBodyBytes") }
         if api.corsOrigins != old.api.corsOrigins { changed.append("api.cors") }
         if api.allowedHosts != old.api.allowedHosts { changed.append("api.allowedHosts") }

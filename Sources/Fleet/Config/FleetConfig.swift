@@ -1,3 +1,4 @@
+import FleetSupport
 import Routing
 import Store
 import Streaming
@@ -149,6 +150,11 @@ public struct APISection: Sendable, Hashable, Codable {
     /// 403: a web page whose DNS name is rebound to 127.0.0.1 sends its own.
     public var allowedHosts: [String] = []
     public var rateLimit: RateLimit = RateLimit()
+    /// Reverse proxies (addresses and CIDR blocks) whose `X-Forwarded-For` or `Forwarded` header
+    /// says which client a request is from: for the rate limit and the request log. Empty (the
+    /// default): the TCP peer is the client and those headers are ignored, as they are from any
+    /// peer not listed.
+    public var trustedProxies: [IPNetwork] = []
     /// Largest request body accepted; larger ones get 413. 16 MiB: images travel in the body as
     /// base64 (a phone photo is 2–5 MB), and the compatible endpoints must take what clients send
     /// OpenAI and Anthropic (whose own limits are higher still).

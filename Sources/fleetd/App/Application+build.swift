@@ -119,6 +119,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     let limiter = CallerRateLimiter()
     let router = Router(context: FleetRequestContext.self)
     router.add(middleware: RequestPhaseMiddleware())
+    router.add(middleware: ClientAddressMiddleware(api: api))
     router.add(middleware: RequestLogMiddleware(metrics: metrics))
     router.add(middleware: LiveCORSMiddleware(api: api))
     router.add(middleware: RateLimitMiddleware(api: api))

@@ -2,11 +2,13 @@ import FleetSupport
 import Hummingbird
 import NIOCore
 
-/// fleetd's request context: Hummingbird's core storage plus the client's address (for rate
-/// limits) and the authenticated caller (set by ``APIAuthMiddleware``).
-struct FleetRequestContext: RequestContext, RemoteAddressRequestContext, AuthenticatedRequestContext {
+/// fleetd's request context: Hummingbird's core storage plus the peer's and the client's address
+/// (for rate limits and logs; set by ``ClientAddressMiddleware``) and the authenticated caller
+/// (set by ``APIAuthMiddleware``).
+struct FleetRequestContext: RequestContext, ClientAddressRequestContext, AuthenticatedRequestContext {
     var coreContext: CoreRequestContextStorage
     let remoteAddress: SocketAddress?
+    var clientAddress: String?
     /// The connection's event loop as a task executor (see ``EventLoopTaskExecutor``).
     let taskExecutor: EventLoopTaskExecutor
     /// Says when the client has gone (see ``ClientDisconnect``); nil outside fleetd's server.

@@ -7,9 +7,12 @@ import Synchronization
 
 /// v1.0.4's `api.rateLimit`: at most `max` requests per client address per `windowMs` window
 /// (fixed windows). Over the limit: 429 with Retry-After until the window ends. `max: 0` is off.
-/// Health, readiness and metrics are never limited.
+/// Health, readiness and metrics are never limited. The client address is the TCP peer's, or the
+/// one a proxy of `api.trustedProxies` forwarded (``ClientAddressMiddleware``), so clients behind
+/// a reverse proxy are counted apart. A virtual key's own `rpm` is counted per key, after this
+/// (``APIAuthMiddleware``).
 /// The limits are read on every request, so a reload's new `api.rateLimit` applies at once.
-struct RateLimitMiddleware<Context: RequestContext & RemoteAddressRequestContext>: RouterMiddleware {
+struct RateLimitMiddleware<Context: ClientAddressRequestContext>: RouterMiddleware {
     let api: LiveSetting<APISection>
     private let windows = RateWindows()
 
@@ -23,7 +26,7 @@ struct RateLimitMiddleware<Context: RequestContext & RemoteAddressRequestContext
         let limit = api.value.rateLimit
         let max = limit.max, window = Duration.milliseconds(limit.windowMs)
         guard max > 0, !Self.exempt.contains(request.uri.path) else { return try await next(request, context) }
-        let client = context.remoteAddress?.ipAddress ?? "unknown"
+        let client = context.clientAddress ?? context.remoteAddress?.ipAddress ?? "unknown"
         if let retryAfter = windows.admit(client, now: .now, window: window, max: max) {
             var error = APIError(.tooManyRequests, code: "RATE_LIMITED",
                                  message: "more than \(max) requests in \(window) from \(client); see api.rateLimit")

@@ -5,8 +5,9 @@ import Logging
 
 /// Gives every request an id (the client's `X-Request-Id` when it sends a sane one), puts it on
 /// every log line written for the request, returns it in the response, logs one access line and
-/// records the request's duration.
-struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+/// records the request's duration. The access line names the client (`client`: the peer, or the
+/// address a trusted proxy forwarded, with the proxy's own as `proxy`).
+struct RequestLogMiddleware<Context: ClientAddressRequestContext>: RouterMiddleware {
     let metrics: FleetMetrics
 
     static var requestIDHeader: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
@@ -33,12 +34,17 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     private func finish(_ request: Request, _ context: Context, route: String, status: Int, start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         metrics.httpRequest(method: request.method.rawValue, route: route, status: status, duration: elapsed)
-        context.logger.info("request", metadata: [
+        var metadata: Logger.Metadata = [
             "method": "\(request.method.rawValue)",
             "path": "\(request.uri.path)",
             "status": "\(status)",
             "durationMs": "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1_000)",
-        ])
+        ]
+        if let client = context.clientAddress {
+            metadata["client"] = .string(client)
+            if let peer = context.remoteAddress?.ipAddress, peer != client { metadata["proxy"] = .string(peer) }
+        }
+        context.logger.info("request", metadata: metadata)
     }
 
     /// Accepts 1–128 visible ASCII characters; anything else is replaced by our own id.

@@ -35,7 +35,7 @@ struct FlagRoutes {
             let snapshot = try await FlagChangeLog.apply(
                 name, scope: scope, to: setting, through: reloader, log: changes,
                 by: FlagChangeLog.actor(operatorName: request.headers[HTTPField.Name("x-fleetd-operator")!]),
-                from: context.remoteAddress.map { $0.ipAddress ?? "\($0)" })
+                from: context.clientAddress ?? context.remoteAddress.map { $0.ipAddress ?? "\($0)" })
             return FlagsResponse(snapshot, context: flagContext(from: request))
         }
     }
