@@ -14,6 +14,8 @@ actor ToolServerConnection {
     private let logger: Logger
     private let connectTimeout: Duration
     private let retryInterval: Duration
+    /// How long a stdio server's process group gets between SIGTERM and SIGKILL.
+    private let stopGrace: Duration
 
     private enum State {
         case idle
@@ -27,12 +29,17 @@ actor ToolServerConnection {
     /// The client and process of a connection being made, so that a process that dies during
     /// `initialize` fails it at once instead of after the timeout.
     private var pending: (client: Client, process: ServerProcess?)?
+    /// The ``close()`` in progress, which a second one waits for (fleetd stopping while a reload
+    /// closes the server).
+    private var closing: Task<Void, Never>?
 
-    init(spec: ToolServerSpec, logger: Logger, connectTimeout: Duration = .seconds(10), retryInterval: Duration = .seconds(2)) {
+    init(spec: ToolServerSpec, logger: Logger, connectTimeout: Duration = .seconds(10), retryInterval: Duration = .seconds(2),
+         stopGrace: Duration = .seconds(2)) {
         self.spec = spec
         self.logger = logger
         self.connectTimeout = connectTimeout
         self.retryInterval = retryInterval
+        self.stopGrace = stopGrace
     }
 
     /// Whether it is connected and has listed its tools.
@@ -92,23 +99,47 @@ actor ToolServerConnection {
         }
     }
 
-    /// Stops the server (a reload removed it, or fleetd is stopping).
+    /// Stops the server (a reload removed or replaced it, or fleetd is stopping); returns once its
+    /// process group is gone (SIGKILL sent at the latest ``stopGrace`` after SIGTERM).
     func close() async {
+        if let closing {
+            await closing.value
+            return
+        }
+        let closing = Task { await closeNow() }
+        self.closing = closing
+        await closing.value
+    }
+
+    private func closeNow() async {
         let previous = state
         state = .closed
         switch previous {
         case .ready(let client, _, let process):
             await client.disconnect()
-            process?.stop()
+            await end(process)
         case .connecting(let task):
             if let pending {
                 await pending.client.disconnect()
-                pending.process?.stop()
+                endInBackground(pending.process) // `connect` waits for its end
             }
             await task.value
         case .idle, .failed, .closed:
             break
         }
+    }
+
+    /// Ends a server's process group and waits for it: input closed, SIGTERM, SIGKILL once it
+    /// exited or after ``stopGrace``.
+    private func end(_ process: ServerProcess?) async {
+        await process?.stop().run(grace: stopGrace)
+    }
+
+    /// ``end(_:)`` in the background: a failed call or connection is not held for the grace period.
+    private func endInBackground(_ process: ServerProcess?) {
+        guard let termination = process?.stop() else { return }
+        let grace = stopGrace
+        Task { await termination.run(grace: grace) }
     }
 
     // MARK: Connecting
@@ -171,7 +202,7 @@ actor ToolServerConnection {
         }
         if case .closed = state {
             await client.disconnect()
-            process?.stop()
+            await end(process)
             return
         }
         switch connected {
@@ -183,10 +214,10 @@ actor ToolServerConnection {
             if let process, !process.isRunning { await lost("its process exited") }
         case .failure(let error)?:
             await client.disconnect()
-            process?.stop()
+            endInBackground(process)
             fail("\(error)")
         case nil:
-            process?.stop()
+            endInBackground(process)
             fail("no answer to initialize within \(timeout)")
         }
     }
@@ -203,7 +234,7 @@ actor ToolServerConnection {
         guard case .ready(let client, _, let process) = state else { return }
         fail(reason)
         await client.disconnect()
-        process?.stop()
+        endInBackground(process) // and what it started (an `npx` wrapper's `node`)
     }
 
     /// Called when a server process exits, whoever started it.
@@ -286,30 +317,5 @@ actor ToolServerConnection {
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
         return command
-    }
-}
-
-/// A started tool server: its process and the pipes to it, held by its connection actor only
-/// (neither is Sendable). The SDK's stdio transport reads and writes the raw descriptors, so the
-/// `Pipe`s (which close them when released) are kept for as long as the connection.
-final class ServerProcess {
-    private let process: Process
-    private let pipes: [Pipe]
-    let pid: Int32
-
-    init(process: Process, pipes: [Pipe]) {
-        self.process = process
-        self.pipes = pipes
-        pid = process.processIdentifier
-    }
-
-    var isRunning: Bool { process.isRunning }
-
-    /// Ends it with SIGKILL. Not SIGTERM: children inherit fleetd's signal mask, in which the
-    /// signals swift-service-lifecycle handles (SIGTERM among them) are blocked, so a tool server
-    /// would never see a SIGTERM (found with leftover servers in `/proc/<pid>/status`, SigBlk).
-    func stop() {
-        guard process.isRunning else { return }
-        kill(pid, SIGKILL)
     }
 }

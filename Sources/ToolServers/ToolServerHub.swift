@@ -4,11 +4,15 @@ import MCP
 import Streaming
 
 /// The tool servers of every agent type, kept across reloads: a server whose spec did not change
-/// keeps its connection (and process); removed ones are stopped; new ones started.
+/// keeps its connection (and process); new ones are started; removed or changed ones are retired,
+/// and stopped once the tasks that began with them are done (``closeRetired(through:)``).
 public actor ToolServerHub {
     private let logger: Logger
     /// By agent type, then server name.
     private var connections: [String: [String: ToolServerConnection]] = [:]
+    /// Connections an update removed or replaced, with the config generation of that update:
+    /// still open for the tasks that began with them (their toolboxes hold them).
+    private var retired: [(generation: Int, connection: ToolServerConnection)] = []
 
     public init(logger: Logger = Logger(label: "fleetd.tools")) {
         self.logger = logger
@@ -20,7 +24,11 @@ public actor ToolServerHub {
     /// Applies `servers` (by agent type) and returns each type's toolbox, its servers connected
     /// (in parallel, each bounded by its connect timeout). A server that cannot be reached is
     /// logged and contributes no tools until a call or a reload finds it up.
-    public func update(_ servers: [String: [ToolServerSpec]]) async -> [String: MCPToolbox] {
+    ///
+    /// A server it removes or whose settings changed is not stopped here: the toolboxes of tasks
+    /// already running still call it. It is retired under `generation`, and stopped by
+    /// ``closeRetired(through:)`` once those tasks are done, or by ``shutdown()``.
+    public func update(_ servers: [String: [ToolServerSpec]], generation: Int) async -> [String: MCPToolbox] {
         var next: [String: [String: ToolServerConnection]] = [:]
         var stale: [ToolServerConnection] = []
         for (type, specs) in servers {
@@ -38,7 +46,7 @@ public actor ToolServerHub {
             for (name, connection) in byName where next[type]?[name] !== connection { stale.append(connection) }
         }
         connections = next
-        for connection in stale { await connection.close() }
+        for connection in stale { retired.append((generation: generation, connection: connection)) }
 
         let specsByType = servers
         return await withTaskGroup(of: (String, MCPToolbox).self) { group in
@@ -72,10 +80,28 @@ public actor ToolServerHub {
         return false
     }
 
-    /// Stops every server.
+    /// Stops the servers updates up to `generation` retired: no task that may call them runs.
+    public func closeRetired(through generation: Int) async {
+        let closing = retired.filter { $0.generation <= generation }.map { $0.connection }
+        retired.removeAll { $0.generation <= generation }
+        await Self.close(closing)
+    }
+
+    /// Stops every server, retired ones too, and returns once their processes are gone.
     public func shutdown() async {
-        let all = connections.values.flatMap(\.values)
+        var all: [ToolServerConnection] = connections.values.flatMap(\.values)
+        all += retired.map { $0.connection }
         connections = [:]
-        for connection in all { await connection.close() }
+        retired = []
+        await Self.close(all)
+    }
+
+    /// Closes `connections` at once (each may take its stop grace period).
+    private static func close(_ connections: [ToolServerConnection]) async {
+        await withTaskGroup(of: Void.self) { group in
+            for connection in connections {
+                group.addTask { await connection.close() }
+            }
+        }
     }
 }

@@ -63,7 +63,7 @@ import Testing
 
     /// A Streamable HTTP MCP server in miniature: answers `initialize` over SSE (as the Python
     /// SDK's server does) with `version` and a session id, accepts notifications (202), lists one
-    /// tool as JSON, and accepts the session's DELETE.
+    /// tool as JSON, answers its calls with `ok`, and accepts the session's DELETE.
     static func mcpServer(version: String) -> FakeScript {
         FakeScript { request, _ in
             guard request.method == "POST" else { return FakeResponse(status: 200) }
@@ -80,6 +80,7 @@ import Testing
             let result = switch method {
             case "initialize": #"{"protocolVersion":"\#(version)","capabilities":{"tools":{}},"serverInfo":{"name":"fake","version":"1"}}"#
             case "tools/list": #"{"tools":[{"name":"echo","inputSchema":{"type":"object","properties":{}}}]}"#
+            case "tools/call": #"{"content":[{"type":"text","text":"ok"}]}"#
             default: "{}"
             }
             let answer = #"{"jsonrpc":"2.0","id":\#(id),"result":\#(result)}"#

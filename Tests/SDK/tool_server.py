@@ -2,7 +2,9 @@
 
 Built on the official `mcp` Python SDK (2.x: MCPServer, which 1.x called FastMCP). Its one tool, `get_weather`, answers from a
 fixed table so the tests can check what reached the model. `WEATHER_MODE` makes it misbehave:
-`hang` never answers, `crash` ends the process during the call, `big` answers 100 KB. Every
+`hang` never answers, `slow` answers after 4 seconds, `crash` ends the process during the call,
+`big` answers 100 KB. With `LINGER` set, the stdio server stays after its standard input closed
+(as a server that does not notice would): only a signal ends it. Every
 call is appended, as one JSON line, to the file named by `TOOL_LOG` (when set), with the names
 (not the values) of the server's environment variables.
 
@@ -36,6 +38,8 @@ def get_weather(location: str = "", city: str = "") -> str:
     log({"tool": "get_weather", "place": place, "mode": mode, "pid": os.getpid(), "env": sorted(os.environ)})
     if mode == "hang":
         time.sleep(3600)
+    if mode == "slow":
+        time.sleep(4)
     if mode == "crash":
         os._exit(3)
     if mode == "big":
@@ -47,4 +51,8 @@ if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "http":
         server.run(transport="streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
     else:
-        server.run()
+        try:
+            server.run()
+        finally:
+            if os.environ.get("LINGER"):
+                time.sleep(3600)

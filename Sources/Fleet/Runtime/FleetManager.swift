@@ -20,6 +20,8 @@ public actor FleetManager {
         public let settings: TaskSettings
         public let flags: [FlagDecision]
         let manager: FleetManager
+        /// Its dispatch number: the manager keeps the tool servers it may call until it finishes.
+        let number: Int
 
         /// Stops the run (its client left): the provider call is cancelled, the consumer sees the end.
         public func cancel() {
@@ -28,7 +30,7 @@ public actor FleetManager {
 
         /// Returns the agent to the pool. Call exactly once, when the run ended or was abandoned.
         public func finish() async {
-            await manager.release(agent)
+            await manager.finished(number, agent: agent)
         }
     }
 
@@ -47,6 +49,14 @@ public actor FleetManager {
     private let toolHub: ToolServerHub
     /// Each agent type's tools as the current config gave them.
     private var tools: [String: ToolExecutor] = [:]
+    /// The tasks running now, by dispatch number, with when each was dispatched. A task calls the
+    /// tools in force when it was dispatched until it ends, so a tool server a reload replaced
+    /// stays up until the tasks dispatched before its replacement was installed have ended.
+    private var runningTasks: [Int: ContinuousClock.Instant] = [:]
+    private var dispatchCount = 0
+    /// Tools installed whose replaced servers are not closed yet: the config generation and the
+    /// number of the first task dispatched with them.
+    private var toolInstalls: [(generation: Int, firstTask: Int)] = []
     /// Told of every tool call as it ends (fleetd's metrics).
     private let onToolCall: (@Sendable (ToolCallReport) -> Void)?
     /// By record key: `<tenant>/<id>` for an authenticated tenant's task, else `<id>`.
@@ -95,7 +105,7 @@ public actor FleetManager {
         guard config.agents.contains(where: { $0.config["mcpServers"] != nil }) || !tools.isEmpty else { return }
         let hub = toolHub, dataPlane = self.dataPlane, environment = processEnvironment, observer = onToolCall
         Task {
-            var tools = await Self.connectTools(config, hub: hub, dataPlane: dataPlane, environment: environment, observer: observer)
+            var tools = await Self.connectTools(config, generation: generation, hub: hub, dataPlane: dataPlane, environment: environment, observer: observer)
             await self.install(tools, generation: generation)
             // A server that was down or slow to start (an `npx` download) is tried again, 5 s,
             // then 10, 20, up to every minute, until it answers or another config takes over;
@@ -105,7 +115,7 @@ public actor FleetManager {
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(60))
                 guard await self.generation == generation else { return }
-                let again = await Self.connectTools(config, hub: hub, dataPlane: dataPlane, environment: environment, observer: observer)
+                let again = await Self.connectTools(config, generation: generation, hub: hub, dataPlane: dataPlane, environment: environment, observer: observer)
                 if Self.toolNames(again) != Self.toolNames(tools) {
                     tools = again
                     await self.install(tools, generation: generation)
@@ -125,6 +135,22 @@ public actor FleetManager {
         logger.notice("agent tools ready", metadata: .init(uniqueKeysWithValues: tools.map { type, executor in
             (type, .string(executor.invoker.definitions.map(\.name).joined(separator: ",")))
         }))
+        toolInstalls.append((generation: generation, firstTask: dispatchCount))
+        closeReplacedToolServers()
+    }
+
+    /// Stops the tool servers reloads removed or replaced once no task that may call them runs:
+    /// every task dispatched before the tools that replaced them were installed has ended. A task
+    /// running for more than twice the task timeout is taken as hung (as ``checkAgents(now:)``
+    /// does) and holds them no longer.
+    private func closeReplacedToolServers() {
+        guard !toolInstalls.isEmpty else { return }
+        let now = ContinuousClock.now, hung = Duration.milliseconds(snapshot.config.fleet.taskTimeout) * 2
+        let oldest = runningTasks.filter { now - $0.value < hung }.keys.min() ?? dispatchCount
+        guard let settled = toolInstalls.last(where: { $0.firstTask <= oldest }) else { return }
+        toolInstalls.removeAll { $0.generation <= settled.generation }
+        let hub = toolHub, generation = settled.generation
+        Task { await hub.closeRetired(through: generation) }
     }
 
     /// Stops the agent types' tool servers (fleetd is stopping).
@@ -132,9 +158,9 @@ public actor FleetManager {
         await toolHub.shutdown()
     }
 
-    /// Connects the tool servers `config` names (keeping those already running unchanged) and
-    /// returns each agent type's tools with its limits.
-    private static func connectTools(_ config: FleetConfig, hub: ToolServerHub, dataPlane: DataPlane,
+    /// Connects the tool servers `config` (of `generation`) names, keeping those already running
+    /// unchanged, and returns each agent type's tools with its limits.
+    private static func connectTools(_ config: FleetConfig, generation: Int, hub: ToolServerHub, dataPlane: DataPlane,
                                      environment: [String: String],
                                      observer: (@Sendable (ToolCallReport) -> Void)?) async -> [String: ToolExecutor] {
         var servers: [String: [ToolServerSpec]] = [:]
@@ -144,7 +170,7 @@ public actor FleetManager {
             servers[agent.type] = settings.servers
             limits[agent.type] = settings.limits
         }
-        let boxes = await hub.update(servers)
+        let boxes = await hub.update(servers, generation: generation)
         var tools: [String: ToolExecutor] = [:]
         for (type, box) in boxes {
             tools[type] = ToolExecutor(invoker: box, limits: limits[type] ?? ToolLimits(), recorder: dataPlane.records,
@@ -250,8 +276,11 @@ public actor FleetManager {
         let (settings, flags) = settings(for: task)
         let runtime = self.runtime
         let deadline = timeLimit.map { ContinuousClock.now + $0 }
+        let number = dispatchCount
+        dispatchCount += 1
+        runningTasks[number] = ContinuousClock.now
         return Dispatched(run: agent.run(task, settings: settings, runtime: runtime, deadline: deadline),
-                          agent: agent, settings: settings, flags: flags, manager: self)
+                          agent: agent, settings: settings, flags: flags, manager: self, number: number)
     }
 
     /// Runs a task to its result (the JSON API), with its subtasks in parallel and the task timeout.
@@ -370,6 +399,13 @@ public actor FleetManager {
         return outcome
     }
 
+    /// A dispatched task ended: its agent goes back, and the tool servers only it still held stop.
+    func finished(_ number: Int, agent: Agent) {
+        runningTasks[number] = nil
+        release(agent)
+        closeReplacedToolServers()
+    }
+
     func release(_ agent: Agent) {
         if let waiter = pool.release(agent) {
             waiter.continuation.resume(returning: agent)
@@ -405,6 +441,7 @@ public actor FleetManager {
                 release(replacement)
             }
         }
+        closeReplacedToolServers() // those only hung tasks held
     }
 
     // MARK: Configuration
