@@ -37,6 +37,19 @@ extension MemoryStore: LearningStore {
         }
     }
 
+    /// On this process's SQLite file (which `fleetd feedback` and `fleetd mcp` open too), the router's
+    /// changes are added to the stored cells at each sync, never written over them. On the shared
+    /// store each outcome is applied in place instead (``LearningStore/apply(_:to:configuration:)``).
+    public var mergesChanges: Bool { shared == nil }
+
+    /// Adds each change to its stored cell, all in one transaction (``merge(_:partition:changes:knownVersion:)``).
+    public func syncCells(_ changes: [LearnedCellChange], knownVersion: Int?) async throws -> LearnedCellSync {
+        let merged = try await merge(LearnedCell.self, partition: MemoryPartitions.learning,
+                                     changes: changes.map { change in MemoryChange<LearnedCell>(key: change.key, transform: { change.applied(to: $0) }) },
+                                     knownVersion: knownVersion)
+        return LearnedCellSync(cells: merged.values, complete: merged.complete, version: merged.version)
+    }
+
     /// `routing/outcomes/<tenant>/<taskId>` (7 days by default).
     public func saveTaskOutcome(_ record: TaskOutcomeRecord) async throws {
         try await store(record, partition: MemoryPartitions.outcomes, key: record.recordKey, accessLevel: .system)

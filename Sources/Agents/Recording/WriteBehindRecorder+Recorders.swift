@@ -33,6 +33,16 @@ extension WriteBehindRecorder: SelectionRecorder, RoutingStatsStore, StreamSessi
         }
     }
 
+    /// On this process's SQLite file, cells are not written behind: the router's changes are added
+    /// to the stored cells at each sync (``syncCells(_:knownVersion:)``), so what another process on
+    /// the file learned (`fleetd feedback --jsonl`, `fleetd mcp`) is kept and taken in.
+    public nonisolated var mergesChanges: Bool { store.mergesChanges }
+
+    /// One transaction on the store (``MemoryStore/merge(_:partition:changes:knownVersion:)``).
+    public func syncCells(_ changes: [LearnedCellChange], knownVersion: Int?) async throws -> LearnedCellSync {
+        try await store.syncCells(changes, knownVersion: knownVersion)
+    }
+
     /// A task's record is written behind; a record that carries feedback is written at once (after
     /// what waits), so that on a shared store another instance asked for feedback next refuses it.
     public func saveTaskOutcome(_ record: TaskOutcomeRecord) async throws {

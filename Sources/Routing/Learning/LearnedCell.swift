@@ -79,13 +79,18 @@ public struct SuccessPrediction: Sendable, Codable, Hashable {
 public struct LearningInputs: Sendable, Hashable {
     /// Per model name.
     public var predictions: [String: SuccessPrediction]
-    /// This task explores: a candidate with too few outcomes goes first.
+    /// This task explores: a candidate with too few outcomes goes first, else another candidate
+    /// below the top (``explorationSeed`` picks which).
     public var explore: Bool
     public var minOutcomes: Double
+    /// Stable per task (``OutcomeLearner/explorationSeed(taskId:)``): which of the candidates below
+    /// the top an exploring task tries when none is short of outcomes.
+    public var explorationSeed: UInt64
 
-    public init(predictions: [String: SuccessPrediction], explore: Bool = false, minOutcomes: Double = 5) {
+    public init(predictions: [String: SuccessPrediction], explore: Bool = false, minOutcomes: Double = 5, explorationSeed: UInt64 = 0) {
         self.predictions = predictions
         self.explore = explore
         self.minOutcomes = minOutcomes
+        self.explorationSeed = explorationSeed
     }
 }

@@ -9,8 +9,8 @@ public struct LearningConfiguration: Sendable, Codable, Hashable {
     /// Outcomes (decayed, weighted) a cell needs before its estimate counts; below it the router
     /// ranks that model as it would without learning. Default 5.
     public var minOutcomes: Double
-    /// Share of live routed tasks (0…0.5) sent to a candidate with too few outcomes, to learn
-    /// about it. Default 0.05.
+    /// Share of live routed tasks (0…0.5) sent to a candidate with too few outcomes, or when every
+    /// candidate has enough, to one ranked below the top, to keep learning about it. Default 0.05.
     public var exploration: Double
     /// The memory of a cell, in outcomes: each new outcome weighs old ones down by `1 - 1/window`,
     /// so a model that got better or worse is noticed within about this many. Default 50.

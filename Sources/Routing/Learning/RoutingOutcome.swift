@@ -108,12 +108,37 @@ public protocol LearningStore: Sendable {
     /// stored. `nil`: the store is this process's own; the caller saves its cells (``saveCells(_:)``).
     /// - Parameter cells: the cells the outcome changed in memory (which cells to update).
     func apply(_ outcome: RoutingOutcome, to cells: [LearnedCell], configuration: LearningConfiguration) async throws -> [LearnedCell]?
+    /// `true` for a store other processes may write too without it applying outcomes itself (this
+    /// process's SQLite file, which `fleetd feedback --jsonl` and `fleetd mcp` also open): the router
+    /// then keeps what it learned as changes and adds them to the stored cells at
+    /// ``ModelRouter/syncLearning()`` (``syncCells(_:knownVersion:)``), never writing its cells over
+    /// theirs. `false` (the default): the router saves its cells after each outcome (``saveCells(_:)``),
+    /// or the store applies them (``apply(_:to:configuration:)``).
+    var mergesChanges: Bool { get }
+    /// Adds `changes` to the stored cells (a blank cell where none is stored), as one atomic step,
+    /// and returns the merged cells; every stored cell when another writer changed the store since
+    /// `knownVersion` (or it is `nil`), so the caller takes in what others learned.
+    func syncCells(_ changes: [LearnedCellChange], knownVersion: Int?) async throws -> LearnedCellSync
 }
 
 extension LearningStore {
     /// Not shared: the caller saves its own cells.
     public func apply(_ outcome: RoutingOutcome, to cells: [LearnedCell], configuration: LearningConfiguration) async throws -> [LearnedCell]? {
         nil
+    }
+
+    /// The router saves its cells after each outcome.
+    public var mergesChanges: Bool { false }
+
+    /// Reads, adds and saves, in three steps (not atomic: for a store only this process writes), and
+    /// answers with every cell.
+    public func syncCells(_ changes: [LearnedCellChange], knownVersion: Int?) async throws -> LearnedCellSync {
+        var stored: [String: LearnedCell] = [:]
+        for cell in try await loadCells() { stored[cell.key] = cell }
+        let merged = changes.map { $0.applied(to: stored[$0.key]) }
+        try await saveCells(merged)
+        for cell in merged { stored[cell.key] = cell }
+        return LearnedCellSync(cells: Array(stored.values), complete: true, version: nil)
     }
 }
 

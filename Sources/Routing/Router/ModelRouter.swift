@@ -27,6 +27,10 @@ public final class ModelRouter: Sendable {
         /// Tasks whose feedback is being applied now: a second at the same moment is refused as
         /// given already (its read of the record would not see the first's mark yet).
         var feedbackInFlight: Set<String> = []
+        /// The learning store's version at the last ``ModelRouter/syncLearning()``.
+        var learningVersion: Int?
+        /// A ``ModelRouter/syncLearning()`` is under way.
+        var syncingLearning = false
     }
 
     private let state: Mutex<State>
@@ -256,7 +260,7 @@ public final class ModelRouter: Sendable {
         let predictions = learner.predictions(models: engine.registry.models.map(\.name), taskType: score.taskType,
                                               complexity: score.overall, tenantId: task.learningTenantId, configuration: config)
         return LearningInputs(predictions: predictions, explore: live && OutcomeLearner.explores(taskId: task.taskId, share: config.exploration),
-                              minOutcomes: config.minOutcomes)
+                              minOutcomes: config.minOutcomes, explorationSeed: OutcomeLearner.explorationSeed(taskId: task.taskId))
     }
 
     /// How likely a task needs a strong model (``OutcomeLearner/predictedDifficulty(taskType:complexity:tenantId:strongModels:configuration:)``).
@@ -272,11 +276,13 @@ public final class ModelRouter: Sendable {
     }
 
     /// Learns from one outcome and persists the cells it changed. A store failure is logged: the
-    /// learner in memory still has it.
+    /// learner in memory still has it. With a store that merges (``LearningStore/mergesChanges``),
+    /// the change waits for the next ``syncLearning()``.
     public func learn(_ outcome: RoutingOutcome) async {
-        let changed = learner.record(outcome, configuration: configuration.learning)
+        let merges = learningStore?.mergesChanges ?? false
+        let changed = learner.record(outcome, configuration: configuration.learning, trackingChanges: merges)
         Counter(label: "fleetd_routing_outcomes_total", dimensions: [("signal", outcome.signal.rawValue)]).increment()
-        guard let learningStore, !changed.isEmpty else { return }
+        guard let learningStore, !merges, !changed.isEmpty else { return }
         do {
             if let stored = try await learningStore.apply(outcome, to: changed, configuration: configuration.learning) {
                 // A shared store: its cells hold every instance's outcomes, this one included.
@@ -286,6 +292,33 @@ public final class ModelRouter: Sendable {
             }
         } catch {
             logger.warning("could not persist what routing learned", metadata: ["model": "\(outcome.model)", "error": "\(error)"])
+        }
+    }
+
+    /// Adds what this process learned since the last sync to the stored cells, and takes in what
+    /// other processes on the same store added meanwhile: `fleetd feedback --jsonl` into the data
+    /// directory of a running fleetd, `fleetd mcp` beside `fleetd serve`. Only for a store that
+    /// merges (``LearningStore/mergesChanges``: this process's SQLite file); fleetd runs it every
+    /// second and once more when it stops, `fleetd feedback` once at its end. A call while another
+    /// runs returns at once (that one, or the next, takes the changes); when it fails, the changes
+    /// stay for the next call.
+    public func syncLearning() async throws {
+        guard let learningStore, learningStore.mergesChanges else { return }
+        let (started, known) = state.withLock { s -> (Bool, Int?) in
+            if s.syncingLearning { return (false, nil) }
+            s.syncingLearning = true
+            return (true, s.learningVersion)
+        }
+        guard started else { return }
+        defer { state.withLock { $0.syncingLearning = false } }
+        let changes = learner.takeUnsynced()
+        do {
+            let synced = try await learningStore.syncCells(changes, knownVersion: known)
+            learner.reconcile(with: synced.cells, complete: synced.complete)
+            state.withLock { $0.learningVersion = synced.version }
+        } catch {
+            learner.restoreUnsynced(changes)
+            throw error
         }
     }
 

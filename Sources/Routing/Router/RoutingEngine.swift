@@ -199,22 +199,33 @@ public struct RoutingEngine: Sendable {
     }
 
     /// A task chosen to explore (``LearningInputs/explore``) goes first to the surviving candidate
-    /// with the fewest outcomes, when it has fewer than the minimum; the rest keep their order.
-    /// Never past a preferred model, and only among ranked candidates that passed every filter.
+    /// with the fewest outcomes, when it has fewer than the minimum; when every one has enough, to
+    /// another candidate below the top (``LearningInputs/explorationSeed`` picks which), so that a
+    /// model whose cell turned poor still gets a few outcomes and one that recovered is noticed (a
+    /// cell changes only with new outcomes). The rest keep their order. Never past a preferred
+    /// model, and only among ranked candidates that passed every filter.
     private func explore(_ survivors: inout [(model: ModelConfiguration, role: FallbackEntry.Role)], task: RoutingTask,
                          inputs: RoutingInputs, traces: inout [CandidateTrace], traceIndex: [String: Int]) {
         guard let learning = inputs.learning, learning.explore, task.preferredModel == nil, survivors.count > 1 else { return }
-        let underSampled = survivors.indices.dropFirst().filter { i in
-            survivors[i].role == .candidate && (learning.predictions[survivors[i].model.name]?.outcomes ?? 0) < learning.minOutcomes
+        let models = survivors.map(\.model.name)
+        func outcomes(_ i: Int) -> Double { learning.predictions[models[i]]?.outcomes ?? 0 }
+        let others = survivors.indices.dropFirst().filter { survivors[$0].role == .candidate }
+        let pick: Int
+        let note: String
+        if let fewest = others.filter({ outcomes($0) < learning.minOutcomes }).min(by: { outcomes($0) < outcomes($1) }) {
+            pick = fewest
+            note = "exploring: \(fmt(outcomes(fewest))) of \(fmt(learning.minOutcomes)) outcomes needed for this task type and band"
+        } else if !others.isEmpty {
+            pick = others[Int(learning.explorationSeed % UInt64(others.count))]
+            let predicted = learning.predictions[models[pick]]?.predictedSuccess ?? OutcomeLearner.priorSuccess
+            note = "exploring: re-checking a model ranked below the top (predicted success \(fmt(predicted)) from \(fmt(outcomes(pick))) outcomes)"
+        } else {
+            return
         }
-        guard let pick = underSampled.min(by: {
-            (learning.predictions[survivors[$0].model.name]?.outcomes ?? 0) < (learning.predictions[survivors[$1].model.name]?.outcomes ?? 0)
-        }) else { return }
         let entry = survivors.remove(at: pick)
         survivors.insert(entry, at: 0)
         if let i = traceIndex[entry.model.name] {
-            let n = learning.predictions[entry.model.name]?.outcomes ?? 0
-            traces[i].notes.append("exploring: \(fmt(n)) of \(fmt(learning.minOutcomes)) outcomes needed for this task type and band")
+            traces[i].notes.append(note)
         }
     }
 

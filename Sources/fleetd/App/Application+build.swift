@@ -106,6 +106,9 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
         services.append(SharedFlagListener(shared: SharedFlagChanges(store: postgres), reloader: reloader, logger: logger))
         services.append(SharedBreakers(store: postgres, health: dataPlane.router.health, logger: logger))
         services.append(SharedLearningReload(router: dataPlane.router, logger: logger))
+    } else {
+        // The SQLite file: what other processes on it learn (`fleetd feedback`, `fleetd mcp`) is merged in.
+        services.append(LearningSyncService(router: dataPlane.router, logger: logger))
     }
     return FleetCore(config: config, reloader: reloader, dataPlane: dataPlane, manager: manager, authenticator: authenticator,
                      api: api, services: services)

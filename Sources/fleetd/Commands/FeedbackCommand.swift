@@ -10,9 +10,11 @@ struct FeedbackCommand: AsyncParsableCommand {
         abstract: "Import task outcomes for predictive routing into a data directory.",
         discussion: """
         One outcome per line: {"prompt": …, "type"?: …, "model": …, "score": 0…1, "tenant"?: …, "label"?: …}. \
-        Each is learned as if it had come through POST /v1/tasks/{id}/feedback; a fleetd (or \
-        `fleetd route --data-dir`) on the same data directory then routes with it. Bad lines are \
-        reported on standard error and skipped; the command fails only when no line could be imported.
+        Each is learned as if it had come through POST /v1/tasks/{id}/feedback and added to the cells \
+        stored in the data directory, in one transaction. A fleetd serving on the same directory \
+        keeps what it learned too and routes with the import within about a second; a fleetd started \
+        later (or `fleetd route --data-dir`) routes with it from the start. Bad lines are reported \
+        on standard error and skipped; the command fails only when no line could be imported.
         """
     )
 
@@ -34,15 +36,28 @@ struct FeedbackCommand: AsyncParsableCommand {
             data = contents
         }
         let directory = URL(fileURLWithPath: dataDir)
-        let plane = try await DataPlane.open(config: config, dataDirectory: directory)
-        let summary = await OutcomeImport(router: plane.router).run(data)
-        await plane.records.flush()
+        let (summary, cells) = try await Self.importOutcomes(data, config: config, dataDirectory: directory)
         for problem in summary.problems {
             FileHandle.standardError.write(Data("fleetd feedback: \(problem)\n".utf8))
         }
         let skipped = summary.problems.isEmpty ? "" : " (\(summary.problems.count) line\(summary.problems.count == 1 ? "" : "s") skipped)"
-        let cells = plane.router.learner.snapshot().count
         print("imported \(summary.imported) outcome\(summary.imported == 1 ? "" : "s")\(skipped) into \(DataPlane.databaseURL(for: config, dataDirectory: directory).path); \(cells) learned cells")
         if summary.imported == 0 { throw UserError("no outcome imported from \(jsonl)") }
+    }
+
+    /// Learns the outcomes in `data` and adds them to the cells stored in the data directory's
+    /// SQLite file, in one transaction (``ModelRouter/syncLearning()``): whatever a fleetd serving on
+    /// the same directory stored meanwhile is added to, not written over, and that fleetd takes the
+    /// import in at its next sync. Returns what was imported and how many cells are stored now.
+    static func importOutcomes(_ data: Data, config: FleetConfig, dataDirectory: URL) async throws -> (summary: OutcomeImport.Summary, cells: Int) {
+        let plane = try await DataPlane.open(config: config, dataDirectory: dataDirectory)
+        let summary = await OutcomeImport(router: plane.router).run(data)
+        do {
+            try await plane.router.syncLearning()
+        } catch {
+            throw UserError("the imported outcomes could not be stored in \(DataPlane.databaseURL(for: config, dataDirectory: dataDirectory).path): \(error)")
+        }
+        await plane.records.flush()
+        return (summary, plane.router.learner.snapshot().count)
     }
 }
