@@ -6,6 +6,7 @@ import Providers
 import Routing
 import Store
 import Streaming
+import Synchronization
 
 /// What a ``TaskRun`` runs with, wired by hand: a cost tracker on a temporary SQLite file (a $10
 /// daily budget), a router over `models` that reads that budget, and a streaming tool that does not
@@ -63,19 +64,27 @@ struct RunHarness: Sendable {
 
     /// Another connection to the cost file holds SQLite's write lock, as another process would,
     /// for `seconds`; returns once it is held.
-    func holdWriteLock(for seconds: TimeInterval) async throws {
+    func holdWriteLock() async throws -> WriteLockRelease {
         let other = try await StoreDatabase(path: directory.appendingPathComponent("costs.sqlite").path)
         let (locked, signal) = AsyncStream.makeStream(of: Void.self)
+        let release = WriteLockRelease()
         Task.detached {
-            // A write transaction (BEGIN IMMEDIATE) that does nothing for `seconds` on GRDB's writer thread.
+            // A write transaction (BEGIN IMMEDIATE) that does nothing until released, on GRDB's writer thread.
             _ = try? await other.write("holding the write lock") { _ in
                 signal.yield(())
-                Thread.sleep(forTimeInterval: seconds)
+                while !release.released.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.01) }
             }
             signal.finish()
         }
         for await _ in locked { break }
+        return release
     }
+}
+
+/// Ends a ``RunHarness/holdWriteLock()``.
+final class WriteLockRelease: Sendable {
+    let released = Atomic(false)
+    func callAsFunction() { released.store(true, ordering: .releasing) }
 }
 
 /// Model configurations for the run tests.

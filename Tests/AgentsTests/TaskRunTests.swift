@@ -247,7 +247,7 @@ struct TaskRunTests {
                                                     busyTimeoutSeconds: 0.1, settlementRetryInterval: .milliseconds(250))
             defer { harness.remove() }
             // Another writer holds the file for longer than the task's own retries (about seven seconds).
-            try await harness.holdWriteLock(for: 12)
+            let release = try await harness.holdWriteLock()
             let agent = Agent(id: "general-1", type: "general", role: AgentRole())
             let result = try await agent.run(AgentTask(prompt: "hello", stream: true), settings: Self.routedStreaming, runtime: harness.runtime).result()
             #expect(result.cost > 0, "the task costs what it will be billed")
@@ -256,6 +256,7 @@ struct TaskRunTests {
             #expect(await harness.spent() == 0)
 
             // The other writer goes: the tracker writes the real cost and frees the hold.
+            release()
             #expect(await waitUntil(timeout: .seconds(20)) { await harness.reserved() == 0 })
             #expect(await harness.costs.activeReservations == 0)
             #expect(await harness.costs.unwrittenSettlements == 0)
