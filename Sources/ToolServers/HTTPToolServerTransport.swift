@@ -16,6 +16,11 @@ import NIOHTTP1
 /// negotiated version as `MCP-Protocol-Version` on every later request (the spec's "Protocol
 /// Version Header", 2025-06-18). It opens no standalone GET stream: fleetd needs only the answers
 /// to its own requests.
+///
+/// A request whose caller gives up is not left holding its connection until the server answers:
+/// the `notifications/cancelled` the client sends for it (a cancelled task, a tool call's
+/// timeout) cancels its POST, which AsyncHTTPClient ends by closing the connection; so does
+/// cancelling the task that sends it, and ``disconnect()``.
 actor HTTPToolServerTransport: Transport {
     nonisolated let logger: Logger
     private let endpoint: URL
@@ -29,6 +34,11 @@ actor HTTPToolServerTransport: Transport {
     private let requestTimeout: TimeAmount = .seconds(600)
     /// The largest answer read (a tool's result is cut much smaller before the model sees it).
     private let maxAnswerBytes = 16 * 1024 * 1024
+    /// The POSTs of requests still waiting for their answers, by JSON-RPC id.
+    private var inFlight: [ID: Task<Void, any Error>] = [:]
+    /// Ids cancelled before their request was sent (the SDK's client sends from a task of its own,
+    /// so its `notifications/cancelled` may come first): such a request is not sent. The newest 64.
+    private var cancelledBeforeSending: [ID] = []
 
     init(endpoint: URL, headers: [String: String], logger: Logger) {
         self.endpoint = endpoint
@@ -41,6 +51,8 @@ actor HTTPToolServerTransport: Transport {
 
     func disconnect() async {
         continuation.finish()
+        for request in inFlight.values { request.cancel() }
+        inFlight = [:]
         guard sessionID != nil else { return }
         var request = HTTPClientRequest(url: endpoint.absoluteString)
         request.method = .DELETE
@@ -50,6 +62,53 @@ actor HTTPToolServerTransport: Transport {
     }
 
     func send(_ data: Data) async throws {
+        let message = try? JSONDecoder().decode(Envelope.self, from: data)
+        if message?.method == CancelledNotification.name, let id = message?.params?.requestId {
+            cancelInFlight(id)
+        }
+        guard let message, message.method != nil, let id = message.id else {
+            try await post(data) // a notification, or the answer to a server's request
+            return
+        }
+        if let index = cancelledBeforeSending.firstIndex(of: id) {
+            cancelledBeforeSending.remove(at: index)
+            throw CancellationError()
+        }
+        let request = Task { try await self.post(data) }
+        inFlight[id] = request
+        defer { inFlight[id] = nil }
+        try await withTaskCancellationHandler {
+            try await request.value
+        } onCancel: {
+            request.cancel()
+        }
+    }
+
+    /// Cancels the POST of request `id`: cancelling the task that executes or reads it makes
+    /// AsyncHTTPClient cancel the request and close its connection.
+    private func cancelInFlight(_ id: ID) {
+        if let request = inFlight.removeValue(forKey: id) {
+            request.cancel()
+        } else {
+            cancelledBeforeSending.append(id)
+            if cancelledBeforeSending.count > 64 { cancelledBeforeSending.removeFirst() }
+        }
+    }
+
+    /// What ``send(_:)`` needs of a message: whether it is a request (a method and an id) and,
+    /// for `notifications/cancelled`, the request it cancels.
+    private struct Envelope: Decodable {
+        struct Parameters: Decodable {
+            var requestId: ID?
+        }
+
+        var method: String?
+        var id: ID?
+        var params: Parameters?
+    }
+
+    /// Posts one message and passes on the answer (JSON or SSE) as it comes.
+    private func post(_ data: Data) async throws {
         var request = HTTPClientRequest(url: endpoint.absoluteString)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")

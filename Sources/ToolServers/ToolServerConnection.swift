@@ -6,9 +6,10 @@ import Streaming
 import SystemPackage
 
 /// fleetd's MCP client session with one tool server: started (or reached) on first need, its
-/// tools listed, calls sent with cancellation, and restarted after it dies. A server that is
-/// down makes calls fail at once with ``ToolInvocationError`` (`unavailable`); fleetd tries it
-/// again at most every ``retryInterval``.
+/// tools listed (and listed again when the server sends `notifications/tools/list_changed`),
+/// calls sent with cancellation, and restarted after it dies. A server that is down makes calls
+/// fail at once with ``ToolInvocationError`` (`unavailable`); fleetd tries it again at most every
+/// ``retryInterval``.
 actor ToolServerConnection {
     let spec: ToolServerSpec
     private let logger: Logger
@@ -32,14 +33,25 @@ actor ToolServerConnection {
     /// The ``close()`` in progress, which a second one waits for (fleetd stopping while a reload
     /// closes the server).
     private var closing: Task<Void, Never>?
+    /// Told once the server's new tool list (after its `notifications/tools/list_changed`) is in
+    /// place: ``tools()`` returns it from then on.
+    private let onToolsChanged: @Sendable () async -> Void
+    /// Listings the server's change notifications started, and the number of the last one kept:
+    /// a listing that ends after a later one is dropped.
+    private var listingsStarted = 0
+    private var listingKept = 0
+    /// A change notification came while the connection listed its first tools: they are listed
+    /// again once it is ready.
+    private var changedWhileConnecting = false
 
     init(spec: ToolServerSpec, logger: Logger, connectTimeout: Duration = .seconds(10), retryInterval: Duration = .seconds(2),
-         stopGrace: Duration = .seconds(2)) {
+         stopGrace: Duration = .seconds(2), onToolsChanged: @escaping @Sendable () async -> Void = {}) {
         self.spec = spec
         self.logger = logger
         self.connectTimeout = connectTimeout
         self.retryInterval = retryInterval
         self.stopGrace = stopGrace
+        self.onToolsChanged = onToolsChanged
     }
 
     /// Whether it is connected and has listed its tools.
@@ -161,6 +173,13 @@ actor ToolServerConnection {
 
     private func connect() async {
         let client = Client(name: "fleetd", version: "1.0.5")
+        changedWhileConnecting = false
+        // The client awaits its handlers before it reads the next message, so the handler only
+        // starts the listing: awaiting the answer to `tools/list` there would wait forever.
+        await client.onNotification(ToolListChangedNotification.self) { [weak self, weak client] _ in
+            guard let self, let client else { return }
+            Task { await self.toolListChanged(on: client) }
+        }
         let process: ServerProcess?
         let transport: any Transport
         do {
@@ -176,14 +195,7 @@ actor ToolServerConnection {
             group.addTask {
                 do {
                     try await client.connect(transport: transport)
-                    var tools: [Tool] = []
-                    var cursor: String?
-                    repeat {
-                        let page = try await client.listTools(cursor: cursor)
-                        tools += page.tools
-                        cursor = page.nextCursor
-                    } while cursor != nil && tools.count < 1_000
-                    return .success(tools)
+                    return .success(try await Self.listTools(of: client))
                 } catch {
                     return .failure(error)
                 }
@@ -211,7 +223,11 @@ actor ToolServerConnection {
             logger.notice("tool server connected", metadata: [
                 "server": "\(spec.name)", "tools": "\(tools.map(\.name).joined(separator: ","))",
             ])
-            if let process, !process.isRunning { await lost("its process exited") }
+            if let process, !process.isRunning {
+                await lost("its process exited")
+            } else if changedWhileConnecting {
+                Task { await toolListChanged(on: client) }
+            }
         case .failure(let error)?:
             await client.disconnect()
             endInBackground(process)
@@ -220,6 +236,47 @@ actor ToolServerConnection {
             endInBackground(process)
             fail("no answer to initialize within \(timeout)")
         }
+    }
+
+    /// Every page of the server's tools (at most about 1,000 tools).
+    private static func listTools(of client: Client) async throws -> [Tool] {
+        var tools: [Tool] = []
+        var cursor: String?
+        repeat {
+            let page = try await client.listTools(cursor: cursor)
+            tools += page.tools
+            cursor = page.nextCursor
+        } while cursor != nil && tools.count < 1_000
+        return tools
+    }
+
+    /// The server said its tools changed (`notifications/tools/list_changed`, which a server
+    /// with the `tools.listChanged` capability sends): they are listed again and, once in place,
+    /// ``onToolsChanged`` is told. Only the session the notice came on counts; of two listings
+    /// that overlap, the later one is kept.
+    private func toolListChanged(on client: Client) async {
+        if let pending, pending.client === client {
+            changedWhileConnecting = true // the first listing may have missed the change
+            return
+        }
+        guard case .ready(let session, _, _) = state, session === client else { return }
+        listingsStarted += 1
+        let number = listingsStarted
+        let tools: [Tool]
+        do {
+            tools = try await Self.listTools(of: client)
+        } catch {
+            logger.warning("tool server's changed tool list could not be read", metadata: ["server": "\(spec.name)", "error": "\(error)"])
+            return
+        }
+        // Still the session it was read from (not lost, closed or replaced meanwhile).
+        guard number > listingKept, case .ready(let stillSession, _, let process) = state, stillSession === client else { return }
+        listingKept = number
+        state = .ready(client, tools, process)
+        logger.notice("tool server's tools changed", metadata: [
+            "server": "\(spec.name)", "tools": "\(tools.map(\.name).joined(separator: ","))",
+        ])
+        await onToolsChanged()
     }
 
     private func fail(_ reason: String) {

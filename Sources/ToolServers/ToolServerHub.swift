@@ -5,11 +5,20 @@ import Streaming
 
 /// The tool servers of every agent type, kept across reloads: a server whose spec did not change
 /// keeps its connection (and process); new ones are started; removed or changed ones are retired,
-/// and stopped once the tasks that began with them are done (``closeRetired(through:)``).
+/// and stopped once the tasks that began with them are done (``closeRetired(through:)``). A server
+/// whose tools change while it runs (`notifications/tools/list_changed`) is listed again and the
+/// handler given to ``onToolsChanged(_:)`` told, to take ``currentToolboxes()``.
 public actor ToolServerHub {
     private let logger: Logger
     /// By agent type, then server name.
     private var connections: [String: [String: ToolServerConnection]] = [:]
+    /// By agent type, in the config's order (the first server of two with a tool of the same name
+    /// offers it under its own name).
+    private var ordered: [String: [ToolServerConnection]] = [:]
+    /// The config generation of the last ``update(_:generation:)``.
+    private var generation = 0
+    /// Told when a server's tools changed and it listed them again.
+    private var toolsChanged: (@Sendable () async -> Void)?
     /// Connections an update removed or replaced, with the config generation of that update:
     /// still open for the tasks that began with them (their toolboxes hold them).
     private var retired: [(generation: Int, connection: ToolServerConnection)] = []
@@ -30,6 +39,7 @@ public actor ToolServerHub {
     /// ``closeRetired(through:)`` once those tasks are done, or by ``shutdown()``.
     public func update(_ servers: [String: [ToolServerSpec]], generation: Int) async -> [String: MCPToolbox] {
         var next: [String: [String: ToolServerConnection]] = [:]
+        var order: [String: [ToolServerConnection]] = [:]
         var stale: [ToolServerConnection] = []
         for (type, specs) in servers {
             var kept: [String: ToolServerConnection] = [:]
@@ -37,21 +47,46 @@ public actor ToolServerHub {
                 if let existing = connections[type]?[spec.name], existing.spec == spec {
                     kept[spec.name] = existing
                 } else {
-                    kept[spec.name] = ToolServerConnection(spec: spec, logger: logger)
+                    kept[spec.name] = ToolServerConnection(spec: spec, logger: logger, onToolsChanged: { [weak self] in
+                        await self?.connectionToolsChanged()
+                    })
                 }
             }
             next[type] = kept
+            order[type] = specs.compactMap { kept[$0.name] }
         }
         for (type, byName) in connections {
             for (name, connection) in byName where next[type]?[name] !== connection { stale.append(connection) }
         }
         connections = next
+        ordered = order
+        self.generation = generation
         for connection in stale { retired.append((generation: generation, connection: connection)) }
+        return await Self.toolboxes(order)
+    }
 
-        let specsByType = servers
-        return await withTaskGroup(of: (String, MCPToolbox).self) { group in
-            for (type, specs) in specsByType {
-                let ordered = specs.compactMap { next[type]?[$0.name] }
+    /// Sets what is told when a server's tools changed at run time (it sent
+    /// `notifications/tools/list_changed` and its tools were listed again).
+    public func onToolsChanged(_ handler: @escaping @Sendable () async -> Void) {
+        toolsChanged = handler
+    }
+
+    /// Each agent type's toolbox with its servers' tools as they are now, and the config
+    /// generation of those servers; nothing is started, replaced or retired.
+    public func currentToolboxes() async -> (generation: Int, toolboxes: [String: MCPToolbox]) {
+        let generation = self.generation, servers = ordered
+        let boxes = await Self.toolboxes(servers)
+        return (generation, boxes)
+    }
+
+    private func connectionToolsChanged() async {
+        await toolsChanged?()
+    }
+
+    /// Each type's toolbox from its servers in order, connecting those not connected.
+    private static func toolboxes(_ byType: [String: [ToolServerConnection]]) async -> [String: MCPToolbox] {
+        await withTaskGroup(of: (String, MCPToolbox).self) { group in
+            for (type, ordered) in byType {
                 group.addTask {
                     // Every server of the type at once: a dead one costs its timeout once, not per server.
                     let lists = await withTaskGroup(of: (Int, [Tool]).self) { servers in

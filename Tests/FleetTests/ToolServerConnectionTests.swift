@@ -5,8 +5,8 @@ import Testing
 @testable import ToolServers
 
 /// How fleetd reaches an agent type's tool servers: what a started (stdio) server gets of
-/// fleetd's environment, and the headers of the Streamable HTTP requests (the fake provider
-/// server plays a small MCP server and records them).
+/// fleetd's environment, the headers of the Streamable HTTP requests, and a call given up while
+/// the server holds it (the fake provider server plays a small MCP server and records them).
 @Suite struct ToolServerConnectionTests {
     @Test("a stdio server gets HOME, LOGNAME, PATH, SHELL, TERM and USER of fleetd's environment and its env, none of fleetd's secrets")
     func stdioEnvironment() {
@@ -50,6 +50,34 @@ import Testing
         }
     }
 
+    @Test("a Streamable HTTP call given up while the server holds its answer: its request's connection is closed at once, and the server gets notifications/cancelled")
+    func cancelledCallReleasesItsConnection() async throws {
+        let gate = FakeGate()
+        let fake = try await FakeProviderServer.start(script: Self.mcpServer(version: "2025-06-18", holdingCallsAt: gate))
+        let url = try #require(URL(string: fake.baseURL + "/mcp"))
+        let connection = ToolServerConnection(spec: ToolServerSpec(name: "fake", transport: .http(url: url, headers: [:])),
+                                              logger: Logger(label: "tool-server-test"))
+        #expect(await connection.tools().count == 1)
+        let call = Task { try await connection.call("echo", arguments: [:]) }
+        // The call is in the server, which holds its answer; every other request's connection was
+        // closed after its answer (`connection: close`), so the call's is the one open.
+        let isCall = { (request: RecordedRequest) in request.jsonBody?["method"] as? String == "tools/call" }
+        #expect(await waitUntil { fake.requests.contains(where: isCall) && fake.openConnections == 1 }, "\(fake.openConnections) open")
+
+        // The task gives up (its client left, or the tool's timeout cancelled it).
+        call.cancel()
+        await #expect(throws: CancellationError.self) { try await call.value }
+        #expect(await waitUntil { fake.openConnections == 0 }, "the call's request still holds its connection: \(fake.openConnections) open")
+        let callID = fake.requests.first(where: isCall)?.jsonBody?["id"] as? String
+        let cancelled = fake.requests.first { $0.jsonBody?["method"] as? String == "notifications/cancelled" }
+        let cancelledID = (cancelled?.jsonBody?["params"] as? [String: Any])?["requestId"] as? String
+        #expect(callID != nil && cancelledID == callID, "\(fake.requests.map { String(decoding: $0.body, as: UTF8.self) })")
+
+        await connection.close()
+        gate.open()
+        await fake.shutdown()
+    }
+
     @Test("the version is taken only from a response's result, and only when it is fit for a header")
     func negotiatedVersion() {
         func version(_ json: String) -> String? { HTTPToolServerTransport.negotiatedVersion(in: Data(json.utf8)) }
@@ -64,9 +92,13 @@ import Testing
     /// A Streamable HTTP MCP server in miniature: answers `initialize` over SSE (as the Python
     /// SDK's server does) with `version` and a session id, accepts notifications (202), lists one
     /// tool as JSON, answers its calls with `ok`, and accepts the session's DELETE.
-    static func mcpServer(version: String) -> FakeScript {
-        FakeScript { request, _ in
-            guard request.method == "POST" else { return FakeResponse(status: 200) }
+    ///
+    /// With `gate`, a call's answer is an SSE stream that sends nothing until the gate opens, and
+    /// every other answer says `connection: close` (so only held calls keep a connection open).
+    static func mcpServer(version: String, holdingCallsAt gate: FakeGate? = nil) -> FakeScript {
+        let closing: [(String, String)] = gate == nil ? [] : [("connection", "close")]
+        return FakeScript { request, _ in
+            guard request.method == "POST" else { return FakeResponse(status: 200, headers: closing) }
             let message = request.jsonBody ?? [:]
             let id: String
             if let text = message["id"] as? String {
@@ -74,7 +106,7 @@ import Testing
             } else if let number = message["id"] as? Int {
                 id = String(number)
             } else {
-                return FakeResponse(status: 202, reason: "Accepted") // a notification
+                return FakeResponse(status: 202, reason: "Accepted", headers: closing) // a notification
             }
             let method = message["method"] as? String ?? ""
             let result = switch method {
@@ -84,12 +116,17 @@ import Testing
             default: "{}"
             }
             let answer = #"{"jsonrpc":"2.0","id":\#(id),"result":\#(result)}"#
+            if method == "tools/call", let gate {
+                return FakeResponse(headers: [("content-type", "text/event-stream")] + closing,
+                                    body: .held([], gate: gate, then: Array("data: \(answer)\n\n".utf8)))
+            }
             guard method != "initialize" else {
                 var response = FakeResponse.sse([answer])
                 response.headers.append(("mcp-session-id", "session-1"))
+                response.headers += closing
                 return response
             }
-            return FakeResponse(headers: [("content-type", "application/json")], body: .bytes(Array(answer.utf8)))
+            return FakeResponse(headers: [("content-type", "application/json")] + closing, body: .bytes(Array(answer.utf8)))
         }
     }
 }

@@ -3,8 +3,10 @@
 Built on the official `mcp` Python SDK (2.x: MCPServer, which 1.x called FastMCP). Its one tool, `get_weather`, answers from a
 fixed table so the tests can check what reached the model. `WEATHER_MODE` makes it misbehave:
 `hang` never answers, `slow` answers after 4 seconds, `crash` ends the process during the call,
-`big` answers 100 KB. With `LINGER` set, the stdio server stays after its standard input closed
-(as a server that does not notice would): only a signal ends it. Every
+`big` answers 100 KB, `grow` answers and, on its first call, adds a second tool, `weather.forecast`,
+and sends `notifications/tools/list_changed` (it declares `tools.listChanged`). With `LINGER` set,
+the stdio server stays after its standard input closed (as a server that does not notice would):
+only a signal ends it. Every
 call is appended, as one JSON line, to the file named by `TOOL_LOG` (when set), with the names
 (not the values) of the server's environment variables.
 
@@ -16,7 +18,8 @@ import os
 import sys
 import time
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.lowlevel.server import NotificationOptions
+from mcp.server.mcpserver import Context, MCPServer
 
 server = MCPServer("fleetd-test-tools")
 
@@ -30,7 +33,6 @@ def log(entry):
             handle.write(json.dumps(entry) + "\n")
 
 
-@server.tool()
 def get_weather(location: str = "", city: str = "") -> str:
     """The current weather for a place (give location or city)."""
     place = location or city
@@ -45,6 +47,39 @@ def get_weather(location: str = "", city: str = "") -> str:
     if mode == "big":
         return "x" * 100_000
     return WEATHER.get(place.lower(), f"{place}: no data")
+
+
+def get_forecast(location: str = "", days: int = 3) -> str:
+    """The forecast for a place over the next days."""
+    log({"tool": "weather.forecast", "place": location, "pid": os.getpid()})
+    return f"{location}: {days} days of sun"
+
+
+grown = False
+
+
+async def get_weather_and_grow(ctx: Context, location: str = "", city: str = "") -> str:
+    """The current weather for a place (give location or city)."""
+    global grown
+    answer = get_weather(location, city)
+    if not grown:
+        grown = True
+        server.add_tool(get_forecast, name="weather.forecast")
+        await ctx.session.send_tool_list_changed()
+    return answer
+
+
+if os.environ.get("WEATHER_MODE") == "grow":
+    server.add_tool(get_weather_and_grow, name="get_weather")
+    # Declares `tools.listChanged: true`, as a server that sends the notification should.
+    _initialization_options = server._lowlevel_server.create_initialization_options
+
+    def _with_tools_changed(notification_options=None, *args, **kwargs):
+        return _initialization_options(NotificationOptions(tools_changed=True), *args, **kwargs)
+
+    server._lowlevel_server.create_initialization_options = _with_tools_changed
+else:
+    server.add_tool(get_weather)
 
 
 if __name__ == "__main__":

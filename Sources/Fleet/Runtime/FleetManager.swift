@@ -57,6 +57,10 @@ public actor FleetManager {
     /// Tools installed whose replaced servers are not closed yet: the config generation and the
     /// number of the first task dispatched with them.
     private var toolInstalls: [(generation: Int, firstTask: Int)] = []
+    /// Tool lists gathered again after a server said its tools changed, and the number of the
+    /// last one installed: one that ends after a later one is dropped.
+    private var toolRelistsStarted = 0
+    private var toolRelistInstalled = 0
     /// Told of every tool call as it ends (fleetd's metrics).
     private let onToolCall: (@Sendable (ToolCallReport) -> Void)?
     /// By record key: `<tenant>/<id>` for an authenticated tenant's task, else `<id>`.
@@ -94,6 +98,7 @@ public actor FleetManager {
         toolHub = ToolServerHub(logger: Logger(label: "fleetd.tools"))
         self.runtime = Self.makeRuntime(snapshot, dataPlane: dataPlane, clients: clients, tools: [:], environment: processEnvironment, logger: logger)
         reconcileAgents()
+        await toolHub.onToolsChanged { [weak self] in await self?.toolServerToolsChanged() }
         connectToolServers()
     }
 
@@ -122,6 +127,20 @@ public actor FleetManager {
                 }
             }
         }
+    }
+
+    /// A tool server's tools changed while it ran (it sent `notifications/tools/list_changed`):
+    /// each agent type's tools are gathered again from the servers in force and installed for the
+    /// tasks dispatched from now on; tasks already running keep the tools they began with.
+    private func toolServerToolsChanged() async {
+        toolRelistsStarted += 1
+        let number = toolRelistsStarted
+        let (generation, boxes) = await toolHub.currentToolboxes()
+        // A reload's servers are still being connected (they install their own), or a later list won.
+        guard generation == snapshot.generation, number > toolRelistInstalled else { return }
+        toolRelistInstalled = number
+        let limits = Self.toolSettings(snapshot.config, environment: processEnvironment).limits
+        install(Self.executors(boxes, limits: limits, dataPlane: dataPlane, observer: onToolCall), generation: generation)
     }
 
     private static func toolNames(_ tools: [String: ToolExecutor]) -> [String: [String]] {
@@ -163,6 +182,14 @@ public actor FleetManager {
     private static func connectTools(_ config: FleetConfig, generation: Int, hub: ToolServerHub, dataPlane: DataPlane,
                                      environment: [String: String],
                                      observer: (@Sendable (ToolCallReport) -> Void)?) async -> [String: ToolExecutor] {
+        let (servers, limits) = toolSettings(config, environment: environment)
+        let boxes = await hub.update(servers, generation: generation)
+        return executors(boxes, limits: limits, dataPlane: dataPlane, observer: observer)
+    }
+
+    /// Each agent type's tool servers and limits in `config` (types with servers only).
+    private static func toolSettings(_ config: FleetConfig, environment: [String: String])
+        -> (servers: [String: [ToolServerSpec]], limits: [String: ToolLimits]) {
         var servers: [String: [ToolServerSpec]] = [:]
         var limits: [String: ToolLimits] = [:]
         for agent in config.agents {
@@ -170,7 +197,12 @@ public actor FleetManager {
             servers[agent.type] = settings.servers
             limits[agent.type] = settings.limits
         }
-        let boxes = await hub.update(servers, generation: generation)
+        return (servers, limits)
+    }
+
+    /// Each agent type's toolbox with its limits, recorder and observer.
+    private static func executors(_ boxes: [String: MCPToolbox], limits: [String: ToolLimits], dataPlane: DataPlane,
+                                  observer: (@Sendable (ToolCallReport) -> Void)?) -> [String: ToolExecutor] {
         var tools: [String: ToolExecutor] = [:]
         for (type, box) in boxes {
             tools[type] = ToolExecutor(invoker: box, limits: limits[type] ?? ToolLimits(), recorder: dataPlane.records,
