@@ -201,3 +201,30 @@ struct AgentAccessValidationTests {
         }
     }
 }
+
+@Suite("Model aliases that shadow a model")
+struct ModelAliasShadowingTests {
+    @Test func anAliasWithAModelsNameIsAWarningAtTheAlias() throws {
+        let loaded = try ConfigLoader.load(text: """
+            agents: [{type: general}]
+            api:
+              modelAliases:
+                fast: {agentType: general, model: auto}
+                my-app: {agentType: general, model: fast}
+            routing:
+              models:
+                - {name: fast, provider: builtin, model: fleetd-builtin}
+            """, file: "fleet.yaml")
+        let shadowing = loaded.warnings.map(\.description).filter { $0.contains("shadows") }
+        #expect(shadowing == [
+            "fleet.yaml:4:5: warning: api.modelAliases.fast: the alias has the name of the model 'fast' of routing.models and shadows it: "
+                + "a client's model 'fast' means the alias, never that model; give the alias another name",
+        ], "\(loaded.warnings)")
+    }
+
+    @Test func theShippedAliasesShadowNoModel() throws {
+        let loaded = try ConfigLoader.load(path: repositoryRoot.appendingPathComponent("config/fleet.yaml").path, environment: [:])
+        #expect(!loaded.config.api.modelAliases.isEmpty)
+        #expect(!loaded.warnings.contains { $0.path.hasPrefix("api.modelAliases") }, "\(loaded.warnings)")
+    }
+}

@@ -11,6 +11,40 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("valid."))
         #expect(result.stdout.contains("10 models (9 enabled), default model claude-sonnet-4.5"), "\(result.stdout)")
+        #expect(!result.stderr.contains("shadows"), "the example's aliases shadow no model: \(result.stderr)")
+    }
+
+    @Test func validateWarnsOfAnAliasThatShadowsAModel() throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("shadow.yaml")
+        try """
+        agents: [{type: general}]
+        api:
+          modelAliases:
+            fast: {agentType: general, model: auto}
+        routing:
+          models:
+            - {name: fast, provider: builtin, model: fleetd-builtin}
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let result = try FleetdProcess.run(["validate", "--config", file.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("shadow.yaml:4:5: warning: api.modelAliases.fast: the alias has the name of the model 'fast'"), "\(result.stderr)")
+    }
+
+    @Test func flagsForAnUnknownAgentTypeExit1NamingTheKnownTypes() throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("types.yaml")
+        try "agents:\n  - {type: general}\n  - {type: coder}\n".write(to: file, atomically: true, encoding: .utf8)
+        let result = try FleetdProcess.run(["flags", "--config", file.path, "--data-dir", directory.appendingPathComponent("data").path,
+                                            "--agent-type", "nope"])
+        #expect(result.status == 1, "\(result.stdout)")
+        #expect(result.stdout.isEmpty, "no flags are shown: \(result.stdout)")
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines.first?.contains("no agent type 'nope'") == true && lines.first?.contains("known agent types: general, coder") == true,
+                "\(result.stderr)")
+        let known = try FleetdProcess.run(["flags", "--config", file.path, "--data-dir", directory.appendingPathComponent("data").path,
+                                           "--agent-type", "coder"])
+        #expect(known.status == 0, "\(known.stderr)")
     }
 
     @Test func validateReportsEveryErrorAndExits1() throws {
@@ -32,6 +66,7 @@ import Testing
         let directory = try temporaryDirectory()
         let file = directory.appendingPathComponent("f.yaml")
         try """
+        agents: [{type: coder}]
         features:
           streaming: {enabled: true, rollout: {percentage: 100, stickiness: tenantId}}
         featureOverrides:

@@ -324,10 +324,55 @@ def models():
     expect(count.input_tokens > 0, count)
 
 
+def retrieve_and_unknown_routes():
+    """`models.retrieve` in both SDKs, a route fleetd does not serve as each SDK's NotFoundError
+    with a message saying what to use, and Anthropic's request-level `cache_control`."""
+    model = oai.models.retrieve("auto")
+    expect(model.id == "auto" and model.object == "model" and model.owned_by == "fleetd", model)
+    expect(oai.models.retrieve("fleet/coder").id == "fleet/coder", "fleet/coder")  # sent as fleet%2Fcoder
+    expect(oai.models.retrieve("claude-cheap").owned_by == "anthropic", "claude-cheap")
+    info = ant.models.retrieve("gpt-strong")
+    expect(info.id == "gpt-strong" and info.type == "model" and info.display_name, info)
+    for call, error_type in [(lambda: oai.models.retrieve("no-such-model"), openai.NotFoundError),
+                             (lambda: ant.models.retrieve("no-such-model"), anthropic.NotFoundError)]:
+        try:
+            call()
+            raise AssertionError("no NotFoundError for an unknown model")
+        except error_type as error:
+            expect("no-such-model" in str(error.body), error.body)
+    unknown = [
+        (lambda: oai.responses.create(model="auto", input="hi"), "/v1/responses", "use /v1/chat/completions"),
+        (lambda: oai.embeddings.create(model="auto", input="hi"), "/v1/embeddings", "use /v1/chat/completions"),
+        (lambda: oai.completions.create(model="auto", prompt="hi"), "/v1/completions", "use /v1/chat/completions"),
+    ]
+    for call, path, advice in unknown:
+        try:
+            call()
+            raise AssertionError("no NotFoundError for " + path)
+        except openai.NotFoundError as error:
+            expect(error.body["type"] == "invalid_request_error" and error.body["code"] == "not_found", error.body)
+            expect(error.body["message"].startswith(path + " is not served by fleetd") and advice in error.body["message"], error.body)
+    # Anthropic's SDKs add /v1 themselves: a base URL ending in /v1 asks for /v1/v1/messages.
+    doubled = anthropic.Anthropic(base_url=URL + "/v1", api_key="sk-fleetd-test", max_retries=0, timeout=30)
+    try:
+        doubled.messages.create(model="auto", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+        raise AssertionError("no NotFoundError for /v1/v1/messages")
+    except anthropic.NotFoundError as error:
+        # Anthropic's SDK keeps the whole body: {"type": "error", "error": {"type", "message"}}.
+        detail = error.body["error"]
+        expect(error.body["type"] == "error" and detail["type"] == "not_found_error", error.body)
+        expect("/v1/v1/messages" in detail["message"] and "use /v1/messages" in detail["message"], error.body)
+    # The request-level cache_control hint is accepted, as the block-level ones are.
+    message = ant.messages.create(model="claude-cheap", max_tokens=64, cache_control={"type": "ephemeral"},
+                                  messages=[{"role": "user", "content": SIMPLE}])
+    expect(message.content[0].text == ANTHROPIC_JSON_TEXT, message)
+
+
 CHECKS = {name: function for name, function in globals().items()
           if callable(function) and name in {
               "openai_text", "openai_stream", "anthropic_text", "anthropic_stream", "multi_turn", "openai_tools",
-              "anthropic_tools", "image", "auto_routing", "rate_limit", "budget", "stream_flag_off", "bad_request", "models"}}
+              "anthropic_tools", "image", "auto_routing", "rate_limit", "budget", "stream_flag_off", "bad_request", "models",
+              "retrieve_and_unknown_routes"}}
 
 if __name__ == "__main__":
     name = sys.argv[1]

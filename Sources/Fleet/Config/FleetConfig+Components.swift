@@ -307,10 +307,23 @@ extension FleetConfig {
                 if let near = Suggestion.closest(to: model, in: Array(names)) { message += " (did you mean '\(near)'?)" }
                 sink.error("api.modelAliases.\(name).model", at: node?["model"]?.mark, message)
             }
+            // A client's `model` is read as an alias before a model's name, so the model can no
+            // longer be asked for by its name (and the model lists name the alias only).
+            if names.contains(name) {
+                sink.warning("api.modelAliases.\(name)", at: keyMark(name, in: root["api"]?["modelAliases"]) ?? node?.mark,
+                             "the alias has the name of the model '\(name)' of routing.models and shadows it: a client's model '\(name)' "
+                                 + "means the alias, never that model; give the alias another name")
+            }
         }
         if config.routing.enabled, config.routing.models.filter(\.enabled).isEmpty {
             sink.error("routing.models", at: root["routing"]?.mark, "routing is enabled but no model is enabled")
         }
+    }
+
+    /// The position of `key` in `mapping` (the key itself, not its value).
+    private static func keyMark(_ key: String, in mapping: Node?) -> Mark? {
+        guard case .mapping(let pairs)? = mapping else { return nil }
+        return pairs.first { $0.key.scalar?.string == key }?.key.mark
     }
 }
 

@@ -162,6 +162,9 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     let compat = CompatRoutes(manager: manager, metrics: metrics, api: api)
     compat.register(guarded)
     FleetRoutes(manager: manager, compat: compat).register(guarded)
+    // After every route, so it wraps only the router's not-found answer: an unknown route's 404
+    // names the path and what fleetd serves instead, in the caller's dialect.
+    router.add(middleware: UnknownRouteMiddleware(served: ServedRoutes(router: router)))
 
     return Application(
         router: router,

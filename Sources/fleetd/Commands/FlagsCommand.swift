@@ -29,6 +29,13 @@ struct FlagsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try options.load()
+        // An agent type the fleet does not run would silently show the global flags.
+        if let agentType {
+            let known = loaded.config.agents.isEmpty ? [loaded.config.defaultAgentType] : loaded.config.agents.map(\.type)
+            guard known.contains(agentType) else {
+                throw UserError("no agent type '\(agentType)' in \(options.path); known agent types: \(known.joined(separator: ", "))")
+            }
+        }
         let environment = environment ?? ProcessInfo.processInfo.environment["FLEETD_ENVIRONMENT"]
         let flagContext = FlagContext(agentType: agentType, environment: environment, properties: try parseContext(context))
         // The changes made at runtime (dashboard, PUT /v1/flags) on top of the file, as serve has them.

@@ -167,6 +167,15 @@ import Testing
         #expect(request.messages[2].blocks.last == .text("and tomorrow?"))
     }
 
+    /// The request-level `cache_control` the Anthropic SDK's `messages.create` takes is a hint,
+    /// accepted as the block-level ones are (and on count_tokens, which parses the same body).
+    @Test func anthropicTopLevelCacheControlIsAccepted() throws {
+        let call = try anthropic(#"{"model": "m", "max_tokens": 5, "cache_control": {"type": "ephemeral"}, "messages": [{"role": "user", "content": "hi"}]}"#)
+        #expect(call.request.messages.map(\.blocks) == [[.text("hi")]])
+        let wrong = refusal { try anthropic(#"{"model": "m", "max_tokens": 5, "cache_control": "ephemeral", "messages": [{"role": "user", "content": "hi"}]}"#) }
+        #expect(wrong?.param == "cache_control", "\(String(describing: wrong))")
+    }
+
     @Test func anthropicToolChoices() throws {
         let base = #""model": "m", "max_tokens": 5, "tools": [{"name": "f", "input_schema": {"type": "object"}}], "messages": [{"role": "user", "content": "hi"}]"#
         #expect(try anthropic("{\(base), \"tool_choice\": {\"type\": \"auto\"}}").request.toolChoice == .auto)

@@ -6,12 +6,14 @@ import Providers
 /// `tool_use`, `tool_result` with `is_error` and text or image content), custom tools,
 /// `tool_choice` (`auto`, `any`, `tool`, `none`, `disable_parallel_tool_use`), `stop_sequences`,
 /// `temperature`, `top_p`, `top_k`, `max_tokens` (required, as Anthropic requires it), `stream`
-/// and `metadata.user_id` are carried; `cache_control` hints are accepted and not carried.
-/// Anything else is refused with a 400 naming it.
+/// and `metadata.user_id` are carried; `cache_control` hints (on blocks, tools, and the request's
+/// own top-level one) are accepted and not carried: fleetd's Anthropic wire client sends no cache
+/// markers, and a hint changes neither the answer nor the routing. Anything else is refused with
+/// a 400 naming it.
 enum AnthropicMessagesRequest {
     static let known: Set<String> = [
         "model", "max_tokens", "messages", "system", "metadata", "stop_sequences", "stream", "temperature", "top_p", "top_k",
-        "tools", "tool_choice",
+        "tools", "tool_choice", "cache_control",
     ]
 
     static let reasons: [String: String] = [
@@ -24,6 +26,8 @@ enum AnthropicMessagesRequest {
         let top = try CompatObject(body, path: "")
         try top.refuseUnknown(known, reasons: reasons)
         let model = try top.requiredString("model")
+        // The request-level hint (`{"type": "ephemeral"}`), accepted as the block-level ones are.
+        _ = try top.object("cache_control")
         guard let maxTokens = try top.int("max_tokens", atLeast: 1) else {
             throw CompatRequestError(param: "max_tokens", message: "'max_tokens' is required")
         }

@@ -57,31 +57,55 @@ struct CompatModels {
                           message: "model '\(asked)' is disabled in this fleet's configuration", param: "model", code: "model_disabled")
     }
 
+    /// One name of the model lists: what a client may send as `model`, who owns it, its display name.
+    struct Entry: Sendable, Equatable {
+        var id: String
+        var owner: String
+        var display: String
+    }
+
     /// Every name a client may send, with its owner: `auto`, `fleet/<type>`, the aliases, the
-    /// enabled models (by fleet name).
-    var entries: [(id: String, owner: String, display: String)] {
-        var entries = [(Self.autoName, "fleetd", "fleetd router: the model is chosen per request")]
+    /// enabled models (by fleet name). Each name once, in the order ``resolve(_:dialect:)`` reads
+    /// them: an alias with a model's name is what that name means, so the model is not listed
+    /// again under it (`fleetd validate` warns of the shadowing).
+    var entries: [Entry] {
+        var entries = [Entry(id: Self.autoName, owner: "fleetd", display: "fleetd router: the model is chosen per request")]
         let types = config.agents.isEmpty ? ["default"] : config.agents.map(\.type)
-        entries += types.map { ("\(Self.agentPrefix)\($0)", "fleetd", "fleetd agent type \($0); the router chooses the model") }
-        entries += config.api.modelAliases.keys.sorted().map { ($0, "fleetd", "fleetd alias \($0)") }
-        entries += config.routing.models.filter(\.enabled).map { ($0.name, $0.provider.rawValue, "\($0.name) (\($0.provider.rawValue) \($0.model))") }
-        return entries
+        entries += types.map { Entry(id: "\(Self.agentPrefix)\($0)", owner: "fleetd", display: "fleetd agent type \($0); the router chooses the model") }
+        entries += config.api.modelAliases.keys.sorted().map { Entry(id: $0, owner: "fleetd", display: "fleetd alias \($0)") }
+        entries += config.routing.models.filter(\.enabled).map {
+            Entry(id: $0.name, owner: $0.provider.rawValue, display: "\($0.name) (\($0.provider.rawValue) \($0.model))")
+        }
+        var seen: Set<String> = []
+        return entries.filter { seen.insert($0.id).inserted }
+    }
+
+    /// The entry of the lists named `id`, `nil` when the lists have none.
+    func entry(_ id: String) -> Entry? {
+        entries.first { $0.id == id }
+    }
+
+    /// OpenAI's model object: `{"id", "object": "model", "created", "owned_by"}`.
+    static func openAIModel(_ entry: Entry, created: Int) -> JSONValue {
+        .object(["id": .string(entry.id), "object": .string("model"), "created": .number(Double(created)), "owned_by": .string(entry.owner)])
+    }
+
+    /// Anthropic's model object: `{"type": "model", "id", "display_name", "created_at"}`.
+    static func anthropicModel(_ entry: Entry, createdAt: String) -> JSONValue {
+        .object(["type": .string("model"), "id": .string(entry.id), "display_name": .string(entry.display), "created_at": .string(createdAt)])
     }
 
     /// OpenAI's list: `{"object": "list", "data": [{"id", "object": "model", "created", "owned_by"}]}`.
     func openAIList(created: Int) -> JSONValue {
-        .object(["object": .string("list"), "data": .array(entries.map { entry in
-            .object(["id": .string(entry.id), "object": .string("model"), "created": .number(Double(created)), "owned_by": .string(entry.owner)])
-        })])
+        .object(["object": .string("list"), "data": .array(entries.map { Self.openAIModel($0, created: created) })])
     }
 
     /// Anthropic's list: `{"data": [{"type": "model", "id", "display_name", "created_at"}], "has_more", "first_id", "last_id"}`.
     func anthropicList(createdAt: String) -> JSONValue {
-        let data = entries.map { entry in
-            JSONValue.object(["type": .string("model"), "id": .string(entry.id), "display_name": .string(entry.display), "created_at": .string(createdAt)])
-        }
-        let first: JSONValue = entries.first.map { .string($0.id) } ?? .null
-        let last: JSONValue = entries.last.map { .string($0.id) } ?? .null
+        let listed = entries
+        let data = listed.map { Self.anthropicModel($0, createdAt: createdAt) }
+        let first: JSONValue = listed.first.map { .string($0.id) } ?? .null
+        let last: JSONValue = listed.last.map { .string($0.id) } ?? .null
         return .object(["data": .array(data), "has_more": .bool(false), "first_id": first, "last_id": last])
     }
 

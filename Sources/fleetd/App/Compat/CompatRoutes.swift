@@ -44,6 +44,23 @@ struct CompatRoutes {
         }
     }
 
+    /// `GET /v1/models/{id}` in a dialect's shape (OpenAI's `models.retrieve`, Anthropic's
+    /// `models.retrieve`): the object the list gives for `id`; 404 in the dialect's shape when the
+    /// list has no such name.
+    func model(_ id: String, shape: CompatModels.ListShape) async throws -> Response {
+        let dialect: CompatDialect = shape == .anthropic ? .anthropic : .openAI
+        guard let entry = CompatModels(config: await manager.config).entry(id) else {
+            throw CompatError(dialect, status: 404, openAIType: "invalid_request_error", anthropicType: "not_found_error",
+                              message: "model '\(id)' is not served by fleetd: GET /v1/models lists 'auto', 'fleet/<agent type>', the aliases and the enabled models",
+                              param: "model", code: "model_not_found")
+        }
+        switch shape {
+        case .openai: return try compatJSON(CompatModels.openAIModel(entry, created: Int(Self.started.timeIntervalSince1970)))
+        case .anthropic: return try compatJSON(CompatModels.anthropicModel(entry, createdAt: ISO8601DateFormatter().string(from: Self.started)))
+        case .fleetd: throw APIError(.internalServerError, code: "INTERNAL", message: "fleetd's own view of a model is FleetRoutes'")
+        }
+    }
+
     // MARK: One request
 
     private func serve(_ dialect: CompatDialect, _ request: Request, context: FleetRequestContext) async throws -> Response {

@@ -5,8 +5,8 @@ import Hummingbird
 import Routing
 import Store
 
-/// `GET /v1/models` (fleetd's view, or an OpenAI or Anthropic model list: see
-/// ``CompatModels/listShape(format:anthropicVersion:apiKeyHeader:bearer:)``), `GET /v1/costs`,
+/// `GET /v1/models` and `GET /v1/models/{id}` (fleetd's view, or an OpenAI or Anthropic model list
+/// or object: see ``CompatModels/listShape(format:anthropicVersion:apiKeyHeader:bearer:)``), `GET /v1/costs`,
 /// `GET /v1/agents`: what the fleet is and what it spent (a tenant's caller: its tenant's spend,
 /// and no other tenant's task ids).
 struct FleetRoutes {
@@ -43,26 +43,53 @@ struct FleetRoutes {
         var remaining: Double?
     }
 
+    /// Which shape `GET /v1/models` and `GET /v1/models/{id}` answer in
+    /// (``CompatModels/listShape(format:anthropicVersion:apiKeyHeader:bearer:)``).
+    static func modelShape(_ request: Request) throws -> CompatModels.ListShape {
+        let format = request.uri.queryParameters["format"].map(String.init)
+        guard let shape = CompatModels.listShape(
+            format: format, anthropicVersion: request.headers[HTTPField.Name("anthropic-version")!] != nil,
+            apiKeyHeader: request.headers[HTTPField.Name("x-api-key")!] != nil,
+            bearer: request.headers[.authorization]?.hasPrefix("Bearer ") == true) else {
+            throw APIError(.badRequest, code: "INVALID_VALUE", message: "'format' must be fleetd, openai or anthropic", field: "format")
+        }
+        return shape
+    }
+
+    /// fleetd's own view of every model: its breaker, quota and share of the traffic.
+    func modelViews() async -> [ModelView] {
+        let plane = manager.dataPlane
+        let statuses = plane.router.modelStatuses()
+        let calls = statuses.map { ($0.stats?.successes ?? 0) + ($0.stats?.failures ?? 0) }
+        let total = calls.reduce(0, +)
+        var views: [ModelView] = []
+        for (status, count) in zip(statuses, calls) {
+            views.append(ModelView(status: status, quota: await plane.quotas.check(provider: status.provider),
+                                   trafficShare: total > 0 ? Double(count) / Double(total) : nil))
+        }
+        return views
+    }
+
     func register(_ router: some RouterMethods<FleetRequestContext>) {
         router.get("v1/models") { request, _ -> Response in
-            let format = request.uri.queryParameters["format"].map(String.init)
-            guard let shape = CompatModels.listShape(
-                format: format, anthropicVersion: request.headers[HTTPField.Name("anthropic-version")!] != nil,
-                apiKeyHeader: request.headers[HTTPField.Name("x-api-key")!] != nil,
-                bearer: request.headers[.authorization]?.hasPrefix("Bearer ") == true) else {
-                throw APIError(.badRequest, code: "INVALID_VALUE", message: "'format' must be fleetd, openai or anthropic", field: "format")
-            }
+            let shape = try Self.modelShape(request)
             if shape != .fleetd { return try await compat.modelList(shape) }
-            let plane = manager.dataPlane
-            let statuses = plane.router.modelStatuses()
-            let calls = statuses.map { ($0.stats?.successes ?? 0) + ($0.stats?.failures ?? 0) }
-            let total = calls.reduce(0, +)
-            var views: [ModelView] = []
-            for (status, count) in zip(statuses, calls) {
-                views.append(ModelView(status: status, quota: await plane.quotas.check(provider: status.provider),
-                                       trafficShare: total > 0 ? Double(count) / Double(total) : nil))
-            }
+            let views = await modelViews()
             return try jsonResponse(["models": views])
+        }
+        // `GET /v1/models/{id}`: the SDKs' `models.retrieve`. The id may hold a slash
+        // (`fleet/coder`, sent as one segment `fleet%2Fcoder` or as two).
+        router.get("v1/models/**") { request, context -> Response in
+            let raw = context.parameters.getCatchAll().joined(separator: "/")
+            let id = raw.removingPercentEncoding ?? raw
+            let shape = try Self.modelShape(request)
+            if shape != .fleetd { return try await compat.model(id, shape: shape) }
+            guard let view = await modelViews().first(where: { $0.status.name == id }) else {
+                throw APIError(.notFound, code: "UNKNOWN_MODEL",
+                               message: "no model '\(id)' in routing.models (the OpenAI and Anthropic lists' names, such as 'auto' and the aliases: ?format=openai)",
+                               field: "model")
+            }
+            return try jsonResponse(view)
         }
         router.get("v1/costs") { request, context -> Response in
             let name = request.uri.queryParameters["period"].map(String.init) ?? "day"
