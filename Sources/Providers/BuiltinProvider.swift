@@ -1,29 +1,63 @@
 import FleetSupport
 
 /// fleetd's offline local default (``ProviderKind/builtin``): answers when no API key is
-/// configured. It calls no model, and every answer says so in its first words, followed by a
-/// short deterministic summary of the prompt (word and character counts, its opening words).
+/// configured, or as the last resort when the configured models failed or cannot be used now. It
+/// calls no model, and every answer says so in its first words (``label``, or ``failoverLabel``
+/// after models failed), then why it answers (``Role``), then a short deterministic summary of the
+/// prompt (word and character counts, its opening words).
 ///
 /// It streams word by word and reports usage counted approximately (about 4 characters per token).
 public struct BuiltinProvider: ProviderClient {
     public var kind: ProviderKind { .builtin }
 
-    /// The label every answer starts with.
+    /// The label an answer starts with when no model was called for it.
     public static let label = "[fleetd built-in local responder — no model was called]"
+    /// The label an answer starts with when models were called for the request and every one failed.
+    public static let failoverLabel = "[fleetd built-in local responder — no model answered]"
 
-    public init() {}
+    /// Why the responder answers, which its text says: an answer must never tell an operator with
+    /// keys configured to configure one.
+    public enum Role: Sendable, Hashable {
+        /// It is the model this fleet has (no provider key set, or the only model configured).
+        case onlyModel
+        /// Every model tried for this request failed before answering; `last` is the last one and
+        /// how it failed (`claude-sonnet-4.5: rate limited (HTTP 429)`).
+        case afterFailures(last: String)
+        /// The configured models could not be used for this request (breakers open after
+        /// failures, budget or quota spent); `why` names them and the reason.
+        case standingIn(why: String)
+    }
+
+    public var role: Role
+
+    public init(role: Role = .onlyModel) {
+        self.role = role
+    }
 
     /// The answer text for a request.
     public func answer(for request: ProviderRequest) -> String {
         let prompt = request.messages.last { $0.role == .user }?.content ?? ""
         let words = prompt.split(whereSeparator: { $0.isWhitespace || $0.isNewline })
         let opening = words.prefix(12).joined(separator: " ")
-        var text = Self.label + " Received a prompt of \(words.count) word\(words.count == 1 ? "" : "s")"
+        var text: String
+        switch role {
+        case .onlyModel:
+            text = Self.label
+        case .afterFailures(let last):
+            text = Self.failoverLabel + " Every configured model tried for this request failed (last: \(last));"
+            text += " this is fleetd's built-in local responder, not a model's answer."
+        case .standingIn(let why):
+            text = Self.label + " The configured models cannot be used right now (\(why));"
+            text += " this is fleetd's built-in local responder, not a model's answer."
+        }
+        text += " Received a prompt of \(words.count) word\(words.count == 1 ? "" : "s")"
         text += " (\(prompt.count) characters) in \(request.messages.count) message\(request.messages.count == 1 ? "" : "s")."
         if !opening.isEmpty {
             text += " It begins: \"\(opening)\(words.count > 12 ? " …" : "")\"."
         }
-        text += " Configure a provider API key to get a model's answer."
+        if role == .onlyModel {
+            text += " Configure a provider API key to get a model's answer."
+        }
         return text
     }
 

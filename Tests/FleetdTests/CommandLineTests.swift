@@ -57,6 +57,25 @@ import Testing
         #expect(result.stderr.contains("bad.yaml:4:3: error: features.streming: unknown feature flag 'streming' (did you mean 'streaming'?)"))
     }
 
+    @Test func routeSkipsModelsWhoseKeyIsNotSetAsServeDoes() throws {
+        let config = repository.appendingPathComponent("config/fleet.yaml").path
+        let prompt = "Refactor this Swift module for testability and explain the trade-offs of each change."
+        func selection(_ environment: [String: String]) throws -> [String: Any] {
+            let result = try FleetdProcess.run(["route", "--config", config, prompt, "--json"], environment: environment)
+            #expect(result.status == 0, "\(result.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        }
+        // No key in the environment: the cloud models are off, as serve has them, and the trace says why.
+        let keyless = try selection([:])
+        #expect(keyless["modelName"] as? String == "local-builtin", "\(keyless)")
+        let candidates = jsonValue(keyless, "trace.candidates") as? [[String: Any]] ?? []
+        let decisions = candidates.first { $0["modelName"] as? String == "claude-sonnet-4.5" }?["decisions"] as? [[String: Any]] ?? []
+        #expect(decisions.first?["detail"] as? String == "no API key (ANTHROPIC_API_KEY not set)", "\(decisions)")
+        // With the key, Anthropic's models are routed to again.
+        let keyed = try selection(["ANTHROPIC_API_KEY": "sk-ant-route"])
+        #expect((keyed["modelName"] as? String)?.hasPrefix("claude") == true, "\(keyed["modelName"] ?? "none")")
+    }
+
     @Test func usageErrorsExit2() throws {
         #expect(try FleetdProcess.run(["validate", "--no-such-option"]).status == 2)
         #expect(try FleetdProcess.run(["flags", "--config"]).status == 2)

@@ -5,9 +5,11 @@ extension AgentTask {
     /// The model call for this task on `model`: the client's ``conversation`` when there is one
     /// (the agent type's system prompt first, then the client's), else the prompt (after the
     /// context, in one user message) with the agent type's system prompt. The answer's token limit
-    /// is ``outputTokenLimit(role:model:)``.
+    /// is ``requestedOutputTokens(role:)``: each target (the pick and every fallback) is sent no
+    /// more than its own `maxOutputTokens` (`StreamRun.request(for:)`), which makes it
+    /// ``outputTokenLimit(role:model:)`` for the model that answers, as its reservation counts.
     func providerRequest(model: ModelConfiguration, role: AgentRole) -> ProviderRequest {
-        let maxTokens = outputTokenLimit(role: role, model: model)
+        let maxTokens = requestedOutputTokens(role: role)
         guard var request = conversation else {
             var request = ProviderRequest(model: model.model, prompt: prompt, system: role.systemPrompt, maxTokens: maxTokens)
             if let context, !context.isEmpty {

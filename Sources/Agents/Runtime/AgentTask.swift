@@ -86,6 +86,15 @@ public struct AgentTask: Sendable, Codable, Hashable {
         return task
     }
 
+    /// The answer's token limit asked for on any model: the task's `maxTokens` (a compatible
+    /// client's `max_tokens`), else its agent type's, else ``AgentRole/defaultOutputTokenCeiling``.
+    /// Each model is asked for no more than its own `maxOutputTokens`
+    /// (``outputTokenLimit(role:model:)``): the router's context-window check, the cost
+    /// reservation and the request sent all use that number.
+    public func requestedOutputTokens(role: AgentRole) -> Int {
+        maxTokens ?? role.maxTokens ?? AgentRole.defaultOutputTokenCeiling
+    }
+
     /// The tenant `predictiveRouting` learns this task's outcomes for: the one its routing ranked it
     /// with (``RoutingTask/learningTenantId``, from the same authenticated and named tenants).
     public var learningTenantId: String? { LearningTenant.resolve(authenticated: caller?.tenantId, named: tenantId) }
@@ -94,7 +103,7 @@ public struct AgentTask: Sendable, Codable, Hashable {
     /// type, and its allowed models and providers with the caller's.
     public func routingTask(agentType: String, role: AgentRole) -> RoutingTask {
         var routing = routingTask(agentType: agentType, defaultType: role.defaultTaskType)
-        routing.outputTokenLimit = maxTokens ?? role.maxTokens
+        routing.outputTokenLimit = requestedOutputTokens(role: role)
         if let list = role.allowList(agentType: agentType) { routing.allowLists.append(list) }
         return routing
     }
@@ -154,14 +163,25 @@ public struct AgentRole: Sendable, Hashable, Codable {
     public var systemPrompt: String?
     /// Used when a task names no type.
     public var defaultTaskType: TaskType?
-    /// Longest answer, in tokens, unless the task asks for less.
-    public var maxTokens: Int
+    /// Longest answer, in tokens, when the task asks for none (`agents[].config.maxTokens`);
+    /// `nil`: each model is asked for its own `maxOutputTokens`, at most
+    /// ``defaultOutputTokenCeiling`` (``AgentTask/requestedOutputTokens(role:)``).
+    public var maxTokens: Int?
     /// Configured model names this type's tasks may be routed to (`agents[].config.models`); `nil`: any.
     public var allowedModels: [String]?
     /// Providers this type's tasks may use (`agents[].config.providers`); `nil`: any.
     public var allowedProviders: [ProviderKind]?
 
-    public init(systemPrompt: String? = nil, defaultTaskType: TaskType? = nil, maxTokens: Int = 1_024,
+    /// The answer's limit when neither the task nor its agent type sets one: the answering
+    /// model's `maxOutputTokens`, but never more than this (nor more than this for a model that
+    /// lists none). Each call reserves its answer's limit at the model's output price before it is
+    /// made (an upper bound, settled to what the provider bills), so a model's whole output
+    /// window (64,000 tokens on some) as the default would make a budget refuse calls that cost
+    /// cents; 8,192 tokens lets nearly every answer end on its own. OpenAI's own default is the
+    /// model's maximum; a client or an agent type that wants more asks for it.
+    public static let defaultOutputTokenCeiling = 8_192
+
+    public init(systemPrompt: String? = nil, defaultTaskType: TaskType? = nil, maxTokens: Int? = nil,
                 allowedModels: [String]? = nil, allowedProviders: [ProviderKind]? = nil) {
         self.systemPrompt = systemPrompt
         self.defaultTaskType = defaultTaskType

@@ -312,16 +312,20 @@ final class TaskDriver {
     @inline(never)
     private func prepare(_ selection: ModelSelection, plan: RoutingPlan) -> Result<PreparedCall, TaskFailure> {
         if let problem = task.conversationProblem(selection, routingTask: plan.routingTask) { return .failure(problem) }
+        if let problem = task.compatibleStandInFailure(selection) { return .failure(problem) }
         let streaming = run.settings.useStreaming && task.stream
-        let targets: [StreamTarget]
+        let standIn = task.builtinStandInReason(selection)
+        let selected: [StreamTarget]
         do {
-            targets = try runtime.targets(for: selection, streaming: streaming, privacy: task.privacy)
+            selected = try runtime.targets(for: selection, streaming: streaming, privacy: task.privacy)
         } catch {
             return .failure(error)
         }
+        let targets = task.callTargets(selected, standIn: standIn)
         var request = task.providerRequest(model: selection.modelConfig, role: run.agent.role)
         if let tools = plan.tools { request.tools = tools.invoker.definitions }
-        let cacheKey = plan.tools == nil ? cacheKey(selection: selection, request: request) : nil
+        // A stand-in's answer says why the models could not be used now: not one to keep.
+        let cacheKey = plan.tools == nil && standIn == nil ? cacheKey(selection: selection, request: request) : nil
         return .success(PreparedCall(selection: selection, streaming: streaming, targets: targets, request: request, cacheKey: cacheKey, tools: plan.tools))
     }
 
@@ -624,10 +628,13 @@ extension ModelSelection {
 }
 
 extension AgentTask {
-    /// The answer's token limit: the task's `maxTokens`, else its agent type's default, and never
-    /// more than the model's `maxOutputTokens` when the model lists one.
+    /// The answer's token limit on `model`: ``requestedOutputTokens(role:)`` (the task's
+    /// `maxTokens`, else its agent type's, else ``AgentRole/defaultOutputTokenCeiling``), and never
+    /// more than the model's `maxOutputTokens` when the model lists one. What the call reserves,
+    /// what the model is sent (``StreamRun``'s per-target cut), what the router's context-window
+    /// check counts.
     func outputTokenLimit(role: AgentRole, model: ModelConfiguration) -> Int {
-        let wanted = maxTokens ?? role.maxTokens
+        let wanted = requestedOutputTokens(role: role)
         return model.capabilities.maxOutputTokens.map { min(wanted, $0) } ?? wanted
     }
 }

@@ -36,6 +36,7 @@ public enum EffectiveModels {
             guard endpoint.requiresAPIKey, let variable = endpoint.resolvedAPIKeyVariable else { continue }
             if (environment[variable] ?? "").isEmpty {
                 routing.models[index].enabled = false
+                routing.models[index].missingAPIKeyVariable = variable
                 notes.append("model \(model.name) is off: \(variable) is not set")
             }
         }

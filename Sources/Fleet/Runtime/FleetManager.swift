@@ -561,7 +561,8 @@ extension AgentRole {
     /// A role from an agent type's free-form `config` (`systemPrompt`, `taskType`, `maxTokens`,
     /// and the `models` and `providers` its tasks may be routed to).
     public init(config: [String: ConfigValue]) {
-        var maxTokens = 1_024
+        // No `maxTokens`: the answering model's own output limit, up to AgentRole.defaultOutputTokenCeiling.
+        var maxTokens: Int?
         if case .int(let value)? = config["maxTokens"], value > 0 { maxTokens = value }
         self.init(systemPrompt: config["systemPrompt"]?.stringValue,
                   defaultTaskType: config["taskType"]?.stringValue.flatMap(TaskType.init),

@@ -22,6 +22,10 @@ public struct ModelConfiguration: Sendable, Codable, Hashable {
     public var typicalLatencyMs: Double?
     /// Task types the model is especially good at (the capability factor); empty means a generalist.
     public var strengths: [TaskType]
+    /// The environment variable whose API key is not set, when fleetd switched the model off for
+    /// that (``enabled`` is then false): the router's trace, the compatible endpoints' refusal and
+    /// their model lists say so rather than "disabled". Never read from or written to the file.
+    public var missingAPIKeyVariable: String?
 
     public init(
         name: String,
@@ -65,6 +69,11 @@ public struct ModelConfiguration: Sendable, Codable, Hashable {
         qualityScore = try c.decodeIfPresent(Double.self, forKey: .qualityScore)
         typicalLatencyMs = try c.decodeIfPresent(Double.self, forKey: .typicalLatencyMs)
         strengths = try c.decodeIfPresent([TaskType].self, forKey: .strengths) ?? []
+    }
+
+    /// Why the model is off, for traces and errors: its missing key, else the configuration.
+    public var disabledReason: String {
+        missingAPIKeyVariable.map { "no API key (\($0) not set)" } ?? "disabled in the configuration"
     }
 
     /// The quality the router assumes: ``qualityScore`` or the midpoint of the complexity range.

@@ -214,7 +214,8 @@ public final class ModelRouter: Sendable {
         let snapshot = health.snapshot()
         return models.map { m in
             ModelStatus(name: m.name, provider: m.provider.rawValue, model: m.model, enabled: m.enabled,
-                        breaker: snapshot.model(m.name), providerBreaker: snapshot.provider(m.provider.rawValue), stats: stats[m.name])
+                        breaker: snapshot.model(m.name), providerBreaker: snapshot.provider(m.provider.rawValue), stats: stats[m.name],
+                        missingAPIKey: m.missingAPIKeyVariable)
         }
     }
 
@@ -407,4 +408,6 @@ public struct ModelStatus: Sendable, Codable, Hashable {
     /// The provider's breaker; `nil` when it has seen no call (closed).
     public var providerBreaker: BreakerSnapshot?
     public var stats: ModelStats?
+    /// The variable whose API key is not set, when that is why the model is off.
+    public var missingAPIKey: String? = nil
 }

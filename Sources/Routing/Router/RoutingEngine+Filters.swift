@@ -43,7 +43,7 @@ extension RoutingEngine {
     func hardFilters(_ model: ModelConfiguration, task: RoutingTask, inputTokens: Int, outputTokens: Int, cost: Double,
                      stats: [String: ModelStats], detail: TraceDetail, into decisions: inout [FilterDecision]) -> Bool {
         guard model.enabled else {
-            decisions.append(.init(stage: .enabled, passed: false, detail: "disabled in the configuration"))
+            decisions.append(.init(stage: .enabled, passed: false, detail: model.disabledReason))
             return false
         }
         decisions.append(.init(stage: .enabled, passed: true, detail: "enabled"))

@@ -30,9 +30,10 @@ public struct RoutingTask: Sendable, Codable, Hashable {
     public var estimatedInputTokens: Int?
     /// Overrides the scorer's output-token estimate.
     public var estimatedOutputTokens: Int?
-    /// The answer's token limit (the task's `maxTokens` or its agent type's): a model's context
-    /// window must hold the input and this much answer (cut to the model's `maxOutputTokens`), or
-    /// the provider refuses the request. `nil`: the output estimate is what must fit.
+    /// The answer's token limit (the task's `maxTokens`, else its agent type's, else the default
+    /// ceiling of 8,192 that a task run asks for): a model's context window must hold the input and
+    /// this much answer (cut to the model's `maxOutputTokens`, as the call is), or the provider
+    /// refuses the request. `nil`: the output estimate is what must fit.
     public var outputTokenLimit: Int?
     /// Providers whose wire format cannot carry this task, and why (e.g. a JSON response format
     /// for Anthropic): their models are excluded at the capabilities stage.

@@ -52,10 +52,11 @@ final class StreamRun: Sendable {
         let clock = StreamClock(tool.clock)
         guard let session = await begin() else { return }
         var lastError: (any Error)?
+        var lastFailed: String?
         var lastTarget = 0
         turns: for index in targets.indices {
             lastTarget = index
-            switch await serve(targetAt: index, session: session, clock: clock, lastError: &lastError) {
+            switch await serve(targetAt: index, session: session, clock: clock, lastError: &lastError, lastFailed: &lastFailed) {
             case .finished: return
             case .nextTarget: continue turns
             case .giveUp: break turns
@@ -104,8 +105,9 @@ final class StreamRun: Sendable {
     /// turn's frame is kept small: the request for the target is built inside each attempt, and
     /// what is logged is out of line (docs/performance.md, "Memory per open stream").
     @inline(never)
-    private func serve(targetAt index: Int, session: StreamSessionRecord, clock: StreamClock, lastError: inout (any Error)?) async -> Step {
-        let target = targets[index]
+    private func serve(targetAt index: Int, session: StreamSessionRecord, clock: StreamClock, lastError: inout (any Error)?,
+                       lastFailed: inout String?) async -> Step {
+        let target = Self.withBuiltinRole(targets[index], after: lastError, of: lastFailed)
         // Another target can serve: a failure of this one moves there at once. Waiting and
         // retrying the same model is only for the last target, when nothing else can serve.
         let hasNext = index + 1 < targets.count
@@ -120,6 +122,7 @@ final class StreamRun: Sendable {
             }
             guard let error = await failure(of: outcome, session: session, clock: clock) else { return .finished }
             lastError = error
+            lastFailed = target.endpoint.name
             if accumulator.deliveredOutput || isTotalTimeout(error, clock: clock) { return .giveUp }
             if hasNext && Self.failsOver(error) {
                 failingOver(from: target, to: targets[index + 1], error: error)
@@ -142,6 +145,7 @@ final class StreamRun: Sendable {
         }
         guard let error = await failure(of: outcome, session: session, clock: clock) else { return .finished }
         lastError = error
+        lastFailed = target.endpoint.name
         if accumulator.deliveredOutput || isTotalTimeout(error, clock: clock) { return .giveUp }
         if hasNext { failingOver(from: target, to: targets[index + 1], error: error) }
         return .nextTarget
@@ -170,6 +174,22 @@ final class StreamRun: Sendable {
         await end(session, state: .failed, code: failure.code)
         _ = await output.send(.error(failure))
         output.finish()
+    }
+
+    /// The built-in responder reached after a model failed in this call answers saying so
+    /// (``BuiltinProvider/Role/afterFailures(last:)``: which model failed last, and how), rather
+    /// than as the fleet's only model. Any other target is itself.
+    @inline(never)
+    static func withBuiltinRole(_ target: StreamTarget, after error: (any Error)?, of model: String?) -> StreamTarget {
+        guard target.endpoint.provider == .builtin, let error, let model else { return target }
+        return StreamTarget(endpoint: target.endpoint, client: BuiltinProvider(role: .afterFailures(last: "\(model): \(briefly(error))")))
+    }
+
+    /// A failure in a few words for a person: `rate limited (HTTP 429)`, `stream timeout`.
+    static func briefly(_ error: any Error) -> String {
+        var text = failure(from: error, model: nil).shortDescription.replacingOccurrences(of: "_", with: " ")
+        if let status = (error as? ProviderError)?.status { text += " (HTTP \(status))" }
+        return text
     }
 
     /// The request as `target` is sent it: its own model name, and no more answer than it may

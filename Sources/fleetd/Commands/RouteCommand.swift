@@ -1,3 +1,4 @@
+import Agents
 import ArgumentParser
 import Fleet
 import Foundation
@@ -12,7 +13,8 @@ struct RouteCommand: AsyncParsableCommand {
         With TEXT: the selection and its full reasoning (complexity factors, every candidate and why \
         it was kept or excluded, the fallback chain). With --jsonl FILE: one task per line \
         ({"id": …, "prompt": …, "type"?: …}) in, one selection per line out, in input order. \
-        Budgets and quotas are those of --data-dir when given; otherwise none apply.
+        Budgets and quotas are those of --data-dir when given; otherwise none apply. Models whose \
+        API key is not set in this command's environment are excluded, as `fleetd serve` skips them.
         """
     )
 
@@ -46,6 +48,10 @@ struct RouteCommand: AsyncParsableCommand {
     func run() async throws {
         var config = try options.load().config
         config.routing.enabled = true
+        // The models `fleetd serve` would call with this environment: one whose key is not set is
+        // off (the trace says "no API key (… not set)"), and the local last resort stands in for an
+        // uncallable default model, exactly as serve decides at start-up.
+        config.routing = EffectiveModels.routing(for: config.routing, environment: ProcessInfo.processInfo.environment).0
         let router: ModelRouter
         if let dataDir {
             router = try await DataPlane.open(config: config, dataDirectory: URL(fileURLWithPath: dataDir)).router
@@ -65,7 +71,10 @@ struct RouteCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(await RoutingBatch(router: router, useLearning: learning).run(data))
             return
         }
-        let task = RoutingTask(taskId: "explain-\(UUID().uuidString.prefix(8).lowercased())", prompt: text ?? "", type: type.flatMap(TaskType.init))
+        var task = RoutingTask(taskId: "explain-\(UUID().uuidString.prefix(8).lowercased())", prompt: text ?? "", type: type.flatMap(TaskType.init))
+        // The answer's limit a task of the first agent type asks for (as POST /v1/route counts it):
+        // the context-window check holds the input and that much answer.
+        task.outputTokenLimit = AgentRole(config: config.agents.first?.config ?? [:]).maxTokens ?? AgentRole.defaultOutputTokenCeiling
         do {
             let selection = try await router.explain(task, useLearning: learning)
             print(json ? try SelectionRenderer.json(selection) : SelectionRenderer.text(selection))

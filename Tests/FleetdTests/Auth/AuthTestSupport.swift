@@ -19,13 +19,15 @@ enum AuthFixture {
         }
     }
 
+    /// The agent types ask for answers of at most 1,024 tokens: the key budgets of the tests are
+    /// reckoned with reservations of that size (the default would be 8,192 tokens).
     static func config(baseURL: String, agents: Int = 4, daily: Double = 1000, extraAPI: String = "",
                        prices: (cheap: (Double, Double), strong: (Double, Double)) = ((0.001, 0.002), (0.01, 0.03))) -> String {
         """
         fleet: {id: auth-e2e, maxAgents: \(agents + 1), taskTimeout: 20000}
         agents:
-          - {type: general, count: \(agents)}
-          - {type: coder, count: 1, config: {taskType: code}}
+          - {type: general, count: \(agents), config: {maxTokens: 1024}}
+          - {type: coder, count: 1, config: {taskType: code, maxTokens: 1024}}
         api: {host: 127.0.0.1, maxQueuedTasks: 1000\(extraAPI)}
         features: {multiModelRouter: true, streaming: false}
         routing:

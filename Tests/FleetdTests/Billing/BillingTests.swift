@@ -5,12 +5,14 @@ import Testing
 /// Every call the provider accepted is billed: a client that walks away, a call that fails over,
 /// a crash; and concurrent tasks never overshoot a budget by more than one reservation.
 @Suite(.serialized) struct BillingTests {
-    /// One model per fake server, cost tracking on.
+    /// One model per fake server, cost tracking on. The agent type asks for answers of at most
+    /// 1,024 tokens: the budgets below are reckoned with reservations of that size (without it,
+    /// a call reserves up to AgentRole.defaultOutputTokenCeiling, 8,192 tokens).
     static func config(models: [(name: String, baseURL: String)], daily: Double = 1000, agents: Int = 4,
                        prices: (Double, Double) = (0.003, 0.015)) -> String {
         """
         fleet: {id: billing, maxAgents: \(agents), taskTimeout: 20000}
-        agents: [{type: general, count: \(agents)}]
+        agents: [{type: general, count: \(agents), config: {maxTokens: 1024}}]
         api: {host: 127.0.0.1, maxQueuedTasks: 1000}
         features: {multiModelRouter: true, streaming: true}
         routing:
@@ -111,7 +113,7 @@ import Testing
             return FakeResponse(headers: [("content-type", "application/json")], body: .bytes(Array(json.utf8)))
         })
         // A task costs about $0.0045 at these prices; its reservation, about $0.0155 (1,024 output
-        // tokens at most). The budget holds about ten tasks.
+        // tokens at most: the agent type's maxTokens). The budget holds about ten tasks.
         let limit = 0.05
         let (fleetd, _) = try await Self.start(Self.config(models: [("solo", fake.baseURL)], daily: limit, agents: 16))
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in

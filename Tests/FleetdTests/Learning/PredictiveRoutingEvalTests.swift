@@ -70,7 +70,9 @@ struct PredictiveRoutingEvalTests {
         try held.map { try Self.jsonLine(["id": $0.id, "prompt": $0.prompt, "type": $0.type]) }.joined(separator: "\n")
             .write(to: heldFile, atomically: true, encoding: .utf8)
         func route(_ extra: [String], config: String = Self.config) throws -> [String: [String: Any]] {
-            let result = try FleetdProcess.run(["route", "--config", config, "--jsonl", heldFile.path, "--data-dir", data] + extra)
+            // Keys for the shipped config's providers: `fleetd route` skips a model whose key is not set, as serve does.
+            let keys = ["ANTHROPIC_API_KEY": "sk-ant-eval", "OPENAI_API_KEY": "sk-eval", "GOOGLE_API_KEY": "eval", "XAI_API_KEY": "eval"]
+            let result = try FleetdProcess.run(["route", "--config", config, "--jsonl", heldFile.path, "--data-dir", data] + extra, environment: keys)
             #expect(result.status == 0, "\(result.stderr)")
             var out: [String: [String: Any]] = [:]
             for line in result.stdout.split(separator: "\n") {

@@ -9,9 +9,14 @@ import Routing
 /// A `model` is, in this order: `auto` (the router chooses); `fleet/<agent type>` (that agent
 /// type, the router chooses); a name in `api.modelAliases` (its agent type and model); a model's
 /// name in `routing.models`; a provider model id (`routing.models[].model`). The last two send
-/// the task to that model first, then its fallback chain. Anything else is 404.
+/// the task to that model first, then its fallback chain. Anything else is 404. A model this
+/// fleetd cannot use (switched off in the file, or its provider's API key not set here) is 403.
 struct CompatModels {
     let config: FleetConfig
+    /// Models switched off here because their API key is not set, by name, with the variable
+    /// (the router's effective models, ``EffectiveModels``): refused with 403 naming the
+    /// variable, and left out of the lists, which hold what a client can call.
+    var missingKeys: [String: String] = [:]
 
     /// What a `model` resolves to.
     struct Target: Sendable {
@@ -40,7 +45,7 @@ struct CompatModels {
             return Target(agentType: alias.agentType, preferredModel: model)
         }
         let models = config.routing.models
-        if let model = models.first(where: { $0.name == name }) ?? models.first(where: { $0.model == name && $0.enabled })
+        if let model = models.first(where: { $0.name == name }) ?? models.first(where: { $0.model == name && usable($0) })
             ?? models.first(where: { $0.model == name }) {
             try checkEnabled(model.name, asked: name, dialect: dialect)
             return Target(preferredModel: model.name)
@@ -50,11 +55,26 @@ struct CompatModels {
                           param: "model", code: "model_not_found")
     }
 
-    /// A disabled model is 403: it exists, and this fleet does not let it be used.
+    /// Whether this fleetd can call the model: enabled in the file, and its key set.
+    func usable(_ model: ModelConfiguration) -> Bool {
+        model.enabled && missingKeys[model.name] == nil
+    }
+
+    /// A model this fleetd cannot use is 403 (the SDKs' `PermissionDeniedError`, which they do not
+    /// retry): it exists, and this fleet does not let it be used, because the file switches it off
+    /// or because its provider's API key is not set here (the message names the variable, never a
+    /// value). Not 503: retrying cannot help until the operator sets the key.
     private func checkEnabled(_ name: String, asked: String, dialect: CompatDialect) throws(CompatError) {
-        guard let model = config.routing.models.first(where: { $0.name == name }), !model.enabled else { return }
-        throw CompatError(dialect, status: 403, openAIType: "permission_error", anthropicType: "permission_error",
-                          message: "model '\(asked)' is disabled in this fleet's configuration", param: "model", code: "model_disabled")
+        guard let model = config.routing.models.first(where: { $0.name == name }) else { return }
+        if !model.enabled {
+            throw CompatError(dialect, status: 403, openAIType: "permission_error", anthropicType: "permission_error",
+                              message: "model '\(asked)' is disabled in this fleet's configuration", param: "model", code: "model_disabled")
+        }
+        if let variable = missingKeys[model.name] {
+            throw CompatError(dialect, status: 403, openAIType: "permission_error", anthropicType: "permission_error",
+                              message: "model '\(asked)' cannot be used: no API key (\(variable) not set in fleetd's environment)",
+                              param: "model", code: "model_key_missing")
+        }
     }
 
     /// One name of the model lists: what a client may send as `model`, who owns it, its display name.
@@ -65,7 +85,7 @@ struct CompatModels {
     }
 
     /// Every name a client may send, with its owner: `auto`, `fleet/<type>`, the aliases, the
-    /// enabled models (by fleet name). Each name once, in the order ``resolve(_:dialect:)`` reads
+    /// models this fleetd can call (by fleet name; not those switched off or without their key). Each name once, in the order ``resolve(_:dialect:)`` reads
     /// them: an alias with a model's name is what that name means, so the model is not listed
     /// again under it (`fleetd validate` warns of the shadowing).
     var entries: [Entry] {
@@ -73,7 +93,7 @@ struct CompatModels {
         let types = config.agents.isEmpty ? ["default"] : config.agents.map(\.type)
         entries += types.map { Entry(id: "\(Self.agentPrefix)\($0)", owner: "fleetd", display: "fleetd agent type \($0); the router chooses the model") }
         entries += config.api.modelAliases.keys.sorted().map { Entry(id: $0, owner: "fleetd", display: "fleetd alias \($0)") }
-        entries += config.routing.models.filter(\.enabled).map {
+        entries += config.routing.models.filter({ usable($0) }).map {
             Entry(id: $0.name, owner: $0.provider.rawValue, display: "\($0.name) (\($0.provider.rawValue) \($0.model))")
         }
         var seen: Set<String> = []

@@ -36,7 +36,7 @@ struct CompatRoutes {
 
     /// `GET /v1/models` in a dialect's shape (``CompatModels/listShape(format:anthropicVersion:apiKeyHeader:bearer:)``).
     func modelList(_ shape: CompatModels.ListShape) async throws -> Response {
-        let models = CompatModels(config: await manager.config)
+        let models = compatModels(await manager.config)
         switch shape {
         case .openai: return try compatJSON(models.openAIList(created: Int(Self.started.timeIntervalSince1970)))
         case .anthropic: return try compatJSON(models.anthropicList(createdAt: ISO8601DateFormatter().string(from: Self.started)))
@@ -49,9 +49,9 @@ struct CompatRoutes {
     /// list has no such name.
     func model(_ id: String, shape: CompatModels.ListShape) async throws -> Response {
         let dialect: CompatDialect = shape == .anthropic ? .anthropic : .openAI
-        guard let entry = CompatModels(config: await manager.config).entry(id) else {
+        guard let entry = compatModels(await manager.config).entry(id) else {
             throw CompatError(dialect, status: 404, openAIType: "invalid_request_error", anthropicType: "not_found_error",
-                              message: "model '\(id)' is not served by fleetd: GET /v1/models lists 'auto', 'fleet/<agent type>', the aliases and the enabled models",
+                              message: "model '\(id)' is not served by fleetd: GET /v1/models lists 'auto', 'fleet/<agent type>', the aliases and the models this fleetd can call",
                               param: "model", code: "model_not_found")
         }
         switch shape {
@@ -59,6 +59,16 @@ struct CompatRoutes {
         case .anthropic: return try compatJSON(CompatModels.anthropicModel(entry, createdAt: ISO8601DateFormatter().string(from: Self.started)))
         case .fleetd: throw APIError(.internalServerError, code: "INTERNAL", message: "fleetd's own view of a model is FleetRoutes'")
         }
+    }
+
+    /// What a client's `model` may name on `config`, knowing which models are off here for a
+    /// missing API key (the router's effective models, as `fleetd serve` switched them off).
+    private func compatModels(_ config: FleetConfig) -> CompatModels {
+        var missing: [String: String] = [:]
+        for model in manager.dataPlane.router.registry.models {
+            if let variable = model.missingAPIKeyVariable { missing[model.name] = variable }
+        }
+        return CompatModels(config: config, missingKeys: missing)
     }
 
     // MARK: One request
@@ -105,7 +115,7 @@ struct CompatRoutes {
     /// The task for a call: its agent type (header `x-fleetd-agent-type`, else the model's alias),
     /// the model first tried, stickiness (`x-fleetd-tenant`, the client's user), the routing text.
     private func makeTask(_ call: CompatCall, request: Request, config: FleetConfig, dialect: CompatDialect) throws -> AgentTask {
-        let target = try CompatModels(config: config).resolve(call.model, dialect: dialect)
+        let target = try compatModels(config).resolve(call.model, dialect: dialect)
         let header = request.headers[HTTPField.Name("x-fleetd-agent-type")!].flatMap { $0.isEmpty ? nil : $0 }
         let text = call.routingText
         var task = AgentTask(prompt: text.prompt, context: text.context, agentType: header ?? target.agentType,
@@ -135,7 +145,7 @@ struct CompatRoutes {
         } catch let error as APIError {
             throw CompatError(.anthropic, api: error)
         }
-        _ = try CompatModels(config: config).resolve(call.model, dialect: .anthropic)
+        _ = try compatModels(config).resolve(call.model, dialect: .anthropic)
         return try compatJSON(.object(["input_tokens": .number(Double(call.request.approximateInputTokens))]))
     }
 }
