@@ -235,6 +235,14 @@ def check_flags(driver):
     wait(f"{off} to be on", lambda: api("/v1/flags")["flags"][off]["enabled"])
     setting = api("/v1/flags")["global"][off]
     check(setting["enabled"] and setting.get("rollout", {"percentage": 100})["percentage"] == 100, f"{off} after ticking: {setting}")
+    # At an agent type's scope: the verdict is what that type's tasks get (coder's override turns
+    # streaming off), and with no override there the controls start from the global setting.
+    open_page(driver, "flags")
+    driver.execute_script("const s = document.getElementById('flag-scope'); s.value = 'agentType:coder'; s.dispatchEvent(new Event('change'));")
+    wait("coder's streaming verdict", lambda: driver.find_element(By.CSS_SELECTOR, "[data-flag=streaming] [data-figure=verdict]").text == "off")
+    check(driver.find_element(By.ID, f"flag-{off}-enabled").is_selected(), f"{off} at coder's scope should start from the global on")
+    check(driver.find_elements(By.CSS_SELECTOR, f"[data-flag={off}] [data-figure=inherited]"), f"{off} at coder's scope should say it shows the global setting")
+    driver.execute_script("const s = document.getElementById('flag-scope'); s.value = 'global'; s.dispatchEvent(new Event('change'));")
 
 
 def check_routing(driver):

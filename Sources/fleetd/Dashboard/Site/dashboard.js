@@ -308,9 +308,16 @@ async function renderFlags(root) {
   };
   const scopeSelect = h("select", { id: "flag-scope", onchange: (e) => { state.flagScope = e.target.value; refresh(); } },
     scopes.map(([value, label]) => h("option", { value, selected: value === state.flagScope }, label)));
+  // The verdicts as a task at the chosen scope gets them (that agent type, or that environment).
+  const [scopeKind, scopeValue] = state.flagScope.split(":");
+  const scoped = scopeKind === "global" ? flags
+    : await api(`/v1/flags?${scopeKind === "environment" ? "environment" : "agentType"}=${encodeURIComponent(scopeValue)}`).catch(() => flags);
   const cards = names.map((name) => {
-    const verdict = flags.flags[name];
-    const current = settingAt(name, state.flagScope) || { enabled: false };
+    const verdict = (scoped.flags || flags.flags)[name] || flags.flags[name];
+    // With no override at this scope, the controls start from what the scope inherits (the global
+    // setting): changing only the stickiness must not turn the flag off there.
+    const own = settingAt(name, state.flagScope);
+    const current = own || flags.global[name] || { enabled: false };
     const percentage = current.rollout ? current.rollout.percentage : current.enabled ? 100 : 0;
     const stickiness = current.rollout ? current.rollout.stickiness : "default";
     const id = "flag-" + name;
@@ -344,7 +351,8 @@ async function renderFlags(root) {
       h("h2", { id: id + "-title" }, name),
       h("div", { class: "row" },
         h("span", {}, "Verdict here: ", h("span", { "data-figure": "verdict" }, verdict.enabled ? pill("on", "ok") : pill("off", "off")), " ", h("span", { class: "muted" }, `(${verdict.rule})`)),
-        h("span", {}, "Global: ", h("strong", { "data-figure": "global" }, describeSetting(flags.global[name])))),
+        h("span", {}, "Global: ", h("strong", { "data-figure": "global" }, describeSetting(flags.global[name]))),
+        state.flagScope !== "global" && !own ? h("span", { class: "muted", "data-figure": "inherited" }, "no override at this scope: the controls show the global setting") : null),
       overrideLines.length ? h("ul", { class: "overrides" }, overrideLines.map((l) => h("li", {}, l))) : h("p", { class: "muted overrides" }, "No environment or agent-type overrides."),
       h("div", { class: "row" },
         h("span", {}, enabled, " ", h("label", { for: id + "-enabled" }, "Enabled")),
