@@ -204,6 +204,39 @@ struct TaskRunTests {
         }
     }
 
+    @Test("with $0.003 left, the route and the task agree: the router checks the budget against what the call reserves")
+    func routeAndTaskAgreeOnANearlySpentBudget() async throws {
+        try await withServer(FakeScript { _, _ in .openAIText(stream: true) }) { fake in
+            var mini = RunModels.fake("gpt-4o-mini", fake, pricing: ModelPricing(input: 0.00015, output: 0.0006))
+            mini.qualityScore = 0.9
+            var builtin = RunModels.builtin("local-builtin")
+            builtin.qualityScore = 0.3
+            // Routing ranks by quality alone: without the budget it picks gpt-4o-mini.
+            let harness = try await RunHarness.make(models: [mini, builtin], defaultModel: "gpt-4o-mini",
+                                                    weights: BalancedWeights(capability: 0, cost: 0, quality: 1, latency: 0, history: 0))
+            defer { harness.remove() }
+            _ = try await harness.costs.record(CostCall(model: "premium", provider: "openai", taskId: "earlier", agentId: "a", taskType: "simple"),
+                                               usage: CostUsage(inputTokens: 9_997, outputTokens: 0), pricing: ModelPricing(input: 1), entryId: "spent")
+            let agent = Agent(id: "general-1", type: "general", role: AgentRole())
+
+            // The default answer limit (8,192 tokens) reserves ~$0.0049 on gpt-4o-mini: more than is left.
+            let task = AgentTask(prompt: "hello", stream: true)
+            let explained = try await harness.router.explain(task.routingTask(agentType: "general", role: AgentRole()))
+            #expect(explained.modelName == "local-builtin")
+            let excluded = explained.trace.candidates.first { $0.modelName == "gpt-4o-mini" }?.exclusion
+            #expect(excluded?.stage == .budget, "\(String(describing: excluded))")
+            let result = try await agent.run(task, settings: Self.routedStreaming, runtime: harness.runtime).result()
+            #expect(result.model == "local-builtin" && result.cost == 0)
+
+            // An answer limit of 2,000 tokens reserves ~$0.0012: the router and the reservation both admit it.
+            let small = AgentTask(prompt: "hello", maxTokens: 2_000, stream: true)
+            let admitted = try await harness.router.explain(small.routingTask(agentType: "general", role: AgentRole()))
+            #expect(admitted.modelName == "gpt-4o-mini")
+            let paid = try await agent.run(small, settings: Self.routedStreaming, runtime: harness.runtime).result()
+            #expect(paid.model == "gpt-4o-mini")
+        }
+    }
+
     @Test("policy cheaper-only with the budget spent: a fallback the router admitted as cheaper is admitted by the reservation too")
     func cheaperOnlyFallbacksAreAdmitted() async throws {
         try await withServer(FakeScript { _, index in index == 0 ? .status(500, body: "{}") : .openAIText(stream: true) }) { fake in

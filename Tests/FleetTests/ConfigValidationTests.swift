@@ -107,6 +107,19 @@ import Testing
         #expect(!messages.joined().contains("s3cr3t") && !messages.joined().contains("hunter2"))
     }
 
+    @Test("counts over fleet.maxAgents give every type one agent first; the warning names the types cut")
+    func countsOverMaxAgentsStarveNoType() throws {
+        let text = "fleet: {id: a, maxAgents: 8}\nagents:\n  - {type: general, count: 12}\n  - {type: reviewer, count: 2}\n  - {type: idle, count: 0}\n"
+        let loaded = try ConfigLoader.load(text: text, file: "fleet.yaml")
+        #expect(loaded.config.agentAllocation.map { "\($0.type)=\($0.count)" } == ["general=7", "reviewer=1", "idle=0"])
+        let warning = try #require(loaded.warnings.first { $0.description.contains("fleet.maxAgents is 8") }).description
+        #expect(warning.hasSuffix("only 8 will run: general gets 7 of 12, reviewer gets 1 of 2"), "\(warning)")
+        // Counts that fit are kept as they are.
+        let fits = try ConfigLoader.load(text: "fleet: {id: a, maxAgents: 8}\nagents:\n  - {type: general, count: 3}\n  - {type: reviewer, count: 2}\n",
+                                         file: "fleet.yaml")
+        #expect(fits.config.agentAllocation.map { $0.count } == [3, 2])
+    }
+
     @Test func mysqlValidatesWithAWarning() throws {
         let loaded = try ConfigLoader.load(text: "database:\n  type: mysql\n  host: db\n", file: "fleet.yaml")
         #expect(loaded.config.database.type == .mysql)

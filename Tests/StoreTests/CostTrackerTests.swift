@@ -273,6 +273,51 @@ struct CostTrackerTests {
         await #expect { _ = try await tracker.reserve(Self.call, estimatedCost: 0.01) } throws: { ($0 as? CostError)?.code == .budgetExceeded }
     }
 
+    @Test("a $0 call (a free model) is admitted past a spent budget and a spent key budget, and still held")
+    func aFreeCallPassesASpentBudget() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        let tracker = try CostTracker(database: db, configuration: CostConfiguration(budgetLimits: .init(daily: 1), policy: .block), clock: ManualWallClock())
+        let keyLimits = CostConfiguration.BudgetLimits(daily: 0.5)
+        let paid = CostCall(model: "sonnet", provider: "anthropic", taskId: "task-paid", agentId: "agent-1", taskType: "general", keyId: "key-1")
+        let free = CostCall(model: "local-builtin", provider: "builtin", taskId: "task-free", agentId: "agent-1", taskType: "general", keyId: "key-1")
+        let r = try await tracker.reserve(paid, estimatedCost: 0.4, keyLimits: keyLimits)
+        try await tracker.settle(r, usage: Self.usage(dollars: 1.2), pricing: Self.dollarPerK)   // past both limits
+        #expect(await tracker.budgetStatus().isExhausted)
+        await #expect { _ = try await tracker.reserve(paid, estimatedCost: 0.0001, keyLimits: keyLimits) } throws: { ($0 as? CostError)?.code == .budgetExceeded }
+        let held = try await tracker.reserve(free, estimatedCost: 0, keyLimits: keyLimits)
+        #expect(await tracker.activeReservations == 1)
+        let entry = try await tracker.settle(held, usage: CostUsage(inputTokens: 10, outputTokens: 10), pricing: ModelPricing(input: 0, output: 0))
+        #expect(entry.cost == 0)
+        #expect(await tracker.activeReservations == 0)
+    }
+
+    @Test("a reload that lowers a limit below the spend raises its COST_002 alerts at once, once, with the limit to 4 decimals")
+    func loweringALimitBelowTheSpendAlertsAtOnce() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        let config = CostConfiguration(budgetLimits: .init(daily: 10), alertThresholds: .init(dailyPercent: 80, monthlyPercent: nil), policy: .block)
+        let tracker = try CostTracker(database: db, configuration: config, clock: ManualWallClock(storeTestDate("2026-03-10T08:00:00Z")))
+        var alerts = tracker.alerts.makeAsyncIterator()
+        let centPerK = ModelPricing(input: 0.01, output: 0)   // 370 tokens: $0.0037
+        try await tracker.record(Self.call, usage: CostUsage(inputTokens: 370, outputTokens: 0), pricing: centPerK, entryId: "e1")
+        #expect(try await tracker.raisedAlerts().isEmpty)
+
+        var lowered = config
+        lowered.budgetLimits.daily = 0.002
+        try await tracker.update(configuration: lowered, memoryConfiguration: MemoryStoreConfiguration())
+        let first = await alerts.next()
+        let second = await alerts.next()
+        #expect(first?.thresholdPercent == 80 && second?.thresholdPercent == 100 && second?.period == .day)
+        #expect(second?.message.hasSuffix("spent $0.0037 of $0.0020") == true, "\(second?.message ?? "")")
+        // Once per period and threshold: another reload or a settlement raises nothing new.
+        try await tracker.update(configuration: lowered, memoryConfiguration: MemoryStoreConfiguration())
+        try await tracker.record(Self.call, usage: CostUsage(inputTokens: 100, outputTokens: 0), pricing: centPerK, entryId: "e2")
+        #expect(try await tracker.raisedAlerts().map(\.thresholdPercent) == [80, 100])
+    }
+
     @Test func cheaperOnlyPolicyAdmitsOnlyCheaperAlternatives() async throws {
         let dir = try StoreTempDirectory()
         defer { dir.remove() }

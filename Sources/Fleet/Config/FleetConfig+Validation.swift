@@ -7,8 +7,11 @@ extension FleetConfig {
     static func validate(_ config: FleetConfig, root: Node, sink: DiagnosticSink) {
         let requested = config.agents.reduce(0) { $0 + $1.count }
         if requested > config.fleet.maxAgents {
+            let cut = zip(config.agents, config.agentAllocation).filter { $1.count < $0.count }
+                .map { "\($0.type) gets \($1.count) of \($0.count)" }
             sink.warning("agents", at: root["agents"]?.mark,
-                         "the agents ask for \(requested) instances but fleet.maxAgents is \(config.fleet.maxAgents); only \(config.fleet.maxAgents) will run")
+                         "the agents ask for \(requested) instances but fleet.maxAgents is \(config.fleet.maxAgents); only \(config.fleet.maxAgents) will run: "
+                            + cut.joined(separator: ", "))
         }
         validateComponents(config, root: root, sink: sink)
         validateAgentAccess(config, root: root, sink: sink)
@@ -55,5 +58,26 @@ private extension ConfigValue {
     var listCount: Int {
         if case .list(let values) = self { return values.count }
         return 1
+    }
+}
+
+extension FleetConfig {
+    /// How many agents each entry of ``agents`` really runs, in order, within `fleet.maxAgents`:
+    /// its count when the counts fit; otherwise every type with a count of at least 1 gets one
+    /// agent first (while `maxAgents` allows), then what is left goes to the types in order, each
+    /// up to its count. No type is starved by one listed before it.
+    public var agentAllocation: [(type: String, count: Int)] {
+        var left = fleet.maxAgents
+        var given = agents.map { agent -> Int in
+            let one = agent.count > 0 && left > 0 ? 1 : 0
+            left -= one
+            return one
+        }
+        for (index, agent) in agents.enumerated() where left > 0 {
+            let more = max(0, min(agent.count - given[index], left))
+            given[index] += more
+            left -= more
+        }
+        return zip(agents, given).map { (type: $0.type, count: $1) }
     }
 }

@@ -513,16 +513,15 @@ public actor FleetManager {
         ])
     }
 
-    /// Spawns or retires agents so each type has its configured count, within `fleet.maxAgents`.
+    /// Spawns or retires agents so each type has its configured count, within `fleet.maxAgents`:
+    /// when the counts pass it, each type with a count gets one agent before any gets a second
+    /// (``FleetConfig/agentAllocation``).
     private func reconcileAgents() {
         let config = snapshot.config
-        var specs = config.agents.map { ($0.type, $0.count, AgentRole(config: $0.config)) }
+        var specs = zip(config.agents, config.agentAllocation).map { ($0.type, $1.count, AgentRole(config: $0.config)) }
         if specs.isEmpty { specs = [(config.defaultAgentType, config.fleet.maxAgents, AgentRole())] }
-        var budget = config.fleet.maxAgents
         var wanted: Set<String> = []
-        for (type, count, role) in specs {
-            let target = min(count, budget)
-            budget -= target
+        for (type, target, role) in specs {
             // A type left with no agents (count 0, or no room under maxAgents) serves no waiter.
             if target > 0 { wanted.insert(type) }
             pool.retire(type: type, keep: target)

@@ -31,6 +31,27 @@ extension ModelConfiguration {
     }
 }
 
+extension RoutingTask {
+    /// More input tokens than a provider counts for the prompt and context: no tokenizer makes
+    /// more tokens than the text has UTF-8 bytes, plus the framing a task's request adds (as
+    /// `ProviderRequest.inputTokenBound` counts it). An agent type's system prompt is not in it.
+    public var inputTokenBound: Int {
+        prompt.utf8.count + (context?.utf8.count ?? 0) + 8 * (context == nil ? 3 : 4) + 16
+    }
+}
+
+extension RoutingEngine {
+    /// What a task's call to `model` reserves against the budget before it is made (`TaskBilling`):
+    /// the prompt's UTF-8 size as input tokens plus the answer's limit (``RoutingTask/outputTokenLimit``
+    /// cut to the model's `maxOutputTokens`) at the model's prices. `nil` when the task sets no
+    /// answer limit: the budget is then checked against the expected cost.
+    public static func reservedCost(_ model: ModelConfiguration, task: RoutingTask) -> Double? {
+        guard let limit = task.outputTokenLimit else { return nil }
+        let answer = model.capabilities.maxOutputTokens.map { min(limit, $0) } ?? limit
+        return estimatedCost(model, inputTokens: task.inputTokenBound, outputTokens: answer)
+    }
+}
+
 extension FilterDecision {
     /// A stage a model passed; its text is written only into a full trace.
     static func passed(_ stage: FilterStage, _ text: @autoclosure () -> String, _ detail: RoutingEngine.TraceDetail) -> FilterDecision {
@@ -96,7 +117,12 @@ extension RoutingEngine {
         _ chain: [(model: ModelConfiguration, role: FallbackEntry.Role)], task: RoutingTask, inputs: RoutingInputs, detail: TraceDetail,
         traces: inout [CandidateTrace], traceIndex: [String: Int], alerts: inout [RoutingAlert]
     ) throws(RouterError) -> [(model: ModelConfiguration, role: FallbackEntry.Role)] {
-        let costs = Dictionary(chain.map { ($0.model.name, traces[traceIndex[$0.model.name] ?? 0].estimatedCost) }, uniquingKeysWith: { a, _ in a })
+        // What the budget is checked against: what the task's call will reserve when the task has
+        // an answer limit (``reservedCost(_:task:estimatedInputTokens:)``), else the expected cost.
+        let costs = Dictionary(chain.map { entry -> (String, Double) in
+            let expected = traces[traceIndex[entry.model.name] ?? 0].estimatedCost
+            return (entry.model.name, Self.reservedCost(entry.model, task: task) ?? expected)
+        }, uniquingKeysWith: { a, _ in a })
         func record(_ name: String, _ decision: FilterDecision) {
             if let i = traceIndex[name] { traces[i].decisions.append(decision) }
         }

@@ -117,6 +117,6 @@ public struct CostAlert: Sendable, Hashable, Codable {
 
     /// One line for logs and events.
     public var message: String {
-        "COST_002 \(period.rawValue) budget \(periodKey) at \(String(format: "%.0f", thresholdPercent))% of limit: spent $\(String(format: "%.4f", spent)) of $\(String(format: "%.2f", limit))"
+        "COST_002 \(period.rawValue) budget \(periodKey) at \(String(format: "%.0f", thresholdPercent))% of limit: spent $\(String(format: "%.4f", spent)) of $\(String(format: "%.4f", limit))"
     }
 }

@@ -18,7 +18,8 @@ extension CostTracker {
         for period in BudgetPeriod.allCases {
             guard let limit = limits.limit(for: period) else { continue }
             let spent = keySpentCache[keyId]?[period]?.spent ?? 0
-            guard spent + reserved + estimatedCost > limit + 1e-12 else { continue }
+            // A $0 call takes the key no further past its limit.
+            guard estimatedCost > 0, spent + reserved + estimatedCost > limit + 1e-12 else { continue }
             throw CostError(.budgetExceeded, "BudgetExceeded: key \(keyId)'s \(period.rawValue) budget has $\(Self.money(limit - spent - reserved)) left "
                 + "(limit $\(Self.money(limit)), spent $\(Self.money(spent)), reserved $\(Self.money(reserved))); "
                 + "\(call.model) needs about $\(Self.money(estimatedCost))", period: period)

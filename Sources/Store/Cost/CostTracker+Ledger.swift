@@ -186,7 +186,7 @@ extension CostTracker {
     }
 
     /// Records each crossed threshold (configured percent and 100%) once per period key.
-    private static func markAlerts(spend: [BudgetPeriod: PeriodSpend], configuration: CostConfiguration, now: Date, in db: Database) throws -> [CostAlert] {
+    static func markAlerts(spend: [BudgetPeriod: PeriodSpend], configuration: CostConfiguration, now: Date, in db: Database) throws -> [CostAlert] {
         var alerts: [CostAlert] = []
         for period in BudgetPeriod.allCases {
             guard let limit = configuration.budgetLimits.limit(for: period), let current = spend[period] else { continue }

@@ -127,9 +127,11 @@ public actor CostTracker: BudgetStatusProviding {
 
     /// A reload's cost settings: limits, thresholds, policy and time zone apply to the next
     /// reservation; reservations held now stay held. A new time zone starts new periods (totals
-    /// are re-read for the new period keys).
+    /// are re-read for the new period keys). The spend already settled is checked against the new
+    /// limits and thresholds at once: an alert a lowered limit makes due (COST_002) is raised now,
+    /// not at the next settlement, once per period and threshold as at settlement.
     /// - Throws: ``CostError`` `.invalidConfiguration` (the settings in force stay).
-    public func update(configuration: CostConfiguration, memoryConfiguration: MemoryStoreConfiguration) throws {
+    public func update(configuration: CostConfiguration, memoryConfiguration: MemoryStoreConfiguration) async throws {
         try configuration.validate()
         let calendar = try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)
         if configuration.timeZone != self.configuration.timeZone {
@@ -138,13 +140,40 @@ public actor CostTracker: BudgetStatusProviding {
         }
         settings.set(Settings(configuration: configuration, calendar: calendar))
         memory.update(configuration: memoryConfiguration)
+        await raiseAlertsForSettledSpend()
+    }
+
+    /// Marks and raises the thresholds the settled spend crosses under the limits in force (a
+    /// reload that lowered a limit or a threshold). A store failure is logged: the settings stay,
+    /// and the next settlement checks again.
+    private func raiseAlertsForSettledSpend() async {
+        guard configuration.enabled else { return }
+        do {
+            try await refreshSpend()
+            let spend = spentCache, configuration = configuration, now = clock.now
+            let alerts = try await database.write("marking budget alerts after a reload") { db in
+                try Self.markAlerts(spend: spend, configuration: configuration, now: now, in: db)
+            }
+            raise(alerts)
+        } catch {
+            logger.error("budget alerts not checked after a reload: store failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Logs each alert and hands it to ``alerts``.
+    private func raise(_ alerts: [CostAlert]) {
+        for alert in alerts {
+            logger.warning("\(alert.message)", metadata: ["code": "\(ErrorCode.budgetAlertTriggered.rawValue)", "period": "\(alert.period.rawValue)"])
+            alertContinuation.yield(alert)
+        }
     }
 
     // MARK: - Reservations
 
     /// Holds `estimatedCost` for a call about to be made.
     ///
-    /// When spent + reserved + estimate would pass a limit: `block` throws ROUTER_002;
+    /// A call estimated at $0 (a free model) is admitted whatever the spend, and still held.
+    /// Otherwise, when spent + reserved + estimate would pass a limit: `block` throws ROUTER_002;
     /// `cheaper-only` throws ROUTER_002 unless `isCheaperAlternative` (the router picked a model
     /// cheaper than its first choice because of the budget); `allow-with-alert` lets it through
     /// (the 100% alert is raised when the spend settles).
@@ -178,7 +207,9 @@ public actor CostTracker: BudgetStatusProviding {
         for period in BudgetPeriod.allCases {
             guard let limit = configuration.budgetLimits.limit(for: period) else { continue }
             let spent = spentCache[period]?.spent ?? 0
-            guard spent + reserved + estimatedCost > limit + 1e-12 else { continue }
+            // A call estimated at $0 (a free model) takes nothing further past a limit: admitted
+            // whatever the spend, as the router's budget filter admits it.
+            guard estimatedCost > 0, spent + reserved + estimatedCost > limit + 1e-12 else { continue }
             let detail = "\(period.rawValue) budget \(spentCache[period]?.key ?? "") has $\(Self.money(limit - spent - reserved)) left "
                 + "(limit $\(Self.money(limit)), spent $\(Self.money(spent)), reserved $\(Self.money(reserved))); \(call.model) needs about $\(Self.money(estimatedCost))"
             switch configuration.policy.admission(cheaperThanPick: isCheaperAlternative) {
@@ -550,10 +581,7 @@ public actor CostTracker: BudgetStatusProviding {
         if let recorder, !outcome.mirrors.isEmpty {
             await recorder.enqueue(outcome.mirrors.map { ($0.key, $0.value) }, partition: MemoryPartitions.costs, owner: "system", accessLevel: .system)
         }
-        for alert in outcome.alerts {
-            logger.warning("\(alert.message)", metadata: ["code": "\(ErrorCode.budgetAlertTriggered.rawValue)", "period": "\(alert.period.rawValue)"])
-            alertContinuation.yield(alert)
-        }
+        raise(outcome.alerts)
         return outcome.entries
     }
 

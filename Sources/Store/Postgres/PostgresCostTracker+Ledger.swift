@@ -166,7 +166,7 @@ extension PostgresCostTracker {
     }
 
     /// Records each crossed threshold once per period key, fleet-wide: the insert that wins raises it.
-    private static func markAlerts(spend: [BudgetPeriod: PeriodSpend], configuration: CostConfiguration, now: Date,
+    static func markAlerts(spend: [BudgetPeriod: PeriodSpend], configuration: CostConfiguration, now: Date,
                                    connection: PostgresConnection, logger: Logger) async throws -> [CostAlert] {
         var alerts: [CostAlert] = []
         for period in BudgetPeriod.allCases {

@@ -84,9 +84,22 @@ public actor PostgresCostTracker: CostAccounting {
 
     deinit { alertContinuation.finish() }
 
-    public func update(configuration: CostConfiguration, memoryConfiguration: MemoryStoreConfiguration) throws {
+    /// A reload's cost settings; the settled spend is checked against the new limits and
+    /// thresholds at once (an alert a lowered limit makes due is raised now, once fleet-wide).
+    public func update(configuration: CostConfiguration, memoryConfiguration: MemoryStoreConfiguration) async throws {
         try configuration.validate()
         settings.set(Settings(configuration: configuration, calendar: try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)))
+        guard configuration.enabled else { return }
+        let now = clock.now, keys = periodKeys(at: now), logger = self.logger
+        do {
+            let alerts = try await store.transaction("marking budget alerts after a reload") { connection in
+                let spend = try await Self.overallSpend(keys: keys, connection: connection, logger: logger)
+                return try await Self.markAlerts(spend: spend, configuration: configuration, now: now, connection: connection, logger: logger)
+            }
+            raise(alerts)
+        } catch {
+            logger.error("budget alerts not checked after a reload: store failed", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The settlements waiting for the store to come back.
@@ -189,13 +202,15 @@ public actor PostgresCostTracker: CostAccounting {
     private static func hold(_ row: HeldRow, _ estimate: Double, carried: Double, connection: PostgresConnection,
                              logger: Logger) async throws -> (cost: Double, reserved: Double)? {
         let limit = row.limit ?? .infinity
+        // A $0 estimate (a free model) takes nothing further past a limit: held unconditionally.
+        let conditional = row.conditional && estimate > 0
         // A fresh row (a new period's first hold) is inserted without the ON CONFLICT condition:
         // check the estimate and the carried holds here.
-        if row.conditional, carried + estimate > limit + 1e-12 { return nil }
+        if conditional, carried + estimate > limit + 1e-12 { return nil }
         let rows = try await connection.query("""
             INSERT INTO cost_totals (period, period_key, scope, reserved) VALUES (\(row.period.rawValue), \(row.key), \(row.scope), \(estimate))
             ON CONFLICT (period, period_key, scope) DO UPDATE SET reserved = cost_totals.reserved + excluded.reserved
-            WHERE NOT \(row.conditional) OR cost_totals.cost + cost_totals.reserved + excluded.reserved + \(carried) <= \(limit) + 1e-12
+            WHERE NOT \(conditional) OR cost_totals.cost + cost_totals.reserved + excluded.reserved + \(carried) <= \(limit) + 1e-12
             RETURNING cost, reserved
             """, logger: logger)
         for try await (cost, reserved) in rows.decode((Double, Double).self) { return (cost, reserved) }

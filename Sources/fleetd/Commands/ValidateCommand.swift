@@ -20,11 +20,14 @@ struct ValidateCommand: AsyncParsableCommand {
 extension FleetConfig {
     /// One line describing what this config runs.
     var summary: String {
-        let instances = agents.reduce(0) { $0 + $1.count }
+        let allocation = agentAllocation
+        let instances = allocation.reduce(0) { $0 + $1.count }
         let on = features.global.filter { $0.value.enabled }.keys.sorted()
+        // What each type really runs (maxAgents may cut the counts).
+        let perType = allocation.map { "\($0.type) \($0.count)" }.joined(separator: ", ")
         var parts = [
             "fleet '\(fleet.id)'",
-            "\(agents.count) agent type\(agents.count == 1 ? "" : "s") (\(min(instances, fleet.maxAgents)) instance\(instances == 1 ? "" : "s"))",
+            "\(agents.count) agent type\(agents.count == 1 ? "" : "s") (\(instances) instance\(instances == 1 ? "" : "s")\(perType.isEmpty ? "" : ": \(perType)"))",
         ]
         parts.append(contentsOf: componentSummary)
         parts.append("flags on: \(on.isEmpty ? "none (v1.0.4 behaviour)" : on.joined(separator: ", "))")

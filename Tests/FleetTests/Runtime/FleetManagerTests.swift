@@ -173,6 +173,19 @@ struct FleetManagerTests {
         #expect(await manager.config.agents.map(\.type) == ["general", "reviewer"])
     }
 
+    @Test("counts over fleet.maxAgents starve no type: general 12 and reviewer 2 under 8 run 7 general and 1 reviewer")
+    func countsOverMaxAgentsStarveNoType() async throws {
+        let fleet = try await FleetHarness.start(RuntimeConfig.builtin([("general", 12), ("reviewer", 2)], maxAgents: 8))
+        defer { fleet.stop() }
+        let manager = fleet.manager
+        let types = await manager.agentStatuses().map(\.type)
+        #expect(types.filter { $0 == "general" }.count == 7)
+        #expect(types.filter { $0 == "reviewer" }.count == 1)
+        let reviewer = try #require(await manager.dispatchOutcome(AgentTask(prompt: "r", agentType: "reviewer")).value)
+        #expect(reviewer.agent.type == "reviewer")
+        await reviewer.finish()
+    }
+
     @Test("cancelling a task that waits for an agent gives its queue slot back, and the agent goes to the next task")
     func cancelWhileWaiting() async throws {
         let fleet = try await FleetHarness.start(RuntimeConfig.builtin([("general", 1)], maxQueuedTasks: 1))
