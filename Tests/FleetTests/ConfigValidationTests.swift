@@ -85,6 +85,7 @@ import Testing
             "fleet.yaml:2:14: error: features.streaming: expected true, false or {enabled, rollout}, got the string \"yes please\"",
             "fleet.yaml:3:46: error: features.multiModelRouter.rollout: a rollout needs a 'percentage' (0 to 100)",
             "fleet.yaml:4:54: error: features.multiRegion.rollout.percentage: must be between 0 and 100, got 101",
+            "fleet.yaml:7:5: warning: featureOverrides.agentType.coder: 'coder' names no agent type in agents, so its overrides apply to no task; configured: default",
             "fleet.yaml:7:13: error: featureOverrides.agentType.coder.streeming: unknown feature flag 'streeming' (did you mean 'streaming'?)",
         ])
     }

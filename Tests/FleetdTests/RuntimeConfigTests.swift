@@ -100,7 +100,7 @@ import Testing
         #expect(await fleetd.waitForExit() == 0)
     }
 
-    @Test func runtimeFlagChangesSurviveARestartUntilTheFileIsReloaded() async throws {
+    @Test func runtimeFlagChangesSurviveARestartAndReloadsUntilDropped() async throws {
         let directory = try temporaryDirectory()
         let file = directory.appendingPathComponent("fleet.yaml")
         let data = directory.appendingPathComponent("data")
@@ -121,15 +121,19 @@ import Testing
                                      body: #"{"enabled": true, "rollout": {"percentage": 100, "stickiness": "tenantId"}}"#, headers: auth)
         #expect(changed.status == 200, "\(changed.body)")
         #expect(try await streamingFlag(fleetd, query: "?tenantId=acme").enabled)
-        #expect(try await streamingFlag(fleetd).rule == "global: rollout 100% by tenantId: no tenantId in context")
+        #expect(try await streamingFlag(fleetd).rule == "runtime change (PUT /v1/flags): rollout 100% by tenantId: no tenantId in context")
 
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)
         fleetd = try await FleetdProcess(config: file, dataDirectory: data, environment: ["FLEETD_ADMIN_TOKEN": token])
         #expect(try await streamingFlag(fleetd, query: "?tenantId=acme").enabled, "a restart keeps the runtime change")
+        #expect(try await streamingFlag(fleetd).rule == "runtime change (PUT /v1/flags): rollout 100% by tenantId: no tenantId in context",
+                "restored from runtime-flags.json, it is still shown as a runtime change, not the file's value")
 
-        // A reload returns to the file.
+        // A reload keeps it (the file's streaming did not change); one asked to drop runtime changes returns to the file.
         #expect(try await http(.POST, "\(fleetd.baseURL)/v1/admin/reload", headers: auth).status == 200)
+        #expect(try await streamingFlag(fleetd, query: "?tenantId=acme").enabled)
+        #expect(try await http(.POST, "\(fleetd.baseURL)/v1/admin/reload?keepRuntimeFlags=false", headers: auth).status == 200)
         #expect(try await streamingFlag(fleetd, query: "?tenantId=acme").enabled == false)
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)

@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 // `features` and `featureOverrides`: the feature flags and where they differ.
@@ -68,6 +69,12 @@ extension FleetConfig {
                 sink.error(rollout.path, at: rollout.mark, "a rollout needs a 'percentage' (0 to 100)")
             }
             let stickiness = rollout.string("stickiness", default: Stickiness.defaultName)
+            if stickiness.trimmingCharacters(in: .whitespaces).isEmpty {
+                // An empty field is in no context: the rollout would be off for everyone.
+                sink.error(rollout.child("stickiness"), at: rollout.keyMark("stickiness") ?? rollout.mark,
+                           "'stickiness' must not be empty (it would turn the flag off for everyone); "
+                               + "give a context field such as userId or tenantId, '\(Stickiness.defaultName)' or '\(Stickiness.randomName)'")
+            }
             let groupId = rollout.string("groupId")
             rollout.finish()
             setting.rollout = Rollout(percentage: percentage ?? 0, stickiness: stickiness, groupId: groupId)

@@ -15,6 +15,24 @@ extension FleetConfig {
         }
         validateComponents(config, root: root, sink: sink)
         validateAgentAccess(config, root: root, sink: sink)
+        validateOverrideAgentTypes(config, root: root, sink: sink)
+    }
+
+    /// `featureOverrides.agentType` keys should name configured agent types: an override for a
+    /// misspelt one (`revewer:`) applies to no task.
+    static func validateOverrideAgentTypes(_ config: FleetConfig, root: Node, sink: DiagnosticSink) {
+        guard let level = root["featureOverrides"]?["agentType"], case .mapping(let mapping) = level else { return }
+        let types = config.agentTypeNames
+        for (key, _) in mapping {
+            guard let name = key.scalar?.string, !types.contains(name) else { continue }
+            var message = "'\(name)' names no agent type in agents, so its overrides apply to no task"
+            if let near = Suggestion.closest(to: name, in: types) {
+                message += " (did you mean '\(near)'?)"
+            } else {
+                message += "; configured: \(types.joined(separator: ", "))"
+            }
+            sink.warning(MappingReader.join("featureOverrides.agentType", name), at: key.mark, message)
+        }
     }
 
     /// `agents[].config.models` must name configured models and `providers` known providers:

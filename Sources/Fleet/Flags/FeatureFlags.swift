@@ -12,6 +12,10 @@ public struct FeatureFlags: Sendable, Hashable {
     public var agentTypes: [String: [String: FlagSetting]]
     /// Environment name → flag → setting.
     public var environments: [String: [String: FlagSetting]]
+    /// The settings a runtime change (`PUT /v1/flags`, kept in `runtime-flags.json`) wrote, as
+    /// ``runtimeKey(_:_:)``: the rule that such a setting decides says it is a runtime change, not
+    /// the file's value (it stays one after a restart).
+    public var changedAtRuntime: Set<String> = []
 
     public init(
         global: [String: FlagSetting] = [:],
@@ -31,16 +35,20 @@ public struct FeatureFlags: Sendable, Hashable {
         guard Self.known.contains(name) else {
             return FlagDecision(name: name, enabled: false, rule: "unknown flag: off")
         }
-        let (setting, level): (FlagSetting?, String) = {
+        let (setting, fileLevel, scope): (FlagSetting?, String, FlagScope?) = {
             if let environment = context.environment, let setting = environments[environment]?[name] {
-                return (setting, "environment '\(environment)'")
+                return (setting, "environment '\(environment)'", FlagScope.environment(environment))
             }
             if let agentType = context.agentType, let setting = agentTypes[agentType]?[name] {
-                return (setting, "agent type '\(agentType)'")
+                return (setting, "agent type '\(agentType)'", FlagScope.agentType(agentType))
             }
-            if let setting = global[name] { return (setting, "global") }
-            return (nil, "default")
+            if let setting = global[name] { return (setting, "global", FlagScope.global) }
+            return (nil, "default", nil)
         }()
+        var level = fileLevel
+        if let scope, changedAtRuntime.contains(Self.runtimeKey(name, scope)) {
+            level = scope == .global ? "runtime change (PUT /v1/flags)" : "runtime change (PUT /v1/flags) for \(fileLevel)"
+        }
         guard let setting else {
             return FlagDecision(name: name, enabled: false, rule: "not set: off (default)")
         }
@@ -52,6 +60,11 @@ public struct FeatureFlags: Sendable, Hashable {
         }
         let verdict = rollout.evaluate(flag: name, properties: context.properties)
         return FlagDecision(name: name, enabled: verdict.enabled, rule: "\(level): \(verdict.explanation)")
+    }
+
+    /// How ``changedAtRuntime`` names a flag at a scope.
+    public static func runtimeKey(_ flag: String, _ scope: FlagScope) -> String {
+        "\(flag)@\(scope)"
     }
 
     public func isEnabled(_ name: String, in context: FlagContext) -> Bool {

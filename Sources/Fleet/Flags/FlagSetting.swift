@@ -14,6 +14,13 @@ public struct FlagSetting: Sendable, Hashable, Codable {
 
     public static let on = FlagSetting(enabled: true)
     public static let off = FlagSetting(enabled: false)
+
+    /// `off`, `on`, or `on, rollout 25% by tenantId`: for logs and messages.
+    public var summary: String {
+        guard enabled else { return "off" }
+        guard let rollout else { return "on" }
+        return "on, rollout \(rollout.percentage)% by \(rollout.stickiness)"
+    }
 }
 
 /// A sticky percentage rollout, bucketed exactly as Unleash's `flexibleRollout` strategy.

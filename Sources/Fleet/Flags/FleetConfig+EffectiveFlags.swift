@@ -2,6 +2,14 @@ extension FleetConfig {
     /// The agent type of a task that names none: the first configured, else `default`.
     public var defaultAgentType: String { agents.first?.type ?? "default" }
 
+    /// The agent types a flag override can name: the configured ones, in order (the default type
+    /// when none is configured).
+    public var agentTypeNames: [String] {
+        guard !agents.isEmpty else { return [defaultAgentType] }
+        var seen = Set<String>()
+        return agents.map(\.type).filter { seen.insert($0).inserted }
+    }
+
     /// The flags as a task gets them: the features' verdicts for `context` (a context with no
     /// agent type takes the default type's overrides, as such a task runs on it), with the
     /// sections' master switches applied: a flag that is on does nothing while its section is off

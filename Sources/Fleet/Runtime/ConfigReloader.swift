@@ -24,6 +24,17 @@ public actor ConfigReloader {
         /// (``FleetConfig/changesAppliedAtOnce(from:)``), all in force when the reload returns;
         /// empty when an earlier reload (the file watcher's) had already loaded the same text.
         public var changedSettings: [String] = []
+        /// The runtime flag changes this reload dropped, and why (see ``reload(keepRuntimeFlags:force:)``).
+        public var droppedRuntimeFlagChanges: [DroppedFlagChange] = []
+    }
+
+    /// A runtime flag change a reload dropped.
+    public struct DroppedFlagChange: Sendable {
+        public var change: RuntimeFlagStore.Change
+        /// The file's setting now in force for the flag at that scope (its global value when the
+        /// file no longer sets one there).
+        public var fileSetting: FlagSetting
+        public var reason: String
     }
 
     /// A config in force: the file's values with runtime flag changes applied.
@@ -105,8 +116,13 @@ public actor ConfigReloader {
     /// when the new file is invalid, or the applier's error (``ConfigApplyError``) when it could
     /// not be put in force; either way the running config stays. Unchanged text is a no-op unless
     /// `force` is set.
+    ///
+    /// Runtime flag changes: `nil` (the file watcher, SIGHUP, an admin reload that does not say)
+    /// keeps them, except a change to a flag at a scope whose value in the file this reload's edit
+    /// changed: the operator edited it on purpose, so the file's new value wins there. `true` keeps
+    /// every one, `false` drops every one. Each dropped change is logged and named in the outcome.
     @discardableResult
-    public func reload(keepRuntimeFlags: Bool = false, force: Bool = true) async throws -> Outcome {
+    public func reload(keepRuntimeFlags: Bool? = nil, force: Bool = true) async throws -> Outcome {
         guard let path else {
             return Outcome(generation: snapshot.generation, changed: false, warnings: [])
         }
@@ -121,25 +137,53 @@ public actor ConfigReloader {
         var loaded = try ConfigLoader.load(path: path, environment: environment)
         listenOverride.apply(to: &loaded.config)
         let needsRestart = loaded.config.changesNeedingRestart(from: startConfig)
-        let clearsRuntimeFlags = !keepRuntimeFlags && !runtimeChanges.isEmpty
-        let changes = clearsRuntimeFlags ? [] : runtimeChanges
+        let dropped = droppedRuntimeChanges(keep: keepRuntimeFlags, oldFile: fileConfig.features, newFile: loaded.config.features)
+        let droppedKeys = Set(dropped.map { FeatureFlags.runtimeKey($0.change.flag, $0.change.scope) })
+        let changes = runtimeChanges.filter { !droppedKeys.contains(FeatureFlags.runtimeKey($0.flag, $0.scope)) }
         let previous = snapshot.config
         try await commit(Self.apply(changes, to: loaded.config), runtimeChanges: changes)
         fileConfig = loaded.config
         fileText = text
-        if clearsRuntimeFlags {
-            runtimeChanges = []
-            try? flagStore.save([])
+        if !dropped.isEmpty {
+            let logger = Logger(label: "fleetd.config")
+            for item in dropped {
+                logger.notice("a reload dropped a runtime flag change; the file's value is in force", metadata: [
+                    "flag": "\(item.change.flag)", "scope": "\(item.change.scope)", "runtimeValue": "\(item.change.setting.summary)",
+                    "fileValue": "\(item.fileSetting.summary)", "reason": "\(item.reason)",
+                ])
+            }
+            runtimeChanges = changes
+            try? flagStore.save(changes)
             if let shared {
                 do {
-                    try await shared.clear()
+                    try await shared.replace(with: changes)
                 } catch {
-                    Logger(label: "fleetd.config").warning("the fleet's runtime flag changes could not be cleared", metadata: ["error": "\(error)"])
+                    logger.warning("the fleet's runtime flag changes could not be updated", metadata: ["error": "\(error)"])
                 }
             }
         }
         return Outcome(generation: snapshot.generation, changed: true, warnings: loaded.warnings, needsRestart: needsRestart,
-                       changedSettings: snapshot.config.changesAppliedAtOnce(from: previous))
+                       changedSettings: snapshot.config.changesAppliedAtOnce(from: previous), droppedRuntimeFlagChanges: dropped)
+    }
+
+    /// The runtime changes a reload from `oldFile` to `newFile` drops (see ``reload(keepRuntimeFlags:force:)``).
+    private func droppedRuntimeChanges(keep: Bool?, oldFile: FeatureFlags, newFile: FeatureFlags) -> [DroppedFlagChange] {
+        runtimeChanges.compactMap { change in
+            let before = oldFile.setting(change.flag, at: change.scope)
+            let after = newFile.setting(change.flag, at: change.scope)
+            // Where the edit removed the setting at this scope, the file's global value is what is left.
+            let fileSetting = after ?? newFile.global[change.flag] ?? .off
+            if keep == true { return nil }
+            if keep == false {
+                return DroppedFlagChange(change: change, fileSetting: fileSetting,
+                                         reason: "the reload was asked to drop runtime flag changes (keepRuntimeFlags=false)")
+            }
+            guard before != after else { return nil }
+            let was = before?.summary ?? "not set"
+            let now = after?.summary ?? "not set"
+            return DroppedFlagChange(change: change, fileSetting: fileSetting,
+                                     reason: "the file's value at \(change.scope) changed in this edit (\(was) → \(now)), so the file's new value wins")
+        }
     }
 
     /// Whether the file's text differs from the last text loaded or rejected (for the file watcher).

@@ -3,9 +3,10 @@ import Foundation
 /// Flag changes made at runtime (`PUT /v1/flags/{name}`), kept in a small JSON file in the data
 /// directory so a restart does not lose them.
 ///
-/// The rule: runtime changes are layered over the file's flags and survive restarts; a reload
-/// (file edit, SIGHUP, `POST /v1/admin/reload`) returns to the file and clears them, unless
-/// the operator asks to keep them (`?keepRuntimeFlags=true`).
+/// The rule: runtime changes are layered over the file's flags and survive restarts and reloads
+/// (file edit, SIGHUP, `POST /v1/admin/reload`), except a change to a flag at a scope whose value
+/// in the file that reload's edit changed: the file's new value wins there. The admin reload can
+/// keep every change (`?keepRuntimeFlags=true`) or drop them all (`?keepRuntimeFlags=false`).
 public struct RuntimeFlagStore: Sendable {
     /// One runtime change: which level it sets and the new setting.
     public struct Change: Sendable, Hashable, Codable {
@@ -76,6 +77,7 @@ extension FeatureFlags {
         case .agentType(let type): flags.agentTypes[type, default: [:]][change.flag] = change.setting
         case .environment(let name): flags.environments[name, default: [:]][change.flag] = change.setting
         }
+        flags.changedAtRuntime.insert(FeatureFlags.runtimeKey(change.flag, change.scope))
         return flags
     }
 }

@@ -28,4 +28,10 @@ public struct SharedFlagChanges: Sendable {
     public func clear() async throws {
         try await store.clearShared(kind: Self.kind)
     }
+
+    /// Leaves exactly `changes` in force, fleet-wide (a reload that dropped some of them).
+    public func replace(with changes: [RuntimeFlagStore.Change]) async throws {
+        try await clear()
+        for change in changes { try await put(change) }
+    }
 }

@@ -25,6 +25,9 @@ struct FleetCore: Sendable {
     let manager: FleetManager
     let authenticator: Authenticator
     let api: LiveSetting<APISection>
+    /// Every flag change (`PUT /v1/flags`, the MCP `flags` tool, and runtime changes a reload
+    /// dropped), for `GET /v1/flags/history`.
+    let flagChanges: FlagChangeLog
     let services: [any Service]
 }
 
@@ -90,8 +93,9 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
     // Every reload and flag change from here on returns once the manager, the HTTP settings and
     // the log level run on it (set before any service can change the config).
     await reloader.setApplier(RunningConfigApplier(manager: manager, api: api, logger: logger))
+    let flagChanges = FlagChangeLog()
     var services: [any Service] = [
-        ConfigWatchService(reloader: reloader, logger: logger),
+        ConfigWatchService(reloader: reloader, logger: logger, flagChanges: flagChanges),
         HeartbeatService(manager: manager),
         BudgetAlertService(manager: manager, metrics: metrics, httpClient: httpClient, logger: logger),
         ExpiredEntrySweeper(store: dataPlane.memory),
@@ -111,7 +115,7 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
         services.append(LearningSyncService(router: dataPlane.router, logger: logger))
     }
     return FleetCore(config: config, reloader: reloader, dataPlane: dataPlane, manager: manager, authenticator: authenticator,
-                     api: api, services: services)
+                     api: api, flagChanges: flagChanges, services: services)
 }
 
 func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, httpClient: HTTPClient,
@@ -144,13 +148,13 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
                  body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
     }
     let admin = router.group().add(middleware: AdminAuthMiddleware(token: settings.adminToken))
-    let flagChanges = FlagChangeLog()
+    let flagChanges = core.flagChanges
     FlagRoutes(reloader: reloader, environment: settings.environment, api: api, changes: flagChanges)
         .register(public: guarded, fleetWide: fleetWide, admin: admin)
     let site = try DashboardSite.bundled()
     if let missing = site.missing { logger.warning("no dashboard", metadata: ["reason": "\(missing)"]) }
     DashboardRoutes(manager: manager, live: metrics.live, site: site).register(open: router, fleetWide: fleetWide)
-    AdminRoutes(reloader: reloader, logger: logger).register(admin: admin)
+    AdminRoutes(reloader: reloader, logger: logger, flagChanges: flagChanges).register(admin: admin)
     KeyRoutes(authenticator: authenticator, manager: manager, api: api, logger: logger).register(admin: admin)
     TaskRoutes(manager: manager, metrics: metrics, api: api).register(guarded)
     FeedbackRoutes(manager: manager, api: api).register(guarded)

@@ -19,6 +19,8 @@ struct ConfigWatchService: Service {
     let reloader: ConfigReloader
     let logger: Logger
     var pollInterval: Duration = .milliseconds(250)
+    /// Where runtime flag changes a reload dropped are recorded (`GET /v1/flags/history`).
+    var flagChanges: FlagChangeLog? = nil
 
     func run() async throws {
         await withDiscardingTaskGroup { group in
@@ -47,6 +49,7 @@ struct ConfigWatchService: Service {
         do {
             let outcome = try await reloader.reload(force: force)
             guard outcome.changed else { return }
+            flagChanges?.record(dropped: outcome.droppedRuntimeFlagChanges, generation: outcome.generation)
             logger.notice("config reloaded", metadata: [
                 "trigger": "\(trigger)", "generation": "\(outcome.generation)", "changed": .array(outcome.changedSettings.map { .string($0) }),
             ])

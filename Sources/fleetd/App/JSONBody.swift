@@ -36,6 +36,9 @@ enum JSONBody {
             return APIError(.badRequest, code: "MISSING_FIELD", message: "'\(field)' is required", field: field)
         case .typeMismatch(let type, let context):
             let field = path(context.codingPath)
+            if field.isEmpty {
+                return APIError(.badRequest, code: "WRONG_TYPE", message: "the body must be \(describe(type))")
+            }
             return APIError(.badRequest, code: "WRONG_TYPE", message: "'\(field)' must be \(describe(type))", field: field)
         case .valueNotFound(let type, let context):
             let field = path(context.codingPath)
@@ -56,6 +59,8 @@ enum JSONBody {
         case is Bool.Type: "true or false"
         case is Int.Type, is Double.Type: "a number"
         case is String.Type: "a string"
+        case is [String: Any].Type: "a JSON object {…}"
+        case is [Any].Type: "a JSON array […]"
         default: "of another type (\(type))"
         }
     }

@@ -3,8 +3,8 @@ import Foundation
 import Logging
 import Synchronization
 
-/// What changed in the flags, when, and by whom: every `PUT /v1/flags/{name}` that succeeded, with
-/// the setting before and after. Bounded (the newest ``capacity`` entries) and kept in memory:
+/// What changed in the flags, when, and by whom: every `PUT /v1/flags/{name}` that succeeded, and
+/// every runtime change a config reload dropped (by `config reload`), with the setting before and after. Bounded (the newest ``capacity`` entries) and kept in memory:
 /// a restart starts it empty, while the changes themselves persist in `runtime-flags.json`.
 /// Read by `GET /v1/flags/history`.
 final class FlagChangeLog: Sendable {
@@ -16,7 +16,8 @@ final class FlagChangeLog: Sendable {
         /// The setting at that scope before the change; `nil` when the scope had none.
         var before: FlagSetting?
         var after: FlagSetting
-        /// Who: `admin`, with the operator's name when the request gave one (`X-Fleetd-Operator`).
+        /// Who: `admin`, with the operator's name when the request gave one (`X-Fleetd-Operator`), or
+        /// `config reload` for a runtime change a reload dropped.
         var by: String
         /// The client's address.
         var from: String?
@@ -38,7 +39,15 @@ final class FlagChangeLog: Sendable {
         }
     }
 
-    /// Newest first.
+    /// Records the runtime changes a reload dropped: by `config reload`, the setting after it the
+    /// file's. Called after the reload returned (a lock of its own, never the reloader's turn).
+    func record(dropped: [ConfigReloader.DroppedFlagChange], generation: Int) {
+        for item in dropped {
+            append(Entry(at: Date(), flag: item.change.flag, scope: item.change.scope.label, before: item.change.setting,
+                         after: item.fileSetting, by: "config reload", from: nil, generation: generation))
+        }
+    }
+
     /// Applies a runtime flag change through `reloader` and logs it (`log` may be `nil`: applied,
     /// not logged). The `before` is read apart from the change: two admins changing the same flag
     /// at the same instant may both log the same `before`; the settings themselves are never lost.
@@ -63,6 +72,7 @@ final class FlagChangeLog: Sendable {
         return snapshot
     }
 
+    /// Newest first.
     func newestFirst(limit: Int) -> [Entry] {
         entries.withLock { Array($0.reversed().prefix(max(0, limit))) }
     }

@@ -186,7 +186,7 @@ struct FleetMCPServer: Sendable {
             }
             let change = FlagChangeRequest(enabled: value, rollout: rollout, agentType: agentType, environment: environment)
             do {
-                let (scope, setting) = try change.validated(name, keepingRolloutOf: await reloader.snapshot.config.features)
+                let (scope, setting) = try change.validated(name, in: await reloader.snapshot.config)
                 _ = try await FlagChangeLog.apply(name, scope: scope, to: setting, through: reloader, log: flagChanges,
                                                   by: caller?.kind == .admin ? "admin (mcp)" : "admin token (mcp)", from: nil)
             } catch let error as APIError {
