@@ -225,8 +225,10 @@ struct TaskRunTests {
             #expect(explained.modelName == "local-builtin")
             let excluded = explained.trace.candidates.first { $0.modelName == "gpt-4o-mini" }?.exclusion
             #expect(excluded?.stage == .budget, "\(String(describing: excluded))")
-            let result = try await agent.run(task, settings: Self.routedStreaming, runtime: harness.runtime).result()
-            #expect(result.model == "local-builtin" && result.cost == 0)
+            // Only the budget left gpt-4o-mini out: the caller gets ROUTER_002, not the built-in
+            // responder's canned text standing in for it.
+            await #expect { _ = try await agent.run(task, settings: Self.routedStreaming, runtime: harness.runtime).result() }
+                throws: { ($0 as? TaskFailure)?.code == .budgetExceeded }
 
             // An answer limit of 2,000 tokens reserves ~$0.0012: the router and the reservation both admit it.
             let small = AgentTask(prompt: "hello", maxTokens: 2_000, stream: true)

@@ -36,13 +36,18 @@ extension AgentTask {
     /// built-in last resort, when the responder stands in for models that cannot be used now
     /// (``builtinStandInReason(_:)``): ROUTER_002 when only the budget left them out, else
     /// ROUTER_001 naming why. `nil` for other tasks, or when the responder is in its usual place.
+    ///
+    /// Any task, `/v1/tasks` and MCP's included, gets ROUTER_002 when only the budget left the
+    /// configured models out: a spent budget is the caller's answer (402, as README promises), not
+    /// canned text that reads like a model's. Breakers and quotas leave `/v1/tasks` its labelled answer.
     func compatibleStandInFailure(_ selection: ModelSelection) -> TaskFailure? {
-        guard conversation != nil, let why = builtinStandInReason(selection) else { return nil }
+        guard let why = builtinStandInReason(selection) else { return nil }
         let stages = Set(selection.trace.candidates.filter { $0.provider != ProviderKind.builtin.rawValue }
             .compactMap { $0.exclusion?.stage }.filter { Self.passingExclusions.contains($0) })
         if stages == [.budget] {
             return TaskFailure(code: .budgetExceeded, message: "budget exceeded: no configured model may be called for this request (\(why))")
         }
+        guard conversation != nil else { return nil }
         return TaskFailure(code: .modelSelectionFailed, message: "no configured model can be called for this request right now (\(why))")
     }
 

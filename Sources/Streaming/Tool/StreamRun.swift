@@ -107,6 +107,12 @@ final class StreamRun: Sendable {
     @inline(never)
     private func serve(targetAt index: Int, session: StreamSessionRecord, clock: StreamClock, lastError: inout (any Error)?,
                        lastFailed: inout String?) async -> Step {
+        // A model the budget refused is not stood in for by the built-in responder: the caller
+        // gets the refusal (ROUTER_002), not canned text that reads like an answer.
+        if index > 0, targets[index].endpoint.provider == .builtin, let refused = lastError as? AttemptRefused,
+           refused.failure.code == .budgetExceeded {
+            return .giveUp
+        }
         let target = Self.withBuiltinRole(targets[index], after: lastError, of: lastFailed)
         // Another target can serve: a failure of this one moves there at once. Waiting and
         // retrying the same model is only for the last target, when nothing else can serve.

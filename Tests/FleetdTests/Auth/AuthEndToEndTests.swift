@@ -204,6 +204,38 @@ import Testing
 
     /// A tenant's streamed answer through either compatible endpoint is recorded under the
     /// tenant's task, as its JSON answers are: `GET /v1/tasks/{id}` says how it ended.
+    /// With the built-in responder as the last resort, a spent key budget is still the caller's
+    /// answer (402 ROUTER_002, on /v1/tasks as on the compatible endpoint), not canned text.
+    @Test func aKeyPastItsBudgetIsRefusedWithABuiltinLastResort() async throws {
+        let fake = try await FakeProviderServer.start(script: F.billingScript())
+        let admin = "admin-token-budget-builtin"
+        let yaml = F.config(baseURL: fake.baseURL).replacingOccurrences(of: "  costTracking:", with: """
+                - name: local
+                  provider: builtin
+                  model: fleetd-builtin
+              lastResort: local
+              costTracking:
+            """)
+        #expect(yaml.contains("lastResort: local"))
+        let (fleetd, _, _) = try await F.start(yaml, environment: ["FLEETD_ADMIN_TOKEN": admin])
+        let capped = try await F.makeKey(fleetd, admin: admin, #"{"tenant": "acme", "budgetDaily": 0.003}"#)
+        var refusal: HTTPResult?
+        for index in 0..<30 where refusal == nil {
+            let answer = try await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "Say ok (\#(index))"}"#, headers: F.bearer(capped.key))
+            #expect(!answer.body.contains("built-in local responder"), "\(answer.body)")
+            if answer.status != 200 { refusal = answer }
+        }
+        let refused = try #require(refusal, "the key's budget must refuse a task")
+        #expect(refused.status == 402, "\(refused.body)")
+        #expect(F.error(refused)["code"] as? String == "ROUTER_002", "\(refused.body)")
+        let compat = try await http(.POST, fleetd.baseURL + "/v1/chat/completions",
+                                    body: #"{"model": "auto", "messages": [{"role": "user", "content": "Say ok"}]}"#, headers: F.bearer(capped.key))
+        #expect(compat.status != 200 && !compat.body.contains("built-in local responder"), "\(compat.body)")
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+
     @Test func aTenantsStreamedCompatibleAnswerIsRecordedAsItsOwnTask() async throws {
         let fake = try await FakeProviderServer.start(script: F.billingScript())
         let admin = "admin-token-streams"
