@@ -67,6 +67,41 @@ struct RouterAccessTests {
             .modelName == "claude-haiku-4")
     }
 
+    @Test("an allow-list whose models' ranges exclude the score still gets its models, nearest range first, the reason saying so")
+    func allowListOutranksComplexityRanges() async throws {
+        // At 0.95 only opus is in range, and the key may not use it. Sonnet (0.3–0.8) is nearer
+        // than haiku (0–0.4); the cost strategy alone would put haiku first.
+        let router = ModelRouter(configuration: Seed.configuration(strategy: .cost, defaultModel: "claude-opus-4"),
+                                 scorer: FixedScorer(defaultScore: 0.95))
+        let key = ModelAllowList(source: "key fk-k1", models: ["claude-sonnet-4.5", "claude-haiku-4"])
+        let selection = try await router.select(Self.task([key]))
+        #expect(selection.modelName == "claude-sonnet-4.5")
+        #expect(selection.fallbackModels == ["claude-haiku-4"])
+        #expect(selection.reason.contains("outside its complexity range") && selection.reason.contains("key fk-k1"), "\(selection.reason)")
+        let sonnet = try #require(selection.trace.candidates.first { $0.modelName == "claude-sonnet-4.5" })
+        #expect(sonnet.decisions.contains { $0.stage == .complexityRange && $0.passed && $0.detail.contains("kept") })
+        #expect(selection.trace.candidates.first { $0.modelName == "claude-opus-4" }?.exclusion?.stage == .access)
+
+        // Without an allow-list, nothing changes: the in-range model serves.
+        #expect(try await router.select(Self.task([])).modelName == "claude-opus-4")
+    }
+
+    @Test("a tenant's trace and reason carry no fleet-wide budget figures; the operator's do")
+    func tenantSeesNoFleetSpend() async throws {
+        let router = ModelRouter(configuration: Seed.configuration(), scorer: FixedScorer(defaultScore: 0.2),
+                                 budget: FakeBudget.daily(limit: 100, spent: 12.5, policy: .block))
+        var task = Seed.task(id: "t-tenant")
+        task.tenantId = "beta"
+        let selection = try await router.explain(task)
+        let texts = [selection.trace.budget, selection.reason] + selection.trace.candidates.flatMap { $0.decisions.map(\.detail) + $0.notes }
+        for figure in ["$100", "$12.5", "$87.5", "remaining"] {
+            #expect(!texts.contains { $0.contains(figure) }, "\(figure): \(texts)")
+        }
+        #expect(selection.trace.budget.contains("policy block"), "\(selection.trace.budget)")
+        let operatorView = try await router.explain(Seed.task(id: "t-op"))
+        #expect(operatorView.trace.budget.contains("$100"), "\(operatorView.trace.budget)")
+    }
+
     @Test("a tenant's selection is recorded under <tenant>/<taskId>")
     func recordKey() async throws {
         let recorder = InMemoryRecorder()

@@ -247,8 +247,15 @@ public actor FleetManager {
         let type = task.agentType ?? defaultAgentType
         let role = snapshot.config.agents.first { $0.type == type }.map { AgentRole(config: $0.config) } ?? AgentRole()
         let (settings, _) = settings(for: task)
-        return try await dataPlane.router.explain(task.routingTask(agentType: type, role: role), useRouter: settings.useRouter,
-                                                  useLearning: settings.useLearning)
+        var selection = try await dataPlane.router.explain(task.routingTask(agentType: type, role: role), useRouter: settings.useRouter,
+                                                           useLearning: settings.useLearning)
+        // A key with its own budget sees that budget's status, never the fleet's spend (a
+        // tenant's trace already leaves the fleet's figures out).
+        if let caller = task.caller, let keyId = caller.keyId, let limits = caller.budget, limits.isLimited {
+            let status = await dataPlane.costs.keyBudgetStatus(keyId: keyId, limits: limits)
+            selection.trace.budget = "\(caller.label): " + RoutingEngine.budgetSummary(status)
+        }
+        return selection
     }
 
     /// Waits for an idle agent of the task's type and hands it the task. A full queue refuses at
@@ -265,6 +272,11 @@ public actor FleetManager {
         if let caller = task.caller, !caller.mayUse(agentType: type) {
             throw TaskFailure(code: .agentTypeNotAllowed,
                               message: "\(caller.label) may not run tasks on agent type '\(type)'; allowed: \((caller.allowedAgentTypes ?? []).joined(separator: ", "))")
+        }
+        // A model the caller names but may not use is refused, not quietly replaced by one it may.
+        if let caller = task.caller, let preferred = task.preferredModel, let list = caller.allowList,
+           let model = snapshot.config.routing.models.first(where: { $0.name == preferred }), let why = list.refusal(model) {
+            throw TaskFailure(code: .modelNotAllowed, message: "\(caller.label) may not use model '\(preferred)': \(why)")
         }
         task.agentType = type
         // The id is taken from here on: a second task with it (for the same tenant) is refused,

@@ -55,6 +55,8 @@ public enum ErrorCode: String, Sendable, Codable, Hashable, CaseIterable, Custom
     case requestUnsupported = "REQUEST_UNSUPPORTED"
     /// The caller (its API key or token) may not run tasks on the agent type.
     case agentTypeNotAllowed = "AGENT_TYPE_NOT_ALLOWED"
+    /// The caller (its API key or token) may not use the model the task prefers.
+    case modelNotAllowed = "MODEL_NOT_ALLOWED"
     /// A task with this id is already known for the caller's tenant: ids are unique per tenant.
     case taskIdConflict = "TASK_ID_CONFLICT"
     /// An unexpected failure inside fleetd.
@@ -75,7 +77,7 @@ public enum ErrorCode: String, Sendable, Codable, Hashable, CaseIterable, Custom
         case .costCalculationFailed, .budgetAlertTriggered, .costConfigurationInvalid: .cost
         case .providerRateLimited, .providerOverloaded, .providerAuth, .providerBadRequest, .providerServerError,
              .providerNetwork, .providerTimeout, .providerMidStreamError, .providerMissingCredentials, .providerInvalidResponse: .provider
-        case .queueFull, .taskTimeout, .taskCancelled, .unknownAgentType, .requestUnsupported, .agentTypeNotAllowed, .taskIdConflict, .internalError: .task
+        case .queueFull, .taskTimeout, .taskCancelled, .unknownAgentType, .requestUnsupported, .agentTypeNotAllowed, .modelNotAllowed, .taskIdConflict, .internalError: .task
         }
     }
 
@@ -89,7 +91,7 @@ public enum ErrorCode: String, Sendable, Codable, Hashable, CaseIterable, Custom
         case .queueFull, .providerRateLimited: 429
         case .providerOverloaded: 503
         case .unknownAgentType, .requestUnsupported: 400
-        case .agentTypeNotAllowed: 403
+        case .agentTypeNotAllowed, .modelNotAllowed: 403
         case .taskIdConflict: 409
         case .taskTimeout, .streamTimeout, .providerTimeout: 504
         case .taskCancelled: 499
@@ -103,6 +105,7 @@ public enum ErrorCode: String, Sendable, Codable, Hashable, CaseIterable, Custom
     public var field: String? {
         switch self {
         case .unknownAgentType, .agentTypeNotAllowed: "agentType"
+        case .modelNotAllowed: "preferredModel"
         case .taskIdConflict: "id"
         default: nil
         }

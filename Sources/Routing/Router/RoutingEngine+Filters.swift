@@ -138,6 +138,9 @@ extension RoutingEngine {
 
         // 1. Budget.
         let budget = inputs.budget
+        // The fleet's spend and remainder are not a tenant's business: a tenant's task is checked
+        // against the fleet budget, but its trace and errors carry no fleet-wide figures.
+        let figures = task.tenantId == nil
         var afterBudget: [(model: ModelConfiguration, role: FallbackEntry.Role)] = []
         afterBudget.reserveCapacity(chain.count)
         var budgetExcluded = 0
@@ -160,10 +163,12 @@ extension RoutingEngine {
                     record(entry.model.name, .init(stage: .budget, passed: true, detail: "free model: spends no budget"))
                     afterBudget.append(entry)
                 } else if !overBudget {
-                    record(entry.model.name, .passed(.budget, "estimated \(money(cost)) within remaining \(money(remaining))", detail))
+                    record(entry.model.name, .passed(.budget, figures ? "estimated \(money(cost)) within remaining \(money(remaining))"
+                                                                      : "estimated \(money(cost)) within the fleet budget", detail))
                     afterBudget.append(entry)
                 } else {
-                    let over = exhausted ? "budget used up (remaining \(money(remaining)))" : "estimated \(money(cost)) exceeds remaining \(money(remaining))"
+                    let over = !figures ? (exhausted ? "the fleet budget is used up" : "estimated \(money(cost)) exceeds what the fleet budget has left")
+                        : exhausted ? "budget used up (remaining \(money(remaining)))" : "estimated \(money(cost)) exceeds remaining \(money(remaining))"
                     let cheaper = referenceCost.map { cost < $0 } ?? false
                     switch budget.policy.admission(cheaperThanPick: cheaper) {
                     case .refused where budget.policy == .block:
@@ -191,7 +196,7 @@ extension RoutingEngine {
             }
         }
         if afterBudget.isEmpty && budgetExcluded > 0 {
-            let status = budgetLine(budget)
+            let status = budgetLine(budget, tenant: task.tenantId)
             switch budget.policy {
             case .cheaperOnly:
                 throw RouterError(code: .noAffordableModel,
@@ -251,8 +256,19 @@ extension RoutingEngine {
         traces.compactMap { t in t.exclusion.map { ModelExclusion(model: t.modelName, stage: $0.stage, reason: $0.detail) } }
     }
 
-    /// One line on the budget, e.g. "day $98.00 of $100.00 used; policy block".
-    func budgetLine(_ budget: BudgetStatus) -> String {
+    /// One line on the budget, e.g. "day $98.00 of $100.00 used; policy block". For a tenant's
+    /// task (`tenant` set), no fleet-wide figure: only that the fleet budget was checked.
+    func budgetLine(_ budget: BudgetStatus, tenant: String? = nil) -> String {
+        guard budget.enabled else { return "budget off" }
+        if tenant != nil {
+            return "fleet budget checked (its figures are not shown to a tenant's caller); policy \(budget.policy.rawValue)"
+        }
+        return Self.budgetSummary(budget)
+    }
+
+    /// One line on a budget's periods and policy, e.g. "day $98.00 of $100.00 used; policy block":
+    /// the fleet's in an operator's trace, a key's own in its caller's (`POST /v1/route`).
+    public static func budgetSummary(_ budget: BudgetStatus) -> String {
         guard budget.enabled else { return "budget off" }
         let periods = budget.periods.compactMap { p -> String? in
             guard let limit = p.limit else { return nil }

@@ -63,6 +63,9 @@ public struct RoutingEngine: Sendable {
         var pool: [ModelConfiguration] = []
         pool.reserveCapacity(registry.models.count)
         var extras: [(ModelConfiguration, FallbackEntry.Role)] = []
+        // Models the allow-lists admit whose complexity range excludes the score, with the
+        // distance to their range: admitted anyway when no allowed model's range fits.
+        var outOfRange: [(model: ModelConfiguration, distance: Double)] = []
 
         if let preferred = task.preferredModel, registry.model(named: preferred) == nil {
             traces.append(CandidateTrace(modelName: preferred, provider: "-", role: .candidate,
@@ -97,14 +100,40 @@ public struct RoutingEngine: Sendable {
                     extras.append((model, .defaultModel))
                 } else {
                     trace.decisions.append(.init(stage: .complexityRange, passed: false, detail: "score \(fmt(score.overall)) outside \(rangeText())"))
+                    let distance = score.overall < range.min ? range.min - score.overall : score.overall - range.max
+                    outOfRange.append((model, distance))
                 }
             }
             traceIndex[model.name] = traces.count
             traces.append(trace)
         }
 
+        // Complexity ranges are the fleet's preference; the caller's allow-list (a key's, a token's,
+        // the agent type's `models`) is a hard rule. When the lists leave no model whose range fits,
+        // the models they allow are candidates anyway, nearest range first.
+        let admittedOutOfRange = pool.isEmpty && !outOfRange.isEmpty && task.allowLists.contains(where: \.restricts)
+        var distances: [String: Double] = [:]
+        if admittedOutOfRange {
+            let sources = task.allowLists.filter(\.restricts).map(\.source).joined(separator: " and ")
+            for entry in outOfRange {
+                distances[entry.model.name] = entry.distance
+                pool.append(entry.model)
+                guard let i = traceIndex[entry.model.name], let last = traces[i].decisions.indices.last else { continue }
+                traces[i].decisions[last] = FilterDecision(
+                    stage: .complexityRange, passed: true,
+                    detail: traces[i].decisions[last].detail + "; kept: no model allowed for \(sources) fits the score")
+                traces[i].notes.append("outside its complexity range: no model allowed for \(sources) fits score \(fmt(score.overall)), so the allowed models serve, nearest range first")
+            }
+        }
+
         // Rank the in-range candidates, then append the default model and the last resort.
-        let ranked = rank(pool, task: task, score: score, inputTokens: inTok, outputTokens: outTok, inputs: inputs)
+        var ranked = rank(pool, task: task, score: score, inputTokens: inTok, outputTokens: outTok, inputs: inputs)
+        if admittedOutOfRange {
+            ranked = ranked.enumerated().sorted { a, b in
+                let da = distances[a.element.0.name] ?? 0, db = distances[b.element.0.name] ?? 0
+                return da != db ? da < db : a.offset < b.offset
+            }.map { $0.element }
+        }
         var chain: [(model: ModelConfiguration, role: FallbackEntry.Role)] = []
         chain.reserveCapacity(ranked.count + extras.count)
         for (model, value) in ranked {
@@ -144,7 +173,7 @@ public struct RoutingEngine: Sendable {
             FallbackEntry(modelName: entry.model.name, role: entry.role, why: why(entry.model, role: entry.role, ranked: ranked))
         }
         let trace = SelectionTrace(strategy: configuration.strategy, estimatedInputTokens: inTok, estimatedOutputTokens: outTok,
-                                   budget: budgetLine(inputs.budget), candidates: traces)
+                                   budget: budgetLine(inputs.budget, tenant: task.tenantId), candidates: traces)
         let reason = reasonLine(pick: pick.model, role: pick.role, score: score, ranked: ranked, chain: chain, traces: traces, traceIndex: traceIndex, alerts: alerts)
         return ModelSelection(
             taskId: task.taskId, modelName: pick.model.name, modelConfig: pick.model, complexity: score, reason: reason,

@@ -202,6 +202,45 @@ import Testing
         await fake.shutdown()
     }
 
+    /// A key's model list is a hard rule: a model outside it is 403 on the compatible endpoints and
+    /// on /v1/tasks (never quietly served by another), and a prompt outside its models' complexity
+    /// ranges is still served by them. /v1/route shows the key's own budget, never the fleet's spend.
+    @Test func aKeysModelsAreAHardRuleAndItsRouteShowsNoFleetSpend() async throws {
+        let fake = try await FakeProviderServer.start(script: F.billingScript())
+        let admin = "admin-token-models"
+        let (fleetd, _, _) = try await F.start(F.config(baseURL: fake.baseURL), environment: ["FLEETD_ADMIN_TOKEN": admin])
+        // The fleet spends something before any key exists (open on loopback).
+        #expect(try await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "Say ok"}"#).status == 200)
+        let beta = try await F.makeKey(fleetd, admin: admin, #"{"tenant": "beta", "models": ["strong"], "budgetDaily": 2}"#)
+
+        for path in ["/v1/chat/completions", "/v1/messages"] {
+            let body = #"{"model": "cheap", "max_tokens": 64, "messages": [{"role": "user", "content": "Say ok"}]}"#
+            let refused = try await http(.POST, fleetd.baseURL + path, body: body, headers: F.bearer(beta.key))
+            #expect(refused.status == 403, "\(path): \(refused.body)")
+            #expect(F.error(refused)["type"] as? String == "permission_error", "\(path): \(refused.body)")
+            #expect((F.error(refused)["message"] as? String)?.contains("'cheap' may not be used") == true, "\(path): \(refused.body)")
+        }
+        let preferring = try await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "Say ok", "preferredModel": "cheap"}"#,
+                                        headers: F.bearer(beta.key))
+        #expect(preferring.status == 403 && F.error(preferring)["code"] as? String == "MODEL_NOT_ALLOWED", "\(preferring.body)")
+        #expect((F.error(preferring)["message"] as? String)?.contains("'cheap'") == true, "\(preferring.body)")
+
+        // A simple prompt: outside strong's range (0.45–1.0), served by strong all the same.
+        let simple = try await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "Say ok"}"#, headers: F.bearer(beta.key))
+        #expect(simple.status == 200, "\(simple.body)")
+        #expect(simple.json["model"] as? String == "strong", "\(simple.body)")
+
+        // The route's budget line is the key's own ($2 a day), not the fleet's ($1000 a day).
+        let route = try await http(.POST, fleetd.baseURL + "/v1/route", body: #"{"prompt": "Say ok"}"#, headers: F.bearer(beta.key))
+        #expect(route.status == 200, "\(route.body)")
+        let budget = jsonValue(route.json, "trace.budget") as? String ?? ""
+        #expect(budget.contains("key") && budget.contains("$2.0000"), "\(route.body)")
+        #expect(!route.body.contains("$1000") && !route.body.contains("remaining $"), "\(route.body)")
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+
     /// A tenant's streamed answer through either compatible endpoint is recorded under the
     /// tenant's task, as its JSON answers are: `GET /v1/tasks/{id}` says how it ended.
     /// With the built-in responder as the last resort, a spent key budget is still the caller's

@@ -119,6 +119,9 @@ extension CompatError {
         case .requestUnsupported, .unknownAgentType:
             self.init(dialect, status: 400, openAIType: "invalid_request_error", anthropicType: "invalid_request_error",
                       message: message, param: failure.code == .unknownAgentType ? "x-fleetd-agent-type" : "model", code: code)
+        case .modelNotAllowed:
+            self.init(dialect, status: 403, openAIType: "permission_error", anthropicType: "permission_error",
+                      message: message, param: "model", code: "model_not_allowed")
         case .providerBadRequest:
             self.init(dialect, status: 400, openAIType: "invalid_request_error", anthropicType: "invalid_request_error",
                       message: "the provider refused the request: \(message)", code: code)

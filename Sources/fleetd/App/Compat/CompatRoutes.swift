@@ -87,6 +87,13 @@ struct CompatRoutes {
         }
         // Authenticated by the routes' guard (APIAuthMiddleware): the caller's tenant, user and limits go along.
         let task = try makeTask(call, request: request, config: config, dialect: dialect).authorized(by: context.caller?.taskCaller)
+        // A model the caller may not use is 403 like a disabled one, never quietly served by another.
+        if let caller = task.caller, let preferred = task.preferredModel, let list = caller.allowList,
+           let model = config.routing.models.first(where: { $0.name == preferred }), let why = list.refusal(model) {
+            throw CompatError(dialect, status: 403, openAIType: "permission_error", anthropicType: "permission_error",
+                              message: "model '\(call.model)' may not be used by \(caller.label): \(why)",
+                              param: "model", code: "model_not_allowed")
+        }
         let retryAfter = Int(config.routing.health.cooldownSeconds.rounded(.up))
         if call.stream {
             return try await CompatStream(manager: manager, metrics: metrics, dialect: dialect, defaultRetryAfter: retryAfter)
