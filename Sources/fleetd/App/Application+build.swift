@@ -162,7 +162,8 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
         FleetMCPServer(manager: manager, reloader: reloader, metrics: metrics, adminToken: settings.adminToken,
                        environment: settings.environment, caller: caller, flagChanges: flagChanges)
     }
-    MCPHTTPRoutes(sessions: mcpSessions, maxBodyBytes: { api.value.maxBodyBytes }).register(guarded)
+    MCPHTTPRoutes(sessions: mcpSessions, maxBodyBytes: { api.value.maxBodyBytes },
+                  requestCounter: KeyRequestCounter(keys: authenticator.keys, limiter: limiter)).register(guarded)
     let compat = CompatRoutes(manager: manager, metrics: metrics, api: api)
     compat.register(guarded)
     FleetRoutes(manager: manager, compat: compat).register(guarded)

@@ -33,6 +33,8 @@ struct RateLimitMiddleware<Context: ClientAddressRequestContext>: RouterMiddlewa
             error.headers[.retryAfter] = String(retryAfter)
             // The compatible endpoints answer in their client's dialect, so its SDK raises RateLimitError.
             if let dialect = CompatDialect(path: request.uri.path) { throw CompatError(dialect, api: error) }
+            // An MCP client shows a JSON-RPC error's message.
+            if MCPHTTPError.applies(to: request.uri.path) { throw await MCPHTTPError.refusing(request, with: error) }
             throw error
         }
         return try await next(request, context)

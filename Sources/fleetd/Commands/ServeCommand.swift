@@ -70,7 +70,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw error
         }
         // SIGTERM/SIGINT: stop accepting, give in-flight tasks and streams the drain timeout, then stop.
-        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // The drain notice last: the group shuts services down in reverse order, so it hears first.
+        let drain = DrainNoticeService(drain: metrics.drain, timeout: .seconds(config.api.drainTimeoutSeconds), logger: logger)
+        var group = ServiceGroupConfiguration(services: [app, drain], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(config.api.drainTimeoutSeconds)
         try await Self.naming(config.api) { try await runGroup(group, thenClose: httpClient) }
         logger.info("fleetd stopped")
@@ -108,7 +110,8 @@ extension ServeCommand {
         let application = ApplicationAfterStore {
             try await buildApplication(loaded: loaded, settings: settings, metrics: metrics, httpClient: httpClient, postgres: postgres, logger: logger)
         }
-        var group = ServiceGroupConfiguration(services: [postgres, application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let drain = DrainNoticeService(drain: metrics.drain, timeout: .seconds(config.api.drainTimeoutSeconds), logger: logger)
+        var group = ServiceGroupConfiguration(services: [postgres, application, drain], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(config.api.drainTimeoutSeconds)
         try await Self.naming(config.api) { try await runGroup(group, thenClose: httpClient) }
         logger.info("fleetd stopped")

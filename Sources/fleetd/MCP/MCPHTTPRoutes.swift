@@ -13,12 +13,23 @@ import ServiceLifecycle
 struct MCPHTTPRoutes {
     let sessions: MCPSessions
     let maxBodyBytes: @Sendable () -> Int
+    /// Counts each `tools/call` against the caller's key's `rpm` (the transport's own requests,
+    /// initialize, notifications, the GET stream and DELETE, do not count: ``APIAuthMiddleware``).
+    var requestCounter: KeyRequestCounter? = nil
 
     func register(_ router: some RouterMethods<FleetRequestContext>) {
         for method in [HTTPRequest.Method.post, .get, .delete] {
             router.on("mcp", method: method) { request, context -> Response in
                 var request = request
                 let body = method == .post ? try await request.collectBody(upTo: maxBodyBytes()) : nil
+                if let requestCounter, let body {
+                    let data = Data(body.readableBytesView)
+                    do {
+                        for _ in 0..<Self.toolCalls(in: data) { try await requestCounter.count(context.caller) }
+                    } catch let error as APIError {
+                        return MCPHTTPError(error, requestBody: data).response()
+                    }
+                }
                 var headers: [String: String] = [:]
                 for field in request.headers {
                     let name = field.name.canonicalName
@@ -30,6 +41,13 @@ struct MCPHTTPRoutes {
                 return Self.response(answer, endsOnShutdown: method == .get)
             }
         }
+    }
+
+    /// How many `tools/call` requests a POST body holds (a JSON-RPC batch may hold several).
+    static func toolCalls(in body: Data) -> Int {
+        guard let json = try? JSONSerialization.jsonObject(with: body) else { return 0 }
+        let messages = (json as? [Any]) ?? [json]
+        return messages.filter { ($0 as? [String: Any])?["method"] as? String == "tools/call" }.count
     }
 
     /// - Parameter endsOnShutdown: a GET stream (server messages not tied to a request) ends when

@@ -119,4 +119,65 @@ import Testing
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)
     }
+
+    static let initialize = #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#
+
+    /// A refusal before the session sees the request keeps its status and headers, with a
+    /// JSON-RPC error body whose message is the reason (the mcp SDK shows it, not "-32603 Server
+    /// returned an error response").
+    @Test func aRefusedRequestIsAJSONRPCErrorWithTheReason() async throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try MCPSDKTests.config(baseURL: "http://127.0.0.1:9").write(to: file, atomically: true, encoding: .utf8)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"),
+                                             environment: ["API_KEY": "mcp-secret"])
+        let callers: [[(String, String)]] = [[], [("Authorization", "Bearer wrong-key")]]
+        for auth in callers {
+            let refused = try await http(.POST, fleetd.baseURL + "/mcp", body: Self.initialize, headers: Self.headers + auth)
+            #expect(refused.status == 401, "\(refused.body)")
+            #expect(refused.headers["www-authenticate"].first == "Bearer")
+            #expect(refused.json["jsonrpc"] as? String == "2.0" && refused.json["id"] as? Int == 1, "\(refused.body)")
+            let error = refused.json["error"] as? [String: Any]
+            #expect(error?["code"] as? Int == MCPHTTPError.refusedCode, "\(refused.body)")
+            #expect((error?["message"] as? String)?.isEmpty == false, "\(refused.body)")
+        }
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+    }
+
+    /// A key's rpm counts the work a session runs (`tools/call`), not its plumbing: with rpm 2 the
+    /// handshake and a tools/list leave both calls, the third is refused as a JSON-RPC error with
+    /// Retry-After, and the session's DELETE still ends it.
+    @Test func onlyToolCallsCountAgainstAKeysRPM() async throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try MCPSDKTests.config(baseURL: "http://127.0.0.1:9").write(to: file, atomically: true, encoding: .utf8)
+        let admin = "mcp-admin-rpm"
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"),
+                                             environment: ["FLEETD_ADMIN_TOKEN": admin])
+        let key = try await AuthFixture.makeKey(fleetd, admin: admin, #"{"tenant": "acme", "rpm": 2}"#).key
+        let auth = [("Authorization", "Bearer \(key)")]
+        let url = fleetd.baseURL + "/mcp"
+        let opened = try await http(.POST, url, body: Self.initialize, headers: Self.headers + auth)
+        let session = try #require(opened.headers["mcp-session-id"].first, "\(opened.status) \(opened.body)")
+        let inSession = Self.headers + auth + [("Mcp-Session-Id", session)]
+        #expect(try await http(.POST, url, body: #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#, headers: inSession).status == 202)
+        let list = try await http(.POST, url, body: #"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#, headers: inSession)
+        #expect(list.status == 200 && list.body.contains("run_task"), "\(list.status) \(list.body)")
+        for id in 3...4 {
+            let call = #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"models","arguments":{}}}"#
+            let answer = try await http(.POST, url, body: call, headers: inSession)
+            #expect(answer.status == 200, "tools/call \(id): \(answer.status) \(answer.body)")
+        }
+        let over = try await http(.POST, url, body: #"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"models","arguments":{}}}"#,
+                                  headers: inSession)
+        #expect(over.status == 429, "\(over.body)")
+        #expect(over.headers["retry-after"].first != nil)
+        #expect(over.json["id"] as? Int == 5, "\(over.body)")
+        #expect(((over.json["error"] as? [String: Any])?["message"] as? String)?.contains("rpm") == true, "\(over.body)")
+        let ended = try await http(.DELETE, url, headers: auth + [("Mcp-Session-Id", session)])
+        #expect(ended.status == 200, "\(ended.body)")
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+    }
 }

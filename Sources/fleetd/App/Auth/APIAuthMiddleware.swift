@@ -16,17 +16,29 @@ struct APIAuthMiddleware<Context: RequestContext & AuthenticatedRequestContext>:
     var fullAccessOnly = false
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let admitted: Context
         do {
-            return try await admit(request, context: context, next: next)
+            admitted = try await admit(request, context: context)
         } catch let error as APIError {
-            // The compatible endpoints answer in their client's dialect, so its SDK raises its own
-            // AuthenticationError, PermissionDeniedError or RateLimitError.
-            guard let dialect = CompatDialect(path: request.uri.path) else { throw error }
-            throw error.status == .unauthorized ? CompatError.unauthorized(dialect, error.message) : CompatError(dialect, api: error)
+            // An MCP client shows a JSON-RPC error's message; fleetd's REST shape it cannot read.
+            if MCPHTTPError.applies(to: request.uri.path) { throw await MCPHTTPError.refusing(request, with: error) }
+            throw Self.dialected(error, path: request.uri.path)
+        }
+        do {
+            return try await next(request, admitted)
+        } catch let error as APIError {
+            throw Self.dialected(error, path: request.uri.path)
         }
     }
 
-    private func admit(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    /// The compatible endpoints answer in their client's dialect, so its SDK raises its own
+    /// AuthenticationError, PermissionDeniedError or RateLimitError.
+    private static func dialected(_ error: APIError, path: String) -> any Error {
+        guard let dialect = CompatDialect(path: path) else { return error }
+        return error.status == .unauthorized ? CompatError.unauthorized(dialect, error.message) : CompatError(dialect, api: error)
+    }
+
+    private func admit(_ request: Request, context: Context) async throws -> Context {
         var context = context
         let caller = try await authenticator.authenticate(request.headers)
         if fullAccessOnly, !caller.seesAllTenants {
@@ -36,35 +48,21 @@ struct APIAuthMiddleware<Context: RequestContext & AuthenticatedRequestContext>:
             context.logger[metadataKey: "caller"] = .string(caller.label)
         }
         if let keyId = caller.keyId, let limits = caller.limits {
-            try await enforce(limits, keyId: keyId, label: caller.label)
+            // On /mcp the session's plumbing (initialize, notifications, its GET stream, DELETE)
+            // is not work: each `tools/call` counts instead (``MCPHTTPRoutes``).
+            try await enforce(limits, keyId: keyId, label: caller.label, countRequest: !MCPHTTPError.applies(to: request.uri.path))
         }
         context.caller = caller
-        return try await next(request, context)
+        return context
     }
 
-    private func enforce(_ limits: APIKeyLimits, keyId: String, label: String) async throws {
+    private func enforce(_ limits: APIKeyLimits, keyId: String, label: String, countRequest: Bool) async throws {
         if limits.budget.isLimited || limits.tokensPerMinute != nil, !(await ledgerEnabled()) {
             throw APIError(.serviceUnavailable, code: "KEY_LIMITS_UNENFORCEABLE",
                            message: "\(label) has a budget or a token limit but routing.costTracking is off, so fleetd cannot hold it to them; the request is refused")
         }
-        if let rpm = limits.requestsPerMinute {
-            let keys = authenticator.keys
-            let wait: Int?
-            if keys.isShared {
-                // Counted in the shared store: every instance's requests count against the one rpm.
-                do {
-                    wait = try await keys.admitRequest(keyId: keyId, perMinute: rpm)
-                } catch {
-                    throw APIError(.serviceUnavailable, code: "AUTH_UNAVAILABLE", message: "the key's requests per minute cannot be counted now; try again")
-                }
-            } else {
-                wait = limiter.admitRequest(keyId: keyId, perMinute: rpm)
-            }
-            if let wait {
-                var error = APIError(.tooManyRequests, code: "RATE_LIMITED", message: "\(label) made more than \(rpm) requests in a minute (its rpm)")
-                error.headers[.retryAfter] = String(wait)
-                throw error
-            }
+        if countRequest, let rpm = limits.requestsPerMinute {
+            try await KeyRequestCounter(keys: authenticator.keys, limiter: limiter).count(keyId: keyId, rpm: rpm, label: label)
         }
         if let tpm = limits.tokensPerMinute {
             let now = Date()
@@ -81,6 +79,38 @@ struct APIAuthMiddleware<Context: RequestContext & AuthenticatedRequestContext>:
                 error.headers[.retryAfter] = String(max(1, Int(free.rounded(.up))))
                 throw error
             }
+        }
+    }
+}
+
+/// Counts a request against a virtual key's `rpm`: in the shared store when keys are shared (every
+/// instance's requests count against the one rpm), else in this process.
+struct KeyRequestCounter: Sendable {
+    let keys: APIKeyStore
+    let limiter: CallerRateLimiter
+
+    /// Counts one request of `caller` (nothing for a caller without a key or an rpm); over the
+    /// rpm, a 429 with Retry-After.
+    func count(_ caller: Caller?) async throws {
+        guard let caller, let keyId = caller.keyId, let rpm = caller.limits?.requestsPerMinute else { return }
+        try await count(keyId: keyId, rpm: rpm, label: caller.label)
+    }
+
+    func count(keyId: String, rpm: Int, label: String) async throws {
+        let wait: Int?
+        if keys.isShared {
+            do {
+                wait = try await keys.admitRequest(keyId: keyId, perMinute: rpm)
+            } catch {
+                throw APIError(.serviceUnavailable, code: "AUTH_UNAVAILABLE", message: "the key's requests per minute cannot be counted now; try again")
+            }
+        } else {
+            wait = limiter.admitRequest(keyId: keyId, perMinute: rpm)
+        }
+        if let wait {
+            var error = APIError(.tooManyRequests, code: "RATE_LIMITED", message: "\(label) made more than \(rpm) requests in a minute (its rpm)")
+            error.headers[.retryAfter] = String(wait)
+            throw error
         }
     }
 }

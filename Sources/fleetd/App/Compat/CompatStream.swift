@@ -28,7 +28,7 @@ struct CompatStream {
         let timeout = Duration.milliseconds(await manager.config.fleet.taskTimeout)
         let dispatched = try await dispatch(task, timeLimit: timeout, disconnect: context.disconnect)
         let lease = AgentLease(dispatched)
-        let watch = StreamWatch(timeout: timeout, dispatched: dispatched, disconnect: context.disconnect)
+        let watch = StreamWatch(timeout: timeout, dispatched: dispatched, disconnect: context.disconnect, drain: metrics.drain)
         let handoff = RunHandoff(dispatched.run.makeAsyncIterator())
         let started = ContinuousClock.now
 
@@ -53,7 +53,8 @@ struct CompatStream {
         if head.isEmpty {
             watch.end()
             let ended = failure ?? (watch.timedOut.isSet ? .timedOut(taskId: task.id, after: timeout)
-                                                         : TaskFailure(code: .taskCancelled, message: "the client went away"))
+                                    : watch.cutByDrain.isSet ? DrainDeadline.failure
+                                    : TaskFailure(code: .taskCancelled, message: "the client went away"))
             await lease.finish()
             await manager.record(task, .failure(ended))
             metrics.taskFailed(code: ended.code)
@@ -165,6 +166,8 @@ final class CompatSSEStream: Sendable {
             try await relay.run(head: head, then: events, to: &writer)
             if watch.timedOut.isSet {
                 try await relay.timedOut(taskId: dispatched.run.task.id, to: &writer)
+            } else if watch.cutByDrain.isSet {
+                try await relay.cut(DrainDeadline.failure, to: &writer)
             }
             try await writer.finish(nil)
         } catch {
@@ -194,7 +197,9 @@ final class CompatSSEStream: Sendable {
         metrics.live.streamClosed()
         if clientLeft {
             dispatched.cancel()
-            logger.info("compatible stream's client went away; the task is cancelled", metadata: ["task": "\(dispatched.run.task.id)"])
+            if !watch.cutByDrain.isSet {
+                logger.info("compatible stream's client went away; the task is cancelled", metadata: ["task": "\(dispatched.run.task.id)"])
+            }
         }
     }
 }
@@ -235,6 +240,16 @@ final class CompatRelay {
     func timedOut(taskId: String, to writer: inout any ResponseBodyWriter) async throws {
         guard case .failure = outcome else { return }
         let failure = TaskFailure.timedOut(taskId: taskId, after: end.timeout)
+        outcome = .failure(failure)
+        pending.clear()
+        stream.fail(end.error(failure), into: &pending)
+        try await writer.write(pending)
+    }
+
+    /// SIGTERM's drain deadline cut the stream before it ended: the client gets the dialect's error.
+    @inline(never)
+    func cut(_ failure: TaskFailure, to writer: inout any ResponseBodyWriter) async throws {
+        guard case .failure = outcome else { return }
         outcome = .failure(failure)
         pending.clear()
         stream.fail(end.error(failure), into: &pending)

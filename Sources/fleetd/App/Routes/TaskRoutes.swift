@@ -152,6 +152,8 @@ final class SSEStream: Sendable {
             try await relay.run(events, to: &writer)
             if watch.timedOut.isSet {
                 try await relay.timedOut(taskID: dispatched.run.task.id, after: timeout, to: &writer)
+            } else if watch.cutByDrain.isSet {
+                try await relay.cut(DrainDeadline.failure, to: &writer)
             }
             try await writer.finish(nil)
         } catch {
@@ -164,7 +166,7 @@ final class SSEStream: Sendable {
     @inline(never)
     private func opened() -> StreamWatch {
         metrics.live.streamOpened()
-        return StreamWatch(timeout: timeout, dispatched: dispatched, disconnect: disconnect)
+        return StreamWatch(timeout: timeout, dispatched: dispatched, disconnect: disconnect, drain: metrics.drain)
     }
 
     @inline(never)
@@ -173,7 +175,10 @@ final class SSEStream: Sendable {
         metrics.live.streamClosed()
         if clientLeft {
             dispatched.cancel()
-            logger.info("SSE client went away; the task is cancelled", metadata: ["task": "\(dispatched.run.task.id)"])
+            // A stream the drain deadline cut is logged once for all (``DrainNoticeService``).
+            if !watch.cutByDrain.isSet {
+                logger.info("SSE client went away; the task is cancelled", metadata: ["task": "\(dispatched.run.task.id)"])
+            }
         }
     }
 
@@ -186,15 +191,19 @@ final class SSEStream: Sendable {
     }
 }
 
-/// What watches an open stream: the client's disconnect and `fleet.taskTimeout`, either of which
-/// cancels the run, until ``end()``.
+/// What watches an open stream: the client's disconnect, `fleet.taskTimeout` and SIGTERM's drain
+/// deadline, any of which cancels the run, until ``end()``.
 final class StreamWatch: Sendable {
     let timedOut = TimeoutFlag()
+    /// The drain deadline passed while the stream was open.
+    let cutByDrain = TimeoutFlag()
     private let timer: LoopTimer
     private let disconnect: ClientDisconnect?
     private let token: Int?
+    private let drain: DrainDeadline?
+    private let drainToken: Int?
 
-    init(timeout: Duration, dispatched: FleetManager.Dispatched, disconnect: ClientDisconnect?) {
+    init(timeout: Duration, dispatched: FleetManager.Dispatched, disconnect: ClientDisconnect?, drain: DrainDeadline? = nil) {
         let timedOut = self.timedOut
         // `fleet.taskTimeout` holds for streamed tasks as for JSON ones.
         timer = LoopTimer.after(timeout) {
@@ -203,11 +212,18 @@ final class StreamWatch: Sendable {
         }
         self.disconnect = disconnect
         token = disconnect?.onDisconnect { dispatched.cancel() }
+        self.drain = drain
+        let cutByDrain = self.cutByDrain
+        drainToken = drain?.register {
+            cutByDrain.set()
+            dispatched.cancel()
+        }
     }
 
     func end() {
         timer.cancel()
         if let token { disconnect?.remove(token) }
+        if let drainToken { drain?.remove(drainToken) }
     }
 }
 
@@ -253,6 +269,17 @@ final class SSERelay {
     func timedOut(taskID: String, after timeout: Duration, to writer: inout any ResponseBodyWriter) async throws {
         guard !ended else { return }
         let failure = TaskFailure.timedOut(taskId: taskID, after: timeout)
+        outcome = .failure(failure)
+        pending.clear()
+        SSEEncoder.write(event: "error", data: try TaskEvent.error(failure).jsonBytes(), into: &pending)
+        try await writer.write(pending)
+    }
+
+    /// SIGTERM's drain deadline cut the stream: the client gets `failure` as its last event,
+    /// unless the run had ended already.
+    @inline(never)
+    func cut(_ failure: TaskFailure, to writer: inout any ResponseBodyWriter) async throws {
+        guard !ended else { return }
         outcome = .failure(failure)
         pending.clear()
         SSEEncoder.write(event: "error", data: try TaskEvent.error(failure).jsonBytes(), into: &pending)
