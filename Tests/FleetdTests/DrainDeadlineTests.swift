@@ -21,11 +21,11 @@ import Testing
         let connection = try RawConnection(port: fleetd.port)
         try connection.send("POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\n"
                             + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
-        let head = try connection.read(until: "event: chunk", timeout: .seconds(10))
+        let head = try await connection.readOffPool(until: "event: chunk", timeout: .seconds(10))
         #expect(head.hasPrefix("HTTP/1.1 200"), "\(head)")
 
         fleetd.signal(SIGTERM)
-        let rest = try connection.read(until: "shutting down", timeout: .seconds(10))
+        let rest = try await connection.readOffPool(until: "shutting down", timeout: .seconds(10))
         #expect(rest.contains("event: error") && rest.contains("TASK_CANCELLED"), "\(rest)")
         connection.close()
         #expect(await fleetd.waitForExit() == 0, "\(fleetd.logText.suffix(3_000))")

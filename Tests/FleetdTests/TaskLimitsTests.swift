@@ -116,7 +116,7 @@ import Testing
         for round in 1...3 {
             try connection.send(request)
             // A chunked SSE response ends with the zero-length chunk.
-            let response = try connection.read(until: "\r\n0\r\n\r\n", timeout: .seconds(10))
+            let response = try await connection.readOffPool(until: "\r\n0\r\n\r\n", timeout: .seconds(10))
             #expect(response.hasPrefix("HTTP/1.1 200"), "round \(round): \(response.prefix(200))")
             #expect(response.contains("event: complete"), "round \(round)")
             #expect(!response.lowercased().contains("connection: close"), "round \(round)")
@@ -135,7 +135,7 @@ import Testing
 }
 
 /// A plain TCP connection, to see what HTTP clients hide: whether the server keeps it open.
-final class RawConnection {
+final class RawConnection: Sendable {
     private let fd: Int32
 
     init(port: Int) throws {
@@ -174,6 +174,17 @@ final class RawConnection {
             received += buffer[0..<n]
         }
         return String(decoding: received, as: UTF8.self)
+    }
+
+    /// ``read(until:timeout:)`` on a thread of its own: its poll loop blocks, and on a Swift
+    /// concurrency thread it would starve the tests running beside it (and the in-process fake
+    /// provider this connection waits for) of one of this machine's two cooperative threads.
+    func readOffPool(until marker: String, timeout: Duration) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try self.read(until: marker, timeout: timeout) })
+            }
+        }
     }
 
     func close() {

@@ -57,7 +57,7 @@ import Testing
         let connection = try RawConnection(port: fleetd.port)
         let body = #"{"prompt": "hello", "stream": true, "id": "walk-away"}"#
         try connection.send("POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
-        _ = try connection.read(until: "event: chunk", timeout: .seconds(30))
+        _ = try await connection.readOffPool(until: "event: chunk", timeout: .seconds(30))
         connection.close()
         let billed = try await eventually(timeout: .seconds(10)) { (Self.lines(try await Self.costs(fleetd), "byModel")["solo"] ?? 0) > 0 }
         #expect(billed, "the call the provider accepted is in the ledger")
