@@ -6,7 +6,8 @@
 #   migrations/1.0.4-to-1.0.5.sh --check OLD.yaml    # exit 0 if already v1.0.5, 1 if it needs migrating
 #
 # A thin wrapper over `fleetd migrate-config`: every existing key is kept, `features` is added
-# with every flag off, `routing` is built from `ai.model`, `streaming` gets its defaults.
+# with every flag off, `routing` is built from `ai.model` (its list prices and limits; an
+# unknown model gets a "# TODO: check prices" comment and a warning), `streaming` gets its defaults.
 # Uses $FLEETD, else `fleetd` on PATH, else builds it from this checkout.
 set -euo pipefail
 usage() { echo "usage: $0 [--check] OLD.yaml [NEW.yaml]" >&2; exit 2; }

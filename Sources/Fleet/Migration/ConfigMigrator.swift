@@ -11,12 +11,18 @@ import Yams
 ///
 /// Block-style YAML is migrated by appending the new sections to the original text, so comments,
 /// key order and formatting survive byte for byte. JSON (or flow-style YAML) input is rewritten
-/// as YAML, since JSON cannot hold the appended sections' comments.
+/// as YAML, since JSON cannot hold the appended sections' comments. A trailing document end
+/// marker (`...`) stays last, after the new sections; CRLF input gives CRLF output throughout.
+///
+/// The model's prices and limits come from ``ModelPriceList`` (free for an Ollama model); for an id
+/// the list does not know, Claude Sonnet's prices are written with a `# TODO: check prices` comment
+/// and a warning naming the model.
 public enum ConfigMigrator {
     /// What a migration did.
     public enum Outcome: Sendable, Equatable {
-        /// The input was v1.0.4; `text` is the v1.0.5 config and `added` names the new sections.
-        case migrated(text: String, added: [String])
+        /// The input was v1.0.4; `text` is the v1.0.5 config, `added` names the new sections and
+        /// `warnings` what the operator should check (a model with no known prices).
+        case migrated(text: String, added: [String], warnings: [String])
         /// The input already is v1.0.5: nothing to do.
         case alreadyCurrent
     }
@@ -34,7 +40,10 @@ public enum ConfigMigrator {
     /// Keys that only v1.0.5 has.
     static let v105Keys: Set<String> = ["features", "featureOverrides", "routing", "streaming", "memory"]
 
-    public static func migrate(text: String, file: String = "<input>") throws -> Outcome {
+    public static func migrate(text original: String, file: String = "<input>") throws -> Outcome {
+        // Worked on with LF line ends; a CRLF file gets CRLF back throughout.
+        let usesCRLF = original.contains("\r\n")
+        let text = usesCRLF ? original.replacingOccurrences(of: "\r\n", with: "\n") : original
         let root: Node
         do {
             root = try ConfigLoader.parse(text: text, file: file)
@@ -55,35 +64,67 @@ public enum ConfigMigrator {
         }
 
         let aiModel = root["ai"]?["model"]?.string
+        var warnings: [String] = []
+        if let aiModel, !LegacyAIModel.capabilities(id: aiModel).listed {
+            warnings.append("TODO: check prices: fleetd has no list prices for ai.model '\(aiModel)'; routing.models[0] "
+                + "got Claude Sonnet's ($0.003 input / $0.015 output per 1k tokens, 200000-token window): set its own")
+        }
         var sections: [(String, Node)] = [("features", featuresNode())]
         if let aiModel { sections.append(("routing", routingNode(model: aiModel))) }
         sections.append(("streaming", streamingNode()))
 
         let output: String
         if isBlockStyle(text) {
-            output = try appendSections(sections, to: text, aiModel: aiModel)
+            output = try appendSections(sections, to: text, aiModel: aiModel, warnings: warnings)
         } else {
             var pairs = Array(mapping.map { (blockStyled($0.key), blockStyled($0.value)) })
             pairs.append(contentsOf: sections.map { (Node($0.0), $0.1) })
             output = "# Migrated from v1.0.4 to v1.0.5 by fleetd migrate-config.\n"
+                + warnings.map { "# \($0)\n" }.joined()
                 + (try Yams.serialize(node: Node(pairs), sortKeys: false))
         }
         try verify(output, keepsEverythingIn: mapping, file: file)
-        return .migrated(text: output, added: sections.map(\.0))
+        let written = usesCRLF ? output.replacingOccurrences(of: "\n", with: "\r\n") : output
+        return .migrated(text: written, added: sections.map(\.0), warnings: warnings)
     }
 
-    private static func appendSections(_ sections: [(String, Node)], to text: String, aiModel: String?) throws -> String {
-        var result = text
-        if !result.hasSuffix("\n") { result += "\n" }
+    private static func appendSections(_ sections: [(String, Node)], to text: String, aiModel: String?,
+                                       warnings: [String]) throws -> String {
+        // New keys after a document end marker (`...`) would start a second, malformed document:
+        // they go before it, and the marker (with any comments after it) stays last.
+        let (body, documentEnd) = splitDocumentEnd(text)
+        var result = body
+        if !result.isEmpty, !result.hasSuffix("\n") { result += "\n" }
         result += "\n# --- Added by fleetd migrate-config (v1.0.4 -> v1.0.5). Every flag is off, so fleetd\n"
         result += "# --- behaves exactly as v1.0.4 did: one default model, synchronous calls.\n"
         if let aiModel {
             result += "# --- routing holds ai.model (\(aiModel)) as the only and default model.\n"
         }
+        for warning in warnings { result += "# \(warning)\n" }
         for (key, node) in sections {
             result += try Yams.serialize(node: Node([(Node(key), node)]), sortKeys: false)
         }
-        return result
+        return result + documentEnd
+    }
+
+    /// The text before a trailing document end marker (`...` at the start of the last line that is
+    /// not blank or a comment), and the marker with what follows it; `(text, "")` when there is none.
+    static func splitDocumentEnd(_ text: String) -> (body: String, documentEnd: String) {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var index = lines.count - 1
+        while index >= 0 {
+            let line = lines[index]
+            let trimmed = line.drop { $0 == " " || $0 == "\t" }
+            if trimmed.isEmpty || trimmed.hasPrefix("#") {
+                index -= 1
+                continue
+            }
+            let rest = line.dropFirst(3)
+            guard line.hasPrefix("..."), rest.isEmpty || rest.first == " " || rest.first == "\t" else { break }
+            let body = index == 0 ? "" : lines[..<index].joined(separator: "\n") + "\n"
+            return (body, lines[index...].joined(separator: "\n"))
+        }
+        return (text, "")
     }
 
     /// The migrated text must parse, keep every original key with its value, and validate.
@@ -108,8 +149,11 @@ public enum ConfigMigrator {
     private static func isBlockStyle(_ text: String) -> Bool {
         for line in text.split(whereSeparator: \.isNewline) {
             let trimmed = line.drop { $0 == " " || $0 == "\t" || $0 == "\u{FEFF}" }
-            if trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed.hasPrefix("---") || trimmed.hasPrefix("%") { continue }
-            return !(trimmed.hasPrefix("{") || trimmed.hasPrefix("["))
+            if trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed.hasPrefix("%") { continue }
+            // A document start marker may carry the top-level node on its line (`--- {fleet: …}`).
+            let content = trimmed.hasPrefix("---") ? trimmed.dropFirst(3).drop(while: { $0 == " " || $0 == "\t" }) : trimmed
+            if content.isEmpty || content.hasPrefix("#") { continue }
+            return !(content.hasPrefix("{") || content.hasPrefix("["))
         }
         return false
     }
@@ -136,12 +180,15 @@ public enum ConfigMigrator {
 
     private static func routingNode(model: String) -> Node {
         // The model fleetd runs for an unmigrated file (``LegacyAIModel``), written out.
-        let prices = LegacyAIModel.pricing
-        let pricing = Node([(Node("input"), Node(String(prices.input))), (Node("output"), Node(String(prices.output)))])
-        let capabilities = Node([
-            (Node("maxTokens"), Node(String(LegacyAIModel.contextWindow))),
+        let known = LegacyAIModel.capabilities(id: model).capabilities
+        let prices = known.costPer1kTokens
+        var pricing = [(Node("input"), Node(decimal(prices.input))), (Node("output"), Node(decimal(prices.output)))]
+        if let cached = prices.cached { pricing.append((Node("cached"), Node(decimal(cached)))) }
+        var limits = [(Node("maxTokens"), Node(String(known.maxTokens)))]
+        if let maxOutput = known.maxOutputTokens { limits.append((Node("maxOutputTokens"), Node(String(maxOutput)))) }
+        let capabilities = Node(limits + [
             (Node("supportsStreaming"), Node("true")),
-            (Node("costPer1kTokens"), pricing),
+            (Node("costPer1kTokens"), Node(pricing)),
         ])
         let modelNode = Node([
             (Node("name"), Node(model, .implicit, .doubleQuoted)),
@@ -162,6 +209,14 @@ public enum ConfigMigrator {
             ])),
             (Node("costTracking"), Node([(Node("enabled"), Node("false"))])),
         ])
+    }
+
+    /// A price as plain decimals: `String(Double)` writes `8e-05`, which YAML reads as a string.
+    static func decimal(_ value: Double) -> String {
+        var text = String(format: "%.8f", value)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text += "0" }
+        return text
     }
 
     private static func streamingNode() -> Node {

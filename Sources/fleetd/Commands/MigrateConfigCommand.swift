@@ -51,7 +51,10 @@ struct MigrateConfigCommand: AsyncParsableCommand {
                 }
             }
             FileHandle.standardError.write(Data("\(input) is already a v1.0.5 config; nothing changed.\n".utf8))
-        case .migrated(let migrated, let added):
+        case .migrated(let migrated, let added, let warnings):
+            for warning in warnings {
+                FileHandle.standardError.write(Data("warning: \(input): \(warning)\n".utf8))
+            }
             if check {
                 FileHandle.standardError.write(Data("\(input) is a v1.0.4 config; migrating adds: \(added.joined(separator: ", ")).\n".utf8))
                 throw ExitCode.failure
