@@ -80,6 +80,10 @@ struct FleetAPITests {
             #expect(jsonValue(coder.object, "flags.streaming.enabled") as? Bool == false, "\(coder.text)")
             #expect(jsonValue(coder.object, "flags.streaming.rule") as? String == "agent type 'coder': off")
             #expect(jsonValue(coder.object, "context.agentType") as? String == "coder")
+            // An agent type no agent runs is refused, as `fleetd flags --agent-type` refuses it.
+            let unknown = try await client.send(.get, "/v1/flags?agentType=nosuch")
+            #expect(unknown.status == .badRequest, "\(unknown.text)")
+            #expect(unknown.text.contains("no agent type 'nosuch'") && unknown.text.contains("coder"), "\(unknown.text)")
 
             // The environment's override wins over the rest.
             let legacy = try await client.send(.get, "/v1/flags?environment=legacy")

@@ -22,6 +22,15 @@ struct FlagRoutes {
         }
         router.get("v1/flags") { request, _ -> FlagsResponse in
             let snapshot = await reloader.snapshot
+            // As `fleetd flags --agent-type` does: an agent type no agent runs is a mistake, not
+            // the global flags under another name.
+            if let type = request.uri.queryParameters["agentType"].map(String.init) {
+                let known = snapshot.config.agents.isEmpty ? [snapshot.config.defaultAgentType] : snapshot.config.agents.map(\.type)
+                guard known.contains(type) else {
+                    throw APIError(.badRequest, code: "UNKNOWN_AGENT_TYPE",
+                                   message: "no agent type '\(type)'; configured: \(known.joined(separator: ", "))", field: "agentType")
+                }
+            }
             return FlagsResponse(snapshot, context: flagContext(from: request))
         }
         admin.put("v1/flags/:name") { request, context -> FlagsResponse in
