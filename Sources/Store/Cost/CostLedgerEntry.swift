@@ -120,3 +120,15 @@ public struct CostAlert: Sendable, Hashable, Codable {
         "COST_002 \(period.rawValue) budget \(periodKey) at \(String(format: "%.0f", thresholdPercent))% of limit: spent $\(String(format: "%.4f", spent)) of $\(String(format: "%.4f", limit))"
     }
 }
+
+extension CostLedgerEntry {
+    /// Settlements a tracker kept while the store refused them, in entry order, each dated `now`:
+    /// a settlement is dated when it is written, in its ledger row as in the totals it adds to.
+    static func redated(_ kept: some Collection<CostLedgerEntry>, at now: Date) -> [CostLedgerEntry] {
+        kept.sorted { $0.entryId < $1.entryId }.map { entry in
+            var entry = entry
+            entry.timestamp = now
+            return entry
+        }
+    }
+}

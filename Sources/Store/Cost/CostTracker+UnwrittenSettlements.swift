@@ -68,11 +68,7 @@ extension CostTracker {
         writing = true
         defer { writing = false }
         let now = clock.now
-        let entries = unwritten.values.sorted { $0.entryId < $1.entryId }.map { kept -> CostLedgerEntry in
-            var entry = kept
-            entry.timestamp = now
-            return entry
-        }
+        let entries = CostLedgerEntry.redated(unwritten.values, at: now)
         do {
             // In a task of its own: these settlements belong to calls long answered, and nothing
             // that cancels the caller (fleetd stopping) may cancel their write half way.

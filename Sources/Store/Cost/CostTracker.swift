@@ -245,7 +245,8 @@ public actor CostTracker: BudgetStatusProviding {
     /// with those in force when it passed its size.
     func compactJournal() {
         guard let journal else { return }
-        guard reservations.isEmpty || journal.bytes > journal.compactionBytes else { return }
+        // Checked before anything is built: this runs after every settlement and release.
+        guard journal.isCompactionDue(holdsInForce: !reservations.isEmpty) else { return }
         holdsInTable = holdsInTable.filter { reservations[$0] != nil }
         do {
             try journal.compact(inForce: reservations.values.filter { !holdsInTable.contains($0.id) }.sorted { $0.createdAt < $1.createdAt })

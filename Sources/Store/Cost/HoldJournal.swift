@@ -29,6 +29,8 @@ final class HoldJournal {
     let path: String
     /// Past this size the file is rewritten with only the holds in force.
     let compactionBytes: Int
+    /// Past this size a file with no hold in force is emptied.
+    static let emptyingBytes = 64 << 10
     private var descriptor: Int32 = -1
     private(set) var bytes = 0
 
@@ -109,15 +111,15 @@ final class HoldJournal {
     /// Empties the file (no hold is in force), or rewrites it with `inForce` when it passed
     /// ``compactionBytes``. Does nothing while it is small.
     func compact(inForce: [CostReservation]) throws {
+        guard isCompactionDue(holdsInForce: !inForce.isEmpty) else { return }
         if inForce.isEmpty {
-            guard bytes > 64 << 10, descriptor >= 0 else { return }
+            guard descriptor >= 0 else { return }
             guard ftruncate(descriptor, 0) == 0 else {
                 throw StoreError(.io, "cannot empty the reservation journal \(path): \(String(cString: strerror(errno)))")
             }
             bytes = 0
             return
         }
-        guard bytes > compactionBytes else { return }
         // Written beside it, then renamed over it: a crash leaves the old file or the new one.
         let replacement = HoldJournal(directory: directory, compactionBytes: compactionBytes)
         let temporary = path + ".new"
@@ -139,6 +141,12 @@ final class HoldJournal {
         descriptor = fd
         replacement.descriptor = -1
         bytes = replacement.bytes
+    }
+
+    /// Whether ``compact(inForce:)`` would do anything: the file is past ``emptyingBytes`` with no
+    /// hold in force, or past ``compactionBytes`` with some.
+    func isCompactionDue(holdsInForce: Bool) -> Bool {
+        bytes > (holdsInForce ? compactionBytes : Self.emptyingBytes)
     }
 
     /// Removes this process's file (fleetd stops with no hold in force).

@@ -280,11 +280,7 @@ public actor PostgresCostTracker: CostAccounting {
         if !unwritten.isEmpty {
             // Each dated now, when it is written, in its ledger row as in the totals it adds to.
             let now = clock.now
-            let pending = unwritten.values.sorted { $0.entryId < $1.entryId }.map { kept -> CostLedgerEntry in
-                var entry = kept
-                entry.timestamp = now
-                return entry
-            }
+            let pending = CostLedgerEntry.redated(unwritten.values, at: now)
             do {
                 let stored = try await write(pending)
                 for entry in pending { unwritten.removeValue(forKey: entry.entryId); held.remove(entry.entryId) }
