@@ -88,7 +88,10 @@ struct PostgresCostTrackerPeriodTests {
             var waiting = 0.0
             for _ in 0..<500 where waiting < 1 {
                 try await Task.sleep(for: .milliseconds(10))
-                waiting = try await PostgresTestCluster.number(config, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                waiting = try await PostgresTestCluster.number(config, """
+                    SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                    AND classid = \(0x666C_6565) AND objid = \(0x7464_0004) AND objsubid = 1
+                    """)
             }
             #expect(waiting == 1)
             clock.advance(by: 2)
