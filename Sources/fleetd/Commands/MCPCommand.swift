@@ -82,7 +82,7 @@ struct StdioMCPService: Service {
 
     func run() async throws {
         let mcp = await server.makeServer()
-        try await mcp.start(transport: StdioTransport(logger: logger))
+        try await mcp.start(transport: StdioMCPTransport(logger: logger))
         logger.info("MCP server on stdio")
         await withGracefulShutdownHandler {
             await mcp.waitUntilCompleted()

@@ -40,8 +40,10 @@ struct FleetMCPServer: Sendable {
         await server.withMethodHandler(ListTools.self) { _ in
             .init(tools: FleetMCPTools.list(await this.manager.config))
         }
-        await server.withMethodHandler(CallTool.self) { [weak server] params in
-            try await this.call(params, server: server)
+        // `tools/call` with its params as sent: fleetd reads them, so a malformed call is -32602
+        // naming the field rather than the SDK's -32603 (``ToolCallRequest``).
+        await server.withMethodHandler(ToolCallRequest.self) { [weak server] params in
+            try await this.call(try Self.callParameters(params), server: server)
         }
         await server.withMethodHandler(ListResources.self) { _ in
             .init(resources: [
@@ -50,6 +52,14 @@ struct FleetMCPServer: Sendable {
                 Resource(name: "costs-day", uri: "fleetd://costs/day", title: "Spend today", description: "The cost report for today.", mimeType: "application/json"),
                 Resource(name: "costs-week", uri: "fleetd://costs/week", title: "Spend this week", description: "The cost report for this week.", mimeType: "application/json"),
                 Resource(name: "costs-month", uri: "fleetd://costs/month", title: "Spend this month", description: "The cost report for this month.", mimeType: "application/json"),
+            ])
+        }
+        // MCP Inspector and other clients ask for templates when a server has resources.
+        await server.withMethodHandler(ListResourceTemplates.self) { _ in
+            .init(templates: [
+                Resource.Template(uriTemplate: "fleetd://costs/{period}", name: "costs", title: "Spend for a period",
+                                  description: "The cost report for a budget period: day, week or month.",
+                                  mimeType: "application/json"),
             ])
         }
         await server.withMethodHandler(ReadResource.self) { params in

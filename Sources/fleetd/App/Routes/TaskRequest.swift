@@ -34,6 +34,11 @@ struct TaskRequest: Decodable {
         if let maxTokens, maxTokens < 1 {
             throw APIError(.badRequest, code: "INVALID_VALUE", message: "'\(path)maxTokens' must be at least 1", field: "\(path)maxTokens")
         }
+        if let constraints {
+            try Self.checkLimit(constraints.maxCost, "\(path)constraints.maxCost", 0...Double.greatestFiniteMagnitude, "a finite number of US dollars, 0 or more")
+            try Self.checkLimit(constraints.minQuality, "\(path)constraints.minQuality", 0...1, "a number from 0 to 1")
+            try Self.checkLimit(constraints.maxLatencyMs, "\(path)constraints.maxLatencyMs", 0...Double.greatestFiniteMagnitude, "a finite number of milliseconds, 0 or more")
+        }
         if let subtasks, subtasks.count > 32 {
             throw APIError(.badRequest, code: "INVALID_VALUE", message: "at most 32 subtasks", field: "\(path)subtasks")
         }
@@ -60,5 +65,12 @@ struct TaskRequest: Decodable {
                          stream: stream ?? false)
         task.properties = properties ?? [:]
         return task
+    }
+
+    /// A constraint's limit must be finite and in `range`: a negative cost or latency, or a
+    /// quality outside 0…1, is a mistake, not a limit (it would exclude every model, or none).
+    private static func checkLimit(_ value: Double?, _ field: String, _ range: ClosedRange<Double>, _ expected: String) throws {
+        guard let value, !(value.isFinite && range.contains(value)) else { return }
+        throw APIError(.badRequest, code: "INVALID_VALUE", message: "'\(field)' must be \(expected), got \(value)", field: field)
     }
 }
