@@ -173,7 +173,24 @@ def check_models(driver):
         if breaker["state"] == "open":
             check(breaker["openUntil"] in reopens, f"{name}: reopen times shown {reopens}, API {breaker['openUntil']}")
             check("refusing calls" in row.text, f"{name}: row '{row.text}'")
+        # A model without its key says which variable to set; only one switched off in the file says "disabled".
+        status = model["status"]
+        health = row.find_element(By.CSS_SELECTOR, "[data-figure=health]")
+        if status.get("missingAPIKey"):
+            check(health.text == f"no key ({status['missingAPIKey']})", f"{name}: health shown '{health.text}', API {status}")
+        elif not status["enabled"]:
+            check(health.text == "disabled", f"{name}: health shown '{health.text}', API {status}")
+        else:
+            check(health.text != "disabled" and not health.text.startswith("no key"), f"{name}: health shown '{health.text}', API {status}")
+        check((health.get_attribute("title") or None) == status.get("disabledReason"),
+              f"{name}: health's title '{health.get_attribute('title')}', API {status.get('disabledReason')}")
     check(any((m["status"].get("breaker") or {}).get("state") == "open" for m in models), "the test's down model has no open breaker")
+    keyless = next((m["status"] for m in models if m["status"]["name"] == "keyless"), {})
+    check(keyless.get("missingAPIKey") == "DASHBOARD_TEST_KEY" and keyless.get("disabledReason") == "no API key (DASHBOARD_TEST_KEY not set)",
+          f"the test's keyless model: {keyless}")
+    parked = next((m["status"] for m in models if m["status"]["name"] == "parked"), {})
+    check(parked.get("enabled") is False and "missingAPIKey" not in parked and parked.get("disabledReason") == "disabled in the configuration",
+          f"the test's parked model: {parked}")
     screenshot(driver, "models")
 
 

@@ -36,11 +36,14 @@ struct PostgresAPIKeyStoreTests {
                 #expect(try await b.verify("fk-zzzzzzzz-" + String(issued.secret.suffix(43))) == .unknown)
                 // Revoked through B: refused by A from its next check.
                 let revoked = try await b.revoke(id: issued.record.id)
-                #expect(revoked?.revokedAt != nil)
+                #expect(revoked?.record.revokedAt != nil && revoked?.wasAlreadyRevoked == false)
                 guard case .revoked = try await a.verify(issued.secret) else {
                     Issue.record("a key revoked on instance B must be refused on instance A")
                     return
                 }
+                // Revoked again through A: said so, with B's time kept.
+                let again = try await a.revoke(id: issued.record.id)
+                #expect(again?.wasAlreadyRevoked == true && again?.record.revokedAt == revoked?.record.revokedAt)
                 #expect(try await a.revoke(id: "nosuchid") == nil)
                 // Expiry is the same on every instance.
                 let short = try await a.create(tenant: "acme", expiresAt: clock.now.addingTimeInterval(60))

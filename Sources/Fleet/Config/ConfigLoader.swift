@@ -7,6 +7,9 @@ public struct LoadedConfig: Sendable {
     public var warnings: [ConfigDiagnostic]
     /// The file it came from (`nil` for text given directly).
     public var path: String?
+    /// The environment variables that override a value the file sets otherwise (names only):
+    /// fleetd logs them at every load, so an edit the environment hides is not a silent no-op.
+    public var environmentOverrides: [EnvironmentOverride] = []
 }
 
 /// Loads, decodes, overrides from the environment and validates a v1.0.5 (or v1.0.4) config.
@@ -45,13 +48,15 @@ public enum ConfigLoader {
         let sink = DiagnosticSink(file: file)
         let root = try parse(text: text, file: file)
         var config = FleetConfig.decode(root, sink: sink)
+        let fromFile = config
         EnvironmentOverrides.apply(environment, to: &config, sink: sink)
         FleetConfig.validate(config, root: root, sink: sink)
         let diagnostics = sink.sorted
         if sink.hasErrors {
             throw ConfigError(diagnostics: diagnostics)
         }
-        return LoadedConfig(config: config, warnings: diagnostics, path: nil)
+        return LoadedConfig(config: config, warnings: diagnostics, path: nil,
+                            environmentOverrides: EnvironmentOverrides.overridden(fromFile, by: config, root: root, environment: environment))
     }
 
     /// Parses YAML (or JSON, which is YAML) into a node tree, turning libyaml's errors into

@@ -18,7 +18,9 @@ public actor ConfigReloader {
         /// Settings whose value in the file differs from the one this process started with and
         /// that apply only after a restart (``FleetConfig/changesNeedingRestart(from:)``): named by
         /// every reload until the restart, whichever reload (the file watcher's, SIGHUP, the
-        /// admin API) first loaded the change.
+        /// admin API) first loaded the change. `api.host` and `api.port` are left out when the
+        /// file's value is the address the listener runs on (``listenerStarted(host:port:)``), as
+        /// when `api.port: 0` picked the port the file now names.
         public var needsRestart: [String] = []
         /// The settings a reload applies at once whose value in force this reload changed
         /// (``FleetConfig/changesAppliedAtOnce(from:)``), all in force when the reload returns;
@@ -62,6 +64,9 @@ public actor ConfigReloader {
 
     public let path: String?
     private let listenOverride: ListenOverride
+    private let logger: Logger
+    /// The address the HTTP listener runs on, once it does (``listenerStarted(host:port:)``).
+    private var listening: (host: String, port: Int)?
     private let environment: [String: String]
     private let flagStore: RuntimeFlagStore
     private var fileConfig: FleetConfig
@@ -87,11 +92,17 @@ public actor ConfigReloader {
     private var changing = false
     private var waitingChanges: [CheckedContinuation<Void, Never>] = []
 
+    /// - Parameter logger: where a reload says what needs a restart, which environment variables
+    ///   override the file (here for `loaded`, then at every reload) and which runtime flag changes
+    ///   it dropped.
     public init(loaded: LoadedConfig, environment: [String: String] = ProcessInfo.processInfo.environment,
-                flagStore: RuntimeFlagStore = RuntimeFlagStore(url: nil), listenOverride: ListenOverride = ListenOverride()) throws {
+                flagStore: RuntimeFlagStore = RuntimeFlagStore(url: nil), listenOverride: ListenOverride = ListenOverride(),
+                logger: Logger = Logger(label: "fleetd.config")) throws {
         var loaded = loaded
         listenOverride.apply(to: &loaded.config)
+        ConfigReloader.logEnvironmentOverrides(loaded, logger: logger)
         self.listenOverride = listenOverride
+        self.logger = logger
         self.path = loaded.path
         self.environment = environment
         self.flagStore = flagStore
@@ -136,7 +147,8 @@ public actor ConfigReloader {
         lastSeenText = text
         var loaded = try ConfigLoader.load(path: path, environment: environment)
         listenOverride.apply(to: &loaded.config)
-        let needsRestart = loaded.config.changesNeedingRestart(from: startConfig)
+        Self.logEnvironmentOverrides(loaded, logger: logger)
+        let needsRestart = restartSettings(for: loaded.config)
         let dropped = droppedRuntimeChanges(keep: keepRuntimeFlags, oldFile: fileConfig.features, newFile: loaded.config.features)
         let droppedKeys = Set(dropped.map { FeatureFlags.runtimeKey($0.change.flag, $0.change.scope) })
         let changes = runtimeChanges.filter { !droppedKeys.contains(FeatureFlags.runtimeKey($0.flag, $0.scope)) }
@@ -144,8 +156,12 @@ public actor ConfigReloader {
         try await commit(Self.apply(changes, to: loaded.config), runtimeChanges: changes)
         fileConfig = loaded.config
         fileText = text
+        if !needsRestart.isEmpty {
+            logger.warning("these settings changed in the file but apply only after a restart", metadata: [
+                "settings": .array(needsRestart.map { .string($0) }), "generation": "\(snapshot.generation)",
+            ])
+        }
         if !dropped.isEmpty {
-            let logger = Logger(label: "fleetd.config")
             for item in dropped {
                 logger.notice("a reload dropped a runtime flag change; the file's value is in force", metadata: [
                     "flag": "\(item.change.flag)", "scope": "\(item.change.scope)", "runtimeValue": "\(item.change.setting.summary)",
@@ -164,6 +180,36 @@ public actor ConfigReloader {
         }
         return Outcome(generation: snapshot.generation, changed: true, warnings: loaded.warnings, needsRestart: needsRestart,
                        changedSettings: snapshot.config.changesAppliedAtOnce(from: previous), droppedRuntimeFlagChanges: dropped)
+    }
+
+    /// Tells the reloader the address the HTTP listener runs on (`api.port: 0` picks a port only
+    /// then): a reload whose `api.host` or `api.port` names it has nothing to restart for.
+    public func listenerStarted(host: String, port: Int) {
+        listening = (host, port)
+    }
+
+    /// What a reload to `config` leaves to a restart: what differs from the config this process
+    /// started with, but not `api.host` / `api.port` when they name the running listener's.
+    private func restartSettings(for config: FleetConfig) -> [String] {
+        let listening = self.listening
+        return config.changesNeedingRestart(from: startConfig).filter { setting in
+            guard let listening else { return true }
+            switch setting {
+            case "api.host": return config.api.host != listening.host
+            case "api.port": return config.api.port != listening.port
+            default: return true
+            }
+        }
+    }
+
+    /// One line per environment variable that overrides a value the file sets otherwise, at every
+    /// load (start-up and each reload): the variable and the setting, never the value.
+    private static func logEnvironmentOverrides(_ loaded: LoadedConfig, logger: Logger) {
+        for item in loaded.environmentOverrides {
+            logger.notice("an environment variable overrides the config file", metadata: [
+                "variable": "\(item.variable)", "setting": "\(item.setting)", "file": "\(loaded.path ?? "(none)")",
+            ])
+        }
     }
 
     /// The runtime changes a reload from `oldFile` to `newFile` drops (see ``reload(keepRuntimeFlags:force:)``).
@@ -233,7 +279,7 @@ public actor ConfigReloader {
             // Not in force, so not kept here; the shared store, already written, keeps it until the
             // fleet's next change or reload.
             try? flagStore.save(runtimeChanges)
-            Logger(label: "fleetd.config").error("a runtime flag change could not be applied; the running config stays", metadata: [
+            logger.error("a runtime flag change could not be applied; the running config stays", metadata: [
                 "flag": "\(flag)", "error": "\(error)",
             ])
             throw error

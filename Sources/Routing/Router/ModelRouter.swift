@@ -215,7 +215,7 @@ public final class ModelRouter: Sendable {
         return models.map { m in
             ModelStatus(name: m.name, provider: m.provider.rawValue, model: m.model, enabled: m.enabled,
                         breaker: snapshot.model(m.name), providerBreaker: snapshot.provider(m.provider.rawValue), stats: stats[m.name],
-                        missingAPIKey: m.missingAPIKeyVariable)
+                        missingAPIKey: m.missingAPIKeyVariable, disabledReason: m.enabled ? nil : m.disabledReason)
         }
     }
 
@@ -410,4 +410,8 @@ public struct ModelStatus: Sendable, Codable, Hashable {
     public var stats: ModelStats?
     /// The variable whose API key is not set, when that is why the model is off.
     public var missingAPIKey: String? = nil
+    /// Why the model is off, in words (``ModelConfiguration/disabledReason``): its missing key
+    /// ("no API key (ANTHROPIC_API_KEY not set)") or the configuration; `nil` while it is on.
+    /// The dashboard tells the two apart rather than showing both as "disabled".
+    public var disabledReason: String? = nil
 }

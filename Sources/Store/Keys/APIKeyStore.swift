@@ -104,19 +104,36 @@ public struct APIKeyStore: Sendable {
         }
     }
 
+    /// What revoking a key did.
+    public struct Revocation: Sendable, Hashable {
+        /// The key as it is now (revoked, at ``APIKeyRecord/revokedAt``).
+        public var record: APIKeyRecord
+        /// Whether the key had been revoked before this call: then nothing changed, and
+        /// `record.revokedAt` is when it was.
+        public var wasAlreadyRevoked: Bool
+
+        public init(record: APIKeyRecord, wasAlreadyRevoked: Bool) {
+            self.record = record
+            self.wasAlreadyRevoked = wasAlreadyRevoked
+        }
+    }
+
     /// Revokes a key from now on (the row stays, for the ledger and listings). Revoking twice
-    /// keeps the first time. Returns `nil` for an unknown id.
+    /// keeps the first time and says so (``Revocation/wasAlreadyRevoked``). Returns `nil` for an
+    /// unknown id.
     @discardableResult
-    public func revoke(id: String) async throws -> APIKeyRecord? {
+    public func revoke(id: String) async throws -> Revocation? {
         let now = clock.now.timeIntervalSince1970
         let database: StoreDatabase
         switch backend {
         case .postgres(let store): return try await store.revokeKey(id: id, at: now)
         case .sqlite(let db): database = db
         }
-        return try await database.write("revoking an API key") { db in
+        return try await database.write("revoking an API key") { db -> Revocation? in
             try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [now, id])
-            return try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id]).map(Self.record)
+            let revokedNow = db.changesCount > 0
+            return try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id])
+                .map { Revocation(record: Self.record($0), wasAlreadyRevoked: !revokedNow) }
         }
     }
 

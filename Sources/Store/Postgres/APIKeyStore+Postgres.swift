@@ -44,13 +44,18 @@ extension PostgresStore {
         }
     }
 
-    func revokeKey(id: String, at now: Double) async throws -> APIKeyRecord? {
+    func revokeKey(id: String, at now: Double) async throws -> APIKeyStore.Revocation? {
         try await withConnection("revoking an API key") { connection in
-            _ = try await connection.query("UPDATE api_keys SET revoked_at = \(now) WHERE id = \(id) AND revoked_at IS NULL", logger: self.logger)
+            // A row back: this call revoked it; none for a known id: it had been revoked before
+            // (by this instance or another).
+            let updated = try await connection.query(
+                "UPDATE api_keys SET revoked_at = \(now) WHERE id = \(id) AND revoked_at IS NULL RETURNING id", logger: self.logger)
+            var revokedNow = false
+            for try await _ in updated.decode(String.self) { revokedNow = true }
             let rows = try await connection.query("SELECT \(unescaped: Self.keyColumns) FROM api_keys WHERE id = \(id)", logger: self.logger)
             var found: APIKeyRecord?
             for try await row in rows.decode(KeyRow.self) where found == nil { found = Self.keyRecord(row).record }
-            return found
+            return found.map { APIKeyStore.Revocation(record: $0, wasAlreadyRevoked: !revokedNow) }
         }
     }
 

@@ -4,6 +4,7 @@ import FleetSupport
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import Providers
 import ServiceLifecycle
 import Store
@@ -181,6 +182,10 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
         services: core.services + [LiveStatsSampler(manager: manager, live: metrics.live)],
         onServerRunning: { channel in
             logger.notice("fleetd listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            // A reload then compares api.host / api.port with where fleetd really listens (port 0 picked one).
+            if let address = channel.localAddress, let port = address.port {
+                await reloader.listenerStarted(host: address.ipAddress ?? config.api.host, port: port)
+            }
         },
         logger: logger
     )

@@ -5,7 +5,8 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// SIGTERM's drain deadline (`api.drainTimeoutSeconds`) for the streams still open.
+/// SIGTERM's drain deadline (`api.drainTimeoutSeconds`) for the streams still open, and the count
+/// of requests in flight the drain waits for.
 ///
 /// When the service group's deadline passes it cancels the server, and a stream cut that way
 /// ends with no last event (curl exits 18, the OpenAI SDK raises APIConnectionError). So the
@@ -19,6 +20,10 @@ final class DrainDeadline: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Requests whose handler runs now (``RequestLogMiddleware``): JSON tasks, streams until their
+    /// response begins, everything else. A stream's body, which runs after its handler returned,
+    /// is counted in ``openStreams`` instead.
+    private let handling = Atomic<Int>(0)
 
     /// How long before the service group's own deadline the streams are cut.
     static let margin = Duration.milliseconds(500)
@@ -29,6 +34,22 @@ final class DrainDeadline: Sendable {
 
     /// Streams open now.
     var openStreams: Int { state.withLock { $0.cuts.count } }
+
+    /// Requests in flight now, each counted once: those being handled plus the open streams, and
+    /// how many of them are streams.
+    var inFlight: (requests: Int, streams: Int) {
+        let streams = openStreams
+        return (handling.load(ordering: .relaxed) + streams, streams)
+    }
+
+    /// A request's handler starts; ``requestEnded()`` when it returns or throws.
+    func requestStarted() {
+        handling.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    func requestEnded() {
+        handling.wrappingSubtract(1, ordering: .relaxed)
+    }
 
     /// Runs `cut` when the deadline passes (at once if it has). Returns a token for ``remove(_:)``.
     func register(_ cut: @escaping @Sendable () -> Void) -> Int? {
@@ -74,7 +95,9 @@ struct DrainNoticeService: Service {
         }
         let drain = self.drain
         let logger = self.logger
-        logger.notice("draining: \(drain.openStreams) tasks in flight, up to \(timeout.components.seconds)s")
+        // Every request the drain waits for: JSON tasks and other requests as much as open streams.
+        let (requests, streams) = drain.inFlight
+        logger.notice("draining: \(requests) requests in flight (\(streams) streams), up to \(timeout.components.seconds)s")
         _ = LoopTimer.after(timeout - DrainDeadline.margin) {
             let cut = drain.pass()
             if cut > 0 { logger.warning("drain deadline passed: \(cut) streams cut") }

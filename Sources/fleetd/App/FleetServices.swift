@@ -9,7 +9,9 @@ import Store
 /// answers the reload (file watcher, SIGHUP, `POST /v1/admin/reload`, a flag change): in the
 /// fleet manager (agents, router, budgets, quotas, TTLs, streaming), in the HTTP layer
 /// (`api.rateLimit`, `api.maxBodyBytes`, `api.cors`) and in the log level. What only a restart
-/// can change (`api.host`, `api.port`, `database.*`) is named in a warning, never silently ignored.
+/// can change (`api.host`, `api.port`, `database.*`) is named in a warning by the reloader
+/// (``ConfigReloader/Outcome/needsRestart``: against the config and listener fleetd started with,
+/// not the last config loaded), never silently ignored.
 struct RunningConfigApplier: ConfigApplier {
     let manager: FleetManager
     let api: LiveSetting<APISection>
@@ -20,12 +22,6 @@ struct RunningConfigApplier: ConfigApplier {
         try await manager.apply(next)
         api.set(next.config.api)
         LoggingSetup.level.set(next.config.logging.level.swiftLogLevel)
-        let restart = next.config.changesNeedingRestart(from: current.config)
-        if !restart.isEmpty {
-            logger.warning("these settings changed in the file but apply only after a restart", metadata: [
-                "settings": .array(restart.map { .string($0) }), "generation": "\(next.generation)",
-            ])
-        }
     }
 }
 

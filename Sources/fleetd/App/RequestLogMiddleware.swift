@@ -6,7 +6,8 @@ import Logging
 /// Gives every request an id (the client's `X-Request-Id` when it sends a sane one), puts it on
 /// every log line written for the request, returns it in the response, logs one access line and
 /// records the request's duration. The access line names the client (`client`: the peer, or the
-/// address a trusted proxy forwarded, with the proxy's own as `proxy`).
+/// address a trusted proxy forwarded, with the proxy's own as `proxy`). While the request is handled
+/// it counts as in flight for the shutdown's drain notice (``DrainDeadline/inFlight``).
 struct RequestLogMiddleware<Context: ClientAddressRequestContext>: RouterMiddleware {
     let metrics: FleetMetrics
 
@@ -19,6 +20,8 @@ struct RequestLogMiddleware<Context: ClientAddressRequestContext>: RouterMiddlew
         context.logger[metadataKey: "requestId"] = .string(requestID)
         let start = ContinuousClock.now
         let route = context.endpointPath ?? "unmatched"
+        metrics.drain.requestStarted()
+        defer { metrics.drain.requestEnded() }
         do {
             var response = try await next(request, context)
             response.headers[Self.requestIDHeader] = requestID

@@ -136,7 +136,9 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a key from its next request on.")
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a key from its next request on.",
+            discussion: "A key revoked before stays as it was: the command says when it was revoked and exits 1.")
 
         @OptionGroup var store: StoreOptions
         @Argument(help: "The key's id (or its fk-<id> prefix).") var id: String
@@ -144,7 +146,10 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let bare = id.hasPrefix(APIKeySecret.prefix) ? String(id.dropFirst(APIKeySecret.prefix.count)) : id
             try await store.withKeys { _, keys in
-                guard let record = try await keys.revoke(id: bare) else { throw UserError("no API key '\(bare)'") }
+                guard let revocation = try await keys.revoke(id: bare) else { throw UserError("no API key '\(bare)'") }
+                let record = revocation.record
+                // As the admin API's 409: said, not done again (exit 1).
+                if revocation.wasAlreadyRevoked { throw UserError(KeyRoutes.alreadyRevoked(record)) }
                 print("revoked \(record.prefix) (tenant \(record.tenant))")
             }
         }

@@ -16,7 +16,8 @@ final class FleetMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
     /// The last minutes of the task path and the last routing selections, for the dashboard.
     let live: LiveStats
-    /// SIGTERM's deadline for the streams still open (``DrainNoticeService`` arms it).
+    /// SIGTERM's deadline for the streams still open (``DrainNoticeService`` arms it), and the
+    /// requests in flight its notice counts.
     let drain = DrainDeadline()
 
     init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), live: LiveStats = LiveStats()) {

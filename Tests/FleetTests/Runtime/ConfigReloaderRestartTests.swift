@@ -1,3 +1,4 @@
+import FakeProvider
 import Fleet
 import Foundation
 import Testing
@@ -40,6 +41,38 @@ import Testing
         // Back to the port it started with: nothing needs a restart any more.
         try yaml(port: 0, rateLimitMax: 2).write(to: file, atomically: true, encoding: .utf8)
         #expect(try await reloader.reload().needsRestart == [])
+    }
+
+    /// A reload compares `api.port` with the port the listener runs on, not only with the file's
+    /// first value: with `api.port: 0` the listener picked 43210, and a file that now names 43210
+    /// has nothing to restart for. The one warning a reload logs names what still differs; before,
+    /// the applier compared with the last config loaded, so setting the port back warned again.
+    @Test func aPortSetToTheListenersOwnIsNotARestartToDo() async throws {
+        let (directory, file) = try makeFile()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let log = LogCapture()
+        let reloader = try ConfigReloader(loaded: try ConfigLoader.load(path: file.path, environment: [:]), environment: [:],
+                                          logger: log.logger)
+        await reloader.listenerStarted(host: "127.0.0.1", port: 43_210)
+
+        try yaml(port: 43_210, rateLimitMax: 1).write(to: file, atomically: true, encoding: .utf8)
+        let listenersPort = try await reloader.reload()
+        #expect(listenersPort.needsRestart == [], "the file names the port fleetd listens on")
+
+        try yaml(port: 18_099, rateLimitMax: 1).write(to: file, atomically: true, encoding: .utf8)
+        let otherPort = try await reloader.reload()
+        #expect(otherPort.needsRestart == ["api.port"])
+
+        // Back to the listener's port, then to the file's first value: nothing to restart for either.
+        try yaml(port: 43_210, rateLimitMax: 2).write(to: file, atomically: true, encoding: .utf8)
+        let back = try await reloader.reload()
+        #expect(back.needsRestart == [])
+        try yaml(port: 0, rateLimitMax: 2).write(to: file, atomically: true, encoding: .utf8)
+        let first = try await reloader.reload()
+        #expect(first.needsRestart == [])
+
+        let warnings = log.all.filter { $0.contains("apply only after a restart") }
+        #expect(warnings.count == 1 && warnings.first?.contains("api.port") == true, "one warning, for 18099: \(log.all)")
     }
 
     /// `fleetd serve --port` wins over the file at every reload as at start-up: before, every reload

@@ -86,6 +86,28 @@ struct AuthAPITests {
         }
     }
 
+    @Test("revoking a key revoked before is a 409 that says since when; the key stays as it was")
+    func revokingTwice() async throws {
+        try await withFleetd(APIConfig.builtin(), environment: ["FLEETD_ADMIN_TOKEN": Self.admin]) { client, _ in
+            let (_, id) = try await Self.makeKey(client, #"{"tenant": "acme"}"#)
+            let admin: HTTPFields = [.authorization: "Bearer \(Self.admin)"]
+            let first = try await client.send(.delete, "/v1/admin/keys/\(id)", headers: admin)
+            #expect(first.status == .ok, "\(first.text)")
+            #expect(first.object["state"] as? String == "revoked")
+            let revokedAt = first.object["revokedAt"] as? String ?? "missing"
+            try await Task.sleep(for: .milliseconds(1_100))
+            let second = try await client.send(.delete, "/v1/admin/keys/fk-\(id)", headers: admin)
+            #expect(second.status == .conflict, "\(second.text)")
+            #expect(second.apiError["code"] as? String == "KEY_ALREADY_REVOKED", "\(second.text)")
+            let message = second.apiError["message"] as? String ?? ""
+            #expect(message == "API key fk-\(id) (tenant acme) was already revoked at \(revokedAt); nothing changed", "\(message)")
+            // The first revocation's time stands.
+            let listed = try await client.send(.get, "/v1/admin/keys", headers: admin)
+            let key = (listed.object["keys"] as? [[String: Any]] ?? []).first { $0["id"] as? String == id }
+            #expect(key?["revokedAt"] as? String == revokedAt, "\(listed.text)")
+        }
+    }
+
     @Test("loopback names, credential headers, key lifetimes")
     func pieces() {
         for host in ["127.0.0.1", "127.8.9.1", "localhost", "::1", "[::1]"] { #expect(Authenticator.isLoopback(host), "\(host)") }

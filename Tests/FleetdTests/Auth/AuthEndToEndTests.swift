@@ -155,6 +155,11 @@ import Testing
         #expect(revoked.status == 401 && (F.error(revoked)["message"] as? String)?.contains("revoked") == true, "\(revoked.body)")
         let acmeId = String(acme.dropFirst(3).prefix(8))
         #expect(try FleetdProcess.run(["keys", "revoke", "--config", file.path, "--data-dir", data.path, "fk-\(acmeId)"]).status == 0)
+        // Revoked again: said so, with when, and exit 1 (as the admin API's 409); nothing changes.
+        let again = try FleetdProcess.run(["keys", "revoke", "--config", file.path, "--data-dir", data.path, "fk-\(acmeId)"])
+        #expect(again.status == 1 && again.stdout.isEmpty, "\(again.stdout) \(again.stderr)")
+        #expect(again.stderr.contains("fk-\(acmeId) (tenant acme) was already revoked at 20") && again.stderr.contains("nothing changed"),
+                "\(again.stderr)")
         #expect(try await http(.GET, fleetd.baseURL + "/v1/agents", headers: F.bearer(acme)).status == 401,
                 "a key revoked by the CLI fails from the service's next request")
         let listed = try FleetdProcess.run(["keys", "list", "--config", file.path, "--data-dir", data.path])

@@ -130,6 +130,29 @@ struct DashboardAPITests {
             #expect(shares["quick"] == 1.0, "\(models)")
         }
     }
+
+    @Test("a model off for want of its API key says so, apart from one the file switched off; the Models page shows which")
+    func whyAModelIsOff() async throws {
+        let deep = "- {name: deep, provider: builtin, model: fleetd-builtin, complexityRange: {min: 0.45, max: 1.0}}"
+        let yaml = APIConfig.builtin().replacingOccurrences(of: deep, with: deep
+            + "\n    - {name: keyless, provider: openai, model: keyless-id, credentials: {apiKeyEnv: WHY_OFF_TEST_KEY}}"
+            + "\n    - {name: parked, provider: builtin, model: fleetd-builtin, enabled: false}")
+        try await withFleetd(yaml) { client, _ in
+            let models = try await client.send(.get, "/v1/models").object["models"] as? [[String: Any]] ?? []
+            let statuses = models.compactMap { $0["status"] as? [String: Any] }
+            let keyless = statuses.first { $0["name"] as? String == "keyless" } ?? [:]
+            let parked = statuses.first { $0["name"] as? String == "parked" } ?? [:]
+            let quick = statuses.first { $0["name"] as? String == "quick" } ?? [:]
+            #expect(keyless["enabled"] as? Bool == false && keyless["missingAPIKey"] as? String == "WHY_OFF_TEST_KEY", "\(keyless)")
+            #expect(keyless["disabledReason"] as? String == "no API key (WHY_OFF_TEST_KEY not set)", "\(keyless)")
+            #expect(parked["enabled"] as? Bool == false && parked["missingAPIKey"] == nil, "\(parked)")
+            #expect(parked["disabledReason"] as? String == "disabled in the configuration", "\(parked)")
+            #expect(quick["enabled"] as? Bool == true && quick["disabledReason"] == nil, "\(quick)")
+            // The page: the key's variable for the one, "disabled" for the other (the browser test looks).
+            let script = try await client.send(.get, "/ui/assets/dashboard.js").text
+            #expect(script.contains("pill(`no key (${status.missingAPIKey})`"))
+        }
+    }
 }
 
 @Suite("Spend per agent type") struct AgentTypeSpendTests {

@@ -75,6 +75,16 @@ import Testing
               credentials: {endpoint: "\(baseURL)/v1"}
               capabilities: {supportsStreaming: true, costPer1kTokens: {input: 0.3, output: 1.5}}
               complexityRange: {min: 0.45, max: 1.0}
+            # Off for want of its key (the Models page names the variable), and off in the file.
+            - name: keyless
+              provider: openai
+              model: keyless-id
+              credentials: {endpoint: "\(baseURL)/v1", apiKeyEnv: DASHBOARD_TEST_KEY}
+            - name: parked
+              provider: openai
+              model: parked-id
+              enabled: false
+              credentials: {endpoint: "\(baseURL)/v1"}
           # A daily budget the tasks pass 10% of (an alert is raised) that never blocks anything.
           costTracking: {enabled: true, budgetLimits: {daily: 0.05, weekly: 100, monthly: 400},
                          alertThresholds: {dailyPercent: 10}, policy: allow-with-alert}

@@ -253,8 +253,12 @@ async function renderModels(root) {
     // The model's own last error first; the provider's (shared by its models) marked as such.
     const ownError = (status.stats && status.stats.lastError) || (breaker && breaker.lastError);
     const lastError = ownError || (provider && provider.lastError ? "provider: " + provider.lastError : null);
-    const health = !status.enabled ? pill("disabled", "off")
+    // A model without its API key is not one an operator switched off: it says which variable to set.
+    const health = status.missingAPIKey ? pill(`no key (${status.missingAPIKey})`, "warn")
+      : !status.enabled ? pill("disabled", "off")
       : [breaker, provider].some((b) => b && !b.acceptingCalls) ? pill("refusing calls", "bad") : pill("healthy", "ok");
+    health.dataset.figure = "health";
+    if (status.disabledReason) health.title = status.disabledReason;
     return {
       attrs: { "data-model": status.name },
       name: h("span", { class: "mono" }, status.name),
