@@ -12,7 +12,8 @@ import Synchronization
 /// daily budget), a router over `models` that reads that budget, and a streaming tool that does not
 /// retry; `tools` are each agent type's MCP tools (a run uses them with `useTools`). No API keys.
 /// `busyTimeoutSeconds` is how long the tracker's writes wait behind another writer of the file,
-/// `settlementRetryInterval` the first wait before it retries a settlement the file refused.
+/// `settlementRetryInterval` the first wait before it retries a settlement the file refused;
+/// `routerLogger` what the router logs to (the harness's, at `error`, when not given).
 struct RunHarness: Sendable {
     let directory: URL
     let costs: CostTracker
@@ -25,7 +26,7 @@ struct RunHarness: Sendable {
                      environment: [String: String] = [:], quotas: QuotaConfiguration? = nil,
                      policy: BudgetPolicy = .block, weights: BalancedWeights? = nil,
                      refusedSettlements: Int = 0, tools: [String: ToolExecutor] = [:], busyTimeoutSeconds: Double = 5,
-                     settlementRetryInterval: Duration = .seconds(2)) async throws -> RunHarness {
+                     settlementRetryInterval: Duration = .seconds(2), routerLogger: Logger? = nil) async throws -> RunHarness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("task-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var logger = Logger(label: "task-run-test")
@@ -36,7 +37,7 @@ struct RunHarness: Sendable {
                                     settlementRetryInterval: settlementRetryInterval, logger: logger)
         var routing = RoutingConfiguration(defaultModel: defaultModel, models: models, lastResort: lastResort)
         if let weights { routing.weights = weights }
-        let router = ModelRouter(configuration: routing, scorer: ComplexityAnalyzer(), budget: costs, logger: logger)
+        let router = ModelRouter(configuration: routing, scorer: ComplexityAnalyzer(), budget: costs, logger: routerLogger ?? logger)
         let streaming = StreamingConfiguration(enabled: true, timeoutMs: 10_000,
                                                retryConfig: RetryConfiguration(maxRetries: 0, backoffMs: 10))
         let tool = StreamingTool(configuration: streaming, logger: logger)

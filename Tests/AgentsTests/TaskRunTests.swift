@@ -343,6 +343,27 @@ struct TaskRunTests {
         }
     }
 
+    @Test("a preferredModel no configured model has: the task runs as routed, its reason says so, and a warning names the configured models")
+    func unknownPreferredModel() async throws {
+        let capture = LogCapture()
+        let harness = try await RunHarness.make(models: [RunModels.builtin("local"), RunModels.builtin("spare")], defaultModel: "local",
+                                                routerLogger: capture.logger)
+        defer { harness.remove() }
+        let agent = Agent(id: "general-1", type: "general", role: AgentRole())
+        let note = "preferred model 'lcoal' is not configured (configured: local, spare)"
+        let typo = AgentTask(id: "typo-1", prompt: "Say hello.", preferredModel: "lcoal")
+        let result = try await agent.run(typo, settings: Self.routedStreaming, runtime: harness.runtime).result()
+        #expect(result.selection.reason.contains(note), "\(result.selection.reason)")
+        let warnings = capture.all.filter { $0.hasPrefix("warning") }
+        #expect(warnings.count == 1 && warnings.first?.contains(note) == true, "\(capture.all)")
+
+        // A configured preference is no news: no note, no warning.
+        let named = AgentTask(id: "named-1", prompt: "Say hello.", preferredModel: "spare")
+        let served = try await agent.run(named, settings: Self.routedStreaming, runtime: harness.runtime).result()
+        #expect(served.model == "spare" && !served.selection.reason.contains("not configured"), "\(served.selection.reason)")
+        #expect(capture.all.filter { $0.hasPrefix("warning") }.count == 1, "\(capture.all)")
+    }
+
     @Test("a consumer that drops the run's iterator releases the reservation and frees the agent")
     func droppedIteratorReleasesTheReservation() async throws {
         let gate = FakeGate()

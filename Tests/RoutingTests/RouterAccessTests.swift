@@ -102,6 +102,37 @@ struct RouterAccessTests {
         #expect(operatorView.trace.budget.contains("$100"), "\(operatorView.trace.budget)")
     }
 
+    @Test("a caller with a budget of its own sees its figures in the budget stage and line, never the fleet's, tenant or not")
+    func ownBudgetReplacesFleetFigures() async throws {
+        let router = ModelRouter(configuration: Seed.configuration(), scorer: FixedScorer(defaultScore: 0.2),
+                                 budget: FakeBudget.daily(limit: 100, spent: 12.5, policy: .block))
+        func key(limit: Double) -> CallerBudget {
+            CallerBudget(owner: "key fk-k1", status: BudgetStatus(enabled: true, policy: .block,
+                                                                 periods: [PeriodBudgetStatus(period: .day, limit: limit, spent: 0.5, reserved: 0)]))
+        }
+        for tenant in [nil, "beta"] as [String?] {
+            var task = Seed.task(id: "t-key")
+            task.tenantId = tenant
+            task.callerBudget = key(limit: 10)
+            let selection = try await router.explain(task)
+            // At 0.2 only haiku is in range: $2.40 for 500 tokens in and 500 out.
+            let budget = selection.trace.candidates.flatMap { $0.decisions.filter { $0.stage == .budget }.map(\.detail) }
+            #expect(budget == ["estimated $2.4000 within the fleet budget; within the $9.5000 key fk-k1 has left"], "\(tenant ?? "no tenant"): \(budget)")
+            #expect(selection.trace.budget == "key fk-k1: day $0.5000 of $10.0000 used; policy block", "\(selection.trace.budget)")
+            let texts = [selection.trace.budget, selection.reason] + selection.trace.candidates.flatMap { $0.decisions.map(\.detail) + $0.notes }
+            for figure in ["$100", "$12.5", "$87.5"] {
+                #expect(!texts.contains { $0.contains(figure) }, "\(figure): \(texts)")
+            }
+        }
+        // A call past what the key has left is named so: the cost tracker refuses it when it reserves.
+        var tight = Seed.task(id: "t-tight")
+        tight.callerBudget = key(limit: 2)
+        let refused = try await router.explain(tight)
+        let haiku = try #require(refused.trace.candidates.first { $0.modelName == "claude-haiku-4" })
+        let detail = haiku.decisions.last(where: { $0.stage == .budget })?.detail ?? ""
+        #expect(detail.contains("more than the $1.5000 key fk-k1 has left"), "\(detail)")
+    }
+
     @Test("a tenant's selection is recorded under <tenant>/<taskId>")
     func recordKey() async throws {
         let recorder = InMemoryRecorder()

@@ -34,6 +34,40 @@ struct RouterNeedsTests {
         #expect(error?.message.contains("cannot take image input") == true)
     }
 
+    @Test("an image, audio or video task goes only to a model that takes that input, as an attached image does; none is the same ROUTER_001")
+    func taskTypesNeedTheirInput() async throws {
+        var vision = Seed.sonnet
+        vision.capabilities.inputModalities = [.text, .image]
+        let scorer = FixedScorer(defaultScore: 0.35)
+        let router = ModelRouter(configuration: Seed.configuration([Seed.haiku, vision], strategy: .cost), scorer: scorer)
+        #expect(try await router.select(Seed.task(type: .text)).modelName == "claude-haiku-4", "the cheaper model serves text")
+        let image = try await router.select(Seed.task(type: .image))
+        #expect(image.modelName == "claude-sonnet-4.5")
+        let haiku = try #require(image.trace.candidates.first { $0.modelName == "claude-haiku-4" })
+        #expect(haiku.exclusion?.stage == .capabilities)
+        #expect(haiku.exclusion?.detail == "cannot take image input (task type image)")
+        for type in [TaskType.audio, .video] {
+            let error = await #expect(throws: RouterError.self) { try await router.select(Seed.task(type: type)) }
+            #expect(error?.exclusions.map(\.stage) == [.capabilities, .capabilities], "\(type)")
+            #expect(error?.message.contains("cannot take \(type.rawValue) input") == true, "\(type)")
+        }
+
+        // Text models and the built-in last resort, which takes text only: an image task is
+        // refused as an attached image is, the last resort left out alike; text is served as before.
+        let builtin = ModelConfiguration(name: "local", provider: .builtin, model: "fleetd-builtin")
+        let textOnly = ModelRouter(configuration: Seed.configuration([Seed.haiku, builtin], strategy: .cost, lastResort: "local"), scorer: scorer)
+        var attached = Seed.task(id: "t-attached")
+        attached.attachments = [.image]
+        let byAttachment = await #expect(throws: RouterError.self) { try await textOnly.select(attached) }
+        let byType = await #expect(throws: RouterError.self) { try await textOnly.select(Seed.task(id: "t-typed", type: .image)) }
+        #expect(byType?.code == .modelSelectionFailed && byAttachment?.code == .modelSelectionFailed)
+        #expect(byType?.exclusions.map(\.model) == ["claude-haiku-4", "local"])
+        #expect(byType?.exclusions.map(\.model) == byAttachment?.exclusions.map(\.model))
+        #expect(byType?.exclusions.map(\.stage) == byAttachment?.exclusions.map(\.stage))
+        let text = try await textOnly.select(Seed.task(id: "t-text"))
+        #expect(text.modelName == "claude-haiku-4" && text.fallbackModels == ["local"])
+    }
+
     @Test("tools and the context window are checked by the same rule a named model is held to")
     func capabilityProblem() {
         var model = Seed.haiku

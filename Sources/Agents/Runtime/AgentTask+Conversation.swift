@@ -47,11 +47,13 @@ extension AgentTask {
         return nil
     }
 
-    /// A routing failure as a task failure. For a client's conversation that no model can serve
-    /// only because of what it asks for (every exclusion at the capabilities stage, or a disabled
-    /// model), it is the request's fault: REQUEST_UNSUPPORTED (400), not ROUTER_001 (503).
-    func failure(routing error: RouterError) -> TaskFailure {
-        if conversation != nil, error.code == .modelSelectionFailed,
+    /// A routing failure as a task failure. For a client's conversation, or a task that needs a
+    /// kind of input (an `image`, `audio` or `video` task: ``RoutingTask/requiredInputs``), that no
+    /// model can serve only because of what it asks for (every exclusion at the capabilities stage,
+    /// or a disabled model), it is the request's fault: REQUEST_UNSUPPORTED (400), not ROUTER_001 (503).
+    func failure(routing error: RouterError, routingTask: RoutingTask? = nil) -> TaskFailure {
+        let needsInput = !(routingTask?.requiredInputs.isEmpty ?? true)
+        if conversation != nil || needsInput, error.code == .modelSelectionFailed,
            error.exclusions.contains(where: { $0.stage == .capabilities }),
            error.exclusions.allSatisfy({ [.capabilities, .enabled, .registry].contains($0.stage) }) {
             let reasons = error.exclusions.filter { $0.stage == .capabilities }.map { "\($0.model): \($0.reason)" }

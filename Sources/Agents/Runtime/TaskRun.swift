@@ -255,7 +255,7 @@ final class TaskDriver {
             selection = try await runtime.router.select(plan.routingTask, useRouter: run.settings.useRouter,
                                                         useLearning: run.settings.useLearning)
         } catch {
-            return .ended(await fail(task.failure(routing: error)))
+            return .ended(await fail(task.failure(routing: error, routingTask: plan.routingTask)))
         }
         let call: PreparedCall
         switch prepare(selection, plan: plan) {

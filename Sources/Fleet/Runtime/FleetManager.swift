@@ -247,15 +247,27 @@ public actor FleetManager {
         let type = task.agentType ?? defaultAgentType
         let role = snapshot.config.agents.first { $0.type == type }.map { AgentRole(config: $0.config) } ?? AgentRole()
         let (settings, _) = settings(for: task)
-        var selection = try await dataPlane.router.explain(task.routingTask(agentType: type, role: role), useRouter: settings.useRouter,
-                                                           useLearning: settings.useLearning)
-        // A key with its own budget sees that budget's status, never the fleet's spend (a
-        // tenant's trace already leaves the fleet's figures out).
+        var routing = task.routingTask(agentType: type, role: role)
+        // A key with its own budget sees that budget's figures, never the fleet's spend, in the
+        // trace's budget line and in each model's budget stage, with a tenant or without (a
+        // tenant's trace leaves the fleet's figures out in any case).
         if let caller = task.caller, let keyId = caller.keyId, let limits = caller.budget, limits.isLimited {
             let status = await dataPlane.costs.keyBudgetStatus(keyId: keyId, limits: limits)
-            selection.trace.budget = "\(caller.label): " + RoutingEngine.budgetSummary(status)
+            routing.callerBudget = CallerBudget(owner: caller.label, status: status)
         }
-        return selection
+        return try await dataPlane.router.explain(routing, useRouter: settings.useRouter, useLearning: settings.useLearning)
+    }
+
+    /// MODEL_NOT_ALLOWED (403) for a task whose `preferredModel` its caller (an API key, a token)
+    /// may not use, else `nil`. A model the caller names but may not use is refused, not quietly
+    /// replaced by one it may: by ``dispatch(_:timeLimit:cancellation:)`` and, with the same
+    /// answer, by `POST /v1/route` and MCP's `route`, which explain what the task would get.
+    public func modelRefusal(_ task: AgentTask) -> TaskFailure? {
+        guard let caller = task.caller, let preferred = task.preferredModel, let list = caller.allowList,
+              let model = snapshot.config.routing.models.first(where: { $0.name == preferred }), let why = list.refusal(model) else {
+            return nil
+        }
+        return TaskFailure(code: .modelNotAllowed, message: "\(caller.label) may not use model '\(preferred)': \(why)")
     }
 
     /// Waits for an idle agent of the task's type and hands it the task. A full queue refuses at
@@ -273,11 +285,7 @@ public actor FleetManager {
             throw TaskFailure(code: .agentTypeNotAllowed,
                               message: "\(caller.label) may not run tasks on agent type '\(type)'; allowed: \((caller.allowedAgentTypes ?? []).joined(separator: ", "))")
         }
-        // A model the caller names but may not use is refused, not quietly replaced by one it may.
-        if let caller = task.caller, let preferred = task.preferredModel, let list = caller.allowList,
-           let model = snapshot.config.routing.models.first(where: { $0.name == preferred }), let why = list.refusal(model) {
-            throw TaskFailure(code: .modelNotAllowed, message: "\(caller.label) may not use model '\(preferred)': \(why)")
-        }
+        if let refusal = modelRefusal(task) { throw refusal }
         task.agentType = type
         // The id is taken from here on: a second task with it (for the same tenant) is refused,
         // never written over the first.

@@ -138,6 +138,11 @@ public final class ModelRouter: Sendable {
         Counter(label: "fleetd_routing_selections_total",
                 dimensions: [("model", selection.modelName), ("routed", selection.routed ? "true" : "false"),
                              ("fallback", selection.fallbackChain.isEmpty ? "none" : "available")]).increment()
+        // A preferred model no configured model has: the reason line tells the client, this the operator.
+        if selection.routed, let preferred = task.preferredModel,
+           let unknown = state.withLock({ $0.engine.unknownPreferredModel(task) }) {
+            logger.warning("\(unknown)", metadata: ["taskId": "\(task.taskId)", "preferredModel": "\(preferred)"])
+        }
         if let recorder {
             do {
                 try await recorder.record(selection)

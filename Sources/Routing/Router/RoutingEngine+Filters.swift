@@ -19,9 +19,14 @@ extension ModelConfiguration {
         if needed > caps.maxTokens {
             return "needs ~\(needed) tokens (\(inputTokens) in + up to \(answer) out); context window is \(caps.maxTokens)"
         }
-        let missing = Set(task.attachments).subtracting(caps.inputModalities).subtracting([.text]).sorted()
+        let missing = task.requiredInputs.subtracting(caps.inputModalities).sorted()
         if !missing.isEmpty {
-            return "cannot take \(missing.map(\.rawValue).joined(separator: ", ")) input"
+            // A kind only the task type asks for says so: the task carries no such attachment.
+            var why = ""
+            if let type = task.type, let kind = type.requiredInput, missing.contains(kind), !task.attachments.contains(kind) {
+                why = " (task type \(type.rawValue))"
+            }
+            return "cannot take \(missing.map(\.rawValue).joined(separator: ", ")) input" + why
         }
         let limits = task.providerLimits.filter { $0.provider == provider }.map(\.reason)
         if !limits.isEmpty {
@@ -32,6 +37,16 @@ extension ModelConfiguration {
 }
 
 extension RoutingTask {
+    /// The kinds of input besides text the model that serves the task must take: its attachments',
+    /// and its type's (``TaskType/requiredInput``: an `image`, `audio` or `video` task is about
+    /// such input, attached or not). Empty for a text task.
+    public var requiredInputs: Set<InputModality> {
+        var kinds = Set(attachments)
+        if let kind = type?.requiredInput { kinds.insert(kind) }
+        kinds.remove(.text)
+        return kinds
+    }
+
     /// More input tokens than a provider counts for the prompt and context: no tokenizer makes
     /// more tokens than the text has UTF-8 bytes, plus the framing a task's request adds (as
     /// `ProviderRequest.inputTokenBound` counts it). An agent type's system prompt is not in it.
@@ -139,14 +154,22 @@ extension RoutingEngine {
         // 1. Budget.
         let budget = inputs.budget
         // The fleet's spend and remainder are not a tenant's business: a tenant's task is checked
-        // against the fleet budget, but its trace and errors carry no fleet-wide figures.
-        let figures = task.tenantId == nil
+        // against the fleet budget, but its trace and errors carry no fleet-wide figures. A caller
+        // with a budget of its own (an API key's) is shown that budget's figures instead, tenant or not.
+        let own = task.callerBudget
+        let figures = task.tenantId == nil && own == nil
+        // A passed budget decision's text, with what the call means for the caller's own budget.
+        func withOwnBudget(_ text: String, cost: Double) -> String {
+            own.map { text + "; " + $0.note(cost: cost) } ?? text
+        }
         var afterBudget: [(model: ModelConfiguration, role: FallbackEntry.Role)] = []
         afterBudget.reserveCapacity(chain.count)
         var budgetExcluded = 0
         if !budget.enabled || budget.remaining == nil {
             for entry in chain {
-                record(entry.model.name, .init(stage: .budget, passed: true, detail: budget.enabled ? "no limit set" : "budget off"))
+                let text = own == nil ? (budget.enabled ? "no limit set" : "budget off")
+                    : withOwnBudget(budget.enabled ? "no fleet limit set" : "fleet budget off", cost: costs[entry.model.name] ?? 0)
+                record(entry.model.name, .init(stage: .budget, passed: true, detail: text))
             }
             afterBudget = chain
         } else {
@@ -164,7 +187,7 @@ extension RoutingEngine {
                     afterBudget.append(entry)
                 } else if !overBudget {
                     record(entry.model.name, .passed(.budget, figures ? "estimated \(money(cost)) within remaining \(money(remaining))"
-                                                                      : "estimated \(money(cost)) within the fleet budget", detail))
+                                                                      : withOwnBudget("estimated \(money(cost)) within the fleet budget", cost: cost), detail))
                     afterBudget.append(entry)
                 } else {
                     let over = !figures ? (exhausted ? "the fleet budget is used up" : "estimated \(money(cost)) exceeds what the fleet budget has left")
@@ -179,7 +202,8 @@ extension RoutingEngine {
                         record(entry.model.name, .init(stage: .budget, passed: false, detail: "\(over); \(than); policy cheaper-only"))
                         budgetExcluded += 1
                     case .withAlert:
-                        record(entry.model.name, .init(stage: .budget, passed: true, detail: "\(over); allowed with an alert (policy allow-with-alert)",
+                        record(entry.model.name, .init(stage: .budget, passed: true,
+                                                       detail: withOwnBudget("\(over); allowed with an alert (policy allow-with-alert)", cost: cost),
                                                        admission: .withAlert))
                         if !alerted {
                             alerts.append(RoutingAlert(code: .budgetAlertTriggered, message: "BudgetAlertTriggered: \(over); task \(task.taskId) allowed by policy allow-with-alert"))
@@ -188,7 +212,8 @@ extension RoutingEngine {
                         afterBudget.append(entry)
                     case .cheaperThanPick:
                         let name = reference?.model.name ?? ""
-                        record(entry.model.name, .init(stage: .budget, passed: true, detail: "\(over); cheaper than \(name) (\(money(referenceCost ?? 0))), allowed by policy cheaper-only",
+                        record(entry.model.name, .init(stage: .budget, passed: true,
+                                                       detail: withOwnBudget("\(over); cheaper than \(name) (\(money(referenceCost ?? 0))), allowed by policy cheaper-only", cost: cost),
                                                        admission: .cheaperThanPick))
                         afterBudget.append(entry)
                     }
@@ -196,7 +221,7 @@ extension RoutingEngine {
             }
         }
         if afterBudget.isEmpty && budgetExcluded > 0 {
-            let status = budgetLine(budget, tenant: task.tenantId)
+            let status = fleetBudgetLine(budget, task: task)
             switch budget.policy {
             case .cheaperOnly:
                 throw RouterError(code: .noAffordableModel,
@@ -256,12 +281,23 @@ extension RoutingEngine {
         traces.compactMap { t in t.exclusion.map { ModelExclusion(model: t.modelName, stage: $0.stage, reason: $0.detail) } }
     }
 
-    /// One line on the budget, e.g. "day $98.00 of $100.00 used; policy block". For a tenant's
-    /// task (`tenant` set), no fleet-wide figure: only that the fleet budget was checked.
-    func budgetLine(_ budget: BudgetStatus, tenant: String? = nil) -> String {
+    /// The trace's line on the budget: the caller's own budget when it has one
+    /// (``RoutingTask/callerBudget``), e.g. "key fk-ab12cd34: day $0.5000 of $2.0000 used; policy
+    /// block", else the fleet's (``fleetBudgetLine(_:task:)``).
+    func budgetLine(_ budget: BudgetStatus, task: RoutingTask) -> String {
+        task.callerBudget?.line ?? fleetBudgetLine(budget, task: task)
+    }
+
+    /// One line on the fleet budget, e.g. "day $98.00 of $100.00 used; policy block". For a
+    /// tenant's task, or a caller shown its own budget, no fleet-wide figure: only that the fleet
+    /// budget was checked.
+    func fleetBudgetLine(_ budget: BudgetStatus, task: RoutingTask) -> String {
         guard budget.enabled else { return "budget off" }
-        if tenant != nil {
+        if task.tenantId != nil {
             return "fleet budget checked (its figures are not shown to a tenant's caller); policy \(budget.policy.rawValue)"
+        }
+        if task.callerBudget != nil {
+            return "fleet budget checked; policy \(budget.policy.rawValue)"
         }
         return Self.budgetSummary(budget)
     }

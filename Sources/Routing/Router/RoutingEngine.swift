@@ -173,13 +173,24 @@ public struct RoutingEngine: Sendable {
             FallbackEntry(modelName: entry.model.name, role: entry.role, why: why(entry.model, role: entry.role, ranked: ranked))
         }
         let trace = SelectionTrace(strategy: configuration.strategy, estimatedInputTokens: inTok, estimatedOutputTokens: outTok,
-                                   budget: budgetLine(inputs.budget, tenant: task.tenantId), candidates: traces)
-        let reason = reasonLine(pick: pick.model, role: pick.role, score: score, ranked: ranked, chain: chain, traces: traces, traceIndex: traceIndex, alerts: alerts)
+                                   budget: budgetLine(inputs.budget, task: task), candidates: traces)
+        var reason = reasonLine(pick: pick.model, role: pick.role, score: score, ranked: ranked, chain: chain, traces: traces, traceIndex: traceIndex, alerts: alerts)
+        if let unknown = unknownPreferredModel(task) { reason += "; " + unknown }
         return ModelSelection(
             taskId: task.taskId, modelName: pick.model.name, modelConfig: pick.model, complexity: score, reason: reason,
             timestamp: inputs.now, fallbackChain: Array(fallbacks),
             estimatedCost: Self.estimatedCost(pick.model, inputTokens: inTok, outputTokens: outTok),
             strategy: configuration.strategy, routed: true, alerts: alerts, trace: trace)
+    }
+
+    /// What the reason line says when the task's `preferredModel` names no configured model (a
+    /// typo, a provider's model id): the preference played no part, and these are the names it
+    /// may take. `nil` when there is no preference or it is configured. A task is not refused for
+    /// it: with the router off a preference never mattered (v1.0.4's path), and a task that ran
+    /// before must run the same.
+    public func unknownPreferredModel(_ task: RoutingTask) -> String? {
+        guard let preferred = task.preferredModel, registry.model(named: preferred) == nil else { return nil }
+        return "preferred model '\(preferred)' is not configured (configured: \(registry.names.joined(separator: ", "))), so it played no part"
     }
 
     /// Routes a task with the router off: the default model, as v1.0.4 did.
@@ -221,7 +232,7 @@ public struct RoutingEngine: Sendable {
             break
         }
         let selectionTrace = SelectionTrace(strategy: nil, estimatedInputTokens: inTok, estimatedOutputTokens: outTok,
-                                            budget: "not checked (router off)", candidates: [trace])
+                                            budget: task.callerBudget?.line ?? "not checked (router off)", candidates: [trace])
         return ModelSelection(taskId: task.taskId, modelName: name, modelConfig: model, complexity: score, reason: reason,
                               timestamp: inputs.now, fallbackChain: [], estimatedCost: cost, strategy: nil, routed: false,
                               alerts: [], trace: selectionTrace)

@@ -47,6 +47,11 @@ public struct RoutingTask: Sendable, Codable, Hashable {
     /// The tenant the request named (a task's `tenantId`) when no authenticated tenant decides it:
     /// not a record scope, but the tenant whose outcomes rank the task (``learningTenantId``).
     public var namedTenantId: String?
+    /// The caller's own budget (an API key's), when its figures are shown in place of the fleet's:
+    /// a route explanation's budget line and budget stage (``CallerBudget``). Not decoded or
+    /// encoded: fleetd sets it from the authenticated caller. `nil`: the fleet's figures, or none
+    /// for a tenant's task.
+    public var callerBudget: CallerBudget?
 
     /// The tenant whose learned cells rank this task, the one its outcomes are learned for
     /// (``LearningTenant/resolve(authenticated:named:)``).

@@ -120,6 +120,7 @@ struct FleetMCPServer: Sendable {
     }
 
     private func route(_ task: AgentTask) async throws -> CallTool.Result {
+        if let refusal = await manager.modelRefusal(task) { return Self.failed(refusal.code.rawValue, refusal.message) }
         let selection: ModelSelection
         do throws(RouterError) {
             selection = try await manager.explainRoute(task)

@@ -2,6 +2,7 @@ import Agents
 import FleetSupport
 import Foundation
 import Routing
+import Store
 import Testing
 @testable import Fleet
 
@@ -82,6 +83,38 @@ struct FleetCallerTests {
             let task = AgentTask(prompt: "task \(index)").authorized(by: Self.caller("acme", models: ["second"]))
             #expect(await manager.executeOutcome(task).value?.model == "second")
         }
+    }
+
+    static let budgetYAML = """
+        fleet: {id: fm-key-budget, maxAgents: 2, taskTimeout: 20000}
+        agents:
+          - {type: general, count: 1}
+        features: {multiModelRouter: true}
+        routing:
+          enabled: true
+          defaultModel: paid
+          models:
+            - {name: paid, provider: builtin, model: fleetd-builtin, capabilities: {costPer1kTokens: {input: 0.001, output: 0.002}}}
+          costTracking: {enabled: true, budgetLimits: {daily: 1000}}
+        """
+
+    @Test("a key with a budget of its own and no tenant sees its key's figures in the route's budget stage and line, not the fleet's")
+    func keyBudgetWithoutATenant() async throws {
+        let fleet = try await FleetHarness.start(Self.budgetYAML)
+        defer { fleet.stop() }
+        let key = TaskCaller(label: "key fk-solo", keyId: "solo", budget: CostConfiguration.BudgetLimits(daily: 2))
+        let explained = try await fleet.manager.explainRoute(AgentTask(prompt: "hi").authorized(by: key))
+        let paid = try #require(explained.trace.candidates.first { $0.modelName == "paid" })
+        let stage = try #require(paid.decisions.first { $0.stage == .budget })
+        #expect(stage.passed)
+        #expect(stage.detail.contains("key fk-solo") && stage.detail.contains("$2.0000"), "\(stage.detail)")
+        #expect(!stage.detail.contains("$1000"), "the fleet's figures: \(stage.detail)")
+        #expect(explained.trace.budget.hasPrefix("key fk-solo: ") && !explained.trace.budget.contains("$1000"), "\(explained.trace.budget)")
+
+        // The operator, with no key, is shown the fleet's.
+        let operatorView = try await fleet.manager.explainRoute(AgentTask(prompt: "hi"))
+        let fleetStage = operatorView.trace.candidates.first(where: { $0.modelName == "paid" })?.decisions.first(where: { $0.stage == .budget })
+        #expect(fleetStage?.detail.contains("$1000") == true, "\(String(describing: fleetStage))")
     }
 
     @Test("the authenticated tenant and user, not the body's, drive rollout stickiness, also for subtasks")

@@ -57,10 +57,10 @@ struct AuthAPITests {
             let (globex, _) = try await Self.makeKey(client, #"{"tenant": "globex"}"#)
             #expect(try await client.send(.post, "/v1/tasks", json: #"{"prompt": "hi", "id": "a1"}"#, headers: [.authorization: "Bearer \(acme)"]).status == .ok)
             #expect(try await client.send(.post, "/v1/tasks", json: #"{"prompt": "hi", "id": "g1"}"#, headers: [.authorization: "Bearer \(globex)"]).status == .ok)
-            // The key limited to `quick` is routed there even when it names `deep`.
+            // The key limited to `quick` may not name `deep`: /v1/route refuses it as /v1/tasks does.
             let pinned = try await client.send(.post, "/v1/route", json: #"{"prompt": "hi", "preferredModel": "deep"}"#,
                                                headers: [.authorization: "Bearer \(acme)"])
-            #expect(pinned.object["modelName"] as? String == "quick", "\(pinned.text)")
+            #expect(pinned.status == .forbidden && pinned.apiError["code"] as? String == "MODEL_NOT_ALLOWED", "\(pinned.text)")
 
             let costs = try await client.send(.get, "/v1/costs", headers: [.authorization: "Bearer \(acme)"])
             #expect(jsonValue(costs.object, "report.total.entries") as? Int == 1, "acme's own spend only: \(costs.text)")
@@ -105,6 +105,28 @@ struct AuthAPITests {
             let listed = try await client.send(.get, "/v1/admin/keys", headers: admin)
             let key = (listed.object["keys"] as? [[String: Any]] ?? []).first { $0["id"] as? String == id }
             #expect(key?["revokedAt"] as? String == revokedAt, "\(listed.text)")
+        }
+    }
+
+    @Test("a model the key may not use is 403 MODEL_NOT_ALLOWED on POST /v1/route as on POST /v1/tasks, with the same message")
+    func routeRefusesAModelTheKeyMayNotUse() async throws {
+        try await withFleetd(APIConfig.builtin(), environment: ["FLEETD_ADMIN_TOKEN": Self.admin]) { client, _ in
+            let (key, _) = try await Self.makeKey(client, #"{"tenant": "acme", "models": ["quick"]}"#)
+            let auth: HTTPFields = [.authorization: "Bearer \(key)"]
+            let body = #"{"prompt": "hi", "preferredModel": "deep"}"#
+            let task = try await client.send(.post, "/v1/tasks", json: body, headers: auth)
+            let route = try await client.send(.post, "/v1/route", json: body, headers: auth)
+            for response in [task, route] {
+                #expect(response.status == .forbidden, "\(response.text)")
+                #expect(response.apiError["code"] as? String == "MODEL_NOT_ALLOWED", "\(response.text)")
+                #expect(response.apiError["field"] as? String == "preferredModel", "\(response.text)")
+            }
+            let taskMessage = task.apiError["message"] as? String
+            let routeMessage = route.apiError["message"] as? String
+            #expect(taskMessage != nil && routeMessage == taskMessage, "\(route.text) vs \(task.text)")
+            // A model the key may use is explained as before.
+            let allowed = try await client.send(.post, "/v1/route", json: #"{"prompt": "hi", "preferredModel": "quick"}"#, headers: auth)
+            #expect(allowed.status == .ok && allowed.object["modelName"] as? String == "quick", "\(allowed.text)")
         }
     }
 

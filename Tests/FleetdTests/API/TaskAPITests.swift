@@ -150,4 +150,48 @@ struct TaskAPITests {
             #expect(jsonValue(costs.object, "report.total.entries") as? Int == 0, "\(costs.text)")
         }
     }
+
+    @Test("an image, audio or video task goes only to a model that takes that input; none is a 400 naming why, as for an attached image")
+    func mediaTaskTypesNeedTheirInput() async throws {
+        // quick and deep take text only.
+        try await withFleetd(APIConfig.builtin()) { client, _ in
+            for type in ["image", "audio", "video"] {
+                let refused = try await client.send(.post, "/v1/tasks", json: #"{"prompt": "What is in it?", "type": "\#(type)"}"#)
+                #expect(refused.status == .badRequest, "\(type): \(refused.text)")
+                #expect(refused.apiError["code"] as? String == "REQUEST_UNSUPPORTED", "\(type): \(refused.text)")
+                let message = refused.apiError["message"] as? String ?? ""
+                #expect(message.contains("quick: cannot take \(type) input (task type \(type))"), "\(message)")
+            }
+            let text = try await client.send(.post, "/v1/tasks", json: #"{"prompt": "What is in it?", "type": "text"}"#)
+            #expect(text.status == .ok, "\(text.text)")
+        }
+        // A model that takes images serves the image task.
+        let withEyes = APIConfig.builtin().replacingOccurrences(
+            of: "complexityRange: {min: 0.45, max: 1.0}}",
+            with: "complexityRange: {min: 0.45, max: 1.0}}\n    - {name: eyes, provider: builtin, model: fleetd-builtin, capabilities: {inputModalities: [text, image]}}")
+        try await withFleetd(withEyes) { client, _ in
+            let served = try await client.send(.post, "/v1/tasks", json: #"{"prompt": "What is in it?", "type": "image"}"#)
+            #expect(served.status == .ok && served.object["model"] as? String == "eyes", "\(served.text)")
+        }
+        // With the router off (v1.0.4's path) the default model serves every task, as it did.
+        try await withFleetd(APIConfig.builtin(), environment: ["FLEETD_ENVIRONMENT": "legacy"]) { client, _ in
+            let legacy = try await client.send(.post, "/v1/tasks", json: #"{"prompt": "What is in it?", "type": "image"}"#)
+            #expect(legacy.status == .ok && legacy.object["model"] as? String == "quick", "\(legacy.text)")
+        }
+    }
+
+    @Test("a preferredModel no configured model has is not refused (v1.0.4 ran such tasks): the result's and the route's reason say so, naming the models")
+    func unknownPreferredModelIsNamedInTheReason() async throws {
+        try await withFleetd(APIConfig.builtin()) { client, _ in
+            let body = #"{"prompt": "\#(Self.simplePrompt)", "preferredModel": "qiuck"}"#
+            let note = "preferred model 'qiuck' is not configured (configured: quick, deep)"
+            let response = try await client.send(.post, "/v1/tasks", json: body)
+            #expect(response.status == .ok, "\(response.text)")
+            let reason = jsonValue(response.object, "selection.reason") as? String ?? ""
+            #expect(reason.contains(note), "\(reason)")
+            let route = try await client.send(.post, "/v1/route", json: body)
+            let explained = route.object["reason"] as? String ?? ""
+            #expect(route.status == .ok && explained.contains(note), "\(route.text)")
+        }
+    }
 }
