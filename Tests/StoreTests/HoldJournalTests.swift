@@ -38,6 +38,8 @@ struct HoldJournalTests {
         await tracker.release(released)
         #expect(try Self.lines(path).last == "-\(released.id)")
         try await tracker.settle(settled, usage: CostUsage(inputTokens: 500, outputTokens: 0), pricing: Self.dollarPerK)
+        // Its ledger row is written behind the answer; here it is in before the crash.
+        await tracker.settledBehind()
 
         // The process dies with `inFlight` unsettled: its journal is now a dead process's.
         let dead = (journals as NSString).appendingPathComponent("999999999-1.holds")
@@ -57,6 +59,62 @@ struct HoldJournalTests {
         // Settled (0.5) plus the crash's estimate (2), nothing for the release, nothing twice.
         #expect(await restarted.budgetStatus().periods.map(\.spent) == [2.5, 2.5, 2.5])
         #expect(try await restarted.billUnsettledReservations().isEmpty)
+    }
+
+    @Test func aSettlementInTheJournalButNotYetInTheLedgerIsBilledAtItsRealCost() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let clock = ManualWallClock(storeTestDate("2026-03-10T12:00:00Z"))
+        let db = try await StoreDatabase(path: dir.path())
+        let journals = CostTracker.holdJournalDirectory(besideDatabaseAt: db.path)
+        try FileManager.default.createDirectory(atPath: journals, withIntermediateDirectories: true)
+        // A dead process answered `cost-a` (its `=` line) and crashed before the group commit wrote
+        // its row; `cost-b` was still in flight.
+        let call = #""call":{"model":"m","provider":"p","taskId":"t","agentId":"a","taskType":"x"}"#
+        let text = [
+            #"+{"id":"cost-a","# + call + #","cost":2,"at":0}"#,
+            #"+{"id":"cost-b","# + call + #","cost":3,"at":0}"#,
+            #"={"id":"cost-a","# + call + #","usage":{"inputTokens":750,"outputTokens":0,"cachedTokens":0},"cost":0.75,"basis":"reported"}"#,
+        ].joined(separator: "\n") + "\n"
+        try text.write(toFile: (journals as NSString).appendingPathComponent("999999999-1.holds"), atomically: true, encoding: .utf8)
+
+        let restarted = try CostTracker(database: db, clock: clock, holdJournalDirectory: journals)
+        let billed = try await restarted.billUnsettledReservations()
+        #expect(billed.map(\.entryId).sorted() == ["cost-a", "cost-b"])
+        let a = billed.first { $0.entryId == "cost-a" }
+        #expect(a?.cost == 0.75 && a?.basis == .reported && a?.usage.inputTokens == 750, "\(String(describing: a))")
+        let b = billed.first { $0.entryId == "cost-b" }
+        #expect(b?.cost == 3 && b?.basis == .estimated)
+        #expect(await restarted.budgetStatus().periods.map(\.spent) == [3.75, 3.75, 3.75])
+    }
+
+    @Test func aSettlementAnswersBeforeItsRowAndHoldsItsCostUntilThen() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let clock = ManualWallClock(storeTestDate("2026-03-10T12:00:00Z"))
+        let db = try await StoreDatabase(path: dir.path())
+        let journals = CostTracker.holdJournalDirectory(besideDatabaseAt: db.path)
+        let tracker = try CostTracker(database: db, configuration: CostConfiguration(budgetLimits: .init(daily: 10)),
+                                      clock: clock, holdJournalDirectory: journals)
+        // Real cost (4) above the estimate (1): held at 4 until the row is written.
+        let reservation = try await tracker.reserve(Self.call, estimatedCost: 1)
+        let entry = try await tracker.settle(reservation, usage: CostUsage(inputTokens: 4_000, outputTokens: 0), pricing: Self.dollarPerK)
+        #expect(entry.cost == 4)
+        let path = (journals as NSString).appendingPathComponent(try #require(Self.journalFiles(journals).first))
+        #expect(try Self.lines(path).last?.hasPrefix(#"={"id":"\#(reservation.id)""#) == true, "the settlement's line is in before settle returns")
+        let during = await tracker.budgetStatus().periods.map { $0.spent + $0.reserved }
+        #expect(during.allSatisfy { $0 >= 4 - 1e-9 }, "spent plus reserved never counts less than was spent: \(during)")
+        // A report asked for after the answer has it.
+        let report = try await tracker.report(period: .day, breakdowns: [], tenant: nil)
+        #expect(abs(report.total.cost - 4) < 1e-9 && report.total.entries == 1, "\(report)")
+        let after = await tracker.budgetStatus().periods
+        #expect(after.allSatisfy { abs($0.spent - 4) < 1e-9 && $0.reserved == 0 }, "\(after)")
+        #expect(await tracker.activeReservations == 0)
+        // Settling again adds nothing.
+        try await tracker.settle(reservation, usage: CostUsage(inputTokens: 4_000, outputTokens: 0), pricing: Self.dollarPerK)
+        await tracker.settledBehind()
+        #expect(try await db.read("test") { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM cost_ledger") } == 1)
+        #expect(await tracker.budgetStatus().periods.allSatisfy { abs($0.spent - 4) < 1e-9 })
     }
 
     @Test func aLineCutShortByTheCrashIsSkipped() throws {

@@ -54,7 +54,9 @@ public protocol CostAccounting: BudgetStatusProviding, AnyObject {
 
 extension CostTracker: CostAccounting {
     public func report(period: BudgetPeriod, breakdowns: Set<CostReport.Breakdown>, tenant: String?) async throws -> CostReport {
-        try await CostReport.load(database: database, period: period, now: clock.now, timeZoneIdentifier: configuration.timeZone,
+        // A task answered before the report is in it, though its row is written behind the answer.
+        await settledBehind()
+        return try await CostReport.load(database: database, period: period, now: clock.now, timeZoneIdentifier: configuration.timeZone,
                                   breakdowns: breakdowns, tenant: tenant)
     }
 }

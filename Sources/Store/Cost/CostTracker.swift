@@ -17,10 +17,14 @@ import Logging
 /// directory (`fleetd serve` and `fleetd mcp` are). Without one, or when the journal cannot be
 /// written, its row in `cost_reservations` is written by the next group commit, started at once by
 /// default (``holdWriteDelay`` 0; a longer delay lets a call settled or released first skip its
-/// hold, at the price of a crash window that long). A settlement is waited for: an answered task's
-/// ledger row is in the file before the answer goes out. One the store refuses (the file locked by
-/// another writer, the disk full) is kept here with its real cost, its reservation still held, and
-/// written by a retry of its own once the store takes it (`CostTracker+UnwrittenSettlements.swift`).
+/// hold, at the price of a crash window that long). A settlement is not waited for either when its
+/// hold is in the journal: its line (`=`, the real cost) is appended before `settle` returns, so
+/// before the answer goes out, and its ledger row is written by a group commit started at once
+/// (`CostTracker+SettlementsBehind.swift`); a crash before that commit bills the real cost from
+/// the journal at the next start. Without a journal, `settle` waits for the ledger row. One the
+/// store refuses (the file locked by another writer, the disk full) is kept here with its real
+/// cost, its reservation still held, and written by a retry of its own once the store takes it
+/// (`CostTracker+UnwrittenSettlements.swift`).
 ///
 /// Each settlement writes one ledger row, the running totals (day, week, month, all time; overall
 /// and per model) and the alert marks in ONE transaction, and is idempotent on the entry id. The
@@ -77,6 +81,14 @@ public actor CostTracker: BudgetStatusProviding {
     var settlementRetryDelay: Duration
     /// The first wait before a settlement the store refused is tried again.
     public nonisolated let settlementRetryInterval: Duration
+    /// Settlements in the journal whose ledger rows the next group commit writes, by entry id (see
+    /// `CostTracker+SettlementsBehind.swift`). Their reservations stay held, at the larger of the
+    /// estimate and the real cost, until the rows are written.
+    var behind: [String: CostLedgerEntry] = [:]
+    var behindOrder: [String] = []
+    var behindWriteScheduled = false
+    /// Readers waiting for ``behind`` to be written (``settledBehind()``).
+    var behindWaiters: [CheckedContinuation<Void, Never>] = []
 
     private struct QueuedSettlement {
         var entry: CostLedgerEntry
@@ -249,7 +261,8 @@ public actor CostTracker: BudgetStatusProviding {
         guard journal.isCompactionDue(holdsInForce: !reservations.isEmpty) else { return }
         holdsInTable = holdsInTable.filter { reservations[$0] != nil }
         do {
-            try journal.compact(inForce: reservations.values.filter { !holdsInTable.contains($0.id) }.sorted { $0.createdAt < $1.createdAt })
+            try journal.compact(inForce: reservations.values.filter { !holdsInTable.contains($0.id) }.sorted { $0.createdAt < $1.createdAt },
+                                settled: behindOrder.compactMap { behind[$0] } + unwritten.values)
         } catch {
             logger.error("reservation journal could not be compacted", metadata: ["error": "\(error)"])
         }
@@ -271,6 +284,8 @@ public actor CostTracker: BudgetStatusProviding {
     /// waiting now. Called when fleetd stops; what still fails is billed at its estimate at the
     /// next start.
     public func flushPendingWrites() async {
+        await writeSettlementsBehind()
+        await settledBehind()
         await retryUnwrittenSettlements()
         await writePendingHolds()
     }
@@ -337,7 +352,7 @@ public actor CostTracker: BudgetStatusProviding {
     /// twice, or after settling, does nothing.
     public func release(_ reservation: CostReservation) async {
         // Its call was answered: the settlement kept for it frees it once written.
-        guard unwritten[reservation.id] == nil else { return }
+        guard unwritten[reservation.id] == nil, behind[reservation.id] == nil else { return }
         guard reservations.removeValue(forKey: reservation.id) != nil, configuration.enabled else { return }
         if let journal, holdsInTable.remove(reservation.id) == nil {
             do {
@@ -375,6 +390,7 @@ public actor CostTracker: BudgetStatusProviding {
         let now = clock.now
         let leftovers = journal.map { HoldJournal.leftovers(in: $0.directory, isLive: { ProcessIdentity.isAnotherLiveProcess($0) }) } ?? []
         let journalHolds = leftovers.flatMap(\.holds)
+        let journalSettlements = leftovers.reduce(into: [String: CostLedgerEntry]()) { $0.merge($1.settlements) { first, _ in first } }
         var entries = try await database.read("reading unsettled reservations") { db in
             // Holds of another fleetd process still running on this file are its calls in flight.
             try Row.fetchAll(db, sql: "SELECT * FROM cost_reservations ORDER BY created_at")
@@ -387,12 +403,14 @@ public actor CostTracker: BudgetStatusProviding {
                                 timestamp: now, basis: .estimated)
             }
         }
-        // A journal's holds the ledger already has were settled before the crash.
+        // A journal's holds the ledger already has were settled before the crash; one settled in
+        // the journal only is billed at its real cost (dated now), the others at their estimate.
         entries += try await database.read("reading settled reservations") { db in
             let settled = try db.cachedStatement(sql: "SELECT 1 FROM cost_ledger WHERE entry_id = ?")
             return try journalHolds.filter { try Bool.fetchOne(settled, arguments: [$0.id]) == nil }.map { hold in
-                CostLedgerEntry(entryId: hold.id, call: hold.call, usage: CostUsage(inputTokens: 0, outputTokens: 0),
-                                cost: hold.estimatedCost, timestamp: now, basis: .estimated)
+                if let entry = journalSettlements[hold.id] { return CostLedgerEntry.redated([entry], at: now)[0] }
+                return CostLedgerEntry(entryId: hold.id, call: hold.call, usage: CostUsage(inputTokens: 0, outputTokens: 0),
+                                       cost: hold.estimatedCost, timestamp: now, basis: .estimated)
             }
         }
         // Billed (or nothing to bill), the journals are done with: removed only after the write,
@@ -424,6 +442,11 @@ public actor CostTracker: BudgetStatusProviding {
         entry.basis = basis
         guard configuration.enabled else {
             reservations.removeValue(forKey: reservation.id)
+            return entry
+        }
+        if let pending = behind[reservation.id] { return pending }
+        if let journal, reservations[reservation.id] != nil, unwritten[reservation.id] == nil,
+           !holdsInTable.contains(reservation.id), settleBehind(entry, journal: journal) {
             return entry
         }
         if writing {
@@ -466,6 +489,11 @@ public actor CostTracker: BudgetStatusProviding {
                 keepUnwritten(batch.map(\.entry), error: error)
                 for queued in batch { queued.continuation.resume(throwing: error) }
             }
+        }
+        // Then the settlements behind (which may have queued more of the above meanwhile).
+        if !behind.isEmpty {
+            await writeBehindBatch()
+            await writeQueuedSettlements()
         }
     }
 
@@ -547,11 +575,18 @@ public actor CostTracker: BudgetStatusProviding {
 
     // MARK: - Internals
 
-    private var reservedTotal: Double { reservations.values.reduce(0) { $0 + $1.estimatedCost } }
+    private var reservedTotal: Double { reservations.values.reduce(0) { $0 + held($1) } }
 
     /// Dollars held by the reservations made with one API key.
     func reserved(byKey keyId: String) -> Double {
-        reservations.values.reduce(0) { $0 + ($1.call.keyId == keyId ? $1.estimatedCost : 0) }
+        reservations.values.reduce(0) { $0 + ($1.call.keyId == keyId ? held($1) : 0) }
+    }
+
+    /// What a reservation holds: its estimate, or its real cost when that is larger and its
+    /// settlement waits for its ledger row (``behind``).
+    private func held(_ reservation: CostReservation) -> Double {
+        guard !behind.isEmpty, let settled = behind[reservation.id] else { return reservation.estimatedCost }
+        return max(reservation.estimatedCost, settled.cost)
     }
 
     func keys(at date: Date) -> LedgerPeriodKeys {

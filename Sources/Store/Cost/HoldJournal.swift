@@ -14,12 +14,16 @@ import Foundation
 /// One file per process, named after ``ProcessIdentity/current`` (so `fleetd mcp` beside `fleetd
 /// serve` never bills the other's calls in flight), one line per event:
 /// - `+{"id":…,"call":{…},"cost":…,"at":…}`: a hold made;
-/// - `-id`: a hold released (the provider never took the call: nothing to bill).
+/// - `-id`: a hold released (the provider never took the call: nothing to bill);
+/// - `={"id":…,"call":{…},"usage":{…},"cost":…,"basis":…}`: a hold settled at its real cost,
+///   written before the answer goes out and before its ledger row is (the row is written by the
+///   next group commit, off the answer's path: ``CostTracker`` `settle`).
 ///
-/// A settled hold needs no line: its ledger row carries the hold's id, and recovery skips the
-/// holds the ledger already has. The file is emptied when no hold is in force, rewritten with
-/// only the holds in force when it grows past ``compactionBytes``, and removed when fleetd stops
-/// with nothing held.
+/// A hold whose settlement is in the ledger needs nothing more: its ledger row carries the hold's
+/// id, and recovery skips the holds the ledger already has; one settled here but not yet in the
+/// ledger is billed at its real cost, the others at their estimate. The file is emptied when no
+/// hold is in force, rewritten with only the holds in force (and their settlements) when it grows
+/// past ``compactionBytes``, and removed when fleetd stops with nothing held.
 ///
 /// Not `Sendable`: one ``CostTracker`` owns it and uses it from its actor only.
 final class HoldJournal {
@@ -40,6 +44,15 @@ final class HoldJournal {
         var call: CostCall
         var cost: Double
         var at: Double
+    }
+
+    /// One settlement as a line holds it.
+    private struct Settled: Codable {
+        var id: String
+        var call: CostCall
+        var usage: CostUsage
+        var cost: Double
+        var basis: CostBasis
     }
 
     init(directory: String, owner: String = ProcessIdentity.current, compactionBytes: Int = 4 << 20) {
@@ -68,6 +81,16 @@ final class HoldJournal {
                         at: reservation.createdAt.timeIntervalSince1970)
         var line: [UInt8] = [UInt8(ascii: "+")]
         line.append(contentsOf: try FastJSONEncoder().encode(hold))
+        line.append(UInt8(ascii: "\n"))
+        try append(line)
+    }
+
+    /// Appends a settlement: the hold is billed at `entry`'s real cost, whether or not its ledger row
+    /// was written when the process ended. Throws when the line could not be written whole.
+    func appendSettlement(_ entry: CostLedgerEntry) throws {
+        let settled = Settled(id: entry.entryId, call: entry.call, usage: entry.usage, cost: entry.cost, basis: entry.basis)
+        var line: [UInt8] = [UInt8(ascii: "=")]
+        line.append(contentsOf: try FastJSONEncoder().encode(settled))
         line.append(UInt8(ascii: "\n"))
         try append(line)
     }
@@ -108,9 +131,10 @@ final class HoldJournal {
 
     // MARK: - Keeping it small
 
-    /// Empties the file (no hold is in force), or rewrites it with `inForce` when it passed
-    /// ``compactionBytes``. Does nothing while it is small.
-    func compact(inForce: [CostReservation]) throws {
+    /// Empties the file (no hold is in force), or rewrites it with `inForce` (and the settlements
+    /// of theirs not yet in the ledger, `settled`) when it passed ``compactionBytes``. Does nothing
+    /// while it is small.
+    func compact(inForce: [CostReservation], settled: [CostLedgerEntry] = []) throws {
         guard isCompactionDue(holdsInForce: !inForce.isEmpty) else { return }
         if inForce.isEmpty {
             guard descriptor >= 0 else { return }
@@ -129,6 +153,7 @@ final class HoldJournal {
         replacement.descriptor = fd
         do {
             for hold in inForce { try replacement.appendHold(hold) }
+            for entry in settled { try replacement.appendSettlement(entry) }
         } catch {
             unlink(temporary)
             throw error
@@ -164,6 +189,9 @@ final class HoldJournal {
         var path: String
         /// Its holds never released, in the order they were made (some may have been settled).
         var holds: [CostReservation]
+        /// The settlements of those holds it wrote, by hold id (some may be in the ledger already),
+        /// dated when the journal is read.
+        var settlements: [String: CostLedgerEntry] = [:]
     }
 
     /// The journals in `directory` of processes that are not running, with their unreleased holds.
@@ -174,13 +202,20 @@ final class HoldJournal {
             guard let owner = owner(ofFileNamed: name), owner != ProcessIdentity.current, !isLive(owner) else { return nil }
             let path = (directory as NSString).appendingPathComponent(name)
             guard let data = FileManager.default.contents(atPath: path) else { return nil }
-            return Leftover(path: path, holds: holds(in: data))
+            let read = contents(of: data)
+            return Leftover(path: path, holds: read.holds, settlements: read.settlements)
         }
     }
 
-    static func holds(in data: Data) -> [CostReservation] {
+    static func holds(in data: Data) -> [CostReservation] { contents(of: data).holds }
+
+    /// The holds in force in a journal's text, in the order they were made, and the settlements of
+    /// those it has (dated now: a crash's leftovers are billed when they are read).
+    static func contents(of data: Data) -> (holds: [CostReservation], settlements: [String: CostLedgerEntry]) {
         var order: [String] = []
         var held: [String: CostReservation] = [:]
+        var settlements: [String: CostLedgerEntry] = [:]
+        let now = Date()
         let decoder = JSONDecoder()
         for line in data.split(separator: UInt8(ascii: "\n")) {
             guard let first = line.first else { continue }
@@ -193,10 +228,16 @@ final class HoldJournal {
                                                 createdAt: Date(timeIntervalSince1970: hold.at))
             case UInt8(ascii: "-"):
                 held.removeValue(forKey: String(decoding: rest, as: UTF8.self))
+            case UInt8(ascii: "="):
+                guard let settled = try? decoder.decode(Settled.self, from: Data(rest)) else { continue }
+                settlements[settled.id] = CostLedgerEntry(entryId: settled.id, call: settled.call, usage: settled.usage,
+                                                          cost: settled.cost, timestamp: now, basis: settled.basis)
             default:
                 continue
             }
         }
-        return order.compactMap { held[$0] }
+        let holds = order.compactMap { held[$0] }
+        let inForce = Set(holds.map(\.id))
+        return (holds, settlements.filter { inForce.contains($0.key) })
     }
 }
