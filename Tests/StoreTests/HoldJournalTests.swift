@@ -88,33 +88,53 @@ struct HoldJournalTests {
         #expect(await restarted.budgetStatus().periods.map(\.spent) == [3.75, 3.75, 3.75])
     }
 
-    @Test func aSettlementAnswersBeforeItsRowAndHoldsItsCostUntilThen() async throws {
+    @Test func aSettlementAnswersBeforeItsRowAndHoldsItsRealCostUntilThen() async throws {
         let dir = try StoreTempDirectory()
         defer { dir.remove() }
         let clock = ManualWallClock(storeTestDate("2026-03-10T12:00:00Z"))
         let db = try await StoreDatabase(path: dir.path())
         let journals = CostTracker.holdJournalDirectory(besideDatabaseAt: db.path)
+        // No group commit for a minute: the rows stay behind until something writes them.
         let tracker = try CostTracker(database: db, configuration: CostConfiguration(budgetLimits: .init(daily: 10)),
-                                      clock: clock, holdJournalDirectory: journals)
-        // Real cost (4) above the estimate (1): held at 4 until the row is written.
-        let reservation = try await tracker.reserve(Self.call, estimatedCost: 1)
-        let entry = try await tracker.settle(reservation, usage: CostUsage(inputTokens: 4_000, outputTokens: 0), pricing: Self.dollarPerK)
+                                      clock: clock, holdJournalDirectory: journals, settlementCommitDelay: .seconds(60))
+        // One call cheaper than its estimate (5 held, 1 spent), one dearer (1 held, 4 spent).
+        let cheaper = try await tracker.reserve(Self.call, estimatedCost: 5)
+        let dearer = try await tracker.reserve(Self.call, estimatedCost: 1)
+        try await tracker.settle(cheaper, usage: CostUsage(inputTokens: 1_000, outputTokens: 0), pricing: Self.dollarPerK)
+        let entry = try await tracker.settle(dearer, usage: CostUsage(inputTokens: 4_000, outputTokens: 0), pricing: Self.dollarPerK)
         #expect(entry.cost == 4)
         let path = (journals as NSString).appendingPathComponent(try #require(Self.journalFiles(journals).first))
-        #expect(try Self.lines(path).last?.hasPrefix(#"={"id":"\#(reservation.id)""#) == true, "the settlement's line is in before settle returns")
-        let during = await tracker.budgetStatus().periods.map { $0.spent + $0.reserved }
-        #expect(during.allSatisfy { $0 >= 4 - 1e-9 }, "spent plus reserved never counts less than was spent: \(during)")
-        // A report asked for after the answer has it.
-        let report = try await tracker.report(period: .day, breakdowns: [], tenant: nil)
-        #expect(abs(report.total.cost - 4) < 1e-9 && report.total.entries == 1, "\(report)")
+        #expect(try Self.lines(path).last?.hasPrefix(#"={"id":"\#(dearer.id)""#) == true, "the settlement's line is in before settle returns")
+        #expect(try await db.read("test") { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM cost_ledger") } == 0)
+        // Behind, each counts what it cost: 1 + 4, not the estimates (5 + 1) nor less than spent.
+        let during = await tracker.budgetStatus().periods
+        #expect(during.allSatisfy { $0.spent == 0 && abs($0.reserved - 5) < 1e-9 }, "\(during)")
+        #expect(await tracker.activeReservations == 2)
+        // A release of an answered call frees nothing; settling again adds nothing.
+        await tracker.release(cheaper)
+        try await tracker.settle(dearer, usage: CostUsage(inputTokens: 4_000, outputTokens: 0), pricing: Self.dollarPerK)
+        #expect(await tracker.activeReservations == 2)
+
+        await tracker.flushPendingWrites()
+        #expect(try await db.read("test") { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM cost_ledger") } == 2)
         let after = await tracker.budgetStatus().periods
-        #expect(after.allSatisfy { abs($0.spent - 4) < 1e-9 && $0.reserved == 0 }, "\(after)")
+        #expect(after.allSatisfy { abs($0.spent - 5) < 1e-9 && $0.reserved == 0 }, "\(after)")
         #expect(await tracker.activeReservations == 0)
-        // Settling again adds nothing.
-        try await tracker.settle(reservation, usage: CostUsage(inputTokens: 4_000, outputTokens: 0), pricing: Self.dollarPerK)
-        await tracker.settledBehind()
-        #expect(try await db.read("test") { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM cost_ledger") } == 1)
-        #expect(await tracker.budgetStatus().periods.allSatisfy { abs($0.spent - 4) < 1e-9 })
+        let report = try await tracker.report(period: .day, breakdowns: [], tenant: nil)
+        #expect(abs(report.total.cost - 5) < 1e-9 && report.total.entries == 2, "\(report)")
+    }
+
+    @Test func aReportWaitsForTheRowsBehind() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        let tracker = try CostTracker(database: db, clock: ManualWallClock(storeTestDate("2026-03-10T12:00:00Z")),
+                                      holdJournalDirectory: CostTracker.holdJournalDirectory(besideDatabaseAt: db.path),
+                                      settlementCommitDelay: .milliseconds(300))
+        let reservation = try await tracker.reserve(Self.call, estimatedCost: 1)
+        try await tracker.settle(reservation, usage: CostUsage(inputTokens: 500, outputTokens: 0), pricing: Self.dollarPerK)
+        let report = try await tracker.report(period: .day, breakdowns: [], tenant: nil)
+        #expect(abs(report.total.cost - 0.5) < 1e-9 && report.total.entries == 1, "\(report)")
     }
 
     @Test func aLineCutShortByTheCrashIsSkipped() throws {

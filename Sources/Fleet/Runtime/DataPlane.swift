@@ -61,7 +61,7 @@ public struct DataPlane: Sendable {
         } else {
             try CostTracker(database: database, configuration: config.cost, memoryConfiguration: config.memory,
                             clock: clock, holdJournalDirectory: CostTracker.holdJournalDirectory(besideDatabaseAt: database.path),
-                            mirrors: records, logger: Logger(label: "fleetd.cost"))
+                            mirrors: records, settlementCommitDelay: .milliseconds(10), logger: Logger(label: "fleetd.cost"))
         }
         let quotas: any ProviderQuotaAccounting = if let postgres {
             try PostgresQuotaManager(store: postgres, configuration: config.quotas, clock: clock)

@@ -82,11 +82,14 @@ public actor CostTracker: BudgetStatusProviding {
     /// The first wait before a settlement the store refused is tried again.
     public nonisolated let settlementRetryInterval: Duration
     /// Settlements in the journal whose ledger rows the next group commit writes, by entry id (see
-    /// `CostTracker+SettlementsBehind.swift`). Their reservations stay held, at the larger of the
-    /// estimate and the real cost, until the rows are written.
+    /// `CostTracker+SettlementsBehind.swift`). Their reservations stay held, at the real cost, until
+    /// the rows are written.
     var behind: [String: CostLedgerEntry] = [:]
     var behindOrder: [String] = []
     var behindWriteScheduled = false
+    /// How long the group commit of the settlements behind waits to gather more (with a journal):
+    /// their durability is the journal's, so this only trades a report's wait for fewer commits.
+    public nonisolated let settlementCommitDelay: Duration
     /// Readers waiting for ``behind`` to be written (``settledBehind()``).
     var behindWaiters: [CheckedContinuation<Void, Never>] = []
 
@@ -105,6 +108,8 @@ public actor CostTracker: BudgetStatusProviding {
     ///     transaction. Without one they are written in the transaction.
     ///   - settlementRetryInterval: the first wait before a settlement the store refused is tried
     ///     again (doubled after each failed round, up to 16 times it).
+    ///   - settlementCommitDelay: with a journal, how long the group commit of the settlements
+    ///     answered meanwhile waits before it starts (0: at once).
     /// - Throws: ``CostError`` `.invalidConfiguration` when the configuration is out of range.
     public init(
         database: StoreDatabase,
@@ -115,6 +120,7 @@ public actor CostTracker: BudgetStatusProviding {
         holdJournalDirectory: String? = nil,
         mirrors: WriteBehindRecorder? = nil,
         settlementRetryInterval: Duration = .seconds(2),
+        settlementCommitDelay: Duration = .zero,
         logger: Logger = Logger(label: "fleetd.cost")
     ) throws {
         try configuration.validate()
@@ -122,6 +128,7 @@ public actor CostTracker: BudgetStatusProviding {
         self.mirrors = mirrors
         self.settlementRetryInterval = settlementRetryInterval
         self.settlementRetryDelay = settlementRetryInterval
+        self.settlementCommitDelay = settlementCommitDelay
         self.holdWriteDelay = holdWriteDelay
         self.journal = holdJournalDirectory.map { HoldJournal(directory: $0) }
         self.settings = LiveSetting(Settings(configuration: configuration, calendar: try PeriodCalendar(timeZoneIdentifier: configuration.timeZone)))
@@ -582,11 +589,11 @@ public actor CostTracker: BudgetStatusProviding {
         reservations.values.reduce(0) { $0 + ($1.call.keyId == keyId ? held($1) : 0) }
     }
 
-    /// What a reservation holds: its estimate, or its real cost when that is larger and its
-    /// settlement waits for its ledger row (``behind``).
+    /// What a reservation holds: its estimate, or, once its settlement waits for its ledger row
+    /// (``behind``), its real cost: spent to the cent, not yet in the totals.
     private func held(_ reservation: CostReservation) -> Double {
         guard !behind.isEmpty, let settled = behind[reservation.id] else { return reservation.estimatedCost }
-        return max(reservation.estimatedCost, settled.cost)
+        return settled.cost
     }
 
     func keys(at date: Date) -> LedgerPeriodKeys {
