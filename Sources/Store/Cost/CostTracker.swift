@@ -425,8 +425,10 @@ public actor CostTracker: BudgetStatusProviding {
         let stored = entries.isEmpty ? [] : try await write(entries, now: now)
         for leftover in leftovers { unlink(leftover.path) }
         guard !stored.isEmpty else { return [] }
-        logger.warning("billed reservations left unsettled by an earlier run at their estimate", metadata: [
+        let estimated = stored.filter { $0.basis == .estimated }
+        logger.warning("billed reservations left unsettled by an earlier run: answered calls at their real cost, calls in flight at their estimate", metadata: [
             "count": "\(stored.count)", "usd": "\(Self.money(stored.reduce(0) { $0 + $1.cost }))",
+            "atEstimate": "\(estimated.count)", "atEstimateUSD": "\(Self.money(estimated.reduce(0) { $0 + $1.cost }))",
         ])
         return stored
     }

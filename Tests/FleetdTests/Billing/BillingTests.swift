@@ -133,6 +133,44 @@ import Testing
         await fake.shutdown()
     }
 
+    /// An answered task's settlement is in the journal before its answer goes out; its ledger row
+    /// follows by group commit. Killed right after the answers, fleetd bills them at their real
+    /// cost when it starts again: nothing lost, nothing at an estimate, nothing twice.
+    @Test func tasksAnsweredJustBeforeAKillAreBilledAtTheirRealCostOnRestart() async throws {
+        let fake = try await FakeProviderServer.start(script: FakeScript { request, _ in
+            let input = max(1, request.body.count / 4)
+            let json = #"{"id":"m","type":"message","role":"assistant","model":"x","content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn","usage":{"input_tokens":\#(input),"output_tokens":7}}"#
+            return FakeResponse(headers: [("content-type", "application/json")], body: .bytes(Array(json.utf8)))
+        })
+        let text = Self.config(models: [("solo", fake.baseURL)], agents: 8)
+        let (fleetd, data) = try await Self.start(text)
+        let answers = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
+            for index in 0..<8 {
+                group.addTask { try await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "Task \#(index): say ok"}"#) }
+            }
+            return try await group.reduce(into: [HTTPResult]()) { $0.append($1) }
+        }
+        fleetd.signal(SIGKILL)
+        _ = await fleetd.waitForExit()
+        #expect(answers.allSatisfy { $0.status == 200 }, "\(answers.map(\.status))")
+        let answered = answers.reduce(0.0) { $0 + ($1.json["cost"] as? Double ?? 0) }
+        #expect(answered > 0)
+
+        let (again, _) = try await Self.start(text, data: data)
+        let report = try await Self.costs(again)
+        let total = report["total"] as? [String: Any] ?? [:]
+        #expect(total["entries"] as? Int == 8, "\(report)")
+        #expect(abs((total["cost"] as? Double ?? -1) - answered) < 1e-9, "billed \(total) for answers costing \(answered)")
+        #expect(Self.lines(report, "byBasis")["estimated"] == nil, "\(report)")
+        // Those whose rows the kill cut off came from the journal (how many depends on timing).
+        if again.logText.contains("billed reservations left unsettled") {
+            #expect(again.logText.contains(#""atEstimate":"0""#), "\(again.logText)")
+        }
+        again.signal(SIGTERM)
+        #expect(await again.waitForExit() == 0)
+        await fake.shutdown()
+    }
+
     @Test func aKilledInstancesReservationsAreBilledAtTheirEstimateOnRestart() async throws {
         let gate = FakeGate()
         let fake = try await FakeProviderServer.start(script: .always(.openAIHeld(gate: gate)))
