@@ -175,4 +175,5 @@ final class FlakySettlingCosts: CostAccounting, @unchecked Sendable {
         try await tracker.report(period: period, breakdowns: breakdowns, tenant: tenant)
     }
     func flushPendingWrites() async { await tracker.flushPendingWrites() }
+    func pendingTokens(keyId: String, since: Date) async -> (tokens: Int, oldest: Date?) { await tracker.pendingTokens(keyId: keyId, since: since) }
 }

@@ -137,6 +137,56 @@ struct HoldJournalTests {
         #expect(abs(report.total.cost - 0.5) < 1e-9 && report.total.entries == 1, "\(report)")
     }
 
+    @Test func aRewrittenJournalEmptiedLaterTakesItsNextLineAtTheStart() throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let journal = HoldJournal(directory: dir.path("holds"), owner: "999999999:3", compactionBytes: 1_000)
+        let hold = { (id: String) in CostReservation(id: id, call: Self.call, estimatedCost: 1, createdAt: Date(timeIntervalSince1970: 0)) }
+        for index in 0..<20 { try journal.appendHold(hold("cost-\(index)")) }
+        try journal.compact(inForce: [hold("cost-0")])   // rewritten: a new descriptor
+        while journal.bytes <= HoldJournal.emptyingBytes { try journal.appendRelease("cost-0") }
+        try journal.compact(inForce: [])                  // emptied
+        try journal.appendHold(hold("cost-next"))
+        let data = try #require(FileManager.default.contents(atPath: journal.path))
+        #expect(data.first == UInt8(ascii: "+"), "the line goes at the start, not past zero bytes: \(data.prefix(8).map { $0 })")
+        #expect(HoldJournal.holds(in: data).map(\.id) == ["cost-next"])
+    }
+
+    @Test func aSettlementWrittenPastMidnightCountsInTheDayItIsWrittenIn() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let clock = ManualWallClock(storeTestDate("2026-03-10T23:59:59Z"))
+        let db = try await StoreDatabase(path: dir.path())
+        let tracker = try CostTracker(database: db, clock: clock, holdJournalDirectory: CostTracker.holdJournalDirectory(besideDatabaseAt: db.path),
+                                      settlementCommitDelay: .seconds(60))
+        let reservation = try await tracker.reserve(Self.call, estimatedCost: 1)
+        try await tracker.settle(reservation, usage: CostUsage(inputTokens: 500, outputTokens: 0), pricing: Self.dollarPerK)
+        clock.advance(by: 2)   // the commit comes after midnight
+        await tracker.flushPendingWrites()
+        let day = try await tracker.report(period: .day, breakdowns: [], tenant: nil)
+        #expect(abs(day.total.cost - 0.5) < 1e-9 && day.total.entries == 1, "the report of 03-11 has it, as the budget does: \(day)")
+        #expect(await tracker.budgetStatus().periods.first { $0.period == .day }?.spent == 0.5)
+    }
+
+    @Test func aKeysTokensNotYetInTheLedgerAreCounted() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let clock = ManualWallClock(storeTestDate("2026-03-10T12:00:00Z"))
+        let db = try await StoreDatabase(path: dir.path())
+        let tracker = try CostTracker(database: db, clock: clock, holdJournalDirectory: CostTracker.holdJournalDirectory(besideDatabaseAt: db.path),
+                                      settlementCommitDelay: .seconds(60))
+        var call = Self.call
+        call.keyId = "k1"
+        let reservation = try await tracker.reserve(call, estimatedCost: 1)
+        try await tracker.settle(reservation, usage: CostUsage(inputTokens: 300, outputTokens: 20), pricing: Self.dollarPerK)
+        let pending = await tracker.pendingTokens(keyId: "k1", since: clock.now.addingTimeInterval(-60))
+        let held = await tracker.activeReservations
+        #expect(pending.tokens == 320 && pending.oldest == clock.now, "\(pending) \(held)")
+        #expect(await tracker.pendingTokens(keyId: "k2", since: clock.now.addingTimeInterval(-60)).tokens == 0)
+        await tracker.flushPendingWrites()
+        #expect(await tracker.pendingTokens(keyId: "k1", since: clock.now.addingTimeInterval(-60)).tokens == 0)
+    }
+
     @Test func aLineCutShortByTheCrashIsSkipped() throws {
         let hold = #"+{"id":"cost-a","call":{"model":"m","provider":"p","taskId":"t","agentId":"a","taskType":"x"},"cost":1.5,"at":0}"#
         let data = Data((hold + "\n" + #"+{"id":"cost-b","call":{"mod"#).utf8)

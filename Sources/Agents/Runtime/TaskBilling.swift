@@ -112,8 +112,9 @@ final class TaskBilling: Sendable {
         track(Task { [self] in
             // A store that is busy or briefly away (another writer holding the SQLite file, a
             // PostgreSQL restart) is tried again for about six seconds, so that the answer goes out
-            // with its row written: settling is idempotent on the reservation's id. Past that, the
-            // tracker keeps the settlement and writes it when the store is back.
+            // with its settlement recorded (the SQLite tracker's journal line, or PostgreSQL's row):
+            // settling is idempotent on the reservation's id. Past that, the tracker keeps the
+            // settlement and writes it when the store is back.
             var delay = Duration.milliseconds(200)
             for attempt in 1...6 {
                 do {

@@ -27,7 +27,8 @@ public protocol CostAccounting: BudgetStatusProviding, AnyObject {
     func release(_ reservation: CostReservation) async
     /// Records a reserved call's real usage and frees its reservation; idempotent on its id.
     ///
-    /// When the store refuses the write (any error but a ``CostError``) it throws, and the tracker
+    /// When the store refuses the write (any error but a ``CostError``) it throws (``CostTracker``
+    /// with a journal returns once the settlement is in the journal, and writes its row behind), and the tracker
     /// keeps the settlement with its real cost and writes it once the store takes it (``CostTracker``
     /// by a retry with backoff, ``PostgresCostTracker`` by ``PostgresCostTracker/maintain()``, both at
     /// ``flushPendingWrites()``); until then the reservation stays held, counted against the budget.
@@ -50,7 +51,12 @@ public protocol CostAccounting: BudgetStatusProviding, AnyObject {
     /// Writes what waits now (when fleetd stops): holds waiting for a group commit, and the
     /// settlements and releases the store refused earlier.
     func flushPendingWrites() async
+    /// Tokens (input + output) of a key's settlements since `since` that are answered but not yet
+    /// in the ledger, and the oldest one's time: a key's tokens per minute count them with the
+    /// ledger's rows.
+    func pendingTokens(keyId: String, since: Date) async -> (tokens: Int, oldest: Date?)
 }
+
 
 extension CostTracker: CostAccounting {
     public func report(period: BudgetPeriod, breakdowns: Set<CostReport.Breakdown>, tenant: String?) async throws -> CostReport {

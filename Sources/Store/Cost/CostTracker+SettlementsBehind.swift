@@ -32,6 +32,7 @@ extension CostTracker {
         }
         behind[entry.entryId] = entry
         behindOrder.append(entry.entryId)
+        behindIssued += 1
         if !behindWriteScheduled {
             behindWriteScheduled = true
             let delay = settlementCommitDelay
@@ -47,8 +48,7 @@ extension CostTracker {
     /// being written: its writer takes them when it is done (``writeQueuedSettlements()``).
     func writeSettlementsBehind() async {
         behindWriteScheduled = false
-        guard !behind.isEmpty else { return resumeBehindWaiters() }
-        guard !writing else { return }
+        guard !behindOrder.isEmpty, !writing else { return }
         writing = true
         defer { writing = false }
         await writeQueuedSettlements()
@@ -59,12 +59,20 @@ extension CostTracker {
     /// are kept with their real cost and retried; their reservations stay held either way until
     /// their rows are written.
     func writeBehindBatch() async {
-        let entries = behindOrder.compactMap { behind[$0] }
+        let taken = behindOrder.count
+        // Dated when written, as their totals are (the period they count in), so a report and the
+        // budget agree on a settlement's period when the commit falls past a boundary.
+        let now = clock.now
+        let entries = CostLedgerEntry.redated(behindOrder.compactMap { behind[$0] }, at: now)
         behindOrder.removeAll(keepingCapacity: true)
-        guard !entries.isEmpty else { return resumeBehindWaiters() }
+        defer {
+            behindDone += taken
+            resumeBehindWaiters()
+        }
+        guard !entries.isEmpty else { return }
         do {
             // In a task of its own: nothing that cancels whoever writes now may cut this write.
-            _ = try await Task { try await self.write(entries, now: self.clock.now) }.value
+            _ = try await Task { try await self.write(entries, now: now) }.value
             for entry in entries {
                 behind.removeValue(forKey: entry.entryId)
                 reservations.removeValue(forKey: entry.entryId)
@@ -74,20 +82,36 @@ extension CostTracker {
             for entry in entries { behind.removeValue(forKey: entry.entryId) }
             keepUnwritten(entries, error: error)
         }
-        if behind.isEmpty { resumeBehindWaiters() }
     }
 
     /// Returns once every settlement made before the call is in the ledger, or kept for a retry
-    /// because the store refused it.
+    /// because the store refused it (not those made after: under steady load a report does not
+    /// wait for a quiet moment).
     public func settledBehind() async {
-        guard !behind.isEmpty else { return }
-        await withCheckedContinuation { behindWaiters.append($0) }
+        guard behindDone < behindIssued else { return }
+        let target = behindIssued
+        await withCheckedContinuation { behindWaiters.append((target, $0)) }
     }
 
-    private func resumeBehindWaiters() {
+    /// Resumes the readers whose settlements are all written (or kept for a retry).
+    func resumeBehindWaiters() {
         guard !behindWaiters.isEmpty else { return }
-        let waiters = behindWaiters
-        behindWaiters.removeAll()
-        for waiter in waiters { waiter.resume() }
+        let done = behindDone
+        let ready = behindWaiters.filter { $0.target <= done }
+        guard !ready.isEmpty else { return }
+        behindWaiters.removeAll { $0.target <= done }
+        for waiter in ready { waiter.continuation.resume() }
+    }
+
+    /// The tokens of a key's settlements answered but not yet in the ledger (written behind, or
+    /// refused by the store and kept), since `since`.
+    public func pendingTokens(keyId: String, since: Date) -> (tokens: Int, oldest: Date?) {
+        var tokens = 0
+        var oldest: Date?
+        for entry in [behind.values, unwritten.values].joined() where entry.call.keyId == keyId && entry.timestamp >= since {
+            tokens += entry.usage.inputTokens + entry.usage.outputTokens
+            oldest = min(oldest ?? entry.timestamp, entry.timestamp)
+        }
+        return (tokens, oldest)
     }
 }

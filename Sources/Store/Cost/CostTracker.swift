@@ -19,8 +19,8 @@ import Logging
 /// default (``holdWriteDelay`` 0; a longer delay lets a call settled or released first skip its
 /// hold, at the price of a crash window that long). A settlement is not waited for either when its
 /// hold is in the journal: its line (`=`, the real cost) is appended before `settle` returns, so
-/// before the answer goes out, and its ledger row is written by a group commit started at once
-/// (`CostTracker+SettlementsBehind.swift`); a crash before that commit bills the real cost from
+/// before the answer goes out, and its ledger row is written by a group commit started at once or
+/// after ``settlementCommitDelay`` (10 ms in `fleetd serve`; `CostTracker+SettlementsBehind.swift`); a crash before that commit bills the real cost from
 /// the journal at the next start. Without a journal, `settle` waits for the ledger row. One the
 /// store refuses (the file locked by another writer, the disk full) is kept here with its real
 /// cost, its reservation still held, and written by a retry of its own once the store takes it
@@ -90,8 +90,11 @@ public actor CostTracker: BudgetStatusProviding {
     /// How long the group commit of the settlements behind waits to gather more (with a journal):
     /// their durability is the journal's, so this only trades a report's wait for fewer commits.
     public nonisolated let settlementCommitDelay: Duration
-    /// Readers waiting for ``behind`` to be written (``settledBehind()``).
-    var behindWaiters: [CheckedContinuation<Void, Never>] = []
+    /// How many settlements went behind, and how many of them are written (or kept for a retry):
+    /// a reader waits for those made before it asked (``settledBehind()``).
+    var behindIssued = 0
+    var behindDone = 0
+    var behindWaiters: [(target: Int, continuation: CheckedContinuation<Void, Never>)] = []
 
     private struct QueuedSettlement {
         var entry: CostLedgerEntry
@@ -269,7 +272,7 @@ public actor CostTracker: BudgetStatusProviding {
         holdsInTable = holdsInTable.filter { reservations[$0] != nil }
         do {
             try journal.compact(inForce: reservations.values.filter { !holdsInTable.contains($0.id) }.sorted { $0.createdAt < $1.createdAt },
-                                settled: behindOrder.compactMap { behind[$0] } + unwritten.values)
+                                settled: (Array(behind.values) + unwritten.values).sorted { $0.entryId < $1.entryId })
         } catch {
             logger.error("reservation journal could not be compacted", metadata: ["error": "\(error)"])
         }
@@ -437,9 +440,12 @@ public actor CostTracker: BudgetStatusProviding {
     ///
     /// Idempotent: settling the same reservation again returns the stored entry and adds nothing.
     /// When it throws COST_001 (bad usage) nothing is kept and the reservation stays held: retry.
-    /// When the store refuses the write (``StoreError``), it throws too, but the settlement is kept
-    /// with its real cost and written by a retry of its own when the store is back; the reservation
-    /// stays held, keeping the budget conservative, until then. Settling again meanwhile is safe.
+    /// With a journal, it returns once the settlement's line is written; its ledger row follows by
+    /// group commit (`CostTracker+SettlementsBehind.swift`). Without one, or when the line cannot
+    /// be written, it waits for the row, and when the store refuses the write (``StoreError``) it
+    /// throws. Either way a settlement the store refuses is kept with its real cost and written by
+    /// a retry of its own when the store is back; the reservation stays held until then. Settling
+    /// again meanwhile is safe.
     ///
     /// Group commit: while one settlement is being written, the ones that arrive wait and are
     /// then written together, in one transaction, by the caller that was writing. Under load a
@@ -482,27 +488,29 @@ public actor CostTracker: BudgetStatusProviding {
     /// Writes the settlements that queued while a transaction was written, together, until none
     /// is left (the caller holds `writing`).
     func writeQueuedSettlements() async {
-        while !queuedSettlements.isEmpty {
-            let batch = queuedSettlements
-            queuedSettlements.removeAll()
-            do {
-                // In a task of its own: these settlements belong to other callers, and a
-                // cancellation of this one (its client left) must not fail them.
-                let stored = try await Task { try await self.write(batch.map(\.entry), now: self.clock.now) }.value
-                for (queued, entry) in zip(batch, stored) {
-                    reservations.removeValue(forKey: queued.entry.entryId)
-                    queued.continuation.resume(returning: entry)
+        while true {
+            if !queuedSettlements.isEmpty {
+                let batch = queuedSettlements
+                queuedSettlements.removeAll()
+                do {
+                    // In a task of its own: these settlements belong to other callers, and a
+                    // cancellation of this one (its client left) must not fail them.
+                    let stored = try await Task { try await self.write(batch.map(\.entry), now: self.clock.now) }.value
+                    for (queued, entry) in zip(batch, stored) {
+                        reservations.removeValue(forKey: queued.entry.entryId)
+                        queued.continuation.resume(returning: entry)
+                    }
+                    forgetUnwritten(batch.map(\.entry.entryId))
+                } catch {
+                    keepUnwritten(batch.map(\.entry), error: error)
+                    for queued in batch { queued.continuation.resume(throwing: error) }
                 }
-                forgetUnwritten(batch.map(\.entry.entryId))
-            } catch {
-                keepUnwritten(batch.map(\.entry), error: error)
-                for queued in batch { queued.continuation.resume(throwing: error) }
+            } else if !behindOrder.isEmpty {
+                // The settlements behind the answer (CostTracker+SettlementsBehind.swift).
+                await writeBehindBatch()
+            } else {
+                return
             }
-        }
-        // Then the settlements behind (which may have queued more of the above meanwhile).
-        if !behind.isEmpty {
-            await writeBehindBatch()
-            await writeQueuedSettlements()
         }
     }
 

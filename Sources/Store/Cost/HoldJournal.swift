@@ -1,8 +1,9 @@
 import FleetSupport
 import Foundation
 
-/// This process's reservation holds, appended to a file of its own as they are made: what a restart
-/// bills, at their estimate, when a crash left calls in flight.
+/// This process's reservation holds and settlements, appended to a file of its own as they are
+/// made: what a restart bills when a crash left calls in flight (at their estimate) or answered
+/// calls whose ledger rows were not yet written (at their real cost).
 ///
 /// Why a file and not the `cost_reservations` table: a hold written by a transaction of its own
 /// cost every task a second SQLite commit, and the task's settlement waited behind it (about
@@ -22,7 +23,7 @@ import Foundation
 /// A hold whose settlement is in the ledger needs nothing more: its ledger row carries the hold's
 /// id, and recovery skips the holds the ledger already has; one settled here but not yet in the
 /// ledger is billed at its real cost, the others at their estimate. The file is emptied when no
-/// hold is in force, rewritten with only the holds in force (and their settlements) when it grows
+/// hold is in force and it passed ``emptyingBytes``, rewritten with only the holds in force (and their settlements) when it grows
 /// past ``compactionBytes``, and removed when fleetd stops with nothing held.
 ///
 /// Not `Sendable`: one ``CostTracker`` owns it and uses it from its actor only.
@@ -148,7 +149,9 @@ final class HoldJournal {
         let replacement = HoldJournal(directory: directory, compactionBytes: compactionBytes)
         let temporary = path + ".new"
         unlink(temporary)
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        // O_APPEND as the file it replaces: after an emptying (ftruncate), the next line goes at
+        // the start, not at the old offset past a run of zero bytes.
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw StoreError(.io, "cannot rewrite the reservation journal \(path): \(String(cString: strerror(errno)))") }
         replacement.descriptor = fd
         do {

@@ -469,3 +469,9 @@ extension Duration {
     /// Seconds as a `TimeInterval`.
     var timeInterval: TimeInterval { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
+
+extension PostgresCostTracker {
+    /// None: a settlement's row is written before `settle` returns (one it could not write is
+    /// kept and counted by the key's reservation until `maintain()` writes it).
+    public func pendingTokens(keyId: String, since: Date) -> (tokens: Int, oldest: Date?) { (0, nil) }
+}

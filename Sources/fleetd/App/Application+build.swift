@@ -132,9 +132,12 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     router.add(middleware: LiveCORSMiddleware(api: api))
     router.add(middleware: RateLimitMiddleware(api: api))
     // Routes that run or reveal work need a caller; /metrics needs one that sees every tenant.
-    let guarded = router.group().add(middleware: APIAuthMiddleware(authenticator: authenticator, limiter: limiter, ledgerEnabled: costsOn))
+    let costs = dataPlane.costs
+    let pendingTokens: @Sendable (String, Date) async -> (tokens: Int, oldest: Date?) = { await costs.pendingTokens(keyId: $0, since: $1) }
+    let guarded = router.group().add(middleware: APIAuthMiddleware(authenticator: authenticator, limiter: limiter, ledgerEnabled: costsOn,
+                                                                    pendingTokens: pendingTokens))
     let fleetWide = router.group().add(middleware: APIAuthMiddleware(authenticator: authenticator, limiter: limiter, ledgerEnabled: costsOn,
-                                                                      fullAccessOnly: true))
+                                                                      pendingTokens: pendingTokens, fullAccessOnly: true))
     router.get("healthz") { _, _ in HealthResponse(status: "ok") }
     router.get("readyz") { _, _ -> Response in
         // 200 when the store takes a write and some model can serve; 503 with the reasons otherwise.

@@ -13,6 +13,9 @@ struct APIAuthMiddleware<Context: RequestContext & AuthenticatedRequestContext>:
     let limiter: CallerRateLimiter
     /// Whether the cost ledger is on (key budgets and token limits rest on it).
     let ledgerEnabled: @Sendable () async -> Bool
+    /// A key's tokens answered but not yet in the ledger (settlements written behind the answer),
+    /// counted with the ledger's toward its `tpm`.
+    var pendingTokens: @Sendable (_ keyId: String, _ since: Date) async -> (tokens: Int, oldest: Date?) = { _, _ in (0, nil) }
     var fullAccessOnly = false
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -66,9 +69,12 @@ struct APIAuthMiddleware<Context: RequestContext & AuthenticatedRequestContext>:
         }
         if let tpm = limits.tokensPerMinute {
             let now = Date()
-            let used: (tokens: Int, oldest: Date?)
+            let since = now.addingTimeInterval(-60)
+            var used: (tokens: Int, oldest: Date?)
             do {
-                used = try await authenticator.keys.tokensUsed(keyId: keyId, since: now.addingTimeInterval(-60))
+                used = try await authenticator.keys.tokensUsed(keyId: keyId, since: since)
+                let pending = await pendingTokens(keyId, since)
+                used = (used.tokens + pending.tokens, [used.oldest, pending.oldest].compactMap { $0 }.min())
             } catch {
                 throw APIError(.serviceUnavailable, code: "AUTH_UNAVAILABLE", message: "the key's token use cannot be read now; try again")
             }
