@@ -258,11 +258,17 @@ public actor FleetManager {
         return try await dataPlane.router.explain(routing, useRouter: settings.useRouter, useLearning: settings.useLearning)
     }
 
-    /// MODEL_NOT_ALLOWED (403) for a task whose `preferredModel` its caller (an API key, a token)
-    /// may not use, else `nil`. A model the caller names but may not use is refused, not quietly
-    /// replaced by one it may: by ``dispatch(_:timeLimit:cancellation:)`` and, with the same
-    /// answer, by `POST /v1/route` and MCP's `route`, which explain what the task would get.
-    public func modelRefusal(_ task: AgentTask) -> TaskFailure? {
+    /// What the task's caller (an API key, a token) may not ask for, else `nil`: AGENT_TYPE_NOT_ALLOWED
+    /// (403) for an agent type outside its list, MODEL_NOT_ALLOWED (403) for a `preferredModel` it
+    /// may not use. A model the caller names but may not use is refused, not quietly replaced by
+    /// one it may: by ``dispatch(_:timeLimit:cancellation:)`` and, with the same answer, by
+    /// `POST /v1/route` and MCP's `route`, which explain what the task would get.
+    public func callerRefusal(_ task: AgentTask) -> TaskFailure? {
+        let type = task.agentType ?? defaultAgentType
+        if let caller = task.caller, !caller.mayUse(agentType: type) {
+            return TaskFailure(code: .agentTypeNotAllowed,
+                               message: "\(caller.label) may not run tasks on agent type '\(type)'; allowed: \((caller.allowedAgentTypes ?? []).joined(separator: ", "))")
+        }
         guard let caller = task.caller, let preferred = task.preferredModel, let list = caller.allowList,
               let model = snapshot.config.routing.models.first(where: { $0.name == preferred }), let why = list.refusal(model) else {
             return nil
@@ -281,11 +287,7 @@ public actor FleetManager {
         guard pool.types.contains(type) else {
             throw TaskFailure(code: .unknownAgentType, message: "no agent type '\(type)'; configured: \(pool.types.sorted().joined(separator: ", "))")
         }
-        if let caller = task.caller, !caller.mayUse(agentType: type) {
-            throw TaskFailure(code: .agentTypeNotAllowed,
-                              message: "\(caller.label) may not run tasks on agent type '\(type)'; allowed: \((caller.allowedAgentTypes ?? []).joined(separator: ", "))")
-        }
-        if let refusal = modelRefusal(task) { throw refusal }
+        if let refusal = callerRefusal(task) { throw refusal }
         task.agentType = type
         // The id is taken from here on: a second task with it (for the same tenant) is refused,
         // never written over the first.

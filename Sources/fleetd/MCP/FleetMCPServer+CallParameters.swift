@@ -11,7 +11,28 @@ enum ToolCallRequest: MCP.Method {
     typealias Result = CallTool.Result
 }
 
+/// `resources/read` with its params as sent, for the same reason (a missing or non-string `uri`).
+enum ResourceReadRequest: MCP.Method {
+    static let name = ReadResource.name
+    typealias Parameters = Value
+    typealias Result = ReadResource.Result
+}
+
 extension FleetMCPServer {
+    /// A `resources/read` request's `uri`, or -32602 naming what is wrong.
+    static func resourceURI(_ params: Value) throws -> String {
+        guard let fields = params.objectValue else {
+            throw MCPError.invalidParams("params: must be an object with the resource's 'uri'; got \(kind(of: params))")
+        }
+        guard let uri = fields["uri"], !uri.isNull else {
+            throw MCPError.invalidParams("param 'uri': required, the resource to read (resources/list lists them)")
+        }
+        guard let text = uri.stringValue else {
+            throw MCPError.invalidParams("param 'uri': must be a string, the resource to read; got \(kind(of: uri))")
+        }
+        return text
+    }
+
     /// A `tools/call` request's params, checked field by field: what is wrong is an MCP error
     /// (-32602) that names the field, as a bad argument's does.
     static func callParameters(_ params: Value) throws -> CallTool.Parameters {

@@ -62,8 +62,9 @@ struct FleetMCPServer: Sendable {
                                   mimeType: "application/json"),
             ])
         }
-        await server.withMethodHandler(ReadResource.self) { params in
-            try await this.read(params.uri)
+        // Read raw, as `tools/call` is: a missing or non-string `uri` is -32602, not the SDK's -32603.
+        await server.withMethodHandler(ResourceReadRequest.self) { params in
+            try await this.read(try Self.resourceURI(params))
         }
         return server
     }
@@ -120,7 +121,7 @@ struct FleetMCPServer: Sendable {
     }
 
     private func route(_ task: AgentTask) async throws -> CallTool.Result {
-        if let refusal = await manager.modelRefusal(task) { return Self.failed(refusal.code.rawValue, refusal.message) }
+        if let refusal = await manager.callerRefusal(task) { return Self.failed(refusal.code.rawValue, refusal.message) }
         let selection: ModelSelection
         do throws(RouterError) {
             selection = try await manager.explainRoute(task)

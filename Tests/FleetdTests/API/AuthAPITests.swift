@@ -108,7 +108,7 @@ struct AuthAPITests {
         }
     }
 
-    @Test("a model the key may not use is 403 MODEL_NOT_ALLOWED on POST /v1/route as on POST /v1/tasks, with the same message")
+    @Test("a model or agent type the key may not use is 403 on POST /v1/route as on POST /v1/tasks, with the same message")
     func routeRefusesAModelTheKeyMayNotUse() async throws {
         try await withFleetd(APIConfig.builtin(), environment: ["FLEETD_ADMIN_TOKEN": Self.admin]) { client, _ in
             let (key, _) = try await Self.makeKey(client, #"{"tenant": "acme", "models": ["quick"]}"#)
@@ -127,6 +127,21 @@ struct AuthAPITests {
             // A model the key may use is explained as before.
             let allowed = try await client.send(.post, "/v1/route", json: #"{"prompt": "hi", "preferredModel": "quick"}"#, headers: auth)
             #expect(allowed.status == .ok && allowed.object["modelName"] as? String == "quick", "\(allowed.text)")
+
+            // So is an agent type outside the key's list: 403 AGENT_TYPE_NOT_ALLOWED from both.
+            let (general, _) = try await Self.makeKey(client, #"{"tenant": "acme", "agentTypes": ["general"]}"#)
+            let coder = #"{"prompt": "hi", "agentType": "coder"}"#
+            let byType = [
+                try await client.send(.post, "/v1/tasks", json: coder, headers: [.authorization: "Bearer \(general)"]),
+                try await client.send(.post, "/v1/route", json: coder, headers: [.authorization: "Bearer \(general)"]),
+            ]
+            for response in byType {
+                #expect(response.status == .forbidden, "\(response.text)")
+                #expect(response.apiError["code"] as? String == "AGENT_TYPE_NOT_ALLOWED", "\(response.text)")
+            }
+            let generalRoute = try await client.send(.post, "/v1/route", json: #"{"prompt": "hi", "agentType": "general"}"#,
+                                                     headers: [.authorization: "Bearer \(general)"])
+            #expect(generalRoute.status == .ok, "\(generalRoute.text)")
         }
     }
 

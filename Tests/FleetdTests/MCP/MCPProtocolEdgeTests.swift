@@ -74,6 +74,15 @@ import Testing
             #expect(error.code == -32602, "\(call.params): \(answer.body)")
             #expect(error.message.contains(call.names), "\(call.params): \(answer.body)")
         }
+        // resources/read the same: a missing or non-string uri names it.
+        for (index, params) in [#"{}"#, #"{"uri":7}"#, #""fleetd://config""#].enumerated() {
+            let id = 40 + index
+            let answer = try await http(.POST, url, body: #"{"jsonrpc":"2.0","id":\#(id),"method":"resources/read","params":\#(params)}"#,
+                                        headers: inSession)
+            let error = Self.error(Self.message(answer.body))
+            #expect(error.code == -32602, "\(params): \(answer.body)")
+            #expect(error.message.contains("uri") || error.message.contains("params"), "\(params): \(answer.body)")
+        }
         // A well-formed call still works.
         let models = try await http(.POST, url, body: #"{"jsonrpc":"2.0","id":30,"method":"tools/call","params":{"name":"models","arguments":{}}}"#,
                                     headers: inSession)

@@ -28,8 +28,8 @@ struct TaskRoutes {
             var request = request
             let body = try await JSONBody.decode(TaskRequest.self, from: &request, limit: api.value.maxBodyBytes)
             let task = try body.task().authorized(by: context.caller?.taskCaller)
-            // A model the caller may not use is refused as `POST /v1/tasks` refuses it (403).
-            if let refusal = await manager.modelRefusal(task) { throw APIError(task: refusal) }
+            // An agent type or model the caller may not use is refused as `POST /v1/tasks` refuses it (403).
+            if let refusal = await manager.callerRefusal(task) { throw APIError(task: refusal) }
             let selection: ModelSelection
             do throws(RouterError) {
                 selection = try await manager.explainRoute(task)
