@@ -93,7 +93,7 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
     let api = LiveSetting(config.api)
     // Every reload and flag change from here on returns once the manager, the HTTP settings and
     // the log level run on it (set before any service can change the config).
-    await reloader.setApplier(RunningConfigApplier(manager: manager, api: api, logger: logger))
+    await reloader.setApplier(RunningConfigApplier(manager: manager, api: api))
     let flagChanges = FlagChangeLog()
     var services: [any Service] = [
         ConfigWatchService(reloader: reloader, logger: logger, flagChanges: flagChanges),

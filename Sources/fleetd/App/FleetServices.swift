@@ -15,7 +15,6 @@ import Store
 struct RunningConfigApplier: ConfigApplier {
     let manager: FleetManager
     let api: LiveSetting<APISection>
-    let logger: Logger
 
     func apply(_ next: ConfigReloader.Snapshot, replacing current: ConfigReloader.Snapshot) async throws {
         // The manager first: it is the one part that may refuse, and then nothing else changed.
