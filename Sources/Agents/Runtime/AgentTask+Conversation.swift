@@ -51,7 +51,7 @@ extension AgentTask {
     /// kind of input (an `image`, `audio` or `video` task: ``RoutingTask/requiredInputs``), that no
     /// model can serve only because of what it asks for (every exclusion at the capabilities stage,
     /// or a disabled model), it is the request's fault: REQUEST_UNSUPPORTED (400), not ROUTER_001 (503).
-    func failure(routing error: RouterError, routingTask: RoutingTask? = nil) -> TaskFailure {
+    public func failure(routing error: RouterError, routingTask: RoutingTask? = nil) -> TaskFailure {
         let needsInput = !(routingTask?.requiredInputs.isEmpty ?? true)
         if conversation != nil || needsInput, error.code == .modelSelectionFailed,
            error.exclusions.contains(where: { $0.stage == .capabilities }),

@@ -258,6 +258,15 @@ public actor FleetManager {
         return try await dataPlane.router.explain(routing, useRouter: settings.useRouter, useLearning: settings.useLearning)
     }
 
+    /// What a routing failure of ``explainRoute(_:)`` answers, as running the task would: a task
+    /// no model can serve only because of what it asks for (an image task and no model that takes
+    /// images) is REQUEST_UNSUPPORTED (400), not ROUTER_001 (503).
+    public func routeFailure(_ task: AgentTask, _ error: RouterError) -> TaskFailure {
+        let type = task.agentType ?? defaultAgentType
+        let role = snapshot.config.agents.first { $0.type == type }.map { AgentRole(config: $0.config) } ?? AgentRole()
+        return task.failure(routing: error, routingTask: task.routingTask(agentType: type, role: role))
+    }
+
     /// What the task's caller (an API key, a token) may not ask for, else `nil`: AGENT_TYPE_NOT_ALLOWED
     /// (403) for an agent type outside its list, MODEL_NOT_ALLOWED (403) for a `preferredModel` it
     /// may not use. A model the caller names but may not use is refused, not quietly replaced by

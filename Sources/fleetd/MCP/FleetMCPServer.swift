@@ -126,7 +126,8 @@ struct FleetMCPServer: Sendable {
         do throws(RouterError) {
             selection = try await manager.explainRoute(task)
         } catch {
-            return Self.failed(error.code.rawValue, error.message)
+            let failure = await manager.routeFailure(task, error)
+            return Self.failed(failure.code.rawValue, failure.message)
         }
         do {
             let json = try SelectionRenderer.json(selection, pretty: false)

@@ -161,6 +161,9 @@ struct TaskAPITests {
                 #expect(refused.apiError["code"] as? String == "REQUEST_UNSUPPORTED", "\(type): \(refused.text)")
                 let message = refused.apiError["message"] as? String ?? ""
                 #expect(message.contains("quick: cannot take \(type) input (task type \(type))"), "\(message)")
+                // The route's explanation answers the same.
+                let route = try await client.send(.post, "/v1/route", json: #"{"prompt": "What is in it?", "type": "\#(type)"}"#)
+                #expect(route.status == .badRequest && route.apiError["code"] as? String == "REQUEST_UNSUPPORTED", "\(type): \(route.text)")
             }
             let text = try await client.send(.post, "/v1/tasks", json: #"{"prompt": "What is in it?", "type": "text"}"#)
             #expect(text.status == .ok, "\(text.text)")

@@ -34,7 +34,7 @@ struct TaskRoutes {
             do throws(RouterError) {
                 selection = try await manager.explainRoute(task)
             } catch {
-                throw APIError(task: TaskFailure(code: error.code.errorCode, message: error.message))
+                throw APIError(task: await manager.routeFailure(task, error))
             }
             return Response(status: .ok, headers: [.contentType: "application/json"],
                             body: .init(byteBuffer: ByteBuffer(string: try SelectionRenderer.json(selection, pretty: false))))
