@@ -244,10 +244,8 @@ public actor FleetManager {
     /// The routing decision a task would get now, without running it: the same flags, agent type
     /// and role (its default task type) as ``dispatch(_:)``.
     public func explainRoute(_ task: AgentTask) async throws(RouterError) -> ModelSelection {
-        let type = task.agentType ?? defaultAgentType
-        let role = snapshot.config.agents.first { $0.type == type }.map { AgentRole(config: $0.config) } ?? AgentRole()
         let (settings, _) = settings(for: task)
-        var routing = task.routingTask(agentType: type, role: role)
+        var routing = routingTask(for: task)
         // A key with its own budget sees that budget's figures, never the fleet's spend, in the
         // trace's budget line and in each model's budget stage, with a tenant or without (a
         // tenant's trace leaves the fleet's figures out in any case).
@@ -262,9 +260,15 @@ public actor FleetManager {
     /// no model can serve only because of what it asks for (an image task and no model that takes
     /// images) is REQUEST_UNSUPPORTED (400), not ROUTER_001 (503).
     public func routeFailure(_ task: AgentTask, _ error: RouterError) -> TaskFailure {
+        task.failure(routing: error, routingTask: routingTask(for: task))
+    }
+
+    /// The task as the router sees it, with its agent type's role (the default type's when it
+    /// names none).
+    private func routingTask(for task: AgentTask) -> RoutingTask {
         let type = task.agentType ?? defaultAgentType
         let role = snapshot.config.agents.first { $0.type == type }.map { AgentRole(config: $0.config) } ?? AgentRole()
-        return task.failure(routing: error, routingTask: task.routingTask(agentType: type, role: role))
+        return task.routingTask(agentType: type, role: role)
     }
 
     /// What the task's caller (an API key, a token) may not ask for, else `nil`: AGENT_TYPE_NOT_ALLOWED
