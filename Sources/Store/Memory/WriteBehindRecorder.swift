@@ -11,7 +11,12 @@ import ServiceLifecycle
 /// when `capacity` records wait, the next writer flushes them itself, so a store that cannot keep
 /// up slows its callers.
 /// A later record for the same key replaces the waiting one. Runs as a `Service`; on shutdown it
-/// flushes what is left. The cost ledger does not go through here (an answered task's row is
+/// flushes what is left.
+///
+/// A batch the store refuses (a shared store gone for a while, a full disk) is kept and written
+/// with the next one, unless a newer record for its address came in meanwhile. While the store
+/// keeps refusing, a retry is made at most once a second, and the kept records are bounded by
+/// `capacity` too: past it the oldest go, and the log says how many. The cost ledger does not go through here (an answered task's row is
 /// written before its answer); its `routing/costs` mirrors do.
 ///
 /// Values are encoded when their batch is written, not when they are queued: a record replaced
@@ -41,6 +46,13 @@ public actor WriteBehindRecorder: Service {
     private let logger: Logger
     private var pending: [String: Pending] = [:]
     private var order: [String] = []
+    /// Encoded records of batches the store refused, by address, oldest first.
+    private var refused: [String: MemoryEntry] = [:]
+    private var refusedOrder: [String] = []
+    /// While the store refuses: when the first refusal was, and no retry before `retryAt`.
+    private var failingSince: ContinuousClock.Instant?
+    private var retryAt: ContinuousClock.Instant?
+    private var dropped = 0
 
     public init(store: MemoryStore, batchSize: Int = 512, capacity: Int = 10_000, interval: Duration = .milliseconds(50),
                 logger: Logger = Logger(label: "fleetd.store.write-behind")) {
@@ -55,7 +67,7 @@ public actor WriteBehindRecorder: Service {
     public func enqueue<Value: Encodable & Sendable>(_ value: Value, partition: String, key: String, owner: String,
                                                      accessLevel: MemoryAccessLevel) async throws {
         try add(value, partition: partition, key: key, owner: owner, accessLevel: accessLevel, now: store.clock.now)
-        if pending.count >= capacity { await flush() }
+        if pending.count >= capacity { await flush(force: false) }
     }
 
     /// Queues several values for one partition with its default TTL (in one hop to the recorder).
@@ -70,7 +82,7 @@ public actor WriteBehindRecorder: Service {
                 logger.error("write-behind record dropped", metadata: ["entry": "\(partition)/\(key)", "error": "\(error)"])
             }
         }
-        if pending.count >= capacity { await flush() }
+        if pending.count >= capacity { await flush(force: false) }
     }
 
     /// Adds one record to the batch, replacing a waiting one for the same address.
@@ -83,11 +95,24 @@ public actor WriteBehindRecorder: Service {
         if pending.updateValue(record, forKey: address) == nil { order.append(address) }
     }
 
-    /// Writes everything waiting, in one transaction.
+    /// Writes everything waiting, in one transaction: records a refused batch left first, then
+    /// the queued ones. The periodic flush, while the store is refusing, waits for `retryAt`
+    /// unless `capacity` records are queued; this one (a reader's, shutdown's) tries at once.
     public func flush() async {
-        guard !pending.isEmpty else { return }
+        await flush(force: true)
+    }
+
+    private func flush(force: Bool) async {
+        guard !pending.isEmpty || !refused.isEmpty else { return }
+        if !force, let retryAt, ContinuousClock.now < retryAt, pending.count < capacity { return }
         var batch: [MemoryEntry] = []
-        batch.reserveCapacity(order.count)
+        batch.reserveCapacity(refusedOrder.count + order.count)
+        for address in refusedOrder where pending[address] == nil {
+            if let entry = refused[address] { batch.append(entry) }
+        }
+        let retried = batch.count
+        refused.removeAll(keepingCapacity: true)
+        refusedOrder.removeAll(keepingCapacity: true)
         for address in order {
             guard let record = pending[address] else { continue }
             do {
@@ -100,13 +125,46 @@ public actor WriteBehindRecorder: Service {
         order.removeAll(keepingCapacity: true)
         do {
             try await store.storeAll(batch)
+            if let since = failingSince {
+                logger.notice("write-behind records written after the store refused them", metadata: [
+                    "entries": "\(retried)", "refusedFor": "\(ContinuousClock.now - since)", "lost": "\(dropped)"])
+            }
+            failingSince = nil
+            retryAt = nil
+            dropped = 0
         } catch {
-            logger.error("write-behind batch lost", metadata: ["entries": "\(batch.count)", "error": "\(error)"])
+            keep(batch, after: error)
         }
     }
 
+    /// Keeps a refused batch for the next flush: a newer record queued for an address meanwhile
+    /// wins; past `capacity`, the oldest go.
+    private func keep(_ batch: [MemoryEntry], after error: any Error) {
+        for entry in batch where pending[entry.address] == nil {
+            if refused.updateValue(entry, forKey: entry.address) == nil { refusedOrder.append(entry.address) }
+        }
+        if refusedOrder.count > capacity {
+            let excess = refusedOrder.count - capacity
+            for address in refusedOrder.prefix(excess) { refused[address] = nil }
+            refusedOrder.removeFirst(excess)
+            dropped += excess
+            logger.error("write-behind records lost: the store has refused them for too long", metadata: [
+                "entries": "\(excess)", "kept": "\(refusedOrder.count)", "error": "\(error)"])
+        }
+        let now = ContinuousClock.now
+        if failingSince == nil {
+            failingSince = now
+            logger.warning("write-behind batch refused by the store; kept for a retry", metadata: [
+                "entries": "\(batch.count)", "error": "\(error)"])
+        }
+        retryAt = now + .seconds(1)
+    }
+
     public func run() async throws {
-        await runPeriodically(every: interval) { await self.flush() }
-        await flush()
+        await runPeriodically(every: interval) { await self.flush(force: false) }
+        await flush(force: true)
+        if !refused.isEmpty {
+            logger.error("write-behind records lost at shutdown: the store refused them", metadata: ["entries": "\(refused.count)"])
+        }
     }
 }

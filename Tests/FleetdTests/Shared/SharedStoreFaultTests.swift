@@ -79,8 +79,11 @@ import Testing
         #expect(kept, "the answered in-flight call and the task after are in the ledger (\(rows) rows); log: \(fleetd.logText.suffix(6000))")
         #expect(try await SharedClusterCount.reservations(port: pgPort) == 0)
         #expect(fleetd.logText.contains("settlements held while the store was away are written"))
+        let stopping = ContinuousClock.now
         fleetd.signal(SIGTERM)
-        #expect(await fleetd.waitForExit() == 0)
+        let status = await fleetd.waitForExit()
+        #expect(status == 0, "exit status \(status) after \(ContinuousClock.now - stopping); log: \(fleetd.logText.suffix(6000))")
+        #expect(!fleetd.logText.contains("write-behind records lost"), "routing and stream records kept through the outage")
         await fake.shutdown()
     }
 }
