@@ -100,6 +100,32 @@ import Testing
         #expect(await fleetd.waitForExit() == 0)
     }
 
+    /// `fleetd mcp` beside `fleetd serve` on one data directory: a flag the operator changes
+    /// through the MCP server's `flags` tool is in force in the running serve within a second.
+    @Test func aFlagChangedThroughFleetdMCPIsInForceInTheRunningServe() async throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("fleet.yaml")
+        let data = directory.appendingPathComponent("data")
+        try writeConfig(config(streaming: "true"), to: file)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: data, environment: ["FLEETD_ADMIN_TOKEN": token])
+        #expect(try await streamingFlag(fleetd).enabled)
+
+        let session = [
+            #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}"#,
+            #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            #"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"flags","arguments":{"name":"streaming","enabled":false,"adminToken":"\#(token)"}}}"#,
+        ].joined(separator: "\n") + "\n"
+        let mcp = try FleetdProcess.run(["mcp", "--config", file.path, "--data-dir", data.path],
+                                        environment: ["FLEETD_ADMIN_TOKEN": token], stdin: Data(session.utf8))
+        #expect(mcp.stdout.contains(#""id":2"#) && !mcp.stdout.contains(#""isError":true"#), "stdout: \(mcp.stdout)\nstderr: \(mcp.stderr.suffix(2000))")
+        let applied = try await eventually(timeout: .seconds(2)) { try await !streamingFlag(fleetd).enabled }
+        #expect(applied, "serve still has streaming on; log: \(fleetd.logText.suffix(2000))")
+        #expect(fleetd.logText.contains("runtime flag changes made by another fleetd process on this data directory are in force"))
+
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+    }
+
     @Test func runtimeFlagChangesSurviveARestartAndReloadsUntilDropped() async throws {
         let directory = try temporaryDirectory()
         let file = directory.appendingPathComponent("fleet.yaml")

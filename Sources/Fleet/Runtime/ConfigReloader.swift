@@ -68,8 +68,8 @@ public actor ConfigReloader {
     /// The address the HTTP listener runs on, once it does (``listenerStarted(host:port:)``).
     private var listening: (host: String, port: Int)?
     private let environment: [String: String]
-    private let flagStore: RuntimeFlagStore
-    private var fileConfig: FleetConfig
+    let flagStore: RuntimeFlagStore
+    var fileConfig: FleetConfig
     /// The file's config when this process started: what restart-only settings still are.
     private let startConfig: FleetConfig
     private var fileText: String?
@@ -80,11 +80,13 @@ public actor ConfigReloader {
     private var lastSeenStamp: FileStamp?
     /// A change seen by the last poll, not yet read: the file may still be being written.
     private var settlingStamp: FileStamp?
-    private var runtimeChanges: [RuntimeFlagStore.Change]
+    var runtimeChanges: [RuntimeFlagStore.Change]
+    /// The runtime flag file's identity when this process last read or wrote it (``adoptFlagFileChanges()``).
+    var flagFileStamp: FileStamp?
     private(set) public var snapshot: Snapshot
     private var listeners: [UUID: AsyncStream<Snapshot>.Continuation] = [:]
     /// With `database.type: postgres`: where runtime flag changes are shared with every instance.
-    private var shared: SharedFlagChanges?
+    var shared: SharedFlagChanges?
     /// Puts each new config in force before it becomes ``snapshot`` (`nil`: nothing runs on it).
     private var applier: (any ConfigApplier)?
     /// Whether a change (reload, flag change, adoption) is under way: the others wait their turn in
@@ -111,6 +113,7 @@ public actor ConfigReloader {
         self.fileText = loaded.path.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
         self.lastSeenText = fileText
         self.lastSeenStamp = loaded.path.flatMap(FileStamp.init(path:))
+        self.flagFileStamp = flagStore.url.flatMap { FileStamp(path: $0.path) }
         let changes = try flagStore.load()
         self.runtimeChanges = changes
         self.snapshot = Snapshot(config: Self.apply(changes, to: loaded.config), generation: 1, loadedAt: Date(), runtimeFlagChanges: changes)
@@ -261,7 +264,10 @@ public actor ConfigReloader {
         await beginChange()
         defer { endChange() }
         let change = RuntimeFlagStore.Change(flag: flag, scope: scope, setting: setting)
-        let changes = runtimeChanges.filter { !($0.flag == flag && $0.scope == scope) } + [change]
+        // Another process on this data directory (`fleetd mcp` beside `fleetd serve`) may have
+        // changed other flags since this one last looked: they are kept, and in force here too.
+        let current = shared == nil ? ((try? flagStore.load()) ?? runtimeChanges) : runtimeChanges
+        let changes = current.filter { !($0.flag == flag && $0.scope == scope) } + [change]
         // Saved before anything changes, so a change that cannot be kept is not applied either
         // (nor carried in by the next change that can).
         try flagStore.save(changes)
@@ -277,8 +283,8 @@ public actor ConfigReloader {
             try await commit(Self.apply(changes, to: fileConfig), runtimeChanges: changes)
         } catch {
             // Not in force, so not kept here; the shared store, already written, keeps it until the
-            // fleet's next change or reload.
-            try? flagStore.save(runtimeChanges)
+            // fleet's next change or reload. The file keeps what it had (another process's changes too).
+            try? flagStore.save(current)
             logger.error("a runtime flag change could not be applied; the running config stays", metadata: [
                 "flag": "\(flag)", "error": "\(error)",
             ])
@@ -300,10 +306,7 @@ public actor ConfigReloader {
     public func adoptSharedFlagChanges(_ changes: [RuntimeFlagStore.Change]) async throws {
         await beginChange()
         defer { endChange() }
-        func settings(_ list: [RuntimeFlagStore.Change]) -> [String: FlagSetting] {
-            Dictionary(list.map { ("\($0.flag)@\($0.scope)", $0.setting) }, uniquingKeysWith: { $1 })
-        }
-        guard settings(changes) != settings(runtimeChanges) else { return }
+        guard Self.settings(changes) != Self.settings(runtimeChanges) else { return }
         try flagStore.save(changes)
         do {
             try await commit(Self.apply(changes, to: fileConfig), runtimeChanges: changes)
@@ -332,7 +335,7 @@ public actor ConfigReloader {
     /// Puts `config` in force: through the applier first, then as the snapshot readers see, then
     /// to the listeners. Throws the applier's error, with nothing changed. Called within a change
     /// (``beginChange()``), so the snapshot cannot move while the applier runs.
-    private func commit(_ config: FleetConfig, runtimeChanges: [RuntimeFlagStore.Change]) async throws {
+    func commit(_ config: FleetConfig, runtimeChanges: [RuntimeFlagStore.Change]) async throws {
         let next = Snapshot(config: config, generation: snapshot.generation + 1, loadedAt: Date(), runtimeFlagChanges: runtimeChanges)
         if let applier {
             try await applier.apply(next, replacing: snapshot)
@@ -342,7 +345,7 @@ public actor ConfigReloader {
     }
 
     /// Waits for the change under way, and those that asked before, to end.
-    private func beginChange() async {
+    func beginChange() async {
         guard changing else {
             changing = true
             return
@@ -353,7 +356,7 @@ public actor ConfigReloader {
     }
 
     /// Hands the turn to the next change waiting (it stays `changing`), or ends it.
-    private func endChange() {
+    func endChange() {
         if waitingChanges.isEmpty {
             changing = false
         } else {

@@ -5,7 +5,8 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// Reloads the config when its file changes or the process gets SIGHUP.
+/// Reloads the config when its file changes or the process gets SIGHUP, and takes in the runtime
+/// flag changes another fleetd process on the same data directory made.
 ///
 /// Each reload goes through ``ConfigReloader/reload(keepRuntimeFlags:force:)``, which puts the
 /// config in force before it returns and runs one change at a time: a watcher reload and an admin
@@ -30,11 +31,26 @@ struct ConfigWatchService: Service {
     }
 
     private func watchFile() async {
-        guard await reloader.path != nil else { return }
+        let hasFile = await reloader.path != nil
         await runPeriodically(every: pollInterval) {
-            if await reloader.fileChanged() {
+            if hasFile, await reloader.fileChanged() {
                 await reload(trigger: "file change", force: false)
             }
+            await adoptFlagFileChanges()
+        }
+    }
+
+    /// Flag changes another fleetd process on the same data directory made (`fleetd mcp` beside
+    /// `fleetd serve`): put in force here within a poll.
+    private func adoptFlagFileChanges() async {
+        do {
+            if try await reloader.adoptFlagFileChanges() {
+                let generation = await reloader.snapshot.generation
+                logger.notice("runtime flag changes made by another fleetd process on this data directory are in force",
+                              metadata: ["generation": "\(generation)"])
+            }
+        } catch {
+            logger.error("runtime flag changes in the data directory could not be taken in; the running flags stay", metadata: ["error": "\(error)"])
         }
     }
 

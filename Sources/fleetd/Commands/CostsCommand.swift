@@ -29,17 +29,9 @@ struct CostsCommand: AsyncParsableCommand {
         let config = try options.load().config
         if config.database.type == .postgres {
             // The shared ledger: the same report from wherever it is asked.
-            let store = PostgresStore(configuration: DataPlane.postgresConfiguration(for: config))
-            do {
-                try await store.checkReachable()
-            } catch let error as PostgresStoreError {
-                throw UserError(error.message)
-            }
-            let report = try await withThrowingTaskGroup(of: CostReport?.self) { group in
-                group.addTask { try await store.run(); return nil }
-                defer { group.cancelAll() }
-                return try await CostReport.load(store: store, period: period, timeZoneIdentifier: config.cost.timeZone,
-                                                 breakdowns: by.map { [$0] } ?? [])
+            let report = try await withPostgresStore(config, migrate: false) { store in
+                try await CostReport.load(store: store, period: period, timeZoneIdentifier: config.cost.timeZone,
+                                          breakdowns: by.map { [$0] } ?? [])
             }
             return print(try render(report), terminator: format == .csv ? "" : "\n")
         }

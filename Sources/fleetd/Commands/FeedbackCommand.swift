@@ -41,23 +41,27 @@ struct FeedbackCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("fleetd feedback: \(problem)\n".utf8))
         }
         let skipped = summary.problems.isEmpty ? "" : " (\(summary.problems.count) line\(summary.problems.count == 1 ? "" : "s") skipped)"
-        print("imported \(summary.imported) outcome\(summary.imported == 1 ? "" : "s")\(skipped) into \(DataPlane.databaseURL(for: config, dataDirectory: directory).path); \(cells) learned cells")
+        print("imported \(summary.imported) outcome\(summary.imported == 1 ? "" : "s")\(skipped) into \(storeDescription(config, dataDirectory: directory)); \(cells) learned cells")
         if summary.imported == 0 { throw UserError("no outcome imported from \(jsonl)") }
     }
 
     /// Learns the outcomes in `data` and adds them to the cells stored in the data directory's
     /// SQLite file, in one transaction (``ModelRouter/syncLearning()``): whatever a fleetd serving on
     /// the same directory stored meanwhile is added to, not written over, and that fleetd takes the
-    /// import in at its next sync. Returns what was imported and how many cells are stored now.
+    /// import in at its next sync. With `database.type: postgres` the cells are the shared store's,
+    /// each outcome added to them in place as every instance's are. Returns what was imported and
+    /// how many cells are stored now.
     static func importOutcomes(_ data: Data, config: FleetConfig, dataDirectory: URL) async throws -> (summary: OutcomeImport.Summary, cells: Int) {
-        let plane = try await DataPlane.open(config: config, dataDirectory: dataDirectory)
-        let summary = await OutcomeImport(router: plane.router).run(data)
-        do {
-            try await plane.router.syncLearning()
-        } catch {
-            throw UserError("the imported outcomes could not be stored in \(DataPlane.databaseURL(for: config, dataDirectory: dataDirectory).path): \(error)")
+        try await withSharedStore(config) { postgres in
+            let plane = try await DataPlane.open(config: config, dataDirectory: dataDirectory, postgres: postgres)
+            let summary = await OutcomeImport(router: plane.router).run(data)
+            do {
+                try await plane.router.syncLearning()
+            } catch {
+                throw UserError("the imported outcomes could not be stored in \(storeDescription(config, dataDirectory: dataDirectory)): \(error)")
+            }
+            await plane.records.flush()
+            return (summary, plane.router.learner.snapshot().count)
         }
-        await plane.records.flush()
-        return (summary, plane.router.learner.snapshot().count)
     }
 }

@@ -28,22 +28,7 @@ struct KeysCommand: AsyncParsableCommand {
         func withKeys<T: Sendable>(creating: Bool = false, _ body: (FleetConfig, APIKeyStore) async throws -> T) async throws -> T {
             let config = try options.load().config
             if config.database.type == .postgres {
-                let store = PostgresStore(configuration: DataPlane.postgresConfiguration(for: config))
-                do {
-                    try await store.checkReachable()
-                } catch let error as PostgresStoreError {
-                    throw UserError(error.message)
-                }
-                return try await withThrowingTaskGroup(of: T?.self) { group in
-                    group.addTask { try await store.run(); return nil }
-                    defer { group.cancelAll() }
-                    do {
-                        try await store.migrate()
-                    } catch let error as PostgresStoreError {
-                        throw UserError("cannot open the PostgreSQL store: \(error.message)")
-                    }
-                    return try await body(config, APIKeyStore(postgres: store))
-                }
+                return try await withPostgresStore(config) { try await body(config, APIKeyStore(postgres: $0)) }
             }
             let directory = URL(fileURLWithPath: dataDir, isDirectory: true)
             let url = DataPlane.databaseURL(for: config, dataDirectory: directory)

@@ -13,7 +13,8 @@ struct RouteCommand: AsyncParsableCommand {
         With TEXT: the selection and its full reasoning (complexity factors, every candidate and why \
         it was kept or excluded, the fallback chain). With --jsonl FILE: one task per line \
         ({"id": …, "prompt": …, "type"?: …}) in, one selection per line out, in input order. \
-        Budgets and quotas are those of --data-dir when given; otherwise none apply. Models whose \
+        Budgets and quotas are those of --data-dir when given (with database.type: postgres, the \
+        shared store's); otherwise none apply. Models whose \
         API key is not set in this command's environment are excluded, as `fleetd serve` skips them.
         """
     )
@@ -52,12 +53,17 @@ struct RouteCommand: AsyncParsableCommand {
         // off (the trace says "no API key (… not set)"), and the local last resort stands in for an
         // uncallable default model, exactly as serve decides at start-up.
         config.routing = EffectiveModels.routing(for: config.routing, environment: ProcessInfo.processInfo.environment).0
-        let router: ModelRouter
-        if let dataDir {
-            router = try await DataPlane.open(config: config, dataDirectory: URL(fileURLWithPath: dataDir)).router
-        } else {
-            router = ModelRouter(configuration: config.routing, scorer: ComplexityAnalyzer(weights: config.routing.complexity))
+        guard let dataDir else {
+            return try await route(config: config, router: ModelRouter(configuration: config.routing, scorer: ComplexityAnalyzer(weights: config.routing.complexity)))
         }
+        // With `database.type: postgres` the budgets, quotas and history are the shared store's.
+        try await withSharedStore(config) { postgres in
+            let plane = try await DataPlane.open(config: config, dataDirectory: URL(fileURLWithPath: dataDir), postgres: postgres)
+            try await route(config: config, router: plane.router)
+        }
+    }
+
+    private func route(config: FleetConfig, router: ModelRouter) async throws {
         let learning = predictive || config.features.evaluateAll(in: FlagContext(agentType: nil, environment: nil, properties: [:]))
             .contains { $0.name == "predictiveRouting" && $0.enabled }
         if let jsonl {
