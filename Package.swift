@@ -151,6 +151,8 @@ let package = Package(
             dependencies: [
                 "FleetSupport", "Providers", "Streaming", "Store", "Routing", "Agents", "Fleet", "FakeProvider",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NIOCore
+import NIOPosix
 
 /// `fleetd-bench [SUITE…]`: prints performance figures. Build with `-c release` for real numbers.
 @main
@@ -25,6 +27,15 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "A virtual environment with LiteLLM's proxy (python3 -m venv V && V/bin/pip install 'litellm[proxy]'): the serve suite measures it on the same upstream.")
     var litellm: String?
+
+    /// The floor proxy runs on the global executor `fleetd serve` installs (NIO's event loops),
+    /// set before any other concurrency work, as fleetd's `main` sets it.
+    static func main() async {
+        if CommandLine.arguments.dropFirst().first == "floor-proxy" {
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
+        await main(nil)
+    }
 
     func run() async throws {
         let wanted = suites.isEmpty || suites == ["all"] ? benchSuites.map(\.name) : suites

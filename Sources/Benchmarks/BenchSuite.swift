@@ -23,4 +23,4 @@ let benchSuites: [any BenchSuite] = [
 ]
 
 /// Suites run only when named (tools for work by hand, not figures).
-let namedOnlySuites: [any BenchSuite] = [UpstreamBench()]
+let namedOnlySuites: [any BenchSuite] = [UpstreamBench(), FloorProxySuite()]

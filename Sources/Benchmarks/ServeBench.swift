@@ -159,6 +159,19 @@ struct ServeBench: BenchSuite {
         } else {
             print("nginx is not installed (apt-get install nginx-light): no proxy_pass row")
         }
+        // The libraries' own floor: a Hummingbird server relaying to the upstream with AsyncHTTPClient.
+        let floor = try await FloorProxyHop.start(upstreamPort: upstream.port)
+        for (stream, concurrency) in cases {
+            let before = floor.cpuSeconds()
+            let figures = try await load.run(url: floor.url, body: FakeResponse.openAIRequestBody(stream: stream), stream: stream,
+                                             connections: concurrency, seconds: concurrency == 1 ? 3 : seconds)
+            let cpu = (floor.cpuSeconds() - before) * 1_000 / Double(max(1, figures.requests))
+            let base = direct["\(stream)-\(concurrency)"]!
+            print("through a bare Hummingbird + AsyncHTTPClient hop (fleetd's libraries, none of its logic), \(stream ? "SSE " : "JSON"), "
+                + "\(concurrency) caller\(concurrency == 1 ? ", " : "s,") \(figures); added p50 \(Load.ms(figures.p50 - base.p50)) ms; "
+                + "CPU \(String(format: "%.3f", cpu)) ms per request")
+        }
+        floor.stop()
         var litellmFigures: [String: LoadFigures] = [:]
         if let litellm {
             let hop = try await LiteLLMHop.start(environment: litellm, upstreamPort: upstream.port, directory: directory.appendingPathComponent("litellm"))
