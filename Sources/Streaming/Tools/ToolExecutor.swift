@@ -38,7 +38,7 @@ public struct ToolExecutor: Sendable {
             let id = call.id.flatMap { $0.isEmpty ? nil : $0 } ?? "call_\(round)_\(index)"
             let text = call.arguments.trimmingCharacters(in: .whitespacesAndNewlines)
             if text.isEmpty { return (ToolUse(id: id, name: call.name, input: .object([:]), signature: call.signature), true) }
-            if let input = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)), case .object = input {
+            if let input = try? JSONValue.parse(text: text), case .object = input {
                 return (ToolUse(id: id, name: call.name, input: input, signature: call.signature), true)
             }
             return (ToolUse(id: id, name: call.name, input: .object([:]), signature: call.signature), false)

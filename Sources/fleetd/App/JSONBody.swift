@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Providers
 
 /// Reads a JSON request body with a size limit, turning every failure into a 4xx naming the field.
 enum JSONBody {
@@ -23,6 +24,26 @@ enum JSONBody {
             throw error
         } catch {
             throw APIError(.badRequest, code: "BAD_JSON", message: "the body is not valid JSON")
+        }
+    }
+
+    /// The body as any JSON value (the compatible endpoints, which read their dialect's fields
+    /// themselves), read by ``JSONValue/parse(utf8:)``; a text that is not JSON is 400 `BAD_JSON`
+    /// saying what is wrong and where.
+    static func decodeValue(from request: inout Request, limit: Int) async throws -> JSONValue {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: limit)
+        } catch {
+            throw APIError(.contentTooLarge, code: "BODY_TOO_LARGE", message: "the request body is larger than \(limit) bytes (api.maxBodyBytes)")
+        }
+        guard buffer.readableBytes > 0 else {
+            throw APIError(.badRequest, code: "BAD_JSON", message: "the request body is empty; expected a JSON object")
+        }
+        do {
+            return try JSONValue.parse(utf8: buffer.readableBytesView)
+        } catch {
+            throw APIError(.badRequest, code: "BAD_JSON", message: "the body is not valid JSON: \(error)")
         }
     }
 

@@ -161,6 +161,6 @@ extension JSONValue {
 
     /// Parses JSON text.
     static func parse(_ text: String) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        try? JSONValue.parse(text: text)
     }
 }

@@ -78,7 +78,7 @@ struct CompatRoutes {
         let config = await manager.config
         let call: CompatCall
         do {
-            let body = try await JSONBody.decode(JSONValue.self, from: &request, limit: api.value.maxBodyBytes)
+            let body = try await JSONBody.decodeValue(from: &request, limit: api.value.maxBodyBytes)
             call = dialect == .openAI ? try OpenAIChatRequest.parse(body) : try AnthropicMessagesRequest.parse(body)
         } catch let error as CompatRequestError {
             throw CompatError(dialect, request: error)
@@ -141,7 +141,7 @@ struct CompatRoutes {
         let config = await manager.config
         let call: CompatCall
         do {
-            var body = try await JSONBody.decode(JSONValue.self, from: &request, limit: api.value.maxBodyBytes)
+            var body = try await JSONBody.decodeValue(from: &request, limit: api.value.maxBodyBytes)
             if case .object(var fields) = body, fields["max_tokens"] == nil {
                 fields["max_tokens"] = .number(1)
                 body = .object(fields)
