@@ -17,6 +17,7 @@ let benchSuites: [any BenchSuite] = [
     StoreBench(),
     SharedStoreBench(),
     RoutingBench(),
+    JSONBench(),
     CacheBench(),
     StreamingBench(),
     ServeBench(),
