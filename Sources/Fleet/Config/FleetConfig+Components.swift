@@ -326,31 +326,3 @@ extension FleetConfig {
         return pairs.first { $0.key.scalar?.string == key }?.key.mark
     }
 }
-
-extension EnvironmentOverrides {
-    /// v1.0.5's variables (README.md, "Environment variables").
-    static func applyComponents(_ env: EnvironmentReader, to config: inout FleetConfig) {
-        if let on = env.bool("ROUTING_ENABLED") { config.routing.enabled = on }
-        if let model = env.string("ROUTING_DEFAULT_MODEL") {
-            if config.routing.models.contains(where: { $0.name == model }) {
-                config.routing.defaultModel = model
-            } else {
-                env.sink.environmentError("ROUTING_DEFAULT_MODEL", "'\(model)' names no model in routing.models")
-            }
-        }
-        if let on = env.bool("COST_TRACKING_ENABLED") { config.cost.enabled = on }
-        let positive: (Double) -> String? = { $0 > 0 ? nil : "must be above 0" }
-        let percent: (Double) -> String? = { $0 > 0 && $0 <= 100 ? nil : "must be above 0 and at most 100" }
-        if let value = env.double("BUDGET_LIMIT_DAILY", check: positive) { config.cost.budgetLimits.daily = value }
-        if let value = env.double("BUDGET_LIMIT_WEEKLY", check: positive) { config.cost.budgetLimits.weekly = value }
-        if let value = env.double("BUDGET_LIMIT_MONTHLY", check: positive) { config.cost.budgetLimits.monthly = value }
-        if let value = env.double("BUDGET_ALERT_DAILY_PERCENT", check: percent) { config.cost.alertThresholds.dailyPercent = value }
-        if let value = env.double("BUDGET_ALERT_MONTHLY_PERCENT", check: percent) { config.cost.alertThresholds.monthlyPercent = value }
-        if let on = env.bool("STREAMING_ENABLED") { config.streaming.enabled = on }
-        if let value = env.int("STREAMING_BUFFER_SIZE", in: 1...1_000_000) { config.streaming.bufferSize = value }
-        if let value = env.double("STREAMING_BACKPRESSURE_THRESHOLD", check: { $0 > 0 && $0 <= 1 ? nil : "must be above 0 and at most 1" }) {
-            config.streaming.backpressureThreshold = value
-        }
-        if let value = env.int("STREAMING_TIMEOUT_MS", in: 1...Int.max) { config.streaming.timeoutMs = value }
-    }
-}

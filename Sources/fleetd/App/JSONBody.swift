@@ -7,15 +7,7 @@ enum JSONBody {
     /// Collects the body into the request (`Request.collectBody`), so a streamed response can still
     /// watch the connection for the client going away.
     static func decode<Value: Decodable>(_ type: Value.Type, from request: inout Request, limit: Int) async throws -> Value {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: limit)
-        } catch {
-            throw APIError(.contentTooLarge, code: "BODY_TOO_LARGE", message: "the request body is larger than \(limit) bytes (api.maxBodyBytes)")
-        }
-        guard buffer.readableBytes > 0 else {
-            throw APIError(.badRequest, code: "BAD_JSON", message: "the request body is empty; expected a JSON object")
-        }
+        let buffer = try await collect(&request, limit: limit)
         do {
             return try JSONDecoder().decode(Value.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {
@@ -31,6 +23,16 @@ enum JSONBody {
     /// themselves), read by ``JSONValue/parse(utf8:)``; a text that is not JSON is 400 `BAD_JSON`
     /// saying what is wrong and where.
     static func decodeValue(from request: inout Request, limit: Int) async throws -> JSONValue {
+        let buffer = try await collect(&request, limit: limit)
+        do {
+            return try JSONValue.parse(utf8: buffer.readableBytesView)
+        } catch {
+            throw APIError(.badRequest, code: "BAD_JSON", message: "the body is not valid JSON: \(error)")
+        }
+    }
+
+    /// The whole body, at most `limit` bytes and not empty.
+    private static func collect(_ request: inout Request, limit: Int) async throws -> ByteBuffer {
         let buffer: ByteBuffer
         do {
             buffer = try await request.collectBody(upTo: limit)
@@ -40,11 +42,7 @@ enum JSONBody {
         guard buffer.readableBytes > 0 else {
             throw APIError(.badRequest, code: "BAD_JSON", message: "the request body is empty; expected a JSON object")
         }
-        do {
-            return try JSONValue.parse(utf8: buffer.readableBytesView)
-        } catch {
-            throw APIError(.badRequest, code: "BAD_JSON", message: "the body is not valid JSON: \(error)")
-        }
+        return buffer
     }
 
     static func describe(_ error: DecodingError) -> APIError {
