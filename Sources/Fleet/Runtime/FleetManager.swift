@@ -36,33 +36,33 @@ public actor FleetManager {
 
     public nonisolated let dataPlane: DataPlane
     private let reloader: ConfigReloader
-    private let clients: ProviderClientFactory
+    let clients: ProviderClientFactory
     private let environmentName: String?
-    private let processEnvironment: [String: String]
-    private let logger: Logger
+    let processEnvironment: [String: String]
+    let logger: Logger
     private var pool = AgentPool()
-    private var snapshot: ConfigReloader.Snapshot
-    private var runtime: TaskRuntime
+    var snapshot: ConfigReloader.Snapshot
+    var runtime: TaskRuntime
     /// The type of a task that names none (the config's first, else `default`).
     private var defaultAgentType: String { snapshot.config.defaultAgentType }
     /// The agent types' MCP tool servers, connected at start and on each reload.
-    private let toolHub: ToolServerHub
+    let toolHub: ToolServerHub
     /// Each agent type's tools as the current config gave them.
-    private var tools: [String: ToolExecutor] = [:]
+    var tools: [String: ToolExecutor] = [:]
     /// The tasks running now, by dispatch number, with when each was dispatched. A task calls the
     /// tools in force when it was dispatched until it ends, so a tool server a reload replaced
     /// stays up until the tasks dispatched before its replacement was installed have ended.
-    private var runningTasks: [Int: ContinuousClock.Instant] = [:]
-    private var dispatchCount = 0
+    var runningTasks: [Int: ContinuousClock.Instant] = [:]
+    var dispatchCount = 0
     /// Tools installed whose replaced servers are not closed yet: the config generation and the
     /// number of the first task dispatched with them.
-    private var toolInstalls: [(generation: Int, firstTask: Int)] = []
+    var toolInstalls: [(generation: Int, firstTask: Int)] = []
     /// Tool lists gathered again after a server said its tools changed, and the number of the
     /// last one installed: one that ends after a later one is dropped.
-    private var toolRelistsStarted = 0
-    private var toolRelistInstalled = 0
+    var toolRelistsStarted = 0
+    var toolRelistInstalled = 0
     /// Told of every tool call as it ends (fleetd's metrics).
-    private let onToolCall: (@Sendable (ToolCallReport) -> Void)?
+    let onToolCall: (@Sendable (ToolCallReport) -> Void)?
     /// By record key: `<tenant>/<id>` for an authenticated tenant's task, else `<id>`.
     private var tasks: [String: TaskRecord] = [:]
     /// Record keys in submission order, to forget the oldest beyond ``rememberedTasks`` in O(1).
@@ -100,115 +100,6 @@ public actor FleetManager {
         reconcileAgents()
         await toolHub.onToolsChanged { [weak self] in await self?.toolServerToolsChanged() }
         connectToolServers()
-    }
-
-    /// Connects the agent types' tool servers in the background (a slow or absent server never
-    /// holds up the start or a reload); once they answered, tasks of the config in force that
-    /// started from then on get their tools.
-    private func connectToolServers() {
-        let config = snapshot.config, generation = snapshot.generation
-        guard config.agents.contains(where: { $0.config["mcpServers"] != nil }) || !tools.isEmpty else { return }
-        let hub = toolHub, dataPlane = self.dataPlane, environment = processEnvironment, observer = onToolCall
-        Task {
-            var tools = await Self.connectTools(config, generation: generation, hub: hub, dataPlane: dataPlane, environment: environment, observer: observer)
-            await self.install(tools, generation: generation)
-            // A server that was down or slow to start (an `npx` download) is tried again, 5 s,
-            // then 10, 20, up to every minute, until it answers or another config takes over;
-            // its tools are installed as soon as it does.
-            var delay = Duration.seconds(5)
-            while await hub.hasUnreachableServers(), await self.generation == generation {
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(60))
-                guard await self.generation == generation else { return }
-                let again = await Self.connectTools(config, generation: generation, hub: hub, dataPlane: dataPlane, environment: environment, observer: observer)
-                if Self.toolNames(again) != Self.toolNames(tools) {
-                    tools = again
-                    await self.install(tools, generation: generation)
-                }
-            }
-        }
-    }
-
-    /// A tool server's tools changed while it ran (it sent `notifications/tools/list_changed`):
-    /// each agent type's tools are gathered again from the servers in force and installed for the
-    /// tasks dispatched from now on; tasks already running keep the tools they began with.
-    private func toolServerToolsChanged() async {
-        toolRelistsStarted += 1
-        let number = toolRelistsStarted
-        let (generation, boxes) = await toolHub.currentToolboxes()
-        // A reload's servers are still being connected (they install their own), or a later list won.
-        guard generation == snapshot.generation, number > toolRelistInstalled else { return }
-        toolRelistInstalled = number
-        let limits = Self.toolSettings(snapshot.config, environment: processEnvironment).limits
-        install(Self.executors(boxes, limits: limits, dataPlane: dataPlane, observer: onToolCall), generation: generation)
-    }
-
-    private static func toolNames(_ tools: [String: ToolExecutor]) -> [String: [String]] {
-        tools.mapValues { $0.invoker.definitions.map(\.name) }
-    }
-
-    private func install(_ tools: [String: ToolExecutor], generation: Int) {
-        guard generation == snapshot.generation else { return } // a newer config is connecting its own
-        self.tools = tools
-        runtime = Self.makeRuntime(snapshot, dataPlane: dataPlane, clients: clients, tools: tools, environment: processEnvironment, logger: logger)
-        logger.notice("agent tools ready", metadata: .init(uniqueKeysWithValues: tools.map { type, executor in
-            (type, .string(executor.invoker.definitions.map(\.name).joined(separator: ",")))
-        }))
-        toolInstalls.append((generation: generation, firstTask: dispatchCount))
-        closeReplacedToolServers()
-    }
-
-    /// Stops the tool servers reloads removed or replaced once no task that may call them runs:
-    /// every task dispatched before the tools that replaced them were installed has ended. A task
-    /// running for more than twice the task timeout is taken as hung (as ``checkAgents(now:)``
-    /// does) and holds them no longer.
-    private func closeReplacedToolServers() {
-        guard !toolInstalls.isEmpty else { return }
-        let now = ContinuousClock.now, hung = Duration.milliseconds(snapshot.config.fleet.taskTimeout) * 2
-        let oldest = runningTasks.filter { now - $0.value < hung }.keys.min() ?? dispatchCount
-        guard let settled = toolInstalls.last(where: { $0.firstTask <= oldest }) else { return }
-        toolInstalls.removeAll { $0.generation <= settled.generation }
-        let hub = toolHub, generation = settled.generation
-        Task { await hub.closeRetired(through: generation) }
-    }
-
-    /// Stops the agent types' tool servers (fleetd is stopping).
-    public func shutdownTools() async {
-        await toolHub.shutdown()
-    }
-
-    /// Connects the tool servers `config` (of `generation`) names, keeping those already running
-    /// unchanged, and returns each agent type's tools with its limits.
-    private static func connectTools(_ config: FleetConfig, generation: Int, hub: ToolServerHub, dataPlane: DataPlane,
-                                     environment: [String: String],
-                                     observer: (@Sendable (ToolCallReport) -> Void)?) async -> [String: ToolExecutor] {
-        let (servers, limits) = toolSettings(config, environment: environment)
-        let boxes = await hub.update(servers, generation: generation)
-        return executors(boxes, limits: limits, dataPlane: dataPlane, observer: observer)
-    }
-
-    /// Each agent type's tool servers and limits in `config` (types with servers only).
-    private static func toolSettings(_ config: FleetConfig, environment: [String: String])
-        -> (servers: [String: [ToolServerSpec]], limits: [String: ToolLimits]) {
-        var servers: [String: [ToolServerSpec]] = [:]
-        var limits: [String: ToolLimits] = [:]
-        for agent in config.agents {
-            guard let settings = AgentToolConfig.parse(agent.config, environment: environment).0, !settings.servers.isEmpty else { continue }
-            servers[agent.type] = settings.servers
-            limits[agent.type] = settings.limits
-        }
-        return (servers, limits)
-    }
-
-    /// Each agent type's toolbox with its limits, recorder and observer.
-    private static func executors(_ boxes: [String: MCPToolbox], limits: [String: ToolLimits], dataPlane: DataPlane,
-                                  observer: (@Sendable (ToolCallReport) -> Void)?) -> [String: ToolExecutor] {
-        var tools: [String: ToolExecutor] = [:]
-        for (type, box) in boxes {
-            tools[type] = ToolExecutor(invoker: box, limits: limits[type] ?? ToolLimits(), recorder: dataPlane.records,
-                                       observer: observer, logger: Logger(label: "fleetd.tools"))
-        }
-        return tools
     }
 
     /// Follows the reloader: every new config is applied here, after the reloader has put it in
@@ -574,7 +465,7 @@ public actor FleetManager {
         }
     }
 
-    private static func makeRuntime(_ snapshot: ConfigReloader.Snapshot, dataPlane: DataPlane, clients: ProviderClientFactory,
+    static func makeRuntime(_ snapshot: ConfigReloader.Snapshot, dataPlane: DataPlane, clients: ProviderClientFactory,
                                     tools: [String: ToolExecutor], environment: [String: String], logger: Logger) -> TaskRuntime {
         let config = snapshot.config
         let (routing, notes) = EffectiveModels.routing(for: config.routing, environment: environment)
