@@ -26,7 +26,8 @@ extension JSONValue {
     /// that was about 2.5% of fleetd's CPU per request in a `perf` profile, for a 90-byte body
     /// (docs/performance.md); a long conversation costs several throws per string. This reads
     /// the bytes once. Strings must be valid UTF-8; a lone `\u` surrogate becomes U+FFFD; a
-    /// number too large for a Double is an error; for a repeated key the last value wins.
+    /// number too large for a Double is an error; for a repeated key the last value wins; a leading
+    /// byte order mark is skipped.
     public static func parse(utf8 bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
         let result: Result<JSONValue, JSONParseError>? = bytes.withContiguousStorageIfAvailable { buffer in
             var parser = JSONTextParser(bytes: buffer)
@@ -58,6 +59,9 @@ private struct JSONTextParser {
     }
 
     mutating func document() throws(JSONParseError) -> JSONValue {
+        // A leading UTF-8 byte order mark is ignored, as RFC 8259 allows and `JSONDecoder` does
+        // (some Windows clients send one).
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { index = 3 }
         skipWhitespace()
         let value = try value()
         skipWhitespace()

@@ -32,6 +32,12 @@ import Testing
         #expect(try JSONValue.parse(text: #"{"k":1,"k":2}"#) == .object(["k": .number(2)]), "the last of a repeated key wins")
     }
 
+    @Test func aLeadingByteOrderMarkIsSkippedAsJSONDecoderSkipsIt() throws {
+        let bytes: [UInt8] = [0xEF, 0xBB, 0xBF] + Array(#"{"a":1}"#.utf8)
+        #expect(try JSONValue.parse(utf8: bytes) == (try JSONDecoder().decode(JSONValue.self, from: Data(bytes))))
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(utf8: [0xEF, 0xBB] + Array(#"{"a":1}"#.utf8)) }
+    }
+
     static let invalid: [(text: String, message: String, offset: Int)] = [
         ("", "the text ends where a value was expected", 0),
         ("   ", "the text ends where a value was expected", 3),

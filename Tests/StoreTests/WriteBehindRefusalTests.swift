@@ -60,4 +60,21 @@ import Testing
         let kept = try await store.query(partition: "notes", prefix: "").map(\.key).sorted()
         #expect(kept == ["k2", "k3", "k4", "k5"], "capacity 4: the two oldest went")
     }
+
+    /// A reader's flush while the periodic flush's batch is still being written waits for it: what
+    /// was queued before the reader's flush is in the store when it returns.
+    @Test func aFlushReturnsOnlyOnceAnEarlierFlushsBatchIsWritten() async throws {
+        let directory = try StoreTempDirectory()
+        defer { directory.remove() }
+        let database = try await StoreDatabase(path: directory.path())
+        let store = MemoryStore(database: database)
+        let recorder = WriteBehindRecorder(store: store, batchSize: 4, capacity: 8, interval: .seconds(3600))
+        try await recorder.enqueue(Note(text: "queued"), partition: "notes", key: "a", owner: "system", accessLevel: .system)
+        try holdWriteLock(at: directory.path(), for: 0.5) // another process holds the write lock
+        let first = Task { await recorder.flush() } // takes the record, then waits for the lock
+        try await Task.sleep(for: .milliseconds(100))
+        await recorder.flush()
+        #expect(try await store.retrieve(Note.self, partition: "notes", key: "a") == Note(text: "queued"))
+        await first.value
+    }
 }

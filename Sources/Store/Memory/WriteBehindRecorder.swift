@@ -53,6 +53,12 @@ public actor WriteBehindRecorder: Service {
     private var failingSince: ContinuousClock.Instant?
     private var retryAt: ContinuousClock.Instant?
     private var dropped = 0
+    /// Whether a batch is being written; the flushes waiting their turn. Flushes go one at a time,
+    /// so a flush returns only once every record queued before it, in an earlier flush's batch
+    /// too, is written (a reader's flush found `pending` empty while the periodic flush's batch
+    /// was still being written, and read the store before it had the record).
+    private var writing = false
+    private var writeWaiters: [CheckedContinuation<Void, Never>] = []
 
     public init(store: MemoryStore, batchSize: Int = 512, capacity: Int = 10_000, interval: Duration = .milliseconds(50),
                 logger: Logger = Logger(label: "fleetd.store.write-behind")) {
@@ -103,8 +109,11 @@ public actor WriteBehindRecorder: Service {
     }
 
     private func flush(force: Bool) async {
-        guard !pending.isEmpty || !refused.isEmpty else { return }
         if !force, let retryAt, ContinuousClock.now < retryAt, pending.count < capacity { return }
+        if writing { await withCheckedContinuation { writeWaiters.append($0) } } // handed the turn by `endWrite`
+        writing = true
+        defer { endWrite() }
+        guard !pending.isEmpty || !refused.isEmpty else { return }
         var batch: [MemoryEntry] = []
         batch.reserveCapacity(refusedOrder.count + order.count)
         for address in refusedOrder where pending[address] == nil {
@@ -134,6 +143,15 @@ public actor WriteBehindRecorder: Service {
             dropped = 0
         } catch {
             keep(batch, after: error)
+        }
+    }
+
+    /// Hands the turn to the next waiting flush, or ends the write.
+    private func endWrite() {
+        if writeWaiters.isEmpty {
+            writing = false
+        } else {
+            writeWaiters.removeFirst().resume()
         }
     }
 
