@@ -80,10 +80,7 @@ final class FloorProxyHop: Sendable {
 
     /// CPU seconds the process has used (user + system), from `/proc`.
     func cpuSeconds() -> Double {
-        let stat = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)) ?? ""
-        let fields = stat.split(separator: ")").last.map { $0.split(separator: " ") } ?? []
-        let ticks = fields.count > 12 ? (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0) : 0
-        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+        Benchmarks.cpuSeconds(ofProcess: process.processIdentifier)
     }
 
     func stop() {

@@ -8,6 +8,15 @@ struct BenchError: Error, CustomStringConvertible {
     var description: String
 }
 
+/// CPU time (user + system) process `pid` has used so far, from `/proc/PID/stat`; 0 when it is gone.
+func cpuSeconds(ofProcess pid: Int32) -> Double {
+    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields = stat.split(separator: ")").last.map { $0.split(separator: " ") } ?? []
+    let ticks = fields.count > 12 ? (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0) : 0
+    return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
 /// The `fleetd` binary built beside this one, run as `fleetd serve` against the upstream.
 final class ChildFleetd: Sendable {
     let port: Int
@@ -127,10 +136,6 @@ final class ChildFleetd: Sendable {
     /// CPU time (user + system) and context switches of the fleetd process so far.
     func usage() -> (cpuSeconds: Double, contextSwitches: Int) {
         let pid = process.processIdentifier
-        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-        // Fields after the command name (which is in parentheses and may hold spaces).
-        let fields = stat.split(separator: ")").last.map { $0.split(separator: " ") } ?? []
-        let ticks = fields.count > 12 ? (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0) : 0
         var switches = 0
         if let threads = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") {
             for thread in threads {
@@ -140,7 +145,7 @@ final class ChildFleetd: Sendable {
                 }
             }
         }
-        return (ticks / Double(sysconf(Int32(_SC_CLK_TCK))), switches)
+        return (cpuSeconds(ofProcess: pid), switches)
     }
 
     /// One task; for SSE, `onFirstChunk` runs when the first chunk arrives and the stream is read to its end.

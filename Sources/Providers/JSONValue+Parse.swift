@@ -29,22 +29,20 @@ extension JSONValue {
     /// number too large for a Double is an error; for a repeated key the last value wins; a leading
     /// byte order mark is skipped.
     public static func parse(utf8 bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
-        let result: Result<JSONValue, JSONParseError>? = bytes.withContiguousStorageIfAvailable { buffer in
-            var parser = JSONTextParser(bytes: buffer)
-            do throws(JSONParseError) { return .success(try parser.document()) } catch { return .failure(error) }
-        }
-        if let result { return try result.get() }
+        if let result = bytes.withContiguousStorageIfAvailable(parseResult) { return try result.get() }
         return try parse(utf8: Array(bytes))
     }
 
     /// ``parse(utf8:)`` of a string's UTF-8.
     public static func parse(text: String) throws(JSONParseError) -> JSONValue {
         var text = text
-        let result: Result<JSONValue, JSONParseError> = text.withUTF8 { buffer in
-            var parser = JSONTextParser(bytes: buffer)
-            do throws(JSONParseError) { return .success(try parser.document()) } catch { return .failure(error) }
-        }
-        return try result.get()
+        return try text.withUTF8(parseResult).get()
+    }
+
+    /// The parse of `buffer` as a `Result` (the buffer closures that reach it do not throw typed errors).
+    private static func parseResult(_ buffer: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, JSONParseError> {
+        var parser = JSONTextParser(bytes: buffer)
+        do throws(JSONParseError) { return .success(try parser.document()) } catch { return .failure(error) }
     }
 }
 

@@ -16,8 +16,9 @@ import ServiceLifecycle
 /// A batch the store refuses (a shared store gone for a while, a full disk) is kept and written
 /// with the next one, unless a newer record for its address came in meanwhile. While the store
 /// keeps refusing, a retry is made at most once a second, and the kept records are bounded by
-/// `capacity` too: past it the oldest go, and the log says how many. The cost ledger does not go through here (an answered task's row is
-/// written before its answer); its `routing/costs` mirrors do.
+/// `capacity` too: past it the oldest go, and the log says how many. The cost ledger does not go
+/// through here (an answered task's row is written before its answer); its `routing/costs`
+/// mirrors do.
 ///
 /// Values are encoded when their batch is written, not when they are queued: a record replaced
 /// before the flush (a stream's session goes in when it starts and again when it ends; a model's
