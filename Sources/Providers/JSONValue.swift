@@ -1,3 +1,5 @@
+import FleetSupport
+
 /// Any JSON value, for passing provider payloads (tool arguments) through unchanged.
 public enum JSONValue: Sendable, Hashable, Codable {
     case null
@@ -25,6 +27,9 @@ public enum JSONValue: Sendable, Hashable, Codable {
     }
 
     public func encode(to encoder: any Encoder) throws {
+        if let text = encoder as? any JSONTextEncoder {
+            return try text.writeJSON { try writeJSON(into: &$0) }
+        }
         var container = encoder.singleValueContainer()
         switch self {
         case .null: try container.encodeNil()
@@ -34,6 +39,44 @@ public enum JSONValue: Sendable, Hashable, Codable {
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
         case .object(let value): try container.encode(value)
+        }
+    }
+}
+
+extension JSONValue {
+    /// The text `encode(to:)` writes through a container encoder (object keys sorted, a whole
+    /// number below 10^15 without a fraction), written without `Encoder`'s containers: what
+    /// ``FastJSONEncoder`` is given (``JSONTextEncoder``).
+    public func writeJSON(into bytes: inout [UInt8]) throws {
+        switch self {
+        case .null:
+            bytes.append(contentsOf: "null".utf8)
+        case .bool(let value):
+            bytes.append(contentsOf: value ? "true".utf8 : "false".utf8)
+        case .number(let value):
+            if value == value.rounded(), abs(value) < 1e15 {
+                JSONText.appendInteger(Int64(value), to: &bytes)
+            } else {
+                try JSONText.appendNumber(value, to: &bytes)
+            }
+        case .string(let value):
+            JSONText.appendString(value, to: &bytes)
+        case .array(let values):
+            bytes.append(UInt8(ascii: "["))
+            for (index, value) in values.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                try value.writeJSON(into: &bytes)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        case .object(let members):
+            bytes.append(UInt8(ascii: "{"))
+            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                JSONText.appendString(member.key, to: &bytes)
+                bytes.append(UInt8(ascii: ":"))
+                try member.value.writeJSON(into: &bytes)
+            }
+            bytes.append(UInt8(ascii: "}"))
         }
     }
 }

@@ -34,6 +34,74 @@ public struct FastJSONEncoder: Sendable {
     }
 }
 
+/// The encoder ``FastJSONEncoder`` hands to `encode(to:)`, which takes a value's JSON text whole:
+/// a type that can write its own text (``JSONValue`` in Providers) asks for this in `encode(to:)`
+/// and writes it, rather than going through the containers. A container and a boxed single-value
+/// container per value made a JSON tree (a compatible endpoint's whole answer, every SSE chunk)
+/// the largest cost of its encoding (docs/performance.md, "JSON answers written by hand"). The
+/// check is in the type's own `encode(to:)`, so no other type pays for it.
+public protocol JSONTextEncoder: Encoder {
+    /// Appends one complete JSON value's text, as ``JSONText`` writes it, where the value being
+    /// encoded goes.
+    func writeJSON(_ write: (inout [UInt8]) throws -> Void) rethrows
+}
+
+/// The pieces of JSON text ``FastJSONEncoder`` writes, for a ``JSONTextEncoder``'s callers.
+public enum JSONText {
+    /// A JSON string: `"` and `\` escaped, control characters as `\n`, `\t` … or `\u00XX`; `/`
+    /// and non-ASCII characters as they are.
+    public static func appendString(_ string: String, to bytes: inout [UInt8]) {
+        var string = string
+        string.withUTF8 { utf8 in
+            bytes.append(UInt8(ascii: "\""))
+            var runStart = 0
+            for index in 0..<utf8.count {
+                let byte = utf8[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+                runStart = index + 1
+                switch byte {
+                case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
+                case UInt8(ascii: "\\"): bytes.append(contentsOf: #"\\"#.utf8)
+                case 0x0A: bytes.append(contentsOf: #"\n"#.utf8)
+                case 0x0D: bytes.append(contentsOf: #"\r"#.utf8)
+                case 0x09: bytes.append(contentsOf: #"\t"#.utf8)
+                case 0x08: bytes.append(contentsOf: #"\b"#.utf8)
+                case 0x0C: bytes.append(contentsOf: #"\f"#.utf8)
+                default:
+                    let hex = Array("0123456789abcdef".utf8)
+                    bytes.append(contentsOf: #"\u00"#.utf8)
+                    bytes.append(hex[Int(byte >> 4)])
+                    bytes.append(hex[Int(byte & 0x0F)])
+                }
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count]))
+            bytes.append(UInt8(ascii: "\""))
+        }
+    }
+
+    /// The shortest text that reads back as `value`, without a trailing `.0`. NaN and infinity
+    /// throw `EncodingError.invalidValue`, as `JSONEncoder` does.
+    public static func appendNumber<Number: BinaryFloatingPoint & CustomStringConvertible & Sendable>(_ value: Number, to bytes: inout [UInt8]) throws {
+        guard value.isFinite else {
+            throw EncodingError.invalidValue(value, EncodingError.Context(codingPath: [], debugDescription: "\(value) is not valid in JSON"))
+        }
+        var text = value.description
+        if text.hasSuffix(".0") { text.removeLast(2) }
+        appendRaw(text, to: &bytes)
+    }
+
+    /// An integer's digits.
+    public static func appendInteger(_ value: some BinaryInteger & CustomStringConvertible, to bytes: inout [UInt8]) {
+        appendRaw(value.description, to: &bytes)
+    }
+
+    static func appendRaw(_ text: String, to bytes: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { bytes.append(contentsOf: $0) }
+    }
+}
+
 /// Dictionaries with string keys write their keys sorted, so the same map always gives the same text.
 private protocol SortedKeysJSONEncodable {
     func encodeSorted(into writer: JSONByteWriter, level: Int) throws
@@ -165,49 +233,24 @@ final class JSONByteWriter {
     /// The shortest text that reads back as `value` (its own type's, so a `Float` 0.1 is `0.1`),
     /// without a trailing `.0`.
     func writeNumber<Number: BinaryFloatingPoint & CustomStringConvertible & Sendable>(_ value: Number) throws {
-        guard value.isFinite else {
-            throw EncodingError.invalidValue(value, EncodingError.Context(codingPath: [], debugDescription: "\(value) is not valid in JSON"))
-        }
-        var text = value.description
-        if text.hasSuffix(".0") { text.removeLast(2) }
-        writeRaw(text)
-    }
-
-    func writeRaw(_ text: String) {
-        var text = text
-        text.withUTF8 { bytes.append(contentsOf: $0) }
+        try JSONText.appendNumber(value, to: &bytes)
         awaitingValue = false
     }
 
-    /// A JSON string: `"` and `\` escaped, control characters as `\n`, `\t` … or `\u00XX`.
+    func writeRaw(_ text: String) {
+        JSONText.appendRaw(text, to: &bytes)
+        awaitingValue = false
+    }
+
+    /// A value's whole text, written by `write` (``JSONTextEncoder``).
+    func writeJSON(_ write: (inout [UInt8]) throws -> Void) rethrows {
+        try write(&bytes)
+        awaitingValue = false
+    }
+
+    /// A JSON string (``JSONText/appendString(_:to:)``).
     func writeString(_ string: String) {
-        var string = string
-        string.withUTF8 { utf8 in
-            bytes.append(UInt8(ascii: "\""))
-            var runStart = 0
-            for index in 0..<utf8.count {
-                let byte = utf8[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
-                runStart = index + 1
-                switch byte {
-                case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
-                case UInt8(ascii: "\\"): bytes.append(contentsOf: #"\\"#.utf8)
-                case 0x0A: bytes.append(contentsOf: #"\n"#.utf8)
-                case 0x0D: bytes.append(contentsOf: #"\r"#.utf8)
-                case 0x09: bytes.append(contentsOf: #"\t"#.utf8)
-                case 0x08: bytes.append(contentsOf: #"\b"#.utf8)
-                case 0x0C: bytes.append(contentsOf: #"\f"#.utf8)
-                default:
-                    let hex = Array("0123456789abcdef".utf8)
-                    bytes.append(contentsOf: #"\u00"#.utf8)
-                    bytes.append(hex[Int(byte >> 4)])
-                    bytes.append(hex[Int(byte & 0x0F)])
-                }
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count]))
-            bytes.append(UInt8(ascii: "\""))
-        }
+        JSONText.appendString(string, to: &bytes)
         awaitingValue = false
     }
 
@@ -262,11 +305,15 @@ final class JSONByteWriter {
 
 // MARK: - The Encoder and its containers
 
-private struct ContainerEncoder: Encoder {
+private struct ContainerEncoder: JSONTextEncoder {
     let writer: JSONByteWriter
     let level: Int
     var codingPath: [any CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func writeJSON(_ write: (inout [UInt8]) throws -> Void) rethrows {
+        try writer.writeJSON(write)
+    }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
         writer.open(object: true, level: level)
