@@ -32,7 +32,7 @@ public struct OpenAIChatClient: ProviderClient {
 
     public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
         let body = OpenAIWireRequest(request, stream: false, maxCompletionTokens: usesMaxCompletionTokens, strictTools: kind == .openai)
-        let answer = try await http.sendAndDecode(Wire.Completion.self, url: url, headers: headers, body: body)
+        let answer = try await http.sendAndRead(url: url, headers: headers, body: body, Wire.Completion.init(json:))
         let message = answer.choices?.first?.message
         let calls = (message?.tool_calls ?? []).compactMap { call in
             call.function.map { ToolCall(id: call.id, name: $0.name ?? "", arguments: $0.arguments ?? "") }
@@ -52,23 +52,52 @@ public struct OpenAIChatClient: ProviderClient {
         )
     }
 
+    /// The answer's wire shape, read by hand (``Wire/Completion/init(json:)``); `Decodable` too,
+    /// as `JSONDecoder` reads it, which the tests hold the hand reader to.
     enum Wire {
-        struct Completion: Decodable {
+        struct Completion: Decodable, Equatable {
             var model: String?
             var choices: [Choice]?
             var usage: OpenAIUsageWire?
         }
-        struct Choice: Decodable {
+        struct Choice: Decodable, Equatable {
             var message: AnswerMessage?
             var finish_reason: String?
         }
-        struct AnswerMessage: Decodable {
+        struct AnswerMessage: Decodable, Equatable {
             var content: String?
             var tool_calls: [AnswerToolCall]?
         }
-        struct AnswerToolCall: Decodable {
+        struct AnswerToolCall: Decodable, Equatable {
             var id: String?
             var function: OpenAIStreamDecoder.Wire.Function?
+        }
+    }
+}
+
+extension OpenAIChatClient.Wire.Completion {
+    init(json: JSONValue) throws {
+        let members = try json.members("answer")
+        model = try members.string("model", in: "answer")
+        usage = try members.object("usage", in: "answer").map { try OpenAIUsageWire(members: $0, path: "answer.usage") }
+        choices = try members.array("choices", in: "answer")?.enumerated().map { index, choice in
+            let path = "answer.choices[\(index)]"
+            let choice = try choice.members(path)
+            return OpenAIChatClient.Wire.Choice(
+                message: try choice.object("message", in: path).map { message in
+                    OpenAIChatClient.Wire.AnswerMessage(
+                        content: try message.string("content", in: "\(path).message"),
+                        tool_calls: try message.array("tool_calls", in: "\(path).message")?.enumerated().map { index, call in
+                            let callPath = "\(path).message.tool_calls[\(index)]"
+                            let call = try call.members(callPath)
+                            return OpenAIChatClient.Wire.AnswerToolCall(
+                                id: try call.string("id", in: callPath),
+                                function: try call.object("function", in: callPath).map {
+                                    try OpenAIStreamDecoder.Wire.Function(members: $0, path: "\(callPath).function")
+                                })
+                        })
+                },
+                finish_reason: try choice.string("finish_reason", in: path))
         }
     }
 }

@@ -40,7 +40,7 @@ struct OpenAIStreamDecoder: ProviderStreamDecoder {
         }
         let chunk: Wire.Chunk
         do {
-            chunk = try JSONDecoder().decode(Wire.Chunk.self, from: Data(event.data.utf8))
+            chunk = try Wire.Chunk(json: JSONValue.parse(text: event.data))
         } catch {
             out.append(.invalidChunk(reason: "undecodable chunk: \(error)"))
             return
@@ -64,28 +64,31 @@ struct OpenAIStreamDecoder: ProviderStreamDecoder {
         if let u = chunk.usage { usage = u.normalised }
     }
 
+    /// The chunk's wire shape. Read by hand from the parsed text (``init(json:)``, see
+    /// `JSONValue+Read.swift`); `Decodable` too, as `JSONDecoder` reads it, which the tests
+    /// hold the hand reader to.
     enum Wire {
-        struct Chunk: Decodable {
+        struct Chunk: Decodable, Equatable {
             var choices: [Choice]?
             var usage: Usage?
             var error: ErrorField?
         }
-        struct ErrorField: Decodable {}
-        struct Choice: Decodable {
+        struct ErrorField: Decodable, Equatable {}
+        struct Choice: Decodable, Equatable {
             var index: Int?
             var delta: Delta?
             var finish_reason: String?
         }
-        struct Delta: Decodable {
+        struct Delta: Decodable, Equatable {
             var content: String?
             var tool_calls: [ToolCallWire]?
         }
-        struct ToolCallWire: Decodable {
+        struct ToolCallWire: Decodable, Equatable {
             var index: Int?
             var id: String?
             var function: Function?
         }
-        struct Function: Decodable {
+        struct Function: Decodable, Equatable {
             var name: String?
             var arguments: String?
         }
@@ -93,14 +96,14 @@ struct OpenAIStreamDecoder: ProviderStreamDecoder {
 }
 
 /// OpenAI-style usage (also in the non-streaming answer).
-struct OpenAIUsageWire: Decodable {
+struct OpenAIUsageWire: Decodable, Equatable {
     var prompt_tokens: Int?
     var completion_tokens: Int?
     var total_tokens: Int?
     var prompt_tokens_details: Details?
     var completion_tokens_details: Details?
 
-    struct Details: Decodable {
+    struct Details: Decodable, Equatable {
         var cached_tokens: Int?
         var reasoning_tokens: Int?
     }
@@ -122,4 +125,66 @@ struct OpenAIUsageWire: Decodable {
 
 extension OpenAIStreamDecoder.Wire {
     typealias Usage = OpenAIUsageWire
+}
+
+// The hand reader of the wire types (`JSONValue+Read.swift`): what `JSONDecoder` reads, from a
+// parsed value.
+
+extension OpenAIStreamDecoder.Wire.Chunk {
+    init(json: JSONValue) throws {
+        let members = try json.members("chunk")
+        choices = try members.array("choices", in: "chunk")?.enumerated().map { index, choice in
+            try OpenAIStreamDecoder.Wire.Choice(members: choice.members("chunk.choices[\(index)]"), path: "chunk.choices[\(index)]")
+        }
+        usage = try members.object("usage", in: "chunk").map { try OpenAIUsageWire(members: $0, path: "chunk.usage") }
+        // Any error member but `null` is the provider's error, whatever its shape.
+        error = members["error"].flatMap { $0 == .null ? nil : OpenAIStreamDecoder.Wire.ErrorField() }
+    }
+}
+
+extension OpenAIStreamDecoder.Wire.Choice {
+    init(members: [String: JSONValue], path: String) throws {
+        index = try members.int("index", in: path)
+        finish_reason = try members.string("finish_reason", in: path)
+        delta = try members.object("delta", in: path).map { delta in
+            OpenAIStreamDecoder.Wire.Delta(
+                content: try delta.string("content", in: "\(path).delta"),
+                tool_calls: try delta.array("tool_calls", in: "\(path).delta")?.enumerated().map { index, call in
+                    try OpenAIStreamDecoder.Wire.ToolCallWire(members: call.members("\(path).delta.tool_calls[\(index)]"),
+                                                              path: "\(path).delta.tool_calls[\(index)]")
+                }
+            )
+        }
+    }
+}
+
+extension OpenAIStreamDecoder.Wire.ToolCallWire {
+    init(members: [String: JSONValue], path: String) throws {
+        index = try members.int("index", in: path)
+        id = try members.string("id", in: path)
+        function = try members.object("function", in: path).map { try OpenAIStreamDecoder.Wire.Function(members: $0, path: "\(path).function") }
+    }
+}
+
+extension OpenAIStreamDecoder.Wire.Function {
+    init(members: [String: JSONValue], path: String) throws {
+        name = try members.string("name", in: path)
+        arguments = try members.string("arguments", in: path)
+    }
+}
+
+extension OpenAIUsageWire {
+    init(members: [String: JSONValue], path: String) throws {
+        prompt_tokens = try members.int("prompt_tokens", in: path)
+        completion_tokens = try members.int("completion_tokens", in: path)
+        total_tokens = try members.int("total_tokens", in: path)
+        prompt_tokens_details = try members.object("prompt_tokens_details", in: path).map { details in
+            Details(cached_tokens: try details.int("cached_tokens", in: "\(path).prompt_tokens_details"),
+                    reasoning_tokens: try details.int("reasoning_tokens", in: "\(path).prompt_tokens_details"))
+        }
+        completion_tokens_details = try members.object("completion_tokens_details", in: path).map { details in
+            Details(cached_tokens: try details.int("cached_tokens", in: "\(path).completion_tokens_details"),
+                    reasoning_tokens: try details.int("reasoning_tokens", in: "\(path).completion_tokens_details"))
+        }
+    }
 }

@@ -1,0 +1,84 @@
+import FakeProvider
+import FleetSupport
+import Foundation
+import Testing
+@testable import Providers
+
+/// The OpenAI-format answer and stream chunks are read by hand from the parsed text
+/// (`JSONValue+Read.swift`): the same wire values `JSONDecoder` gives for every recorded chunk and
+/// answer, and what it refuses is refused.
+@Suite struct OpenAIHandReaderTests {
+    static let streams = ["openai-chat-stream-sdksnapshot-text-usage.sse", "openai-chat-stream-sdksnapshot-toolcall-usage.sse",
+                          "ollama-openai-compat-stream-derived.sse"]
+
+    /// The `data:` payloads of a recorded stream, but `[DONE]`.
+    static func chunks(_ fixture: String) throws -> [String] {
+        let text = String(decoding: try FixturePaths.data("providers/\(fixture)"), as: UTF8.self)
+        return text.split(whereSeparator: \.isNewline).compactMap { line in
+            guard line.hasPrefix("data:") else { return nil }
+            let data = line.dropFirst(5).drop(while: { $0 == " " })
+            return data == "[DONE]" ? nil : String(data)
+        }
+    }
+
+    @Test(arguments: streams) func everyRecordedChunkReadsAsJSONDecoderReadsIt(_ fixture: String) throws {
+        let chunks = try Self.chunks(fixture)
+        #expect(chunks.count > 2)
+        for chunk in chunks {
+            let byHand = try OpenAIStreamDecoder.Wire.Chunk(json: JSONValue.parse(text: chunk))
+            let decoded = try JSONDecoder().decode(OpenAIStreamDecoder.Wire.Chunk.self, from: Data(chunk.utf8))
+            #expect(byHand == decoded, "\(chunk)")
+        }
+    }
+
+    @Test(arguments: ["openai-chat-nonstream-sdksnapshot.json", "ollama-openai-compat-nonstream-derived.json"])
+    func recordedAnswersReadAsJSONDecoderReadsThem(_ fixture: String) throws {
+        let data = try FixturePaths.data("providers/\(fixture)")
+        let byHand = try OpenAIChatClient.Wire.Completion(json: JSONValue.parse(utf8: Array(data)))
+        #expect(byHand == (try JSONDecoder().decode(OpenAIChatClient.Wire.Completion.self, from: data)))
+        #expect(byHand.choices?.first?.message?.content?.isEmpty == false)
+    }
+
+    @Test func aToolCallAnswerAndNullsRead() throws {
+        let text = #"{"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":9,"completion_tokens":3.0,"total_tokens":12,"prompt_tokens_details":null}}"#
+        let byHand = try OpenAIChatClient.Wire.Completion(json: JSONValue.parse(text: text))
+        #expect(byHand == (try JSONDecoder().decode(OpenAIChatClient.Wire.Completion.self, from: Data(text.utf8))))
+        #expect(byHand.choices?.first?.message?.tool_calls?.first?.function?.arguments == #"{"city":"Paris"}"#)
+        #expect(byHand.usage?.normalised == TokenUsage(inputTokens: 9, outputTokens: 3))
+    }
+
+    /// A member of the wrong kind is an undecodable chunk (STREAM_003, the stream goes on), as
+    /// with `JSONDecoder`; the reason names the member.
+    @Test func aChunkOfTheWrongShapeIsAnInvalidChunkNamingTheMember() throws {
+        let bad = [#"{"choices":[{"index":0,"delta":{"content":5}}]}"#, #"{"choices":{"index":0}}"#,
+                   #"{"choices":[{"index":0.5,"delta":{}}]}"#, #"[1,2]"#, #"{"choices":[{"delta":{"content":"a"}}]"#]
+        for chunk in bad {
+            #expect(throws: (any Error).self, "\(chunk)") { try JSONDecoder().decode(OpenAIStreamDecoder.Wire.Chunk.self, from: Data(chunk.utf8)) }
+            var decoder = OpenAIStreamDecoder(provider: .openai, secret: nil)
+            var events: [ProviderEvent] = []
+            try decoder.decode(.init(string: "data: \(chunk)\n\n"), into: &events)
+            guard case .invalidChunk(let reason)? = events.first, events.count == 1 else {
+                Issue.record("\(chunk): \(events)")
+                continue
+            }
+            #expect(reason.hasPrefix("undecodable chunk: "))
+        }
+        var decoder = OpenAIStreamDecoder(provider: .openai, secret: nil)
+        var events: [ProviderEvent] = []
+        try decoder.decode(.init(string: "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":5}}]}\n\n"), into: &events)
+        #expect(events == [.invalidChunk(reason: "undecodable chunk: chunk.choices[0].delta.content is not a string")])
+    }
+
+    /// An `error` member is the provider's mid-stream error whatever its shape.
+    @Test func anErrorMemberOfAnyShapeIsAMidStreamError() throws {
+        for error in [#"{"message":"overloaded","type":"server_error"}"#, #""overloaded""#] {
+            var decoder = OpenAIStreamDecoder(provider: .openai, secret: nil)
+            var events: [ProviderEvent] = []
+            #expect(throws: ProviderError.self) { try decoder.decode(.init(string: "data: {\"error\":\(error)}\n\n"), into: &events) }
+        }
+        var decoder = OpenAIStreamDecoder(provider: .openai, secret: nil)
+        var events: [ProviderEvent] = []
+        try decoder.decode(.init(string: "data: {\"error\":null,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ok\"}}]}\n\n"), into: &events)
+        #expect(events == [.textDelta("ok")])
+    }
+}
