@@ -116,6 +116,19 @@ struct FormattingTests {
     }
 }
 
+@Suite struct LogTimestampTests {
+    @Test("a log line's time is what ISO8601FormatStyle with fractional seconds writes: UTC, milliseconds")
+    func sameTextAsTheFormatStyle() {
+        let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        let instants: [Double] = [0, 1, 0.999, 951_782_400.5, 1_764_531_545.408, 1_764_531_545.4089, 4_102_444_799.001, 1_709_164_800.07]
+        for seconds in instants {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(logTimestamp(date) == style.format(date), "\(seconds)")
+        }
+        #expect(logTimestamp(Date(timeIntervalSince1970: 1_764_531_545.408)) == "2025-11-30T19:39:05.407Z", "the fraction of the Double, rounded down, as the style takes it")
+    }
+}
+
 @Suite struct MetricLabelTests {
     /// A tool name the model made up is the model's output: counted under `tool="unknown"`, so
     /// no prompt can make `/metrics` grow a series per invented name.

@@ -123,16 +123,14 @@ public actor WriteBehindRecorder: Service {
         let retried = batch.count
         refused.removeAll(keepingCapacity: true)
         refusedOrder.removeAll(keepingCapacity: true)
-        for address in order {
-            guard let record = pending[address] else { continue }
-            do {
-                batch.append(try record.entry())
-            } catch {
-                logger.error("write-behind record dropped: it does not encode", metadata: ["entry": "\(address)", "error": "\(error)"])
-            }
-        }
+        let records = order.compactMap { pending[$0] }
         pending.removeAll(keepingCapacity: true)
         order.removeAll(keepingCapacity: true)
+        let encoded = await Self.encodedOffTheEventLoops(records)
+        batch.append(contentsOf: encoded.entries)
+        for (address, error) in encoded.failures {
+            logger.error("write-behind record dropped: it does not encode", metadata: ["entry": "\(address)", "error": "\(error)"])
+        }
         do {
             try await store.storeAll(batch)
             if let since = failingSince {
@@ -144,6 +142,26 @@ public actor WriteBehindRecorder: Service {
             dropped = 0
         } catch {
             keep(batch, after: error)
+        }
+    }
+
+    /// The batch's records encoded on a Dispatch worker thread rather than here: this actor runs on
+    /// the event loops (the global executor fleetd installs), where encoding a batch (a task's
+    /// routing selection alone is 1.6 KB of JSON) held up the requests on that loop; the profile
+    /// of one caller on the shipped config put 3% of the loop thread's time in it, while the other
+    /// core sat idle (docs/performance.md, "JSON answers written by hand"). One hand-off per batch.
+    private static func encodedOffTheEventLoops(_ records: [Pending]) async -> (entries: [MemoryEntry], failures: [(String, any Error)]) {
+        guard !records.isEmpty else { return ([], []) }
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var entries: [MemoryEntry] = []
+                entries.reserveCapacity(records.count)
+                var failures: [(String, any Error)] = []
+                for record in records {
+                    do { entries.append(try record.entry()) } catch { failures.append(("\(record.partition)/\(record.key)", error)) }
+                }
+                continuation.resume(returning: (entries, failures))
+            }
         }
     }
 

@@ -33,7 +33,7 @@ struct JSONLogHandler: LogHandler {
              source: String, file: String, function: String, line: UInt) {
         var fields = mergedMetadata(metadata, metadataProvider, explicit)
         // The fixed fields, unless the metadata names them too (then the metadata's value stands).
-        fields["ts"] = fields["ts"] ?? .string(logTimestampStyle.format(Date()))
+        fields["ts"] = fields["ts"] ?? .string(logTimestamp(Date()))
         fields["level"] = fields["level"] ?? .string(level.rawValue)
         fields["label"] = fields["label"] ?? .string(label)
         fields["msg"] = fields["msg"] ?? .string(message.description)
@@ -119,7 +119,7 @@ struct TextLogHandler: LogHandler {
              source: String, file: String, function: String, line: UInt) {
         let merged = mergedMetadata(metadata, metadataProvider, explicit)
         let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let line = "\(logTimestampStyle.format(Date())) \(level.rawValue) \(label): \(message)\(fields.isEmpty ? "" : " " + fields)\n"
+        let line = "\(logTimestamp(Date())) \(level.rawValue) \(label): \(message)\(fields.isEmpty ? "" : " " + fields)\n"
         sink.write(Data(line.utf8))
     }
 }
@@ -149,4 +149,41 @@ final class LogSink: Sendable {
 }
 
 /// Timestamps for log lines: a Sendable value type, so one shared instance is safe.
-let logTimestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+/// A log line's time, `2026-11-30T19:39:05.408Z`: UTC, milliseconds (rounded down), as
+/// `Date.ISO8601FormatStyle(includingFractionalSeconds: true)` writes it.
+///
+/// By hand: that format style was a seventh of the log handler's time, which is on every
+/// request's path (one access line each; docs/performance.md, "JSON answers written by hand").
+func logTimestamp(_ date: Date) -> String {
+    let time = date.timeIntervalSince1970
+    let whole = time.rounded(.down)
+    var seconds = time_t(whole)
+    let fraction = min(999, Int(((time - whole) * 1_000).rounded(.down)))
+    var parts = tm()
+    gmtime_r(&seconds, &parts)
+    var text: [UInt8] = []
+    text.reserveCapacity(24)
+    func digits(_ value: Int, _ width: Int) {
+        var divisor = 1
+        for _ in 1..<width { divisor *= 10 }
+        while divisor > 0 {
+            text.append(UInt8(ascii: "0") + UInt8((value / divisor) % 10))
+            divisor /= 10
+        }
+    }
+    digits(Int(parts.tm_year) + 1_900, 4)
+    text.append(UInt8(ascii: "-"))
+    digits(Int(parts.tm_mon) + 1, 2)
+    text.append(UInt8(ascii: "-"))
+    digits(Int(parts.tm_mday), 2)
+    text.append(UInt8(ascii: "T"))
+    digits(Int(parts.tm_hour), 2)
+    text.append(UInt8(ascii: ":"))
+    digits(Int(parts.tm_min), 2)
+    text.append(UInt8(ascii: ":"))
+    digits(Int(parts.tm_sec), 2)
+    text.append(UInt8(ascii: "."))
+    digits(fraction, 3)
+    text.append(UInt8(ascii: "Z"))
+    return String(decoding: text, as: UTF8.self)
+}
