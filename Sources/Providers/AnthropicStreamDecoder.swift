@@ -41,7 +41,7 @@ struct AnthropicStreamDecoder: ProviderStreamDecoder {
         }
         let message: Wire.Event
         do {
-            message = try JSONDecoder().decode(Wire.Event.self, from: Data(event.data.utf8))
+            message = try Wire.Event(json: JSONValue.parse(text: event.data))
         } catch {
             out.append(.invalidChunk(reason: "undecodable \(event.type) event: \(error)"))
             return
@@ -101,8 +101,11 @@ struct AnthropicStreamDecoder: ProviderStreamDecoder {
         )
     }
 
+    /// The events' wire shape. Read by hand from the parsed text (``Wire/Event/init(json:)``, see
+    /// `JSONValue+Read.swift`); `Decodable` too, as `JSONDecoder` reads it, which the tests hold
+    /// the hand reader to.
     enum Wire {
-        struct Event: Decodable {
+        struct Event: Decodable, Equatable {
             var type: String
             var index: Int?
             var message: Message?
@@ -110,24 +113,62 @@ struct AnthropicStreamDecoder: ProviderStreamDecoder {
             var delta: Delta?
             var usage: Usage?
         }
-        struct Message: Decodable { var usage: Usage? }
-        struct Block: Decodable {
+        struct Message: Decodable, Equatable { var usage: Usage? }
+        struct Block: Decodable, Equatable {
             var type: String
             var text: String?
             var id: String?
             var name: String?
         }
-        struct Delta: Decodable {
+        struct Delta: Decodable, Equatable {
             var type: String?
             var text: String?
             var partial_json: String?
             var stop_reason: String?
         }
-        struct Usage: Decodable {
+        struct Usage: Decodable, Equatable {
             var input_tokens: Int?
             var output_tokens: Int?
             var cache_read_input_tokens: Int?
             var cache_creation_input_tokens: Int?
         }
+    }
+}
+
+// The hand reader of the wire types (`JSONValue+Read.swift`): what `JSONDecoder` reads, from a
+// parsed value.
+
+extension AnthropicStreamDecoder.Wire.Event {
+    init(json: JSONValue) throws {
+        let members = try json.members("event")
+        type = try members.requiredString("type", in: "event")
+        index = try members.int("index", in: "event")
+        message = try members.object("message", in: "event").map { message in
+            AnthropicStreamDecoder.Wire.Message(usage: try message.object("usage", in: "event.message").map {
+                try AnthropicStreamDecoder.Wire.Usage(members: $0, path: "event.message.usage")
+            })
+        }
+        content_block = try members.object("content_block", in: "event").map { block in
+            AnthropicStreamDecoder.Wire.Block(type: try block.requiredString("type", in: "event.content_block"),
+                                              text: try block.string("text", in: "event.content_block"),
+                                              id: try block.string("id", in: "event.content_block"),
+                                              name: try block.string("name", in: "event.content_block"))
+        }
+        delta = try members.object("delta", in: "event").map { delta in
+            AnthropicStreamDecoder.Wire.Delta(type: try delta.string("type", in: "event.delta"),
+                                              text: try delta.string("text", in: "event.delta"),
+                                              partial_json: try delta.string("partial_json", in: "event.delta"),
+                                              stop_reason: try delta.string("stop_reason", in: "event.delta"))
+        }
+        usage = try members.object("usage", in: "event").map { try AnthropicStreamDecoder.Wire.Usage(members: $0, path: "event.usage") }
+    }
+}
+
+extension AnthropicStreamDecoder.Wire.Usage {
+    init(members: [String: JSONValue], path: String) throws {
+        input_tokens = try members.int("input_tokens", in: path)
+        output_tokens = try members.int("output_tokens", in: path)
+        cache_read_input_tokens = try members.int("cache_read_input_tokens", in: path)
+        cache_creation_input_tokens = try members.int("cache_creation_input_tokens", in: path)
     }
 }

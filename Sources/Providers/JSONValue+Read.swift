@@ -12,7 +12,7 @@ struct JSONShapeError: Error, CustomStringConvertible {
 ///
 /// Why: every SSE chunk of an OpenAI-format stream was decoded by `JSONDecoder`, about 7% of
 /// fleetd's CPU for a ten-chunk stream through `/v1/chat/completions` in a `perf` profile, and a
-/// real answer has hundreds of chunks (docs/performance.md, "JSON answers written by hand").
+/// real answer has hundreds of chunks; Anthropic's events likewise (docs/performance.md, "JSON answers written by hand").
 extension JSONValue {
     /// `self` as an object's members; an error naming `path` otherwise.
     func members(_ path: String) throws -> [String: JSONValue] {
@@ -28,6 +28,12 @@ extension [String: JSONValue] {
         case .string(let text)?: return text
         default: throw JSONShapeError(path: "\(path).\(key)", expected: "a string")
         }
+    }
+
+    /// A string member that must be there (not `null`), as a non-optional `String` property.
+    func requiredString(_ key: String, in path: String) throws -> String {
+        guard let text = try string(key, in: path) else { throw JSONShapeError(path: "\(path).\(key)", expected: "present") }
+        return text
     }
 
     /// A whole number that fits an `Int` (`3`, `3.0`), as `JSONDecoder` reads an `Int`.

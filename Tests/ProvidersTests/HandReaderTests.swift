@@ -82,3 +82,34 @@ import Testing
         #expect(events == [.textDelta("ok")])
     }
 }
+
+/// Anthropic's stream events are read by hand too: the same wire values `JSONDecoder` gives for
+/// every recorded event, and what it refuses is refused.
+@Suite struct AnthropicHandReaderTests {
+    static let streams = ["anthropic-stream-sdkfixture-basic.sse", "anthropic-stream-docs-basic.sse", "anthropic-stream-sdkfixture-tool-use.sse"]
+
+    @Test(arguments: streams) func everyRecordedEventReadsAsJSONDecoderReadsIt(_ fixture: String) throws {
+        let events = try OpenAIHandReaderTests.chunks(fixture)
+        #expect(events.count > 4)
+        for event in events {
+            let byHand = try AnthropicStreamDecoder.Wire.Event(json: JSONValue.parse(text: event))
+            #expect(byHand == (try JSONDecoder().decode(AnthropicStreamDecoder.Wire.Event.self, from: Data(event.utf8))), "\(event)")
+        }
+    }
+
+    @Test func anEventOfTheWrongShapeIsAnInvalidChunkNamingTheMember() throws {
+        let bad = [#"{"index":0,"delta":{"type":"text_delta","text":"a"}}"#, #"{"type":"content_block_delta","index":"0"}"#,
+                   #"{"type":"content_block_start","index":0,"content_block":{"text":"a"}}"#, #"{"type":"message_delta","usage":{"output_tokens":1.5}}"#]
+        for text in bad {
+            #expect(throws: (any Error).self, "\(text)") { try JSONDecoder().decode(AnthropicStreamDecoder.Wire.Event.self, from: Data(text.utf8)) }
+            var decoder = AnthropicStreamDecoder(secret: nil)
+            var events: [ProviderEvent] = []
+            try decoder.decode(.init(string: "event: content_block_delta\ndata: \(text)\n\n"), into: &events)
+            guard case .invalidChunk(let reason)? = events.first, events.count == 1 else {
+                Issue.record("\(text): \(events)")
+                continue
+            }
+            #expect(reason.hasPrefix("undecodable content_block_delta event: "))
+        }
+    }
+}
