@@ -24,7 +24,7 @@ public struct AnthropicClient: ProviderClient {
     }
 
     public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
-        let answer = try await http.sendAndDecode(Wire.Message.self, url: url, headers: headers, body: AnthropicWireRequest(request, stream: false))
+        let answer = try await http.sendAndRead(url: url, headers: headers, body: AnthropicWireRequest(request, stream: false), Wire.Message.init(json:))
         var text = ""
         var calls: [ToolCall] = []
         for block in answer.content ?? [] {
@@ -49,19 +49,37 @@ public struct AnthropicClient: ProviderClient {
         return ProviderEventStream(body: response.body, decoder: AnthropicStreamDecoder(secret: http.secret), provider: .anthropic, secret: http.secret)
     }
 
+    /// The answer's wire shape, read by hand (``Wire/Message/init(json:)``); `Decodable` too, as
+    /// `JSONDecoder` reads it, which the tests hold the hand reader to.
     enum Wire {
-        struct Message: Decodable {
+        struct Message: Decodable, Equatable {
             var model: String?
             var content: [Block]?
             var stop_reason: String?
             var usage: AnthropicStreamDecoder.Wire.Usage?
         }
-        struct Block: Decodable {
+        struct Block: Decodable, Equatable {
             var type: String
             var text: String?
             var id: String?
             var name: String?
             var input: JSONValue?
+        }
+    }
+}
+
+extension AnthropicClient.Wire.Message {
+    init(json: JSONValue) throws {
+        let members = try json.members("answer")
+        model = try members.string("model", in: "answer")
+        stop_reason = try members.string("stop_reason", in: "answer")
+        usage = try members.object("usage", in: "answer").map { try AnthropicStreamDecoder.Wire.Usage(members: $0, path: "answer.usage") }
+        content = try members.array("content", in: "answer")?.enumerated().map { index, block in
+            let path = "answer.content[\(index)]"
+            let block = try block.members(path)
+            return AnthropicClient.Wire.Block(type: try block.requiredString("type", in: path), text: try block.string("text", in: path),
+                                              id: try block.string("id", in: path), name: try block.string("name", in: path),
+                                              input: block["input"].flatMap { $0 == .null ? nil : $0 })
         }
     }
 }

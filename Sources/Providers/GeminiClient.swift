@@ -26,8 +26,8 @@ public struct GeminiClient: ProviderClient {
     }
 
     public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
-        let answer = try await http.sendAndDecode(
-            GeminiWire.Response.self, url: url(request.model, method: "generateContent"), headers: headers, body: GeminiWireRequest(request)
+        let answer = try await http.sendAndRead(
+            url: url(request.model, method: "generateContent"), headers: headers, body: GeminiWireRequest(request), GeminiWire.Response.init(json:)
         )
         var base = 0
         var text = ""

@@ -38,7 +38,7 @@ struct GeminiStreamDecoder: ProviderStreamDecoder {
     private mutating func handle(_ event: SSEEvent, into out: inout [ProviderEvent]) throws {
         let response: GeminiWire.Response
         do {
-            response = try JSONDecoder().decode(GeminiWire.Response.self, from: Data(event.data.utf8))
+            response = try GeminiWire.Response(json: JSONValue.parse(text: event.data))
         } catch {
             out.append(.invalidChunk(reason: "undecodable chunk: \(error)"))
             return
@@ -57,9 +57,11 @@ struct GeminiStreamDecoder: ProviderStreamDecoder {
     }
 }
 
-/// Gemini's response shapes, shared by the streaming and the unary call.
+/// Gemini's response shapes, shared by the streaming and the unary call. Read by hand from the
+/// parsed text (``Response/init(json:)``, see `JSONValue+Read.swift`); `Decodable` too, as
+/// `JSONDecoder` reads them, which the tests hold the hand reader to.
 enum GeminiWire {
-    struct Response: Decodable {
+    struct Response: Decodable, Equatable {
         var candidates: [Candidate]?
         var usageMetadata: Usage?
         var modelVersion: String?
@@ -90,26 +92,26 @@ enum GeminiWire {
             return out
         }
     }
-    struct ErrorField: Decodable {}
-    struct PromptFeedback: Decodable { var blockReason: String? }
-    struct Candidate: Decodable {
+    struct ErrorField: Decodable, Equatable {}
+    struct PromptFeedback: Decodable, Equatable { var blockReason: String? }
+    struct Candidate: Decodable, Equatable {
         var content: Content?
         var finishReason: String?
     }
-    struct Content: Decodable { var parts: [Part]? }
-    struct Part: Decodable {
+    struct Content: Decodable, Equatable { var parts: [Part]? }
+    struct Part: Decodable, Equatable {
         var text: String?
         var thought: Bool?
         var functionCall: FunctionCall?
         /// Gemini 3 (and 2.5 when thinking) signs a call; the signature must come back with it.
         var thoughtSignature: String?
     }
-    struct FunctionCall: Decodable {
+    struct FunctionCall: Decodable, Equatable {
         var id: String?
         var name: String
         var args: JSONValue?
     }
-    struct Usage: Decodable {
+    struct Usage: Decodable, Equatable {
         var promptTokenCount: Int?
         var candidatesTokenCount: Int?
         var cachedContentTokenCount: Int?
@@ -123,6 +125,51 @@ enum GeminiWire {
                 cachedInputTokens: cachedContentTokenCount ?? 0,
                 reasoningTokens: thoughtsTokenCount ?? 0
             )
+        }
+    }
+}
+
+// The hand reader of the wire types (`JSONValue+Read.swift`): what `JSONDecoder` reads, from a
+// parsed value.
+
+extension GeminiWire.Response {
+    init(json: JSONValue) throws {
+        let members = try json.members("response")
+        candidates = try members.array("candidates", in: "response")?.enumerated().map { index, candidate in
+            let path = "response.candidates[\(index)]"
+            let candidate = try candidate.members(path)
+            return GeminiWire.Candidate(
+                content: try candidate.object("content", in: path).map { content in
+                    GeminiWire.Content(parts: try content.array("parts", in: "\(path).content")?.enumerated().map { index, part in
+                        try GeminiWire.Part(members: part.members("\(path).content.parts[\(index)]"), path: "\(path).content.parts[\(index)]")
+                    })
+                },
+                finishReason: try candidate.string("finishReason", in: path))
+        }
+        usageMetadata = try members.object("usageMetadata", in: "response").map { usage in
+            GeminiWire.Usage(promptTokenCount: try usage.int("promptTokenCount", in: "response.usageMetadata"),
+                             candidatesTokenCount: try usage.int("candidatesTokenCount", in: "response.usageMetadata"),
+                             cachedContentTokenCount: try usage.int("cachedContentTokenCount", in: "response.usageMetadata"),
+                             thoughtsTokenCount: try usage.int("thoughtsTokenCount", in: "response.usageMetadata"))
+        }
+        modelVersion = try members.string("modelVersion", in: "response")
+        // Any error member but `null` is the provider's error, whatever its shape.
+        error = members["error"].flatMap { $0 == .null ? nil : GeminiWire.ErrorField() }
+        promptFeedback = try members.object("promptFeedback", in: "response").map {
+            GeminiWire.PromptFeedback(blockReason: try $0.string("blockReason", in: "response.promptFeedback"))
+        }
+    }
+}
+
+extension GeminiWire.Part {
+    init(members: [String: JSONValue], path: String) throws {
+        text = try members.string("text", in: path)
+        thought = try members.bool("thought", in: path)
+        thoughtSignature = try members.string("thoughtSignature", in: path)
+        functionCall = try members.object("functionCall", in: path).map { call in
+            GeminiWire.FunctionCall(id: try call.string("id", in: "\(path).functionCall"),
+                                    name: try call.requiredString("name", in: "\(path).functionCall"),
+                                    args: call["args"].flatMap { $0 == .null ? nil : $0 })
         }
     }
 }

@@ -12,7 +12,7 @@ struct JSONShapeError: Error, CustomStringConvertible {
 ///
 /// Why: every SSE chunk of an OpenAI-format stream was decoded by `JSONDecoder`, about 7% of
 /// fleetd's CPU for a ten-chunk stream through `/v1/chat/completions` in a `perf` profile, and a
-/// real answer has hundreds of chunks; Anthropic's events likewise (docs/performance.md, "JSON answers written by hand").
+/// real answer has hundreds of chunks; Anthropic's events and Gemini's chunks likewise (docs/performance.md, "JSON answers written by hand").
 extension JSONValue {
     /// `self` as an object's members; an error naming `path` otherwise.
     func members(_ path: String) throws -> [String: JSONValue] {
@@ -34,6 +34,14 @@ extension [String: JSONValue] {
     func requiredString(_ key: String, in path: String) throws -> String {
         guard let text = try string(key, in: path) else { throw JSONShapeError(path: "\(path).\(key)", expected: "present") }
         return text
+    }
+
+    func bool(_ key: String, in path: String) throws -> Bool? {
+        switch self[key] {
+        case nil, .null?: return nil
+        case .bool(let value)?: return value
+        default: throw JSONShapeError(path: "\(path).\(key)", expected: "true or false")
+        }
     }
 
     /// A whole number that fits an `Int` (`3`, `3.0`), as `JSONDecoder` reads an `Int`.

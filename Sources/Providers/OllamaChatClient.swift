@@ -23,7 +23,7 @@ public struct OllamaChatClient: ProviderClient {
     }
 
     public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
-        let answer = try await http.sendAndDecode(OllamaWire.ChatResponse.self, url: url, headers: headers, body: OllamaWireRequest(request, stream: false))
+        let answer = try await http.sendAndRead(url: url, headers: headers, body: OllamaWireRequest(request, stream: false), OllamaWire.ChatResponse.init(json:))
         if let error = answer.error {
             throw ProviderError(kind: .server, provider: .ollama, message: ProviderErrorClassifier.redact(error, secret: http.secret))
         }

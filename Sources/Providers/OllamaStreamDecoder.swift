@@ -33,7 +33,7 @@ struct OllamaStreamDecoder: ProviderStreamDecoder {
         if done { return }
         let chunk: OllamaWire.ChatResponse
         do {
-            chunk = try JSONDecoder().decode(OllamaWire.ChatResponse.self, from: Data(line))
+            chunk = try OllamaWire.ChatResponse(json: JSONValue.parse(utf8: line))
         } catch {
             out.append(.invalidChunk(reason: "undecodable line: \(error)"))
             return
@@ -51,8 +51,10 @@ struct OllamaStreamDecoder: ProviderStreamDecoder {
 }
 
 /// Ollama's `/api/chat` answer shape (streamed lines and the whole answer alike).
+/// Read by hand from the parsed text (``ChatResponse/init(json:)``, see `JSONValue+Read.swift`);
+/// `Decodable` too, as `JSONDecoder` reads it, which the tests hold the hand reader to.
 enum OllamaWire {
-    struct ChatResponse: Decodable {
+    struct ChatResponse: Decodable, Equatable {
         var model: String?
         var message: Message?
         var done: Bool?
@@ -76,13 +78,41 @@ enum OllamaWire {
             return out
         }
     }
-    struct Message: Decodable {
+    struct Message: Decodable, Equatable {
         var content: String?
         var tool_calls: [ToolCallWire]?
     }
-    struct ToolCallWire: Decodable { var function: Function }
-    struct Function: Decodable {
+    struct ToolCallWire: Decodable, Equatable { var function: Function }
+    struct Function: Decodable, Equatable {
         var name: String
         var arguments: JSONValue?
+    }
+}
+
+extension OllamaWire.ChatResponse {
+    init(json: JSONValue) throws {
+        let members = try json.members("line")
+        model = try members.string("model", in: "line")
+        done = try members.bool("done", in: "line")
+        done_reason = try members.string("done_reason", in: "line")
+        prompt_eval_count = try members.int("prompt_eval_count", in: "line")
+        eval_count = try members.int("eval_count", in: "line")
+        // Any error member but `null` is the server's error, whatever its shape.
+        error = members["error"].flatMap { value in
+            if case .string(let text) = value { return text }
+            return value == .null ? nil : "\(value)"
+        }
+        message = try members.object("message", in: "line").map { message in
+            OllamaWire.Message(content: try message.string("content", in: "line.message"),
+                               tool_calls: try message.array("tool_calls", in: "line.message")?.enumerated().map { index, call in
+                                   let path = "line.message.tool_calls[\(index)]"
+                                   guard let function = try call.members(path).object("function", in: path) else {
+                                       throw JSONShapeError(path: "\(path).function", expected: "present")
+                                   }
+                                   return OllamaWire.ToolCallWire(function: OllamaWire.Function(
+                                       name: try function.requiredString("name", in: "\(path).function"),
+                                       arguments: function["arguments"].flatMap { $0 == .null ? nil : $0 }))
+                               })
+        }
     }
 }

@@ -67,16 +67,6 @@ struct ProviderHTTP: Sendable {
         }
     }
 
-    /// Sends a request and decodes the whole JSON answer.
-    func sendAndDecode<Response: Decodable>(_ type: Response.Type, url: String, headers: HTTPHeaders, body: some Encodable) async throws -> Response {
-        let bytes = try await sendAndCollect(url: url, headers: headers, body: body)
-        do {
-            return try JSONDecoder().decode(Response.self, from: Data(bytes.readableBytesView))
-        } catch {
-            throw ProviderError(kind: .invalidResponse, provider: provider, message: "undecodable answer: \(error)")
-        }
-    }
-
     /// Sends a request and returns its whole answer's bytes.
     private func sendAndCollect(url: String, headers: HTTPHeaders, body: some Encodable) async throws -> ByteBuffer {
         let response = try await send(url: url, headers: headers, body: body, streaming: false)

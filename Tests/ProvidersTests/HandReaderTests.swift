@@ -113,3 +113,92 @@ import Testing
         }
     }
 }
+
+/// Gemini's chunks and answers are read by hand too, tool calls' arguments taken from the parsed
+/// text as they are.
+@Suite struct GeminiHandReaderTests {
+    @Test func everyRecordedChunkAndAnswerReadsAsJSONDecoderReadsIt() throws {
+        var texts = try OpenAIHandReaderTests.chunks("gemini-stream-firebase-basic-short.sse")
+        #expect(texts.count > 1)
+        texts.append(String(decoding: try FixturePaths.data("providers/gemini-nonstream-firebase-basic-short.json"), as: UTF8.self))
+        texts.append(#"{"candidates":[{"content":{"parts":[{"text":"thinking","thought":true},{"functionCall":{"id":"c1","name":"get_weather","args":{"city":"Paris","days":[1,2]}},"thoughtSignature":"sig"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":1,"thoughtsTokenCount":3},"modelVersion":"gemini-2.5-flash"}"#)
+        texts.append(#"{"promptFeedback":{"blockReason":"OTHER"},"usageMetadata":{"promptTokenCount":7}}"#)
+        for text in texts {
+            let byHand = try GeminiWire.Response(json: JSONValue.parse(text: text))
+            #expect(byHand == (try JSONDecoder().decode(GeminiWire.Response.self, from: Data(text.utf8))), "\(text)")
+        }
+    }
+
+    @Test func aToolCallsArgumentsAndAThoughtAreRead() throws {
+        var decoder = GeminiStreamDecoder(secret: nil)
+        var events: [ProviderEvent] = []
+        let chunk = #"{"candidates":[{"content":{"parts":[{"text":"hmm","thought":true},{"functionCall":{"name":"get_weather","args":{"city":"Paris"}}}]},"finishReason":"STOP"}]}"#
+        try decoder.decode(.init(string: "data: \(chunk)\r\n\r\n"), into: &events)
+        #expect(events == [.toolCallDelta(ToolCallDelta(index: 0, id: nil, name: "get_weather", argumentsFragment: #"{"city":"Paris"}"#))])
+    }
+
+    @Test func aChunkOfTheWrongShapeIsAnInvalidChunk() throws {
+        let bad = [#"{"candidates":[{"content":{"parts":[{"text":1}]}}]}"#, #"{"candidates":[{"content":{"parts":[{"functionCall":{"args":{}}}]}}]}"#,
+                   #"{"candidates":[{"content":{"parts":[{"text":"a","thought":"yes"}]}}]}"#, #"{"usageMetadata":{"promptTokenCount":"7"}}"#]
+        for text in bad {
+            #expect(throws: (any Error).self, "\(text)") { try JSONDecoder().decode(GeminiWire.Response.self, from: Data(text.utf8)) }
+            var decoder = GeminiStreamDecoder(secret: nil)
+            var events: [ProviderEvent] = []
+            try decoder.decode(.init(string: "data: \(text)\r\n\r\n"), into: &events)
+            guard case .invalidChunk(let reason)? = events.first, events.count == 1 else {
+                Issue.record("\(text): \(events)")
+                continue
+            }
+            #expect(reason.hasPrefix("undecodable chunk: "))
+        }
+    }
+}
+
+/// Anthropic's non-streamed answer is read by hand too.
+@Suite struct AnthropicAnswerHandReaderTests {
+    @Test func recordedAndToolUseAnswersReadAsJSONDecoderReadsThem() throws {
+        let texts = [String(decoding: try FixturePaths.data("providers/anthropic-nonstream-docs-example.json"), as: UTF8.self),
+                     #"{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"Let me look."},{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"location":"Paris","units":null}}],"stop_reason":"tool_use","usage":{"input_tokens":12,"output_tokens":7,"cache_read_input_tokens":null}}"#]
+        for text in texts {
+            let byHand = try AnthropicClient.Wire.Message(json: JSONValue.parse(text: text))
+            #expect(byHand == (try JSONDecoder().decode(AnthropicClient.Wire.Message.self, from: Data(text.utf8))), "\(text)")
+            #expect(byHand.content?.isEmpty == false)
+        }
+        #expect(throws: (any Error).self) { try AnthropicClient.Wire.Message(json: JSONValue.parse(text: #"{"content":[{"text":"no type"}]}"#)) }
+        #expect(throws: (any Error).self) { try AnthropicClient.Wire.Message(json: JSONValue.parse(text: #"{"content":{"type":"text"}}"#)) }
+    }
+}
+
+/// Ollama's native lines and answers are read by hand too.
+@Suite struct OllamaHandReaderTests {
+    @Test func everyRecordedLineAndAnswerReadsAsJSONDecoderReadsIt() throws {
+        var texts: [String] = []
+        for fixture in ["ollama-chat-stream-docs.ndjson", "ollama-chat-stream-observed.ndjson", "ollama-chat-stream-tools-docs.ndjson"] {
+            texts += String(decoding: try FixturePaths.data("providers/\(fixture)"), as: UTF8.self)
+                .split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
+        }
+        #expect(texts.count > 6)
+        texts.append(String(decoding: try FixturePaths.data("providers/ollama-chat-nonstream-docs.json"), as: UTF8.self))
+        for text in texts {
+            let byHand = try OllamaWire.ChatResponse(json: JSONValue.parse(text: text))
+            #expect(byHand == (try JSONDecoder().decode(OllamaWire.ChatResponse.self, from: Data(text.utf8))), "\(text)")
+        }
+    }
+
+    @Test func aLineOfTheWrongShapeIsAnInvalidChunkAndAnErrorIsTheServers() throws {
+        for text in [#"{"message":{"content":7}}"#, #"{"message":{"tool_calls":[{"function":{"arguments":{}}}]}}"#, #"{"done":"yes"}"#] {
+            #expect(throws: (any Error).self, "\(text)") { try JSONDecoder().decode(OllamaWire.ChatResponse.self, from: Data(text.utf8)) }
+            var decoder = OllamaStreamDecoder()
+            var events: [ProviderEvent] = []
+            try decoder.decode(.init(string: text + "\n"), into: &events)
+            guard case .invalidChunk(let reason)? = events.first, events.count == 1 else {
+                Issue.record("\(text): \(events)")
+                continue
+            }
+            #expect(reason.hasPrefix("undecodable line: "))
+        }
+        var decoder = OllamaStreamDecoder()
+        var events: [ProviderEvent] = []
+        #expect(throws: ProviderError.self) { try decoder.decode(.init(string: #"{"error":"model 'x' not found"}"# + "\n"), into: &events) }
+    }
+}
