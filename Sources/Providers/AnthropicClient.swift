@@ -30,7 +30,7 @@ public struct AnthropicClient: ProviderClient {
         for block in answer.content ?? [] {
             if block.type == "text", let t = block.text { text += t }
             if block.type == "tool_use", let name = block.name {
-                let args = block.input.flatMap { try? String(decoding: JSONEncoder().encode($0), as: UTF8.self) } ?? "{}"
+                let args = block.input.flatMap { try? FastJSONEncoder().encodeToString($0) } ?? "{}"
                 calls.append(ToolCall(id: block.id, name: name, arguments: args))
             }
         }

@@ -83,7 +83,7 @@ enum GeminiWire {
                 if part.thought == true { continue }
                 if let text = part.text, !text.isEmpty { out.append(.textDelta(text)) }
                 if let call = part.functionCall {
-                    let arguments = call.args.flatMap { try? String(decoding: JSONEncoder().encode($0), as: UTF8.self) } ?? "{}"
+                    let arguments = call.args.flatMap { try? FastJSONEncoder().encodeToString($0) } ?? "{}"
                     out.append(.toolCallDelta(ToolCallDelta(index: toolCallBase, id: call.id, name: call.name, argumentsFragment: arguments,
                                                             signature: part.thoughtSignature)))
                     toolCallBase += 1

@@ -71,7 +71,7 @@ enum OllamaWire {
             var out: [ProviderEvent] = []
             if let text = message?.content, !text.isEmpty { out.append(.textDelta(text)) }
             for call in message?.tool_calls ?? [] {
-                let arguments = call.function.arguments.flatMap { try? String(decoding: JSONEncoder().encode($0), as: UTF8.self) } ?? "{}"
+                let arguments = call.function.arguments.flatMap { try? FastJSONEncoder().encodeToString($0) } ?? "{}"
                 out.append(.toolCallDelta(ToolCallDelta(index: toolCallBase, name: call.function.name, argumentsFragment: arguments)))
                 toolCallBase += 1
             }
