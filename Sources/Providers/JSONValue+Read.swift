@@ -12,7 +12,8 @@ struct JSONShapeError: Error, CustomStringConvertible {
 ///
 /// Why: every SSE chunk of an OpenAI-format stream was decoded by `JSONDecoder`, about 7% of
 /// fleetd's CPU for a ten-chunk stream through `/v1/chat/completions` in a `perf` profile, and a
-/// real answer has hundreds of chunks; Anthropic's events and Gemini's chunks likewise (docs/performance.md, "JSON answers written by hand").
+/// real answer has hundreds of chunks; every other provider's events and answers likewise
+/// (docs/performance.md, "JSON answers written by hand").
 extension JSONValue {
     /// `self` as an object's members; an error naming `path` otherwise.
     func members(_ path: String) throws -> [String: JSONValue] {

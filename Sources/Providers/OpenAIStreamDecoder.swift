@@ -178,13 +178,18 @@ extension OpenAIUsageWire {
         prompt_tokens = try members.int("prompt_tokens", in: path)
         completion_tokens = try members.int("completion_tokens", in: path)
         total_tokens = try members.int("total_tokens", in: path)
-        prompt_tokens_details = try members.object("prompt_tokens_details", in: path).map { details in
-            Details(cached_tokens: try details.int("cached_tokens", in: "\(path).prompt_tokens_details"),
-                    reasoning_tokens: try details.int("reasoning_tokens", in: "\(path).prompt_tokens_details"))
+        prompt_tokens_details = try members.object("prompt_tokens_details", in: path).map {
+            try Details(members: $0, path: "\(path).prompt_tokens_details")
         }
-        completion_tokens_details = try members.object("completion_tokens_details", in: path).map { details in
-            Details(cached_tokens: try details.int("cached_tokens", in: "\(path).completion_tokens_details"),
-                    reasoning_tokens: try details.int("reasoning_tokens", in: "\(path).completion_tokens_details"))
+        completion_tokens_details = try members.object("completion_tokens_details", in: path).map {
+            try Details(members: $0, path: "\(path).completion_tokens_details")
         }
+    }
+}
+
+extension OpenAIUsageWire.Details {
+    init(members: [String: JSONValue], path: String) throws {
+        cached_tokens = try members.int("cached_tokens", in: path)
+        reasoning_tokens = try members.int("reasoning_tokens", in: path)
     }
 }

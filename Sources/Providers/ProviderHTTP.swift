@@ -59,22 +59,18 @@ struct ProviderHTTP: Sendable {
     /// Sends a request and reads the whole JSON answer by hand (`JSONValue+Read.swift`) with `read`.
     func sendAndRead<Response>(url: String, headers: HTTPHeaders, body: some Encodable,
                                _ read: (JSONValue) throws -> Response) async throws -> Response {
-        let bytes = try await sendAndCollect(url: url, headers: headers, body: body)
+        let response = try await send(url: url, headers: headers, body: body, streaming: false)
+        let bytes: ByteBuffer
+        do {
+            bytes = try await response.body.collect(upTo: 64 << 20)
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw ProviderErrorClassifier.transport(error, provider: provider, secret: secret)
+        }
         do {
             return try bytes.withUnsafeReadableBytes { try read(JSONValue.parse(utf8: $0)) }
         } catch {
             throw ProviderError(kind: .invalidResponse, provider: provider, message: "undecodable answer: \(error)")
-        }
-    }
-
-    /// Sends a request and returns its whole answer's bytes.
-    private func sendAndCollect(url: String, headers: HTTPHeaders, body: some Encodable) async throws -> ByteBuffer {
-        let response = try await send(url: url, headers: headers, body: body, streaming: false)
-        do {
-            return try await response.body.collect(upTo: 64 << 20)
-        } catch {
-            if Task.isCancelled { throw CancellationError() }
-            throw ProviderErrorClassifier.transport(error, provider: provider, secret: secret)
         }
     }
 }

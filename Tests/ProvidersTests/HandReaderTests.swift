@@ -7,6 +7,23 @@ import Testing
 /// The OpenAI-format answer and stream chunks are read by hand from the parsed text
 /// (`JSONValue+Read.swift`): the same wire values `JSONDecoder` gives for every recorded chunk and
 /// answer, and what it refuses is refused.
+/// `text` is refused by `JSONDecoder` as `Wire`, and the stream `decoder` reads `wire` (the text
+/// as its provider frames it) as one undecodable chunk whose reason starts with `reason`.
+func expectUndecodable<Wire: Decodable, Decoder: ProviderStreamDecoder>(
+    _ text: String, as wire: Wire.Type, wire framed: String, decoder: Decoder, reason: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    #expect(throws: (any Error).self, "\(text)", sourceLocation: sourceLocation) { try JSONDecoder().decode(Wire.self, from: Data(text.utf8)) }
+    var decoder = decoder
+    var events: [ProviderEvent] = []
+    try decoder.decode(.init(string: framed), into: &events)
+    guard case .invalidChunk(let said)? = events.first, events.count == 1 else {
+        Issue.record("\(text): \(events)", sourceLocation: sourceLocation)
+        return
+    }
+    #expect(said.hasPrefix(reason), "\(said)", sourceLocation: sourceLocation)
+}
+
 @Suite struct OpenAIHandReaderTests {
     static let streams = ["openai-chat-stream-sdksnapshot-text-usage.sse", "openai-chat-stream-sdksnapshot-toolcall-usage.sse",
                           "ollama-openai-compat-stream-derived.sse"]
@@ -53,15 +70,8 @@ import Testing
         let bad = [#"{"choices":[{"index":0,"delta":{"content":5}}]}"#, #"{"choices":{"index":0}}"#,
                    #"{"choices":[{"index":0.5,"delta":{}}]}"#, #"[1,2]"#, #"{"choices":[{"delta":{"content":"a"}}]"#]
         for chunk in bad {
-            #expect(throws: (any Error).self, "\(chunk)") { try JSONDecoder().decode(OpenAIStreamDecoder.Wire.Chunk.self, from: Data(chunk.utf8)) }
-            var decoder = OpenAIStreamDecoder(provider: .openai, secret: nil)
-            var events: [ProviderEvent] = []
-            try decoder.decode(.init(string: "data: \(chunk)\n\n"), into: &events)
-            guard case .invalidChunk(let reason)? = events.first, events.count == 1 else {
-                Issue.record("\(chunk): \(events)")
-                continue
-            }
-            #expect(reason.hasPrefix("undecodable chunk: "))
+            try expectUndecodable(chunk, as: OpenAIStreamDecoder.Wire.Chunk.self, wire: "data: \(chunk)\n\n",
+                                  decoder: OpenAIStreamDecoder(provider: .openai, secret: nil), reason: "undecodable chunk: ")
         }
         var decoder = OpenAIStreamDecoder(provider: .openai, secret: nil)
         var events: [ProviderEvent] = []
@@ -101,15 +111,8 @@ import Testing
         let bad = [#"{"index":0,"delta":{"type":"text_delta","text":"a"}}"#, #"{"type":"content_block_delta","index":"0"}"#,
                    #"{"type":"content_block_start","index":0,"content_block":{"text":"a"}}"#, #"{"type":"message_delta","usage":{"output_tokens":1.5}}"#]
         for text in bad {
-            #expect(throws: (any Error).self, "\(text)") { try JSONDecoder().decode(AnthropicStreamDecoder.Wire.Event.self, from: Data(text.utf8)) }
-            var decoder = AnthropicStreamDecoder(secret: nil)
-            var events: [ProviderEvent] = []
-            try decoder.decode(.init(string: "event: content_block_delta\ndata: \(text)\n\n"), into: &events)
-            guard case .invalidChunk(let reason)? = events.first, events.count == 1 else {
-                Issue.record("\(text): \(events)")
-                continue
-            }
-            #expect(reason.hasPrefix("undecodable content_block_delta event: "))
+            try expectUndecodable(text, as: AnthropicStreamDecoder.Wire.Event.self, wire: "event: content_block_delta\ndata: \(text)\n\n",
+                                  decoder: AnthropicStreamDecoder(secret: nil), reason: "undecodable content_block_delta event: ")
         }
     }
 }
@@ -153,15 +156,8 @@ import Testing
         let bad = [#"{"candidates":[{"content":{"parts":[{"text":1}]}}]}"#, #"{"candidates":[{"content":{"parts":[{"functionCall":{"args":{}}}]}}]}"#,
                    #"{"candidates":[{"content":{"parts":[{"text":"a","thought":"yes"}]}}]}"#, #"{"usageMetadata":{"promptTokenCount":"7"}}"#]
         for text in bad {
-            #expect(throws: (any Error).self, "\(text)") { try JSONDecoder().decode(GeminiWire.Response.self, from: Data(text.utf8)) }
-            var decoder = GeminiStreamDecoder(secret: nil)
-            var events: [ProviderEvent] = []
-            try decoder.decode(.init(string: "data: \(text)\r\n\r\n"), into: &events)
-            guard case .invalidChunk(let reason)? = events.first, events.count == 1 else {
-                Issue.record("\(text): \(events)")
-                continue
-            }
-            #expect(reason.hasPrefix("undecodable chunk: "))
+            try expectUndecodable(text, as: GeminiWire.Response.self, wire: "data: \(text)\r\n\r\n",
+                                  decoder: GeminiStreamDecoder(secret: nil), reason: "undecodable chunk: ")
         }
     }
 }
@@ -199,15 +195,7 @@ import Testing
 
     @Test func aLineOfTheWrongShapeIsAnInvalidChunkAndAnErrorIsTheServers() throws {
         for text in [#"{"message":{"content":7}}"#, #"{"message":{"tool_calls":[{"function":{"arguments":{}}}]}}"#, #"{"done":"yes"}"#] {
-            #expect(throws: (any Error).self, "\(text)") { try JSONDecoder().decode(OllamaWire.ChatResponse.self, from: Data(text.utf8)) }
-            var decoder = OllamaStreamDecoder()
-            var events: [ProviderEvent] = []
-            try decoder.decode(.init(string: text + "\n"), into: &events)
-            guard case .invalidChunk(let reason)? = events.first, events.count == 1 else {
-                Issue.record("\(text): \(events)")
-                continue
-            }
-            #expect(reason.hasPrefix("undecodable line: "))
+            try expectUndecodable(text, as: OllamaWire.ChatResponse.self, wire: text + "\n", decoder: OllamaStreamDecoder(), reason: "undecodable line: ")
         }
         var decoder = OllamaStreamDecoder()
         var events: [ProviderEvent] = []

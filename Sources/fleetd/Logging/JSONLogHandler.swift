@@ -148,7 +148,6 @@ final class LogSink: Sendable {
     }
 }
 
-/// Timestamps for log lines: a Sendable value type, so one shared instance is safe.
 /// A log line's time, `2026-11-30T19:39:05.408Z`: UTC, milliseconds (rounded down), as
 /// `Date.ISO8601FormatStyle(includingFractionalSeconds: true)` writes it.
 ///
