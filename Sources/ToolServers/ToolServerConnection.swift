@@ -294,15 +294,16 @@ actor ToolServerConnection {
         endInBackground(process) // and what it started (an `npx` wrapper's `node`)
     }
 
-    /// Called when a server process exits, whoever started it.
-    private func exited(pid: Int32, status: Int32) async {
+    /// A stdio server answers nothing more: its process exited, or its output ended (it died, or
+    /// closed its output and stayed). Whichever is seen first counts; the other finds it handled.
+    private func ended(pid: Int32, _ reason: String) async {
         if let pending, pending.process?.pid == pid {
             await pending.client.disconnect() // fails the `initialize` in flight now
             return
         }
         guard case .ready(_, _, let process?) = state, process.pid == pid else { return }
-        logger.error("tool server process exited", metadata: ["server": "\(spec.name)", "status": "\(status)"])
-        await lost("its process exited with status \(status)")
+        logger.error("tool server ended", metadata: ["server": "\(spec.name)", "reason": "\(reason)"])
+        await lost(reason)
     }
 
     private func makeTransport() throws -> (any Transport, ServerProcess?) {
@@ -331,14 +332,15 @@ actor ToolServerConnection {
                 }
             }
             // Set before `run()`: Foundation calls it on its own thread when the process exits.
-            process.terminationHandler = { [weak self] ended in
-                let pid = ended.processIdentifier, status = ended.terminationStatus
-                Task { await self?.exited(pid: pid, status: status) }
+            process.terminationHandler = { [weak self] exited in
+                let pid = exited.processIdentifier, status = exited.terminationStatus
+                Task { await self?.ended(pid: pid, "its process exited with status \(status)") }
             }
             try process.run()
-            let transport = StdioTransport(input: FileDescriptor(rawValue: output.fileHandleForReading.fileDescriptor),
-                                           output: FileDescriptor(rawValue: input.fileHandleForWriting.fileDescriptor),
-                                           logger: logger)
+            let pid = process.processIdentifier
+            let transport = StdioToolServerTransport(input: FileDescriptor(rawValue: output.fileHandleForReading.fileDescriptor),
+                                                     output: FileDescriptor(rawValue: input.fileHandleForWriting.fileDescriptor),
+                                                     logger: logger) { [weak self] reason in await self?.ended(pid: pid, reason) }
             return (transport, ServerProcess(process: process, pipes: [input, output, errors]))
         case .http(let url, let headers):
             return (HTTPToolServerTransport(endpoint: url, headers: headers, logger: logger), nil)

@@ -3,7 +3,8 @@
 Built on the official `mcp` Python SDK (2.x: MCPServer, which 1.x called FastMCP). Its one tool, `get_weather`, answers from a
 fixed table so the tests can check what reached the model. `WEATHER_MODE` makes it misbehave:
 `hang` never answers, `slow` answers after 4 seconds, `crash` ends the process during the call,
-`big` answers 100 KB, `grow` answers and, on its first call, adds a second tool, `weather.forecast`,
+`big` answers 100 KB, `mute` closes its standard output during the call and stays (a server
+whose output died, or one that daemonized: fleetd reads the end of its output and nothing else), `grow` answers and, on its first call, adds a second tool, `weather.forecast`,
 and sends `notifications/tools/list_changed` (it declares `tools.listChanged`). With `LINGER` set,
 the stdio server stays after its standard input closed (as a server that does not notice would):
 only a signal ends it. Every
@@ -33,6 +34,21 @@ def log(entry):
             handle.write(json.dumps(entry) + "\n")
 
 
+# The pipe standard output was at start: the SDK moves it to another descriptor (and points 1 at
+# standard error), so `mute` closes every descriptor on it.
+_PROTOCOL_OUTPUT = os.fstat(1)
+
+
+def close_protocol_output():
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            status = os.fstat(int(name))
+        except OSError:
+            continue
+        if (status.st_dev, status.st_ino) == (_PROTOCOL_OUTPUT.st_dev, _PROTOCOL_OUTPUT.st_ino):
+            os.close(int(name))
+
+
 def get_weather(location: str = "", city: str = "") -> str:
     """The current weather for a place (give location or city)."""
     place = location or city
@@ -44,6 +60,9 @@ def get_weather(location: str = "", city: str = "") -> str:
         time.sleep(4)
     if mode == "crash":
         os._exit(3)
+    if mode == "mute":
+        close_protocol_output()
+        time.sleep(3600)
     if mode == "big":
         return "x" * 100_000
     return WEATHER.get(place.lower(), f"{place}: no data")

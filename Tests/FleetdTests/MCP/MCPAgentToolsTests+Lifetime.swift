@@ -114,4 +114,35 @@ extension MCPAgentToolsTests {
             #expect(await eventually(timeout: .seconds(10)) { !Self.isAlive(Int32(old)) }, "the replaced server \(old) still runs")
         }
     }
+
+    /// CPU seconds `pid` has used (user and system), from `/proc/<pid>/stat`.
+    static func cpuSeconds(_ pid: Int32) -> Double {
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        guard let nameEnd = stat.lastIndex(of: ")") else { return 0 }
+        // After `pid (name)`: state is field 3, utime 14 and stime 15.
+        let fields = stat[stat.index(after: nameEnd)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    @Test("a tool server whose output ends during the call but that keeps running: an error result at once, the server ended, fleetd idle")
+    func serverWhoseOutputEnds() async throws {
+        try await withFleet(.anthropic, mode: "mute", limits: "toolTimeoutMs: 25000") { fleetd, fake, log in
+            let started = ContinuousClock.now
+            let response = try await Self.run(fleetd, "mute-1")
+            #expect(response.status == 200, "\(response.body)\n\(fleetd.logText.suffix(2_000))")
+            #expect(Self.firstCallOutcome(response) == "failed", "\(response.body)\n\(fleetd.logText.suffix(2_000))")
+            #expect(ContinuousClock.now - started < .seconds(10), "not held until the tool's 25 s timeout")
+            let last = String(decoding: fake.requests.last?.body ?? [], as: UTF8.self)
+            #expect(last.contains("\"is_error\":true"), "\(last)")
+            // The server, which could not answer any more, was ended.
+            let pid = try #require(Self.toolCalls(log).first?["pid"] as? Int)
+            #expect(await eventually(timeout: .seconds(10)) { !Self.isAlive(Int32(pid)) }, "the mute server \(pid) still runs")
+            // And fleetd does not spin on the ended output.
+            let before = Self.cpuSeconds(fleetd.pid)
+            try await Task.sleep(for: .seconds(2))
+            let used = Self.cpuSeconds(fleetd.pid) - before
+            #expect(used < 0.5, "fleetd used \(used) s of CPU in 2 s while idle")
+        }
+    }
 }
