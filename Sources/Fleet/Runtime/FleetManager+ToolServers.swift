@@ -27,11 +27,11 @@ extension FleetManager {
             while await hub.hasUnreachableServers(), await self.generation == generation {
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(60))
-                guard await self.generation == generation else { return }
+                guard self.generation == generation else { return }
                 let again = await Self.connectTools(config, generation: generation, hub: hub, dataPlane: dataPlane, environment: environment, observer: observer)
                 if Self.toolNames(again) != Self.toolNames(tools) {
                     tools = again
-                    await self.install(tools, generation: generation)
+                    self.install(tools, generation: generation)
                 }
             }
         }
