@@ -68,6 +68,10 @@ public struct ProviderRequest: Sendable, Hashable, Codable {
     public var seed: Int?
     public var presencePenalty: Double?
     public var frequencyPenalty: Double?
+    /// `true` when a final assistant message is the start of the answer, to be continued (an
+    /// Anthropic client's prefill), not a turn to answer after: OpenAI's and Gemini's formats
+    /// have no way to say so (``unsupportedFeatures(on:)``).
+    public var continuesLastAssistantTurn: Bool?
 
     public init(model: String, system: String? = nil, messages: [ProviderMessage], maxTokens: Int = 1024, temperature: Double? = nil,
                 topP: Double? = nil, topK: Int? = nil, stopSequences: [String] = [], tools: [ToolDefinition] = [],

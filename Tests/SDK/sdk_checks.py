@@ -97,6 +97,8 @@ def anthropic_text():
     expect(message.usage.input_tokens == 14 and message.usage.output_tokens == 37, message.usage)
     expect(message.model == "gpt-strong", message.model)
     expect(raw.headers["x-fleetd-provider"] == "openai", raw.headers)
+    # The id the SDK shows as `_request_id` (Anthropic's `request-id` header): fleetd's request id.
+    expect(message._request_id and message._request_id == raw.headers.get("x-request-id"), (message._request_id, raw.headers))
 
 
 def anthropic_stream():

@@ -10,6 +10,7 @@ extension ProviderRequest {
             message.blocks.contains { if case .image(.url) = $0 { return true } else { return false } }
         }
         let imageInToolResult = messages.contains { $0.toolResults.contains(where: \.hasImage) }
+        let prefill = continuesLastAssistantTurn == true && messages.last?.role == .assistant
         switch kind {
         case .anthropic:
             if responseFormat != nil { missing.append("a JSON response_format (Anthropic's Messages API has no JSON output mode)") }
@@ -21,10 +22,12 @@ extension ProviderRequest {
         case .openai, .xai:
             if topK != nil { missing.append("top_k (Chat Completions has no top_k)") }
             if imageInToolResult { missing.append("images inside tool results (Chat Completions tool messages carry text only)") }
+            if prefill { missing.append("a final assistant message to continue (Chat Completions answers after it instead)") }
         case .google:
             if imageURL { missing.append("image URLs (Gemini takes inline Base64 images; fleetd does not fetch URLs)") }
             if imageInToolResult { missing.append("images inside tool results (Gemini's functionResponse carries JSON only)") }
             if parallelToolCalls == false { missing.append("parallel_tool_calls: false (Gemini has no such switch)") }
+            if prefill { missing.append("a final assistant message to continue (Gemini answers after it instead)") }
         case .ollama:
             if imageURL { missing.append("image URLs (Ollama takes inline Base64 images; fleetd does not fetch URLs)") }
             if imageInToolResult { missing.append("images inside tool results (Ollama tool messages carry text only)") }

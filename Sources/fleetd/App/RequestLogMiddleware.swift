@@ -12,6 +12,9 @@ struct RequestLogMiddleware<Context: ClientAddressRequestContext>: RouterMiddlew
     let metrics: FleetMetrics
 
     static var requestIDHeader: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
+    /// Where Anthropic's API puts the id, and its SDK reads it (`_request_id`, `request_id` in
+    /// errors): set as well on the Anthropic-compatible endpoint's answers.
+    static var anthropicRequestIDHeader: HTTPField.Name { HTTPField.Name("request-id")! }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -25,6 +28,7 @@ struct RequestLogMiddleware<Context: ClientAddressRequestContext>: RouterMiddlew
         do {
             var response = try await next(request, context)
             response.headers[Self.requestIDHeader] = requestID
+            if request.uri.path.hasPrefix("/v1/messages") { response.headers[Self.anthropicRequestIDHeader] = requestID }
             finish(request, context, route: route, status: response.status.code, start: start)
             return response
         } catch {

@@ -45,6 +45,22 @@ import Testing
         #expect(call.request.messages.map(\.content) == ["Paris?", "Checking.", "thanks"])
     }
 
+    /// What the OpenAI cookbook and replayed OpenAI answers carry: the function's `name` on a
+    /// `tool` message, an assistant message's `annotations`, a tool call's `index` (from the SDK's
+    /// stream accumulator), and the newer `safety_identifier` and `prompt_cache_key`.
+    @Test func openAICookbookAndReplayedFieldsAreAccepted() throws {
+        let call = try openAI("""
+        {"model": "auto", "safety_identifier": "user-hash-1", "prompt_cache_key": "weather-v1",
+         "messages": [
+          {"role": "user", "content": "Paris?"},
+          {"role": "assistant", "content": null, "refusal": null, "annotations": [], "tool_calls": [
+             {"index": 0, "id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
+          {"role": "tool", "tool_call_id": "c1", "name": "get_weather", "content": "18 C"}]}
+        """)
+        #expect(call.userId == "user-hash-1", "safety_identifier keeps routing sticky as user does")
+        #expect(call.request.messages[2].blocks == [.toolResult(ToolResult(toolUseId: "c1", name: "get_weather", content: [.text("18 C")]))])
+    }
+
     @Test func openAIFullConversation() throws {
         let call = try openAI("""
         {"model": "auto", "user": "u-7", "stream": true, "stream_options": {"include_usage": true},
@@ -97,7 +113,7 @@ import Testing
         #expect(call.request.system == nil && call.request.tools.isEmpty && call.request.toolChoice == nil)
         let choices = ["\"auto\"": ToolChoice.auto, "\"none\"": ToolChoice.none, "\"required\"": ToolChoice.required]
         for (text, choice) in choices {
-            let parsed = try openAI(#"{"model": "m", "tool_choice": \#(text), "messages": [{"role": "user", "content": "hi"}]}"#)
+            let parsed = try openAI(#"{"model": "m", "tool_choice": \#(text), "tools": [{"type": "function", "function": {"name": "f"}}], "messages": [{"role": "user", "content": "hi"}]}"#)
             #expect(parsed.request.toolChoice == choice)
         }
     }
@@ -121,6 +137,7 @@ import Testing
         (#"{"model": "m", "store": true, "messages": [{"role": "user", "content": "hi"}]}"#, "store", "stores no completions"),
         (#"{"model": "m", "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": "g"}}, "messages": [{"role": "user", "content": "hi"}]}"#,
          "tool_choice.function.name", "names no tool"),
+        (#"{"model": "m", "tool_choice": "required", "messages": [{"role": "user", "content": "hi"}]}"#, "tool_choice", "names no tool to call"),
         (#"{"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]}"#, "messages[0].content[0].type", "not carried"),
         (#"{"model": "m", "messages": [{"role": "function", "content": "x"}]}"#, "messages[0].role", "tool"),
     ])
@@ -215,5 +232,18 @@ import Testing
     @Test func anEmptyAssistantTurnIsKeptEmptyAndEncodersLeaveItOut() throws {
         let call = try anthropic(#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": ""}]}"#)
         #expect(call.request.messages.last?.blocks.isEmpty == true)
+        #expect(call.request.continuesLastAssistantTurn == nil, "nothing to continue")
+    }
+
+    /// A final assistant message on /v1/messages is a prefill the answer continues (so models that
+    /// would answer after it are kept out); on /v1/chat/completions it is history.
+    @Test func aFinalAssistantMessageIsAPrefillOnlyInAnthropicsDialect() throws {
+        let messages = #"[{"role": "user", "content": "List 3 colours as JSON"}, {"role": "assistant", "content": "{\"colours\": ["}]"#
+        let anthropicCall = try anthropic(#"{"model": "auto", "max_tokens": 50, "messages": \#(messages)}"#)
+        #expect(anthropicCall.request.continuesLastAssistantTurn == true)
+        #expect(!anthropicCall.request.unsupportedFeatures(on: .openai).isEmpty)
+        let openAICall = try openAI(#"{"model": "auto", "messages": \#(messages)}"#)
+        #expect(openAICall.request.continuesLastAssistantTurn == nil)
+        #expect(openAICall.request.unsupportedFeatures(on: .openai).isEmpty)
     }
 }

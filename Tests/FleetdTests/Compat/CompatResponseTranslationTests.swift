@@ -161,6 +161,7 @@ import Testing
         (.taskTimeout, 504, 504, "timeout_error"),
         (.providerServerError, 502, 502, "api_error"),
         (.providerBadRequest, 400, 400, "invalid_request_error"),
+        (.agentTypeNotAllowed, 403, 403, "permission_error"),
     ])
     func errorStatusesPerDialect(code: ErrorCode, openAIStatus: Int, anthropicStatus: Int, anthropicType: String) throws {
         let failure = TaskFailure(code: code, message: "m", retryAfterSeconds: 7)

@@ -1,4 +1,5 @@
 import Foundation
+import FleetSupport
 import Testing
 @testable import Providers
 
@@ -98,6 +99,15 @@ import Testing
         #expect(request.unsupportedFeatures(on: .ollama).count == 2) // image URLs, forced tool call
         #expect(request.unsupportedFeatures(on: .builtin).count == 2) // JSON output, forced tool call
         #expect(ProviderRequest(model: "m", prompt: "hi").unsupportedFeatures(on: .anthropic).isEmpty)
+        // An Anthropic client's prefill: a final assistant message the answer continues.
+        var prefill = ProviderRequest(model: "m", messages: [ProviderMessage(role: .user, content: "JSON please"),
+                                                             ProviderMessage(role: .assistant, content: "{\"colours\": [")])
+        #expect(prefill.unsupportedFeatures(on: .openai).isEmpty, "an OpenAI client's final assistant message is history")
+        prefill.continuesLastAssistantTurn = true
+        for kind in [ProviderKind.openai, .xai, .google] {
+            #expect(prefill.unsupportedFeatures(on: kind).first?.hasPrefix("a final assistant message to continue") == true, "\(kind)")
+        }
+        #expect(prefill.unsupportedFeatures(on: .anthropic).isEmpty && prefill.unsupportedFeatures(on: .ollama).isEmpty)
         let imageInResult = ProviderRequest(model: "m", messages: [ProviderMessage(role: .user, blocks: [
             .toolResult(ToolResult(toolUseId: "t", content: [.image(.base64(mediaType: "image/png", data: "AA"))])),
         ])])

@@ -53,6 +53,8 @@ enum AnthropicMessagesRequest {
             }
             request.messages.append(ProviderMessage(role: role, blocks: blocks))
         }
+        // A final assistant message is a prefill: the answer continues it.
+        if let last = request.messages.last, last.role == .assistant, !last.blocks.isEmpty { request.continuesLastAssistantTurn = true }
         if let tools = try top.array("tools") {
             request.tools = try tools.enumerated().map { try tool($1, path: "tools[\($0)]") }
         }

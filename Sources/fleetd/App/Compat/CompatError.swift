@@ -86,7 +86,7 @@ extension CompatError {
     /// A fleetd HTTP error (body too large, not JSON) in the dialect's shape.
     init(_ dialect: CompatDialect, api error: APIError) {
         let status = Int(error.status.code)
-        let anthropicType = status == 413 ? "request_too_large" : status == 429 ? "rate_limit_error" : status >= 500 ? "api_error" : "invalid_request_error"
+        let anthropicType = status >= 500 ? "api_error" : Self.anthropicClientErrorType(status)
         let openAIType = status == 429 ? "requests" : status >= 500 ? "server_error" : "invalid_request_error"
         self.init(dialect, status: status, openAIType: openAIType, anthropicType: anthropicType, message: error.message,
                   param: error.field, code: error.code)
@@ -145,7 +145,23 @@ extension CompatError {
         case .taskCancelled:
             self.init(dialect, status: 499, openAIType: "server_error", anthropicType: "api_error", message: message, code: code)
         default:
-            self.init(dialect, status: failure.code.httpStatus, openAIType: "server_error", anthropicType: "api_error", message: message, code: code)
+            let status = failure.code.httpStatus
+            let clientError = (400..<500).contains(status)
+            self.init(dialect, status: status, openAIType: clientError ? "invalid_request_error" : "server_error",
+                      anthropicType: clientError ? Self.anthropicClientErrorType(status) : "api_error", message: message, code: code)
+        }
+    }
+
+    /// The Anthropic error type of a 4xx status, as its API names them.
+    static func anthropicClientErrorType(_ status: Int) -> String {
+        switch status {
+        case 401: "authentication_error"
+        case 402: "billing_error"
+        case 403: "permission_error"
+        case 404: "not_found_error"
+        case 413: "request_too_large"
+        case 429: "rate_limit_error"
+        default: "invalid_request_error"
         }
     }
 }

@@ -9,13 +9,16 @@ import Providers
 /// `max_completion_tokens` / `max_tokens`, `stream` and `stream_options.include_usage` are carried;
 /// a tool's `strict` reaches OpenAI only (no other provider enforces it). Accepted and not
 /// carried, as they change neither the answer nor what fleetd keeps: participant `name`s (no
-/// other provider has them; multi-agent frameworks send them on every message), `store: false`
-/// and `metadata`. Anything else is refused with a 400 naming it.
+/// other provider has them; multi-agent frameworks send them on every message, and the OpenAI
+/// cookbook puts the function's name on `tool` messages), `store: false`, `metadata`,
+/// `prompt_cache_key` (a hint for OpenAI's cache routing), an assistant message's `annotations`
+/// and a replayed tool call's `index`. `safety_identifier` (OpenAI's successor to `user`) keeps
+/// routing sticky as `user` does. Anything else is refused with a 400 naming it.
 enum OpenAIChatRequest {
     static let known: Set<String> = [
         "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed",
         "presence_penalty", "frequency_penalty", "tools", "tool_choice", "parallel_tool_calls", "response_format",
-        "stream", "stream_options", "user", "n", "logprobs", "store", "metadata",
+        "stream", "stream_options", "user", "n", "logprobs", "store", "metadata", "safety_identifier", "prompt_cache_key",
     ]
 
     static let reasons: [String: String] = [
@@ -69,8 +72,9 @@ enum OpenAIChatRequest {
             try options.refuseUnknown(["include_usage", "include_obfuscation"])
             includeUsage = try options.bool("include_usage") ?? false
         }
+        _ = try top.string("prompt_cache_key")
         return CompatCall(model: model, request: request, maxTokens: maxTokens, stream: stream,
-                          includeUsage: includeUsage, userId: try top.string("user"))
+                          includeUsage: includeUsage, userId: try top.string("user") ?? top.string("safety_identifier"))
     }
 
     /// The messages: leading system/developer messages into `system`, the rest as turns.
@@ -97,7 +101,7 @@ enum OpenAIChatRequest {
                 }
                 request.messages.append(ProviderMessage(role: .user, blocks: blocks))
             case "assistant":
-                try message.refuseUnknown(["role", "content", "name", "tool_calls", "refusal"],
+                try message.refuseUnknown(["role", "content", "name", "tool_calls", "refusal", "annotations"],
                                           reasons: ["function_call": "use 'tool_calls'", "audio": "audio is not carried"])
                 var blocks = message.has("content") ? try content(message, allowImages: false, systemTurn: false) : []
                 if let refusal = try message.string("refusal"), !refusal.isEmpty { blocks.append(.text(refusal)) }
@@ -108,7 +112,7 @@ enum OpenAIChatRequest {
                 }
                 request.messages.append(ProviderMessage(role: .assistant, blocks: blocks))
             case "tool":
-                try message.refuseUnknown(["role", "content", "tool_call_id"])
+                try message.refuseUnknown(["role", "content", "tool_call_id", "name"])
                 let id = try message.requiredString("tool_call_id")
                 guard let name = calls[id] else {
                     throw CompatRequestError(param: message.param("tool_call_id"),
@@ -171,7 +175,7 @@ enum OpenAIChatRequest {
 
     static func toolCall(_ value: JSONValue, path: String) throws -> ToolUse {
         let call = try CompatObject(value, path: path)
-        try call.refuseUnknown(["id", "type", "function"])
+        try call.refuseUnknown(["id", "type", "function", "index"])
         if let type = try call.string("type"), type != "function" {
             throw CompatRequestError(param: call.param("type"), message: "'\(call.param("type"))' must be 'function'")
         }
@@ -215,7 +219,11 @@ enum OpenAIChatRequest {
         switch value {
         case .string("auto"): return .auto
         case .string("none"): return .none
-        case .string("required"): return .required
+        case .string("required"):
+            guard !tools.isEmpty else {
+                throw CompatRequestError(param: "tool_choice", message: "'tool_choice' is \"required\", but 'tools' names no tool to call")
+            }
+            return .required
         case .object:
             let choice = try CompatObject(value, path: "tool_choice")
             guard let function = try choice.object("function") else {
