@@ -9,6 +9,8 @@ public struct ProviderMessage: Sendable, Hashable, Codable {
 
     public var role: Role
     public var blocks: [ContentBlock]
+    /// Prompt-cache breakpoints, by the index in ``blocks`` of the block each follows.
+    public var cacheMarks: [Int: CacheMark]?
 
     /// A message of one text block.
     public init(role: Role, content: String) {
@@ -72,6 +74,11 @@ public struct ProviderRequest: Sendable, Hashable, Codable {
     /// Anthropic client's prefill), not a turn to answer after: OpenAI's and Gemini's formats
     /// have no way to say so (``unsupportedFeatures(on:)``).
     public var continuesLastAssistantTurn: Bool?
+    /// A breakpoint at the end of the system prompt.
+    public var systemCacheMark: CacheMark?
+    /// The request's own cache setting (Anthropic's automatic caching: the provider places the
+    /// breakpoint).
+    public var cacheMark: CacheMark?
 
     public init(model: String, system: String? = nil, messages: [ProviderMessage], maxTokens: Int = 1024, temperature: Double? = nil,
                 topP: Double? = nil, topK: Int? = nil, stopSequences: [String] = [], tools: [ToolDefinition] = [],

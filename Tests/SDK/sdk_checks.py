@@ -364,8 +364,10 @@ def retrieve_and_unknown_routes():
         detail = error.body["error"]
         expect(error.body["type"] == "error" and detail["type"] == "not_found_error", error.body)
         expect("/v1/v1/messages" in detail["message"] and "use /v1/messages" in detail["message"], error.body)
-    # The request-level cache_control hint is accepted, as the block-level ones are.
+    # The request-level cache_control (automatic caching) and a system block's breakpoint, as
+    # coding agents send them, are relayed to the Anthropic model.
     message = ant.messages.create(model="claude-cheap", max_tokens=64, cache_control={"type": "ephemeral"},
+                                  system=[{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
                                   messages=[{"role": "user", "content": SIMPLE}])
     expect(message.content[0].text == ANTHROPIC_JSON_TEXT, message)
 

@@ -1,11 +1,12 @@
 /// The body of Anthropic's `POST /v1/messages` for a ``ProviderRequest``: system prompt, turns
 /// of content blocks (text, image from Base64 or URL, tool_use, tool_result with `is_error`),
 /// tools with `input_schema`, `tool_choice` (`auto` / `any` / `tool` / `none`, with
-/// `disable_parallel_tool_use`), stop sequences and sampling.
+/// `disable_parallel_tool_use`), stop sequences, sampling, and prompt-cache breakpoints
+/// (`cache_control` on tools, the system prompt, blocks, and the request itself).
 struct AnthropicWireRequest: Encodable {
     var model: String
     var max_tokens: Int
-    var system: String?
+    var system: System?
     var messages: [Message]
     var temperature: Double?
     var top_p: Double?
@@ -13,13 +14,17 @@ struct AnthropicWireRequest: Encodable {
     var stop_sequences: [String]?
     var tools: [Tool]?
     var tool_choice: Choice?
+    var cache_control: CacheControl?
     var stream: Bool
 
     init(_ request: ProviderRequest, stream: Bool) {
         model = request.model
         max_tokens = request.maxTokens
-        system = request.system
+        system = request.system.map { text in
+            request.systemCacheMark.map { .blocks([Block(text: text, cache: $0)]) } ?? .text(text)
+        }
         messages = request.alternatingTurns.map(Message.init)
+        cache_control = request.cacheMark.map(CacheControl.init)
         temperature = request.temperature
         // Claude's newer models (Opus 4.1 on, the 4.5 and 4.6 families) refuse both at once with
         // a 400; `temperature` is the one Anthropic asks callers to set.
@@ -27,7 +32,9 @@ struct AnthropicWireRequest: Encodable {
         top_k = request.topK
         stop_sequences = request.stopSequences.isEmpty ? nil : request.stopSequences
         if !request.tools.isEmpty {
-            tools = request.tools.map { Tool(name: $0.name, description: $0.description, input_schema: $0.parameters) }
+            tools = request.tools.map {
+                Tool(name: $0.name, description: $0.description, input_schema: $0.parameters, cache_control: $0.cacheMark.map(CacheControl.init))
+            }
             // `tool_choice` only beside tools: Anthropic refuses it alone (a bare
             // `parallel_tool_calls: false` would make one).
             tool_choice = Choice(request.toolChoice, parallel: request.parallelToolCalls)
@@ -59,11 +66,18 @@ struct AnthropicWireRequest: Encodable {
 
         init(_ message: ProviderMessage) {
             role = message.role.rawValue
-            if message.blocks.count == 1, case .text(let text) = message.blocks[0] {
+            let marks = message.cacheMarks ?? [:]
+            if message.blocks.count == 1, marks.isEmpty, case .text(let text) = message.blocks[0] {
                 content = .text(text)
             } else {
-                // An empty text block beside others carries nothing, and Anthropic refuses it.
-                content = .blocks(message.blocks.filter { $0.text?.isEmpty != true }.map(Block.init))
+                // An empty text block beside others carries nothing, and Anthropic refuses it; a
+                // breakpoint after one moves to the block before it.
+                var blocks: [Block] = []
+                for (index, block) in message.blocks.enumerated() {
+                    if block.text?.isEmpty != true { blocks.append(Block(block)) }
+                    if let mark = marks[index], !blocks.isEmpty { blocks[blocks.count - 1].cache_control = CacheControl(mark) }
+                }
+                content = .blocks(blocks)
             }
         }
     }
@@ -78,6 +92,29 @@ struct AnthropicWireRequest: Encodable {
             case .text(let text): try container.encode(text)
             case .blocks(let blocks): try container.encode(blocks)
             }
+        }
+    }
+
+    /// The system prompt: its text, or one text block when it carries a breakpoint.
+    enum System: Encodable {
+        case text(String)
+        case blocks([Block])
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .text(let text): try container.encode(text)
+            case .blocks(let blocks): try container.encode(blocks)
+            }
+        }
+    }
+
+    struct CacheControl: Encodable {
+        var type = "ephemeral"
+        var ttl: String?
+
+        init(_ mark: CacheMark) {
+            ttl = mark.ttl
         }
     }
 
@@ -110,6 +147,13 @@ struct AnthropicWireRequest: Encodable {
         var tool_use_id: String?
         var content: [Block]?
         var is_error: Bool?
+        var cache_control: CacheControl?
+
+        init(text: String, cache: CacheMark) {
+            type = "text"
+            self.text = text
+            cache_control = CacheControl(cache)
+        }
 
         init(_ block: ContentBlock) {
             switch block {
@@ -138,6 +182,7 @@ struct AnthropicWireRequest: Encodable {
         var name: String
         var description: String?
         var input_schema: JSONValue
+        var cache_control: CacheControl?
     }
 
     struct Choice: Encodable {

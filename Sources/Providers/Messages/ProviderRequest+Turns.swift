@@ -8,7 +8,11 @@ extension ProviderRequest {
         var turns: [ProviderMessage] = []
         for message in messages where !message.blocks.isEmpty {
             if let last = turns.last, last.role == message.role {
+                let offset = last.blocks.count
                 turns[turns.count - 1].blocks += message.blocks
+                for (index, mark) in message.cacheMarks ?? [:] {
+                    turns[turns.count - 1].cacheMarks = (turns[turns.count - 1].cacheMarks ?? [:]).merging([offset + index: mark]) { $1 }
+                }
             } else {
                 turns.append(message)
             }

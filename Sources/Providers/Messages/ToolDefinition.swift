@@ -8,6 +8,8 @@ public struct ToolDefinition: Sendable, Hashable, Codable {
     /// OpenAI's own API enforces it, so only its wire format carries it; other providers get the
     /// same schema as guidance.
     public var strict: Bool?
+    /// A prompt-cache breakpoint after this tool's definition.
+    public var cacheMark: CacheMark?
 
     public init(name: String, description: String? = nil, parameters: JSONValue = .object(["type": .string("object")]),
                 strict: Bool? = nil) {

@@ -184,13 +184,43 @@ import Testing
         #expect(request.messages[2].blocks.last == .text("and tomorrow?"))
     }
 
-    /// The request-level `cache_control` the Anthropic SDK's `messages.create` takes is a hint,
-    /// accepted as the block-level ones are (and on count_tokens, which parses the same body).
-    @Test func anthropicTopLevelCacheControlIsAccepted() throws {
+    /// The request-level `cache_control` the Anthropic SDK's `messages.create` takes (automatic
+    /// caching) is carried as the request's mark (and accepted on count_tokens, which parses the
+    /// same body); a malformed one is refused.
+    @Test func anthropicTopLevelCacheControlIsCarried() throws {
         let call = try anthropic(#"{"model": "m", "max_tokens": 5, "cache_control": {"type": "ephemeral"}, "messages": [{"role": "user", "content": "hi"}]}"#)
         #expect(call.request.messages.map(\.blocks) == [[.text("hi")]])
+        #expect(call.request.cacheMark == CacheMark())
         let wrong = refusal { try anthropic(#"{"model": "m", "max_tokens": 5, "cache_control": "ephemeral", "messages": [{"role": "user", "content": "hi"}]}"#) }
         #expect(wrong?.param == "cache_control", "\(String(describing: wrong))")
+        let ttl = refusal { try anthropic(#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral", "ttl": "2h"}}]}]}"#) }
+        #expect(ttl?.param == "messages[0].content[0].cache_control.ttl", "\(String(describing: ttl))")
+    }
+
+    /// Breakpoints as a coding agent sends them: on the last tool, the last system block, and the
+    /// latest turns (an empty text block's goes to the block before it; one inside a tool result,
+    /// to the result).
+    @Test func anthropicCacheBreakpointsAreKeptWhereTheClientPutThem() throws {
+        let call = try anthropic("""
+        {"model": "m", "max_tokens": 5,
+         "tools": [{"name": "read", "input_schema": {"type": "object"}},
+                   {"name": "edit", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+         "system": [{"type": "text", "text": "You are a coding agent."},
+                    {"type": "text", "text": "Repository notes.", "cache_control": {"type": "ephemeral"}}],
+         "messages": [
+          {"role": "user", "content": [{"type": "text", "text": "read main.swift"}, {"type": "text", "text": "", "cache_control": {"type": "ephemeral"}}]},
+          {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "read", "input": {}}]},
+          {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1",
+                                        "content": [{"type": "text", "text": "let x = 1", "cache_control": {"type": "ephemeral"}}]},
+                                       {"type": "text", "text": "now edit it"}]}]}
+        """)
+        let request = call.request
+        #expect(request.tools.map(\.cacheMark) == [nil, CacheMark(ttl: "1h")])
+        #expect(request.system == "You are a coding agent.\n\nRepository notes." && request.systemCacheMark == CacheMark())
+        #expect(request.messages[0].blocks == [.text("read main.swift")] && request.messages[0].cacheMarks == [0: CacheMark()])
+        #expect(request.messages[1].cacheMarks == nil)
+        #expect(request.messages[2].cacheMarks == [0: CacheMark()])
+        #expect(request.cacheMark == nil)
     }
 
     @Test func anthropicToolChoices() throws {

@@ -327,13 +327,17 @@ import Testing
 
     /// `models.retrieve` in both SDKs; routes fleetd does not serve (`responses`, `embeddings`,
     /// `completions`, an Anthropic base URL ending in /v1) as each SDK's NotFoundError saying what
-    /// to use; Anthropic's request-level `cache_control`, accepted and not relayed.
+    /// to use; Anthropic's request-level `cache_control`, relayed to the Anthropic model.
     @Test func modelRetrievalUnknownRoutesAndRequestLevelCacheControl() async throws {
         try await withFleet { fleet in
             try await fleet.check("retrieve_and_unknown_routes")
             let sent = fleet.upstream
             #expect(sent.map(\.path) == ["/v1/messages"], "only the cache_control message reaches a provider")
-            #expect(sent.first?.body["model"] as? String == "claude-cheap-id" && sent.first?.body["cache_control"] == nil)
+            #expect(sent.first?.body["model"] as? String == "claude-cheap-id")
+            #expect((sent.first?.body["cache_control"] as? [String: Any])?["type"] as? String == "ephemeral", "\(String(describing: sent.first?.body))")
+            let system = sent.first?.body["system"] as? [[String: Any]]
+            #expect(system?.first?["text"] as? String == "Be brief." && (system?.first?["cache_control"] as? [String: Any])?["ttl"] as? String == "1h",
+                    "\(String(describing: sent.first?.body))")
         }
     }
 

@@ -115,4 +115,39 @@ import Testing
         #expect(turns[1][objects: "content"].map { $0["type"] as? String } == ["tool_use"])
         #expect(turns[2][objects: "content"].first?["content"] == nil)
     }
+
+    /// Prompt-cache breakpoints where the caller put them: after a tool, at the end of the system
+    /// prompt (sent as one text block then), after blocks, and the request's own; two user messages
+    /// sent as one turn keep their blocks' marks; an empty text block's goes to the block before.
+    @Test func cacheBreakpointsAreSentWhereTheyWereSet() throws {
+        var request = ProviderRequest(model: "m", system: "You are a coding agent.", messages: [])
+        request.systemCacheMark = CacheMark()
+        request.cacheMark = CacheMark(ttl: "5m")
+        var read = ToolDefinition(name: "read")
+        read.cacheMark = CacheMark(ttl: "1h")
+        request.tools = [ToolDefinition(name: "list"), read]
+        var first = ProviderMessage(role: .user, content: "read main.swift")
+        first.cacheMarks = [0: CacheMark()]
+        var second = ProviderMessage(role: .user, blocks: [.text("and then"), .text(""), .text("edit it")])
+        second.cacheMarks = [1: CacheMark()]
+        request.messages = [first, second]
+
+        let json = try wireJSON(AnthropicWireRequest(request, stream: false))
+        #expect(json["system"] as? [[String: Any]] != nil)
+        let system = try #require(json["system"] as? [[String: Any]])
+        #expect(system.count == 1 && system[0]["text"] as? String == "You are a coding agent.")
+        #expect((system[0]["cache_control"] as? [String: Any])?["type"] as? String == "ephemeral")
+        #expect((json["cache_control"] as? [String: Any])?["ttl"] as? String == "5m")
+        let tools = try #require(json["tools"] as? [[String: Any]])
+        #expect(tools[0]["cache_control"] == nil && (tools[1]["cache_control"] as? [String: Any])?["ttl"] as? String == "1h")
+        let messages = try #require(json["messages"] as? [[String: Any]])
+        #expect(messages.count == 1, "two user messages are one turn")
+        let blocks = try #require(messages[0]["content"] as? [[String: Any]])
+        #expect(blocks.map { $0["text"] as? String } == ["read main.swift", "and then", "edit it"])
+        #expect(blocks.map { $0["cache_control"] != nil } == [true, true, false])
+
+        // Without marks, the system prompt stays a string and no cache_control appears.
+        let plain = try wireJSON(AnthropicWireRequest(ProviderRequest(model: "m", prompt: "hi", system: "s"), stream: false))
+        #expect(plain["system"] as? String == "s" && plain["cache_control"] == nil)
+    }
 }

@@ -6,10 +6,10 @@ import Providers
 /// `tool_use`, `tool_result` with `is_error` and text or image content), custom tools,
 /// `tool_choice` (`auto`, `any`, `tool`, `none`, `disable_parallel_tool_use`), `stop_sequences`,
 /// `temperature`, `top_p`, `top_k`, `max_tokens` (required, as Anthropic requires it), `stream`
-/// and `metadata.user_id` are carried; `cache_control` hints (on blocks, tools, and the request's
-/// own top-level one) are accepted and not carried: fleetd's Anthropic wire client sends no cache
-/// markers, and a hint changes neither the answer nor the routing. Anything else is refused with
-/// a 400 naming it.
+/// and `metadata.user_id` are carried, and so are `cache_control` breakpoints (on tools, system
+/// blocks, content blocks, and the request's own top-level one) to Anthropic models, whose prompt
+/// cache makes a repeated prefix cost a tenth; other providers cache on their own and get none.
+/// Anything else is refused with a 400 naming it.
 enum AnthropicMessagesRequest {
     static let known: Set<String> = [
         "model", "max_tokens", "messages", "system", "metadata", "stop_sequences", "stream", "temperature", "top_p", "top_k",
@@ -26,8 +26,7 @@ enum AnthropicMessagesRequest {
         let top = try CompatObject(body, path: "")
         try top.refuseUnknown(known, reasons: reasons)
         let model = try top.requiredString("model")
-        // The request-level hint (`{"type": "ephemeral"}`), accepted as the block-level ones are.
-        _ = try top.object("cache_control")
+        let requestCacheMark = try cacheMark(top)
         guard let maxTokens = try top.int("max_tokens", atLeast: 1) else {
             throw CompatRequestError(param: "max_tokens", message: "'max_tokens' is required")
         }
@@ -35,7 +34,8 @@ enum AnthropicMessagesRequest {
             throw CompatRequestError(param: "messages", message: "'messages' is required and must not be empty")
         }
         var request = ProviderRequest(model: "", messages: [])
-        request.system = try system(top)
+        (request.system, request.systemCacheMark) = try system(top)
+        request.cacheMark = requestCacheMark
         var calls: [String: String] = [:]
         for (index, value) in rawMessages.enumerated() {
             let message = try CompatObject(value, path: "messages[\(index)]")
@@ -47,11 +47,14 @@ enum AnthropicMessagesRequest {
             default:
                 throw CompatRequestError(param: message.param("role"), message: "'\(message.param("role"))' must be user or assistant (the system prompt is 'system')")
             }
-            let blocks = try content(message, role: role, calls: &calls)
+            var marks: [Int: CacheMark] = [:]
+            let blocks = try content(message, role: role, calls: &calls, marks: &marks)
             if blocks.isEmpty, role == .user {
                 throw CompatRequestError(param: message.param("content"), message: "'\(message.param("content"))' must not be empty")
             }
-            request.messages.append(ProviderMessage(role: role, blocks: blocks))
+            var turn = ProviderMessage(role: role, blocks: blocks)
+            if !marks.isEmpty { turn.cacheMarks = marks }
+            request.messages.append(turn)
         }
         // A final assistant message is a prefill: the answer continues it.
         if let last = request.messages.last, last.role == .assistant, !last.blocks.isEmpty { request.continuesLastAssistantTurn = true }
@@ -87,14 +90,30 @@ enum AnthropicMessagesRequest {
         return CompatCall(model: model, request: request, maxTokens: maxTokens, stream: try top.bool("stream") ?? false, userId: userId)
     }
 
-    /// `system`: a string or text blocks; an image there is refused.
-    static func system(_ top: CompatObject) throws -> String? {
-        guard let value = top.value("system") else { return nil }
-        if case .string(let text) = value { return text.isEmpty ? nil : text }
+    /// A `cache_control` breakpoint (`{"type": "ephemeral"}`, with `ttl` 5m or 1h); `nil` when absent.
+    static func cacheMark(_ object: CompatObject) throws -> CacheMark? {
+        guard let control = try object.object("cache_control") else { return nil }
+        try control.refuseUnknown(["type", "ttl"])
+        guard try control.requiredString("type") == "ephemeral" else {
+            throw CompatRequestError(param: control.param("type"), message: "'\(control.param("type"))' must be 'ephemeral'")
+        }
+        let ttl = try control.string("ttl")
+        if let ttl, ttl != "5m", ttl != "1h" {
+            throw CompatRequestError(param: control.param("ttl"), message: "'\(control.param("ttl"))' must be '5m' or '1h'")
+        }
+        return CacheMark(ttl: ttl)
+    }
+
+    /// `system`: a string or text blocks (an image there is refused), and a breakpoint when a
+    /// block carries one (the text is sent as one block, so it goes at its end).
+    static func system(_ top: CompatObject) throws -> (String?, CacheMark?) {
+        guard let value = top.value("system") else { return (nil, nil) }
+        if case .string(let text) = value { return (text.isEmpty ? nil : text, nil) }
         guard case .array(let blocks) = value else {
             throw CompatRequestError(param: "system", message: "'system' must be a string or an array of text blocks")
         }
         var texts: [String] = []
+        var mark: CacheMark?
         for (index, blockValue) in blocks.enumerated() {
             let block = try CompatObject(blockValue, path: "system[\(index)]")
             let type = try block.requiredString("type")
@@ -107,13 +126,17 @@ enum AnthropicMessagesRequest {
             try block.refuseUnknown(["type", "text", "cache_control", "citations"])
             let text = try block.requiredString("text")
             if !text.isEmpty { texts.append(text) }
+            mark = try cacheMark(block) ?? mark
         }
-        return texts.isEmpty ? nil : texts.joined(separator: "\n\n")
+        return texts.isEmpty ? (nil, nil) : (texts.joined(separator: "\n\n"), mark)
     }
 
     /// A message's content: a string or blocks. `tool_use` only from the assistant, `tool_result`
-    /// only from the user, answering a call made earlier.
-    static func content(_ message: CompatObject, role: ProviderMessage.Role, calls: inout [String: String]) throws -> [ContentBlock] {
+    /// only from the user, answering a call made earlier. `marks` gets the blocks' breakpoints, by
+    /// block index (one on an empty text block, which is left out, goes to the block before it;
+    /// one inside a tool result, to the result).
+    static func content(_ message: CompatObject, role: ProviderMessage.Role, calls: inout [String: String],
+                        marks: inout [Int: CacheMark]) throws -> [ContentBlock] {
         guard let value = message.value("content") else {
             throw CompatRequestError(param: message.param("content"), message: "'\(message.param("content"))' is required")
         }
@@ -125,6 +148,7 @@ enum AnthropicMessagesRequest {
         for (index, itemValue) in items.enumerated() {
             let block = try CompatObject(itemValue, path: message.param("content[\(index)]"))
             let type = try block.requiredString("type")
+            let mark = try cacheMark(block)
             switch type {
             case "text":
                 try block.refuseUnknown(["type", "text", "cache_control", "citations"])
@@ -157,12 +181,15 @@ enum AnthropicMessagesRequest {
                     throw CompatRequestError(param: block.param("tool_use_id"),
                                              message: "'\(block.param("tool_use_id"))' is '\(id)', which answers no tool_use block of an earlier assistant message")
                 }
-                blocks.append(.toolResult(ToolResult(toolUseId: id, name: name, content: try resultContent(block),
+                var innerMark: CacheMark?
+                blocks.append(.toolResult(ToolResult(toolUseId: id, name: name, content: try resultContent(block, mark: &innerMark),
                                                      isError: try block.bool("is_error") ?? false)))
+                if let innerMark { marks[blocks.count - 1] = innerMark }
             default:
                 throw CompatRequestError(param: block.param("type"),
                                          message: "'\(type)' blocks are not carried: fleetd relays text, image, tool_use and tool_result blocks")
             }
+            if let mark, !blocks.isEmpty { marks[blocks.count - 1] = mark }
         }
         return blocks
     }
@@ -184,8 +211,9 @@ enum AnthropicMessagesRequest {
         }
     }
 
-    /// A tool result's content: a string, or text and image blocks.
-    static func resultContent(_ block: CompatObject) throws -> [ContentBlock] {
+    /// A tool result's content: a string, or text and image blocks; `mark` gets a breakpoint one of
+    /// them carries.
+    static func resultContent(_ block: CompatObject, mark: inout CacheMark?) throws -> [ContentBlock] {
         guard let value = block.value("content") else { return [] }
         if case .string(let text) = value { return text.isEmpty ? [] : [.text(text)] }
         guard case .array(let items) = value else {
@@ -194,6 +222,7 @@ enum AnthropicMessagesRequest {
         var blocks: [ContentBlock] = []
         for (index, itemValue) in items.enumerated() {
             let item = try CompatObject(itemValue, path: block.param("content[\(index)]"))
+            mark = try cacheMark(item) ?? mark
             switch try item.requiredString("type") {
             case "text":
                 try item.refuseUnknown(["type", "text", "cache_control", "citations"])
@@ -217,6 +246,8 @@ enum AnthropicMessagesRequest {
         guard let schema = tool.value("input_schema"), case .object = schema else {
             throw CompatRequestError(param: tool.param("input_schema"), message: "'\(tool.param("input_schema"))' is required and must be a JSON Schema object")
         }
-        return ToolDefinition(name: try tool.requiredString("name"), description: try tool.string("description"), parameters: schema)
+        var definition = ToolDefinition(name: try tool.requiredString("name"), description: try tool.string("description"), parameters: schema)
+        definition.cacheMark = try cacheMark(tool)
+        return definition
     }
 }
