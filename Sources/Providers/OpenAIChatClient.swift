@@ -37,10 +37,21 @@ public struct OpenAIChatClient: ProviderClient {
         let calls = (message?.tool_calls ?? []).compactMap { call in
             call.function.map { ToolCall(id: call.id, name: $0.name ?? "", arguments: $0.arguments ?? "") }
         }
+        // A refusal (structured outputs) comes as `refusal` with no content: it is the answer's
+        // text, and the turn ended as a refusal.
+        let refusal = message?.refusal ?? ""
+        let content = message?.content ?? ""
         return ProviderResponse(
-            text: message?.content ?? "", toolCalls: calls, finishReason: answer.choices?.first?.finish_reason,
+            text: content + refusal, toolCalls: calls,
+            finishReason: Self.finishReason(answer.choices?.first?.finish_reason, refusal: !refusal.isEmpty, content: !content.isEmpty),
             usage: answer.usage?.normalised, model: answer.model
         )
+    }
+
+    /// The finish reason, `refusal` for a turn that ended normally (`stop`) with refusal text and
+    /// no content; streamed or not, the same rule.
+    static func finishReason(_ reason: String?, refusal: Bool, content: Bool) -> String? {
+        refusal && !content && reason == "stop" ? "refusal" : reason
     }
 
     public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
@@ -66,6 +77,7 @@ public struct OpenAIChatClient: ProviderClient {
         }
         struct AnswerMessage: Decodable, Equatable {
             var content: String?
+            var refusal: String?
             var tool_calls: [AnswerToolCall]?
         }
         struct AnswerToolCall: Decodable, Equatable {
@@ -87,6 +99,7 @@ extension OpenAIChatClient.Wire.Completion {
                 message: try choice.object("message", in: path).map { message in
                     OpenAIChatClient.Wire.AnswerMessage(
                         content: try message.string("content", in: "\(path).message"),
+                        refusal: try message.string("refusal", in: "\(path).message"),
                         tool_calls: try message.array("tool_calls", in: "\(path).message")?.enumerated().map { index, call in
                             let callPath = "\(path).message.tool_calls[\(index)]"
                             let call = try call.members(callPath)

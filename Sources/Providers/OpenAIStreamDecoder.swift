@@ -3,8 +3,9 @@ import Foundation
 import NIOCore
 
 /// OpenAI Chat Completions streaming (also xAI and Ollama's `/v1`): `data:` chunks with
-/// `choices[].delta` (content, tool_calls), `finish_reason`, a final usage chunk
-/// (`stream_options.include_usage`, `choices: []`), then `data: [DONE]`.
+/// `choices[].delta` (content, refusal, tool_calls), `finish_reason`, a final usage chunk
+/// (`stream_options.include_usage`, `choices: []`), then `data: [DONE]`. A refusal's text
+/// (structured outputs) is the answer's text, and its turn ends as a refusal.
 struct OpenAIStreamDecoder: ProviderStreamDecoder {
     let provider: ProviderKind
     let secret: String?
@@ -12,6 +13,9 @@ struct OpenAIStreamDecoder: ProviderStreamDecoder {
     private var usage: TokenUsage?
     private var finishReason: String?
     private var done = false
+    /// Whether refusal text came, and content: a turn with refusal and no content ends as a refusal.
+    private var sawRefusal = false
+    private var sawContent = false
 
     init(provider: ProviderKind, secret: String?) {
         self.provider = provider
@@ -49,7 +53,14 @@ struct OpenAIStreamDecoder: ProviderStreamDecoder {
             throw ProviderErrorClassifier.midStream(json: Array(event.data.utf8), provider: provider, secret: secret)
         }
         for choice in chunk.choices ?? [] where (choice.index ?? 0) == 0 {
-            if let text = choice.delta?.content, !text.isEmpty { out.append(.textDelta(text)) }
+            if let text = choice.delta?.content, !text.isEmpty {
+                sawContent = true
+                out.append(.textDelta(text))
+            }
+            if let text = choice.delta?.refusal, !text.isEmpty {
+                sawRefusal = true
+                out.append(.textDelta(text))
+            }
             for call in choice.delta?.tool_calls ?? [] {
                 out.append(.toolCallDelta(ToolCallDelta(
                     index: call.index ?? 0, id: call.id, name: call.function?.name,
@@ -58,7 +69,7 @@ struct OpenAIStreamDecoder: ProviderStreamDecoder {
             }
             if let reason = choice.finish_reason {
                 finishReason = reason
-                out.append(.finish(reason: reason))
+                out.append(.finish(reason: OpenAIChatClient.finishReason(reason, refusal: sawRefusal, content: sawContent) ?? reason))
             }
         }
         if let u = chunk.usage { usage = u.normalised }
@@ -81,6 +92,7 @@ struct OpenAIStreamDecoder: ProviderStreamDecoder {
         }
         struct Delta: Decodable, Equatable {
             var content: String?
+            var refusal: String?
             var tool_calls: [ToolCallWire]?
         }
         struct ToolCallWire: Decodable, Equatable {
@@ -149,6 +161,7 @@ extension OpenAIStreamDecoder.Wire.Choice {
         delta = try members.object("delta", in: path).map { delta in
             OpenAIStreamDecoder.Wire.Delta(
                 content: try delta.string("content", in: "\(path).delta"),
+                refusal: try delta.string("refusal", in: "\(path).delta"),
                 tool_calls: try delta.array("tool_calls", in: "\(path).delta")?.enumerated().map { index, call in
                     try OpenAIStreamDecoder.Wire.ToolCallWire(members: call.members("\(path).delta.tool_calls[\(index)]"),
                                                               path: "\(path).delta.tool_calls[\(index)]")

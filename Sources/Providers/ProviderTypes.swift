@@ -74,8 +74,8 @@ public struct ProviderRequest: Sendable, Hashable, Codable {
     /// Anthropic client's prefill), not a turn to answer after: OpenAI's and Gemini's formats
     /// have no way to say so (``unsupportedFeatures(on:)``).
     public var continuesLastAssistantTurn: Bool?
-    /// A breakpoint at the end of the system prompt.
-    public var systemCacheMark: CacheMark?
+    /// A breakpoint in the system prompt.
+    public var systemCacheBreak: SystemCacheBreak?
     /// The request's own cache setting (Anthropic's automatic caching: the provider places the
     /// breakpoint).
     public var cacheMark: CacheMark?

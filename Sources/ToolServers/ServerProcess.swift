@@ -26,6 +26,9 @@ final class ServerProcess {
 
     var isRunning: Bool { process.isRunning }
 
+    /// Its exit status once it has exited (and been reaped), else `nil`.
+    var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+
     /// Starts ending it: its standard input is closed now (how MCP asks a stdio server to exit);
     /// the returned value signals its group (``ProcessGroupTermination/run(grace:)``).
     func stop() -> ProcessGroupTermination {

@@ -43,7 +43,8 @@ actor StdioToolServerTransport: Transport {
                 reason = "its output could not be read: \(error)"
             }
             guard !Task.isCancelled else { return }
-            await onOutputEnded(reason)
+            // In a task of its own: the connection's answer is to disconnect, which cancels this one.
+            Task { await onOutputEnded(reason) }
         }
     }
 

@@ -302,6 +302,8 @@ actor ToolServerConnection {
             return
         }
         guard case .ready(_, _, let process?) = state, process.pid == pid else { return }
+        // Its output usually ends before the exit is told: the status says more, once known.
+        let reason = process.exitStatus.map { "its process exited with status \($0)" } ?? reason
         logger.error("tool server ended", metadata: ["server": "\(spec.name)", "reason": "\(reason)"])
         await lost(reason)
     }

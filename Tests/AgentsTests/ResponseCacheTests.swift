@@ -41,6 +41,19 @@ struct ResponseCacheTests {
         #expect(Set(variants).count == variants.count, "every variant has its own key")
     }
 
+    @Test("prompt-cache breakpoints change no answer: the same key with them as without, in every process")
+    func cacheMarksAreNotInTheKey() {
+        let plain = Self.key()
+        let marked = Self.key {
+            $0.cacheMark = CacheMark()
+            $0.systemCacheBreak = SystemCacheBreak(mark: CacheMark(ttl: "1h"))
+            $0.messages[0] = ProviderMessage(role: .user, blocks: [.text("What is"), .text("2+2?")])
+            $0.messages[0].cacheMarks = [0: CacheMark(), 1: CacheMark(ttl: "5m")]
+        }
+        let unmarked = Self.key { $0.messages[0] = ProviderMessage(role: .user, blocks: [.text("What is"), .text("2+2?")]) }
+        #expect(marked == unmarked && plain != unmarked)
+    }
+
     @Test("an unset temperature is not 0: its own key, never an explicit 0's, and cached as the call it is")
     func unsetTemperatureIsNotZero() {
         #expect(Self.call.temperature == nil)

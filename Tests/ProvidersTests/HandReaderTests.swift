@@ -64,6 +64,36 @@ func expectUndecodable<Wire: Decodable, Decoder: ProviderStreamDecoder>(
         #expect(byHand.usage?.normalised == TokenUsage(inputTokens: 9, outputTokens: 3))
     }
 
+    /// A refusal (structured outputs: `refusal` text, no content) is the answer's text, and the
+    /// turn ends as a refusal, streamed or not.
+    @Test func aRefusalIsTheAnswerAndEndsAsARefusal() async throws {
+        var decoder = OpenAIStreamDecoder(provider: .openai, secret: nil)
+        var events: [ProviderEvent] = []
+        let chunks = [#"{"choices":[{"index":0,"delta":{"role":"assistant","content":null,"refusal":""}}]}"#,
+                      #"{"choices":[{"index":0,"delta":{"refusal":"I can't help"}}]}"#,
+                      #"{"choices":[{"index":0,"delta":{"refusal":" with that."}}]}"#,
+                      #"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#]
+        for chunk in chunks {
+            #expect(try OpenAIStreamDecoder.Wire.Chunk(json: JSONValue.parse(text: chunk))
+                    == JSONDecoder().decode(OpenAIStreamDecoder.Wire.Chunk.self, from: Data(chunk.utf8)))
+            try decoder.decode(.init(string: "data: \(chunk)\n\n"), into: &events)
+        }
+        try decoder.decode(.init(string: "data: [DONE]\n\n"), into: &events)
+        #expect(events == [.textDelta("I can't help"), .textDelta(" with that."), .finish(reason: "refusal")])
+        // Content beside the refusal: an answer, ended as the provider said.
+        var mixed = OpenAIStreamDecoder(provider: .openai, secret: nil)
+        var mixedEvents: [ProviderEvent] = []
+        try mixed.decode(.init(string: "data: {\"choices\":[{\"index\":0,\"delta\":{\"refusal\":\"no\"}}]}\n\n"
+                               + "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"but\"},\"finish_reason\":\"stop\"}]}\n\n"), into: &mixedEvents)
+        #expect(mixedEvents.last == .finish(reason: "stop"))
+
+        let body = #"{"id":"c","object":"chat.completion","model":"gpt","choices":[{"index":0,"message":{"role":"assistant","content":null,"refusal":"I can't help with that."},"finish_reason":"stop"}]}"#
+        try await withServer(.always(FakeResponse(headers: [("content-type", "application/json")], body: .bytes(Array(body.utf8))))) { server in
+            let answer = try await makeFactory().makeClient(for: endpoint(.openai, server)).complete(ProviderRequest(model: "m", prompt: "x"))
+            #expect(answer.text == "I can't help with that." && answer.finishReason == "refusal")
+        }
+    }
+
     /// A member of the wrong kind is an undecodable chunk (STREAM_003, the stream goes on), as
     /// with `JSONDecoder`; the reason names the member.
     @Test func aChunkOfTheWrongShapeIsAnInvalidChunkNamingTheMember() throws {

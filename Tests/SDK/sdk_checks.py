@@ -310,11 +310,14 @@ def bad_request():
         raise AssertionError("no BadRequestError for an image sent to a text-only model")
     except anthropic.BadRequestError as error:
         expect("claude-cheap" in error.message and "image" in error.message, error.message)
+        # An error names its request too, in each SDK's own way.
+        expect(error.request_id and error.request_id == error.response.headers.get("x-request-id"), error.response.headers)
     try:
         oai.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "hi"}])
         raise AssertionError("no NotFoundError for an unknown model")
     except openai.NotFoundError as error:
         expect(error.body["code"] == "model_not_found", error.body)
+        expect(error.request_id, error.response.headers)
 
 
 def models():

@@ -92,7 +92,8 @@ public struct ResponseCache: Sendable {
     /// out: an unset temperature (or top-p, seed…) makes other bytes, so another key, than any
     /// value given for it, 0 included.
     public static func key(task: AgentTask, model: String, request: ProviderRequest) -> String? {
-        guard let call = try? FastJSONEncoder().encode(request) else { return nil } // keys in declaration order, maps sorted
+        // Keys in declaration order, maps sorted; prompt-cache breakpoints change no answer.
+        guard let call = try? FastJSONEncoder().encode(request.withoutCacheMarks) else { return nil }
         // Length-prefixed fields: no two different tasks make the same bytes.
         var bytes: [UInt8] = []
         for field in [Array((task.tenantId ?? "").utf8), Array(model.utf8), Array((task.type?.rawValue ?? "").utf8),

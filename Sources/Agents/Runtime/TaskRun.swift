@@ -531,9 +531,11 @@ final class TaskDriver {
             for billing in running.billings { cost += await billing.settled() }
         }
         // Cached only when the model the key names answered (a fallback's answer, the built-in
-        // responder's above all, must not stand in for it once it is back) and nothing was dropped.
+        // responder's above all, must not stand in for it once it is back), nothing was dropped,
+        // and it is no refusal or filtered answer (one such turn must not answer every later one).
         if let key = running.cacheKey, let cache = runtime.cache, task.cachePolicy != .bypass, result.toolCalls.isEmpty, !result.text.isEmpty,
-           model.name == running.selection.modelName, result.metadata.discardedChunks == 0 {
+           model.name == running.selection.modelName, result.metadata.discardedChunks == 0,
+           StopReason(providerReason: result.finishReason, hasToolCalls: false) != .contentFilter {
             await cache.save(ResponseCache.Answer(text: result.text, model: model.name, provider: model.provider, usage: usage, cost: cost,
                                                   finishReason: result.finishReason, storedAt: Date()), key: key)
         }

@@ -20,9 +20,7 @@ struct AnthropicWireRequest: Encodable {
     init(_ request: ProviderRequest, stream: Bool) {
         model = request.model
         max_tokens = request.maxTokens
-        system = request.system.map { text in
-            request.systemCacheMark.map { .blocks([Block(text: text, cache: $0)]) } ?? .text(text)
-        }
+        system = request.system.map { System(text: $0, cacheBreak: request.systemCacheBreak) }
         messages = request.alternatingTurns.map(Message.init)
         cache_control = request.cacheMark.map(CacheControl.init)
         temperature = request.temperature
@@ -95,10 +93,24 @@ struct AnthropicWireRequest: Encodable {
         }
     }
 
-    /// The system prompt: its text, or one text block when it carries a breakpoint.
+    /// The system prompt: its text, or text blocks when it carries a breakpoint (the marked one,
+    /// then the text after the breakpoint when there is any).
     enum System: Encodable {
         case text(String)
         case blocks([Block])
+
+        init(text: String, cacheBreak: SystemCacheBreak?) {
+            guard let cacheBreak else {
+                self = .text(text)
+                return
+            }
+            let after = cacheBreak.textAfter
+            guard !after.isEmpty, text.hasSuffix("\n\n" + after), text.count > after.count + 2 else {
+                self = .blocks([Block(text: text, cache: cacheBreak.mark)])
+                return
+            }
+            self = .blocks([Block(text: String(text.dropLast(after.count + 2)), cache: cacheBreak.mark), Block(text: after, cache: nil)])
+        }
 
         func encode(to encoder: any Encoder) throws {
             var container = encoder.singleValueContainer()
@@ -149,10 +161,10 @@ struct AnthropicWireRequest: Encodable {
         var is_error: Bool?
         var cache_control: CacheControl?
 
-        init(text: String, cache: CacheMark) {
+        init(text: String, cache: CacheMark?) {
             type = "text"
             self.text = text
-            cache_control = CacheControl(cache)
+            cache_control = cache.map(CacheControl.init)
         }
 
         init(_ block: ContentBlock) {

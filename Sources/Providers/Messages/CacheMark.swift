@@ -12,3 +12,35 @@ public struct CacheMark: Sendable, Hashable, Codable {
         self.ttl = ttl
     }
 }
+
+/// A breakpoint in the system prompt: after all of it but ``textAfter`` (the blocks a client put
+/// after its marked one, such as a date that changes every call, joined as the prompt joins them).
+/// Counted from the end, it stays right when the agent type's own prompt goes in front.
+public struct SystemCacheBreak: Sendable, Hashable, Codable {
+    public var mark: CacheMark
+    /// The system prompt's text after the breakpoint; empty when it is at the end.
+    public var textAfter: String
+
+    public init(mark: CacheMark, textAfter: String = "") {
+        self.mark = mark
+        self.textAfter = textAfter
+    }
+}
+
+extension ProviderRequest {
+    /// Whether any prompt-cache breakpoint is set.
+    public var hasCacheMarks: Bool {
+        cacheMark != nil || systemCacheBreak != nil || tools.contains { $0.cacheMark != nil } || messages.contains { $0.cacheMarks != nil }
+    }
+
+    /// The request without its breakpoints: what the answer depends on (a response-cache key).
+    public var withoutCacheMarks: ProviderRequest {
+        guard hasCacheMarks else { return self }
+        var request = self
+        request.cacheMark = nil
+        request.systemCacheBreak = nil
+        for index in request.tools.indices { request.tools[index].cacheMark = nil }
+        for index in request.messages.indices { request.messages[index].cacheMarks = nil }
+        return request
+    }
+}

@@ -15,7 +15,7 @@ public enum StopReason: Sendable, Hashable {
     /// `toolUse` whatever the provider said (Gemini and Ollama say `STOP` / `stop`).
     public init(providerReason: String?, hasToolCalls: Bool) {
         switch providerReason?.lowercased() {
-        case "max_tokens", "length", "model_length": self = .maxTokens
+        case "max_tokens", "length", "model_length", "model_context_window_exceeded": self = .maxTokens
         case "stop_sequence": self = .stopSequence
         case "tool_use", "tool_calls", "function_call": self = .toolUse
         case "refusal", "content_filter", "safety", "recitation", "blocklist", "prohibited_content", "spii", "image_safety":

@@ -26,7 +26,14 @@ struct RequestLogMiddleware<Context: ClientAddressRequestContext>: RouterMiddlew
         metrics.drain.requestStarted()
         defer { metrics.drain.requestEnded() }
         do {
-            var response = try await next(request, context)
+            var response: Response
+            do {
+                response = try await next(request, context)
+            } catch let error as any HTTPResponseError {
+                // Written here, as Hummingbird would write it, so that an error answer names its
+                // request too (the SDKs show it: `request_id` on their errors).
+                response = try error.response(from: request, context: context)
+            }
             response.headers[Self.requestIDHeader] = requestID
             if request.uri.path.hasPrefix("/v1/messages") { response.headers[Self.anthropicRequestIDHeader] = requestID }
             finish(request, context, route: route, status: response.status.code, start: start)

@@ -111,6 +111,25 @@ import Testing
         await fake.shutdown()
     }
 
+    /// A refused turn (Anthropic's `refusal`, an OpenAI refusal, a filtered answer) is not kept: one
+    /// such answer must not answer every identical call for the cache's TTL.
+    @Test func aRefusalIsNotCached() async throws {
+        let refused = #"{"id":"msg_1","type":"message","role":"assistant","model":"solo-id","content":[{"type":"text","text":"I can't help with that."}],"stop_reason":"refusal","stop_sequence":null,"usage":{"input_tokens":14,"output_tokens":6}}"#
+        let fake = try await FakeProviderServer.start(script: .always(FakeResponse(headers: [("content-type", "application/json")],
+                                                                                   body: .bytes(Array(refused.utf8)))))
+        let fleetd = try await Self.start(Self.config(baseURL: fake.baseURL))
+        let body = #"{"model": "solo", "max_tokens": 5, "messages": [{"role": "user", "content": "Something it refuses"}]}"#
+        for _ in 0..<2 {
+            let answer = try await http(.POST, fleetd.baseURL + "/v1/chat/completions", body: body)
+            #expect(answer.headers.first(name: "x-fleetd-cache") == "miss", "\(answer.body)")
+            #expect((answer.json["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "content_filter", "\(answer.body)")
+        }
+        #expect(fake.requests.count == 2, "the second call went to the provider")
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await fake.shutdown()
+    }
+
     /// An unset temperature (the provider's default) and an explicit 0 are different calls: a client
     /// that asks for deterministic output never gets the answer sampled at the default, nor the
     /// other way round. Each is cached as itself; a temperature above `maxTemperature` is not cached.

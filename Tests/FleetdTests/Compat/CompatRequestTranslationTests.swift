@@ -206,7 +206,8 @@ import Testing
          "tools": [{"name": "read", "input_schema": {"type": "object"}},
                    {"name": "edit", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
          "system": [{"type": "text", "text": "You are a coding agent."},
-                    {"type": "text", "text": "Repository notes.", "cache_control": {"type": "ephemeral"}}],
+                    {"type": "text", "text": "Repository notes.", "cache_control": {"type": "ephemeral"}},
+                    {"type": "text", "text": "Today is Monday."}],
          "messages": [
           {"role": "user", "content": [{"type": "text", "text": "read main.swift"}, {"type": "text", "text": "", "cache_control": {"type": "ephemeral"}}]},
           {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "read", "input": {}}]},
@@ -216,7 +217,8 @@ import Testing
         """)
         let request = call.request
         #expect(request.tools.map(\.cacheMark) == [nil, CacheMark(ttl: "1h")])
-        #expect(request.system == "You are a coding agent.\n\nRepository notes." && request.systemCacheMark == CacheMark())
+        #expect(request.system == "You are a coding agent.\n\nRepository notes.\n\nToday is Monday.")
+        #expect(request.systemCacheBreak == SystemCacheBreak(mark: CacheMark(), textAfter: "Today is Monday."), "the date stays after the breakpoint")
         #expect(request.messages[0].blocks == [.text("read main.swift")] && request.messages[0].cacheMarks == [0: CacheMark()])
         #expect(request.messages[1].cacheMarks == nil)
         #expect(request.messages[2].cacheMarks == [0: CacheMark()])

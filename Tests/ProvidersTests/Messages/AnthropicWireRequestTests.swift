@@ -121,15 +121,15 @@ import Testing
     /// sent as one turn keep their blocks' marks; an empty text block's goes to the block before.
     @Test func cacheBreakpointsAreSentWhereTheyWereSet() throws {
         var request = ProviderRequest(model: "m", system: "You are a coding agent.", messages: [])
-        request.systemCacheMark = CacheMark()
+        request.systemCacheBreak = SystemCacheBreak(mark: CacheMark())
         request.cacheMark = CacheMark(ttl: "5m")
         var read = ToolDefinition(name: "read")
         read.cacheMark = CacheMark(ttl: "1h")
         request.tools = [ToolDefinition(name: "list"), read]
         var first = ProviderMessage(role: .user, content: "read main.swift")
         first.cacheMarks = [0: CacheMark()]
-        var second = ProviderMessage(role: .user, blocks: [.text("and then"), .text(""), .text("edit it")])
-        second.cacheMarks = [1: CacheMark()]
+        var second = ProviderMessage(role: .user, blocks: [.text("and then"), .text(""), .text("edit it"), .text("")])
+        second.cacheMarks = [1: CacheMark(), 3: CacheMark(ttl: "5m")]
         request.messages = [first, second]
 
         let json = try wireJSON(AnthropicWireRequest(request, stream: false))
@@ -144,7 +144,20 @@ import Testing
         #expect(messages.count == 1, "two user messages are one turn")
         let blocks = try #require(messages[0]["content"] as? [[String: Any]])
         #expect(blocks.map { $0["text"] as? String } == ["read main.swift", "and then", "edit it"])
-        #expect(blocks.map { $0["cache_control"] != nil } == [true, true, false])
+        #expect(blocks.map { $0["cache_control"] != nil } == [true, true, true], "each mark on the block it follows, past the merge")
+        #expect((blocks[2]["cache_control"] as? [String: Any])?["ttl"] as? String == "5m")
+
+        // One marked text block is sent as a block; a breakpoint inside the system prompt splits it
+        // there, so the text after it (a date, say) stays out of the cached prefix.
+        var single = ProviderRequest(model: "m", system: "static rules\n\nToday is Monday", messages: [ProviderMessage(role: .user, content: "hi")])
+        single.messages[0].cacheMarks = [0: CacheMark()]
+        single.systemCacheBreak = SystemCacheBreak(mark: CacheMark(), textAfter: "Today is Monday")
+        let split = try wireJSON(AnthropicWireRequest(single, stream: false))
+        let splitSystem = try #require(split["system"] as? [[String: Any]])
+        #expect(splitSystem.map { $0["text"] as? String } == ["static rules", "Today is Monday"])
+        #expect(splitSystem.map { $0["cache_control"] != nil } == [true, false])
+        let singleBlocks = try #require((split["messages"] as? [[String: Any]])?.first?["content"] as? [[String: Any]])
+        #expect(singleBlocks.count == 1 && singleBlocks[0]["text"] as? String == "hi" && singleBlocks[0]["cache_control"] != nil)
 
         // Without marks, the system prompt stays a string and no cache_control appears.
         let plain = try wireJSON(AnthropicWireRequest(ProviderRequest(model: "m", prompt: "hi", system: "s"), stream: false))

@@ -121,6 +121,7 @@ import Testing
         #expect(StopReason(providerReason: "tool_calls", hasToolCalls: true).anthropic == "tool_use")
         #expect(StopReason(providerReason: "STOP", hasToolCalls: true).openAI == "tool_calls")
         #expect(StopReason(providerReason: "MAX_TOKENS", hasToolCalls: false).anthropic == "max_tokens")
+        #expect(StopReason(providerReason: "model_context_window_exceeded", hasToolCalls: false).openAI == "length", "Anthropic: the context window, not max_tokens, ended it")
         #expect(StopReason(providerReason: "length", hasToolCalls: false).anthropic == "max_tokens")
         #expect(StopReason(providerReason: "SAFETY", hasToolCalls: false).openAI == "content_filter")
         #expect(StopReason(providerReason: "content_filter", hasToolCalls: false).anthropic == "refusal")

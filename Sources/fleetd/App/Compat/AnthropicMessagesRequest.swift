@@ -34,7 +34,7 @@ enum AnthropicMessagesRequest {
             throw CompatRequestError(param: "messages", message: "'messages' is required and must not be empty")
         }
         var request = ProviderRequest(model: "", messages: [])
-        (request.system, request.systemCacheMark) = try system(top)
+        (request.system, request.systemCacheBreak) = try system(top)
         request.cacheMark = requestCacheMark
         var calls: [String: String] = [:]
         for (index, value) in rawMessages.enumerated() {
@@ -104,16 +104,16 @@ enum AnthropicMessagesRequest {
         return CacheMark(ttl: ttl)
     }
 
-    /// `system`: a string or text blocks (an image there is refused), and a breakpoint when a
-    /// block carries one (the text is sent as one block, so it goes at its end).
-    static func system(_ top: CompatObject) throws -> (String?, CacheMark?) {
+    /// `system`: a string or text blocks (an image there is refused), and the last breakpoint a
+    /// block carries, with the text after it (kept out of the cached prefix).
+    static func system(_ top: CompatObject) throws -> (String?, SystemCacheBreak?) {
         guard let value = top.value("system") else { return (nil, nil) }
         if case .string(let text) = value { return (text.isEmpty ? nil : text, nil) }
         guard case .array(let blocks) = value else {
             throw CompatRequestError(param: "system", message: "'system' must be a string or an array of text blocks")
         }
         var texts: [String] = []
-        var mark: CacheMark?
+        var mark: (mark: CacheMark, texts: Int)?
         for (index, blockValue) in blocks.enumerated() {
             let block = try CompatObject(blockValue, path: "system[\(index)]")
             let type = try block.requiredString("type")
@@ -126,9 +126,11 @@ enum AnthropicMessagesRequest {
             try block.refuseUnknown(["type", "text", "cache_control", "citations"])
             let text = try block.requiredString("text")
             if !text.isEmpty { texts.append(text) }
-            mark = try cacheMark(block) ?? mark
+            if let blockMark = try cacheMark(block), !texts.isEmpty { mark = (blockMark, texts.count) }
         }
-        return texts.isEmpty ? (nil, nil) : (texts.joined(separator: "\n\n"), mark)
+        guard !texts.isEmpty else { return (nil, nil) }
+        let cacheBreak = mark.map { SystemCacheBreak(mark: $0.mark, textAfter: texts[$0.texts...].joined(separator: "\n\n")) }
+        return (texts.joined(separator: "\n\n"), cacheBreak)
     }
 
     /// A message's content: a string or blocks. `tool_use` only from the assistant, `tool_result`
