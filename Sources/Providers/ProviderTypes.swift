@@ -11,6 +11,10 @@ public struct ProviderMessage: Sendable, Hashable, Codable {
     public var blocks: [ContentBlock]
     /// Prompt-cache breakpoints, by the index in ``blocks`` of the block each follows.
     public var cacheMarks: [Int: CacheMark]?
+    /// OpenAI's `detail` for images (`low`, `high`, `auto`), by the index in ``blocks``: the
+    /// resolution OpenAI reads the image at, and bills (a `low` image is 85 tokens). Only OpenAI's
+    /// format has it; other providers choose their own.
+    public var imageDetails: [Int: String]?
 
     /// A message of one text block.
     public init(role: Role, content: String) {

@@ -57,10 +57,11 @@ struct OpenAIWireRequest: Encodable {
         var out: [Message] = []
         var parts: [Part] = []
         var calls: [Call] = []
-        for block in message.blocks {
+        for (index, block) in message.blocks.enumerated() {
             switch block {
             case .text(let text): parts.append(Part(type: "text", text: text))
-            case .image(let image): parts.append(Part(type: "image_url", image_url: ImageURL(url: image.urlForm)))
+            case .image(let image):
+                parts.append(Part(type: "image_url", image_url: ImageURL(url: image.urlForm, detail: message.imageDetails?[index])))
             case .toolUse(let use): calls.append(Call(id: use.id, function: CallFunction(name: use.name, arguments: use.input.jsonText)))
             case .toolResult(let result):
                 out.append(Message(role: "tool", content: .text(result.textForFlaglessFormats), tool_call_id: result.toolUseId))
@@ -109,7 +110,10 @@ struct OpenAIWireRequest: Encodable {
         var image_url: ImageURL?
     }
 
-    struct ImageURL: Encodable { var url: String }
+    struct ImageURL: Encodable {
+        var url: String
+        var detail: String?
+    }
 
     struct Call: Encodable {
         var id: String

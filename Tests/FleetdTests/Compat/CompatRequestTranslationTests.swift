@@ -95,6 +95,7 @@ import Testing
         #expect(request.toolChoice == .tool("get_time"))
         #expect(request.messages.map(\.role) == [.user, .assistant, .user, .user, .user])
         #expect(request.messages[0].blocks == [.text("Paris?"), .image(.base64(mediaType: "image/png", data: "AAAA")), .image(.url("https://x.test/b.png"))])
+        #expect(request.messages[0].imageDetails == [1: "low"], "the image's detail, by its block")
         #expect(request.messages[1].blocks == [
             .toolUse(ToolUse(id: "c1", name: "get_weather", input: .object(["city": .string("Paris")]))),
             .toolUse(ToolUse(id: "c2", name: "get_time", input: .object([:]))),
@@ -140,6 +141,8 @@ import Testing
         (#"{"model": "m", "tool_choice": "required", "messages": [{"role": "user", "content": "hi"}]}"#, "tool_choice", "names no tool to call"),
         (#"{"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]}"#, "messages[0].content[0].type", "not carried"),
         (#"{"model": "m", "messages": [{"role": "function", "content": "x"}]}"#, "messages[0].role", "tool"),
+        (#"{"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/a.png", "detail": "tiny"}}]}]}"#,
+         "messages[0].content[0].image_url.detail", "low, high or auto"),
     ])
     func openAIRefusals(body: String, param: String, says: String) {
         let error = refusal { try openAI(body) }

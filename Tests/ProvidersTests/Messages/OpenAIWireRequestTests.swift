@@ -100,5 +100,14 @@ import Testing
         let request = ProviderRequest(model: "m", messages: [ProviderMessage(role: .user, blocks: [.image(.url("https://x.test/a.png"))])])
         let parts = try wireJSON(OpenAIWireRequest(request, stream: false, maxCompletionTokens: false))[objects: "messages"].first?[objects: "content"]
         #expect(parts?.first?[object: "image_url"]?["url"] as? String == "https://x.test/a.png")
+        #expect(parts?.first?[object: "image_url"]?["detail"] == nil, "no detail unless the caller gave one")
+    }
+
+    /// The `detail` a caller gave an image (what OpenAI reads it at, and bills) goes with it.
+    @Test func anImagesDetailIsCarried() throws {
+        var message = ProviderMessage(role: .user, blocks: [.text("what is it?"), .image(.url("https://x.test/a.png")), .image(.url("https://x.test/b.png"))])
+        message.imageDetails = [1: "low"]
+        let parts = try wireJSON(OpenAIWireRequest(ProviderRequest(model: "m", messages: [message]), stream: false, maxCompletionTokens: false))[objects: "messages"].first?[objects: "content"]
+        #expect(parts?.map { $0[object: "image_url"]?["detail"] as? String } == [nil, "low", nil])
     }
 }

@@ -3,7 +3,7 @@ import Providers
 /// `POST /v1/chat/completions`: an OpenAI Chat Completions body translated into a ``CompatCall``.
 ///
 /// System and developer messages before the conversation become the system prompt; user content
-/// parts (text, `image_url` as a URL or a `data:` URL), assistant `tool_calls` (arguments must be a
+/// parts (text, `image_url` as a URL or a `data:` URL, with its `detail` for OpenAI), assistant `tool_calls` (arguments must be a
 /// JSON object), `tool` messages (answering a call made earlier, whose name they take), tools,
 /// `tool_choice`, `parallel_tool_calls`, `stop`, sampling, seed, penalties, `response_format`,
 /// `max_completion_tokens` / `max_tokens`, `stream` and `stream_options.include_usage` are carried;
@@ -95,11 +95,14 @@ enum OpenAIChatRequest {
                 systems.append(blocks.compactMap(\.text).joined(separator: "\n\n"))
             case "user":
                 try message.refuseUnknown(["role", "content", "name"])
-                let blocks = try content(message, allowImages: true, systemTurn: false)
+                var details: [Int: String] = [:]
+                let blocks = try content(message, allowImages: true, systemTurn: false, details: &details)
                 guard !blocks.isEmpty else {
                     throw CompatRequestError(param: message.param("content"), message: "'\(message.param("content"))' must not be empty")
                 }
-                request.messages.append(ProviderMessage(role: .user, blocks: blocks))
+                var turn = ProviderMessage(role: .user, blocks: blocks)
+                if !details.isEmpty { turn.imageDetails = details }
+                request.messages.append(turn)
             case "assistant":
                 try message.refuseUnknown(["role", "content", "name", "tool_calls", "refusal", "annotations"],
                                           reasons: ["function_call": "use 'tool_calls'", "audio": "audio is not carried"])
@@ -132,9 +135,14 @@ enum OpenAIChatRequest {
         }
     }
 
-    /// A message's `content`: a string, or parts (`text`, `image_url`). Empty text carries nothing
-    /// and is left out.
+    /// A message's `content`: a string, or parts (`text`, `image_url`, its `detail` into `details`
+    /// by block index). Empty text carries nothing and is left out.
     static func content(_ message: CompatObject, allowImages: Bool, systemTurn: Bool) throws -> [ContentBlock] {
+        var details: [Int: String] = [:]
+        return try content(message, allowImages: allowImages, systemTurn: systemTurn, details: &details)
+    }
+
+    static func content(_ message: CompatObject, allowImages: Bool, systemTurn: Bool, details: inout [Int: String]) throws -> [ContentBlock] {
         guard let value = message.value("content") else { return [] }
         if case .string(let text) = value { return text.isEmpty ? [] : [.text(text)] }
         guard case .array(let parts) = value else {
@@ -164,6 +172,12 @@ enum OpenAIChatRequest {
                 }
                 try image.refuseUnknown(["url", "detail"])
                 blocks.append(.image(ImageSource.fromURL(try image.requiredString("url"))))
+                if let detail = try image.string("detail") {
+                    guard ["low", "high", "auto"].contains(detail) else {
+                        throw CompatRequestError(param: image.param("detail"), message: "'\(image.param("detail"))' must be low, high or auto")
+                    }
+                    details[blocks.count - 1] = detail
+                }
             case "input_audio", "file":
                 throw CompatRequestError(param: part.param("type"), message: "'\(type)' content is not carried: fleetd relays text and images")
             default:
