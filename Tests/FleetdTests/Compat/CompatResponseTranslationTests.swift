@@ -107,6 +107,19 @@ import Testing
         #expect((chunks[6]["choices"] as? [Any])?.isEmpty == true && (chunks[6]["usage"] as? [String: Any])?["total_tokens"] as? Int == 150)
     }
 
+    /// After a fallback before any output, the stream's head was written with the pick's name; the
+    /// chunks written once the answer is known (tool calls, the finish chunk most clients read the
+    /// model from, usage) name the model that answered.
+    @Test func openAIStreamsLastChunksNameTheModelThatAnswered() throws {
+        var stream = OpenAIChatResponse.Stream(taskId: "task-1", created: 5, model: "gpt-pick", includeUsage: true)
+        var buffer = ByteBuffer()
+        stream.begin(into: &buffer)
+        stream.text("Hello", into: &buffer)
+        stream.finish(Self.answer(text: "Hello", calls: [Self.twoCalls[0]], stop: .toolUse), into: &buffer)
+        let models = events(buffer).compactMap(\.1).map { $0["model"] as? String }
+        #expect(models == ["gpt-pick", "gpt-pick", "claude-cheap", "claude-cheap", "claude-cheap"], "\(models)")
+    }
+
     @Test func openAIStreamWithoutUsageAndAnError() throws {
         var stream = OpenAIChatResponse.Stream(taskId: "t", created: 5, model: "m", includeUsage: false)
         var buffer = ByteBuffer()

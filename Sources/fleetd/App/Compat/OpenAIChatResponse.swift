@@ -54,10 +54,12 @@ enum OpenAIChatResponse {
         let model: String
         let includeUsage: Bool
 
-        private func chunk(_ delta: JSONValue, finish: String? = nil, extra: [String: JSONValue] = [:]) -> JSONValue {
+        /// A chunk; `model` is the answering model's name where it is known (the end of the answer),
+        /// else the pick's, which the stream's head is written with before any fallback.
+        private func chunk(_ delta: JSONValue, finish: String? = nil, extra: [String: JSONValue] = [:], model: String? = nil) -> JSONValue {
             var object: [String: JSONValue] = [
                 "id": .string(OpenAIChatResponse.id(taskId)), "object": .string("chat.completion.chunk"), "created": .number(Double(created)),
-                "model": .string(model), "system_fingerprint": .null,
+                "model": .string(model ?? self.model), "system_fingerprint": .null,
                 "choices": .array([.object(["index": .number(0), "delta": delta, "finish_reason": finish.map(JSONValue.string) ?? .null, "logprobs": .null])]),
             ]
             object.merge(extra) { $1 }
@@ -74,9 +76,9 @@ enum OpenAIChatResponse {
 
         mutating func finish(_ answer: CompatAnswer, into buffer: inout ByteBuffer) {
             for call in OpenAIChatResponse.toolCalls(answer, indexed: true) {
-                buffer.writeSSE(event: nil, chunk(.object(["tool_calls": .array([call])])))
+                buffer.writeSSE(event: nil, chunk(.object(["tool_calls": .array([call])]), model: answer.model))
             }
-            buffer.writeSSE(event: nil, chunk(.object([:]), finish: answer.stop.openAI, extra: ["fleetd": answer.facts.json]))
+            buffer.writeSSE(event: nil, chunk(.object([:]), finish: answer.stop.openAI, extra: ["fleetd": answer.facts.json], model: answer.model))
             if includeUsage {
                 buffer.writeSSE(event: nil, .object([
                     "id": .string(OpenAIChatResponse.id(taskId)), "object": .string("chat.completion.chunk"), "created": .number(Double(created)),
