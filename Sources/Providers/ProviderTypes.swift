@@ -1,10 +1,12 @@
 /// One message of a conversation sent to a model: who said it and its content blocks (text,
 /// images, tool calls, tool results; see ``ContentBlock``).
 public struct ProviderMessage: Sendable, Hashable, Codable {
-    /// Who said it. System prompts are ``ProviderRequest/system``; tool results are blocks of a
-    /// user message, as in Anthropic's model.
+    /// Who said it. The system prompt is ``ProviderRequest/system``; `system` here is an
+    /// instruction an OpenAI client put later in the conversation (OpenAI and Ollama take one
+    /// anywhere; ``ProviderRequest/unsupportedFeatures(on:)`` keeps the others away). Tool results
+    /// are blocks of a user message, as in Anthropic's model.
     public enum Role: String, Sendable, Hashable, Codable {
-        case user, assistant
+        case user, assistant, system
     }
 
     public var role: Role

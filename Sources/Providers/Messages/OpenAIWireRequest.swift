@@ -68,6 +68,9 @@ struct OpenAIWireRequest: Encodable {
             }
         }
         switch message.role {
+        case .system:
+            let text = message.content
+            if !text.isEmpty { out.append(Message(role: "system", content: .text(text))) }
         case .assistant:
             let texts = parts.filter { $0.text?.isEmpty == false }
             let content: Content? = texts.count == 1 ? .text(texts[0].text ?? "") : texts.isEmpty ? nil : .parts(texts)

@@ -11,6 +11,7 @@ extension ProviderRequest {
         }
         let imageInToolResult = messages.contains { $0.toolResults.contains(where: \.hasImage) }
         let prefill = continuesLastAssistantTurn == true && messages.last?.role == .assistant
+        let laterSystem = messages.contains { $0.role == .system }
         switch kind {
         case .anthropic:
             if responseFormat != nil { missing.append("a JSON response_format (Anthropic's Messages API has no JSON output mode)") }
@@ -19,6 +20,7 @@ extension ProviderRequest {
             if presencePenalty != nil || frequencyPenalty != nil {
                 missing.append("presence/frequency penalties (Anthropic has none)")
             }
+            if laterSystem { missing.append("a system message after the conversation started (Anthropic takes a system prompt only before the first turn)") }
         case .openai, .xai:
             if topK != nil { missing.append("top_k (Chat Completions has no top_k)") }
             if imageInToolResult { missing.append("images inside tool results (Chat Completions tool messages carry text only)") }
@@ -28,6 +30,7 @@ extension ProviderRequest {
             if imageInToolResult { missing.append("images inside tool results (Gemini's functionResponse carries JSON only)") }
             if parallelToolCalls == false { missing.append("parallel_tool_calls: false (Gemini has no such switch)") }
             if prefill { missing.append("a final assistant message to continue (Gemini answers after it instead)") }
+            if laterSystem { missing.append("a system message after the conversation started (Gemini takes a system instruction only before the first turn)") }
         case .ollama:
             if imageURL { missing.append("image URLs (Ollama takes inline Base64 images; fleetd does not fetch URLs)") }
             if imageInToolResult { missing.append("images inside tool results (Ollama tool messages carry text only)") }

@@ -61,6 +61,23 @@ import Testing
         #expect(call.request.messages[2].blocks == [.toolResult(ToolResult(toolUseId: "c1", name: "get_weather", content: [.text("18 C")]))])
     }
 
+    /// A system or developer message later in the conversation (agent frameworks add reminders
+    /// and summaries there) stays where it is: OpenAI and Ollama models take it, Anthropic and
+    /// Gemini models are kept out of the choice, and OpenAI's format gets it in place.
+    @Test func aLaterSystemMessageStaysInPlace() throws {
+        let call = try openAI("""
+        {"model": "auto", "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"},
+                                      {"role": "assistant", "content": "Hello."}, {"role": "developer", "content": "Answer in French now."},
+                                      {"role": "user", "content": "how are you?"}]}
+        """)
+        #expect(call.request.system == "be brief")
+        #expect(call.request.messages.map(\.role) == [.user, .assistant, .system, .user])
+        #expect(call.request.messages[2].content == "Answer in French now.")
+        #expect(call.request.unsupportedFeatures(on: .openai).isEmpty && call.request.unsupportedFeatures(on: .ollama).isEmpty)
+        #expect(call.request.unsupportedFeatures(on: .anthropic).contains { $0.hasPrefix("a system message after the conversation started") })
+        #expect(call.request.unsupportedFeatures(on: .google).contains { $0.hasPrefix("a system message after the conversation started") })
+    }
+
     @Test func openAIFullConversation() throws {
         let call = try openAI("""
         {"model": "auto", "user": "u-7", "stream": true, "stream_options": {"include_usage": true},
@@ -123,7 +140,6 @@ import Testing
         // An image in the system turn is refused clearly.
         (#"{"model": "m", "messages": [{"role": "system", "content": [{"type": "image_url", "image_url": {"url": "https://x/a.png"}}]}, {"role": "user", "content": "hi"}]}"#,
          "messages[0].content[0].type", "system"),
-        (#"{"model": "m", "messages": [{"role": "user", "content": "hi"}, {"role": "system", "content": "late"}]}"#, "messages[1].role", "after the conversation"),
         (#"{"model": "m", "messages": [{"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "nope", "content": "x"}]}"#,
          "messages[1].tool_call_id", "answers no tool call"),
         (#"{"model": "m", "messages": [{"role": "assistant", "tool_calls": [{"id": "a", "type": "function", "function": {"name": "f", "arguments": "[1]"}}]}]}"#,

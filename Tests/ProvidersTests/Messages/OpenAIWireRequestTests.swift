@@ -110,4 +110,18 @@ import Testing
         let parts = try wireJSON(OpenAIWireRequest(ProviderRequest(model: "m", messages: [message]), stream: false, maxCompletionTokens: false))[objects: "messages"].first?[objects: "content"]
         #expect(parts?.map { $0[object: "image_url"]?["detail"] as? String } == [nil, "low", nil])
     }
+
+    /// A system message later in the conversation goes where it was, as a `system` message (and
+    /// to Ollama's format likewise).
+    @Test func aLaterSystemMessageIsSentInPlace() throws {
+        let request = ProviderRequest(model: "m", system: "be brief", messages: [
+            ProviderMessage(role: .user, content: "hi"), ProviderMessage(role: .assistant, content: "Hello."),
+            ProviderMessage(role: .system, content: "Answer in French now."), ProviderMessage(role: .user, content: "how are you?"),
+        ])
+        let messages = try wireJSON(OpenAIWireRequest(request, stream: false, maxCompletionTokens: false))[objects: "messages"]
+        #expect(messages.map { $0["role"] as? String } == ["system", "user", "assistant", "system", "user"])
+        #expect(messages[3]["content"] as? String == "Answer in French now.")
+        let ollama = try wireJSON(OllamaWireRequest(request, stream: false))[objects: "messages"]
+        #expect(ollama.map { $0["role"] as? String } == ["system", "user", "assistant", "system", "user"])
+    }
 }

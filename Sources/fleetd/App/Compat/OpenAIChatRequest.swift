@@ -87,12 +87,15 @@ enum OpenAIChatRequest {
             switch role {
             case "system", "developer":
                 try message.refuseUnknown(["role", "content", "name"])
-                guard request.messages.isEmpty else {
-                    throw CompatRequestError(param: message.param("role"),
-                                             message: "a \(role) message after the conversation started is not carried: Anthropic and Gemini take a system prompt only before the first turn; put it first")
-                }
                 let blocks = try content(message, allowImages: false, systemTurn: true)
-                systems.append(blocks.compactMap(\.text).joined(separator: "\n\n"))
+                let text = blocks.compactMap(\.text).joined(separator: "\n\n")
+                if request.messages.isEmpty {
+                    systems.append(text)
+                } else if !text.isEmpty {
+                    // Later in the conversation it stays where it is: OpenAI and Ollama models take
+                    // it there, and the router keeps the models whose format cannot away.
+                    request.messages.append(ProviderMessage(role: .system, content: text))
+                }
             case "user":
                 try message.refuseUnknown(["role", "content", "name"])
                 var details: [Int: String] = [:]
