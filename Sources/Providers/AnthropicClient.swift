@@ -36,10 +36,9 @@ public struct AnthropicClient: ProviderClient {
         }
         let u = answer.usage
         let usage = u.map {
-            TokenUsage(
-                inputTokens: ($0.input_tokens ?? 0) + ($0.cache_read_input_tokens ?? 0) + ($0.cache_creation_input_tokens ?? 0),
-                outputTokens: $0.output_tokens ?? 0, cachedInputTokens: $0.cache_read_input_tokens ?? 0
-            )
+            AnthropicStreamDecoder.usage(input: $0.input_tokens ?? 0, cacheRead: $0.cache_read_input_tokens ?? 0,
+                                         cacheWrite: $0.cache_creation_input_tokens ?? 0,
+                                         cacheWriteHour: $0.cache_creation?.ephemeral_1h_input_tokens ?? 0, output: $0.output_tokens ?? 0)
         }
         return ProviderResponse(text: text, toolCalls: calls, finishReason: answer.stop_reason, usage: usage, model: answer.model)
     }

@@ -10,7 +10,7 @@ struct AnthropicStreamDecoder: ProviderStreamDecoder {
     private var parser = SSEParser()
     private var usage = TokenUsage()
     private var sawUsage = false
-    private var raw = (input: 0, cacheRead: 0, cacheWrite: 0, output: 0)
+    private var raw = (input: 0, cacheRead: 0, cacheWrite: 0, cacheWriteHour: 0, output: 0)
     private var stopReason: String?
     private var finished = false
     private var toolIndexes: [Int: Int] = [:] // content block index → tool call index
@@ -94,11 +94,17 @@ struct AnthropicStreamDecoder: ProviderStreamDecoder {
         if let v = u.input_tokens { raw.input = v }
         if let v = u.cache_read_input_tokens { raw.cacheRead = v }
         if let v = u.cache_creation_input_tokens { raw.cacheWrite = v }
+        if let v = u.cache_creation?.ephemeral_1h_input_tokens { raw.cacheWriteHour = v }
         if let v = u.output_tokens { raw.output = v }
-        usage = TokenUsage(
-            inputTokens: raw.input + raw.cacheRead + raw.cacheWrite, outputTokens: raw.output,
-            cachedInputTokens: raw.cacheRead
-        )
+        usage = Self.usage(input: raw.input, cacheRead: raw.cacheRead, cacheWrite: raw.cacheWrite, cacheWriteHour: raw.cacheWriteHour,
+                           output: raw.output)
+    }
+
+    /// Anthropic's counts as fleetd's: `inputTokens` counts all prompt tokens (uncached, cache
+    /// writes, cache reads).
+    static func usage(input: Int, cacheRead: Int, cacheWrite: Int, cacheWriteHour: Int, output: Int) -> TokenUsage {
+        TokenUsage(inputTokens: input + cacheRead + cacheWrite, outputTokens: output, cachedInputTokens: cacheRead,
+                   cacheWriteInputTokens: cacheWrite, cacheWriteHourInputTokens: min(cacheWriteHour, cacheWrite))
     }
 
     /// The events' wire shape. Read by hand from the parsed text (``Wire/Event/init(json:)``, see
@@ -131,6 +137,12 @@ struct AnthropicStreamDecoder: ProviderStreamDecoder {
             var output_tokens: Int?
             var cache_read_input_tokens: Int?
             var cache_creation_input_tokens: Int?
+            var cache_creation: CacheCreation?
+        }
+        /// The cache writes by how long they are kept.
+        struct CacheCreation: Decodable, Equatable {
+            var ephemeral_5m_input_tokens: Int?
+            var ephemeral_1h_input_tokens: Int?
         }
     }
 }
@@ -170,5 +182,9 @@ extension AnthropicStreamDecoder.Wire.Usage {
         output_tokens = try members.int("output_tokens", in: path)
         cache_read_input_tokens = try members.int("cache_read_input_tokens", in: path)
         cache_creation_input_tokens = try members.int("cache_creation_input_tokens", in: path)
+        cache_creation = try members.object("cache_creation", in: path).map {
+            AnthropicStreamDecoder.Wire.CacheCreation(ephemeral_5m_input_tokens: try $0.int("ephemeral_5m_input_tokens", in: "\(path).cache_creation"),
+                                                      ephemeral_1h_input_tokens: try $0.int("ephemeral_1h_input_tokens", in: "\(path).cache_creation"))
+        }
     }
 }

@@ -124,12 +124,30 @@ public struct TokenUsage: Sendable, Hashable, Codable {
     public var cachedInputTokens: Int
     /// Reasoning / thinking tokens where reported.
     public var reasoningTokens: Int
+    /// Input tokens written to the provider's prompt cache (Anthropic's `cache_creation_input_tokens`).
+    public var cacheWriteInputTokens: Int
+    /// Of ``cacheWriteInputTokens``, those written for an hour (`cache_creation.ephemeral_1h_input_tokens`).
+    public var cacheWriteHourInputTokens: Int
 
-    public init(inputTokens: Int = 0, outputTokens: Int = 0, cachedInputTokens: Int = 0, reasoningTokens: Int = 0) {
+    public init(inputTokens: Int = 0, outputTokens: Int = 0, cachedInputTokens: Int = 0, reasoningTokens: Int = 0,
+                cacheWriteInputTokens: Int = 0, cacheWriteHourInputTokens: Int = 0) {
         self.inputTokens = inputTokens
         self.outputTokens = outputTokens
         self.cachedInputTokens = cachedInputTokens
         self.reasoningTokens = reasoningTokens
+        self.cacheWriteInputTokens = cacheWriteInputTokens
+        self.cacheWriteHourInputTokens = cacheWriteHourInputTokens
+    }
+
+    /// Usage recorded before cache writes were counted reads as none.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        inputTokens = try container.decode(Int.self, forKey: .inputTokens)
+        outputTokens = try container.decode(Int.self, forKey: .outputTokens)
+        cachedInputTokens = try container.decode(Int.self, forKey: .cachedInputTokens)
+        reasoningTokens = try container.decode(Int.self, forKey: .reasoningTokens)
+        cacheWriteInputTokens = try container.decodeIfPresent(Int.self, forKey: .cacheWriteInputTokens) ?? 0
+        cacheWriteHourInputTokens = try container.decodeIfPresent(Int.self, forKey: .cacheWriteHourInputTokens) ?? 0
     }
 
     /// Input plus output.

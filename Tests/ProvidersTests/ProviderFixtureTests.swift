@@ -101,7 +101,7 @@ struct ProviderFixtureTests {
         var decoder = AnthropicStreamDecoder(secret: nil)
         let text = """
         event: message_start
-        data: {"type":"message_start","message":{"usage":{"input_tokens":10,"cache_read_input_tokens":100,"cache_creation_input_tokens":5,"output_tokens":1}}}
+        data: {"type":"message_start","message":{"usage":{"input_tokens":10,"cache_read_input_tokens":100,"cache_creation_input_tokens":5,"cache_creation":{"ephemeral_5m_input_tokens":3,"ephemeral_1h_input_tokens":2},"output_tokens":1}}}
 
         event: message_delta
         data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":20}}
@@ -113,7 +113,8 @@ struct ProviderFixtureTests {
         """
         var events: [ProviderEvent] = []
         try decoder.decode(.init(string: text), into: &events)
-        #expect(events.contains(.usage(TokenUsage(inputTokens: 115, outputTokens: 20, cachedInputTokens: 100))))
+        #expect(events.contains(.usage(TokenUsage(inputTokens: 115, outputTokens: 20, cachedInputTokens: 100,
+                                                  cacheWriteInputTokens: 5, cacheWriteHourInputTokens: 2))))
         #expect(try decoder.finish().isEmpty)
     }
 

@@ -37,18 +37,22 @@ final class TaskBilling: Sendable {
     private let outputLimit: @Sendable (ModelConfiguration) -> Int
     /// The models (the pick, fallbacks) the router admitted as cheaper than its pick under
     /// `cheaper-only`: their reservations are admitted by the same rule.
+    /// The longest prompt-cache write the request's breakpoints may cause.
+    private let promptCacheWrites: PromptCacheWrites
     private let cheaperAlternatives: Set<String>
     /// The budgets of the API key the task runs with, checked with each reservation.
     private let keyLimits: CostConfiguration.BudgetLimits?
     private let logger: Logger
 
     init(costs: any CostAccounting, registry: ModelRegistry, estimatedInputTokens: Int, inputTokenBound: Int,
+         promptCacheWrites: PromptCacheWrites = .none,
          cheaperAlternatives: Set<String>, keyLimits: CostConfiguration.BudgetLimits? = nil, logger: Logger,
          call: @escaping @Sendable (ModelConfiguration) -> CostCall, outputLimit: @escaping @Sendable (ModelConfiguration) -> Int) {
         self.costs = costs
         self.registry = registry
         self.estimatedInputTokens = estimatedInputTokens
         self.inputTokenBound = inputTokenBound
+        self.promptCacheWrites = promptCacheWrites
         self.cheaperAlternatives = cheaperAlternatives
         self.keyLimits = keyLimits
         self.logger = logger
@@ -62,9 +66,14 @@ final class TaskBilling: Sendable {
                   afterAttempt: { [self] report in bill(report) })
     }
 
-    /// The most a call to `model` can cost for this request.
+    /// The most a call to `model` can cost for this request: with breakpoints set, an Anthropic
+    /// model may write the whole prompt to its cache, at the premium of the longest one.
     func upperBound(_ model: ModelConfiguration) -> Double {
-        let usage = CostUsage(inputTokens: inputTokenBound, outputTokens: outputLimit(model))
+        var usage = CostUsage(inputTokens: inputTokenBound, outputTokens: outputLimit(model))
+        if model.provider == .anthropic, promptCacheWrites != .none {
+            usage.cacheWriteTokens = inputTokenBound
+            usage.cacheWriteHourTokens = promptCacheWrites == .hour ? inputTokenBound : 0
+        }
         return (try? usage.cost(pricing: model.capabilities.costPer1kTokens)) ?? 0
     }
 
@@ -166,7 +175,8 @@ final class TaskBilling: Sendable {
             let output = max(reported.outputTokens, report.succeeded ? 0 : report.outputTokensSeen)
             let input = reported.inputTokens + reported.cachedInputTokens > 0 ? reported.inputTokens : estimatedInputTokens
             let usage = CostUsage.reported(provider, promptTokens: input, outputTokens: output,
-                                           cacheReadTokens: reported.cachedInputTokens)
+                                           cacheReadTokens: reported.cachedInputTokens, cacheWriteTokens: reported.cacheWriteInputTokens,
+                                           cacheWriteHourTokens: reported.cacheWriteHourInputTokens)
             return (usage, report.succeeded ? .reported : .partial)
         }
         return (CostUsage(inputTokens: estimatedInputTokens, outputTokens: report.outputTokensSeen), .estimated)

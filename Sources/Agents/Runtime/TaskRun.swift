@@ -352,7 +352,8 @@ final class TaskDriver {
         runtime.costs.map { costs in
             TaskBilling(costs: costs, registry: runtime.router.registry,
                         estimatedInputTokens: estimatedInputTokens,
-                        inputTokenBound: request.inputTokenBound, cheaperAlternatives: selection.cheaperAlternatives,
+                        inputTokenBound: request.inputTokenBound, promptCacheWrites: request.promptCacheWrites,
+                        cheaperAlternatives: selection.cheaperAlternatives,
                         keyLimits: task.caller?.budget, logger: runtime.logger,
                         call: { [task, agent = run.agent] model in
                             CostCall(model: model.name, provider: model.provider.rawValue, taskId: task.id, agentId: agent.id,
@@ -522,7 +523,9 @@ final class TaskDriver {
         let reported = running.round > 0 ? running.earlierUsage.adding(result.usage) : result.usage
         let usage = CostUsage.reported(model.provider, promptTokens: reported?.inputTokens ?? 0,
                                        outputTokens: reported?.outputTokens ?? 0,
-                                       cacheReadTokens: reported?.cachedInputTokens ?? 0)
+                                       cacheReadTokens: reported?.cachedInputTokens ?? 0,
+                                       cacheWriteTokens: reported?.cacheWriteInputTokens ?? 0,
+                                       cacheWriteHourTokens: reported?.cacheWriteHourInputTokens ?? 0)
         // With cost tracking on, the task costs what was billed for every call it made
         // (fallbacks, cut attempts and tool rounds included); off, what its calls' usage costs.
         var cost = (try? usage.cost(pricing: model.capabilities.costPer1kTokens)) ?? 0
@@ -647,7 +650,9 @@ extension TokenUsage {
         guard let other else { return self }
         return TokenUsage(inputTokens: inputTokens + other.inputTokens, outputTokens: outputTokens + other.outputTokens,
                           cachedInputTokens: cachedInputTokens + other.cachedInputTokens,
-                          reasoningTokens: reasoningTokens + other.reasoningTokens)
+                          reasoningTokens: reasoningTokens + other.reasoningTokens,
+                          cacheWriteInputTokens: cacheWriteInputTokens + other.cacheWriteInputTokens,
+                          cacheWriteHourInputTokens: cacheWriteHourInputTokens + other.cacheWriteHourInputTokens)
     }
 }
 

@@ -6,7 +6,7 @@
 struct AnthropicWireRequest: Encodable {
     var model: String
     var max_tokens: Int
-    var system: System?
+    var system: Content?
     var messages: [Message]
     var temperature: Double?
     var top_p: Double?
@@ -20,7 +20,7 @@ struct AnthropicWireRequest: Encodable {
     init(_ request: ProviderRequest, stream: Bool) {
         model = request.model
         max_tokens = request.maxTokens
-        system = request.system.map { System(text: $0, cacheBreak: request.systemCacheBreak) }
+        system = request.system.map { Self.systemContent($0, cacheBreak: request.systemCacheBreak) }
         messages = request.alternatingTurns.map(Message.init)
         cache_control = request.cacheMark.map(CacheControl.init)
         temperature = request.temperature
@@ -95,30 +95,13 @@ struct AnthropicWireRequest: Encodable {
 
     /// The system prompt: its text, or text blocks when it carries a breakpoint (the marked one,
     /// then the text after the breakpoint when there is any).
-    enum System: Encodable {
-        case text(String)
-        case blocks([Block])
-
-        init(text: String, cacheBreak: SystemCacheBreak?) {
-            guard let cacheBreak else {
-                self = .text(text)
-                return
-            }
-            let after = cacheBreak.textAfter
-            guard !after.isEmpty, text.hasSuffix("\n\n" + after), text.count > after.count + 2 else {
-                self = .blocks([Block(text: text, cache: cacheBreak.mark)])
-                return
-            }
-            self = .blocks([Block(text: String(text.dropLast(after.count + 2)), cache: cacheBreak.mark), Block(text: after, cache: nil)])
+    static func systemContent(_ text: String, cacheBreak: SystemCacheBreak?) -> Content {
+        guard let cacheBreak else { return .text(text) }
+        let after = cacheBreak.textAfter
+        guard !after.isEmpty, text.hasSuffix("\n\n" + after), text.count > after.count + 2 else {
+            return .blocks([Block(text: text, cache: cacheBreak.mark)])
         }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            switch self {
-            case .text(let text): try container.encode(text)
-            case .blocks(let blocks): try container.encode(blocks)
-            }
-        }
+        return .blocks([Block(text: String(text.dropLast(after.count + 2)), cache: cacheBreak.mark), Block(text: after, cache: nil)])
     }
 
     struct CacheControl: Encodable {

@@ -27,7 +27,20 @@ public struct SystemCacheBreak: Sendable, Hashable, Codable {
     }
 }
 
+/// The longest a request's breakpoints may keep what they write: what its cost is bounded by.
+public enum PromptCacheWrites: Sendable, Hashable {
+    case none, fiveMinutes, hour
+}
+
 extension ProviderRequest {
+    /// The longest write this request's breakpoints ask for (`none` without any).
+    public var promptCacheWrites: PromptCacheWrites {
+        guard hasCacheMarks else { return .none }
+        var marks = [cacheMark, systemCacheBreak?.mark].compactMap { $0 } + tools.compactMap(\.cacheMark)
+        for message in messages { marks += message.cacheMarks.map { Array($0.values) } ?? [] }
+        return marks.contains { $0.ttl == "1h" } ? .hour : .fiveMinutes
+    }
+
     /// Whether any prompt-cache breakpoint is set.
     public var hasCacheMarks: Bool {
         cacheMark != nil || systemCacheBreak != nil || tools.contains { $0.cacheMark != nil } || messages.contains { $0.cacheMarks != nil }

@@ -10,11 +10,13 @@ import Providers
 enum AnthropicMessagesResponse {
     static func id(_ taskId: String) -> String { "msg_\(taskId)" }
 
-    /// Anthropic counts uncached input apart from cache reads.
+    /// Anthropic counts uncached input apart from cache reads and cache writes.
     static func usage(_ answer: CompatAnswer) -> JSONValue {
         .object([
-            "input_tokens": .number(Double(answer.inputTokens - answer.cachedTokens)), "output_tokens": .number(Double(answer.outputTokens)),
-            "cache_read_input_tokens": .number(Double(answer.cachedTokens)), "cache_creation_input_tokens": .number(0),
+            "input_tokens": .number(Double(answer.inputTokens - answer.cachedTokens - answer.cacheWriteTokens)),
+            "output_tokens": .number(Double(answer.outputTokens)),
+            "cache_read_input_tokens": .number(Double(answer.cachedTokens)),
+            "cache_creation_input_tokens": .number(Double(answer.cacheWriteTokens)),
         ])
     }
 

@@ -19,11 +19,13 @@ struct CompatAnswer {
     /// All input tokens, cached ones included.
     var inputTokens: Int
     var cachedTokens: Int
+    /// Of the input, the tokens written to the provider's prompt cache.
+    var cacheWriteTokens: Int
     var outputTokens: Int
     var facts: CompatFacts
 
     init(taskId: String, model: String, text: String, toolCalls: [ToolUse] = [], argumentTexts: [String]? = nil, stop: StopReason,
-         inputTokens: Int, cachedTokens: Int = 0, outputTokens: Int, facts: CompatFacts? = nil) {
+         inputTokens: Int, cachedTokens: Int = 0, cacheWriteTokens: Int = 0, outputTokens: Int, facts: CompatFacts? = nil) {
         self.taskId = taskId
         self.model = model
         self.text = text
@@ -32,6 +34,7 @@ struct CompatAnswer {
         self.stop = stop
         self.inputTokens = inputTokens
         self.cachedTokens = cachedTokens
+        self.cacheWriteTokens = cacheWriteTokens
         self.outputTokens = outputTokens
         self.facts = facts ?? CompatFacts(taskId: taskId, model: model, provider: .builtin, cost: nil, fallbacks: [])
     }
@@ -50,7 +53,8 @@ struct CompatAnswer {
         if ownTools, stop == .toolUse { stop = .endTurn }
         self.init(taskId: result.taskId, model: result.model, text: result.output, toolCalls: uses, argumentTexts: calls.map(\.arguments),
                   stop: stop,
-                  inputTokens: result.usage.inputTokens, cachedTokens: result.usage.cachedTokens, outputTokens: result.usage.outputTokens,
+                  inputTokens: result.usage.inputTokens, cachedTokens: result.usage.cachedTokens,
+                  cacheWriteTokens: result.usage.cacheWriteTokens, outputTokens: result.usage.outputTokens,
                   facts: CompatFacts(result))
     }
 
