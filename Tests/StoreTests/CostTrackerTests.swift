@@ -36,7 +36,7 @@ struct CostTrackerTests {
     }
 
     /// Anthropic bills a prompt-cache write above the input price: 1.25× for five minutes, 2× for
-    /// an hour. Other providers' usage carries no writes; a record from before reads as none.
+    /// an hour. Ollama has no cache; a record from before reads as none.
     @Test func cacheWritesCostTheirPremium() throws {
         let pricing = ModelPricing(input: 3, output: 15, cached: 0.3)
         // 1,000 input: 200 read, 500 written (100 for an hour), 300 plain; 100 out.
@@ -44,7 +44,7 @@ struct CostTrackerTests {
                                        cacheWriteTokens: 500, cacheWriteHourTokens: 100)
         let expected = 0.3 * 3 + 0.4 * 3 * 1.25 + 0.1 * 3 * 2 + 0.2 * 0.3 + 0.1 * 15
         #expect(abs(try usage.cost(pricing: pricing) - expected) < 1e-12)
-        #expect(CostUsage.reported(.openai, promptTokens: 1_000, outputTokens: 100, cacheWriteTokens: 500).cacheWriteTokens == 0)
+        #expect(CostUsage.reported(.ollama, promptTokens: 1_000, outputTokens: 100, cacheWriteTokens: 500).cacheWriteTokens == 0)
         #expect { try CostUsage(inputTokens: 100, outputTokens: 0, cachedTokens: 60, cacheWriteTokens: 50).cost(pricing: pricing) }
             throws: { ($0 as? CostError)?.code == .costCalculationFailed }
         let old = try JSONDecoder().decode(CostUsage.self, from: Data(#"{"inputTokens":10,"outputTokens":2,"cachedTokens":1}"#.utf8))

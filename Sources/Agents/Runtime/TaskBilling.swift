@@ -35,10 +35,10 @@ final class TaskBilling: Sendable {
     /// More input tokens than any provider will count for this request.
     private let inputTokenBound: Int
     private let outputLimit: @Sendable (ModelConfiguration) -> Int
-    /// The models (the pick, fallbacks) the router admitted as cheaper than its pick under
-    /// `cheaper-only`: their reservations are admitted by the same rule.
     /// The longest prompt-cache write the request's breakpoints may cause.
     private let promptCacheWrites: PromptCacheWrites
+    /// The models (the pick, fallbacks) the router admitted as cheaper than its pick under
+    /// `cheaper-only`: their reservations are admitted by the same rule.
     private let cheaperAlternatives: Set<String>
     /// The budgets of the API key the task runs with, checked with each reservation.
     private let keyLimits: CostConfiguration.BudgetLimits?
@@ -173,7 +173,8 @@ final class TaskBilling: Sendable {
         }
         if let reported = report.usage {
             let output = max(reported.outputTokens, report.succeeded ? 0 : report.outputTokensSeen)
-            let input = reported.inputTokens + reported.cachedInputTokens > 0 ? reported.inputTokens : estimatedInputTokens
+            let counted = reported.inputTokens + reported.cachedInputTokens + reported.cacheWriteInputTokens > 0
+            let input = counted ? reported.inputTokens : estimatedInputTokens
             let usage = CostUsage.reported(provider, promptTokens: input, outputTokens: output,
                                            cacheReadTokens: reported.cachedInputTokens, cacheWriteTokens: reported.cacheWriteInputTokens,
                                            cacheWriteHourTokens: reported.cacheWriteHourInputTokens)

@@ -48,15 +48,14 @@ public struct CostUsage: Sendable, Hashable, Codable {
     /// `input_tokens`; OpenAI's `prompt_tokens` and Google's `promptTokenCount` include them), so
     /// it is taken as is and the cached part is billed at the cached price. Ollama and the
     /// built-in responder have no cache.
-    /// Cache writes count for Anthropic only (the others bill no premium for them).
+    /// Cache writes are counted as reported: only Anthropic's clients report any (a task's usage
+    /// summed over tool rounds keeps an earlier Anthropic round's writes whoever answered last).
     public static func reported(_ provider: ProviderKind, promptTokens: Int, outputTokens: Int, cacheReadTokens: Int = 0,
                                 cacheWriteTokens: Int = 0, cacheWriteHourTokens: Int = 0) -> CostUsage {
         switch provider {
-        case .anthropic:
+        case .anthropic, .openai, .xai, .google:
             CostUsage(inputTokens: promptTokens, outputTokens: outputTokens, cachedTokens: cacheReadTokens,
                       cacheWriteTokens: cacheWriteTokens, cacheWriteHourTokens: min(cacheWriteHourTokens, cacheWriteTokens))
-        case .openai, .xai, .google:
-            CostUsage(inputTokens: promptTokens, outputTokens: outputTokens, cachedTokens: cacheReadTokens)
         case .ollama, .builtin:
             CostUsage(inputTokens: promptTokens, outputTokens: outputTokens, cachedTokens: 0)
         }
