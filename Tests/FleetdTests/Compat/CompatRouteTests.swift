@@ -56,6 +56,11 @@ struct CompatRouteTests {
             let own = try await client.send(.get, "/v1/models/deep")
             #expect(own.status == .ok && jsonValue(own.object, "status.name") as? String == "deep", "\(own.text)")
 
+            // A provider model id, which a chat request may name too, is found under that id.
+            let providerID = try await client.send(.get, "/v1/models/fleetd-builtin", headers: Self.openAI)
+            #expect(providerID.status == .ok && providerID.object["id"] as? String == "fleetd-builtin"
+                    && providerID.object["owned_by"] as? String == "builtin", "\(providerID.text)")
+
             let unknown = try await client.send(.get, "/v1/models/nope", headers: Self.openAI)
             #expect(unknown.status == .notFound && unknown.apiError["code"] as? String == "model_not_found", "\(unknown.text)")
             #expect((unknown.apiError["message"] as? String)?.contains("'nope'") == true, "\(unknown.text)")

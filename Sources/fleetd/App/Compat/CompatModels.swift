@@ -100,9 +100,13 @@ struct CompatModels {
         return entries.filter { seen.insert($0.id).inserted }
     }
 
-    /// The entry of the lists named `id`, `nil` when the lists have none.
+    /// The entry of the lists named `id`; else, for a provider model id (which a chat request may
+    /// name too, ``resolve(_:dialect:)``), that model's entry under the id asked for; `nil` when
+    /// neither.
     func entry(_ id: String) -> Entry? {
-        entries.first { $0.id == id }
+        if let listed = entries.first(where: { $0.id == id }) { return listed }
+        guard let model = config.routing.models.first(where: { $0.model == id && usable($0) }) else { return nil }
+        return Entry(id: id, owner: model.provider.rawValue, display: "\(model.name) (\(model.provider.rawValue) \(model.model))")
     }
 
     /// OpenAI's model object: `{"id", "object": "model", "created", "owned_by"}`.
