@@ -139,9 +139,9 @@ struct AnthropicStreamDecoder: ProviderStreamDecoder {
             var cache_creation_input_tokens: Int?
             var cache_creation: CacheCreation?
         }
-        /// The cache writes by how long they are kept.
+        /// The cache writes kept for an hour (the rest of `cache_creation_input_tokens` are kept
+        /// for five minutes).
         struct CacheCreation: Decodable, Equatable {
-            var ephemeral_5m_input_tokens: Int?
             var ephemeral_1h_input_tokens: Int?
         }
     }
@@ -183,8 +183,7 @@ extension AnthropicStreamDecoder.Wire.Usage {
         cache_read_input_tokens = try members.int("cache_read_input_tokens", in: path)
         cache_creation_input_tokens = try members.int("cache_creation_input_tokens", in: path)
         cache_creation = try members.object("cache_creation", in: path).map {
-            AnthropicStreamDecoder.Wire.CacheCreation(ephemeral_5m_input_tokens: try $0.int("ephemeral_5m_input_tokens", in: "\(path).cache_creation"),
-                                                      ephemeral_1h_input_tokens: try $0.int("ephemeral_1h_input_tokens", in: "\(path).cache_creation"))
+            AnthropicStreamDecoder.Wire.CacheCreation(ephemeral_1h_input_tokens: try $0.int("ephemeral_1h_input_tokens", in: "\(path).cache_creation"))
         }
     }
 }

@@ -10,8 +10,10 @@ extension ProviderRequest {
             if let last = turns.last, last.role == message.role {
                 let offset = last.blocks.count
                 turns[turns.count - 1].blocks += message.blocks
-                for (index, mark) in message.cacheMarks ?? [:] {
-                    turns[turns.count - 1].cacheMarks = (turns[turns.count - 1].cacheMarks ?? [:]).merging([offset + index: mark]) { $1 }
+                if let marks = message.cacheMarks {
+                    var merged = last.cacheMarks ?? [:]
+                    for (index, mark) in marks { merged[offset + index] = mark }
+                    turns[turns.count - 1].cacheMarks = merged
                 }
             } else {
                 turns.append(message)

@@ -86,7 +86,7 @@ extension CompatError {
     /// A fleetd HTTP error (body too large, not JSON) in the dialect's shape.
     init(_ dialect: CompatDialect, api error: APIError) {
         let status = Int(error.status.code)
-        let anthropicType = status >= 500 ? "api_error" : Self.anthropicClientErrorType(status)
+        let anthropicType = Self.anthropicErrorType(status)
         let openAIType = status == 429 ? "requests" : status >= 500 ? "server_error" : "invalid_request_error"
         self.init(dialect, status: status, openAIType: openAIType, anthropicType: anthropicType, message: error.message,
                   param: error.field, code: error.code)
@@ -146,15 +146,15 @@ extension CompatError {
             self.init(dialect, status: 499, openAIType: "server_error", anthropicType: "api_error", message: message, code: code)
         default:
             let status = failure.code.httpStatus
-            let clientError = (400..<500).contains(status)
-            self.init(dialect, status: status, openAIType: clientError ? "invalid_request_error" : "server_error",
-                      anthropicType: clientError ? Self.anthropicClientErrorType(status) : "api_error", message: message, code: code)
+            self.init(dialect, status: status, openAIType: (400..<500).contains(status) ? "invalid_request_error" : "server_error",
+                      anthropicType: Self.anthropicErrorType(status), message: message, code: code)
         }
     }
 
-    /// The Anthropic error type of a 4xx status, as its API names them.
-    static func anthropicClientErrorType(_ status: Int) -> String {
+    /// The Anthropic error type of a status, as its API names them.
+    static func anthropicErrorType(_ status: Int) -> String {
         switch status {
+        case 500...: "api_error"
         case 401: "authentication_error"
         case 402: "billing_error"
         case 403: "permission_error"
