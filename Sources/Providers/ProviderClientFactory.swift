@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import FleetSupport
 import Logging
 import NIOCore
+import NIOSSL
 
 /// Builds the right ``ProviderClient`` for a model endpoint, with its key read from the
 /// injected environment.
@@ -36,9 +37,18 @@ public struct ProviderClientFactory: Sendable {
     /// connection, so the default is as many as fleetd can hold streams (an HTTPS provider speaking
     /// HTTP/2 carries many streams per connection). With 1,024, the 1,025th concurrent stream to
     /// one host waited for a connection and failed (`getConnectionFromPoolTimeout`), found by
-    /// `fleetd-bench serve --streams 9000`. The caller owns it: `try await client.shutdown()`.
-    public static func makeHTTPClient(maxConnectionsPerHost: Int = 65_536, connectTimeout: Duration = .seconds(10)) -> HTTPClient {
+    /// `fleetd-bench serve --streams 9000`. `trust`: the CA certificates HTTPS connections accept
+    /// (the system's, plus `FLEETD_EXTRA_CA_CERTS`'). The caller owns it: `try await client.shutdown()`.
+    public static func makeHTTPClient(maxConnectionsPerHost: Int = 65_536, connectTimeout: Duration = .seconds(10),
+                                      trust: ProviderTrust = .system) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
+        if !trust.extraCertificates.isEmpty {
+            // Added to the system's roots, not instead of them. AsyncHTTPClient still sets ALPN
+            // (h2, then http/1.1) on this configuration itself.
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.additionalTrustRoots = [.certificates(trust.extraCertificates)]
+            configuration.tlsConfiguration = tls
+        }
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, maxConnectionsPerHost)
         configuration.timeout.connect = TimeAmount(max(.milliseconds(1), connectTimeout))
         // A refused or failed connection fails the attempt at once: StreamingTool retries with

@@ -46,7 +46,7 @@ struct MCPCommand: AsyncParsableCommand {
             }
             postgres = store
         }
-        let httpClient = ProviderClientFactory.makeHTTPClient()
+        let httpClient = ProviderClientFactory.makeHTTPClient(trust: try providerTrust(settings.processEnvironment, logger: logger))
         let fleet = MCPFleet(logger: logger) { [postgres] in
             let core = try await buildCore(loaded: loaded, settings: settings, metrics: metrics, httpClient: httpClient, postgres: postgres, logger: logger)
             let server = FleetMCPServer(manager: core.manager, reloader: core.reloader, metrics: metrics, adminToken: settings.adminToken,

@@ -60,7 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
         if config.database.type == .postgres {
             return try await runShared(loaded: effective, settings: settings, metrics: metrics, logger: logger)
         }
-        let httpClient = ProviderClientFactory.makeHTTPClient()
+        let httpClient = ProviderClientFactory.makeHTTPClient(trust: try providerTrust(settings.processEnvironment, logger: logger))
         let app: any ApplicationProtocol
         do {
             app = try await buildApplication(loaded: effective, settings: settings, metrics: metrics, httpClient: httpClient, logger: logger)
@@ -106,7 +106,7 @@ extension ServeCommand {
         } catch let error as PostgresStoreError {
             throw UserError(error.message)
         }
-        let httpClient = ProviderClientFactory.makeHTTPClient()
+        let httpClient = ProviderClientFactory.makeHTTPClient(trust: try providerTrust(settings.processEnvironment, logger: logger))
         let application = ApplicationAfterStore {
             try await buildApplication(loaded: loaded, settings: settings, metrics: metrics, httpClient: httpClient, postgres: postgres, logger: logger)
         }
@@ -162,4 +162,20 @@ extension ServiceSettings {
                   dataDirectory: dataDirectory, adminToken: processEnvironment["FLEETD_ADMIN_TOKEN"],
                   processEnvironment: processEnvironment)
     }
+}
+
+/// The CA certificates provider connections trust (`serve` and `mcp`): the system's, plus the PEM
+/// file `FLEETD_EXTRA_CA_CERTS` names. A file that cannot be used stops fleetd with one line.
+func providerTrust(_ environment: [String: String], logger: Logger) throws -> ProviderTrust {
+    let trust: ProviderTrust
+    do {
+        trust = try ProviderTrust.fromEnvironment(environment)
+    } catch {
+        throw UserError(error.message)
+    }
+    if let path = trust.path {
+        logger.notice("extra CA certificates trusted for provider connections",
+                      metadata: ["file": "\(path)", "certificates": "\(trust.extraCount)", "variable": "\(ProviderTrust.environmentVariable)"])
+    }
+    return trust
 }

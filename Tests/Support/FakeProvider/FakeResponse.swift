@@ -112,6 +112,8 @@ public struct RecordedRequest: Sendable {
     public var uri: String
     public var headers: [(String, String)]
     public var body: [UInt8]
+    /// 1 for HTTP/1.1, 2 for a request on an HTTP/2 stream.
+    public var httpVersion = 1
 
     /// The first value of a header (case-insensitive name).
     public func header(_ name: String) -> String? {
