@@ -44,8 +44,8 @@ public struct AnthropicClient: ProviderClient {
     }
 
     public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
-        let response = try await http.send(url: url, headers: headers, body: AnthropicWireRequest(request, stream: true), streaming: true)
-        return ProviderEventStream(body: response.body, decoder: AnthropicStreamDecoder(secret: http.secret), provider: .anthropic, secret: http.secret)
+        let (response, lease) = try await http.send(url: url, headers: headers, body: AnthropicWireRequest(request, stream: true), streaming: true)
+        return ProviderEventStream(body: response.body, decoder: AnthropicStreamDecoder(secret: http.secret), provider: .anthropic, secret: http.secret, lease: lease)
     }
 
     /// The answer's wire shape, read by hand (``Wire/Message/init(json:)``); `Decodable` too, as

@@ -46,10 +46,10 @@ public struct GeminiClient: ProviderClient {
     }
 
     public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
-        let response = try await http.send(
+        let (response, lease) = try await http.send(
             url: url(request.model, method: "streamGenerateContent") + "?alt=sse", headers: headers,
             body: GeminiWireRequest(request), streaming: true
         )
-        return ProviderEventStream(body: response.body, decoder: GeminiStreamDecoder(secret: http.secret), provider: .google, secret: http.secret)
+        return ProviderEventStream(body: response.body, decoder: GeminiStreamDecoder(secret: http.secret), provider: .google, secret: http.secret, lease: lease)
     }
 }

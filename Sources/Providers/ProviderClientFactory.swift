@@ -7,7 +7,10 @@ import NIOSSL
 /// Builds the right ``ProviderClient`` for a model endpoint, with its key read from the
 /// injected environment.
 public struct ProviderClientFactory: Sendable {
-    public let httpClient: HTTPClient
+    /// The clients provider calls go out on (``ProviderHTTPClients``).
+    public let httpClients: ProviderHTTPClients
+    /// The first of them, for calls that are not a provider's (budget alerts, tool servers).
+    public var httpClient: HTTPClient { httpClients.primary }
     public let credentials: ProviderCredentials
     public let logger: Logger
     /// Time allowed until a stream's response head arrives (the body is timed by ``StreamingTool``).
@@ -18,12 +21,22 @@ public struct ProviderClientFactory: Sendable {
     public let answerTimeout: Duration
     public let wallClock: any WallClock
 
+    /// One client for every call (no extra lanes: AsyncHTTPClient's own pooling).
     public init(
         httpClient: HTTPClient = .shared, credentials: ProviderCredentials = ProviderCredentials(),
         logger: Logger = Logger(label: "fleetd.provider"), headTimeout: Duration = .seconds(60),
         answerTimeout: Duration = .seconds(1_800), wallClock: any WallClock = SystemWallClock()
     ) {
-        self.httpClient = httpClient
+        self.init(httpClients: ProviderHTTPClients(primary: httpClient), credentials: credentials, logger: logger,
+                  headTimeout: headTimeout, answerTimeout: answerTimeout, wallClock: wallClock)
+    }
+
+    public init(
+        httpClients: ProviderHTTPClients, credentials: ProviderCredentials = ProviderCredentials(),
+        logger: Logger = Logger(label: "fleetd.provider"), headTimeout: Duration = .seconds(60),
+        answerTimeout: Duration = .seconds(1_800), wallClock: any WallClock = SystemWallClock()
+    ) {
+        self.httpClients = httpClients
         self.credentials = credentials
         self.logger = logger
         self.headTimeout = headTimeout
@@ -67,6 +80,12 @@ public struct ProviderClientFactory: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
+    /// The clients `serve` and `mcp` call providers with: ``makeHTTPClient(maxConnectionsPerHost:connectTimeout:trust:)``
+    /// first, and another like it for each further HTTP/2 connection a host needs.
+    public static func makeHTTPClients(trust: ProviderTrust = .system) -> ProviderHTTPClients {
+        ProviderHTTPClients(primary: makeHTTPClient(trust: trust)) { makeHTTPClient(trust: trust) }
+    }
+
     /// A client for the endpoint.
     /// - Throws: ``ProviderError`` `.missingCredentials` naming the variable when a needed key is not set.
     public func makeClient(for endpoint: ModelEndpoint) throws -> any ProviderClient {
@@ -75,7 +94,7 @@ public struct ProviderClientFactory: Sendable {
         var logger = logger
         logger[metadataKey: "model"] = "\(endpoint.name)"
         let http = ProviderHTTP(
-            httpClient: httpClient, provider: endpoint.provider, secret: secret, logger: logger,
+            clients: httpClients, provider: endpoint.provider, secret: secret, logger: logger,
             headTimeout: TimeAmount(headTimeout), answerTimeout: TimeAmount(answerTimeout), wallClock: wallClock
         )
         switch endpoint.provider {

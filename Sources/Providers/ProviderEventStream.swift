@@ -21,14 +21,16 @@ public struct ProviderEventStream: AsyncSequence, Sendable {
     public typealias Element = ProviderEvent
 
     enum Source: Sendable {
-        case http(body: HTTPClientResponse.Body, decoder: any ProviderStreamDecoder, provider: ProviderKind, secret: String?)
+        case http(body: HTTPClientResponse.Body, decoder: any ProviderStreamDecoder, provider: ProviderKind, secret: String?, lease: ProviderHTTPLease?)
         case stream(AsyncThrowingStream<ProviderEvent, any Error>)
     }
 
     let source: Source
 
-    init(body: HTTPClientResponse.Body, decoder: any ProviderStreamDecoder, provider: ProviderKind, secret: String?) {
-        source = .http(body: body, decoder: decoder, provider: provider, secret: secret)
+    /// `lease`: the call's count on its client (``ProviderHTTPClients``), held until the body ends
+    /// or the stream is dropped.
+    init(body: HTTPClientResponse.Body, decoder: any ProviderStreamDecoder, provider: ProviderKind, secret: String?, lease: ProviderHTTPLease?) {
+        source = .http(body: body, decoder: decoder, provider: provider, secret: secret, lease: lease)
     }
 
     /// A stream of events from any source, e.g. a tool that is not an HTTP provider.
@@ -47,8 +49,8 @@ public struct ProviderEventStream: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> AsyncIterator {
         switch source {
-        case .http(let body, let decoder, let provider, let secret):
-            AsyncIterator(kind: .http(body.makeAsyncIterator(), decoder), provider: provider, secret: secret)
+        case .http(let body, let decoder, let provider, let secret, let lease):
+            AsyncIterator(kind: .http(body.makeAsyncIterator(), decoder), provider: provider, secret: secret, lease: lease)
         case .stream(let stream):
             AsyncIterator(kind: .stream(stream.makeAsyncIterator()), provider: .builtin, secret: nil)
         }
@@ -72,11 +74,14 @@ public struct ProviderEventStream: AsyncSequence, Sendable {
         var deferredError: (any Error)?
         /// Body bytes read so far.
         public private(set) var bytesRead = 0
+        /// The HTTP call's count on its client, dropped when the body ends.
+        var lease: ProviderHTTPLease?
 
-        init(kind: Kind, provider: ProviderKind, secret: String?) {
+        init(kind: Kind, provider: ProviderKind, secret: String?, lease: ProviderHTTPLease? = nil) {
             self.kind = kind
             self.provider = provider
             self.secret = secret
+            self.lease = lease
         }
 
         public mutating func next() async throws -> ProviderEvent? {
@@ -122,6 +127,7 @@ public struct ProviderEventStream: AsyncSequence, Sendable {
                         ended = true
                         deferredError = error
                     }
+                    if ended { lease = nil }
                     pending.append(contentsOf: produced)
                 }
             }

@@ -8,7 +8,7 @@ import NIOHTTP1
 /// The HTTP part every provider client shares: sends a JSON request, turns a non-2xx answer
 /// into a classified ``ProviderError``, logs without headers (keys never reach a log line).
 struct ProviderHTTP: Sendable {
-    let httpClient: HTTPClient
+    let clients: ProviderHTTPClients
     let provider: ProviderKind
     let secret: String?
     let logger: Logger
@@ -18,8 +18,10 @@ struct ProviderHTTP: Sendable {
     let answerTimeout: TimeAmount
     let wallClock: any WallClock
 
-    /// Sends `body` to `url` and returns the response once its head arrived with a 2xx status.
-    func send(url: String, headers: HTTPHeaders, body: some Encodable, streaming: Bool) async throws -> HTTPClientResponse {
+    /// Sends `body` to `url` and returns the response once its head arrived with a 2xx status, with
+    /// the lease that counts the call against its client's share of the host: keep it as long as
+    /// the body is read (``ProviderEventStream`` does).
+    func send(url: String, headers: HTTPHeaders, body: some Encodable, streaming: Bool) async throws -> (HTTPClientResponse, ProviderHTTPLease?) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers = headers
@@ -35,6 +37,7 @@ struct ProviderHTTP: Sendable {
         logger.debug("provider request", metadata: [
             "provider": "\(provider.rawValue)", "url": "\(url)", "streaming": "\(streaming)", "bytes": "\(encoded.count)",
         ])
+        let (httpClient, lease) = clients.lease(url: url)
         let response: HTTPClientResponse
         do {
             response = try await httpClient.execute(request, timeout: streaming ? headTimeout : answerTimeout, logger: logger)
@@ -53,16 +56,17 @@ struct ProviderHTTP: Sendable {
             logger.warning("provider answered with an error", metadata: ["provider": "\(provider.rawValue)", "error": "\(error)"])
             throw error
         }
-        return response
+        return (response, lease)
     }
 
     /// Sends a request and reads the whole JSON answer by hand (`JSONValue+Read.swift`) with `read`.
     func sendAndRead<Response>(url: String, headers: HTTPHeaders, body: some Encodable,
                                _ read: (JSONValue) throws -> Response) async throws -> Response {
-        let response = try await send(url: url, headers: headers, body: body, streaming: false)
+        let (response, lease) = try await send(url: url, headers: headers, body: body, streaming: false)
         let bytes: ByteBuffer
         do {
             bytes = try await response.body.collect(upTo: 64 << 20)
+            withExtendedLifetime(lease) {}
         } catch {
             if Task.isCancelled { throw CancellationError() }
             throw ProviderErrorClassifier.transport(error, provider: provider, secret: secret)

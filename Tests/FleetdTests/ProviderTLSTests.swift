@@ -9,9 +9,9 @@ import Testing
     /// One OpenAI-format model at `baseURL`; HOLDME prompts are held open by the fake.
     static func config(baseURL: String) -> String {
         """
-        fleet: {id: tls, maxAgents: 40, taskTimeout: 30000}
+        fleet: {id: tls, maxAgents: 200, taskTimeout: 30000}
         agents:
-          - {type: general, count: 40}
+          - {type: general, count: 200}
         api: {host: 127.0.0.1}
         features: {multiModelRouter: true, streaming: true}
         routing:
@@ -114,6 +114,35 @@ import Testing
             client.close()
         }
         #expect(await eventually(timeout: .seconds(5)) { setup.fake.openHTTP2Streams == 0 })
+        fleetd.signal(SIGTERM)
+        #expect(await fleetd.waitForExit() == 0)
+        await setup.finish()
+    }
+
+    /// AsyncHTTPClient keeps one HTTP/2 connection per host and queues requests past the server's
+    /// `MAX_CONCURRENT_STREAMS` (100 here, NIO's default; a common value at the providers' edges):
+    /// without fleetd's own lanes, the 101st concurrent stream to a provider waited for one of the
+    /// first hundred to end (async-http-client issue #567).
+    @Test("more concurrent streams than the provider allows per connection all reach it, over more connections")
+    func streamsPastTheServersStreamLimitOpenMoreConnections() async throws {
+        let setup = try await Setup.make()
+        let fleetd = try await setup.start(trusting: true)
+        let body = #"{"prompt": "HOLDME and wait", "stream": true}"#
+        var clients: [RawConnection] = []
+        for _ in 0..<150 {
+            let client = try RawConnection(port: fleetd.port)
+            try client.send("POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            clients.append(client)
+        }
+        #expect(await eventually(timeout: .seconds(20)) { setup.fake.openHTTP2Streams == 150 },
+                "streams that reached the provider: \(setup.fake.openHTTP2Streams) of 150, over \(setup.fake.openConnections) connections")
+        #expect(setup.fake.openConnections >= 2 && setup.fake.openConnections <= 4, "connections: \(setup.fake.openConnections)")
+        setup.gate.open()
+        for client in clients {
+            let text = try await client.readOffPool(until: "event: complete", timeout: .seconds(20))
+            #expect(text.contains("event: complete"))
+            client.close()
+        }
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)
         await setup.finish()

@@ -36,7 +36,7 @@ struct FleetCore: Sendable {
 /// With `postgres` (for `database.type: postgres`; it must be running), the schema is migrated
 /// first and the money path runs on it (``PostgresCostTracker``, with ``PostgresMaintenance``
 /// among the services), and runtime flag changes and breaker openings are shared through it.
-func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, httpClient: HTTPClient,
+func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, httpClients: ProviderHTTPClients,
                postgres: PostgresStore? = nil, logger: Logger) async throws -> FleetCore {
     let config = loaded.config
     let reloader = try ConfigReloader(
@@ -69,7 +69,7 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
     }
     let manager = await FleetManager(
         reloader: reloader, dataPlane: dataPlane,
-        clients: ProviderClientFactory(httpClient: httpClient, credentials: ProviderCredentials(environment: settings.processEnvironment),
+        clients: ProviderClientFactory(httpClients: httpClients, credentials: ProviderCredentials(environment: settings.processEnvironment),
                                        logger: Logger(label: "fleetd.provider")),
         environmentName: settings.environment, processEnvironment: settings.processEnvironment,
         onToolCall: { [metrics] report in metrics.toolCall(report) }, logger: logger
@@ -98,7 +98,7 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
     var services: [any Service] = [
         ConfigWatchService(reloader: reloader, logger: logger, flagChanges: flagChanges),
         HeartbeatService(manager: manager),
-        BudgetAlertService(manager: manager, metrics: metrics, httpClient: httpClient, logger: logger),
+        BudgetAlertService(manager: manager, metrics: metrics, httpClient: httpClients.primary, logger: logger),
         ExpiredEntrySweeper(store: dataPlane.memory),
         WALCheckpointer(database: dataPlane.memory.database, logger: logger),
         dataPlane.records,
@@ -119,9 +119,9 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
                      api: api, flagChanges: flagChanges, services: services)
 }
 
-func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, httpClient: HTTPClient,
+func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, httpClients: ProviderHTTPClients,
                       postgres: PostgresStore? = nil, logger: Logger) async throws -> some ApplicationProtocol {
-    let core = try await buildCore(loaded: loaded, settings: settings, metrics: metrics, httpClient: httpClient, postgres: postgres, logger: logger)
+    let core = try await buildCore(loaded: loaded, settings: settings, metrics: metrics, httpClients: httpClients, postgres: postgres, logger: logger)
     let (config, reloader, dataPlane, manager, authenticator, api) = (core.config, core.reloader, core.dataPlane, core.manager, core.authenticator, core.api)
     let costsOn: @Sendable () async -> Bool = { await manager.config.cost.enabled }
     let limiter = CallerRateLimiter()

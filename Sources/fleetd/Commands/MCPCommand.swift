@@ -46,9 +46,9 @@ struct MCPCommand: AsyncParsableCommand {
             }
             postgres = store
         }
-        let httpClient = ProviderClientFactory.makeHTTPClient(trust: try providerTrust(settings.processEnvironment, logger: logger))
+        let httpClients = ProviderClientFactory.makeHTTPClients(trust: try providerTrust(settings.processEnvironment, logger: logger))
         let fleet = MCPFleet(logger: logger) { [postgres] in
-            let core = try await buildCore(loaded: loaded, settings: settings, metrics: metrics, httpClient: httpClient, postgres: postgres, logger: logger)
+            let core = try await buildCore(loaded: loaded, settings: settings, metrics: metrics, httpClients: httpClients, postgres: postgres, logger: logger)
             let server = FleetMCPServer(manager: core.manager, reloader: core.reloader, metrics: metrics, adminToken: settings.adminToken,
                                         environment: settings.environment, caller: nil)
             return (core.services, server)
@@ -57,7 +57,7 @@ struct MCPCommand: AsyncParsableCommand {
         services.append(.init(service: fleet, successTerminationBehavior: .gracefullyShutdownGroup))
         var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(config.api.drainTimeoutSeconds)
-        try await runGroup(group, thenClose: httpClient)
+        try await runGroup(group, thenClose: httpClients)
     }
 }
 

@@ -60,13 +60,13 @@ struct ServeCommand: AsyncParsableCommand {
         if config.database.type == .postgres {
             return try await runShared(loaded: effective, settings: settings, metrics: metrics, logger: logger)
         }
-        let httpClient = ProviderClientFactory.makeHTTPClient(trust: try providerTrust(settings.processEnvironment, logger: logger))
+        let httpClients = ProviderClientFactory.makeHTTPClients(trust: try providerTrust(settings.processEnvironment, logger: logger))
         let app: any ApplicationProtocol
         do {
-            app = try await buildApplication(loaded: effective, settings: settings, metrics: metrics, httpClient: httpClient, logger: logger)
+            app = try await buildApplication(loaded: effective, settings: settings, metrics: metrics, httpClients: httpClients, logger: logger)
         } catch {
             // The client must be shut down before it goes, or it traps.
-            try? await httpClient.shutdown()
+            try? await httpClients.shutdown()
             throw error
         }
         // SIGTERM/SIGINT: stop accepting, give in-flight tasks and streams the drain timeout, then stop.
@@ -74,7 +74,7 @@ struct ServeCommand: AsyncParsableCommand {
         let drain = DrainNoticeService(drain: metrics.drain, timeout: .seconds(config.api.drainTimeoutSeconds), logger: logger)
         var group = ServiceGroupConfiguration(services: [app, drain], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(config.api.drainTimeoutSeconds)
-        try await Self.naming(config.api) { try await runGroup(group, thenClose: httpClient) }
+        try await Self.naming(config.api) { try await runGroup(group, thenClose: httpClients) }
         logger.info("fleetd stopped")
     }
 
@@ -106,28 +106,28 @@ extension ServeCommand {
         } catch let error as PostgresStoreError {
             throw UserError(error.message)
         }
-        let httpClient = ProviderClientFactory.makeHTTPClient(trust: try providerTrust(settings.processEnvironment, logger: logger))
+        let httpClients = ProviderClientFactory.makeHTTPClients(trust: try providerTrust(settings.processEnvironment, logger: logger))
         let application = ApplicationAfterStore {
-            try await buildApplication(loaded: loaded, settings: settings, metrics: metrics, httpClient: httpClient, postgres: postgres, logger: logger)
+            try await buildApplication(loaded: loaded, settings: settings, metrics: metrics, httpClients: httpClients, postgres: postgres, logger: logger)
         }
         let drain = DrainNoticeService(drain: metrics.drain, timeout: .seconds(config.api.drainTimeoutSeconds), logger: logger)
         var group = ServiceGroupConfiguration(services: [postgres, application, drain], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(config.api.drainTimeoutSeconds)
-        try await Self.naming(config.api) { try await runGroup(group, thenClose: httpClient) }
+        try await Self.naming(config.api) { try await runGroup(group, thenClose: httpClients) }
         logger.info("fleetd stopped")
     }
 }
 
 /// Runs the service group to its end, then shuts the providers' HTTP client down, whether the
 /// group ended cleanly or threw (`serve` on SQLite or PostgreSQL, and `mcp`).
-func runGroup(_ group: ServiceGroupConfiguration, thenClose httpClient: HTTPClient) async throws {
+func runGroup(_ group: ServiceGroupConfiguration, thenClose httpClients: ProviderHTTPClients) async throws {
     do {
         try await ServiceGroup(configuration: group).run()
     } catch {
-        try? await httpClient.shutdown()
+        try? await httpClients.shutdown()
         throw error
     }
-    try await httpClient.shutdown()
+    try await httpClients.shutdown()
 }
 
 /// The application as a service that builds itself when the group runs it: with PostgreSQL the

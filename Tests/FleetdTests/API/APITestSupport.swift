@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Providers
 import NIOCore
 @testable import fleetd
 
@@ -27,7 +28,7 @@ func withFleetd<Value>(
     var logger = Logger(label: "fleetd-api-test")
     logger.logLevel = .warning
     let app = try await buildApplication(loaded: loaded, settings: settings, metrics: FleetMetrics(),
-                                         httpClient: HTTPClient.shared, logger: logger)
+                                         httpClients: ProviderHTTPClients(primary: HTTPClient.shared), logger: logger)
     return try await app.test(setup) { client in try await body(client, directory) }
 }
 

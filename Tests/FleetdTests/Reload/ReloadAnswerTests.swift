@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Providers
 import Testing
 @testable import fleetd
 
@@ -50,7 +51,7 @@ struct ReloadAnswerTests {
         let settings = ServiceSettings(configPath: file.path, dataDirectory: directory, environmentOption: nil, processEnvironment: environment)
         var logger = Logger(label: "fleetd-reload-answer-test")
         logger.logLevel = .warning
-        let app = try await buildApplication(loaded: loaded, settings: settings, metrics: FleetMetrics(), httpClient: HTTPClient.shared, logger: logger)
+        let app = try await buildApplication(loaded: loaded, settings: settings, metrics: FleetMetrics(), httpClients: ProviderHTTPClients(primary: HTTPClient.shared), logger: logger)
         return try await app.test(.router) { client in try await body(client, file) }
     }
 
