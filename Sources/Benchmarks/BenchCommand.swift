@@ -25,6 +25,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The serve suite's number of SSE streams held open at once for the memory figure (default 1,000 × scale).")
     var streams: Int?
 
+    @Option(name: .customLong("stream-upstream"),
+            help: "The upstream of the serve and streams suites' held streams: 'http1' (plain HTTP/1.1, a connection per stream) or 'h2' (HTTPS with HTTP/2, as the cloud providers serve).")
+    var streamUpstream: String = "http1"
+
     @Option(help: "A virtual environment with LiteLLM's proxy (python3 -m venv V && V/bin/pip install 'litellm[proxy]'): the serve suite measures it on the same upstream.")
     var litellm: String?
 
@@ -50,6 +54,7 @@ struct BenchCommand: AsyncParsableCommand {
                 serve.config = serveConfig
                 serve.streams = streams
                 serve.litellm = litellm
+                serve.streamUpstream = streamUpstream
                 suite = serve
             }
             print("== \(suite.name): \(suite.summary)")

@@ -24,4 +24,4 @@ let benchSuites: [any BenchSuite] = [
 ]
 
 /// Suites run only when named (tools for work by hand, not figures).
-let namedOnlySuites: [any BenchSuite] = [UpstreamBench(), FloorProxySuite()]
+let namedOnlySuites: [any BenchSuite] = [UpstreamBench(), FloorProxySuite(), ServeBench(streamsOnly: true)]

@@ -12,6 +12,8 @@ import Synchronization
 /// gets 10 tokens, as one JSON body or, when the request asks for a stream, 10 chunks.
 final class BenchUpstream: Sendable {
     let server: FakeProviderServer
+    /// Set when it serves HTTPS (HTTP/2 by ALPN): clients must trust its CA.
+    let tls: FakeTLS?
     private let gate: GateHolder
 
     /// The gate held streams wait on now; replaced by a closed one on each release.
@@ -19,12 +21,14 @@ final class BenchUpstream: Sendable {
         let current = Mutex(FakeGate())
     }
 
-    private init(server: FakeProviderServer, gate: GateHolder) {
+    private init(server: FakeProviderServer, tls: FakeTLS?, gate: GateHolder) {
         self.server = server
+        self.tls = tls
         self.gate = gate
     }
 
-    static func start() async throws -> BenchUpstream {
+    /// `tls`: serve HTTPS with HTTP/2, as the cloud providers do, instead of plain HTTP/1.1.
+    static func start(tls: FakeTLS? = nil) async throws -> BenchUpstream {
         let gate = GateHolder()
         // Read once: the script runs per request.
         let anthropic = (stream: try FakeResponse.fixture("providers/anthropic-stream-sdkfixture-basic.sse"),
@@ -48,8 +52,8 @@ final class BenchUpstream: Sendable {
             if model.hasPrefix("fast-"), let chunks = Int(model.dropFirst(5)) { return .openAIText(stream: stream, chunks: chunks) }
             return .openAIText(stream: stream)
         }
-        let server = try await FakeProviderServer.start(script: script, recordsRequests: false)
-        return BenchUpstream(server: server, gate: gate)
+        let server = try await FakeProviderServer.start(script: script, recordsRequests: false, tls: tls)
+        return BenchUpstream(server: server, tls: tls, gate: gate)
     }
 
     var port: Int { server.port }

@@ -22,10 +22,18 @@ final class ChildFleetd: Sendable {
     let port: Int
     private let process: Process
 
-    static func start(upstreamPort: Int, directory: URL, agents: Int, costTracking: Bool) async throws -> ChildFleetd {
+    /// `fleetd serve` on the bench-only minimal config, its models on `upstream` (plain HTTP, or
+    /// HTTPS with its CA trusted through `FLEETD_EXTRA_CA_CERTS`).
+    static func start(upstream: BenchUpstream, directory: URL, agents: Int, costTracking: Bool) async throws -> ChildFleetd {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let config = directory.appendingPathComponent("fleet.yaml")
-        let endpoint = "http://127.0.0.1:\(upstreamPort)/v1"
+        let endpoint = upstream.server.baseURL + "/v1"
+        var environment: [String: String] = [:]
+        if let tls = upstream.tls {
+            let file = directory.appendingPathComponent("upstream-ca.pem")
+            try tls.writeCA(to: file)
+            environment["FLEETD_EXTRA_CA_CERTS"] = file.path
+        }
         try """
         fleet: {id: bench, maxAgents: \(agents), taskTimeout: 120000}
         agents: [{type: bench, count: \(agents)}]
@@ -42,7 +50,7 @@ final class ChildFleetd: Sendable {
           costTracking: {enabled: \(costTracking)}
         streaming: {enabled: true, timeoutMs: 120000, firstChunkTimeoutMs: 20000, idleTimeoutMs: 120000, retryConfig: {maxRetries: 0}}
         """.write(to: config, atomically: true, encoding: .utf8)
-        return try await launch(config: config, directory: directory, environment: [:])
+        return try await launch(config: config, directory: directory, environment: environment)
     }
 
     /// `fleetd serve` on a config file as it is (e.g. `config/fleet.yaml` as shipped), every

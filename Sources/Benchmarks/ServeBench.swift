@@ -14,8 +14,11 @@ import Synchronization
 /// `fleetd` binary built beside this one, run as a child process (`serve`) with a generated config;
 /// the load generator is wrk when installed, else AsyncHTTPClient with concurrent callers.
 struct ServeBench: BenchSuite {
-    let name = "serve"
-    let summary = "fleetd over a loopback provider on config/fleet.yaml as shipped, beside an nginx proxy_pass hop: req/s, added latency and CPU per task (JSON, SSE); allocations per task (with heaptrack installed); memory with 1,000 open streams through each endpoint"
+    var name: String { streamsOnly ? "streams" : "serve" }
+    var summary: String {
+        streamsOnly ? "only the serve suite's memory figure: SSE streams held open through each endpoint (--streams N, --stream-upstream http1|h2)"
+            : "fleetd over a loopback provider on config/fleet.yaml as shipped, beside an nginx proxy_pass hop: req/s, added latency and CPU per task (JSON, SSE); allocations per task (with heaptrack installed); memory with 1,000 open streams through each endpoint"
+    }
     /// `shipped` (`config/fleet.yaml` as shipped, the headline), `minimal` (the bench's own
     /// one-model config, with cost tracking off and on), or the path of a config file.
     var config = "shipped"
@@ -23,35 +26,53 @@ struct ServeBench: BenchSuite {
     var streams: Int?
     /// A virtual environment with LiteLLM's proxy (`--litellm`): its row beside nginx's.
     var litellm: String?
+    /// The upstream of the memory figure's streams (`--stream-upstream`): `http1`, plain HTTP/1.1
+    /// (a connection per stream, as to Ollama or a local gateway), or `h2`, HTTPS with HTTP/2 (as
+    /// the cloud providers serve: many streams per connection).
+    var streamUpstream = "http1"
+    /// Only the memory figure (`fleetd-bench streams`), none of the load runs.
+    var streamsOnly = false
 
     func run(scale: Double) async throws {
+        guard ["http1", "h2"].contains(streamUpstream) else {
+            throw BenchError(description: "--stream-upstream is http1 or h2, not '\(streamUpstream)'")
+        }
         let upstream = try await BenchUpstream.start()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleetd-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let streams = self.streams ?? max(10, Int(1_000 * scale))
-        if let files = OpenFileLimit.raiseToHardLimit(), files.soft < UInt64(2 * streams + 256) {
-            // This process holds each stream's client connection and the upstream's side of fleetd's.
-            print("note: the open file limit is \(files.soft) (hard \(files.hard)); \(streams) streams need about \(2 * streams + 256) here and in fleetd")
+        // This process holds each stream's client connection and, over HTTP/1.1, the upstream's
+        // side of fleetd's; fleetd holds both of its sides (over HTTP/2, a hundred streams share one).
+        let perStream = streamUpstream == "h2" ? 1 : 2
+        if let files = OpenFileLimit.raiseToHardLimit(), files.soft < UInt64(perStream * streams + 256) {
+            print("note: the open file limit is \(files.soft) (hard \(files.hard)); \(streams) streams need about \(perStream * streams + 256) here and in fleetd")
         }
         var client = HTTPClient.Configuration()
         client.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = streams + 64
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: client)
+        var streamsUpstream = upstream
         do {
-            if config == "minimal" {
+            if streamUpstream == "h2" { streamsUpstream = try await BenchUpstream.start(tls: try FakeTLS.make()) }
+            if streamsOnly {
+                try await measureStreams(upstream: streamsUpstream, http: http, directory: directory, count: streams)
+            } else if config == "minimal" {
                 try await measure(upstream: upstream, http: http, directory: directory, streams: streams, scale: scale)
+                try await measureStreams(upstream: streamsUpstream, http: http, directory: directory, count: streams)
             } else {
                 try await measureFile(try configFile(), upstream: upstream, http: http, directory: directory, scale: scale)
                 print("-- memory, on the bench-only minimal config (one model, cost tracking off, \(streams + 16) agents): the shipped config runs 5 agents")
-                try await measureStreams(upstream: upstream, http: http, directory: directory, count: streams)
+                try await measureStreams(upstream: streamsUpstream, http: http, directory: directory, count: streams)
             }
         } catch {
             try? await http.shutdown()
             await upstream.stop()
+            if streamsUpstream !== upstream { await streamsUpstream.stop() }
             throw error
         }
         try await http.shutdown()
         await upstream.stop()
+        if streamsUpstream !== upstream { await streamsUpstream.stop() }
     }
 
     private func measure(upstream: BenchUpstream, http: HTTPClient, directory: URL, streams: Int, scale: Double) async throws {
@@ -71,7 +92,7 @@ struct ServeBench: BenchSuite {
             }
         }
         for costTracking in [false, true] {
-            let fleetd = try await ChildFleetd.start(upstreamPort: upstream.port, directory: directory.appendingPathComponent("run-\(costTracking)"),
+            let fleetd = try await ChildFleetd.start(upstream: upstream, directory: directory.appendingPathComponent("run-\(costTracking)"),
                                                      agents: streams + 16, costTracking: costTracking)
             let label = costTracking ? "cost tracking on (a ledger reserve and settle per task)" : "cost tracking off"
             // The same task through fleetd's own API and through the OpenAI-compatible endpoint
@@ -95,14 +116,14 @@ struct ServeBench: BenchSuite {
             }
             fleetd.stop()
         }
-        try await measureStreams(upstream: upstream, http: http, directory: directory, count: streams)
     }
 
     /// Memory per open stream through each endpoint, each in a fleetd of its own on the minimal
     /// config (cost tracking off), so that one endpoint's freed memory is not the next one's.
     private func measureStreams(upstream: BenchUpstream, http: HTTPClient, directory: URL, count: Int) async throws {
+        print("streams' upstream: \(upstream.tls == nil ? "plain HTTP/1.1, one connection per stream" : "HTTPS with HTTP/2 (a CA made for this run, trusted through FLEETD_EXTRA_CA_CERTS)")")
         for endpoint in StreamEndpoint.allCases {
-            let fleetd = try await ChildFleetd.start(upstreamPort: upstream.port, directory: directory.appendingPathComponent("streams-\(endpoint)"),
+            let fleetd = try await ChildFleetd.start(upstream: upstream, directory: directory.appendingPathComponent("streams-\(endpoint)"),
                                                      agents: count + 16, costTracking: false)
             try await openStreams(endpoint, fleetd: fleetd, upstream: upstream, http: http, count: count)
             fleetd.stop()
@@ -256,11 +277,13 @@ struct ServeBench: BenchSuite {
             }
             let open = opened.value
             let during = fleetd.memoryKiB()
+            let upstreamSide = upstream.tls == nil ? "\(upstream.server.openConnections) upstream connections"
+                : "\(upstream.server.openHTTP2Streams) upstream HTTP/2 streams over \(upstream.server.openConnections) connections"
             if failed.value > 0 {
                 print("  \(failed.value) of \(count) streams failed before their first chunk; fleetd's last warnings:")
                 for line in fleetd.problems(last: 3) { print("    \(line)") }
             }
-            print("open SSE streams through fleetd's \(endpoint.rawValue): \(open) of \(count) open at once (opened in waves of \(wave), in \(Load.ms(ContinuousClock.now - start)) ms); fleetd VmRSS \(before.rss) KiB before, \(during.rss) KiB with them open (\((during.rss - before.rss) / max(1, open)) KiB per stream), VmHWM \(during.hwm) KiB")
+            print("open SSE streams through fleetd's \(endpoint.rawValue): \(open) of \(count) open at once (opened in waves of \(wave), in \(Load.ms(ContinuousClock.now - start)) ms; \(upstreamSide)); fleetd VmRSS \(before.rss) KiB before, \(during.rss) KiB with them open (\((during.rss - before.rss) / max(1, open)) KiB per stream), VmHWM \(during.hwm) KiB")
             upstream.release()
             try await group.waitForAll()
         }

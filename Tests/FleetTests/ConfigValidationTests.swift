@@ -47,7 +47,7 @@ import Testing
     @Test func outOfRangeValues() {
         let out = rendered("fleet:\n  maxAgents: 0\n  taskTimeout: -5\napi:\n  port: 70000\n")
         #expect(out == [
-            "fleet.yaml:2:14: error: fleet.maxAgents: must be between 1 and 10000, got 0",
+            "fleet.yaml:2:14: error: fleet.maxAgents: must be between 1 and 100000, got 0",
             "fleet.yaml:3:16: error: fleet.taskTimeout: must be at least 1, got -5",
             "fleet.yaml:5:9: error: api.port: must be between 0 and 65535, got 70000",
         ])

@@ -69,7 +69,10 @@ import Testing
         await #expect(throws: CancellationError.self) { try await call.value }
         #expect(await waitUntil { fake.openConnections == 0 }, "the call's request still holds its connection: \(fake.openConnections) open")
         let callID = fake.requests.first(where: isCall)?.jsonBody?["id"] as? String
-        let cancelled = fake.requests.first { $0.jsonBody?["method"] as? String == "notifications/cancelled" }
+        // The notice goes on a connection of its own, which may arrive after the call's closed.
+        let isCancelled = { (request: RecordedRequest) in request.jsonBody?["method"] as? String == "notifications/cancelled" }
+        #expect(await waitUntil { fake.requests.contains(where: isCancelled) }, "no notifications/cancelled arrived")
+        let cancelled = fake.requests.first(where: isCancelled)
         let cancelledID = (cancelled?.jsonBody?["params"] as? [String: Any])?["requestId"] as? String
         #expect(callID != nil && cancelledID == callID, "\(fake.requests.map { String(decoding: $0.body, as: UTF8.self) })")
 

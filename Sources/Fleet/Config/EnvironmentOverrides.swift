@@ -62,7 +62,7 @@ enum EnvironmentOverrides {
     static let variables: [Variable] = [
         variable("FLEET_ID", "fleet.id", \.fleet.id, text),
         variable("FLEET_NAME", "fleet.name", \.fleet.name, text),
-        variable("MAX_AGENTS", "fleet.maxAgents", \.fleet.maxAgents, number(in: 1...10_000)),
+        variable("MAX_AGENTS", "fleet.maxAgents", \.fleet.maxAgents, number(in: 1...100_000)),
         variable("HEARTBEAT_INTERVAL", "fleet.heartbeatInterval", \.fleet.heartbeatInterval, number(in: 1...Int.max)),
         variable("TASK_TIMEOUT", "fleet.taskTimeout", \.fleet.taskTimeout, number(in: 1...Int.max)),
         variable("DB_TYPE", "database.type", \.database.type, choice(DatabaseSection.Kind.self)),

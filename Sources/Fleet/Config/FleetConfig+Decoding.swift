@@ -45,7 +45,7 @@ extension FleetConfig {
         var fleet = FleetSection()
         fleet.id = r.string("id", default: fleet.id)
         fleet.name = r.string("name", default: fleet.name)
-        fleet.maxAgents = r.int("maxAgents", default: fleet.maxAgents, in: 1...10_000)
+        fleet.maxAgents = r.int("maxAgents", default: fleet.maxAgents, in: 1...100_000)
         fleet.heartbeatInterval = r.int("heartbeatInterval", default: fleet.heartbeatInterval, in: 1...Int.max)
         fleet.taskTimeout = r.int("taskTimeout", default: fleet.taskTimeout, in: 1...Int.max)
         r.finish()
@@ -60,7 +60,7 @@ extension FleetConfig {
         for (path, node) in items {
             guard var r = MappingReader(node, path: path, sink: sink) else { continue }
             let type = r.string("type")
-            let count = r.int("count", default: 1, in: 0...10_000)
+            let count = r.int("count", default: 1, in: 0...100_000)
             var config: [String: ConfigValue] = [:]
             var ownFlags: [String: FlagSetting]?
             if let configNode = r.node("config") {
