@@ -70,6 +70,9 @@ public final class ProviderHTTPClients: Sendable {
         }
     }
 
+    /// HTTPS calls counted as in flight, over every host and client.
+    public var callsInFlight: Int { state.withLock { $0.inFlight.values.reduce(0) { $0 + $1.reduce(0, +) } } }
+
     /// How many clients exist, the primary included.
     public var clientCount: Int { state.withLock { $0.extras.count + 1 } }
 

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import FakeProvider
 import Foundation
 import Synchronization
 import Testing
@@ -60,6 +61,66 @@ import Testing
         let (_, lease) = single.lease(url: "https://api.example.com/v1")
         #expect(lease == nil)
         try await single.shutdown()
+    }
+
+    /// Over real HTTP/2 (the fake provider's TLS mode): calls fill lanes of two, and every way a
+    /// call ends gives its place back (a leak would make fleetd open connections without end).
+    @Test("over HTTP/2, a finished, a dropped and a refused call each give their place back")
+    func callsEndingAnyWayAreUncounted() async throws {
+        let tls = try FakeTLS.make()
+        let gate = FakeGate()
+        let server = try await FakeProviderServer.start(script: FakeScript { request, _ in
+            let body = String(decoding: request.body, as: UTF8.self)
+            if body.contains("REFUSE") { return .status(500, body: #"{"error": {"message": "no"}}"#) }
+            return body.contains("HOLD") ? .openAIHeld(gate: gate) : .openAIText(stream: true)
+        }, tls: tls)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lanes-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let caFile = directory.appendingPathComponent("ca.pem")
+        try tls.writeCA(to: caFile)
+        let trust = try ProviderTrust.fromEnvironment([ProviderTrust.environmentVariable: caFile.path])
+        let clients = ProviderHTTPClients(primary: ProviderClientFactory.makeHTTPClient(trust: trust), streamsPerConnection: 2) {
+            ProviderClientFactory.makeHTTPClient(trust: trust)
+        }
+        let factory = ProviderClientFactory(httpClients: clients, credentials: ProviderCredentials(environment: ["OPENAI_API_KEY": "k"]))
+        let client = try factory.makeClient(for: endpoint(.openai, server))
+
+        var held: [ProviderEventStream.AsyncIterator] = []
+        for _ in 0..<3 {
+            var iterator = try await client.stream(ProviderRequest(model: "m", prompt: "HOLD")).makeAsyncIterator()
+            _ = try await iterator.next()
+            held.append(iterator)
+        }
+        #expect(clients.callsInFlight == 3 && clients.clientCount == 2)
+        #expect(server.openHTTP2Streams == 3 && server.openConnections == 2, "\(server.openHTTP2Streams) streams, \(server.openConnections) connections")
+        // One read to its end: uncounted when its body ends, though its iterator is still held.
+        var finished = try await client.stream(ProviderRequest(model: "m", prompt: "hi")).makeAsyncIterator()
+        while try await finished.next() != nil {}
+        #expect(clients.callsInFlight == 3)
+        // A refused call (HTTP 500) never counts past its error.
+        await #expect(throws: ProviderError.self) { _ = try await client.stream(ProviderRequest(model: "m", prompt: "REFUSE")) }
+        #expect(clients.callsInFlight == 3)
+        // One dropped mid-stream (its reader went away): uncounted, and its HTTP/2 stream ended.
+        held.removeLast()
+        #expect(clients.callsInFlight == 2)
+        #expect(await waitFor { server.openHTTP2Streams == 2 }, "the dropped call's stream is still open: \(server.openHTTP2Streams)")
+        // The rest end when the provider finishes.
+        gate.open()
+        for index in held.indices { while try await held[index].next() != nil {} }
+        #expect(clients.callsInFlight == 0)
+        held.removeAll()
+        withExtendedLifetime(finished) {}
+        try await clients.shutdown()
+        await server.shutdown()
+    }
+
+    func waitFor(_ condition: () -> Bool) async -> Bool {
+        for _ in 0..<250 {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
     }
 
     @Test("the pool key is host and port", arguments: [
