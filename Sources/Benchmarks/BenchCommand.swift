@@ -32,10 +32,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "A virtual environment with LiteLLM's proxy (python3 -m venv V && V/bin/pip install 'litellm[proxy]'): the serve suite measures it on the same upstream.")
     var litellm: String?
 
-    /// The floor proxy runs on the global executor `fleetd serve` installs (NIO's event loops),
-    /// set before any other concurrency work, as fleetd's `main` sets it.
+    /// The floor proxy runs on the global executor `fleetd serve` runs on: Swift's own pool, or
+    /// NIO's event loops with `FLEETD_EVENT_LOOP_EXECUTOR=on`, set before any other concurrency
+    /// work, as fleetd's `main` sets it.
     static func main() async {
-        if CommandLine.arguments.dropFirst().first == "floor-proxy" {
+        if CommandLine.arguments.dropFirst().first == "floor-proxy", ProcessInfo.processInfo.environment["FLEETD_EVENT_LOOP_EXECUTOR"] == "on" {
             NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }
         await main(nil)

@@ -83,7 +83,10 @@ final class ChildFleetd: Sendable {
             process.executableURL = binary
             process.arguments = arguments
         }
-        process.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"].merging(environment) { $1 }
+        var inherited = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        // The executor choice is passed on, so a run can compare the two.
+        if let executor = ProcessInfo.processInfo.environment["FLEETD_EVENT_LOOP_EXECUTOR"] { inherited["FLEETD_EVENT_LOOP_EXECUTOR"] = executor }
+        process.environment = inherited.merging(environment) { $1 }
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice

@@ -108,9 +108,11 @@ public struct ProviderEventStream: AsyncSequence, Sendable {
                         buffer = try await body.next()
                     } catch is CancellationError {
                         ended = true
+                        lease = nil
                         throw CancellationError()
                     } catch {
                         ended = true
+                        lease = nil
                         if Task.isCancelled { throw CancellationError() }
                         throw ProviderErrorClassifier.transport(error, provider: provider, secret: secret)
                     }

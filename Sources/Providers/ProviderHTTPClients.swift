@@ -9,8 +9,10 @@ import Synchronization
 /// setting for it in 1.x). The providers speak HTTP/2 and their edges commonly allow 100 or so
 /// streams per connection, so a fleet's 101st concurrent stream to Anthropic or OpenAI waited for
 /// one of the first hundred to finish, or timed out. Each client here has its own pool, so it adds
-/// one HTTP/2 connection per host: a call to a host takes the first client with fewer than
-/// ``streamsPerConnection`` calls to that host in flight, and a client is made when all are full.
+/// at least one HTTP/2 connection per host (AsyncHTTPClient may keep one per event loop): a call to
+/// a host takes the first client with fewer than ``streamsPerConnection`` calls to that host in
+/// flight, and a client is made when all are full. Clients made in a burst stay until shutdown
+/// (their idle connections close on AsyncHTTPClient's idle timeout).
 /// Plain-HTTP hosts (Ollama, a local gateway) always use the first client: AsyncHTTPClient's
 /// HTTP/1.1 pool already opens as many connections as needed.
 public final class ProviderHTTPClients: Sendable {
@@ -26,7 +28,7 @@ public final class ProviderHTTPClients: Sendable {
         /// Clients after the primary, in the order they were made.
         var extras: [HTTPClient] = []
         /// Calls in flight per host (`host:port`), per client (index 0 is the primary).
-        var inFlight: [Substring: [Int]] = [:]
+        var inFlight: [String: [Int]] = [:]
         var shutDown = false
     }
 
@@ -41,7 +43,7 @@ public final class ProviderHTTPClients: Sendable {
     /// The client for one call to `url`, and the lease that keeps the call counted until it is
     /// dropped (nil when the call is not counted: plain HTTP, or no lanes).
     func lease(url: String) -> (HTTPClient, ProviderHTTPLease?) {
-        guard let makeClient, url.hasPrefix("https://") else { return (primary, nil) }
+        guard let makeClient, url.utf8.count > 8, url.prefix(8).lowercased() == "https://" else { return (primary, nil) }
         let key = Self.host(of: url)
         let picked: (HTTPClient, Int)? = state.withLock { state in
             guard !state.shutDown else { return nil }
@@ -61,7 +63,7 @@ public final class ProviderHTTPClients: Sendable {
         return (client, ProviderHTTPLease(owner: self, host: key, index: index))
     }
 
-    fileprivate func release(host: Substring, index: Int) {
+    fileprivate func release(host: String, index: Int) {
         state.withLock { state in
             guard var counts = state.inFlight[host], index < counts.count else { return }
             counts[index] -= 1
@@ -86,10 +88,14 @@ public final class ProviderHTTPClients: Sendable {
         try await primary.shutdown()
     }
 
-    /// `host:port` of an absolute URL (what AsyncHTTPClient pools connections by).
-    static func host(of url: String) -> Substring {
+    /// `host[:port]` of an absolute HTTPS URL, lowercased, without user info or the default port
+    /// (what AsyncHTTPClient pools connections by).
+    static func host(of url: String) -> String {
         let afterScheme = url.range(of: "://").map { url[$0.upperBound...] } ?? url[...]
-        return afterScheme.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        var authority = afterScheme.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        if authority.hasSuffix(":443") { authority = authority.dropLast(4) }
+        return authority.lowercased()
     }
 }
 
@@ -97,10 +103,10 @@ public final class ProviderHTTPClients: Sendable {
 /// response body or the event stream reading it) is gone.
 final class ProviderHTTPLease: Sendable {
     private let owner: ProviderHTTPClients
-    private let host: Substring
+    private let host: String
     private let index: Int
 
-    init(owner: ProviderHTTPClients, host: Substring, index: Int) {
+    init(owner: ProviderHTTPClients, host: String, index: Int) {
         self.owner = owner
         self.host = host
         self.index = index

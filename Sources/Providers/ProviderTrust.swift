@@ -26,7 +26,7 @@ public struct ProviderTrust: Sendable {
     ///   holds no PEM certificate. fleetd then refuses to start rather than call providers with
     ///   a trust the operator did not ask for.
     public static func fromEnvironment(_ environment: [String: String]) throws(ProviderTrustError) -> ProviderTrust {
-        guard let path = environment[environmentVariable]?.trimmingCharacters(in: .whitespaces), !path.isEmpty else {
+        guard let path = environment[environmentVariable]?.trimmingCharacters(in: .whitespacesAndNewlines), !path.isEmpty else {
             return .system
         }
         guard FileManager.default.isReadableFile(atPath: path) else {

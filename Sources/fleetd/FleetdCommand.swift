@@ -62,17 +62,20 @@ struct FleetdCommand: AsyncParsableCommand {
     }
 }
 
-/// Makes Swift concurrency's global executor NIO's event loops, for `serve`.
+/// Makes Swift concurrency's global executor NIO's event loops, for `serve`, when
+/// `FLEETD_EVENT_LOOP_EXECUTOR=on`. Off by default.
 ///
-/// The HTTP server's connection tasks, actors and NIO I/O then share the event-loop threads
-/// instead of handing work between two pools; with each request also preferring its
-/// connection's loop (``EventLoopTaskExecutor``) a task through fleetd makes fewer context
-/// switches and takes less CPU (measured with `fleetd-bench serve`: see docs/performance.md).
-/// NIO asks for this once, before any other concurrency work, from the main thread: `main` calls
-/// it right after parsing the arguments. Only `serve`, which never blocks a thread for long
-/// (SQLite runs on GRDB's own queues); the other commands wait on child processes and files. `FLEETD_EVENT_LOOP_EXECUTOR=off` keeps Swift's default pool.
+/// With it on, the HTTP server's connection tasks, actors and NIO I/O share the event-loop threads
+/// instead of handing work between two pools (fewer context switches: docs/performance.md, step
+/// 9). But NIO runs those jobs as if on a serial executor, so every nonisolated `await` hops back
+/// through the global executor, and code that holds a lock across `withUnsafeContinuation`
+/// then deadlocks a loop: swift-async-algorithms' `merge` does (its issue #430), and Hummingbird's
+/// date cache and ServiceLifecycle's `cancelOnGracefulShutdown()` use it. `fleetd-bench streams`
+/// caught two `fleetd serve` processes with one event loop blocked for good on that lock, never
+/// exiting after SIGTERM. Requests still prefer their connection's loop as a task executor
+/// (``EventLoopTaskExecutor``), which does not hop that way.
 func useEventLoopsForConcurrency() {
-    guard ProcessInfo.processInfo.environment["FLEETD_EVENT_LOOP_EXECUTOR"] != "off" else { return }
+    guard ProcessInfo.processInfo.environment["FLEETD_EVENT_LOOP_EXECUTOR"] == "on" else { return }
     NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 }
 

@@ -80,7 +80,7 @@ import Testing
         #expect(setup.fake.requests.count == 2)
         #expect(setup.fake.requests.allSatisfy { $0.httpVersion == 2 }, "\(setup.fake.requests.map(\.httpVersion))")
         #expect(setup.fake.requests.allSatisfy { $0.header("authorization") == "Bearer \(Self.key)" })
-        #expect(setup.fake.connectionsAccepted == 1, "HTTP/2 carries both calls on one connection: \(setup.fake.connectionsAccepted)")
+        #expect(setup.fake.connectionsAccepted == 1, "HTTP/2 carries the second call on the first's connection: \(setup.fake.connectionsAccepted)")
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)
         #expect(!fleetd.logText.contains(Self.key))
@@ -99,8 +99,9 @@ import Testing
             clients.append(client)
         }
         #expect(await eventually(timeout: .seconds(15)) { setup.fake.openHTTP2Streams == 30 }, "held upstream streams: \(setup.fake.openHTTP2Streams)")
-        // AsyncHTTPClient opens more than one HTTP/2 connection only past the server's stream limit (100 here).
-        #expect(setup.fake.openConnections <= 2, "connections for 30 streams: \(setup.fake.openConnections)")
+        // Far fewer connections than streams: AsyncHTTPClient keeps at most one HTTP/2 connection
+        // per event loop for a host until the server's stream limit (100 here).
+        #expect(setup.fake.openConnections <= ProcessInfo.processInfo.activeProcessorCount, "connections for 30 streams: \(setup.fake.openConnections)")
         let connections = setup.fake.openConnections
         for client in clients.prefix(10) { client.close() }
         #expect(await eventually(timeout: .seconds(10)) { setup.fake.openHTTP2Streams == 20 },
@@ -136,7 +137,8 @@ import Testing
         }
         #expect(await eventually(timeout: .seconds(20)) { setup.fake.openHTTP2Streams == 150 },
                 "streams that reached the provider: \(setup.fake.openHTTP2Streams) of 150, over \(setup.fake.openConnections) connections")
-        #expect(setup.fake.openConnections >= 2 && setup.fake.openConnections <= 4, "connections: \(setup.fake.openConnections)")
+        #expect(setup.fake.openConnections >= 2 && setup.fake.openConnections <= 2 * ProcessInfo.processInfo.activeProcessorCount,
+                "connections: \(setup.fake.openConnections)")
         setup.gate.open()
         for client in clients {
             let text = try await client.readOffPool(until: "event: complete", timeout: .seconds(20))

@@ -80,9 +80,9 @@ extension StreamRun {
     /// Reads the provider's stream into the output buffer.
     private func pull(target: StreamTarget, request: ProviderRequest, watchdog: StreamWatchdog) async -> Outcome {
         do {
-            let stream = try await Self.open(target, request)
+            // Only the iterator is kept: it lets the call's lane lease go when the body ends.
+            var iterator = try await Self.open(target, request).makeAsyncIterator()
             accumulator.state.withLock { $0.attemptAccepted = true } // a success status: the provider bills from here
-            var iterator = stream.makeAsyncIterator()
             while let event = try await iterator.next() {
                 switch event {
                 case .textDelta(let text):

@@ -46,9 +46,10 @@ struct ServeCommand: AsyncParsableCommand {
             logger.warning("\(warning)")
         }
         if let files = OpenFileLimit.raiseToHardLimit() {
-            // Two per open stream (client and provider connections), plus the store's and the listener's.
+            // Two per open stream to a plain-HTTP provider (client and provider connections), about
+            // one to an HTTPS provider (HTTP/2 carries a hundred streams per connection).
             logger.info("open file limit", metadata: ["soft": "\(files.soft)", "hard": "\(files.hard)",
-                                                      "streams": "about \(files.soft / 2) at once"])
+                                                      "streams": "about \(files.soft / 2) at once over plain HTTP, \(files.soft) over HTTP/2"])
         }
         var settings = ServiceSettings(configPath: options.path, dataDirectory: dataDirectory, environmentOption: service.environment,
                                        processEnvironment: ProcessInfo.processInfo.environment)
@@ -100,13 +101,14 @@ extension ServeCommand {
     /// group and the application is built (schema migrated) and run inside it, after the pool.
     private func runShared(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, logger: Logger) async throws {
         let config = loaded.config
+        let trust = try providerTrust(settings.processEnvironment, logger: logger)
         let postgres = PostgresStore(configuration: DataPlane.postgresConfiguration(for: config), logger: Logger(label: "fleetd.postgres"))
         do {
             try await postgres.checkReachable()
         } catch let error as PostgresStoreError {
             throw UserError(error.message)
         }
-        let httpClients = ProviderClientFactory.makeHTTPClients(trust: try providerTrust(settings.processEnvironment, logger: logger))
+        let httpClients = ProviderClientFactory.makeHTTPClients(trust: trust)
         let application = ApplicationAfterStore {
             try await buildApplication(loaded: loaded, settings: settings, metrics: metrics, httpClients: httpClients, postgres: postgres, logger: logger)
         }
