@@ -72,6 +72,33 @@ struct ProviderFixtureTests {
         }
     }
 
+    /// Recorded extended-thinking streams (real Claude answers from third-party cassettes; see
+    /// Tests/Fixtures/providers/README.md). fleetd does not relay thinking yet (`/v1/messages`
+    /// refuses `thinking`), but a gateway or a model that thinks by default sends these: the
+    /// thinking and redacted-thinking blocks are skipped, never reported as invalid chunks, and
+    /// their text never reaches the answer.
+    @Test("a stream with thinking blocks decodes to its answer alone", arguments: [
+        ("anthropic-stream-thinking-recorded.sse", "Here are the basic steps for safely crossing the street:", 1_021, TokenUsage(inputTokens: 43, outputTokens: 282), "end_turn"),
+        ("anthropic-stream-redacted-thinking-recorded.sse", "I notice that you've sent what appears to be", 359, TokenUsage(inputTokens: 92, outputTokens: 189), "end_turn"),
+        ("anthropic-stream-thinking-tool-use-recorded.sse", "", 0, TokenUsage(inputTokens: 598, outputTokens: 92), "tool_use"),
+    ])
+    func thinkingBlocksAreSkipped(fixture: String, opening: String, bytes: Int, usage: TokenUsage, finish: String) async throws {
+        for drip in [nil, 7] as [Int?] {
+            var response = try FakeResponse.fixture("providers/\(fixture)")
+            if let drip { response = response.dripped(size: drip) }
+            let got = try await withServer(.always(response)) { server in
+                let client = try makeFactory().makeClient(for: endpoint(.anthropic, server))
+                return try await collect(client.stream(ProviderRequest(model: "test-model", prompt: "hi")))
+            }
+            #expect(got.text.hasPrefix(opening) && got.text.utf8.count == bytes, "\(got.text.prefix(200))")
+            #expect(!got.text.contains("straightforward question"), "thinking text leaked into the answer")
+            #expect(got.invalid == 0)
+            #expect(got.usage.last == usage)
+            #expect(got.finish == [finish])
+            if finish == "tool_use" { #expect(got.toolNames[0] == "fixed_version") }
+        }
+    }
+
     static let unaryCases: [Case] = [
         Case(fixture: "anthropic-nonstream-docs-example.json", provider: .anthropic, text: "Hi! My name is Claude.",
              usage: TokenUsage(inputTokens: 2095, outputTokens: 503), finish: "end_turn"),
