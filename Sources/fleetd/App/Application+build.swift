@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import Providers
 import ServiceLifecycle
 import Store
@@ -139,9 +140,27 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     let fleetWide = router.group().add(middleware: APIAuthMiddleware(authenticator: authenticator, limiter: limiter, ledgerEnabled: costsOn,
                                                                       pendingTokens: pendingTokens, fullAccessOnly: true))
     router.get("healthz") { _, _ in HealthResponse(status: "ok") }
+    // The loops the HTTP server and the provider client run on (both NIO's singleton group).
+    let loopWatch = EventLoopWatch(group: MultiThreadedEventLoopGroup.singleton) { loop, stalledFor in
+        if let stalledFor {
+            logger.error("an event loop has stopped running", metadata: [
+                "loop": "\(loop)", "for": "\(stalledFor.components.seconds) s",
+                "effect": "connections on it hang; /readyz reports not ready; restart fleetd",
+            ])
+        } else {
+            logger.notice("an event loop runs again", metadata: ["loop": "\(loop)"])
+        }
+    }
     router.get("readyz") { _, _ -> Response in
-        // 200 when the store takes a write and some model can serve; 503 with the reasons otherwise.
-        let readiness = await manager.readiness()
+        // 200 when the store takes a write, some model can serve and every event loop runs; 503
+        // with the reasons otherwise.
+        var readiness = await manager.readiness()
+        let stalled = loopWatch.problems()
+        if !stalled.isEmpty {
+            readiness.problems += stalled
+            readiness.ready = false
+            readiness.status = "not ready"
+        }
         let body = (try? FastJSONEncoder().encode(readiness)) ?? []
         return Response(status: readiness.ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: body)))
@@ -182,7 +201,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
         // Hummingbird's default is too small for bursts of new connections: the kernel drops the
         // SYNs that overflow it and a client then waits for its retransmit (docs/performance.md).
         configuration: .init(address: .hostname(config.api.host, port: config.api.port), serverName: "fleetd", backlog: 4_096),
-        services: core.services + [LiveStatsSampler(manager: manager, live: metrics.live)],
+        services: core.services + [LiveStatsSampler(manager: manager, live: metrics.live), loopWatch],
         onServerRunning: { channel in
             logger.notice("fleetd listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
             // A reload then compares api.host / api.port with where fleetd really listens (port 0 picked one).
