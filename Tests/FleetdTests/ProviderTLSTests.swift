@@ -60,6 +60,26 @@ import Testing
             return try await FleetdProcess(config: config, dataDirectory: directory.appendingPathComponent("data"), environment: environment)
         }
 
+        /// `count` streamed tasks through `fleetd` whose provider answers hold after one chunk.
+        func holdStreams(_ count: Int, through fleetd: FleetdProcess) throws -> [RawConnection] {
+            let body = #"{"prompt": "HOLDME and wait", "stream": true}"#
+            return try (0..<count).map { _ in
+                let client = try RawConnection(port: fleetd.port)
+                try client.send("POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+                return client
+            }
+        }
+
+        /// Lets the provider go on and reads each held stream to its `complete` event.
+        func completeStreams(_ clients: some Sequence<RawConnection>) async throws {
+            gate.open()
+            for client in clients {
+                let text = try await client.readOffPool(until: "event: complete", timeout: .seconds(20))
+                #expect(text.contains("event: complete"))
+                client.close()
+            }
+        }
+
         func finish() async {
             gate.open()
             await fake.shutdown()
@@ -91,13 +111,7 @@ import Testing
     func streamsAreMultiplexedAndAClientLeavingEndsOnlyItsStream() async throws {
         let setup = try await Setup.make()
         let fleetd = try await setup.start(trusting: true)
-        let body = #"{"prompt": "HOLDME and wait", "stream": true}"#
-        var clients: [RawConnection] = []
-        for _ in 0..<30 {
-            let client = try RawConnection(port: fleetd.port)
-            try client.send("POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
-            clients.append(client)
-        }
+        let clients = try setup.holdStreams(30, through: fleetd)
         #expect(await eventually(timeout: .seconds(15)) { setup.fake.openHTTP2Streams == 30 }, "held upstream streams: \(setup.fake.openHTTP2Streams)")
         // Far fewer connections than streams: AsyncHTTPClient keeps at most one HTTP/2 connection
         // per event loop for a host until the server's stream limit (100 here).
@@ -108,12 +122,7 @@ import Testing
                 "the left clients' upstream streams were not ended: \(setup.fake.openHTTP2Streams) open")
         #expect(setup.fake.openConnections == connections, "a client leaving closed the shared connection")
         // The rest finish normally once the provider goes on.
-        setup.gate.open()
-        for client in clients.dropFirst(10) {
-            let text = try await client.readOffPool(until: "event: complete", timeout: .seconds(15))
-            #expect(text.contains("event: complete"))
-            client.close()
-        }
+        try await setup.completeStreams(clients.dropFirst(10))
         #expect(await eventually(timeout: .seconds(5)) { setup.fake.openHTTP2Streams == 0 })
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)
@@ -128,23 +137,12 @@ import Testing
     func streamsPastTheServersStreamLimitOpenMoreConnections() async throws {
         let setup = try await Setup.make()
         let fleetd = try await setup.start(trusting: true)
-        let body = #"{"prompt": "HOLDME and wait", "stream": true}"#
-        var clients: [RawConnection] = []
-        for _ in 0..<150 {
-            let client = try RawConnection(port: fleetd.port)
-            try client.send("POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
-            clients.append(client)
-        }
+        let clients = try setup.holdStreams(150, through: fleetd)
         #expect(await eventually(timeout: .seconds(20)) { setup.fake.openHTTP2Streams == 150 },
                 "streams that reached the provider: \(setup.fake.openHTTP2Streams) of 150, over \(setup.fake.openConnections) connections")
         #expect(setup.fake.openConnections >= 2 && setup.fake.openConnections <= 2 * ProcessInfo.processInfo.activeProcessorCount,
                 "connections: \(setup.fake.openConnections)")
-        setup.gate.open()
-        for client in clients {
-            let text = try await client.readOffPool(until: "event: complete", timeout: .seconds(20))
-            #expect(text.contains("event: complete"))
-            client.close()
-        }
+        try await setup.completeStreams(clients)
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)
         await setup.finish()
