@@ -101,6 +101,10 @@ import Testing
         #expect(setup.fake.requests.allSatisfy { $0.httpVersion == 2 }, "\(setup.fake.requests.map(\.httpVersion))")
         #expect(setup.fake.requests.allSatisfy { $0.header("authorization") == "Bearer \(Self.key)" })
         #expect(setup.fake.connectionsAccepted == 1, "HTTP/2 carries the second call on the first's connection: \(setup.fake.connectionsAccepted)")
+        // Every event loop runs: ready, and the stall gauge says none (EventLoopWatch).
+        let ready = try await http(.GET, fleetd.baseURL + "/readyz")
+        #expect(ready.status == 200, "\(ready.body)")
+        #expect(try await http(.GET, fleetd.baseURL + "/metrics").body.contains("fleetd_event_loops_stalled 0"))
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)
         #expect(!fleetd.logText.contains(Self.key))
@@ -173,6 +177,11 @@ import Testing
                                         environment: ["FLEETD_EXTRA_CA_CERTS": file.path])
         #expect(run.status == 1, "\(run.stderr)")
         #expect(run.stderr.contains("FLEETD_EXTRA_CA_CERTS names \(file.path)"), "\(run.stderr)")
+        // `fleetd validate` finds it before a deploy does.
+        let validate = try FleetdProcess.run(["validate", "--config", setup.config.path], environment: ["FLEETD_EXTRA_CA_CERTS": file.path])
+        #expect(validate.status == 1 && validate.stderr.contains("FLEETD_EXTRA_CA_CERTS names \(file.path)"), "\(validate.stderr)")
+        let good = try FleetdProcess.run(["validate", "--config", setup.config.path], environment: ["FLEETD_EXTRA_CA_CERTS": setup.caFile.path])
+        #expect(good.status == 0 && good.stdout.contains("FLEETD_EXTRA_CA_CERTS: 1 CA certificate from"), "\(good.stdout) \(good.stderr)")
         await setup.finish()
     }
 }

@@ -166,7 +166,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
                         body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
     fleetWide.get("metrics") { _, _ -> Response in
-        await metrics.refreshGauges(manager)
+        await metrics.refreshGauges(manager, loopsStalled: loopWatch.stalled().count)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                  body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
     }

@@ -1,7 +1,10 @@
 import ArgumentParser
 import Fleet
+import Foundation
+import Providers
 
-/// `fleetd validate --config PATH`: exit 0 with a one-line summary, or 1 with every error.
+/// `fleetd validate --config PATH`: exit 0 with a one-line summary, or 1 with every error. The
+/// CA file `FLEETD_EXTRA_CA_CERTS` names, when set, is checked too: `serve` would refuse it.
 struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
@@ -13,7 +16,16 @@ struct ValidateCommand: AsyncParsableCommand {
     func run() async throws {
         let loaded = try options.load()
         printWarnings(loaded.warnings)
+        let trust: ProviderTrust
+        do {
+            trust = try ProviderTrust.fromEnvironment(ProcessInfo.processInfo.environment)
+        } catch {
+            throw UserError(error.message)
+        }
         print("\(options.path): valid. \(loaded.config.summary)")
+        if let path = trust.path {
+            print("\(ProviderTrust.environmentVariable): \(trust.extraCount) CA certificate\(trust.extraCount == 1 ? "" : "s") from \(path), trusted beside the system's")
+        }
     }
 }
 

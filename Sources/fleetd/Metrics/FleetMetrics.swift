@@ -127,7 +127,10 @@ extension FleetMetrics {
                              help: "Budget alerts (COST_002) raised, by period and threshold percent.").increment()
     }
 
-    func refreshGauges(_ manager: FleetManager) async {
+    /// `loopsStalled`: how many event loops have a job waiting 5 s or more (``EventLoopWatch``).
+    func refreshGauges(_ manager: FleetManager, loopsStalled: Int = 0) async {
+        registry.makeGauge(name: "fleetd_event_loops_stalled", help: "Event loops whose queued job has waited 5 s or more (a blocked thread).")
+            .set(Double(loopsStalled))
         let plane = manager.dataPlane
         registry.makeGauge(name: "fleetd_tasks_waiting", help: "Tasks waiting for an idle agent.").set(Double(await manager.waitingTasks))
         for status in plane.router.modelStatuses() {
