@@ -9,7 +9,7 @@ import NIOSSL
 public struct ProviderClientFactory: Sendable {
     /// The clients provider calls go out on (``ProviderHTTPClients``).
     public let httpClients: ProviderHTTPClients
-    /// The first of them, for calls that are not a provider's (budget alert webhooks).
+    /// The first of them, for calls that are not a provider's (Streamable HTTP tool servers, budget alert webhooks).
     public var httpClient: HTTPClient { httpClients.primary }
     public let credentials: ProviderCredentials
     public let logger: Logger

@@ -40,9 +40,14 @@ actor HTTPToolServerTransport: Transport {
     /// so its `notifications/cancelled` may come first): such a request is not sent. The newest 64.
     private var cancelledBeforeSending: [ID] = []
 
-    init(endpoint: URL, headers: [String: String], logger: Logger) {
+    /// The client every request goes out on (fleetd's providers' first client, so the same CA
+    /// certificates are trusted: `FLEETD_EXTRA_CA_CERTS`).
+    private let httpClient: HTTPClient
+
+    init(endpoint: URL, headers: [String: String], httpClient: HTTPClient = .shared, logger: Logger) {
         self.endpoint = endpoint
         self.headers = headers
+        self.httpClient = httpClient
         self.logger = logger
         (messages, continuation) = AsyncThrowingStream<Data, any Error>.makeStream()
     }
@@ -58,7 +63,7 @@ actor HTTPToolServerTransport: Transport {
         request.method = .DELETE
         addSessionHeaders(to: &request)
         sessionID = nil
-        _ = try? await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        _ = try? await httpClient.execute(request, timeout: .seconds(5))
     }
 
     func send(_ data: Data) async throws {
@@ -118,7 +123,7 @@ actor HTTPToolServerTransport: Transport {
         if initializing { protocolVersion = nil }
         addSessionHeaders(to: &request)
         request.body = .bytes(ByteBuffer(bytes: data))
-        let response = try await HTTPClient.shared.execute(request, timeout: requestTimeout)
+        let response = try await httpClient.execute(request, timeout: requestTimeout)
         if let id = response.headers.first(name: "Mcp-Session-Id") { sessionID = id }
         if response.status.code == 404, sessionID != nil {
             // The server no longer knows the session (it restarted, or the session expired): per

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import MCP
@@ -13,6 +14,7 @@ import SystemPackage
 actor ToolServerConnection {
     let spec: ToolServerSpec
     private let logger: Logger
+    private let httpClient: HTTPClient
     private let connectTimeout: Duration
     private let retryInterval: Duration
     /// How long a stdio server's process group gets between SIGTERM and SIGKILL.
@@ -44,10 +46,12 @@ actor ToolServerConnection {
     /// again once it is ready.
     private var changedWhileConnecting = false
 
-    init(spec: ToolServerSpec, logger: Logger, connectTimeout: Duration = .seconds(10), retryInterval: Duration = .seconds(2),
-         stopGrace: Duration = .seconds(2), onToolsChanged: @escaping @Sendable () async -> Void = {}) {
+    /// `httpClient`: what a Streamable HTTP server is called with.
+    init(spec: ToolServerSpec, logger: Logger, httpClient: HTTPClient = .shared, connectTimeout: Duration = .seconds(10),
+         retryInterval: Duration = .seconds(2), stopGrace: Duration = .seconds(2), onToolsChanged: @escaping @Sendable () async -> Void = {}) {
         self.spec = spec
         self.logger = logger
+        self.httpClient = httpClient
         self.connectTimeout = connectTimeout
         self.retryInterval = retryInterval
         self.stopGrace = stopGrace
@@ -345,7 +349,7 @@ actor ToolServerConnection {
                                                      logger: logger) { [weak self] reason in await self?.ended(pid: pid, reason) }
             return (transport, ServerProcess(process: process, pipes: [input, output, errors]))
         case .http(let url, let headers):
-            return (HTTPToolServerTransport(endpoint: url, headers: headers, logger: logger), nil)
+            return (HTTPToolServerTransport(endpoint: url, headers: headers, httpClient: httpClient, logger: logger), nil)
         }
     }
 

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import MCP
@@ -23,7 +24,12 @@ public actor ToolServerHub {
     /// still open for the tasks that began with them (their toolboxes hold them).
     private var retired: [(generation: Int, connection: ToolServerConnection)] = []
 
-    public init(logger: Logger = Logger(label: "fleetd.tools")) {
+    /// What Streamable HTTP servers are called with (fleetd passes its providers' first client,
+    /// which trusts `FLEETD_EXTRA_CA_CERTS`).
+    private let httpClient: HTTPClient
+
+    public init(httpClient: HTTPClient = .shared, logger: Logger = Logger(label: "fleetd.tools")) {
+        self.httpClient = httpClient
         self.logger = logger
         // Writing to a tool server whose process died raises SIGPIPE, which would end fleetd;
         // ignored, the write fails with EPIPE and the call gets an error result instead.
@@ -47,7 +53,7 @@ public actor ToolServerHub {
                 if let existing = connections[type]?[spec.name], existing.spec == spec {
                     kept[spec.name] = existing
                 } else {
-                    kept[spec.name] = ToolServerConnection(spec: spec, logger: logger, onToolsChanged: { [weak self] in
+                    kept[spec.name] = ToolServerConnection(spec: spec, logger: logger, httpClient: httpClient, onToolsChanged: { [weak self] in
                         await self?.connectionToolsChanged()
                     })
                 }

@@ -1,6 +1,8 @@
+import AsyncHTTPClient
 import FakeProvider
 import Foundation
 import Logging
+import Providers
 import Testing
 @testable import ToolServers
 
@@ -25,6 +27,30 @@ import Testing
         ])
         // An unset variable stays unset; a shell function's value is not passed on (as the MCP SDKs do).
         #expect(ToolServerConnection.processEnvironment(configured: [:], inherited: ["PATH": "/bin", "HOME": "() { :; }"]) == ["PATH": "/bin"])
+    }
+
+    @Test("an HTTPS tool server behind a private CA is reached with the client that trusts FLEETD_EXTRA_CA_CERTS, and not without it")
+    func httpsServerBehindAPrivateCA() async throws {
+        let tls = try FakeTLS.make()
+        let fake = try await FakeProviderServer.start(script: Self.mcpServer(version: "2025-06-18"), tls: tls)
+        let url = try #require(URL(string: fake.baseURL + "/mcp"))
+        let spec = ToolServerSpec(name: "private", transport: .http(url: url, headers: [:]))
+        let caFile = FileManager.default.temporaryDirectory.appendingPathComponent("tool-ca-\(UUID().uuidString).pem")
+        try tls.writeCA(to: caFile)
+        defer { try? FileManager.default.removeItem(at: caFile) }
+        let trusting = ProviderClientFactory.makeHTTPClient(trust: try ProviderTrust.fromEnvironment([ProviderTrust.environmentVariable: caFile.path]))
+        let reached = ToolServerConnection(spec: spec, logger: Logger(label: "tool-server-test"), httpClient: trusting)
+        #expect(await reached.tools().count == 1)
+        #expect(fake.requests.contains { $0.httpVersion == 2 }, "HTTPS is HTTP/2 with this server")
+        await reached.close()
+        let seen = fake.requests.count
+        // AsyncHTTPClient's shared client trusts only the system's CAs: the handshake fails, no request arrives.
+        let refused = ToolServerConnection(spec: spec, logger: Logger(label: "tool-server-test"), connectTimeout: .seconds(2))
+        #expect(await refused.tools().isEmpty)
+        #expect(fake.requests.count == seen)
+        await refused.close()
+        try await trusting.shutdown()
+        await fake.shutdown()
     }
 
     @Test("over Streamable HTTP every request after initialize carries MCP-Protocol-Version, the version the server chose")

@@ -95,7 +95,7 @@ public actor FleetManager {
         self.onToolCall = onToolCall
         let snapshot = await reloader.snapshot
         self.snapshot = snapshot
-        toolHub = ToolServerHub(logger: Logger(label: "fleetd.tools"))
+        toolHub = ToolServerHub(httpClient: clients.httpClient, logger: Logger(label: "fleetd.tools"))
         self.runtime = Self.makeRuntime(snapshot, dataPlane: dataPlane, clients: clients, tools: [:], environment: processEnvironment, logger: logger)
         reconcileAgents()
         await toolHub.onToolsChanged { [weak self] in await self?.toolServerToolsChanged() }
