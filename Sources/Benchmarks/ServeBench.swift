@@ -55,15 +55,14 @@ struct ServeBench: BenchSuite {
         do {
             if streamUpstream == "h2" { streamsUpstream = try await BenchUpstream.start(tls: try FakeTLS.make()) }
             if streamsOnly {
-                try await measureStreams(upstream: streamsUpstream, http: http, directory: directory, count: streams)
+                // Only the memory figure below.
             } else if config == "minimal" {
                 try await measure(upstream: upstream, http: http, directory: directory, streams: streams, scale: scale)
-                try await measureStreams(upstream: streamsUpstream, http: http, directory: directory, count: streams)
             } else {
                 try await measureFile(try configFile(), upstream: upstream, http: http, directory: directory, scale: scale)
                 print("-- memory, on the bench-only minimal config (one model, cost tracking off, \(streams + 16) agents): the shipped config runs 5 agents")
-                try await measureStreams(upstream: streamsUpstream, http: http, directory: directory, count: streams)
             }
+            try await measureStreams(upstream: streamsUpstream, http: http, directory: directory, count: streams)
         } catch {
             try? await http.shutdown()
             await upstream.stop()

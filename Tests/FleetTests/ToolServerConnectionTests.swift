@@ -35,10 +35,7 @@ import Testing
         let fake = try await FakeProviderServer.start(script: Self.mcpServer(version: "2025-06-18"), tls: tls)
         let url = try #require(URL(string: fake.baseURL + "/mcp"))
         let spec = ToolServerSpec(name: "private", transport: .http(url: url, headers: [:]))
-        let caFile = FileManager.default.temporaryDirectory.appendingPathComponent("tool-ca-\(UUID().uuidString).pem")
-        try tls.writeCA(to: caFile)
-        defer { try? FileManager.default.removeItem(at: caFile) }
-        let trusting = ProviderClientFactory.makeHTTPClient(trust: try ProviderTrust.fromEnvironment([ProviderTrust.environmentVariable: caFile.path]))
+        let trusting = ProviderClientFactory.makeHTTPClient(trust: try tls.providerTrust())
         let reached = ToolServerConnection(spec: spec, logger: Logger(label: "tool-server-test"), httpClient: trusting)
         #expect(await reached.tools().count == 1)
         #expect(fake.requests.contains { $0.httpVersion == 2 }, "HTTPS is HTTP/2 with this server")

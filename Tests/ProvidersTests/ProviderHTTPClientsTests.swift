@@ -74,12 +74,7 @@ import Testing
             if body.contains("REFUSE") { return .status(500, body: #"{"error": {"message": "no"}}"#) }
             return body.contains("HOLD") ? .openAIHeld(gate: gate) : .openAIText(stream: true)
         }, tls: tls)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lanes-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let caFile = directory.appendingPathComponent("ca.pem")
-        try tls.writeCA(to: caFile)
-        let trust = try ProviderTrust.fromEnvironment([ProviderTrust.environmentVariable: caFile.path])
+        let trust = try tls.providerTrust()
         let clients = ProviderHTTPClients(primary: ProviderClientFactory.makeHTTPClient(trust: trust), streamsPerConnection: 2) {
             ProviderClientFactory.makeHTTPClient(trust: trust)
         }

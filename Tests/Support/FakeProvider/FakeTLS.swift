@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import NIOSSL
+import Providers
 import SwiftASN1
 import X509
 
@@ -51,6 +52,15 @@ public struct FakeTLS: Sendable {
     /// Writes the CA's certificate to `url` (a file a client can be pointed at).
     public func writeCA(to url: URL) throws {
         try caPEM.write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    /// What a client that trusts this CA is made with: read from a file, as fleetd reads
+    /// `FLEETD_EXTRA_CA_CERTS` (the file is removed afterwards).
+    public func providerTrust() throws -> ProviderTrust {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("fake-ca-\(UUID().uuidString).pem")
+        try writeCA(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        return try ProviderTrust.fromEnvironment([ProviderTrust.environmentVariable: file.path])
     }
 
     /// The server side: this certificate, HTTP/2 offered first, HTTP/1.1 beside it.
