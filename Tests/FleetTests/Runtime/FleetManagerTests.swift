@@ -90,10 +90,12 @@ struct FleetManagerTests {
             #expect(record?.status == "failed")
             #expect(record?.error?.code == .taskTimeout)
             #expect(await waitUntil { await fleet.reserved() == 0 }, "the reservation is released")
-            // The message says what was open, for a flake seen under load: was the held request on
-            // it, or is it a connection that opened after the call was given up?
-            #expect(await waitUntil { fake.openConnections == 0 },
-                    "the upstream call is cancelled: \(fake.openConnections) connection(s) open, \(fake.connectionsAccepted) accepted, \(fake.requestCount) request(s) received")
+            // Under load the timeout can come while AsyncHTTPClient is still connecting: the call
+            // is given up before its request is written, and the connection, once made, waits idle
+            // in the pool (seen: 1 open, 1 accepted, 0 requests). So what must be closed is a
+            // connection that carried the call, not every connection.
+            #expect(await waitUntil { fake.openConnectionsThatCarriedARequest == 0 },
+                    "the upstream call is cancelled: \(fake.openConnectionsThatCarriedARequest) connection(s) with a request still open, \(fake.connectionsAccepted) accepted, \(fake.requestCount) request(s) received")
             let status = try #require(await manager.agentStatuses().first)
             #expect(status.currentTask == nil && status.failed == 1, "\(status)")
 

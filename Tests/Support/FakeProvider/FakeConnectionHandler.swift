@@ -32,6 +32,9 @@ final class FakeConnectionHandler: ChannelInboundHandler {
         case .head(let head):
             self.head = head
             body = []
+            // The TCP connection: an HTTP/2 stream's parent.
+            let connection = ObjectIdentifier(framing == .http2 ? (context.channel.parent ?? context.channel) : context.channel)
+            holder.value?.state.withLock { _ = $0.carried.insert(connection) }
         case .body(var buffer):
             body += buffer.readBytes(length: buffer.readableBytes) ?? []
         case .end:
@@ -94,7 +97,10 @@ final class FakeConnectionTracker: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         let channel = context.channel
-        holder.value?.state.withLock { _ = $0.children.removeValue(forKey: ObjectIdentifier(channel)) }
+        holder.value?.state.withLock {
+            _ = $0.children.removeValue(forKey: ObjectIdentifier(channel))
+            $0.carried.remove(ObjectIdentifier(channel))
+        }
         context.fireChannelInactive()
     }
 

@@ -30,6 +30,8 @@ public final class FakeProviderServer: Sendable {
         var bytesWritten = 0
         var bytesQueued = 0
         var children: [ObjectIdentifier: any Channel] = [:]
+        /// Connections (by their channel) on which a request began to arrive.
+        var carried: Set<ObjectIdentifier> = []
         /// Writers still playing an answer, by id; each removes itself when done.
         var writers: [Int: Task<Void, Never>] = [:]
         var nextWriter = 0
@@ -108,6 +110,14 @@ public final class FakeProviderServer: Sendable {
 
     /// Connections currently open (TCP connections: an HTTP/2 connection's streams are not counted).
     public var openConnections: Int { state.withLock { $0.children.count } }
+
+    /// Connections still open that carried a request, or began to: an open one that did not is an
+    /// idle keep-alive connection in the client's pool, such as AsyncHTTPClient keeps when a call
+    /// is cancelled while its connection is still being made. The count a test of a cancelled
+    /// call wants at zero (HTTP/1.1; an HTTP/2 connection is counted once any stream began on it).
+    public var openConnectionsThatCarriedARequest: Int {
+        state.withLock { state in state.children.keys.filter { state.carried.contains($0) }.count }
+    }
 
     /// HTTP/2 streams currently open, over all connections (HTTPS mode).
     public var openHTTP2Streams: Int { state.withLock { $0.openStreams } }
