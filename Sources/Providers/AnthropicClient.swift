@@ -27,7 +27,10 @@ public struct AnthropicClient: ProviderClient {
         let answer = try await http.sendAndRead(url: url, headers: headers, body: AnthropicWireRequest(request, stream: false), Wire.Message.init(json:))
         var text = ""
         var calls: [ToolCall] = []
+        var thinking: [ContentBlock] = []
         for block in answer.content ?? [] {
+            if block.type == "thinking" { thinking.append(.thinking(text: block.thinking ?? "", signature: block.signature ?? "")) }
+            if block.type == "redacted_thinking" { thinking.append(.redactedThinking(data: block.data ?? "")) }
             if block.type == "text", let t = block.text { text += t }
             if block.type == "tool_use", let name = block.name {
                 let args = block.input.flatMap { try? FastJSONEncoder().encodeToString($0) } ?? "{}"
@@ -40,7 +43,8 @@ public struct AnthropicClient: ProviderClient {
                                          cacheWrite: $0.cache_creation_input_tokens ?? 0,
                                          cacheWriteHour: $0.cache_creation?.ephemeral_1h_input_tokens ?? 0, output: $0.output_tokens ?? 0)
         }
-        return ProviderResponse(text: text, toolCalls: calls, finishReason: answer.stop_reason, usage: usage, model: answer.model)
+        return ProviderResponse(text: text, toolCalls: calls, finishReason: answer.stop_reason, usage: usage, model: answer.model,
+                                thinking: thinking)
     }
 
     public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
@@ -63,6 +67,9 @@ public struct AnthropicClient: ProviderClient {
             var id: String?
             var name: String?
             var input: JSONValue?
+            var thinking: String?
+            var signature: String?
+            var data: String?
         }
     }
 }
@@ -78,7 +85,9 @@ extension AnthropicClient.Wire.Message {
             let block = try block.members(path)
             return AnthropicClient.Wire.Block(type: try block.requiredString("type", in: path), text: try block.string("text", in: path),
                                               id: try block.string("id", in: path), name: try block.string("name", in: path),
-                                              input: block["input"].flatMap { $0 == .null ? nil : $0 })
+                                              input: block["input"].flatMap { $0 == .null ? nil : $0 },
+                                              thinking: try block.string("thinking", in: path), signature: try block.string("signature", in: path),
+                                              data: try block.string("data", in: path))
         }
     }
 }

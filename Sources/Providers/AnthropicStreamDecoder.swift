@@ -2,9 +2,9 @@ import FleetSupport
 import Foundation
 import NIOCore
 
-/// Anthropic Messages streaming: `message_start` (input usage), `content_block_*` (text and
-/// `tool_use` input JSON), `message_delta` (stop reason, cumulative output usage), `message_stop`,
-/// `ping`, and `error` events.
+/// Anthropic Messages streaming: `message_start` (input usage), `content_block_*` (text,
+/// `tool_use` input JSON, `thinking` text and signature, `redacted_thinking` data), `message_delta`
+/// (stop reason, cumulative output usage), `message_stop`, `ping`, and `error` events.
 struct AnthropicStreamDecoder: ProviderStreamDecoder {
     let secret: String?
     private var parser = SSEParser()
@@ -14,6 +14,8 @@ struct AnthropicStreamDecoder: ProviderStreamDecoder {
     private var stopReason: String?
     private var finished = false
     private var toolIndexes: [Int: Int] = [:] // content block index → tool call index
+    private var thinkingIndexes: [Int: Int] = [:] // content block index → thinking block index
+    private var thinkingBlocks = 0
 
     init(secret: String?) {
         self.secret = secret
@@ -59,6 +61,18 @@ struct AnthropicStreamDecoder: ProviderStreamDecoder {
                 let toolIndex = toolIndexes.count
                 toolIndexes[index] = toolIndex
                 out.append(.toolCallDelta(ToolCallDelta(index: toolIndex, id: block.id, name: block.name)))
+            } else if let block = message.content_block, block.type == "thinking" || block.type == "redacted_thinking" {
+                let thinkingIndex = thinkingBlocks
+                thinkingBlocks += 1
+                if let index = message.index { thinkingIndexes[index] = thinkingIndex }
+                if block.type == "redacted_thinking" {
+                    out.append(.thinking(ThinkingDelta(index: thinkingIndex, part: .redacted(block.data ?? ""))))
+                } else {
+                    if let text = block.thinking, !text.isEmpty { out.append(.thinking(ThinkingDelta(index: thinkingIndex, part: .text(text)))) }
+                    if let signature = block.signature, !signature.isEmpty {
+                        out.append(.thinking(ThinkingDelta(index: thinkingIndex, part: .signature(signature))))
+                    }
+                }
             } else if let text = message.content_block?.text, !text.isEmpty {
                 out.append(.textDelta(text))
             }
@@ -69,6 +83,12 @@ struct AnthropicStreamDecoder: ProviderStreamDecoder {
             } else if delta.type == "input_json_delta", let index = message.index, let toolIndex = toolIndexes[index] {
                 if let json = delta.partial_json, !json.isEmpty {
                     out.append(.toolCallDelta(ToolCallDelta(index: toolIndex, argumentsFragment: json)))
+                }
+            } else if delta.type == "thinking_delta", let index = message.index, let thinkingIndex = thinkingIndexes[index] {
+                if let text = delta.thinking, !text.isEmpty { out.append(.thinking(ThinkingDelta(index: thinkingIndex, part: .text(text)))) }
+            } else if delta.type == "signature_delta", let index = message.index, let thinkingIndex = thinkingIndexes[index] {
+                if let signature = delta.signature, !signature.isEmpty {
+                    out.append(.thinking(ThinkingDelta(index: thinkingIndex, part: .signature(signature))))
                 }
             }
         case "message_delta":
@@ -125,12 +145,17 @@ struct AnthropicStreamDecoder: ProviderStreamDecoder {
             var text: String?
             var id: String?
             var name: String?
+            var thinking: String?
+            var signature: String?
+            var data: String?
         }
         struct Delta: Decodable, Equatable {
             var type: String?
             var text: String?
             var partial_json: String?
             var stop_reason: String?
+            var thinking: String?
+            var signature: String?
         }
         struct Usage: Decodable, Equatable {
             var input_tokens: Int?
@@ -164,13 +189,18 @@ extension AnthropicStreamDecoder.Wire.Event {
             AnthropicStreamDecoder.Wire.Block(type: try block.requiredString("type", in: "event.content_block"),
                                               text: try block.string("text", in: "event.content_block"),
                                               id: try block.string("id", in: "event.content_block"),
-                                              name: try block.string("name", in: "event.content_block"))
+                                              name: try block.string("name", in: "event.content_block"),
+                                              thinking: try block.string("thinking", in: "event.content_block"),
+                                              signature: try block.string("signature", in: "event.content_block"),
+                                              data: try block.string("data", in: "event.content_block"))
         }
         delta = try members.object("delta", in: "event").map { delta in
             AnthropicStreamDecoder.Wire.Delta(type: try delta.string("type", in: "event.delta"),
                                               text: try delta.string("text", in: "event.delta"),
                                               partial_json: try delta.string("partial_json", in: "event.delta"),
-                                              stop_reason: try delta.string("stop_reason", in: "event.delta"))
+                                              stop_reason: try delta.string("stop_reason", in: "event.delta"),
+                                              thinking: try delta.string("thinking", in: "event.delta"),
+                                              signature: try delta.string("signature", in: "event.delta"))
         }
         usage = try members.object("usage", in: "event").map { try AnthropicStreamDecoder.Wire.Usage(members: $0, path: "event.usage") }
     }

@@ -85,6 +85,8 @@ public struct ProviderRequest: Sendable, Hashable, Codable {
     /// The request's own cache setting (Anthropic's automatic caching: the provider places the
     /// breakpoint).
     public var cacheMark: CacheMark?
+    /// Extended thinking (Anthropic's format carries it; the others answer without).
+    public var thinking: ThinkingSetting?
 
     public init(model: String, system: String? = nil, messages: [ProviderMessage], maxTokens: Int = 1024, temperature: Double? = nil,
                 topP: Double? = nil, topK: Int? = nil, stopSequences: [String] = [], tools: [ToolDefinition] = [],
@@ -208,6 +210,93 @@ public enum ProviderEvent: Sendable, Hashable {
     /// A chunk that could not be understood (e.g. malformed JSON); the stream goes on without it
     /// (``StreamingTool`` reports it as STREAM_003 ChunkValidationFailed).
     case invalidChunk(reason: String)
+    /// A piece of the model's extended thinking (Anthropic).
+    case thinking(ThinkingDelta)
+}
+
+/// A piece of one thinking block as it streams in: its text, its signature (which ends it), or a
+/// redacted block's data (which is whole).
+public struct ThinkingDelta: Sendable, Hashable, Codable {
+    public enum Part: Sendable, Hashable {
+        case text(String)
+        case signature(String)
+        case redacted(String)
+    }
+
+    /// Which thinking block of the answer this belongs to (0-based, counting thinking blocks only).
+    public var index: Int
+    public var part: Part
+
+    public init(index: Int, part: Part) {
+        self.index = index
+        self.part = part
+    }
+
+    // As JSON (`POST /v1/tasks`' `thinking` event): `{"index": 0, "thinking": "…"}`, with
+    // `signature` or `redacted` in place of `thinking` for those parts.
+    private enum CodingKeys: String, CodingKey {
+        case index, thinking, signature, redacted
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        index = try container.decode(Int.self, forKey: .index)
+        if let text = try container.decodeIfPresent(String.self, forKey: .thinking) {
+            part = .text(text)
+        } else if let signature = try container.decodeIfPresent(String.self, forKey: .signature) {
+            part = .signature(signature)
+        } else {
+            part = .redacted(try container.decode(String.self, forKey: .redacted))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(index, forKey: .index)
+        switch part {
+        case .text(let text): try container.encode(text, forKey: .thinking)
+        case .signature(let signature): try container.encode(signature, forKey: .signature)
+        case .redacted(let data): try container.encode(data, forKey: .redacted)
+        }
+    }
+
+    /// The thinking blocks these pieces make, by index: texts joined, the signature kept.
+    public static func blocks(_ deltas: [ThinkingDelta]) -> [ContentBlock] {
+        var assembled: [Int: (text: String, signature: String, redacted: String?)] = [:]
+        for delta in deltas {
+            var block = assembled[delta.index] ?? (text: "", signature: "", redacted: nil)
+            switch delta.part {
+            case .text(let text): block.text += text
+            case .signature(let signature): block.signature += signature
+            case .redacted(let data): block.redacted = data
+            }
+            assembled[delta.index] = block
+        }
+        return assembled.keys.sorted().compactMap { key in
+            guard let block = assembled[key] else { return nil }
+            if let data = block.redacted { return .redactedThinking(data: data) }
+            return .thinking(text: block.text, signature: block.signature)
+        }
+    }
+
+    /// The pieces that tell `blocks` (thinking blocks; any other kind is skipped), numbered from `first`.
+    public static func deltas(telling blocks: [ContentBlock], from first: Int = 0) -> [ThinkingDelta] {
+        var deltas: [ThinkingDelta] = []
+        var index = first
+        for block in blocks {
+            switch block {
+            case .thinking(let text, let signature):
+                if !text.isEmpty { deltas.append(ThinkingDelta(index: index, part: .text(text))) }
+                deltas.append(ThinkingDelta(index: index, part: .signature(signature)))
+            case .redactedThinking(let data):
+                deltas.append(ThinkingDelta(index: index, part: .redacted(data)))
+            case .text, .image, .toolUse, .toolResult:
+                continue
+            }
+            index += 1
+        }
+        return deltas
+    }
 }
 
 /// The whole answer of a non-streaming call (or an assembled stream).
@@ -218,12 +307,16 @@ public struct ProviderResponse: Sendable, Hashable {
     public var usage: TokenUsage?
     /// The model that answered, as the provider reports it (may differ from the requested alias).
     public var model: String?
+    /// The answer's thinking blocks, in order (Anthropic's extended thinking).
+    public var thinking: [ContentBlock]
 
-    public init(text: String, toolCalls: [ToolCall] = [], finishReason: String? = nil, usage: TokenUsage? = nil, model: String? = nil) {
+    public init(text: String, toolCalls: [ToolCall] = [], finishReason: String? = nil, usage: TokenUsage? = nil, model: String? = nil,
+                thinking: [ContentBlock] = []) {
         self.text = text
         self.toolCalls = toolCalls
         self.finishReason = finishReason
         self.usage = usage
         self.model = model
+        self.thinking = thinking
     }
 }

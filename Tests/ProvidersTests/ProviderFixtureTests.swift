@@ -73,16 +73,18 @@ struct ProviderFixtureTests {
     }
 
     /// Recorded extended-thinking streams (real Claude answers from third-party cassettes; see
-    /// Tests/Fixtures/providers/README.md). fleetd does not relay thinking yet (`/v1/messages`
-    /// refuses `thinking`), but a gateway or a model that thinks by default sends these: the
-    /// thinking and redacted-thinking blocks are skipped, never reported as invalid chunks, and
-    /// their text never reaches the answer.
-    @Test("a stream with thinking blocks decodes to its answer alone", arguments: [
-        ("anthropic-stream-thinking-recorded.sse", "Here are the basic steps for safely crossing the street:", 1_021, TokenUsage(inputTokens: 43, outputTokens: 282), "end_turn"),
-        ("anthropic-stream-redacted-thinking-recorded.sse", "I notice that you've sent what appears to be", 359, TokenUsage(inputTokens: 92, outputTokens: 189), "end_turn"),
-        ("anthropic-stream-thinking-tool-use-recorded.sse", "", 0, TokenUsage(inputTokens: 598, outputTokens: 92), "tool_use"),
+    /// Tests/Fixtures/providers/README.md): each thinking block's pieces come as thinking events,
+    /// numbered by block, with the signature whole; a redacted block's data whole; none is an
+    /// invalid chunk, and no thinking text reaches the answer's text.
+    @Test("a stream with thinking blocks decodes to its thinking and its answer, apart", arguments: [
+        ("anthropic-stream-thinking-recorded.sse", "Here are the basic steps for safely crossing the street:", 1_021, TokenUsage(inputTokens: 43, outputTokens: 282), "end_turn",
+         ["thinking 202 This is a straightforward question about / 504 EvMCCkYICxgCKkCHP2cS"]),
+        ("anthropic-stream-redacted-thinking-recorded.sse", "I notice that you've sent what appears to be", 359, TokenUsage(inputTokens: 92, outputTokens: 189), "end_turn",
+         ["redacted 744 EqkECkYIBxgCKkA8AZ4n", "redacted 296 EtgBCkYIBxgCKkDQfGkw"]),
+        ("anthropic-stream-thinking-tool-use-recorded.sse", "", 0, TokenUsage(inputTokens: 598, outputTokens: 92), "tool_use",
+         ["thinking 180 The user wants me to:\n1. Use the fixed_v / 524 EoQDCm0IDhgCKkCDzGs2"]),
     ])
-    func thinkingBlocksAreSkipped(fixture: String, opening: String, bytes: Int, usage: TokenUsage, finish: String) async throws {
+    func thinkingBlocksComeApart(fixture: String, opening: String, bytes: Int, usage: TokenUsage, finish: String, thinking: [String]) async throws {
         for drip in [nil, 7] as [Int?] {
             var response = try FakeResponse.fixture("providers/\(fixture)")
             if let drip { response = response.dripped(size: drip) }
@@ -96,7 +98,32 @@ struct ProviderFixtureTests {
             #expect(got.usage.last == usage)
             #expect(got.finish == [finish])
             if finish == "tool_use" { #expect(got.toolNames[0] == "fixed_version") }
+            // Each block summed up: its kind, its text's bytes and opening, its signature's length and opening.
+            let blocks = ThinkingDelta.blocks(got.thinking).map { block -> String in
+                switch block {
+                case .thinking(let text, let signature):
+                    "thinking \(text.utf8.count) \(text.prefix(40)) / \(signature.count) \(signature.prefix(20))"
+                case .redactedThinking(let data): "redacted \(data.count) \(data.prefix(20))"
+                default: "other"
+                }
+            }
+            #expect(blocks == thinking, "\(blocks)")
         }
+    }
+
+    @Test("a non-streamed answer's thinking block comes with its signature, before its text")
+    func unaryThinking() async throws {
+        let response = try await withServer(.always(try FakeResponse.fixture("providers/anthropic-nonstream-thinking-derived.json"))) { server in
+            try await makeFactory().makeClient(for: endpoint(.anthropic, server)).complete(ProviderRequest(model: "test-model", prompt: "hi"))
+        }
+        #expect(response.text.hasPrefix("Here are the basic steps for safely crossing the street:") && response.text.utf8.count == 1_021)
+        guard case .thinking(let text, let signature)? = response.thinking.first, response.thinking.count == 1 else {
+            Issue.record("\(response.thinking)")
+            return
+        }
+        #expect(text.hasPrefix("This is a straightforward question about") && text.utf8.count == 202)
+        #expect(signature.hasPrefix("EvMCCkYICxgCKkCHP2cS") && signature.count == 504)
+        #expect(response.usage == TokenUsage(inputTokens: 43, outputTokens: 282))
     }
 
     static let unaryCases: [Case] = [

@@ -83,6 +83,8 @@ public struct ResponseCache: Sendable {
     /// (the provider's default, keyed apart from every explicit value) or for at most `maxTemperature`.
     public static func admits(_ request: ProviderRequest, maxTemperature: Double) -> Bool {
         guard request.tools.isEmpty else { return false }
+        // A thinking answer's signed blocks are not kept, and a replay without them is not the answer.
+        if let thinking = request.thinking, thinking.kind != .disabled { return false }
         guard let temperature = request.temperature else { return true }
         return temperature <= maxTemperature
     }

@@ -10,6 +10,9 @@ import Streaming
 public enum TaskEvent: Sendable {
     case start(TaskStart)
     case chunk(StreamChunk)
+    /// A piece of the model's extended thinking (asked for through `/v1/messages`' `thinking`):
+    /// its blocks are numbered across the task's model calls.
+    case thinking(ThinkingDelta)
     case progress(StreamProgress)
     /// The model asked for a tool (`mcpTools`): sent before the call runs.
     indirect case toolCall(TaskToolCall)
@@ -34,6 +37,7 @@ public enum TaskEvent: Sendable {
         switch self {
         case .start: "start"
         case .chunk: "chunk"
+        case .thinking: "thinking"
         case .progress: "progress"
         case .toolCall: "tool_call"
         case .toolResult: "tool_result"
@@ -156,6 +160,8 @@ public struct TaskResult: Sendable, Codable {
     public var finishReason: String? = nil
     /// The tool calls fleetd ran for the model (agent types with `mcpServers`, `mcpTools` on).
     public var toolUse: ToolUseSummary? = nil
+    /// The model's thinking blocks, in order, when it was asked to think (`/v1/messages`' `thinking`).
+    public var thinking: [ContentBlock]? = nil
 }
 
 /// Why a model was chosen (the full trace is in `routing/selections/<taskId>`).

@@ -127,6 +127,8 @@ final class TaskDriver {
         /// Chunks the earlier rounds' calls sent. Each call numbers its own from 0; the task's
         /// `sequence` (and `progress` count) runs on across rounds.
         var earlierChunks = 0
+        /// The earlier rounds' thinking blocks, in order (their count numbers this round's on).
+        var earlierThinking: [ContentBlock] = []
         var toolReports: [ToolCallReport] = []
 
         /// Every round's billing, the current one last.
@@ -386,6 +388,9 @@ final class TaskDriver {
         case .chunk(var chunk):
             chunk.sequence += running.earlierChunks
             return .chunk(chunk)
+        case .thinking(var delta):
+            delta.index += running.earlierThinking.count
+            return .thinking(delta)
         case .progress(var progress):
             progress.chunks += running.earlierChunks
             return .progress(progress)
@@ -433,6 +438,7 @@ final class TaskDriver {
         running.earlierBackpressure += result.metadata.backpressureEvents
         running.earlierText += result.text
         running.earlierChunks += result.metadata.totalChunks
+        running.earlierThinking += result.thinking
         if let billing = running.billing { running.earlierBillings.append(billing) }
         running.billing = nil
         // The next round starts with the model that answered this one (a fallback, when the pick
@@ -443,7 +449,10 @@ final class TaskDriver {
         }
         let round = running.round + 1
         let calls = ToolExecutor.toolUses(result.toolCalls, round: round)
-        var blocks: [ContentBlock] = result.text.isEmpty ? [] : [.text(result.text)]
+        // Thinking first, as it came: Anthropic requires a tool loop's assistant turn to begin
+        // with its thinking blocks, unchanged.
+        var blocks: [ContentBlock] = result.thinking
+        if !result.text.isEmpty { blocks.append(.text(result.text)) }
         blocks += calls.map { .toolUse($0.use) }
         var events = calls.map { call in
             TaskEvent.toolCall(TaskToolCall(taskId: task.id, round: round, callId: call.use.id, server: tools.invoker.server(of: call.use.name),
@@ -537,6 +546,7 @@ final class TaskDriver {
         // responder's above all, must not stand in for it once it is back), nothing was dropped,
         // and it is no refusal or filtered answer (one such turn must not answer every later one).
         if let key = running.cacheKey, let cache = runtime.cache, task.cachePolicy != .bypass, result.toolCalls.isEmpty, !result.text.isEmpty,
+           result.thinking.isEmpty, running.earlierThinking.isEmpty,
            model.name == running.selection.modelName, result.metadata.discardedChunks == 0,
            StopReason(providerReason: result.finishReason, hasToolCalls: false) != .contentFilter {
             await cache.save(ResponseCache.Answer(text: result.text, model: model.name, provider: model.provider, usage: usage, cost: cost,
@@ -555,6 +565,8 @@ final class TaskDriver {
             selection: SelectionSummary(running.selection), subtasks: nil,
             toolCalls: result.toolCalls.isEmpty ? nil : result.toolCalls, finishReason: result.finishReason)
         if running.cacheKey != nil { outcome.cache = "miss" }
+        let thinking = running.earlierThinking + result.thinking
+        if !thinking.isEmpty { outcome.thinking = thinking }
         if running.tools != nil, running.round > 0 || !result.toolCalls.isEmpty {
             let exhausted = !result.toolCalls.isEmpty
             if exhausted {
@@ -674,6 +686,8 @@ extension ProviderRequest {
             case .toolResult(let result):
                 bytes += result.toolUseId.utf8.count
                 result.content.forEach(count)
+            case .thinking(let text, let signature): bytes += text.utf8.count + signature.utf8.count
+            case .redactedThinking(let data): bytes += data.utf8.count
             }
         }
         for message in messages { message.blocks.forEach(count) }

@@ -1,8 +1,9 @@
 /// The body of Anthropic's `POST /v1/messages` for a ``ProviderRequest``: system prompt, turns
 /// of content blocks (text, image from Base64 or URL, tool_use, tool_result with `is_error`),
 /// tools with `input_schema`, `tool_choice` (`auto` / `any` / `tool` / `none`, with
-/// `disable_parallel_tool_use`), stop sequences, sampling, and prompt-cache breakpoints
-/// (`cache_control` on tools, the system prompt, blocks, and the request itself).
+/// `disable_parallel_tool_use`), stop sequences, sampling, prompt-cache breakpoints
+/// (`cache_control` on tools, the system prompt, blocks, and the request itself), extended
+/// thinking (`thinking`), and earlier turns' thinking blocks sent back as they came.
 struct AnthropicWireRequest: Encodable {
     var model: String
     var max_tokens: Int
@@ -15,6 +16,7 @@ struct AnthropicWireRequest: Encodable {
     var tools: [Tool]?
     var tool_choice: Choice?
     var cache_control: CacheControl?
+    var thinking: Thinking?
     var stream: Bool
 
     init(_ request: ProviderRequest, stream: Bool) {
@@ -44,7 +46,20 @@ struct AnthropicWireRequest: Encodable {
                                     input_schema: .object(["type": .string("object")])) }
             tool_choice = Choice(ToolChoice.none, parallel: nil)
         }
+        thinking = request.thinking?.fitting(maxTokens: request.maxTokens).map(Thinking.init)
         self.stream = stream
+    }
+
+    struct Thinking: Encodable {
+        var type: String
+        var budget_tokens: Int?
+        var display: String?
+
+        init(_ setting: ThinkingSetting) {
+            type = setting.kind.rawValue
+            budget_tokens = setting.kind == .enabled ? setting.budgetTokens : nil
+            display = setting.display
+        }
     }
 
     /// The names of the tools the history's calls used, in order of first use.
@@ -142,6 +157,9 @@ struct AnthropicWireRequest: Encodable {
         var tool_use_id: String?
         var content: [Block]?
         var is_error: Bool?
+        var thinking: String?
+        var signature: String?
+        var data: String?
         var cache_control: CacheControl?
 
         init(text: String, cache: CacheMark?) {
@@ -169,6 +187,13 @@ struct AnthropicWireRequest: Encodable {
                 let blocks = result.content.filter { $0.text?.isEmpty != true }.map(Block.init)
                 content = blocks.isEmpty ? nil : blocks
                 is_error = result.isError ? true : nil
+            case .thinking(let text, let signature):
+                type = "thinking"
+                thinking = text
+                self.signature = signature
+            case .redactedThinking(let data):
+                type = "redacted_thinking"
+                self.data = data
             }
         }
     }

@@ -11,11 +11,66 @@ public enum ContentBlock: Sendable, Hashable, Codable {
     case toolUse(ToolUse)
     /// The result of a tool call (in a user message).
     case toolResult(ToolResult)
+    /// An Anthropic model's extended thinking (in an assistant message), with the signature that
+    /// lets it come back in a later turn. Sent back to Anthropic unchanged, as it requires (a tool
+    /// loop's last assistant turn must begin with it); no other provider's format has it, and their
+    /// encoders leave it out.
+    case thinking(text: String, signature: String)
+    /// Thinking Anthropic's safety systems encrypted: opaque data, sent back as it came.
+    case redactedThinking(data: String)
 
     /// The text, when this is a text block.
     public var text: String? {
         if case .text(let text) = self { return text }
         return nil
+    }
+
+    /// Whether this is a thinking block (plain or redacted).
+    public var isThinking: Bool {
+        switch self {
+        case .thinking, .redactedThinking: true
+        case .text, .image, .toolUse, .toolResult: false
+        }
+    }
+}
+
+/// Extended thinking as a caller asks for it (Anthropic's `thinking` parameter): relayed to
+/// Anthropic models; other providers' formats have no such setting, and answer without it.
+public struct ThinkingSetting: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        /// Think with at most ``ThinkingSetting/budgetTokens`` tokens.
+        case enabled
+        /// The model decides how much to think (Claude's newer models).
+        case adaptive
+        case disabled
+    }
+
+    public var kind: Kind
+    /// With `enabled`: at least 1,024, fewer than `max_tokens`.
+    public var budgetTokens: Int?
+    /// How the thinking text comes back (`summarized`, `omitted`), when the caller said.
+    public var display: String?
+
+    public init(kind: Kind, budgetTokens: Int? = nil, display: String? = nil) {
+        self.kind = kind
+        self.budgetTokens = budgetTokens
+        self.display = display
+    }
+
+    /// The fewest tokens Anthropic allows a thinking budget.
+    public static let minimumBudget = 1_024
+
+    /// The setting for a call whose answer may be at most `maxTokens` long: a budget that does not
+    /// fit below it (a fallback with a smaller `maxOutputTokens`) is cut to half of it, and
+    /// thinking is left off when even the minimum does not fit, since Anthropic refuses a budget
+    /// not below `max_tokens`.
+    public func fitting(maxTokens: Int) -> ThinkingSetting? {
+        guard kind == .enabled, let budget = budgetTokens, budget >= maxTokens else { return self }
+        let half = maxTokens / 2
+        guard half >= Self.minimumBudget else { return nil }
+        var fitted = self
+        fitted.budgetTokens = half
+        return fitted
     }
 }
 

@@ -61,7 +61,8 @@ struct GeminiWireRequest: Encodable {
         init(text: String) { self.text = text }
 
         /// `nil` for what Gemini cannot carry (image URLs: ``ProviderRequest/unsupportedFeatures(on:)``
-        /// keeps such requests away from Gemini) and for empty text.
+        /// keeps such requests away from Gemini), for empty text, and for Anthropic's thinking
+        /// blocks (signed for Anthropic; Gemini's own thoughts travel as signatures on its calls).
         init?(_ block: ContentBlock) {
             switch block {
             case .text(let text):
@@ -81,6 +82,8 @@ struct GeminiWireRequest: Encodable {
                 let text = JSONValue.string(result.content.compactMap(\.text).joined(separator: "\n\n"))
                 functionResponse = FunctionResponse(id: result.toolUseId, name: result.name ?? "",
                                                     response: .object([result.isError ? "error" : "content": text]))
+            case .thinking, .redactedThinking:
+                return nil
             }
         }
     }

@@ -45,6 +45,8 @@ struct OllamaWireRequest: Encodable {
             case .toolUse(let use): calls.append(Call(function: CallFunction(name: use.name, arguments: use.input)))
             case .toolResult(let result):
                 out.append(Message(role: "tool", content: result.textForFlaglessFormats, tool_name: result.name))
+            case .thinking, .redactedThinking:
+                continue // Anthropic's, signed for Anthropic: no place in this format
             }
         }
         if !texts.isEmpty || !images.isEmpty || !calls.isEmpty {

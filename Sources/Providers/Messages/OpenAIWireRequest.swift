@@ -65,6 +65,8 @@ struct OpenAIWireRequest: Encodable {
             case .toolUse(let use): calls.append(Call(id: use.id, function: CallFunction(name: use.name, arguments: use.input.jsonText)))
             case .toolResult(let result):
                 out.append(Message(role: "tool", content: .text(result.textForFlaglessFormats), tool_call_id: result.toolUseId))
+            case .thinking, .redactedThinking:
+                continue // Anthropic's, signed for Anthropic: no place in this format
             }
         }
         switch message.role {

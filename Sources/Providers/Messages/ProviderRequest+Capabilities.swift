@@ -50,7 +50,7 @@ extension ProviderRequest {
                 switch block {
                 case .image: true
                 case .toolResult(let result): result.hasImage
-                case .text, .toolUse: false
+                case .text, .toolUse, .thinking, .redactedThinking: false
                 }
             }
         }
@@ -79,6 +79,8 @@ extension ProviderRequest {
             case .image: images += 1
             case .toolUse(let use): characters += use.name.count + ((try? FastJSONEncoder().encodeToString(use.input))?.count ?? 0)
             case .toolResult(let result): result.content.forEach(count)
+            case .thinking(let text, let signature): characters += text.count + signature.count
+            case .redactedThinking(let data): characters += data.count
             }
         }
         for message in messages {

@@ -22,11 +22,23 @@ final class StreamAccumulator: Sendable {
         /// This attempt was a synchronous call cut (timed out, or its caller gone) while the
         /// provider was producing an answer fleetd never received.
         var attemptAnswerUnseen = false
+        /// The thinking pieces delivered, in order.
+        var thinking: [ThinkingDelta] = []
     }
 
     let state = Mutex(State())
 
-    var deliveredOutput: Bool { state.withLock { $0.chunks > 0 } }
+    /// Whether the consumer got any of the answer: text, or thinking (a retry or another model
+    /// would tell a second answer after it).
+    var deliveredOutput: Bool { state.withLock { $0.chunks > 0 || !$0.thinking.isEmpty } }
+
+    /// Keeps a thinking piece the consumer is being told.
+    func appendThinking(_ delta: ThinkingDelta) {
+        state.withLock {
+            $0.thinking.append(delta)
+            if case .text(let text) = delta.part { $0.attemptOutputTokens += BuiltinProvider.approximateTokens(text) }
+        }
+    }
 
     /// Forgets what a failed attempt gathered but never delivered (tool calls, finish reason, usage),
     /// so a retry or fallback starts clean. Delivered text is kept.

@@ -8,6 +8,8 @@ import Providers
 public enum StreamEvent: Sendable, Hashable {
     case start(StreamStartMetadata)
     case chunk(StreamChunk)
+    /// A piece of the model's extended thinking (Anthropic), told as it comes, before the text.
+    case thinking(ThinkingDelta)
     case progress(StreamProgress)
     case error(StreamFailure)
     // Indirect: keeps every event held across an `await` small (docs/performance.md, "Memory").
@@ -18,6 +20,7 @@ public enum StreamEvent: Sendable, Hashable {
         switch self {
         case .start: "start"
         case .chunk: "chunk"
+        case .thinking: "thinking"
         case .progress: "progress"
         case .error: "error"
         case .complete: "complete"
@@ -96,6 +99,8 @@ public struct StreamResult: Sendable, Hashable {
     /// As reported by the provider; `nil` if it reported none.
     public var usage: TokenUsage?
     public var metadata: StreamResultMetadata
+    /// The answer's thinking blocks, in order (Anthropic's extended thinking, when asked for).
+    public var thinking: [ContentBlock] = []
 }
 
 /// What happened during the call.

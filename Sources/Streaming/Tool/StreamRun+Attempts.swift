@@ -30,6 +30,9 @@ extension StreamRun {
                 for (index, call) in response.toolCalls.enumerated() {
                     accumulator.add(ToolCallDelta(index: index, id: call.id, name: call.name, argumentsFragment: call.arguments))
                 }
+                for delta in ThinkingDelta.deltas(telling: response.thinking) {
+                    guard await deliverThinking(delta) else { return .consumerGone }
+                }
                 if !response.text.isEmpty {
                     guard await deliver(response.text, target: target) else { return .consumerGone }
                 }
@@ -107,6 +110,10 @@ extension StreamRun {
                     watchdog.pause()
                     guard await discard(reason, target: target) else { return .consumerGone }
                     watchdog.arm(after: idleTimeout, kind: .idle)
+                case .thinking(let delta):
+                    watchdog.pause()
+                    guard await deliverThinking(delta) else { return .consumerGone }
+                    watchdog.arm(after: idleTimeout, kind: .idle)
                 }
                 if Task.isCancelled { return .failed(CancellationError()) }
             }
@@ -126,6 +133,12 @@ extension StreamRun {
             return await output.send(.progress(StreamProgress(streamId: streamId, chunks: chunks, tokensSoFar: tokens)))
         }
         return true
+    }
+
+    /// Sends a piece of thinking. `false` when the consumer is gone.
+    func deliverThinking(_ delta: ThinkingDelta) async -> Bool {
+        accumulator.appendThinking(delta)
+        return await output.send(.thinking(delta))
     }
 
     /// Reports a discarded chunk (STREAM_003, not terminal).
@@ -148,7 +161,7 @@ extension StreamRun {
         )
         let result = StreamResult(
             text: snapshot.text, toolCalls: accumulator.toolCalls, finishReason: snapshot.finishReason,
-            usage: snapshot.usage, metadata: metadata
+            usage: snapshot.usage, metadata: metadata, thinking: ThinkingDelta.blocks(snapshot.thinking)
         )
         // Records first, so they are in the store by the time the consumer sees `complete`.
         var ended = session

@@ -1,5 +1,7 @@
+import FakeProvider
+import FleetSupport
 import Foundation
-import Providers
+@testable import Providers
 import Testing
 @testable import fleetd
 
@@ -265,7 +267,19 @@ import Testing
         (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]}"#,
          "messages[0].content[0].type", "not carried"),
         (#"{"model": "m", "max_tokens": 5, "thinking": {"type": "enabled", "budget_tokens": 1024}, "messages": [{"role": "user", "content": "hi"}]}"#,
-         "thinking", "thinking"),
+         "thinking.budget_tokens", "less than 'max_tokens' (5)"),
+        (#"{"model": "m", "max_tokens": 5000, "thinking": {"type": "enabled", "budget_tokens": 512}, "messages": [{"role": "user", "content": "hi"}]}"#,
+         "thinking.budget_tokens", "at least 1024"),
+        (#"{"model": "m", "max_tokens": 5000, "thinking": {"type": "enabled"}, "messages": [{"role": "user", "content": "hi"}]}"#,
+         "thinking.budget_tokens", "required"),
+        (#"{"model": "m", "max_tokens": 5000, "thinking": {"type": "always"}, "messages": [{"role": "user", "content": "hi"}]}"#,
+         "thinking.type", "enabled, adaptive or disabled"),
+        (#"{"model": "m", "max_tokens": 5000, "thinking": {"type": "adaptive", "display": "full"}, "messages": [{"role": "user", "content": "hi"}]}"#,
+         "thinking.display", "summarized or omitted"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "thinking", "thinking": "x", "signature": "s"}]}]}"#,
+         "messages[0].content[0].type", "assistant messages"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": [{"type": "thinking", "thinking": "x"}]}]}"#,
+         "messages[1].content[0].signature", "required"),
         (#"{"model": "m", "max_tokens": 5, "tools": [{"type": "web_search_20250305", "name": "web_search"}], "messages": [{"role": "user", "content": "hi"}]}"#,
          "tools[0].type", "server tools"),
         (#"{"model": "m", "max_tokens": 5, "temperature": 1.5, "messages": [{"role": "user", "content": "hi"}]}"#, "temperature", "between 0 and 1"),
@@ -296,5 +310,43 @@ import Testing
         let openAICall = try openAI(#"{"model": "auto", "messages": \#(messages)}"#)
         #expect(openAICall.request.continuesLastAssistantTurn == nil)
         #expect(openAICall.request.unsupportedFeatures(on: .openai).isEmpty)
+    }
+
+    // MARK: Extended thinking
+
+    /// The request a real client sent in a thinking tool loop (recorded; Tests/Fixtures/providers):
+    /// its `thinking` setting and its assistant turn, the thinking block with its signature before
+    /// the tool call, reach an Anthropic model exactly as the client sent them.
+    @Test func aRecordedThinkingToolTurnGoesBackToAnthropicUnchanged() throws {
+        let recorded = try FixturePaths.data("providers/anthropic-request-thinking-tool-use-turn2-recorded.json")
+        let call = try AnthropicMessagesRequest.parse(JSONDecoder().decode(JSONValue.self, from: recorded))
+        #expect(call.request.thinking == ThinkingSetting(kind: .enabled, budgetTokens: 1_024, display: "summarized"))
+        var request = call.request
+        request.model = "claude-haiku-4-5-20251001"
+        request.maxTokens = try #require(call.maxTokens)
+        let sentBytes = try FastJSONEncoder().encode(AnthropicWireRequest(request, stream: true))
+        let sent = try #require(try JSONSerialization.jsonObject(with: Data(sentBytes)) as? [String: Any])
+        let original = try #require(try JSONSerialization.jsonObject(with: recorded) as? [String: Any])
+        let sentThinking = sent["thinking"] as? NSDictionary
+        #expect(sentThinking == original["thinking"] as? NSDictionary, "\(String(describing: sentThinking))")
+        let sentTurns = sent["messages"] as? [NSDictionary] ?? []
+        let originalTurns = original["messages"] as? [NSDictionary] ?? []
+        #expect(sentTurns.count == 3 && originalTurns.count == 3)
+        #expect(sentTurns.count == 3 && sentTurns[1] == originalTurns[1], "\(sentTurns)")
+        #expect(sent["max_tokens"] as? Int == 64_000)
+    }
+
+    @Test func thinkingSettingsAndBlocksAreRead() throws {
+        let adaptive = try anthropic(#"{"model": "m", "max_tokens": 5, "thinking": {"type": "adaptive"}, "messages": [{"role": "user", "content": "hi"}]}"#)
+        #expect(adaptive.request.thinking == ThinkingSetting(kind: .adaptive))
+        let off = try anthropic(#"{"model": "m", "max_tokens": 5, "thinking": {"type": "disabled"}, "messages": [{"role": "user", "content": "hi"}]}"#)
+        #expect(off.request.thinking == ThinkingSetting(kind: .disabled))
+        let redacted = try anthropic("""
+        {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"},
+         {"role": "assistant", "content": [{"type": "redacted_thinking", "data": "EqkE"}, {"type": "text", "text": "Hello."}]},
+         {"role": "user", "content": "again"}]}
+        """)
+        #expect(redacted.request.messages[1].blocks == [.redactedThinking(data: "EqkE"), .text("Hello.")])
+        #expect(redacted.routingText.context?.contains("EqkE") == false, "a model's thinking is not scored as the task's text")
     }
 }

@@ -1,3 +1,4 @@
+import FleetSupport
 import Foundation
 import Testing
 @testable import Providers
@@ -162,5 +163,47 @@ import Testing
         // Without marks, the system prompt stays a string and no cache_control appears.
         let plain = try wireJSON(AnthropicWireRequest(ProviderRequest(model: "m", prompt: "hi", system: "s"), stream: false))
         #expect(plain["system"] as? String == "s" && plain["cache_control"] == nil)
+    }
+
+    /// Thinking goes to Anthropic as asked, its blocks back in order; a budget that would not fit
+    /// below a smaller `max_tokens` (a fallback's) is halved, and left off when even Anthropic's
+    /// minimum would not fit.
+    @Test func thinkingAndItsBlocks() throws {
+        var request = ProviderRequest(model: "m", messages: [
+            ProviderMessage(role: .user, content: "hi"),
+            ProviderMessage(role: .assistant, blocks: [.thinking(text: "Let me see.", signature: "sig=="), .redactedThinking(data: "EqkE"),
+                                                       .toolUse(ToolUse(id: "t1", name: "f", input: .object([:])))]),
+            ProviderMessage(role: .user, blocks: [.toolResult(ToolResult(toolUseId: "t1", name: "f", content: [.text("1")]))]),
+        ], maxTokens: 8_000)
+        request.thinking = ThinkingSetting(kind: .enabled, budgetTokens: 4_000, display: "omitted")
+        let body = try wireJSON(AnthropicWireRequest(request, stream: true))
+        #expect(body[object: "thinking"] as NSDictionary? == ["type": "enabled", "budget_tokens": 4_000, "display": "omitted"])
+        let assistant = body[objects: "messages"][1][objects: "content"]
+        #expect(assistant.map { $0["type"] as? String } == ["thinking", "redacted_thinking", "tool_use"])
+        #expect(assistant[0] as NSDictionary == ["type": "thinking", "thinking": "Let me see.", "signature": "sig=="])
+        #expect(assistant[1] as NSDictionary == ["type": "redacted_thinking", "data": "EqkE"])
+
+        request.maxTokens = 4_000
+        #expect(try wireJSON(AnthropicWireRequest(request, stream: true))[object: "thinking"]?["budget_tokens"] as? Int == 2_000)
+        request.maxTokens = 2_000
+        #expect(try wireJSON(AnthropicWireRequest(request, stream: true))["thinking"] == nil)
+        request.thinking = ThinkingSetting(kind: .adaptive)
+        #expect(try wireJSON(AnthropicWireRequest(request, stream: true))[object: "thinking"] as NSDictionary? == ["type": "adaptive"])
+    }
+
+    /// The other formats have no place for Anthropic's signed thinking: they get the turn without it.
+    @Test func otherFormatsLeaveThinkingOut() throws {
+        var request = ProviderRequest(model: "m", messages: [
+            ProviderMessage(role: .user, content: "hi"),
+            ProviderMessage(role: .assistant, blocks: [.thinking(text: "Let me see.", signature: "sig=="), .text("Hello.")]),
+            ProviderMessage(role: .user, content: "again"),
+        ])
+        request.thinking = ThinkingSetting(kind: .enabled, budgetTokens: 1_024)
+        for body in [try FastJSONEncoder().encode(OpenAIWireRequest(request, stream: false, maxCompletionTokens: false)),
+                     try FastJSONEncoder().encode(GeminiWireRequest(request)),
+                     try FastJSONEncoder().encode(OllamaWireRequest(request, stream: false))] {
+            let text = String(decoding: body, as: UTF8.self)
+            #expect(!text.contains("Let me see") && !text.contains("sig==") && !text.contains("thinking") && text.contains("Hello."), "\(text)")
+        }
     }
 }

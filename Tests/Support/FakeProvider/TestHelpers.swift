@@ -78,6 +78,8 @@ public struct Collected: Sendable {
     public var toolArguments: [Int: String] = [:]
     public var toolNames: [Int: String] = [:]
     public var invalid = 0
+    /// The thinking pieces, in order.
+    public var thinking: [ThinkingDelta] = []
 }
 
 public func collect(_ stream: ProviderEventStream) async throws -> Collected {
@@ -91,6 +93,7 @@ public func collect(_ stream: ProviderEventStream) async throws -> Collected {
             c.toolArguments[d.index, default: ""] += d.argumentsFragment
             if let name = d.name { c.toolNames[d.index] = name }
         case .invalidChunk: c.invalid += 1
+        case .thinking(let delta): c.thinking.append(delta)
         }
     }
     return c

@@ -3,21 +3,24 @@ import Providers
 /// `POST /v1/messages`: an Anthropic Messages body translated into a ``CompatCall``.
 ///
 /// `system` (a string or text blocks), turns of blocks (`text`, `image` from Base64 or URL,
-/// `tool_use`, `tool_result` with `is_error` and text or image content), custom tools,
+/// `tool_use`, `tool_result` with `is_error` and text or image content, and the assistant's
+/// `thinking` and `redacted_thinking` blocks), custom tools,
 /// `tool_choice` (`auto`, `any`, `tool`, `none`, `disable_parallel_tool_use`), `stop_sequences`,
 /// `temperature`, `top_p`, `top_k`, `max_tokens` (required, as Anthropic requires it), `stream`
 /// and `metadata.user_id` are carried, and so are `cache_control` breakpoints (on tools, system
 /// blocks, content blocks, and the request's own top-level one) to Anthropic models, whose prompt
 /// cache makes a repeated prefix cost a tenth; other providers cache on their own and get none.
-/// Anything else is refused with a 400 naming it.
+/// `thinking` (`enabled` with `budget_tokens`, `adaptive`, `disabled`) reaches Anthropic models,
+/// whose thinking blocks come back in the answer and, sent back in a later turn, go back to them
+/// unchanged; another provider's model (a fallback, a routed pick) answers without thinking,
+/// and is not sent the blocks. Anything else is refused with a 400 naming it.
 enum AnthropicMessagesRequest {
     static let known: Set<String> = [
         "model", "max_tokens", "messages", "system", "metadata", "stop_sequences", "stream", "temperature", "top_p", "top_k",
-        "tools", "tool_choice", "cache_control",
+        "tools", "tool_choice", "cache_control", "thinking",
     ]
 
     static let reasons: [String: String] = [
-        "thinking": "extended thinking settings differ between providers and are not relayed",
         "service_tier": "service tiers exist per provider", "container": "code-execution containers are not carried",
         "mcp_servers": "MCP servers are not carried", "context_management": "context management is not carried",
     ]
@@ -82,12 +85,44 @@ enum AnthropicMessagesRequest {
         request.topP = try top.double("top_p", in: 0...1)
         request.topK = try top.int("top_k", atLeast: 1)
         request.stopSequences = try top.strings("stop_sequences") ?? []
+        request.thinking = try thinking(top, maxTokens: maxTokens)
         var userId: String?
         if let metadata = try top.object("metadata") {
             try metadata.refuseUnknown(["user_id"])
             userId = try metadata.string("user_id")
         }
         return CompatCall(model: model, request: request, maxTokens: maxTokens, stream: try top.bool("stream") ?? false, userId: userId)
+    }
+
+    /// `thinking`: `{"type": "enabled", "budget_tokens": N}` (at least 1,024 and below
+    /// `max_tokens`, as Anthropic requires), `{"type": "adaptive"}` or `{"type": "disabled"}`;
+    /// with `display` (`summarized` or `omitted`) when the client sets it.
+    static func thinking(_ top: CompatObject, maxTokens: Int) throws -> ThinkingSetting? {
+        guard let thinking = try top.object("thinking") else { return nil }
+        let display = try thinking.string("display")
+        if let display, display != "summarized", display != "omitted" {
+            throw CompatRequestError(param: "thinking.display", message: "'thinking.display' must be summarized or omitted")
+        }
+        switch try thinking.requiredString("type") {
+        case "enabled":
+            try thinking.refuseUnknown(["type", "budget_tokens", "display"])
+            guard let budget = try thinking.int("budget_tokens", atLeast: ThinkingSetting.minimumBudget) else {
+                throw CompatRequestError(param: "thinking.budget_tokens", message: "'thinking.budget_tokens' is required when thinking is enabled")
+            }
+            guard budget < maxTokens else {
+                throw CompatRequestError(param: "thinking.budget_tokens",
+                                         message: "'thinking.budget_tokens' (\(budget)) must be less than 'max_tokens' (\(maxTokens))")
+            }
+            return ThinkingSetting(kind: .enabled, budgetTokens: budget, display: display)
+        case "adaptive":
+            try thinking.refuseUnknown(["type", "display"])
+            return ThinkingSetting(kind: .adaptive, display: display)
+        case "disabled":
+            try thinking.refuseUnknown(["type"])
+            return ThinkingSetting(kind: .disabled)
+        default:
+            throw CompatRequestError(param: "thinking.type", message: "'thinking.type' must be enabled, adaptive or disabled")
+        }
     }
 
     /// A `cache_control` breakpoint (`{"type": "ephemeral"}`, with `ttl` 5m or 1h); `nil` when absent.
@@ -187,9 +222,20 @@ enum AnthropicMessagesRequest {
                 blocks.append(.toolResult(ToolResult(toolUseId: id, name: name, content: try resultContent(block, mark: &innerMark),
                                                      isError: try block.bool("is_error") ?? false)))
                 if let innerMark { marks[blocks.count - 1] = innerMark }
+            case "thinking", "redacted_thinking":
+                guard role == .assistant else {
+                    throw CompatRequestError(param: block.param("type"), message: "'\(type)' blocks belong to assistant messages")
+                }
+                if type == "thinking" {
+                    try block.refuseUnknown(["type", "thinking", "signature"])
+                    blocks.append(.thinking(text: try block.requiredString("thinking"), signature: try block.requiredString("signature")))
+                } else {
+                    try block.refuseUnknown(["type", "data"])
+                    blocks.append(.redactedThinking(data: try block.requiredString("data")))
+                }
             default:
                 throw CompatRequestError(param: block.param("type"),
-                                         message: "'\(type)' blocks are not carried: fleetd relays text, image, tool_use and tool_result blocks")
+                                         message: "'\(type)' blocks are not carried: fleetd relays text, image, tool_use, tool_result, thinking and redacted_thinking blocks")
             }
             if let mark, !blocks.isEmpty { marks[blocks.count - 1] = mark }
         }

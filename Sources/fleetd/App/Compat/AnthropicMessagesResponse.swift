@@ -4,9 +4,10 @@ import NIOCore
 import Providers
 
 /// Messages answers: the `message` object, and the event stream as Anthropic's SDKs parse it
-/// (`message_start`, `ping`, `content_block_start` / `content_block_delta` (`text_delta`,
-/// `input_json_delta`) / `content_block_stop` per block, `message_delta` with the stop reason and
-/// usage, `message_stop`; an error mid-stream is `event: error`).
+/// (`message_start`, `ping`, `content_block_start` / `content_block_delta` (`thinking_delta` and
+/// `signature_delta`, `text_delta`, `input_json_delta`) / `content_block_stop` per block,
+/// `message_delta` with the stop reason and usage, `message_stop`; an error mid-stream is
+/// `event: error`). Thinking blocks come first, as the model gave them.
 enum AnthropicMessagesResponse {
     static func id(_ taskId: String) -> String { "msg_\(taskId)" }
 
@@ -24,9 +25,22 @@ enum AnthropicMessagesResponse {
         .object(["type": .string("tool_use"), "id": .string(call.id), "name": .string(call.name), "input": call.input])
     }
 
+    /// A thinking block as Anthropic writes it.
+    static func thinkingBlock(_ block: ContentBlock) -> JSONValue? {
+        switch block {
+        case .thinking(let text, let signature):
+            .object(["type": .string("thinking"), "thinking": .string(text), "signature": .string(signature)])
+        case .redactedThinking(let data):
+            .object(["type": .string("redacted_thinking"), "data": .string(data)])
+        case .text, .image, .toolUse, .toolResult:
+            nil
+        }
+    }
+
     /// The whole answer (`stream: false`).
     static func message(_ answer: CompatAnswer) -> JSONValue {
-        var content: [JSONValue] = answer.text.isEmpty ? [] : [.object(["type": .string("text"), "text": .string(answer.text)])]
+        var content = answer.thinking.compactMap(thinkingBlock)
+        if !answer.text.isEmpty { content.append(.object(["type": .string("text"), "text": .string(answer.text)])) }
         content += answer.toolCalls.map(toolUse)
         return .object([
             "id": .string(id(answer.taskId)), "type": .string("message"), "role": .string("assistant"), "model": .string(answer.model),
@@ -40,7 +54,13 @@ enum AnthropicMessagesResponse {
         let model: String
         /// fleetd's input estimate for `message_start` (the provider's count arrives with `message_delta`).
         let estimatedInputTokens: Int
-        private var textBlockOpen = false
+        /// The content block being streamed: the answer's text, or a thinking block (by its
+        /// thinking index); the next block's index is ``blocks``.
+        private enum OpenBlock: Equatable {
+            case text
+            case thinking(Int)
+        }
+        private var open: OpenBlock?
         private var blocks = 0
 
         init(taskId: String, model: String, estimatedInputTokens: Int) {
@@ -62,8 +82,9 @@ enum AnthropicMessagesResponse {
         }
 
         mutating func text(_ text: String, into buffer: inout ByteBuffer) {
-            if !textBlockOpen {
-                textBlockOpen = true
+            if open != .text {
+                closeBlock(into: &buffer)
+                open = .text
                 buffer.writeSSE(event: "content_block_start", .object([
                     "type": .string("content_block_start"), "index": .number(Double(blocks)),
                     "content_block": .object(["type": .string("text"), "text": .string("")]),
@@ -75,15 +96,46 @@ enum AnthropicMessagesResponse {
             ]))
         }
 
-        private mutating func closeTextBlock(into buffer: inout ByteBuffer) {
-            guard textBlockOpen else { return }
+        /// A thinking block opens with empty text and signature, as Anthropic's do; its text and
+        /// signature follow as deltas. A redacted one is whole in its start. The open block's
+        /// index is always ``blocks``.
+        mutating func thinking(_ delta: ThinkingDelta, into buffer: inout ByteBuffer) {
+            let content: JSONValue
+            switch delta.part {
+            case .redacted(let data):
+                closeBlock(into: &buffer)
+                open = .thinking(delta.index)
+                buffer.writeSSE(event: "content_block_start", .object([
+                    "type": .string("content_block_start"), "index": .number(Double(blocks)),
+                    "content_block": .object(["type": .string("redacted_thinking"), "data": .string(data)]),
+                ]))
+                closeBlock(into: &buffer)
+                return
+            case .text(let text): content = .object(["type": .string("thinking_delta"), "thinking": .string(text)])
+            case .signature(let signature): content = .object(["type": .string("signature_delta"), "signature": .string(signature)])
+            }
+            if open != .thinking(delta.index) {
+                closeBlock(into: &buffer)
+                open = .thinking(delta.index)
+                buffer.writeSSE(event: "content_block_start", .object([
+                    "type": .string("content_block_start"), "index": .number(Double(blocks)),
+                    "content_block": .object(["type": .string("thinking"), "thinking": .string(""), "signature": .string("")]),
+                ]))
+            }
+            buffer.writeSSE(event: "content_block_delta", .object([
+                "type": .string("content_block_delta"), "index": .number(Double(blocks)), "delta": content,
+            ]))
+        }
+
+        private mutating func closeBlock(into buffer: inout ByteBuffer) {
+            guard open != nil else { return }
             buffer.writeSSE(event: "content_block_stop", .object(["type": .string("content_block_stop"), "index": .number(Double(blocks))]))
-            textBlockOpen = false
+            open = nil
             blocks += 1
         }
 
         mutating func finish(_ answer: CompatAnswer, into buffer: inout ByteBuffer) {
-            closeTextBlock(into: &buffer)
+            closeBlock(into: &buffer)
             for call in answer.toolCalls {
                 let index = JSONValue.number(Double(blocks))
                 buffer.writeSSE(event: "content_block_start", .object([

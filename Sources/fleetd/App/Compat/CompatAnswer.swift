@@ -23,6 +23,8 @@ struct CompatAnswer {
     var cacheWriteTokens: Int
     var outputTokens: Int
     var facts: CompatFacts
+    /// The model's thinking blocks, in order (Anthropic clients that asked for `thinking` get them).
+    var thinking: [ContentBlock] = []
 
     init(taskId: String, model: String, text: String, toolCalls: [ToolUse] = [], argumentTexts: [String]? = nil, stop: StopReason,
          inputTokens: Int, cachedTokens: Int = 0, cacheWriteTokens: Int = 0, outputTokens: Int, facts: CompatFacts? = nil) {
@@ -56,6 +58,7 @@ struct CompatAnswer {
                   inputTokens: result.usage.inputTokens, cachedTokens: result.usage.cachedTokens,
                   cacheWriteTokens: result.usage.cacheWriteTokens, outputTokens: result.usage.outputTokens,
                   facts: CompatFacts(result))
+        thinking = result.thinking ?? []
     }
 
     /// Arguments as an object: empty text is `{}`; text that is not a JSON object (a provider cut
@@ -137,8 +140,15 @@ struct CompatFacts {
 protocol CompatStreamWriter: Sendable {
     mutating func begin(into buffer: inout ByteBuffer)
     mutating func text(_ text: String, into buffer: inout ByteBuffer)
+    /// A piece of the model's thinking, as it comes (before the text it leads to).
+    mutating func thinking(_ delta: ThinkingDelta, into buffer: inout ByteBuffer)
     mutating func finish(_ answer: CompatAnswer, into buffer: inout ByteBuffer)
     mutating func fail(_ error: CompatError, into buffer: inout ByteBuffer)
+}
+
+extension CompatStreamWriter {
+    /// A dialect with no thinking blocks tells none: only `/v1/messages` can ask for thinking.
+    mutating func thinking(_ delta: ThinkingDelta, into buffer: inout ByteBuffer) {}
 }
 
 extension ByteBuffer {

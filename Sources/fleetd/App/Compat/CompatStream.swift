@@ -45,7 +45,7 @@ struct CompatStream {
             case .error(let value):
                 failure = value
                 break reading
-            case .chunk, .complete:
+            case .chunk, .thinking, .complete:
                 head.append(event)
                 break reading
             }
@@ -62,7 +62,7 @@ struct CompatStream {
             error.headers[HTTPField.Name("x-fleetd-task-id")!] = task.id
             throw error
         }
-        if head.contains(where: { if case .chunk = $0 { return true } else { return false } }) {
+        if head.contains(where: { if case .complete = $0 { return false } else { return true } }) {
             metrics.timeToFirstChunk(ContinuousClock.now - started)
         }
 
@@ -267,6 +267,8 @@ final class CompatRelay {
         switch event {
         case .chunk(let chunk):
             stream.text(chunk.text, into: &pending)
+        case .thinking(let delta):
+            stream.thinking(delta, into: &pending)
         case .complete(let result):
             outcome = .success(result)
             stream.finish(CompatAnswer(result), into: &pending)

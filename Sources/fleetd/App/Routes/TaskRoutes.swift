@@ -317,6 +317,7 @@ extension TaskEvent {
         switch self {
         case .start(let start): return try encoder.encode(start)
         case .chunk(let chunk): return try encoder.encode(chunk)
+        case .thinking(let delta): return try encoder.encode(delta)
         case .progress(let progress): return try encoder.encode(progress)
         case .toolCall(let call): return try encoder.encode(call)
         case .toolResult(let result): return try encoder.encode(result)
