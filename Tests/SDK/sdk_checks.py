@@ -14,6 +14,7 @@ what the provider received.
 import base64
 import json
 import os
+import pathlib
 import sys
 
 import anthropic
@@ -184,6 +185,85 @@ def anthropic_tools():
     ]
     answer = ant.messages.create(model="gpt-strong", max_tokens=256, messages=messages, tools=[WEATHER_TOOL_ANTHROPIC])
     expect(answer.content[0].text == OPENAI_JSON_TEXT, answer)
+
+
+FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "Fixtures" / "providers"
+THINK = {"type": "enabled", "budget_tokens": 1024}
+VERSION_TOOL = {"name": "fixed_version", "description": "Return a fixed test version string",
+                "input_schema": {"type": "object", "properties": {}}}
+
+
+def recorded_blocks(name):
+    """The content blocks a recorded Anthropic stream adds up to, read here from the file itself."""
+    blocks = {}
+    for line in (FIXTURES / name).read_text().splitlines():
+        if not line.startswith("data:"):
+            continue
+        event = json.loads(line[5:])
+        if event["type"] == "content_block_start":
+            blocks[event["index"]] = dict(event["content_block"])
+        elif event["type"] == "content_block_delta":
+            delta, block = event["delta"], blocks[event["index"]]
+            if delta["type"] == "thinking_delta":
+                block["thinking"] += delta["thinking"]
+            elif delta["type"] == "signature_delta":
+                block["signature"] += delta["signature"]
+            elif delta["type"] == "text_delta":
+                block["text"] += delta["text"]
+    return [blocks[index] for index in sorted(blocks)]
+
+
+def same_blocks(got, want):
+    """The SDK's blocks against the recorded ones: type, thinking text, signature, redacted data, text."""
+    expect([block.type for block in got] == [block["type"] for block in want], (got, [b["type"] for b in want]))
+    for block, recorded in zip(got, want):
+        for field in ("thinking", "signature", "data", "text", "name"):
+            if field in recorded:
+                expect(getattr(block, field) == recorded[field], (field, getattr(block, field), recorded[field]))
+
+
+def anthropic_thinking():
+    question = [{"role": "user", "content": "How do I cross the street?"}]
+    plain = recorded_blocks("anthropic-stream-thinking-recorded.sse")
+    # Streamed: the SDK's own events and accumulation.
+    with ant.messages.stream(model="claude-cheap", max_tokens=2048, thinking=THINK, messages=question) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_message()
+    same_blocks(final.content, plain)
+    expect("thinking" in kinds and "signature" in kinds and kinds.index("thinking") < kinds.index("text"), kinds)
+    expect(final.stop_reason == "end_turn" and final.usage.output_tokens == 282, final)
+    # Not streamed: the same blocks in the message.
+    message = ant.messages.create(model="claude-cheap", max_tokens=2048, thinking=THINK, messages=question)
+    same_blocks(message.content, plain)
+    # A tool loop: thinking then the call, sent back as they came with the tool's result.
+    ask = [{"role": "user", "content": "Use the fixed_version tool. Then tell me the version."}]
+    with ant.messages.stream(model="claude-cheap", max_tokens=2048, thinking=THINK, tools=[VERSION_TOOL], messages=ask) as stream:
+        first = stream.get_final_message()
+    same_blocks(first.content, recorded_blocks("anthropic-stream-thinking-tool-use-recorded.sse"))
+    expect(first.stop_reason == "tool_use", first.stop_reason)
+    use = first.content[1]
+    second = ant.messages.create(model="claude-cheap", max_tokens=2048, thinking=THINK, tools=[VERSION_TOOL], messages=ask + [
+        {"role": "assistant", "content": first.content},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "0.32a0"}]},
+    ])
+    same_blocks(second.content, plain)
+    # Redacted thinking: whole, in order, before the text.
+    with ant.messages.stream(model="claude-cheap", max_tokens=2048, thinking=THINK,
+                             messages=[{"role": "user", "content": "REDACTME please"}]) as stream:
+        redacted = stream.get_final_message()
+    same_blocks(redacted.content, recorded_blocks("anthropic-stream-redacted-thinking-recorded.sse"))
+    # A model of another provider answers the same conversation, thinking blocks and all, without thinking.
+    other = ant.messages.create(model="gpt-strong", max_tokens=2048, thinking=THINK, messages=question + [
+        {"role": "assistant", "content": redacted.content + final.content},
+        {"role": "user", "content": "And at night?"},
+    ])
+    expect([block.type for block in other.content] == ["text"] and other.content[0].text == OPENAI_JSON_TEXT, other.content)
+    # What Anthropic would refuse is refused here first, as the SDK's BadRequestError.
+    try:
+        ant.messages.create(model="claude-cheap", max_tokens=1024, thinking=THINK, messages=question)
+        raise AssertionError("no BadRequestError for a budget not below max_tokens")
+    except anthropic.BadRequestError as error:
+        expect("thinking.budget_tokens" in error.body["error"]["message"], error.body)
 
 
 def image():
@@ -379,7 +459,7 @@ CHECKS = {name: function for name, function in globals().items()
           if callable(function) and name in {
               "openai_text", "openai_stream", "anthropic_text", "anthropic_stream", "multi_turn", "openai_tools",
               "anthropic_tools", "image", "auto_routing", "rate_limit", "budget", "stream_flag_off", "bad_request", "models",
-              "retrieve_and_unknown_routes"}}
+              "retrieve_and_unknown_routes", "anthropic_thinking"}}
 
 if __name__ == "__main__":
     name = sys.argv[1]

@@ -69,7 +69,12 @@ import Testing
         let stream = body["stream"] as? Bool ?? false
         let callsTools = body["tools"] != nil && !text.contains("tool_result") && !text.contains(#""role":"tool""#)
         let name: String
-        if request.path == "/v1/messages" {
+        let thinks = (body["thinking"] as? [String: Any])?["type"] as? String == "enabled"
+        if request.path == "/v1/messages", thinks, !text.contains("RATELIMITME") {
+            name = !stream ? "anthropic-nonstream-thinking-derived.json"
+                : text.contains("REDACTME") ? "anthropic-stream-redacted-thinking-recorded.sse"
+                : callsTools ? "anthropic-stream-thinking-tool-use-recorded.sse" : "anthropic-stream-thinking-recorded.sse"
+        } else if request.path == "/v1/messages" {
             name = text.contains("RATELIMITME") ? "anthropic-error-429-rate-limit.http"
                 : !stream ? "anthropic-nonstream-docs-example.json"
                 : callsTools ? "anthropic-stream-sdkfixture-tool-use.sse" : "anthropic-stream-sdkfixture-basic.sse"
@@ -252,6 +257,39 @@ import Testing
             #expect(strictTool["name"] as? String == "get_weather" && strictTool["strict"] == nil)
             #expect((strictTool["input_schema"] as? [String: Any])?["additionalProperties"] as? Bool == false)
         }
+    }
+
+    /// Extended thinking through the official SDK: streamed and not, in a tool loop, redacted, and
+    /// asked of a model of another provider (recorded Claude answers; Tests/Fixtures/providers).
+    @Test func anthropicExtendedThinking() async throws {
+        try await withFleet { fleet in
+            try await fleet.check("anthropic_thinking")
+            try Self.checkThinkingUpstream(fleet.fake.requests)
+        }
+    }
+
+    /// What the provider received in ``anthropicExtendedThinking()``.
+    static func checkThinkingUpstream(_ requests: [RecordedRequest]) throws {
+        let anthropic = requests.filter { $0.path == "/v1/messages" }.map { $0.jsonBody ?? [:] }
+        let openAI = requests.filter { $0.path == "/v1/chat/completions" }
+        #expect(anthropic.count == 5 && openAI.count == 1, "\(requests.map(\.path))")
+        for body in anthropic {
+            let thinking = body["thinking"] as? [String: Any]
+            #expect(thinking?["budget_tokens"] as? Int == 1_024 && body["max_tokens"] as? Int == 2_048, "\(body)")
+        }
+        // The tool loop's second call: the thinking block back first, with its signature, then the call.
+        let loop = try #require(anthropic.first { ($0["messages"] as? [Any])?.count == 3 })
+        let turns = try #require(loop["messages"] as? [[String: Any]])
+        let assistant = try #require(turns[1]["content"] as? [[String: Any]])
+        #expect(assistant.map { $0["type"] as? String } == ["thinking", "tool_use"])
+        let signature = assistant[0]["signature"] as? String ?? ""
+        #expect(signature.hasPrefix("EoQDCm0IDhgCKkCDzGs2") && signature.count == 524, "\(signature)")
+        #expect((assistant[0]["thinking"] as? String ?? "").hasPrefix("The user wants me to:"))
+        // The OpenAI-format model got the conversation's text, none of its thinking.
+        let wire = String(decoding: try #require(openAI.first).body, as: UTF8.self)
+        #expect(!wire.contains("thinking") && !wire.contains("reasoning") && !wire.contains("signature") && !wire.contains("EqkECkYI"),
+                "\(wire.prefix(600))")
+        #expect(wire.contains("And at night?") && wire.contains("Here are the basic steps"), "\(wire.prefix(600))")
     }
 
     @Test func anthropicToolCallRoundTripThroughAnOpenAIFormatProvider() async throws {
