@@ -68,7 +68,10 @@ struct AnthropicStreamDecoder: ProviderStreamDecoder {
                 if block.type == "redacted_thinking" {
                     out.append(.thinking(ThinkingDelta(index: thinkingIndex, part: .redacted(block.data ?? ""))))
                 } else {
-                    if let text = block.thinking, !text.isEmpty { out.append(.thinking(ThinkingDelta(index: thinkingIndex, part: .text(text)))) }
+                    // Told even when empty: the block has begun (a client's stream opens it here),
+                    // and a model thinking with its display omitted sends nothing more until the
+                    // signature, so this is what tells the watchdog the model is at work.
+                    out.append(.thinking(ThinkingDelta(index: thinkingIndex, part: .text(block.thinking ?? ""))))
                     if let signature = block.signature, !signature.isEmpty {
                         out.append(.thinking(ThinkingDelta(index: thinkingIndex, part: .signature(signature))))
                     }

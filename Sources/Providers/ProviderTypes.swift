@@ -260,23 +260,11 @@ public struct ThinkingDelta: Sendable, Hashable, Codable {
         }
     }
 
-    /// The thinking blocks these pieces make, by index: texts joined, the signature kept.
+    /// The thinking blocks these pieces make (``ThinkingAssembly``).
     public static func blocks(_ deltas: [ThinkingDelta]) -> [ContentBlock] {
-        var assembled: [Int: (text: String, signature: String, redacted: String?)] = [:]
-        for delta in deltas {
-            var block = assembled[delta.index] ?? (text: "", signature: "", redacted: nil)
-            switch delta.part {
-            case .text(let text): block.text += text
-            case .signature(let signature): block.signature += signature
-            case .redacted(let data): block.redacted = data
-            }
-            assembled[delta.index] = block
-        }
-        return assembled.keys.sorted().compactMap { key in
-            guard let block = assembled[key] else { return nil }
-            if let data = block.redacted { return .redactedThinking(data: data) }
-            return .thinking(text: block.text, signature: block.signature)
-        }
+        var assembly = ThinkingAssembly()
+        for delta in deltas { assembly.add(delta) }
+        return assembly.blocks
     }
 
     /// The pieces that tell `blocks` (thinking blocks; any other kind is skipped), numbered from `first`.
@@ -296,6 +284,35 @@ public struct ThinkingDelta: Sendable, Hashable, Codable {
             index += 1
         }
         return deltas
+    }
+}
+
+/// Thinking blocks put together from their pieces as they stream in, by index: texts joined, the
+/// signature kept, a redacted block's data whole.
+public struct ThinkingAssembly: Sendable {
+    private var parts: [Int: (text: String, signature: String, redacted: String?)] = [:]
+
+    public init() {}
+
+    public var isEmpty: Bool { parts.isEmpty }
+
+    public mutating func add(_ delta: ThinkingDelta) {
+        var block = parts[delta.index] ?? (text: "", signature: "", redacted: nil)
+        switch delta.part {
+        case .text(let text): block.text += text
+        case .signature(let signature): block.signature += signature
+        case .redacted(let data): block.redacted = data
+        }
+        parts[delta.index] = block
+    }
+
+    /// The blocks, in order.
+    public var blocks: [ContentBlock] {
+        parts.keys.sorted().compactMap { key in
+            guard let block = parts[key] else { return nil }
+            if let data = block.redacted { return .redactedThinking(data: data) }
+            return .thinking(text: block.text, signature: block.signature)
+        }
     }
 }
 

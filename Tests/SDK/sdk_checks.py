@@ -258,6 +258,12 @@ def anthropic_thinking():
         {"role": "user", "content": "And at night?"},
     ])
     expect([block.type for block in other.content] == ["text"] and other.content[0].text == OPENAI_JSON_TEXT, other.content)
+    # Counting a thinking request (which carries no max_tokens): its earlier turns' thinking is not input.
+    counted = ant.messages.count_tokens(model="claude-cheap", thinking=THINK, messages=question + [
+        {"role": "assistant", "content": final.content}, {"role": "user", "content": "And at night?"}])
+    bare = ant.messages.count_tokens(model="claude-cheap", thinking=THINK, messages=question + [
+        {"role": "assistant", "content": [final.content[1]]}, {"role": "user", "content": "And at night?"}])
+    expect(counted.input_tokens == bare.input_tokens and counted.input_tokens > 0, (counted, bare))
     # What Anthropic would refuse is refused here first, as the SDK's BadRequestError.
     try:
         ant.messages.create(model="claude-cheap", max_tokens=1024, thinking=THINK, messages=question)

@@ -676,6 +676,8 @@ extension ProviderRequest {
     var inputTokenBound: Int {
         var bytes = (system ?? "").utf8.count
         var pieces = messages.count + 1
+        // Only the thinking a provider counts (``ProviderRequest/firstCountedThinkingMessage``).
+        var countsThinking = false
         func count(_ block: ContentBlock) {
             pieces += 1
             switch block {
@@ -686,11 +688,15 @@ extension ProviderRequest {
             case .toolResult(let result):
                 bytes += result.toolUseId.utf8.count
                 result.content.forEach(count)
-            case .thinking(let text, let signature): bytes += text.utf8.count + signature.utf8.count
-            case .redactedThinking(let data): bytes += data.utf8.count
+            case .thinking(let text, let signature): if countsThinking { bytes += text.utf8.count + signature.utf8.count }
+            case .redactedThinking(let data): if countsThinking { bytes += data.utf8.count }
             }
         }
-        for message in messages { message.blocks.forEach(count) }
+        let firstThinking = firstCountedThinkingMessage
+        for (index, message) in messages.enumerated() {
+            countsThinking = index >= firstThinking
+            message.blocks.forEach(count)
+        }
         for tool in tools {
             pieces += 1
             bytes += tool.name.utf8.count + (tool.description?.utf8.count ?? 0) + ((try? FastJSONEncoder().encode(tool.parameters))?.count ?? 0)

@@ -46,8 +46,22 @@ struct AnthropicWireRequest: Encodable {
                                     input_schema: .object(["type": .string("object")])) }
             tool_choice = Choice(ToolChoice.none, parallel: nil)
         }
-        thinking = request.thinking?.fitting(maxTokens: request.maxTokens).map(Thinking.init)
+        thinking = Self.thinking(for: request).map(Thinking.init)
         self.stream = stream
+    }
+
+    /// The request's thinking setting as it can be sent: fitted below `max_tokens`, and left off
+    /// when the request continues a tool loop whose assistant turn does not begin with thinking (a
+    /// turn another provider's model answered): Anthropic refuses thinking then.
+    static func thinking(for request: ProviderRequest) -> ThinkingSetting? {
+        guard let setting = request.thinking?.fitting(maxTokens: request.maxTokens) else { return nil }
+        guard setting.kind != .disabled else { return setting }
+        let loopStart = request.firstCountedThinkingMessage
+        if let turn = request.messages.indices.last(where: { $0 >= loopStart && request.messages[$0].role == .assistant }),
+           request.messages[turn].blocks.first?.isThinking != true {
+            return nil
+        }
+        return setting
     }
 
     struct Thinking: Encodable {

@@ -61,6 +61,16 @@ extension ProviderRequest {
         !tools.isEmpty || messages.contains { !$0.toolUses.isEmpty || !$0.toolResults.isEmpty }
     }
 
+    /// The first message whose thinking blocks a provider counts as input. Anthropic drops the
+    /// thinking of earlier turns, and keeps that of a tool loop still going: the assistant turns
+    /// after the last user turn that is more than tool results. Other providers are sent none.
+    public var firstCountedThinkingMessage: Int {
+        let lastPrompt = messages.lastIndex { message in
+            message.role == .user && message.blocks.contains { if case .toolResult = $0 { return false } else { return true } }
+        }
+        return (lastPrompt ?? -1) + 1
+    }
+
     /// Tokens an image is counted as before the provider reports usage: Anthropic's figure for an
     /// image at its largest unscaled size (about 1.15 megapixels ≈ 1,600 tokens).
     public static let approximateTokensPerImage = 1_600
@@ -72,6 +82,7 @@ extension ProviderRequest {
         var characters = system?.count ?? 0
         var images = 0
         var pieces = 0
+        var countsThinking = false
         func count(_ block: ContentBlock) {
             pieces += 1
             switch block {
@@ -79,11 +90,13 @@ extension ProviderRequest {
             case .image: images += 1
             case .toolUse(let use): characters += use.name.count + ((try? FastJSONEncoder().encodeToString(use.input))?.count ?? 0)
             case .toolResult(let result): result.content.forEach(count)
-            case .thinking(let text, let signature): characters += text.count + signature.count
-            case .redactedThinking(let data): characters += data.count
+            case .thinking(let text, _): if countsThinking { characters += text.count } else { pieces -= 1 }
+            case .redactedThinking(let data): if countsThinking { characters += data.count } else { pieces -= 1 }
             }
         }
-        for message in messages {
+        let firstThinking = firstCountedThinkingMessage
+        for (index, message) in messages.enumerated() {
+            countsThinking = index >= firstThinking
             message.blocks.forEach(count)
         }
         for tool in tools {

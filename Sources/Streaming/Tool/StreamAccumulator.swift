@@ -22,8 +22,8 @@ final class StreamAccumulator: Sendable {
         /// This attempt was a synchronous call cut (timed out, or its caller gone) while the
         /// provider was producing an answer fleetd never received.
         var attemptAnswerUnseen = false
-        /// The thinking pieces delivered, in order.
-        var thinking: [ThinkingDelta] = []
+        /// The thinking delivered, put together block by block.
+        var thinking = ThinkingAssembly()
     }
 
     let state = Mutex(State())
@@ -35,7 +35,7 @@ final class StreamAccumulator: Sendable {
     /// Keeps a thinking piece the consumer is being told.
     func appendThinking(_ delta: ThinkingDelta) {
         state.withLock {
-            $0.thinking.append(delta)
+            $0.thinking.add(delta)
             if case .text(let text) = delta.part { $0.attemptOutputTokens += BuiltinProvider.approximateTokens(text) }
         }
     }

@@ -161,7 +161,7 @@ extension StreamRun {
         )
         let result = StreamResult(
             text: snapshot.text, toolCalls: accumulator.toolCalls, finishReason: snapshot.finishReason,
-            usage: snapshot.usage, metadata: metadata, thinking: ThinkingDelta.blocks(snapshot.thinking)
+            usage: snapshot.usage, metadata: metadata, thinking: snapshot.thinking.blocks
         )
         // Records first, so they are in the store by the time the consumer sees `complete`.
         var ended = session

@@ -191,6 +191,28 @@ import Testing
         #expect(try wireJSON(AnthropicWireRequest(request, stream: true))[object: "thinking"] as NSDictionary? == ["type": "adaptive"])
     }
 
+    /// A tool loop whose assistant turn another provider's model answered (no thinking block first)
+    /// cannot go on with thinking at Anthropic, which refuses it: the setting is left off for that
+    /// call. Thinking of turns before the loop is not counted as input, as Anthropic drops it.
+    @Test func aToolLoopWithoutThinkingGoesOnWithoutIt() throws {
+        var request = ProviderRequest(model: "m", messages: [
+            ProviderMessage(role: .user, content: "hi"),
+            ProviderMessage(role: .assistant, blocks: [.thinking(text: String(repeating: "long thought ", count: 400), signature: "sig=="), .text("Hello.")]),
+            ProviderMessage(role: .user, content: "Use the tool."),
+            ProviderMessage(role: .assistant, blocks: [.toolUse(ToolUse(id: "t1", name: "f", input: .object([:])))]),
+            ProviderMessage(role: .user, blocks: [.toolResult(ToolResult(toolUseId: "t1", name: "f", content: [.text("1")]))]),
+        ], maxTokens: 8_000)
+        request.thinking = ThinkingSetting(kind: .enabled, budgetTokens: 2_000)
+        #expect(try wireJSON(AnthropicWireRequest(request, stream: true))["thinking"] == nil)
+        #expect(request.firstCountedThinkingMessage == 3)
+        let withoutOldThinking = request.approximateInputTokens
+        request.messages[1].blocks.removeFirst()
+        #expect(request.approximateInputTokens == withoutOldThinking, "an earlier turn's thinking counts for nothing")
+        // The loop's turn begins with thinking: the setting goes.
+        request.messages[3].blocks.insert(.thinking(text: "t", signature: "s"), at: 0)
+        #expect(try wireJSON(AnthropicWireRequest(request, stream: true))[object: "thinking"]?["budget_tokens"] as? Int == 2_000)
+    }
+
     /// The other formats have no place for Anthropic's signed thinking: they get the turn without it.
     @Test func otherFormatsLeaveThinkingOut() throws {
         var request = ProviderRequest(model: "m", messages: [

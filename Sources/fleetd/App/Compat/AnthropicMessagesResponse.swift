@@ -122,6 +122,7 @@ enum AnthropicMessagesResponse {
                     "content_block": .object(["type": .string("thinking"), "thinking": .string(""), "signature": .string("")]),
                 ]))
             }
+            if case .text("") = delta.part { return } // the block's start: nothing to add
             buffer.writeSSE(event: "content_block_delta", .object([
                 "type": .string("content_block_delta"), "index": .number(Double(blocks)), "delta": content,
             ]))

@@ -142,8 +142,10 @@ struct CompatRoutes {
         let call: CompatCall
         do {
             var body = try await JSONBody.decodeValue(from: &request, limit: api.value.maxBodyBytes)
+            // Counting takes no `max_tokens` (Anthropic's has none): a stand-in lets the body parse,
+            // above any thinking budget, which must be below it.
             if case .object(var fields) = body, fields["max_tokens"] == nil {
-                fields["max_tokens"] = .number(1)
+                fields["max_tokens"] = .number(Double(Int32.max))
                 body = .object(fields)
             }
             call = try AnthropicMessagesRequest.parse(body)

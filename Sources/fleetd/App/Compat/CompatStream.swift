@@ -10,7 +10,7 @@ import Providers
 
 /// A compatible endpoint's streamed answer, relayed in the client's dialect.
 ///
-/// The status is held until the answer's first text (or its end, or its failure) is known: a
+/// The status is held until the answer's first output (text or thinking), its end, or its failure is known: a
 /// failure before any output (a provider's 429 when no fallback could serve, a budget refusal)
 /// is answered with the dialect's error status, so the client's SDK raises its own exception
 /// type, exactly as for an unstreamed request. Retries and fallbacks all happen before output,
