@@ -87,6 +87,10 @@ public struct ProviderRequest: Sendable, Hashable, Codable {
     public var cacheMark: CacheMark?
     /// Extended thinking (Anthropic's format carries it; the others answer without).
     public var thinking: ThinkingSetting?
+    /// OpenAI's `reasoning_effort` (`none`, `minimal`, `low`, `medium`, `high`, `xhigh`): sent as it
+    /// is to OpenAI-format reasoning models, as a thinking budget to Claude models that think
+    /// (``ThinkingSetting/forEffort(_:)``); other models answer without.
+    public var reasoningEffort: String?
 
     public init(model: String, system: String? = nil, messages: [ProviderMessage], maxTokens: Int = 1024, temperature: Double? = nil,
                 topP: Double? = nil, topK: Int? = nil, stopSequences: [String] = [], tools: [ToolDefinition] = [],

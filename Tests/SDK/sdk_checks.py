@@ -272,6 +272,33 @@ def anthropic_thinking():
         expect("thinking.budget_tokens" in error.body["error"]["message"], error.body)
 
 
+def openai_reasoning():
+    question = [{"role": "user", "content": "How do I cross the street?"}]
+    # An OpenAI-format model that is no reasoning model answers; it is not sent the setting.
+    completion = oai.chat.completions.create(model="gpt-strong", reasoning_effort="low", messages=question)
+    expect(completion.choices[0].message.content == OPENAI_JSON_TEXT, completion)
+    # A Claude model thinks on a budget; the answer's text alone comes back, streamed and not.
+    answer = recorded_blocks("anthropic-stream-thinking-recorded.sse")[1]["text"]
+    chunks = list(oai.chat.completions.create(model="claude-cheap", reasoning_effort="low", stream=True, messages=question))
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    expect(text == answer, text)
+    # The thinking as `reasoning_content`, an extra field the SDK keeps: before the text, none of it in the text.
+    thought = recorded_blocks("anthropic-stream-thinking-recorded.sse")[0]["thinking"]
+    deltas = [chunk.choices[0].delta for chunk in chunks if chunk.choices]
+    reasoning = [getattr(delta, "reasoning_content", None) for delta in deltas]
+    expect("".join(part for part in reasoning if part) == thought, reasoning)
+    first_text = next(index for index, delta in enumerate(deltas) if delta.content)
+    expect(all(not part for part in reasoning[first_text:]), "reasoning after the text")
+    completion = oai.chat.completions.create(model="claude-cheap", reasoning_effort="low", messages=question)
+    expect(completion.choices[0].message.content == answer, completion)
+    expect(getattr(completion.choices[0].message, "reasoning_content", None) == thought, completion.choices[0].message)
+    try:
+        oai.chat.completions.create(model="auto", reasoning_effort="extreme", messages=question)
+        raise AssertionError("no BadRequestError for reasoning_effort extreme")
+    except openai.BadRequestError as error:
+        expect(error.body["param"] == "reasoning_effort", error.body)
+
+
 def image():
     raw = oai.chat.completions.with_raw_response.create(model="auto", messages=[{"role": "user", "content": [
         {"type": "text", "text": "What is in this picture?"},
@@ -465,7 +492,7 @@ CHECKS = {name: function for name, function in globals().items()
           if callable(function) and name in {
               "openai_text", "openai_stream", "anthropic_text", "anthropic_stream", "multi_turn", "openai_tools",
               "anthropic_tools", "image", "auto_routing", "rate_limit", "budget", "stream_flag_off", "bad_request", "models",
-              "retrieve_and_unknown_routes", "anthropic_thinking"}}
+              "retrieve_and_unknown_routes", "anthropic_thinking", "openai_reasoning"}}
 
 if __name__ == "__main__":
     name = sys.argv[1]

@@ -54,7 +54,7 @@ struct AnthropicWireRequest: Encodable {
     /// when the request continues a tool loop whose assistant turn does not begin with thinking (a
     /// turn another provider's model answered): Anthropic refuses thinking then.
     static func thinking(for request: ProviderRequest) -> ThinkingSetting? {
-        guard let setting = request.thinking?.fitting(maxTokens: request.maxTokens) else { return nil }
+        guard let setting = (request.thinking ?? thinkingForEffort(request))?.fitting(maxTokens: request.maxTokens) else { return nil }
         guard setting.kind != .disabled else { return setting }
         let loopStart = request.firstCountedThinkingMessage
         if let turn = request.messages.indices.last(where: { $0 >= loopStart && request.messages[$0].role == .assistant }),
@@ -62,6 +62,16 @@ struct AnthropicWireRequest: Encodable {
             return nil
         }
         return setting
+    }
+
+    /// The thinking an OpenAI client's `reasoning_effort` asks for, when the model can think and
+    /// the request allows it: Anthropic refuses thinking beside a temperature other than 1, a
+    /// `top_k`, or a `top_p` below 0.95, and the client set those for the answer it wants.
+    static func thinkingForEffort(_ request: ProviderRequest) -> ThinkingSetting? {
+        guard let effort = request.reasoningEffort, ThinkingSetting.claudeThinks(model: request.model),
+              request.temperature.map({ $0 == 1 }) ?? true, request.topK == nil, request.topP.map({ $0 >= 0.95 }) ?? true
+        else { return nil }
+        return ThinkingSetting.forEffort(effort)
     }
 
     struct Thinking: Encodable {

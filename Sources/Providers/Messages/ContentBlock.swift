@@ -60,6 +60,23 @@ public struct ThinkingSetting: Sendable, Hashable, Codable {
     /// The fewest tokens Anthropic allows a thinking budget.
     public static let minimumBudget = 1_024
 
+    /// The thinking an OpenAI client's `reasoning_effort` asks of a Claude model: a budget of
+    /// 1,024 tokens for `low`, 2,048 for `medium`, 4,096 for `high` and 8,192 for `xhigh` (the
+    /// budgets LiteLLM maps them to); none for `none` and `minimal`.
+    public static func forEffort(_ effort: String) -> ThinkingSetting? {
+        let budgets = ["low": 1_024, "medium": 2_048, "high": 4_096, "xhigh": 8_192]
+        return budgets[effort].map { ThinkingSetting(kind: .enabled, budgetTokens: $0) }
+    }
+
+    /// Whether a Claude model id names a model that can think: Claude 3.7 Sonnet and the models
+    /// after it (the Claude 4 families), not the Claude 3 and 3.5 models before it.
+    public static func claudeThinks(model: String) -> Bool {
+        let id = model.lowercased()
+        guard id.hasPrefix("claude-") else { return false }
+        if id.hasPrefix("claude-3-7") || id.hasPrefix("claude-3.7") { return true }
+        return !id.hasPrefix("claude-3") && !id.hasPrefix("claude-2") && !id.hasPrefix("claude-instant")
+    }
+
     /// The setting for a call whose answer may be at most `maxTokens` long: a budget that does not
     /// fit below it (a fallback with a smaller `maxOutputTokens`) is cut to half of it, and
     /// thinking is left off when even the minimum does not fit, since Anthropic refuses a budget

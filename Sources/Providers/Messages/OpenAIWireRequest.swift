@@ -2,8 +2,8 @@
 /// ``ProviderRequest``: a `system` message, user messages of text and `image_url` parts (Base64
 /// as `data:` URLs), assistant messages with `tool_calls` (arguments as JSON text), one `tool`
 /// message per tool result (an error marked `[tool error]`: the format has no flag), tools as
-/// functions, `tool_choice`, `parallel_tool_calls`, stop, sampling, seed, penalties and
-/// `response_format`.
+/// functions, `tool_choice`, `parallel_tool_calls`, stop, sampling, seed, penalties,
+/// `response_format`, and `reasoning_effort` to reasoning models (``takesReasoningEffort(model:)``).
 struct OpenAIWireRequest: Encodable {
     var model: String
     var messages: [Message]
@@ -19,6 +19,7 @@ struct OpenAIWireRequest: Encodable {
     var tool_choice: Choice?
     var parallel_tool_calls: Bool?
     var response_format: Format?
+    var reasoning_effort: String?
     var stream: Bool
     var stream_options: StreamOptions?
 
@@ -47,8 +48,20 @@ struct OpenAIWireRequest: Encodable {
             parallel_tool_calls = request.parallelToolCalls
         }
         response_format = request.responseFormat.map(Format.init)
+        if let effort = request.reasoningEffort, Self.takesReasoningEffort(model: request.model) { reasoning_effort = effort }
         self.stream = stream
         stream_options = stream ? StreamOptions(include_usage: true) : nil
+    }
+
+    /// Whether a model id names a reasoning model that takes `reasoning_effort`: OpenAI's o-series
+    /// and GPT-5 families, gpt-oss (Ollama, gateways) and xAI's grok-3-mini. Other models answer
+    /// 400 to it (gpt-4o, grok-4), so they are not sent it.
+    static func takesReasoningEffort(model: String) -> Bool {
+        var id = model.lowercased()
+        if let slash = id.lastIndex(of: "/") { id = String(id[id.index(after: slash)...]) } // `openai/gpt-5` on a gateway
+        if id.hasPrefix("gpt-5") || id.hasPrefix("gpt-oss") || id.hasPrefix("grok-3-mini") { return true }
+        // o1, o3, o4-mini…: "o", a digit.
+        return id.count >= 2 && id.first == "o" && id.dropFirst().first?.isNumber == true
     }
 
     /// One neutral message as Chat Completions messages: tool results become `tool` messages

@@ -314,6 +314,14 @@ import Testing
 
     // MARK: Extended thinking
 
+    @Test func openAIReasoningEffortIsReadAndCheckedAgainstItsValues() throws {
+        let call = try openAI(#"{"model": "auto", "reasoning_effort": "high", "messages": [{"role": "user", "content": "hi"}]}"#)
+        #expect(call.request.reasoningEffort == "high")
+        let error = refusal { try openAI(#"{"model": "auto", "reasoning_effort": "max", "messages": [{"role": "user", "content": "hi"}]}"#) }
+        #expect(error?.param == "reasoning_effort" && error?.message.contains("none, minimal, low, medium, high or xhigh") == true,
+                "\(String(describing: error))")
+    }
+
     /// The request a real client sent in a thinking tool loop (recorded; Tests/Fixtures/providers):
     /// its `thinking` setting and its assistant turn, the thinking block with its signature before
     /// the tool call, reach an Anthropic model exactly as the client sent them.

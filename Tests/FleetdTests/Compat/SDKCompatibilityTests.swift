@@ -292,6 +292,23 @@ import Testing
         #expect(wire.contains("And at night?") && wire.contains("Here are the basic steps"), "\(wire.prefix(600))")
     }
 
+    /// OpenAI's `reasoning_effort` through the official SDK: not sent to an OpenAI-format model that
+    /// is no reasoning model, a thinking budget for a Claude model, whose thinking stays out of the
+    /// OpenAI answer.
+    @Test func openAIReasoningEffort() async throws {
+        try await withFleet { fleet in
+            try await fleet.check("openai_reasoning")
+            let requests = fleet.fake.requests
+            let openAI = requests.filter { $0.path == "/v1/chat/completions" }.map { $0.jsonBody ?? [:] }
+            let anthropic = requests.filter { $0.path == "/v1/messages" }.map { $0.jsonBody ?? [:] }
+            #expect(openAI.count == 1 && anthropic.count == 2, "\(requests.map(\.path))")
+            #expect(openAI.first?["reasoning_effort"] == nil, "gpt-strong-id is no reasoning model")
+            for body in anthropic {
+                #expect((body["thinking"] as? [String: Any])?["budget_tokens"] as? Int == 1_024, "\(body)")
+            }
+        }
+    }
+
     @Test func anthropicToolCallRoundTripThroughAnOpenAIFormatProvider() async throws {
         try await withFleet { fleet in
             try await fleet.check("anthropic_tools")

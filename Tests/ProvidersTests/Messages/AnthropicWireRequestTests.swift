@@ -228,4 +228,25 @@ import Testing
             #expect(!text.contains("Let me see") && !text.contains("sig==") && !text.contains("thinking") && text.contains("Hello."), "\(text)")
         }
     }
+
+    /// An OpenAI client's `reasoning_effort` asks a Claude model that thinks for a budget; not one
+    /// that cannot think, nor a request whose sampling Anthropic refuses beside thinking. An
+    /// explicit `thinking` wins.
+    @Test func reasoningEffortBecomesAThinkingBudget() throws {
+        var request = ProviderRequest(model: "claude-sonnet-4-5", prompt: "hi", maxTokens: 8_000)
+        request.reasoningEffort = "medium"
+        #expect(try wireJSON(AnthropicWireRequest(request, stream: false))[object: "thinking"] as NSDictionary? == ["type": "enabled", "budget_tokens": 2_048])
+        request.reasoningEffort = "minimal"
+        #expect(try wireJSON(AnthropicWireRequest(request, stream: false))["thinking"] == nil)
+        request.reasoningEffort = "high"
+        request.temperature = 0.2
+        #expect(try wireJSON(AnthropicWireRequest(request, stream: false))["thinking"] == nil, "temperature 0.2 is refused beside thinking")
+        request.temperature = nil
+        request.model = "claude-3-5-haiku-latest"
+        #expect(try wireJSON(AnthropicWireRequest(request, stream: false))["thinking"] == nil, "Claude 3.5 cannot think")
+        request.model = "claude-3-7-sonnet-latest"
+        #expect(try wireJSON(AnthropicWireRequest(request, stream: false))[object: "thinking"]?["budget_tokens"] as? Int == 4_096)
+        request.thinking = ThinkingSetting(kind: .disabled)
+        #expect(try wireJSON(AnthropicWireRequest(request, stream: false))[object: "thinking"] as NSDictionary? == ["type": "disabled"])
+    }
 }

@@ -124,4 +124,15 @@ import Testing
         let ollama = try wireJSON(OllamaWireRequest(request, stream: false))[objects: "messages"]
         #expect(ollama.map { $0["role"] as? String } == ["system", "user", "assistant", "system", "user"])
     }
+
+    /// `reasoning_effort` reaches the reasoning models, never one that would answer 400 to it.
+    @Test(arguments: [("o3-mini", true), ("o4-mini-2025-04-16", true), ("gpt-5", true), ("gpt-5.1-codex", true), ("openai/gpt-5-mini", true),
+                      ("gpt-oss:20b", true), ("grok-3-mini", true), ("gpt-4o", false), ("gpt-4.1-mini", false), ("grok-4", false),
+                      ("omni-moderation", false), ("llama3.2", false)])
+    func reasoningEffortGoesToReasoningModels(model: String, takes: Bool) throws {
+        var request = ProviderRequest(model: model, prompt: "hi")
+        request.reasoningEffort = "low"
+        let body = try wireJSON(OpenAIWireRequest(request, stream: false, maxCompletionTokens: true))
+        #expect((body["reasoning_effort"] as? String == "low") == takes, "\(body)")
+    }
 }

@@ -12,13 +12,15 @@ import Providers
 /// other provider has them; multi-agent frameworks send them on every message, and the OpenAI
 /// cookbook puts the function's name on `tool` messages), `store: false`, `metadata`,
 /// `prompt_cache_key` (a hint for OpenAI's cache routing), an assistant message's `annotations`
-/// and a replayed tool call's `index`. `safety_identifier` (OpenAI's successor to `user`) keeps
+/// and a replayed tool call's `index`. `reasoning_effort` goes as it is to OpenAI-format reasoning
+/// models and as a thinking budget to Claude models that think; others answer without it. `safety_identifier` (OpenAI's successor to `user`) keeps
 /// routing sticky as `user` does. Anything else is refused with a 400 naming it.
 enum OpenAIChatRequest {
     static let known: Set<String> = [
         "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed",
         "presence_penalty", "frequency_penalty", "tools", "tool_choice", "parallel_tool_calls", "response_format",
         "stream", "stream_options", "user", "n", "logprobs", "store", "metadata", "safety_identifier", "prompt_cache_key",
+        "reasoning_effort",
     ]
 
     static let reasons: [String: String] = [
@@ -27,7 +29,7 @@ enum OpenAIChatRequest {
         "functions": "use 'tools' (the deprecated functions API is not carried)",
         "function_call": "use 'tool_choice' (the deprecated functions API is not carried)",
         "audio": "audio output is not carried", "modalities": "only text output is carried",
-        "prediction": "predicted outputs exist only at OpenAI", "reasoning_effort": "reasoning settings differ between providers",
+        "prediction": "predicted outputs exist only at OpenAI",
         "service_tier": "service tiers exist per provider", "web_search_options": "built-in web search is not carried",
     ]
 
@@ -73,6 +75,12 @@ enum OpenAIChatRequest {
             includeUsage = try options.bool("include_usage") ?? false
         }
         _ = try top.string("prompt_cache_key")
+        if let effort = try top.string("reasoning_effort") {
+            guard ["none", "minimal", "low", "medium", "high", "xhigh"].contains(effort) else {
+                throw CompatRequestError(param: "reasoning_effort", message: "'reasoning_effort' must be none, minimal, low, medium, high or xhigh")
+            }
+            request.reasoningEffort = effort
+        }
         return CompatCall(model: model, request: request, maxTokens: maxTokens, stream: stream,
                           includeUsage: includeUsage, userId: try top.string("user") ?? top.string("safety_identifier"))
     }

@@ -6,7 +6,9 @@ import Providers
 /// Chat Completions answers: the `chat.completion` object, and the `chat.completion.chunk` stream
 /// as the OpenAI SDKs parse it (a role chunk, content deltas, one chunk per tool call, the
 /// finish chunk, a usage chunk with `choices: []` when `stream_options.include_usage`, then
-/// `data: [DONE]`; an error mid-stream is `data: {"error": …}` and no `[DONE]`).
+/// `data: [DONE]`; an error mid-stream is `data: {"error": …}` and no `[DONE]`). A model's thinking
+/// text (a Claude model given `reasoning_effort`) comes as `reasoning_content`, as DeepSeek's API
+/// and the gateways that relay reasoning write it; OpenAI's SDKs keep it as an extra field.
 enum OpenAIChatResponse {
     static func id(_ taskId: String) -> String { "chatcmpl-\(taskId)" }
 
@@ -37,6 +39,10 @@ enum OpenAIChatResponse {
             "refusal": .null,
         ]
         if !answer.toolCalls.isEmpty { message["tool_calls"] = .array(toolCalls(answer, indexed: false)) }
+        let reasoning = answer.thinking.compactMap { block -> String? in
+            if case .thinking(let text, _) = block, !text.isEmpty { return text } else { return nil }
+        }
+        if !reasoning.isEmpty { message["reasoning_content"] = .string(reasoning.joined(separator: "\n\n")) }
         return .object([
             "id": .string(id(answer.taskId)), "object": .string("chat.completion"), "created": .number(Double(created)),
             "model": .string(answer.model), "system_fingerprint": .null,
@@ -72,6 +78,13 @@ enum OpenAIChatResponse {
 
         mutating func text(_ text: String, into buffer: inout ByteBuffer) {
             buffer.writeSSE(event: nil, chunk(.object(["content": .string(text)])))
+        }
+
+        /// Thinking text as `reasoning_content` deltas; signatures and redacted thinking have no
+        /// place in this dialect.
+        mutating func thinking(_ delta: ThinkingDelta, into buffer: inout ByteBuffer) {
+            guard case .text(let text) = delta.part, !text.isEmpty else { return }
+            buffer.writeSSE(event: nil, chunk(.object(["reasoning_content": .string(text)])))
         }
 
         mutating func finish(_ answer: CompatAnswer, into buffer: inout ByteBuffer) {
