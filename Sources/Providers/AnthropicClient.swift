@@ -27,11 +27,14 @@ public struct AnthropicClient: ProviderClient {
         let answer = try await http.sendAndRead(url: url, headers: headers, body: AnthropicWireRequest(request, stream: false), Wire.Message.init(json:))
         var text = ""
         var calls: [ToolCall] = []
-        var thinking: [ContentBlock] = []
+        var ordered: [ContentBlock] = [] // thinking and text, in order
         for block in answer.content ?? [] {
-            if block.type == "thinking" { thinking.append(.thinking(text: block.thinking ?? "", signature: block.signature ?? "")) }
-            if block.type == "redacted_thinking" { thinking.append(.redactedThinking(data: block.data ?? "")) }
-            if block.type == "text", let t = block.text { text += t }
+            if block.type == "thinking" { ordered.append(.thinking(text: block.thinking ?? "", signature: block.signature ?? "")) }
+            if block.type == "redacted_thinking" { ordered.append(.redactedThinking(data: block.data ?? "")) }
+            if block.type == "text", let t = block.text {
+                text += t
+                ordered.append(.text(t))
+            }
             if block.type == "tool_use", let name = block.name {
                 let args = block.input.flatMap { try? FastJSONEncoder().encodeToString($0) } ?? "{}"
                 calls.append(ToolCall(id: block.id, name: name, arguments: args))
@@ -44,7 +47,7 @@ public struct AnthropicClient: ProviderClient {
                                          cacheWriteHour: $0.cache_creation?.ephemeral_1h_input_tokens ?? 0, output: $0.output_tokens ?? 0)
         }
         return ProviderResponse(text: text, toolCalls: calls, finishReason: answer.stop_reason, usage: usage, model: answer.model,
-                                thinking: thinking)
+                                content: ordered.contains(where: \.isThinking) ? ordered : [])
     }
 
     public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {

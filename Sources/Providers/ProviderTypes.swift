@@ -328,16 +328,20 @@ public struct ProviderResponse: Sendable, Hashable {
     public var usage: TokenUsage?
     /// The model that answered, as the provider reports it (may differ from the requested alias).
     public var model: String?
-    /// The answer's thinking blocks, in order (Anthropic's extended thinking).
-    public var thinking: [ContentBlock]
+    /// When the answer has thinking (Anthropic's extended thinking): its thinking and text blocks
+    /// in the order they came; empty otherwise (``text`` is then the whole of it).
+    public var content: [ContentBlock]
 
     public init(text: String, toolCalls: [ToolCall] = [], finishReason: String? = nil, usage: TokenUsage? = nil, model: String? = nil,
-                thinking: [ContentBlock] = []) {
+                content: [ContentBlock] = []) {
         self.text = text
         self.toolCalls = toolCalls
         self.finishReason = finishReason
         self.usage = usage
         self.model = model
-        self.thinking = thinking
+        self.content = content
     }
+
+    /// The thinking blocks, in order.
+    public var thinking: [ContentBlock] { content.filter(\.isThinking) }
 }

@@ -160,8 +160,9 @@ public struct TaskResult: Sendable, Codable {
     public var finishReason: String? = nil
     /// The tool calls fleetd ran for the model (agent types with `mcpServers`, `mcpTools` on).
     public var toolUse: ToolUseSummary? = nil
-    /// The model's thinking blocks, in order, when it was asked to think (`/v1/messages`' `thinking`).
-    public var thinking: [ContentBlock]? = nil
+    /// When the model thought (`/v1/messages`' `thinking`, `reasoning_effort`): the answer's
+    /// thinking and text blocks in the order they came, over every model call of the task.
+    public var content: [ContentBlock]? = nil
 }
 
 /// Why a model was chosen (the full trace is in `routing/selections/<taskId>`).

@@ -127,8 +127,10 @@ final class TaskDriver {
         /// Chunks the earlier rounds' calls sent. Each call numbers its own from 0; the task's
         /// `sequence` (and `progress` count) runs on across rounds.
         var earlierChunks = 0
-        /// The earlier rounds' thinking blocks, in order (their count numbers this round's on).
-        var earlierThinking: [ContentBlock] = []
+        /// The earlier rounds' answers as blocks, their thinking and text in order (the thinking
+        /// blocks' count numbers this round's on).
+        var earlierBlocks: [ContentBlock] = []
+        var earlierThinkingCount: Int { earlierBlocks.count { $0.isThinking } }
         var toolReports: [ToolCallReport] = []
 
         /// Every round's billing, the current one last.
@@ -389,7 +391,7 @@ final class TaskDriver {
             chunk.sequence += running.earlierChunks
             return .chunk(chunk)
         case .thinking(var delta):
-            delta.index += running.earlierThinking.count
+            delta.index += running.earlierThinkingCount
             return .thinking(delta)
         case .progress(var progress):
             progress.chunks += running.earlierChunks
@@ -438,7 +440,7 @@ final class TaskDriver {
         running.earlierBackpressure += result.metadata.backpressureEvents
         running.earlierText += result.text
         running.earlierChunks += result.metadata.totalChunks
-        running.earlierThinking += result.thinking
+        running.earlierBlocks += result.answerBlocks
         if let billing = running.billing { running.earlierBillings.append(billing) }
         running.billing = nil
         // The next round starts with the model that answered this one (a fallback, when the pick
@@ -449,11 +451,9 @@ final class TaskDriver {
         }
         let round = running.round + 1
         let calls = ToolExecutor.toolUses(result.toolCalls, round: round)
-        // Thinking first, as it came: Anthropic requires a tool loop's assistant turn to begin
-        // with its thinking blocks, unchanged.
-        var blocks: [ContentBlock] = result.thinking
-        if !result.text.isEmpty { blocks.append(.text(result.text)) }
-        blocks += calls.map { .toolUse($0.use) }
+        // Thinking and text as they came: Anthropic requires a tool loop's assistant turn to
+        // begin with its thinking blocks, and them unchanged and in their place.
+        let blocks = result.answerBlocks + calls.map { ContentBlock.toolUse($0.use) }
         var events = calls.map { call in
             TaskEvent.toolCall(TaskToolCall(taskId: task.id, round: round, callId: call.use.id, server: tools.invoker.server(of: call.use.name),
                                             tool: call.use.name, arguments: call.use.input))
@@ -546,7 +546,7 @@ final class TaskDriver {
         // responder's above all, must not stand in for it once it is back), nothing was dropped,
         // and it is no refusal or filtered answer (one such turn must not answer every later one).
         if let key = running.cacheKey, let cache = runtime.cache, task.cachePolicy != .bypass, result.toolCalls.isEmpty, !result.text.isEmpty,
-           result.thinking.isEmpty, running.earlierThinking.isEmpty,
+           result.content.isEmpty, running.earlierThinkingCount == 0,
            model.name == running.selection.modelName, result.metadata.discardedChunks == 0,
            StopReason(providerReason: result.finishReason, hasToolCalls: false) != .contentFilter {
             await cache.save(ResponseCache.Answer(text: result.text, model: model.name, provider: model.provider, usage: usage, cost: cost,
@@ -565,8 +565,7 @@ final class TaskDriver {
             selection: SelectionSummary(running.selection), subtasks: nil,
             toolCalls: result.toolCalls.isEmpty ? nil : result.toolCalls, finishReason: result.finishReason)
         if running.cacheKey != nil { outcome.cache = "miss" }
-        let thinking = running.earlierThinking + result.thinking
-        if !thinking.isEmpty { outcome.thinking = thinking }
+        if !result.content.isEmpty || running.earlierThinkingCount > 0 { outcome.content = running.earlierBlocks + result.answerBlocks }
         if running.tools != nil, running.round > 0 || !result.toolCalls.isEmpty {
             let exhausted = !result.toolCalls.isEmpty
             if exhausted {

@@ -24,6 +24,14 @@ final class StreamAccumulator: Sendable {
         var attemptAnswerUnseen = false
         /// The thinking delivered, put together block by block.
         var thinking = ThinkingAssembly()
+        /// The order text and thinking came in, once there is thinking: each text run's length in
+        /// UTF-8 bytes, or a thinking block's index. Empty while the answer is text alone.
+        var order: [Segment] = []
+    }
+
+    enum Segment: Equatable {
+        case text(bytes: Int)
+        case thinking(Int)
     }
 
     let state = Mutex(State())
@@ -35,6 +43,8 @@ final class StreamAccumulator: Sendable {
     /// Keeps a thinking piece the consumer is being told.
     func appendThinking(_ delta: ThinkingDelta) {
         state.withLock {
+            if $0.order.isEmpty, !$0.text.isEmpty { $0.order.append(.text(bytes: $0.text.utf8.count)) } // text before the first thinking
+            if !$0.order.contains(.thinking(delta.index)) { $0.order.append(.thinking(delta.index)) }
             $0.thinking.add(delta)
             if case .text(let text) = delta.part { $0.attemptOutputTokens += BuiltinProvider.approximateTokens(text) }
         }
@@ -56,6 +66,13 @@ final class StreamAccumulator: Sendable {
     /// Appends text; returns the chunk's sequence number.
     func appendText(_ text: String) -> Int {
         state.withLock {
+            if !$0.order.isEmpty {
+                if case .text(let bytes) = $0.order[$0.order.count - 1] {
+                    $0.order[$0.order.count - 1] = .text(bytes: bytes + text.utf8.count)
+                } else {
+                    $0.order.append(.text(bytes: text.utf8.count))
+                }
+            }
             $0.text += text
             $0.chunks += 1
             let tokens = BuiltinProvider.approximateTokens(text)
@@ -75,6 +92,27 @@ final class StreamAccumulator: Sendable {
             $0.toolCalls[delta.index] = call
             $0.attemptOutputTokens += BuiltinProvider.approximateTokens(delta.argumentsFragment)
         }
+    }
+
+    /// The answer's thinking and text blocks in the order they came, when it has thinking (empty
+    /// otherwise: the text is the whole of it).
+    static func content(of state: State) -> [ContentBlock] {
+        guard !state.order.isEmpty else { return [] }
+        let thinking = state.thinking.blocks
+        let utf8 = Array(state.text.utf8)
+        var offset = 0
+        var blocks: [ContentBlock] = []
+        for segment in state.order {
+            switch segment {
+            case .text(let bytes):
+                let end = min(utf8.count, offset + bytes)
+                blocks.append(.text(String(decoding: utf8[offset..<end], as: UTF8.self)))
+                offset = end
+            case .thinking(let index):
+                if index < thinking.count { blocks.append(thinking[index]) }
+            }
+        }
+        return blocks
     }
 
     var toolCalls: [ToolCall] {

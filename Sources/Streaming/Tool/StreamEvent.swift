@@ -99,8 +99,18 @@ public struct StreamResult: Sendable, Hashable {
     /// As reported by the provider; `nil` if it reported none.
     public var usage: TokenUsage?
     public var metadata: StreamResultMetadata
-    /// The answer's thinking blocks, in order (Anthropic's extended thinking, when asked for).
-    public var thinking: [ContentBlock] = []
+    /// When the answer has thinking (Anthropic's extended thinking, when asked for): its thinking
+    /// and text blocks in the order they came; empty otherwise (``text`` is then the whole of it).
+    public var content: [ContentBlock] = []
+
+    /// The thinking blocks, in order.
+    public var thinking: [ContentBlock] { content.filter(\.isThinking) }
+
+    /// The answer as content blocks (without its tool calls): in order with its thinking, or its text.
+    public var answerBlocks: [ContentBlock] {
+        if !content.isEmpty { return content }
+        return text.isEmpty ? [] : [.text(text)]
+    }
 }
 
 /// What happened during the call.

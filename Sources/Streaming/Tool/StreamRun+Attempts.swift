@@ -30,10 +30,19 @@ extension StreamRun {
                 for (index, call) in response.toolCalls.enumerated() {
                     accumulator.add(ToolCallDelta(index: index, id: call.id, name: call.name, argumentsFragment: call.arguments))
                 }
-                for delta in ThinkingDelta.deltas(telling: response.thinking) {
-                    guard await deliverThinking(delta) else { return .consumerGone }
+                // In the answer's order when it has thinking, else its text.
+                var thinkingIndex = 0
+                for block in response.content {
+                    if case .text(let text) = block {
+                        if !text.isEmpty { guard await deliver(text, target: target) else { return .consumerGone } }
+                        continue
+                    }
+                    for delta in ThinkingDelta.deltas(telling: [block], from: thinkingIndex) {
+                        guard await deliverThinking(delta) else { return .consumerGone }
+                    }
+                    thinkingIndex += 1
                 }
-                if !response.text.isEmpty {
+                if response.content.isEmpty, !response.text.isEmpty {
                     guard await deliver(response.text, target: target) else { return .consumerGone }
                 }
                 return .completed(model: target, synchronous: true)
@@ -161,7 +170,7 @@ extension StreamRun {
         )
         let result = StreamResult(
             text: snapshot.text, toolCalls: accumulator.toolCalls, finishReason: snapshot.finishReason,
-            usage: snapshot.usage, metadata: metadata, thinking: snapshot.thinking.blocks
+            usage: snapshot.usage, metadata: metadata, content: StreamAccumulator.content(of: snapshot)
         )
         // Records first, so they are in the store by the time the consumer sees `complete`.
         var ended = session

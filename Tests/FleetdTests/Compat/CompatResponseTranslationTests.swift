@@ -154,6 +154,53 @@ import Testing
         #expect((delta?["usage"] as? [String: Any])?["input_tokens"] as? Int == 100)
     }
 
+    /// Thinking as Anthropic streams it: each block opened empty, its thinking and signature as
+    /// deltas, a redacted block whole in its start; blocks numbered from 0 in the order they came,
+    /// text between thinking blocks included, tool calls after.
+    @Test func anthropicStreamWithThinking() throws {
+        var stream = AnthropicMessagesResponse.Stream(taskId: "task-1", model: "claude-cheap", estimatedInputTokens: 42)
+        var buffer = ByteBuffer()
+        stream.begin(into: &buffer)
+        stream.thinking(ThinkingDelta(index: 0, part: .text("")), into: &buffer)
+        stream.thinking(ThinkingDelta(index: 0, part: .text("Hmm.")), into: &buffer)
+        stream.thinking(ThinkingDelta(index: 0, part: .signature("sig")), into: &buffer)
+        stream.text("Hello", into: &buffer)
+        stream.thinking(ThinkingDelta(index: 1, part: .redacted("EqkE")), into: &buffer)
+        stream.thinking(ThinkingDelta(index: 2, part: .text("More.")), into: &buffer)
+        stream.finish(Self.answer(text: "Hello", calls: [Self.twoCalls[0]], stop: .toolUse), into: &buffer)
+        let blocks = events(buffer).compactMap { event -> String? in
+            guard let data = event.1, let index = data["index"] as? Int else { return nil }
+            let block = data["content_block"] as? [String: Any], delta = data["delta"] as? [String: Any]
+            switch event.0 {
+            case "content_block_start": return "start \(index) \(block?["type"] as? String ?? "?")"
+            case "content_block_delta": return "delta \(index) \(delta?["type"] as? String ?? "?")"
+            default: return "stop \(index)"
+            }
+        }
+        #expect(blocks == ["start 0 thinking", "delta 0 thinking_delta", "delta 0 signature_delta", "stop 0",
+                           "start 1 text", "delta 1 text_delta", "stop 1",
+                           "start 2 redacted_thinking", "stop 2",
+                           "start 3 thinking", "delta 3 thinking_delta", "stop 3",
+                           "start 4 tool_use", "delta 4 input_json_delta", "stop 4"], "\(blocks)")
+        let start = events(buffer).first { $0.0 == "content_block_start" }?.1?["content_block"] as? NSDictionary
+        #expect(start == ["type": "thinking", "thinking": "", "signature": ""])
+    }
+
+    /// The whole answer: thinking and text in the order they came, then the tool calls; an OpenAI
+    /// client gets the thinking text as `reasoning_content`.
+    @Test func answersWithThinking() throws {
+        var answer = Self.answer(text: "Hello there", calls: [Self.twoCalls[0]], stop: .toolUse)
+        answer.content = [.thinking(text: "Hmm.", signature: "sig"), .text("Hello"), .redactedThinking(data: "EqkE"), .text(" there")]
+        let message = try object(AnthropicMessagesResponse.message(answer))
+        let content = message["content"] as? [[String: Any]] ?? []
+        #expect(content.map { $0["type"] as? String } == ["thinking", "text", "redacted_thinking", "text", "tool_use"])
+        #expect(content[0] as NSDictionary == ["type": "thinking", "thinking": "Hmm.", "signature": "sig"])
+        #expect(content[2] as NSDictionary == ["type": "redacted_thinking", "data": "EqkE"])
+        let completion = try object(OpenAIChatResponse.completion(answer, created: 5))
+        let reply = ((completion["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any]) ?? [:]
+        #expect(reply["reasoning_content"] as? String == "Hmm." && reply["content"] as? String == "Hello there", "\(reply)")
+    }
+
     @Test func anthropicToolOnlyStreamHasNoTextBlock() {
         var stream = AnthropicMessagesResponse.Stream(taskId: "t", model: "m", estimatedInputTokens: 1)
         var buffer = ByteBuffer()

@@ -287,3 +287,82 @@ struct StreamingToolTests {
         #expect(StreamingConfiguration(bufferSize: 0, backpressureThreshold: 1.5).validationProblems().count == 2)
     }
 }
+
+/// A thinking answer keeps its order: thinking, text, more thinking, more text (Claude's
+/// interleaved thinking), streamed or not, so the JSON answer and a tool loop's next turn give
+/// the blocks back where they were.
+@Suite struct ThinkingOrderTests {
+    static let interleaved: [String] = [
+        #"{"type":"message_start","message":{"usage":{"input_tokens":10,"output_tokens":1}}}"#,
+        #"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}"#,
+        #"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"First, "}}"#,
+        #"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"look."}}"#,
+        #"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"sig-one"}}"#,
+        #"{"type":"content_block_stop","index":0}"#,
+        #"{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}"#,
+        #"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"Café "}}"#,
+        #"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"one."}}"#,
+        #"{"type":"content_block_stop","index":1}"#,
+        #"{"type":"content_block_start","index":2,"content_block":{"type":"redacted_thinking","data":"EqkE"}}"#,
+        #"{"type":"content_block_stop","index":2}"#,
+        #"{"type":"content_block_start","index":3,"content_block":{"type":"text","text":""}}"#,
+        #"{"type":"content_block_delta","index":3,"delta":{"type":"text_delta","text":" Two."}}"#,
+        #"{"type":"content_block_stop","index":3}"#,
+        #"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":20}}"#,
+        #"{"type":"message_stop"}"#,
+    ]
+
+    static let expected: [ContentBlock] = [
+        .thinking(text: "First, look.", signature: "sig-one"), .text("Café one."), .redactedThinking(data: "EqkE"), .text(" Two."),
+    ]
+
+    @Test func streamedThinkingKeepsItsPlaceBetweenTheTexts() async throws {
+        let got = try await withServer(.always(.sse(Self.interleaved))) { server in
+            await events(StreamingTool(configuration: config()), [try target(.anthropic, server)])
+        }
+        guard case .complete(let result)? = got.last else {
+            Issue.record("\(got.map(\.name))")
+            return
+        }
+        #expect(result.content == Self.expected)
+        #expect(result.text == "Café one. Two.")
+        #expect(result.answerBlocks == Self.expected)
+        // The events tell the same order: thinking pieces, text, the redacted block, text.
+        let kinds = got.compactMap { event -> String? in
+            switch event {
+            case .thinking(let delta): "thinking\(delta.index)"
+            case .chunk: "text"
+            default: nil
+            }
+        }
+        #expect(kinds == ["thinking0", "thinking0", "thinking0", "thinking0", "text", "text", "thinking1", "text"], "\(kinds)")
+    }
+
+    @Test func aSynchronousAnswerKeepsItsOrderToo() async throws {
+        let body = #"""
+        {"model":"m","content":[{"type":"thinking","thinking":"First, look.","signature":"sig-one"},{"type":"text","text":"Café one."},
+         {"type":"redacted_thinking","data":"EqkE"},{"type":"text","text":" Two."}],"stop_reason":"end_turn","usage":{"input_tokens":10,"output_tokens":20}}
+        """#
+        let answer = FakeResponse(headers: [("content-type", "application/json")], body: .bytes(Array(body.utf8)))
+        let got = try await withServer(.always(answer)) { server in
+            await events(StreamingTool(configuration: config()), [try target(.anthropic, server, streaming: false)])
+        }
+        guard case .complete(let result)? = got.last else {
+            Issue.record("\(got.map(\.name))")
+            return
+        }
+        #expect(result.content == Self.expected)
+        #expect(result.text == "Café one. Two.")
+    }
+
+    @Test func anAnswerWithoutThinkingHasNoContentList() async throws {
+        let got = try await withServer(.always(openAIStream(["Hello", " there"]))) { server in
+            await events(StreamingTool(configuration: config()), [try target(.openai, server)])
+        }
+        guard case .complete(let result)? = got.last else {
+            Issue.record("\(got.map(\.name))")
+            return
+        }
+        #expect(result.content.isEmpty && result.answerBlocks == [.text("Hello there")])
+    }
+}

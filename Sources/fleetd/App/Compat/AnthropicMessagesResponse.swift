@@ -39,8 +39,19 @@ enum AnthropicMessagesResponse {
 
     /// The whole answer (`stream: false`).
     static func message(_ answer: CompatAnswer) -> JSONValue {
-        var content = answer.thinking.compactMap(thinkingBlock)
-        if !answer.text.isEmpty { content.append(.object(["type": .string("text"), "text": .string(answer.text)])) }
+        var content: [JSONValue] = []
+        if answer.content.isEmpty {
+            if !answer.text.isEmpty { content.append(.object(["type": .string("text"), "text": .string(answer.text)])) }
+        } else {
+            // Thinking and text in the order the model gave them.
+            for block in answer.content {
+                if case .text(let text) = block {
+                    if !text.isEmpty { content.append(.object(["type": .string("text"), "text": .string(text)])) }
+                } else if let thinking = thinkingBlock(block) {
+                    content.append(thinking)
+                }
+            }
+        }
         content += answer.toolCalls.map(toolUse)
         return .object([
             "id": .string(id(answer.taskId)), "type": .string("message"), "role": .string("assistant"), "model": .string(answer.model),

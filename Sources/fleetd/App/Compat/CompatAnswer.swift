@@ -23,8 +23,11 @@ struct CompatAnswer {
     var cacheWriteTokens: Int
     var outputTokens: Int
     var facts: CompatFacts
-    /// The model's thinking blocks, in order (Anthropic clients that asked for `thinking` get them).
-    var thinking: [ContentBlock] = []
+    /// When the model thought: the answer's thinking and text blocks in the order they came
+    /// (Anthropic clients get them as they are; OpenAI clients, the thinking text).
+    var content: [ContentBlock] = []
+
+    var thinking: [ContentBlock] { content.filter(\.isThinking) }
 
     init(taskId: String, model: String, text: String, toolCalls: [ToolUse] = [], argumentTexts: [String]? = nil, stop: StopReason,
          inputTokens: Int, cachedTokens: Int = 0, cacheWriteTokens: Int = 0, outputTokens: Int, facts: CompatFacts? = nil) {
@@ -58,7 +61,7 @@ struct CompatAnswer {
                   inputTokens: result.usage.inputTokens, cachedTokens: result.usage.cachedTokens,
                   cacheWriteTokens: result.usage.cacheWriteTokens, outputTokens: result.usage.outputTokens,
                   facts: CompatFacts(result))
-        thinking = result.thinking ?? []
+        content = result.content ?? []
     }
 
     /// Arguments as an object: empty text is `{}`; text that is not a JSON object (a provider cut
