@@ -299,6 +299,27 @@ def openai_reasoning():
         expect(error.body["param"] == "reasoning_effort", error.body)
 
 
+def claude_code_shapes():
+    """A request shaped as Claude Code 2.1 sends it (as other gateways have seen them): `?beta=true`,
+    its beta header, `context_management`, `betas` and `diagnostics` in the body, a `scope` on a
+    breakpoint, tools with `eager_input_streaming` and `strict`, and a system message inside the
+    conversation."""
+    with ant.messages.stream(
+        model="claude-cheap", max_tokens=4096, thinking=THINK,
+        system=[{"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral", "scope": "global"}}],
+        tools=[dict(VERSION_TOOL, eager_input_streaming=True, strict=True)],
+        messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello."},
+                  {"role": "system", "content": "The user switched to plan mode."}, {"role": "user", "content": "How do I cross the street?"}],
+        extra_query={"beta": "true"},
+        extra_headers={"anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27"},
+        extra_body={"context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+                    "betas": ["interleaved-thinking-2025-05-14"], "diagnostics": {"session_id": "s-1"}},
+    ) as stream:
+        final = stream.get_final_message()
+    # It offers a tool, so the recorded answer is thinking then a call.
+    expect([block.type for block in final.content] == ["thinking", "tool_use"], final.content)
+
+
 def image():
     raw = oai.chat.completions.with_raw_response.create(model="auto", messages=[{"role": "user", "content": [
         {"type": "text", "text": "What is in this picture?"},
@@ -492,7 +513,7 @@ CHECKS = {name: function for name, function in globals().items()
           if callable(function) and name in {
               "openai_text", "openai_stream", "anthropic_text", "anthropic_stream", "multi_turn", "openai_tools",
               "anthropic_tools", "image", "auto_routing", "rate_limit", "budget", "stream_flag_off", "bad_request", "models",
-              "retrieve_and_unknown_routes", "anthropic_thinking", "openai_reasoning"}}
+              "retrieve_and_unknown_routes", "anthropic_thinking", "openai_reasoning", "claude_code_shapes"}}
 
 if __name__ == "__main__":
     name = sys.argv[1]

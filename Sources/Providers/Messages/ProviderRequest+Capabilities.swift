@@ -20,7 +20,6 @@ extension ProviderRequest {
             if presencePenalty != nil || frequencyPenalty != nil {
                 missing.append("presence/frequency penalties (Anthropic has none)")
             }
-            if laterSystem { missing.append("a system message after the conversation started (Anthropic takes a system prompt only before the first turn)") }
         case .openai, .xai:
             if topK != nil { missing.append("top_k (Chat Completions has no top_k)") }
             if imageInToolResult { missing.append("images inside tool results (Chat Completions tool messages carry text only)") }

@@ -64,8 +64,9 @@ import Testing
     }
 
     /// A system or developer message later in the conversation (agent frameworks add reminders
-    /// and summaries there) stays where it is: OpenAI and Ollama models take it, Anthropic and
-    /// Gemini models are kept out of the choice, and OpenAI's format gets it in place.
+    /// and summaries there) stays where it is: OpenAI, Ollama and Anthropic models take it (Claude
+    /// Code sends Anthropic such messages), Gemini models are kept out of the choice, and OpenAI's
+    /// and Anthropic's formats get it in place.
     @Test func aLaterSystemMessageStaysInPlace() throws {
         let call = try openAI("""
         {"model": "auto", "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"},
@@ -76,8 +77,35 @@ import Testing
         #expect(call.request.messages.map(\.role) == [.user, .assistant, .system, .user])
         #expect(call.request.messages[2].content == "Answer in French now.")
         #expect(call.request.unsupportedFeatures(on: .openai).isEmpty && call.request.unsupportedFeatures(on: .ollama).isEmpty)
-        #expect(call.request.unsupportedFeatures(on: .anthropic).contains { $0.hasPrefix("a system message after the conversation started") })
+        #expect(call.request.unsupportedFeatures(on: .anthropic).isEmpty)
         #expect(call.request.unsupportedFeatures(on: .google).contains { $0.hasPrefix("a system message after the conversation started") })
+        var request = call.request
+        request.model = "claude"
+        let turns = try #require(try JSONSerialization.jsonObject(with: Data(FastJSONEncoder().encode(AnthropicWireRequest(request, stream: false)))) as? [String: Any])
+        let roles = (turns["messages"] as? [[String: Any]] ?? []).map { $0["role"] as? String }
+        #expect(roles == ["user", "assistant", "system", "user"] && turns["system"] as? String == "be brief", "\(turns)")
+    }
+
+    /// What Claude Code sends (2.1.x, seen by other gateways): `context_management`, `betas` and
+    /// `diagnostics` in the body, a breakpoint's `scope`, tools with `eager_input_streaming` and
+    /// `strict`, and a `system` message inside the conversation. Accepted; what is carried, carried.
+    @Test func claudeCodeRequestsAreAccepted() throws {
+        let call = try anthropic("""
+        {"model": "claude-sonnet-4-6", "max_tokens": 32000, "stream": true,
+         "betas": ["interleaved-thinking-2025-05-14"], "diagnostics": {"session": "s-1"},
+         "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+         "system": [{"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral", "scope": "global"}}],
+         "tools": [{"name": "Read", "description": "Reads a file", "input_schema": {"type": "object"}, "eager_input_streaming": true, "strict": true}],
+         "thinking": {"type": "enabled", "budget_tokens": 31999},
+         "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello."},
+                      {"role": "system", "content": "The user switched to plan mode."}, {"role": "user", "content": "go on"}]}
+        """)
+        #expect(call.request.messages.map(\.role) == [.user, .assistant, .system, .user])
+        #expect(call.request.tools.first?.strict == true)
+        #expect(call.request.systemCacheBreak != nil)
+        #expect(call.request.unsupportedFeatures(on: .anthropic).isEmpty)
+        let image = refusal { try anthropic(#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}, {"role": "system", "content": [{"type": "image", "source": {"type": "url", "url": "https://x/a.png"}}]}]}"#) }
+        #expect(image?.message.contains("user messages only") == true, "\(String(describing: image))")
     }
 
     @Test func openAIFullConversation() throws {
@@ -283,7 +311,7 @@ import Testing
         (#"{"model": "m", "max_tokens": 5, "tools": [{"type": "web_search_20250305", "name": "web_search"}], "messages": [{"role": "user", "content": "hi"}]}"#,
          "tools[0].type", "server tools"),
         (#"{"model": "m", "max_tokens": 5, "temperature": 1.5, "messages": [{"role": "user", "content": "hi"}]}"#, "temperature", "between 0 and 1"),
-        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]}"#, "messages[0].role", "user or assistant"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "developer", "content": "x"}]}"#, "messages[0].role", "user, assistant or system"),
         (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": []}]}"#, "messages[0].content", "must not be empty"),
         (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "image", "source": {"type": "file", "file_id": "f"}}]}]}"#,
          "messages[0].content[0].source.type", "base64 or url"),

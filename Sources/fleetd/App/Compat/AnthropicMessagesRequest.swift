@@ -13,11 +13,19 @@ import Providers
 /// `thinking` (`enabled` with `budget_tokens`, `adaptive`, `disabled`) reaches Anthropic models,
 /// whose thinking blocks come back in the answer and, sent back in a later turn, go back to them
 /// unchanged; another provider's model (a fallback, a routed pick) answers without thinking,
-/// and is not sent the blocks. Anything else is refused with a 400 naming it.
+/// and is not sent the blocks. What Claude Code sends besides is accepted: a `system` message
+/// inside `messages` (a mid-conversation instruction, relayed in place to Anthropic models, which
+/// take it; models whose formats cannot are left out of the choice), a tool's `strict` (carried
+/// to OpenAI, which enforces it) and `eager_input_streaming`, and, not carried because they
+/// change nothing fleetd's providers are sent, `context_management` (Anthropic's server-side
+/// context editing, a beta), `betas`, `diagnostics` and a breakpoint's `scope`. Anything else is
+/// refused with a 400 naming it.
 enum AnthropicMessagesRequest {
     static let known: Set<String> = [
         "model", "max_tokens", "messages", "system", "metadata", "stop_sequences", "stream", "temperature", "top_p", "top_k",
         "tools", "tool_choice", "cache_control", "thinking",
+        // Accepted and not carried (Claude Code sends them; see above).
+        "context_management", "betas", "diagnostics",
     ]
 
     static let reasons: [String: String] = [
@@ -47,8 +55,9 @@ enum AnthropicMessagesRequest {
             switch try message.requiredString("role") {
             case "user": role = .user
             case "assistant": role = .assistant
+            case "system": role = .system // an instruction in the conversation, kept in its place
             default:
-                throw CompatRequestError(param: message.param("role"), message: "'\(message.param("role"))' must be user or assistant (the system prompt is 'system')")
+                throw CompatRequestError(param: message.param("role"), message: "'\(message.param("role"))' must be user, assistant or system")
             }
             var marks: [Int: CacheMark] = [:]
             let blocks = try content(message, role: role, calls: &calls, marks: &marks)
@@ -128,7 +137,7 @@ enum AnthropicMessagesRequest {
     /// A `cache_control` breakpoint (`{"type": "ephemeral"}`, with `ttl` 5m or 1h); `nil` when absent.
     static func cacheMark(_ object: CompatObject) throws -> CacheMark? {
         guard let control = try object.object("cache_control") else { return nil }
-        try control.refuseUnknown(["type", "ttl"])
+        try control.refuseUnknown(["type", "ttl", "scope"]) // `scope` (Claude Code's "global") is not carried
         guard try control.requiredString("type") == "ephemeral" else {
             throw CompatRequestError(param: control.param("type"), message: "'\(control.param("type"))' must be 'ephemeral'")
         }
@@ -290,11 +299,13 @@ enum AnthropicMessagesRequest {
         if let type = try tool.string("type"), type != "custom" {
             throw CompatRequestError(param: tool.param("type"), message: "'\(type)' tools are not carried: Anthropic's server tools run only at Anthropic; define a custom tool")
         }
-        try tool.refuseUnknown(["type", "name", "description", "input_schema", "cache_control"])
+        try tool.refuseUnknown(["type", "name", "description", "input_schema", "cache_control", "strict", "eager_input_streaming"])
         guard let schema = tool.value("input_schema"), case .object = schema else {
             throw CompatRequestError(param: tool.param("input_schema"), message: "'\(tool.param("input_schema"))' is required and must be a JSON Schema object")
         }
-        var definition = ToolDefinition(name: try tool.requiredString("name"), description: try tool.string("description"), parameters: schema)
+        var definition = ToolDefinition(name: try tool.requiredString("name"), description: try tool.string("description"), parameters: schema,
+                                        strict: try tool.bool("strict"))
+        _ = try tool.bool("eager_input_streaming") // a streaming hint for Anthropic's own servers: not carried
         definition.cacheMark = try cacheMark(tool)
         return definition
     }
