@@ -91,6 +91,11 @@ public struct ProviderRequest: Sendable, Hashable, Codable {
     /// is to OpenAI-format reasoning models, as a thinking budget to Claude models that think
     /// (``ThinkingSetting/forEffort(_:)``); other models answer without.
     public var reasoningEffort: String?
+    /// Anthropic's `output_config.effort` (`low`, `medium`, `high`, `xhigh`, `max`): how much the
+    /// newer Claude models spend, thinking included (with adaptive thinking it replaces a budget).
+    /// Sent to Anthropic models as it is, and to OpenAI-format reasoning models as their
+    /// `reasoning_effort` (`max` as `xhigh`).
+    public var effort: String?
 
     public init(model: String, system: String? = nil, messages: [ProviderMessage], maxTokens: Int = 1024, temperature: Double? = nil,
                 topP: Double? = nil, topK: Int? = nil, stopSequences: [String] = [], tools: [ToolDefinition] = [],

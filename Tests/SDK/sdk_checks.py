@@ -313,7 +313,8 @@ def claude_code_shapes():
         extra_query={"beta": "true"},
         extra_headers={"anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27"},
         extra_body={"context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
-                    "betas": ["interleaved-thinking-2025-05-14"], "diagnostics": {"session_id": "s-1"}},
+                    "betas": ["interleaved-thinking-2025-05-14"], "diagnostics": {"session_id": "s-1"},
+                    "output_config": {"effort": "high"}},
     ) as stream:
         final = stream.get_final_message()
     # It offers a tool, so the recorded answer is thinking then a call.

@@ -17,13 +17,15 @@ struct AnthropicWireRequest: Encodable {
     var tool_choice: Choice?
     var cache_control: CacheControl?
     var thinking: Thinking?
+    var output_config: OutputConfig?
     var stream: Bool
 
     init(_ request: ProviderRequest, stream: Bool) {
         model = request.model
         max_tokens = request.maxTokens
-        system = request.system.map { Self.systemContent($0, cacheBreak: request.systemCacheBreak) }
-        messages = request.alternatingTurns.map(Message.init)
+        let (systemText, turns) = Self.turns(request)
+        system = systemText.map { Self.systemContent($0, cacheBreak: request.systemCacheBreak) }
+        messages = turns.map(Message.init)
         cache_control = request.cacheMark.map(CacheControl.init)
         temperature = request.temperature
         // Claude's newer models (Opus 4.1 on, the 4.5 and 4.6 families) refuse both at once with
@@ -47,6 +49,7 @@ struct AnthropicWireRequest: Encodable {
             tool_choice = Choice(ToolChoice.none, parallel: nil)
         }
         thinking = Self.thinking(for: request).map(Thinking.init)
+        output_config = request.effort.map { OutputConfig(effort: $0) }
         self.stream = stream
     }
 
@@ -74,6 +77,10 @@ struct AnthropicWireRequest: Encodable {
         return ThinkingSetting.forEffort(effort)
     }
 
+    struct OutputConfig: Encodable {
+        var effort: String
+    }
+
     struct Thinking: Encodable {
         var type: String
         var budget_tokens: Int?
@@ -84,6 +91,49 @@ struct AnthropicWireRequest: Encodable {
             budget_tokens = setting.kind == .enabled ? setting.budgetTokens : nil
             display = setting.display
         }
+    }
+
+    /// The conversation as Anthropic takes it. A system message before the first turn joins the
+    /// system prompt (Anthropic refuses one at `messages[0]`); one later in the conversation (an
+    /// OpenAI client's, or Claude Code's) becomes text of a user turn in its place, which every
+    /// Claude model takes: those before Opus 4.8 refuse a system message inside `messages`, and a
+    /// user turn keeps the cached prefix before it. Then turns alternate, each user turn's tool
+    /// results first, as Anthropic requires after a tool call.
+    static func turns(_ request: ProviderRequest) -> (system: String?, messages: [ProviderMessage]) {
+        guard request.messages.contains(where: { $0.role == .system }) else { return (request.system, request.alternatingTurns) }
+        var system = request.system
+        var messages: [ProviderMessage] = []
+        for message in request.messages {
+            guard message.role == .system else {
+                messages.append(message)
+                continue
+            }
+            let text = message.content
+            if text.isEmpty { continue }
+            if messages.allSatisfy({ $0.blocks.isEmpty }) {
+                system = [system, text].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: "\n\n")
+            } else {
+                messages.append(ProviderMessage(role: .user, content: text))
+            }
+        }
+        var folded = request
+        folded.messages = messages
+        return (system, folded.alternatingTurns.map(toolResultsFirst))
+    }
+
+    /// A user turn with its tool results moved before its other blocks (each block keeps its
+    /// breakpoint); any other turn as it is.
+    static func toolResultsFirst(_ message: ProviderMessage) -> ProviderMessage {
+        guard message.role == .user else { return message }
+        func isResult(_ block: ContentBlock) -> Bool { if case .toolResult = block { true } else { false } }
+        let order = message.blocks.indices.filter { isResult(message.blocks[$0]) } + message.blocks.indices.filter { !isResult(message.blocks[$0]) }
+        guard order != Array(message.blocks.indices) else { return message }
+        var moved = message
+        moved.blocks = order.map { message.blocks[$0] }
+        if let marks = message.cacheMarks {
+            moved.cacheMarks = Dictionary(uniqueKeysWithValues: order.enumerated().compactMap { new, old in marks[old].map { (new, $0) } })
+        }
+        return moved
     }
 
     /// The names of the tools the history's calls used, in order of first use.

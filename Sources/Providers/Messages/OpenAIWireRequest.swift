@@ -48,7 +48,9 @@ struct OpenAIWireRequest: Encodable {
             parallel_tool_calls = request.parallelToolCalls
         }
         response_format = request.responseFormat.map(Format.init)
-        if let effort = request.reasoningEffort, Self.takesReasoningEffort(model: request.model) { reasoning_effort = effort }
+        if let effort = request.reasoningEffort ?? request.effort.map({ $0 == "max" ? "xhigh" : $0 }), Self.takesReasoningEffort(model: request.model) {
+            reasoning_effort = effort
+        }
         self.stream = stream
         stream_options = stream ? StreamOptions(include_usage: true) : nil
     }

@@ -64,9 +64,9 @@ import Testing
     }
 
     /// A system or developer message later in the conversation (agent frameworks add reminders
-    /// and summaries there) stays where it is: OpenAI, Ollama and Anthropic models take it (Claude
-    /// Code sends Anthropic such messages), Gemini models are kept out of the choice, and OpenAI's
-    /// and Anthropic's formats get it in place.
+    /// and summaries there) stays where it is: OpenAI and Ollama models take it as it is, Anthropic
+    /// models as user text in its place (Claude models before Opus 4.8 refuse a system message
+    /// there), and Gemini models are kept out of the choice.
     @Test func aLaterSystemMessageStaysInPlace() throws {
         let call = try openAI("""
         {"model": "auto", "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"},
@@ -82,8 +82,28 @@ import Testing
         var request = call.request
         request.model = "claude"
         let turns = try #require(try JSONSerialization.jsonObject(with: Data(FastJSONEncoder().encode(AnthropicWireRequest(request, stream: false)))) as? [String: Any])
-        let roles = (turns["messages"] as? [[String: Any]] ?? []).map { $0["role"] as? String }
-        #expect(roles == ["user", "assistant", "system", "user"] && turns["system"] as? String == "be brief", "\(turns)")
+        let sent = turns["messages"] as? [[String: Any]] ?? []
+        #expect(sent.map { $0["role"] as? String } == ["user", "assistant", "user"] && turns["system"] as? String == "be brief", "\(turns)")
+        let texts = (sent.last?["content"] as? [[String: Any]] ?? []).map { $0["text"] as? String }
+        #expect(texts == ["Answer in French now.", "how are you?"], "\(sent)")
+    }
+
+    /// On Anthropic's wire a system message before the first turn joins the system prompt, and one
+    /// between a tool call and its result lands after the result, which Anthropic wants first.
+    @Test func systemMessagesOnAnthropicsWire() throws {
+        let call = try anthropic("""
+        {"model": "m", "max_tokens": 50, "system": "Be brief.", "messages": [
+          {"role": "system", "content": "Today is Monday."}, {"role": "user", "content": "time?"},
+          {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "clock", "input": {}}]},
+          {"role": "system", "content": "The clock may be slow."},
+          {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "9:00"}, {"type": "text", "text": "well?"}]}]}
+        """)
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(FastJSONEncoder().encode(AnthropicWireRequest(call.request, stream: false)))) as? [String: Any])
+        #expect(body["system"] as? String == "Be brief.\n\nToday is Monday.")
+        let turns = body["messages"] as? [[String: Any]] ?? []
+        #expect(turns.map { $0["role"] as? String } == ["user", "assistant", "user"])
+        let last = (turns.last?["content"] as? [[String: Any]] ?? []).map { ($0["type"] as? String ?? "") + ":" + ($0["text"] as? String ?? "") }
+        #expect(last == ["tool_result:", "text:The clock may be slow.", "text:well?"], "\(last)")
     }
 
     /// What Claude Code sends (2.1.x, seen by other gateways): `context_management`, `betas` and
@@ -96,12 +116,22 @@ import Testing
          "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
          "system": [{"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral", "scope": "global"}}],
          "tools": [{"name": "Read", "description": "Reads a file", "input_schema": {"type": "object"}, "eager_input_streaming": true, "strict": true}],
-         "thinking": {"type": "enabled", "budget_tokens": 31999},
+         "thinking": {"type": "adaptive"}, "output_config": {"effort": "high"},
          "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello."},
                       {"role": "system", "content": "The user switched to plan mode."}, {"role": "user", "content": "go on"}]}
         """)
         #expect(call.request.messages.map(\.role) == [.user, .assistant, .system, .user])
         #expect(call.request.tools.first?.strict == true)
+        #expect(call.request.thinking == ThinkingSetting(kind: .adaptive) && call.request.effort == "high")
+        var wire = call.request
+        wire.model = "claude-opus-4-7"
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(FastJSONEncoder().encode(AnthropicWireRequest(wire, stream: true)))) as? [String: Any])
+        #expect(body["output_config"] as? NSDictionary == ["effort": "high"] && body["thinking"] as? NSDictionary == ["type": "adaptive"])
+        wire.model = "gpt-5"
+        let openAI = try #require(try JSONSerialization.jsonObject(with: Data(FastJSONEncoder().encode(OpenAIWireRequest(wire, stream: true, maxCompletionTokens: true)))) as? [String: Any])
+        #expect(openAI["reasoning_effort"] as? String == "high" && openAI["output_config"] == nil)
+        let format = refusal { try anthropic(#"{"model": "m", "max_tokens": 5, "output_config": {"format": {"type": "json_schema"}}, "messages": [{"role": "user", "content": "hi"}]}"#) }
+        #expect(format?.param == "output_config.format" && format?.message.contains("structured outputs") == true, "\(String(describing: format))")
         #expect(call.request.systemCacheBreak != nil)
         #expect(call.request.unsupportedFeatures(on: .anthropic).isEmpty)
         let image = refusal { try anthropic(#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}, {"role": "system", "content": [{"type": "image", "source": {"type": "url", "url": "https://x/a.png"}}]}]}"#) }

@@ -310,20 +310,23 @@ import Testing
     }
 
     /// Claude Code's request shape is served: its system message inside the conversation reaches
-    /// the Anthropic model in place; what is not carried is not sent.
+    /// the Anthropic model in its place, as user text; what is not carried is not sent.
     @Test func claudeCodeShapedRequests() async throws {
         try await withFleet { fleet in
             try await fleet.check("claude_code_shapes")
             let sent = try #require(fleet.fake.requests.first)
             #expect(sent.path == "/v1/messages")
             let body = sent.jsonBody ?? [:]
-            let roles = (body["messages"] as? [[String: Any]] ?? []).map { $0["role"] as? String }
-            #expect(roles == ["user", "assistant", "system", "user"], "\(roles)")
+            let turns = body["messages"] as? [[String: Any]] ?? []
+            #expect(turns.map { $0["role"] as? String } == ["user", "assistant", "user"], "\(turns)")
+            let texts = (turns.last?["content"] as? [[String: Any]] ?? []).map { $0["text"] as? String }
+            #expect(texts == ["The user switched to plan mode.", "How do I cross the street?"], "\(texts)")
             let wire = String(decoding: sent.body, as: UTF8.self)
             for field in ["context_management", "betas", "diagnostics", "scope", "eager_input_streaming", "strict"] {
                 #expect(!wire.contains("\"\(field)\""), "\(field) was sent: \(wire.prefix(800))")
             }
             #expect((body["thinking"] as? [String: Any])?["budget_tokens"] as? Int == 1_024)
+            #expect((body["output_config"] as? [String: Any])?["effort"] as? String == "high")
         }
     }
 

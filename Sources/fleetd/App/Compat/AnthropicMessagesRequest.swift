@@ -10,12 +10,15 @@ import Providers
 /// and `metadata.user_id` are carried, and so are `cache_control` breakpoints (on tools, system
 /// blocks, content blocks, and the request's own top-level one) to Anthropic models, whose prompt
 /// cache makes a repeated prefix cost a tenth; other providers cache on their own and get none.
+/// `output_config.effort` (how much the newer Claude models spend; with `thinking: adaptive` it
+/// replaces a budget) reaches Anthropic models as it is, and OpenAI reasoning models as their
+/// `reasoning_effort`.
 /// `thinking` (`enabled` with `budget_tokens`, `adaptive`, `disabled`) reaches Anthropic models,
 /// whose thinking blocks come back in the answer and, sent back in a later turn, go back to them
 /// unchanged; another provider's model (a fallback, a routed pick) answers without thinking,
 /// and is not sent the blocks. What Claude Code sends besides is accepted: a `system` message
-/// inside `messages` (a mid-conversation instruction, relayed in place to Anthropic models, which
-/// take it; models whose formats cannot are left out of the choice), a tool's `strict` (carried
+/// inside `messages` (a mid-conversation instruction kept in its place: Anthropic models get it
+/// as `AnthropicWireRequest.turns` says; Gemini models are left out of the choice), a tool's `strict` (carried
 /// to OpenAI, which enforces it) and `eager_input_streaming`, and, not carried because they
 /// change nothing fleetd's providers are sent, `context_management` (Anthropic's server-side
 /// context editing, a beta), `betas`, `diagnostics` and a breakpoint's `scope`. Anything else is
@@ -23,7 +26,7 @@ import Providers
 enum AnthropicMessagesRequest {
     static let known: Set<String> = [
         "model", "max_tokens", "messages", "system", "metadata", "stop_sequences", "stream", "temperature", "top_p", "top_k",
-        "tools", "tool_choice", "cache_control", "thinking",
+        "tools", "tool_choice", "cache_control", "thinking", "output_config",
         // Accepted and not carried (Claude Code sends them; see above).
         "context_management", "betas", "diagnostics",
     ]
@@ -95,6 +98,15 @@ enum AnthropicMessagesRequest {
         request.topK = try top.int("top_k", atLeast: 1)
         request.stopSequences = try top.strings("stop_sequences") ?? []
         request.thinking = try thinking(top, maxTokens: maxTokens)
+        if let output = try top.object("output_config") {
+            try output.refuseUnknown(["effort"], reasons: ["format": "structured outputs are not carried"])
+            if let effort = try output.string("effort") {
+                guard ["low", "medium", "high", "xhigh", "max"].contains(effort) else {
+                    throw CompatRequestError(param: "output_config.effort", message: "'output_config.effort' must be low, medium, high, xhigh or max")
+                }
+                request.effort = effort
+            }
+        }
         var userId: String?
         if let metadata = try top.object("metadata") {
             try metadata.refuseUnknown(["user_id"])
