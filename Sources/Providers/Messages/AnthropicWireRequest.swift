@@ -49,7 +49,7 @@ struct AnthropicWireRequest: Encodable {
             tool_choice = Choice(ToolChoice.none, parallel: nil)
         }
         thinking = Self.thinking(for: request).map(Thinking.init)
-        output_config = request.effort.map { OutputConfig(effort: $0) }
+        output_config = (request.effort ?? Self.effortForReasoning(request)).map { OutputConfig(effort: $0) }
         self.stream = stream
     }
 
@@ -72,9 +72,20 @@ struct AnthropicWireRequest: Encodable {
     /// `top_k`, or a `top_p` below 0.95, and the client set those for the answer it wants.
     static func thinkingForEffort(_ request: ProviderRequest) -> ThinkingSetting? {
         guard let effort = request.reasoningEffort, ThinkingSetting.claudeThinks(model: request.model),
-              request.temperature.map({ $0 == 1 }) ?? true, request.topK == nil, request.topP.map({ $0 >= 0.95 }) ?? true
+              request.temperature.map({ $0 == 1 }) ?? true, request.topK == nil, request.topP.map({ $0 >= 0.95 }) ?? true,
+              let budget = ThinkingSetting.forEffort(effort)
         else { return nil }
-        return ThinkingSetting.forEffort(effort)
+        // Claude 4.6 and later think adaptively, told how much by the effort (Opus 4.7 and later
+        // refuse a budget).
+        return ThinkingSetting.claudeThinksAdaptively(model: request.model) ? ThinkingSetting(kind: .adaptive) : budget
+    }
+
+    /// The `output_config.effort` an OpenAI client's `reasoning_effort` gives a Claude model that
+    /// thinks adaptively (`xhigh` as `high`), when it thinks for it (``thinkingForEffort(_:)``).
+    static func effortForReasoning(_ request: ProviderRequest) -> String? {
+        guard request.thinking == nil, let effort = request.reasoningEffort, ThinkingSetting.claudeThinksAdaptively(model: request.model),
+              thinkingForEffort(request) != nil else { return nil }
+        return effort == "xhigh" ? "high" : effort
     }
 
     struct OutputConfig: Encodable {

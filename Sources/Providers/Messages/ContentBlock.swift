@@ -64,17 +64,38 @@ public struct ThinkingSetting: Sendable, Hashable, Codable {
     /// 1,024 tokens for `low`, 2,048 for `medium`, 4,096 for `high` and 8,192 for `xhigh` (the
     /// budgets LiteLLM maps them to); none for `none` and `minimal`.
     public static func forEffort(_ effort: String) -> ThinkingSetting? {
+        // (For Claude 4.6 and later, `AnthropicWireRequest.thinkingForEffort` sends adaptive
+        // thinking and the effort instead.)
         let budgets = ["low": 1_024, "medium": 2_048, "high": 4_096, "xhigh": 8_192]
         return budgets[effort].map { ThinkingSetting(kind: .enabled, budgetTokens: $0) }
     }
 
     /// Whether a Claude model id names a model that can think: Claude 3.7 Sonnet and the models
-    /// after it (the Claude 4 families), not the Claude 3 and 3.5 models before it.
+    /// after it (the Claude 4 families), not the Claude 3 and 3.5 models before it. A `claude-` id
+    /// without a version (an alias) is taken as a current model.
     public static func claudeThinks(model: String) -> Bool {
+        guard model.lowercased().hasPrefix("claude-") else { return false }
+        guard let version = claudeVersion(model: model) else { return true }
+        return version >= (3, 7)
+    }
+
+    /// Whether a Claude model thinks adaptively, told how much by `output_config.effort`: Claude
+    /// 4.6 and later (Opus 4.7 and later refuse a thinking budget).
+    public static func claudeThinksAdaptively(model: String) -> Bool {
+        guard let version = claudeVersion(model: model) else { return false }
+        return version >= (4, 6)
+    }
+
+    /// A Claude model id's version: `claude-opus-4-7` is 4.7, `claude-sonnet-4-20250514` 4.0
+    /// (a date is no minor version), `claude-3-7-sonnet-latest` 3.7, `claude-opus-5` 5.0; `nil`
+    /// for an id that is not Claude's.
+    public static func claudeVersion(model: String) -> (Int, Int)? {
         let id = model.lowercased()
-        guard id.hasPrefix("claude-") else { return false }
-        if id.hasPrefix("claude-3-7") || id.hasPrefix("claude-3.7") { return true }
-        return !id.hasPrefix("claude-3") && !id.hasPrefix("claude-2") && !id.hasPrefix("claude-instant")
+        guard id.hasPrefix("claude-") else { return nil }
+        let parts = id.dropFirst("claude-".count).split(separator: "-")
+        let numbers = parts.drop { Int($0) == nil }.prefix { Int($0) != nil && $0.count <= 2 }.compactMap { Int($0) }
+        guard let major = numbers.first else { return nil }
+        return (major, numbers.dropFirst().first ?? 0)
     }
 
     /// The setting for a call whose answer may be at most `maxTokens` long: a budget that does not

@@ -246,7 +246,20 @@ import Testing
         #expect(try wireJSON(AnthropicWireRequest(request, stream: false))["thinking"] == nil, "Claude 3.5 cannot think")
         request.model = "claude-3-7-sonnet-latest"
         #expect(try wireJSON(AnthropicWireRequest(request, stream: false))[object: "thinking"]?["budget_tokens"] as? Int == 4_096)
+        // Claude 4.6 and later: adaptive thinking, told how much by the effort.
+        request.model = "claude-opus-4-7"
+        let adaptive = try wireJSON(AnthropicWireRequest(request, stream: false))
+        #expect(adaptive[object: "thinking"] as NSDictionary? == ["type": "adaptive"] && adaptive[object: "output_config"] as NSDictionary? == ["effort": "high"])
         request.thinking = ThinkingSetting(kind: .disabled)
-        #expect(try wireJSON(AnthropicWireRequest(request, stream: false))[object: "thinking"] as NSDictionary? == ["type": "disabled"])
+        let off = try wireJSON(AnthropicWireRequest(request, stream: false))
+        #expect(off[object: "thinking"] as NSDictionary? == ["type": "disabled"] && off["output_config"] == nil)
+    }
+
+    @Test(arguments: [("claude-opus-4-7", "4.7"), ("claude-sonnet-4-6", "4.6"), ("claude-sonnet-4-20250514", "4.0"), ("claude-opus-4-1-20250805", "4.1"),
+                      ("claude-3-7-sonnet-latest", "3.7"), ("claude-3-5-haiku-20241022", "3.5"), ("claude-opus-5", "5.0"), ("claude-haiku-4-5", "4.5"),
+                      ("gpt-5", "none")])
+    func claudeVersions(model: String, version: String) {
+        let found = ThinkingSetting.claudeVersion(model: model).map { "\($0.0).\($0.1)" } ?? "none"
+        #expect(found == version)
     }
 }
