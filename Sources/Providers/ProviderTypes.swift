@@ -287,7 +287,7 @@ public struct ThinkingDelta: Sendable, Hashable, Codable {
                 deltas.append(ThinkingDelta(index: index, part: .signature(signature)))
             case .redactedThinking(let data):
                 deltas.append(ThinkingDelta(index: index, part: .redacted(data)))
-            case .text, .image, .toolUse, .toolResult:
+            case .text, .image, .toolUse, .toolResult, .document:
                 continue
             }
             index += 1

@@ -299,6 +299,29 @@ def openai_reasoning():
         expect(error.body["param"] == "reasoning_effort", error.body)
 
 
+# A minimal one-page PDF.
+PDF = base64.b64encode(b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj "
+                       b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 3 3]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n").decode()
+
+
+def anthropic_documents():
+    document = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": PDF}, "title": "tiny.pdf"}
+    notes = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "Chapter one."}, "title": "Notes"}
+    question = {"type": "text", "text": "Summarise the documents."}
+    # To an Anthropic model, and to an OpenAI-format one (as a file part).
+    message = ant.messages.create(model="claude-cheap", max_tokens=256, messages=[{"role": "user", "content": [document, notes, question]}])
+    expect(message.content[0].text == ANTHROPIC_JSON_TEXT, message)
+    message = ant.messages.create(model="gpt-strong", max_tokens=256, messages=[{"role": "user", "content": [document, notes, question]}])
+    expect(message.content[0].text == OPENAI_JSON_TEXT, message)
+    # A PDF by URL cannot reach an OpenAI-format model: asked of one by name, the SDK's BadRequestError says why.
+    try:
+        ant.messages.create(model="gpt-strong", max_tokens=256, messages=[{"role": "user", "content": [
+            {"type": "document", "source": {"type": "url", "url": "https://example.com/a.pdf"}}, question]}])
+        raise AssertionError("no BadRequestError for a PDF URL to gpt-strong")
+    except anthropic.BadRequestError as error:
+        expect("PDF URLs" in error.body["error"]["message"], error.body)
+
+
 def claude_code_shapes():
     """A request shaped as Claude Code 2.1 sends it (as other gateways have seen them): `?beta=true`,
     its beta header, `context_management`, `betas` and `diagnostics` in the body, a `scope` on a
@@ -514,7 +537,7 @@ CHECKS = {name: function for name, function in globals().items()
           if callable(function) and name in {
               "openai_text", "openai_stream", "anthropic_text", "anthropic_stream", "multi_turn", "openai_tools",
               "anthropic_tools", "image", "auto_routing", "rate_limit", "budget", "stream_flag_off", "bad_request", "models",
-              "retrieve_and_unknown_routes", "anthropic_thinking", "openai_reasoning", "claude_code_shapes"}}
+              "retrieve_and_unknown_routes", "anthropic_thinking", "openai_reasoning", "claude_code_shapes", "anthropic_documents"}}
 
 if __name__ == "__main__":
     name = sys.argv[1]

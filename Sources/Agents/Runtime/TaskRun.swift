@@ -689,6 +689,14 @@ extension ProviderRequest {
                 result.content.forEach(count)
             case .thinking(let text, let signature): if countsThinking { bytes += text.utf8.count + signature.utf8.count }
             case .redactedThinking(let data): if countsThinking { bytes += data.utf8.count }
+            case .document(let document):
+                switch document.source {
+                case .text(let text): bytes += text.utf8.count + (document.title?.utf8.count ?? 0) + (document.context?.utf8.count ?? 0)
+                // A page is read as its text and as an image: its bytes (more than its text's
+                // tokens) and, per estimated page, twice the figure for an image.
+                case .base64(_, let data): bytes += data.utf8.count + 2 * ProviderRequest.approximateTokensPerImage * max(1, data.utf8.count * 3 / 4 / 30_000)
+                case .url: bytes += 2 * ProviderRequest.approximateTokensPerImage * 100 // Anthropic reads up to 100 pages
+                }
             }
         }
         let firstThinking = firstCountedThinkingMessage

@@ -219,6 +219,22 @@ struct AnthropicWireRequest: Encodable {
         var data: String?
         var url: String?
 
+        init(_ document: Document.Source) {
+            switch document {
+            case .base64(let mediaType, let data):
+                type = "base64"
+                media_type = mediaType
+                self.data = data
+            case .text(let text):
+                type = "text"
+                media_type = "text/plain"
+                data = text
+            case .url(let url):
+                type = "url"
+                self.url = url
+            }
+        }
+
         init(_ image: ImageSource) {
             switch image {
             case .base64(let mediaType, let data):
@@ -245,6 +261,9 @@ struct AnthropicWireRequest: Encodable {
         var thinking: String?
         var signature: String?
         var data: String?
+        var title: String?
+        var context: String?
+        var citations: Citations?
         var cache_control: CacheControl?
 
         init(text: String, cache: CacheMark?) {
@@ -279,8 +298,18 @@ struct AnthropicWireRequest: Encodable {
             case .redactedThinking(let data):
                 type = "redacted_thinking"
                 self.data = data
+            case .document(let document):
+                type = "document"
+                source = Source(document.source)
+                title = document.title
+                context = document.context
+                citations = document.citations.map(Citations.init)
             }
         }
+    }
+
+    struct Citations: Encodable {
+        var enabled: Bool
     }
 
     struct Tool: Encodable {

@@ -18,6 +18,9 @@ public enum ContentBlock: Sendable, Hashable, Codable {
     case thinking(text: String, signature: String)
     /// Thinking Anthropic's safety systems encrypted: opaque data, sent back as it came.
     case redactedThinking(data: String)
+    /// A document the user gave (Anthropic's `document` block): a PDF, inline or by URL, or
+    /// plain text.
+    case document(Document)
 
     /// The text, when this is a text block.
     public var text: String? {
@@ -29,9 +32,45 @@ public enum ContentBlock: Sendable, Hashable, Codable {
     public var isThinking: Bool {
         switch self {
         case .thinking, .redactedThinking: true
-        case .text, .image, .toolUse, .toolResult: false
+        case .text, .image, .toolUse, .toolResult, .document: false
         }
     }
+}
+
+/// A document in a message: a PDF (Base64, or a URL the provider fetches) or plain text, with
+/// the title and context the client gave it.
+public struct Document: Sendable, Hashable, Codable {
+    public enum Source: Sendable, Hashable, Codable {
+        /// Inline bytes, Base64 encoded (`application/pdf`).
+        case base64(mediaType: String, data: String)
+        /// Plain text.
+        case text(String)
+        /// A PDF's URL (fleetd never fetches it).
+        case url(String)
+    }
+
+    public var source: Source
+    public var title: String?
+    public var context: String?
+    /// Anthropic's `citations.enabled`.
+    public var citations: Bool?
+
+    public init(source: Source, title: String? = nil, context: String? = nil, citations: Bool? = nil) {
+        self.source = source
+        self.title = title
+        self.context = context
+        self.citations = citations
+    }
+
+    /// A plain-text document as text for formats without documents: its title, then its text.
+    /// `nil` for a PDF.
+    public var plainText: String? {
+        guard case .text(let text) = source else { return nil }
+        return [title, context, text].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: "\n\n")
+    }
+
+    /// Whether it is a PDF (inline or by URL), which only some formats carry.
+    public var isPDF: Bool { plainText == nil }
 }
 
 /// Extended thinking as a caller asks for it (Anthropic's `thinking` parameter): relayed to
@@ -174,15 +213,23 @@ public struct ToolResult: Sendable, Hashable, Codable {
         self.isError = isError
     }
 
-    /// The text blocks joined with blank lines; an error is marked `[tool error]` first, for
-    /// formats without an error flag (OpenAI, Ollama).
+    /// The text blocks (and plain-text documents) joined with blank lines; an error is marked
+    /// `[tool error]` first, for formats without an error flag (OpenAI, Ollama).
     public var textForFlaglessFormats: String {
-        let text = content.compactMap(\.text).joined(separator: "\n\n")
+        let text = content.compactMap { block -> String? in
+            if case .document(let document) = block { return document.plainText }
+            return block.text
+        }.joined(separator: "\n\n")
         return isError ? "[tool error] " + text : text
     }
 
     /// Whether it holds an image.
     public var hasImage: Bool {
         content.contains { if case .image = $0 { return true } else { return false } }
+    }
+
+    /// Whether it holds a PDF.
+    public var hasPDF: Bool {
+        content.contains { if case .document(let document) = $0 { return document.isPDF } else { return false } }
     }
 }

@@ -79,11 +79,22 @@ struct GeminiWireRequest: Encodable {
                 // it carries the value Google documents for that case, which skips the check.
                 thoughtSignature = use.signature ?? Self.unsignedCall
             case .toolResult(let result):
-                let text = JSONValue.string(result.content.compactMap(\.text).joined(separator: "\n\n"))
+                let text = JSONValue.string(result.content.compactMap { block -> String? in
+                    if case .document(let document) = block { return document.plainText }
+                    return block.text
+                }.joined(separator: "\n\n"))
                 functionResponse = FunctionResponse(id: result.toolUseId, name: result.name ?? "",
                                                     response: .object([result.isError ? "error" : "content": text]))
             case .thinking, .redactedThinking:
                 return nil
+            case .document(let document):
+                switch document.source {
+                case .text:
+                    guard let text = document.plainText, !text.isEmpty else { return nil }
+                    self.text = text
+                case .base64(let mediaType, let data): inlineData = InlineData(mimeType: mediaType, data: data)
+                case .url: return nil // kept away by ProviderRequest.unsupportedFeatures(on:)
+                }
             }
         }
     }

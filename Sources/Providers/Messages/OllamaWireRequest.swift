@@ -47,6 +47,8 @@ struct OllamaWireRequest: Encodable {
                 out.append(Message(role: "tool", content: result.textForFlaglessFormats, tool_name: result.name))
             case .thinking, .redactedThinking:
                 continue // Anthropic's, signed for Anthropic: no place in this format
+            case .document(let document):
+                if let text = document.plainText, !text.isEmpty { texts.append(text) } // a PDF is kept away (unsupportedFeatures)
             }
         }
         if !texts.isEmpty || !images.isEmpty || !calls.isEmpty {

@@ -82,6 +82,13 @@ struct OpenAIWireRequest: Encodable {
                 out.append(Message(role: "tool", content: .text(result.textForFlaglessFormats), tool_call_id: result.toolUseId))
             case .thinking, .redactedThinking:
                 continue // Anthropic's, signed for Anthropic: no place in this format
+            case .document(let document):
+                switch document.source {
+                case .text: parts.append(Part(type: "text", text: document.plainText))
+                case .base64(let mediaType, let data):
+                    parts.append(Part(type: "file", file: File(filename: document.title ?? "document.pdf", file_data: "data:\(mediaType);base64,\(data)")))
+                case .url: continue // kept away by ProviderRequest.unsupportedFeatures(on:)
+                }
             }
         }
         switch message.role {
@@ -128,6 +135,13 @@ struct OpenAIWireRequest: Encodable {
         var type: String
         var text: String?
         var image_url: ImageURL?
+        var file: File?
+    }
+
+    /// An inline file (a PDF): `file_data` is its `data:` URL.
+    struct File: Encodable {
+        var filename: String
+        var file_data: String
     }
 
     struct ImageURL: Encodable {

@@ -12,6 +12,12 @@ extension ProviderRequest {
         let imageInToolResult = messages.contains { $0.toolResults.contains(where: \.hasImage) }
         let prefill = continuesLastAssistantTurn == true && messages.last?.role == .assistant
         let laterSystem = messages.contains { $0.role == .system }
+        let documents = messages.flatMap { message in
+            message.blocks.compactMap { if case .document(let document) = $0 { return document } else { return nil } }
+        }
+        let pdfInToolResult = messages.contains { $0.toolResults.contains(where: \.hasPDF) }
+        let pdf = documents.contains(where: \.isPDF)
+        let pdfURL = documents.contains { if case .url = $0.source { return true } else { return false } }
         switch kind {
         case .anthropic:
             if responseFormat != nil { missing.append("a JSON response_format (Anthropic's Messages API has no JSON output mode)") }
@@ -22,20 +28,27 @@ extension ProviderRequest {
             }
         case .openai, .xai:
             if topK != nil { missing.append("top_k (Chat Completions has no top_k)") }
+            if pdfURL { missing.append("PDF URLs (Chat Completions takes inline files; fleetd does not fetch URLs)") }
+            if pdfInToolResult { missing.append("PDFs inside tool results (Chat Completions tool messages carry text only)") }
+            if pdf, kind == .xai { missing.append("PDF documents (xAI's Chat Completions takes no files)") }
             if imageInToolResult { missing.append("images inside tool results (Chat Completions tool messages carry text only)") }
             if prefill { missing.append("a final assistant message to continue (Chat Completions answers after it instead)") }
         case .google:
             if imageURL { missing.append("image URLs (Gemini takes inline Base64 images; fleetd does not fetch URLs)") }
             if imageInToolResult { missing.append("images inside tool results (Gemini's functionResponse carries JSON only)") }
+            if pdfURL { missing.append("PDF URLs (Gemini takes inline files; fleetd does not fetch URLs)") }
+            if pdfInToolResult { missing.append("PDFs inside tool results (Gemini's functionResponse carries JSON only)") }
             if parallelToolCalls == false { missing.append("parallel_tool_calls: false (Gemini has no such switch)") }
             if prefill { missing.append("a final assistant message to continue (Gemini answers after it instead)") }
             if laterSystem { missing.append("a system message after the conversation started (Gemini takes a system instruction only before the first turn)") }
         case .ollama:
             if imageURL { missing.append("image URLs (Ollama takes inline Base64 images; fleetd does not fetch URLs)") }
             if imageInToolResult { missing.append("images inside tool results (Ollama tool messages carry text only)") }
+            if pdf { missing.append("PDF documents (Ollama takes text and images only)") }
             if toolChoice?.forcesCall == true { missing.append("a tool_choice forcing a tool call (Ollama has no tool_choice)") }
             if parallelToolCalls == false { missing.append("parallel_tool_calls: false (Ollama has no such switch)") }
         case .builtin:
+            if pdf { missing.append("PDF documents (the built-in responder reads text only)") }
             if responseFormat != nil { missing.append("a JSON response_format (the built-in responder answers in plain text)") }
             if toolChoice?.forcesCall == true { missing.append("a tool_choice forcing a tool call (the built-in responder never calls tools)") }
         }
@@ -49,7 +62,7 @@ extension ProviderRequest {
                 switch block {
                 case .image: true
                 case .toolResult(let result): result.hasImage
-                case .text, .toolUse, .thinking, .redactedThinking: false
+                case .text, .toolUse, .thinking, .redactedThinking, .document: false
                 }
             }
         }
@@ -68,6 +81,13 @@ extension ProviderRequest {
             message.role == .user && message.blocks.contains { if case .toolResult = $0 { return false } else { return true } }
         }
         return (lastPrompt ?? -1) + 1
+    }
+
+    /// A PDF counted as images (Anthropic reads each page as text and as an image): one for about
+    /// every 30 KB of its bytes, at least one; a PDF by URL, of unknown size, as ten.
+    static func imagesPerPDF(_ document: Document) -> Int {
+        guard case .base64(_, let data) = document.source else { return 10 }
+        return max(1, data.utf8.count * 3 / 4 / 30_000)
     }
 
     /// Tokens an image is counted as before the provider reports usage: Anthropic's figure for an
@@ -91,6 +111,11 @@ extension ProviderRequest {
             case .toolResult(let result): result.content.forEach(count)
             case .thinking(let text, _): if countsThinking { characters += text.count } else { pieces -= 1 }
             case .redactedThinking(let data): if countsThinking { characters += data.count } else { pieces -= 1 }
+            case .document(let document):
+                switch document.source {
+                case .text(let text): characters += text.count + (document.title?.count ?? 0) + (document.context?.count ?? 0)
+                case .base64, .url: images += Self.imagesPerPDF(document)
+                }
             }
         }
         let firstThinking = firstCountedThinkingMessage

@@ -322,8 +322,12 @@ import Testing
          "messages[0].content[0].type", "assistant"),
         (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "assistant", "content": [{"type": "tool_result", "tool_use_id": "a"}]}]}"#,
          "messages[0].content[0].type", "user messages"),
-        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]}"#,
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "search_result", "source": "s"}]}]}"#,
          "messages[0].content[0].type", "not carried"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "document", "source": {"type": "base64", "media_type": "image/png", "data": "AA"}}]}]}"#,
+         "messages[0].content[0].source.media_type", "application/pdf"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "document", "source": {"type": "file", "file_id": "f"}}]}]}"#,
+         "messages[0].content[0].source.type", "base64, text or url"),
         (#"{"model": "m", "max_tokens": 5, "thinking": {"type": "enabled", "budget_tokens": 1024}, "messages": [{"role": "user", "content": "hi"}]}"#,
          "thinking.budget_tokens", "less than 'max_tokens' (5)"),
         (#"{"model": "m", "max_tokens": 5000, "thinking": {"type": "enabled", "budget_tokens": 512}, "messages": [{"role": "user", "content": "hi"}]}"#,
@@ -368,6 +372,55 @@ import Testing
         let openAICall = try openAI(#"{"model": "auto", "messages": \#(messages)}"#)
         #expect(openAICall.request.continuesLastAssistantTurn == nil)
         #expect(openAICall.request.unsupportedFeatures(on: .openai).isEmpty)
+    }
+
+    // MARK: Documents
+
+    /// PDFs (inline or by URL) and plain-text documents, in a user turn or a tool result: every
+    /// model gets a text document as text; Anthropic gets each as a document, OpenAI an inline PDF
+    /// as a file and Gemini as inline data; what a format cannot carry keeps its models out.
+    @Test func documentsAreReadAndCarriedWhereTheyCanBe() throws {
+        let call = try anthropic("""
+        {"model": "m", "max_tokens": 50, "messages": [
+          {"role": "user", "content": [
+            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjQK"}, "title": "spec.pdf", "citations": {"enabled": true}},
+            {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "Chapter one."}, "title": "Notes", "cache_control": {"type": "ephemeral"}},
+            {"type": "text", "text": "Summarise both."}]}]}
+        """)
+        let blocks = call.request.messages[0].blocks
+        #expect(blocks.first == .document(Document(source: .base64(mediaType: "application/pdf", data: "JVBERi0xLjQK"), title: "spec.pdf", citations: true)))
+        #expect(call.request.unsupportedFeatures(on: .anthropic).isEmpty && call.request.unsupportedFeatures(on: .openai).isEmpty
+                && call.request.unsupportedFeatures(on: .google).isEmpty)
+        #expect(call.request.unsupportedFeatures(on: .ollama).contains { $0.hasPrefix("PDF documents") })
+        #expect(call.request.unsupportedFeatures(on: .xai).contains { $0.hasPrefix("PDF documents") })
+        var request = call.request
+        request.model = "m"
+        let anthropicBody = try #require(try JSONSerialization.jsonObject(with: Data(FastJSONEncoder().encode(AnthropicWireRequest(request, stream: false)))) as? [String: Any])
+        let sent = ((anthropicBody["messages"] as? [[String: Any]])?.first?["content"] as? [[String: Any]]) ?? []
+        #expect(sent[0] as NSDictionary == ["type": "document", "title": "spec.pdf", "citations": ["enabled": true],
+                                            "source": ["type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjQK"]])
+        #expect(sent[1]["source"] as? NSDictionary == ["type": "text", "media_type": "text/plain", "data": "Chapter one."] && sent[1]["cache_control"] != nil)
+        let openAIBody = try #require(try JSONSerialization.jsonObject(with: Data(FastJSONEncoder().encode(OpenAIWireRequest(request, stream: false, maxCompletionTokens: true)))) as? [String: Any])
+        let parts = ((openAIBody["messages"] as? [[String: Any]])?.first?["content"] as? [[String: Any]]) ?? []
+        #expect(parts.map { $0["type"] as? String } == ["file", "text", "text"])
+        #expect(parts[0]["file"] as? NSDictionary == ["filename": "spec.pdf", "file_data": "data:application/pdf;base64,JVBERi0xLjQK"])
+        #expect(parts[1]["text"] as? String == "Notes\n\nChapter one.")
+        let gemini = String(decoding: try FastJSONEncoder().encode(GeminiWireRequest(request)), as: UTF8.self)
+        #expect(gemini.contains(#""inlineData":{"data":"JVBERi0xLjQK","mimeType":"application\/pdf"}"#) || gemini.contains(#""mimeType":"application/pdf""#), "\(gemini)")
+
+        let byURL = try anthropic(#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "document", "source": {"type": "url", "url": "https://x.test/a.pdf"}}, {"type": "text", "text": "hi"}]}]}"#)
+        #expect(byURL.request.unsupportedFeatures(on: .anthropic).isEmpty)
+        #expect(byURL.request.unsupportedFeatures(on: .openai).contains { $0.hasPrefix("PDF URLs") })
+        #expect(byURL.request.unsupportedFeatures(on: .google).contains { $0.hasPrefix("PDF URLs") })
+        // In a tool result (Claude Code's Read of a PDF): Anthropic only.
+        let read = try anthropic("""
+        {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "read it"},
+          {"role": "assistant", "content": [{"type": "tool_use", "id": "r1", "name": "Read", "input": {"file_path": "a.pdf"}}]},
+          {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "r1", "content": [{"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjQK"}}]}]}]}
+        """)
+        #expect(read.request.unsupportedFeatures(on: .anthropic).isEmpty)
+        #expect(read.request.unsupportedFeatures(on: .openai).contains { $0.hasPrefix("PDFs inside tool results") })
+        #expect(read.request.approximateInputTokens >= ProviderRequest.approximateTokensPerImage, "a PDF counts at least as a page")
     }
 
     // MARK: Extended thinking

@@ -309,6 +309,24 @@ import Testing
         }
     }
 
+    /// Documents through the official SDK: a PDF and a text document reach an Anthropic model as
+    /// documents and an OpenAI-format one as a file part and text; a PDF by URL is refused for a
+    /// model that cannot take it.
+    @Test func anthropicDocuments() async throws {
+        try await withFleet { fleet in
+            try await fleet.check("anthropic_documents")
+            let requests = fleet.fake.requests
+            #expect(requests.map(\.path) == ["/v1/messages", "/v1/chat/completions"], "\(requests.map(\.path))")
+            let anthropic = (requests.first?.jsonBody?["messages"] as? [[String: Any]])?.first?["content"] as? [[String: Any]] ?? []
+            #expect(anthropic.map { $0["type"] as? String } == ["document", "document", "text"])
+            #expect((anthropic.first?["source"] as? [String: Any])?["media_type"] as? String == "application/pdf" && anthropic.first?["title"] as? String == "tiny.pdf")
+            let openAI = (requests.last?.jsonBody?["messages"] as? [[String: Any]])?.first?["content"] as? [[String: Any]] ?? []
+            #expect(openAI.map { $0["type"] as? String } == ["file", "text", "text"])
+            let file = openAI.first?["file"] as? [String: Any]
+            #expect((file?["file_data"] as? String)?.hasPrefix("data:application/pdf;base64,JVBERi0") == true && file?["filename"] as? String == "tiny.pdf")
+        }
+    }
+
     /// Claude Code's request shape is served: its system message inside the conversation reaches
     /// the Anthropic model in its place, as user text; what is not carried is not sent.
     @Test func claudeCodeShapedRequests() async throws {

@@ -243,6 +243,11 @@ enum AnthropicMessagesRequest {
                 blocks.append(.toolResult(ToolResult(toolUseId: id, name: name, content: try resultContent(block, mark: &innerMark),
                                                      isError: try block.bool("is_error") ?? false)))
                 if let innerMark { marks[blocks.count - 1] = innerMark }
+            case "document":
+                guard role == .user else {
+                    throw CompatRequestError(param: block.param("type"), message: "documents are carried in user messages only")
+                }
+                blocks.append(.document(try document(block)))
             case "thinking", "redacted_thinking":
                 guard role == .assistant else {
                     throw CompatRequestError(param: block.param("type"), message: "'\(type)' blocks belong to assistant messages")
@@ -256,11 +261,48 @@ enum AnthropicMessagesRequest {
                 }
             default:
                 throw CompatRequestError(param: block.param("type"),
-                                         message: "'\(type)' blocks are not carried: fleetd relays text, image, tool_use, tool_result, thinking and redacted_thinking blocks")
+                                         message: "'\(type)' blocks are not carried: fleetd relays text, image, document, tool_use, tool_result, thinking and redacted_thinking blocks")
             }
             if let mark, !blocks.isEmpty { marks[blocks.count - 1] = mark }
         }
         return blocks
+    }
+
+    /// A `document` block: a PDF (`base64` with `application/pdf`, or `url`) or plain text (`text`
+    /// with `text/plain`), with its `title`, `context` and `citations`.
+    static func document(_ block: CompatObject) throws -> Document {
+        try block.refuseUnknown(["type", "source", "title", "context", "citations", "cache_control"])
+        guard let source = try block.object("source") else {
+            throw CompatRequestError(param: block.param("source"), message: "'\(block.param("source"))' is required")
+        }
+        let kind: Document.Source
+        switch try source.requiredString("type") {
+        case "base64":
+            try source.refuseUnknown(["type", "media_type", "data"])
+            let mediaType = try source.requiredString("media_type")
+            guard mediaType == "application/pdf" else {
+                throw CompatRequestError(param: source.param("media_type"), message: "'\(source.param("media_type"))' must be application/pdf")
+            }
+            kind = .base64(mediaType: mediaType, data: try source.requiredString("data"))
+        case "text":
+            try source.refuseUnknown(["type", "media_type", "data"])
+            if let mediaType = try source.string("media_type"), mediaType != "text/plain" {
+                throw CompatRequestError(param: source.param("media_type"), message: "'\(source.param("media_type"))' must be text/plain")
+            }
+            kind = .text(try source.requiredString("data"))
+        case "url":
+            try source.refuseUnknown(["type", "url"])
+            kind = .url(try source.requiredString("url"))
+        default:
+            throw CompatRequestError(param: source.param("type"),
+                                     message: "'\(source.param("type"))' must be base64, text or url (files uploaded to Anthropic and content blocks are not carried)")
+        }
+        var citations: Bool?
+        if let object = try block.object("citations") {
+            try object.refuseUnknown(["enabled"])
+            citations = try object.bool("enabled")
+        }
+        return Document(source: kind, title: try block.string("title"), context: try block.string("context"), citations: citations)
     }
 
     static func image(_ block: CompatObject) throws -> ImageSource {
@@ -299,8 +341,10 @@ enum AnthropicMessagesRequest {
                 if !text.isEmpty { blocks.append(.text(text)) }
             case "image":
                 blocks.append(.image(try image(item)))
+            case "document":
+                blocks.append(.document(try document(item)))
             default:
-                throw CompatRequestError(param: item.param("type"), message: "a tool result carries text and image blocks only")
+                throw CompatRequestError(param: item.param("type"), message: "a tool result carries text, image and document blocks only")
             }
         }
         return blocks

@@ -32,7 +32,7 @@ enum AnthropicMessagesResponse {
             .object(["type": .string("thinking"), "thinking": .string(text), "signature": .string(signature)])
         case .redactedThinking(let data):
             .object(["type": .string("redacted_thinking"), "data": .string(data)])
-        case .text, .image, .toolUse, .toolResult:
+        case .text, .image, .toolUse, .toolResult, .document:
             nil
         }
     }

@@ -139,6 +139,7 @@ extension CompatCall {
                 case .text(let text): text
                 case .toolUse(let use): "\(use.name) \(use.input.compactText)"
                 case .toolResult(let result): result.content.compactMap(\.text).joined(separator: "\n")
+                case .document(let document): document.plainText ?? ""
                 case .image, .thinking, .redactedThinking: "" // a model's thinking is not the task's text
                 }
             }.filter { !$0.isEmpty }.joined(separator: "\n\n")
