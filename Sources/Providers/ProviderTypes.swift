@@ -2,9 +2,10 @@
 /// images, tool calls, tool results; see ``ContentBlock``).
 public struct ProviderMessage: Sendable, Hashable, Codable {
     /// Who said it. The system prompt is ``ProviderRequest/system``; `system` here is an
-    /// instruction an OpenAI client put later in the conversation (OpenAI and Ollama take one
-    /// anywhere; ``ProviderRequest/unsupportedFeatures(on:)`` keeps the others away). Tool results
-    /// are blocks of a user message, as in Anthropic's model.
+    /// instruction a client put later in the conversation (OpenAI and Ollama take one anywhere,
+    /// Anthropic's wire folds it into a user turn in its place, and
+    /// ``ProviderRequest/unsupportedFeatures(on:)`` keeps Gemini away). Tool results are blocks of
+    /// a user message, as in Anthropic's model.
     public enum Role: String, Sendable, Hashable, Codable {
         case user, assistant, system
     }
@@ -88,13 +89,14 @@ public struct ProviderRequest: Sendable, Hashable, Codable {
     /// Extended thinking (Anthropic's format carries it; the others answer without).
     public var thinking: ThinkingSetting?
     /// OpenAI's `reasoning_effort` (`none`, `minimal`, `low`, `medium`, `high`, `xhigh`): sent as it
-    /// is to OpenAI-format reasoning models, as a thinking budget to Claude models that think
-    /// (``ThinkingSetting/forEffort(_:)``); other models answer without.
+    /// is to OpenAI-format reasoning models, and to Claude models that think as a thinking budget
+    /// (``ThinkingSetting/forEffort(_:)``, up to Claude 4.5) or as adaptive thinking with that
+    /// `output_config.effort` (4.6 and later); other models answer without.
     public var reasoningEffort: String?
     /// Anthropic's `output_config.effort` (`low`, `medium`, `high`, `xhigh`, `max`): how much the
     /// newer Claude models spend, thinking included (with adaptive thinking it replaces a budget).
-    /// Sent to Anthropic models as it is, and to OpenAI-format reasoning models as their
-    /// `reasoning_effort` (`max` as `xhigh`).
+    /// Sent to Anthropic models that take it (``AnthropicWireRequest/effort(for:)``), and to
+    /// OpenAI-format reasoning models as their `reasoning_effort` (`xhigh` and `max` as `high`).
     public var effort: String?
 
     public init(model: String, system: String? = nil, messages: [ProviderMessage], maxTokens: Int = 1024, temperature: Double? = nil,

@@ -77,7 +77,7 @@ public struct AgentTask: Sendable, Codable, Hashable {
                                namedTenantId: tenantId)
         if let conversation {
             task.needsTools = conversation.usesTools
-            task.attachments = conversation.hasImages ? [.image] : []
+            task.attachments = (conversation.hasImages ? [.image] : []) + (conversation.hasPDFs ? [.document] : [])
             task.estimatedInputTokens = conversation.approximateInputTokens
             task.providerLimits = ProviderKind.allCases.flatMap { kind in
                 conversation.unsupportedFeatures(on: kind).map { ProviderLimit(provider: kind, reason: $0) }

@@ -672,6 +672,9 @@ extension ProviderRequest {
     /// tokens than the text has UTF-8 bytes (texts, tool calls' arguments and tools' results, the
     /// tool definitions), plus a few per message and block for roles and framing, and twice
     /// fleetd's per-image figure for each image.
+    /// More tokens than one PDF page is counted as: a dense page of text and twice an image.
+    static let pdfPageBound = 3_000 + 2 * approximateTokensPerImage
+
     var inputTokenBound: Int {
         var bytes = (system ?? "").utf8.count
         var pieces = messages.count + 1
@@ -692,10 +695,11 @@ extension ProviderRequest {
             case .document(let document):
                 switch document.source {
                 case .text(let text): bytes += text.utf8.count + (document.title?.utf8.count ?? 0) + (document.context?.utf8.count ?? 0)
-                // A page is read as its text and as an image: its bytes (more than its text's
-                // tokens) and, per estimated page, twice the figure for an image.
-                case .base64(_, let data): bytes += data.utf8.count + 2 * ProviderRequest.approximateTokensPerImage * max(1, data.utf8.count * 3 / 4 / 30_000)
-                case .url: bytes += 2 * ProviderRequest.approximateTokensPerImage * 100 // Anthropic reads up to 100 pages
+                // A page is read as its text and as an image: per page, a page of text's tokens and
+                // twice the figure for an image; pages as if each took 2 KB of the file (a page
+                // takes more), at most the 100 Anthropic reads. A PDF by URL, of unknown size, as 100.
+                case .base64(_, let data): bytes += Self.pdfPageBound * min(100, max(1, data.utf8.count * 3 / 4 / 2_000))
+                case .url: bytes += Self.pdfPageBound * 100
                 }
             }
         }

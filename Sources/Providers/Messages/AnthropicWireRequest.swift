@@ -49,7 +49,7 @@ struct AnthropicWireRequest: Encodable {
             tool_choice = Choice(ToolChoice.none, parallel: nil)
         }
         thinking = Self.thinking(for: request).map(Thinking.init)
-        output_config = (request.effort ?? Self.effortForReasoning(request)).map { OutputConfig(effort: $0) }
+        output_config = Self.effort(for: request).map { OutputConfig(effort: $0) }
         self.stream = stream
     }
 
@@ -69,15 +69,31 @@ struct AnthropicWireRequest: Encodable {
 
     /// The thinking an OpenAI client's `reasoning_effort` asks for, when the model can think and
     /// the request allows it: Anthropic refuses thinking beside a temperature other than 1, a
-    /// `top_k`, or a `top_p` below 0.95, and the client set those for the answer it wants.
+    /// `top_k`, a `top_p` below 0.95, or a tool choice that forces a call, and the client set
+    /// those for the answer it wants.
     static func thinkingForEffort(_ request: ProviderRequest) -> ThinkingSetting? {
         guard let effort = request.reasoningEffort, ThinkingSetting.claudeThinks(model: request.model),
               request.temperature.map({ $0 == 1 }) ?? true, request.topK == nil, request.topP.map({ $0 >= 0.95 }) ?? true,
-              let budget = ThinkingSetting.forEffort(effort)
+              request.toolChoice?.forcesCall != true, let budget = ThinkingSetting.forEffort(effort)
         else { return nil }
         // Claude 4.6 and later think adaptively, told how much by the effort (Opus 4.7 and later
         // refuse a budget).
         return ThinkingSetting.claudeThinksAdaptively(model: request.model) ? ThinkingSetting(kind: .adaptive) : budget
+    }
+
+    /// The `output_config.effort` to send: the client's, for a Claude model that takes it (4.5
+    /// and later, or an alias without a version), capped at what the model takes (`max` from 4.6,
+    /// `xhigh` from 4.7; above that, `high`); or what ``effortForReasoning(_:)`` gives. A routed
+    /// pick or a fallback of an older model answers without it, as it would refuse it.
+    static func effort(for request: ProviderRequest) -> String? {
+        guard let effort = request.effort else { return effortForReasoning(request) }
+        guard let version = ThinkingSetting.claudeVersion(model: request.model) else {
+            return request.model.lowercased().hasPrefix("claude-") ? effort : nil
+        }
+        guard version >= (4, 5) else { return nil }
+        if effort == "xhigh", version < (4, 7) { return "high" }
+        if effort == "max", version < (4, 6) { return "high" }
+        return effort
     }
 
     /// The `output_config.effort` an OpenAI client's `reasoning_effort` gives a Claude model that
@@ -108,8 +124,9 @@ struct AnthropicWireRequest: Encodable {
     /// system prompt (Anthropic refuses one at `messages[0]`); one later in the conversation (an
     /// OpenAI client's, or Claude Code's) becomes text of a user turn in its place, which every
     /// Claude model takes: those before Opus 4.8 refuse a system message inside `messages`, and a
-    /// user turn keeps the cached prefix before it. Then turns alternate, each user turn's tool
-    /// results first, as Anthropic requires after a tool call.
+    /// user turn keeps the cached prefix before it. Then turns alternate and, where a folded
+    /// message joined a user turn, that turn's tool results come first, as Anthropic requires
+    /// after a tool call.
     static func turns(_ request: ProviderRequest) -> (system: String?, messages: [ProviderMessage]) {
         guard request.messages.contains(where: { $0.role == .system }) else { return (request.system, request.alternatingTurns) }
         var system = request.system

@@ -62,7 +62,8 @@ public struct Document: Sendable, Hashable, Codable {
         self.citations = citations
     }
 
-    /// A plain-text document as text for formats without documents: its title, then its text.
+    /// A plain-text document as text for formats without documents: its title, its context, then
+    /// its text.
     /// `nil` for a PDF.
     public var plainText: String? {
         guard case .text(let text) = source else { return nil }

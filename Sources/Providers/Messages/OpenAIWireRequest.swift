@@ -48,7 +48,9 @@ struct OpenAIWireRequest: Encodable {
             parallel_tool_calls = request.parallelToolCalls
         }
         response_format = request.responseFormat.map(Format.init)
-        if let effort = request.reasoningEffort ?? request.effort.map({ $0 == "max" ? "xhigh" : $0 }), Self.takesReasoningEffort(model: request.model) {
+        // An Anthropic client's effort: `xhigh` and `max` as `high`, which every reasoning model takes.
+        if let effort = request.reasoningEffort ?? request.effort.map({ $0 == "max" || $0 == "xhigh" ? "high" : $0 }),
+           Self.takesReasoningEffort(model: request.model) {
             reasoning_effort = effort
         }
         self.stream = stream
@@ -57,11 +59,12 @@ struct OpenAIWireRequest: Encodable {
 
     /// Whether a model id names a reasoning model that takes `reasoning_effort`: OpenAI's o-series
     /// and GPT-5 families, gpt-oss (Ollama, gateways) and xAI's grok-3-mini. Other models answer
-    /// 400 to it (gpt-4o, grok-4), so they are not sent it.
+    /// 400 to it (gpt-4o, grok-4, the first o1-mini and o1-preview), so they are not sent it.
     static func takesReasoningEffort(model: String) -> Bool {
         var id = model.lowercased()
         if let slash = id.lastIndex(of: "/") { id = String(id[id.index(after: slash)...]) } // `openai/gpt-5` on a gateway
         if id.hasPrefix("gpt-5") || id.hasPrefix("gpt-oss") || id.hasPrefix("grok-3-mini") { return true }
+        if id.hasPrefix("o1-mini") || id.hasPrefix("o1-preview") { return false }
         // o1, o3, o4-mini…: "o", a digit.
         return id.count >= 2 && id.first == "o" && id.dropFirst().first?.isNumber == true
     }

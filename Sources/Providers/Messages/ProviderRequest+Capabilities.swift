@@ -44,15 +44,28 @@ extension ProviderRequest {
         case .ollama:
             if imageURL { missing.append("image URLs (Ollama takes inline Base64 images; fleetd does not fetch URLs)") }
             if imageInToolResult { missing.append("images inside tool results (Ollama tool messages carry text only)") }
-            if pdf { missing.append("PDF documents (Ollama takes text and images only)") }
+            if pdf || pdfInToolResult { missing.append("PDF documents (Ollama takes text and images only)") }
             if toolChoice?.forcesCall == true { missing.append("a tool_choice forcing a tool call (Ollama has no tool_choice)") }
             if parallelToolCalls == false { missing.append("parallel_tool_calls: false (Ollama has no such switch)") }
         case .builtin:
-            if pdf { missing.append("PDF documents (the built-in responder reads text only)") }
+            if pdf || pdfInToolResult { missing.append("PDF documents (the built-in responder reads text only)") }
             if responseFormat != nil { missing.append("a JSON response_format (the built-in responder answers in plain text)") }
             if toolChoice?.forcesCall == true { missing.append("a tool_choice forcing a tool call (the built-in responder never calls tools)") }
         }
         return missing
+    }
+
+    /// Whether any message carries a PDF, in a tool result too (the router's `document` input modality).
+    public var hasPDFs: Bool {
+        messages.contains { message in
+            message.blocks.contains { block in
+                switch block {
+                case .document(let document): document.isPDF
+                case .toolResult(let result): result.hasPDF
+                default: false
+                }
+            }
+        }
     }
 
     /// Whether any message carries an image (the router's `image` input modality).

@@ -121,7 +121,7 @@ import Testing
                       {"role": "system", "content": "The user switched to plan mode."}, {"role": "user", "content": "go on"}]}
         """)
         #expect(call.request.messages.map(\.role) == [.user, .assistant, .system, .user])
-        #expect(call.request.tools.first?.strict == true)
+        #expect(call.request.tools.first?.strict == nil, "strict is not carried from this dialect")
         #expect(call.request.thinking == ThinkingSetting(kind: .adaptive) && call.request.effort == "high")
         var wire = call.request
         wire.model = "claude-opus-4-7"
@@ -383,12 +383,13 @@ import Testing
         let call = try anthropic("""
         {"model": "m", "max_tokens": 50, "messages": [
           {"role": "user", "content": [
-            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjQK"}, "title": "spec.pdf", "citations": {"enabled": true}},
+            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjQK"}, "title": "spec.pdf", "citations": {"enabled": false}},
             {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "Chapter one."}, "title": "Notes", "cache_control": {"type": "ephemeral"}},
             {"type": "text", "text": "Summarise both."}]}]}
         """)
         let blocks = call.request.messages[0].blocks
-        #expect(blocks.first == .document(Document(source: .base64(mediaType: "application/pdf", data: "JVBERi0xLjQK"), title: "spec.pdf", citations: true)))
+        #expect(blocks.first == .document(Document(source: .base64(mediaType: "application/pdf", data: "JVBERi0xLjQK"), title: "spec.pdf", citations: false)))
+        #expect(call.request.hasPDFs && !call.request.hasImages)
         #expect(call.request.unsupportedFeatures(on: .anthropic).isEmpty && call.request.unsupportedFeatures(on: .openai).isEmpty
                 && call.request.unsupportedFeatures(on: .google).isEmpty)
         #expect(call.request.unsupportedFeatures(on: .ollama).contains { $0.hasPrefix("PDF documents") })
@@ -397,7 +398,7 @@ import Testing
         request.model = "m"
         let anthropicBody = try #require(try JSONSerialization.jsonObject(with: Data(FastJSONEncoder().encode(AnthropicWireRequest(request, stream: false)))) as? [String: Any])
         let sent = ((anthropicBody["messages"] as? [[String: Any]])?.first?["content"] as? [[String: Any]]) ?? []
-        #expect(sent[0] as NSDictionary == ["type": "document", "title": "spec.pdf", "citations": ["enabled": true],
+        #expect(sent[0] as NSDictionary == ["type": "document", "title": "spec.pdf", "citations": ["enabled": false],
                                             "source": ["type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjQK"]])
         #expect(sent[1]["source"] as? NSDictionary == ["type": "text", "media_type": "text/plain", "data": "Chapter one."] && sent[1]["cache_control"] != nil)
         let openAIBody = try #require(try JSONSerialization.jsonObject(with: Data(FastJSONEncoder().encode(OpenAIWireRequest(request, stream: false, maxCompletionTokens: true)))) as? [String: Any])
@@ -420,6 +421,9 @@ import Testing
         """)
         #expect(read.request.unsupportedFeatures(on: .anthropic).isEmpty)
         #expect(read.request.unsupportedFeatures(on: .openai).contains { $0.hasPrefix("PDFs inside tool results") })
+        #expect(read.request.unsupportedFeatures(on: .ollama).contains { $0.hasPrefix("PDF documents") } && read.request.hasPDFs)
+        let cited = refusal { try anthropic(#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "document", "source": {"type": "text", "data": "x"}, "citations": {"enabled": true}}]}]}"#) }
+        #expect(cited?.param == "messages[0].content[0].citations.enabled" && cited?.message.contains("not relayed") == true, "\(String(describing: cited))")
         #expect(read.request.approximateInputTokens >= ProviderRequest.approximateTokensPerImage, "a PDF counts at least as a page")
     }
 

@@ -106,13 +106,13 @@ import Testing
               provider: anthropic
               model: claude-cheap-id
               credentials: {endpoint: "\(baseURL)"}
-              capabilities: {costPer1kTokens: {input: 0.001, output: 0.002}}
+              capabilities: {inputModalities: [text, document], costPer1kTokens: {input: 0.001, output: 0.002}}
               complexityRange: {min: 0.0, max: 0.45}
             - name: gpt-strong
               provider: openai
               model: gpt-strong-id
               credentials: {endpoint: "\(baseURL)/v1"}
-              capabilities: {costPer1kTokens: {input: 0.01, output: 0.03}}
+              capabilities: {inputModalities: [text, document], costPer1kTokens: {input: 0.01, output: 0.03}}
               complexityRange: {min: 0.45, max: 1.0}
             - name: vision
               provider: openai

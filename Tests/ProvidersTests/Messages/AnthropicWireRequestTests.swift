@@ -238,6 +238,10 @@ import Testing
         #expect(try wireJSON(AnthropicWireRequest(request, stream: false))[object: "thinking"] as NSDictionary? == ["type": "enabled", "budget_tokens": 2_048])
         request.reasoningEffort = "minimal"
         #expect(try wireJSON(AnthropicWireRequest(request, stream: false))["thinking"] == nil)
+        request.reasoningEffort = "medium"
+        request.toolChoice = .required
+        #expect(try wireJSON(AnthropicWireRequest(request, stream: false))["thinking"] == nil, "a forced tool call is refused beside thinking")
+        request.toolChoice = nil
         request.reasoningEffort = "high"
         request.temperature = 0.2
         #expect(try wireJSON(AnthropicWireRequest(request, stream: false))["thinking"] == nil, "temperature 0.2 is refused beside thinking")
@@ -253,6 +257,18 @@ import Testing
         request.thinking = ThinkingSetting(kind: .disabled)
         let off = try wireJSON(AnthropicWireRequest(request, stream: false))
         #expect(off[object: "thinking"] as NSDictionary? == ["type": "disabled"] && off["output_config"] == nil)
+    }
+
+    /// An Anthropic client's `output_config.effort` goes to the Claude models that take it, capped
+    /// at what each takes; an older model (a routed pick, a fallback) is not sent it.
+    @Test(arguments: [("claude-opus-4-7", "xhigh", "xhigh"), ("claude-opus-4-6", "xhigh", "high"), ("claude-opus-4-6", "max", "max"),
+                      ("claude-sonnet-4-5", "max", "high"), ("claude-sonnet-4-5", "low", "low"), ("claude-sonnet-4-20250514", "low", "none"),
+                      ("claude-3-5-haiku-latest", "high", "none"), ("claude-next", "high", "high")])
+    func effortGoesWhereItIsTaken(model: String, effort: String, sent: String) throws {
+        var request = ProviderRequest(model: model, prompt: "hi")
+        request.effort = effort
+        let body = try wireJSON(AnthropicWireRequest(request, stream: false))
+        #expect((body[object: "output_config"]?["effort"] as? String ?? "none") == sent, "\(body)")
     }
 
     @Test(arguments: [("claude-opus-4-7", "4.7"), ("claude-sonnet-4-6", "4.6"), ("claude-sonnet-4-20250514", "4.0"), ("claude-opus-4-1-20250805", "4.1"),

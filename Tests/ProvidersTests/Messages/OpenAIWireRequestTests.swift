@@ -128,7 +128,7 @@ import Testing
     /// `reasoning_effort` reaches the reasoning models, never one that would answer 400 to it.
     @Test(arguments: [("o3-mini", true), ("o4-mini-2025-04-16", true), ("gpt-5", true), ("gpt-5.1-codex", true), ("openai/gpt-5-mini", true),
                       ("gpt-oss:20b", true), ("grok-3-mini", true), ("gpt-4o", false), ("gpt-4.1-mini", false), ("grok-4", false),
-                      ("omni-moderation", false), ("llama3.2", false)])
+                      ("omni-moderation", false), ("llama3.2", false), ("o1-mini", false), ("o1-preview", false), ("o1", true)])
     func reasoningEffortGoesToReasoningModels(model: String, takes: Bool) throws {
         var request = ProviderRequest(model: model, prompt: "hi")
         request.reasoningEffort = "low"

@@ -18,11 +18,13 @@ import Providers
 /// unchanged; another provider's model (a fallback, a routed pick) answers without thinking,
 /// and is not sent the blocks. What Claude Code sends besides is accepted: a `system` message
 /// inside `messages` (a mid-conversation instruction kept in its place: Anthropic models get it
-/// as `AnthropicWireRequest.turns` says; Gemini models are left out of the choice), a tool's `strict` (carried
-/// to OpenAI, which enforces it) and `eager_input_streaming`, and, not carried because they
-/// change nothing fleetd's providers are sent, `context_management` (Anthropic's server-side
-/// context editing, a beta), `betas`, `diagnostics` and a breakpoint's `scope`. Anything else is
-/// refused with a 400 naming it.
+/// as `AnthropicWireRequest.turns` says; Gemini models are left out of the choice), and, not
+/// carried, `context_management` (Anthropic's server-side context editing, a beta fleetd does not
+/// ask for), `betas`, `diagnostics`, a breakpoint's `scope`, and a tool's `eager_input_streaming`
+/// and `strict` (OpenAI's strict mode would refuse many schemas written for Anthropic). Documents
+/// (`document`: a PDF inline or by URL, or text) go where a format can carry them; citations are
+/// not relayed, so `citations.enabled: true` is refused. Anything else is refused with a 400
+/// naming it.
 enum AnthropicMessagesRequest {
     static let known: Set<String> = [
         "model", "max_tokens", "messages", "system", "metadata", "stop_sequences", "stream", "temperature", "top_p", "top_k",
@@ -301,6 +303,9 @@ enum AnthropicMessagesRequest {
         if let object = try block.object("citations") {
             try object.refuseUnknown(["enabled"])
             citations = try object.bool("enabled")
+            if citations == true {
+                throw CompatRequestError(param: object.param("enabled"), message: "citations are not relayed: fleetd's answers carry the text without them")
+            }
         }
         return Document(source: kind, title: try block.string("title"), context: try block.string("context"), citations: citations)
     }
@@ -359,9 +364,11 @@ enum AnthropicMessagesRequest {
         guard let schema = tool.value("input_schema"), case .object = schema else {
             throw CompatRequestError(param: tool.param("input_schema"), message: "'\(tool.param("input_schema"))' is required and must be a JSON Schema object")
         }
-        var definition = ToolDefinition(name: try tool.requiredString("name"), description: try tool.string("description"), parameters: schema,
-                                        strict: try tool.bool("strict"))
-        _ = try tool.bool("eager_input_streaming") // a streaming hint for Anthropic's own servers: not carried
+        var definition = ToolDefinition(name: try tool.requiredString("name"), description: try tool.string("description"), parameters: schema)
+        // Not carried: a streaming hint for Anthropic's own servers, and `strict`, which OpenAI's
+        // strict mode would enforce on schemas written for Anthropic (and refuse many of them).
+        _ = try tool.bool("eager_input_streaming")
+        _ = try tool.bool("strict")
         definition.cacheMark = try cacheMark(tool)
         return definition
     }

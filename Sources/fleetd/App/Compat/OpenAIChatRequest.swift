@@ -13,7 +13,8 @@ import Providers
 /// cookbook puts the function's name on `tool` messages), `store: false`, `metadata`,
 /// `prompt_cache_key` (a hint for OpenAI's cache routing), an assistant message's `annotations`
 /// and a replayed tool call's `index`. `reasoning_effort` goes as it is to OpenAI-format reasoning
-/// models and as a thinking budget to Claude models that think; others answer without it. `safety_identifier` (OpenAI's successor to `user`) keeps
+/// models, and to Claude models that think as a thinking budget (adaptive thinking with that effort
+/// from Claude 4.6); others answer without it. `safety_identifier` (OpenAI's successor to `user`) keeps
 /// routing sticky as `user` does. Anything else is refused with a 400 naming it.
 enum OpenAIChatRequest {
     static let known: Set<String> = [
