@@ -278,23 +278,16 @@ public struct ThinkingDelta: Sendable, Hashable, Codable {
         return assembly.blocks
     }
 
-    /// The pieces that tell `blocks` (thinking blocks; any other kind is skipped), numbered from `first`.
-    public static func deltas(telling blocks: [ContentBlock], from first: Int = 0) -> [ThinkingDelta] {
-        var deltas: [ThinkingDelta] = []
-        var index = first
-        for block in blocks {
-            switch block {
-            case .thinking(let text, let signature):
-                if !text.isEmpty { deltas.append(ThinkingDelta(index: index, part: .text(text))) }
-                deltas.append(ThinkingDelta(index: index, part: .signature(signature)))
-            case .redactedThinking(let data):
-                deltas.append(ThinkingDelta(index: index, part: .redacted(data)))
-            case .text, .image, .toolUse, .toolResult, .document:
-                continue
-            }
-            index += 1
+    /// The pieces that tell a whole thinking block as thinking block `index`; none for another kind.
+    public static func deltas(telling block: ContentBlock, index: Int) -> [ThinkingDelta] {
+        switch block {
+        case .thinking(let text, let signature):
+            (text.isEmpty ? [] : [ThinkingDelta(index: index, part: .text(text))]) + [ThinkingDelta(index: index, part: .signature(signature))]
+        case .redactedThinking(let data):
+            [ThinkingDelta(index: index, part: .redacted(data))]
+        case .text, .image, .toolUse, .toolResult, .document:
+            []
         }
-        return deltas
     }
 }
 

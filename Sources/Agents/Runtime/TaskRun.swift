@@ -668,13 +668,13 @@ extension TokenUsage {
 }
 
 extension ProviderRequest {
+    /// More tokens than one PDF page is counted as: a dense page of text and twice an image.
+    static let pdfPageBound = 3_000 + 2 * approximateTokensPerImage
+
     /// More input tokens than any provider counts for this request: no tokenizer makes more
     /// tokens than the text has UTF-8 bytes (texts, tool calls' arguments and tools' results, the
     /// tool definitions), plus a few per message and block for roles and framing, and twice
     /// fleetd's per-image figure for each image.
-    /// More tokens than one PDF page is counted as: a dense page of text and twice an image.
-    static let pdfPageBound = 3_000 + 2 * approximateTokensPerImage
-
     var inputTokenBound: Int {
         var bytes = (system ?? "").utf8.count
         var pieces = messages.count + 1

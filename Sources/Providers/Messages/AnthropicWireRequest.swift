@@ -252,15 +252,11 @@ struct AnthropicWireRequest: Encodable {
             }
         }
 
+        /// An image's source is written as a document's of the same kind.
         init(_ image: ImageSource) {
             switch image {
-            case .base64(let mediaType, let data):
-                type = "base64"
-                media_type = mediaType
-                self.data = data
-            case .url(let url):
-                type = "url"
-                self.url = url
+            case .base64(let mediaType, let data): self.init(Document.Source.base64(mediaType: mediaType, data: data))
+            case .url(let url): self.init(Document.Source.url(url))
             }
         }
     }

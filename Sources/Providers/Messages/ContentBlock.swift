@@ -214,14 +214,19 @@ public struct ToolResult: Sendable, Hashable, Codable {
         self.isError = isError
     }
 
-    /// The text blocks (and plain-text documents) joined with blank lines; an error is marked
-    /// `[tool error]` first, for formats without an error flag (OpenAI, Ollama).
-    public var textForFlaglessFormats: String {
-        let text = content.compactMap { block -> String? in
+    /// The text blocks and plain-text documents joined with blank lines, for formats whose tool
+    /// results carry text only.
+    public var text: String {
+        content.compactMap { block -> String? in
             if case .document(let document) = block { return document.plainText }
             return block.text
         }.joined(separator: "\n\n")
-        return isError ? "[tool error] " + text : text
+    }
+
+    /// ``text``, an error marked `[tool error]` first, for formats without an error flag (OpenAI,
+    /// Ollama).
+    public var textForFlaglessFormats: String {
+        isError ? "[tool error] " + text : text
     }
 
     /// Whether it holds an image.

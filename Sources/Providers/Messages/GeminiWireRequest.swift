@@ -79,10 +79,7 @@ struct GeminiWireRequest: Encodable {
                 // it carries the value Google documents for that case, which skips the check.
                 thoughtSignature = use.signature ?? Self.unsignedCall
             case .toolResult(let result):
-                let text = JSONValue.string(result.content.compactMap { block -> String? in
-                    if case .document(let document) = block { return document.plainText }
-                    return block.text
-                }.joined(separator: "\n\n"))
+                let text = JSONValue.string(result.text)
                 functionResponse = FunctionResponse(id: result.toolUseId, name: result.name ?? "",
                                                     response: .object([result.isError ? "error" : "content": text]))
             case .thinking, .redactedThinking:

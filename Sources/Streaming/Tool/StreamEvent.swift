@@ -103,9 +103,6 @@ public struct StreamResult: Sendable, Hashable {
     /// and text blocks in the order they came; empty otherwise (``text`` is then the whole of it).
     public var content: [ContentBlock] = []
 
-    /// The thinking blocks, in order.
-    public var thinking: [ContentBlock] { content.filter(\.isThinking) }
-
     /// The answer as content blocks (without its tool calls): in order with its thinking, or its text.
     public var answerBlocks: [ContentBlock] {
         if !content.isEmpty { return content }

@@ -37,7 +37,7 @@ extension StreamRun {
                         if !text.isEmpty { guard await deliver(text, target: target) else { return .consumerGone } }
                         continue
                     }
-                    for delta in ThinkingDelta.deltas(telling: [block], from: thinkingIndex) {
+                    for delta in ThinkingDelta.deltas(telling: block, index: thinkingIndex) {
                         guard await deliverThinking(delta) else { return .consumerGone }
                     }
                     thinkingIndex += 1

@@ -7,7 +7,7 @@ import Providers
 /// (`message_start`, `ping`, `content_block_start` / `content_block_delta` (`thinking_delta` and
 /// `signature_delta`, `text_delta`, `input_json_delta`) / `content_block_stop` per block,
 /// `message_delta` with the stop reason and usage, `message_stop`; an error mid-stream is
-/// `event: error`). Thinking blocks come first, as the model gave them.
+/// `event: error`). Thinking and text blocks come in the order the model gave them.
 enum AnthropicMessagesResponse {
     static func id(_ taskId: String) -> String { "msg_\(taskId)" }
 
