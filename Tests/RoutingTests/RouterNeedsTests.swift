@@ -19,6 +19,23 @@ struct RouterNeedsTests {
         #expect(haiku.exclusion?.detail == "anthropic cannot carry a JSON response_format (no JSON mode)")
     }
 
+    @Test("a limit of a provider's older models keeps those out and leaves its newer ones in")
+    func olderModelsLimits() async throws {
+        let scorer = FixedScorer(defaultScore: 0.35)
+        let router = ModelRouter(configuration: Seed.configuration([Seed.haiku, Seed.sonnet], strategy: .cost), scorer: scorer)
+        var task = Seed.task()
+        #expect(try await router.select(task).modelName == "claude-haiku-4", "the cheaper model, without the limit")
+        task.providerLimits = [ProviderLimit(provider: .anthropic, reason: "a JSON schema (structured outputs begin with Claude 4.5)",
+                                             models: .claudeBefore(major: 4, minor: 5))]
+        let selection = try await router.select(task)
+        #expect(selection.modelName == "claude-sonnet-4.5")
+        let haiku = try #require(selection.trace.candidates.first { $0.modelName == "claude-haiku-4" })
+        #expect(haiku.exclusion?.detail == "anthropic cannot carry a JSON schema (structured outputs begin with Claude 4.5)")
+        // Named (a compatible client's model), the older model is refused with the reason.
+        #expect(Seed.haiku.capabilityProblem(for: task, inputTokens: 10, outputTokens: 10) == haiku.exclusion?.detail)
+        #expect(Seed.sonnet.capabilityProblem(for: task, inputTokens: 10, outputTokens: 10) == nil)
+    }
+
     @Test("images go only to models that take them; none is ROUTER_001 naming why")
     func images() async throws {
         var vision = Seed.sonnet

@@ -16,6 +16,7 @@ import json
 import os
 import pathlib
 import sys
+import typing
 
 import anthropic
 import openai
@@ -344,6 +345,42 @@ def claude_code_shapes():
     expect([block.type for block in final.content] == ["thinking", "tool_use"], final.content)
 
 
+class Contact(pydantic.BaseModel):
+    """The structured-outputs guide's quick-start schema (anthropic-nonstream-structured-derived.json answers it)."""
+    name: str
+    email: str
+    plan_interest: str
+    demo_requested: bool
+
+
+class Location(pydantic.BaseModel):
+    """openai-python's `test_parse_pydantic_model` schema (openai-chat-nonstream-sdksnapshot-structured.json answers it)."""
+    city: str
+    temperature: float
+    units: typing.Literal["c", "f"]
+
+
+def structured_outputs():
+    email = [{"role": "user", "content": "Extract the key information from this email: John Smith (john@example.com) is "
+                                         "interested in our Enterprise plan and wants to schedule a demo for next Tuesday at 2pm."}]
+    want = Contact(name="John Smith", email="john@example.com", plan_interest="Enterprise", demo_requested=True)
+    # OpenAI's parse() against a Claude model: its response_format becomes structured outputs there.
+    completion = oai.chat.completions.parse(model="claude-cheap", messages=email, response_format=Contact)
+    expect(completion.choices[0].message.parsed == want, completion)
+    # Anthropic's parse() against a Claude model and against an OpenAI-format one.
+    message = ant.messages.parse(model="claude-cheap", max_tokens=256, messages=email, output_format=Contact)
+    expect(message.parsed_output == want, message)
+    message = ant.messages.parse(model="gpt-strong", max_tokens=256, output_format=Location,
+                                 messages=[{"role": "user", "content": "What's the weather like in SF?"}])
+    expect(message.parsed_output == Location(city="San Francisco", temperature=65, units="f"), message)
+    # JSON without a schema cannot reach a Claude model: named, the SDK's BadRequestError says why.
+    try:
+        oai.chat.completions.create(model="claude-cheap", messages=email, response_format={"type": "json_object"})
+        raise AssertionError("no BadRequestError for json_object to claude-cheap")
+    except openai.BadRequestError as error:
+        expect("without a schema" in error.body["message"], error.body)
+
+
 def image():
     raw = oai.chat.completions.with_raw_response.create(model="auto", messages=[{"role": "user", "content": [
         {"type": "text", "text": "What is in this picture?"},
@@ -537,7 +574,8 @@ CHECKS = {name: function for name, function in globals().items()
           if callable(function) and name in {
               "openai_text", "openai_stream", "anthropic_text", "anthropic_stream", "multi_turn", "openai_tools",
               "anthropic_tools", "image", "auto_routing", "rate_limit", "budget", "stream_flag_off", "bad_request", "models",
-              "retrieve_and_unknown_routes", "anthropic_thinking", "openai_reasoning", "claude_code_shapes", "anthropic_documents"}}
+              "retrieve_and_unknown_routes", "anthropic_thinking", "openai_reasoning", "claude_code_shapes", "anthropic_documents",
+              "structured_outputs"}}
 
 if __name__ == "__main__":
     name = sys.argv[1]

@@ -51,7 +51,13 @@ extension AgentTask {
     /// kind of input (an `image`, `audio` or `video` task: ``RoutingTask/requiredInputs``), that no
     /// model can serve only because of what it asks for (every exclusion at the capabilities stage,
     /// or a disabled model), it is the request's fault: REQUEST_UNSUPPORTED (400), not ROUTER_001 (503).
+    /// The model the client named is the same: excluded for what it cannot do, it is the request
+    /// that it cannot serve, whatever kept the other models out (their complexity range, say).
     public func failure(routing error: RouterError, routingTask: RoutingTask? = nil) -> TaskFailure {
+        if conversation != nil, error.code == .modelSelectionFailed, let preferred = preferredModel,
+           let exclusion = error.exclusions.first(where: { $0.model == preferred }), [.capabilities, .enabled].contains(exclusion.stage) {
+            return TaskFailure(code: .requestUnsupported, message: "model '\(preferred)' cannot serve this request: \(exclusion.reason)", model: preferred)
+        }
         let needsInput = !(routingTask?.requiredInputs.isEmpty ?? true)
         if conversation != nil || needsInput, error.code == .modelSelectionFailed,
            error.exclusions.contains(where: { $0.stage == .capabilities }),

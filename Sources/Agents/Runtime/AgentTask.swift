@@ -81,6 +81,7 @@ public struct AgentTask: Sendable, Codable, Hashable {
             task.estimatedInputTokens = conversation.approximateInputTokens
             task.providerLimits = ProviderKind.allCases.flatMap { kind in
                 conversation.unsupportedFeatures(on: kind).map { ProviderLimit(provider: kind, reason: $0) }
+                    + conversation.featuresOlderModelsLack(on: kind).map { ProviderLimit(provider: kind, reason: $0.reason, models: $0.models) }
             }
         }
         return task

@@ -34,8 +34,12 @@ struct AnthropicWireRequest: Encodable {
         top_k = request.topK
         stop_sequences = request.stopSequences.isEmpty ? nil : request.stopSequences
         if !request.tools.isEmpty {
+            let strictTools = Self.takesStructuredOutputs(model: request.model)
             tools = request.tools.map {
-                Tool(name: $0.name, description: $0.description, input_schema: $0.parameters, cache_control: $0.cacheMark.map(CacheControl.init))
+                // A strict tool's schema as the grammar takes it (`ClaudeSchema`); older models get it as guidance.
+                let strict = strictTools && $0.strict == true
+                return Tool(name: $0.name, description: $0.description, input_schema: strict ? ClaudeSchema.transform($0.parameters) : $0.parameters,
+                            cache_control: $0.cacheMark.map(CacheControl.init), strict: strict ? true : nil)
             }
             // `tool_choice` only beside tools: Anthropic refuses it alone (a bare
             // `parallel_tool_calls: false` would make one).
@@ -49,7 +53,8 @@ struct AnthropicWireRequest: Encodable {
             tool_choice = Choice(ToolChoice.none, parallel: nil)
         }
         thinking = Self.thinking(for: request).map(Thinking.init)
-        output_config = Self.effort(for: request).map { OutputConfig(effort: $0) }
+        let effort = Self.effort(for: request), format = Self.format(for: request)
+        output_config = effort == nil && format == nil ? nil : OutputConfig(effort: effort, format: format)
         self.stream = stream
     }
 
@@ -104,8 +109,27 @@ struct AnthropicWireRequest: Encodable {
         return effort == "xhigh" ? "high" : effort
     }
 
+    /// Whether a Claude model has structured outputs (`output_config.format`, a tool's `strict`):
+    /// Claude 4.5 and later, or an id without a version. The router keeps older ones away from a
+    /// request with a schema (``ProviderRequest/featuresOlderModelsLack(on:)``).
+    static func takesStructuredOutputs(model: String) -> Bool {
+        !ProviderRequest.claudeStructuredOutputsBefore.matches(model)
+    }
+
+    /// The `output_config.format` for a request with a JSON schema, when the model takes it.
+    static func format(for request: ProviderRequest) -> OutputConfig.Format? {
+        guard case .jsonSchema(_, let schema, _)? = request.responseFormat, takesStructuredOutputs(model: request.model) else { return nil }
+        return OutputConfig.Format(type: "json_schema", schema: ClaudeSchema.transform(schema))
+    }
+
     struct OutputConfig: Encodable {
-        var effort: String
+        var effort: String?
+        var format: Format?
+
+        struct Format: Encodable {
+            var type: String
+            var schema: JSONValue
+        }
     }
 
     struct Thinking: Encodable {
@@ -330,6 +354,7 @@ struct AnthropicWireRequest: Encodable {
         var description: String?
         var input_schema: JSONValue
         var cache_control: CacheControl?
+        var strict: Bool?
     }
 
     struct Choice: Encodable {

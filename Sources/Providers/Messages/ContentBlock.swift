@@ -1,3 +1,5 @@
+import FleetSupport
+
 /// One piece of a message: text, an image, a tool call the assistant made, or a tool's result.
 ///
 /// The provider-neutral message model every client encodes to its own wire format
@@ -126,16 +128,10 @@ public struct ThinkingSetting: Sendable, Hashable, Codable {
         return version >= (4, 6)
     }
 
-    /// A Claude model id's version: `claude-opus-4-7` is 4.7, `claude-sonnet-4-20250514` 4.0
-    /// (a date is no minor version), `claude-3-7-sonnet-latest` 3.7, `claude-opus-5` 5.0; `nil`
-    /// for an id that is not Claude's.
+    /// A Claude model id's version (``ModelIdRule/claudeVersion(model:)``): `claude-opus-4-7` is
+    /// 4.7, `claude-sonnet-4-20250514` 4.0; `nil` for an id that is not Claude's.
     public static func claudeVersion(model: String) -> (Int, Int)? {
-        let id = model.lowercased()
-        guard id.hasPrefix("claude-") else { return nil }
-        let parts = id.dropFirst("claude-".count).split(separator: "-")
-        let numbers = parts.drop { Int($0) == nil }.prefix { Int($0) != nil && $0.count <= 2 }.compactMap { Int($0) }
-        guard let major = numbers.first else { return nil }
-        return (major, numbers.dropFirst().first ?? 0)
+        ModelIdRule.claudeVersion(model: model)
     }
 
     /// The setting for a call whose answer may be at most `maxTokens` long: a budget that does not

@@ -42,7 +42,7 @@ struct OpenAIWireRequest: Encodable {
         if !request.tools.isEmpty {
             tools = request.tools.map {
                 Tool(function: Function(name: $0.name, description: $0.description, parameters: $0.parameters,
-                                        strict: strictTools ? $0.strict : nil))
+                                        strict: strictTools ? Self.strict($0.strict, schema: $0.parameters) : nil))
             }
             tool_choice = request.toolChoice.map(Choice.init)
             parallel_tool_calls = request.parallelToolCalls
@@ -55,6 +55,41 @@ struct OpenAIWireRequest: Encodable {
         }
         self.stream = stream
         stream_options = stream ? StreamOptions(include_usage: true) : nil
+    }
+
+    /// A `strict: true` only for a schema OpenAI's strict mode takes (``fitsStrictMode(_:)``): an
+    /// Anthropic client's strict tool or `output_config.format` may leave properties optional,
+    /// which OpenAI refuses with a 400 in strict mode, so such a schema goes without `strict`.
+    static func strict(_ strict: Bool?, schema: JSONValue) -> Bool? {
+        strict == true && !fitsStrictMode(schema) ? nil : strict
+    }
+
+    /// Whether OpenAI's strict mode takes a schema: an object at the top, and every object in it
+    /// closed (`additionalProperties: false`) with all its properties required.
+    static func fitsStrictMode(_ schema: JSONValue) -> Bool {
+        guard case .object(let top) = schema, top["type"] == .string("object") else { return false }
+        func fits(_ value: JSONValue) -> Bool {
+            guard case .object(let node) = value else { return true }
+            if case .object(let properties)? = node["properties"] {
+                guard node["additionalProperties"] == .bool(false) else { return false }
+                var required: Set<String> = []
+                if case .array(let names)? = node["required"] {
+                    for case .string(let name) in names { required.insert(name) }
+                }
+                guard Set(properties.keys).isSubset(of: required), properties.values.allSatisfy(fits) else { return false }
+            } else if node["type"] == .string("object"), node["additionalProperties"] != .bool(false) {
+                return false
+            }
+            for key in ["items", "additionalProperties"] where !(node[key].map(fits) ?? true) { return false }
+            for key in ["anyOf", "allOf", "prefixItems"] {
+                if case .array(let variants)? = node[key], !variants.allSatisfy(fits) { return false }
+            }
+            for key in ["$defs", "definitions"] {
+                if case .object(let definitions)? = node[key], !definitions.values.allSatisfy(fits) { return false }
+            }
+            return true
+        }
+        return fits(schema)
     }
 
     /// Whether a model id names a reasoning model that takes `reasoning_effort`: OpenAI's o-series
@@ -213,7 +248,7 @@ struct OpenAIWireRequest: Encodable {
             case .jsonObject: type = "json_object"
             case .jsonSchema(let name, let schema, let strict):
                 type = "json_schema"
-                json_schema = Schema(name: name, schema: schema, strict: strict)
+                json_schema = Schema(name: name, schema: schema, strict: OpenAIWireRequest.strict(strict, schema: schema))
             }
         }
     }

@@ -20,7 +20,14 @@ extension ProviderRequest {
         let pdfURL = documents.contains { if case .url = $0.source { return true } else { return false } }
         switch kind {
         case .anthropic:
-            if responseFormat != nil { missing.append("a JSON response_format (Anthropic's Messages API has no JSON output mode)") }
+            switch responseFormat {
+            case .jsonObject?:
+                missing.append("a JSON response_format without a schema (Claude's structured outputs need a schema)")
+            case .jsonSchema?:
+                if prefill { missing.append("a final assistant message to continue beside a JSON schema (Anthropic refuses prefill with structured outputs)") }
+            case nil:
+                break
+            }
             if let temperature, temperature > 1 { missing.append("temperature above 1 (Anthropic's range is 0 to 1)") }
             if seed != nil { missing.append("seed (Anthropic has no seed)") }
             if presencePenalty != nil || frequencyPenalty != nil {
@@ -54,6 +61,18 @@ extension ProviderRequest {
         }
         return missing
     }
+
+    /// What this request asks for that only `kind`'s older models cannot carry, one phrase each
+    /// with the rule that tells those models by id (``ModelIdRule``): the router keeps them out of
+    /// the task's choice, and takes the newer ones.
+    public func featuresOlderModelsLack(on kind: ProviderKind) -> [(reason: String, models: ModelIdRule)] {
+        guard kind == .anthropic, case .jsonSchema? = responseFormat else { return [] }
+        return [("a JSON schema response format (Claude's structured outputs begin with Claude 4.5)", Self.claudeStructuredOutputsBefore)]
+    }
+
+    /// The Claude models without structured outputs (`output_config.format`, a tool's `strict`):
+    /// those before Claude 4.5.
+    public static let claudeStructuredOutputsBefore = ModelIdRule.claudeBefore(major: 4, minor: 5)
 
     /// Whether any message carries a PDF, in a tool result too (the router's `document` input modality).
     public var hasPDFs: Bool {

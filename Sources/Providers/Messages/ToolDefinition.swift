@@ -4,9 +4,9 @@ public struct ToolDefinition: Sendable, Hashable, Codable {
     public var description: String?
     /// The arguments' JSON Schema (an object schema).
     public var parameters: JSONValue
-    /// The caller asked for arguments that follow the schema exactly (OpenAI's `strict`). Only
-    /// OpenAI's own API enforces it, so only its wire format carries it; other providers get the
-    /// same schema as guidance.
+    /// The caller asked for arguments that follow the schema exactly (OpenAI's and Anthropic's
+    /// `strict`). OpenAI's own API (for a schema its strict mode takes) and Claude 4.5 and later
+    /// enforce it, so only they are sent it; other providers get the same schema as guidance.
     public var strict: Bool?
     /// A prompt-cache breakpoint after this tool's definition.
     public var cacheMark: CacheMark?

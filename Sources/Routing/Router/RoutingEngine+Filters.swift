@@ -28,7 +28,7 @@ extension ModelConfiguration {
             }
             return "cannot take \(missing.map(\.rawValue).joined(separator: ", ")) input" + why
         }
-        let limits = task.providerLimits.filter { $0.provider == provider }.map(\.reason)
+        let limits = task.providerLimits.filter { $0.provider == provider && $0.applies(to: model) }.map(\.reason)
         if !limits.isEmpty {
             return "\(provider.rawValue) cannot carry " + limits.joined(separator: "; ")
         }

@@ -130,15 +130,24 @@ extension RoutingTask {
     }
 }
 
-/// A provider whose wire format cannot carry a task, and what it lacks.
+/// A provider whose wire format cannot carry a task, and what it lacks: for all its models, or
+/// only for those `models` matches (older models without a feature the newer ones have).
 public struct ProviderLimit: Sendable, Codable, Hashable {
     public var provider: ProviderKind
     /// What the task asks for that the provider's format cannot carry.
     public var reason: String
+    /// The provider's models the limit applies to (by the id sent to the provider); `nil`: all.
+    public var models: ModelIdRule?
 
-    public init(provider: ProviderKind, reason: String) {
+    public init(provider: ProviderKind, reason: String, models: ModelIdRule? = nil) {
         self.provider = provider
         self.reason = reason
+        self.models = models
+    }
+
+    /// Whether it keeps `model` (a model of `provider`, by its provider-side id) from the task.
+    public func applies(to model: String) -> Bool {
+        models?.matches(model) ?? true
     }
 }
 

@@ -121,7 +121,7 @@ import Testing
                       {"role": "system", "content": "The user switched to plan mode."}, {"role": "user", "content": "go on"}]}
         """)
         #expect(call.request.messages.map(\.role) == [.user, .assistant, .system, .user])
-        #expect(call.request.tools.first?.strict == nil, "strict is not carried from this dialect")
+        #expect(call.request.tools.first?.strict == true)
         #expect(call.request.thinking == ThinkingSetting(kind: .adaptive) && call.request.effort == "high")
         var wire = call.request
         wire.model = "claude-opus-4-7"
@@ -130,12 +130,38 @@ import Testing
         wire.model = "gpt-5"
         let openAI = try #require(try JSONSerialization.jsonObject(with: Data(FastJSONEncoder().encode(OpenAIWireRequest(wire, stream: true, maxCompletionTokens: true)))) as? [String: Any])
         #expect(openAI["reasoning_effort"] as? String == "high" && openAI["output_config"] == nil)
-        let format = refusal { try anthropic(#"{"model": "m", "max_tokens": 5, "output_config": {"format": {"type": "json_schema"}}, "messages": [{"role": "user", "content": "hi"}]}"#) }
-        #expect(format?.param == "output_config.format" && format?.message.contains("structured outputs") == true, "\(String(describing: format))")
         #expect(call.request.systemCacheBreak != nil)
         #expect(call.request.unsupportedFeatures(on: .anthropic).isEmpty)
         let image = refusal { try anthropic(#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}, {"role": "system", "content": [{"type": "image", "source": {"type": "url", "url": "https://x/a.png"}}]}]}"#) }
         #expect(image?.message.contains("user messages only") == true, "\(String(describing: image))")
+    }
+
+    /// Structured outputs from an Anthropic client: `output_config.format` beside the effort, the
+    /// beta's `output_format`, and what is refused.
+    @Test func anthropicStructuredOutputs() throws {
+        let schema = #"{"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"], "additionalProperties": false}"#
+        let call = try anthropic("""
+        {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "John?"}],
+         "output_config": {"effort": "low", "format": {"type": "json_schema", "schema": \(schema)}}}
+        """)
+        #expect(call.request.responseFormat == .jsonSchema(name: "response", schema: try json(schema), strict: true) && call.request.effort == "low")
+        let beta = try anthropic(#"{"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "John?"}], "output_format": {"type": "json_schema", "schema": \#(schema)}}"#)
+        #expect(beta.request.responseFormat == call.request.responseFormat)
+        // To an OpenAI model: a strict json_schema, as the schema fits strict mode.
+        var wire = call.request
+        wire.model = "gpt-5"
+        let openAI = try #require(try JSONSerialization.jsonObject(with: Data(FastJSONEncoder().encode(OpenAIWireRequest(wire, stream: false, maxCompletionTokens: true)))) as? [String: Any])
+        let format = openAI["response_format"] as? [String: Any]
+        #expect(format?["type"] as? String == "json_schema" && (format?["json_schema"] as? [String: Any])?["strict"] as? Bool == true, "\(openAI)")
+        let bodies = [
+            (#""output_config": {"format": {"type": "json_schema"}}"#, "output_config.format.schema"),
+            (#""output_config": {"format": {"type": "json_object", "schema": {}}}"#, "output_config.format.type"),
+            (#""output_config": {"format": {"type": "json_schema", "schema": \#(schema)}}, "output_format": {"type": "json_schema", "schema": \#(schema)}"#, "output_format"),
+        ]
+        for (field, param) in bodies {
+            let error = refusal { try anthropic(#"{"model": "m", "max_tokens": 5, \#(field), "messages": [{"role": "user", "content": "hi"}]}"#) }
+            #expect(error?.param == param, "\(field): \(String(describing: error))")
+        }
     }
 
     @Test func openAIFullConversation() throws {

@@ -74,10 +74,14 @@ import Testing
             name = !stream ? "anthropic-nonstream-thinking-derived.json"
                 : text.contains("REDACTME") ? "anthropic-stream-redacted-thinking-recorded.sse"
                 : callsTools ? "anthropic-stream-thinking-tool-use-recorded.sse" : "anthropic-stream-thinking-recorded.sse"
+        } else if request.path == "/v1/messages", (body["output_config"] as? [String: Any])?["format"] != nil {
+            name = "anthropic-nonstream-structured-derived.json"
         } else if request.path == "/v1/messages" {
             name = text.contains("RATELIMITME") ? "anthropic-error-429-rate-limit.http"
                 : !stream ? "anthropic-nonstream-docs-example.json"
                 : callsTools ? "anthropic-stream-sdkfixture-tool-use.sse" : "anthropic-stream-sdkfixture-basic.sse"
+        } else if body["response_format"] != nil, !stream {
+            name = "openai-chat-nonstream-sdksnapshot-structured.json"
         } else {
             name = text.contains("RATELIMITME") ? "openai-error-429-rate-limit.http"
                 : !stream ? "openai-chat-nonstream-sdksnapshot.json"
@@ -251,10 +255,11 @@ import Testing
             #expect((result["content"] as? [[String: Any]])?.first?["text"] as? String == "18 degrees, light rain")
             #expect(result["is_error"] == nil)
             // The named user turn after the result joins it (Anthropic alternates roles), its name
-            // left out; the SDK's strict tool arrives as its schema (only OpenAI enforces `strict`).
+            // left out; the SDK's strict tool stays strict (a Claude id without a version is taken as
+            // current, and Claude 4.5 on enforce `strict`).
             #expect((turns[2]["content"] as? [[String: Any]])?.last?["text"] as? String == "And tomorrow?")
             let strictTool = try #require((sent.last?.body["tools"] as? [[String: Any]])?.first)
-            #expect(strictTool["name"] as? String == "get_weather" && strictTool["strict"] == nil)
+            #expect(strictTool["name"] as? String == "get_weather" && strictTool["strict"] as? Bool == true)
             #expect((strictTool["input_schema"] as? [String: Any])?["additionalProperties"] as? Bool == false)
         }
     }
@@ -327,6 +332,30 @@ import Testing
         }
     }
 
+    /// Structured outputs through both SDKs' `parse()`: OpenAI's `response_format` reaches a
+    /// Claude model as `output_config.format`, Anthropic's reaches a Claude model as it is and an
+    /// OpenAI-format model as a strict `json_schema`; each SDK parses the JSON answer into its model.
+    @Test func structuredOutputsAcrossFormats() async throws {
+        try await withFleet { fleet in
+            try await fleet.check("structured_outputs")
+            let sent = fleet.upstream
+            #expect(sent.map(\.path) == ["/v1/messages", "/v1/messages", "/v1/chat/completions"], "json_object to Claude is refused before any call")
+            for call in sent.prefix(2) {
+                let format = try #require((call.body["output_config"] as? [String: Any])?["format"] as? [String: Any])
+                let schema = try #require(format["schema"] as? [String: Any])
+                #expect(format["type"] as? String == "json_schema" && schema["additionalProperties"] as? Bool == false)
+                let properties = (schema["properties"] as? [String: Any]).map { Set($0.keys) }
+                #expect(properties == ["name", "email", "plan_interest", "demo_requested"])
+                #expect(call.body["response_format"] == nil)
+            }
+            let openAI = try #require(sent.last?.body["response_format"] as? [String: Any])
+            let schema = try #require(openAI["json_schema"] as? [String: Any])
+            #expect(openAI["type"] as? String == "json_schema" && schema["name"] as? String == "response")
+            #expect(schema["strict"] as? Bool == true, "the Anthropic SDK's schema fits OpenAI's strict mode")
+            #expect(((schema["schema"] as? [String: Any])?["required"] as? [String])?.sorted() == ["city", "temperature", "units"])
+        }
+    }
+
     /// Claude Code's request shape is served: its system message inside the conversation reaches
     /// the Anthropic model in its place, as user text; what is not carried is not sent.
     @Test func claudeCodeShapedRequests() async throws {
@@ -340,11 +369,12 @@ import Testing
             let texts = (turns.last?["content"] as? [[String: Any]] ?? []).map { $0["text"] as? String }
             #expect(texts == ["The user switched to plan mode.", "How do I cross the street?"], "\(texts)")
             let wire = String(decoding: sent.body, as: UTF8.self)
-            for field in ["context_management", "betas", "diagnostics", "scope", "eager_input_streaming", "strict"] {
+            for field in ["context_management", "betas", "diagnostics", "scope", "eager_input_streaming"] {
                 #expect(!wire.contains("\"\(field)\""), "\(field) was sent: \(wire.prefix(800))")
             }
             #expect((body["thinking"] as? [String: Any])?["budget_tokens"] as? Int == 1_024)
             #expect((body["output_config"] as? [String: Any])?["effort"] as? String == "high")
+            #expect((body["tools"] as? [[String: Any]])?.first?["strict"] as? Bool == true)
         }
     }
 

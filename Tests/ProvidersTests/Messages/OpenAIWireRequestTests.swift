@@ -60,29 +60,45 @@ import Testing
         #expect(body["parallel_tool_calls"] as? Bool == false)
     }
 
+    /// A closed object schema whose properties are all required: what OpenAI's strict mode takes.
+    static let strictSchema = try! JSONValue.parse(text: """
+        {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "array", "items": {"$ref": "#/$defs/day"}}},
+         "required": ["city", "days"], "additionalProperties": false,
+         "$defs": {"day": {"type": "object", "properties": {"n": {"type": ["integer", "null"]}}, "required": ["n"], "additionalProperties": false}}}
+        """)
+
     @Test func aToolsStrictReachesOpenAIOnly() throws {
         var request = ProviderRequest(model: "m", prompt: "weather?")
+        // An Anthropic client's strict tool may leave a property optional, which OpenAI's strict
+        // mode refuses: it goes without `strict`.
+        let optional = try JSONValue.parse(text: #"{"type": "object", "properties": {"city": {"type": "string"}}, "additionalProperties": false}"#)
         request.tools = [
-            ToolDefinition(name: "get_weather", parameters: .object(["type": .string("object")]), strict: true),
+            ToolDefinition(name: "get_weather", parameters: Self.strictSchema, strict: true),
             ToolDefinition(name: "get_time"),
+            ToolDefinition(name: "get_place", parameters: optional, strict: true),
+            ToolDefinition(name: "get_any", parameters: .object(["type": .string("object")]), strict: true),
         ]
         let openAI = try wireJSON(OpenAIWireRequest(request, stream: false, maxCompletionTokens: true, strictTools: true))
         let functions = (openAI["tools"] as? [[String: Any]])?.compactMap { $0["function"] as? [String: Any] } ?? []
-        #expect(functions.count == 2 && functions[0]["strict"] as? Bool == true && functions[1]["strict"] == nil)
+        #expect(functions.map { $0["strict"] as? Bool } == [true, nil, nil, nil])
         let other = try wireJSON(OpenAIWireRequest(request, stream: false, maxCompletionTokens: false))
         let plain = (other["tools"] as? [[String: Any]])?.compactMap { $0["function"] as? [String: Any] } ?? []
-        #expect(plain.count == 2 && plain.allSatisfy { $0["strict"] == nil }, "xAI and Ollama get the schema alone")
+        #expect(plain.count == 4 && plain.allSatisfy { $0["strict"] == nil }, "xAI and Ollama get the schema alone")
     }
 
     @Test func responseFormats() throws {
         var request = ProviderRequest(model: "m", prompt: "json please")
         request.responseFormat = .jsonObject
         #expect(try wireJSON(OpenAIWireRequest(request, stream: false, maxCompletionTokens: false))[object: "response_format"]?["type"] as? String == "json_object")
-        request.responseFormat = .jsonSchema(name: "answer", schema: .object(["type": .string("object")]), strict: true)
+        request.responseFormat = .jsonSchema(name: "answer", schema: Self.strictSchema, strict: true)
         let format = try wireJSON(OpenAIWireRequest(request, stream: false, maxCompletionTokens: false))[object: "response_format"]
         #expect(format?["type"] as? String == "json_schema")
         #expect(format?[object: "json_schema"]?["name"] as? String == "answer" && format?[object: "json_schema"]?["strict"] as? Bool == true)
         #expect(format?[object: "json_schema"]?[object: "schema"]?["type"] as? String == "object")
+        // A schema strict mode would refuse (an open object) goes as guidance, not with a 400 to come.
+        request.responseFormat = .jsonSchema(name: "answer", schema: .object(["type": .string("object")]), strict: true)
+        let open = try wireJSON(OpenAIWireRequest(request, stream: false, maxCompletionTokens: false))[object: "response_format"]
+        #expect(open?[object: "json_schema"]?["strict"] == nil && open?[object: "json_schema"]?[object: "schema"]?["type"] as? String == "object")
     }
 
     @Test func anAssistantTurnOfOnlyToolCallsHasNoContentAndEmptyMessagesAreLeftOut() throws {

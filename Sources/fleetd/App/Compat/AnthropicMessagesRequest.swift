@@ -12,7 +12,9 @@ import Providers
 /// cache makes a repeated prefix cost a tenth; other providers cache on their own and get none.
 /// `output_config.effort` (how much the newer Claude models spend; with `thinking: adaptive` it
 /// replaces a budget) reaches Anthropic models as it is, and OpenAI reasoning models as their
-/// `reasoning_effort`.
+/// `reasoning_effort`. `output_config.format` (structured outputs: a JSON schema the answer follows)
+/// reaches every model that can hold an answer to a schema (``outputFormat(_:)``), and a tool's
+/// `strict` reaches Claude 4.5 and later, and OpenAI when the schema fits its strict mode.
 /// `thinking` (`enabled` with `budget_tokens`, `adaptive`, `disabled`) reaches Anthropic models,
 /// whose thinking blocks come back in the answer and, sent back in a later turn, go back to them
 /// unchanged; another provider's model (a fallback, a routed pick) answers without thinking,
@@ -20,15 +22,14 @@ import Providers
 /// inside `messages` (a mid-conversation instruction kept in its place: Anthropic models get it
 /// as `AnthropicWireRequest.turns` says; Gemini models are left out of the choice), and, not
 /// carried, `context_management` (Anthropic's server-side context editing, a beta fleetd does not
-/// ask for), `betas`, `diagnostics`, a breakpoint's `scope`, and a tool's `eager_input_streaming`
-/// and `strict` (OpenAI's strict mode would refuse many schemas written for Anthropic). Documents
+/// ask for), `betas`, `diagnostics`, a breakpoint's `scope`, and a tool's `eager_input_streaming`. Documents
 /// (`document`: a PDF inline or by URL, or text) go where a format can carry them; citations are
 /// not relayed, so `citations.enabled: true` is refused. Anything else is refused with a 400
 /// naming it.
 enum AnthropicMessagesRequest {
     static let known: Set<String> = [
         "model", "max_tokens", "messages", "system", "metadata", "stop_sequences", "stream", "temperature", "top_p", "top_k",
-        "tools", "tool_choice", "cache_control", "thinking", "output_config",
+        "tools", "tool_choice", "cache_control", "thinking", "output_config", "output_format",
         // Accepted and not carried (Claude Code sends them; see above).
         "context_management", "betas", "diagnostics",
     ]
@@ -101,13 +102,21 @@ enum AnthropicMessagesRequest {
         request.stopSequences = try top.strings("stop_sequences") ?? []
         request.thinking = try thinking(top, maxTokens: maxTokens)
         if let output = try top.object("output_config") {
-            try output.refuseUnknown(["effort"], reasons: ["format": "structured outputs are not carried"])
+            try output.refuseUnknown(["effort", "format"])
             if let effort = try output.string("effort") {
                 guard ["low", "medium", "high", "xhigh", "max"].contains(effort) else {
                     throw CompatRequestError(param: "output_config.effort", message: "'output_config.effort' must be low, medium, high, xhigh or max")
                 }
                 request.effort = effort
             }
+            if let format = try output.object("format") { request.responseFormat = try outputFormat(format) }
+        }
+        // The structured-outputs beta's name for it, which Anthropic still takes.
+        if let format = try top.object("output_format") {
+            guard request.responseFormat == nil else {
+                throw CompatRequestError(param: "output_format", message: "'output_format' and 'output_config.format' are the same setting; send one ('output_format' is the beta's name)")
+            }
+            request.responseFormat = try outputFormat(format)
         }
         var userId: String?
         if let metadata = try top.object("metadata") {
@@ -115,6 +124,23 @@ enum AnthropicMessagesRequest {
             userId = try metadata.string("user_id")
         }
         return CompatCall(model: model, request: request, maxTokens: maxTokens, stream: try top.bool("stream") ?? false, userId: userId)
+    }
+
+    /// `output_config.format` (or the beta's `output_format`): `{"type": "json_schema", "schema": {…}}`,
+    /// the answer's text a JSON value the schema describes. Claude 4.5 and later take it
+    /// (`ClaudeSchema` makes a schema one their grammar compiles), OpenAI-format models as a
+    /// `json_schema` response format (strict when the schema fits OpenAI's strict mode), Gemini and
+    /// Ollama as their JSON output with the schema. Older Claude models are left out of the choice.
+    static func outputFormat(_ format: CompatObject) throws -> ResponseFormat {
+        try format.refuseUnknown(["type", "schema"])
+        guard try format.requiredString("type") == "json_schema" else {
+            throw CompatRequestError(param: format.param("type"), message: "'\(format.param("type"))' must be json_schema")
+        }
+        guard let schema = format.value("schema"), case .object = schema else {
+            throw CompatRequestError(param: format.param("schema"), message: "'\(format.param("schema"))' is required and must be a JSON Schema object")
+        }
+        // OpenAI asks a name of a schema; Anthropic's has none.
+        return .jsonSchema(name: "response", schema: schema, strict: true)
     }
 
     /// `thinking`: `{"type": "enabled", "budget_tokens": N}` (at least 1,024 and below
@@ -364,11 +390,10 @@ enum AnthropicMessagesRequest {
         guard let schema = tool.value("input_schema"), case .object = schema else {
             throw CompatRequestError(param: tool.param("input_schema"), message: "'\(tool.param("input_schema"))' is required and must be a JSON Schema object")
         }
-        var definition = ToolDefinition(name: try tool.requiredString("name"), description: try tool.string("description"), parameters: schema)
-        // Not carried: a streaming hint for Anthropic's own servers, and `strict`, which OpenAI's
-        // strict mode would enforce on schemas written for Anthropic (and refuse many of them).
+        var definition = ToolDefinition(name: try tool.requiredString("name"), description: try tool.string("description"), parameters: schema,
+                                        strict: try tool.bool("strict"))
+        // Not carried: a streaming hint for Anthropic's own servers.
         _ = try tool.bool("eager_input_streaming")
-        _ = try tool.bool("strict")
         definition.cacheMark = try cacheMark(tool)
         return definition
     }

@@ -6,8 +6,11 @@ import Providers
 /// parts (text, `image_url` as a URL or a `data:` URL, with its `detail` for OpenAI), assistant `tool_calls` (arguments must be a
 /// JSON object), `tool` messages (answering a call made earlier, whose name they take), tools,
 /// `tool_choice`, `parallel_tool_calls`, `stop`, sampling, seed, penalties, `response_format`,
-/// `max_completion_tokens` / `max_tokens`, `stream` and `stream_options.include_usage` are carried;
-/// a tool's `strict` reaches OpenAI only (no other provider enforces it). Accepted and not
+/// `max_completion_tokens` / `max_tokens`, `stream` and `stream_options.include_usage` are carried.
+/// A `json_schema` response format reaches Claude 4.5 and later as structured outputs
+/// (`output_config.format`, the schema made one Claude's grammar compiles), Gemini and Ollama as
+/// their JSON output; `json_object` reaches every format but Anthropic's, which needs a schema. A
+/// tool's `strict` reaches OpenAI and Claude 4.5 and later (the others take the schema as guidance). Accepted and not
 /// carried, as they change neither the answer nor what fleetd keeps: participant `name`s (no
 /// other provider has them; multi-agent frameworks send them on every message, and the OpenAI
 /// cookbook puts the function's name on `tool` messages), `store: false`, `metadata`,
