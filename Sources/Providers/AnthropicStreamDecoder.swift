@@ -210,7 +210,7 @@ extension AnthropicStreamDecoder.Wire.Event {
 }
 
 extension AnthropicStreamDecoder.Wire.Usage {
-    init(members: [String: JSONValue], path: String) throws {
+    init(members: JSONObject, path: String) throws {
         input_tokens = try members.int("input_tokens", in: path)
         output_tokens = try members.int("output_tokens", in: path)
         cache_read_input_tokens = try members.int("cache_read_input_tokens", in: path)

@@ -162,7 +162,7 @@ extension GeminiWire.Response {
 }
 
 extension GeminiWire.Part {
-    init(members: [String: JSONValue], path: String) throws {
+    init(members: JSONObject, path: String) throws {
         text = try members.string("text", in: path)
         thought = try members.bool("thought", in: path)
         thoughtSignature = try members.string("thoughtSignature", in: path)

@@ -113,7 +113,7 @@ private struct JSONTextParser {
     private mutating func object() throws(JSONParseError) -> JSONValue {
         try enter()
         index += 1 // {
-        var fields: [String: JSONValue] = [:]
+        var fields = JSONObject()
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1

@@ -16,13 +16,13 @@ struct JSONShapeError: Error, CustomStringConvertible {
 /// (docs/performance.md, "JSON answers written by hand").
 extension JSONValue {
     /// `self` as an object's members; an error naming `path` otherwise.
-    func members(_ path: String) throws -> [String: JSONValue] {
+    func members(_ path: String) throws -> JSONObject {
         guard case .object(let members) = self else { throw JSONShapeError(path: path, expected: "an object") }
         return members
     }
 }
 
-extension [String: JSONValue] {
+extension JSONObject {
     func string(_ key: String, in path: String) throws -> String? {
         switch self[key] {
         case nil, .null?: return nil
@@ -58,7 +58,7 @@ extension [String: JSONValue] {
         }
     }
 
-    func object(_ key: String, in path: String) throws -> [String: JSONValue]? {
+    func object(_ key: String, in path: String) throws -> JSONObject? {
         switch self[key] {
         case nil, .null?: return nil
         case .object(let members)?: return members

@@ -7,7 +7,8 @@ public enum JSONValue: Sendable, Hashable, Codable {
     case number(Double)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    /// Members in the order they were written (``JSONObject``).
+    case object(JSONObject)
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
@@ -22,7 +23,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
         } else if let value = try? container.decode([JSONValue].self) {
             self = .array(value)
         } else {
-            self = .object(try container.decode([String: JSONValue].self))
+            self = .object(JSONObject(try container.decode([String: JSONValue].self)))
         }
     }
 
@@ -43,8 +44,23 @@ public enum JSONValue: Sendable, Hashable, Codable {
     }
 }
 
+extension JSONObject: Encodable {
+    /// Through a container encoder, in the members' order.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: MemberKey.self)
+        for (key, value) in members { try container.encode(value, forKey: MemberKey(stringValue: key)) }
+    }
+
+    struct MemberKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}
+
 extension JSONValue {
-    /// The text `encode(to:)` writes through a container encoder (object keys sorted, a whole
+    /// The text `encode(to:)` writes through a container encoder (object members in their order, a whole
     /// number below 10^15 without a fraction), written without `Encoder`'s containers: what
     /// ``FastJSONEncoder`` is given (``JSONTextEncoder``).
     public func writeJSON(into bytes: inout [UInt8]) throws {
@@ -70,7 +86,7 @@ extension JSONValue {
             bytes.append(UInt8(ascii: "]"))
         case .object(let members):
             bytes.append(UInt8(ascii: "{"))
-            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+            for (index, member) in members.enumerated() {
                 if index > 0 { bytes.append(UInt8(ascii: ",")) }
                 JSONText.appendString(member.key, to: &bytes)
                 bytes.append(UInt8(ascii: ":"))

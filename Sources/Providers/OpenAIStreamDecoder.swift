@@ -155,7 +155,7 @@ extension OpenAIStreamDecoder.Wire.Chunk {
 }
 
 extension OpenAIStreamDecoder.Wire.Choice {
-    init(members: [String: JSONValue], path: String) throws {
+    init(members: JSONObject, path: String) throws {
         index = try members.int("index", in: path)
         finish_reason = try members.string("finish_reason", in: path)
         delta = try members.object("delta", in: path).map { delta in
@@ -172,7 +172,7 @@ extension OpenAIStreamDecoder.Wire.Choice {
 }
 
 extension OpenAIStreamDecoder.Wire.ToolCallWire {
-    init(members: [String: JSONValue], path: String) throws {
+    init(members: JSONObject, path: String) throws {
         index = try members.int("index", in: path)
         id = try members.string("id", in: path)
         function = try members.object("function", in: path).map { try OpenAIStreamDecoder.Wire.Function(members: $0, path: "\(path).function") }
@@ -180,14 +180,14 @@ extension OpenAIStreamDecoder.Wire.ToolCallWire {
 }
 
 extension OpenAIStreamDecoder.Wire.Function {
-    init(members: [String: JSONValue], path: String) throws {
+    init(members: JSONObject, path: String) throws {
         name = try members.string("name", in: path)
         arguments = try members.string("arguments", in: path)
     }
 }
 
 extension OpenAIUsageWire {
-    init(members: [String: JSONValue], path: String) throws {
+    init(members: JSONObject, path: String) throws {
         prompt_tokens = try members.int("prompt_tokens", in: path)
         completion_tokens = try members.int("completion_tokens", in: path)
         total_tokens = try members.int("total_tokens", in: path)
@@ -201,7 +201,7 @@ extension OpenAIUsageWire {
 }
 
 extension OpenAIUsageWire.Details {
-    init(members: [String: JSONValue], path: String) throws {
+    init(members: JSONObject, path: String) throws {
         cached_tokens = try members.int("cached_tokens", in: path)
         reasoning_tokens = try members.int("reasoning_tokens", in: path)
     }

@@ -170,15 +170,16 @@ func expectUndecodable<Wire: Decodable, Decoder: ProviderStreamDecoder>(
         #expect(events == [.toolCallDelta(ToolCallDelta(index: 0, id: nil, name: "get_weather", argumentsFragment: #"{"city":"Paris"}"#))])
     }
 
-    /// A tool call's arguments are written with their keys sorted and slashes as they are, so the
-    /// same call gives the same text in every process (`JSONEncoder` wrote a dictionary in its
-    /// per-process hash order, and `/` as `\/`): it goes into later turns and their cache keys.
+    /// A tool call's arguments are written in the order the model gave them and slashes as they
+    /// are, so the same call gives the same text in every process (`JSONEncoder` wrote a
+    /// dictionary in its per-process hash order, and `/` as `\/`): it goes into later turns and
+    /// their cache keys.
     @Test func toolArgumentsAreTheSameTextInEveryProcess() throws {
         var decoder = GeminiStreamDecoder(secret: nil)
         var events: [ProviderEvent] = []
         let chunk = #"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"fetch","args":{"url":"https://x.test/a/b","method":"GET","headers":{"b":"2","a":"1"},"retries":3}}}]},"finishReason":"STOP"}]}"#
         try decoder.decode(.init(string: "data: \(chunk)\r\n\r\n"), into: &events)
-        let expected = #"{"headers":{"a":"1","b":"2"},"method":"GET","retries":3,"url":"https://x.test/a/b"}"#
+        let expected = #"{"url":"https://x.test/a/b","method":"GET","headers":{"b":"2","a":"1"},"retries":3}"#
         #expect(events.first == .toolCallDelta(ToolCallDelta(index: 0, id: nil, name: "fetch", argumentsFragment: expected)))
     }
 

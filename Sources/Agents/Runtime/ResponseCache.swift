@@ -94,7 +94,7 @@ public struct ResponseCache: Sendable {
     /// out: an unset temperature (or top-p, seed…) makes other bytes, so another key, than any
     /// value given for it, 0 included.
     public static func key(task: AgentTask, model: String, request: ProviderRequest) -> String? {
-        // Keys in declaration order, maps sorted; prompt-cache breakpoints change no answer.
+        // Keys in declaration order, maps sorted, JSON objects in their order; prompt-cache breakpoints change no answer.
         guard let call = try? FastJSONEncoder().encode(request.withoutCacheMarks) else { return nil }
         // Length-prefixed fields: no two different tasks make the same bytes.
         var bytes: [UInt8] = []

@@ -14,12 +14,13 @@ enum ClaudeSchema {
     /// The string formats Anthropic's grammar holds.
     static let stringFormats: Set<String> = ["date-time", "time", "date", "duration", "email", "hostname", "uri", "ipv4", "ipv6", "uuid"]
 
-    /// Keywords kept wherever they appear (the rest of the supported ones are handled by kind).
-    private static let kept: Set<String> = ["description", "title", "default", "pattern", "$comment"]
+    /// Keywords kept wherever they appear (the rest of the supported ones are handled by kind), in
+    /// the order they are written, so the same schema gives the same text.
+    private static let kept = ["title", "description", "default", "pattern", "$comment"]
 
     static func transform(_ schema: JSONValue) -> JSONValue {
         guard case .object(var rest) = schema else { return schema } // `true`/`false` schemas pass
-        var out: [String: JSONValue] = [:]
+        var out: JSONObject = [:] // properties keep their order: Claude writes them in it
         for key in ["$defs", "definitions"] {
             if case .object(let definitions)? = rest.removeValue(forKey: key) {
                 out[key] = .object(definitions.mapValues(transform))

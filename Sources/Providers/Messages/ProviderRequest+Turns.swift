@@ -24,7 +24,7 @@ extension ProviderRequest {
 }
 
 extension JSONValue {
-    /// The JSON text (object keys sorted), for formats that carry tool arguments as a string.
+    /// The JSON text (object members in their order), for formats that carry tool arguments as a string.
     var jsonText: String {
         (try? FastJSONEncoder().encodeToString(self)) ?? "{}"
     }

@@ -346,8 +346,14 @@ import Testing
                 #expect(format["type"] as? String == "json_schema" && schema["additionalProperties"] as? Bool == false)
                 let properties = (schema["properties"] as? [String: Any]).map { Set($0.keys) }
                 #expect(properties == ["name", "email", "plan_interest", "demo_requested"])
-                #expect(call.body["response_format"] == nil)
             }
+            // In the model's order, which Claude generates them in.
+            for call in fleet.fake.requests.prefix(2) {
+                let text = String(decoding: call.body, as: UTF8.self)
+                let places = ["\"name\":{", "\"email\":{", "\"plan_interest\":{", "\"demo_requested\":{"].map { text.range(of: $0)?.lowerBound }
+                #expect(places.allSatisfy { $0 != nil } && places.compactMap { $0 } == places.compactMap { $0 }.sorted(), "\(text)")
+            }
+            #expect(sent.prefix(2).allSatisfy { $0.body["response_format"] == nil })
             let openAI = try #require(sent.last?.body["response_format"] as? [String: Any])
             let schema = try #require(openAI["json_schema"] as? [String: Any])
             #expect(openAI["type"] as? String == "json_schema" && schema["name"] as? String == "response")

@@ -127,7 +127,7 @@ struct CompatFacts {
     }
 
     var json: JSONValue {
-        var object: [String: JSONValue] = [
+        var object: JSONObject = [
             "task_id": .string(taskId), "model": .string(model), "provider": .string(provider.rawValue),
             "fallbacks": .array(fallbacks.map(JSONValue.string)),
         ]

@@ -62,7 +62,7 @@ struct CompatError: HTTPResponseError {
                 "param": param.map(JSONValue.string) ?? .null, "code": code.map(JSONValue.string) ?? .null,
             ])])
         case .anthropic:
-            var error: [String: JSONValue] = ["type": .string(anthropicType), "message": .string(message)]
+            var error: JSONObject = ["type": .string(anthropicType), "message": .string(message)]
             if let code { error["fleetd_code"] = .string(code) }
             return .object(["type": .string("error"), "error": .object(error)])
         }

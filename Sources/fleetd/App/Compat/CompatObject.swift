@@ -28,7 +28,7 @@ struct CompatCall: Sendable {
 /// One JSON object of a client's request, read with the path of every value so each error names
 /// its parameter (`messages[2].content[0].image_url`). A JSON `null` counts as absent.
 struct CompatObject {
-    let fields: [String: JSONValue]
+    let fields: JSONObject
     let path: String
 
     init(_ value: JSONValue, path: String) throws {
@@ -155,7 +155,7 @@ extension CompatCall {
 }
 
 extension JSONValue {
-    /// Compact JSON text (object keys sorted).
+    /// Compact JSON text (object members in their order).
     var compactText: String {
         (try? FastJSONEncoder().encodeToString(self)) ?? "{}"
     }

@@ -22,7 +22,7 @@ enum OpenAIChatResponse {
 
     static func toolCalls(_ answer: CompatAnswer, indexed: Bool) -> [JSONValue] {
         answer.toolCalls.enumerated().map { index, call in
-            var object: [String: JSONValue] = [
+            var object: JSONObject = [
                 "id": .string(call.id), "type": .string("function"),
                 "function": .object(["name": .string(call.name),
                                      "arguments": .string(answer.argumentsText(index))]),
@@ -34,7 +34,7 @@ enum OpenAIChatResponse {
 
     /// The whole answer (`stream: false`).
     static func completion(_ answer: CompatAnswer, created: Int) -> JSONValue {
-        var message: [String: JSONValue] = [
+        var message: JSONObject = [
             "role": .string("assistant"), "content": answer.text.isEmpty && !answer.toolCalls.isEmpty ? .null : .string(answer.text),
             "refusal": .null,
         ]
@@ -62,8 +62,8 @@ enum OpenAIChatResponse {
 
         /// A chunk; `model` is the answering model's name where it is known (the end of the answer),
         /// else the pick's, which the stream's head is written with before any fallback.
-        private func chunk(_ delta: JSONValue, finish: String? = nil, extra: [String: JSONValue] = [:], model: String? = nil) -> JSONValue {
-            var object: [String: JSONValue] = [
+        private func chunk(_ delta: JSONValue, finish: String? = nil, extra: JSONObject = [:], model: String? = nil) -> JSONValue {
+            var object: JSONObject = [
                 "id": .string(OpenAIChatResponse.id(taskId)), "object": .string("chat.completion.chunk"), "created": .number(Double(created)),
                 "model": .string(model ?? self.model), "system_fingerprint": .null,
                 "choices": .array([.object(["index": .number(0), "delta": delta, "finish_reason": finish.map(JSONValue.string) ?? .null, "logprobs": .null])]),
