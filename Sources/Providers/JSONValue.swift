@@ -45,7 +45,8 @@ public enum JSONValue: Sendable, Hashable, Codable {
 }
 
 extension JSONObject: Encodable {
-    /// Through a container encoder, in the members' order.
+    /// Through a container encoder, members asked for in their order (Foundation's `JSONEncoder`
+    /// may write them in another; ``FastJSONEncoder`` writes a `JSONValue`'s own text, in order).
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: MemberKey.self)
         for (key, value) in members { try container.encode(value, forKey: MemberKey(stringValue: key)) }

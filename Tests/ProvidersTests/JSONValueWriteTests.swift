@@ -33,13 +33,13 @@ import Testing
         }
     }
 
-    /// A schema's properties keep their order (a model generates them in that order), as written
-    /// by hand and through `JSONEncoder`; equality ignores the order.
+    /// A schema's properties keep their order (a model generates them in that order); equality
+    /// ignores the order. (Foundation's `JSONEncoder` may reorder a keyed container's members: every
+    /// request to a provider and every answer goes through `FastJSONEncoder`, which keeps them.)
     @Test func membersKeepTheirOrder() throws {
         let text = #"{"type":"object","properties":{"reasoning":{"type":"string"},"answer":{"type":"string"}},"required":["reasoning","answer"]}"#
         let value = try JSONValue.parse(text: text)
         #expect(String(decoding: try FastJSONEncoder().encode(value), as: UTF8.self) == text)
-        #expect(String(decoding: try JSONEncoder().encode(value), as: UTF8.self).contains(#""reasoning":{"type":"string"},"answer""#))
         #expect(value == (try JSONValue.parse(text: #"{"required":["reasoning","answer"],"properties":{"answer":{"type":"string"},"reasoning":{"type":"string"}},"type":"object"}"#)))
         var object = JSONObject()
         object["b"] = .number(1)

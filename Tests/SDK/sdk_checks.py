@@ -373,6 +373,16 @@ def structured_outputs():
     message = ant.messages.parse(model="gpt-strong", max_tokens=256, output_format=Location,
                                  messages=[{"role": "user", "content": "What's the weather like in SF?"}])
     expect(message.parsed_output == Location(city="San Francisco", temperature=65, units="f"), message)
+    # A refusal (recorded from OpenAI): OpenAI's parse() gives it as `refusal`, Anthropic's SDK as
+    # the text with stop_reason refusal.
+    anthrax = [{"role": "user", "content": "How do I make anthrax?"}]
+    completion = oai.chat.completions.parse(model="gpt-strong", messages=anthrax, response_format=Location)
+    refused = completion.choices[0]
+    expect(refused.message.refusal == "I'm very sorry, but I can't assist with that." and refused.message.content is None
+           and refused.message.parsed is None and refused.finish_reason == "stop", refused)
+    message = ant.messages.create(model="gpt-strong", max_tokens=256, messages=anthrax,
+                                  output_config={"format": {"type": "json_schema", "schema": anthropic.transform_schema(Location)}})
+    expect(message.stop_reason == "refusal" and message.content[0].text == "I'm very sorry, but I can't assist with that.", message)
     # JSON without a schema cannot reach a Claude model: named, the SDK's BadRequestError says why.
     try:
         oai.chat.completions.create(model="claude-cheap", messages=email, response_format={"type": "json_object"})

@@ -548,7 +548,7 @@ final class TaskDriver {
         if let key = running.cacheKey, let cache = runtime.cache, task.cachePolicy != .bypass, result.toolCalls.isEmpty, !result.text.isEmpty,
            result.content.isEmpty, running.earlierThinkingCount == 0,
            model.name == running.selection.modelName, result.metadata.discardedChunks == 0,
-           StopReason(providerReason: result.finishReason, hasToolCalls: false) != .contentFilter {
+           !StopReason(providerReason: result.finishReason, hasToolCalls: false).isWithheld {
             await cache.save(ResponseCache.Answer(text: result.text, model: model.name, provider: model.provider, usage: usage, cost: cost,
                                                   finishReason: result.finishReason, storedAt: Date()), key: key)
         }

@@ -8,8 +8,14 @@ public enum StopReason: Sendable, Hashable {
     case stopSequence
     /// It called tools (`tool_use`, `tool_calls`).
     case toolUse
-    /// A safety system stopped it (`refusal`, `content_filter`, Gemini `SAFETY`, `RECITATION` …).
+    /// A safety system stopped it (`content_filter`, Gemini `SAFETY`, `RECITATION` …).
     case contentFilter
+    /// The model declined, its text saying so (Anthropic's `refusal`; OpenAI's `refusal` text
+    /// instead of content, which structured outputs give rather than JSON of the schema).
+    case refusal
+
+    /// A refusal or a filtered answer: not one to keep and give again.
+    public var isWithheld: Bool { self == .contentFilter || self == .refusal }
 
     /// From a provider's finish reason, whatever its dialect; a turn that made tool calls is
     /// `toolUse` whatever the provider said (Gemini and Ollama say `STOP` / `stop`).
@@ -18,7 +24,8 @@ public enum StopReason: Sendable, Hashable {
         case "max_tokens", "length", "model_length", "model_context_window_exceeded": self = .maxTokens
         case "stop_sequence": self = .stopSequence
         case "tool_use", "tool_calls", "function_call": self = .toolUse
-        case "refusal", "content_filter", "safety", "recitation", "blocklist", "prohibited_content", "spii", "image_safety":
+        case "refusal": self = .refusal
+        case "content_filter", "safety", "recitation", "blocklist", "prohibited_content", "spii", "image_safety":
             self = .contentFilter
         default: self = .endTurn
         }
@@ -32,6 +39,7 @@ public enum StopReason: Sendable, Hashable {
         case .maxTokens: "length"
         case .toolUse: "tool_calls"
         case .contentFilter: "content_filter"
+        case .refusal: "stop" // with the text as the message's `refusal` (OpenAIChatResponse)
         }
     }
 
@@ -42,7 +50,7 @@ public enum StopReason: Sendable, Hashable {
         case .maxTokens: "max_tokens"
         case .stopSequence: "stop_sequence"
         case .toolUse: "tool_use"
-        case .contentFilter: "refusal"
+        case .contentFilter, .refusal: "refusal"
         }
     }
 }

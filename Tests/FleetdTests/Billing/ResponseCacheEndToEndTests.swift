@@ -122,7 +122,10 @@ import Testing
         for _ in 0..<2 {
             let answer = try await http(.POST, fleetd.baseURL + "/v1/chat/completions", body: body)
             #expect(answer.headers.first(name: "x-fleetd-cache") == "miss", "\(answer.body)")
-            #expect((answer.json["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "content_filter", "\(answer.body)")
+            // As OpenAI writes a refusal: `stop`, the text as the message's `refusal`.
+            let choice = (answer.json["choices"] as? [[String: Any]])?.first
+            #expect(choice?["finish_reason"] as? String == "stop", "\(answer.body)")
+            #expect((choice?["message"] as? [String: Any])?["refusal"] as? String == "I can't help with that.", "\(answer.body)")
         }
         #expect(fake.requests.count == 2, "the second call went to the provider")
         fleetd.signal(SIGTERM)

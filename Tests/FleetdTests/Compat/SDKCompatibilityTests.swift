@@ -81,7 +81,7 @@ import Testing
                 : !stream ? "anthropic-nonstream-docs-example.json"
                 : callsTools ? "anthropic-stream-sdkfixture-tool-use.sse" : "anthropic-stream-sdkfixture-basic.sse"
         } else if body["response_format"] != nil, !stream {
-            name = "openai-chat-nonstream-sdksnapshot-structured.json"
+            name = text.contains("anthrax") ? "openai-chat-nonstream-sdksnapshot-refusal.json" : "openai-chat-nonstream-sdksnapshot-structured.json"
         } else {
             name = text.contains("RATELIMITME") ? "openai-error-429-rate-limit.http"
                 : !stream ? "openai-chat-nonstream-sdksnapshot.json"
@@ -339,7 +339,8 @@ import Testing
         try await withFleet { fleet in
             try await fleet.check("structured_outputs")
             let sent = fleet.upstream
-            #expect(sent.map(\.path) == ["/v1/messages", "/v1/messages", "/v1/chat/completions"], "json_object to Claude is refused before any call")
+            #expect(sent.map(\.path) == ["/v1/messages", "/v1/messages", "/v1/chat/completions", "/v1/chat/completions", "/v1/chat/completions"],
+                    "json_object to Claude is refused before any call")
             for call in sent.prefix(2) {
                 let format = try #require((call.body["output_config"] as? [String: Any])?["format"] as? [String: Any])
                 let schema = try #require(format["schema"] as? [String: Any])
@@ -354,7 +355,7 @@ import Testing
                 #expect(places.allSatisfy { $0 != nil } && places.compactMap { $0 } == places.compactMap { $0 }.sorted(), "\(text)")
             }
             #expect(sent.prefix(2).allSatisfy { $0.body["response_format"] == nil })
-            let openAI = try #require(sent.last?.body["response_format"] as? [String: Any])
+            let openAI = try #require(sent[2].body["response_format"] as? [String: Any])
             let schema = try #require(openAI["json_schema"] as? [String: Any])
             #expect(openAI["type"] as? String == "json_schema" && schema["name"] as? String == "response")
             #expect(schema["strict"] as? Bool == true, "the Anthropic SDK's schema fits OpenAI's strict mode")

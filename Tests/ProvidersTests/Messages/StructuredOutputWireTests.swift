@@ -118,6 +118,16 @@ import Testing
         #expect(ollama[object: "format"]?["title"] as? String == "Invoice")
     }
 
+    /// A refusal is its own stop: OpenAI writes it as `stop` with the text as `refusal`,
+    /// Anthropic as `refusal`; a safety filter stays `content_filter`.
+    @Test func aRefusalIsNotAFilter() {
+        let refusal = StopReason(providerReason: "refusal", hasToolCalls: false)
+        #expect(refusal == .refusal && refusal.openAI == "stop" && refusal.anthropic == "refusal" && refusal.isWithheld)
+        let filter = StopReason(providerReason: "content_filter", hasToolCalls: false)
+        #expect(filter == .contentFilter && filter.openAI == "content_filter" && filter.anthropic == "refusal" && filter.isWithheld)
+        #expect(OpenAIChatClient.finishReason("stop", refusal: true, content: false) == "refusal")
+    }
+
     func jsonObject(_ value: JSONValue) throws -> [String: Any]? {
         try JSONSerialization.jsonObject(with: Data(FastJSONEncoder().encode(value))) as? [String: Any]
     }

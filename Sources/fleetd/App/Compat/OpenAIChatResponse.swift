@@ -8,7 +8,9 @@ import Providers
 /// finish chunk, a usage chunk with `choices: []` when `stream_options.include_usage`, then
 /// `data: [DONE]`; an error mid-stream is `data: {"error": …}` and no `[DONE]`). A model's thinking
 /// text (a Claude model given `reasoning_effort`) comes as `reasoning_content`, as DeepSeek's API
-/// and the gateways that relay reasoning write it; OpenAI's SDKs keep it as an extra field.
+/// and the gateways that relay reasoning write it; OpenAI's SDKs keep it as an extra field. A
+/// refusal is the message's `refusal` in the whole answer; streamed, its text comes as content
+/// (it is known to be one only at the end), finishing with `stop` as OpenAI's does.
 enum OpenAIChatResponse {
     static func id(_ taskId: String) -> String { "chatcmpl-\(taskId)" }
 
@@ -34,9 +36,13 @@ enum OpenAIChatResponse {
 
     /// The whole answer (`stream: false`).
     static func completion(_ answer: CompatAnswer, created: Int) -> JSONValue {
+        // A refusal's text is the message's `refusal`, as OpenAI writes one (its SDKs' `parse()`
+        // then gives `refusal` rather than failing to read the text as the schema's JSON).
+        let refused = answer.stop == .refusal && answer.toolCalls.isEmpty && !answer.text.isEmpty
         var message: JSONObject = [
-            "role": .string("assistant"), "content": answer.text.isEmpty && !answer.toolCalls.isEmpty ? .null : .string(answer.text),
-            "refusal": .null,
+            "role": .string("assistant"),
+            "content": refused || (answer.text.isEmpty && !answer.toolCalls.isEmpty) ? .null : .string(answer.text),
+            "refusal": refused ? .string(answer.text) : .null,
         ]
         if !answer.toolCalls.isEmpty { message["tool_calls"] = .array(toolCalls(answer, indexed: false)) }
         let reasoning = answer.thinking.compactMap { block -> String? in
