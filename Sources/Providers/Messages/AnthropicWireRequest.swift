@@ -113,7 +113,7 @@ struct AnthropicWireRequest: Encodable {
     /// Claude 4.5 and later, or an id without a version. The router keeps older ones away from a
     /// request with a schema (``ProviderRequest/featuresOlderModelsLack(on:)``).
     static func takesStructuredOutputs(model: String) -> Bool {
-        !ProviderRequest.claudeStructuredOutputsBefore.matches(model)
+        !ProviderRequest.withoutStructuredOutputs.matches(model)
     }
 
     /// The `output_config.format` for a request with a JSON schema, when the model takes it.

@@ -16,10 +16,20 @@ enum ClaudeSchema {
 
     /// Keywords kept wherever they appear (the rest of the supported ones are handled by kind), in
     /// the order they are written, so the same schema gives the same text.
-    private static let kept = ["title", "description", "default", "pattern", "$comment"]
+    /// (`pattern` is not among them: Anthropic's grammar refuses lookarounds, backreferences and
+    /// `\b`, which Pydantic's `Decimal` and Zod's `email()` patterns use, and its SDKs move every
+    /// pattern into the description, as this does.)
+    private static let kept = ["title", "description", "default"]
 
     static func transform(_ schema: JSONValue) -> JSONValue {
         guard case .object(var rest) = schema else { return schema } // `true`/`false` schemas pass
+        // `allOf` holding one reference (older Pydantic's way to describe a referenced field) is
+        // that reference: Anthropic refuses `allOf` with `$ref` in it.
+        if case .array(let only)? = rest["allOf"], only.count == 1, case .object(let single) = only[0], single.count == 1,
+           let ref = single["$ref"], rest["$ref"] == nil {
+            rest.removeValue(forKey: "allOf")
+            rest["$ref"] = ref
+        }
         var out: JSONObject = [:] // properties keep their order: Claude writes them in it
         for key in ["$defs", "definitions"] {
             if case .object(let definitions)? = rest.removeValue(forKey: key) {
@@ -55,13 +65,13 @@ enum ClaudeSchema {
                 out["properties"] = .object(properties.mapValues(transform))
             }
             if let required = rest.removeValue(forKey: "required") { out["required"] = required }
-            // Closed, whatever it said: Anthropic refuses any other value.
-            rest.removeValue(forKey: "additionalProperties")
+            // Closed, whatever it said: Anthropic refuses any other value. A map's value schema
+            // (`dict[str, X]`) stays in the description for the model to read.
+            if case .bool? = rest["additionalProperties"] { rest.removeValue(forKey: "additionalProperties") }
             out["additionalProperties"] = .bool(false)
         }
         if types.contains("array") || rest["items"] != nil {
             if let items = rest.removeValue(forKey: "items") { out["items"] = transform(items) }
-            if case .array(let items)? = rest.removeValue(forKey: "prefixItems") { out["prefixItems"] = .array(items.map(transform)) }
             if case .number(let least)? = rest["minItems"], least == 0 || least == 1 { out["minItems"] = rest.removeValue(forKey: "minItems") }
         }
         if case .string(let format)? = rest["format"], stringFormats.contains(format) { out["format"] = rest.removeValue(forKey: "format") }

@@ -64,12 +64,30 @@ struct OpenAIWireRequest: Encodable {
         strict == true && !fitsStrictMode(schema) ? nil : strict
     }
 
-    /// Whether OpenAI's strict mode takes a schema: an object at the top, and every object in it
-    /// closed (`additionalProperties: false`) with all its properties required.
+    /// Keywords OpenAI's strict mode refuses (its structured outputs guide's list, and `default`,
+    /// which it answers "'default' is not permitted"); a schema with any of them is sent without `strict`.
+    static let keywordsStrictModeRefuses: Set<String> = [
+        "default", "allOf", "oneOf", "not", "if", "then", "else", "patternProperties", "unevaluatedProperties", "propertyNames",
+        "minProperties", "maxProperties", "unevaluatedItems", "contains", "minContains", "maxContains", "uniqueItems",
+        "minLength", "maxLength", "dependentRequired", "dependentSchemas", "prefixItems",
+    ]
+
+    /// Whether OpenAI's strict mode takes a schema: an object at the top, every object in it
+    /// closed (`additionalProperties: false`) with all its properties required, no keyword strict
+    /// mode refuses, and no `$ref` with keywords beside it.
     static func fitsStrictMode(_ schema: JSONValue) -> Bool {
         guard case .object(let top) = schema, top["type"] == .string("object") else { return false }
+        func isObject(_ node: JSONObject) -> Bool {
+            switch node["type"] {
+            case .string("object")?: true
+            case .array(let types)?: types.contains(.string("object"))
+            default: false
+            }
+        }
         func fits(_ value: JSONValue) -> Bool {
             guard case .object(let node) = value else { return true }
+            if node.keys.contains(where: keywordsStrictModeRefuses.contains) { return false }
+            if node["$ref"] != nil, node.count > 1 { return false }
             if case .object(let properties)? = node["properties"] {
                 guard node["additionalProperties"] == .bool(false) else { return false }
                 var required: Set<String> = []
@@ -77,11 +95,11 @@ struct OpenAIWireRequest: Encodable {
                     for case .string(let name) in names { required.insert(name) }
                 }
                 guard Set(properties.keys).isSubset(of: required), properties.values.allSatisfy(fits) else { return false }
-            } else if node["type"] == .string("object"), node["additionalProperties"] != .bool(false) {
+            } else if isObject(node), node["additionalProperties"] != .bool(false) {
                 return false
             }
             for key in ["items", "additionalProperties"] where !(node[key].map(fits) ?? true) { return false }
-            for key in ["anyOf", "allOf", "prefixItems"] {
+            for key in ["anyOf"] {
                 if case .array(let variants)? = node[key], !variants.allSatisfy(fits) { return false }
             }
             for key in ["$defs", "definitions"] {

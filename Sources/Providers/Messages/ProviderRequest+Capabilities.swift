@@ -67,12 +67,13 @@ extension ProviderRequest {
     /// the task's choice, and takes the newer ones.
     public func featuresOlderModelsLack(on kind: ProviderKind) -> [(reason: String, models: ModelIdRule)] {
         guard kind == .anthropic, case .jsonSchema? = responseFormat else { return [] }
-        return [("a JSON schema response format (Claude's structured outputs begin with Claude 4.5)", Self.claudeStructuredOutputsBefore)]
+        return [("a JSON schema response format (Claude's structured outputs begin with Claude 4.5 and Opus 4.1; other models "
+                 + "behind an Anthropic-format endpoint are not trusted to hold one)", Self.withoutStructuredOutputs)]
     }
 
-    /// The Claude models without structured outputs (`output_config.format`, a tool's `strict`):
-    /// those before Claude 4.5.
-    public static let claudeStructuredOutputsBefore = ModelIdRule.claudeBefore(major: 4, minor: 5)
+    /// The models of the Anthropic format without structured outputs (`output_config.format`, a
+    /// tool's `strict`): Claude before 4.5 but Opus 4.1, and models that are not Claude.
+    public static let withoutStructuredOutputs = ModelIdRule.withoutClaudeStructuredOutputs
 
     /// Whether any message carries a PDF, in a tool result too (the router's `document` input modality).
     public var hasPDFs: Bool {

@@ -39,6 +39,21 @@ import Testing
         }
     }
 
+    /// A refusal with text is the message's `refusal` with `stop`; one with no text (a streaming
+    /// classifier's stop) is `content_filter`, not an empty answer that reads as a normal one.
+    @Test func aRefusalWithoutTextIsAContentFilterStop() throws {
+        let refused = try object(OpenAIChatResponse.completion(Self.answer(text: "I can't help.", stop: .refusal), created: 0))
+        let choice = try #require((refused["choices"] as? [[String: Any]])?.first)
+        #expect(choice["finish_reason"] as? String == "stop" && (choice["message"] as? [String: Any])?["refusal"] as? String == "I can't help.")
+        let silent = try object(OpenAIChatResponse.completion(Self.answer(text: "", stop: .refusal), created: 0))
+        #expect(((silent["choices"] as? [[String: Any]])?.first)?["finish_reason"] as? String == "content_filter")
+        var stream = OpenAIChatResponse.Stream(taskId: "task-1", created: 0, model: "claude-cheap", includeUsage: false)
+        var buffer = ByteBuffer()
+        stream.finish(Self.answer(text: "", stop: .refusal), into: &buffer)
+        let finish = events(buffer).compactMap { $0.1 }.compactMap { ($0["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String }
+        #expect(finish == ["content_filter"])
+    }
+
     @Test func openAICompletionWithSeveralToolCalls() throws {
         let body = try object(OpenAIChatResponse.completion(Self.answer(text: "", calls: Self.twoCalls,
                                                                         arguments: [#"{"city": "Paris"}"#, ""], stop: .toolUse), created: 1_700_000_000))

@@ -30,9 +30,10 @@ import Testing
         #expect(out["additionalProperties"] as? Bool == false && out["title"] as? String == "Invoice")
         #expect(out["required"] as? [String] == ["number", "total", "issued", "kind", "lines"])
         let properties = try #require(out["properties"] as? [String: [String: Any]])
-        // Kept: a pattern, a supported format, a default, anyOf, minItems of 1, a $ref.
-        #expect(properties["number"]?["pattern"] as? String == "^INV-[0-9]+$")
-        #expect(properties["number"]?["maxLength"] == nil && properties["number"]?["description"] as? String == "{maxLength: 20}")
+        // Kept: a supported format, a default, anyOf, minItems of 1, a $ref. A pattern goes to the
+        // description, as Anthropic's SDKs put it (the grammar refuses lookarounds and `\b`).
+        #expect(properties["number"]?["pattern"] == nil && properties["number"]?["maxLength"] == nil)
+        #expect(properties["number"]?["description"] as? String == #"{maxLength: 20, pattern: "^INV-[0-9]+$"}"#)
         #expect(properties["total"]?["minimum"] == nil && properties["total"]?["description"] as? String == "In euros\n\n{minimum: 0}")
         #expect(properties["issued"]?["format"] as? String == "date" && properties["issued"]?["description"] == nil)
         #expect((properties["note"]?["anyOf"] as? [Any])?.count == 2 && properties["note"]?["default"] is NSNull)
@@ -45,11 +46,44 @@ import Testing
         let tags = try #require(properties["tags"])
         #expect(tags["minItems"] == nil && tags["description"] as? String == "{minItems: 2}")
         #expect((tags["items"] as? [String: Any])?["format"] == nil && (tags["items"] as? [String: Any])?["description"] as? String == "{format: \"regex\"}")
-        // Every object closed, a map's open `additionalProperties` included.
+        // Every object closed, a map's open `additionalProperties` included (its value schema
+        // left in the description for the model to read).
         #expect(properties["extra"]?["additionalProperties"] as? Bool == false)
+        #expect(properties["extra"]?["description"] as? String == #"{additionalProperties: {"type":"string"}}"#)
         let line = try #require((out["$defs"] as? [String: [String: Any]])?["Line"])
         #expect(line["additionalProperties"] as? Bool == false)
         #expect((line["properties"] as? [String: [String: Any]])?["qty"]?["description"] as? String == "{exclusiveMinimum: 0}")
+    }
+
+    /// What the review of the first version found: a lone `allOf` around a `$ref` (older
+    /// Pydantic) is the reference, a tuple's `prefixItems` goes to the description.
+    @Test func aLoneAllOfReferenceAndATuple() throws {
+        let schema = try JSONValue.parse(text: """
+            {"type": "object", "properties": {"line": {"allOf": [{"$ref": "#/$defs/Line"}], "description": "The line"},
+             "pair": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}]}},
+             "$defs": {"Line": {"type": "object", "properties": {}}}}
+            """)
+        let out = try #require(try jsonObject(ClaudeSchema.transform(schema)))
+        let properties = try #require(out["properties"] as? [String: [String: Any]])
+        #expect(properties["line"]?["$ref"] as? String == "#/$defs/Line" && properties["line"]?["allOf"] == nil)
+        #expect(properties["line"]?["description"] as? String == "The line")
+        #expect(properties["pair"]?["prefixItems"] == nil)
+        #expect(properties["pair"]?["description"] as? String == #"{prefixItems: [{"type":"integer"},{"type":"string"}]}"#)
+    }
+
+    /// OpenAI's strict mode: a schema with a keyword it refuses, a `$ref` with siblings or an
+    /// open object typed as a list does not fit, and goes without `strict`.
+    @Test(arguments: [
+        (#"{"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"], "additionalProperties": false}"#, true),
+        (#"{"type": "object", "properties": {"a": {"type": "string", "default": "x"}}, "required": ["a"], "additionalProperties": false}"#, false),
+        (#"{"type": "object", "properties": {"a": {"type": "string", "minLength": 2}}, "required": ["a"], "additionalProperties": false}"#, false),
+        (#"{"type": "object", "properties": {"a": {"allOf": [{"type": "string"}]}}, "required": ["a"], "additionalProperties": false}"#, false),
+        (##"{"type": "object", "properties": {"a": {"$ref": "#/$defs/B", "description": "d"}}, "required": ["a"], "additionalProperties": false, "$defs": {"B": {"type": "string"}}}"##, false),
+        (#"{"type": "object", "properties": {"a": {"type": ["object", "null"], "properties": {}}}, "required": ["a"], "additionalProperties": false}"#, false),
+        (#"{"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": false}"#, false),
+    ])
+    func strictModeFit(schema: String, fits: Bool) throws {
+        #expect(OpenAIWireRequest.fitsStrictMode(try JSONValue.parse(text: schema)) == fits, "\(schema)")
     }
 
     @Test func aSchemaClaudeTakesAsItIsComesOutTheSame() throws {
@@ -60,10 +94,13 @@ import Testing
         #expect(ClaudeSchema.transform(schema) == schema)
     }
 
-    /// `output_config.format` reaches Claude 4.5 and later (and an id without a version), with
-    /// the effort beside it; older models are not sent it (the router keeps them away).
+    /// `output_config.format` reaches Claude 4.5 and later, Opus 4.1 (and a Claude id without a
+    /// version), with the effort beside it; older models and other services' models behind the
+    /// Anthropic format are not sent it (the router keeps them away).
     @Test(arguments: [("claude-sonnet-4-5-20250929", true), ("claude-haiku-4-5", true), ("claude-opus-4-7", true), ("claude-next", true),
-                      ("claude-opus-4-1-20250805", false), ("claude-sonnet-4-20250514", false), ("claude-3-5-haiku-20241022", false)])
+                      ("claude-opus-4-1-20250805", true), ("anthropic/claude-sonnet-4-5", true),
+                      ("claude-sonnet-4-20250514", false), ("claude-3-5-haiku-20241022", false), ("claude-sonnet-4-1", false),
+                      ("MiniMax-M2", false), ("glm-4.6", false)])
     func theFormatGoesToTheClaudeModelsThatTakeIt(model: String, takes: Bool) throws {
         var request = ProviderRequest(model: model, prompt: "extract")
         request.responseFormat = .jsonSchema(name: "response", schema: try JSONValue.parse(text: #"{"type": "object", "properties": {"a": {"type": "integer", "minimum": 1}}}"#), strict: true)

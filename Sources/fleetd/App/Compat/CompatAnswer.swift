@@ -29,6 +29,11 @@ struct CompatAnswer {
 
     var thinking: [ContentBlock] { content.filter(\.isThinking) }
 
+    /// The stop as OpenAI's dialects tell it: a refusal with no text to show (Anthropic's
+    /// streaming classifiers stop an answer so) is a content filter's stop, not a plain `stop`
+    /// that reads as an empty answer.
+    var openAIStop: StopReason { stop == .refusal && text.isEmpty ? .contentFilter : stop }
+
     init(taskId: String, model: String, text: String, toolCalls: [ToolUse] = [], argumentTexts: [String]? = nil, stop: StopReason,
          inputTokens: Int, cachedTokens: Int = 0, cacheWriteTokens: Int = 0, outputTokens: Int, facts: CompatFacts? = nil) {
         self.taskId = taskId

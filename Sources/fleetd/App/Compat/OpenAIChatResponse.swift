@@ -53,7 +53,7 @@ enum OpenAIChatResponse {
             "id": .string(id(answer.taskId)), "object": .string("chat.completion"), "created": .number(Double(created)),
             "model": .string(answer.model), "system_fingerprint": .null,
             "choices": .array([.object([
-                "index": .number(0), "message": .object(message), "finish_reason": .string(answer.stop.openAI), "logprobs": .null,
+                "index": .number(0), "message": .object(message), "finish_reason": .string(answer.openAIStop.openAI), "logprobs": .null,
             ])]),
             "usage": usage(answer),
         ])
@@ -97,7 +97,7 @@ enum OpenAIChatResponse {
             for call in OpenAIChatResponse.toolCalls(answer, indexed: true) {
                 buffer.writeSSE(event: nil, chunk(.object(["tool_calls": .array([call])]), model: answer.model))
             }
-            buffer.writeSSE(event: nil, chunk(.object([:]), finish: answer.stop.openAI, extra: ["fleetd": answer.facts.json], model: answer.model))
+            buffer.writeSSE(event: nil, chunk(.object([:]), finish: answer.openAIStop.openAI, extra: ["fleetd": answer.facts.json], model: answer.model))
             if includeUsage {
                 buffer.writeSSE(event: nil, .object([
                     "id": .string(OpenAIChatResponse.id(taskId)), "object": .string("chat.completion.chunk"), "created": .number(Double(created)),
