@@ -551,7 +551,6 @@ def retrieve_and_unknown_routes():
         except error_type as error:
             expect("no-such-model" in str(error.body), error.body)
     unknown = [
-        (lambda: oai.responses.create(model="auto", input="hi"), "/v1/responses", "use /v1/chat/completions"),
         (lambda: oai.embeddings.create(model="auto", input="hi"), "/v1/embeddings", "use /v1/chat/completions"),
         (lambda: oai.completions.create(model="auto", prompt="hi"), "/v1/completions", "use /v1/chat/completions"),
     ]
@@ -580,12 +579,94 @@ def retrieve_and_unknown_routes():
     expect(message.content[0].text == ANTHROPIC_JSON_TEXT, message)
 
 
+WEATHER_TOOL_RESPONSES = {"type": "function", "name": "get_weather", "description": "The weather in a city",
+                          "parameters": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}}
+
+
+def responses():
+    """OpenAI's Responses API through the SDK's own helpers: text, its stream (the SDK's stream
+    state checks each event's place), a function call round trip with the output items sent back
+    as input (as the Agents SDK does), structured output, reasoning, and its errors."""
+    raw = oai.responses.with_raw_response.create(model="auto", input=SIMPLE, instructions="Be brief.", metadata={"run": "r-1"})
+    response = raw.parse()
+    expect(response.output_text == ANTHROPIC_JSON_TEXT and response.status == "completed", response)
+    expect(response.id.startswith("resp_") and response.object == "response" and response.model == "claude-cheap", response)
+    expect(response.usage.input_tokens == 2095 and response.usage.output_tokens == 503 and response.usage.total_tokens == 2598,
+           response.usage)
+    expect(response.instructions == "Be brief." and response.metadata == {"run": "r-1"} and response.store is False, response)
+    expect(raw.headers["x-fleetd-provider"] == "anthropic" and raw.headers["x-fleetd-task-id"].startswith("task-"), raw.headers)
+    with oai.responses.stream(model="auto", input=[{"role": "user", "content": SIMPLE}]) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    deltas = "".join(event.delta for event in events if event.type == "response.output_text.delta")
+    expect(deltas == ANTHROPIC_STREAM_TEXT and final.output_text == ANTHROPIC_STREAM_TEXT, final)
+    expect(events[0].type == "response.created" and events[-1].type == "response.completed", [event.type for event in events])
+    expect([event.sequence_number for event in events] == list(range(len(events))), "sequence numbers")
+    expect(final.usage.input_tokens == 11 and final.usage.output_tokens == 6, final.usage)
+
+    # A function call, streamed, then its output sent back with the whole conversation.
+    conversation = [{"role": "user", "content": "What is the weather in Paris?"}]
+    completed = None
+    for event in oai.responses.create(model="claude-cheap", input=conversation, tools=[WEATHER_TOOL_RESPONSES], stream=True):
+        if event.type == "response.completed":
+            completed = event.response
+    calls = [item for item in completed.output if item.type == "function_call"]
+    expect(completed.output_text == "I'll check the current weather in Paris for you.", completed)
+    expect(len(calls) == 1 and calls[0].call_id == "toolu_01NRLabsLyVHZPKxbKvkfSMn" and calls[0].name == "get_weather", calls)
+    expect(json.loads(calls[0].arguments) == {"location": "Paris"}, calls)
+    conversation += [item.model_dump(exclude_unset=True) for item in completed.output]
+    conversation.append({"type": "function_call_output", "call_id": calls[0].call_id, "output": "18 degrees, light rain"})
+    answer = oai.responses.create(model="claude-cheap", input=conversation, tools=[WEATHER_TOOL_RESPONSES])
+    expect(answer.output_text == ANTHROPIC_JSON_TEXT, answer)
+
+    # Structured output: parse() against a Claude model.
+    email = [{"role": "user", "content": "Extract the key information from this email: John Smith (john@example.com) is "
+                                         "interested in our Enterprise plan and wants to schedule a demo for next Tuesday at 2pm."}]
+    parsed = oai.responses.parse(model="claude-cheap", input=email, text_format=Contact)
+    expect(parsed.output_parsed == Contact(name="John Smith", email="john@example.com", plan_interest="Enterprise",
+                                           demo_requested=True), parsed)
+
+    # Reasoning: a Claude model's thinking as a reasoning item before the message, streamed and not.
+    question = [{"role": "user", "content": "How do I cross the street?"}]
+    thought = recorded_blocks("anthropic-stream-thinking-recorded.sse")[0]["thinking"]
+    said = recorded_blocks("anthropic-stream-thinking-recorded.sse")[1]["text"]
+    with oai.responses.stream(model="claude-cheap", input=question, reasoning={"effort": "low"}) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    expect([item.type for item in final.output] == ["reasoning", "message"], final.output)
+    expect(final.output[0].content[0].text == thought and final.output_text == said, final)
+    thinking = "".join(event.delta for event in events if event.type == "response.reasoning_text.delta")
+    expect(thinking == thought, thinking)
+    whole = oai.responses.create(model="claude-cheap", input=question, reasoning={"effort": "low"})
+    expect(whole.output[0].type == "reasoning" and whole.output[0].content[0].text, whole.output)
+
+    # What fleetd cannot do is the SDK's BadRequestError naming the parameter; a kept response's
+    # routes are its NotFoundError saying why.
+    cases = [
+        (lambda: oai.responses.create(model="auto", input="hi", previous_response_id="resp_123"), "previous_response_id"),
+        (lambda: oai.responses.create(model="auto", input="hi", tools=[{"type": "web_search"}]), "tools[0].type"),
+        (lambda: oai.responses.create(model="auto", input=[{"type": "item_reference", "id": "msg_1"}]), "input[0].type"),
+        (lambda: oai.responses.create(model="auto", input="hi", temperature=3), "temperature"),
+    ]
+    for call, param in cases:
+        try:
+            call()
+            raise AssertionError("no BadRequestError for " + param)
+        except openai.BadRequestError as error:
+            expect(error.body["param"] == param and error.body["type"] == "invalid_request_error", error.body)
+    try:
+        oai.responses.retrieve("resp_123")
+        raise AssertionError("no NotFoundError for a kept response")
+    except openai.NotFoundError as error:
+        expect("keeps no responses" in error.body["message"], error.body)
+
+
 CHECKS = {name: function for name, function in globals().items()
           if callable(function) and name in {
               "openai_text", "openai_stream", "anthropic_text", "anthropic_stream", "multi_turn", "openai_tools",
               "anthropic_tools", "image", "auto_routing", "rate_limit", "budget", "stream_flag_off", "bad_request", "models",
               "retrieve_and_unknown_routes", "anthropic_thinking", "openai_reasoning", "claude_code_shapes", "anthropic_documents",
-              "structured_outputs"}}
+              "structured_outputs", "responses"}}
 
 if __name__ == "__main__":
     name = sys.argv[1]

@@ -97,9 +97,9 @@ struct ServedRoutes: Sendable {
     }
 
     private func suggestion(_ path: String) -> String {
-        if path.hasPrefix("/v1/responses") {
-            return "use /v1/chat/completions (fleetd speaks OpenAI's Chat Completions, not the Responses API; "
-                + "the OpenAI Agents SDK uses it after set_default_openai_api(\"chat_completions\"))"
+        if path.hasPrefix("/v1/responses/") {
+            return "fleetd keeps no responses to retrieve, cancel or delete (each answer says store: false): "
+                + "POST /v1/responses with the whole conversation as input"
         }
         if path.hasPrefix("/v1/embeddings") {
             return "use /v1/chat/completions (fleetd runs chat tasks and serves no embeddings)"
@@ -116,7 +116,7 @@ struct ServedRoutes: Sendable {
         if path.contains("/chat/completions") {
             return "use POST /v1/chat/completions"
         }
-        return "fleetd serves POST /v1/tasks, POST /v1/chat/completions (OpenAI), POST /v1/messages (Anthropic), "
+        return "fleetd serves POST /v1/tasks, POST /v1/chat/completions and POST /v1/responses (OpenAI), POST /v1/messages (Anthropic), "
             + "GET /v1/models and the other routes README.md lists"
     }
 }

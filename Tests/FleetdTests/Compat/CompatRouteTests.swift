@@ -87,7 +87,8 @@ struct CompatRouteTests {
     }
 
     @Test("an unknown route is a 404 in OpenAI's shape naming the path and what fleetd serves instead", arguments: [
-        ("POST", "/v1/responses", "use /v1/chat/completions"),
+        ("GET", "/v1/responses/resp_123", "fleetd keeps no responses"),
+        ("GET", "/v1/responses", "use POST /v1/responses"),
         ("POST", "/v1/embeddings", "use /v1/chat/completions"),
         ("POST", "/v1/completions", "use /v1/chat/completions"),
         ("POST", "/chat/completions", "use /v1/chat/completions"),

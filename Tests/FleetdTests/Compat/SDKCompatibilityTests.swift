@@ -363,6 +363,33 @@ import Testing
         }
     }
 
+    /// OpenAI's Responses API through the official SDK (Tests/SDK/sdk_checks.py `responses`): what
+    /// each call sent the Anthropic-format model, and that refused calls sent nothing.
+    @Test func responsesAPIThroughTheOfficialSDK() async throws {
+        try await withFleet { fleet in
+            try await fleet.check("responses")
+            let sent = fleet.upstream
+            #expect(sent.count == 7 && sent.allSatisfy { $0.path == "/v1/messages" }, "\(sent.map(\.path))")
+            guard sent.count == 7 else { return }
+            #expect(sent[0].body["system"] as? String == "Be brief." && sent[0].body["stream"] as? Bool != true)
+            #expect(sent[1].body["stream"] as? Bool == true)
+            #expect((sent[2].body["tools"] as? [[String: Any]])?.first?["name"] as? String == "get_weather")
+            // The second turn: the first turn's output items and the call's output, paired by id.
+            let turns = try #require(sent[3].body["messages"] as? [[String: Any]])
+            #expect(turns.map { $0["role"] as? String } == ["user", "assistant", "user"])
+            let assistant = try #require(turns[1]["content"] as? [[String: Any]])
+            #expect(assistant.map { $0["type"] as? String } == ["text", "tool_use"])
+            #expect(assistant[1]["id"] as? String == "toolu_01NRLabsLyVHZPKxbKvkfSMn")
+            let result = try #require((turns[2]["content"] as? [[String: Any]])?.first)
+            #expect(result["type"] as? String == "tool_result" && result["tool_use_id"] as? String == "toolu_01NRLabsLyVHZPKxbKvkfSMn")
+            let format = try #require((sent[4].body["output_config"] as? [String: Any])?["format"] as? [String: Any])
+            #expect(format["type"] as? String == "json_schema")
+            for call in sent[5...6] {
+                #expect((call.body["thinking"] as? [String: Any])?["budget_tokens"] as? Int == 1_024, "\(call.body)")
+            }
+        }
+    }
+
     /// Claude Code's request shape is served: its system message inside the conversation reaches
     /// the Anthropic model in its place, as user text; what is not carried is not sent.
     @Test func claudeCodeShapedRequests() async throws {

@@ -11,11 +11,18 @@ enum CompatDialect: Sendable {
     case openAI
     /// Anthropic Messages (`/v1/messages`).
     case anthropic
+    /// OpenAI's Responses API (`/v1/responses`): its errors are OpenAI's.
+    case responses
+
+    /// Whether errors take OpenAI's shape and codes.
+    var isOpenAI: Bool { self != .anthropic }
 
     /// The dialect of a compatible endpoint's path, `nil` for fleetd's own routes.
     init?(path: String) {
         if path == "/v1/chat/completions" {
             self = .openAI
+        } else if path == "/v1/responses" {
+            self = .responses
         } else if path == "/v1/messages" || path == "/v1/messages/count_tokens" {
             self = .anthropic
         } else {
@@ -56,7 +63,7 @@ struct CompatError: HTTPResponseError {
     /// The JSON body.
     var body: JSONValue {
         switch dialect {
-        case .openAI:
+        case .openAI, .responses:
             return .object(["error": .object([
                 "message": .string(message), "type": .string(openAIType),
                 "param": param.map(JSONValue.string) ?? .null, "code": code.map(JSONValue.string) ?? .null,
@@ -127,7 +134,7 @@ extension CompatError {
                       message: "the provider refused the request: \(message)", code: code)
         case .budgetExceeded, .noAffordableModel:
             switch dialect {
-            case .openAI:
+            case .openAI, .responses:
                 self.init(dialect, status: 429, openAIType: "insufficient_quota", anthropicType: "billing_error", message: message, code: "insufficient_quota")
                 headers[HTTPField.Name("x-should-retry")!] = "false"
             case .anthropic:
@@ -135,7 +142,7 @@ extension CompatError {
             }
         case .queueFull, .providerRateLimited:
             self.init(dialect, status: 429, openAIType: "requests", anthropicType: "rate_limit_error", message: message,
-                      code: dialect == .openAI ? "rate_limit_exceeded" : code)
+                      code: dialect.isOpenAI ? "rate_limit_exceeded" : code)
             headers[.retryAfter] = String(max(1, failure.retryAfterSeconds ?? defaultRetryAfter))
         case .modelSelectionFailed, .providerOverloaded:
             self.init(dialect, status: dialect == .anthropic ? 529 : 503, openAIType: "server_error", anthropicType: "overloaded_error",

@@ -23,6 +23,8 @@ struct CompatCall: Sendable {
     var includeUsage = false
     /// OpenAI `user`, Anthropic `metadata.user_id`: rollout stickiness.
     var userId: String?
+    /// What a Responses API answer repeats of its request (`instructions`, `tools`, `text`, …).
+    var echo: JSONObject = [:]
 }
 
 /// One JSON object of a client's request, read with the path of every value so each error names

@@ -10,7 +10,7 @@ import Providers
 import Routing
 
 /// The OpenAI- and Anthropic-compatible endpoints: `POST /v1/chat/completions`,
-/// `POST /v1/messages`, `POST /v1/messages/count_tokens`, and the dialects' model lists of
+/// `POST /v1/responses`, `POST /v1/messages`, `POST /v1/messages/count_tokens`, and the dialects' model lists of
 /// `GET /v1/models` (see ``FleetRoutes``). Each request is a fleet task: dispatched to an agent
 /// of its type with its own flags, routed, called through the streaming tool, billed and
 /// recorded exactly as `POST /v1/tasks`, and answered in the client's own dialect.
@@ -25,6 +25,9 @@ struct CompatRoutes {
     func register(_ router: some RouterMethods<FleetRequestContext>) {
         router.post("v1/chat/completions") { request, context -> Response in
             try await ExecutorAffinity.run(on: context.taskExecutor) { try await serve(.openAI, request, context: context) }
+        }
+        router.post("v1/responses") { request, context -> Response in
+            try await ExecutorAffinity.run(on: context.taskExecutor) { try await serve(.responses, request, context: context) }
         }
         router.post("v1/messages") { request, context -> Response in
             try await ExecutorAffinity.run(on: context.taskExecutor) { try await serve(.anthropic, request, context: context) }
@@ -79,7 +82,11 @@ struct CompatRoutes {
         let call: CompatCall
         do {
             let body = try await JSONBody.decodeValue(from: &request, limit: api.value.maxBodyBytes)
-            call = dialect == .openAI ? try OpenAIChatRequest.parse(body) : try AnthropicMessagesRequest.parse(body)
+            call = switch dialect {
+            case .openAI: try OpenAIChatRequest.parse(body)
+            case .anthropic: try AnthropicMessagesRequest.parse(body)
+            case .responses: try ResponsesRequest.parse(body)
+            }
         } catch let error as CompatRequestError {
             throw CompatError(dialect, request: error)
         } catch let error as APIError {
@@ -112,8 +119,12 @@ struct CompatRoutes {
         }
         metrics.taskFinished(result)
         let answer = CompatAnswer(result)
-        let body = dialect == .openAI ? OpenAIChatResponse.completion(answer, created: Int(Date().timeIntervalSince1970))
-                                      : AnthropicMessagesResponse.message(answer)
+        let created = Int(Date().timeIntervalSince1970)
+        let body = switch dialect {
+        case .openAI: OpenAIChatResponse.completion(answer, created: created)
+        case .anthropic: AnthropicMessagesResponse.message(answer)
+        case .responses: ResponsesResponse.response(answer, created: created, echo: call.echo)
+        }
         var response = try compatJSON(body)
         for (name, value) in CompatFacts(result).headers { response.headers[HTTPField.Name(name)!] = value }
         return response

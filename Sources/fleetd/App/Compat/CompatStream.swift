@@ -72,6 +72,8 @@ struct CompatStream {
                                                 includeUsage: call.includeUsage)
         case .anthropic: AnthropicMessagesResponse.Stream(taskId: task.id, model: facts.model,
                                                           estimatedInputTokens: call.request.approximateInputTokens)
+        case .responses: ResponsesResponse.Stream(taskId: task.id, created: Int(Date().timeIntervalSince1970), model: facts.model,
+                                                  echo: call.echo)
         }
         let stream = CompatSSEStream(dispatched: dispatched, lease: lease, watch: watch, head: head, events: handoff, writer: writer,
                                      end: CompatSSEStream.Ending(dialect: dialect, defaultRetryAfter: defaultRetryAfter, timeout: timeout),
