@@ -618,6 +618,14 @@ def responses():
     conversation.append({"type": "function_call_output", "call_id": calls[0].call_id, "output": "18 degrees, light rain"})
     answer = oai.responses.create(model="claude-cheap", input=conversation, tools=[WEATHER_TOOL_RESPONSES])
     expect(answer.output_text == ANTHROPIC_JSON_TEXT, answer)
+    # Parallel calls replayed to an OpenAI-format model: one assistant message with both calls.
+    replay = [{"role": "user", "content": "Weather in Paris and Rome?"},
+              {"type": "function_call", "call_id": "call_p", "name": "get_weather", "arguments": '{"location": "Paris"}'},
+              {"type": "function_call", "call_id": "call_r", "name": "get_weather", "arguments": '{"location": "Rome"}'},
+              {"type": "function_call_output", "call_id": "call_p", "output": "18 degrees"},
+              {"type": "function_call_output", "call_id": "call_r", "output": "21 degrees"}]
+    answer = oai.responses.create(model="gpt-strong", input=replay, tools=[WEATHER_TOOL_RESPONSES])
+    expect(answer.output_text == OPENAI_JSON_TEXT and answer.model == "gpt-strong", answer)
 
     # Structured output: parse() against a Claude model.
     email = [{"role": "user", "content": "Extract the key information from this email: John Smith (john@example.com) is "

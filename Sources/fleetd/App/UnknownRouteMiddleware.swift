@@ -97,6 +97,12 @@ struct ServedRoutes: Sendable {
     }
 
     private func suggestion(_ path: String) -> String {
+        if path == "/v1/responses/compact" {
+            return "fleetd does not compact conversations (OpenAI's server-side compaction): send the conversation to POST /v1/responses as it is"
+        }
+        if path == "/v1/responses/input_tokens" {
+            return "fleetd does not count a Responses request's tokens; POST /v1/messages/count_tokens gives its estimate for an Anthropic-shaped one"
+        }
         if path.hasPrefix("/v1/responses/") {
             return "fleetd keeps no responses to retrieve, cancel or delete (each answer says store: false): "
                 + "POST /v1/responses with the whole conversation as input"

@@ -49,11 +49,12 @@ import Testing
         """)
         let request = call.request
         #expect(request.system == "You are a weather agent.\n\nUse metric units.")
-        #expect(request.messages.map(\.role) == [.user, .assistant, .assistant, .user])
+        #expect(request.messages.map(\.role) == [.user, .assistant, .user])
         #expect(request.messages[0].blocks.count == 2 && request.messages[0].imageDetails == [1: "low"])
-        #expect(request.messages[1].blocks == [.text("Checking.")], "the reasoning item is not sent back")
-        #expect(request.messages[2].blocks == [.toolUse(ToolUse(id: "call_1", name: "get_weather", input: .object(["city": .string("Paris")])))])
-        #expect(request.messages[3].blocks == [.toolResult(ToolResult(toolUseId: "call_1", name: "get_weather", content: [.text("18 degrees")]))])
+        // The reasoning item is not sent back; the call joins the assistant's message.
+        #expect(request.messages[1].blocks == [.text("Checking."),
+                                               .toolUse(ToolUse(id: "call_1", name: "get_weather", input: .object(["city": .string("Paris")])))])
+        #expect(request.messages[2].blocks == [.toolResult(ToolResult(toolUseId: "call_1", name: "get_weather", content: [.text("18 degrees")]))])
         #expect(request.tools.map(\.name) == ["get_weather"] && request.tools.first?.strict == true)
         #expect(request.toolChoice == .tool("get_weather") && request.parallelToolCalls == false)
         #expect(request.reasoningEffort == "low")
@@ -64,6 +65,32 @@ import Testing
         #expect(name == "Weather" && strict == true)
         #expect(call.maxTokens == 300 && call.userId == "u-1" && !call.stream)
         #expect(call.echo["instructions"] == .string("You are a weather agent.") && call.echo["max_output_tokens"] == .number(300))
+    }
+
+    /// Parallel calls replayed as items are one assistant message with both calls, and their
+    /// outputs one turn: Chat Completions refuses an assistant message per call. A function
+    /// without `strict` is strict, as the Responses API has it.
+    @Test func parallelCallsJoinTheirTurn() throws {
+        let call = try parse("""
+        {"model": "auto", "tools": [{"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {}}},
+                                    {"type": "function", "name": "get_time", "strict": false, "defer_loading": false}],
+         "input": [
+          {"role": "user", "content": "Weather and time in Paris?"},
+          {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Checking both."}]},
+          {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{}", "caller": {"type": "direct"}},
+          {"type": "function_call", "call_id": "c2", "name": "get_time", "arguments": "{}"},
+          {"type": "function_call_output", "call_id": "c1", "output": "18 degrees"},
+          {"type": "function_call_output", "call_id": "c2", "output": [{"type": "input_text", "text": "14:00"}], "name": "get_time"},
+          {"role": "user", "content": "Thanks"}
+         ]}
+        """)
+        let messages = call.request.messages
+        #expect(messages.map(\.role) == [.user, .assistant, .user, .user])
+        #expect(messages[1].blocks.count == 3 && messages[2].blocks.count == 2, "\(messages)")
+        #expect(call.request.tools.map(\.strict) == [true, false])
+        let wire = OpenAIWireRequest.messages(for: messages[1])
+        #expect(wire.count == 1 && wire.first?.tool_calls?.count == 2)
+        #expect(OpenAIWireRequest.messages(for: messages[2]).map(\.role) == ["tool", "tool"])
     }
 
     @Test func aStringInputIsOneUserTurn() throws {
@@ -181,6 +208,21 @@ import Testing
         #expect((response["fleetd"] as? [String: Any])?["task_id"] as? String == "task-1")
     }
 
+    /// A streamed refusal is known at the end: its `done` events tell it as a refusal part, so the
+    /// SDK's `parse()` reports it rather than reading the text as the schema's JSON.
+    @Test func aStreamedRefusalEndsAsOne() throws {
+        var stream = ResponsesResponse.Stream(taskId: "task-1", created: 0, model: "claude-cheap", echo: [:])
+        var buffer = ByteBuffer()
+        stream.begin(into: &buffer)
+        stream.text("I can't help with that.", into: &buffer)
+        stream.finish(Self.answer(text: "I can't help with that.", stop: .refusal), into: &buffer)
+        let told = events(buffer)
+        #expect(!told.contains { $0.0 == "response.output_text.done" } && told.contains { $0.0 == "response.refusal.done" })
+        let response = try #require(told.last?.1["response"] as? [String: Any])
+        let part = try #require(((response["output"] as? [[String: Any]])?.first?["content"] as? [[String: Any]])?.first)
+        #expect(part["type"] as? String == "refusal" && part["refusal"] as? String == "I can't help with that.")
+    }
+
     /// Cut by the token limit: `response.incomplete`; failed midway: `response.failed` with the
     /// error and the items told so far.
     @Test func anIncompleteOrFailedStreamSaysSo() throws {
@@ -206,7 +248,9 @@ import Testing
         #expect(end.0 == "response.failed")
         let body = try #require(end.1["response"] as? [String: Any])
         #expect(body["status"] as? String == "failed")
-        #expect((body["error"] as? [String: Any])?["message"] as? String == "the stream went quiet")
+        let error = try #require(body["error"] as? [String: Any])
+        #expect(error["message"] as? String == "the stream went quiet" && error["code"] as? String == "server_error")
+        #expect(error["fleetd_code"] as? String == ErrorCode.streamTimeout.rawValue)
         #expect((body["output"] as? [[String: Any]])?.count == 1, "the message told so far")
         #expect(told.map { $0.1["sequence_number"] as? Int } == Array(0..<told.count))
     }

@@ -369,8 +369,9 @@ import Testing
         try await withFleet { fleet in
             try await fleet.check("responses")
             let sent = fleet.upstream
-            #expect(sent.count == 7 && sent.allSatisfy { $0.path == "/v1/messages" }, "\(sent.map(\.path))")
-            guard sent.count == 7 else { return }
+            #expect(sent.map(\.path) == Array(repeating: "/v1/messages", count: 4) + ["/v1/chat/completions"]
+                    + Array(repeating: "/v1/messages", count: 3))
+            guard sent.count == 8 else { return }
             #expect(sent[0].body["system"] as? String == "Be brief." && sent[0].body["stream"] as? Bool != true)
             #expect(sent[1].body["stream"] as? Bool == true)
             #expect((sent[2].body["tools"] as? [[String: Any]])?.first?["name"] as? String == "get_weather")
@@ -382,9 +383,15 @@ import Testing
             #expect(assistant[1]["id"] as? String == "toolu_01NRLabsLyVHZPKxbKvkfSMn")
             let result = try #require((turns[2]["content"] as? [[String: Any]])?.first)
             #expect(result["type"] as? String == "tool_result" && result["tool_use_id"] as? String == "toolu_01NRLabsLyVHZPKxbKvkfSMn")
-            let format = try #require((sent[4].body["output_config"] as? [String: Any])?["format"] as? [String: Any])
+            // Parallel calls to an OpenAI-format model: one assistant message with both, then a
+            // tool message each (Chat Completions refuses them split).
+            let replayed = try #require(sent[4].body["messages"] as? [[String: Any]])
+            #expect(replayed.map { $0["role"] as? String } == ["user", "assistant", "tool", "tool"])
+            #expect((replayed[1]["tool_calls"] as? [[String: Any]])?.map { $0["id"] as? String } == ["call_p", "call_r"])
+            #expect(replayed[2...].map { $0["tool_call_id"] as? String } == ["call_p", "call_r"])
+            let format = try #require((sent[5].body["output_config"] as? [String: Any])?["format"] as? [String: Any])
             #expect(format["type"] as? String == "json_schema")
-            for call in sent[5...6] {
+            for call in sent[6...7] {
                 #expect((call.body["thinking"] as? [String: Any])?["budget_tokens"] as? Int == 1_024, "\(call.body)")
             }
         }

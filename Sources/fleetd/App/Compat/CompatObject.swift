@@ -126,6 +126,47 @@ struct CompatObject {
     }
 }
 
+/// What Chat Completions and the Responses API write alike about function tools, in two shapes
+/// (Chat Completions nests the function under `function`; the Responses API has it flat).
+enum CompatTools {
+    /// A function from the object holding its `name`, `description`, `parameters` and `strict`;
+    /// parameters without a `type` are an object's, none at all an empty object.
+    static func function(_ holder: CompatObject) throws -> ToolDefinition {
+        var parameters = holder.value("parameters") ?? .object(["type": .string("object"), "properties": .object([:])])
+        guard case .object(var schema) = parameters else {
+            throw CompatRequestError(param: holder.param("parameters"), message: "'\(holder.param("parameters"))' must be a JSON Schema object")
+        }
+        if schema["type"] == nil {
+            schema["type"] = .string("object")
+            parameters = .object(schema)
+        }
+        return ToolDefinition(name: try holder.requiredString("name"), description: try holder.string("description"), parameters: parameters,
+                              strict: try holder.bool("strict"))
+    }
+
+    /// `tool_choice` as a string (`auto`, `none`, `required`); `nil` for any other value.
+    static func mode(_ value: JSONValue, tools: [ToolDefinition]) throws -> ToolChoice? {
+        switch value {
+        case .string("auto"): return ToolChoice.auto
+        case .string("none"): return ToolChoice.none // not `.none`, which is the optional's nil here
+        case .string("required"):
+            guard !tools.isEmpty else {
+                throw CompatRequestError(param: "tool_choice", message: "'tool_choice' is \"required\", but 'tools' names no tool to call")
+            }
+            return ToolChoice.required
+        default: return nil
+        }
+    }
+
+    /// A `tool_choice` naming one function, which `tools` must hold.
+    static func named(_ name: String, param: String, tools: [ToolDefinition]) throws -> ToolChoice {
+        guard tools.contains(where: { $0.name == name }) else {
+            throw CompatRequestError(param: param, message: "'\(param)' is '\(name)', which names no tool in 'tools'")
+        }
+        return .tool(name)
+    }
+}
+
 extension Double {
     /// `1` rather than `1.0`.
     fileprivate var formatted: String { self == rounded() ? String(Int(self)) : String(self) }

@@ -80,10 +80,10 @@ enum OpenAIChatRequest {
         }
         _ = try top.string("prompt_cache_key")
         if let effort = try top.string("reasoning_effort") {
-            guard ["none", "minimal", "low", "medium", "high", "xhigh"].contains(effort) else {
-                throw CompatRequestError(param: "reasoning_effort", message: "'reasoning_effort' must be none, minimal, low, medium, high or xhigh")
+            guard ["none", "minimal", "low", "medium", "high", "xhigh", "max"].contains(effort) else {
+                throw CompatRequestError(param: "reasoning_effort", message: "'reasoning_effort' must be none, minimal, low, medium, high, xhigh or max")
             }
-            request.reasoningEffort = effort
+            request.reasoningEffort = effort == "max" ? "xhigh" : effort // the most every format's reasoning takes
         }
         return CompatCall(model: model, request: request, maxTokens: maxTokens, stream: stream,
                           includeUsage: includeUsage, userId: try top.string("user") ?? top.string("safety_identifier"))
@@ -232,40 +232,19 @@ enum OpenAIChatRequest {
             throw CompatRequestError(param: tool.param("function"), message: "'\(tool.param("function"))' is required")
         }
         try function.refuseUnknown(["name", "description", "parameters", "strict"])
-        var parameters = function.value("parameters") ?? .object(["type": .string("object"), "properties": .object([:])])
-        if case .object = parameters {} else {
-            throw CompatRequestError(param: function.param("parameters"), message: "'\(function.param("parameters"))' must be a JSON Schema object")
-        }
-        if case .object(var schema) = parameters, schema["type"] == nil {
-            schema["type"] = .string("object")
-            parameters = .object(schema)
-        }
-        return ToolDefinition(name: try function.requiredString("name"), description: try function.string("description"), parameters: parameters,
-                              strict: try function.bool("strict"))
+        return try CompatTools.function(function)
     }
 
     static func toolChoice(_ value: JSONValue, tools: [ToolDefinition]) throws -> ToolChoice {
-        switch value {
-        case .string("auto"): return .auto
-        case .string("none"): return .none
-        case .string("required"):
-            guard !tools.isEmpty else {
-                throw CompatRequestError(param: "tool_choice", message: "'tool_choice' is \"required\", but 'tools' names no tool to call")
-            }
-            return .required
-        case .object:
-            let choice = try CompatObject(value, path: "tool_choice")
-            guard let function = try choice.object("function") else {
-                throw CompatRequestError(param: "tool_choice.function", message: "'tool_choice.function' is required")
-            }
-            let name = try function.requiredString("name")
-            guard tools.contains(where: { $0.name == name }) else {
-                throw CompatRequestError(param: "tool_choice.function.name", message: "'tool_choice.function.name' is '\(name)', which names no tool in 'tools'")
-            }
-            return .tool(name)
-        default:
+        if let mode = try CompatTools.mode(value, tools: tools) { return mode }
+        guard case .object = value else {
             throw CompatRequestError(param: "tool_choice", message: "'tool_choice' must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": …}}")
         }
+        let choice = try CompatObject(value, path: "tool_choice")
+        guard let function = try choice.object("function") else {
+            throw CompatRequestError(param: "tool_choice.function", message: "'tool_choice.function' is required")
+        }
+        return try CompatTools.named(try function.requiredString("name"), param: "tool_choice.function.name", tools: tools)
     }
 
     static func responseFormat(_ format: CompatObject) throws -> ResponseFormat? {

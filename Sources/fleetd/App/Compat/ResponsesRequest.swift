@@ -17,7 +17,8 @@ import Providers
 /// answer's `reasoning` items (a provider's thinking is not sent back to it) and each item's
 /// `id` and `status`. `user` and `safety_identifier` keep routing sticky. What needs a stored
 /// response (`previous_response_id`, `conversation`, `item_reference` items), OpenAI's built-in
-/// tools and everything else is refused with a 400 naming it.
+/// tools and everything else is refused with a 400 naming it. A function tool without `strict` is
+/// strict, as the Responses API has it.
 enum ResponsesRequest {
     static let known: Set<String> = [
         "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls", "max_output_tokens", "temperature",
@@ -81,10 +82,10 @@ enum ResponsesRequest {
         if let reasoning = try top.object("reasoning") {
             try reasoning.refuseUnknown(["effort", "summary", "generate_summary"])
             if let effort = try reasoning.string("effort") {
-                guard ["none", "minimal", "low", "medium", "high", "xhigh"].contains(effort) else {
-                    throw CompatRequestError(param: "reasoning.effort", message: "'reasoning.effort' must be none, minimal, low, medium, high or xhigh")
+                guard ["none", "minimal", "low", "medium", "high", "xhigh", "max"].contains(effort) else {
+                    throw CompatRequestError(param: "reasoning.effort", message: "'reasoning.effort' must be none, minimal, low, medium, high, xhigh or max")
                 }
-                request.reasoningEffort = effort
+                request.reasoningEffort = effort == "max" ? "xhigh" : effort // the most every format's reasoning takes
             }
             _ = try reasoning.string("summary")
             _ = try reasoning.string("generate_summary")
@@ -118,8 +119,8 @@ enum ResponsesRequest {
     }
 
     /// The input items, in order: leading system and developer messages (after `instructions`)
-    /// into `system`, the rest as turns. A `function_call` joins the assistant's turn and a
-    /// `function_call_output` the user's; the provider formats join consecutive turns of one role.
+    /// into `system`, the rest as turns. A `function_call` joins the assistant's message before it
+    /// and a `function_call_output` the outputs before it.
     static func readInput(_ items: [JSONValue], instructions: String?, into request: inout ProviderRequest) throws {
         var systems: [String] = instructions.map { $0.isEmpty ? [] : [$0] } ?? []
         var calls: [String: String] = [:] // call id → function name
@@ -130,7 +131,7 @@ enum ResponsesRequest {
             case "message":
                 try message(item, systems: &systems, into: &request)
             case "function_call":
-                try item.refuseUnknown(["type", "id", "call_id", "name", "arguments", "status", "namespace"])
+                try item.refuseUnknown(["type", "id", "call_id", "name", "arguments", "status", "namespace", "caller"])
                 let id = try item.requiredString("call_id")
                 let name = try item.requiredString("name")
                 let arguments = try item.string("arguments") ?? "{}"
@@ -139,16 +140,29 @@ enum ResponsesRequest {
                                              message: "'\(item.param("arguments"))' must be a JSON object in a string (Anthropic, Gemini and Ollama take the arguments as an object)")
                 }
                 calls[id] = name
-                request.messages.append(ProviderMessage(role: .assistant, blocks: [.toolUse(ToolUse(id: id, name: name, input: input))]))
+                // Joined to the assistant's turn it belongs to: parallel calls are one message with
+                // several calls on Chat Completions, which refuses them split.
+                let use = ContentBlock.toolUse(ToolUse(id: id, name: name, input: input))
+                if let last = request.messages.indices.last, request.messages[last].role == .assistant {
+                    request.messages[last].blocks.append(use)
+                } else {
+                    request.messages.append(ProviderMessage(role: .assistant, blocks: [use]))
+                }
             case "function_call_output":
-                try item.refuseUnknown(["type", "id", "call_id", "output", "status"])
+                try item.refuseUnknown(["type", "id", "call_id", "output", "status", "name", "namespace", "caller"])
                 let id = try item.requiredString("call_id")
                 guard let name = calls[id] else {
                     throw CompatRequestError(param: item.param("call_id"),
                                              message: "'\(item.param("call_id"))' is '\(id)', which answers no function_call item before it")
                 }
                 let output = try content(item, key: "output", allowImages: true, systemTurn: false)
-                request.messages.append(ProviderMessage(role: .user, blocks: [.toolResult(ToolResult(toolUseId: id, name: name, content: output))]))
+                let result = ContentBlock.toolResult(ToolResult(toolUseId: id, name: name, content: output))
+                if let last = request.messages.indices.last, request.messages[last].role == .user,
+                   request.messages[last].blocks.allSatisfy({ if case .toolResult = $0 { true } else { false } }) {
+                    request.messages[last].blocks.append(result)
+                } else {
+                    request.messages.append(ProviderMessage(role: .user, blocks: [result]))
+                }
             case "reasoning":
                 continue // an earlier answer's thinking, which no provider takes back from another's
             case "item_reference":
@@ -258,41 +272,24 @@ enum ResponsesRequest {
             throw CompatRequestError(param: tool.param("type"),
                                      message: "'\(tool.param("type"))' is '\(type)': only function tools are carried (OpenAI's built-in tools run only at OpenAI)")
         }
-        try tool.refuseUnknown(["type", "name", "description", "parameters", "strict"])
-        var parameters = tool.value("parameters") ?? .object(["type": .string("object"), "properties": .object([:])])
-        guard case .object(var schema) = parameters else {
-            throw CompatRequestError(param: tool.param("parameters"), message: "'\(tool.param("parameters"))' must be a JSON Schema object")
-        }
-        if schema["type"] == nil {
-            schema["type"] = .string("object")
-            parameters = .object(schema)
-        }
-        return ToolDefinition(name: try tool.requiredString("name"), description: try tool.string("description"), parameters: parameters,
-                              strict: try tool.bool("strict"))
+        try tool.refuseUnknown(["type", "name", "description", "parameters", "strict", "defer_loading", "allowed_callers", "output_schema"])
+        var function = try CompatTools.function(tool)
+        // Strict unless it says otherwise, as the Responses API has its functions (Chat
+        // Completions has them lenient); a schema OpenAI's strict mode refuses goes without.
+        function.strict = function.strict ?? true
+        return function
     }
 
     static func toolChoice(_ value: JSONValue, tools: [ToolDefinition]) throws -> ToolChoice {
-        switch value {
-        case .string("auto"): return .auto
-        case .string("none"): return .none
-        case .string("required"):
-            guard !tools.isEmpty else {
-                throw CompatRequestError(param: "tool_choice", message: "'tool_choice' is \"required\", but 'tools' names no tool to call")
-            }
-            return .required
-        case .object:
-            let choice = try CompatObject(value, path: "tool_choice")
-            guard try choice.string("type") == "function" else {
-                throw CompatRequestError(param: "tool_choice.type", message: "'tool_choice.type' must be 'function': only function tools are carried")
-            }
-            let name = try choice.requiredString("name")
-            guard tools.contains(where: { $0.name == name }) else {
-                throw CompatRequestError(param: "tool_choice.name", message: "'tool_choice.name' is '\(name)', which names no tool in 'tools'")
-            }
-            return .tool(name)
-        default:
+        if let mode = try CompatTools.mode(value, tools: tools) { return mode }
+        guard case .object = value else {
             throw CompatRequestError(param: "tool_choice", message: "'tool_choice' must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", \"name\": …}")
         }
+        let choice = try CompatObject(value, path: "tool_choice")
+        guard try choice.string("type") == "function" else {
+            throw CompatRequestError(param: "tool_choice.type", message: "'tool_choice.type' must be 'function': only function tools are carried")
+        }
+        return try CompatTools.named(try choice.requiredString("name"), param: "tool_choice.name", tools: tools)
     }
 
     /// `text.format`, flat as the Responses API has it (`name` and `schema` beside `type`).

@@ -10,10 +10,10 @@ import Providers
 /// cut by `max_output_tokens` or a content filter, or `response.failed` for a failure after the
 /// stream began). Every event carries its `sequence_number`; there is no `[DONE]`.
 ///
-/// The output items, in order: a `reasoning` item per block of the model's thinking (its text as
-/// `reasoning_text` content, as open-weight reasoning models' answers have it), the `message`
-/// (its text as `output_text`, or as a `refusal` part when the model declined; streamed, a
-/// refusal is known only at the end and comes as text, as on Chat Completions), then a
+/// The output items, in the order they came: a `reasoning` item per block of the model's thinking
+/// (its text as `reasoning_text` content, as open-weight reasoning models' answers have it), a
+/// `message` per run of text (`output_text`, or a `refusal` part when the model declined:
+/// streamed, the refusal is known at the end, and its `done` events tell it as one), then a
 /// `function_call` item per tool call. fleetd's facts are the `x-fleetd-*` headers and, in the
 /// stream's last event, the response's `fleetd` member.
 enum ResponsesResponse {
@@ -83,6 +83,10 @@ enum ResponsesResponse {
                  "content": .array(parts)])
     }
 
+    static func refusalPart(_ text: String) -> JSONValue {
+        .object(["type": .string("refusal"), "refusal": .string(text)])
+    }
+
     static func callItem(_ answer: CompatAnswer, _ index: Int, status: String, arguments: String? = nil) -> JSONValue {
         let call = answer.toolCalls[index]
         return .object([
@@ -91,21 +95,36 @@ enum ResponsesResponse {
         ])
     }
 
-    /// The whole answer (`stream: false`).
+    /// The whole answer (`stream: false`): its thinking and text in the order they came (as the
+    /// stream tells them), then the tool calls. An answer cut short leaves its last item and its
+    /// calls `incomplete`.
     static func response(_ answer: CompatAnswer, created: Int, echo: JSONObject) -> JSONValue {
         let (status, reason) = ending(answer.openAIStop)
+        let refused = answer.stop == .refusal && answer.toolCalls.isEmpty
         var output: [JSONValue] = []
-        for (index, block) in answer.thinking.enumerated() {
-            if case .thinking(let text, _) = block, !text.isEmpty {
-                output.append(reasoningItem(id: "rs_\(answer.taskId)_\(index)", text: text, status: "completed"))
+        var text = ""
+        func flushText() {
+            guard !text.isEmpty else { return }
+            output.append(messageItem(id: "msg_\(answer.taskId)_\(output.count)", parts: [refused ? refusalPart(text) : textPart(text)],
+                                      status: "completed"))
+            text = ""
+        }
+        for block in answer.content {
+            switch block {
+            case .thinking(let thought, _) where !thought.isEmpty:
+                flushText()
+                output.append(reasoningItem(id: "rs_\(answer.taskId)_\(output.count)", text: thought, status: "completed"))
+            case .text(let piece): text += piece
+            default: continue
             }
         }
-        if !answer.text.isEmpty {
-            let refused = answer.stop == .refusal && answer.toolCalls.isEmpty
-            let part: JSONValue = refused ? .object(["type": .string("refusal"), "refusal": .string(answer.text)]) : textPart(answer.text)
-            output.append(messageItem(id: "msg_\(answer.taskId)", parts: [part], status: status))
+        if answer.content.isEmpty { text = answer.text }
+        flushText()
+        if status == "incomplete", answer.toolCalls.isEmpty, case .object(var last)? = output.last {
+            last["status"] = .string("incomplete")
+            output[output.count - 1] = .object(last)
         }
-        for index in answer.toolCalls.indices { output.append(callItem(answer, index, status: "completed")) }
+        for index in answer.toolCalls.indices { output.append(callItem(answer, index, status: status == "incomplete" ? "incomplete" : "completed")) }
         return object(id: id(answer.taskId), created: created, model: answer.model, status: status, echo: echo, output: output,
                       usage: usage(answer), incomplete: reason)
     }
@@ -202,13 +221,19 @@ enum ResponsesResponse {
                                                     "content_index": .number(0), "delta": .string(text)], into: &buffer)
         }
 
-        /// Ends the open item: its text's `done`, its part's, the item's.
-        private mutating func close(into buffer: inout ByteBuffer, status: String = "completed") {
+        /// Ends the open item: its text's `done`, its part's, the item's. A refusal (known only now)
+        /// ends as a refusal part, so the SDK's `parse()` reports it instead of reading it as JSON.
+        private mutating func close(into buffer: inout ByteBuffer, status: String = "completed", refused: Bool = false) {
             guard let item = open else { return }
             open = nil
             let place: JSONObject = ["item_id": .string(item.id), "output_index": .number(Double(item.index)), "content_index": .number(0)]
             let finished: JSONValue
             switch item.kind {
+            case .message where refused:
+                let part = ResponsesResponse.refusalPart(item.text)
+                event("response.refusal.done", place.merging(["refusal": .string(item.text)]), into: &buffer)
+                event("response.content_part.done", place.merging(["part": part]), into: &buffer)
+                finished = ResponsesResponse.messageItem(id: item.id, parts: [part], status: status)
             case .message:
                 event("response.output_text.done", place.merging(["text": .string(item.text), "logprobs": .array([])]), into: &buffer)
                 event("response.content_part.done", place.merging(["part": ResponsesResponse.textPart(item.text)]), into: &buffer)
@@ -217,7 +242,7 @@ enum ResponsesResponse {
                 event("response.reasoning_text.done", place.merging(["text": .string(item.text)]), into: &buffer)
                 event("response.content_part.done", place.merging(["part": .object(["type": .string("reasoning_text"), "text": .string(item.text)])]),
                       into: &buffer)
-                finished = ResponsesResponse.reasoningItem(id: item.id, text: item.text, status: "completed")
+                finished = ResponsesResponse.reasoningItem(id: item.id, text: item.text, status: status)
             }
             event("response.output_item.done", ["output_index": .number(Double(item.index)), "item": finished], into: &buffer)
             done.append(finished)
@@ -226,7 +251,9 @@ enum ResponsesResponse {
         mutating func finish(_ answer: CompatAnswer, into buffer: inout ByteBuffer) {
             let (status, reason) = ResponsesResponse.ending(answer.openAIStop)
             if !toldText, !answer.text.isEmpty { text(answer.text, into: &buffer) }
-            close(into: &buffer, status: status)
+            let cut = status == "incomplete"
+            close(into: &buffer, status: cut && answer.toolCalls.isEmpty ? "incomplete" : "completed",
+                  refused: answer.stop == .refusal && answer.toolCalls.isEmpty)
             for index in answer.toolCalls.indices {
                 let id = "fc_\(answer.taskId)_\(index)"
                 let place: JSONObject = ["item_id": .string(id), "output_index": .number(Double(done.count))]
@@ -238,7 +265,7 @@ enum ResponsesResponse {
                 event("response.function_call_arguments.done", place.merging(["arguments": .string(arguments),
                                                                                "name": .string(answer.toolCalls[index].name)]),
                       into: &buffer)
-                let item = ResponsesResponse.callItem(answer, index, status: "completed")
+                let item = ResponsesResponse.callItem(answer, index, status: cut ? "incomplete" : "completed")
                 event("response.output_item.done", ["output_index": .number(Double(done.count)), "item": item], into: &buffer)
                 done.append(item)
             }
@@ -251,13 +278,16 @@ enum ResponsesResponse {
             event(status == "completed" ? "response.completed" : "response.incomplete", ["response": response], into: &buffer)
         }
 
-        /// A failure after the stream began: `response.failed`, its `error` the failure's code and
-        /// message, and the items told so far.
+        /// A failure after the stream began: `response.failed` with the items told so far, its
+        /// `error` in the codes the Responses API has (`rate_limit_exceeded`, else `server_error`),
+        /// fleetd's own code beside them as `fleetd_code`.
         mutating func fail(_ error: CompatError, into buffer: inout ByteBuffer) {
             close(into: &buffer, status: "incomplete")
-            let detail: JSONValue = .object(["code": .string(error.code ?? error.openAIType), "message": .string(error.message)])
+            var detail: JSONObject = ["code": .string(error.status.code == 429 ? "rate_limit_exceeded" : "server_error"),
+                                      "message": .string(error.message)]
+            if let code = error.code { detail["fleetd_code"] = .string(code) }
             let response = ResponsesResponse.object(id: ResponsesResponse.id(taskId), created: created, model: model, status: "failed",
-                                                    echo: echo, output: done, error: detail)
+                                                    echo: echo, output: done, error: .object(detail))
             event("response.failed", ["response": response], into: &buffer)
         }
     }
