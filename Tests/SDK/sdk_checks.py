@@ -593,7 +593,7 @@ def responses():
     expect(response.id.startswith("resp_") and response.object == "response" and response.model == "claude-cheap", response)
     expect(response.usage.input_tokens == 2095 and response.usage.output_tokens == 503 and response.usage.total_tokens == 2598,
            response.usage)
-    expect(response.instructions == "Be brief." and response.metadata == {"run": "r-1"} and response.store is False, response)
+    expect(response.instructions == "Be brief." and response.metadata == {"run": "r-1"} and response.store is True, response)
     expect(raw.headers["x-fleetd-provider"] == "anthropic" and raw.headers["x-fleetd-task-id"].startswith("task-"), raw.headers)
     with oai.responses.stream(model="auto", input=[{"role": "user", "content": SIMPLE}]) as stream:
         events = list(stream)
@@ -626,6 +626,26 @@ def responses():
               {"type": "function_call_output", "call_id": "call_r", "output": "21 degrees"}]
     answer = oai.responses.create(model="gpt-strong", input=replay, tools=[WEATHER_TOOL_RESPONSES])
     expect(answer.output_text == OPENAI_JSON_TEXT and answer.model == "gpt-strong", answer)
+
+    # A conversation the server keeps: the second turn names the first by previous_response_id;
+    # a response made with store: false, or another tenant's, cannot be continued.
+    first = oai.responses.create(model="claude-cheap", input="Name a colour.")
+    expect(first.store is True, first)
+    second = oai.responses.create(model="claude-cheap", input="Another one?", previous_response_id=first.id)
+    expect(second.previous_response_id == first.id and second.output_text == ANTHROPIC_JSON_TEXT, second)
+    # Continued after a stream: the streamed tool call's output, by the response's id alone.
+    answer = oai.responses.create(model="claude-cheap", previous_response_id=completed.id, tools=[WEATHER_TOOL_RESPONSES],
+                                  input=[{"type": "function_call_output", "call_id": calls[0].call_id, "output": "18 degrees"}])
+    expect(answer.output_text == ANTHROPIC_JSON_TEXT, answer)
+    unkept = oai.responses.create(model="claude-cheap", input="Name a colour.", store=False)
+    other = openai.OpenAI(base_url=URL + "/v1", api_key="sk-fleetd-test", max_retries=0, timeout=30,
+                          default_headers={"x-fleetd-tenant": "someone-else"})
+    for client, previous in [(oai, unkept.id), (other, first.id)]:
+        try:
+            client.responses.create(model="claude-cheap", input="Another one?", previous_response_id=previous)
+            raise AssertionError("no BadRequestError continuing " + previous)
+        except openai.BadRequestError as error:
+            expect(error.body["param"] == "previous_response_id" and "no such response" in error.body["message"], error.body)
 
     # Structured output: parse() against a Claude model.
     email = [{"role": "user", "content": "Extract the key information from this email: John Smith (john@example.com) is "
@@ -666,7 +686,7 @@ def responses():
         oai.responses.retrieve("resp_123")
         raise AssertionError("no NotFoundError for a kept response")
     except openai.NotFoundError as error:
-        expect("keeps no responses" in error.body["message"], error.body)
+        expect("only to be continued" in error.body["message"], error.body)
 
 
 CHECKS = {name: function for name, function in globals().items()

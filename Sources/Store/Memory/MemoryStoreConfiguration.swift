@@ -15,6 +15,7 @@ public struct MemoryStoreConfiguration: Sendable, Hashable {
         "streaming/buffer": 300,
         "streaming/metadata": 86_400,
         "cache/responses": 3_600,
+        "responses/conversations": 86_400,
         "tools/calls": 7 * 86_400,
         "performance/*": 7 * 86_400,
     ]

@@ -104,8 +104,8 @@ struct ServedRoutes: Sendable {
             return "fleetd does not count a Responses request's tokens; POST /v1/messages/count_tokens gives its estimate for an Anthropic-shaped one"
         }
         if path.hasPrefix("/v1/responses/") {
-            return "fleetd keeps no responses to retrieve, cancel or delete (each answer says store: false): "
-                + "POST /v1/responses with the whole conversation as input"
+            return "fleetd serves no routes of a kept response (retrieve, cancel, delete, input items): "
+                + "a response made with store is kept only to be continued by POST /v1/responses with previous_response_id"
         }
         if path.hasPrefix("/v1/embeddings") {
             return "use /v1/chat/completions (fleetd runs chat tasks and serves no embeddings)"

@@ -87,7 +87,7 @@ struct CompatRouteTests {
     }
 
     @Test("an unknown route is a 404 in OpenAI's shape naming the path and what fleetd serves instead", arguments: [
-        ("GET", "/v1/responses/resp_123", "fleetd keeps no responses"),
+        ("GET", "/v1/responses/resp_123", "only to be continued"),
         ("GET", "/v1/responses", "use POST /v1/responses"),
         ("POST", "/v1/embeddings", "use /v1/chat/completions"),
         ("POST", "/v1/completions", "use /v1/chat/completions"),

@@ -102,7 +102,6 @@ import Testing
     /// What needs a stored response, OpenAI's own tools and anything unknown: a 400 naming it.
     @Test func whatFleetdCannotDoIsRefusedNamingIt() {
         let cases: [(String, String)] = [
-            (#"{"model": "auto", "input": "hi", "previous_response_id": "resp_1"}"#, "previous_response_id"),
             (#"{"model": "auto", "input": "hi", "conversation": "conv_1"}"#, "conversation"),
             (#"{"model": "auto", "input": "hi", "background": true}"#, "background"),
             (#"{"model": "auto", "input": "hi", "tools": [{"type": "web_search"}]}"#, "tools[0].type"),
@@ -120,7 +119,20 @@ import Testing
         for (body, param) in cases {
             #expect(refusal(body)?.param == param, "\(body)")
         }
-        #expect(refusal(#"{"model": "auto", "input": "hi", "previous_response_id": "resp_1"}"#)?.message.contains("keeps no responses") == true)
+    }
+
+    /// A continued conversation: the kept turns first, and an output may answer a call among them.
+    @Test func aContinuationFollowsTheKeptConversation() throws {
+        let earlier = [ProviderMessage(role: .user, content: "Weather in Paris?"),
+                       ProviderMessage(role: .assistant, blocks: [.toolUse(ToolUse(id: "c1", name: "get_weather", input: .object([:])))])]
+        let call = try ResponsesRequest.parse(try JSONValue.parse(text: """
+            {"model": "auto", "previous_response_id": "resp_task-1", "store": false,
+             "input": [{"type": "function_call_output", "call_id": "c1", "output": "18 degrees"}]}
+            """), earlier: earlier)
+        #expect(call.request.messages.count == 3 && call.request.messages.prefix(2) == earlier[...])
+        #expect(call.request.messages[2].blocks == [.toolResult(ToolResult(toolUseId: "c1", name: "get_weather", content: [.text("18 degrees")]))])
+        #expect(call.previousResponseId == "resp_task-1" && !call.keep && call.echo["store"] == .bool(false))
+        #expect(try parse(#"{"model": "auto", "input": "hi"}"#).keep, "kept unless store is false, as OpenAI's default is")
     }
 
     // MARK: Answers

@@ -370,8 +370,8 @@ import Testing
             try await fleet.check("responses")
             let sent = fleet.upstream
             #expect(sent.map(\.path) == Array(repeating: "/v1/messages", count: 4) + ["/v1/chat/completions"]
-                    + Array(repeating: "/v1/messages", count: 3))
-            guard sent.count == 8 else { return }
+                    + Array(repeating: "/v1/messages", count: 7))
+            guard sent.count == 12 else { return }
             #expect(sent[0].body["system"] as? String == "Be brief." && sent[0].body["stream"] as? Bool != true)
             #expect(sent[1].body["stream"] as? Bool == true)
             #expect((sent[2].body["tools"] as? [[String: Any]])?.first?["name"] as? String == "get_weather")
@@ -389,9 +389,17 @@ import Testing
             #expect(replayed.map { $0["role"] as? String } == ["user", "assistant", "tool", "tool"])
             #expect((replayed[1]["tool_calls"] as? [[String: Any]])?.map { $0["id"] as? String } == ["call_p", "call_r"])
             #expect(replayed[2...].map { $0["tool_call_id"] as? String } == ["call_p", "call_r"])
-            let format = try #require((sent[5].body["output_config"] as? [String: Any])?["format"] as? [String: Any])
+            // previous_response_id: the kept conversation, then the new turn.
+            let continued = try #require(sent[6].body["messages"] as? [[String: Any]])
+            #expect(continued.map { $0["role"] as? String } == ["user", "assistant", "user"])
+            #expect(continued.first?["content"] as? String == "Name a colour." && continued.last?["content"] as? String == "Another one?")
+            let afterStream = try #require(sent[7].body["messages"] as? [[String: Any]])
+            #expect(afterStream.map { $0["role"] as? String } == ["user", "assistant", "user"])
+            #expect((afterStream[1]["content"] as? [[String: Any]])?.map { $0["type"] as? String } == ["text", "tool_use"])
+            #expect(((afterStream[2]["content"] as? [[String: Any]])?.first)?["tool_use_id"] as? String == "toolu_01NRLabsLyVHZPKxbKvkfSMn")
+            let format = try #require((sent[9].body["output_config"] as? [String: Any])?["format"] as? [String: Any])
             #expect(format["type"] as? String == "json_schema")
-            for call in sent[6...7] {
+            for call in sent[10...11] {
                 #expect((call.body["thinking"] as? [String: Any])?["budget_tokens"] as? Int == 1_024, "\(call.body)")
             }
         }

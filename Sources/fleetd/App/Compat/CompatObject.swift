@@ -25,6 +25,10 @@ struct CompatCall: Sendable {
     var userId: String?
     /// What a Responses API answer repeats of its request (`instructions`, `tools`, `text`, …).
     var echo: JSONObject = [:]
+    /// Responses API: the response this request continues, and whether its answer is kept for a
+    /// later `previous_response_id` (`store`, true unless the client says false).
+    var previousResponseId: String?
+    var keep = false
 }
 
 /// One JSON object of a client's request, read with the path of every value so each error names

@@ -85,7 +85,7 @@ struct CompatRoutes {
             call = switch dialect {
             case .openAI: try OpenAIChatRequest.parse(body)
             case .anthropic: try AnthropicMessagesRequest.parse(body)
-            case .responses: try ResponsesRequest.parse(body)
+            case .responses: try await responsesCall(body, request: request, context: context)
             }
         } catch let error as CompatRequestError {
             throw CompatError(dialect, request: error)
@@ -102,8 +102,9 @@ struct CompatRoutes {
                               param: "model", code: "model_not_allowed")
         }
         let retryAfter = Int(config.routing.health.cooldownSeconds.rounded(.up))
+        let keep = keeper(call, dialect: dialect, task: task)
         if call.stream {
-            return try await CompatStream(manager: manager, metrics: metrics, dialect: dialect, defaultRetryAfter: retryAfter)
+            return try await CompatStream(manager: manager, metrics: metrics, dialect: dialect, defaultRetryAfter: retryAfter, keep: keep)
                 .respond(task, call: call, context: context)
         }
         let result: TaskResult
@@ -118,6 +119,7 @@ struct CompatRoutes {
             throw failure
         }
         metrics.taskFinished(result)
+        await keep?(result)
         let answer = CompatAnswer(result)
         let created = Int(Date().timeIntervalSince1970)
         let body = switch dialect {
@@ -128,6 +130,29 @@ struct CompatRoutes {
         var response = try compatJSON(body)
         for (name, value) in CompatFacts(result).headers { response.headers[HTTPField.Name(name)!] = value }
         return response
+    }
+
+    /// A Responses API body as a call, the conversation its `previous_response_id` names first
+    /// (kept for this caller: its key and tenant).
+    private func responsesCall(_ body: JSONValue, request: Request, context: FleetRequestContext) async throws -> CompatCall {
+        guard let previous = try ResponsesRequest.previousResponseId(body) else { return try ResponsesRequest.parse(body) }
+        let earlier = try await ResponsesStore(memory: manager.dataPlane.memory).conversation(previous, owner: owner(request, context: context))
+        return try ResponsesRequest.parse(body, earlier: earlier)
+    }
+
+    /// Whose a kept response is: the caller's API key and tenant (its key's, else `x-fleetd-tenant`).
+    private func owner(_ request: Request, context: FleetRequestContext) -> String {
+        let caller = context.caller?.taskCaller
+        return ResponsesStore.owner(keyId: caller?.keyId, tenantId: caller?.tenantId ?? request.headers[HTTPField.Name("x-fleetd-tenant")!])
+    }
+
+    /// What keeps a Responses API answer for a later `previous_response_id` (`store` not false).
+    private func keeper(_ call: CompatCall, dialect: CompatDialect, task: AgentTask) -> (@Sendable (TaskResult) async -> Void)? {
+        guard dialect == .responses, call.keep else { return nil }
+        let store = ResponsesStore(memory: manager.dataPlane.memory)
+        let owner = ResponsesStore.owner(keyId: task.caller?.keyId, tenantId: task.caller?.tenantId ?? task.tenantId)
+        let conversation = call.request
+        return { result in await store.keep(result, request: conversation, owner: owner) }
     }
 
     /// The task for a call: its agent type (header `x-fleetd-agent-type`, else the model's alias),

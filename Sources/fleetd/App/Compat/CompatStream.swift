@@ -23,6 +23,8 @@ struct CompatStream {
     let metrics: FleetMetrics
     let dialect: CompatDialect
     let defaultRetryAfter: Int
+    /// Keeps a completed answer (a Responses API answer made with `store`), after it was told.
+    var keep: (@Sendable (TaskResult) async -> Void)? = nil
 
     func respond(_ task: AgentTask, call: CompatCall, context: FleetRequestContext) async throws -> Response {
         let timeout = Duration.milliseconds(await manager.config.fleet.taskTimeout)
@@ -77,7 +79,7 @@ struct CompatStream {
         }
         let stream = CompatSSEStream(dispatched: dispatched, lease: lease, watch: watch, head: head, events: handoff, writer: writer,
                                      end: CompatSSEStream.Ending(dialect: dialect, defaultRetryAfter: defaultRetryAfter, timeout: timeout),
-                                     manager: manager, metrics: metrics, executor: context.taskExecutor, logger: context.logger)
+                                     keep: keep, manager: manager, metrics: metrics, executor: context.taskExecutor, logger: context.logger)
         var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
         for (name, value) in facts.headers { headers[HTTPField.Name(name)!] = value }
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await stream.write(to: &writer) })
@@ -132,14 +134,15 @@ final class CompatSSEStream: Sendable {
     private let events: RunHandoff
     private let writer: any CompatStreamWriter
     private let end: Ending
+    private let keep: (@Sendable (TaskResult) async -> Void)?
     private let manager: FleetManager
     private let metrics: FleetMetrics
     private let executor: EventLoopTaskExecutor?
     private let logger: Logger
 
     init(dispatched: FleetManager.Dispatched, lease: AgentLease, watch: StreamWatch, head: [TaskEvent], events: RunHandoff,
-         writer: any CompatStreamWriter, end: Ending, manager: FleetManager, metrics: FleetMetrics,
-         executor: EventLoopTaskExecutor?, logger: Logger) {
+         writer: any CompatStreamWriter, end: Ending, keep: (@Sendable (TaskResult) async -> Void)?, manager: FleetManager,
+         metrics: FleetMetrics, executor: EventLoopTaskExecutor?, logger: Logger) {
         self.dispatched = dispatched
         self.lease = lease
         self.watch = watch
@@ -147,6 +150,7 @@ final class CompatSSEStream: Sendable {
         self.events = events
         self.writer = writer
         self.end = end
+        self.keep = keep
         self.manager = manager
         self.metrics = metrics
         self.executor = executor
@@ -182,7 +186,7 @@ final class CompatSSEStream: Sendable {
     @inline(never)
     private func opened() -> CompatRelay {
         metrics.live.streamOpened()
-        return CompatRelay(writer, end: end)
+        return CompatRelay(writer, end: end, keep: keep)
     }
 
     /// The agent goes back, the task is recorded and counted.
@@ -211,13 +215,16 @@ final class CompatSSEStream: Sendable {
 final class CompatRelay {
     private var stream: any CompatStreamWriter
     private let end: CompatSSEStream.Ending
+    private let keep: (@Sendable (TaskResult) async -> Void)?
+    private var kept = false
     private var pending = ByteBuffer()
     /// How the task ended, as the client was told (a client that left: cancelled).
     private(set) var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: .taskCancelled, message: "the client went away"))
 
-    init(_ stream: any CompatStreamWriter, end: CompatSSEStream.Ending) {
+    init(_ stream: any CompatStreamWriter, end: CompatSSEStream.Ending, keep: (@Sendable (TaskResult) async -> Void)? = nil) {
         self.stream = stream
         self.end = end
+        self.keep = keep
     }
 
     /// The dialect's opening and the head the route read, then the rest of the run.
@@ -229,6 +236,11 @@ final class CompatRelay {
                 append(ready)
             }
             if pending.readableBytes > 0 {
+                // A kept answer is kept before its end is told: the client may continue it at once.
+                if let keep, !kept, case .success(let result) = outcome {
+                    kept = true
+                    await keep(result)
+                }
                 try await writer.write(pending)
                 pending.clear()
             }

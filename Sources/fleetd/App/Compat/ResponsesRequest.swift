@@ -2,52 +2,60 @@ import Providers
 
 /// `POST /v1/responses`: an OpenAI Responses API body translated into a ``CompatCall``.
 ///
-/// Stateless, as a client that keeps its own conversation uses it (the OpenAI Agents SDK and
-/// Codex send the whole conversation as `input` every turn): `input` as a string or as items
-/// (`message` in every role, with `input_text`, `input_image` as a URL or a `data:` URL with its
-/// `detail`, and an earlier answer's `output_text` and `refusal`; `function_call` and
-/// `function_call_output`), `instructions` (before the leading system and developer messages,
-/// as the system prompt), function `tools` (with `strict`), `tool_choice`, `parallel_tool_calls`,
-/// `text.format` (`json_schema`, `json_object`, as `response_format` on Chat Completions),
-/// `reasoning.effort` (as Chat Completions' `reasoning_effort`), `max_output_tokens`,
-/// `temperature`, `top_p`, `stream`. Accepted and not carried: `store` (fleetd keeps no
-/// responses either way: the answer says `store: false`), `metadata` (repeated in the answer),
-/// `include`, `truncation`, `prompt_cache_key`, `prompt_cache_retention`, `text.verbosity`,
+/// A client that keeps its own conversation sends it whole as `input` every turn (the OpenAI
+/// Agents SDK, Codex); one that lets the server keep it names the response it continues
+/// (`previous_response_id`, whose conversation ``ResponsesStore`` kept and the caller gives as
+/// `earlier`). `input` is a string or items (`message` in every role, with `input_text`,
+/// `input_image` as a URL or a `data:` URL with its `detail`, and an earlier answer's
+/// `output_text` and `refusal`; `function_call` and `function_call_output`); `instructions` (before
+/// the leading system and developer messages, as the system prompt; an earlier response's are not
+/// carried over, as OpenAI has it), function `tools` (with `strict`), `tool_choice`,
+/// `parallel_tool_calls`, `text.format` (`json_schema`, `json_object`, as `response_format` on
+/// Chat Completions), `reasoning.effort` (as Chat Completions' `reasoning_effort`),
+/// `max_output_tokens`, `temperature`, `top_p`, `stream`, `store` (whether the answer is kept,
+/// true unless false). Accepted and not carried: `metadata` (repeated in the answer), `include`,
+/// `truncation`, `prompt_cache_key`, `prompt_cache_retention`, `text.verbosity`,
 /// `reasoning.summary`, `max_tool_calls` (built-in tools only), `stream_options`, an earlier
-/// answer's `reasoning` items (a provider's thinking is not sent back to it) and each item's
-/// `id` and `status`. `user` and `safety_identifier` keep routing sticky. What needs a stored
-/// response (`previous_response_id`, `conversation`, `item_reference` items), OpenAI's built-in
-/// tools and everything else is refused with a 400 naming it. A function tool without `strict` is
-/// strict, as the Responses API has it.
+/// answer's `reasoning` items (a provider's thinking is not sent back to it) and each item's `id`
+/// and `status`. `user` and `safety_identifier` keep routing sticky. OpenAI's `conversation`
+/// objects, `item_reference` items, built-in tools and everything else are refused with a 400
+/// naming them. A function tool without `strict` is strict, as the Responses API has it.
 enum ResponsesRequest {
     static let known: Set<String> = [
         "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls", "max_output_tokens", "temperature",
         "top_p", "stream", "stream_options", "store", "metadata", "user", "safety_identifier", "prompt_cache_key",
-        "prompt_cache_retention", "include", "truncation", "reasoning", "text", "max_tool_calls",
+        "prompt_cache_retention", "include", "truncation", "reasoning", "text", "max_tool_calls", "previous_response_id",
     ]
 
-    static let stored = "fleetd keeps no responses: send the whole conversation as 'input' (the earlier answers' output items included)"
+    static let stored = "fleetd keeps a response's conversation for previous_response_id, not its items one by one: "
+        + "send the earlier items themselves, or continue with previous_response_id"
 
     static let reasons: [String: String] = [
-        "previous_response_id": stored,
-        "conversation": stored,
+        "conversation": "conversations are OpenAI's objects: continue with previous_response_id, or send the whole conversation as 'input'",
         "background": "background responses are not run: fleetd answers while the client waits",
         "prompt": "stored prompt templates exist only at OpenAI",
         "top_logprobs": "log probabilities are not relayed",
         "service_tier": "service tiers exist per provider",
     ]
 
-    static func parse(_ body: JSONValue) throws -> CompatCall {
+    /// The id of the response a body continues (`previous_response_id`), read before the body is
+    /// parsed: its conversation comes first.
+    static func previousResponseId(_ body: JSONValue) throws -> String? {
+        try CompatObject(body, path: "").string("previous_response_id")
+    }
+
+    /// - Parameter earlier: the conversation `previous_response_id` names, which `input` continues.
+    static func parse(_ body: JSONValue, earlier: [ProviderMessage] = []) throws -> CompatCall {
         let top = try CompatObject(body, path: "")
         try top.refuseUnknown(known, reasons: reasons)
         let model = try top.requiredString("model")
         var echo: JSONObject = [:]
-        var request = ProviderRequest(model: "", messages: [])
+        var request = ProviderRequest(model: "", messages: earlier)
         let instructions = try top.string("instructions")
         switch top.value("input") {
         case .string(let text)?:
             guard !text.isEmpty else { throw CompatRequestError(param: "input", message: "'input' must not be empty") }
-            request.messages = [ProviderMessage(role: .user, content: text)]
+            request.messages.append(ProviderMessage(role: .user, content: text))
             if let instructions, !instructions.isEmpty { request.system = instructions }
         case .array(let items)?:
             try readInput(items, instructions: instructions, into: &request)
@@ -98,7 +106,10 @@ enum ResponsesRequest {
             throw CompatRequestError(param: "truncation", message: "'truncation' must be auto or disabled")
         }
         if let options = try top.object("stream_options") { try options.refuseUnknown(["include_obfuscation"]) }
-        _ = try top.bool("store")
+        let store = try top.bool("store") ?? true
+        let previous = try top.string("previous_response_id")
+        echo["store"] = .bool(store)
+        echo["previous_response_id"] = previous.map(JSONValue.string) ?? .null
         _ = try top.string("prompt_cache_key")
         _ = try top.string("prompt_cache_retention")
         _ = try top.int("max_tool_calls")
@@ -115,6 +126,8 @@ enum ResponsesRequest {
         var call = CompatCall(model: model, request: request, maxTokens: maxTokens, stream: try top.bool("stream") ?? false,
                               userId: user ?? safety)
         call.echo = echo
+        call.keep = store
+        call.previousResponseId = previous
         return call
     }
 
@@ -123,7 +136,8 @@ enum ResponsesRequest {
     /// and a `function_call_output` the outputs before it.
     static func readInput(_ items: [JSONValue], instructions: String?, into request: inout ProviderRequest) throws {
         var systems: [String] = instructions.map { $0.isEmpty ? [] : [$0] } ?? []
-        var calls: [String: String] = [:] // call id → function name
+        var calls: [String: String] = [:] // call id → function name, the earlier conversation's too
+        for case .toolUse(let use) in request.messages.flatMap(\.blocks) { calls[use.id] = use.name }
         for (index, value) in items.enumerated() {
             let item = try CompatObject(value, path: "input[\(index)]")
             let type = try item.string("type") ?? (item.has("role") ? "message" : "")

@@ -41,9 +41,9 @@ enum ResponsesResponse {
         object["instructions"] = echo["instructions"] ?? .null
         object["max_output_tokens"] = echo["max_output_tokens"] ?? .null
         object["parallel_tool_calls"] = echo["parallel_tool_calls"] ?? .bool(true)
-        object["previous_response_id"] = .null
+        object["previous_response_id"] = echo["previous_response_id"] ?? .null
         object["reasoning"] = echo["reasoning"] ?? .object(["effort": .null, "summary": .null])
-        object["store"] = .bool(false)
+        object["store"] = echo["store"] ?? .bool(false)
         object["temperature"] = echo["temperature"] ?? .null
         object["text"] = echo["text"] ?? .object(["format": .object(["type": .string("text")])])
         object["tool_choice"] = echo["tool_choice"] ?? .string("auto")
