@@ -32,6 +32,32 @@ import Testing
         await fake.shutdown()
     }
 
+    /// A Responses API answer kept by one instance is continued through another
+    /// (`previous_response_id`): the second instance sends the first one's conversation.
+    @Test func aResponseKeptByOneInstanceIsContinuedThroughAnother() async throws {
+        let database = try await SharedCluster.freshDatabase()
+        let fake = try await FakeProviderServer.start(script: FakeScript { _, _ in
+            (try? .fixture("providers/anthropic-nonstream-docs-example.json")) ?? .status(500)
+        })
+        let text = ResponseCacheEndToEndTests.config(baseURL: fake.baseURL, caching: "false") + "\n" + SharedCluster.databaseSection(database)
+        let first = try await ResponseCacheEndToEndTests.start(text), second = try await ResponseCacheEndToEndTests.start(text)
+        let made = try await http(.POST, first.baseURL + "/v1/responses", body: #"{"model": "auto", "input": "Name a colour."}"#)
+        #expect(made.status == 200, "\(made.body)")
+        let id = try #require(made.json["id"] as? String)
+        let continued = try await http(.POST, second.baseURL + "/v1/responses",
+                                       body: #"{"model": "auto", "input": "Another one?", "previous_response_id": "\#(id)"}"#)
+        #expect(continued.status == 200 && continued.json["previous_response_id"] as? String == id, "\(continued.body)")
+        let turns = try #require(fake.requests.last?.jsonBody?["messages"] as? [[String: Any]])
+        #expect(turns.map { $0["role"] as? String } == ["user", "assistant", "user"])
+        #expect(turns.first?["content"] as? String == "Name a colour." && turns.last?["content"] as? String == "Another one?")
+        #expect(try await SharedCluster.number(database, "SELECT count(*) FROM memory_entries WHERE partition = 'responses/conversations'") == 2)
+        for instance in [first, second] {
+            instance.signal(SIGTERM)
+            #expect(await instance.waitForExit() == 0)
+        }
+        await fake.shutdown()
+    }
+
     @Test func feedbackOnATaskRunByOneInstanceIsTakenByAnotherOnceFleetWide() async throws {
         let database = try await SharedCluster.freshDatabase()
         let fake = try await FakeProviderServer.start(script: FakeScript { _, _ in
