@@ -102,7 +102,7 @@ struct CompatRoutes {
                               param: "model", code: "model_not_allowed")
         }
         let retryAfter = Int(config.routing.health.cooldownSeconds.rounded(.up))
-        let keep = keeper(call, dialect: dialect, task: task)
+        let keep = keeper(call, dialect: dialect, task: task, logger: context.logger)
         if call.stream {
             return try await CompatStream(manager: manager, metrics: metrics, dialect: dialect, defaultRetryAfter: retryAfter, keep: keep)
                 .respond(task, call: call, context: context)
@@ -147,12 +147,12 @@ struct CompatRoutes {
     }
 
     /// What keeps a Responses API answer for a later `previous_response_id` (`store` not false).
-    private func keeper(_ call: CompatCall, dialect: CompatDialect, task: AgentTask) -> (@Sendable (TaskResult) async -> Void)? {
+    private func keeper(_ call: CompatCall, dialect: CompatDialect, task: AgentTask, logger: Logger) -> (@Sendable (TaskResult) async -> Void)? {
         guard dialect == .responses, call.keep else { return nil }
         let store = ResponsesStore(memory: manager.dataPlane.memory)
         let owner = ResponsesStore.owner(keyId: task.caller?.keyId, tenantId: task.caller?.tenantId ?? task.tenantId)
         let conversation = call.request
-        return { result in await store.keep(result, request: conversation, owner: owner) }
+        return { result in await store.keep(result, request: conversation, owner: owner, logger: logger) }
     }
 
     /// The task for a call: its agent type (header `x-fleetd-agent-type`, else the model's alias),

@@ -1,6 +1,7 @@
 import Agents
 import FleetSupport
 import Foundation
+import Logging
 import Providers
 import Store
 
@@ -42,7 +43,7 @@ struct ResponsesStore {
     }
 
     /// Keeps the conversation `request` was, with `result`'s answer after it, under the response's id.
-    func keep(_ result: TaskResult, request: ProviderRequest, owner: String) async {
+    func keep(_ result: TaskResult, request: ProviderRequest, owner: String, logger: Logger) async {
         let answer = CompatAnswer(result)
         var blocks: [ContentBlock] = answer.text.isEmpty ? [] : [.text(answer.text)]
         blocks += answer.toolCalls.map { ContentBlock.toolUse($0) }
@@ -53,7 +54,9 @@ struct ResponsesStore {
                                    key: ResponsesResponse.id(result.taskId))
             _ = try await memory.evictOldest(partition: Self.partition, keeping: Self.maxEntries)
         } catch {
-            // The answer stands; only a later continuation of it will be refused, saying why.
+            // The answer stands; only a later continuation of it will be refused.
+            logger.warning("a Responses API answer could not be kept for previous_response_id",
+                           metadata: ["task": "\(result.taskId)", "error": "\(error)"])
         }
     }
 }
