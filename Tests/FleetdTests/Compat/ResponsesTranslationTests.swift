@@ -126,13 +126,25 @@ import Testing
         let earlier = [ProviderMessage(role: .user, content: "Weather in Paris?"),
                        ProviderMessage(role: .assistant, blocks: [.toolUse(ToolUse(id: "c1", name: "get_weather", input: .object([:])))])]
         let call = try ResponsesRequest.parse(try JSONValue.parse(text: """
-            {"model": "auto", "previous_response_id": "resp_task-1", "store": false,
+            {"model": "auto", "previous_response_id": "resp_task-1", "store": false, "instructions": "Be brief.",
              "input": [{"type": "function_call_output", "call_id": "c1", "output": "18 degrees"}]}
-            """), earlier: earlier)
+            """), earlier: earlier, earlierSystem: "Use metric units.")
+        // The kept conversation's system text stays; its instructions are this request's.
+        #expect(call.request.system == "Be brief.\n\nUse metric units." && call.keptSystem == "Use metric units.")
         #expect(call.request.messages.count == 3 && call.request.messages.prefix(2) == earlier[...])
         #expect(call.request.messages[2].blocks == [.toolResult(ToolResult(toolUseId: "c1", name: "get_weather", content: [.text("18 degrees")]))])
         #expect(call.previousResponseId == "resp_task-1" && !call.keep && call.echo["store"] == .bool(false))
         #expect(try parse(#"{"model": "auto", "input": "hi"}"#).keep, "kept unless store is false, as OpenAI's default is")
+        #expect(refusal(#"{"model": "auto", "input": [], "previous_response_id": "resp_1"}"#)?.param == "input")
+    }
+
+    /// Whose a kept response is: two token users of one tenant, or two keys, are different owners.
+    @Test func ownersAreTheCallersAsAuthenticated() {
+        let alice = TaskCaller(label: "token of user alice", tenantId: "acme", userId: "alice")
+        let bob = TaskCaller(label: "token of user bob", tenantId: "acme", userId: "bob")
+        #expect(ResponsesStore.owner(alice, tenantHeader: nil) != ResponsesStore.owner(bob, tenantHeader: nil))
+        #expect(ResponsesStore.owner(nil, tenantHeader: "acme") != ResponsesStore.owner(nil, tenantHeader: "globex"))
+        #expect(ResponsesStore.owner(alice, tenantHeader: "globex") == ResponsesStore.owner(alice, tenantHeader: nil), "a caller's own tenant wins")
     }
 
     // MARK: Answers

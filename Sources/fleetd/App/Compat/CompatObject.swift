@@ -29,6 +29,9 @@ struct CompatCall: Sendable {
     /// later `previous_response_id` (`store`, true unless the client says false).
     var previousResponseId: String?
     var keep = false
+    /// Responses API: the conversation's system text from its input items (not `instructions`),
+    /// kept with it for a continuation.
+    var keptSystem: String?
 }
 
 /// One JSON object of a client's request, read with the path of every value so each error names

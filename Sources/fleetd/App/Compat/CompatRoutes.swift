@@ -85,7 +85,7 @@ struct CompatRoutes {
             call = switch dialect {
             case .openAI: try OpenAIChatRequest.parse(body)
             case .anthropic: try AnthropicMessagesRequest.parse(body)
-            case .responses: try await responsesCall(body, request: request, context: context)
+            case .responses: try await responsesCall(body, owner: owner(request, context: context), logger: context.logger)
             }
         } catch let error as CompatRequestError {
             throw CompatError(dialect, request: error)
@@ -102,7 +102,7 @@ struct CompatRoutes {
                               param: "model", code: "model_not_allowed")
         }
         let retryAfter = Int(config.routing.health.cooldownSeconds.rounded(.up))
-        let keep = keeper(call, dialect: dialect, task: task, logger: context.logger)
+        let keep = keeper(call, dialect: dialect, owner: owner(request, context: context), logger: context.logger)
         if call.stream {
             return try await CompatStream(manager: manager, metrics: metrics, dialect: dialect, defaultRetryAfter: retryAfter, keep: keep)
                 .respond(task, call: call, context: context)
@@ -134,25 +134,23 @@ struct CompatRoutes {
 
     /// A Responses API body as a call, the conversation its `previous_response_id` names first
     /// (kept for this caller: its key and tenant).
-    private func responsesCall(_ body: JSONValue, request: Request, context: FleetRequestContext) async throws -> CompatCall {
+    private func responsesCall(_ body: JSONValue, owner: String, logger: Logger) async throws -> CompatCall {
         guard let previous = try ResponsesRequest.previousResponseId(body) else { return try ResponsesRequest.parse(body) }
-        let earlier = try await ResponsesStore(memory: manager.dataPlane.memory).conversation(previous, owner: owner(request, context: context))
-        return try ResponsesRequest.parse(body, earlier: earlier)
+        let earlier = try await ResponsesStore(memory: manager.dataPlane.memory).conversation(previous, owner: owner, logger: logger)
+        return try ResponsesRequest.parse(body, earlier: earlier.messages, earlierSystem: earlier.system)
     }
 
-    /// Whose a kept response is: the caller's API key and tenant (its key's, else `x-fleetd-tenant`).
+    /// Whose a kept response is (``ResponsesStore/owner(_:tenantHeader:)``).
     private func owner(_ request: Request, context: FleetRequestContext) -> String {
-        let caller = context.caller?.taskCaller
-        return ResponsesStore.owner(keyId: caller?.keyId, tenantId: caller?.tenantId ?? request.headers[HTTPField.Name("x-fleetd-tenant")!])
+        ResponsesStore.owner(context.caller?.taskCaller, tenantHeader: request.headers[HTTPField.Name("x-fleetd-tenant")!])
     }
 
     /// What keeps a Responses API answer for a later `previous_response_id` (`store` not false).
-    private func keeper(_ call: CompatCall, dialect: CompatDialect, task: AgentTask, logger: Logger) -> (@Sendable (TaskResult) async -> Void)? {
+    private func keeper(_ call: CompatCall, dialect: CompatDialect, owner: String, logger: Logger) -> (@Sendable (TaskResult) async -> Void)? {
         guard dialect == .responses, call.keep else { return nil }
         let store = ResponsesStore(memory: manager.dataPlane.memory)
-        let owner = ResponsesStore.owner(keyId: task.caller?.keyId, tenantId: task.caller?.tenantId ?? task.tenantId)
-        let conversation = call.request
-        return { result in await store.keep(result, request: conversation, owner: owner, logger: logger) }
+        let conversation = call.request, system = call.keptSystem
+        return { result in await store.keep(result, request: conversation, system: system, owner: owner, logger: logger) }
     }
 
     /// The task for a call: its agent type (header `x-fleetd-agent-type`, else the model's alias),

@@ -44,27 +44,32 @@ enum ResponsesRequest {
         try CompatObject(body, path: "").string("previous_response_id")
     }
 
-    /// - Parameter earlier: the conversation `previous_response_id` names, which `input` continues.
-    static func parse(_ body: JSONValue, earlier: [ProviderMessage] = []) throws -> CompatCall {
+    /// - Parameters:
+    ///   - earlier: the conversation `previous_response_id` names, which `input` continues.
+    ///   - earlierSystem: that conversation's system text from its input items.
+    static func parse(_ body: JSONValue, earlier: [ProviderMessage] = [], earlierSystem: String? = nil) throws -> CompatCall {
         let top = try CompatObject(body, path: "")
         try top.refuseUnknown(known, reasons: reasons)
         let model = try top.requiredString("model")
         var echo: JSONObject = [:]
         var request = ProviderRequest(model: "", messages: earlier)
         let instructions = try top.string("instructions")
+        var systems = [earlierSystem].compactMap { $0 } // the input items' system text, the kept conversation's first
         switch top.value("input") {
         case .string(let text)?:
             guard !text.isEmpty else { throw CompatRequestError(param: "input", message: "'input' must not be empty") }
             request.messages.append(ProviderMessage(role: .user, content: text))
-            if let instructions, !instructions.isEmpty { request.system = instructions }
         case .array(let items)?:
-            try readInput(items, instructions: instructions, into: &request)
+            guard !items.isEmpty else { throw CompatRequestError(param: "input", message: "'input' must not be empty") }
+            try readInput(items, systems: &systems, into: &request)
         case nil:
             throw CompatRequestError(param: "input", message: "'input' is required: a string, or an array of input items")
         default:
             throw CompatRequestError(param: "input", message: "'input' must be a string or an array of input items")
         }
         echo["instructions"] = instructions.map(JSONValue.string) ?? .null
+        let prompt = ([instructions].compactMap { $0 } + systems).filter { !$0.isEmpty }
+        if !prompt.isEmpty { request.system = prompt.joined(separator: "\n\n") }
 
         if let tools = try top.array("tools") {
             request.tools = try tools.enumerated().map { try tool($1, path: "tools[\($0)]") }
@@ -127,23 +132,25 @@ enum ResponsesRequest {
                               userId: user ?? safety)
         call.echo = echo
         call.keep = store
+        call.keptSystem = systems.isEmpty ? nil : systems.joined(separator: "\n\n")
         call.previousResponseId = previous
         return call
     }
 
-    /// The input items, in order: leading system and developer messages (after `instructions`)
-    /// into `system`, the rest as turns. A `function_call` joins the assistant's message before it
-    /// and a `function_call_output` the outputs before it.
-    static func readInput(_ items: [JSONValue], instructions: String?, into request: inout ProviderRequest) throws {
-        var systems: [String] = instructions.map { $0.isEmpty ? [] : [$0] } ?? []
+    /// The input items, in order: leading system and developer messages into `systems` (the
+    /// system prompt, after `instructions`), the rest as turns. A `function_call` joins the
+    /// assistant's message before it and a `function_call_output` the outputs before it.
+    static func readInput(_ items: [JSONValue], systems: inout [String], into request: inout ProviderRequest) throws {
+        var leading = true
         var calls: [String: String] = [:] // call id → function name, the earlier conversation's too
         for case .toolUse(let use) in request.messages.flatMap(\.blocks) { calls[use.id] = use.name }
         for (index, value) in items.enumerated() {
             let item = try CompatObject(value, path: "input[\(index)]")
             let type = try item.string("type") ?? (item.has("role") ? "message" : "")
+            if type != "message", type != "reasoning" { leading = false }
             switch type {
             case "message":
-                try message(item, systems: &systems, into: &request)
+                try message(item, leading: &leading, systems: &systems, into: &request)
             case "function_call":
                 try item.refuseUnknown(["type", "id", "call_id", "name", "arguments", "status", "namespace", "caller"])
                 let id = try item.requiredString("call_id")
@@ -188,24 +195,24 @@ enum ResponsesRequest {
                                          message: "'\(item.param("type"))' is '\(type)': fleetd carries message, function_call, function_call_output and reasoning items")
             }
         }
-        if !systems.isEmpty { request.system = systems.joined(separator: "\n\n") }
         guard request.messages.contains(where: { $0.role != .system }) else {
             throw CompatRequestError(param: "input", message: "'input' holds no user or assistant item")
         }
     }
 
-    private static func message(_ item: CompatObject, systems: inout [String], into request: inout ProviderRequest) throws {
+    private static func message(_ item: CompatObject, leading: inout Bool, systems: inout [String], into request: inout ProviderRequest) throws {
         try item.refuseUnknown(["type", "role", "content", "id", "status", "phase"])
         let role = try item.requiredString("role")
         switch role {
         case "system", "developer":
             let text = try content(item, key: "content", allowImages: false, systemTurn: true).compactMap(\.text).joined(separator: "\n\n")
-            if request.messages.isEmpty {
+            if leading {
                 if !text.isEmpty { systems.append(text) }
             } else if !text.isEmpty {
                 request.messages.append(ProviderMessage(role: .system, content: text))
             }
         case "user":
+            leading = false
             var details: [Int: String] = [:]
             let blocks = try content(item, key: "content", allowImages: true, systemTurn: false, details: &details)
             guard !blocks.isEmpty else {
@@ -215,6 +222,7 @@ enum ResponsesRequest {
             if !details.isEmpty { turn.imageDetails = details }
             request.messages.append(turn)
         case "assistant":
+            leading = false
             let blocks = try content(item, key: "content", allowImages: false, systemTurn: false)
             if !blocks.isEmpty { request.messages.append(ProviderMessage(role: .assistant, blocks: blocks)) }
         default:
