@@ -144,6 +144,14 @@ final class ChildFleetd: Sendable {
         #"{"model":"auto","messages":[{"role":"user","content":"Say ten tokens."}],"stream":\#(stream)}"#
     }
 
+    /// `POST /v1/responses`: the same task through OpenAI's Responses API, kept for
+    /// `previous_response_id` (`store`, the API's default) or not.
+    var responsesURL: String { "http://127.0.0.1:\(port)/v1/responses" }
+
+    static func responsesBody(store: Bool) -> @Sendable (Bool) -> String {
+        { stream in #"{"model":"auto","input":"Say ten tokens.","stream":\#(stream),"store":\#(store)}"# }
+    }
+
     /// CPU time (user + system) and context switches of the fleetd process so far.
     func usage() -> (cpuSeconds: Double, contextSwitches: Int) {
         let pid = process.processIdentifier

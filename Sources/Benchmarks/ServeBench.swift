@@ -206,7 +206,11 @@ struct ServeBench: BenchSuite {
             hop.stop()
         }
         let fleetd = try await ChildFleetd.start(configFile: file, upstreamPort: upstream.port, directory: directory.appendingPathComponent("file"))
-        let endpoints = [("/v1/tasks", fleetd.tasksURL, ChildFleetd.taskBody), ("/v1/chat/completions", fleetd.chatURL, ChildFleetd.chatBody)]
+        let endpoints: [(String, String, @Sendable (Bool) -> String)] = [
+            ("/v1/tasks", fleetd.tasksURL, ChildFleetd.taskBody), ("/v1/chat/completions", fleetd.chatURL, ChildFleetd.chatBody),
+            ("/v1/responses (kept)", fleetd.responsesURL, ChildFleetd.responsesBody(store: true)),
+            ("/v1/responses (store: false)", fleetd.responsesURL, ChildFleetd.responsesBody(store: false)),
+        ]
         for (stream, concurrency) in cases {
             for (path, url, body) in endpoints {
                 let before = fleetd.usage()

@@ -50,7 +50,20 @@ public struct MemoryStore: Sendable {
         accessLevel: MemoryAccessLevel = .swarm,
         expiry: MemoryExpiry = .partitionDefault
     ) async throws -> MemoryEntry {
-        let data = try Self.encode(value, context: "\(partition)/\(key)")
+        try await store(json: try Self.encode(value, context: "\(partition)/\(key)"), partition: partition, key: key, as: writer,
+                        accessLevel: accessLevel, expiry: expiry)
+    }
+
+    /// Stores a value already encoded as JSON (a caller that needed its size first encodes it once).
+    @discardableResult
+    public func store(
+        json data: Data,
+        partition: String,
+        key: String,
+        as writer: MemoryReader = .system,
+        accessLevel: MemoryAccessLevel = .swarm,
+        expiry: MemoryExpiry = .partitionDefault
+    ) async throws -> MemoryEntry {
         let now = clock.now
         let entry = MemoryEntry(
             partition: partition, key: key, value: data, owner: writer.ownerName,

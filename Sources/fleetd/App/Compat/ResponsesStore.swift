@@ -1,4 +1,5 @@
 import Agents
+import FleetSupport
 import Foundation
 import Logging
 import Providers
@@ -73,15 +74,15 @@ struct ResponsesStore {
         if !blocks.isEmpty { messages.append(ProviderMessage(role: .assistant, blocks: blocks)) }
         let kept = Kept(owner: owner, system: system, messages: messages)
         let id = ResponsesResponse.id(result.taskId)
-        let size = (try? JSONEncoder().encode(kept).count) ?? 0
-        guard size <= Self.maxBytes else {
-            logger.warning("a Responses API conversation is too large to keep for previous_response_id",
-                           metadata: ["response": "\(id)", "bytes": "\(size)", "limit": "\(Self.maxBytes)"])
-            return
-        }
         let checkBound = Self.saves.wrappingAdd(1, ordering: .relaxed).newValue % max(1, Self.maxEntries / 100) == 0
         do {
-            try await memory.store(kept, partition: Self.partition, key: id, accessLevel: .system)
+            let json = try FastJSONEncoder().encodeToData(kept) // once: its size decides, then it is stored as it is
+            guard json.count <= Self.maxBytes else {
+                logger.warning("a Responses API conversation is too large to keep for previous_response_id",
+                               metadata: ["response": "\(id)", "bytes": "\(json.count)", "limit": "\(Self.maxBytes)"])
+                return
+            }
+            try await memory.store(json: json, partition: Self.partition, key: id, accessLevel: .system)
             if checkBound { _ = try await memory.evictOldest(partition: Self.partition, keeping: Self.maxEntries) }
         } catch {
             // The answer stands; only a later continuation of it will be refused.
