@@ -184,15 +184,7 @@ import Testing
 
     /// SSE text as (event name, data object) pairs.
     func events(_ buffer: ByteBuffer) -> [(String?, [String: Any])] {
-        String(buffer: buffer).components(separatedBy: "\n\n").filter { !$0.isEmpty }.map { block in
-            var event: String?
-            var data = ""
-            for line in block.split(separator: "\n") {
-                if line.hasPrefix("event: ") { event = String(line.dropFirst(7)) }
-                if line.hasPrefix("data: ") { data += line.dropFirst(6) }
-            }
-            return (event, (try? JSONSerialization.jsonObject(with: Data(data.utf8))) as? [String: Any] ?? [:])
-        }
+        CompatResponseTranslationTests().events(buffer).map { ($0.0, $0.1 ?? [:]) }
     }
 
     /// Thinking, text and a tool call: each an output item, added before its deltas and done
