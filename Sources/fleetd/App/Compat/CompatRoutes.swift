@@ -102,7 +102,7 @@ struct CompatRoutes {
                               param: "model", code: "model_not_allowed")
         }
         let retryAfter = Int(config.routing.health.cooldownSeconds.rounded(.up))
-        let keep = keeper(call, dialect: dialect, owner: owner(request, context: context), logger: context.logger)
+        let keep = keeper(call, dialect: dialect, request: request, context: context)
         if call.stream {
             return try await CompatStream(manager: manager, metrics: metrics, dialect: dialect, defaultRetryAfter: retryAfter, keep: keep)
                 .respond(task, call: call, context: context)
@@ -146,9 +146,11 @@ struct CompatRoutes {
     }
 
     /// What keeps a Responses API answer for a later `previous_response_id` (`store` not false).
-    private func keeper(_ call: CompatCall, dialect: CompatDialect, owner: String, logger: Logger) -> (@Sendable (TaskResult) async -> Void)? {
-        guard dialect == .responses, call.keep else { return nil }
+    private func keeper(_ call: CompatCall, dialect: CompatDialect, request: Request,
+                        context: FleetRequestContext) -> (@Sendable (TaskResult) async -> Void)? {
+        guard dialect == .responses, call.keep else { return nil } // nothing more for the other dialects' requests
         let store = ResponsesStore(memory: manager.dataPlane.memory)
+        let owner = owner(request, context: context), logger = context.logger
         let conversation = call.request, system = call.keptSystem
         return { result in await store.keep(result, request: conversation, system: system, owner: owner, logger: logger) }
     }

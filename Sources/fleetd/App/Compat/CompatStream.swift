@@ -23,7 +23,7 @@ struct CompatStream {
     let metrics: FleetMetrics
     let dialect: CompatDialect
     let defaultRetryAfter: Int
-    /// Keeps a completed answer (a Responses API answer made with `store`), after it was told.
+    /// Keeps a completed answer (a Responses API answer made with `store`) before its end is told.
     var keep: (@Sendable (TaskResult) async -> Void)? = nil
 
     func respond(_ task: AgentTask, call: CompatCall, context: FleetRequestContext) async throws -> Response {

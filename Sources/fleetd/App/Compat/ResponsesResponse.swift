@@ -69,9 +69,13 @@ enum ResponsesResponse {
     static func reasoningItem(id: String, text: String, status: String) -> JSONValue {
         .object([
             "id": .string(id), "type": .string("reasoning"), "summary": .array([]),
-            "content": .array(text.isEmpty ? [] : [.object(["type": .string("reasoning_text"), "text": .string(text)])]),
+            "content": .array(text.isEmpty ? [] : [reasoningPart(text)]),
             "status": .string(status),
         ])
+    }
+
+    static func reasoningPart(_ text: String) -> JSONValue {
+        .object(["type": .string("reasoning_text"), "text": .string(text)])
     }
 
     static func textPart(_ text: String) -> JSONValue {
@@ -167,14 +171,11 @@ enum ResponsesResponse {
             buffer.writeSSE(event: type, .object(object))
         }
 
-        private func inProgress() -> JSONValue {
-            ResponsesResponse.object(id: ResponsesResponse.id(taskId), created: created, model: model, status: "in_progress",
-                                     echo: echo, output: [])
-        }
-
         mutating func begin(into buffer: inout ByteBuffer) {
-            event("response.created", ["response": inProgress()], into: &buffer)
-            event("response.in_progress", ["response": inProgress()], into: &buffer)
+            let response = ResponsesResponse.object(id: ResponsesResponse.id(taskId), created: created, model: model, status: "in_progress",
+                                                    echo: echo, output: [])
+            event("response.created", ["response": response], into: &buffer)
+            event("response.in_progress", ["response": response], into: &buffer)
         }
 
         mutating func text(_ text: String, into buffer: inout ByteBuffer) {
@@ -210,7 +211,7 @@ enum ResponsesResponse {
                       into: &buffer)
                 event("response.content_part.added", ["item_id": .string(item.id), "output_index": .number(Double(item.index)),
                                                       "content_index": .number(0),
-                                                      "part": .object(["type": .string("reasoning_text"), "text": .string("")])],
+                                                      "part": ResponsesResponse.reasoningPart("")],
                       into: &buffer)
                 open = item
             }
@@ -240,8 +241,7 @@ enum ResponsesResponse {
                 finished = ResponsesResponse.messageItem(id: item.id, parts: [ResponsesResponse.textPart(item.text)], status: status)
             case .reasoning:
                 event("response.reasoning_text.done", place.merging(["text": .string(item.text)]), into: &buffer)
-                event("response.content_part.done", place.merging(["part": .object(["type": .string("reasoning_text"), "text": .string(item.text)])]),
-                      into: &buffer)
+                event("response.content_part.done", place.merging(["part": ResponsesResponse.reasoningPart(item.text)]), into: &buffer)
                 finished = ResponsesResponse.reasoningItem(id: item.id, text: item.text, status: status)
             }
             event("response.output_item.done", ["output_index": .number(Double(item.index)), "item": finished], into: &buffer)
