@@ -134,7 +134,7 @@ public struct ResponseCache: Sendable {
     public func save(_ answer: Answer, key: String) async {
         let store = self.store, limit = maxEntries, logger = self.logger
         let checkBound = saves.value.wrappingAdd(1, ordering: .relaxed).newValue % boundCheckInterval == 0
-        await Task {
+        await ExecutorAffinity.task {
             do {
                 try await store.store(answer, partition: Self.partition, key: key, accessLevel: .system)
                 if checkBound { try await store.evictOldest(partition: Self.partition, keeping: limit) }

@@ -82,7 +82,7 @@ final class TaskBilling: Sendable {
         let costs = self.costs, call = self.call(model), bound = upperBound(model)
         let cheaper = cheaperAlternatives.contains(model.name), keyLimits = self.keyLimits
         // Its own task: GRDB starts no work in a cancelled task, and the hold must be written.
-        let result = await Task { () -> Result<CostReservation, any Error> in
+        let result = await ExecutorAffinity.task { () -> Result<CostReservation, any Error> in
             do {
                 return .success(try await costs.reserve(call, estimatedCost: bound, isCheaperAlternative: cheaper, keyLimits: keyLimits))
             } catch { return .failure(error) }
@@ -108,7 +108,7 @@ final class TaskBilling: Sendable {
               let model = registry.model(named: report.model) else { return }
         let costs = self.costs
         guard report.accepted else {
-            track(Task { await costs.release(reservation) })
+            track(ExecutorAffinity.task { await costs.release(reservation) })
             return
         }
         let (usage, basis) = billedUsage(report, model: model)
@@ -118,7 +118,7 @@ final class TaskBilling: Sendable {
         }
         let pricing = model.capabilities.costPer1kTokens
         let logger = self.logger
-        track(Task { [self] in
+        track(ExecutorAffinity.task { [self] in
             // A store that is busy or briefly away (another writer holding the SQLite file, a
             // PostgreSQL restart) is tried again for about six seconds, so that the answer goes out
             // with its settlement recorded (the SQLite tracker's journal line, or PostgreSQL's row):

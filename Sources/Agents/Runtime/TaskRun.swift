@@ -176,7 +176,7 @@ final class TaskDriver {
         // Dropped while running (its consumer stopped reading): the agent's task ended all the same.
         if case .running = state {
             let agent = run.agent
-            Task { await agent.ended(success: false) }
+            ExecutorAffinity.task { await agent.ended(success: false) }
         }
     }
 
@@ -468,7 +468,7 @@ final class TaskDriver {
     private func runTools(_ round: ToolRound) async -> TaskEvent? {
         guard let tools = round.running.tools else { return await abandon(round.running) }
         let number = round.running.round + 1
-        let work = Task { [task, deadline = run.deadline, calls = round.calls] in
+        let work = ExecutorAffinity.task { [task, deadline = run.deadline, calls = round.calls] in
             await tools.run(calls, taskId: task.id, round: number, deadline: deadline)
         }
         run.cancellation.onCancel { work.cancel() }
@@ -594,7 +594,7 @@ final class TaskDriver {
                                 taskType: selection.complexity.taskType.rawValue, keyId: task.caller?.keyId, tenantId: task.tenantId)
             let id = "cache-\(task.id)-\(LocalID.text(length: 8))"
             do {
-                _ = try await Task { try await costs.record(call, usage: CostUsage(inputTokens: 0, outputTokens: 0), pricing: ModelPricing(),
+                _ = try await ExecutorAffinity.throwingTask { try await costs.record(call, usage: CostUsage(inputTokens: 0, outputTokens: 0), pricing: ModelPricing(),
                                                             entryId: id, basis: .cache) }.value
             } catch {
                 runtime.logger.warning("the cache hit's ledger row could not be written", metadata: ["task": "\(task.id)", "error": "\(error)"])

@@ -1,3 +1,4 @@
+import FleetSupport
 import Foundation
 import Logging
 import Providers
@@ -44,7 +45,7 @@ public struct TaskRuntime: Sendable {
                 // Counted already when a shared quota admitted the call.
                 let requests = quotas.countsRequestsOnAdmission ? 0 : 1
                 // Its own task: a cancelled run must still count the call it made.
-                _ = await Task { try? await quotas.record(provider: report.provider.rawValue, requests: requests, tokens: tokens) }.value
+                _ = await ExecutorAffinity.task { try? await quotas.record(provider: report.provider.rawValue, requests: requests, tokens: tokens) }.value
             }
         }
         // A fallback whose breaker opened since the selection (a 429 on another task) is skipped,

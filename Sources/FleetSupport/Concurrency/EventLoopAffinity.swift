@@ -58,8 +58,19 @@ public enum ExecutorAffinity {
     }
 
     /// An unstructured task that prefers the current request's event loop, if there is one.
+    ///
+    /// A plain `Task {}` started on the request path (a settlement, a quota count, anything that
+    /// must not be cancelled with its request) runs on Swift's global pool: starting it wakes a
+    /// pool thread (a futex and a context switch), and its end wakes the loop again. Started here,
+    /// it runs on the loop that started it, after the current job.
     @discardableResult
     public static func task<Value: Sendable>(_ body: sending @escaping @isolated(any) () async -> Value) -> Task<Value, Never> {
+        Task(executorPreference: preferred, operation: body)
+    }
+
+    /// ``task(_:)`` for work that throws.
+    @discardableResult
+    public static func throwingTask<Value: Sendable>(_ body: sending @escaping @isolated(any) () async throws -> Value) -> Task<Value, any Error> {
         Task(executorPreference: preferred, operation: body)
     }
 }

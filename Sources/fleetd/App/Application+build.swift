@@ -196,7 +196,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
 
     return Application(
         router: router,
-        server: .http1(configuration: .init(additionalChannelHandlers: [ClientDisconnect.Handler()])),
+        server: .http1OnConnectionLoops(configuration: .init(additionalChannelHandlers: [ClientDisconnect.Handler()])),
         // A backlog of 4,096 pending connections (Linux caps it at net.core.somaxconn).
         // Hummingbird's default is too small for bursts of new connections: the kernel drops the
         // SYNs that overflow it and a client then waits for its retransmit (docs/performance.md).

@@ -1,3 +1,4 @@
+import FleetSupport
 import Hummingbird
 
 /// Handles each request in a child task, so that the async frames its handling needed are freed
@@ -10,14 +11,25 @@ import Hummingbird
 /// open stream: heaptrack put a 30 KB slab on each (docs/performance.md, "Memory per open
 /// stream"). The cost is one child task per request. It goes first, so every middleware after it
 /// runs in the child.
-struct RequestPhaseMiddleware<Context: RequestContext>: RouterMiddleware {
+///
+/// The child prefers the connection's event loop (``EventLoopTaskExecutor``), and so does every
+/// task it starts through ``ExecutorAffinity``: the whole request, its middlewares and the actors
+/// it calls, runs on that loop's thread. Hummingbird runs a connection's task on Swift's global
+/// pool; a child started from it without a preference ran there too, and each hop between the
+/// pool and the loop woke a thread (docs/performance.md, "Tasks kept on their loop").
+struct RequestPhaseMiddleware: RouterMiddleware {
+    typealias Context = FleetRequestContext
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        try await withoutActuallyEscaping(next) { next in
+        let executor = context.taskExecutor
+        return try await withoutActuallyEscaping(next) { next in
             let call = NextResponder(next)
-            return try await withThrowingTaskGroup(of: Response.self) { group in
-                group.addTask { try await call.respond(request, context) }
-                // The child returns a response or throws, so `next()` gives exactly one.
-                return try await group.next()!
+            return try await ExecutorAffinity.$preferred.withValue(executor) {
+                try await withThrowingTaskGroup(of: Response.self) { group in
+                    group.addTask(executorPreference: executor) { try await call.respond(request, context) }
+                    // The child returns a response or throws, so `next()` gives exactly one.
+                    return try await group.next()!
+                }
             }
         }
     }

@@ -90,7 +90,7 @@ struct CompatStream {
     /// at it.
     private func dispatch(_ task: AgentTask, timeLimit: Duration, disconnect: ClientDisconnect?) async throws -> FleetManager.Dispatched {
         let manager = self.manager
-        let waiting = Task { () async -> Result<FleetManager.Dispatched, TaskFailure> in
+        let waiting = ExecutorAffinity.task { () async -> Result<FleetManager.Dispatched, TaskFailure> in
             do throws(TaskFailure) { return .success(try await manager.dispatch(task, timeLimit: timeLimit)) } catch { return .failure(error) }
         }
         let waitToken = disconnect?.onDisconnect { waiting.cancel() }

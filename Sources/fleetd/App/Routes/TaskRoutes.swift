@@ -80,7 +80,7 @@ struct TaskRoutes {
         let metrics = self.metrics
         let timeout = Duration.milliseconds(await manager.config.fleet.taskTimeout)
         // Waiting for an agent: a client that leaves meanwhile cancels the wait.
-        let waiting = Task { () async -> Result<FleetManager.Dispatched, TaskFailure> in
+        let waiting = ExecutorAffinity.task { () async -> Result<FleetManager.Dispatched, TaskFailure> in
             do throws(TaskFailure) { return .success(try await manager.dispatch(task, timeLimit: timeout)) } catch { return .failure(error) }
         }
         let waitToken = disconnect?.onDisconnect { waiting.cancel() }
@@ -357,7 +357,7 @@ final class AgentLease: Sendable {
         guard !returned.withLock({ $0 }) else { return }
         let dispatched = self.dispatched
         dispatched.cancel()
-        Task { await dispatched.finish() }
+        ExecutorAffinity.task { await dispatched.finish() }
     }
 }
 
