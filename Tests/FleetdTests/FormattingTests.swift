@@ -155,6 +155,8 @@ struct FormattingTests {
         }
         #expect(CORS.hostIsThisMachine(ProcessInfo.processInfo.hostName + ":8080", listeningOn: "127.0.0.1"))
         #expect(!CORS.hostIsThisMachine("evil.example:8080", listeningOn: "127.0.0.1"))
+        #expect(!CORS.hostIsThisMachine("127.0.0.1.evil.example:8080", listeningOn: "127.0.0.1"))
+        #expect(!CORS.hostIsThisMachine("0127.0.0.1:8080", listeningOn: "127.0.0.1"))
         #expect(!CORS.hostIsThisMachine("fleet.example.com", listeningOn: "localhost"))
         #expect(CORS.hostIsThisMachine("fleet.example.com", listeningOn: "127.0.0.1", allowed: ["fleet.example.com"]))
         #expect(CORS.hostIsThisMachine("anything", listeningOn: "127.0.0.1", allowed: ["*"]))

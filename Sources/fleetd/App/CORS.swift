@@ -56,6 +56,8 @@ struct LiveCORSMiddleware<Context: RequestContext>: RouterMiddleware {
     /// fleetd that needs no key. Requests without a Host (HTTP/1.0) pass.
     static func hostIsThisMachine(_ authority: String?, listeningOn listenHost: String, allowed: [String] = []) -> Bool {
         guard Authenticator.isLoopback(listenHost), !allowed.contains("*"), let authority, !authority.isEmpty else { return true }
+        // The common case, a loopback address and port (`127.0.0.1:8080`), without copying the text.
+        if let colon = authority.utf8.lastIndex(of: UInt8(ascii: ":")), Authenticator.isLoopback(authority[..<colon]) { return true }
         var name = authority.lowercased()
         if name.hasPrefix("[") {
             name = String(name.prefix { $0 != "]" }.dropFirst())

@@ -148,7 +148,8 @@ struct AuthAPITests {
     @Test("loopback names, credential headers, key lifetimes")
     func pieces() {
         for host in ["127.0.0.1", "127.8.9.1", "localhost", "::1", "[::1]"] { #expect(Authenticator.isLoopback(host), "\(host)") }
-        for host in ["0.0.0.0", "::", "10.0.0.5", "fleet.example.com", "127.0.0", "1127.0.0.1"] { #expect(!Authenticator.isLoopback(host), "\(host)") }
+        for host in ["0.0.0.0", "::", "10.0.0.5", "fleet.example.com", "127.0.0", "1127.0.0.1",
+                     "0127.0.0.1", "127.0.0.256", "127.0.0.1.1", "127..0.1", "127.0.0.", ".127.0.0.1", "127.0.0.1a", "127.0.0.-1", ""] { #expect(!Authenticator.isLoopback(host), "\(host)") }
         #expect(Credential.presented(in: [.authorization: "Bearer abc"]) == "abc")
         #expect(Credential.presented(in: [.authorization: "bearer  abc "]) == "abc")
         #expect(Credential.presented(in: [Credential.apiKeyHeader: "xyz"]) == "xyz")

@@ -75,6 +75,7 @@ struct TaskAPITests {
         BadInput(body: "{}", code: "MISSING_FIELD", field: "prompt"),
         BadInput(body: #"{"prompt": 42}"#, code: "WRONG_TYPE", field: "prompt"),
         BadInput(body: #"{"prompt": "   "}"#, code: "INVALID_VALUE", field: "prompt"),
+        BadInput(body: #"{"prompt": " \t\n\r\u00a0\u3000 "}"#, code: "INVALID_VALUE", field: "prompt"),
         BadInput(body: #"{"prompt": "hi", "maxTokens": "many"}"#, code: "WRONG_TYPE", field: "maxTokens"),
         BadInput(body: #"{"prompt": "hi", "maxTokens": 0}"#, code: "INVALID_VALUE", field: "maxTokens"),
         BadInput(body: #"{"prompt": "hi", "type": "poetry"}"#, code: "INVALID_VALUE", field: "type"),

@@ -25,7 +25,9 @@ struct TaskRequest: Decodable {
 
     /// Checks what decoding cannot; the error names the field.
     func task(path: String = "") throws -> AgentTask {
-        if prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        // Unicode's White_Space scalars, the set Foundation's `whitespacesAndNewlines` trims; this
+        // stops at the first other one, where trimming built a CharacterSet and a copy per request.
+        if prompt.unicodeScalars.allSatisfy(\.properties.isWhitespace) {
             throw APIError(.badRequest, code: "INVALID_VALUE", message: "'\(path)prompt' must not be empty", field: "\(path)prompt")
         }
         if let id, id.isEmpty || id.count > 128 || id.contains("/") {
