@@ -62,7 +62,8 @@ struct TaskRoutes {
             throw APIError(task: error)
         }
         metrics.taskFinished(result)
-        var response = try jsonResponse(result)
+        var response = Response(status: .ok, headers: [.contentType: "application/json"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: try TaskEventJSON.result(result) ?? FastJSONEncoder().encode(result))))
         if let cache = result.cache { response.headers[HTTPField.Name("x-fleetd-cache")!] = cache }
         return response
     }
@@ -315,14 +316,14 @@ extension TaskEvent {
     func jsonBytes() throws -> [UInt8] {
         let encoder = FastJSONEncoder()
         switch self {
-        case .start(let start): return try encoder.encode(start)
-        case .chunk(let chunk): return try encoder.encode(chunk)
+        case .start(let start): return try TaskEventJSON.start(start) ?? encoder.encode(start)
+        case .chunk(let chunk): return TaskEventJSON.chunk(chunk)
         case .thinking(let delta): return try encoder.encode(delta)
         case .progress(let progress): return try encoder.encode(progress)
         case .toolCall(let call): return try encoder.encode(call)
         case .toolResult(let result): return try encoder.encode(result)
         case .error(let failure): return try encoder.encode(failure)
-        case .complete(let result): return try encoder.encode(result)
+        case .complete(let result): return try TaskEventJSON.result(result) ?? encoder.encode(result)
         }
     }
 }
