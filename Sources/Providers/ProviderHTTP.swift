@@ -60,16 +60,53 @@ struct ProviderHTTP: Sendable {
     }
 
     /// Sends a request and reads the whole JSON answer by hand (`JSONValue+Read.swift`) with `read`.
+    ///
+    /// Through AsyncHTTPClient's delegate API, not `execute(_:timeout:)`: the answer is wanted
+    /// whole, and the async API also started a Swift task of its own for every request (its
+    /// cancel handler's registration, which ran on Swift's global pool and woke a thread there)
+    /// and streamed the body through an async sequence only to collect it (docs/performance.md,
+    /// "Tasks kept on their loop"). Timeouts, cancellation and errors are classified as
+    /// ``send(url:headers:body:streaming:)`` classifies them.
     func sendAndRead<Response>(url: String, headers: HTTPHeaders, body: some Encodable,
                                _ read: (JSONValue) throws -> Response) async throws -> Response {
-        let (response, lease) = try await send(url: url, headers: headers, body: body, streaming: false)
-        let bytes: ByteBuffer
+        let encoded: [UInt8]
         do {
-            bytes = try await response.body.collect(upTo: 64 << 20)
+            encoded = try FastJSONEncoder().encode(body)
+        } catch {
+            throw ProviderError(kind: .badRequest, provider: provider, message: "cannot encode the request: \(error)")
+        }
+        var headers = headers
+        headers.replaceOrAdd(name: "content-type", value: "application/json")
+        headers.replaceOrAdd(name: "accept", value: "application/json")
+        logger.debug("provider request", metadata: [
+            "provider": "\(provider.rawValue)", "url": "\(url)", "streaming": "false", "bytes": "\(encoded.count)",
+        ])
+        let (httpClient, lease) = clients.lease(url: url)
+        let response: HTTPClient.Response
+        do {
+            let request = try HTTPClient.Request(url: url, method: .POST, headers: headers, body: .bytes(encoded))
+            let call = httpClient.execute(request: request, delegate: ResponseAccumulator(request: request, maxBodySize: 64 << 20),
+                                          eventLoop: .indifferent, deadline: .now() + answerTimeout, logger: logger)
+            response = try await withTaskCancellationHandler {
+                try await call.futureResult.get()
+            } onCancel: {
+                call.cancel()
+            }
             withExtendedLifetime(lease) {}
         } catch {
-            if Task.isCancelled { throw CancellationError() }
-            throw ProviderErrorClassifier.transport(error, provider: provider, secret: secret)
+            if error is CancellationError || Task.isCancelled { throw CancellationError() }
+            let classified = ProviderErrorClassifier.transport(error, provider: provider, secret: secret)
+            logger.warning("provider call failed", metadata: ["provider": "\(provider.rawValue)", "error": "\(classified)"])
+            throw classified
+        }
+        let bytes = response.body ?? ByteBuffer()
+        guard (200..<300).contains(Int(response.status.code)) else {
+            let error = ProviderErrorClassifier.classify(
+                status: Int(response.status.code), headers: response.headers, body: Array(bytes.readableBytesView.prefix(1 << 20)),
+                provider: provider, secret: secret, now: wallClock.now
+            )
+            logger.warning("provider answered with an error", metadata: ["provider": "\(provider.rawValue)", "error": "\(error)"])
+            throw error
         }
         do {
             return try bytes.withUnsafeReadableBytes { try read(JSONValue.parse(utf8: $0)) }
