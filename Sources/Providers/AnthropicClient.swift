@@ -51,7 +51,7 @@ public struct AnthropicClient: ProviderClient {
     }
 
     public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
-        let (response, lease) = try await http.send(url: url, headers: headers, body: AnthropicWireRequest(request, stream: true), streaming: true)
+        let (response, lease) = try await http.sendStreaming(url: url, headers: headers, body: AnthropicWireRequest(request, stream: true))
         return ProviderEventStream(body: response.body, decoder: AnthropicStreamDecoder(secret: http.secret), provider: .anthropic, secret: http.secret, lease: lease)
     }
 

@@ -46,9 +46,9 @@ public struct GeminiClient: ProviderClient {
     }
 
     public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
-        let (response, lease) = try await http.send(
+        let (response, lease) = try await http.sendStreaming(
             url: url(request.model, method: "streamGenerateContent") + "?alt=sse", headers: headers,
-            body: GeminiWireRequest(request), streaming: true
+            body: GeminiWireRequest(request)
         )
         return ProviderEventStream(body: response.body, decoder: GeminiStreamDecoder(secret: http.secret), provider: .google, secret: http.secret, lease: lease)
     }

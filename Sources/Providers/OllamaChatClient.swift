@@ -41,7 +41,7 @@ public struct OllamaChatClient: ProviderClient {
     }
 
     public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
-        let (response, lease) = try await http.send(url: url, headers: headers, body: OllamaWireRequest(request, stream: true), streaming: true)
+        let (response, lease) = try await http.sendStreaming(url: url, headers: headers, body: OllamaWireRequest(request, stream: true))
         return ProviderEventStream(body: response.body, decoder: OllamaStreamDecoder(), provider: .ollama, secret: http.secret, lease: lease)
     }
 }

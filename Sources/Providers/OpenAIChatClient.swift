@@ -56,7 +56,7 @@ public struct OpenAIChatClient: ProviderClient {
 
     public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
         let body = OpenAIWireRequest(request, stream: true, maxCompletionTokens: usesMaxCompletionTokens, strictTools: kind == .openai)
-        let (response, lease) = try await http.send(url: url, headers: headers, body: body, streaming: true)
+        let (response, lease) = try await http.sendStreaming(url: url, headers: headers, body: body)
         return ProviderEventStream(
             body: response.body, decoder: OpenAIStreamDecoder(provider: kind, secret: http.secret),
             provider: kind, secret: http.secret, lease: lease

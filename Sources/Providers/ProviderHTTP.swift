@@ -18,43 +18,26 @@ struct ProviderHTTP: Sendable {
     let answerTimeout: TimeAmount
     let wallClock: any WallClock
 
-    /// Sends `body` to `url` and returns the response once its head arrived with a 2xx status, with
-    /// the lease that counts the call against its client's share of the host: keep it as long as
-    /// the body is read (``ProviderEventStream`` does).
-    func send(url: String, headers: HTTPHeaders, body: some Encodable, streaming: Bool) async throws -> (HTTPClientResponse, ProviderHTTPLease?) {
+    /// Sends `body` to `url` asking for a stream, and returns the response once its head arrived
+    /// with a 2xx status, with the lease that counts the call against its client's share of the
+    /// host: keep it as long as the body is read (``ProviderEventStream`` does).
+    func sendStreaming(url: String, headers: HTTPHeaders, body: some Encodable) async throws -> (HTTPClientResponse, ProviderHTTPLease?) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers = headers
         request.headers.replaceOrAdd(name: "content-type", value: "application/json")
-        request.headers.replaceOrAdd(name: "accept", value: streaming ? "text/event-stream, application/x-ndjson" : "application/json")
-        let encoded: [UInt8]
-        do {
-            encoded = try FastJSONEncoder().encode(body)
-        } catch {
-            throw ProviderError(kind: .badRequest, provider: provider, message: "cannot encode the request: \(error)")
-        }
-        request.body = .bytes(ByteBuffer(bytes: encoded))
-        logger.debug("provider request", metadata: [
-            "provider": "\(provider.rawValue)", "url": "\(url)", "streaming": "\(streaming)", "bytes": "\(encoded.count)",
-        ])
+        request.headers.replaceOrAdd(name: "accept", value: "text/event-stream, application/x-ndjson")
+        request.body = .bytes(ByteBuffer(bytes: try encode(body, url: url, streaming: true)))
         let (httpClient, lease) = clients.lease(url: url)
         let response: HTTPClientResponse
         do {
-            response = try await httpClient.execute(request, timeout: streaming ? headTimeout : answerTimeout, logger: logger)
+            response = try await httpClient.execute(request, timeout: headTimeout, logger: logger)
         } catch {
-            if error is CancellationError || Task.isCancelled { throw CancellationError() }
-            let classified = ProviderErrorClassifier.transport(error, provider: provider, secret: secret)
-            logger.warning("provider call failed", metadata: ["provider": "\(provider.rawValue)", "error": "\(classified)"])
-            throw classified
+            throw callFailure(error)
         }
         guard (200..<300).contains(Int(response.status.code)) else {
             let bytes = (try? await response.body.collect(upTo: 1 << 20)).map { Array($0.readableBytesView) } ?? []
-            let error = ProviderErrorClassifier.classify(
-                status: Int(response.status.code), headers: response.headers, body: bytes,
-                provider: provider, secret: secret, now: wallClock.now
-            )
-            logger.warning("provider answered with an error", metadata: ["provider": "\(provider.rawValue)", "error": "\(error)"])
-            throw error
+            throw answerFailure(status: response.status, headers: response.headers, body: bytes)
         }
         return (response, lease)
     }
@@ -65,22 +48,13 @@ struct ProviderHTTP: Sendable {
     /// whole, and the async API also started a Swift task of its own for every request (its
     /// cancel handler's registration, which ran on Swift's global pool and woke a thread there)
     /// and streamed the body through an async sequence only to collect it (docs/performance.md,
-    /// "Tasks kept on their loop"). Timeouts, cancellation and errors are classified as
-    /// ``send(url:headers:body:streaming:)`` classifies them.
+    /// "Tasks kept on their loop"). Timeouts, cancellation and errors are classified as for a stream.
     func sendAndRead<Response>(url: String, headers: HTTPHeaders, body: some Encodable,
                                _ read: (JSONValue) throws -> Response) async throws -> Response {
-        let encoded: [UInt8]
-        do {
-            encoded = try FastJSONEncoder().encode(body)
-        } catch {
-            throw ProviderError(kind: .badRequest, provider: provider, message: "cannot encode the request: \(error)")
-        }
         var headers = headers
         headers.replaceOrAdd(name: "content-type", value: "application/json")
         headers.replaceOrAdd(name: "accept", value: "application/json")
-        logger.debug("provider request", metadata: [
-            "provider": "\(provider.rawValue)", "url": "\(url)", "streaming": "false", "bytes": "\(encoded.count)",
-        ])
+        let encoded = try encode(body, url: url, streaming: false)
         let (httpClient, lease) = clients.lease(url: url)
         let response: HTTPClient.Response
         do {
@@ -94,24 +68,46 @@ struct ProviderHTTP: Sendable {
             }
             withExtendedLifetime(lease) {}
         } catch {
-            if error is CancellationError || Task.isCancelled { throw CancellationError() }
-            let classified = ProviderErrorClassifier.transport(error, provider: provider, secret: secret)
-            logger.warning("provider call failed", metadata: ["provider": "\(provider.rawValue)", "error": "\(classified)"])
-            throw classified
+            throw callFailure(error)
         }
         let bytes = response.body ?? ByteBuffer()
         guard (200..<300).contains(Int(response.status.code)) else {
-            let error = ProviderErrorClassifier.classify(
-                status: Int(response.status.code), headers: response.headers, body: Array(bytes.readableBytesView.prefix(1 << 20)),
-                provider: provider, secret: secret, now: wallClock.now
-            )
-            logger.warning("provider answered with an error", metadata: ["provider": "\(provider.rawValue)", "error": "\(error)"])
-            throw error
+            throw answerFailure(status: response.status, headers: response.headers, body: Array(bytes.readableBytesView.prefix(1 << 20)))
         }
         do {
             return try bytes.withUnsafeReadableBytes { try read(JSONValue.parse(utf8: $0)) }
         } catch {
             throw ProviderError(kind: .invalidResponse, provider: provider, message: "undecodable answer: \(error)")
         }
+    }
+
+    /// The request's body as JSON (logged at debug level by its size, never its text).
+    private func encode(_ body: some Encodable, url: String, streaming: Bool) throws -> [UInt8] {
+        let encoded: [UInt8]
+        do {
+            encoded = try FastJSONEncoder().encode(body)
+        } catch {
+            throw ProviderError(kind: .badRequest, provider: provider, message: "cannot encode the request: \(error)")
+        }
+        logger.debug("provider request", metadata: [
+            "provider": "\(provider.rawValue)", "url": "\(url)", "streaming": "\(streaming)", "bytes": "\(encoded.count)",
+        ])
+        return encoded
+    }
+
+    /// A call that got no answer: cancelled (its task was), or a transport failure classified and logged.
+    private func callFailure(_ error: any Error) -> any Error {
+        if error is CancellationError || Task.isCancelled { return CancellationError() }
+        let classified = ProviderErrorClassifier.transport(error, provider: provider, secret: secret)
+        logger.warning("provider call failed", metadata: ["provider": "\(provider.rawValue)", "error": "\(classified)"])
+        return classified
+    }
+
+    /// A non-2xx answer, classified from its status, headers and body, and logged.
+    private func answerFailure(status: HTTPResponseStatus, headers: HTTPHeaders, body: [UInt8]) -> ProviderError {
+        let error = ProviderErrorClassifier.classify(status: Int(status.code), headers: headers, body: body,
+                                                     provider: provider, secret: secret, now: wallClock.now)
+        logger.warning("provider answered with an error", metadata: ["provider": "\(provider.rawValue)", "error": "\(error)"])
+        return error
     }
 }
