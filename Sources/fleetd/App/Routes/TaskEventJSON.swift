@@ -14,92 +14,67 @@ import Streaming
 /// loop"). The text is the encoder's, byte for byte (TaskEventJSONTests holds them to it, keys in
 /// declaration order, numbers through the same ``JSONText`` writers); a result of a less common
 /// shape (subtasks, tool calls, tool use, thinking blocks, routing alerts) or with a number JSON
-/// cannot hold returns nil, and goes through `Codable` as before.
+/// cannot hold is not written by hand (``handWritten(_:)`` gives nil), and ``bytes(of:)`` sends
+/// it through `Codable` as before.
 enum TaskEventJSON {
+    /// A `start` event's JSON: by hand, or through the encoder when a number is not finite.
+    static func bytes(of start: TaskStart) throws -> [UInt8] {
+        try handWritten(start) ?? FastJSONEncoder().encode(start)
+    }
+
+    /// A task's result as JSON: by hand when it has the common shape, else through the encoder.
+    static func bytes(of result: TaskResult) throws -> [UInt8] {
+        try handWritten(result) ?? FastJSONEncoder().encode(result)
+    }
+
     static func chunk(_ chunk: StreamChunk) -> [UInt8] {
         var out = Writer(capacity: 64 + chunk.streamId.utf8.count + chunk.text.utf8.count)
-        out.key("streamId", first: true)
-        out.string(chunk.streamId)
-        out.key("sequence")
-        out.integer(chunk.sequence)
-        out.key("text")
-        out.string(chunk.text)
+        out.field("streamId", chunk.streamId)
+        out.field("sequence", chunk.sequence)
+        out.field("text", chunk.text)
         return out.close()
     }
 
-    static func start(_ start: TaskStart) -> [UInt8]? {
+    static func handWritten(_ start: TaskStart) -> [UInt8]? {
         var out = Writer(capacity: 320 + start.reason.utf8.count)
-        out.key("taskId", first: true)
-        out.string(start.taskId)
-        out.key("agentId")
-        out.string(start.agentId)
-        out.key("agentType")
-        out.string(start.agentType)
-        out.key("model")
-        out.string(start.model)
-        out.key("provider")
-        out.string(start.provider.rawValue)
-        out.key("streaming")
-        out.bool(start.streaming)
-        out.key("routed")
-        out.bool(start.routed)
-        out.key("reason")
-        out.string(start.reason)
-        out.key("fallbackModels")
-        out.strings(start.fallbackModels)
-        out.key("complexity")
-        guard out.number(start.complexity) else { return nil }
-        out.key("localDefault")
-        out.bool(start.localDefault)
+        out.field("taskId", start.taskId)
+        out.field("agentId", start.agentId)
+        out.field("agentType", start.agentType)
+        out.field("model", start.model)
+        out.field("provider", start.provider.rawValue)
+        out.field("streaming", start.streaming)
+        out.field("routed", start.routed)
+        out.field("reason", start.reason)
+        out.field("fallbackModels", start.fallbackModels)
+        guard out.field("complexity", start.complexity) else { return nil }
+        out.field("localDefault", start.localDefault)
         return out.close()
     }
 
-    static func result(_ result: TaskResult) -> [UInt8]? {
+    static func handWritten(_ result: TaskResult) -> [UInt8]? {
         guard result.subtasks == nil, result.toolCalls == nil, result.toolUse == nil, result.content == nil,
               result.selection.alerts.isEmpty else { return nil }
         var out = Writer(capacity: 768 + result.output.utf8.count + result.selection.reason.utf8.count)
-        out.key("taskId", first: true)
-        out.string(result.taskId)
-        out.key("status")
-        out.string(result.status)
-        out.key("output")
-        out.string(result.output)
-        out.key("model")
-        out.string(result.model)
-        out.key("provider")
-        out.string(result.provider.rawValue)
-        out.key("agentId")
-        out.string(result.agentId)
+        out.field("taskId", result.taskId)
+        out.field("status", result.status)
+        out.field("output", result.output)
+        out.field("model", result.model)
+        out.field("provider", result.provider.rawValue)
+        out.field("agentId", result.agentId)
         out.key("usage")
         out.usage(result.usage)
-        out.key("cost")
-        guard out.number(result.cost) else { return nil }
-        out.key("streamed")
-        out.bool(result.streamed)
-        out.key("synchronousFallback")
-        out.bool(result.synchronousFallback)
-        out.key("attempts")
-        out.integer(result.attempts)
-        out.key("durationMs")
-        guard out.number(result.durationMs) else { return nil }
-        out.key("localDefault")
-        out.bool(result.localDefault)
-        out.key("backpressureEvents")
-        out.integer(result.backpressureEvents)
+        guard out.field("cost", result.cost) else { return nil }
+        out.field("streamed", result.streamed)
+        out.field("synchronousFallback", result.synchronousFallback)
+        out.field("attempts", result.attempts)
+        guard out.field("durationMs", result.durationMs) else { return nil }
+        out.field("localDefault", result.localDefault)
+        out.field("backpressureEvents", result.backpressureEvents)
         out.key("selection")
         guard out.selection(result.selection) else { return nil }
-        if let cache = result.cache {
-            out.key("cache")
-            out.string(cache)
-        }
-        if let saved = result.cacheSavedUSD {
-            out.key("cacheSavedUSD")
-            guard out.number(saved) else { return nil }
-        }
-        if let reason = result.finishReason {
-            out.key("finishReason")
-            out.string(reason)
-        }
+        if let cache = result.cache { out.field("cache", cache) }
+        if let saved = result.cacheSavedUSD, !out.field("cacheSavedUSD", saved) { return nil }
+        if let reason = result.finishReason { out.field("finishReason", reason) }
         return out.close()
     }
 
@@ -112,91 +87,84 @@ enum TaskEventJSON {
             bytes.append(UInt8(ascii: "{"))
         }
 
-        /// `,"name":` (no comma for the first member). Names here are plain ASCII.
-        mutating func key(_ name: StaticString, first: Bool = false) {
-            if !first { bytes.append(UInt8(ascii: ",")) }
+        /// `"name":`, after a comma unless it is its object's first member (the object was just
+        /// opened: no value ends with `{`). Names here are plain ASCII.
+        mutating func key(_ name: StaticString) {
+            if bytes.last != UInt8(ascii: "{") { bytes.append(UInt8(ascii: ",")) }
             bytes.append(UInt8(ascii: "\""))
             name.withUTF8Buffer { bytes.append(contentsOf: $0) }
             bytes.append(UInt8(ascii: "\""))
             bytes.append(UInt8(ascii: ":"))
         }
 
-        mutating func string(_ value: String) { JSONText.appendString(value, to: &bytes) }
-        mutating func integer(_ value: Int) { JSONText.appendInteger(value, to: &bytes) }
-        mutating func bool(_ value: Bool) { bytes.append(contentsOf: value ? "true".utf8 : "false".utf8) }
-
-        /// False when JSON cannot hold the number (not finite): the caller gives up.
-        mutating func number(_ value: Double) -> Bool {
-            (try? JSONText.appendNumber(value, to: &bytes)) != nil
+        mutating func field(_ name: StaticString, _ value: String) {
+            key(name)
+            JSONText.appendString(value, to: &bytes)
         }
 
-        mutating func strings(_ values: [String]) {
+        mutating func field(_ name: StaticString, _ value: Int) {
+            key(name)
+            JSONText.appendInteger(value, to: &bytes)
+        }
+
+        mutating func field(_ name: StaticString, _ value: Bool) {
+            key(name)
+            bytes.append(contentsOf: value ? "true".utf8 : "false".utf8)
+        }
+
+        mutating func field(_ name: StaticString, _ values: [String]) {
+            key(name)
             bytes.append(UInt8(ascii: "["))
             for (index, value) in values.enumerated() {
                 if index > 0 { bytes.append(UInt8(ascii: ",")) }
-                string(value)
+                JSONText.appendString(value, to: &bytes)
             }
             bytes.append(UInt8(ascii: "]"))
         }
 
+        /// False when JSON cannot hold the number (not finite): the caller gives up.
+        mutating func field(_ name: StaticString, _ value: Double) -> Bool {
+            key(name)
+            return (try? JSONText.appendNumber(value, to: &bytes)) != nil
+        }
+
         mutating func usage(_ usage: CostUsage) {
             bytes.append(UInt8(ascii: "{"))
-            key("inputTokens", first: true)
-            integer(usage.inputTokens)
-            key("outputTokens")
-            integer(usage.outputTokens)
-            key("cachedTokens")
-            integer(usage.cachedTokens)
-            key("cacheWriteTokens")
-            integer(usage.cacheWriteTokens)
-            key("cacheWriteHourTokens")
-            integer(usage.cacheWriteHourTokens)
+            field("inputTokens", usage.inputTokens)
+            field("outputTokens", usage.outputTokens)
+            field("cachedTokens", usage.cachedTokens)
+            field("cacheWriteTokens", usage.cacheWriteTokens)
+            field("cacheWriteHourTokens", usage.cacheWriteHourTokens)
             bytes.append(UInt8(ascii: "}"))
         }
 
         mutating func selection(_ selection: SelectionSummary) -> Bool {
             bytes.append(UInt8(ascii: "{"))
-            key("modelName", first: true)
-            string(selection.modelName)
-            key("routed")
-            bool(selection.routed)
-            key("reason")
-            string(selection.reason)
+            field("modelName", selection.modelName)
+            field("routed", selection.routed)
+            field("reason", selection.reason)
             key("complexity")
             guard complexity(selection.complexity) else { return false }
-            key("fallbackModels")
-            strings(selection.fallbackModels)
-            key("estimatedCost")
-            guard number(selection.estimatedCost) else { return false }
-            key("alerts")
-            bytes.append(contentsOf: "[]".utf8) // only an empty list comes here
+            field("fallbackModels", selection.fallbackModels)
+            guard field("estimatedCost", selection.estimatedCost) else { return false }
+            field("alerts", [String]()) // only an empty list comes here
             bytes.append(UInt8(ascii: "}"))
             return true
         }
 
         mutating func complexity(_ score: ComplexityScore) -> Bool {
             bytes.append(UInt8(ascii: "{"))
-            key("overall", first: true)
-            guard number(score.overall) else { return false }
+            guard field("overall", score.overall) else { return false }
             key("factors")
             bytes.append(UInt8(ascii: "{"))
-            key("tokenCount", first: true)
-            guard number(score.factors.tokenCount) else { return false }
-            key("codeComplexity")
-            guard number(score.factors.codeComplexity) else { return false }
-            key("contextSize")
-            guard number(score.factors.contextSize) else { return false }
-            key("requiresReasoning")
-            guard number(score.factors.requiresReasoning) else { return false }
-            key("requiresCreativity")
-            guard number(score.factors.requiresCreativity) else { return false }
+            let factors = score.factors
+            guard field("tokenCount", factors.tokenCount), field("codeComplexity", factors.codeComplexity),
+                  field("contextSize", factors.contextSize), field("requiresReasoning", factors.requiresReasoning),
+                  field("requiresCreativity", factors.requiresCreativity) else { return false }
             bytes.append(UInt8(ascii: "}"))
-            key("taskType")
-            string(score.taskType.rawValue)
-            key("estimatedInputTokens")
-            integer(score.estimatedInputTokens)
-            key("estimatedOutputTokens")
-            integer(score.estimatedOutputTokens)
+            field("taskType", score.taskType.rawValue)
+            field("estimatedInputTokens", score.estimatedInputTokens)
+            field("estimatedOutputTokens", score.estimatedOutputTokens)
             bytes.append(UInt8(ascii: "}"))
             return true
         }

@@ -62,8 +62,7 @@ struct TaskRoutes {
             throw APIError(task: error)
         }
         metrics.taskFinished(result)
-        var response = Response(status: .ok, headers: [.contentType: "application/json"],
-                                body: .init(byteBuffer: ByteBuffer(bytes: try TaskEventJSON.result(result) ?? FastJSONEncoder().encode(result))))
+        var response = jsonResponse(bytes: try TaskEventJSON.bytes(of: result))
         if let cache = result.cache { response.headers[HTTPField.Name("x-fleetd-cache")!] = cache }
         return response
     }
@@ -307,8 +306,12 @@ final class SSERelay {
 /// (``FastJSONEncoder``, hand-written because Foundation's encoder cost too much CPU per task:
 /// see docs/performance.md).
 func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-    Response(status: status, headers: [.contentType: "application/json"],
-             body: .init(byteBuffer: ByteBuffer(bytes: try FastJSONEncoder().encode(value))))
+    jsonResponse(bytes: try FastJSONEncoder().encode(value), status: status)
+}
+
+/// A response of JSON already written.
+func jsonResponse(bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
 }
 
 extension TaskEvent {
@@ -316,14 +319,14 @@ extension TaskEvent {
     func jsonBytes() throws -> [UInt8] {
         let encoder = FastJSONEncoder()
         switch self {
-        case .start(let start): return try TaskEventJSON.start(start) ?? encoder.encode(start)
+        case .start(let start): return try TaskEventJSON.bytes(of: start)
         case .chunk(let chunk): return TaskEventJSON.chunk(chunk)
         case .thinking(let delta): return try encoder.encode(delta)
         case .progress(let progress): return try encoder.encode(progress)
         case .toolCall(let call): return try encoder.encode(call)
         case .toolResult(let result): return try encoder.encode(result)
         case .error(let failure): return try encoder.encode(failure)
-        case .complete(let result): return try TaskEventJSON.result(result) ?? encoder.encode(result)
+        case .complete(let result): return try TaskEventJSON.bytes(of: result)
         }
     }
 }
