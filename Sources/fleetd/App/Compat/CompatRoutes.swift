@@ -24,13 +24,13 @@ struct CompatRoutes {
 
     func register(_ router: some RouterMethods<FleetRequestContext>) {
         router.post("v1/chat/completions") { request, context -> Response in
-            try await ExecutorAffinity.run(on: context.taskExecutor) { try await serve(.openAI, request, context: context) }
+            try await serve(.openAI, request, context: context)
         }
         router.post("v1/responses") { request, context -> Response in
-            try await ExecutorAffinity.run(on: context.taskExecutor) { try await serve(.responses, request, context: context) }
+            try await serve(.responses, request, context: context)
         }
         router.post("v1/messages") { request, context -> Response in
-            try await ExecutorAffinity.run(on: context.taskExecutor) { try await serve(.anthropic, request, context: context) }
+            try await serve(.anthropic, request, context: context)
         }
         router.post("v1/messages/count_tokens") { request, _ -> Response in
             try await countTokens(request)

@@ -18,7 +18,7 @@ struct TaskRoutes {
 
     func register(_ router: some RouterMethods<FleetRequestContext>) {
         router.post("v1/tasks") { request, context -> Response in
-            try await ExecutorAffinity.run(on: context.taskExecutor) { try await task(request, context: context) }
+            try await task(request, context: context)
         }
         router.get("v1/tasks/:id") { request, context -> Response in
             let id = try context.parameters.require("id")
@@ -41,7 +41,8 @@ struct TaskRoutes {
         }
     }
 
-    /// `POST /v1/tasks`, on the connection's event loop (see ``EventLoopTaskExecutor``).
+    /// `POST /v1/tasks`, on the connection's event loop (``RequestPhaseMiddleware`` runs every
+    /// request there, and its unstructured tasks through ``ExecutorAffinity``).
     private func task(_ request: Request, context: FleetRequestContext) async throws -> Response {
         var request = request
         let body = try await JSONBody.decode(TaskRequest.self, from: &request, limit: api.value.maxBodyBytes)
