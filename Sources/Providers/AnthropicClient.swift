@@ -50,9 +50,10 @@ public struct AnthropicClient: ProviderClient {
                                 content: ordered.contains(where: \.isThinking) ? ordered : [])
     }
 
-    public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
-        let (response, lease) = try await http.sendStreaming(url: url, headers: headers, body: AnthropicWireRequest(request, stream: true))
-        return ProviderEventStream(body: response.body, decoder: AnthropicStreamDecoder(secret: http.secret), provider: .anthropic, secret: http.secret, lease: lease)
+    public func stream(_ request: ProviderRequest, cancellation: CancellationSignal?) async throws -> ProviderEventStream {
+        let (body, lease) = try await http.sendStreaming(url: url, headers: headers, body: AnthropicWireRequest(request, stream: true),
+                                                         cancellation: cancellation)
+        return ProviderEventStream(body: body, decoder: AnthropicStreamDecoder(secret: http.secret), provider: .anthropic, secret: http.secret, lease: lease)
     }
 
     /// The answer's wire shape, read by hand (``Wire/Message/init(json:)``); `Decodable` too, as

@@ -87,7 +87,9 @@ public struct BuiltinProvider: ProviderClient {
         return ProviderResponse(text: text, finishReason: "stop", usage: usage(for: request, answer: text), model: "fleetd-builtin")
     }
 
-    public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
+    /// Every event is made before this returns and none waits, so there is no wait for
+    /// `cancellation` to stop.
+    public func stream(_ request: ProviderRequest, cancellation: CancellationSignal?) async throws -> ProviderEventStream {
         let text = answer(for: request)
         var events: [ProviderEvent] = []
         var word = ""

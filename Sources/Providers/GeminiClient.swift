@@ -45,11 +45,11 @@ public struct GeminiClient: ProviderClient {
         )
     }
 
-    public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
-        let (response, lease) = try await http.sendStreaming(
+    public func stream(_ request: ProviderRequest, cancellation: CancellationSignal?) async throws -> ProviderEventStream {
+        let (body, lease) = try await http.sendStreaming(
             url: url(request.model, method: "streamGenerateContent") + "?alt=sse", headers: headers,
-            body: GeminiWireRequest(request)
+            body: GeminiWireRequest(request), cancellation: cancellation
         )
-        return ProviderEventStream(body: response.body, decoder: GeminiStreamDecoder(secret: http.secret), provider: .google, secret: http.secret, lease: lease)
+        return ProviderEventStream(body: body, decoder: GeminiStreamDecoder(secret: http.secret), provider: .google, secret: http.secret, lease: lease)
     }
 }

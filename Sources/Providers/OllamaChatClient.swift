@@ -40,8 +40,9 @@ public struct OllamaChatClient: ProviderClient {
         return ProviderResponse(text: text, toolCalls: calls, finishReason: answer.done_reason, usage: answer.usage, model: answer.model)
     }
 
-    public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
-        let (response, lease) = try await http.sendStreaming(url: url, headers: headers, body: OllamaWireRequest(request, stream: true))
-        return ProviderEventStream(body: response.body, decoder: OllamaStreamDecoder(), provider: .ollama, secret: http.secret, lease: lease)
+    public func stream(_ request: ProviderRequest, cancellation: CancellationSignal?) async throws -> ProviderEventStream {
+        let (body, lease) = try await http.sendStreaming(url: url, headers: headers, body: OllamaWireRequest(request, stream: true),
+                                                         cancellation: cancellation)
+        return ProviderEventStream(body: body, decoder: OllamaStreamDecoder(), provider: .ollama, secret: http.secret, lease: lease)
     }
 }

@@ -54,11 +54,11 @@ public struct OpenAIChatClient: ProviderClient {
         refusal && !content && reason == "stop" ? "refusal" : reason
     }
 
-    public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
-        let body = OpenAIWireRequest(request, stream: true, maxCompletionTokens: usesMaxCompletionTokens, strictTools: kind == .openai)
-        let (response, lease) = try await http.sendStreaming(url: url, headers: headers, body: body)
+    public func stream(_ request: ProviderRequest, cancellation: CancellationSignal?) async throws -> ProviderEventStream {
+        let wire = OpenAIWireRequest(request, stream: true, maxCompletionTokens: usesMaxCompletionTokens, strictTools: kind == .openai)
+        let (body, lease) = try await http.sendStreaming(url: url, headers: headers, body: wire, cancellation: cancellation)
         return ProviderEventStream(
-            body: response.body, decoder: OpenAIStreamDecoder(provider: kind, secret: http.secret),
+            body: body, decoder: OpenAIStreamDecoder(provider: kind, secret: http.secret),
             provider: kind, secret: http.secret, lease: lease
         )
     }

@@ -11,5 +11,17 @@ public protocol ProviderClient: Sendable {
     func complete(_ request: ProviderRequest) async throws -> ProviderResponse
     /// The answer as it is generated. Errors before the first byte of body (status, network)
     /// are thrown here; errors after that are thrown by the stream's iterator.
-    func stream(_ request: ProviderRequest) async throws -> ProviderEventStream
+    ///
+    /// `cancellation` stops the call from outside the calling task: a wait for the answer's head
+    /// here, or for its next event in the stream, then throws `CancellationError` (as cancelling
+    /// the calling task does). Every client must honour it: the streaming tool's watchdog stops a
+    /// call with it, in the task that reads the stream, rather than in a task of the call's own.
+    func stream(_ request: ProviderRequest, cancellation: CancellationSignal?) async throws -> ProviderEventStream
+}
+
+extension ProviderClient {
+    /// The answer as it is generated, stopped only by cancelling the calling task.
+    public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
+        try await stream(request, cancellation: nil)
+    }
 }

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import DequeModule
 import FleetSupport
 import NIOCore
@@ -21,7 +20,7 @@ public struct ProviderEventStream: AsyncSequence, Sendable {
     public typealias Element = ProviderEvent
 
     enum Source: Sendable {
-        case http(body: HTTPClientResponse.Body, decoder: any ProviderStreamDecoder, provider: ProviderKind, secret: String?, lease: ProviderHTTPLease?)
+        case http(body: StreamedBody, decoder: any ProviderStreamDecoder, provider: ProviderKind, secret: String?, lease: ProviderHTTPLease?)
         case stream(AsyncThrowingStream<ProviderEvent, any Error>)
     }
 
@@ -29,7 +28,7 @@ public struct ProviderEventStream: AsyncSequence, Sendable {
 
     /// `lease`: the call's count on its client (``ProviderHTTPClients``), held until the body ends
     /// or the stream is dropped.
-    init(body: HTTPClientResponse.Body, decoder: any ProviderStreamDecoder, provider: ProviderKind, secret: String?, lease: ProviderHTTPLease?) {
+    init(body: StreamedBody, decoder: any ProviderStreamDecoder, provider: ProviderKind, secret: String?, lease: ProviderHTTPLease?) {
         source = .http(body: body, decoder: decoder, provider: provider, secret: secret, lease: lease)
     }
 
@@ -50,7 +49,7 @@ public struct ProviderEventStream: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> AsyncIterator {
         switch source {
         case .http(let body, let decoder, let provider, let secret, let lease):
-            AsyncIterator(kind: .http(body.makeAsyncIterator(), decoder), provider: provider, secret: secret, lease: lease)
+            AsyncIterator(kind: .http(body, decoder), provider: provider, secret: secret, lease: lease)
         case .stream(let stream):
             AsyncIterator(kind: .stream(stream.makeAsyncIterator()), provider: .builtin, secret: nil)
         }
@@ -59,7 +58,7 @@ public struct ProviderEventStream: AsyncSequence, Sendable {
     /// Iterates the events; each `next()` reads at most one more piece of the body.
     public struct AsyncIterator: AsyncIteratorProtocol {
         enum Kind {
-            case http(HTTPClientResponse.Body.AsyncIterator, any ProviderStreamDecoder)
+            case http(StreamedBody, any ProviderStreamDecoder)
             case stream(AsyncThrowingStream<ProviderEvent, any Error>.AsyncIterator)
             /// Placeholder while the real state is taken out to be mutated (avoids copy-on-write).
             case moving
@@ -100,7 +99,7 @@ public struct ProviderEventStream: AsyncSequence, Sendable {
                     let event = try await iterator.next()
                     if event == nil { ended = true }
                     return event
-                case .http(var body, var decoder):
+                case .http(let body, var decoder):
                     kind = .moving
                     defer { kind = .http(body, decoder) }
                     let buffer: ByteBuffer?

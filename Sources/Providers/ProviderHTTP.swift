@@ -18,28 +18,34 @@ struct ProviderHTTP: Sendable {
     let answerTimeout: TimeAmount
     let wallClock: any WallClock
 
-    /// Sends `body` to `url` asking for a stream, and returns the response once its head arrived
-    /// with a 2xx status, with the lease that counts the call against its client's share of the
-    /// host: keep it as long as the body is read (``ProviderEventStream`` does).
-    func sendStreaming(url: String, headers: HTTPHeaders, body: some Encodable) async throws -> (HTTPClientResponse, ProviderHTTPLease?) {
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers = headers
-        request.headers.replaceOrAdd(name: "content-type", value: "application/json")
-        request.headers.replaceOrAdd(name: "accept", value: "text/event-stream, application/x-ndjson")
-        request.body = .bytes(ByteBuffer(bytes: try encode(body, url: url, streaming: true)))
+    /// Sends `body` to `url` asking for a stream, and returns the body once the answer's head
+    /// arrived with a 2xx status, with the lease that counts the call against its client's share
+    /// of the host: keep it as long as the body is read (``ProviderEventStream`` does).
+    /// `cancellation` stops the call at any wait, here or in the body (``StreamedResponse``).
+    func sendStreaming(url: String, headers: HTTPHeaders, body: some Encodable,
+                       cancellation: CancellationSignal?) async throws -> (StreamedBody, ProviderHTTPLease?) {
+        var headers = headers
+        headers.replaceOrAdd(name: "content-type", value: "application/json")
+        headers.replaceOrAdd(name: "accept", value: "text/event-stream, application/x-ndjson")
+        let encoded = try encode(body, url: url, streaming: true)
         let (httpClient, lease) = clients.lease(url: url)
-        let response: HTTPClientResponse
+        let answer: StreamedBody
+        let head: HTTPResponseHead
         do {
-            response = try await httpClient.execute(request, timeout: headTimeout, logger: logger)
+            let request = try HTTPClient.Request(url: url, method: .POST, headers: headers, body: .bytes(encoded))
+            let response = StreamedResponse.send(request, on: httpClient, headTimeout: headTimeout, logger: logger)
+            answer = StreamedBody(response)
+            cancellation?.onCancel { response.cancel() }
+            head = try await response.head()
         } catch {
             throw callFailure(error)
         }
-        guard (200..<300).contains(Int(response.status.code)) else {
-            let bytes = (try? await response.body.collect(upTo: 1 << 20)).map { Array($0.readableBytesView) } ?? []
-            throw answerFailure(status: response.status, headers: response.headers, body: bytes)
+        guard (200..<300).contains(Int(head.status.code)) else {
+            var bytes: [UInt8] = []
+            while bytes.count < 1 << 20, let piece = try? await answer.next() { bytes += piece.readableBytesView }
+            throw answerFailure(status: head.status, headers: head.headers, body: Array(bytes.prefix(1 << 20)))
         }
-        return (response, lease)
+        return (answer, lease)
     }
 
     /// Sends a request and reads the whole JSON answer by hand (`JSONValue+Read.swift`) with `read`.

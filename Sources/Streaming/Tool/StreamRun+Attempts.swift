@@ -3,14 +3,19 @@ import Foundation
 import Providers
 
 extension StreamRun {
-    /// One streaming call, raced against the watchdog.
+    /// One streaming call, in the producer's own task. The watchdog stops it with a cancellation
+    /// signal, which every provider client honours at each wait (the answer's head, the next piece
+    /// of its body), so no task is started per attempt only to have one to cancel: that task's
+    /// memory stayed beside every open stream (docs/performance.md, "One task less per stream").
     func streamAttempt(target: StreamTarget, clock: StreamClock) async -> Outcome {
         accumulator.resetUndelivered()
         let watchdog = StreamWatchdog(clock: clock, totalDeadline: total, maxSleep: idleTimeout)
         watchdog.arm(after: firstChunkTimeout, kind: .firstChunk)
-        return await race(watchdog: watchdog, target: target) { [self] in
-            await pull(target: target, request: request(for: target), watchdog: watchdog)
-        }
+        let stop = CancellationSignal()
+        watchdog.start { _ in stop.cancel() }
+        let outcome = await pull(target: target, request: request(for: target), watchdog: watchdog, stop: stop)
+        watchdog.stop()
+        return verdict(outcome, watchdog: watchdog, target: target)
     }
 
     /// One synchronous call, bounded by the total deadline.
@@ -68,6 +73,12 @@ extension StreamRun {
         watchdog.start { _ in task.cancel() }
         let outcome = await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
         watchdog.stop()
+        return verdict(outcome, watchdog: watchdog, target: target)
+    }
+
+    /// An attempt's outcome once its watchdog stopped: the timeout when a deadline passed and cut
+    /// it short; an answer that completed wins over a deadline that passed at the same moment.
+    private func verdict(_ outcome: Outcome, watchdog: StreamWatchdog, target: StreamTarget) -> Outcome {
         if case .completed = outcome { return outcome }
         if let kind = watchdog.fired {
             return .failed(StreamingError(.timeout, "\(target.endpoint.name): \(kind.rawValue) within its time limit"))
@@ -76,24 +87,25 @@ extension StreamRun {
     }
 
     /// The provider's stream, opened in a child task whose async frames are freed once the
-    /// response head is in: the attempt's task reads the stream for as long as it lasts and keeps
+    /// response head is in: the producer's task reads the stream for as long as it lasts and keeps
     /// the memory its deepest call chain ever needed (Swift's task allocator keeps its slabs), and
-    /// building and sending the request (the provider client, AsyncHTTPClient's `execute`) is
-    /// the deepest, about 6 KB (docs/performance.md, "Memory per open stream").
+    /// building and sending the request (the provider client's encoding, the wait for the head)
+    /// is deeper than reading (docs/performance.md, "Memory per open stream").
     @inline(never)
-    static func open(_ target: StreamTarget, _ request: ProviderRequest) async throws -> ProviderEventStream {
+    static func open(_ target: StreamTarget, _ request: ProviderRequest, stop: CancellationSignal) async throws -> ProviderEventStream {
         try await withThrowingTaskGroup(of: ProviderEventStream.self) { group in
-            group.addTask { try await target.client.stream(request) }
+            group.addTask { try await target.client.stream(request, cancellation: stop) }
             // The child returns the stream or throws, so `next()` gives exactly one.
             return try await group.next()!
         }
     }
 
-    /// Reads the provider's stream into the output buffer.
-    private func pull(target: StreamTarget, request: ProviderRequest, watchdog: StreamWatchdog) async -> Outcome {
+    /// Reads the provider's stream into the output buffer, until it ends or `stop` (the
+    /// watchdog) or the producer's cancellation (the consumer left) ends the call.
+    private func pull(target: StreamTarget, request: ProviderRequest, watchdog: StreamWatchdog, stop: CancellationSignal) async -> Outcome {
         do {
             // Only the iterator is kept: it lets the call's lane lease go when the body ends.
-            var iterator = try await Self.open(target, request).makeAsyncIterator()
+            var iterator = try await Self.open(target, request, stop: stop).makeAsyncIterator()
             accumulator.state.withLock { $0.attemptAccepted = true } // a success status: the provider bills from here
             while let event = try await iterator.next() {
                 switch event {
@@ -124,7 +136,8 @@ extension StreamRun {
                     guard await deliverThinking(delta) else { return .consumerGone }
                     watchdog.arm(after: idleTimeout, kind: .idle)
                 }
-                if Task.isCancelled { return .failed(CancellationError()) }
+                // A deadline that passed while the consumer held the producer back ends the call here.
+                if Task.isCancelled || stop.isCancelled { return .failed(CancellationError()) }
             }
             return .completed(model: target, synchronous: false)
         } catch {
