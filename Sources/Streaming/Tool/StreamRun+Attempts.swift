@@ -86,26 +86,12 @@ extension StreamRun {
         return outcome
     }
 
-    /// The provider's stream, opened in a child task whose async frames are freed once the
-    /// response head is in: the producer's task reads the stream for as long as it lasts and keeps
-    /// the memory its deepest call chain ever needed (Swift's task allocator keeps its slabs), and
-    /// building and sending the request (the provider client's encoding, the wait for the head)
-    /// is deeper than reading (docs/performance.md, "Memory per open stream").
-    @inline(never)
-    static func open(_ target: StreamTarget, _ request: ProviderRequest, stop: CancellationSignal) async throws -> ProviderEventStream {
-        try await withThrowingTaskGroup(of: ProviderEventStream.self) { group in
-            group.addTask { try await target.client.stream(request, cancellation: stop) }
-            // The child returns the stream or throws, so `next()` gives exactly one.
-            return try await group.next()!
-        }
-    }
-
     /// Reads the provider's stream into the output buffer, until it ends or `stop` (the
     /// watchdog) or the producer's cancellation (the consumer left) ends the call.
     private func pull(target: StreamTarget, request: ProviderRequest, watchdog: StreamWatchdog, stop: CancellationSignal) async -> Outcome {
         do {
             // Only the iterator is kept: it lets the call's lane lease go when the body ends.
-            var iterator = try await Self.open(target, request, stop: stop).makeAsyncIterator()
+            var iterator = try await target.client.stream(request, cancellation: stop).makeAsyncIterator()
             accumulator.state.withLock { $0.attemptAccepted = true } // a success status: the provider bills from here
             while let event = try await iterator.next() {
                 switch event {
