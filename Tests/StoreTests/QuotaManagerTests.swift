@@ -89,6 +89,28 @@ struct QuotaManagerTests {
         #expect(await quotas.check(provider: "anthropic").allowed)
     }
 
+    /// fleetd stopping while a timed flush is writing: the flush fleetd calls waits for that write,
+    /// so the counts are in the file before the database is closed. (The timed flush is held here
+    /// behind a slow write on the same database; before, the second call found nothing waiting and
+    /// returned at once.)
+    @Test func aFlushDuringATimedFlushWaitsForItsWrite() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        let quotas = try await QuotaManager(database: db, configuration: Self.config,
+                                            clock: ManualWallClock(storeTestDate("2026-06-01T10:00:00Z")), writeDelay: .milliseconds(5))
+        let slow = Task { try await db.write("a slow write") { _ in Thread.sleep(forTimeInterval: 0.5) } }
+        try await Task.sleep(for: .milliseconds(50)) // the slow write holds the writer
+        try await quotas.record(provider: "openai", requests: 5, tokens: 7)
+        try await Task.sleep(for: .milliseconds(100)) // the timed flush took the counts and waits behind it
+        await quotas.flushPendingWrites()
+        let stored = try await db.read("test") {
+            try Int.fetchOne($0, sql: "SELECT month_requests FROM provider_quotas WHERE provider = 'openai'")
+        }
+        #expect(stored == 5, "the counts were still on their way when the flush returned")
+        try await slow.value
+    }
+
     @Test func countsAndUnavailabilitySurviveARestart() async throws {
         let dir = try StoreTempDirectory()
         defer { dir.remove() }

@@ -39,6 +39,8 @@ public actor QuotaManager: QuotaChecking {
     /// Counts applied in memory and not yet added in the database, in the order first counted.
     private var pendingCounts: [PendingCount] = []
     private var flushScheduled = false
+    /// The write of counts under way, if one is.
+    private var writing: Task<Void, Never>?
     /// How long counts wait to be added in the database together (see ``record(provider:requests:tokens:)``).
     public nonisolated let writeDelay: Duration
 
@@ -110,12 +112,30 @@ public actor QuotaManager: QuotaChecking {
         }
     }
 
-    /// Adds the waiting counts in the database, in one transaction. Also called when fleetd stops.
+    /// Adds the waiting counts in the database, in one transaction. Also called when fleetd stops:
+    /// when it returns, every count made before the call is in the file (or, the write having
+    /// failed, still waits in memory). One write at a time, in order: a call made while a timed
+    /// flush is writing waits for that write first, where it used to find nothing waiting and
+    /// return while the counts were still on their way (and fleetd then closed the database).
     public func flushPendingWrites() async {
         flushScheduled = false
+        while let writing {
+            await writing.value
+        }
         guard !pendingCounts.isEmpty else { return }
         let batch = pendingCounts
         pendingCounts.removeAll(keepingCapacity: true)
+        // The write clears `writing` itself before it ends: a caller waiting on it then finds the
+        // next write or none, never a finished one to wait on again.
+        let write = Task {
+            await self.save(batch)
+            self.writing = nil
+        }
+        writing = write
+        await write.value
+    }
+
+    private func save(_ batch: [PendingCount]) async {
         let now = clock.now.timeIntervalSince1970
         do {
             try await Task {
