@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Logging
 import NIOCore
 import NIOHTTP1
+import DequeModule
 import Synchronization
 
 /// A provider's streamed answer, read as it arrives through AsyncHTTPClient's delegate API.
@@ -13,18 +14,27 @@ import Synchronization
 /// watchdog's deadline stops the call in the producer's own task, where the async API needed a
 /// task per attempt only to have one to cancel (docs/performance.md, "One task less per stream").
 ///
-/// Backpressure as with the async API: AsyncHTTPClient reads the next piece of the body only once
-/// the one before was taken by ``next()``, so at most one piece waits here and the socket is read
-/// no faster than the consumer reads.
+/// Backpressure as with the async API: the pieces of the body AsyncHTTPClient has read wait here
+/// until ``next()`` takes them, and once ``highWater`` bytes wait it reads no more until the
+/// reader has taken them down to ``lowWater``: the socket is read no faster than the consumer
+/// reads, and what waits stays bounded. (Holding AsyncHTTPClient back at every piece instead made
+/// each piece cost two thread wake-ups: the reader's, then the connection's loop's.)
 final class StreamedResponse: HTTPClientResponseDelegate, Sendable {
     typealias Response = Void
+
+    /// AsyncHTTPClient reads no more once this many bytes of the body wait to be taken.
+    static let highWater = 64 << 10
+    /// ... and reads on once the reader took them down to this many.
+    static let lowWater = 16 << 10
 
     private struct State {
         var head: HTTPResponseHead?
         var headWaiter: CheckedContinuation<HTTPResponseHead, any Error>?
-        /// A piece of the body not yet taken, with the promise that lets AsyncHTTPClient read on
-        /// (none once the call failed: AsyncHTTPClient waits for nothing then).
-        var piece: (ByteBuffer, EventLoopPromise<Void>?)?
+        /// Pieces of the body not yet taken, and their size.
+        var pieces = Deque<ByteBuffer>()
+        var waitingBytes = 0
+        /// The promise AsyncHTTPClient waits on before it reads on, while ``highWater`` bytes wait.
+        var demand: EventLoopPromise<Void>?
         var bodyWaiter: CheckedContinuation<ByteBuffer?, any Error>?
         var ended = false
         var failure: (any Error)?
@@ -87,13 +97,15 @@ final class StreamedResponse: HTTPClientResponseDelegate, Sendable {
         }
     }
 
-    /// The piece that is here (its promise fulfilled, so AsyncHTTPClient reads on), the end, or
-    /// the failure; when none is, `waiter` is kept to be resumed with it and the result is `nil`.
+    /// The first piece that waits (letting AsyncHTTPClient read on when few bytes are left), the
+    /// end, or the failure; when none is, `waiter` is kept to be resumed with it and the result is `nil`.
     private func takeReady(waiter: CheckedContinuation<ByteBuffer?, any Error>?) -> Result<ByteBuffer?, any Error>? {
         let (ready, promise) = state.withLock { state -> (Result<ByteBuffer?, any Error>?, EventLoopPromise<Void>?) in
-            if let (piece, promise) = state.piece {
-                state.piece = nil
-                return (.success(piece), promise)
+            if let piece = state.pieces.popFirst() {
+                state.waitingBytes -= piece.readableBytes
+                guard state.waitingBytes <= Self.lowWater, let demand = state.demand else { return (.success(piece), nil) }
+                state.demand = nil
+                return (.success(piece), demand)
             }
             if let failure = state.failure { return (.failure(failure), nil) }
             if state.ended { return (.success(nil), nil) }
@@ -126,15 +138,19 @@ final class StreamedResponse: HTTPClientResponseDelegate, Sendable {
     }
 
     /// Ends the answer with `error` (the first end wins) and wakes whoever waits for it. A call
-    /// cancelled here drops the piece not yet read; a call that failed keeps it for the reader.
+    /// cancelled here drops the pieces not yet read; a call that failed keeps them for the reader.
     private func fail(_ error: any Error, cancellingCall: Bool) {
         let wake = state.withLock { state -> Wakeups in
             guard !state.ended else { return Wakeups() }
             state.ended = true
             state.failure = error
             if cancellingCall, state.call == nil { state.cancelRequested = true }
-            let promise = state.piece?.1
-            if cancellingCall { state.piece = nil } else { state.piece?.1 = nil }
+            let promise = state.demand
+            state.demand = nil
+            if cancellingCall {
+                state.pieces.removeAll()
+                state.waitingBytes = 0
+            }
             defer {
                 state.headWaiter = nil
                 state.bodyWaiter = nil
@@ -144,7 +160,7 @@ final class StreamedResponse: HTTPClientResponseDelegate, Sendable {
                            promise: promise, timer: state.headTimer)
         }
         wake.timer?.cancel()
-        // AsyncHTTPClient waits for a piece's promise before it reports the end; a promise left
+        // AsyncHTTPClient may wait on the promise before it reports the end; a promise left
         // unfulfilled would also trip NIO's leak check.
         wake.promise?.succeed()
         wake.headWaiter?.resume(throwing: error)
@@ -170,31 +186,32 @@ final class StreamedResponse: HTTPClientResponseDelegate, Sendable {
     }
 
     func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-        enum Then { case handed(CheckedContinuation<ByteBuffer?, any Error>), kept(EventLoopPromise<Void>), dropped }
+        enum Then { case handed(CheckedContinuation<ByteBuffer?, any Error>), kept, full(EventLoopPromise<Void>) }
         let then: Then = state.withLock { state in
-            if state.ended { return .dropped }
+            if state.ended { return .kept } // cancelled: dropped
             if let waiter = state.bodyWaiter {
                 state.bodyWaiter = nil
                 return .handed(waiter)
             }
+            state.pieces.append(buffer)
+            state.waitingBytes += buffer.readableBytes
+            guard state.waitingBytes >= Self.highWater else { return .kept }
             let promise = task.eventLoop.makePromise(of: Void.self)
-            state.piece = (buffer, promise)
-            return .kept(promise)
+            state.demand = promise
+            return .full(promise)
         }
         switch then {
         case .handed(let waiter):
-            // The reader was waiting: it has this piece, and the next is read at once (at most
-            // one more then waits here).
             waiter.resume(returning: buffer)
             return task.eventLoop.makeSucceededVoidFuture()
-        case .kept(let promise):
-            return promise.futureResult
-        case .dropped:
+        case .kept:
             return task.eventLoop.makeSucceededVoidFuture()
+        case .full(let promise):
+            return promise.futureResult
         }
     }
 
-    /// AsyncHTTPClient's failure: the piece already here is still read before it (the bytes a
+    /// AsyncHTTPClient's failure: the pieces already here are still read before it (the bytes a
     /// connection carried before it was cut are part of the answer).
     func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
         fail(error, cancellingCall: false)
