@@ -122,7 +122,6 @@ final class StreamedResponse: HTTPClientResponseDelegate, Sendable {
         fail(CancellationError(), cancellingCall: true)
     }
 
-
     private func headTimedOut() {
         let pending = state.withLock { $0.head == nil && !$0.ended }
         if pending { fail(HTTPClientError.deadlineExceeded, cancellingCall: true) }
