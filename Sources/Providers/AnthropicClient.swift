@@ -23,8 +23,9 @@ public struct AnthropicClient: ProviderClient {
         return headers
     }
 
-    public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
-        let answer = try await http.sendAndRead(url: url, headers: headers, body: AnthropicWireRequest(request, stream: false), Wire.Message.init(json:))
+    public func complete(_ request: ProviderRequest, cancellation: CancellationSignal?) async throws -> ProviderResponse {
+        let answer = try await http.sendAndRead(url: url, headers: headers, body: AnthropicWireRequest(request, stream: false),
+                                                cancellation: cancellation, Wire.Message.init(json:))
         var text = ""
         var calls: [ToolCall] = []
         var ordered: [ContentBlock] = [] // thinking and text, in order

@@ -82,7 +82,8 @@ public struct BuiltinProvider: ProviderClient {
         return TokenUsage(inputTokens: Self.approximateTokens(input), outputTokens: Self.approximateTokens(answer))
     }
 
-    public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
+    /// Answers at once: there is no wait for `cancellation` to stop.
+    public func complete(_ request: ProviderRequest, cancellation: CancellationSignal?) async throws -> ProviderResponse {
         let text = answer(for: request)
         return ProviderResponse(text: text, finishReason: "stop", usage: usage(for: request, answer: text), model: "fleetd-builtin")
     }

@@ -25,9 +25,10 @@ public struct GeminiClient: ProviderClient {
         return headers
     }
 
-    public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
+    public func complete(_ request: ProviderRequest, cancellation: CancellationSignal?) async throws -> ProviderResponse {
         let answer = try await http.sendAndRead(
-            url: url(request.model, method: "generateContent"), headers: headers, body: GeminiWireRequest(request), GeminiWire.Response.init(json:)
+            url: url(request.model, method: "generateContent"), headers: headers, body: GeminiWireRequest(request),
+            cancellation: cancellation, GeminiWire.Response.init(json:)
         )
         var base = 0
         var text = ""

@@ -22,8 +22,9 @@ public struct OllamaChatClient: ProviderClient {
         return headers
     }
 
-    public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
-        let answer = try await http.sendAndRead(url: url, headers: headers, body: OllamaWireRequest(request, stream: false), OllamaWire.ChatResponse.init(json:))
+    public func complete(_ request: ProviderRequest, cancellation: CancellationSignal?) async throws -> ProviderResponse {
+        let answer = try await http.sendAndRead(url: url, headers: headers, body: OllamaWireRequest(request, stream: false),
+                                                cancellation: cancellation, OllamaWire.ChatResponse.init(json:))
         if let error = answer.error {
             throw ProviderError(kind: .server, provider: .ollama, message: ProviderErrorClassifier.redact(error, secret: http.secret))
         }

@@ -30,9 +30,9 @@ public struct OpenAIChatClient: ProviderClient {
         kind == .openai && endpoint.resolvedBaseURL == ProviderKind.openai.defaultBaseURL
     }
 
-    public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
+    public func complete(_ request: ProviderRequest, cancellation: CancellationSignal?) async throws -> ProviderResponse {
         let body = OpenAIWireRequest(request, stream: false, maxCompletionTokens: usesMaxCompletionTokens, strictTools: kind == .openai)
-        let answer = try await http.sendAndRead(url: url, headers: headers, body: body, Wire.Completion.init(json:))
+        let answer = try await http.sendAndRead(url: url, headers: headers, body: body, cancellation: cancellation, Wire.Completion.init(json:))
         let message = answer.choices?.first?.message
         let calls = (message?.tool_calls ?? []).compactMap { call in
             call.function.map { ToolCall(id: call.id, name: $0.name ?? "", arguments: $0.arguments ?? "") }

@@ -7,8 +7,9 @@ import FleetSupport
 public protocol ProviderClient: Sendable {
     /// The protocol family.
     var kind: ProviderKind { get }
-    /// One whole answer.
-    func complete(_ request: ProviderRequest) async throws -> ProviderResponse
+    /// One whole answer. `cancellation` stops the call from outside the calling task, as for
+    /// ``stream(_:cancellation:)``: the wait for the answer then throws `CancellationError`.
+    func complete(_ request: ProviderRequest, cancellation: CancellationSignal?) async throws -> ProviderResponse
     /// The answer as it is generated. Errors before the first byte of body (status, network)
     /// are thrown here; errors after that are thrown by the stream's iterator.
     ///
@@ -20,6 +21,11 @@ public protocol ProviderClient: Sendable {
 }
 
 extension ProviderClient {
+    /// One whole answer, stopped only by cancelling the calling task.
+    public func complete(_ request: ProviderRequest) async throws -> ProviderResponse {
+        try await complete(request, cancellation: nil)
+    }
+
     /// The answer as it is generated, stopped only by cancelling the calling task.
     public func stream(_ request: ProviderRequest) async throws -> ProviderEventStream {
         try await stream(request, cancellation: nil)

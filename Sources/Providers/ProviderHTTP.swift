@@ -54,8 +54,9 @@ struct ProviderHTTP: Sendable {
     /// whole, and the async API also started a Swift task of its own for every request (its
     /// cancel handler's registration, which ran on Swift's global pool and woke a thread there)
     /// and streamed the body through an async sequence only to collect it (docs/performance.md,
-    /// "Tasks kept on their loop"). Timeouts, cancellation and errors are classified as for a stream.
-    func sendAndRead<Response>(url: String, headers: HTTPHeaders, body: some Encodable,
+    /// "Tasks kept on their loop"). Timeouts, cancellation and errors are classified as for a stream;
+    /// `cancellation` stops the call as cancelling the calling task does.
+    func sendAndRead<Response>(url: String, headers: HTTPHeaders, body: some Encodable, cancellation: CancellationSignal?,
                                _ read: (JSONValue) throws -> Response) async throws -> Response {
         var headers = headers
         headers.replaceOrAdd(name: "content-type", value: "application/json")
@@ -67,6 +68,7 @@ struct ProviderHTTP: Sendable {
             let request = try HTTPClient.Request(url: url, method: .POST, headers: headers, body: .bytes(encoded))
             let call = httpClient.execute(request: request, delegate: ResponseAccumulator(request: request, maxBodySize: 64 << 20),
                                           eventLoop: .indifferent, deadline: .now() + answerTimeout, logger: logger)
+            cancellation?.onCancel { call.cancel() }
             response = try await withTaskCancellationHandler {
                 try await call.futureResult.get()
             } onCancel: {
@@ -74,7 +76,7 @@ struct ProviderHTTP: Sendable {
             }
             withExtendedLifetime(lease) {}
         } catch {
-            throw callFailure(error)
+            throw callFailure(cancellation?.isCancelled == true ? CancellationError() : error)
         }
         let bytes = response.body ?? ByteBuffer()
         guard (200..<300).contains(Int(response.status.code)) else {

@@ -18,62 +18,61 @@ extension StreamRun {
         return verdict(outcome, watchdog: watchdog, target: target)
     }
 
-    /// One synchronous call, bounded by the total deadline.
+    /// One synchronous call, bounded by the total deadline, in the producer's own task as a
+    /// streamed one is: the watchdog stops it with the signal.
     func syncAttempt(target: StreamTarget, clock: StreamClock) async -> Outcome {
         accumulator.resetUndelivered()
         let watchdog = StreamWatchdog(clock: clock, totalDeadline: total, maxSleep: idleTimeout)
         watchdog.pause()
-        return await race(watchdog: watchdog, target: target) { [self] in
-            do {
-                let response = try await target.client.complete(request(for: target))
-                accumulator.state.withLock { $0.attemptAccepted = true }
-                if Task.isCancelled { return .failed(CancellationError()) }
-                accumulator.state.withLock {
-                    $0.finishReason = response.finishReason
-                    $0.usage = response.usage
-                }
-                for (index, call) in response.toolCalls.enumerated() {
-                    accumulator.add(ToolCallDelta(index: index, id: call.id, name: call.name, argumentsFragment: call.arguments))
-                }
-                // In the answer's order when it has thinking, else its text.
-                var thinkingIndex = 0
-                for block in response.content {
-                    if case .text(let text) = block {
-                        if !text.isEmpty { guard await deliver(text, target: target) else { return .consumerGone } }
-                        continue
-                    }
-                    for delta in ThinkingDelta.deltas(telling: block, index: thinkingIndex) {
-                        guard await deliverThinking(delta) else { return .consumerGone }
-                    }
-                    thinkingIndex += 1
-                }
-                if response.content.isEmpty, !response.text.isEmpty {
-                    guard await deliver(response.text, target: target) else { return .consumerGone }
-                }
-                return .completed(model: target, synchronous: true)
-            } catch {
-                if Task.isCancelled {
-                    // Cut by a deadline or a caller that left while the request was out: a
-                    // non-streamed answer's head comes only once the whole answer is generated,
-                    // so the provider took the call and bills it, and nothing says for how much.
-                    accumulator.state.withLock {
-                        $0.attemptAccepted = true
-                        $0.attemptAnswerUnseen = true
-                    }
-                }
-                return .failed(error)
-            }
-        }
-    }
-
-    /// Runs `body` in a task the watchdog cancels when a deadline passes. A body that completed
-    /// wins over a deadline that passed at the same moment; otherwise the timeout is the outcome.
-    private func race(watchdog: StreamWatchdog, target: StreamTarget, _ body: @escaping @Sendable () async -> Outcome) async -> Outcome {
-        let task = ExecutorAffinity.task { await body() }
-        watchdog.start { _ in task.cancel() }
-        let outcome = await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+        let stop = CancellationSignal()
+        watchdog.start { _ in stop.cancel() }
+        let outcome = await answer(target: target, stop: stop)
         watchdog.stop()
         return verdict(outcome, watchdog: watchdog, target: target)
+    }
+
+    /// Asks for the whole answer and delivers it, until `stop` (the watchdog) or the producer's
+    /// cancellation (the consumer left) ends the call.
+    private func answer(target: StreamTarget, stop: CancellationSignal) async -> Outcome {
+        do {
+            let response = try await target.client.complete(request(for: target), cancellation: stop)
+            accumulator.state.withLock { $0.attemptAccepted = true }
+            if Task.isCancelled || stop.isCancelled { return .failed(CancellationError()) }
+            accumulator.state.withLock {
+                $0.finishReason = response.finishReason
+                $0.usage = response.usage
+            }
+            for (index, call) in response.toolCalls.enumerated() {
+                accumulator.add(ToolCallDelta(index: index, id: call.id, name: call.name, argumentsFragment: call.arguments))
+            }
+            // In the answer's order when it has thinking, else its text.
+            var thinkingIndex = 0
+            for block in response.content {
+                if case .text(let text) = block {
+                    if !text.isEmpty { guard await deliver(text, target: target) else { return .consumerGone } }
+                    continue
+                }
+                for delta in ThinkingDelta.deltas(telling: block, index: thinkingIndex) {
+                    guard await deliverThinking(delta) else { return .consumerGone }
+                }
+                thinkingIndex += 1
+            }
+            if response.content.isEmpty, !response.text.isEmpty {
+                guard await deliver(response.text, target: target) else { return .consumerGone }
+            }
+            return .completed(model: target, synchronous: true)
+        } catch {
+            if Task.isCancelled || stop.isCancelled {
+                // Cut by a deadline or a caller that left while the request was out: a
+                // non-streamed answer's head comes only once the whole answer is generated,
+                // so the provider took the call and bills it, and nothing says for how much.
+                accumulator.state.withLock {
+                    $0.attemptAccepted = true
+                    $0.attemptAnswerUnseen = true
+                }
+            }
+            return .failed(error)
+        }
     }
 
     /// An attempt's outcome once its watchdog stopped: the timeout when a deadline passed and cut

@@ -191,6 +191,28 @@ struct StreamingToolTests {
         #expect(got.result == nil)
     }
 
+    /// A model called synchronously whose answer does not come: the total timeout ends the call
+    /// (in the producer's own task, through the cancellation signal), well before the client's
+    /// answer timeout, and the provider's connection is closed.
+    @Test func totalTimeoutEndsAWholeAnswerThatDoesNotCome() async throws {
+        let clock = ContinuousClock()
+        let (got, elapsed, open) = try await withServer(.always(openAIUnary.with(.stallAfter(bytes: 0)))) { server in
+            let start = clock.now
+            let got = await events(StreamingTool(configuration: config(totalMs: 800, retries: 0)), [try target(.openai, server, streaming: false)])
+            let elapsed = clock.now - start
+            var open = server.openConnections
+            for _ in 0..<250 where open > 0 {
+                try await Task.sleep(for: .milliseconds(20))
+                open = server.openConnections
+            }
+            return (got, elapsed, open)
+        }
+        #expect(elapsed < .seconds(8), "the 0.8 s total timeout ended the call after \(elapsed)")
+        #expect(got.failures.last?.code == .streamTimeout)
+        #expect(got.result == nil)
+        #expect(open == 0, "the timed-out call's connection is still open")
+    }
+
     @Test func fallbackListTriesNextTargetAfterAuthFailure() async throws {
         let bad = try await FakeProviderServer.start(script: .always(.status(401)))
         let good = try await FakeProviderServer.start(script: .always(try .fixture("providers/anthropic-stream-sdkfixture-basic.sse")))
