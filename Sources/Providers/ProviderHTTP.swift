@@ -38,7 +38,7 @@ struct ProviderHTTP: Sendable {
             cancellation?.onCancel { response.cancel() }
             head = try await response.head()
         } catch {
-            throw callFailure(error)
+            throw callFailure(error, cancellation: cancellation)
         }
         guard (200..<300).contains(Int(head.status.code)) else {
             var bytes: [UInt8] = []
@@ -76,7 +76,7 @@ struct ProviderHTTP: Sendable {
             }
             withExtendedLifetime(lease) {}
         } catch {
-            throw callFailure(cancellation?.isCancelled == true ? CancellationError() : error)
+            throw callFailure(error, cancellation: cancellation)
         }
         let bytes = response.body ?? ByteBuffer()
         guard (200..<300).contains(Int(response.status.code)) else {
@@ -103,9 +103,10 @@ struct ProviderHTTP: Sendable {
         return encoded
     }
 
-    /// A call that got no answer: cancelled (its task was), or a transport failure classified and logged.
-    private func callFailure(_ error: any Error) -> any Error {
-        if error is CancellationError || Task.isCancelled { return CancellationError() }
+    /// A call that got no answer: cancelled (its task or its signal was; AsyncHTTPClient then
+    /// reports its own cancellation error), or a transport failure classified and logged.
+    private func callFailure(_ error: any Error, cancellation: CancellationSignal?) -> any Error {
+        if error is CancellationError || Task.isCancelled || cancellation?.isCancelled == true { return CancellationError() }
         let classified = ProviderErrorClassifier.transport(error, provider: provider, secret: secret)
         logger.warning("provider call failed", metadata: ["provider": "\(provider.rawValue)", "error": "\(classified)"])
         return classified
