@@ -100,7 +100,12 @@ final class TaskDriver {
     /// added up to tens of KB per stream (docs/performance.md, "Memory"). Each state owns its own
     /// instance: a step that changes it replaces the state it came from.
     final class Running {
+        /// The selection without its per-candidate trace: the router recorded the trace, and a
+        /// running task never reads it again, so it is not kept beside every open stream.
         var selection: ModelSelection
+        /// The selection's models the budget let through as cheaper than the pick, read off the
+        /// trace before it was dropped: each tool round's billing needs them again.
+        let cheaperAlternatives: Set<String>
         /// The current model call's billing; the earlier rounds' are in ``earlierBillings``.
         var billing: TaskBilling?
         var streaming: Bool
@@ -138,7 +143,10 @@ final class TaskDriver {
 
         init(selection: ModelSelection, billing: TaskBilling?, streaming: Bool, started: ContinuousClock.Instant, cacheKey: String?,
              learning: TaskLearning?, request: ProviderRequest, targets: [StreamTarget], tools: ToolExecutor?) {
-            self.selection = selection
+            cheaperAlternatives = selection.cheaperAlternatives
+            var kept = selection
+            kept.trace.candidates = []
+            self.selection = kept
             self.billing = billing
             self.streaming = streaming
             self.started = started
@@ -338,7 +346,8 @@ final class TaskDriver {
     private func launch(_ call: PreparedCall) {
         let selection = call.selection
         let timeLimit = run.deadline.map { ContinuousClock.now.duration(to: $0) }
-        let billing = makeBilling(selection: selection, request: call.request, estimatedInputTokens: selection.complexity.estimatedInputTokens)
+        let billing = makeBilling(selection: selection, cheaperAlternatives: selection.cheaperAlternatives, request: call.request,
+                                  estimatedInputTokens: selection.complexity.estimatedInputTokens)
         let learning = run.settings.useLearning && selection.routed
             ? TaskLearning(router: runtime.router, selection: selection, tenantId: task.learningTenantId) : nil
         let hooks = CallHooks.combining(billing?.hooks, learning?.hooks)
@@ -352,12 +361,13 @@ final class TaskDriver {
 
     /// The billing of one model call of this task (`nil` with cost tracking off): its reservation
     /// bound is this request's size, so each tool round reserves for the longer conversation.
-    private func makeBilling(selection: ModelSelection, request: ProviderRequest, estimatedInputTokens: Int) -> TaskBilling? {
+    private func makeBilling(selection: ModelSelection, cheaperAlternatives: Set<String>, request: ProviderRequest,
+                             estimatedInputTokens: Int) -> TaskBilling? {
         runtime.costs.map { costs in
             TaskBilling(costs: costs, registry: runtime.router.registry,
                         estimatedInputTokens: estimatedInputTokens,
                         inputTokenBound: request.inputTokenBound, promptCacheWrites: request.promptCacheWrites,
-                        cheaperAlternatives: selection.cheaperAlternatives,
+                        cheaperAlternatives: cheaperAlternatives,
                         keyLimits: task.caller?.budget, logger: runtime.logger,
                         call: { [task, agent = run.agent] model in
                             CostCall(model: model.name, provider: model.provider.rawValue, taskId: task.id, agentId: agent.id,
@@ -503,7 +513,7 @@ final class TaskDriver {
             }
             timeLimit = left
         }
-        running.billing = makeBilling(selection: running.selection, request: running.request,
+        running.billing = makeBilling(selection: running.selection, cheaperAlternatives: running.cheaperAlternatives, request: running.request,
                                       estimatedInputTokens: max(running.selection.complexity.estimatedInputTokens,
                                                                 running.request.approximateInputTokens))
         let hooks = CallHooks.combining(running.billing?.hooks, running.learning?.hooks)
