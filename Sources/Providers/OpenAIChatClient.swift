@@ -55,12 +55,22 @@ public struct OpenAIChatClient: ProviderClient {
     }
 
     public func stream(_ request: ProviderRequest, cancellation: CancellationSignal?) async throws -> ProviderEventStream {
+        let (body, lease) = try await http.streamedAnswer(try startStream(request, cancellation: cancellation), cancellation: cancellation)
+        return events(body, lease: lease)
+    }
+
+    /// Sends the streamed request: out of line, so that ``stream(_:cancellation:)``'s frame, kept
+    /// beside an open stream, holds no wire request (``ProviderHTTP/startStreaming(url:headers:body:cancellation:)``).
+    @inline(never)
+    private func startStream(_ request: ProviderRequest, cancellation: CancellationSignal?) throws -> ProviderHTTP.PendingStream {
         let wire = OpenAIWireRequest(request, stream: true, maxCompletionTokens: usesMaxCompletionTokens, strictTools: kind == .openai)
-        let (body, lease) = try await http.sendStreaming(url: url, headers: headers, body: wire, cancellation: cancellation)
-        return ProviderEventStream(
-            body: body, decoder: OpenAIStreamDecoder(provider: kind, secret: http.secret),
-            provider: kind, secret: http.secret, lease: lease
-        )
+        return try http.startStreaming(url: url, headers: headers, body: wire, cancellation: cancellation)
+    }
+
+    @inline(never)
+    private func events(_ body: StreamedBody, lease: ProviderHTTPLease?) -> ProviderEventStream {
+        ProviderEventStream(body: body, decoder: OpenAIStreamDecoder(provider: kind, secret: http.secret), provider: kind,
+                            secret: http.secret, lease: lease)
     }
 
     /// The answer's wire shape, read by hand (``Wire/Completion/init(json:)``); `Decodable` too,

@@ -83,6 +83,9 @@ public struct ProviderEventStream: AsyncSequence, Sendable {
             self.lease = lease
         }
 
+        /// The awaiting part is kept small and the rest is out of line: a streamed task's producer
+        /// waits in here for as long as its stream is open, and the frame it waits in stays
+        /// allocated beside the stream (docs/performance.md, "Memory per open stream, again").
         public mutating func next() async throws -> ProviderEvent? {
             while pending.isEmpty {
                 if let error = deferredError {
@@ -93,46 +96,61 @@ public struct ProviderEventStream: AsyncSequence, Sendable {
                 switch kind {
                 case .moving:
                     return nil
-                case .stream(var iterator):
-                    kind = .moving
-                    defer { kind = .stream(iterator) }
-                    let event = try await iterator.next()
-                    if event == nil { ended = true }
-                    return event
-                case .http(let body, var decoder):
-                    kind = .moving
-                    defer { kind = .http(body, decoder) }
+                case .stream:
+                    return try await nextFromStream()
+                case .http(let body, _):
                     let buffer: ByteBuffer?
                     do {
                         buffer = try await body.next()
-                    } catch is CancellationError {
-                        ended = true
-                        lease = nil
-                        throw CancellationError()
                     } catch {
-                        ended = true
-                        lease = nil
-                        if Task.isCancelled { throw CancellationError() }
-                        throw ProviderErrorClassifier.transport(error, provider: provider, secret: secret)
+                        throw bodyFailure(error)
                     }
-                    var produced: [ProviderEvent] = []
-                    do {
-                        if let buffer {
-                            bytesRead += buffer.readableBytes
-                            try decoder.decode(buffer, into: &produced)
-                        } else {
-                            ended = true
-                            produced = try decoder.finish()
-                        }
-                    } catch {
-                        ended = true
-                        deferredError = error
-                    }
-                    if ended { lease = nil }
-                    pending.append(contentsOf: produced)
+                    decode(buffer)
                 }
             }
             return pending.popFirst()
+        }
+
+        @inline(never)
+        private mutating func nextFromStream() async throws -> ProviderEvent? {
+            guard case .stream(var iterator) = kind else { return nil }
+            kind = .moving
+            defer { kind = .stream(iterator) }
+            let event = try await iterator.next()
+            if event == nil { ended = true }
+            return event
+        }
+
+        /// The body's read failed: the stream is over, with the error to throw.
+        @inline(never)
+        private mutating func bodyFailure(_ error: any Error) -> any Error {
+            ended = true
+            lease = nil
+            if error is CancellationError || Task.isCancelled { return CancellationError() }
+            return ProviderErrorClassifier.transport(error, provider: provider, secret: secret)
+        }
+
+        /// Decodes a piece of the body (`nil`: its end) into ``pending``.
+        @inline(never)
+        private mutating func decode(_ buffer: ByteBuffer?) {
+            guard case .http(let body, var decoder) = kind else { return }
+            kind = .moving
+            defer { kind = .http(body, decoder) }
+            var produced: [ProviderEvent] = []
+            do {
+                if let buffer {
+                    bytesRead += buffer.readableBytes
+                    try decoder.decode(buffer, into: &produced)
+                } else {
+                    ended = true
+                    produced = try decoder.finish()
+                }
+            } catch {
+                ended = true
+                deferredError = error
+            }
+            if ended { lease = nil }
+            pending.append(contentsOf: produced)
         }
     }
 }

@@ -18,34 +18,76 @@ struct ProviderHTTP: Sendable {
     let answerTimeout: TimeAmount
     let wallClock: any WallClock
 
-    /// Sends `body` to `url` asking for a stream, and returns the body once the answer's head
-    /// arrived with a 2xx status, with the lease that counts the call against its client's share
-    /// of the host: keep it as long as the body is read (``ProviderEventStream`` does).
-    /// `cancellation` stops the call at any wait, here or in the body (``StreamedResponse``).
-    func sendStreaming(url: String, headers: HTTPHeaders, body: some Encodable,
-                       cancellation: CancellationSignal?) async throws -> (StreamedBody, ProviderHTTPLease?) {
+    /// The logger AsyncHTTPClient is given for a call: fleetd's own when it logs at `debug` or
+    /// finer, else one that drops everything.
+    ///
+    /// Why: AsyncHTTPClient logs a call only at `debug` and `trace`, but it tags the logger it is
+    /// given with the call's id, its connection's id and its event loop's description, and with
+    /// fleetd's JSON handler each tag copied the handler's metadata: about 600 bytes held beside
+    /// every open stream and several dictionary copies per call, for lines the level drops anyway
+    /// (docs/performance.md, "Memory per open stream, again").
+    var clientLogger: Logger {
+        logger.logLevel <= .debug ? logger : Self.silent
+    }
+
+    private static let silent = Logger(label: "fleetd.provider-http.silent") { _ in SwiftLogNoOpLogHandler() }
+
+    /// A streamed call on its way: sent, its answer's head not come yet.
+    struct PendingStream {
+        let response: StreamedResponse
+        let body: StreamedBody
+        let lease: ProviderHTTPLease?
+    }
+
+    /// Sends `body` to `url` asking for a stream; ``streamedAnswer(_:cancellation:)`` then waits
+    /// for the answer. Two steps, the first synchronous and out of line, so that the frame that
+    /// waits never holds the wire request: a provider client's ``ProviderClient/stream(_:cancellation:)``
+    /// calls the first from an out-of-line function of its own, and its frame is one of those the
+    /// stream's producer keeps for as long as the stream is open (docs/performance.md, "Memory
+    /// per open stream, again"). `cancellation` stops the call at any wait, here or in the body
+    /// (``StreamedResponse``).
+    @inline(never)
+    func startStreaming(url: String, headers: HTTPHeaders, body: some Encodable,
+                        cancellation: CancellationSignal?) throws -> PendingStream {
         var headers = headers
         headers.replaceOrAdd(name: "content-type", value: "application/json")
         headers.replaceOrAdd(name: "accept", value: "text/event-stream, application/x-ndjson")
         let encoded = try encode(body, url: url, streaming: true)
         let (httpClient, lease) = clients.lease(url: url)
-        let answer: StreamedBody
-        let head: HTTPResponseHead
         do {
             let request = try HTTPClient.Request(url: url, method: .POST, headers: headers, body: .bytes(encoded))
-            let response = StreamedResponse.send(request, on: httpClient, headTimeout: headTimeout, logger: logger)
-            answer = StreamedBody(response)
+            let response = StreamedResponse.send(request, on: httpClient, headTimeout: headTimeout, logger: clientLogger)
+            let body = StreamedBody(response)
             cancellation?.onCancel { response.cancel() }
-            head = try await response.head()
+            return PendingStream(response: response, body: body, lease: lease)
+        } catch {
+            throw callFailure(error, cancellation: cancellation)
+        }
+    }
+
+    /// The body of a call ``startStreaming(url:headers:body:cancellation:)`` sent, once the
+    /// answer's head arrived with a 2xx status, with the lease that counts the call against its
+    /// client's share of the host: keep it as long as the body is read (``ProviderEventStream``
+    /// does).
+    func streamedAnswer(_ call: PendingStream, cancellation: CancellationSignal?) async throws -> (StreamedBody, ProviderHTTPLease?) {
+        let head: HTTPResponseHead
+        do {
+            head = try await call.response.head()
         } catch {
             throw callFailure(error, cancellation: cancellation)
         }
         guard (200..<300).contains(Int(head.status.code)) else {
-            var bytes: [UInt8] = []
-            while bytes.count < 1 << 20, let piece = try? await answer.next() { bytes += piece.readableBytesView }
-            throw answerFailure(status: head.status, headers: head.headers, body: Array(bytes.prefix(1 << 20)))
+            throw await answerFailure(head, body: call.body)
         }
-        return (answer, lease)
+        return (call.body, call.lease)
+    }
+
+    /// A non-2xx answer to a streamed call: its body (up to 1 MiB) read for the classification.
+    @inline(never)
+    private func answerFailure(_ head: HTTPResponseHead, body answer: StreamedBody) async -> ProviderError {
+        var bytes: [UInt8] = []
+        while bytes.count < 1 << 20, let piece = try? await answer.next() { bytes += piece.readableBytesView }
+        return answerFailure(status: head.status, headers: head.headers, body: Array(bytes.prefix(1 << 20)))
     }
 
     /// Sends a request and reads the whole JSON answer by hand (`JSONValue+Read.swift`) with `read`.
@@ -67,7 +109,7 @@ struct ProviderHTTP: Sendable {
         do {
             let request = try HTTPClient.Request(url: url, method: .POST, headers: headers, body: .bytes(encoded))
             let call = httpClient.execute(request: request, delegate: ResponseAccumulator(request: request, maxBodySize: 64 << 20),
-                                          eventLoop: .indifferent, deadline: .now() + answerTimeout, logger: logger)
+                                          eventLoop: .indifferent, deadline: .now() + answerTimeout, logger: clientLogger)
             cancellation?.onCancel { call.cancel() }
             response = try await withTaskCancellationHandler {
                 try await call.futureResult.get()

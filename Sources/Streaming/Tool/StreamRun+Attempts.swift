@@ -93,32 +93,10 @@ extension StreamRun {
             var iterator = try await target.client.stream(request, cancellation: stop).makeAsyncIterator()
             accumulator.state.withLock { $0.attemptAccepted = true } // a success status: the provider bills from here
             while let event = try await iterator.next() {
-                switch event {
-                case .textDelta(let text):
-                    if let reason = tool.chunkValidator(text) {
-                        // Waiting for a slow consumer to take the notice is not the provider's idling.
-                        watchdog.pause()
-                        guard await discard(reason, target: target) else { return .consumerGone }
-                        watchdog.arm(after: idleTimeout, kind: .idle)
-                        continue
-                    }
+                if let delivery = absorb(event, watchdog: watchdog) {
+                    // Waiting for a slow consumer to take it is not the provider's idling.
                     watchdog.pause()
-                    guard await deliver(text, target: target) else { return .consumerGone }
-                    watchdog.arm(after: idleTimeout, kind: .idle)
-                case .toolCallDelta(let delta):
-                    accumulator.add(delta)
-                    watchdog.arm(after: idleTimeout, kind: .idle)
-                case .finish(let reason):
-                    accumulator.state.withLock { $0.finishReason = reason }
-                case .usage(let usage):
-                    accumulator.state.withLock { $0.usage = usage }
-                case .invalidChunk(let reason):
-                    watchdog.pause()
-                    guard await discard(reason, target: target) else { return .consumerGone }
-                    watchdog.arm(after: idleTimeout, kind: .idle)
-                case .thinking(let delta):
-                    watchdog.pause()
-                    guard await deliverThinking(delta) else { return .consumerGone }
+                    guard await send(delivery, target: target) else { return .consumerGone }
                     watchdog.arm(after: idleTimeout, kind: .idle)
                 }
                 // A deadline that passed while the consumer held the producer back ends the call here.
@@ -127,6 +105,48 @@ extension StreamRun {
             return .completed(model: target, synchronous: false)
         } catch {
             return .failed(error)
+        }
+    }
+
+    /// What a provider event asks the consumer to be told, if anything.
+    enum Delivery {
+        case text(String)
+        case thinking(ThinkingDelta)
+        case invalidChunk(reason: String)
+    }
+
+    /// Takes in what a provider event says without telling the consumer, and returns what it
+    /// must be told. Out of line and without a suspension: a `switch` over the event in ``pull``
+    /// took a slot of the event's size per case in the frame the producer keeps while the
+    /// stream is open.
+    @inline(never)
+    private func absorb(_ event: ProviderEvent, watchdog: StreamWatchdog) -> Delivery? {
+        switch event {
+        case .textDelta(let text):
+            if let reason = tool.chunkValidator(text) { return .invalidChunk(reason: reason) }
+            return .text(text)
+        case .toolCallDelta(let delta):
+            accumulator.add(delta)
+            watchdog.arm(after: idleTimeout, kind: .idle)
+        case .finish(let reason):
+            accumulator.state.withLock { $0.finishReason = reason }
+        case .usage(let usage):
+            accumulator.state.withLock { $0.usage = usage }
+        case .invalidChunk(let reason):
+            return .invalidChunk(reason: reason)
+        case .thinking(let delta):
+            return .thinking(delta)
+        }
+        return nil
+    }
+
+    /// Tells the consumer. `false` when the consumer is gone.
+    @inline(never)
+    private func send(_ delivery: Delivery, target: StreamTarget) async -> Bool {
+        switch delivery {
+        case .text(let text): await deliver(text, target: target)
+        case .thinking(let delta): await deliverThinking(delta)
+        case .invalidChunk(let reason): await discard(reason, target: target)
         }
     }
 
