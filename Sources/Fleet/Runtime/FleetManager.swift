@@ -64,10 +64,20 @@ public actor FleetManager {
     /// Told of every tool call as it ends (fleetd's metrics).
     let onToolCall: (@Sendable (ToolCallReport) -> Void)?
     /// By record key: `<tenant>/<id>` for an authenticated tenant's task, else `<id>`.
-    private var tasks: [String: TaskRecord] = [:]
+    private var tasks: [String: RememberedTask] = [:]
     /// Record keys in submission order, to forget the oldest beyond ``rememberedTasks`` in O(1).
     private var taskOrder = Deque<String>()
     private let rememberedTasks = 10_000
+
+    /// A remembered task's record, by reference. A dictionary keeps its values inline in every
+    /// bucket, empty ones too, and a ``TaskRecord`` (a ``TaskResult`` inside) is over 500 bytes:
+    /// with 10,000 tasks remembered that was about 9 MB held for good, and about 1.2 KB beside
+    /// every open stream (docs/performance.md, "Memory per open stream, again"). Never leaves the
+    /// actor: readers get a copy of the record.
+    private final class RememberedTask {
+        var record: TaskRecord
+        init(_ record: TaskRecord) { self.record = record }
+    }
 
     /// What `GET /v1/tasks/{id}` shows.
     public struct TaskRecord: Sendable, Codable {
@@ -227,8 +237,8 @@ public actor FleetManager {
                 throw TaskFailure(code: .taskCancelled, message: "the task was cancelled while waiting for an agent")
             }
         }
-        tasks[key]?.status = "running"
-        tasks[key]?.agentId = agent.id
+        tasks[key]?.record.status = "running"
+        tasks[key]?.record.agentId = agent.id
         // Flags and runtime as they are when an agent takes the task: a reload while it waited
         // (a flag rolled back, cost tracking turned on) applies to it.
         let (settings, flags) = settings(for: task)
@@ -267,7 +277,8 @@ public actor FleetManager {
     }
 
     private func record(key taskId: String, _ outcome: Result<TaskResult, TaskFailure>) {
-        guard var record = tasks[taskId] else { return }
+        guard let remembered = tasks[taskId] else { return }
+        var record = remembered.record
         record.finishedAt = Date()
         switch outcome {
         case .success(let result):
@@ -278,18 +289,18 @@ public actor FleetManager {
             record.status = "failed"
             record.error = failure
         }
-        tasks[taskId] = record
+        remembered.record = record
     }
 
     /// A task's record (running, completed or failed), while fleetd remembers it: the task
     /// submitted with that id for `tenant` (without a tenant: the task submitted without one).
     public func taskRecord(_ id: String, tenant: String? = nil) -> TaskRecord? {
-        tasks[Self.recordKey(id: id, tenant: tenant)]
+        tasks[Self.recordKey(id: id, tenant: tenant)]?.record
     }
 
     /// Every remembered task with this id, whatever its tenant (for callers who see all tenants).
     public func taskRecords(id: String) -> [TaskRecord] {
-        tasks.values.filter { $0.id == id }.sorted { $0.submittedAt < $1.submittedAt }
+        tasks.values.filter { $0.record.id == id }.map(\.record).sorted { $0.submittedAt < $1.submittedAt }
     }
 
     /// `<tenant>/<id>` for a tenant's task, else `<id>` (ids never contain `/`).
@@ -298,7 +309,7 @@ public actor FleetManager {
     }
 
     private func remember(_ record: TaskRecord, key: String) {
-        tasks[key] = record
+        tasks[key] = RememberedTask(record)
         taskOrder.append(key)
         while taskOrder.count > rememberedTasks, let oldest = taskOrder.popFirst() {
             tasks[oldest] = nil
