@@ -71,9 +71,9 @@ public actor FleetManager {
 
     /// A remembered task's record, by reference. A dictionary keeps its values inline in every
     /// bucket, empty ones too, and a ``TaskRecord`` (a ``TaskResult`` inside) is over 500 bytes:
-    /// with 10,000 tasks remembered that was about 9 MB held for good, and about 1.2 KB beside
-    /// every open stream (docs/performance.md, "Memory per open stream, again"). Never leaves the
-    /// actor: readers get a copy of the record.
+    /// with 10,000 tasks remembered that was about 4 MB more held for good, and about half a KB
+    /// more beside every open stream (docs/performance.md, "Memory per open stream, again").
+    /// Never leaves the actor: readers get a copy of the record.
     private final class RememberedTask {
         var record: TaskRecord
         init(_ record: TaskRecord) { self.record = record }
