@@ -57,6 +57,9 @@ struct ProviderHTTP: Sendable {
         var headers = headers
         headers.replaceOrAdd(name: "content-type", value: "application/json")
         headers.replaceOrAdd(name: "accept", value: "text/event-stream, application/x-ndjson")
+        // A call stopped before it is made is not made (sent and then cancelled, one once left a
+        // connection open in the client's pool: StreamCancellationTests).
+        if cancellation?.isCancelled == true { throw CancellationError() }
         let encoded = try encode(body, url: url, streaming: true)
         let (httpClient, lease) = clients.lease(url: url)
         do {
@@ -108,6 +111,9 @@ struct ProviderHTTP: Sendable {
         var headers = headers
         headers.replaceOrAdd(name: "content-type", value: "application/json")
         headers.replaceOrAdd(name: "accept", value: "application/json")
+        // A call stopped before it is made is not made (sent and then cancelled, one once left a
+        // connection open in the client's pool: StreamCancellationTests).
+        if cancellation?.isCancelled == true { throw CancellationError() }
         let encoded = try encode(body, url: url, streaming: false)
         let (httpClient, lease) = clients.lease(url: url)
         let response: HTTPClient.Response
