@@ -59,7 +59,7 @@ struct ProviderHTTP: Sendable {
         headers.replaceOrAdd(name: "accept", value: "text/event-stream, application/x-ndjson")
         // A call stopped before it is made is not made (sent and then cancelled, one once left a
         // connection open in the client's pool: StreamCancellationTests).
-        if cancellation?.isCancelled == true { throw CancellationError() }
+        if cancellation?.isCancelled == true || Task.isCancelled { throw CancellationError() }
         let encoded = try encode(body, url: url, streaming: true)
         let (httpClient, lease) = clients.lease(url: url)
         do {
@@ -113,7 +113,7 @@ struct ProviderHTTP: Sendable {
         headers.replaceOrAdd(name: "accept", value: "application/json")
         // A call stopped before it is made is not made (sent and then cancelled, one once left a
         // connection open in the client's pool: StreamCancellationTests).
-        if cancellation?.isCancelled == true { throw CancellationError() }
+        if cancellation?.isCancelled == true || Task.isCancelled { throw CancellationError() }
         let encoded = try encode(body, url: url, streaming: false)
         let (httpClient, lease) = clients.lease(url: url)
         let response: HTTPClient.Response

@@ -34,6 +34,9 @@ extension StreamRun {
     /// Asks for the whole answer and delivers it, until `stop` (the watchdog) or the producer's
     /// cancellation (the consumer left) ends the call.
     private func answer(target: StreamTarget, stop: CancellationSignal) async -> Outcome {
+        // Stopped before it is asked for (its time was up, or the consumer left): the call is not
+        // made (the provider clients make none either), so nothing was accepted to bill.
+        if Task.isCancelled || stop.isCancelled { return .failed(CancellationError()) }
         do {
             let response = try await target.client.complete(request(for: target), cancellation: stop)
             accumulator.state.withLock { $0.attemptAccepted = true }

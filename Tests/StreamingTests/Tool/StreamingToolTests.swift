@@ -213,6 +213,25 @@ struct StreamingToolTests {
         #expect(open == 0, "the timed-out call's connection is still open")
     }
 
+    /// A whole answer whose time is up before it is asked for is not asked for, and its attempt
+    /// is reported unaccepted, so nothing is billed for it (a call that went out and was cut is
+    /// billed at its estimate: the provider may have taken it).
+    @Test func aWholeAnswerOutOfTimeBeforeItsCallIsNeitherMadeNorBilled() async throws {
+        let reports = Mutex<[StreamAttemptReport]>([])
+        let (got, connections) = try await withServer(.always(openAIUnary)) { server in
+            var tool = StreamingTool(configuration: config(totalMs: 0, retries: 0))
+            tool.onAttempt = { report in reports.withLock { $0.append(report) } }
+            let got = await events(tool, [try target(.openai, server, streaming: false)])
+            try await Task.sleep(for: .milliseconds(100))
+            return (got, server.connectionsAccepted)
+        }
+        #expect(got.failures.last?.code == .streamTimeout)
+        #expect(connections == 0, "the call was made")
+        let attempts = reports.withLock { $0 }
+        #expect(attempts.count == 1)
+        #expect(attempts.allSatisfy { !$0.accepted && !$0.answerUnseen }, "an attempt never made is billed: \(attempts)")
+    }
+
     @Test func fallbackListTriesNextTargetAfterAuthFailure() async throws {
         let bad = try await FakeProviderServer.start(script: .always(.status(401)))
         let good = try await FakeProviderServer.start(script: .always(try .fixture("providers/anthropic-stream-sdkfixture-basic.sse")))
