@@ -18,8 +18,14 @@ struct ConnectionLoopChannel<Inner: ServerChildChannel>: ServerChildChannel {
     typealias Value = Inner.Value
     let inner: Inner
 
+    /// A connection's reads start with 1 KiB buffers instead of NIO's 2 KiB: the channel keeps
+    /// its receive buffer for as long as it is open, an SSE stream's connection and an idle
+    /// keep-alive one too, and most requests fit (a larger one grows the buffer within the same
+    /// read; docs/performance.md, "Memory per open stream, again").
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        inner.setup(channel: channel, logger: logger)
+        try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator,
+                                            value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1_024, maximum: 65_536))
+        return inner.setup(channel: channel, logger: logger)
     }
 
     func handle(value: Value, logger: Logger) async {
