@@ -54,23 +54,12 @@ struct ProviderHTTP: Sendable {
     @inline(never)
     func startStreaming(url: String, headers: HTTPHeaders, body: some Encodable,
                         cancellation: CancellationSignal?) throws -> PendingStream {
-        var headers = headers
-        headers.replaceOrAdd(name: "content-type", value: "application/json")
-        headers.replaceOrAdd(name: "accept", value: "text/event-stream, application/x-ndjson")
-        // A call stopped before it is made is not made (sent and then cancelled, one once left a
-        // connection open in the client's pool: StreamCancellationTests).
-        if cancellation?.isCancelled == true || Task.isCancelled { throw CancellationError() }
-        let encoded = try encode(body, url: url, streaming: true)
-        let (httpClient, lease) = clients.lease(url: url)
-        do {
-            let request = try HTTPClient.Request(url: url, method: .POST, headers: headers, body: .bytes(encoded))
-            let response = StreamedResponse.send(request, on: httpClient, headTimeout: headTimeout, logger: clientLogger)
-            let body = StreamedBody(response)
-            cancellation?.onCancel { response.cancel() }
-            return PendingStream(response: response, body: body, lease: lease)
-        } catch {
-            throw callFailure(error, cancellation: cancellation)
-        }
+        let call = try prepare(url: url, headers: headers, accept: "text/event-stream, application/x-ndjson", body: body,
+                               streaming: true, cancellation: cancellation)
+        let response = StreamedResponse.send(call.request, on: call.client, headTimeout: headTimeout, logger: clientLogger)
+        let body = StreamedBody(response)
+        cancellation?.onCancel { response.cancel() }
+        return PendingStream(response: response, body: body, lease: call.lease)
     }
 
     /// The body of a call ``startStreaming(url:headers:body:cancellation:)`` sent, once the
@@ -108,26 +97,20 @@ struct ProviderHTTP: Sendable {
     /// `cancellation` stops the call as cancelling the calling task does.
     func sendAndRead<Response>(url: String, headers: HTTPHeaders, body: some Encodable, cancellation: CancellationSignal?,
                                _ read: (JSONValue) throws -> Response) async throws -> Response {
-        var headers = headers
-        headers.replaceOrAdd(name: "content-type", value: "application/json")
-        headers.replaceOrAdd(name: "accept", value: "application/json")
-        // A call stopped before it is made is not made (sent and then cancelled, one once left a
-        // connection open in the client's pool: StreamCancellationTests).
-        if cancellation?.isCancelled == true || Task.isCancelled { throw CancellationError() }
-        let encoded = try encode(body, url: url, streaming: false)
-        let (httpClient, lease) = clients.lease(url: url)
+        let prepared = try prepare(url: url, headers: headers, accept: "application/json", body: body, streaming: false,
+                                   cancellation: cancellation)
         let response: HTTPClient.Response
         do {
-            let request = try HTTPClient.Request(url: url, method: .POST, headers: headers, body: .bytes(encoded))
-            let call = httpClient.execute(request: request, delegate: ResponseAccumulator(request: request, maxBodySize: 64 << 20),
-                                          eventLoop: .indifferent, deadline: .now() + answerTimeout, logger: clientLogger)
+            let request = prepared.request
+            let call = prepared.client.execute(request: request, delegate: ResponseAccumulator(request: request, maxBodySize: 64 << 20),
+                                               eventLoop: .indifferent, deadline: .now() + answerTimeout, logger: clientLogger)
             cancellation?.onCancel { call.cancel() }
             response = try await withTaskCancellationHandler {
                 try await call.futureResult.get()
             } onCancel: {
                 call.cancel()
             }
-            withExtendedLifetime(lease) {}
+            withExtendedLifetime(prepared.lease) {}
         } catch {
             throw callFailure(error, cancellation: cancellation)
         }
@@ -154,6 +137,24 @@ struct ProviderHTTP: Sendable {
             "provider": "\(provider.rawValue)", "url": "\(url)", "streaming": "\(streaming)", "bytes": "\(encoded.count)",
         ])
         return encoded
+    }
+
+    /// A call's request, encoded, with the client to send it on and its lease on that client's
+    /// share of the host. A call whose signal or task is already cancelled is not made (sent and
+    /// then cancelled, one once left a connection open in the client's pool: StreamCancellationTests).
+    private func prepare(url: String, headers: HTTPHeaders, accept: String, body: some Encodable, streaming: Bool,
+                         cancellation: CancellationSignal?) throws -> (request: HTTPClient.Request, client: HTTPClient, lease: ProviderHTTPLease?) {
+        if cancellation?.isCancelled == true || Task.isCancelled { throw CancellationError() }
+        var headers = headers
+        headers.replaceOrAdd(name: "content-type", value: "application/json")
+        headers.replaceOrAdd(name: "accept", value: accept)
+        let encoded = try encode(body, url: url, streaming: streaming)
+        let (client, lease) = clients.lease(url: url)
+        do {
+            return (try HTTPClient.Request(url: url, method: .POST, headers: headers, body: .bytes(encoded)), client, lease)
+        } catch {
+            throw callFailure(error, cancellation: cancellation)
+        }
     }
 
     /// A call that got no answer: cancelled (its task or its signal was; AsyncHTTPClient then

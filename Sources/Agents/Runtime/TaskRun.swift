@@ -141,9 +141,10 @@ final class TaskDriver {
         /// Every round's billing, the current one last.
         var billings: [TaskBilling] { earlierBillings + (billing.map { [$0] } ?? []) }
 
-        init(selection: ModelSelection, billing: TaskBilling?, streaming: Bool, started: ContinuousClock.Instant, cacheKey: String?,
-             learning: TaskLearning?, request: ProviderRequest, targets: [StreamTarget], tools: ToolExecutor?) {
-            cheaperAlternatives = selection.cheaperAlternatives
+        init(selection: ModelSelection, cheaperAlternatives: Set<String>, billing: TaskBilling?, streaming: Bool,
+             started: ContinuousClock.Instant, cacheKey: String?, learning: TaskLearning?, request: ProviderRequest,
+             targets: [StreamTarget], tools: ToolExecutor?) {
+            self.cheaperAlternatives = cheaperAlternatives
             var kept = selection
             kept.trace.candidates = []
             self.selection = kept
@@ -346,14 +347,16 @@ final class TaskDriver {
     private func launch(_ call: PreparedCall) {
         let selection = call.selection
         let timeLimit = run.deadline.map { ContinuousClock.now.duration(to: $0) }
-        let billing = makeBilling(selection: selection, cheaperAlternatives: selection.cheaperAlternatives, request: call.request,
+        let cheaperAlternatives = selection.cheaperAlternatives
+        let billing = makeBilling(selection: selection, cheaperAlternatives: cheaperAlternatives, request: call.request,
                                   estimatedInputTokens: selection.complexity.estimatedInputTokens)
         let learning = run.settings.useLearning && selection.routed
             ? TaskLearning(router: runtime.router, selection: selection, tenantId: task.learningTenantId) : nil
         let hooks = CallHooks.combining(billing?.hooks, learning?.hooks)
         let session = runtime.tool.executeStreaming(call.request, targets: call.targets, timeLimit: timeLimit, hooks: hooks)
-        let running = Running(selection: selection, billing: billing, streaming: call.streaming, started: .now, cacheKey: call.cacheKey,
-                              learning: learning, request: call.request, targets: call.targets, tools: call.tools)
+        let running = Running(selection: selection, cheaperAlternatives: cheaperAlternatives, billing: billing, streaming: call.streaming,
+                              started: .now, cacheKey: call.cacheKey, learning: learning, request: call.request, targets: call.targets,
+                              tools: call.tools)
         let iterator = session.makeAsyncIterator()
         run.cancellation.onCancel(iterator.canceller)
         state = .running(iterator, running)

@@ -278,18 +278,16 @@ public actor FleetManager {
 
     private func record(key taskId: String, _ outcome: Result<TaskResult, TaskFailure>) {
         guard let remembered = tasks[taskId] else { return }
-        var record = remembered.record
-        record.finishedAt = Date()
+        remembered.record.finishedAt = Date()
         switch outcome {
         case .success(let result):
-            record.status = "completed"
-            record.model = result.model
-            record.result = result
+            remembered.record.status = "completed"
+            remembered.record.model = result.model
+            remembered.record.result = result
         case .failure(let failure):
-            record.status = "failed"
-            record.error = failure
+            remembered.record.status = "failed"
+            remembered.record.error = failure
         }
-        remembered.record = record
     }
 
     /// A task's record (running, completed or failed), while fleetd remembers it: the task
