@@ -9,7 +9,11 @@ import Synchronization
 
 /// The services tasks run with under one configuration generation. A task keeps the runtime it
 /// started with, so a reload never changes a task half way.
-public struct TaskRuntime: Sendable {
+///
+/// A class: every task's run holds its runtime for as long as the task lasts, and as a struct
+/// (584 bytes: the streaming tool's settings and hooks, the router, the stores) each open stream
+/// carried its own copy (docs/performance.md, "Memory per open stream").
+public final class TaskRuntime: Sendable {
     public let generation: Int
     public let router: ModelRouter
     public let tool: StreamingTool

@@ -18,7 +18,6 @@ public actor FleetManager {
         public let run: TaskRun
         public let agent: Agent
         public let settings: TaskSettings
-        public let flags: [FlagDecision]
         let manager: FleetManager
         /// Its dispatch number: the manager keeps the tool servers it may call until it finishes.
         let number: Int
@@ -241,14 +240,14 @@ public actor FleetManager {
         tasks[key]?.record.agentId = agent.id
         // Flags and runtime as they are when an agent takes the task: a reload while it waited
         // (a flag rolled back, cost tracking turned on) applies to it.
-        let (settings, flags) = settings(for: task)
+        let (settings, _) = settings(for: task)
         let runtime = self.runtime
         let deadline = timeLimit.map { ContinuousClock.now + $0 }
         let number = dispatchCount
         dispatchCount += 1
         runningTasks[number] = ContinuousClock.now
         return Dispatched(run: agent.run(task, settings: settings, runtime: runtime, deadline: deadline),
-                          agent: agent, settings: settings, flags: flags, manager: self, number: number)
+                          agent: agent, settings: settings, manager: self, number: number)
     }
 
     /// Runs a task to its result (the JSON API), with its subtasks in parallel and the task timeout.

@@ -10,18 +10,29 @@ import Synchronization
 /// watchdog), so sleeping child tasks cost CPU on every task (see docs/performance.md). An event
 /// loop keeps its timers in a heap and is awake anyway while fleetd is busy.
 public struct LoopTimer: Sendable {
-    private let scheduled: Scheduled<Void>
+    /// `nil` when the loop was shutting down: the action then never runs, as a scheduled task's
+    /// would not.
+    private let callback: NIOScheduledCallback?
 
     /// Runs `action` on an event loop after `delay` unless cancelled first.
+    ///
+    /// A scheduled callback, not `scheduleTask`: a task scheduled on a loop also makes a promise
+    /// and its future, and a stream keeps two timers (the task's timeout and its watchdog) for as
+    /// long as it is open (docs/performance.md, "Memory per open stream").
     public static func after(_ delay: Duration, _ action: @escaping @Sendable () -> Void) -> LoopTimer {
-        let amount = TimeAmount(max(.zero, delay)) // clamped to Int64.max nanoseconds
+        let amount = TimeAmount(max(.zero, delay)) // clamped to Int64.max nanoseconds; the deadline saturates
         let loop = MultiThreadedEventLoopGroup.singleton.any()
-        return LoopTimer(scheduled: loop.scheduleTask(in: amount) { action() })
+        return LoopTimer(callback: try? loop.scheduleCallback(in: amount, handler: Action(run: action)))
     }
 
     /// Stops the timer; harmless when it already fired.
     public func cancel() {
-        scheduled.cancel()
+        callback?.cancel()
+    }
+
+    private struct Action: NIOScheduledCallbackHandler, Sendable {
+        let run: @Sendable () -> Void
+        func handleScheduledCallback(eventLoop: some EventLoop) { run() }
     }
 }
 

@@ -28,14 +28,42 @@ import Synchronization
 /// `idleTimeoutMs` between chunks (time spent waiting for a slow consumer does not count), and
 /// `timeoutMs` for the whole call including retries.
 public struct StreamingTool: Sendable {
-    public let configuration: StreamingConfiguration
-    let clock: any Clock<Duration>
-    let wallClock: any WallClock
-    let recorder: (any StreamSessionRecorder)?
-    let logger: Logger
-    let progressInterval: Int
-    let random: @Sendable () -> Double
-    let chunkValidator: @Sendable (String) -> String?
+    /// What every call of this tool shares, held by reference: each call's run keeps the tool for
+    /// as long as its stream is open, and these settings inline were 264 bytes of each open
+    /// stream (docs/performance.md, "Memory per open stream").
+    final class Settings: Sendable {
+        let configuration: StreamingConfiguration
+        let clock: any Clock<Duration>
+        let wallClock: any WallClock
+        let recorder: (any StreamSessionRecorder)?
+        let logger: Logger
+        let progressInterval: Int
+        let random: @Sendable () -> Double
+        let chunkValidator: @Sendable (String) -> String?
+
+        init(configuration: StreamingConfiguration, clock: any Clock<Duration>, wallClock: any WallClock,
+             recorder: (any StreamSessionRecorder)?, logger: Logger, progressInterval: Int, random: @escaping @Sendable () -> Double,
+             chunkValidator: @escaping @Sendable (String) -> String?) {
+            self.configuration = configuration
+            self.clock = clock
+            self.wallClock = wallClock
+            self.recorder = recorder
+            self.logger = logger
+            self.progressInterval = progressInterval
+            self.random = random
+            self.chunkValidator = chunkValidator
+        }
+    }
+
+    let settings: Settings
+    public var configuration: StreamingConfiguration { settings.configuration }
+    var clock: any Clock<Duration> { settings.clock }
+    var wallClock: any WallClock { settings.wallClock }
+    var recorder: (any StreamSessionRecorder)? { settings.recorder }
+    var logger: Logger { settings.logger }
+    var progressInterval: Int { settings.progressInterval }
+    var random: @Sendable () -> Double { settings.random }
+    var chunkValidator: @Sendable (String) -> String? { settings.chunkValidator }
     /// Called after every attempt with its outcome (not for attempts the consumer cancelled).
     public var onAttempt: (@Sendable (StreamAttemptReport) async -> Void)?
     /// Called before every attempt, ahead of the caller's hooks: a failure skips the target (a
@@ -64,14 +92,8 @@ public struct StreamingTool: Sendable {
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
         chunkValidator: @escaping @Sendable (String) -> String? = StreamingTool.defaultChunkValidator
     ) {
-        self.configuration = configuration
-        self.clock = clock
-        self.wallClock = wallClock
-        self.recorder = recorder
-        self.logger = logger
-        self.progressInterval = max(1, progressInterval)
-        self.random = random
-        self.chunkValidator = chunkValidator
+        settings = Settings(configuration: configuration, clock: clock, wallClock: wallClock, recorder: recorder, logger: logger,
+                            progressInterval: max(1, progressInterval), random: random, chunkValidator: chunkValidator)
     }
 
     /// Rejects a chunk holding NUL or longer than 1 MiB.

@@ -217,6 +217,7 @@ final class CompatRelay {
     private let end: CompatSSEStream.Ending
     private let keep: (@Sendable (TaskResult) async -> Void)?
     private var kept = false
+    /// The write being built; let go once written, as ``SSERelay``'s is.
     private var pending = ByteBuffer()
     /// How the task ended, as the client was told (a client that left: cancelled).
     private(set) var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: .taskCancelled, message: "the client went away"))
@@ -242,7 +243,7 @@ final class CompatRelay {
                     await keep(result)
                 }
                 try await writer.write(pending)
-                pending.clear()
+                pending = ByteBuffer()
             }
             guard let next = await events.iterator.next() else { return }
             append(next)

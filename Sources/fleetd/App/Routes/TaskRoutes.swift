@@ -242,6 +242,9 @@ final class SSERelay {
     private let metrics: FleetMetrics
     private let started = ContinuousClock.now
     private var sawFirstChunk = false
+    /// The write being built. Let go once written (the next write starts a buffer of its own): kept
+    /// and cleared, it held its capacity (512 bytes and more) beside every open stream while the
+    /// next event was awaited, and clearing it while the channel still held the bytes copied it.
     private var pending = ByteBuffer()
     /// How the task ended, as the client was told (a client that left: cancelled).
     private(set) var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: .taskCancelled, message: "the client went away"))
@@ -253,12 +256,12 @@ final class SSERelay {
     @inline(never)
     func run(_ events: RunHandoff, to writer: inout any ResponseBodyWriter) async throws {
         while let first = await events.iterator.next() {
-            pending.clear()
             try append(first)
             while let ready = await events.iterator.nextIfReady() {
                 try append(ready)
             }
             try await writer.write(pending)
+            pending = ByteBuffer()
         }
     }
 
