@@ -219,8 +219,12 @@ extension StreamRun {
 
     func record(_ session: StreamSessionRecord) async {
         guard let recorder = tool.recorder else { return }
-        do { try await recorder.recordSession(session) } catch {
-            tool.logger.warning("could not record stream session", metadata: ["stream": "\(streamId)", "error": "\(error)"])
-        }
+        do { try await recorder.recordSession(session) } catch { couldNotRecordSession(error) }
+    }
+
+    /// Logged out of line, as ``begin()`` explains.
+    @inline(never)
+    private func couldNotRecordSession(_ error: any Error) {
+        tool.logger.warning("could not record stream session", metadata: ["stream": "\(streamId)", "error": "\(error)"])
     }
 }

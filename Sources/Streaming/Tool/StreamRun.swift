@@ -67,32 +67,52 @@ final class StreamRun: Sendable {
 
     /// Records the session and tells `start`; `nil` when there is nothing to call or no one
     /// listens any more (the run is then over).
+    ///
+    /// Its frame and ``record(_:)``'s are kept small, with the building and the logging out of
+    /// line: the producer's task keeps the slabs of its deepest chain of async frames while the
+    /// stream is open, and this chain down to the recorder was deeper than the one that reads the
+    /// provider (docs/performance.md, "Memory per open stream").
     @inline(never)
     private func begin() async -> StreamSessionRecord? {
-        let startedAt = tool.wallClock.now
-        guard let first = targets.first else {
-            _ = await output.send(.error(StreamFailure(
-                code: .modelSelectionFailed, message: "no model to call: the target list is empty",
-                shortDescription: "model_selection_failed", terminal: true, retryable: false, model: nil
-            )))
-            output.finish()
+        guard let session = openingSession() else {
+            await noTargets()
             return nil
         }
-        let session = StreamSessionRecord(
-            streamId: streamId, state: .streaming, model: first.endpoint.name, provider: first.endpoint.provider,
-            startedAt: startedAt, bufferSize: configuration.bufferSize,
-            backpressureThreshold: configuration.backpressureThreshold, timeoutMs: configuration.timeoutMs
-        )
         await record(session)
-        guard await output.send(.start(StreamStartMetadata(
-            streamId: streamId, model: first.endpoint.name, provider: first.endpoint.provider, startedAt: startedAt,
-            bufferSize: configuration.bufferSize, backpressureThreshold: configuration.backpressureThreshold,
-            timeoutMs: configuration.timeoutMs
-        ))) else {
+        guard await output.send(startEvent(of: session)) else {
             await end(session, state: .cancelled, code: nil)
             return nil
         }
         return session
+    }
+
+    /// The session's first record; `nil` when there is no target.
+    @inline(never)
+    private func openingSession() -> StreamSessionRecord? {
+        guard let first = targets.first else { return nil }
+        return StreamSessionRecord(
+            streamId: streamId, state: .streaming, model: first.endpoint.name, provider: first.endpoint.provider,
+            startedAt: tool.wallClock.now, bufferSize: configuration.bufferSize,
+            backpressureThreshold: configuration.backpressureThreshold, timeoutMs: configuration.timeoutMs
+        )
+    }
+
+    @inline(never)
+    private func startEvent(of session: StreamSessionRecord) -> StreamEvent {
+        .start(StreamStartMetadata(
+            streamId: streamId, model: session.model, provider: session.provider, startedAt: session.startedAt,
+            bufferSize: configuration.bufferSize, backpressureThreshold: configuration.backpressureThreshold,
+            timeoutMs: configuration.timeoutMs
+        ))
+    }
+
+    @inline(never)
+    private func noTargets() async {
+        _ = await output.send(.error(StreamFailure(
+            code: .modelSelectionFailed, message: "no model to call: the target list is empty",
+            shortDescription: "model_selection_failed", terminal: true, retryable: false, model: nil
+        )))
+        output.finish()
     }
 
     /// What a target's turn left: the run is over, the next target is tried, or none is.
@@ -123,9 +143,7 @@ final class StreamRun: Sendable {
         }
         var streamingFailed = false
         if target.endpoint.supportsStreaming {
-            let outcome = await withRetries(clock: clock, retrying: !hasNext) {
-                await observed(target, synchronous: false) { await streamAttempt(target: target, clock: clock) }
-            }
+            let outcome = await attempts(target, synchronous: false, retrying: !hasNext, clock: clock)
             guard let error = await failure(of: outcome, session: session, clock: clock) else { return .finished }
             lastError = error
             lastFailed = target.endpoint.name
@@ -139,16 +157,9 @@ final class StreamRun: Sendable {
             guard Self.synchronousFallbackMayHelp(error) else { return .nextTarget }
             tryingSynchronously(target, after: error)
         }
-        let outcome: Outcome
-        if streamingFailed {
-            accumulator.state.withLock { $0.attempts += 1 }
-            let single = await observed(target, synchronous: true) { await syncAttempt(target: target, clock: clock) }
-            outcome = Task.isCancelled ? .consumerGone : single
-        } else {
-            outcome = await withRetries(clock: clock, retrying: !hasNext) {
-                await observed(target, synchronous: true) { await syncAttempt(target: target, clock: clock) }
-            }
-        }
+        // After a failed stream, one synchronous call; else the synchronous calls are the target's
+        // attempts, retried as streamed ones are.
+        let outcome = await attempts(target, synchronous: true, retrying: !hasNext && !streamingFailed, clock: clock)
         guard let error = await failure(of: outcome, session: session, clock: clock) else { return .finished }
         lastError = error
         lastFailed = target.endpoint.name
@@ -217,31 +228,44 @@ final class StreamRun: Sendable {
         logger(target).info("streaming failed before output; trying a synchronous call", metadata: ["error": "\(error)"])
     }
 
-    /// Runs `attempt` until it completes, fails for good, or the retries run out. Retries only when
-    /// `retrying` (the last target: nothing else can serve), only while no output reached the
-    /// consumer, and never when the wait would end past ``retryDeadline``: then the failure (a
+    /// Calls `target` until an attempt completes, fails for good, or the retries run out. Retries
+    /// only when `retrying` (the last target: nothing else can serve), only while no output reached
+    /// the consumer, and never when the wait would end past ``retryDeadline``: then the failure (a
     /// rate limit with its Retry-After) is the outcome at once, rather than a sleep past the deadline.
+    ///
+    /// One loop calling each attempt directly: the producer's task keeps the slabs of its deepest
+    /// chain of async frames while a stream is open, and a retry wrapper and an observer taking
+    /// the attempt as closures were two more frames and two closure contexts on that chain
+    /// (docs/performance.md, "Memory per open stream").
     @inline(never)
-    func withRetries(clock: StreamClock, retrying: Bool, _ attempt: @Sendable () async -> Outcome) async -> Outcome {
+    func attempts(_ target: StreamTarget, synchronous: Bool, retrying: Bool, clock: StreamClock) async -> Outcome {
         var retry = 0
         while true {
             accumulator.state.withLock { $0.attempts += 1 }
-            let outcome = await attempt()
+            let outcome = await observed(target, synchronous: synchronous, clock: clock)
             if Task.isCancelled { return .consumerGone }
             guard case .failed(let error) = outcome else { return outcome }
             guard retrying, !accumulator.deliveredOutput else { return outcome }
-            let retryAfter = (error as? ProviderError)?.retryAfter
-            let retryable = (error as? ProviderError)?.isRetryable ?? ((error as? StreamingError)?.code == .timeout)
-            guard retryable, retry < configuration.retryConfig.maxRetries else { return outcome }
+            guard let delay = retryDelay(after: error, retry: retry + 1, clock: clock) else { return outcome }
             retry += 1
-            let delay = configuration.retryConfig.delay(retry: retry, providerRetryAfter: retryAfter, random: tool.random())
-            if clock.elapsed() + delay >= retryDeadline {
-                logNoRetry(after: error, delay: delay)
-                return outcome
-            }
-            logRetry(retry, after: error, delay: delay)
             do { try await clock.sleep(delay) } catch { return .consumerGone }
         }
+    }
+
+    /// How long to wait before retry number `retry` after `error`; `nil` when there is no retry:
+    /// the error is not worth one, the retries ran out, or the wait would end past the deadline.
+    @inline(never)
+    private func retryDelay(after error: any Error, retry: Int, clock: StreamClock) -> Duration? {
+        let retryAfter = (error as? ProviderError)?.retryAfter
+        let retryable = (error as? ProviderError)?.isRetryable ?? ((error as? StreamingError)?.code == .timeout)
+        guard retryable, retry <= configuration.retryConfig.maxRetries else { return nil }
+        let delay = configuration.retryConfig.delay(retry: retry, providerRetryAfter: retryAfter, random: tool.random())
+        if clock.elapsed() + delay >= retryDeadline {
+            logNoRetry(after: error, delay: delay)
+            return nil
+        }
+        logRetry(retry, after: error, delay: delay)
+        return delay
     }
 
     // Logged out of line: a log call's temporaries would widen the frame the producer keeps
@@ -272,17 +296,22 @@ final class StreamRun: Sendable {
     /// reports it, cancelled or not, to ``StreamingTool/onAttempt`` and the hooks: the router
     /// ignores cancelled ones (a client leaving says nothing of the provider); billing does not.
     @inline(never)
-    func observed(_ target: StreamTarget, synchronous: Bool, _ attempt: () async -> Outcome) async -> Outcome {
-        if let admit = tool.admitAttempt, let refusal = await admit(target) {
-            return .failed(AttemptRefused(failure: refusal))
-        }
-        if let hooks, let refusal = await hooks.beforeAttempt(target) {
-            return .failed(AttemptRefused(failure: refusal))
-        }
+    func observed(_ target: StreamTarget, synchronous: Bool, clock: StreamClock) async -> Outcome {
+        if let refused = await admission(of: target) { return .failed(refused) }
         let start = ContinuousClock.now
-        let outcome = await attempt()
+        let outcome = synchronous ? await syncAttempt(target: target, clock: clock) : await streamAttempt(target: target, clock: clock)
         await report(outcome, target: target, synchronous: synchronous, duration: ContinuousClock.now - start)
         return outcome
+    }
+
+    /// Why the call to `target` may not be made (a provider quota, the caller's reservation), if
+    /// it may not. Apart from ``observed(_:synchronous:clock:)``, whose frame is on the chain the
+    /// producer keeps while a stream is open: a refusal is a large value.
+    @inline(never)
+    private func admission(of target: StreamTarget) async -> AttemptRefused? {
+        if let admit = tool.admitAttempt, let refusal = await admit(target) { return AttemptRefused(failure: refusal) }
+        if let hooks, let refusal = await hooks.beforeAttempt(target) { return AttemptRefused(failure: refusal) }
+        return nil
     }
 
     /// Reports an attempt to ``StreamingTool/onAttempt`` and the hooks.
