@@ -127,7 +127,6 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     let costsOn: @Sendable () async -> Bool = { await manager.config.cost.enabled }
     let limiter = CallerRateLimiter()
     let router = Router(context: FleetRequestContext.self)
-    router.add(middleware: RequestPhaseMiddleware())
     router.add(middleware: ClientAddressMiddleware(api: api))
     router.add(middleware: RequestLogMiddleware(metrics: metrics))
     router.add(middleware: LiveCORSMiddleware(api: api))
@@ -195,7 +194,7 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
     router.add(middleware: UnknownRouteMiddleware(served: ServedRoutes(router: router)))
 
     return Application(
-        router: router,
+        responder: RequestPhaseResponder(inner: router.buildResponder()),
         server: .http1OnConnectionLoops(configuration: .init(additionalChannelHandlers: [ClientDisconnect.Handler()])),
         // A backlog of 4,096 pending connections (Linux caps it at net.core.somaxconn).
         // Hummingbird's default is too small for bursts of new connections: the kernel drops the

@@ -35,7 +35,7 @@ struct CompatStream {
         let started = ContinuousClock.now
 
         // Until the first text, the end, or a failure: the status depends on it. This runs in
-        // the request's task, whose frames are freed before the body runs (``RequestPhaseMiddleware``).
+        // the request's task, whose frames are freed before the body runs (``RequestPhaseResponder``).
         var head: [TaskEvent] = []
         var start: TaskStart?
         var failure: TaskFailure?

@@ -41,7 +41,7 @@ struct TaskRoutes {
         }
     }
 
-    /// `POST /v1/tasks`, on the connection's event loop (``RequestPhaseMiddleware`` runs every
+    /// `POST /v1/tasks`, on the connection's event loop (``RequestPhaseResponder`` runs every
     /// request there, and its unstructured tasks through ``ExecutorAffinity``).
     private func task(_ request: Request, context: FleetRequestContext) async throws -> Response {
         var request = request
@@ -99,7 +99,7 @@ struct TaskRoutes {
         // never run (the connection closed before it started), when the lease is dropped.
         let lease = AgentLease(dispatched)
         // Routing and the call's start happen here, in the request's task, whose frames are freed
-        // before the body runs for the stream's whole life (``RequestPhaseMiddleware``).
+        // before the body runs for the stream's whole life (``RequestPhaseResponder``).
         let handoff = RunHandoff(dispatched.run.makeAsyncIterator())
         await handoff.iterator.start()
         let stream = SSEStream(dispatched: dispatched, lease: lease, events: handoff, manager: manager, metrics: metrics,
