@@ -211,13 +211,15 @@ public struct ToolCall: Sendable, Hashable, Codable {
 public enum ProviderEvent: Sendable, Hashable {
     /// More answer text.
     case textDelta(String)
-    /// A piece of a tool call.
-    case toolCallDelta(ToolCallDelta)
+    /// A piece of a tool call. Indirect (boxed), as usage is: inline they set every event's size,
+    /// and an event takes a slot in each async frame that awaits one, on the chain an open
+    /// stream's producer keeps (docs/performance.md, "Memory per open stream").
+    indirect case toolCallDelta(ToolCallDelta)
     /// Why generation stopped, in the provider's own words (`end_turn`, `stop`, `STOP`, `tool_calls`…).
     case finish(reason: String)
     /// The call's token usage so far (Anthropic reports its input at the start); the last one
     /// sent is the whole call's.
-    case usage(TokenUsage)
+    indirect case usage(TokenUsage)
     /// A chunk that could not be understood (e.g. malformed JSON); the stream goes on without it
     /// (``StreamingTool`` reports it as STREAM_003 ChunkValidationFailed).
     case invalidChunk(reason: String)

@@ -33,9 +33,21 @@ public struct AgentTask: Sendable, Codable, Hashable {
     /// `/v1/messages`): system prompt, turns of content blocks, tools, sampling. When set, it is
     /// what the model receives (``providerRequest(model:role:)``), `prompt` is its last user text
     /// and `context` the rest, for routing.
-    public var conversation: ProviderRequest?
+    public var conversation: ProviderRequest? {
+        get { conversationBox?.value }
+        set { conversationBox = newValue.map(Indirect.init) }
+    }
+    /// Held by reference: a running task keeps its task for as long as it lasts, and the request
+    /// inline (352 bytes, absent or not) was part of every open stream's memory.
+    private var conversationBox: Indirect<ProviderRequest>?
     /// Who the task runs for, when the request was authenticated (see ``authorized(by:)``).
     public var caller: TaskCaller?
+
+    private enum CodingKeys: String, CodingKey {
+        case id, prompt, context, type, agentType, preferredProvider, preferredModel, constraints, privacy, tenantId, userId,
+             sessionId, properties, maxTokens, subtasks, stream, cachePolicy, caller
+        case conversationBox = "conversation"
+    }
 
     public init(id: String = AgentTask.makeID(), prompt: String, context: String? = nil, type: TaskType? = nil,
                 agentType: String? = nil, preferredProvider: ProviderKind? = nil, preferredModel: String? = nil,

@@ -8,7 +8,10 @@ import Streaming
 /// What a running task reports, in order: `start`, `chunk`s and `progress`, then `complete` or a
 /// terminal `error`. The JSON API collects them into one ``TaskResult``; the SSE API relays them.
 public enum TaskEvent: Sendable {
-    case start(TaskStart)
+    // Indirect (boxed), as are the tool events, an error and the end: once per task or seldom.
+    // Inline, the start (105 bytes) set every event's size, and an event takes a slot in each
+    // async frame that awaits one, on the chain an open stream's connection keeps.
+    indirect case start(TaskStart)
     case chunk(StreamChunk)
     /// A piece of the model's extended thinking (asked for through `/v1/messages`' `thinking`):
     /// its blocks are numbered across the task's model calls.
@@ -19,7 +22,7 @@ public enum TaskEvent: Sendable {
     /// A tool call ended (answered, failed, timed out); its result goes back to the model.
     indirect case toolResult(TaskToolResult)
     /// A terminal failure, or (when `terminal` is false) a discarded chunk.
-    case error(TaskFailure)
+    indirect case error(TaskFailure)
     // Indirect: a result is a few hundred bytes, and every event held across an `await` takes
     // that much of its task's async frame, for every open stream (docs/performance.md, "Memory").
     indirect case complete(TaskResult)

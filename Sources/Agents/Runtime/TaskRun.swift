@@ -100,8 +100,9 @@ final class TaskDriver {
     /// added up to tens of KB per stream (docs/performance.md, "Memory"). Each state owns its own
     /// instance: a step that changes it replaces the state it came from.
     final class Running {
-        /// The selection without its per-candidate trace: the router recorded the trace, and a
-        /// running task never reads it again, so it is not kept beside every open stream.
+        /// The selection without its per-candidate trace, its budget line and its fallback chain's
+        /// entries (the names stay in `fallbackModels`): the router recorded them, and a running
+        /// task never reads them again, so they are not kept beside every open stream.
         var selection: ModelSelection
         /// The selection's models the budget let through as cheaper than the pick, read off the
         /// trace before it was dropped: each tool round's billing needs them again.
@@ -147,6 +148,8 @@ final class TaskDriver {
             self.cheaperAlternatives = cheaperAlternatives
             var kept = selection
             kept.trace.candidates = []
+            kept.trace.budget = ""
+            kept.fallbackChain = [] // its names stay in `fallbackModels`
             self.selection = kept
             self.billing = billing
             self.streaming = streaming
@@ -196,7 +199,9 @@ final class TaskDriver {
     /// small frame: an open stream holds its task's deepest frames for as long as it lasts
     /// (docs/performance.md, "Memory per open stream"). Every other state is in ``nextInOtherStates()``.
     func next() async -> TaskEvent? {
-        if case .initial = state, case .ended(let event) = await start() { return event }
+        // An early end's event waits in the state (``startIfNeeded()``): a result here would take
+        // a slot in this frame.
+        if case .initial = state { await startIfNeeded() }
         guard case .running(var iterator, let running) = state else { return await nextInOtherStates() }
         let event = await iterator.next()
         state = .running(iterator, running)
@@ -235,6 +240,7 @@ final class TaskDriver {
         }
     }
 
+    @inline(never)
     func startIfNeeded() async {
         guard case .initial = state, case .ended(let event) = await start() else { return }
         // An early end: its event is told first, then whatever the start left.
@@ -366,23 +372,29 @@ final class TaskDriver {
     /// bound is this request's size, so each tool round reserves for the longer conversation.
     private func makeBilling(selection: ModelSelection, cheaperAlternatives: Set<String>, request: ProviderRequest,
                              estimatedInputTokens: Int) -> TaskBilling? {
-        runtime.costs.map { costs in
+        // The closures capture the run, not copies of the task and the selection: a billing lives
+        // as long as its task, and those copies were part of every open stream's memory.
+        let taskType = selection.complexity.taskType.rawValue
+        return runtime.costs.map { [run] costs in
             TaskBilling(costs: costs, registry: runtime.router.registry,
                         estimatedInputTokens: estimatedInputTokens,
                         inputTokenBound: request.inputTokenBound, promptCacheWrites: request.promptCacheWrites,
                         cheaperAlternatives: cheaperAlternatives,
                         keyLimits: task.caller?.budget, logger: runtime.logger,
-                        call: { [task, agent = run.agent] model in
-                            CostCall(model: model.name, provider: model.provider.rawValue, taskId: task.id, agentId: agent.id,
-                                     taskType: selection.complexity.taskType.rawValue, keyId: task.caller?.keyId, tenantId: task.tenantId)
+                        call: { model in
+                            let task = run.task
+                            return CostCall(model: model.name, provider: model.provider.rawValue, taskId: task.id, agentId: run.agent.id,
+                                            taskType: taskType, keyId: task.caller?.keyId, tenantId: task.tenantId)
                         },
-                        outputLimit: { [task, role = run.agent.role] model in task.outputTokenLimit(role: role, model: model) })
+                        outputLimit: { model in run.task.outputTokenLimit(role: run.agent.role, model: model) })
         }
     }
 
     /// One event of the model call, as the task tells it. What a stream relays (its start, chunks,
     /// progress, non-terminal errors) is translated without a suspension; only an end goes on to
-    /// ``finish(_:_:)`` (whose frame is large: settlement, tools, the cache).
+    /// ``finish(_:_:)`` (whose frame is large: settlement, tools, the cache). Out of line: inlined,
+    /// its results took slots in ``next()``'s frame, which an open stream's connection keeps.
+    @inline(never)
     private func handle(_ event: StreamEvent?, _ running: Running) async -> TaskEvent? {
         if let event, let told = relayed(event, running) { return told }
         return await finish(event, running)

@@ -6,13 +6,15 @@ import Providers
 /// `start`, then `chunk`s (with `progress` now and then), then exactly one of `complete` or a
 /// terminal `error`. A non-terminal `error` (STREAM_003) reports a discarded chunk.
 public enum StreamEvent: Sendable, Hashable {
-    case start(StreamStartMetadata)
+    // The start, an error and the end are indirect (boxed): once per call, or seldom. Inline they
+    // set every event's size (81 bytes, a chunk needs 40), and an event takes a slot in each async
+    // frame that awaits one, on the chains an open stream keeps (docs/performance.md, "Memory").
+    indirect case start(StreamStartMetadata)
     case chunk(StreamChunk)
     /// A piece of the model's extended thinking (Anthropic), told as it comes, before the text.
     case thinking(ThinkingDelta)
     case progress(StreamProgress)
-    case error(StreamFailure)
-    // Indirect: keeps every event held across an `await` small (docs/performance.md, "Memory").
+    indirect case error(StreamFailure)
     indirect case complete(StreamResult)
 
     /// The SSE event name fleetd uses for it on the wire.
