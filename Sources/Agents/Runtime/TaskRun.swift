@@ -116,7 +116,13 @@ final class TaskDriver {
         /// What the learner hears of this task (`predictiveRouting` on).
         var learning: TaskLearning?
         /// What the model is sent; grows by the tool calls and results of each round.
-        var request: ProviderRequest
+        var request: ProviderRequest {
+            get { requestBox.value }
+            set { requestBox = Indirect(newValue) }
+        }
+        /// The request by reference, shared with the call's streaming run: two copies inline (352
+        /// bytes each) were part of every open stream's memory.
+        private(set) var requestBox: Indirect<ProviderRequest>
         var targets: [StreamTarget]
         /// The agent type's tools, when `mcpTools` is on for the task and the type has servers.
         var tools: ToolExecutor?
@@ -156,7 +162,7 @@ final class TaskDriver {
             self.started = started
             self.cacheKey = cacheKey
             self.learning = learning
-            self.request = request
+            self.requestBox = Indirect(request)
             self.targets = targets
             self.tools = tools
         }
@@ -359,10 +365,10 @@ final class TaskDriver {
         let learning = run.settings.useLearning && selection.routed
             ? TaskLearning(router: runtime.router, selection: selection, tenantId: task.learningTenantId) : nil
         let hooks = CallHooks.combining(billing?.hooks, learning?.hooks)
-        let session = runtime.tool.executeStreaming(call.request, targets: call.targets, timeLimit: timeLimit, hooks: hooks)
         let running = Running(selection: selection, cheaperAlternatives: cheaperAlternatives, billing: billing, streaming: call.streaming,
                               started: .now, cacheKey: call.cacheKey, learning: learning, request: call.request, targets: call.targets,
                               tools: call.tools)
+        let session = runtime.tool.executeStreaming(running.requestBox, targets: call.targets, timeLimit: timeLimit, hooks: hooks)
         let iterator = session.makeAsyncIterator()
         run.cancellation.onCancel(iterator.canceller)
         state = .running(iterator, running)
@@ -532,7 +538,7 @@ final class TaskDriver {
                                       estimatedInputTokens: max(running.selection.complexity.estimatedInputTokens,
                                                                 running.request.approximateInputTokens))
         let hooks = CallHooks.combining(running.billing?.hooks, running.learning?.hooks)
-        let session = runtime.tool.executeStreaming(running.request, targets: running.targets, timeLimit: timeLimit, hooks: hooks)
+        let session = runtime.tool.executeStreaming(running.requestBox, targets: running.targets, timeLimit: timeLimit, hooks: hooks)
         var iterator = session.makeAsyncIterator()
         run.cancellation.onCancel(iterator.canceller)
         let first = await iterator.next()

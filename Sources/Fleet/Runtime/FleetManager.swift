@@ -88,8 +88,26 @@ public actor FleetManager {
         public var model: String?
         public var submittedAt: Date
         public var finishedAt: Date?
-        public var result: TaskResult?
+        public var result: TaskResult? {
+            get { resultBox?.value }
+            set { resultBox = newValue.map(Indirect.init) }
+        }
         public var error: TaskFailure?
+        /// The result by reference: the last 10,000 records are kept, a running task's among them,
+        /// and a result inline (over 400 bytes, absent or not) was in every one of them.
+        var resultBox: Indirect<TaskResult>?
+
+        init(id: String, tenantId: String?, status: String, submittedAt: Date) {
+            self.id = id
+            self.tenantId = tenantId
+            self.status = status
+            self.submittedAt = submittedAt
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case id, tenantId, status, agentId, model, submittedAt, finishedAt, error
+            case resultBox = "result"
+        }
     }
 
     public init(reloader: ConfigReloader, dataPlane: DataPlane, clients: ProviderClientFactory,

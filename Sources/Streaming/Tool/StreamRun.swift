@@ -10,7 +10,9 @@ import Providers
 /// stream is open (docs/performance.md, "Memory per open stream").
 final class StreamRun: Sendable {
     let tool: StreamingTool
-    let request: ProviderRequest
+    /// Shared with the caller, who keeps it too (a task's run: see ``StreamingTool``'s `executeStreaming`).
+    private let requestBox: Indirect<ProviderRequest>
+    var request: ProviderRequest { requestBox.value }
     let targets: [StreamTarget]
     let output: BackpressureBuffer<StreamEvent>
     /// The time the caller allows from the start (e.g. a task's remaining time); `nil`: `timeoutMs` only.
@@ -20,10 +22,10 @@ final class StreamRun: Sendable {
     let streamId: String = StreamRun.makeStreamId()
     let accumulator = StreamAccumulator()
 
-    init(tool: StreamingTool, request: ProviderRequest, targets: [StreamTarget], output: BackpressureBuffer<StreamEvent>,
+    init(tool: StreamingTool, request: Indirect<ProviderRequest>, targets: [StreamTarget], output: BackpressureBuffer<StreamEvent>,
          timeLimit: Duration?, hooks: CallHooks?) {
         self.tool = tool
-        self.request = request
+        self.requestBox = request
         self.targets = targets
         self.output = output
         self.timeLimit = timeLimit

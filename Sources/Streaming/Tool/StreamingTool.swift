@@ -109,6 +109,14 @@ public struct StreamingTool: Sendable {
     /// - Parameter hooks: what the caller does around each call to a model (reserve, bill).
     public func executeStreaming(_ request: ProviderRequest, targets: [StreamTarget], timeLimit: Duration? = nil,
                                  hooks: CallHooks? = nil) -> StreamingSession {
+        executeStreaming(Indirect(request), targets: targets, timeLimit: timeLimit, hooks: hooks)
+    }
+
+    /// ``executeStreaming(_:targets:timeLimit:hooks:)`` with the request held by reference: a
+    /// caller that keeps the request for as long as the call lasts (a task's run) shares it with
+    /// the call rather than each holding a 352-byte copy beside every open stream.
+    public func executeStreaming(_ request: Indirect<ProviderRequest>, targets: [StreamTarget], timeLimit: Duration? = nil,
+                                 hooks: CallHooks? = nil) -> StreamingSession {
         let buffer = BackpressureBuffer<StreamEvent>(capacity: configuration.bufferSize, threshold: configuration.backpressureThreshold)
         let run = StreamRun(tool: self, request: request, targets: targets, output: buffer, timeLimit: timeLimit, hooks: hooks)
         return StreamingSession(buffer: buffer) { await run.run() }

@@ -66,6 +66,9 @@ import Testing
             let taskId = try #require(coded.headers["x-fleetd-task-id"].first)
             let record = try await http(.GET, fleetd.baseURL + "/v1/tasks/\(taskId)", headers: auth)
             #expect(record.json["status"] as? String == "completed", "\(record.body)")
+            // The record's result (held by reference inside) reads as the task's result.
+            let result = record.json["result"] as? [String: Any]
+            #expect(result?["taskId"] as? String == taskId && (result?["output"] as? String)?.isEmpty == false, "\(record.body)")
             // The alias names the coder type and a model; the coder's agent ran both.
             let aliased = try await http(.POST, fleetd.baseURL + "/v1/messages", body: Self.message.replacingOccurrences(of: "\"auto\"", with: "\"review-bot\""),
                                          headers: [("x-api-key", "fleet-secret")])

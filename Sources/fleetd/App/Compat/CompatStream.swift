@@ -220,7 +220,13 @@ final class CompatRelay {
     /// The write being built; let go once written, as ``SSERelay``'s is.
     private var pending = ByteBuffer()
     /// How the task ended, as the client was told (a client that left: cancelled).
-    private(set) var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: .taskCancelled, message: "the client went away"))
+    var outcome: Result<TaskResult, TaskFailure> {
+        get { ending?.value ?? .failure(TaskFailure(code: .taskCancelled, message: "the client went away")) }
+        set { ending = Indirect(newValue) }
+    }
+    /// The outcome once told, held by reference: a task's result is large, and inline it was part
+    /// of every open stream's relay.
+    private var ending: Indirect<Result<TaskResult, TaskFailure>>?
 
     init(_ stream: any CompatStreamWriter, end: CompatSSEStream.Ending, keep: (@Sendable (TaskResult) async -> Void)? = nil) {
         self.stream = stream
@@ -238,16 +244,31 @@ final class CompatRelay {
             }
             if pending.readableBytes > 0 {
                 // A kept answer is kept before its end is told: the client may continue it at once.
-                if let keep, !kept, case .success(let result) = outcome {
-                    kept = true
-                    await keep(result)
-                }
+                if keep != nil, !kept, answered { await keepAnswer() }
                 try await writer.write(pending)
                 pending = ByteBuffer()
             }
             guard let next = await events.iterator.next() else { return }
             append(next)
         }
+    }
+
+    /// Whether the task's answer is in (read out of line: the result is large, and matching it
+    /// here copied it into the frame).
+    private var answered: Bool {
+        @inline(never) get {
+            if case .success? = ending?.value { return true }
+            return false
+        }
+    }
+
+    /// Keeps the answer (`/v1/responses`' `store`). Out of line: a task's result is large, and
+    /// in ``run(head:then:to:)`` its copies made a 2 KB frame that an open stream kept.
+    @inline(never)
+    private func keepAnswer() async {
+        guard let keep, !kept, case .success(let result) = outcome else { return }
+        kept = true
+        await keep(result)
     }
 
     /// The task ran past `fleet.taskTimeout` before it ended: the client gets the dialect's error.

@@ -247,7 +247,13 @@ final class SSERelay {
     /// next event was awaited, and clearing it while the channel still held the bytes copied it.
     private var pending = ByteBuffer()
     /// How the task ended, as the client was told (a client that left: cancelled).
-    private(set) var outcome: Result<TaskResult, TaskFailure> = .failure(TaskFailure(code: .taskCancelled, message: "the client went away"))
+    var outcome: Result<TaskResult, TaskFailure> {
+        get { ending?.value ?? .failure(TaskFailure(code: .taskCancelled, message: "the client went away")) }
+        set { ending = Indirect(newValue) }
+    }
+    /// The outcome once told, held by reference: a task's result is large, and inline it was part
+    /// of every open stream's relay.
+    private var ending: Indirect<Result<TaskResult, TaskFailure>>?
 
     init(metrics: FleetMetrics) {
         self.metrics = metrics
