@@ -18,13 +18,17 @@ struct ConnectionLoopChannel<Inner: ServerChildChannel>: ServerChildChannel {
     typealias Value = Inner.Value
     let inner: Inner
 
-    /// A connection's reads start with 1 KiB buffers instead of NIO's 2 KiB: the channel keeps
-    /// its receive buffer for as long as it is open, an SSE stream's connection and an idle
-    /// keep-alive one too, and most requests fit (a larger one grows the buffer within the same
-    /// read; docs/performance.md, "Memory per open stream, again").
+    /// A connection keeps one receive buffer, of at most 4 KiB, started at 1 KiB. NIO keeps a
+    /// pool of up to `maxMessagesPerRead` (4) buffers per channel, each up to 64 KiB, for as long
+    /// as the channel is open: an SSE stream's connection and an idle keep-alive one kept what
+    /// reading its request had needed, and a 5.5 KB chat request left 9 KB of buffers beside its
+    /// stream (a short one 1 KiB). So a read event reads once (the loop comes back at once while
+    /// more is waiting) and a read takes at most 4 KiB; most requests fit the first read
+    /// (docs/performance.md, "Memory per open stream, a third time").
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        try? channel.syncOptions?.setOption(ChannelOptions.maxMessagesPerRead, value: 1)
         try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator,
-                                            value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1_024, maximum: 65_536))
+                                            value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1_024, maximum: 4_096))
         return inner.setup(channel: channel, logger: logger)
     }
 
