@@ -90,7 +90,7 @@ public struct BuiltinProvider: ProviderClient {
 
     /// Every event is made before this returns and none waits, so there is no wait for
     /// `cancellation` to stop.
-    public func stream(_ request: ProviderRequest, cancellation: CancellationSignal?) async throws -> ProviderEventStream {
+    public func send(streaming request: ProviderRequest, cancellation: CancellationSignal?) throws -> SentStream {
         let text = answer(for: request)
         var events: [ProviderEvent] = []
         var word = ""
@@ -104,6 +104,6 @@ public struct BuiltinProvider: ProviderClient {
         if !word.isEmpty { events.append(.textDelta(word)) }
         events.append(.finish(reason: "stop"))
         events.append(.usage(usage(for: request, answer: text)))
-        return ProviderEventStream(events: events)
+        return SentStream(ready: ProviderEventStream(events: events))
     }
 }

@@ -41,20 +41,8 @@ public struct OllamaChatClient: ProviderClient {
         return ProviderResponse(text: text, toolCalls: calls, finishReason: answer.done_reason, usage: answer.usage, model: answer.model)
     }
 
-    public func stream(_ request: ProviderRequest, cancellation: CancellationSignal?) async throws -> ProviderEventStream {
-        let (body, lease) = try await http.streamedAnswer(try startStream(request, cancellation: cancellation), cancellation: cancellation)
-        return events(body, lease: lease)
-    }
-
-    /// Sends the streamed request: out of line, so that ``stream(_:cancellation:)``'s frame, kept
-    /// beside an open stream, holds no wire request (``ProviderHTTP/startStreaming(url:headers:body:cancellation:)``).
-    @inline(never)
-    private func startStream(_ request: ProviderRequest, cancellation: CancellationSignal?) throws -> ProviderHTTP.PendingStream {
-        try http.startStreaming(url: url, headers: headers, body: OllamaWireRequest(request, stream: true), cancellation: cancellation)
-    }
-
-    @inline(never)
-    private func events(_ body: StreamedBody, lease: ProviderHTTPLease?) -> ProviderEventStream {
-        ProviderEventStream(body: body, decoder: OllamaStreamDecoder(), provider: .ollama, secret: http.secret, lease: lease)
+    public func send(streaming request: ProviderRequest, cancellation: CancellationSignal?) throws -> SentStream {
+        let pending = try http.startStreaming(url: url, headers: headers, body: OllamaWireRequest(request, stream: true), cancellation: cancellation)
+        return SentStream(http: http, pending: pending, decoder: OllamaStreamDecoder(), provider: .ollama, cancellation: cancellation)
     }
 }

@@ -54,23 +54,10 @@ public struct OpenAIChatClient: ProviderClient {
         refusal && !content && reason == "stop" ? "refusal" : reason
     }
 
-    public func stream(_ request: ProviderRequest, cancellation: CancellationSignal?) async throws -> ProviderEventStream {
-        let (body, lease) = try await http.streamedAnswer(try startStream(request, cancellation: cancellation), cancellation: cancellation)
-        return events(body, lease: lease)
-    }
-
-    /// Sends the streamed request: out of line, so that ``stream(_:cancellation:)``'s frame, kept
-    /// beside an open stream, holds no wire request (``ProviderHTTP/startStreaming(url:headers:body:cancellation:)``).
-    @inline(never)
-    private func startStream(_ request: ProviderRequest, cancellation: CancellationSignal?) throws -> ProviderHTTP.PendingStream {
+    public func send(streaming request: ProviderRequest, cancellation: CancellationSignal?) throws -> SentStream {
         let wire = OpenAIWireRequest(request, stream: true, maxCompletionTokens: usesMaxCompletionTokens, strictTools: kind == .openai)
-        return try http.startStreaming(url: url, headers: headers, body: wire, cancellation: cancellation)
-    }
-
-    @inline(never)
-    private func events(_ body: StreamedBody, lease: ProviderHTTPLease?) -> ProviderEventStream {
-        ProviderEventStream(body: body, decoder: OpenAIStreamDecoder(provider: kind, secret: http.secret), provider: kind,
-                            secret: http.secret, lease: lease)
+        let pending = try http.startStreaming(url: url, headers: headers, body: wire, cancellation: cancellation)
+        return SentStream(http: http, pending: pending, decoder: OpenAIStreamDecoder(provider: kind, secret: http.secret), provider: kind, cancellation: cancellation)
     }
 
     /// The answer's wire shape, read by hand (``Wire/Completion/init(json:)``); `Decodable` too,

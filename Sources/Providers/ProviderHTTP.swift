@@ -33,25 +33,19 @@ struct ProviderHTTP: Sendable {
     private static let silent = Logger(label: "fleetd.provider-http.silent") { _ in SwiftLogNoOpLogHandler() }
 
     /// A streamed call on its way: sent, its answer's head not come yet.
-    struct PendingStream {
+    struct PendingStream: Sendable {
         let response: StreamedResponse
         let body: StreamedBody
         let lease: ProviderHTTPLease?
     }
 
     /// Sends `body` to `url` asking for a stream; ``streamedAnswer(_:cancellation:)`` then waits
-    /// for the answer. Two steps, the first synchronous and out of line, so that the frame that
-    /// waits never holds the wire request: a provider client's ``ProviderClient/stream(_:cancellation:)``
-    /// calls the first from an out-of-line function of its own, and its frame is one of those the
-    /// stream's producer keeps for as long as the stream is open (docs/performance.md, "Memory
-    /// per open stream, again"). `cancellation` stops the call at any wait, here or in the body
+    /// for the answer. Two steps, the first synchronous, so that no async frame holds the wire
+    /// request: a provider client's ``ProviderClient/send(streaming:cancellation:)`` calls the
+    /// first, and ``SentStream/events()`` the second, from the chain of frames the stream's
+    /// producer keeps for as long as the stream is open (docs/performance.md, "Memory per open
+    /// stream"). `cancellation` stops the call at any wait, here or in the body
     /// (``StreamedResponse``).
-    ///
-    /// Hence the four clients' `startStream`/`events` pairs of the same shape: one generic
-    /// `stream` here taking the wire request and the decoder as closures was tried, and its
-    /// specialization grew each client's `stream` frame from 208 to 352 bytes and an open
-    /// stream by about 1 KiB.
-    @inline(never)
     func startStreaming(url: String, headers: HTTPHeaders, body: some Encodable,
                         cancellation: CancellationSignal?) throws -> PendingStream {
         let call = try prepare(url: url, headers: headers, accept: "text/event-stream, application/x-ndjson", body: body,

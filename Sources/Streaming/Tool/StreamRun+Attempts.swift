@@ -13,7 +13,7 @@ extension StreamRun {
         watchdog.arm(after: firstChunkTimeout, kind: .firstChunk)
         let stop = CancellationSignal()
         watchdog.start { _ in stop.cancel() }
-        let outcome = await pull(target: target, request: request(for: target), watchdog: watchdog, stop: stop)
+        let outcome = await pull(target: target, watchdog: watchdog, stop: stop)
         watchdog.stop()
         return verdict(outcome, watchdog: watchdog, target: target)
     }
@@ -90,10 +90,10 @@ extension StreamRun {
 
     /// Reads the provider's stream into the output buffer, until it ends or `stop` (the
     /// watchdog) or the producer's cancellation (the consumer left) ends the call.
-    private func pull(target: StreamTarget, request: ProviderRequest, watchdog: StreamWatchdog, stop: CancellationSignal) async -> Outcome {
+    private func pull(target: StreamTarget, watchdog: StreamWatchdog, stop: CancellationSignal) async -> Outcome {
         do {
             // Only the iterator is kept: it lets the call's lane lease go when the body ends.
-            var iterator = try await target.client.stream(request, cancellation: stop).makeAsyncIterator()
+            var iterator = try await send(to: target, stop: stop).events().makeAsyncIterator()
             accumulator.state.withLock { $0.attemptAccepted = true } // a success status: the provider bills from here
             while let event = try await iterator.next() {
                 if let delivery = absorb(event, watchdog: watchdog) {
@@ -109,6 +109,13 @@ extension StreamRun {
         } catch {
             return .failed(error)
         }
+    }
+
+    /// Sends the call to `target` (synchronous and out of line: its request, 352 bytes, never
+    /// sits in the frames the producer keeps while the stream is open).
+    @inline(never)
+    private func send(to target: StreamTarget, stop: CancellationSignal) throws -> SentStream {
+        try target.client.send(streaming: request(for: target), cancellation: stop)
     }
 
     /// What a provider event asks the consumer to be told, if anything.
