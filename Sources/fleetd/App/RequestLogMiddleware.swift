@@ -18,9 +18,18 @@ struct RequestLogMiddleware<Context: ClientAddressRequestContext>: RouterMiddlew
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let requestID = request.headers[Self.requestIDHeader].flatMap(Self.sanitized) ?? context.id
-        context.logger[metadataKey: "hb.request.id"] = nil
-        context.logger[metadataKey: "requestId"] = .string(requestID)
+        // Hummingbird's own id is already on the request's logger (`hb.request.id`, written as
+        // `requestId`: ``LogLineWriter/requestIDKey``); only a client's id is put there. Changing a
+        // logger's metadata copies its storage, its handler and the metadata, and a streamed
+        // request's logger lives as long as its stream (docs/performance.md, "Memory per open
+        // stream, a third time").
+        let requestID: String
+        if let given = request.headers[Self.requestIDHeader].flatMap(Self.sanitized) {
+            requestID = given
+            context.logger[metadataKey: LogLineWriter.requestIDKey] = .string(given)
+        } else {
+            requestID = context.id
+        }
         let start = ContinuousClock.now
         let route = context.endpointPath ?? "unmatched"
         metrics.drain.requestStarted()

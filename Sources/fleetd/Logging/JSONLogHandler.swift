@@ -50,6 +50,10 @@ struct JSONLogHandler: LogHandler {
 /// JSON for log lines: objects with sorted keys, strings escaped as JSON requires (quote,
 /// backslash, control characters), `/` and non-ASCII written as they are.
 enum LogLineWriter {
+    /// Where Hummingbird keeps a request's id in its logger's metadata (``RequestLogMiddleware``
+    /// puts a client's `X-Request-Id` there); log lines call it `requestId`.
+    static let requestIDKey = "hb.request.id"
+
     static func object(_ fields: Logger.Metadata, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))
         var first = true
@@ -124,11 +128,13 @@ struct TextLogHandler: LogHandler {
     }
 }
 
-/// The handler's metadata, then the provider's, then the call's: later ones win.
+/// The handler's metadata, then the provider's, then the call's: later ones win. A request's id,
+/// which Hummingbird puts on the request's logger, is written as `requestId`.
 private func mergedMetadata(_ own: Logger.Metadata, _ provider: Logger.MetadataProvider?, _ explicit: Logger.Metadata?) -> Logger.Metadata {
     var merged = own
     if let provided = provider?.get() { merged.merge(provided) { $1 } }
     if let explicit { merged.merge(explicit) { $1 } }
+    if let id = merged.removeValue(forKey: LogLineWriter.requestIDKey), merged["requestId"] == nil { merged["requestId"] = id }
     return merged
 }
 
