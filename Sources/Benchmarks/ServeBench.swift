@@ -247,6 +247,11 @@ struct ServeBench: BenchSuite {
         case chat = "/v1/chat/completions"
     }
 
+    /// KiB per stream, to a tenth: the target (50 KB, 48.8 KiB) sits between whole KiB.
+    static func perStream(_ kib: Int, _ streams: Int) -> String {
+        String(format: "%.1f", Double(kib) / Double(max(1, streams)))
+    }
+
     /// Opens `count` SSE streams whose upstream holds after one chunk, then reads fleetd's memory.
     private func openStreams(_ endpoint: StreamEndpoint, fleetd: ChildFleetd, upstream: BenchUpstream, http: HTTPClient,
                              count: Int) async throws {
@@ -291,6 +296,8 @@ struct ServeBench: BenchSuite {
                 }
             }
             let open = opened.value
+            // Read once the last wave's requests are done with (their handling is not a stream's).
+            try await Task.sleep(for: .seconds(1))
             let during = fleetd.memoryKiB()
             let upstreamSide = upstream.tls == nil ? "\(upstream.server.openConnections) upstream connections"
                 : "\(upstream.server.openHTTP2Streams) upstream HTTP/2 streams over \(upstream.server.openConnections) connections"
@@ -298,7 +305,7 @@ struct ServeBench: BenchSuite {
                 print("  \(failed.value) of \(count) streams failed before their first chunk; fleetd's last warnings:")
                 for line in fleetd.problems(last: 3) { print("    \(line)") }
             }
-            print("open SSE streams through fleetd's \(endpoint.rawValue): \(open) of \(count) open at once (opened in waves of \(wave), in \(Load.ms(ContinuousClock.now - start)) ms; \(upstreamSide)); fleetd VmRSS \(cold.rss) KiB at start, \(before.rss) KiB after \(warmUp) streams ran to their end, \(during.rss) KiB with them open (\((during.rss - before.rss) / max(1, open)) KiB per stream; \((during.rss - cold.rss) / max(1, open)) from the start), VmHWM \(during.hwm) KiB")
+            print("open SSE streams through fleetd's \(endpoint.rawValue): \(open) of \(count) open at once (opened in waves of \(wave), in \(Load.ms(ContinuousClock.now - start)) ms; \(upstreamSide)); fleetd VmRSS \(cold.rss) KiB at start, \(before.rss) KiB after \(warmUp) streams ran to their end, \(during.rss) KiB with them open (\(Self.perStream(during.rss - before.rss, open)) KiB per stream; \(Self.perStream(during.rss - cold.rss, open)) from the start), VmHWM \(during.hwm) KiB")
             upstream.release()
             try await group.waitForAll()
         }
