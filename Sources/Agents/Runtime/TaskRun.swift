@@ -392,7 +392,8 @@ final class TaskDriver {
                             return CostCall(model: model.name, provider: model.provider.rawValue, taskId: task.id, agentId: run.agent.id,
                                             taskType: taskType, keyId: task.caller?.keyId, tenantId: task.tenantId)
                         },
-                        outputLimit: { model in run.task.outputTokenLimit(role: run.agent.role, model: model) })
+                        // The role as the request was built with it: a reload may change the agent's.
+                        outputLimit: { [role = run.agent.role] model in run.task.outputTokenLimit(role: role, model: model) })
         }
     }
 
