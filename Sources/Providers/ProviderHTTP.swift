@@ -56,26 +56,32 @@ struct ProviderHTTP: Sendable {
         return PendingStream(response: response, body: body, lease: call.lease)
     }
 
-    /// The body of a call ``startStreaming(url:headers:body:cancellation:)`` sent, once the
-    /// answer's head arrived with a 2xx status, with the lease that counts the call against its
-    /// client's share of the host: keep it as long as the body is read (``ProviderEventStream``
-    /// does).
-    func streamedAnswer(_ call: PendingStream, cancellation: CancellationSignal?) async throws -> (StreamedBody, ProviderHTTPLease?) {
-        let head: HTTPResponseHead
+    /// Returns once the answer to a call ``startStreaming(url:headers:body:cancellation:)`` sent
+    /// came with a 2xx status: its body (and the lease that counts the call against its client's
+    /// share of the host, to keep for as long as the body is read: ``ProviderEventStream`` does)
+    /// are then the pending call's.
+    func streamedAnswer(_ call: PendingStream, cancellation: CancellationSignal?) async throws {
         do {
-            head = try await call.response.head()
+            try await call.response.waitForHead()
         } catch {
             throw callFailure(error, cancellation: cancellation)
         }
-        guard (200..<300).contains(Int(head.status.code)) else {
-            throw await answerFailure(head, body: call.body)
+        guard Self.succeeded(call.response) else {
+            throw await answerFailure(call.response, body: call.body)
         }
-        return (call.body, call.lease)
+    }
+
+    /// Whether the answer's head came with a 2xx status (read out of line: a head is a large value).
+    @inline(never)
+    private static func succeeded(_ response: StreamedResponse) -> Bool {
+        guard let head = response.receivedHead else { return false }
+        return (200..<300).contains(Int(head.status.code))
     }
 
     /// A non-2xx answer to a streamed call: its body (up to 1 MiB) read for the classification.
     @inline(never)
-    private func answerFailure(_ head: HTTPResponseHead, body answer: StreamedBody) async -> ProviderError {
+    private func answerFailure(_ response: StreamedResponse, body answer: StreamedBody) async -> ProviderError {
+        let head = response.receivedHead ?? HTTPResponseHead(version: .http1_1, status: .badGateway)
         var bytes: [UInt8] = []
         while bytes.count < 1 << 20, let piece = try? await answer.next() { bytes += piece.readableBytesView }
         return answerFailure(status: head.status, headers: head.headers, body: Array(bytes.prefix(1 << 20)))

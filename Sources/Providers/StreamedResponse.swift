@@ -29,7 +29,7 @@ final class StreamedResponse: HTTPClientResponseDelegate, Sendable {
 
     private struct State {
         var head: HTTPResponseHead?
-        var headWaiter: CheckedContinuation<HTTPResponseHead, any Error>?
+        var headWaiter: CheckedContinuation<Void, any Error>?
         /// Pieces of the body not yet taken, and their size.
         var pieces = Deque<ByteBuffer>()
         var waitingBytes = 0
@@ -66,13 +66,17 @@ final class StreamedResponse: HTTPClientResponseDelegate, Sendable {
         return response
     }
 
-    /// The answer's head, once it arrived. Throws the call's failure, or `CancellationError`
-    /// when the calling task or ``cancel()`` stopped it.
-    func head() async throws -> HTTPResponseHead {
+    /// Returns once the answer's head arrived (``receivedHead`` then has it). Throws the call's
+    /// failure, or `CancellationError` when the calling task or ``cancel()`` stopped it.
+    ///
+    /// Nothing is returned through the wait: a head (about 60 bytes) took a slot in each of the
+    /// three frames that await it, on the chain a stream's producer keeps (docs/performance.md,
+    /// "Memory per open stream").
+    func waitForHead() async throws {
         try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponseHead, any Error>) in
-                let ready: Result<HTTPResponseHead, any Error>? = state.withLock { state in
-                    if let head = state.head { return .success(head) }
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let ready: Result<Void, any Error>? = state.withLock { state in
+                    if state.head != nil { return .success(()) }
                     if let failure = state.failure { return .failure(failure) }
                     state.headWaiter = continuation
                     return nil
@@ -82,6 +86,11 @@ final class StreamedResponse: HTTPClientResponseDelegate, Sendable {
         } onCancel: {
             cancel()
         }
+    }
+
+    /// The answer's head, once ``waitForHead()`` returned.
+    var receivedHead: HTTPResponseHead? {
+        state.withLock { $0.head }
     }
 
     /// The next piece of the body; `nil` at its end. Throws the call's failure, or
@@ -130,7 +139,7 @@ final class StreamedResponse: HTTPClientResponseDelegate, Sendable {
     /// Who is woken when the answer ends with a failure.
     private struct Wakeups {
         var call: HTTPClient.Task<Void>?
-        var headWaiter: CheckedContinuation<HTTPResponseHead, any Error>?
+        var headWaiter: CheckedContinuation<Void, any Error>?
         var bodyWaiter: CheckedContinuation<ByteBuffer?, any Error>?
         var promise: EventLoopPromise<Void>?
         var timer: Scheduled<Void>?
@@ -180,7 +189,7 @@ final class StreamedResponse: HTTPClientResponseDelegate, Sendable {
             return Wakeups(headWaiter: state.headWaiter, timer: state.headTimer)
         }
         wake.timer?.cancel()
-        wake.headWaiter?.resume(returning: head)
+        wake.headWaiter?.resume()
         return task.eventLoop.makeSucceededVoidFuture()
     }
 

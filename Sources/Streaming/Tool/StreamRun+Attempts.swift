@@ -187,7 +187,7 @@ extension StreamRun {
     }
 
     /// Sends `complete` and records the session.
-    func complete(_ session: StreamSessionRecord, target: StreamTarget, synchronous: Bool, clock: StreamClock) async {
+    func complete(_ session: Indirect<StreamSessionRecord>, target: StreamTarget, synchronous: Bool, clock: StreamClock) async {
         let snapshot = accumulator.state.withLock { $0 }
         let tokens = snapshot.usage?.totalTokens
             ?? BuiltinProvider.approximateTokens(snapshot.text) + BuiltinProvider.approximateTokens(request.messages.map(\.content).joined())
@@ -201,7 +201,7 @@ extension StreamRun {
             usage: snapshot.usage, metadata: metadata, content: StreamAccumulator.content(of: snapshot)
         )
         // Records first, so they are in the store by the time the consumer sees `complete`.
-        var ended = session
+        var ended = session.value
         ended.model = target.endpoint.name
         ended.provider = target.endpoint.provider
         await end(ended, state: .completed, code: nil)

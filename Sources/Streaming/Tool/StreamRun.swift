@@ -74,8 +74,10 @@ final class StreamRun: Sendable {
     /// line: the producer's task keeps the slabs of its deepest chain of async frames while the
     /// stream is open, and this chain down to the recorder was deeper than the one that reads the
     /// provider (docs/performance.md, "Memory per open stream").
+    /// The session's record is returned by reference (it is 104 bytes, and ``run()`` holds it for
+    /// as long as the stream is open).
     @inline(never)
-    private func begin() async -> StreamSessionRecord? {
+    private func begin() async -> Indirect<StreamSessionRecord>? {
         guard let session = openingSession() else {
             await noTargets()
             return nil
@@ -85,7 +87,7 @@ final class StreamRun: Sendable {
             await end(session, state: .cancelled, code: nil)
             return nil
         }
-        return session
+        return Indirect(session)
     }
 
     /// The session's first record; `nil` when there is no target.
@@ -127,7 +129,7 @@ final class StreamRun: Sendable {
     /// turn's frame is kept small: the request for the target is built inside each attempt, and
     /// what is logged is out of line (docs/performance.md, "Memory per open stream").
     @inline(never)
-    private func serve(targetAt index: Int, session: StreamSessionRecord, clock: StreamClock, lastError: inout (any Error)?,
+    private func serve(targetAt index: Int, session: Indirect<StreamSessionRecord>, clock: StreamClock, lastError: inout (any Error)?,
                        lastFailed: inout String?) async -> Step {
         // A model the budget refused is not stood in for by the built-in responder: the caller
         // gets the refusal (ROUTER_002), not canned text that reads like an answer.
@@ -172,13 +174,14 @@ final class StreamRun: Sendable {
 
     /// An attempt's error, or `nil` when the run is over: the answer is complete (recorded and
     /// told), or no one listens any more (the session is recorded as cancelled).
-    private func failure(of outcome: Outcome, session: StreamSessionRecord, clock: StreamClock) async -> (any Error)? {
+    @inline(never)
+    private func failure(of outcome: Outcome, session: Indirect<StreamSessionRecord>, clock: StreamClock) async -> (any Error)? {
         switch outcome {
         case .completed(let model, let sync):
             await complete(session, target: model, synchronous: sync, clock: clock)
             return nil
         case .consumerGone:
-            await end(session, state: .cancelled, code: nil)
+            await end(session.value, state: .cancelled, code: nil)
             return nil
         case .failed(let error):
             return error
@@ -187,10 +190,10 @@ final class StreamRun: Sendable {
 
     /// Every target failed (or the time ran out): the consumer is told why.
     @inline(never)
-    private func failed(_ session: StreamSessionRecord, target: StreamTarget, lastError: (any Error)?) async {
+    private func failed(_ session: Indirect<StreamSessionRecord>, target: StreamTarget, lastError: (any Error)?) async {
         let failure = Self.failure(from: lastError, model: target.endpoint.name)
         logger(target).warning("stream failed", metadata: ["code": "\(failure.code)", "stream": "\(streamId)"])
-        await end(session, state: .failed, code: failure.code)
+        await end(session.value, state: .failed, code: failure.code)
         _ = await output.send(.error(failure))
         output.finish()
     }
