@@ -303,17 +303,21 @@ final class StreamRun: Sendable {
     @inline(never)
     func observed(_ target: StreamTarget, synchronous: Bool, clock: StreamClock) async -> Outcome {
         if let refused = await admission(of: target) { return .failed(refused) }
-        let start = ContinuousClock.now
+        // Uptime in nanoseconds rather than `ContinuousClock.Instant`, whose size is known only at
+        // run time: its slot took more of this frame, which is on the chain the producer keeps.
+        let start = DispatchTime.now().uptimeNanoseconds
         let outcome = synchronous ? await syncAttempt(target: target, clock: clock) : await streamAttempt(target: target, clock: clock)
-        await report(outcome, target: target, synchronous: synchronous, duration: ContinuousClock.now - start)
+        let duration = Duration.nanoseconds(Int64(DispatchTime.now().uptimeNanoseconds &- start))
+        await report(outcome, target: target, synchronous: synchronous, duration: duration)
         return outcome
     }
 
     /// Why the call to `target` may not be made (a provider quota, the caller's reservation), if
-    /// it may not. Apart from ``observed(_:synchronous:clock:)``, whose frame is on the chain the
-    /// producer keeps while a stream is open: a refusal is a large value.
+    /// it may not, as an ``AttemptRefused``. Apart from ``observed(_:synchronous:clock:)``, whose
+    /// frame is on the chain the producer keeps while a stream is open, and returned as any error:
+    /// a refusal is a large value.
     @inline(never)
-    private func admission(of target: StreamTarget) async -> AttemptRefused? {
+    private func admission(of target: StreamTarget) async -> (any Error)? {
         if let admit = tool.admitAttempt, let refusal = await admit(target) { return AttemptRefused(failure: refusal) }
         if let hooks, let refusal = await hooks.beforeAttempt(target) { return AttemptRefused(failure: refusal) }
         return nil
