@@ -130,9 +130,8 @@ final class CompatSSEStream: Sendable {
     private let dispatched: FleetManager.Dispatched
     private let lease: AgentLease
     private let watch: StreamWatch
-    private let head: [TaskEvent]
+    private let opening: Opening
     private let events: RunHandoff
-    private let writer: any CompatStreamWriter
     private let end: Ending
     private let keep: (@Sendable (TaskResult) async -> Void)?
     private let manager: FleetManager
@@ -146,9 +145,8 @@ final class CompatSSEStream: Sendable {
         self.dispatched = dispatched
         self.lease = lease
         self.watch = watch
-        self.head = head
+        self.opening = Opening(writer: writer, head: head)
         self.events = events
-        self.writer = writer
         self.end = end
         self.keep = keep
         self.manager = manager
@@ -169,7 +167,7 @@ final class CompatSSEStream: Sendable {
         let relay = opened()
         var clientLeft = false
         do {
-            try await relay.run(head: head, then: events, to: &writer)
+            try await relay.run(events, to: &writer)
             if watch.timedOut.isSet {
                 try await relay.timedOut(taskId: dispatched.run.task.id, to: &writer)
             } else if watch.cutByDrain.isSet {
@@ -186,7 +184,30 @@ final class CompatSSEStream: Sendable {
     @inline(never)
     private func opened() -> CompatRelay {
         metrics.live.streamOpened()
-        return CompatRelay(writer, end: end, keep: keep)
+        let (writer, head) = opening.take()
+        let relay = CompatRelay(writer, end: end, keep: keep)
+        relay.begin(head)
+        return relay
+    }
+
+    /// The dialect's writer and the events the handler read before answering, until the body
+    /// takes them (once) into its relay: let go then, so an open stream keeps one writer, the
+    /// relay's, and not the head events.
+    ///
+    /// `@unchecked Sendable`, and why that is safe: as for ``RunHandoff``, the handler builds it and
+    /// is done with it before it returns the response whose body takes its parts, once; the two
+    /// never touch it at the same time.
+    final class Opening: @unchecked Sendable {
+        private var parts: (writer: any CompatStreamWriter, head: [TaskEvent])?
+
+        init(writer: any CompatStreamWriter, head: [TaskEvent]) {
+            parts = (writer, head)
+        }
+
+        func take() -> (writer: any CompatStreamWriter, head: [TaskEvent]) {
+            defer { parts = nil }
+            return parts!
+        }
     }
 
     /// The agent goes back, the task is recorded and counted.
@@ -234,10 +255,9 @@ final class CompatRelay {
         self.keep = keep
     }
 
-    /// The dialect's opening and the head the route read, then the rest of the run.
+    /// The rest of the run, after ``begin(_:)``.
     @inline(never)
-    func run(head: [TaskEvent], then events: RunHandoff, to writer: inout any ResponseBodyWriter) async throws {
-        begin(head)
+    func run(_ events: RunHandoff, to writer: inout any ResponseBodyWriter) async throws {
         while true {
             while let ready = await events.iterator.nextIfReady() {
                 append(ready)
@@ -292,8 +312,9 @@ final class CompatRelay {
         try await writer.write(pending)
     }
 
+    /// The dialect's opening and the head the route read.
     @inline(never)
-    private func begin(_ head: [TaskEvent]) {
+    func begin(_ head: [TaskEvent]) {
         stream.begin(into: &pending)
         for event in head { append(event) }
     }
