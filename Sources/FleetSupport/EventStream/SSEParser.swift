@@ -38,7 +38,6 @@ public struct SSEParser: Sendable {
     ///   (at most 256 lines of at most 64 KiB are kept).
     public init(captureUnknownLines: Bool = false) {
         self.captureUnknownLines = captureUnknownLines
-        data.reserveCapacity(256)
     }
 
     /// Parses the next piece of the stream and returns the events it dispatched.
@@ -69,6 +68,7 @@ public struct SSEParser: Sendable {
 
     /// Parses raw bytes, calling `onEvent` for each dispatched event.
     public mutating func parse(_ bytes: UnsafeRawBufferPointer, onEvent: (SSEEvent) throws -> Void) rethrows {
+        defer { releaseIdleBuffers() }
         if var start = startBytes {
             // Still deciding whether the stream starts with a BOM (EF BB BF).
             let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
@@ -180,6 +180,15 @@ public struct SSEParser: Sendable {
         let event = SSEEvent(type: type, data: String(decoding: data, as: UTF8.self), lastEventID: lastEventIDStorage)
         data.removeAll(keepingCapacity: true)
         return event
+    }
+
+    /// Between events a parser keeps no space for an event's data or a split line: a stream that
+    /// waits (an SSE stream held open for minutes) kept the capacity its largest event had needed
+    /// for as long as it lasted. The next piece of the stream allocates again, once per read
+    /// rather than once per event. (An event type's few bytes are kept.)
+    private mutating func releaseIdleBuffers() {
+        if data.isEmpty, data.capacity > 0 { data = [] }
+        if lineCarry.isEmpty, lineCarry.capacity > 0 { lineCarry = [] }
     }
 
     /// Forgets the per-connection state (buffers, pending line, BOM check), keeping the
