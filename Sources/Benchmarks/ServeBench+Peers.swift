@@ -203,13 +203,13 @@ final class ChildFleetd: Sendable {
     }
 
     /// VmRSS and VmHWM (peak) of the fleetd process, in KiB.
-    func memoryKiB() -> (rss: Int, hwm: Int) {
+    func memoryKiB() -> (rss: Int, hwm: Int, anon: Int, file: Int) {
         let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
         func value(_ key: String) -> Int {
             let line = status.split(separator: "\n").first { $0.hasPrefix(key) } ?? ""
             return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
         }
-        return (value("VmRSS:"), value("VmHWM:"))
+        return (value("VmRSS:"), value("VmHWM:"), value("RssAnon:"), value("RssFile:") + value("RssShmem:"))
     }
 
     func stop() {

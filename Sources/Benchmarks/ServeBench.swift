@@ -305,7 +305,7 @@ struct ServeBench: BenchSuite {
                 print("  \(failed.value) of \(count) streams failed before their first chunk; fleetd's last warnings:")
                 for line in fleetd.problems(last: 3) { print("    \(line)") }
             }
-            print("open SSE streams through fleetd's \(endpoint.rawValue): \(open) of \(count) open at once (opened in waves of \(wave), in \(Load.ms(ContinuousClock.now - start)) ms; \(upstreamSide)); fleetd VmRSS \(cold.rss) KiB at start, \(before.rss) KiB after \(warmUp) streams ran to their end, \(during.rss) KiB with them open (\(Self.perStream(during.rss - before.rss, open)) KiB per stream; \(Self.perStream(during.rss - cold.rss, open)) from the start), VmHWM \(during.hwm) KiB")
+            print("open SSE streams through fleetd's \(endpoint.rawValue): \(open) of \(count) open at once (opened in waves of \(wave), in \(Load.ms(ContinuousClock.now - start)) ms; \(upstreamSide)); fleetd VmRSS \(cold.rss) KiB at start, \(before.rss) KiB after \(warmUp) streams ran to their end, \(during.rss) KiB with them open (\(Self.perStream(during.rss - before.rss, open)) KiB per stream; \(Self.perStream(during.rss - cold.rss, open)) from the start), VmHWM \(during.hwm) KiB; of the growth since the baseline, \(during.anon - before.anon) KiB anonymous and \(during.file - before.file) KiB file-backed or shared")
             upstream.release()
             try await group.waitForAll()
         }
