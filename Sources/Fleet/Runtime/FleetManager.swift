@@ -149,20 +149,19 @@ public actor FleetManager {
     // MARK: Dispatch
 
     /// Resolves the task's flags: the environment's override, then its agent type's, then global.
-    public func settings(for task: AgentTask) -> (TaskSettings, [FlagDecision]) {
+    public func settings(for task: AgentTask) -> TaskSettings {
         let context = FlagContext(agentType: task.agentType, environment: environmentName,
                                   properties: task.stickinessProperties)
         let flags = snapshot.config.effectiveFlags(in: context)
         let on = { (name: String) in flags.first { $0.name == name }?.enabled ?? false }
-        let settings = TaskSettings(useRouter: on("multiModelRouter"), useStreaming: on("streaming"), useCache: on("advancedCaching"),
-                                    useLearning: on("predictiveRouting"), useTools: on("mcpTools"))
-        return (settings, flags)
+        return TaskSettings(useRouter: on("multiModelRouter"), useStreaming: on("streaming"), useCache: on("advancedCaching"),
+                            useLearning: on("predictiveRouting"), useTools: on("mcpTools"))
     }
 
     /// The routing decision a task would get now, without running it: the same flags, agent type
     /// and role (its default task type) as ``dispatch(_:)``.
     public func explainRoute(_ task: AgentTask) async throws(RouterError) -> ModelSelection {
-        let (settings, _) = settings(for: task)
+        let settings = self.settings(for: task)
         var routing = routingTask(for: task)
         // A key with its own budget sees that budget's figures, never the fleet's spend, in the
         // trace's budget line and in each model's budget stage, with a tenant or without (a
@@ -258,7 +257,7 @@ public actor FleetManager {
         tasks[key]?.record.agentId = agent.id
         // Flags and runtime as they are when an agent takes the task: a reload while it waited
         // (a flag rolled back, cost tracking turned on) applies to it.
-        let (settings, _) = settings(for: task)
+        let settings = self.settings(for: task)
         let runtime = self.runtime
         let deadline = timeLimit.map { ContinuousClock.now + $0 }
         let number = dispatchCount
@@ -354,7 +353,7 @@ public actor FleetManager {
                 if let caller = parent.caller { subtask = subtask.authorized(by: caller) }
                 let child = subtask
                 group.addTask {
-                    let (settings, _) = await manager.settings(for: child)
+                    let settings = await manager.settings(for: child)
                     let runtime = await manager.currentRuntime
                     do throws(TaskFailure) {
                         let result = try await agent.run(child, settings: settings, runtime: runtime, deadline: deadline).result()

@@ -216,10 +216,10 @@ final class StreamRun: Sendable {
 
     /// The request as `target` is sent it: its own model name, and no more answer than it may
     /// give (a fallback's `maxOutputTokens` may be below the picked model's: asked for more, it
-    /// answers 400, and its cost would pass what was reserved for it). Built inside each attempt's
-    /// own task, so that the producer's frames never hold a copy. Out of line: inlined, its
-    /// copies of the request (352 bytes each) took five slots of the attempt's frame, which the
-    /// producer keeps for as long as the stream is open.
+    /// answers 400, and its cost would pass what was reserved for it). Built where the call is
+    /// sent, in synchronous code (``send(to:stop:)``, a whole answer's call), so that no async
+    /// frame the producer keeps while the stream is open holds a copy (352 bytes). Out of line:
+    /// inlined, its copies once took five slots of the attempt's frame.
     @inline(never)
     func request(for target: StreamTarget) -> ProviderRequest {
         var modelRequest = request

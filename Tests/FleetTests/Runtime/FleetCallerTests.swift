@@ -126,7 +126,7 @@ struct FleetCallerTests {
         var on: String?, off: String?
         for index in 0..<64 where on == nil || off == nil {
             let tenant = "t\(index)"
-            let (settings, _) = await manager.settings(for: AgentTask(prompt: "x", tenantId: tenant))
+            let settings = await manager.settings(for: AgentTask(prompt: "x", tenantId: tenant))
             if settings.useStreaming { on = on ?? tenant } else { off = off ?? tenant }
         }
         let streamed = try #require(on), plain = try #require(off)
@@ -135,7 +135,7 @@ struct FleetCallerTests {
                              subtasks: [AgentTask(prompt: "y", tenantId: streamed)]).authorized(by: Self.caller(plain))
         #expect(task.tenantId == plain && task.userId == "u-\(plain)")
         #expect(task.subtasks?.first?.tenantId == plain && task.subtasks?.first?.caller?.keyId == plain)
-        #expect(await manager.settings(for: task).0.useStreaming == false)
-        #expect(await manager.settings(for: AgentTask(prompt: "x", tenantId: plain).authorized(by: Self.caller(streamed))).0.useStreaming)
+        #expect(await manager.settings(for: task).useStreaming == false)
+        #expect(await manager.settings(for: AgentTask(prompt: "x", tenantId: plain).authorized(by: Self.caller(streamed))).useStreaming)
     }
 }
