@@ -56,7 +56,7 @@ struct CompatStream {
             watch.end()
             let ended = failure ?? (watch.timedOut.isSet ? .timedOut(taskId: task.id, after: timeout)
                                     : watch.cutByDrain.isSet ? DrainDeadline.failure
-                                    : TaskFailure(code: .taskCancelled, message: "the client went away"))
+                                    : ToldOutcome.clientLeft)
             await lease.finish()
             await manager.record(task, .failure(ended))
             metrics.taskFailed(code: ended.code)
@@ -242,12 +242,10 @@ final class CompatRelay {
     private var pending = ByteBuffer()
     /// How the task ended, as the client was told (a client that left: cancelled).
     var outcome: Result<TaskResult, TaskFailure> {
-        get { ending?.value ?? .failure(TaskFailure(code: .taskCancelled, message: "the client went away")) }
-        set { ending = Indirect(newValue) }
+        get { told.value }
+        set { told.value = newValue }
     }
-    /// The outcome once told, held by reference: a task's result is large, and inline it was part
-    /// of every open stream's relay.
-    private var ending: Indirect<Result<TaskResult, TaskFailure>>?
+    private var told = ToldOutcome()
 
     init(_ stream: any CompatStreamWriter, end: CompatSSEStream.Ending, keep: (@Sendable (TaskResult) async -> Void)? = nil) {
         self.stream = stream
@@ -277,8 +275,7 @@ final class CompatRelay {
     /// here copied it into the frame).
     private var answered: Bool {
         @inline(never) get {
-            if case .success? = ending?.value { return true }
-            return false
+            told.answered
         }
     }
 

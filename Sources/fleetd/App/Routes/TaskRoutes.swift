@@ -246,14 +246,12 @@ final class SSERelay {
     /// and cleared, it held its capacity (512 bytes and more) beside every open stream while the
     /// next event was awaited, and clearing it while the channel still held the bytes copied it.
     private var pending = ByteBuffer()
+    private var told = ToldOutcome()
     /// How the task ended, as the client was told (a client that left: cancelled).
     var outcome: Result<TaskResult, TaskFailure> {
-        get { ending?.value ?? .failure(TaskFailure(code: .taskCancelled, message: "the client went away")) }
-        set { ending = Indirect(newValue) }
+        get { told.value }
+        set { told.value = newValue }
     }
-    /// The outcome once told, held by reference: a task's result is large, and inline it was part
-    /// of every open stream's relay.
-    private var ending: Indirect<Result<TaskResult, TaskFailure>>?
 
     init(metrics: FleetMetrics) {
         self.metrics = metrics
@@ -309,6 +307,25 @@ final class SSERelay {
             ended = true
         }
         SSEEncoder.write(event: event.name, data: try event.jsonBytes(), into: &pending)
+    }
+}
+
+/// How a streamed task ended, as its client was told; until told, cancelled (the client left).
+/// Held by reference once set: a task's result is large, and inline it was part of every open
+/// stream's relay (``SSERelay``, ``CompatRelay``).
+struct ToldOutcome {
+    static let clientLeft = TaskFailure(code: .taskCancelled, message: "the client went away")
+    private var ending: Indirect<Result<TaskResult, TaskFailure>>?
+
+    var value: Result<TaskResult, TaskFailure> {
+        get { ending?.value ?? .failure(Self.clientLeft) }
+        set { ending = Indirect(newValue) }
+    }
+
+    /// Whether the task's answer was told.
+    var answered: Bool {
+        if case .success? = ending?.value { return true }
+        return false
     }
 }
 
