@@ -64,6 +64,17 @@ struct ProviderWireFormatTests {
         #expect(r.uri == "/v1beta/models/gemini-2.0-flash:generateContent")
     }
 
+    @Test func geminiModelIsOnePathSegment() async throws {
+        let r = try await recorded(.google, fixture: "gemini-nonstream-firebase-basic-short.json", streaming: false, model: "tuned/my model:v1?#é")
+        #expect(r.uri == "/v1beta/models/tuned%2Fmy%20model%3Av1%3F%23%C3%A9:generateContent")
+        // The same bytes Foundation's encoding gives, on every ASCII byte and a few beyond.
+        let allowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#:"))
+        let every = String(decoding: (1...127).map { UInt8($0) }, as: UTF8.self) + "é€😀 tab\t"
+        for model in [every, "gemini-2.0-flash", "models@1!$&'()*+,;=~", ""] {
+            #expect(GeminiClient.pathSegment(model) == model.addingPercentEncoding(withAllowedCharacters: allowed))
+        }
+    }
+
     @Test func ollamaNative() async throws {
         let r = try await recorded(.ollama, fixture: "ollama-chat-stream-docs.ndjson", streaming: true)
         #expect(r.uri == "/api/chat")

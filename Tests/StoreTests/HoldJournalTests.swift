@@ -239,6 +239,41 @@ struct HoldJournalTests {
         await tracker.flushPendingWrites()
         #expect(Self.journalFiles(journals).isEmpty)
     }
+
+    /// The lines are written by hand: the same text the encoder writes for them, and read back as
+    /// what was written, escapes, optional fields and odd numbers included.
+    @Test func handWrittenLinesAreTheEncodersText() throws {
+        let calls = [
+            Self.call,
+            CostCall(model: "m\"1\\", provider: "openai", taskId: "t\n\u{1}é", agentId: "agent-1", taskType: "code", keyId: "key-7", tenantId: "acme"),
+            CostCall(model: "m", provider: "anthropic", taskId: "t", agentId: "a", taskType: "general", keyId: nil, tenantId: "only-tenant"),
+        ]
+        for (index, call) in calls.enumerated() {
+            for cost in [0, 1, 0.000_123_4, 1e-9, 12_345.678_9] {
+                let reservation = CostReservation(id: "hold-\(index)", call: call, estimatedCost: cost,
+                                                  createdAt: Date(timeIntervalSince1970: 1_764_000_000.123_456 + Double(index)))
+                let hold = try HoldJournal.holdLine(reservation)
+                let expectedHold = HoldJournal.Hold(id: reservation.id, call: call, cost: cost, at: reservation.createdAt.timeIntervalSince1970)
+                #expect(hold == Array("+".utf8) + (try FastJSONEncoder().encode(expectedHold)) + Array("\n".utf8))
+                let usage = CostUsage(inputTokens: 1_200 + index, outputTokens: 34, cachedTokens: index, cacheWriteTokens: 5, cacheWriteHourTokens: 2)
+                for basis in CostBasis.allCases {
+                    let entry = CostLedgerEntry(entryId: reservation.id, call: call, usage: usage, cost: cost, timestamp: Date(), basis: basis)
+                    let settled = try HoldJournal.settlementLine(entry)
+                    let expected = HoldJournal.Settled(id: entry.entryId, call: call, usage: usage, cost: cost, basis: basis)
+                    #expect(settled == Array("=".utf8) + (try FastJSONEncoder().encode(expected)) + Array("\n".utf8))
+                }
+                let read = HoldJournal.contents(of: Data(hold + (try HoldJournal.settlementLine(
+                    CostLedgerEntry(entryId: reservation.id, call: call, usage: usage, cost: cost, timestamp: Date())))))
+                #expect(read.holds == [reservation])
+                #expect(read.settlements[reservation.id]?.call == call)
+                #expect(read.settlements[reservation.id]?.usage == usage)
+                #expect(read.settlements[reservation.id]?.cost == cost)
+            }
+        }
+        #expect(throws: (any Error).self) {
+            try HoldJournal.holdLine(CostReservation(id: "nan", call: Self.call, estimatedCost: .nan, createdAt: Date()))
+        }
+    }
 }
 
 extension CostTracker {
