@@ -86,6 +86,8 @@ final class ChildFleetd: Sendable {
         var inherited = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
         // The executor choice is passed on, so a run can compare the two.
         if let executor = ProcessInfo.processInfo.environment["FLEETD_EVENT_LOOP_EXECUTOR"] { inherited["FLEETD_EVENT_LOOP_EXECUTOR"] = executor }
+        // And glibc's allocator settings, so a run can compare them (the memory per stream).
+        if let tunables = ProcessInfo.processInfo.environment["GLIBC_TUNABLES"] { inherited["GLIBC_TUNABLES"] = tunables }
         process.environment = inherited.merging(environment) { $1 }
         let errors = Pipe()
         process.standardError = errors
