@@ -3,6 +3,7 @@ import Fleet
 import FleetSupport
 import Foundation
 import MCP
+import Providers
 import Routing
 import Store
 import Streaming
@@ -257,11 +258,8 @@ struct FleetMCPServer: Sendable {
         }
         do {
             let data = try JSONEncoder().encode(Value.object(arguments))
-            let request = try JSONDecoder().decode(TaskRequest.self, from: data)
+            let request = try TaskRequest(json: JSONValue.parse(utf8: data))
             return try request.task().authorized(by: caller?.taskCaller)
-        } catch let error as DecodingError {
-            let described = JSONBody.describe(error)
-            throw MCPError.invalidParams("argument '\(described.field ?? "?")': \(Self.withoutQuotedField(described.message))")
         } catch let error as APIError {
             throw MCPError.invalidParams("argument '\(error.field ?? "?")': \(Self.withoutQuotedField(error.message))")
         }

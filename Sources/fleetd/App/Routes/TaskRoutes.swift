@@ -26,7 +26,7 @@ struct TaskRoutes {
         }
         router.post("v1/route") { request, context -> Response in
             var request = request
-            let body = try await JSONBody.decode(TaskRequest.self, from: &request, limit: api.value.maxBodyBytes)
+            let body = try TaskRequest(json: await JSONBody.decodeValue(from: &request, limit: api.value.maxBodyBytes))
             let task = try body.task().authorized(by: context.caller?.taskCaller)
             // An agent type or model the caller may not use is refused as `POST /v1/tasks` refuses it (403).
             if let refusal = await manager.callerRefusal(task) { throw APIError(task: refusal) }
@@ -45,7 +45,7 @@ struct TaskRoutes {
     /// request there, and its unstructured tasks through ``ExecutorAffinity``).
     private func task(_ request: Request, context: FleetRequestContext) async throws -> Response {
         var request = request
-        let body = try await JSONBody.decode(TaskRequest.self, from: &request, limit: api.value.maxBodyBytes)
+        let body = try TaskRequest(json: await JSONBody.decodeValue(from: &request, limit: api.value.maxBodyBytes))
         var task = try body.task().authorized(by: context.caller?.taskCaller)
         let wantsSSE = request.headers[.accept]?.contains("text/event-stream") == true
         task.stream = task.stream || wantsSSE
