@@ -116,6 +116,35 @@ struct FormattingTests {
     }
 }
 
+/// The JSON handler's whole line: what a request's access line and an error look like in the file.
+@Suite struct JSONLogHandlerTests {
+    struct Failure: Error, CustomStringConvertible { var description: String { "the provider hung up" } }
+
+    @Test("a line has the fixed fields, the metadata (the call's winning), the request's id as requestId, and the error")
+    func wholeLine() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("log-\(UUID().uuidString).jsonl")
+        #expect(FileManager.default.createFile(atPath: file.path, contents: nil))
+        defer { try? FileManager.default.removeItem(at: file) }
+        let handle = try FileHandle(forWritingTo: file)
+        var logger = Logger(label: "fleetd") { label in JSONLogHandler(label: label, sink: LogSink(handles: [handle])) }
+        logger.logLevel = .info
+        logger[metadataKey: LogLineWriter.requestIDKey] = "req-1"
+        logger[metadataKey: "agent"] = "coder-1"
+        logger.info("request", metadata: ["status": "200", "agent": "coder-2"])
+        logger.warning("call failed", error: Failure(), metadata: ["requestId": "given", "level": "custom"])
+        logger.debug("not written")
+        try handle.close()
+        let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String])
+        }
+        #expect(lines.count == 2)
+        #expect(lines[0]["msg"] == "request" && lines[0]["level"] == "info" && lines[0]["label"] == "fleetd")
+        #expect(lines[0]["status"] == "200" && lines[0]["agent"] == "coder-2" && lines[0]["requestId"] == "req-1")
+        #expect(lines[0]["hb.request.id"] == nil && lines[0]["error"] == nil && lines[0]["ts"]?.hasSuffix("Z") == true)
+        #expect(lines[1]["error"] == "the provider hung up" && lines[1]["requestId"] == "given" && lines[1]["level"] == "custom")
+    }
+}
+
 @Suite struct LogTimestampTests {
     @Test("a log line's time is what ISO8601FormatStyle with fractional seconds writes: UTC, milliseconds")
     func sameTextAsTheFormatStyle() {

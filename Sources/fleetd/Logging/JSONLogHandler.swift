@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Logging
 import Synchronization
 
@@ -29,21 +30,21 @@ struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
-             source: String, file: String, function: String, line: UInt) {
-        var fields = mergedMetadata(metadata, metadataProvider, explicit)
+    func log(event: LogEvent) {
+        var fields = mergedMetadata(metadata, metadataProvider, event.metadata)
         // The fixed fields, unless the metadata names them too (then the metadata's value stands).
         fields["ts"] = fields["ts"] ?? .string(logTimestamp(Date()))
-        fields["level"] = fields["level"] ?? .string(level.rawValue)
+        fields["level"] = fields["level"] ?? .string(event.level.rawValue)
         fields["label"] = fields["label"] ?? .string(label)
-        fields["msg"] = fields["msg"] ?? .string(message.description)
+        fields["msg"] = fields["msg"] ?? .string(event.message.description)
+        if let error = event.error, fields["error"] == nil { fields["error"] = .string(String(describing: error)) }
         // Written byte by byte with sorted keys: Foundation's JSONSerialization took about 6% of
         // fleetd's CPU per task at info level (one line per request; docs/performance.md).
         var line: [UInt8] = []
         line.reserveCapacity(320)
         LogLineWriter.object(fields, into: &line)
         line.append(UInt8(ascii: "\n"))
-        sink.write(Data(line))
+        sink.write(line)
     }
 }
 
@@ -119,12 +120,12 @@ struct TextLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
-             source: String, file: String, function: String, line: UInt) {
-        let merged = mergedMetadata(metadata, metadataProvider, explicit)
+    func log(event: LogEvent) {
+        var merged = mergedMetadata(metadata, metadataProvider, event.metadata)
+        if let error = event.error, merged["error"] == nil { merged["error"] = .string(String(describing: error)) }
         let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let line = "\(logTimestamp(Date())) \(level.rawValue) \(label): \(message)\(fields.isEmpty ? "" : " " + fields)\n"
-        sink.write(Data(line.utf8))
+        let line = "\(logTimestamp(Date())) \(event.level.rawValue) \(label): \(event.message)\(fields.isEmpty ? "" : " " + fields)\n"
+        sink.write(Array(line.utf8))
     }
 }
 
@@ -147,9 +148,26 @@ final class LogSink: Sendable {
         self.handles = Mutex(handles)
     }
 
-    func write(_ data: Data) {
+    /// The whole line with `write(2)`, again after a partial write or a signal. A failed write
+    /// (a closed standard error, a full disk) loses the line, never the process: Foundation's
+    /// `FileHandle.write(_:)` traps on an error, and its `write(contentsOf:)` costs more per line.
+    func write(_ bytes: [UInt8]) {
         handles.withLock { handles in
-            for handle in handles { handle.write(data) }
+            for handle in handles {
+                bytes.withUnsafeBytes { buffer in
+                    var offset = 0
+                    while offset < buffer.count {
+                        let written = Glibc.write(handle.fileDescriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                        if written > 0 {
+                            offset += written
+                        } else if written < 0, errno == EINTR {
+                            continue
+                        } else {
+                            return
+                        }
+                    }
+                }
+            }
         }
     }
 }
