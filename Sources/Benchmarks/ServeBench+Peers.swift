@@ -354,7 +354,7 @@ final class LiteLLMHop: Sendable {
             "HOME": directory.path, "LITELLM_MASTER_KEY": key, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
         ]
         let log = directory.appendingPathComponent("litellm.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil) // opened next, which fails if it was not made
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle

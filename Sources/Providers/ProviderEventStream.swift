@@ -40,10 +40,10 @@ public struct ProviderEventStream: AsyncSequence, Sendable {
 
     /// A stream of fixed events (tests, the built-in responder).
     public init(events: [ProviderEvent]) {
-        var remaining = events[...]
-        source = .stream(AsyncThrowingStream(unfolding: {
-            remaining.popFirst()
-        }))
+        let (stream, continuation) = AsyncThrowingStream<ProviderEvent, any Error>.makeStream()
+        for event in events { continuation.yield(event) }
+        continuation.finish()
+        source = .stream(stream)
     }
 
     public func makeAsyncIterator() -> AsyncIterator {

@@ -25,7 +25,7 @@ enum EnvironmentOverrides {
     }
 
     /// A variable read by `read` into the setting at `path`.
-    private static func variable<Value: Equatable>(_ name: String, _ setting: String, _ path: WritableKeyPath<FleetConfig, Value> & Sendable,
+    private static func variable<Value: Equatable & Sendable>(_ name: String, _ setting: String, _ path: any WritableKeyPath<FleetConfig, Value> & Sendable,
                                                    _ read: @escaping @Sendable (EnvironmentReader, String) -> Value?) -> Variable {
         Variable(name: name, setting: setting,
                  apply: { env, config in if let value = read(env, name) { config[keyPath: path] = value } },
@@ -33,7 +33,7 @@ enum EnvironmentOverrides {
     }
 
     /// A variable for an optional setting: a value read sets it, none leaves the file's.
-    private static func optional<Value: Equatable>(_ name: String, _ setting: String, _ path: WritableKeyPath<FleetConfig, Value?> & Sendable,
+    private static func optional<Value: Equatable & Sendable>(_ name: String, _ setting: String, _ path: any WritableKeyPath<FleetConfig, Value?> & Sendable,
                                                    _ read: @escaping @Sendable (EnvironmentReader, String) -> Value?) -> Variable {
         variable(name, setting, path) { env, name in read(env, name).map { .some($0) } }
     }
@@ -50,7 +50,7 @@ enum EnvironmentOverrides {
         { env, name in env.double(name, check: check) }
     }
 
-    private static func choice<Value: RawRepresentable & CaseIterable>(_ type: Value.Type) -> @Sendable (EnvironmentReader, String) -> Value?
+    private static func choice<Value: RawRepresentable & CaseIterable & Sendable>(_ type: Value.Type) -> @Sendable (EnvironmentReader, String) -> Value?
         where Value.RawValue == String {
         { env, name in env.choice(name, as: type) }
     }

@@ -19,12 +19,12 @@ extension FleetManager {
         let hub = toolHub, dataPlane = self.dataPlane, environment = processEnvironment, observer = onToolCall
         Task {
             var tools = await Self.connectTools(config, generation: generation, hub: hub, dataPlane: dataPlane, environment: environment, observer: observer)
-            await self.install(tools, generation: generation)
+            self.install(tools, generation: generation)
             // A server that was down or slow to start (an `npx` download) is tried again, 5 s,
             // then 10, 20, up to every minute, until it answers or another config takes over;
             // its tools are installed as soon as it does.
             var delay = Duration.seconds(5)
-            while await hub.hasUnreachableServers(), await self.generation == generation {
+            while await hub.hasUnreachableServers(), self.generation == generation {
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(60))
                 guard self.generation == generation else { return }

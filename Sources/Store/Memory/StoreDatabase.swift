@@ -56,7 +56,7 @@ public final class StoreDatabase: Sendable {
                     try Self.unknownMigrations(db, migrator: migrator)
                 })
             }
-            try await migrator.migrate(pool)
+            try migrator.migrate(pool)
         } catch {
             throw StoreError.wrapping(error, context: "migrating database at \(path)")
         }

@@ -14,7 +14,7 @@ enum LoggingSetup {
         if logging.outputs.contains(.file) {
             let url = logging.file.hasPrefix("/") ? URL(fileURLWithPath: logging.file) : dataDirectory.appendingPathComponent(logging.file)
             if !FileManager.default.fileExists(atPath: url.path) {
-                FileManager.default.createFile(atPath: url.path, contents: nil)
+                _ = FileManager.default.createFile(atPath: url.path, contents: nil) // checked below, by opening it
             }
             guard let handle = FileHandle(forWritingAtPath: url.path) else {
                 throw UserError("cannot open the log file \(url.path) for writing")

@@ -76,7 +76,7 @@ final class FleetMetrics: Sendable {
     func httpRequest(method: String, route: String, status: Int, duration: Duration) {
         let labels = RouteLabels(method: method, route: route, status: status)
         if let histogram = perRoute.withLock({ $0[labels] }) { return histogram.record(duration) }
-        let histogram = registry.makeDurationHistogram(
+        let histogram = registry.durationHistogram(
             name: "fleetd_http_request_duration_seconds",
             labels: [("method", method), ("route", route), ("status", String(status))],
             buckets: Self.latencyBuckets,
@@ -91,15 +91,15 @@ final class FleetMetrics: Sendable {
         if let handles = perModel.withLock({ $0[key] }) { return handles }
         let labels = [("model", model), ("provider", provider)]
         func tokens(_ kind: String) -> Prometheus.Counter {
-            registry.makeCounter(name: "model_tokens_used_total", labels: labels + [("kind", kind)],
+            registry.counter(name: "model_tokens_used_total", labels: labels + [("kind", kind)],
                                  help: "Tokens used, per model and kind (input includes cached).")
         }
         let handles = ModelHandles(
-            duration: registry.makeDurationHistogram(name: "model_request_duration_seconds", labels: labels, buckets: Self.latencyBuckets,
+            duration: registry.durationHistogram(name: "model_request_duration_seconds", labels: labels, buckets: Self.latencyBuckets,
                                                      help: "Time from a task's start to its complete answer, per model."),
             input: tokens("input"), output: tokens("output"), cached: tokens("cached"),
-            cost: registry.makeGauge(name: "model_cost_usd_total", labels: labels, help: "US dollars spent per model since start."),
-            completed: registry.makeCounter(name: "fleetd_tasks_total", labels: [("outcome", "completed")], help: Self.tasksHelp)
+            cost: registry.gauge(name: "model_cost_usd_total", labels: labels, help: "US dollars spent per model since start."),
+            completed: registry.counter(name: "fleetd_tasks_total", labels: [("outcome", "completed")], help: Self.tasksHelp)
         )
         perModel.withLock { $0[key] = handles }
         return handles
@@ -118,19 +118,19 @@ extension FleetMetrics {
         model.cost.increment(by: result.cost)
         model.completed.increment()
         if let cache = result.cache {
-            registry.makeCounter(name: "fleetd_cache_lookups_total", labels: [("result", cache)],
+            registry.counter(name: "fleetd_cache_lookups_total", labels: [("result", cache)],
                                  help: "Response cache lookups (advancedCaching), by result: hit or miss.").increment()
             if let saved = result.cacheSavedUSD {
-                registry.makeGauge(name: "fleetd_cache_saved_usd_total", help: "US dollars the response cache saved since start.").increment(by: saved)
+                registry.gauge(name: "fleetd_cache_saved_usd_total", help: "US dollars the response cache saved since start.").increment(by: saved)
             }
         }
         if result.selection.modelName != result.model {
-            registry.makeCounter(name: "routing_fallbacks_total", labels: [("from", result.selection.modelName), ("to", result.model)],
+            registry.counter(name: "routing_fallbacks_total", labels: [("from", result.selection.modelName), ("to", result.model)],
                                  help: "Tasks answered by a fallback model instead of the router's pick.").increment()
         }
         if result.backpressureEvents > 0 { streamFinished(backpressureEvents: result.backpressureEvents) }
         if result.synchronousFallback {
-            registry.makeCounter(name: "stream_sync_fallbacks_total", help: "Streams that fell back to a synchronous call.").increment()
+            registry.counter(name: "stream_sync_fallbacks_total", help: "Streams that fell back to a synchronous call.").increment()
         }
     }
 
@@ -139,9 +139,9 @@ extension FleetMetrics {
         // A tool the model made up is not a label: its name is the model's output, unbounded.
         let tool = report.outcome == .rejected ? "unknown" : report.tool
         let labels = [("server", report.server ?? "none"), ("tool", tool), ("outcome", report.outcome.rawValue)]
-        registry.makeCounter(name: "fleetd_tool_calls_total", labels: labels,
+        registry.counter(name: "fleetd_tool_calls_total", labels: labels,
                              help: "Tool calls agents made through MCP servers, by server, tool and outcome.").increment()
-        registry.makeDurationHistogram(name: "fleetd_tool_call_duration_seconds", labels: [("server", report.server ?? "none")],
+        registry.durationHistogram(name: "fleetd_tool_call_duration_seconds", labels: [("server", report.server ?? "none")],
                                        buckets: Self.latencyBuckets, help: "Time a tool call took, per MCP server.")
             .record(.milliseconds(Int64(report.durationMs)))
     }
@@ -156,13 +156,13 @@ extension FleetMetrics {
 
     func taskFailed(code: ErrorCode) {
         live.taskFailed()
-        registry.makeCounter(name: "fleetd_tasks_total", labels: [("outcome", "failed")], help: Self.tasksHelp).increment()
-        registry.makeCounter(name: "model_errors_total", labels: [("code", code.rawValue)], help: "Failed tasks, by error code.").increment()
+        registry.counter(name: "fleetd_tasks_total", labels: [("outcome", "failed")], help: Self.tasksHelp).increment()
+        registry.counter(name: "model_errors_total", labels: [("code", code.rawValue)], help: "Failed tasks, by error code.").increment()
     }
 
     func timeToFirstChunk(_ duration: Duration) {
         live.firstChunk(after: duration)
-        registry.makeDurationHistogram(name: "stream_time_to_first_chunk_seconds", buckets: Self.latencyBuckets,
+        registry.durationHistogram(name: "stream_time_to_first_chunk_seconds", buckets: Self.latencyBuckets,
                                        help: "Time from an SSE task's start to its first chunk.").record(duration)
     }
 }
@@ -173,37 +173,37 @@ extension FleetMetrics {
     /// budget period's use in percent.
     /// A COST_002 budget alert was raised.
     func budgetAlert(_ alert: CostAlert) {
-        registry.makeCounter(name: "budget_alerts_total",
+        registry.counter(name: "budget_alerts_total",
                              labels: [("period", alert.period.rawValue), ("threshold", String(Int(alert.thresholdPercent)))],
                              help: "Budget alerts (COST_002) raised, by period and threshold percent.").increment()
     }
 
     /// `loopsStalled`: how many event loops have a job waiting 5 s or more (``EventLoopWatch``).
     func refreshGauges(_ manager: FleetManager, loopsStalled: Int = 0) async {
-        registry.makeGauge(name: "fleetd_event_loops_stalled", help: "Event loops whose queued job has waited 5 s or more (a blocked thread).")
+        registry.gauge(name: "fleetd_event_loops_stalled", help: "Event loops whose queued job has waited 5 s or more (a blocked thread).")
             .set(Double(loopsStalled))
         let plane = manager.dataPlane
-        registry.makeGauge(name: "fleetd_tasks_waiting", help: "Tasks waiting for an idle agent.").set(Double(await manager.waitingTasks))
+        registry.gauge(name: "fleetd_tasks_waiting", help: "Tasks waiting for an idle agent.").set(Double(await manager.waitingTasks))
         for status in plane.router.modelStatuses() {
             if let breaker = status.breaker {
-                registry.makeGauge(name: "provider_breaker_state", labels: [("scope", "model"), ("name", status.name)],
+                registry.gauge(name: "provider_breaker_state", labels: [("scope", "model"), ("name", status.name)],
                                    help: "Circuit breaker state: 0 closed, 1 half-open, 2 open.").set(Self.value(breaker.state))
             }
             if let breaker = status.providerBreaker {
-                registry.makeGauge(name: "provider_breaker_state", labels: [("scope", "provider"), ("name", status.provider)],
+                registry.gauge(name: "provider_breaker_state", labels: [("scope", "provider"), ("name", status.provider)],
                                    help: "Circuit breaker state: 0 closed, 1 half-open, 2 open.").set(Self.value(breaker.state))
             }
         }
         let budget = await plane.costs.budgetStatus()
         for period in budget.periods {
             guard let used = period.usedFraction else { continue }
-            registry.makeGauge(name: "budget_utilization_percent", labels: [("period", period.period.rawValue)],
+            registry.gauge(name: "budget_utilization_percent", labels: [("period", period.period.rawValue)],
                                help: "Spent plus reserved, as a percentage of the period's budget.").set(used * 100)
         }
     }
 
     func streamFinished(backpressureEvents: Int) {
-        registry.makeCounter(name: "stream_backpressure_events_total",
+        registry.counter(name: "stream_backpressure_events_total",
                              help: "Times a stream stopped reading from its provider because its buffer reached the high mark.")
             .increment(by: Int64(backpressureEvents))
     }
@@ -214,5 +214,22 @@ extension FleetMetrics {
         case .halfOpen: 1
         case .open: 2
         }
+    }
+}
+
+/// The registry's collectors by their full name, as fleetd names its metrics (swift-prometheus
+/// 2.3 deprecated the name-and-help functions for ``MetricNameDescriptor``, whose parts fleetd
+/// does not use: the whole name goes in `metricName`).
+extension PrometheusCollectorRegistry {
+    func counter(name: String, labels: [(String, String)] = [], help: String) -> Prometheus.Counter {
+        makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+
+    func gauge(name: String, labels: [(String, String)] = [], help: String) -> Prometheus.Gauge {
+        makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+
+    func durationHistogram(name: String, labels: [(String, String)] = [], buckets: [Duration], help: String) -> DurationHistogram {
+        makeDurationHistogram(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels, buckets: buckets)
     }
 }
