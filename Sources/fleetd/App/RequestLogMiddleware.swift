@@ -11,8 +11,8 @@ import Logging
 ///
 /// The access line is written after the answer: it is handed to the connection's event loop,
 /// which runs it once the request's job (writing the response) is done. Built and written before,
-/// it was about 2% of a task's time on the way to the client (docs/performance.md, twenty-third
-/// session). Its `durationMs` is still the time to the response, as before.
+/// it was about 2% of a task's time on the way to the client (docs/performance.md, "Per-task
+/// costs on the shipped config's path"). Its `durationMs` is still the time to the response.
 struct RequestLogMiddleware: RouterMiddleware {
     typealias Context = FleetRequestContext
     let metrics: FleetMetrics

@@ -83,9 +83,9 @@ struct TaskRequest {
 /// (a member that is absent or `null` is `nil`, members not asked for are ignored; 400
 /// `MISSING_FIELD`, `WRONG_TYPE` or `INVALID_VALUE` naming the field).
 ///
-/// Why: `JSONDecoder` and `Decodable` were about 1.2% of a task's CPU on `config/fleet.yaml`'s
-/// path (docs/performance.md, twenty-third session), and the compatible endpoints already read
-/// their bodies from ``JSONValue``.
+/// Why: `JSONDecoder` and `Decodable` were about 1.8% of a task's CPU on `config/fleet.yaml`'s
+/// path, this reader and the parse about 0.5% (docs/performance.md, "Per-task costs on the
+/// shipped config's path"), and the compatible endpoints already read their bodies from ``JSONValue``.
 extension TaskRequest {
     init(json: JSONValue, path: String = "") throws(APIError) {
         let body = try TaskFields(json, path: path, what: path.isEmpty ? nil : String(path.dropLast()))
