@@ -145,6 +145,18 @@ struct FormattingTests {
     }
 }
 
+extension JSONLogHandlerTests {
+    @Test("a line that cannot be written (its reader gone) is lost, not the process")
+    func aClosedPipeLosesTheLine() throws {
+        signal(SIGPIPE, SIG_IGN) // as fleetd runs (NIO ignores it): the write fails with EPIPE instead
+        let pipe = Pipe()
+        try pipe.fileHandleForReading.close()
+        let logger = Logger(label: "fleetd") { label in JSONLogHandler(label: label, sink: LogSink(handles: [pipe.fileHandleForWriting])) }
+        logger.error("nobody reads this")
+        logger.error("nor this")
+    }
+}
+
 @Suite struct LogTimestampTests {
     @Test("a log line's time is what ISO8601FormatStyle with fractional seconds writes: UTC, milliseconds")
     func sameTextAsTheFormatStyle() {
