@@ -73,6 +73,36 @@ struct RouterConcurrencyTests {
         #expect(money(0) == "$0")
         #expect(money(0.0024) == "$0.002400")
         #expect(money(45) == "$45.0000")
+        #expect(money(-0.25) == "-$0.2500")
+        #expect(fixed(0, digits: 3) == "0.000" && fixed(7, digits: 0) == "7")
+        #expect(fixed(1e20, digits: 2) == "\(1e20)", "past an Int's reach, the plain description")
+    }
+
+    @Test("fixed-point formatting writes what building the text from pieces wrote, for any value")
+    func formattingMatchesThePieces() {
+        // The implementation before the digits were written into one buffer.
+        func pieces(_ value: Double, digits: Int) -> String {
+            guard value.isFinite else { return "\(value)" }
+            var scale = 1.0
+            for _ in 0..<digits { scale *= 10 }
+            let scaled = (abs(value) * scale).rounded()
+            guard scaled < 9e15 else { return "\(value)" }
+            let units = Int(scaled)
+            let whole = units / Int(scale)
+            let fraction = String(units % Int(scale))
+            let padded = String(repeating: "0", count: max(0, digits - fraction.count)) + fraction
+            return (value < 0 && units != 0 ? "-" : "") + "\(whole)" + (digits > 0 ? "." + padded : "")
+        }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<5_000 {
+            let magnitude = Double.random(in: -6...9, using: &generator)
+            let value = (Bool.random(using: &generator) ? -1 : 1) * Foundation.pow(10, magnitude)
+            let digits = Int.random(in: 0...6, using: &generator)
+            #expect(fixed(value, digits: digits) == pieces(value, digits: digits), "\(value), \(digits) digits")
+        }
+        for value in [0, -0.0, 0.5, 1.5, 2.5, -2.5, 0.004999, 0.005, 123.456, 99.995, 1e-9, 9e14, 8.99e15, .nan, -.infinity] {
+            for digits in 0...6 { #expect(fixed(value, digits: digits) == pieces(value, digits: digits), "\(value), \(digits) digits") }
+        }
     }
 
     @Test("stats: the success rate starts at the prior and the latency mean smooths")
