@@ -90,12 +90,12 @@ import Testing
                 if String(buffer: buffer).contains("event: chunk") { sawChunk.append(Data("chunk".utf8)) }
             }
         }
-        #expect(try await eventually(timeout: .seconds(5)) { sawChunk.text == "chunk" }, "the first chunk arrives")
+        #expect(await eventually(timeout: .seconds(5)) { sawChunk.text == "chunk" }, "the first chunk arrives")
         #expect(fake.openConnections == 1)
         let reservedWhileOpen = try await reserved(fleetd)
         #expect(reservedWhileOpen > 0, "the estimated cost is reserved while the call runs")
         reader.cancel()
-        #expect(try await eventually(timeout: .seconds(5)) { fake.openConnections == 0 }, "fleetd cancels the upstream call")
+        #expect(await eventually(timeout: .seconds(5)) { fake.openConnections == 0 }, "fleetd cancels the upstream call")
         #expect(try await eventually(timeout: .seconds(5)) { try await reserved(fleetd) == 0 }, "and releases the reservation")
         // A client leaving says nothing about the provider: no failure counts against its breakers.
         let models = try await http(.GET, "\(fleetd.baseURL)/v1/models")

@@ -183,7 +183,7 @@ import Testing
         // An invalid edit is rejected; tasks keep being served under the old config.
         try "features: {streaming: [oops]}\n".write(to: temporary, atomically: false, encoding: .utf8)
         #expect(rename(temporary.path, file.path) == 0)
-        #expect(try await eventually { fleetd.logText.contains("config reload rejected") })
+        #expect(await eventually { fleetd.logText.contains("config reload rejected") })
         #expect(try await task(fleetd, #"{"prompt": "still there?"}"#).status == 200)
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)

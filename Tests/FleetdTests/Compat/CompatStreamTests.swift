@@ -31,10 +31,10 @@ import Testing
                 sawText.append(Data("text".utf8))
             }
         }
-        #expect(try await eventually(timeout: .seconds(20)) { sawText.text == "text" }, "the first text arrives in the client's dialect")
+        #expect(await eventually(timeout: .seconds(20)) { sawText.text == "text" }, "the first text arrives in the client's dialect")
         #expect(try await TaskLimitsTests().reserved(fleetd) > 0, "the estimated cost is reserved while the call runs")
         reader.cancel()
-        #expect(try await eventually(timeout: .seconds(5)) { fake.openConnections == 0 }, "fleetd cancels the upstream call")
+        #expect(await eventually(timeout: .seconds(5)) { fake.openConnections == 0 }, "fleetd cancels the upstream call")
         #expect(try await eventually(timeout: .seconds(5)) { try await TaskLimitsTests().reserved(fleetd) == 0 }, "and releases the reservation")
         fleetd.signal(SIGTERM)
         #expect(await fleetd.waitForExit() == 0)
