@@ -92,11 +92,11 @@ final class FleetMetrics: Sendable {
         let labels = [("model", model), ("provider", provider)]
         func tokens(_ kind: String) -> Prometheus.Counter {
             registry.counter(name: "model_tokens_used_total", labels: labels + [("kind", kind)],
-                                 help: "Tokens used, per model and kind (input includes cached).")
+                             help: "Tokens used, per model and kind (input includes cached).")
         }
         let handles = ModelHandles(
             duration: registry.durationHistogram(name: "model_request_duration_seconds", labels: labels, buckets: Self.latencyBuckets,
-                                                     help: "Time from a task's start to its complete answer, per model."),
+                                                 help: "Time from a task's start to its complete answer, per model."),
             input: tokens("input"), output: tokens("output"), cached: tokens("cached"),
             cost: registry.gauge(name: "model_cost_usd_total", labels: labels, help: "US dollars spent per model since start."),
             completed: registry.counter(name: "fleetd_tasks_total", labels: [("outcome", "completed")], help: Self.tasksHelp)
@@ -119,14 +119,14 @@ extension FleetMetrics {
         model.completed.increment()
         if let cache = result.cache {
             registry.counter(name: "fleetd_cache_lookups_total", labels: [("result", cache)],
-                                 help: "Response cache lookups (advancedCaching), by result: hit or miss.").increment()
+                             help: "Response cache lookups (advancedCaching), by result: hit or miss.").increment()
             if let saved = result.cacheSavedUSD {
                 registry.gauge(name: "fleetd_cache_saved_usd_total", help: "US dollars the response cache saved since start.").increment(by: saved)
             }
         }
         if result.selection.modelName != result.model {
             registry.counter(name: "routing_fallbacks_total", labels: [("from", result.selection.modelName), ("to", result.model)],
-                                 help: "Tasks answered by a fallback model instead of the router's pick.").increment()
+                             help: "Tasks answered by a fallback model instead of the router's pick.").increment()
         }
         if result.backpressureEvents > 0 { streamFinished(backpressureEvents: result.backpressureEvents) }
         if result.synchronousFallback {
@@ -140,9 +140,9 @@ extension FleetMetrics {
         let tool = report.outcome == .rejected ? "unknown" : report.tool
         let labels = [("server", report.server ?? "none"), ("tool", tool), ("outcome", report.outcome.rawValue)]
         registry.counter(name: "fleetd_tool_calls_total", labels: labels,
-                             help: "Tool calls agents made through MCP servers, by server, tool and outcome.").increment()
+                         help: "Tool calls agents made through MCP servers, by server, tool and outcome.").increment()
         registry.durationHistogram(name: "fleetd_tool_call_duration_seconds", labels: [("server", report.server ?? "none")],
-                                       buckets: Self.latencyBuckets, help: "Time a tool call took, per MCP server.")
+                                   buckets: Self.latencyBuckets, help: "Time a tool call took, per MCP server.")
             .record(.milliseconds(Int64(report.durationMs)))
     }
 
@@ -163,7 +163,7 @@ extension FleetMetrics {
     func timeToFirstChunk(_ duration: Duration) {
         live.firstChunk(after: duration)
         registry.durationHistogram(name: "stream_time_to_first_chunk_seconds", buckets: Self.latencyBuckets,
-                                       help: "Time from an SSE task's start to its first chunk.").record(duration)
+                                   help: "Time from an SSE task's start to its first chunk.").record(duration)
     }
 }
 
@@ -174,8 +174,8 @@ extension FleetMetrics {
     /// A COST_002 budget alert was raised.
     func budgetAlert(_ alert: CostAlert) {
         registry.counter(name: "budget_alerts_total",
-                             labels: [("period", alert.period.rawValue), ("threshold", String(Int(alert.thresholdPercent)))],
-                             help: "Budget alerts (COST_002) raised, by period and threshold percent.").increment()
+                         labels: [("period", alert.period.rawValue), ("threshold", String(Int(alert.thresholdPercent)))],
+                         help: "Budget alerts (COST_002) raised, by period and threshold percent.").increment()
     }
 
     /// `loopsStalled`: how many event loops have a job waiting 5 s or more (``EventLoopWatch``).
@@ -187,24 +187,24 @@ extension FleetMetrics {
         for status in plane.router.modelStatuses() {
             if let breaker = status.breaker {
                 registry.gauge(name: "provider_breaker_state", labels: [("scope", "model"), ("name", status.name)],
-                                   help: "Circuit breaker state: 0 closed, 1 half-open, 2 open.").set(Self.value(breaker.state))
+                               help: "Circuit breaker state: 0 closed, 1 half-open, 2 open.").set(Self.value(breaker.state))
             }
             if let breaker = status.providerBreaker {
                 registry.gauge(name: "provider_breaker_state", labels: [("scope", "provider"), ("name", status.provider)],
-                                   help: "Circuit breaker state: 0 closed, 1 half-open, 2 open.").set(Self.value(breaker.state))
+                               help: "Circuit breaker state: 0 closed, 1 half-open, 2 open.").set(Self.value(breaker.state))
             }
         }
         let budget = await plane.costs.budgetStatus()
         for period in budget.periods {
             guard let used = period.usedFraction else { continue }
             registry.gauge(name: "budget_utilization_percent", labels: [("period", period.period.rawValue)],
-                               help: "Spent plus reserved, as a percentage of the period's budget.").set(used * 100)
+                           help: "Spent plus reserved, as a percentage of the period's budget.").set(used * 100)
         }
     }
 
     func streamFinished(backpressureEvents: Int) {
         registry.counter(name: "stream_backpressure_events_total",
-                             help: "Times a stream stopped reading from its provider because its buffer reached the high mark.")
+                         help: "Times a stream stopped reading from its provider because its buffer reached the high mark.")
             .increment(by: Int64(backpressureEvents))
     }
 
