@@ -60,6 +60,11 @@ public actor WriteBehindRecorder: Service {
     /// was still being written, and read the store before it had the record).
     private var writing = false
     private var writeWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Says that a record came in while none waited: an idle recorder waits for it instead of
+    /// waking every `interval` (twenty wake-ups a second in an idle fleetd). Keeps the newest
+    /// signal, so one sent while nobody waits is not lost.
+    private nonisolated let arrivals: AsyncStream<Void>
+    private nonisolated let arrived: AsyncStream<Void>.Continuation
 
     public init(store: MemoryStore, batchSize: Int = 512, capacity: Int = 10_000, interval: Duration = .milliseconds(50),
                 logger: Logger = Logger(label: "fleetd.store.write-behind")) {
@@ -68,6 +73,7 @@ public actor WriteBehindRecorder: Service {
         self.capacity = max(self.batchSize, capacity)
         self.interval = interval
         self.logger = logger
+        (arrivals, arrived) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Queues a value for `partition`/`key` with the partition's default TTL.
@@ -99,7 +105,10 @@ public actor WriteBehindRecorder: Service {
         let record = Pending(value: value, partition: partition, key: key, owner: owner, accessLevel: accessLevel,
                              createdAt: now, expiresAt: try store.expiryDate(.partitionDefault, partition: partition, now: now))
         let address = "\(partition)/\(key)"
-        if pending.updateValue(record, forKey: address) == nil { order.append(address) }
+        if pending.updateValue(record, forKey: address) == nil {
+            order.append(address)
+            if order.count == 1 { arrived.yield() }
+        }
     }
 
     /// Writes everything waiting, in one transaction: records a refused batch left first, then
@@ -197,8 +206,24 @@ public actor WriteBehindRecorder: Service {
         retryAt = now + .seconds(1)
     }
 
+    /// Every `interval` while records wait (or a refused batch waits for its retry); when none
+    /// do, it waits for the next one, then gives it `interval` to gather company.
     public func run() async throws {
-        await runPeriodically(every: interval) { await self.flush(force: false) }
+        let arrivals = self.arrivals, interval = self.interval
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            do {
+                if pending.isEmpty, refused.isEmpty {
+                    try await cancelWhenGracefulShutdown {
+                        for await _ in arrivals { break }
+                        try Task.checkCancellation()
+                    }
+                }
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            } catch {
+                break // cancelled, or shutdown began during the wait
+            }
+            await flush(force: false)
+        }
         await flush(force: true)
         if !refused.isEmpty {
             logger.error("write-behind records lost at shutdown: the store refused them", metadata: ["entries": "\(refused.count)"])
