@@ -222,6 +222,24 @@ import Testing
         }
     }
 
+    @Test("the values clients send on every request that ask for what fleetd does anyway are accepted")
+    func defaultsAccepted() throws {
+        let call = try openAI("""
+        {"model": "m", "messages": [{"role": "user", "content": "hi"}], "modalities": ["text"], "service_tier": "auto",
+         "logit_bias": {}, "top_logprobs": 0, "logprobs": false, "n": 1, "verbosity": "low", "store": false}
+        """)
+        #expect(call.request.messages.count == 1 && call.model == "m")
+        let responses = try ResponsesRequest.parse(json(#"{"model": "m", "input": "hi", "service_tier": "auto", "top_logprobs": 0}"#))
+        #expect(responses.request.messages.count == 1)
+        let messages = try anthropic(#"{"model": "m", "max_tokens": 9, "service_tier": "auto", "messages": [{"role": "user", "content": "hi"}]}"#)
+        #expect(messages.request.messages.count == 1)
+        // Another value is refused, naming the parameter.
+        let tier = refusal { try anthropic(#"{"model": "m", "max_tokens": 9, "service_tier": "standard_only", "messages": [{"role": "user", "content": "hi"}]}"#) }
+        #expect(tier?.param == "service_tier" && tier?.message.contains("only 'auto'") == true, "\(String(describing: tier))")
+        let responsesTier = refusal { try ResponsesRequest.parse(json(#"{"model": "m", "input": "hi", "service_tier": "priority"}"#)) }
+        #expect(responsesTier?.param == "service_tier", "\(String(describing: responsesTier))")
+    }
+
     @Test(arguments: [
         // An image in the system turn is refused clearly.
         (#"{"model": "m", "messages": [{"role": "system", "content": [{"type": "image_url", "image_url": {"url": "https://x/a.png"}}]}, {"role": "user", "content": "hi"}]}"#,
@@ -235,6 +253,11 @@ import Testing
         (#"{"messages": [{"role": "user", "content": "hi"}]}"#, "model", "required"),
         (#"{"model": "m", "logit_bias": {"1": 2}, "messages": [{"role": "user", "content": "hi"}]}"#, "logit_bias", "token ids"),
         (#"{"model": "m", "n": 2, "messages": [{"role": "user", "content": "hi"}]}"#, "n", "one choice"),
+        (#"{"model": "m", "modalities": ["text", "audio"], "messages": [{"role": "user", "content": "hi"}]}"#, "modalities", "only text"),
+        (#"{"model": "m", "service_tier": "flex", "messages": [{"role": "user", "content": "hi"}]}"#, "service_tier", "only 'auto'"),
+        (#"{"model": "m", "top_logprobs": 3, "messages": [{"role": "user", "content": "hi"}]}"#, "top_logprobs", "not relayed"),
+        (#"{"model": "m", "verbosity": "terse", "messages": [{"role": "user", "content": "hi"}]}"#, "verbosity", "low, medium or high"),
+        (#"{"model": "m", "prediction": {"type": "content", "content": "x"}, "messages": [{"role": "user", "content": "hi"}]}"#, "prediction", "only at OpenAI"),
         (#"{"model": "m", "temperature": 2.5, "messages": [{"role": "user", "content": "hi"}]}"#, "temperature", "between 0 and 2"),
         (#"{"model": "m", "max_tokens": 0, "messages": [{"role": "user", "content": "hi"}]}"#, "max_tokens", "at least 1"),
         (#"{"model": "m", "store": true, "messages": [{"role": "user", "content": "hi"}]}"#, "store", "stores no completions"),

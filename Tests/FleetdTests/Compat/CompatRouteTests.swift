@@ -72,6 +72,49 @@ struct CompatRouteTests {
         }
     }
 
+    @Test("a provider model id's family: a date or Anthropic's alias suffix is dropped, nothing else", arguments: [
+        ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5"), ("claude-3-5-haiku-latest", "claude-3-5-haiku"),
+        ("claude-opus-4-0", "claude-opus-4"), ("gpt-4o-2024-08-06", "gpt-4o"), ("gpt-4o", "gpt-4o"),
+        ("gpt-4-0613", "gpt-4-0613"), ("gemini-2.5-flash", "gemini-2.5-flash"), ("o1-2024-12-17", "o1"),
+        ("20250929", "20250929"), ("model-2024-8-06", "model-2024-8-06"),
+    ])
+    func family(id: String, family: String) {
+        #expect(CompatModels.family(id) == family)
+    }
+
+    @Test("a chat request may name a configured model by another name of its snapshot, as the SDKs' users write it")
+    func snapshotNames() async throws {
+        let yaml = """
+            fleet: {id: compat-snapshots, maxAgents: 1}
+            agents: [{type: general, count: 1}]
+            api: {host: 127.0.0.1}
+            features: {multiModelRouter: true}
+            routing:
+              enabled: true
+              defaultModel: sonnet
+              models:
+                - {name: sonnet, provider: builtin, model: claude-sonnet-4-5-20250929}
+                - {name: haiku, provider: builtin, model: claude-3-5-haiku-20241022}
+                - {name: omni, provider: builtin, model: gpt-4o}
+            """
+        try await withFleetd(yaml) { client, _ in
+            for (asked, model) in [("claude-sonnet-4-5", "sonnet"), ("claude-sonnet-4-5-20250929", "sonnet"),
+                                   ("claude-3-5-haiku-latest", "haiku"), ("gpt-4o-2024-08-06", "omni")] {
+                let body = #"{"model":"\#(asked)","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}"#
+                let answer = try await client.send(.post, "/v1/messages", json: body, headers: Self.anthropic)
+                #expect(answer.status == .ok && answer.headers[HTTPField.Name("x-fleetd-model")!] == model, "\(asked): \(answer.text)")
+                let retrieved = try await client.send(.get, "/v1/models/\(asked)", headers: Self.openAI)
+                #expect(retrieved.status == .ok && retrieved.object["id"] as? String == asked, "\(asked): \(retrieved.text)")
+            }
+            // Another model of the family is not the same model.
+            for asked in ["claude-sonnet-4", "claude-sonnet-4-5-1", "gpt-4o-mini", "claude-3-5-haiku-2024"] {
+                let body = #"{"model":"\#(asked)","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}"#
+                let answer = try await client.send(.post, "/v1/messages", json: body, headers: Self.anthropic)
+                #expect(answer.status == .notFound, "\(asked): \(answer.text)")
+            }
+        }
+    }
+
     @Test("an alias named like a model is listed once, as the alias (what the name means)")
     func anAliasShadowingAModelIsListedOnce() async throws {
         try await withFleetd(Self.yaml) { client, _ in

@@ -22,7 +22,8 @@ import Providers
 /// inside `messages` (a mid-conversation instruction kept in its place: Anthropic models get it
 /// as `AnthropicWireRequest.turns` says; Gemini models are left out of the choice), and, not
 /// carried, `context_management` (Anthropic's server-side context editing, a beta fleetd does not
-/// ask for), `betas`, `diagnostics`, a breakpoint's `scope`, and a tool's `eager_input_streaming`. Documents
+/// ask for), `betas`, `diagnostics`, a breakpoint's `scope`, a tool's `eager_input_streaming`, and
+/// `service_tier: auto` (what a call without a tier gets). Documents
 /// (`document`: a PDF inline or by URL, or text) go where a format can carry them; citations are
 /// not relayed, so `citations.enabled: true` is refused. Anything else is refused with a 400
 /// naming it.
@@ -32,16 +33,20 @@ enum AnthropicMessagesRequest {
         "tools", "tool_choice", "cache_control", "thinking", "output_config", "output_format",
         // Accepted and not carried (Claude Code sends them; see above).
         "context_management", "betas", "diagnostics",
+        // Accepted as `auto`, what fleetd's calls get anyway.
+        "service_tier",
     ]
 
     static let reasons: [String: String] = [
-        "service_tier": "service tiers exist per provider", "container": "code-execution containers are not carried",
+"container": "code-execution containers are not carried",
         "mcp_servers": "MCP servers are not carried", "context_management": "context management is not carried",
     ]
 
     static func parse(_ body: JSONValue) throws -> CompatCall {
         let top = try CompatObject(body, path: "")
         try top.refuseUnknown(known, reasons: reasons)
+        // `auto` is what a call without a tier gets; `standard_only` may differ (priority capacity).
+        try top.acceptDefault("service_tier", why: "service tiers exist per provider (only 'auto' is accepted)") { $0 == .string("auto") }
         let model = try top.requiredString("model")
         let requestCacheMark = try cacheMark(top)
         guard let maxTokens = try top.int("max_tokens", atLeast: 1) else {

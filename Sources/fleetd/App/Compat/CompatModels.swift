@@ -8,8 +8,12 @@ import Routing
 ///
 /// A `model` is, in this order: `auto` (the router chooses); `fleet/<agent type>` (that agent
 /// type, the router chooses); a name in `api.modelAliases` (its agent type and model); a model's
-/// name in `routing.models`; a provider model id (`routing.models[].model`). The last two send
-/// the task to that model first, then its fallback chain. Anything else is 404. A model this
+/// name in `routing.models`; a provider model id (`routing.models[].model`); the same id under
+/// another name of its snapshot (``family(_:)``: Anthropic's undated alias `claude-sonnet-4-5` or
+/// `claude-3-5-haiku-latest` for a configured `claude-sonnet-4-5-20250929` or
+/// `claude-3-5-haiku-20241022`, a dated `gpt-4o-2024-08-06` for a configured `gpt-4o`), as the
+/// SDKs' users and Claude Code send them. The last three send the task to that model first, then
+/// its fallback chain. Anything else is 404. A model this
 /// fleetd cannot use (switched off in the file, or its provider's API key not set here) is 403.
 struct CompatModels {
     let config: FleetConfig
@@ -45,14 +49,44 @@ struct CompatModels {
             return Target(agentType: alias.agentType, preferredModel: model)
         }
         let models = config.routing.models
-        if let model = models.first(where: { $0.name == name }) ?? models.first(where: { $0.model == name && usable($0) })
-            ?? models.first(where: { $0.model == name }) {
+        if let model = models.first(where: { $0.name == name }) ?? providerModel(name) {
             try checkEnabled(model.name, asked: name, dialect: dialect)
             return Target(preferredModel: model.name)
         }
         throw CompatError(dialect, status: 404, openAIType: "invalid_request_error", anthropicType: "not_found_error",
                           message: "model '\(name)' is not configured: use 'auto', 'fleet/<agent type>', an alias or a model of GET /v1/models",
                           param: "model", code: "model_not_found")
+    }
+
+    /// The model a provider model id names: its own id first, then another name of its snapshot
+    /// (``family(_:)``); a usable model before one switched off.
+    private func providerModel(_ id: String) -> ModelConfiguration? {
+        let models = config.routing.models
+        if let exact = models.first(where: { $0.model == id && usable($0) }) ?? models.first(where: { $0.model == id }) {
+            return exact
+        }
+        let family = Self.family(id)
+        return models.first(where: { Self.family($0.model) == family && usable($0) })
+            ?? models.first(where: { Self.family($0.model) == family })
+    }
+
+    /// A provider model id without what names one snapshot of it: a trailing date (Anthropic's
+    /// `-20250929`, OpenAI's `-2024-08-06`) or Anthropic's alias suffixes `-latest` and `-0`
+    /// (`claude-opus-4-0` is `claude-opus-4-20250514`). Ids without them are their own family.
+    static func family(_ id: String) -> Substring {
+        var id = Substring(id)
+        for suffix in ["-latest", "-0"] where id.hasSuffix(suffix) {
+            return id.dropLast(suffix.count)
+        }
+        func digits(_ text: Substring) -> Bool { text.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } }
+        let parts = id.split(separator: "-", omittingEmptySubsequences: false)
+        if parts.count > 1, let last = parts.last, last.count == 8, digits(last) {
+            id = id.dropLast(9)
+        } else if parts.count > 3, parts[parts.count - 3].count == 4, parts[parts.count - 2].count == 2, parts[parts.count - 1].count == 2,
+                  parts.suffix(3).allSatisfy(digits) {
+            id = id.dropLast(11)
+        }
+        return id
     }
 
     /// Whether this fleetd can call the model: enabled in the file, and its key set.
@@ -100,12 +134,12 @@ struct CompatModels {
         return entries.filter { seen.insert($0.id).inserted }
     }
 
-    /// The entry of the lists named `id`; else, for a provider model id (which a chat request may
-    /// name too, ``resolve(_:dialect:)``), that model's entry under the id asked for; `nil` when
-    /// neither.
+    /// The entry of the lists named `id`; else, for a provider model id or another name of its
+    /// snapshot (which a chat request may name too, ``resolve(_:dialect:)``), that model's entry
+    /// under the id asked for; `nil` when neither.
     func entry(_ id: String) -> Entry? {
         if let listed = entries.first(where: { $0.id == id }) { return listed }
-        guard let model = config.routing.models.first(where: { $0.model == id && usable($0) }) else { return nil }
+        guard let model = providerModel(id), usable(model) else { return nil }
         return Entry(id: id, owner: model.provider.rawValue, display: "\(model.name) (\(model.provider.rawValue) \(model.model))")
     }
 

@@ -128,6 +128,15 @@ struct CompatObject {
         }
     }
 
+    /// Accepts `key` when its value asks for what fleetd does anyway (`isDefault`: OpenAI's
+    /// `modalities: ["text"]`, a `service_tier` of `auto`), and refuses any other value as
+    /// ``refuseUnknown(_:reasons:)`` refuses the parameter, saying `why`. Clients and frameworks
+    /// send such defaults on every request; refusing them would refuse the client.
+    func acceptDefault(_ key: String, why: String, _ isDefault: (JSONValue) -> Bool) throws {
+        guard let value = value(key), !isDefault(value) else { return }
+        throw CompatRequestError(param: param(key), message: "'\(param(key))' is not carried: \(why)")
+    }
+
     private func wrongType(_ key: String, _ expected: String) -> CompatRequestError {
         CompatRequestError(param: param(key), message: "'\(param(key))' must be \(expected)")
     }

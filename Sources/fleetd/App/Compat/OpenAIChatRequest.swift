@@ -14,8 +14,10 @@ import Providers
 /// carried, as they change neither the answer nor what fleetd keeps: participant `name`s (no
 /// other provider has them; multi-agent frameworks send them on every message, and the OpenAI
 /// cookbook puts the function's name on `tool` messages), `store: false`, `metadata`,
-/// `prompt_cache_key` (a hint for OpenAI's cache routing), an assistant message's `annotations`
-/// and a replayed tool call's `index`. `reasoning_effort` goes as it is to OpenAI-format reasoning
+/// `prompt_cache_key` (a hint for OpenAI's cache routing), `verbosity` (as the Responses API's
+/// `text.verbosity`), an assistant message's `annotations` and a replayed tool call's `index`;
+/// and `modalities`, `service_tier`, `logit_bias` and `top_logprobs` when their value asks for
+/// what fleetd does anyway (``acceptDefaults(_:)``). `reasoning_effort` goes as it is to OpenAI-format reasoning
 /// models, and to Claude models that think as a thinking budget (adaptive thinking with that effort
 /// from Claude 4.6); others answer without it. `safety_identifier` (OpenAI's successor to `user`) keeps
 /// routing sticky as `user` does. Anything else is refused with a 400 naming it.
@@ -24,7 +26,9 @@ enum OpenAIChatRequest {
         "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed",
         "presence_penalty", "frequency_penalty", "tools", "tool_choice", "parallel_tool_calls", "response_format",
         "stream", "stream_options", "user", "n", "logprobs", "store", "metadata", "safety_identifier", "prompt_cache_key",
-        "reasoning_effort",
+        "reasoning_effort", "verbosity",
+        // Accepted with the value that asks for what fleetd does anyway (``acceptDefaults(_:)``).
+        "modalities", "service_tier", "logit_bias", "top_logprobs",
     ]
 
     static let reasons: [String: String] = [
@@ -32,15 +36,30 @@ enum OpenAIChatRequest {
         "top_logprobs": "log probabilities are not relayed",
         "functions": "use 'tools' (the deprecated functions API is not carried)",
         "function_call": "use 'tool_choice' (the deprecated functions API is not carried)",
-        "audio": "audio output is not carried", "modalities": "only text output is carried",
+        "audio": "audio output is not carried",
         "prediction": "predicted outputs exist only at OpenAI",
-        "service_tier": "service tiers exist per provider", "web_search_options": "built-in web search is not carried",
+        "web_search_options": "built-in web search is not carried",
     ]
+
+    /// Parameters accepted when they ask for what fleetd does anyway, as clients send them on every
+    /// request (`modalities: ["text"]`, `service_tier: "auto"`, an empty `logit_bias`,
+    /// `top_logprobs: 0`); any other value is refused, saying why.
+    static func acceptDefaults(_ top: CompatObject) throws {
+        try top.acceptDefault("modalities", why: "only text output is carried") { $0 == .array([.string("text")]) }
+        // `auto` is what a call without a tier gets; `default` may differ (a Scale Tier project).
+        try top.acceptDefault("service_tier", why: "service tiers exist per provider (only 'auto' is accepted)") { $0 == .string("auto") }
+        try top.acceptDefault("logit_bias", why: "token ids differ between providers") { $0 == .object([:]) }
+        try top.acceptDefault("top_logprobs", why: "log probabilities are not relayed") { $0 == .number(0) }
+    }
 
     static func parse(_ body: JSONValue) throws -> CompatCall {
         let top = try CompatObject(body, path: "")
         try top.refuseUnknown(known, reasons: reasons)
+        try acceptDefaults(top)
         let model = try top.requiredString("model")
+        if let verbosity = try top.string("verbosity"), !["low", "medium", "high"].contains(verbosity) {
+            throw CompatRequestError(param: "verbosity", message: "'verbosity' must be low, medium or high")
+        }
         if let n = try top.int("n"), n != 1 { throw CompatRequestError(param: "n", message: "'n' must be 1: fleetd returns one choice") }
         if try top.bool("logprobs") == true { throw CompatRequestError(param: "logprobs", message: "'logprobs' is not carried: log probabilities are not relayed") }
         // `store: false` (and its `metadata`, which only tags stored completions) asks for what

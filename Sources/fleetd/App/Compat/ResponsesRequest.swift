@@ -15,7 +15,8 @@ import Providers
 /// `max_output_tokens`, `temperature`, `top_p`, `stream`, `store` (whether the answer is kept,
 /// true unless false). Accepted and not carried: `metadata` (repeated in the answer), `include`,
 /// `truncation`, `prompt_cache_key`, `prompt_cache_retention`, `text.verbosity`,
-/// `reasoning.summary`, `max_tool_calls` (built-in tools only), `stream_options`, an earlier
+/// `reasoning.summary`, `max_tool_calls` (built-in tools only), `stream_options`, `service_tier`
+/// `auto` and `top_logprobs: 0` (what fleetd does anyway), an earlier
 /// answer's `reasoning` items (a provider's thinking is not sent back to it) and each item's `id`
 /// and `status`. `user` and `safety_identifier` keep routing sticky. OpenAI's `conversation`
 /// objects, `item_reference` items, built-in tools and everything else are refused with a 400
@@ -25,6 +26,7 @@ enum ResponsesRequest {
         "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls", "max_output_tokens", "temperature",
         "top_p", "stream", "stream_options", "store", "metadata", "user", "safety_identifier", "prompt_cache_key",
         "prompt_cache_retention", "include", "truncation", "reasoning", "text", "max_tool_calls", "previous_response_id",
+        "service_tier", "top_logprobs",
     ]
 
     static let stored = "fleetd keeps a response's conversation for previous_response_id, not its items one by one: "
@@ -34,8 +36,6 @@ enum ResponsesRequest {
         "conversation": "conversations are OpenAI's objects: continue with previous_response_id, or send the whole conversation as 'input'",
         "background": "background responses are not run: fleetd answers while the client waits",
         "prompt": "stored prompt templates exist only at OpenAI",
-        "top_logprobs": "log probabilities are not relayed",
-        "service_tier": "service tiers exist per provider",
     ]
 
     /// The id of the response a body continues (`previous_response_id`), read before the body is
@@ -50,6 +50,8 @@ enum ResponsesRequest {
     static func parse(_ body: JSONValue, earlier: [ProviderMessage] = [], earlierSystem: String? = nil) throws -> CompatCall {
         let top = try CompatObject(body, path: "")
         try top.refuseUnknown(known, reasons: reasons)
+        try top.acceptDefault("service_tier", why: "service tiers exist per provider (only 'auto' is accepted)") { $0 == .string("auto") }
+        try top.acceptDefault("top_logprobs", why: "log probabilities are not relayed") { $0 == .number(0) }
         let model = try top.requiredString("model")
         var echo: JSONObject = [:]
         var request = ProviderRequest(model: "", messages: earlier)
