@@ -138,7 +138,10 @@ func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: 
                                                                     pendingTokens: pendingTokens))
     let fleetWide = router.group().add(middleware: APIAuthMiddleware(authenticator: authenticator, limiter: limiter, ledgerEnabled: costsOn,
                                                                       pendingTokens: pendingTokens, fullAccessOnly: true))
+    // Liveness, open to load balancers: `/healthz` (Kubernetes' name) and `/health` (what LiteLLM
+    // and most load balancers' defaults probe).
     router.get("healthz") { _, _ in HealthResponse(status: "ok") }
+    router.get("health") { _, _ in HealthResponse(status: "ok") }
     // The loops the HTTP server and the provider client run on (both NIO's singleton group).
     let loopWatch = EventLoopWatch(group: MultiThreadedEventLoopGroup.singleton) { loop, stalledFor in
         if let stalledFor {

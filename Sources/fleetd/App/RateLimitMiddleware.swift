@@ -20,7 +20,7 @@ struct RateLimitMiddleware<Context: ClientAddressRequestContext>: RouterMiddlewa
         self.api = api
     }
 
-    static var exempt: Set<String> { ["/healthz", "/readyz", "/metrics"] }
+    static var exempt: Set<String> { ["/health", "/healthz", "/readyz", "/metrics"] }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let limit = api.value.rateLimit

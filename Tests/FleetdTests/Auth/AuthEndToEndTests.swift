@@ -28,6 +28,7 @@ import Testing
         }
         #expect(try await http(.POST, fleetd.baseURL + "/v1/route", body: body).status == 401)
         #expect(try await http(.GET, fleetd.baseURL + "/healthz").status == 200)
+        #expect(try await http(.GET, fleetd.baseURL + "/health").status == 200)
 
         // v1.0.4's API_KEY: as a Bearer token and as x-api-key; full access.
         let bearer = try await http(.POST, tasks, body: body, headers: F.bearer(shared))
