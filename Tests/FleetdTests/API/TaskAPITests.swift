@@ -86,6 +86,8 @@ struct TaskAPITests {
         BadInput(body: #"{"prompt": "hi", "subtasks": [{"context": "no prompt"}]}"#, code: "MISSING_FIELD", field: "subtasks[0].prompt"),
         BadInput(body: #"{"prompt": null}"#, code: "WRONG_TYPE", field: "prompt"),
         BadInput(body: #"{"prompt": "hi", "maxTokens": 1.5}"#, code: "INVALID_VALUE", field: "maxTokens"),
+        BadInput(body: #"{"prompt": "hi", "maxTokens": 1e20}"#, code: "INVALID_VALUE", field: "maxTokens"),
+        BadInput(body: #"{"prompt": "hi", "subtasks": "both"}"#, code: "WRONG_TYPE", field: "subtasks"),
         BadInput(body: #"{"prompt": "hi", "stream": "yes"}"#, code: "WRONG_TYPE", field: "stream"),
         BadInput(body: #"{"prompt": "hi", "privacy": "secret"}"#, code: "INVALID_VALUE", field: "privacy"),
         BadInput(body: #"{"prompt": "hi", "constraints": [1]}"#, code: "WRONG_TYPE", field: "constraints"),

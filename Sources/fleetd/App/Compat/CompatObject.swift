@@ -3,10 +3,21 @@ import Foundation
 import Providers
 
 /// A problem with a client's request to a compatible endpoint: answered 400
-/// `invalid_request_error` in the client's dialect, naming the parameter.
+/// `invalid_request_error` in the client's dialect, naming the parameter. fleetd's own task API
+/// reads its bodies with ``CompatObject`` too and answers the ``kind`` as its error code.
 struct CompatRequestError: Error, Sendable {
+    enum Kind: Sendable {
+        /// A required member is absent.
+        case missing
+        /// A member of another JSON type than the one asked for.
+        case wrongType
+        /// A value of the right type that is not allowed.
+        case invalidValue
+    }
+
     var param: String?
     var message: String
+    var kind: Kind = .invalidValue
 }
 
 /// A client's request to a compatible endpoint, translated: the model it named, the call in
@@ -42,7 +53,8 @@ struct CompatObject {
 
     init(_ value: JSONValue, path: String) throws {
         guard case .object(let fields) = value else {
-            throw CompatRequestError(param: path.isEmpty ? nil : path, message: "\(path.isEmpty ? "the body" : "'\(path)'") must be a JSON object")
+            throw CompatRequestError(param: path.isEmpty ? nil : path, message: "\(path.isEmpty ? "the body" : "'\(path)'") must be a JSON object",
+                                     kind: .wrongType)
         }
         self.fields = fields
         self.path = path
@@ -64,17 +76,34 @@ struct CompatObject {
     }
 
     func requiredString(_ key: String) throws -> String {
-        guard let text = try string(key) else { throw CompatRequestError(param: param(key), message: "'\(param(key))' is required") }
+        guard let text = try string(key) else { throw CompatRequestError(param: param(key), message: "'\(param(key))' is required", kind: .missing) }
         return text
     }
 
+    /// A whole number (`3`, `3.0`, as `JSONDecoder` reads an `Int`); `1.5` is a wrong value.
     func int(_ key: String, atLeast minimum: Int? = nil) throws -> Int? {
         guard let value = value(key) else { return nil }
-        guard case .number(let number) = value, number == number.rounded(), abs(number) < 1e15 else { throw wrongType(key, "an integer") }
+        guard case .number(let number) = value else { throw wrongType(key, "an integer") }
+        guard number == number.rounded() else {
+            throw CompatRequestError(param: param(key), message: "'\(param(key))' must be a whole number, got \(number)")
+        }
+        guard abs(number) < 1e15 else {
+            throw CompatRequestError(param: param(key), message: "'\(param(key))' must have at most 15 digits, got \(number)")
+        }
         if let minimum, Int(number) < minimum {
             throw CompatRequestError(param: param(key), message: "'\(param(key))' must be at least \(minimum)")
         }
         return Int(number)
+    }
+
+    /// One of an enumeration's raw values; an error listing them otherwise.
+    func choice<Choice: RawRepresentable & CaseIterable>(_ key: String, of type: Choice.Type) throws -> Choice? where Choice.RawValue == String {
+        guard let text = try string(key) else { return nil }
+        guard let choice = Choice(rawValue: text) else {
+            let allowed = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+            throw CompatRequestError(param: param(key), message: "'\(param(key))' must be one of \(allowed); got '\(text)'")
+        }
+        return choice
     }
 
     func double(_ key: String, in range: ClosedRange<Double>? = nil) throws -> Double? {
@@ -138,7 +167,7 @@ struct CompatObject {
     }
 
     private func wrongType(_ key: String, _ expected: String) -> CompatRequestError {
-        CompatRequestError(param: param(key), message: "'\(param(key))' must be \(expected)")
+        CompatRequestError(param: param(key), message: "'\(param(key))' must be \(expected)", kind: .wrongType)
     }
 }
 

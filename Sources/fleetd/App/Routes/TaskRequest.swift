@@ -79,22 +79,38 @@ struct TaskRequest {
     }
 }
 
-/// Reading the body by hand from the parsed ``JSONValue``, with the answers `JSONDecoder` gave
-/// (a member that is absent or `null` is `nil`, members not asked for are ignored; 400
-/// `MISSING_FIELD`, `WRONG_TYPE` or `INVALID_VALUE` naming the field).
+/// Reading the body by hand from the parsed ``JSONValue``, with ``CompatObject`` as the compatible
+/// endpoints read theirs, and the answers `JSONDecoder` gave (a member that is absent or `null` is
+/// `nil`, members not asked for are ignored; 400 `MISSING_FIELD`, `WRONG_TYPE` or `INVALID_VALUE`
+/// naming the field).
 ///
 /// Why: `JSONDecoder` and `Decodable` were about 1.8% of a task's CPU on `config/fleet.yaml`'s
 /// path, this reader and the parse about 0.5% (docs/performance.md, "Per-task costs on the
-/// shipped config's path"), and the compatible endpoints already read their bodies from ``JSONValue``.
+/// shipped config's path").
 extension TaskRequest {
+    /// - Parameter path: what goes before a member's name in an error (`subtasks[0].`).
     init(json: JSONValue, path: String = "") throws(APIError) {
-        let body = try TaskFields(json, path: path, what: path.isEmpty ? nil : String(path.dropLast()))
-        guard let prompt = try body.string("prompt") else {
-            let field = body.field("prompt")
-            if body.fields["prompt"] == .null {
-                throw APIError(.badRequest, code: "WRONG_TYPE", message: "'\(field)' must be a string, not null", field: field)
+        do {
+            try self.init(CompatObject(json, path: path.isEmpty ? "" : String(path.dropLast())))
+        } catch let error as CompatRequestError {
+            let code = switch error.kind {
+            case .missing: "MISSING_FIELD"
+            case .wrongType: "WRONG_TYPE"
+            case .invalidValue: "INVALID_VALUE"
             }
-            throw APIError(.badRequest, code: "MISSING_FIELD", message: "'\(field)' is required", field: field)
+            throw APIError(.badRequest, code: code, message: error.message, field: error.param)
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError(.badRequest, code: "INVALID_VALUE", message: "\(error)")
+        }
+    }
+
+    private init(_ body: CompatObject) throws {
+        guard let prompt = try body.string("prompt") else {
+            let field = body.param("prompt"), null = body.fields["prompt"] == .null
+            throw CompatRequestError(param: field, message: null ? "'\(field)' must be a string, not null" : "'\(field)' is required",
+                                     kind: null ? .wrongType : .missing)
         }
         self.prompt = prompt
         id = try body.string("id")
@@ -104,8 +120,8 @@ extension TaskRequest {
         preferredProvider = try body.choice("preferredProvider", of: ProviderKind.self)
         preferredModel = try body.string("preferredModel")
         if let limits = try body.object("constraints") {
-            constraints = RoutingConstraints(maxCost: try limits.number("maxCost"), minQuality: try limits.number("minQuality"),
-                                             maxLatencyMs: try limits.number("maxLatencyMs"))
+            constraints = RoutingConstraints(maxCost: try limits.double("maxCost"), minQuality: try limits.double("minQuality"),
+                                             maxLatencyMs: try limits.double("maxLatencyMs"))
         }
         privacy = try body.choice("privacy", of: RoutingPrivacy.self)
         tenantId = try body.string("tenantId")
@@ -121,87 +137,9 @@ extension TaskRequest {
         if let items = try body.array("subtasks") {
             var children: [TaskRequest] = []
             for (index, item) in items.enumerated() {
-                children.append(try TaskRequest(json: item, path: "\(body.field("subtasks"))[\(index)]."))
+                children.append(try TaskRequest(CompatObject(item, path: "\(body.param("subtasks"))[\(index)]")))
             }
             subtasks = children
         }
-    }
-}
-
-/// One JSON object of a task request, each member read with its path for the error.
-private struct TaskFields {
-    let fields: JSONObject
-    /// `subtasks[0].` in front of a subtask's members; empty at the top.
-    let path: String
-
-    /// `what` names the object in an error (`constraints`); `nil` for the body itself.
-    init(_ value: JSONValue, path: String, what: String?) throws(APIError) {
-        guard case .object(let fields) = value else {
-            guard let what else { throw APIError(.badRequest, code: "WRONG_TYPE", message: "the body must be a JSON object {…}") }
-            throw APIError(.badRequest, code: "WRONG_TYPE", message: "'\(what)' must be a JSON object {…}", field: what)
-        }
-        self.fields = fields
-        self.path = path
-    }
-
-    func field(_ key: String) -> String { path + key }
-
-    /// The member, `nil` when it is absent or `null`.
-    private func value(_ key: String) -> JSONValue? {
-        guard let value = fields[key], value != .null else { return nil }
-        return value
-    }
-
-    private func wrongType(_ key: String, _ expected: String) -> APIError {
-        APIError(.badRequest, code: "WRONG_TYPE", message: "'\(field(key))' must be \(expected)", field: field(key))
-    }
-
-    func string(_ key: String) throws(APIError) -> String? {
-        guard let value = value(key) else { return nil }
-        guard case .string(let text) = value else { throw wrongType(key, "a string") }
-        return text
-    }
-
-    func bool(_ key: String) throws(APIError) -> Bool? {
-        guard let value = value(key) else { return nil }
-        guard case .bool(let flag) = value else { throw wrongType(key, "true or false") }
-        return flag
-    }
-
-    func number(_ key: String) throws(APIError) -> Double? {
-        guard let value = value(key) else { return nil }
-        guard case .number(let number) = value else { throw wrongType(key, "a number") }
-        return number
-    }
-
-    /// A whole number that fits an `Int` (`3`, `3.0`), as `JSONDecoder` reads an `Int`.
-    func int(_ key: String) throws(APIError) -> Int? {
-        guard let number = try number(key) else { return nil }
-        guard let whole = Int(exactly: number) else {
-            throw APIError(.badRequest, code: "INVALID_VALUE", message: "'\(field(key))' must be a whole number, got \(number)", field: field(key))
-        }
-        return whole
-    }
-
-    /// One of an enumeration's raw values; an error listing them otherwise.
-    func choice<Choice: RawRepresentable & CaseIterable>(_ key: String, of type: Choice.Type) throws(APIError) -> Choice?
-    where Choice.RawValue == String {
-        guard let text = try string(key) else { return nil }
-        guard let choice = Choice(rawValue: text) else {
-            let allowed = Choice.allCases.map(\.rawValue).joined(separator: ", ")
-            throw APIError(.badRequest, code: "INVALID_VALUE", message: "'\(field(key))' must be one of \(allowed); got '\(text)'", field: field(key))
-        }
-        return choice
-    }
-
-    func object(_ key: String) throws(APIError) -> TaskFields? {
-        guard let value = value(key) else { return nil }
-        return try TaskFields(value, path: "\(field(key)).", what: field(key))
-    }
-
-    func array(_ key: String) throws(APIError) -> [JSONValue]? {
-        guard let value = value(key) else { return nil }
-        guard case .array(let items) = value else { throw wrongType(key, "a JSON array […]") }
-        return items
     }
 }
