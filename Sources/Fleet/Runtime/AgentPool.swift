@@ -8,7 +8,8 @@ import Foundation
 /// continuations of waiting tasks, resumed outside any lock because the actor has none.
 struct AgentPool {
     struct Waiter {
-        let id: UUID
+        /// From ``newWaiterID()``: unique within this pool, which is all a cancellation needs.
+        let id: UInt64
         let continuation: CheckedContinuation<Agent, any Error>
     }
 
@@ -19,6 +20,7 @@ struct AgentPool {
     /// Agents of each type that are not retired (kept, because dispatch asks on every task).
     private var live: [String: Int] = [:]
     private var sequence = 0
+    private var waiterSequence: UInt64 = 0
 
     var waitingCount: Int { waiters.values.reduce(0) { $0 + $1.count } }
 
@@ -37,12 +39,19 @@ struct AgentPool {
         idle[type]?.popLast()
     }
 
+    /// A waiter's id. A counter, not a `UUID`: Foundation's `UUID()` opens, reads and closes
+    /// `/dev/urandom` each time, three system calls for every task that waits.
+    mutating func newWaiterID() -> UInt64 {
+        waiterSequence &+= 1
+        return waiterSequence
+    }
+
     mutating func enqueue(_ type: String, _ waiter: Waiter) {
         waiters[type, default: []].append(waiter)
     }
 
     /// Removes a waiter that gave up (cancelled); returns it so it can be resumed with an error.
-    mutating func removeWaiter(_ id: UUID) -> Waiter? {
+    mutating func removeWaiter(_ id: UInt64) -> Waiter? {
         for (type, queue) in waiters {
             if let index = queue.firstIndex(where: { $0.id == id }) {
                 return waiters[type]?.remove(at: index)

@@ -214,7 +214,7 @@ public actor FleetManager {
     public func dispatch(_ task: AgentTask, timeLimit: Duration? = nil, cancellation: CancellationSignal? = nil) async throws(TaskFailure) -> Dispatched {
         var task = task
         let type = task.agentType ?? defaultAgentType
-        guard pool.types.contains(type) else {
+        guard pool.hasType(type) else {
             throw TaskFailure(code: .unknownAgentType, message: "no agent type '\(type)'; configured: \(pool.types.sorted().joined(separator: ", "))")
         }
         if let refusal = callerRefusal(task) { throw refusal }
@@ -235,7 +235,7 @@ public actor FleetManager {
                 throw TaskFailure(code: .queueFull, message: "all \(pool.count(of: type)) '\(type)' agents are busy and \(pool.waitingCount) tasks are waiting",
                                   retryAfterSeconds: 1)
             }
-            let id = UUID()
+            let id = pool.newWaiterID()
             cancellation?.onCancel { Task { await self.cancelWaiter(id) } }
             do {
                 agent = try await withTaskCancellationHandler {
@@ -395,7 +395,7 @@ public actor FleetManager {
         }
     }
 
-    private func cancelWaiter(_ id: UUID) {
+    private func cancelWaiter(_ id: UInt64) {
         pool.removeWaiter(id)?.continuation.resume(throwing: CancellationError())
     }
 

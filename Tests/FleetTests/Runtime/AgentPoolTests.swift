@@ -10,7 +10,7 @@ final class PoolBox: Sendable {
     let pool = Mutex(AgentPool())
 
     /// Waits for an agent of `type` as ``FleetManager/dispatch(_:)`` does: a continuation in the queue.
-    func wait(for type: String, id: UUID) async throws -> Agent {
+    func wait(for type: String, id: UInt64) async throws -> Agent {
         try await withCheckedThrowingContinuation { continuation in
             pool.withLock { $0.enqueue(type, AgentPool.Waiter(id: id, continuation: continuation)) }
         }
@@ -38,9 +38,9 @@ struct AgentPoolTests {
     func waitersAreServedInOrder() async throws {
         let box = PoolBox()
         let agent = box.pool.withLock { $0.spawn(type: "general", role: AgentRole()) }
-        let first = Task { try await box.wait(for: "general", id: UUID()) }
+        let first = Task { try await box.wait(for: "general", id: box.pool.withLock { $0.newWaiterID() }) }
         #expect(await waitUntil { box.waitingCount == 1 })
-        let second = Task { try await box.wait(for: "general", id: UUID()) }
+        let second = Task { try await box.wait(for: "general", id: box.pool.withLock { $0.newWaiterID() }) }
         #expect(await waitUntil { box.waitingCount == 2 })
 
         let waiter = try #require(box.pool.withLock { $0.release(agent) })
@@ -58,7 +58,7 @@ struct AgentPoolTests {
     func removedWaiter() async throws {
         let box = PoolBox()
         let agent = box.pool.withLock { $0.spawn(type: "general", role: AgentRole()) }
-        let id = UUID()
+        let id = box.pool.withLock { $0.newWaiterID() }
         let waiting = Task { try await box.wait(for: "general", id: id) }
         #expect(await waitUntil { box.waitingCount == 1 })
         let removed = try #require(box.pool.withLock { $0.removeWaiter(id) })
@@ -120,8 +120,8 @@ struct AgentPoolTests {
     @Test("waiters of types that no longer exist are handed back to be failed; the others stay")
     func dropWaitersOfRemovedTypes() async throws {
         let box = PoolBox()
-        let gone = Task { try await box.wait(for: "writer", id: UUID()) }
-        let kept = Task { try await box.wait(for: "general", id: UUID()) }
+        let gone = Task { try await box.wait(for: "writer", id: box.pool.withLock { $0.newWaiterID() }) }
+        let kept = Task { try await box.wait(for: "general", id: box.pool.withLock { $0.newWaiterID() }) }
         #expect(await waitUntil { box.waitingCount == 2 })
         let dropped = box.pool.withLock { $0.dropWaiters(notIn: ["general"]) }
         #expect(dropped.count == 1)
