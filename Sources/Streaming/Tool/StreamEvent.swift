@@ -134,3 +134,48 @@ public struct StreamResultMetadata: Sendable, Hashable, Codable {
     /// How many times reading from the provider paused for the consumer.
     public var backpressureEvents: Int
 }
+
+/// Stored in `streaming/metadata` with the call's time as `durationMs`, a number of milliseconds
+/// as the task API shows it, not `Duration`'s own `[seconds, attoseconds]` pair, which no one
+/// reading the store could take for a duration. A record stored in that pair still reads.
+extension StreamResultMetadata {
+    private enum CodingKeys: String, CodingKey {
+        case streamId, model, provider, totalChunks, totalTokens, durationMs, duration, attempts, synchronous, synchronousFallback
+        case discardedChunks, backpressureEvents
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        streamId = try values.decode(String.self, forKey: .streamId)
+        model = try values.decode(String.self, forKey: .model)
+        provider = try values.decode(ProviderKind.self, forKey: .provider)
+        totalChunks = try values.decode(Int.self, forKey: .totalChunks)
+        totalTokens = try values.decode(Int.self, forKey: .totalTokens)
+        if let milliseconds = try values.decodeIfPresent(Double.self, forKey: .durationMs) {
+            duration = .nanoseconds(Int64((milliseconds * 1_000_000).rounded()))
+        } else {
+            duration = try values.decode(Duration.self, forKey: .duration)
+        }
+        attempts = try values.decode(Int.self, forKey: .attempts)
+        synchronous = try values.decode(Bool.self, forKey: .synchronous)
+        synchronousFallback = try values.decode(Bool.self, forKey: .synchronousFallback)
+        discardedChunks = try values.decode(Int.self, forKey: .discardedChunks)
+        backpressureEvents = try values.decode(Int.self, forKey: .backpressureEvents)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var values = encoder.container(keyedBy: CodingKeys.self)
+        try values.encode(streamId, forKey: .streamId)
+        try values.encode(model, forKey: .model)
+        try values.encode(provider, forKey: .provider)
+        try values.encode(totalChunks, forKey: .totalChunks)
+        try values.encode(totalTokens, forKey: .totalTokens)
+        let (seconds, attoseconds) = duration.components
+        try values.encode(Double(seconds) * 1_000 + Double(attoseconds) / 1e15, forKey: .durationMs)
+        try values.encode(attempts, forKey: .attempts)
+        try values.encode(synchronous, forKey: .synchronous)
+        try values.encode(synchronousFallback, forKey: .synchronousFallback)
+        try values.encode(discardedChunks, forKey: .discardedChunks)
+        try values.encode(backpressureEvents, forKey: .backpressureEvents)
+    }
+}
