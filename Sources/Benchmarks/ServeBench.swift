@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FakeProvider
+import Fleet
 import FleetSupport
 import Foundation
 import Logging
@@ -59,8 +60,13 @@ struct ServeBench: BenchSuite {
             } else if config == "minimal" {
                 try await measure(upstream: upstream, http: http, directory: directory, streams: streams, scale: scale)
             } else {
-                try await measureFile(try configFile(), upstream: upstream, http: http, directory: directory, scale: scale)
-                print("-- memory, on the bench-only minimal config (one model, cost tracking off, \(streams + 16) agents): the shipped config runs 5 agents")
+                let file = try configFile()
+                try await measureFile(file, upstream: upstream, http: http, directory: directory, scale: scale)
+                // An agent holds one stream, so the streams need a config with as many agents.
+                let agents = (try? ConfigLoader.load(text: String(contentsOf: file, encoding: .utf8), file: file.path)).map {
+                    "\(min($0.config.agents.reduce(0) { $0 + $1.count }, $0.config.fleet.maxAgents))"
+                } ?? "too few"
+                print("-- memory, on the bench-only minimal config (one model, cost tracking off, \(streams + 16) agents): \(file.lastPathComponent) runs \(agents) agents")
             }
             try await measureStreams(upstream: streamsUpstream, http: http, directory: directory, count: streams)
         } catch {

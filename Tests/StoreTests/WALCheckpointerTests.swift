@@ -1,3 +1,4 @@
+import FakeProvider
 import Foundation
 import GRDB
 import Store
@@ -46,5 +47,36 @@ struct WALCheckpointerTests {
         _ = try? await running.value
         #expect(try await autocheckpoint(db) == 1000)
         #expect(try await store.count(partition: "test/wal", prefix: "") == 600)
+    }
+
+    @Test("a checkpoint that finds the writer busy is retried; a warning comes only when three fail in a row, a notice when they run again")
+    func failuresInARow() async throws {
+        let dir = try StoreTempDirectory()
+        defer { dir.remove() }
+        let db = try await StoreDatabase(path: dir.path())
+        let store = MemoryStore(database: db)
+        let capture = LogCapture()
+        let checkpointer = WALCheckpointer(database: db, interval: .milliseconds(20), restartFrames: 1, busyTimeout: 0.01, logger: capture.logger)
+        let running = Task { try await checkpointer.run() }
+        defer { running.cancel() }
+        for i in 0..<20 { try await store.store(String(repeating: "x", count: 2_000), partition: "test/wal", key: "k\(i)") }
+        // The writer holds its lock until the warning came (every RESTART checkpoint meanwhile
+        // fails), and a few intervals more, on a slow machine at most 20 s.
+        let deadline = Date().addingTimeInterval(20)
+        try await db.pool.write { db in
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS held (x INTEGER)")
+            try db.execute(sql: "INSERT INTO held VALUES (1)")
+            while !capture.all.contains(where: { $0.hasPrefix("warning") }), Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        var lines = capture.all
+        while !lines.contains(where: { $0.hasPrefix("notice WAL checkpoints run again") }), Date() < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+            lines = capture.all
+        }
+        let warnings = lines.filter { $0.hasPrefix("warning") }
+        #expect(warnings.count == 1 && warnings.first?.contains("WAL checkpoints keep failing") == true, "\(lines)")
+        #expect(lines.filter { $0.hasPrefix("debug WAL checkpoint failed") }.count >= 2, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("notice WAL checkpoints run again") }, "\(lines)")
     }
 }

@@ -76,7 +76,7 @@ struct CompatRouteTests {
         ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5"), ("claude-3-5-haiku-latest", "claude-3-5-haiku"),
         ("claude-opus-4-0", "claude-opus-4"), ("gpt-4o-2024-08-06", "gpt-4o"), ("gpt-4o", "gpt-4o"),
         ("gpt-4-0613", "gpt-4-0613"), ("gemini-2.5-flash", "gemini-2.5-flash"), ("o1-2024-12-17", "o1"),
-        ("20250929", "20250929"), ("model-2024-8-06", "model-2024-8-06"),
+        ("20250929", "20250929"), ("model-2024-8-06", "model-2024-8-06"), ("llama3.2:latest", "llama3.2"), ("llama3.2:3b", "llama3.2:3b"),
     ])
     func family(id: String, family: String) {
         #expect(CompatModels.family(id) == family)

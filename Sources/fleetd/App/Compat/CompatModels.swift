@@ -71,11 +71,12 @@ struct CompatModels {
     }
 
     /// A provider model id without what names one snapshot of it: a trailing date (Anthropic's
-    /// `-20250929`, OpenAI's `-2024-08-06`) or Anthropic's alias suffixes `-latest` and `-0`
-    /// (`claude-opus-4-0` is `claude-opus-4-20250514`). Ids without them are their own family.
+    /// `-20250929`, OpenAI's `-2024-08-06`), Anthropic's alias suffixes `-latest` and `-0`
+    /// (`claude-opus-4-0` is `claude-opus-4-20250514`) or Ollama's default tag `:latest`. Ids
+    /// without them are their own family.
     static func family(_ id: String) -> Substring {
         var id = Substring(id)
-        for suffix in ["-latest", "-0"] where id.hasSuffix(suffix) {
+        for suffix in ["-latest", "-0", ":latest"] where id.hasSuffix(suffix) {
             return id.dropLast(suffix.count)
         }
         func digits(_ text: Substring) -> Bool { text.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } }
