@@ -32,8 +32,6 @@ enum OpenAIChatRequest {
     ]
 
     static let reasons: [String: String] = [
-        "logit_bias": "token ids differ between providers",
-        "top_logprobs": "log probabilities are not relayed",
         "functions": "use 'tools' (the deprecated functions API is not carried)",
         "function_call": "use 'tool_choice' (the deprecated functions API is not carried)",
         "audio": "audio output is not carried",
