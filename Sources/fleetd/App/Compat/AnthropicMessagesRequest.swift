@@ -38,7 +38,7 @@ enum AnthropicMessagesRequest {
     ]
 
     static let reasons: [String: String] = [
-"container": "code-execution containers are not carried",
+        "container": "code-execution containers are not carried",
         "mcp_servers": "MCP servers are not carried", "context_management": "context management is not carried",
     ]
 

@@ -88,10 +88,9 @@ struct TaskRequest {
 /// path, this reader and the parse about 0.5% (docs/performance.md, "Per-task costs on the
 /// shipped config's path").
 extension TaskRequest {
-    /// - Parameter path: what goes before a member's name in an error (`subtasks[0].`).
-    init(json: JSONValue, path: String = "") throws(APIError) {
+    init(json: JSONValue) throws(APIError) {
         do {
-            try self.init(CompatObject(json, path: path.isEmpty ? "" : String(path.dropLast())))
+            try self.init(CompatObject(json, path: ""))
         } catch let error as CompatRequestError {
             let code = switch error.kind {
             case .missing: "MISSING_FIELD"
@@ -99,9 +98,8 @@ extension TaskRequest {
             case .invalidValue: "INVALID_VALUE"
             }
             throw APIError(.badRequest, code: code, message: error.message, field: error.param)
-        } catch let error as APIError {
-            throw error
         } catch {
+            // `CompatObject`'s readers throw only `CompatRequestError`; their signatures are untyped.
             throw APIError(.badRequest, code: "INVALID_VALUE", message: "\(error)")
         }
     }
