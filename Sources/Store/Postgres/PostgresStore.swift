@@ -1,6 +1,8 @@
+import FleetSupport
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 import ServiceLifecycle
 
 /// The shared PostgreSQL store: a `PostgresClient` (a pool of at most `poolSize` connections)
@@ -80,11 +82,24 @@ public final class PostgresStore: Service, Sendable {
 
     /// Runs `body` on one pooled connection, within `operationTimeout` (the wait for a
     /// connection included). PostgreSQL's errors become ``PostgresStoreError``s.
+    ///
+    /// A connection that gives no answer by the deadline is closed: the server rolls back what it
+    /// had not committed (a caller told "timed out" must not find the write done later), and the
+    /// pool replaces the connection instead of keeping one stuck on a server that may never
+    /// answer it (a network partition).
     func withConnection<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let client = self.client, address = configuration.address
+        let client = self.client, address = configuration.address, timeout = configuration.operationTimeout
+        let inUse = ConnectionInUse()
         do {
-            return try await Self.withTimeout(configuration.operationTimeout, "\(what) on PostgreSQL at \(address)") {
-                try await client.withConnection { connection in try await body(connection) }
+            return try await withDeadline(timeout, timedOut: {
+                inUse.close()
+                return PostgresStoreError(.timedOut, "\(what) on PostgreSQL at \(address): no answer within \(timeout)")
+            }) {
+                try await client.withConnection { connection in
+                    inUse.set(connection)
+                    defer { inUse.set(nil) }
+                    return try await body(connection)
+                }
             }
         } catch let error as PSQLError where !Self.isRetryable(error) {
             throw PostgresStoreError(.failed, "\(what) on PostgreSQL at \(address) failed: \(Self.describe(error))")
@@ -107,17 +122,11 @@ public final class PostgresStore: Service, Sendable {
         return "\(error.code)"
     }
 
-    /// `body`, or `PostgresStoreError.timedOut` once `timeout` has passed (and `body` is cancelled).
+    /// `body`, or `PostgresStoreError.timedOut` once `timeout` has passed. At the deadline `body`
+    /// is cancelled and not waited for (``withDeadline(_:timedOut:_:)``): a query to a server that
+    /// stopped answering does not end when cancelled, and the operator's `timeoutSeconds` holds.
     static func withTimeout<T: Sendable>(_ timeout: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw PostgresStoreError(.timedOut, "\(what): no answer within \(timeout)")
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
-        }
+        try await withDeadline(timeout, timedOut: { PostgresStoreError(.timedOut, "\(what): no answer within \(timeout)") }, body)
     }
 
     private static func clientConfiguration(_ c: PostgresConfiguration) -> PostgresClient.Configuration {
@@ -139,5 +148,19 @@ public final class PostgresStore: Service, Sendable {
         case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
         case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
         }
+    }
+}
+
+/// The connection an operation holds, so that its deadline can close it.
+private final class ConnectionInUse: Sendable {
+    private let connection = Mutex<PostgresConnection?>(nil)
+
+    func set(_ value: PostgresConnection?) {
+        connection.withLock { $0 = value }
+    }
+
+    /// Closes the connection held now, if any (without waiting: the server may not answer).
+    func close() {
+        connection.withLock { $0 }?.close().whenComplete { _ in }
     }
 }

@@ -85,13 +85,72 @@ import Testing
         #expect(released, "reservations left: \(left); log: \(fleetd.logText.suffix(3000))")
         #expect(fleetd.logText.contains("settlements held while the store was away are written"))
         // At debug level (the config above), the log after "draining:" names each service as the
-        // service groups stop it: CI twice saw fleetd still running 20 s after this SIGTERM, right
-        // after the server came back, and never here; the next time, the log says which service.
+        // service groups stop it. CI three times saw fleetd still running 20 s after this SIGTERM
+        // (never here). The last log named the routing-stats re-read as the service that did not
+        // stop; its reads' timeout held only for a query that ended when cancelled, which
+        // PostgresNIO's do not. Operations now end at their deadline whatever the query does
+        // (PostgresStore.withConnection; aSilentDatabase… below shows the old timeout did not hold).
         let stopping = ContinuousClock.now
         fleetd.signal(SIGTERM)
         let status = await fleetd.waitForExit()
         #expect(status == 0, "exit status \(status) after \(ContinuousClock.now - stopping); log: \(fleetd.logText.components(separatedBy: "draining:").last ?? "")")
         #expect(!fleetd.logText.contains("write-behind records lost"), "routing and stream records kept through the outage")
+        await fake.shutdown()
+    }
+
+    /// The server stops answering without closing a connection (a network partition, as
+    /// `scripts/pg-cluster freeze` makes one): every operation still ends within the configured
+    /// `timeoutSeconds`, tasks fail closed in bounded time, service resumes when the server
+    /// answers again, and a SIGTERM while it is silent still stops fleetd promptly.
+    @Test func aSilentDatabaseFailsTasksInBoundedTimeResumesAndStillStops() async throws {
+        let directory = try temporaryDirectory()
+        let clusterDirectory = directory.appendingPathComponent("pg").path
+        let exports = try Self.cluster(["start", clusterDirectory])
+        defer {
+            _ = try? Self.cluster(["thaw", clusterDirectory])
+            _ = try? Self.cluster(["stop", clusterDirectory])
+        }
+        let port = exports.split(separator: "\n").first { $0.contains("FLEETD_TEST_PG_PORT=") }.flatMap { Int($0.split(separator: "=").last ?? "") }
+        let pgPort = try #require(port)
+        let fake = try await FakeProviderServer.start(script: .always(.openAIText(stream: false)))
+        let text = BillingTests.config(models: [("solo", fake.baseURL)], daily: 1000)
+            .replacingOccurrences(of: "provider: anthropic", with: "provider: openai")
+            + "\ndatabase: {type: postgres, host: 127.0.0.1, port: \(pgPort), database: fleetd_test, username: fleetd, tls: disable, "
+            + "reservationLeaseSeconds: 3, timeoutSeconds: 2}\nlogging: {level: debug}"
+        let file = directory.appendingPathComponent("fleet.yaml")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"),
+                                            environment: ["OPENAI_API_KEY": "sk-fault"])
+        let task = { try await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "hello"}"#) }
+        let before = try await task()
+        #expect(before.status == 200, "\(before.body)")
+
+        try Self.cluster(["freeze", clusterDirectory])
+        // Each task needs a reservation: refused with a clear error within a few operation timeouts.
+        for round in 1...3 {
+            let started = ContinuousClock.now
+            let refused = try await task()
+            let took = ContinuousClock.now - started
+            #expect(refused.status != 200 && refused.body.contains("COST_001"), "round \(round): \(refused.status) \(refused.body)")
+            #expect(took < .seconds(10), "round \(round) took \(took)")
+        }
+        let ready = try await http(.GET, fleetd.baseURL + "/readyz")
+        #expect(ready.status == 503, "\(ready.body)")
+
+        try Self.cluster(["thaw", clusterDirectory])
+        let recovered = try await eventually(timeout: .seconds(30)) { try await task().status == 200 }
+        #expect(recovered, "service resumes; log: \(fleetd.logText.suffix(4000))")
+
+        // Silent again, then stopped: shutdown does not wait on an answer that never comes.
+        try Self.cluster(["freeze", clusterDirectory])
+        let refusedAgain = try await task()
+        #expect(refusedAgain.status != 200)
+        let stopping = ContinuousClock.now
+        fleetd.signal(SIGTERM)
+        let status = await fleetd.waitForExit()
+        let took = ContinuousClock.now - stopping
+        #expect(status == 0, "exit status \(status) after \(took); log: \(fleetd.logText.components(separatedBy: "draining:").last ?? "")")
+        #expect(took < .seconds(15), "stopping took \(took)")
         await fake.shutdown()
     }
 }

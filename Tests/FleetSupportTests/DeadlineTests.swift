@@ -1,0 +1,75 @@
+import FleetSupport
+import Foundation
+import Synchronization
+import Testing
+
+/// `withDeadline` returns at its deadline even when the body ignores cancellation (as a
+/// PostgresNIO query to a silent server does), and otherwise gives the body's own result.
+@Suite struct DeadlineTests {
+    struct Late: Error {}
+    struct Failed: Error {}
+
+    /// A wait that ends only when released: cancellation does not end it.
+    final class Gate: Sendable {
+        private let waiter = Mutex<CheckedContinuation<Void, Never>?>(nil)
+        private let opened = Mutex(false)
+
+        func wait() async {
+            await withCheckedContinuation { continuation in
+                let open = opened.withLock { $0 }
+                if open { continuation.resume() } else { waiter.withLock { $0 = continuation } }
+            }
+        }
+
+        func open() {
+            opened.withLock { $0 = true }
+            waiter.withLock { let w = $0; $0 = nil; return w }?.resume()
+        }
+    }
+
+    @Test("a body that ignores cancellation: the deadline's error at the deadline, and the body is cancelled")
+    func deadlineHoldsForABodyThatIgnoresCancellation() async throws {
+        let gate = Gate()
+        let sawCancel = Mutex(false)
+        let started = ContinuousClock.now
+        await #expect(throws: Late.self) {
+            try await withDeadline(.milliseconds(200), timedOut: { Late() }) {
+                await gate.wait()
+                sawCancel.withLock { $0 = Task.isCancelled }
+                return 1
+            }
+        }
+        let took = ContinuousClock.now - started
+        #expect(took >= .milliseconds(200) && took < .seconds(5), "took \(took)")
+        gate.open()
+        // The abandoned body runs on to its end by itself, cancelled.
+        for _ in 0..<100 where !sawCancel.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(sawCancel.withLock { $0 })
+    }
+
+    @Test("a body that ends first gives its value or its error, and the deadline is not called")
+    func bodyFirst() async throws {
+        let calledLate = Mutex(false)
+        let value = try await withDeadline(.seconds(5), timedOut: { calledLate.withLock { $0 = true }; return Late() }) { 42 }
+        #expect(value == 42)
+        await #expect(throws: Failed.self) {
+            try await withDeadline(.seconds(5), timedOut: { Late() }) { () async throws -> Int in throw Failed() }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(!calledLate.withLock { $0 })
+    }
+
+    @Test("cancelling the caller ends the wait at once")
+    func callerCancelled() async throws {
+        let gate = Gate()
+        let started = ContinuousClock.now
+        let waiting = Task {
+            try await withDeadline(.seconds(30), timedOut: { Late() }) { await gate.wait(); return 1 }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        gate.open()
+    }
+}
