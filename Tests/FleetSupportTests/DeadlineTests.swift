@@ -59,17 +59,27 @@ import Testing
         #expect(!calledLate.withLock { $0 })
     }
 
-    @Test("cancelling the caller ends the wait at once")
+    @Test("cancelling the caller cancels the body; a body that finishes anyway reports its value")
     func callerCancelled() async throws {
-        let gate = Gate()
+        // A body that ends when cancelled: the caller gets its CancellationError at once.
         let started = ContinuousClock.now
-        let waiting = Task {
-            try await withDeadline(.seconds(30), timedOut: { Late() }) { await gate.wait(); return 1 }
+        let sleeping = Task {
+            try await withDeadline(.seconds(30), timedOut: { Late() }) { try await Task.sleep(for: .seconds(30)); return 1 }
         }
         try await Task.sleep(for: .milliseconds(50))
-        waiting.cancel()
-        await #expect(throws: CancellationError.self) { try await waiting.value }
+        sleeping.cancel()
+        await #expect(throws: CancellationError.self) { try await sleeping.value }
         #expect(ContinuousClock.now - started < .seconds(5))
+
+        // A body that does its work whatever the cancellation: the caller learns it was done.
+        let gate = Gate()
+        let writing = Task {
+            try await withDeadline(.seconds(30), timedOut: { Late() }) { await gate.wait(); return 7 }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        writing.cancel()
+        try await Task.sleep(for: .milliseconds(50))
         gate.open()
+        #expect(try await writing.value == 7)
     }
 }

@@ -7,8 +7,11 @@ import Synchronization
 /// for a body that ends when cancelled. PostgresNIO's queries do not: a query on a connection to a
 /// server that stopped answering (a network partition) waits for TCP to give up, many minutes,
 /// and a group-based timeout waited with it. Here `body` runs as a task of its own; at the
-/// deadline it is cancelled and left to end by itself, and the caller goes on at once. Cancelling
-/// the caller ends the wait the same way (`CancellationError`).
+/// deadline it is cancelled and left to end by itself, and the caller goes on at once.
+///
+/// Cancelling the caller cancels `body` but does not end the wait before the deadline: a body
+/// that completes its work despite the cancellation (a PostgreSQL write already sent) reports it,
+/// so the caller never takes done work for undone.
 public func withDeadline<T: Sendable>(
     _ timeout: Duration,
     timedOut: @escaping @Sendable () -> any Error,
@@ -29,7 +32,7 @@ public func withDeadline<T: Sendable>(
     return try await withTaskCancellationHandler {
         try await race.value()
     } onCancel: {
-        race.finish(.failure(CancellationError()))
+        work.cancel()
     }
 }
 
