@@ -96,8 +96,8 @@ public final class PostgresStore: Service, Sendable {
                 return PostgresStoreError(.timedOut, "\(what) on PostgreSQL at \(address): no answer within \(timeout)")
             }) {
                 try await client.withConnection { connection in
-                    inUse.set(connection)
-                    defer { inUse.set(nil) }
+                    try inUse.hold(connection)
+                    defer { inUse.release() }
                     return try await body(connection)
                 }
             }
@@ -153,14 +153,41 @@ public final class PostgresStore: Service, Sendable {
 
 /// The connection an operation holds, so that its deadline can close it.
 private final class ConnectionInUse: Sendable {
-    private let connection = Mutex<PostgresConnection?>(nil)
-
-    func set(_ value: PostgresConnection?) {
-        connection.withLock { $0 = value }
+    private enum State {
+        case waiting
+        case holding(PostgresConnection)
+        case released
+        case pastDeadline
     }
 
-    /// Closes the connection held now, if any (without waiting: the server may not answer).
+    private let state = Mutex(State.waiting)
+
+    /// The operation got its connection. Past the deadline (the pool handed it over just as the
+    /// wait for it ended), the connection is closed instead of used: nobody waits for the answer.
+    func hold(_ connection: PostgresConnection) throws {
+        let late = state.withLock { state in
+            if case .pastDeadline = state { return true }
+            state = .holding(connection)
+            return false
+        }
+        if late {
+            connection.close().whenComplete { _ in }
+            throw CancellationError()
+        }
+    }
+
+    func release() {
+        state.withLock { $0 = .released }
+    }
+
+    /// The deadline passed: closes the connection held now, if any (without waiting: the server
+    /// may not answer).
     func close() {
-        connection.withLock { $0 }?.close().whenComplete { _ in }
+        let held: PostgresConnection? = state.withLock { state in
+            defer { state = .pastDeadline }
+            if case .holding(let connection) = state { return connection }
+            return nil
+        }
+        held?.close().whenComplete { _ in }
     }
 }
