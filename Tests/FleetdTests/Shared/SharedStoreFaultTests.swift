@@ -30,23 +30,41 @@ import Testing
         return try String(contentsOf: output, encoding: .utf8)
     }
 
-    @Test func theDatabaseLostMidRunFailsTasksClosedKeepsAnsweredRowsAndRecovers() async throws {
+    /// A cluster of the test's own, a fake OpenAI provider answering `answering`, and fleetd on both
+    /// (cost tracking on, operations timing out after 2 s, leases of 3 s, debug log).
+    static func start(answering: FakeResponse) async throws -> (FleetdProcess, FakeProviderServer, clusterDirectory: String, pgPort: Int) {
         let directory = try temporaryDirectory()
         let clusterDirectory = directory.appendingPathComponent("pg").path
-        let exports = try Self.cluster(["start", clusterDirectory])
-        defer { _ = try? Self.cluster(["stop", clusterDirectory]) }
-        let port = exports.split(separator: "\n").first { $0.contains("FLEETD_TEST_PG_PORT=") }.flatMap { Int($0.split(separator: "=").last ?? "") }
-        let pgPort = try #require(port)
+        let exports = try cluster(["start", clusterDirectory])
+        do {
+            let port = exports.split(separator: "\n").first { $0.contains("FLEETD_TEST_PG_PORT=") }.flatMap { Int($0.split(separator: "=").last ?? "") }
+            let pgPort = try #require(port)
+            let fake = try await FakeProviderServer.start(script: .always(answering))
+            let text = BillingTests.config(models: [("solo", fake.baseURL)], daily: 1000)
+                .replacingOccurrences(of: "provider: anthropic", with: "provider: openai")
+                + "\ndatabase: {type: postgres, host: 127.0.0.1, port: \(pgPort), database: fleetd_test, username: fleetd, tls: disable, "
+                + "reservationLeaseSeconds: 3, timeoutSeconds: 2}\nlogging: {level: debug}"
+            let file = directory.appendingPathComponent("fleet.yaml")
+            try text.write(to: file, atomically: true, encoding: .utf8)
+            let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"),
+                                                environment: ["OPENAI_API_KEY": "sk-fault"])
+            return (fleetd, fake, clusterDirectory, pgPort)
+        } catch {
+            stopCluster(clusterDirectory)
+            throw error
+        }
+    }
+
+    /// Stops the test's cluster, frozen or not, and removes it.
+    static func stopCluster(_ directory: String) {
+        _ = try? cluster(["thaw", directory])
+        _ = try? cluster(["stop", directory])
+    }
+
+    @Test func theDatabaseLostMidRunFailsTasksClosedKeepsAnsweredRowsAndRecovers() async throws {
         let gate = FakeGate()
-        let fake = try await FakeProviderServer.start(script: .always(.openAIHeld(gate: gate)))
-        let text = BillingTests.config(models: [("solo", fake.baseURL)], daily: 1000)
-            .replacingOccurrences(of: "provider: anthropic", with: "provider: openai")
-            + "\ndatabase: {type: postgres, host: 127.0.0.1, port: \(pgPort), database: fleetd_test, username: fleetd, tls: disable, "
-            + "reservationLeaseSeconds: 3, timeoutSeconds: 2}\nlogging: {level: debug}"
-        let file = directory.appendingPathComponent("fleet.yaml")
-        try text.write(to: file, atomically: true, encoding: .utf8)
-        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"),
-                                            environment: ["OPENAI_API_KEY": "sk-fault"])
+        let (fleetd, fake, clusterDirectory, pgPort) = try await Self.start(answering: .openAIHeld(gate: gate))
+        defer { Self.stopCluster(clusterDirectory) }
         let ledger = { try await SharedClusterCount.ledgerRows(port: pgPort) }
 
         // A call in flight when the server goes.
@@ -103,24 +121,8 @@ import Testing
     /// `timeoutSeconds`, tasks fail closed in bounded time, service resumes when the server
     /// answers again, and a SIGTERM while it is silent still stops fleetd promptly.
     @Test func aSilentDatabaseFailsTasksInBoundedTimeResumesAndStillStops() async throws {
-        let directory = try temporaryDirectory()
-        let clusterDirectory = directory.appendingPathComponent("pg").path
-        let exports = try Self.cluster(["start", clusterDirectory])
-        defer {
-            _ = try? Self.cluster(["thaw", clusterDirectory])
-            _ = try? Self.cluster(["stop", clusterDirectory])
-        }
-        let port = exports.split(separator: "\n").first { $0.contains("FLEETD_TEST_PG_PORT=") }.flatMap { Int($0.split(separator: "=").last ?? "") }
-        let pgPort = try #require(port)
-        let fake = try await FakeProviderServer.start(script: .always(.openAIText(stream: false)))
-        let text = BillingTests.config(models: [("solo", fake.baseURL)], daily: 1000)
-            .replacingOccurrences(of: "provider: anthropic", with: "provider: openai")
-            + "\ndatabase: {type: postgres, host: 127.0.0.1, port: \(pgPort), database: fleetd_test, username: fleetd, tls: disable, "
-            + "reservationLeaseSeconds: 3, timeoutSeconds: 2}\nlogging: {level: debug}"
-        let file = directory.appendingPathComponent("fleet.yaml")
-        try text.write(to: file, atomically: true, encoding: .utf8)
-        let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("data"),
-                                            environment: ["OPENAI_API_KEY": "sk-fault"])
+        let (fleetd, fake, clusterDirectory, _) = try await Self.start(answering: .openAIText(stream: false))
+        defer { Self.stopCluster(clusterDirectory) }
         let task = { try await http(.POST, fleetd.baseURL + "/v1/tasks", body: #"{"prompt": "hello"}"#) }
         let before = try await task()
         #expect(before.status == 200, "\(before.body)")
