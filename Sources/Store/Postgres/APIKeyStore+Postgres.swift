@@ -60,7 +60,7 @@ extension PostgresStore {
     }
 
     func hasKeys() async throws -> Bool {
-        try await withConnection("looking for API keys") { connection in
+        try await withConnection("looking for API keys", optional: true) { connection in
             var exists = false
             for try await value in try await connection.query("SELECT EXISTS (SELECT 1 FROM api_keys)", logger: self.logger).decode(Bool.self) {
                 exists = value

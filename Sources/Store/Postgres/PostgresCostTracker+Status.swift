@@ -43,7 +43,7 @@ extension PostgresCostTracker {
     private func totals(keyId: String?) async throws -> [BudgetPeriod: (cost: Double, reserved: Double)] {
         let keys = periodKeys(at: clock.now), logger = self.logger
         let scope = keyId.map { CostTracker.keyScope($0) } ?? CostTracker.overallScope
-        return try await store.withConnection("reading budget totals") { connection in
+        return try await store.withConnection("reading budget totals", optional: true) { connection in
             var result: [BudgetPeriod: (cost: Double, reserved: Double)] = [:]
             let carried = try await Self.carriedHolds(keys: keys, keyId: keyId, connection: connection, logger: logger)
             for period in BudgetPeriod.allCases {

@@ -15,6 +15,8 @@ public final class PostgresStore: Service, Sendable {
     public let configuration: PostgresConfiguration
     let client: PostgresClient
     let logger: Logger
+    /// When an operation last got no answer by its deadline; cleared by the next answer.
+    private let silentSince = Mutex<ContinuousClock.Instant?>(nil)
 
     public init(configuration: PostgresConfiguration, logger: Logger = Logger(label: "fleetd.postgres")) {
         self.configuration = configuration
@@ -87,12 +89,23 @@ public final class PostgresStore: Service, Sendable {
     /// had not committed (a caller told "timed out" must not find the write done later), and the
     /// pool replaces the connection instead of keeping one stuck on a server that may never
     /// answer it (a network partition).
-    func withConnection<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    ///
+    /// - Parameter optional: the caller has a fallback (the last figures read, a cache miss). While
+    ///   the server is silent (an operation got no answer by its deadline within the last
+    ///   `operationTimeout`, and none has been answered since), such an operation fails at once
+    ///   instead of waiting out its own deadline, so that a task waits for the store once (its
+    ///   reservation), not once per read before it.
+    func withConnection<T: Sendable>(_ what: String, optional: Bool = false,
+                                     _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let client = self.client, address = configuration.address, timeout = configuration.operationTimeout
+        if optional, let since = silentSince.withLock({ $0 }), ContinuousClock.now - since < timeout {
+            throw PostgresStoreError(.timedOut, "\(what) on PostgreSQL at \(address): not tried, the server has not answered since \(Self.ago(since))")
+        }
         let inUse = ConnectionInUse()
         do {
-            return try await withDeadline(timeout, timedOut: {
+            let value = try await withDeadline(timeout, timedOut: {
                 inUse.close()
+                self.silentSince.withLock { $0 = .now }
                 return PostgresStoreError(.timedOut, "\(what) on PostgreSQL at \(address): no answer within \(timeout)")
             }) {
                 try await client.withConnection { connection in
@@ -101,9 +114,18 @@ public final class PostgresStore: Service, Sendable {
                     return try await body(connection)
                 }
             }
+            silentSince.withLock { $0 = nil }
+            return value
         } catch let error as PSQLError where !Self.isRetryable(error) {
             throw PostgresStoreError(.failed, "\(what) on PostgreSQL at \(address) failed: \(Self.describe(error))")
         }
+    }
+
+    /// "1.2 s ago", for messages.
+    private static func ago(_ instant: ContinuousClock.Instant) -> String {
+        let elapsed = ContinuousClock.now - instant
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return String(format: "%.1f s ago", seconds)
     }
 
     /// Deadlock (40P01) or serialization failure (40001): the transaction may simply run again.
