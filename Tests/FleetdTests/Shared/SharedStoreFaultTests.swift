@@ -1,5 +1,7 @@
 import FakeProvider
 import Foundation
+import Store
+import Synchronization
 import Testing
 
 /// PostgreSQL lost mid-run: tasks that need a reservation fail closed with a clear error, the
@@ -157,6 +159,50 @@ import Testing
         #expect(took < .seconds(15), "stopping took \(took)")
         await fake.shutdown()
     }
+
+    /// The connection listening for fleet-wide changes goes silent: its heartbeat gets no answer,
+    /// so it is closed and listening starts again on a new connection once the server answers,
+    /// with a re-read (`nil`), since changes announced meanwhile may be lost. Without the
+    /// heartbeat the old connection would simply carry on after the freeze, and nothing would
+    /// re-read.
+    /// What a listener was told, in order.
+    final class Heard: Sendable {
+        let notices = Mutex<[String?]>([])
+    }
+
+    @Test func aListeningConnectionThatGoesSilentIsReplacedWithAReRead() async throws {
+        let directory = try temporaryDirectory()
+        let clusterDirectory = directory.appendingPathComponent("pg").path
+        let exports = try Self.cluster(["start", clusterDirectory])
+        defer { Self.stopCluster(clusterDirectory) }
+        let port = try #require(exports.split(separator: "\n").first { $0.contains("FLEETD_TEST_PG_PORT=") }.flatMap { Int($0.split(separator: "=").last ?? "") })
+        let store = PostgresStore(configuration: PostgresConfiguration(host: "127.0.0.1", port: port, database: "fleetd_test", username: "fleetd",
+                                                                       tls: .disable, poolSize: 4, operationTimeout: .seconds(1)))
+        let heard = Heard()
+        let count = { heard.notices.withLock { $0.count } }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await store.run() }
+            group.addTask {
+                await store.listen(on: "fleetd_test_channel", retry: .milliseconds(200), heartbeat: .milliseconds(300)) { payload in
+                    heard.notices.withLock { $0.append(payload) }
+                }
+            }
+            #expect(await eventually(timeout: .seconds(10)) { count() == 1 }, "listening starts with a re-read")
+            try await Task.sleep(for: .seconds(1))
+            #expect(count() == 1, "heartbeats that are answered change nothing: \(heard.notices.withLock { $0 })")
+
+            try Self.cluster(["freeze", clusterDirectory])
+            try await Task.sleep(for: .seconds(3))
+            try Self.cluster(["thaw", clusterDirectory])
+            #expect(await eventually(timeout: .seconds(15)) { count() >= 2 }, "listening again after the silence, with a re-read: \(heard.notices.withLock { $0 })")
+            #expect(heard.notices.withLock { $0 }.allSatisfy { $0 == nil })
+
+            // And the new connection hears what is announced.
+            try await SharedCluster.notify(port: port, channel: "fleetd_test_channel", payload: "after")
+            #expect(await eventually(timeout: .seconds(10)) { heard.notices.withLock { $0.contains("after") } }, "\(heard.notices.withLock { $0 })")
+            group.cancelAll()
+        }
+    }
 }
 
 /// Counts on the fault test's own cluster (database fleetd_test).
@@ -172,5 +218,14 @@ enum SharedClusterCount {
         }
         try await connection.close()
         return value
+    }
+}
+
+extension SharedCluster {
+    /// `NOTIFY channel, 'payload'` on the fault test's own cluster (database fleetd_test).
+    static func notify(port: Int, channel: String, payload: String) async throws {
+        let connection = try await connect(database: "fleetd_test", host: "127.0.0.1", port: port)
+        try await connection.query("SELECT pg_notify(\(channel), \(payload))", logger: .init(label: "test.pg"))
+        try await connection.close()
     }
 }
