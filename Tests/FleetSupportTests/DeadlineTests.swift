@@ -39,11 +39,12 @@ import Testing
                 return 1
             }
         }
-        let took = ContinuousClock.now - started
-        #expect(took >= .milliseconds(200) && took < .seconds(5), "took \(took)")
+        // Returned while the body still waits at its gate (opened only now): the deadline did not
+        // wait for it. No upper bound on the time: the whole suite shares two cores.
+        #expect(ContinuousClock.now - started >= .milliseconds(200))
         gate.open()
         // The abandoned body runs on to its end by itself, cancelled.
-        for _ in 0..<100 where !sawCancel.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+        for _ in 0..<1_000 where !sawCancel.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
         #expect(sawCancel.withLock { $0 })
     }
 
@@ -61,15 +62,14 @@ import Testing
 
     @Test("cancelling the caller cancels the body; a body that finishes anyway reports its value")
     func callerCancelled() async throws {
-        // A body that ends when cancelled: the caller gets its CancellationError at once.
-        let started = ContinuousClock.now
+        // A body that ends when cancelled: the caller gets its CancellationError (not the deadline's
+        // error, which would come after 30 s had the cancellation not reached the body).
         let sleeping = Task {
             try await withDeadline(.seconds(30), timedOut: { Late() }) { try await Task.sleep(for: .seconds(30)); return 1 }
         }
         try await Task.sleep(for: .milliseconds(50))
         sleeping.cancel()
         await #expect(throws: CancellationError.self) { try await sleeping.value }
-        #expect(ContinuousClock.now - started < .seconds(5))
 
         // A body that does its work whatever the cancellation: the caller learns it was done.
         let gate = Gate()
