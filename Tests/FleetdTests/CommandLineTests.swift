@@ -6,15 +6,15 @@ import Testing
 @Suite struct CommandLineTests {
     let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    @Test func validateTheExampleConfig() throws {
-        let result = try FleetdProcess.run(["validate", "--config", repository.appendingPathComponent("config/fleet.yaml").path])
+    @Test func validateTheExampleConfig() async throws {
+        let result = try await FleetdProcess.run(["validate", "--config", repository.appendingPathComponent("config/fleet.yaml").path])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("valid."))
         #expect(result.stdout.contains("10 models (9 enabled), default model claude-sonnet-4.5"), "\(result.stdout)")
         #expect(!result.stderr.contains("shadows"), "the example's aliases shadow no model: \(result.stderr)")
     }
 
-    @Test func validateWarnsOfAnAliasThatShadowsAModel() throws {
+    @Test func validateWarnsOfAnAliasThatShadowsAModel() async throws {
         let directory = try temporaryDirectory()
         let file = directory.appendingPathComponent("shadow.yaml")
         try """
@@ -26,62 +26,62 @@ import Testing
           models:
             - {name: fast, provider: builtin, model: fleetd-builtin}
         """.write(to: file, atomically: true, encoding: .utf8)
-        let result = try FleetdProcess.run(["validate", "--config", file.path])
+        let result = try await FleetdProcess.run(["validate", "--config", file.path])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("shadow.yaml:4:5: warning: api.modelAliases.fast: the alias has the name of the model 'fast'"), "\(result.stderr)")
     }
 
-    @Test func flagsForAnUnknownAgentTypeExit1NamingTheKnownTypes() throws {
+    @Test func flagsForAnUnknownAgentTypeExit1NamingTheKnownTypes() async throws {
         let directory = try temporaryDirectory()
         let file = directory.appendingPathComponent("types.yaml")
         try "agents:\n  - {type: general}\n  - {type: coder}\n".write(to: file, atomically: true, encoding: .utf8)
-        let result = try FleetdProcess.run(["flags", "--config", file.path, "--data-dir", directory.appendingPathComponent("data").path,
+        let result = try await FleetdProcess.run(["flags", "--config", file.path, "--data-dir", directory.appendingPathComponent("data").path,
                                             "--agent-type", "nope"])
         #expect(result.status == 1, "\(result.stdout)")
         #expect(result.stdout.isEmpty, "no flags are shown: \(result.stdout)")
         let lines = result.stderr.split(separator: "\n")
         #expect(lines.count == 1 && lines.first?.contains("no agent type 'nope'") == true && lines.first?.contains("known agent types: general, coder") == true,
                 "\(result.stderr)")
-        let known = try FleetdProcess.run(["flags", "--config", file.path, "--data-dir", directory.appendingPathComponent("data").path,
+        let known = try await FleetdProcess.run(["flags", "--config", file.path, "--data-dir", directory.appendingPathComponent("data").path,
                                            "--agent-type", "coder"])
         #expect(known.status == 0, "\(known.stderr)")
     }
 
-    @Test func validateReportsEveryErrorAndExits1() throws {
+    @Test func validateReportsEveryErrorAndExits1() async throws {
         let directory = try temporaryDirectory()
         let file = directory.appendingPathComponent("bad.yaml")
         try "fleet:\n  maxAgents: lots\nfeatures:\n  streming: true\n".write(to: file, atomically: true, encoding: .utf8)
-        let result = try FleetdProcess.run(["validate", "--config", file.path])
+        let result = try await FleetdProcess.run(["validate", "--config", file.path])
         #expect(result.status == 1)
         #expect(result.stderr.contains("bad.yaml:2:14: error: fleet.maxAgents: expected an integer, got the string \"lots\""))
         #expect(result.stderr.contains("bad.yaml:4:3: error: features.streming: unknown feature flag 'streming' (did you mean 'streaming'?)"))
     }
 
-    @Test func routeSkipsModelsWhoseKeyIsNotSetAsServeDoes() throws {
+    @Test func routeSkipsModelsWhoseKeyIsNotSetAsServeDoes() async throws {
         let config = repository.appendingPathComponent("config/fleet.yaml").path
         let prompt = "Refactor this Swift module for testability and explain the trade-offs of each change."
-        func selection(_ environment: [String: String]) throws -> [String: Any] {
-            let result = try FleetdProcess.run(["route", "--config", config, prompt, "--json"], environment: environment)
+        func selection(_ environment: [String: String]) async throws -> [String: Any] {
+            let result = try await FleetdProcess.run(["route", "--config", config, prompt, "--json"], environment: environment)
             #expect(result.status == 0, "\(result.stderr)")
             return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         }
         // No key in the environment: the cloud models are off, as serve has them, and the trace says why.
-        let keyless = try selection([:])
+        let keyless = try await selection([:])
         #expect(keyless["modelName"] as? String == "local-builtin", "\(keyless)")
         let candidates = jsonValue(keyless, "trace.candidates") as? [[String: Any]] ?? []
         let decisions = candidates.first { $0["modelName"] as? String == "claude-sonnet-4.5" }?["decisions"] as? [[String: Any]] ?? []
         #expect(decisions.first?["detail"] as? String == "no API key (ANTHROPIC_API_KEY not set)", "\(decisions)")
         // With the key, Anthropic's models are routed to again.
-        let keyed = try selection(["ANTHROPIC_API_KEY": "sk-ant-route"])
+        let keyed = try await selection(["ANTHROPIC_API_KEY": "sk-ant-route"])
         #expect((keyed["modelName"] as? String)?.hasPrefix("claude") == true, "\(keyed["modelName"] ?? "none")")
     }
 
-    @Test func usageErrorsExit2() throws {
-        #expect(try FleetdProcess.run(["validate", "--no-such-option"]).status == 2)
-        #expect(try FleetdProcess.run(["flags", "--config"]).status == 2)
+    @Test func usageErrorsExit2() async throws {
+        #expect(try await FleetdProcess.run(["validate", "--no-such-option"]).status == 2)
+        #expect(try await FleetdProcess.run(["flags", "--config"]).status == 2)
     }
 
-    @Test func flagsJSONShape() throws {
+    @Test func flagsJSONShape() async throws {
         let directory = try temporaryDirectory()
         let file = directory.appendingPathComponent("f.yaml")
         try """
@@ -92,7 +92,7 @@ import Testing
           agentType: {coder: {multiModelRouter: true}}
         streaming: {enabled: true}
         """.write(to: file, atomically: true, encoding: .utf8)
-        let result = try FleetdProcess.run(["flags", "--config", file.path, "--agent-type", "coder", "--context", "tenantId=acme", "--json"])
+        let result = try await FleetdProcess.run(["flags", "--config", file.path, "--agent-type", "coder", "--context", "tenantId=acme", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let flags = try #require(object["flags"] as? [String: [String: Any]])
@@ -109,39 +109,39 @@ import Testing
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         try RuntimeFlagStore(url: data.appendingPathComponent("runtime-flags.json"))
             .save([.init(flag: "advancedCaching", scope: .environment("staging"), setting: FlagSetting(enabled: true))])
-        let changed = try FleetdProcess.run(["flags", "--config", file.path, "--data-dir", data.path, "--json"],
+        let changed = try await FleetdProcess.run(["flags", "--config", file.path, "--data-dir", data.path, "--json"],
                                             environment: ["FLEETD_ENVIRONMENT": "staging"])
         let changedFlags = try #require((try JSONSerialization.jsonObject(with: Data(changed.stdout.utf8)) as? [String: Any])?["flags"] as? [String: [String: Any]])
         #expect(changedFlags["advancedCaching"]?["enabled"] as? Bool == true, "\(changed.stdout) \(changed.stderr)")
     }
 
-    @Test func migrateConfigWritesAtomicallyAndRefusesToClobber() throws {
+    @Test func migrateConfigWritesAtomicallyAndRefusesToClobber() async throws {
         let directory = try temporaryDirectory()
         let old = directory.appendingPathComponent("old.yaml")
         let new = directory.appendingPathComponent("new.yaml")
         try "fleet:\n  id: legacy\nai:\n  model: claude-3-5-sonnet\n".write(to: old, atomically: true, encoding: .utf8)
-        let check = try FleetdProcess.run(["migrate-config", old.path, "--check"])
+        let check = try await FleetdProcess.run(["migrate-config", old.path, "--check"])
         #expect(check.status == 1)
-        let first = try FleetdProcess.run(["migrate-config", old.path, "--output", new.path])
+        let first = try await FleetdProcess.run(["migrate-config", old.path, "--output", new.path])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(try String(contentsOf: old, encoding: .utf8) == "fleet:\n  id: legacy\nai:\n  model: claude-3-5-sonnet\n")
         let migrated = try String(contentsOf: new, encoding: .utf8)
         #expect(migrated.contains("multiModelRouter: false"))
-        let again = try FleetdProcess.run(["migrate-config", old.path, "--output", new.path])
+        let again = try await FleetdProcess.run(["migrate-config", old.path, "--output", new.path])
         #expect(again.status == 1)
         #expect(again.stderr.contains("exists; pass --force"))
-        let current = try FleetdProcess.run(["migrate-config", new.path])
+        let current = try await FleetdProcess.run(["migrate-config", new.path])
         #expect(current.status == 0)
         #expect(current.stderr.contains("already a v1.0.5 config; nothing changed"))
         // Passed through unchanged, so `migrate NEW > OTHER` never leaves an empty config.
         #expect(current.stdout == migrated)
         let copy = directory.appendingPathComponent("copy.yaml")
-        #expect(try FleetdProcess.run(["migrate-config", new.path, "--output", copy.path]).status == 0)
+        #expect(try await FleetdProcess.run(["migrate-config", new.path, "--output", copy.path]).status == 0)
         #expect(try String(contentsOf: copy, encoding: .utf8) == migrated)
-        #expect(try FleetdProcess.run(["migrate-config", new.path, "--output", new.path]).status == 0)
+        #expect(try await FleetdProcess.run(["migrate-config", new.path, "--output", new.path]).status == 0)
         #expect(try String(contentsOf: new, encoding: .utf8) == migrated)
-        #expect(try FleetdProcess.run(["migrate-config", new.path, "--check"]).status == 0)
-        #expect(try FleetdProcess.run(["validate", "--config", new.path]).status == 0)
+        #expect(try await FleetdProcess.run(["migrate-config", new.path, "--check"]).status == 0)
+        #expect(try await FleetdProcess.run(["validate", "--config", new.path]).status == 0)
     }
 
     /// Start-up failures are one line on standard error that names what failed: a port in use
@@ -151,7 +151,7 @@ import Testing
         let file = directory.appendingPathComponent("fleet.yaml")
         try "fleet: {id: busy}\nagents: [{type: general, count: 1}]\n".write(to: file, atomically: true, encoding: .utf8)
         let first = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("one"))
-        let busy = try FleetdProcess.run(["serve", "--config", file.path, "--port", "\(first.port)", "--data-dir", directory.appendingPathComponent("two").path])
+        let busy = try await FleetdProcess.run(["serve", "--config", file.path, "--port", "\(first.port)", "--data-dir", directory.appendingPathComponent("two").path])
         #expect(busy.status == 1)
         #expect(busy.stderr.contains("fleetd: cannot listen on 127.0.0.1:\(first.port): the address is in use"), "\(busy.stderr)")
         #expect(busy.stdout.isEmpty, "\(busy.stdout)")
@@ -161,7 +161,7 @@ import Testing
         let data = directory.appendingPathComponent("three")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         try "{".write(to: data.appendingPathComponent("runtime-flags.json"), atomically: true, encoding: .utf8)
-        let corrupt = try FleetdProcess.run(["serve", "--config", file.path, "--port", "0", "--data-dir", data.path])
+        let corrupt = try await FleetdProcess.run(["serve", "--config", file.path, "--port", "0", "--data-dir", data.path])
         #expect(corrupt.status == 1)
         #expect(corrupt.stderr.contains("fleetd: cannot read the runtime flag changes in \(data.path)/runtime-flags.json"), "\(corrupt.stderr)")
         #expect(corrupt.stdout.isEmpty)
@@ -175,10 +175,10 @@ import Testing
         let file = directory.appendingPathComponent("fleet.yaml")
         try "fleet: {id: keys}\nagents: [{type: general, count: 1}]\n".write(to: file, atomically: true, encoding: .utf8)
         let elsewhere = directory.appendingPathComponent("elsewhere")
-        let list = try FleetdProcess.run(["keys", "list", "--config", file.path, "--data-dir", elsewhere.path])
+        let list = try await FleetdProcess.run(["keys", "list", "--config", file.path, "--data-dir", elsewhere.path])
         #expect(list.status == 1 && list.stderr.contains("no database at \(elsewhere.path)/fleetd.sqlite"), "\(list.stderr)")
         #expect(!FileManager.default.fileExists(atPath: elsewhere.path))
-        let made = try FleetdProcess.run(["keys", "create", "--config", file.path, "--data-dir", elsewhere.path, "--tenant", "acme"])
+        let made = try await FleetdProcess.run(["keys", "create", "--config", file.path, "--data-dir", elsewhere.path, "--tenant", "acme"])
         #expect(made.status == 0 && made.stderr.contains("did not exist and is made now"), "\(made.stderr)")
         let key = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let fleetd = try await FleetdProcess(config: file, dataDirectory: directory.appendingPathComponent("served"))

@@ -19,8 +19,18 @@ final class FleetdProcess: Sendable {
         var stderr: String
     }
 
-    /// Runs fleetd to completion (for the one-shot subcommands).
-    static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil, stdin: Data? = nil) throws -> Result {
+    /// Runs fleetd to completion (for the one-shot subcommands), on a thread of its own: waiting
+    /// for the child blocks, and on a test thread it held back every other test's timers (the
+    /// whole suite shares two cores).
+    static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil, stdin: Data? = nil) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Swift.Result { try runBlocking(arguments, environment: environment, directory: directory, stdin: stdin) })
+            }.start()
+        }
+    }
+
+    private static func runBlocking(_ arguments: [String], environment: [String: String], directory: URL?, stdin: Data?) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments

@@ -173,14 +173,14 @@ import Testing
         let setup = try await Setup.make()
         let file = setup.directory.appendingPathComponent("bad.pem")
         if kind == "garbage" { try "not a certificate\n".write(to: file, atomically: true, encoding: .utf8) }
-        let run = try FleetdProcess.run(["serve", "--config", setup.config.path, "--port", "0", "--data-dir", setup.directory.appendingPathComponent("data").path],
+        let run = try await FleetdProcess.run(["serve", "--config", setup.config.path, "--port", "0", "--data-dir", setup.directory.appendingPathComponent("data").path],
                                         environment: ["FLEETD_EXTRA_CA_CERTS": file.path])
         #expect(run.status == 1, "\(run.stderr)")
         #expect(run.stderr.contains("FLEETD_EXTRA_CA_CERTS names \(file.path)"), "\(run.stderr)")
         // `fleetd validate` finds it before a deploy does.
-        let validate = try FleetdProcess.run(["validate", "--config", setup.config.path], environment: ["FLEETD_EXTRA_CA_CERTS": file.path])
+        let validate = try await FleetdProcess.run(["validate", "--config", setup.config.path], environment: ["FLEETD_EXTRA_CA_CERTS": file.path])
         #expect(validate.status == 1 && validate.stderr.contains("FLEETD_EXTRA_CA_CERTS names \(file.path)"), "\(validate.stderr)")
-        let good = try FleetdProcess.run(["validate", "--config", setup.config.path], environment: ["FLEETD_EXTRA_CA_CERTS": setup.caFile.path])
+        let good = try await FleetdProcess.run(["validate", "--config", setup.config.path], environment: ["FLEETD_EXTRA_CA_CERTS": setup.caFile.path])
         #expect(good.status == 0 && good.stdout.contains("FLEETD_EXTRA_CA_CERTS: 1 CA certificate from"), "\(good.stdout) \(good.stderr)")
         await setup.finish()
     }

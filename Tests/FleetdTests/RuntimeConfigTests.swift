@@ -115,7 +115,7 @@ import Testing
             #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
             #"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"flags","arguments":{"name":"streaming","enabled":false,"adminToken":"\#(token)"}}}"#,
         ].joined(separator: "\n") + "\n"
-        let mcp = try FleetdProcess.run(["mcp", "--config", file.path, "--data-dir", data.path],
+        let mcp = try await FleetdProcess.run(["mcp", "--config", file.path, "--data-dir", data.path],
                                         environment: ["FLEETD_ADMIN_TOKEN": token], stdin: Data(session.utf8))
         #expect(mcp.stdout.contains(#""id":2"#) && !mcp.stdout.contains(#""isError":true"#), "stdout: \(mcp.stdout)\nstderr: \(mcp.stderr.suffix(2000))")
         let applied = try await eventually(timeout: .seconds(2)) { try await !streamingFlag(fleetd).enabled }

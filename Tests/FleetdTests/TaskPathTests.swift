@@ -303,7 +303,7 @@ import Testing
         #expect(events.last?.0 == "complete", "the in-flight stream finishes during the drain: \(events.map(\.0))")
         #expect(await fleetd.waitForExit() == 0)
 
-        let report = try FleetdProcess.run(["costs", "--config", file.path, "--data-dir", data.path, "--format", "json"])
+        let report = try await FleetdProcess.run(["costs", "--config", file.path, "--data-dir", data.path, "--format", "json"])
         #expect(report.status == 0, "\(report.stderr)")
         #expect(report.stdout.contains("\"entries\" : 1") || report.stdout.contains("\"entries\":1"), "\(report.stdout)")
         await fake.shutdown()

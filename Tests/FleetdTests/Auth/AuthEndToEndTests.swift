@@ -91,13 +91,13 @@ import Testing
 
         // A key from the CLI (the same data directory), the others from the admin API.
         #expect(try await http(.POST, fleetd.baseURL + "/v1/admin/keys", body: #"{"tenant": "acme"}"#).status == 401)
-        let cli = try FleetdProcess.run(["keys", "create", "--config", file.path, "--data-dir", data.path, "--tenant", "acme",
+        let cli = try await FleetdProcess.run(["keys", "create", "--config", file.path, "--data-dir", data.path, "--tenant", "acme",
                                          "--budget-daily", "5", "--models", "cheap", "--rpm", "60", "--expires", "30d"])
         #expect(cli.status == 0, "\(cli.stderr)")
         let acme = cli.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(acme.hasPrefix("fk-") && acme.count == 55, "\(cli.stdout)")
         #expect(cli.stderr.contains("shown this once"))
-        let badModel = try FleetdProcess.run(["keys", "create", "--config", file.path, "--data-dir", data.path, "--tenant", "acme", "--models", "gpt-9"])
+        let badModel = try await FleetdProcess.run(["keys", "create", "--config", file.path, "--data-dir", data.path, "--tenant", "acme", "--models", "gpt-9"])
         #expect(badModel.status == 1 && badModel.stderr.contains("--models: 'gpt-9' names no model"), "\(badModel.stderr)")
         let globex = try await F.makeKey(fleetd, admin: admin, #"{"tenant": "globex", "user": "gil"}"#)
         let limited = try await F.makeKey(fleetd, admin: admin, #"{"tenant": "initech", "rpm": 3}"#)
@@ -138,7 +138,7 @@ import Testing
         let byTenant = try await http(.GET, fleetd.baseURL + "/v1/costs?by=tenant", headers: F.bearer(admin))
         let tenants = (jsonValue(byTenant.json, "report.byTenant") as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []
         #expect(Set(tenants) == ["acme", "globex", "-"], "\(byTenant.body)")
-        let cliCosts = try FleetdProcess.run(["costs", "--config", file.path, "--data-dir", data.path, "--by", "key"])
+        let cliCosts = try await FleetdProcess.run(["costs", "--config", file.path, "--data-dir", data.path, "--by", "key"])
         #expect(cliCosts.status == 0 && cliCosts.stdout.contains(globex.id) && !cliCosts.stdout.contains("model "), "\(cliCosts.stdout)")
 
         // rpm: the fourth request in the minute is refused with Retry-After.
@@ -155,15 +155,15 @@ import Testing
         let revoked = try await http(.GET, fleetd.baseURL + "/v1/agents", headers: F.bearer(globex.key))
         #expect(revoked.status == 401 && (F.error(revoked)["message"] as? String)?.contains("revoked") == true, "\(revoked.body)")
         let acmeId = String(acme.dropFirst(3).prefix(8))
-        #expect(try FleetdProcess.run(["keys", "revoke", "--config", file.path, "--data-dir", data.path, "fk-\(acmeId)"]).status == 0)
+        #expect(try await FleetdProcess.run(["keys", "revoke", "--config", file.path, "--data-dir", data.path, "fk-\(acmeId)"]).status == 0)
         // Revoked again: said so, with when, and exit 1 (as the admin API's 409); nothing changes.
-        let again = try FleetdProcess.run(["keys", "revoke", "--config", file.path, "--data-dir", data.path, "fk-\(acmeId)"])
+        let again = try await FleetdProcess.run(["keys", "revoke", "--config", file.path, "--data-dir", data.path, "fk-\(acmeId)"])
         #expect(again.status == 1 && again.stdout.isEmpty, "\(again.stdout) \(again.stderr)")
         #expect(again.stderr.contains("fk-\(acmeId) (tenant acme) was already revoked at 20") && again.stderr.contains("nothing changed"),
                 "\(again.stderr)")
         #expect(try await http(.GET, fleetd.baseURL + "/v1/agents", headers: F.bearer(acme)).status == 401,
                 "a key revoked by the CLI fails from the service's next request")
-        let listed = try FleetdProcess.run(["keys", "list", "--config", file.path, "--data-dir", data.path])
+        let listed = try await FleetdProcess.run(["keys", "list", "--config", file.path, "--data-dir", data.path])
         #expect(listed.stdout.contains("fk-\(acmeId)") && listed.stdout.contains("revoked") && listed.stdout.contains("expired"), "\(listed.stdout)")
 
         // No key, secret part or hash in the log, the CLI's listing or the metrics.
@@ -338,7 +338,7 @@ import Testing
         let directory = try temporaryDirectory()
         let file = directory.appendingPathComponent("fleet.yaml")
         try "fleet: {id: short}\nagents: [{type: general}]\n".write(to: file, atomically: true, encoding: .utf8)
-        let refused = try FleetdProcess.run(["serve", "--config", file.path, "--port", "0", "--data-dir", directory.appendingPathComponent("data").path],
+        let refused = try await FleetdProcess.run(["serve", "--config", file.path, "--port", "0", "--data-dir", directory.appendingPathComponent("data").path],
                                             environment: ["JWT_SECRET": "too-short"])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("JWT_SECRET must be at least 32 bytes"), "\(refused.stderr)")
@@ -350,7 +350,7 @@ import Testing
         let file = directory.appendingPathComponent("fleet.yaml")
         try "fleet: {id: exposed}\nagents: [{type: general}]\napi: {host: 0.0.0.0}\n".write(to: file, atomically: true, encoding: .utf8)
         let data = directory.appendingPathComponent("data").path
-        let refused = try FleetdProcess.run(["serve", "--config", file.path, "--port", "0", "--data-dir", data])
+        let refused = try await FleetdProcess.run(["serve", "--config", file.path, "--port", "0", "--data-dir", data])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("api.allowUnauthenticated"), "\(refused.stderr)")
 

@@ -45,7 +45,7 @@ struct PredictiveRoutingEvalTests {
     }
 
     @Test("predictedDifficulty learned through fleetd feedback ranks held-back tasks better than complexity alone")
-    func heldOutRanking() throws {
+    func heldOutRanking() async throws {
         let rows = try Self.labelled()
         #expect(rows.count >= 60)
         let directory = try temporaryDirectory()
@@ -62,17 +62,17 @@ struct PredictiveRoutingEvalTests {
         let feedbackFile = directory.appendingPathComponent("feedback.jsonl")
         try feedback.joined(separator: "\n").write(to: feedbackFile, atomically: true, encoding: .utf8)
         let data = directory.appendingPathComponent("data").path
-        let imported = try FleetdProcess.run(["feedback", "--config", Self.config, "--jsonl", feedbackFile.path, "--data-dir", data])
+        let imported = try await FleetdProcess.run(["feedback", "--config", Self.config, "--jsonl", feedbackFile.path, "--data-dir", data])
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stdout.contains("imported \(feedback.count) outcomes"), "\(imported.stdout)")
 
         let heldFile = directory.appendingPathComponent("held.jsonl")
         try held.map { try Self.jsonLine(["id": $0.id, "prompt": $0.prompt, "type": $0.type]) }.joined(separator: "\n")
             .write(to: heldFile, atomically: true, encoding: .utf8)
-        func route(_ extra: [String], config: String = Self.config) throws -> [String: [String: Any]] {
+        func route(_ extra: [String], config: String = Self.config) async throws -> [String: [String: Any]] {
             // Keys for the shipped config's providers: `fleetd route` skips a model whose key is not set, as serve does.
             let keys = ["ANTHROPIC_API_KEY": "sk-ant-eval", "OPENAI_API_KEY": "sk-eval", "GOOGLE_API_KEY": "eval", "XAI_API_KEY": "eval"]
-            let result = try FleetdProcess.run(["route", "--config", config, "--jsonl", heldFile.path, "--data-dir", data] + extra, environment: keys)
+            let result = try await FleetdProcess.run(["route", "--config", config, "--jsonl", heldFile.path, "--data-dir", data] + extra, environment: keys)
             #expect(result.status == 0, "\(result.stderr)")
             var out: [String: [String: Any]] = [:]
             for line in result.stdout.split(separator: "\n") {
@@ -81,7 +81,7 @@ struct PredictiveRoutingEvalTests {
             }
             return out
         }
-        let learned = try route([])
+        let learned = try await route([])
         #expect(learned.count == held.count)
 
         let label = Dictionary(uniqueKeysWithValues: held.map { ($0.id, $0.needsStrong == 1) })
@@ -92,15 +92,15 @@ struct PredictiveRoutingEvalTests {
 
         // `--predictive` ranks with what was learned: the picks' reasons cite it; without, none does.
         let lowMinimum = try Self.lowMinimumConfig(in: directory)
-        let plain = try route([], config: lowMinimum)
-        let ranked = try route(["--predictive"], config: lowMinimum)
+        let plain = try await route([], config: lowMinimum)
+        let ranked = try await route(["--predictive"], config: lowMinimum)
         let citing = ranked.values.filter { ($0["reason"] as? String)?.contains("predicted success") == true }
         #expect(!citing.isEmpty, "no held-back pick rests on learned outcomes")
         #expect(!plain.values.contains { ($0["reason"] as? String)?.contains("predicted success") == true })
     }
 
     @Test("fleetd feedback names each bad line, keeps the good ones, and fails when nothing could be imported")
-    func badLines() throws {
+    func badLines() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("f.jsonl")
@@ -112,7 +112,7 @@ struct PredictiveRoutingEvalTests {
         {"prompt": "x", "model": "claude-haiku", "score": 1, "type": "poetry"}
         """.write(to: file, atomically: true, encoding: .utf8)
         let data = directory.appendingPathComponent("data").path
-        let result = try FleetdProcess.run(["feedback", "--config", Self.config, "--jsonl", file.path, "--data-dir", data])
+        let result = try await FleetdProcess.run(["feedback", "--config", Self.config, "--jsonl", file.path, "--data-dir", data])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("imported 1 outcome (4 lines skipped)"), "\(result.stdout)")
         for expected in ["line 2: not a JSON object", "line 3: model 'no-such-model' is not configured", "line 4: \"score\" must be",
@@ -120,7 +120,7 @@ struct PredictiveRoutingEvalTests {
             #expect(result.stderr.contains(expected), "\(expected) in \(result.stderr)")
         }
         try "not json\n".write(to: file, atomically: true, encoding: .utf8)
-        let none = try FleetdProcess.run(["feedback", "--config", Self.config, "--jsonl", file.path, "--data-dir", data])
+        let none = try await FleetdProcess.run(["feedback", "--config", Self.config, "--jsonl", file.path, "--data-dir", data])
         #expect(none.status == 1)
         #expect(none.stderr.contains("no outcome imported"), "\(none.stderr)")
     }

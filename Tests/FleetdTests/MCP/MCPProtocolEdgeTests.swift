@@ -144,13 +144,13 @@ import Testing
     /// invalid request, both with `"id": null`; the lines after them are served. (A batch is
     /// answered before the next line is read, so its answer is out before the end of standard
     /// input ends the session.)
-    @Test func overStdioALineThatIsNotJSONIsAParseErrorWithANullID() throws {
+    @Test func overStdioALineThatIsNotJSONIsAParseErrorWithANullID() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("fleet.yaml")
         try MCPSDKTests.config(baseURL: "http://127.0.0.1:9").write(to: file, atomically: true, encoding: .utf8)
         let input = "this is not JSON\n42\n" + #"[{"jsonrpc":"2.0","id":7,"method":"ping"}]"# + "\n"
-        let run = try FleetdProcess.run(["mcp", "--config", file.path, "--data-dir", directory.appendingPathComponent("data").path],
+        let run = try await FleetdProcess.run(["mcp", "--config", file.path, "--data-dir", directory.appendingPathComponent("data").path],
                                         stdin: Data(input.utf8))
         let lines = run.stdout.split(separator: "\n").map(String.init)
         try #require(lines.count == 3, "stdout:\n\(run.stdout)\nstderr:\n\(run.stderr.suffix(3_000))")

@@ -89,7 +89,7 @@ import Testing
             // The cancelled task's held provider call was closed, not left hanging.
             #expect(fake.openConnections == 0, "open upstream connections after the session: \(fake.openConnections)")
             // Both answered tasks and the cancelled call the provider accepted are in the ledger.
-            let costs = try FleetdProcess.run(["costs", "--config", file.path, "--data-dir", data.path, "--format", "json"])
+            let costs = try await FleetdProcess.run(["costs", "--config", file.path, "--data-dir", data.path, "--format", "json"])
             #expect(costs.status == 0, "\(costs.stderr)")
             #expect(costs.stdout.contains("\"fast\""), "\(costs.stdout)")
         }

@@ -34,7 +34,7 @@ import Testing
         #expect(withKey.status == 200, "\(withKey.body)")
 
         // The command line writes to the same table.
-        let made = try FleetdProcess.run(["keys", "create", "--config", file.path, "--tenant", "cli", "--json"])
+        let made = try await FleetdProcess.run(["keys", "create", "--config", file.path, "--tenant", "cli", "--json"])
         #expect(made.status == 0, "\(made.stderr)")
         let cliKey = (try JSONSerialization.jsonObject(with: Data(made.stdout.utf8)) as? [String: Any])?["key"] as? String
         let viaCLI = try await http(.POST, instances[1].baseURL + "/v1/tasks", body: task, headers: AuthFixture.bearer(cliKey ?? "missing"))
@@ -55,7 +55,7 @@ import Testing
         #expect(try await http(.DELETE, instances[1].baseURL + "/v1/admin/keys/\(id)", headers: AuthFixture.bearer(Self.admin)).status == 200)
         let refused = try await http(.POST, instances[2].baseURL + "/v1/tasks", body: task, headers: AuthFixture.bearer(key))
         #expect(refused.status == 401 && refused.body.contains("revoked"), "\(refused.body)")
-        let listed = try FleetdProcess.run(["keys", "list", "--config", file.path, "--json"])
+        let listed = try await FleetdProcess.run(["keys", "list", "--config", file.path, "--json"])
         let states = ((try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any])?["keys"] as? [[String: Any]])?
             .compactMap { $0["state"] as? String }.sorted()
         #expect(states == ["active", "active", "revoked"], "\(listed.stdout) \(listed.stderr)")

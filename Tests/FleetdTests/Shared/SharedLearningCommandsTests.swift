@@ -18,7 +18,7 @@ import Testing
             .write(to: outcomes, atomically: true, encoding: .utf8)
 
         let importing = directory.appendingPathComponent("import-data")
-        let imported = try FleetdProcess.run(["feedback", "--config", config.path, "--jsonl", outcomes.path, "--data-dir", importing.path])
+        let imported = try await FleetdProcess.run(["feedback", "--config", config.path, "--jsonl", outcomes.path, "--data-dir", importing.path])
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stdout.contains("imported 4 outcomes into PostgreSQL at"), "\(imported.stdout)")
         let shared = try await SharedCluster.number(database, "SELECT count(*) FROM memory_entries WHERE partition = 'routing/learning'")
@@ -26,7 +26,7 @@ import Testing
 
         // Another directory (another instance's machine) routes with the import: it came from the shared store.
         let elsewhere = directory.appendingPathComponent("other-data")
-        let routed = try FleetdProcess.run(["route", "--config", config.path, "--data-dir", elsewhere.path, "--json", prompt])
+        let routed = try await FleetdProcess.run(["route", "--config", config.path, "--data-dir", elsewhere.path, "--json", prompt])
         #expect(routed.status == 0, "\(routed.stderr)")
         let selection = try #require(try JSONSerialization.jsonObject(with: Data(routed.stdout.utf8)) as? [String: Any], "\(routed.stdout)")
         let candidates = jsonValue(selection, "trace.candidates") as? [[String: Any]] ?? []
@@ -39,7 +39,7 @@ import Testing
         try (FeedbackAPITests.config(predictive: true)
             + "\ndatabase: {type: postgres, host: 127.0.0.1, port: 1, database: x, username: fleetd, tls: disable, timeoutSeconds: 2}")
             .write(to: unreachable, atomically: true, encoding: .utf8)
-        let refused = try FleetdProcess.run(["feedback", "--config", unreachable.path, "--jsonl", outcomes.path, "--data-dir", importing.path])
+        let refused = try await FleetdProcess.run(["feedback", "--config", unreachable.path, "--jsonl", outcomes.path, "--data-dir", importing.path])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("cannot reach PostgreSQL at 127.0.0.1:1"), "\(refused.stderr)")
     }

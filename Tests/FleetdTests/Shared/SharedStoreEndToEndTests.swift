@@ -105,7 +105,7 @@ import Testing
         // Port 1 on loopback: nothing listens there.
         try "fleet: {id: pg}\ndatabase: {type: postgres, host: 127.0.0.1, port: 1, tls: disable, timeoutSeconds: 2}\n"
             .write(to: file, atomically: true, encoding: .utf8)
-        let result = try FleetdProcess.run(["serve", "--config", file.path, "--port", "0", "--data-dir", directory.appendingPathComponent("data").path])
+        let result = try await FleetdProcess.run(["serve", "--config", file.path, "--port", "0", "--data-dir", directory.appendingPathComponent("data").path])
         #expect(result.status == 1)
         #expect(result.stderr.contains("cannot reach PostgreSQL at 127.0.0.1:1"), "\(result.stderr)")
     }
@@ -122,7 +122,7 @@ import Testing
         let elsewhere = try temporaryDirectory()
         let file = elsewhere.appendingPathComponent("fleet.yaml")
         try text.write(to: file, atomically: true, encoding: .utf8)
-        let result = try FleetdProcess.run(["costs", "--config", file.path, "--format", "json", "--data-dir", elsewhere.appendingPathComponent("none").path])
+        let result = try await FleetdProcess.run(["costs", "--config", file.path, "--format", "json", "--data-dir", elsewhere.appendingPathComponent("none").path])
         #expect(result.status == 0, "\(result.stderr)")
         let json = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any]
         #expect((json?["total"] as? [String: Any])?["entries"] as? Int == 1, "\(result.stdout)")
