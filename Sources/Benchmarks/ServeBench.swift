@@ -64,7 +64,7 @@ struct ServeBench: BenchSuite {
                 try await measureFile(file, upstream: upstream, http: http, directory: directory, scale: scale)
                 // An agent holds one stream, so the streams need a config with as many agents.
                 let agents = (try? ConfigLoader.load(text: String(contentsOf: file, encoding: .utf8), file: file.path)).map {
-                    "\(min($0.config.agents.reduce(0) { $0 + $1.count }, $0.config.fleet.maxAgents))"
+                    "\($0.config.agentAllocation.reduce(0) { $0 + $1.count })"
                 } ?? "too few"
                 print("-- memory, on the bench-only minimal config (one model, cost tracking off, \(streams + 16) agents): \(file.lastPathComponent) runs \(agents) agents")
             }

@@ -179,7 +179,7 @@ public final class ModelRouter: Sendable {
     ///   - error: how it failed; `nil` with `success: false` counts as ``CallFailure/other(_:)``.
     public func recordOutcome(model: String, success: Bool, latency: Duration, error: CallFailure? = nil) async {
         let now = clock.now
-        let ms = Double(latency.components.seconds) * 1_000 + Double(latency.components.attoseconds) / 1e15
+        let ms = latency.inMilliseconds
         let failure = success ? nil : (error ?? .other("failed"))
         let counts = failure?.countsAgainstHealth ?? true
         let (provider, updated): (ProviderKind?, ModelStats?) = state.withLock { s in

@@ -123,9 +123,7 @@ public final class PostgresStore: Service, Sendable {
 
     /// "1.2 s ago", for messages.
     private static func ago(_ instant: ContinuousClock.Instant) -> String {
-        let elapsed = ContinuousClock.now - instant
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return String(format: "%.1f s ago", seconds)
+        String(format: "%.1f s ago", (ContinuousClock.now - instant).timeInterval)
     }
 
     /// Deadlock (40P01) or serialization failure (40001): the transaction may simply run again.

@@ -170,8 +170,7 @@ extension StreamResultMetadata {
         try values.encode(provider, forKey: .provider)
         try values.encode(totalChunks, forKey: .totalChunks)
         try values.encode(totalTokens, forKey: .totalTokens)
-        let (seconds, attoseconds) = duration.components
-        try values.encode(Double(seconds) * 1_000 + Double(attoseconds) / 1e15, forKey: .durationMs)
+        try values.encode(duration.inMilliseconds, forKey: .durationMs)
         try values.encode(attempts, forKey: .attempts)
         try values.encode(synchronous, forKey: .synchronous)
         try values.encode(synchronousFallback, forKey: .synchronousFallback)

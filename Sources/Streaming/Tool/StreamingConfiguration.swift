@@ -1,3 +1,5 @@
+import FleetSupport
+
 /// The `streaming:` section of the configuration: how ``StreamingTool`` buffers, times out and retries.
 public struct StreamingConfiguration: Sendable, Hashable, Codable {
     /// Whether streaming is on (the feature flag's default). Default `false`: the v1.0.4 synchronous path.
@@ -76,8 +78,7 @@ public struct RetryConfiguration: Sendable, Hashable, Codable {
     /// The wait before retry number `retry`, with jitter drawn from `random` in [0, 1);
     /// a provider's `retryAfter` wins when it is longer.
     public func delay(retry: Int, providerRetryAfter: Duration?, random: Double) -> Duration {
-        let base = Double(baseDelay(retry: retry).components.seconds) * 1000
-            + Double(baseDelay(retry: retry).components.attoseconds) / 1e15
+        let base = baseDelay(retry: retry).inMilliseconds
         let spread = 1 + jitter * (2 * random - 1)
         let jittered = Duration.milliseconds(Int64(max(0, base * spread)))
         if let providerRetryAfter, providerRetryAfter > jittered { return providerRetryAfter }

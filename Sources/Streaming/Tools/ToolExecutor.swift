@@ -95,7 +95,7 @@ public struct ToolExecutor: Sendable {
         }
 
         let elapsed = ContinuousClock.now - started
-        let durationMs = Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15
+        let durationMs = elapsed.inMilliseconds
         var outcome: ToolCallReport.Outcome
         var content: [ContentBlock]
         var isError = true
@@ -188,7 +188,7 @@ public struct ToolExecutor: Sendable {
     }
 
     static func describe(_ duration: Duration) -> String {
-        let ms = Double(duration.components.seconds) * 1_000 + Double(duration.components.attoseconds) / 1e15
+        let ms = duration.inMilliseconds
         return ms >= 1_000 ? "\(fixed(ms / 1_000, digits: 1)) s" : "\(Int(ms)) ms"
     }
 }
