@@ -23,7 +23,9 @@ public func withDeadline<T: Sendable>(
     }
     let timer = Task {
         do { try await Task.sleep(for: timeout) } catch { return } // the body finished first
-        race.finish(.failure(timedOut()))
+        // `timedOut` only when the deadline wins: it may act (close a connection, mark a server
+        // silent), and a body that ended just before the timer woke must not set that off.
+        if race.claim() { race.deliver(.failure(timedOut())) }
     }
     defer {
         work.cancel()
@@ -36,11 +38,14 @@ public func withDeadline<T: Sendable>(
     }
 }
 
-/// The first of several results offered to one waiter; later ones are dropped.
+/// The first of several results offered to one waiter; later ones are dropped. An offer is
+/// claimed first and delivered after, so the winner can make its result outside the lock.
 final class FirstResult<T: Sendable>: Sendable {
     private enum State {
         case empty
         case waiting(CheckedContinuation<T, any Error>)
+        /// A result was claimed and is on its way; the waiter, if it came already.
+        case claimed(CheckedContinuation<T, any Error>?)
         case done(Result<T, any Error>)
         case taken
     }
@@ -49,17 +54,31 @@ final class FirstResult<T: Sendable>: Sendable {
 
     /// Offers a result: the first one wakes the waiter (or waits for it); later ones are dropped.
     func finish(_ result: Result<T, any Error>) {
-        let waiter: CheckedContinuation<T, any Error>? = state.withLock { state in
+        if claim() { deliver(result) }
+    }
+
+    /// Whether this caller is the first to offer a result; if so, it must ``deliver(_:)`` one.
+    func claim() -> Bool {
+        state.withLock { state in
             switch state {
             case .empty:
-                state = .done(result)
-                return nil
+                state = .claimed(nil)
+                return true
             case .waiting(let continuation):
-                state = .taken
-                return continuation
-            case .done, .taken:
-                return nil
+                state = .claimed(continuation)
+                return true
+            case .claimed, .done, .taken:
+                return false
             }
+        }
+    }
+
+    /// The claimed result, to the waiter (now, or when it comes).
+    func deliver(_ result: Result<T, any Error>) {
+        let waiter: CheckedContinuation<T, any Error>? = state.withLock { state in
+            guard case .claimed(let continuation) = state else { preconditionFailure("FirstResult.deliver(_:) without a claim") }
+            state = continuation == nil ? .done(result) : .taken
+            return continuation
         }
         waiter?.resume(with: result)
     }
@@ -75,7 +94,10 @@ final class FirstResult<T: Sendable>: Sendable {
                 case .empty:
                     state = .waiting(continuation)
                     return nil
-                case .waiting, .taken:
+                case .claimed(nil):
+                    state = .claimed(continuation)
+                    return nil
+                case .waiting, .claimed, .taken:
                     preconditionFailure("FirstResult.value() called twice")
                 }
             }
