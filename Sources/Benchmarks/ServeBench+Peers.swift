@@ -104,7 +104,10 @@ final class ChildFleetd: Sendable {
                let range = line.range(of: #":(\d+)""#, options: .regularExpression), let port = Int(line[range].dropFirst().dropLast()) {
                 // Keep the warnings and errors fleetd logs (the level is notice: no line per request).
                 errors.fileHandleForReading.readabilityHandler = { handle in
-                    let text = String(decoding: handle.availableData, as: UTF8.self)
+                    let data = handle.availableData
+                    // At the end of its output (it exited) stop watching: the handler would be called again and again.
+                    guard !data.isEmpty else { return handle.readabilityHandler = nil }
+                    let text = String(decoding: data, as: UTF8.self)
                     for line in text.split(separator: "\n") where line.contains("\"warning\"") || line.contains("\"error\"") {
                         log.append(String(line) + "\n")
                     }

@@ -45,6 +45,10 @@ final class FleetdProcess: Sendable {
         try input.fileHandleForWriting.close()
         let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
         let stderrData = err.fileHandleForReading.readDataToEndOfFile()
+        // Closed here, not left to the handles' deinit: Foundation's `Process` keeps its pipes, and
+        // it outlived the run, so every run left two descriptors open in the test process.
+        try? out.fileHandleForReading.close()
+        try? err.fileHandleForReading.close()
         process.waitUntilExit()
         return Result(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self))
     }
@@ -57,6 +61,9 @@ final class FleetdProcess: Sendable {
 
     private let process: Process
     private let log: LogBuffer
+    /// Our end of the child's standard error, closed in deinit: Foundation's `Process` keeps its
+    /// pipes and outlives this object, so every fleetd a test started left it open.
+    private let errors: FileHandle
     let port: Int
 
     var pid: Int32 { process.processIdentifier }
@@ -75,11 +82,19 @@ final class FleetdProcess: Sendable {
         process.standardOutput = FileHandle.nullDevice
         let log = LogBuffer()
         err.fileHandleForReading.readabilityHandler = { handle in
-            log.append(handle.availableData)
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                // The child closed it (it exited): stop watching (the handler would be called again
+                // and again); our end is closed in deinit (`close()` here would wait on this queue).
+                handle.readabilityHandler = nil
+                return
+            }
+            log.append(data)
         }
         try process.run()
         self.process = process
         self.log = log
+        self.errors = err.fileHandleForReading
         var port: Int?
         for _ in 0..<400 where port == nil {
             try await Task.sleep(for: .milliseconds(25))
@@ -88,6 +103,8 @@ final class FleetdProcess: Sendable {
         }
         guard let port else {
             process.terminate()
+            err.fileHandleForReading.readabilityHandler = nil
+            try? err.fileHandleForReading.close()
             throw StartError(log: log.text)
         }
         self.port = port
@@ -121,6 +138,8 @@ final class FleetdProcess: Sendable {
 
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        errors.readabilityHandler = nil
+        try? errors.close()
     }
 
     private static func listeningPort(in log: String) -> Int? {

@@ -79,4 +79,10 @@ public struct DataPlane: Sendable {
         return DataPlane(database: database, memory: memory, records: records, costs: costs, postgres: postgres, quotas: quotas, router: router,
                          analyzer: analyzer)
     }
+
+    /// Closes the SQLite file (``StoreDatabase/close()``); the services built on it fail after
+    /// this. For a process that opens many data planes (the tests); `fleetd` closes by exiting.
+    public func close() throws {
+        try database.close()
+    }
 }

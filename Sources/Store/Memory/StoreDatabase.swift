@@ -80,6 +80,17 @@ public final class StoreDatabase: Sendable {
         }
     }
 
+    /// Closes the file's connections (GRDB checkpoints the WAL as the last one closes). Anything
+    /// used after this fails with ``StoreError``. fleetd's own processes never call it (the file
+    /// closes as they exit); a process that opens the file many times (the test bundle) does.
+    public func close() throws {
+        do {
+            try pool.close()
+        } catch {
+            throw StoreError.wrapping(error, context: "closing database at \(path)")
+        }
+    }
+
     /// The migration identifiers this build knows, in order.
     public static var knownMigrations: [String] { migrator.migrations }
 

@@ -123,6 +123,11 @@ func buildCore(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMe
 func buildApplication(loaded: LoadedConfig, settings: ServiceSettings, metrics: FleetMetrics, httpClients: ProviderHTTPClients,
                       postgres: PostgresStore? = nil, logger: Logger) async throws -> some ApplicationProtocol {
     let core = try await buildCore(loaded: loaded, settings: settings, metrics: metrics, httpClients: httpClients, postgres: postgres, logger: logger)
+    return try buildApplication(core: core, settings: settings, metrics: metrics, logger: logger)
+}
+
+/// The HTTP application on a built core (the tests keep the core to close its data plane after).
+func buildApplication(core: FleetCore, settings: ServiceSettings, metrics: FleetMetrics, logger: Logger) throws -> some ApplicationProtocol {
     let (config, reloader, dataPlane, manager, authenticator, api) = (core.config, core.reloader, core.dataPlane, core.manager, core.authenticator, core.api)
     let costsOn: @Sendable () async -> Bool = { await manager.config.cost.enabled }
     let limiter = CallerRateLimiter()

@@ -27,9 +27,30 @@ func withFleetd<Value>(
                                    processEnvironment: environment)
     var logger = Logger(label: "fleetd-api-test")
     logger.logLevel = .warning
-    let app = try await buildApplication(loaded: loaded, settings: settings, metrics: FleetMetrics(),
-                                         httpClients: ProviderHTTPClients(primary: HTTPClient.shared), logger: logger)
-    return try await app.test(setup) { client in try await body(client, directory) }
+    return try await withBuiltApplication(loaded: loaded, settings: settings, logger: logger) { app in
+        try await app.test(setup) { client in try await body(client, directory) }
+    }
+}
+
+/// fleetd's application built in process (``buildCore`` then ``buildApplication(core:settings:metrics:logger:)``),
+/// handed to `body`; its SQLite file is closed after, whatever `body` did. The test bundle builds
+/// hundreds: left open, each kept its connections' descriptors for the rest of the run.
+func withBuiltApplication<Value>(
+    loaded: LoadedConfig, settings: ServiceSettings, logger: Logger,
+    _ body: (any ApplicationProtocol) async throws -> Value
+) async throws -> Value {
+    let metrics = FleetMetrics()
+    let core = try await buildCore(loaded: loaded, settings: settings, metrics: metrics,
+                                   httpClients: ProviderHTTPClients(primary: HTTPClient.shared), logger: logger)
+    let result: Result<Value, any Error>
+    do {
+        let app = try buildApplication(core: core, settings: settings, metrics: metrics, logger: logger)
+        result = .success(try await body(app))
+    } catch {
+        result = .failure(error)
+    }
+    try? core.dataPlane.close()
+    return try result.get()
 }
 
 /// Configurations the API tests run with. None needs an API key.

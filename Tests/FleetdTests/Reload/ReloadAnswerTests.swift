@@ -51,8 +51,9 @@ struct ReloadAnswerTests {
         let settings = ServiceSettings(configPath: file.path, dataDirectory: directory, environmentOption: nil, processEnvironment: environment)
         var logger = Logger(label: "fleetd-reload-answer-test")
         logger.logLevel = .warning
-        let app = try await buildApplication(loaded: loaded, settings: settings, metrics: FleetMetrics(), httpClients: ProviderHTTPClients(primary: HTTPClient.shared), logger: logger)
-        return try await app.test(.router) { client in try await body(client, file) }
+        return try await withBuiltApplication(loaded: loaded, settings: settings, logger: logger) { app in
+            try await app.test(.router) { client in try await body(client, file) }
+        }
     }
 
     @Test("after the reload's answer, the next requests see its flag, its agents and its body limit")
