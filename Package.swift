@@ -32,6 +32,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         // FileDescriptor, for the MCP SDK's stdio transport to a tool server's pipes.
         .package(url: "https://github.com/apple/swift-system.git", from: "1.4.0"),
+        // Starts stdio tool servers (and, in tests, fleetd): Foundation's Process reads past a heap
+        // block on Linux once ~1,365 descriptors are open (ServerProcess.swift says more).
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         // Already in the graph under AsyncHTTPClient and jwt-kit. NIOSSL: extra CA certificates for
         // provider connections (FLEETD_EXTRA_CA_CERTS). NIOHTTP2 and X509: the fake provider's
         // HTTPS + HTTP/2 mode (tests and benchmarks only), with a certificate made at run time
@@ -52,6 +55,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -199,7 +204,8 @@ let package = Package(
             path: "Tests/Support/StoreCrashWriter",
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "FleetSupportTests", dependencies: ["FleetSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "FleetSupportTests", dependencies: ["FleetSupport", .product(name: "SystemPackage", package: "swift-system")],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "FleetSupport", "FakeProvider"], swiftSettings: swiftSettings),
         .testTarget(name: "StreamingTests", dependencies: ["Streaming", "Providers", "FleetSupport", "FakeProvider"], swiftSettings: swiftSettings),
         .testTarget(

@@ -1,39 +1,67 @@
+import FleetSupport
 import Foundation
+import SystemPackage
 
-/// A started stdio tool server: its process and the pipes to it, held by its connection actor
-/// only (the pipes are not Sendable). The SDK's stdio transport reads and writes the raw
-/// descriptors, so the `Pipe`s (which close them when released) are kept for as long as the
-/// connection.
+/// A started stdio tool server: its process (``ChildProcess``, not Foundation's `Process`, which
+/// misreads memory once a busy fleetd has ~1,365 descriptors open), the ends of its pipes, and
+/// the reader that logs its standard error. Held by its connection actor.
 ///
-/// The server leads a process group of its own (Foundation's `Process` spawns with
-/// `POSIX_SPAWN_SETPGROUP`), and what it starts joins that group: `npx` runs the real server
-/// (`node`) as its child, `sh -c` its command. Ending the server therefore signals the whole
-/// group, so that no child outlives it.
-final class ServerProcess {
-    private let process: Process
-    private let pipes: [Pipe]
-    let pid: Int32
-    /// Whether it leads its own process group: then signals go to the group, else to it alone.
-    private let leadsGroup: Bool
+/// The server leads a process group of its own, and what it starts joins that group: `npx` runs
+/// the real server (`node`) as its child, `sh -c` its command. Ending the server therefore signals
+/// the whole group, so that no child outlives it.
+final class ServerProcess: Sendable {
+    private let child: ChildProcess
+    /// Reads its standard error for the log; kept for as long as the server (the handler stops
+    /// when its handle is released).
+    private let errors: FileHandle
 
-    /// - Parameter pipes: its standard input's first, then the others.
-    init(process: Process, pipes: [Pipe]) {
-        self.process = process
-        self.pipes = pipes
-        pid = process.processIdentifier
-        leadsGroup = getpgid(pid) == pid
+    private init(child: ChildProcess, errors: FileHandle) {
+        self.child = child
+        self.errors = errors
     }
 
-    var isRunning: Bool { process.isRunning }
+    var pid: Int32 { child.pid }
+    /// The server's standard input (written) and standard output (read).
+    var input: FileDescriptor { child.standardInput! } // started with `.pipe`
+    var output: FileDescriptor { child.standardOutput! } // started with `.pipe`
+
+    /// Starts `executable` with only `environment`, in a group of its own; the lines of its
+    /// standard error go to `logLines`. `onExit` is called once it has exited, with its status.
+    static func start(executable: String, arguments: [String], environment: [String: String], directory: String?,
+                      logLines: @escaping @Sendable (Substring) -> Void,
+                      onExit: @escaping @Sendable (_ pid: Int32, _ status: Int32) async -> Void) async throws -> ServerProcess {
+        let child = try await ChildProcess.start(executable: executable, arguments: arguments, environment: environment, directory: directory,
+                                                 newProcessGroup: true, input: .pipe, output: .pipe, error: .pipe, onExit: onExit)
+        // The server's own log lines (MCP servers log to standard error) go to fleetd's log; the
+        // child closes the descriptor, not the handle.
+        let errors = FileHandle(fileDescriptor: child.standardError!.rawValue, closeOnDealloc: false) // started with `.pipe`
+        errors.readabilityHandler = { handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where !line.isEmpty {
+                logLines(line)
+            }
+        }
+        return ServerProcess(child: child, errors: errors)
+    }
+
+    var isRunning: Bool { child.isRunning }
 
     /// Its exit status once it has exited (and been reaped), else `nil`.
-    var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+    var exitStatus: Int32? { child.exitStatus }
 
     /// Starts ending it: its standard input is closed now (how MCP asks a stdio server to exit);
     /// the returned value signals its group (``ProcessGroupTermination/run(grace:)``).
     func stop() -> ProcessGroupTermination {
-        try? pipes.first?.fileHandleForWriting.close()
-        return ProcessGroupTermination(process: process, pid: pid, signalsGroup: leadsGroup)
+        child.closeInput()
+        return ProcessGroupTermination(child: child)
+    }
+
+    deinit {
+        errors.readabilityHandler = nil
     }
 }
 
@@ -41,21 +69,16 @@ final class ServerProcess {
 /// exited or the grace period is over. The SIGKILL goes to the group either way: a child that
 /// outlived its parent (a `node` whose `npx` ended) is ended with it.
 ///
-/// SIGTERM alone is not enough: a server may inherit a mask in which SIGTERM is blocked (the
-/// signals swift-service-lifecycle handles are blocked in fleetd's threads; seen as SigBlk in
-/// `/proc/<pid>/status` of servers left running), or ignore it.
+/// SIGTERM alone is not enough: a server may ignore it, or block it.
 struct ProcessGroupTermination: Sendable {
-    let process: Process
-    let pid: Int32
-    /// Whether `pid` leads its own group (then `-pid` is signalled).
-    let signalsGroup: Bool
+    let child: ChildProcess
 
     /// Returns once SIGKILL was sent: after the server exited, after `grace`, or at once when
     /// the calling task is cancelled (fleetd's shutdown ran out of time).
     func run(grace: Duration) async {
         send(SIGTERM)
         let deadline = ContinuousClock.now + grace
-        while process.isRunning, ContinuousClock.now < deadline {
+        while child.isRunning, ContinuousClock.now < deadline {
             do {
                 try await Task.sleep(for: .milliseconds(25))
             } catch {
@@ -66,6 +89,6 @@ struct ProcessGroupTermination: Sendable {
     }
 
     private func send(_ number: Int32) {
-        _ = kill(signalsGroup ? -pid : pid, number)
+        child.signal(number, group: true)
     }
 }

@@ -187,7 +187,7 @@ actor ToolServerConnection {
         let process: ServerProcess?
         let transport: any Transport
         do {
-            (transport, process) = try makeTransport()
+            (transport, process) = try await makeTransport()
         } catch {
             fail("it could not be started: \(error)")
             return
@@ -312,42 +312,25 @@ actor ToolServerConnection {
         await lost(reason)
     }
 
-    private func makeTransport() throws -> (any Transport, ServerProcess?) {
+    private func makeTransport() async throws -> (any Transport, ServerProcess?) {
         switch spec.transport {
         case .stdio(let command, let args, let environment, let directory):
-            let process = Process()
             let serverEnvironment = Self.processEnvironment(configured: environment)
-            process.executableURL = URL(fileURLWithPath: Self.resolve(command, environment: serverEnvironment))
-            process.arguments = args
-            process.environment = serverEnvironment
-            if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-            let input = Pipe(), output = Pipe(), errors = Pipe()
-            process.standardInput = input
-            process.standardOutput = output
-            process.standardError = errors
             let logger = self.logger, name = spec.name
-            // The server's own log lines (MCP servers log to standard error) go to fleetd's log.
-            errors.fileHandleForReading.readabilityHandler = { handle in
-                let data = handle.availableData
-                if data.isEmpty {
-                    handle.readabilityHandler = nil
-                    return
-                }
-                for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where !line.isEmpty {
+            let process = try await ServerProcess.start(
+                executable: Self.resolve(command, environment: serverEnvironment), arguments: args,
+                environment: serverEnvironment, directory: directory,
+                logLines: { line in
                     logger.info("tool server stderr", metadata: ["server": "\(name)", "line": "\(line.prefix(500))"])
+                },
+                onExit: { [weak self] pid, status in
+                    await self?.ended(pid: pid, "its process exited with status \(status)")
                 }
-            }
-            // Set before `run()`: Foundation calls it on its own thread when the process exits.
-            process.terminationHandler = { [weak self] exited in
-                let pid = exited.processIdentifier, status = exited.terminationStatus
-                Task { await self?.ended(pid: pid, "its process exited with status \(status)") }
-            }
-            try process.run()
-            let pid = process.processIdentifier
-            let transport = StdioToolServerTransport(input: FileDescriptor(rawValue: output.fileHandleForReading.fileDescriptor),
-                                                     output: FileDescriptor(rawValue: input.fileHandleForWriting.fileDescriptor),
+            )
+            let pid = process.pid
+            let transport = StdioToolServerTransport(input: process.output, output: process.input,
                                                      logger: logger) { [weak self] reason in await self?.ended(pid: pid, reason) }
-            return (transport, ServerProcess(process: process, pipes: [input, output, errors]))
+            return (transport, process)
         case .http(let url, let headers):
             return (HTTPToolServerTransport(endpoint: url, headers: headers, httpClient: httpClient, logger: logger), nil)
         }

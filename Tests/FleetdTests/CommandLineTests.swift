@@ -1,4 +1,5 @@
 import Fleet
+import FleetSupport
 import Foundation
 import Testing
 
@@ -190,21 +191,15 @@ import Testing
         #expect(await fleetd.waitForExit() == 0)
     }
 
-    @Test func migrationScriptWrapsTheCommand() throws {
+    @Test func migrationScriptWrapsTheCommand() async throws {
         let directory = try temporaryDirectory()
         let old = directory.appendingPathComponent("old.json")
         try #"{"fleet": {"id": "j"}, "agents": [{"type": "a", "count": 1}]}"#.write(to: old, atomically: true, encoding: .utf8)
-        let script = Process()
-        script.executableURL = URL(fileURLWithPath: "/bin/bash")
-        script.arguments = [repository.appendingPathComponent("migrations/1.0.4-to-1.0.5.sh").path, old.path]
-        script.environment = FleetdProcess.baseEnvironment.merging(["FLEETD": FleetdProcess.binary.path]) { $1 }
-        let out = Pipe()
-        script.standardOutput = out
-        script.standardError = FileHandle.nullDevice
-        try script.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        script.waitUntilExit()
-        #expect(script.terminationStatus == 0)
+        let script = try await ChildProcess.run(
+            executable: "/bin/bash", arguments: [repository.appendingPathComponent("migrations/1.0.4-to-1.0.5.sh").path, old.path],
+            environment: FleetdProcess.baseEnvironment.merging(["FLEETD": FleetdProcess.binary.path]) { $1 })
+        let text = String(decoding: script.output, as: UTF8.self)
+        #expect(script.status == 0)
         #expect(text.contains("streaming:") && text.contains("features:") && text.contains("id: j"))
     }
 }

@@ -1,3 +1,4 @@
+import FleetSupport
 import Foundation
 import Synchronization
 
@@ -19,38 +20,11 @@ final class FleetdProcess: Sendable {
         var stderr: String
     }
 
-    /// Runs fleetd to completion (for the one-shot subcommands), on a thread of its own: waiting
-    /// for the child blocks, and on a test thread it held back every other test's timers (the
-    /// whole suite shares two cores).
+    /// Runs fleetd to completion (for the one-shot subcommands): `stdin` is its whole input.
     static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil, stdin: Data? = nil) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                continuation.resume(with: Swift.Result { try runBlocking(arguments, environment: environment, directory: directory, stdin: stdin) })
-            }.start()
-        }
-    }
-
-    private static func runBlocking(_ arguments: [String], environment: [String: String], directory: URL?, stdin: Data?) throws -> Result {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.environment = baseEnvironment.merging(environment) { $1 }
-        if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(stdin) }
-        try input.fileHandleForWriting.close()
-        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
-        let stderrData = err.fileHandleForReading.readDataToEndOfFile()
-        // Closed here, not left to the handles' deinit: Foundation's `Process` keeps its pipes, and
-        // it outlived the run, so every run left two descriptors open in the test process.
-        try? out.fileHandleForReading.close()
-        try? err.fileHandleForReading.close()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self))
+        let result = try await ChildProcess.run(executable: binary.path, arguments: arguments, environment: baseEnvironment.merging(environment) { $1 },
+                                                directory: directory?.path, input: Array(stdin ?? Data()))
+        return Result(status: result.status, stdout: String(decoding: result.output, as: UTF8.self), stderr: String(decoding: result.error, as: UTF8.self))
     }
 
     /// The environment children get: PATH and HOME only, so developers' keys never leak in.
@@ -59,52 +33,48 @@ final class FleetdProcess: Sendable {
         return ["PATH": parent["PATH"] ?? "/usr/bin:/bin", "HOME": parent["HOME"] ?? "/tmp"]
     }
 
-    private let process: Process
+    private let child: ChildProcess
     private let log: LogBuffer
-    /// Our end of the child's standard error, closed in deinit: Foundation's `Process` keeps its
-    /// pipes and outlives this object, so every fleetd a test started left it open.
+    /// Reads the child's standard error into ``log``; kept as long as this object (the handler
+    /// stops when its handle is released).
     private let errors: FileHandle
     let port: Int
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { child.pid }
 
     /// Everything fleetd logged so far (standard error).
     var logText: String { log.text }
 
     /// Starts `fleetd serve` on a free port and waits until it listens.
     init(config: URL, dataDirectory: URL, environment: [String: String] = [:], extraArguments: [String] = []) async throws {
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = ["serve", "--config", config.path, "--port", "0", "--data-dir", dataDirectory.path] + extraArguments
-        process.environment = Self.baseEnvironment.merging(environment) { $1 }
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
+        let child = try await ChildProcess.start(
+            executable: Self.binary.path,
+            arguments: ["serve", "--config", config.path, "--port", "0", "--data-dir", dataDirectory.path] + extraArguments,
+            environment: Self.baseEnvironment.merging(environment) { $1 }, error: .pipe)
         let log = LogBuffer()
-        err.fileHandleForReading.readabilityHandler = { handle in
+        // The child closes the descriptor when released; the handle only reads it.
+        let errors = FileHandle(fileDescriptor: child.standardError!.rawValue, closeOnDealloc: false) // started with `.pipe`
+        errors.readabilityHandler = { handle in
             let data = handle.availableData
             guard !data.isEmpty else {
-                // The child closed it (it exited): stop watching (the handler would be called again
-                // and again); our end is closed in deinit (`close()` here would wait on this queue).
+                // It exited: stop watching (the handler would be called again and again).
                 handle.readabilityHandler = nil
                 return
             }
             log.append(data)
         }
-        try process.run()
-        self.process = process
+        self.child = child
         self.log = log
-        self.errors = err.fileHandleForReading
+        self.errors = errors
         var port: Int?
         for _ in 0..<400 where port == nil {
             try await Task.sleep(for: .milliseconds(25))
             port = Self.listeningPort(in: log.text)
-            if !process.isRunning { break }
+            if !child.isRunning { break }
         }
         guard let port else {
-            process.terminate()
-            err.fileHandleForReading.readabilityHandler = nil
-            try? err.fileHandleForReading.close()
+            child.signal(SIGKILL)
+            errors.readabilityHandler = nil
             throw StartError(log: log.text)
         }
         self.port = port
@@ -119,27 +89,22 @@ final class FleetdProcess: Sendable {
 
     /// Sends a signal (SIGTERM, SIGHUP …).
     func signal(_ number: Int32) {
-        kill(process.processIdentifier, number)
+        child.signal(number)
     }
 
     /// Waits for the process to exit and returns its status; kills it after `timeout`.
     func waitForExit(timeout: Duration = .seconds(20)) async -> Int32 {
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning, ContinuousClock.now < deadline {
+        while child.isRunning, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        if process.isRunning {
-            process.interrupt()
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        return process.terminationStatus
+        if child.isRunning { child.signal(SIGKILL) }
+        return await child.waitForExit().code
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if child.isRunning { child.signal(SIGKILL) }
         errors.readabilityHandler = nil
-        try? errors.close()
     }
 
     private static func listeningPort(in log: String) -> Int? {

@@ -1,3 +1,4 @@
+import FleetSupport
 import Foundation
 import GRDB
 import Store
@@ -21,15 +22,10 @@ struct StoreCrashTests {
     }
 
     /// Runs the writer, SIGKILLs it once `killAfter` ids are printed, and returns every printed id.
-    static func runAndKill(executable: URL, database: String, killAfter: Int) async throws -> (ids: [String], process: Process) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = [database, "1000000"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let pid = process.processIdentifier
-        let handle = output.fileHandleForReading
+    static func runAndKill(executable: URL, database: String, killAfter: Int) async throws -> (ids: [String], ended: ChildProcess.Termination) {
+        let child = try await ChildProcess.start(executable: executable.path, arguments: [database, "1000000"], environment: [:], output: .pipe)
+        let pid = child.pid
+        let handle = FileHandle(fileDescriptor: child.standardOutput!.rawValue, closeOnDealloc: false) // the child closes it
         let ids: [String] = await withCheckedContinuation { continuation in
             // Blocking reads on a dedicated thread, not on the cooperative pool.
             let reader = Thread {
@@ -52,8 +48,7 @@ struct StoreCrashTests {
             }
             reader.start()
         }
-        process.waitUntilExit()
-        return (ids, process)
+        return (ids, await child.waitForExit())
     }
 
     @Test func sigkillMidWriteLosesNoCommittedEntry() async throws {
@@ -61,9 +56,8 @@ struct StoreCrashTests {
         defer { dir.remove() }
         let executable = try Self.writerExecutable()
         let path = dir.path()
-        let (ids, process) = try await Self.runAndKill(executable: executable, database: path, killAfter: 300)
-        #expect(process.terminationReason == .uncaughtSignal)
-        #expect(process.terminationStatus == SIGKILL)
+        let (ids, ended) = try await Self.runAndKill(executable: executable, database: path, killAfter: 300)
+        #expect(ended == .signaled(SIGKILL))
         #expect(ids.count >= 300)
 
         let db = try await StoreDatabase(path: path)

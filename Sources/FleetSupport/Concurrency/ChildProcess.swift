@@ -1,0 +1,244 @@
+import Foundation
+import Subprocess
+import Synchronization
+import SystemPackage
+
+/// A child process, started with swift-subprocess and watched until it exits: its pid, the ends
+/// of its pipes this process keeps, and its exit status once it has exited.
+///
+/// Not Foundation's `Process`: on Linux, `Process.run()` finds the descriptors to close in the
+/// child by reading `/proc/self/fd`, and copies every entry 256 bytes at a time, past the end of
+/// its 32 KiB directory buffer once about 1,365 descriptors are open (valgrind: "0 bytes after a
+/// block of size 32,816"). A busy fleetd has that many; the test bundle crashed on it in CI.
+/// swift-subprocess closes them with `close_range` and watches the child with a pidfd.
+public final class ChildProcess: Sendable {
+    /// Where one of the child's standard streams goes.
+    public enum Stream: Sendable {
+        /// A pipe; this process keeps the other end (``standardInput`` … ``standardError``).
+        case pipe
+        /// `/dev/null`.
+        case null
+        /// This process's own stream.
+        case inherit
+    }
+
+    /// How a child ended.
+    public enum Termination: Sendable, Equatable {
+        case exited(Int32)
+        /// Ended by the signal with this number.
+        case signaled(Int32)
+
+        /// What Foundation's `terminationStatus` says: the exit code, or the signal's number.
+        public var code: Int32 {
+            switch self {
+            case .exited(let code), .signaled(let code): code
+            }
+        }
+    }
+
+    public let pid: Int32
+    /// This process's ends of the child's pipes (`nil` for a stream that is not ``Stream/pipe``):
+    /// its standard input is written, its output and error are read. Closed in deinit, unless
+    /// closed before with ``closeInput()`` (the input) or handed to an owner that closes them.
+    public let standardInput: FileDescriptor?
+    public let standardOutput: FileDescriptor?
+    public let standardError: FileDescriptor?
+    private let exit: ExitRecord
+    private let inputOpen = Mutex(true)
+
+    private init(pid: Int32, ends: [FileDescriptor?], exit: ExitRecord) {
+        self.pid = pid
+        standardInput = ends[0]
+        standardOutput = ends[1]
+        standardError = ends[2]
+        self.exit = exit
+    }
+
+    /// Starts `executable` (a path) with only `environment`, a clean signal mask and default
+    /// signal handlers. With `newProcessGroup` it leads a group of its own, which what it starts
+    /// joins (``signal(_:group:)`` then reaches them too). `onExit` is called once, with the pid and
+    /// ``exitStatus``, when it has exited.
+    public static func start(executable: String, arguments: [String], environment: [String: String], directory: String? = nil,
+                             newProcessGroup: Bool = false, input: Stream = .null, output: Stream = .null, error: Stream = .null,
+                             onExit: @escaping @Sendable (_ pid: Int32, _ status: Int32) async -> Void = { _, _ in }) async throws -> ChildProcess {
+        var ours: [FileDescriptor?] = []
+        var theirs: [FileDescriptor] = []
+        var keepOpen: [Bool] = []
+        do {
+            for (stream, standard, childReads) in [(input, FileDescriptor.standardInput, true), (output, .standardOutput, false),
+                                                   (error, .standardError, false)] {
+                switch stream {
+                case .pipe:
+                    let pipe = try FileDescriptor.pipe()
+                    ours.append(childReads ? pipe.writeEnd : pipe.readEnd)
+                    theirs.append(childReads ? pipe.readEnd : pipe.writeEnd)
+                    keepOpen.append(false)
+                case .null:
+                    ours.append(nil)
+                    theirs.append(try FileDescriptor.open("/dev/null", .readWrite, options: .closeOnExec))
+                    keepOpen.append(false)
+                case .inherit:
+                    ours.append(nil)
+                    theirs.append(standard)
+                    keepOpen.append(true)
+                }
+            }
+        } catch {
+            for (index, end) in theirs.enumerated() where !keepOpen[index] { try? end.close() }
+            for case let end? in ours { try? end.close() }
+            throw error
+        }
+        var options = PlatformOptions()
+        if newProcessGroup { options.processGroupID = 0 }
+        var variables: [Environment.Key: String] = [:]
+        for (name, value) in environment { variables[Environment.Key(stringLiteral: name)] = value }
+        let configuration = Configuration(executable: .path(FilePath(executable)), arguments: Arguments(arguments),
+                                          environment: .custom(variables), workingDirectory: directory.map { FilePath($0) },
+                                          platformOptions: options)
+        let started = PidHandOver(), exit = ExitRecord()
+        let (childInput, childOutput, childError) = (theirs[0], theirs[1], theirs[2])
+        let (closeInput, closeOutput, closeError) = (!keepOpen[0], !keepOpen[1], !keepOpen[2])
+        // The run lasts as long as the child: its body only hands the pid over, and `run` returns
+        // once the child has exited.
+        Task.detached {
+            do {
+                let result = try await Subprocess.run(
+                    configuration,
+                    input: .fileDescriptor(childInput, closeAfterSpawningProcess: closeInput),
+                    output: .fileDescriptor(childOutput, closeAfterSpawningProcess: closeOutput),
+                    error: .fileDescriptor(childError, closeAfterSpawningProcess: closeError)
+                ) { execution in
+                    let pid = execution.processIdentifier.value
+                    started.resolve(.success(pid))
+                    return pid
+                }
+                let termination = Termination(result.terminationStatus)
+                exit.record(termination)
+                await onExit(result.closureResult, termination.code)
+            } catch {
+                started.resolve(.failure(error))
+            }
+        }
+        do {
+            return ChildProcess(pid: try await started.pid(), ends: ours, exit: exit)
+        } catch {
+            for case let end? in ours { try? end.close() }
+            throw error
+        }
+    }
+
+    /// Runs `executable` to its end and returns its exit status and what it wrote (up to
+    /// `limit` bytes of each stream); `input` is its whole standard input.
+    public static func run(executable: String, arguments: [String], environment: [String: String], directory: String? = nil,
+                           input: [UInt8] = [], limit: Int = 64 << 20) async throws -> (status: Int32, output: [UInt8], error: [UInt8]) {
+        var variables: [Environment.Key: String] = [:]
+        for (name, value) in environment { variables[Environment.Key(stringLiteral: name)] = value }
+        let result = try await Subprocess.run(.path(FilePath(executable)), arguments: Arguments(arguments), environment: .custom(variables),
+                                              workingDirectory: directory.map { FilePath($0) }, input: .array(input),
+                                              output: .bytes(limit: limit), error: .bytes(limit: limit))
+        return (Termination(result.terminationStatus).code, result.standardOutput, result.standardError)
+    }
+
+    public var isRunning: Bool { exit.termination == nil }
+
+    /// How it ended, once it has exited (and been reaped), else `nil`.
+    public var termination: Termination? { exit.termination }
+
+    /// Its exit status once it has exited, else `nil`: the code it exited with, or the number
+    /// of the signal that ended it.
+    public var exitStatus: Int32? { exit.termination?.code }
+
+    /// Waits until it has exited; returns how.
+    public func waitForExit() async -> Termination {
+        await exit.wait()
+    }
+
+    /// Sends signal `number` to it, or with `group` to its process group (it must lead one).
+    public func signal(_ number: Int32, group: Bool = false) {
+        _ = kill(group ? -pid : pid, number)
+    }
+
+    /// Closes ``standardInput`` (the child reads its end); once only.
+    public func closeInput() {
+        let wasOpen = inputOpen.withLock { open in
+            defer { open = false }
+            return open
+        }
+        if wasOpen { try? standardInput?.close() }
+    }
+
+    deinit {
+        closeInput()
+        try? standardOutput?.close()
+        try? standardError?.close()
+    }
+}
+
+extension ChildProcess.Termination {
+    init(_ status: TerminationStatus) {
+        switch status {
+        case .exited(let code): self = .exited(code)
+        case .signaled(let signal): self = .signaled(signal)
+        }
+    }
+}
+
+/// How a process ended, once it has, and the callers waiting for it.
+private final class ExitRecord: Sendable {
+    private struct State {
+        var termination: ChildProcess.Termination?
+        var waiters: [CheckedContinuation<ChildProcess.Termination, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    var termination: ChildProcess.Termination? { state.withLock { $0.termination } }
+
+    func record(_ termination: ChildProcess.Termination) {
+        let waiters = state.withLock { state in
+            state.termination = termination
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: termination) }
+    }
+
+    func wait() async -> ChildProcess.Termination {
+        await withCheckedContinuation { continuation in
+            let known = state.withLock { state -> ChildProcess.Termination? in
+                if state.termination == nil { state.waiters.append(continuation) }
+                return state.termination
+            }
+            if let known { continuation.resume(returning: known) }
+        }
+    }
+}
+
+/// The pid of a process being started, handed from the run's body to the caller waiting for it
+/// (or the error that kept it from starting).
+private final class PidHandOver: Sendable {
+    private struct State {
+        var result: Result<Int32, any Error>?
+        var waiter: CheckedContinuation<Int32, any Error>?
+    }
+    private let state = Mutex(State())
+
+    func resolve(_ result: Result<Int32, any Error>) {
+        let waiter = state.withLock { state -> CheckedContinuation<Int32, any Error>? in
+            guard state.result == nil else { return nil }
+            state.result = result
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(with: result)
+    }
+
+    func pid() async throws -> Int32 {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready = state.withLock { state -> Result<Int32, any Error>? in
+                if state.result == nil { state.waiter = continuation }
+                return state.result
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+    }
+}
