@@ -1,4 +1,5 @@
 import FakeProvider
+import FleetSupport
 import Foundation
 import Synchronization
 import Testing
@@ -11,13 +12,13 @@ import Testing
     /// `.venv-sdk/bin/python`, made (or found up to date) once per test run by `scripts/sdk-venv`.
     static func python() async throws -> String {
         if let known = venv.withLock({ $0 }) { return try known.get() }
-        let result = await offThePool { () -> Result<String, SDKSetupError> in
-            let run = runBlocking(URL(fileURLWithPath: "/usr/bin/nice"),
-                                  ["-n", "15", "bash", repositoryRoot.appendingPathComponent("scripts/sdk-venv").path], environment: nil)
-            guard run.status == 0, let path = run.stdout.split(separator: "\n").last.map(String.init) else {
-                return .failure(SDKSetupError(log: run.stdout + run.stderr))
-            }
-            return .success(path)
+        let run = await runToEnd(URL(fileURLWithPath: "/usr/bin/nice"),
+                                 ["-n", "15", "bash", repositoryRoot.appendingPathComponent("scripts/sdk-venv").path], environment: nil)
+        let result: Result<String, SDKSetupError>
+        if run.status == 0, let path = run.stdout.split(separator: "\n").last.map(String.init) {
+            result = .success(path)
+        } else {
+            result = .failure(SDKSetupError(log: run.stdout + run.stderr))
         }
         venv.withLock { $0 = result }
         return try result.get()
@@ -25,33 +26,16 @@ import Testing
 
     private static let venv = Mutex<Result<String, SDKSetupError>?>(nil)
 
-    /// Runs blocking work (a child process and its pipes) on a Dispatch thread: blocking Swift's
-    /// cooperative pool for seconds would starve every other suite running beside this one (the
-    /// fake provider's writers among them).
-    static func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: work()) }
+    /// Runs a program to its end: status, standard output and standard error (the process's
+    /// own environment when `environment` is nil).
+    static func runToEnd(_ executable: URL, _ arguments: [String], environment: [String: String]?) async -> (status: Int32, stdout: String, stderr: String) {
+        do {
+            let run = try await ChildProcess.run(executable: executable.path, arguments: arguments,
+                                                 environment: environment ?? ProcessInfo.processInfo.environment)
+            return (run.status, String(decoding: run.output, as: UTF8.self), String(decoding: run.error, as: UTF8.self))
+        } catch {
+            return (-1, "", "\(error)")
         }
-    }
-
-    /// Runs a program to its end: status, standard output and standard error.
-    static func runBlocking(_ executable: URL, _ arguments: [String], environment: [String: String]?) -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        do { try process.run() } catch { return (-1, "", "\(error)") }
-        // Standard error is drained beside standard output, so neither pipe can fill and stall the child.
-        let errors = LogBuffer()
-        err.fileHandleForReading.readabilityHandler = { handle in errors.append(handle.availableData) }
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        err.fileHandleForReading.readabilityHandler = nil
-        errors.append(err.fileHandleForReading.readDataToEndOfFile())
-        return (process.terminationStatus, stdout, errors.text)
     }
 
     struct SDKSetupError: Error, CustomStringConvertible {
@@ -143,10 +127,8 @@ import Testing
             // Niced: the Python SDKs' start-up is CPU-heavy, and the other suites' timing tests run
             // beside this one on the same cores.
             let environment = FleetdProcess.baseEnvironment.merging(["FLEETD_URL": fleetd.baseURL]) { $1 }
-            let run = await SDKCompatibilityTests.offThePool {
-                SDKCompatibilityTests.runBlocking(URL(fileURLWithPath: "/usr/bin/nice"),
-                                                  ["-n", "15", python, SDKCompatibilityTests.checks.path] + arguments, environment: environment)
-            }
+            let run = await SDKCompatibilityTests.runToEnd(URL(fileURLWithPath: "/usr/bin/nice"),
+                                                           ["-n", "15", python, SDKCompatibilityTests.checks.path] + arguments, environment: environment)
             #expect(run.status == 0, "SDK check \(arguments) failed:\n\(run.stderr)\nfleetd's log:\n\(fleetd.logText.suffix(3_000))")
             #expect(run.stdout.contains("ok \(arguments.joined(separator: " "))"), "\(run.stdout)")
         }

@@ -14,11 +14,9 @@ import Testing
 
     /// `.venv-dashboard/bin/python`, made or found up to date by `scripts/dashboard-venv`.
     static func python() async throws -> String {
-        let run = await SDKCompatibilityTests.offThePool {
-            SDKCompatibilityTests.runBlocking(URL(fileURLWithPath: "/usr/bin/nice"),
-                                              ["-n", "15", "bash", SDKCompatibilityTests.repositoryRoot.appendingPathComponent("scripts/dashboard-venv").path],
-                                              environment: nil)
-        }
+        let run = await SDKCompatibilityTests.runToEnd(URL(fileURLWithPath: "/usr/bin/nice"),
+                                                       ["-n", "15", "bash", SDKCompatibilityTests.repositoryRoot.appendingPathComponent("scripts/dashboard-venv").path],
+                                                       environment: nil)
         guard run.status == 0, let path = run.stdout.split(separator: "\n").last.map(String.init) else {
             throw SDKCompatibilityTests.SDKSetupError(log: run.stdout + run.stderr)
         }
@@ -140,9 +138,7 @@ import Testing
         let checks = SDKCompatibilityTests.repositoryRoot.appendingPathComponent("Tests/Dashboard/dashboard_checks.py")
         // Niced like the SDK checks (Chromium inherits it): the timing tests of other suites run
         // beside this one on the same cores.
-        let run = await SDKCompatibilityTests.offThePool {
-            SDKCompatibilityTests.runBlocking(URL(fileURLWithPath: "/usr/bin/nice"), ["-n", "15", python, checks.path], environment: environment)
-        }
+        let run = await SDKCompatibilityTests.runToEnd(URL(fileURLWithPath: "/usr/bin/nice"), ["-n", "15", python, checks.path], environment: environment)
         #expect(run.status == 0, "dashboard checks failed:\n\(run.stdout)\n\(run.stderr)\nfleetd's log:\n\(fleetd.logText.suffix(3_000))")
         #expect(run.stdout.contains("ok dashboard"), "\(run.stdout)")
 

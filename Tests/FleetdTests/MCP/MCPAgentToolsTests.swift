@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FakeProvider
+import FleetSupport
 import Foundation
 import NIOCore
 import Testing
@@ -69,15 +70,9 @@ import Testing
     }
 
     /// Tests/SDK/tool_server.py over Streamable HTTP on `port`, logging its calls to `log`.
-    static func startHTTPToolServer(python: String, port: Int, log: URL) throws -> Process {
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: python)
-        server.arguments = [toolServer.path, "http", String(port)]
-        server.environment = FleetdProcess.baseEnvironment.merging(["TOOL_LOG": log.path]) { $1 }
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        return server
+    static func startHTTPToolServer(python: String, port: Int, log: URL) async throws -> ChildProcess {
+        try await ChildProcess.start(executable: python, arguments: [toolServer.path, "http", String(port)],
+                                     environment: FleetdProcess.baseEnvironment.merging(["TOOL_LOG": log.path]) { $1 })
     }
 
     /// The `mcpServers` entry for `config` of one HTTP server, `weather`, on `port`.
@@ -424,8 +419,8 @@ import Testing
         let entries = Self.httpServerEntry(port: port)
         try await withFleet(.anthropic, server: entries) { fleetd, _, _ in
             #expect(!fleetd.logText.contains("get_weather"), "nothing listens yet")
-            let server = try Self.startHTTPToolServer(python: python, port: port, log: directory.appendingPathComponent("late.jsonl"))
-            defer { kill(server.processIdentifier, SIGKILL) } // SIGTERM is blocked in children of the test process
+            let server = try await Self.startHTTPToolServer(python: python, port: port, log: directory.appendingPathComponent("late.jsonl"))
+            defer { server.signal(SIGKILL) }
             #expect(await eventually(timeout: .seconds(40)) { fleetd.logText.contains("get_weather") }, "\(fleetd.logText.suffix(2_000))")
             let response = try await Self.run(fleetd, "tools-10")
             #expect(Self.firstCallOutcome(response) == "ok", "\(response.body)")
@@ -439,16 +434,16 @@ import Testing
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let log = directory.appendingPathComponent("restarts.jsonl")
-        var server = try Self.startHTTPToolServer(python: python, port: port, log: log)
-        defer { kill(server.processIdentifier, SIGKILL) } // SIGTERM is blocked in children of the test process
+        var server = try await Self.startHTTPToolServer(python: python, port: port, log: log)
+        defer { server.signal(SIGKILL) }
         #expect(await eventually(timeout: .seconds(15)) { await Self.isUp(port: port) })
         let entries = Self.httpServerEntry(port: port)
         try await withFleet(.anthropic, server: entries) { fleetd, _, _ in
             #expect(Self.firstCallOutcome(try await Self.run(fleetd, "tools-11")) == "ok")
             // The server restarts: it knows none of the sessions it gave before.
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-            server = try Self.startHTTPToolServer(python: python, port: port, log: log)
+            server.signal(SIGKILL)
+            _ = await server.waitForExit()
+            server = try await Self.startHTTPToolServer(python: python, port: port, log: log)
             #expect(await eventually(timeout: .seconds(15)) { await Self.isUp(port: port) })
             _ = try await Self.run(fleetd, "tools-12") // may fail: its call found the session gone
             try await Task.sleep(for: .seconds(3))
@@ -463,8 +458,8 @@ import Testing
         let python = try await SDKCompatibilityTests.python()
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let server = try Self.startHTTPToolServer(python: python, port: port, log: directory.appendingPathComponent("http.jsonl"))
-        defer { kill(server.processIdentifier, SIGKILL) } // SIGTERM is blocked in children of the test process
+        let server = try await Self.startHTTPToolServer(python: python, port: port, log: directory.appendingPathComponent("http.jsonl"))
+        defer { server.signal(SIGKILL) }
         #expect(await eventually(timeout: .seconds(15)) { await Self.isUp(port: port) })
         let entries = { (_: String, _: URL) in
             """

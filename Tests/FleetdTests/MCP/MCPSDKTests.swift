@@ -53,10 +53,8 @@ import Testing
     func runChecks(_ arguments: [String], log: () -> String) async throws {
         let python = try await SDKCompatibilityTests.python()
         let environment = FleetdProcess.baseEnvironment.merging(["FLEETD_ADMIN_TOKEN": "mcp-admin"]) { $1 }
-        let run = await SDKCompatibilityTests.offThePool {
-            SDKCompatibilityTests.runBlocking(URL(fileURLWithPath: "/usr/bin/nice"), ["-n", "15", python, Self.checks.path] + arguments,
-                                              environment: environment)
-        }
+        let run = await SDKCompatibilityTests.runToEnd(URL(fileURLWithPath: "/usr/bin/nice"), ["-n", "15", python, Self.checks.path] + arguments,
+                                                       environment: environment)
         #expect(run.status == 0, "MCP checks \(arguments.first ?? "") failed:\n\(run.stderr.suffix(6_000))\nfleetd's log:\n\(log().suffix(3_000))")
         #expect(run.stdout.contains("ok \(arguments.first ?? "")"), "\(run.stdout)")
     }
