@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import FleetSupport
 import Foundation
 
 /// Allocations per task, counted by heaptrack (Debian's `heaptrack`, which counts every call to
@@ -54,8 +55,10 @@ enum AllocationCount {
             throw error
         }
         fleetd.stop()
-        let report = try ChildProcess.run(tools.print, ["-f", output.path + ".zst", "--print-peaks", "0", "--print-allocators", "0",
-                                                        "--print-temporary", "0", "--print-leaks", "0"], keepErrors: false).output
+        let printed = try await ChildProcess.run(executable: tools.print, arguments: ["-f", output.path + ".zst", "--print-peaks", "0",
+                                                                             "--print-allocators", "0", "--print-temporary", "0", "--print-leaks", "0"],
+                                                 environment: ProcessInfo.processInfo.environment)
+        let report = String(decoding: printed.output, as: UTF8.self)
         // "calls to allocation functions: 1168430 (167372/s)"
         guard let line = report.split(separator: "\n").first(where: { $0.hasPrefix("calls to allocation functions:") }),
               let calls = line.split(separator: " ").dropFirst(4).first.flatMap({ Int($0) }) else {
@@ -65,19 +68,3 @@ enum AllocationCount {
     }
 }
 
-/// A short-lived child process, run to its end.
-enum ChildProcess {
-    /// Its exit status and what it wrote (standard output, and standard error unless dropped).
-    static func run(_ executable: String, _ arguments: [String], keepErrors: Bool = true) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = keepErrors ? pipe : FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-}

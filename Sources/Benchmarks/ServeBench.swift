@@ -325,7 +325,7 @@ struct Loader {
 
     func run(url: String, body: String, headers: [(String, String)] = [], stream: Bool, connections: Int, seconds: Double) async throws -> LoadFigures {
         if let wrk {
-            return try await Task.detached { try wrk.run(url: url, body: body, headers: headers, connections: connections, seconds: seconds) }.value
+            return try await wrk.run(url: url, body: body, headers: headers, connections: connections, seconds: seconds)
         }
         let http = self.http
         return try await Load.run(http, seconds: seconds, callers: connections) {

@@ -1,3 +1,4 @@
+import FleetSupport
 import Foundation
 
 /// wrk (https://github.com/wg/wrk) as the load generator, when it is installed.
@@ -23,7 +24,7 @@ struct WrkLoad {
     }
 
     /// POSTs `body` (JSON) to `url` from `connections` connections for `seconds`.
-    func run(url: String, body: String, headers: [(String, String)] = [], connections: Int, seconds: Double) throws -> LoadFigures {
+    func run(url: String, body: String, headers: [(String, String)] = [], connections: Int, seconds: Double) async throws -> LoadFigures {
         let script = directory.appendingPathComponent("post-\(UUID().uuidString).lua")
         func quoted(_ text: String) -> String {
             "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
@@ -36,8 +37,10 @@ struct WrkLoad {
         \(extra)
         """.write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }
-        let (status, text) = try ChildProcess.run(executable, ["-t1", "-c\(connections)", "-d\(max(1, Int(seconds.rounded())))s", "--latency",
-                                                                 "-s", script.path, url])
+        let run = try await ChildProcess.run(executable: executable, arguments: ["-t1", "-c\(connections)", "-d\(max(1, Int(seconds.rounded())))s",
+                                                                            "--latency", "-s", script.path, url],
+                                             environment: ProcessInfo.processInfo.environment)
+        let (status, text) = (run.status, String(decoding: run.output + run.error, as: UTF8.self))
         guard status == 0, let figures = Self.parse(text) else {
             throw BenchError(description: "wrk failed (status \(status)): \(text)")
         }

@@ -3,21 +3,17 @@ import Foundation
 import SystemPackage
 
 /// A started stdio tool server: its process (``ChildProcess``, not Foundation's `Process`, which
-/// misreads memory once a busy fleetd has ~1,365 descriptors open), the ends of its pipes, and
-/// the reader that logs its standard error. Held by its connection actor.
+/// misreads memory once a busy fleetd has ~1,365 descriptors open) with the ends of its pipes, its
+/// standard error read into fleetd's log. Held by its connection actor.
 ///
 /// The server leads a process group of its own, and what it starts joins that group: `npx` runs
 /// the real server (`node`) as its child, `sh -c` its command. Ending the server therefore signals
 /// the whole group, so that no child outlives it.
 final class ServerProcess: Sendable {
     private let child: ChildProcess
-    /// Reads its standard error for the log; kept for as long as the server (the handler stops
-    /// when its handle is released).
-    private let errors: FileHandle
 
-    private init(child: ChildProcess, errors: FileHandle) {
+    private init(child: ChildProcess) {
         self.child = child
-        self.errors = errors
     }
 
     var pid: Int32 { child.pid }
@@ -32,20 +28,13 @@ final class ServerProcess: Sendable {
                       onExit: @escaping @Sendable (_ pid: Int32, _ status: Int32) async -> Void) async throws -> ServerProcess {
         let child = try await ChildProcess.start(executable: executable, arguments: arguments, environment: environment, directory: directory,
                                                  newProcessGroup: true, input: .pipe, output: .pipe, error: .pipe, onExit: onExit)
-        // The server's own log lines (MCP servers log to standard error) go to fleetd's log; the
-        // child closes the descriptor, not the handle.
-        let errors = FileHandle(fileDescriptor: child.standardError!.rawValue, closeOnDealloc: false) // started with `.pipe`
-        errors.readabilityHandler = { handle in
-            let data = handle.availableData
-            guard !data.isEmpty else {
-                handle.readabilityHandler = nil
-                return
-            }
+        // The server's own log lines (MCP servers log to standard error) go to fleetd's log.
+        child.readStandardError { data in
             for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where !line.isEmpty {
                 logLines(line)
             }
         }
-        return ServerProcess(child: child, errors: errors)
+        return ServerProcess(child: child)
     }
 
     var isRunning: Bool { child.isRunning }
@@ -58,10 +47,6 @@ final class ServerProcess: Sendable {
     func stop() -> ProcessGroupTermination {
         child.closeInput()
         return ProcessGroupTermination(child: child)
-    }
-
-    deinit {
-        errors.readabilityHandler = nil
     }
 }
 

@@ -94,10 +94,12 @@ import Testing
         #expect(!alive(), "the group's sleep \(grandchild) still runs")
     }
 
-    @Test("an executable that is not there: start throws")
+    @Test("an executable that is not there: start throws an error that names it")
     func missingExecutable() async throws {
-        await #expect(throws: (any Error).self) {
-            _ = try await ChildProcess.start(executable: "/nonexistent/fleetd-\(UUID().uuidString)", arguments: [], environment: [:])
+        let path = "/nonexistent/fleetd-\(UUID().uuidString)"
+        let error = await #expect(throws: (any Error).self) {
+            _ = try await ChildProcess.start(executable: path, arguments: [], environment: [:])
         }
+        #expect(error.map { "\($0)" }?.contains(path) == true, "\(String(describing: error))")
     }
 }

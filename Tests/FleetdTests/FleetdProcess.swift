@@ -35,9 +35,6 @@ final class FleetdProcess: Sendable {
 
     private let child: ChildProcess
     private let log: LogBuffer
-    /// Reads the child's standard error into ``log``; kept as long as this object (the handler
-    /// stops when its handle is released).
-    private let errors: FileHandle
     let port: Int
 
     var pid: Int32 { child.pid }
@@ -52,20 +49,9 @@ final class FleetdProcess: Sendable {
             arguments: ["serve", "--config", config.path, "--port", "0", "--data-dir", dataDirectory.path] + extraArguments,
             environment: Self.baseEnvironment.merging(environment) { $1 }, error: .pipe)
         let log = LogBuffer()
-        // The child closes the descriptor when released; the handle only reads it.
-        let errors = FileHandle(fileDescriptor: child.standardError!.rawValue, closeOnDealloc: false) // started with `.pipe`
-        errors.readabilityHandler = { handle in
-            let data = handle.availableData
-            guard !data.isEmpty else {
-                // It exited: stop watching (the handler would be called again and again).
-                handle.readabilityHandler = nil
-                return
-            }
-            log.append(data)
-        }
+        child.readStandardError { log.append($0) }
         self.child = child
         self.log = log
-        self.errors = errors
         var port: Int?
         for _ in 0..<400 where port == nil {
             try await Task.sleep(for: .milliseconds(25))
@@ -74,7 +60,6 @@ final class FleetdProcess: Sendable {
         }
         guard let port else {
             child.signal(SIGKILL)
-            errors.readabilityHandler = nil
             throw StartError(log: log.text)
         }
         self.port = port
@@ -104,7 +89,6 @@ final class FleetdProcess: Sendable {
 
     deinit {
         if child.isRunning { child.signal(SIGKILL) }
-        errors.readabilityHandler = nil
     }
 
     private static func listeningPort(in log: String) -> Int? {

@@ -105,6 +105,8 @@ if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "http":
         server.run(transport="streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
     else:
+        # A line on standard error, where MCP servers log: fleetd puts it in its own log.
+        print(f"fleetd-test-tools: serving over stdio, pid {os.getpid()}", file=sys.stderr, flush=True)
         try:
             server.run()
         finally:

@@ -45,6 +45,8 @@ public final class ChildProcess: Sendable {
     public let standardError: FileDescriptor?
     private let exit: ExitRecord
     private let inputOpen = Mutex(true)
+    /// The handle ``readStandardError(_:)`` watches (its handler stops when the handle is released).
+    private let errorReader = Mutex<FileHandle?>(nil)
 
     private init(pid: Int32, ends: [FileDescriptor?], exit: ExitRecord) {
         self.pid = pid
@@ -158,6 +160,24 @@ public final class ChildProcess: Sendable {
         _ = kill(group ? -pid : pid, number)
     }
 
+    /// Hands what the child writes to its standard error (started with ``Stream/pipe``) to
+    /// `each`, chunk by chunk as it arrives, until the end of it or until this object is released.
+    public func readStandardError(_ each: @escaping @Sendable (Data) -> Void) {
+        guard let descriptor = standardError else { return }
+        // This object closes the descriptor; the handle only reads it.
+        let handle = FileHandle(fileDescriptor: descriptor.rawValue, closeOnDealloc: false)
+        handle.readabilityHandler = { handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                // The end (it exited): stop watching, or the handler is called again and again.
+                handle.readabilityHandler = nil
+                return
+            }
+            each(data)
+        }
+        errorReader.withLock { $0 = handle }
+    }
+
     /// Closes ``standardInput`` (the child reads its end); once only.
     public func closeInput() {
         let wasOpen = inputOpen.withLock { open in
@@ -168,6 +188,7 @@ public final class ChildProcess: Sendable {
     }
 
     deinit {
+        errorReader.withLock { $0?.readabilityHandler = nil }
         closeInput()
         try? standardOutput?.close()
         try? standardError?.close()

@@ -241,6 +241,10 @@ import Testing
             let names = Set(call["env"] as? [String] ?? [])
             #expect(names.isSuperset(of: ["PATH", "HOME", "TOOL_LOG", "PASSED_TOKEN"]), "\(line)")
             #expect(names.isDisjoint(with: ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "FLEETD_ADMIN_TOKEN", "FLEETD_TEST_PASSED"]), "\(line)")
+            // What it writes to its standard error is in fleetd's log, line by line, with its name.
+            let logged = fleetd.logText.split(separator: "\n").first { $0.contains("fleetd-test-tools: serving over stdio") }
+            #expect(logged?.contains("tool server stderr") == true && logged?.contains("\"server\":\"weather\"") == true,
+                    "\(fleetd.logText.suffix(2_000))")
         }
     }
 
