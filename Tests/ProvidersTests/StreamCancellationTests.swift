@@ -88,13 +88,14 @@ struct StreamCancellationTests {
         }
         let gate = FakeGate()
         try await withServer(.always(.openAIHeld(gate: gate))) { server in
-            // A second for the head: the whole suite runs in parallel on two cores, and a head
-            // that took longer than a tight limit there failed this part for the wrong reason.
-            let client = try makeFactory(headTimeout: .seconds(1)).makeClient(for: endpoint(.openai, server))
+            // Three seconds for the head: the whole suite runs in parallel on two cores, and a head
+            // that took longer than a tight limit there (1 s was not enough in CI) failed this part
+            // for the wrong reason. The gate opens well after that limit.
+            let client = try makeFactory(headTimeout: .seconds(3)).makeClient(for: endpoint(.openai, server))
             var iterator = try await client.stream(ProviderRequest(model: "m", prompt: "x")).makeAsyncIterator()
             _ = try await iterator.next()
             let opener = Task {
-                try await Task.sleep(for: .milliseconds(2_500))
+                try await Task.sleep(for: .milliseconds(4_500))
                 gate.open()
             }
             var events = 0
