@@ -1,5 +1,6 @@
 import FleetSupport
 import Foundation
+import Synchronization
 import SystemPackage
 
 /// A started stdio tool server: its process (``ChildProcess``, not Foundation's `Process`, which
@@ -28,11 +29,11 @@ final class ServerProcess: Sendable {
                       onExit: @escaping @Sendable (_ pid: Int32, _ status: Int32) async -> Void) async throws -> ServerProcess {
         let child = try await ChildProcess.start(executable: executable, arguments: arguments, environment: environment, directory: directory,
                                                  newProcessGroup: true, input: .pipe, output: .pipe, error: .pipe, onExit: onExit)
-        // The server's own log lines (MCP servers log to standard error) go to fleetd's log.
+        // The server's own log lines (MCP servers log to standard error) go to fleetd's log, whole:
+        // a line that arrives in two reads is one log line.
+        let lines = LineAssembler()
         child.readStandardError { data in
-            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where !line.isEmpty {
-                logLines(line)
-            }
+            for line in lines.add(data) { logLines(line) }
         }
         return ServerProcess(child: child)
     }
@@ -47,6 +48,31 @@ final class ServerProcess: Sendable {
     func stop() -> ProcessGroupTermination {
         child.closeInput()
         return ProcessGroupTermination(child: child)
+    }
+}
+
+/// Cuts a byte stream into lines: a line is handed over once its newline has arrived, or at the
+/// end (an empty chunk), or once it is 64 KiB long. Empty lines are dropped.
+final class LineAssembler: Sendable {
+    private let pending = Mutex<[UInt8]>([])
+    static let longest = 64 * 1_024
+
+    func add(_ data: Data) -> [Substring] {
+        let complete = pending.withLock { pending -> [UInt8] in
+            if data.isEmpty {
+                defer { pending = [] }
+                return pending
+            }
+            pending.append(contentsOf: data)
+            guard let last = pending.lastIndex(of: UInt8(ascii: "\n")) else {
+                guard pending.count >= Self.longest else { return [] }
+                defer { pending = [] }
+                return pending
+            }
+            defer { pending.removeSubrange(...last) }
+            return Array(pending[...last])
+        }
+        return String(decoding: complete, as: UTF8.self).split(separator: "\n").filter { !$0.isEmpty }
     }
 }
 

@@ -3,6 +3,7 @@ import FakeProvider
 import Foundation
 import Logging
 import Providers
+import Synchronization
 import Testing
 @testable import ToolServers
 
@@ -154,5 +155,38 @@ import Testing
             }
             return FakeResponse(headers: [("content-type", "application/json")] + closing, body: .bytes(Array(answer.utf8)))
         }
+    }
+}
+
+/// A stdio server's standard error, cut into the lines fleetd logs.
+@Suite struct ToolServerStderrLinesTests {
+    @Test("a line that arrives in two reads is one line; the end hands over what is left; empty lines are dropped")
+    func linesAcrossReads() {
+        let lines = LineAssembler()
+        #expect(lines.add(Data("first li".utf8)).isEmpty)
+        #expect(lines.add(Data("ne\n\nsecond\nthi".utf8)) == ["first line", "second"])
+        #expect(lines.add(Data("rd".utf8)).isEmpty)
+        #expect(lines.add(Data()) == ["third"])
+        #expect(lines.add(Data()).isEmpty)
+    }
+
+    @Test("a line with no newline is handed over once it is 64 KiB long")
+    func longLine() {
+        let lines = LineAssembler()
+        #expect(lines.add(Data(repeating: UInt8(ascii: "x"), count: LineAssembler.longest - 1)).isEmpty)
+        #expect(lines.add(Data("y".utf8)).map(\.count) == [LineAssembler.longest])
+    }
+
+    @Test("a started server's standard error reaches the log line by line, though it writes a line in two parts")
+    func startedServerLines() async throws {
+        let logged = Mutex<[String]>([])
+        let server = try await ServerProcess.start(
+            executable: "/bin/sh", arguments: ["-c", "printf 'par' >&2; sleep 0.3; printf 'tial\\nsecond\\n' >&2; printf 'last' >&2"],
+            environment: ["PATH": "/usr/bin:/bin"], directory: nil,
+            logLines: { line in logged.withLock { $0.append(String(line)) } }, onExit: { _, _ in })
+        let deadline = ContinuousClock.now + .seconds(5)
+        while logged.withLock({ $0.count }) < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(logged.withLock { $0 } == ["partial", "second", "last"])
+        #expect(server.exitStatus == 0 || server.isRunning)
     }
 }

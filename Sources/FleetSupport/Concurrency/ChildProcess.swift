@@ -1,4 +1,8 @@
 import Foundation
+import struct NIOCore.ByteBuffer
+import struct NIOCore.NIOAsyncChannel
+import class NIOPosix.MultiThreadedEventLoopGroup
+import class NIOPosix.NIOPipeBootstrap
 import Subprocess
 import Synchronization
 import SystemPackage
@@ -45,8 +49,6 @@ public final class ChildProcess: Sendable {
     public let standardError: FileDescriptor?
     private let exit: ExitRecord
     private let inputOpen = Mutex(true)
-    /// The handle ``readStandardError(_:)`` watches (its handler stops when the handle is released).
-    private let errorReader = Mutex<FileHandle?>(nil)
 
     private init(pid: Int32, ends: [FileDescriptor?], exit: ExitRecord) {
         self.pid = pid
@@ -161,21 +163,37 @@ public final class ChildProcess: Sendable {
     }
 
     /// Hands what the child writes to its standard error (started with ``Stream/pipe``) to
-    /// `each`, chunk by chunk as it arrives, until the end of it or until this object is released.
+    /// `each`, chunk by chunk as it arrives, to its end; the end is told once, as an empty chunk.
+    ///
+    /// Read by a NIO pipe channel on a copy of the descriptor. Not Foundation's readability
+    /// handler: its Dispatch source missed the end of a pipe now and then (the last chunk and the
+    /// end arriving together), so a last line without a newline was never handed over.
     public func readStandardError(_ each: @escaping @Sendable (Data) -> Void) {
         guard let descriptor = standardError else { return }
-        // This object closes the descriptor; the handle only reads it.
-        let handle = FileHandle(fileDescriptor: descriptor.rawValue, closeOnDealloc: false)
-        handle.readabilityHandler = { handle in
-            let data = handle.availableData
-            guard !data.isEmpty else {
-                // The end (it exited): stop watching, or the handler is called again and again.
-                handle.readabilityHandler = nil
+        let copy = dup(descriptor.rawValue) // NIO owns and closes the copy; this object closes its own
+        guard copy >= 0 else {
+            each(Data())
+            return
+        }
+        Task {
+            defer { each(Data()) }
+            let channel: NIOAsyncChannel<ByteBuffer, Never>
+            do {
+                channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .takingOwnershipOfDescriptor(input: copy) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try NIOAsyncChannel<ByteBuffer, Never>(wrappingChannelSynchronously: channel)
+                        }
+                    }
+            } catch {
+                _ = close(copy) // not taken: still ours
                 return
             }
-            each(data)
+            // Ends at the end of the pipe (NIO closes the copy), or when reading fails.
+            try? await channel.executeThenClose { inbound, _ in
+                for try await buffer in inbound { each(Data(buffer.readableBytesView)) }
+            }
         }
-        errorReader.withLock { $0 = handle }
     }
 
     /// Closes ``standardInput`` (the child reads its end); once only.
@@ -188,7 +206,6 @@ public final class ChildProcess: Sendable {
     }
 
     deinit {
-        errorReader.withLock { $0?.readabilityHandler = nil }
         closeInput()
         try? standardOutput?.close()
         try? standardError?.close()
