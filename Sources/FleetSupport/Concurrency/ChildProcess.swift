@@ -179,7 +179,7 @@ public final class ChildProcess: Sendable {
             defer { each(Data()) }
             let channel: NIOAsyncChannel<ByteBuffer, Never>
             do {
-                channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                channel = try await NIOPipeBootstrap(group: Self.readers)
                     .takingOwnershipOfDescriptor(input: copy) { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try NIOAsyncChannel<ByteBuffer, Never>(wrappingChannelSynchronously: channel)
@@ -195,6 +195,11 @@ public final class ChildProcess: Sendable {
             }
         }
     }
+
+    /// The event loop every child's standard error is read on: a thread of its own, so that a
+    /// chatty child (or fleetd's own at debug level, in the tests) never holds up the loops that
+    /// serve HTTP, nor they its log.
+    private static let readers = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
     /// Closes ``standardInput`` (the child reads its end); once only.
     public func closeInput() {
