@@ -34,7 +34,7 @@ import Testing
         var opened: [FileDescriptor] = []
         defer { for descriptor in opened { try? descriptor.close() } }
         for _ in 0..<1_500 { opened.append(try FileDescriptor.open("/dev/null", .readOnly)) }
-        // The shell's own descriptors: 0, 1, 2 and the one `ls` reads the directory with.
+        // `ls`'s own descriptors: 0, 1, 2 and the one it reads the directory with.
         let result = try await ChildProcess.run(executable: "/bin/ls", arguments: ["/proc/self/fd"], environment: [:])
         let open = String(decoding: result.output, as: UTF8.self).split(separator: "\n").compactMap { Int($0) }
         #expect(result.status == 0)

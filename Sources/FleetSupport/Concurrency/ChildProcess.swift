@@ -92,14 +92,10 @@ public final class ChildProcess: Sendable {
             for case let end? in ours { try? end.close() }
             throw error
         }
-        var options = PlatformOptions()
-        if newProcessGroup { options.processGroupID = 0 }
-        var variables: [Environment.Key: String] = [:]
-        for (name, value) in environment { variables[Environment.Key(stringLiteral: name)] = value }
-        let configuration = Configuration(executable: .path(FilePath(executable)), arguments: Arguments(arguments),
-                                          environment: .custom(variables), workingDirectory: directory.map { FilePath($0) },
-                                          platformOptions: options)
-        let started = PidHandOver(), exit = ExitRecord()
+        let configuration = Self.configuration(executable: executable, arguments: arguments, environment: environment,
+                                               directory: directory, newProcessGroup: newProcessGroup)
+        // The pid, handed from the run's body to this call (or the error that kept it from starting).
+        let started = FirstResult<Int32>(), exit = ExitRecord()
         let (childInput, childOutput, childError) = (theirs[0], theirs[1], theirs[2])
         let (closeInput, closeOutput, closeError) = (!keepOpen[0], !keepOpen[1], !keepOpen[2])
         // The run lasts as long as the child: its body only hands the pid over, and `run` returns
@@ -113,18 +109,18 @@ public final class ChildProcess: Sendable {
                     error: .fileDescriptor(childError, closeAfterSpawningProcess: closeError)
                 ) { execution in
                     let pid = execution.processIdentifier.value
-                    started.resolve(.success(pid))
+                    started.finish(.success(pid))
                     return pid
                 }
                 let termination = Termination(result.terminationStatus)
                 exit.record(termination)
                 await onExit(result.closureResult, termination.code)
             } catch {
-                started.resolve(.failure(error))
+                started.finish(.failure(error))
             }
         }
         do {
-            return ChildProcess(pid: try await started.pid(), ends: ours, exit: exit)
+            return ChildProcess(pid: try await started.value(), ends: ours, exit: exit)
         } catch {
             for case let end? in ours { try? end.close() }
             throw error
@@ -135,12 +131,21 @@ public final class ChildProcess: Sendable {
     /// `limit` bytes of each stream); `input` is its whole standard input.
     public static func run(executable: String, arguments: [String], environment: [String: String], directory: String? = nil,
                            input: [UInt8] = [], limit: Int = 64 << 20) async throws -> (status: Int32, output: [UInt8], error: [UInt8]) {
+        let configuration = Self.configuration(executable: executable, arguments: arguments, environment: environment,
+                                               directory: directory, newProcessGroup: false)
+        let result = try await Subprocess.run(configuration, input: .array(input), output: .bytes(limit: limit), error: .bytes(limit: limit))
+        return (Termination(result.terminationStatus).code, result.standardOutput, result.standardError)
+    }
+
+    /// swift-subprocess's description of a run: `executable` by path, only `environment`.
+    private static func configuration(executable: String, arguments: [String], environment: [String: String], directory: String?,
+                                      newProcessGroup: Bool) -> Configuration {
+        var options = PlatformOptions()
+        if newProcessGroup { options.processGroupID = 0 }
         var variables: [Environment.Key: String] = [:]
         for (name, value) in environment { variables[Environment.Key(stringLiteral: name)] = value }
-        let result = try await Subprocess.run(.path(FilePath(executable)), arguments: Arguments(arguments), environment: .custom(variables),
-                                              workingDirectory: directory.map { FilePath($0) }, input: .array(input),
-                                              output: .bytes(limit: limit), error: .bytes(limit: limit))
-        return (Termination(result.terminationStatus).code, result.standardOutput, result.standardError)
+        return Configuration(executable: .path(FilePath(executable)), arguments: Arguments(arguments), environment: .custom(variables),
+                             workingDirectory: directory.map { FilePath($0) }, platformOptions: options)
     }
 
     public var isRunning: Bool { exit.termination == nil }
@@ -252,36 +257,6 @@ private final class ExitRecord: Sendable {
                 return state.termination
             }
             if let known { continuation.resume(returning: known) }
-        }
-    }
-}
-
-/// The pid of a process being started, handed from the run's body to the caller waiting for it
-/// (or the error that kept it from starting).
-private final class PidHandOver: Sendable {
-    private struct State {
-        var result: Result<Int32, any Error>?
-        var waiter: CheckedContinuation<Int32, any Error>?
-    }
-    private let state = Mutex(State())
-
-    func resolve(_ result: Result<Int32, any Error>) {
-        let waiter = state.withLock { state -> CheckedContinuation<Int32, any Error>? in
-            guard state.result == nil else { return nil }
-            state.result = result
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume(with: result)
-    }
-
-    func pid() async throws -> Int32 {
-        try await withCheckedThrowingContinuation { continuation in
-            let ready = state.withLock { state -> Result<Int32, any Error>? in
-                if state.result == nil { state.waiter = continuation }
-                return state.result
-            }
-            if let ready { continuation.resume(with: ready) }
         }
     }
 }
